@@ -1,0 +1,54 @@
+"""Conveyor: background jobs for Python web apps that lose nothing and hide nothing."""
+
+from conveyor.app import Conveyor
+from conveyor.context import JobContext
+from conveyor.errors import (
+    ArgumentError,
+    ConfigurationError,
+    ConveyorError,
+    InvalidTransitionError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    MigrationError,
+    PayloadTooLargeError,
+    ResultTimeoutError,
+    StoreUnavailableError,
+    UnknownJobError,
+)
+from conveyor.handle import JobHandle
+from conveyor.jobs import JobDefinition, JobOptions
+from conveyor.models import Attempt, AttemptOutcome, Job, JobState, QueueStats, WorkerInfo
+from conveyor.retries import Backoff, Cancel, Permanent, Retry
+from conveyor.store.protocol import Retention
+
+__all__ = [
+    "ArgumentError",
+    "Attempt",
+    "AttemptOutcome",
+    "Backoff",
+    "Cancel",
+    "ConfigurationError",
+    "Conveyor",
+    "ConveyorError",
+    "InvalidTransitionError",
+    "Job",
+    "JobCancelledError",
+    "JobContext",
+    "JobDefinition",
+    "JobFailedError",
+    "JobHandle",
+    "JobNotFoundError",
+    "JobOptions",
+    "JobState",
+    "MigrationError",
+    "PayloadTooLargeError",
+    "QueueStats",
+    "ResultTimeoutError",
+    "Retention",
+    "Retry",
+    "StoreUnavailableError",
+    "UnknownJobError",
+    "WorkerInfo",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,182 @@
+"""The application object: registry of job types, store configuration and the enqueue API."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+from conveyor.durations import Duration
+from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.handle import JobHandle
+from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
+from conveyor.names import check_job_name
+from conveyor.retries import Backoff
+from conveyor.store import DEFAULT_URL, open_async_store, open_store
+from conveyor.store.protocol import AsyncStore, NewJob, Retention, Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class Conveyor:
+    """A Conveyor application: declare jobs on it, enqueue them, run workers for it.
+
+    ``url`` defaults to the ``CONVEYOR_URL`` environment variable, else ``sqlite:///conveyor.db``
+    (a file in the current folder). The store is opened on first use, once per process.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        retention: Retention | None = None,
+    ) -> None:
+        self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
+        if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or (
+            max_payload_bytes <= 0
+        ):
+            raise ConfigurationError(
+                f"max_payload_bytes must be a positive int, got {max_payload_bytes!r}"
+            )
+        self.max_payload_bytes = max_payload_bytes
+        self.retention = retention or Retention()
+        self.jobs: dict[str, JobDefinition[Any, Any]] = {}
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._store: Store | None = None
+        self._async_store: AsyncStore | None = None
+
+    def __repr__(self) -> str:
+        return f"<Conveyor {self.url} jobs={len(self.jobs)}>"
+
+    # -- declaring ----------------------------------------------------------------------------
+
+    @overload
+    def job(self, fn: F, /) -> JobDefinition[Any, Any]: ...
+
+    @overload
+    def job(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        retries: int = DEFAULT_RETRIES,
+        backoff: Backoff | None = None,
+        timeout: Duration | None = None,
+        retry_on: object = (),
+        give_up_on: object = (),
+    ) -> Callable[[F], JobDefinition[Any, Any]]: ...
+
+    def job(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: int = 0,
+        retries: int = DEFAULT_RETRIES,
+        backoff: Backoff | None = None,
+        timeout: Duration | None = None,
+        retry_on: object = (),
+        give_up_on: object = (),
+    ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
+        """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
+
+        The handler may be ``def`` or ``async def`` and takes the job context first. Options are
+        validated now; a mistake raises :class:`ConfigurationError` at import time.
+        """
+        options = JobOptions.build(
+            queue=queue,
+            priority=priority,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            retry_on=retry_on,
+            give_up_on=give_up_on,
+        )
+
+        def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:
+            if not callable(handler):
+                raise ConfigurationError(f"@app.job decorates functions, got {handler!r}")
+            job_name = check_job_name(name or f"{handler.__module__}.{handler.__qualname__}")
+            if job_name in self.jobs:
+                raise ConfigurationError(
+                    f"job name {job_name!r} is registered twice; give one of them name=..."
+                )
+            definition: JobDefinition[Any, Any] = JobDefinition(self, handler, job_name, options)
+            self.jobs[job_name] = definition
+            return definition
+
+        return register(fn) if fn is not None else register
+
+    def get(self, name: str) -> JobDefinition[Any, Any]:
+        """The job type registered under ``name``; raises :class:`UnknownJobError`."""
+        try:
+            return self.jobs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.jobs)) or "none"
+            raise UnknownJobError(
+                f"no job named {name!r} is registered on this app (known: {known})"
+            ) from None
+
+    # -- the store ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The synchronous store, opened once per process."""
+        with self._lock:
+            if self._store is None or self._pid != os.getpid():
+                self._store = open_store(self.url)
+                self._async_store = None
+                self._pid = os.getpid()
+            return self._store
+
+    @property
+    def async_store(self) -> AsyncStore:
+        """The asynchronous store beside :attr:`store`."""
+        store = self.store
+        with self._lock:
+            if self._async_store is None:
+                self._async_store = open_async_store(store)
+            return self._async_store
+
+    def close(self) -> None:
+        """Close this process's store connections."""
+        with self._lock:
+            if self._store is not None and self._pid == os.getpid():
+                self._store.close()
+            self._store = None
+            self._async_store = None
+
+    # -- enqueueing ---------------------------------------------------------------------------
+
+    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
+        """Insert prepared jobs (``definition.prepare(...)``) in one transaction."""
+        inserted = self.store.insert_jobs(jobs)
+        return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
+
+    async def enqueue_many_async(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
+        """The async twin of :meth:`enqueue_many`."""
+        inserted = await self.async_store.insert_jobs(jobs)
+        return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
+
+    def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
+        """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""
+        return self.get(name).enqueue(**kwargs)
+
+    def handle(self, job_id: int) -> JobHandle:
+        """A handle for an existing job id (to wait for its result)."""
+        job = self.store.get_job(job_id)
+        if job is None:
+            from conveyor.errors import JobNotFoundError
+
+            raise JobNotFoundError(f"job {job_id} does not exist (it may have been pruned)")
+        return JobHandle(self, job.id, job.name, job.state)

@@ -1,0 +1,158 @@
+"""Checking, encoding and decoding job arguments against the handler's signature.
+
+Arguments are validated with pydantic against the handler's annotations when a job is
+enqueued, stored as JSON, and validated again when the job runs, so a ``datetime`` or a
+pydantic model argument arrives as that type. Unannotated parameters accept any JSON value.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+
+from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLargeError
+
+RESERVED = frozenset({"delay", "run_at", "priority", "queue", "connection", "unique_key", "tenant"})
+"""Keyword names ``enqueue`` takes as options; a handler parameter may not use them."""
+
+_ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)
+
+
+class ArgsSpec:
+    """The argument contract of one handler (everything after its ``ctx`` parameter)."""
+
+    def __init__(self, fn: Callable[..., Any], job_name: str) -> None:
+        self.job_name = job_name
+        signature = inspect.signature(fn)
+        params = list(signature.parameters.values())
+        if not params or params[0].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            raise ConfigurationError(
+                f"job {job_name!r}: the handler must take the job context as its first "
+                f"parameter, e.g. `def {fn.__name__}(ctx, ...)`"
+            )
+        self.signature = signature.replace(parameters=params[1:])
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception as exc:  # an annotation that cannot be resolved
+            raise ConfigurationError(
+                f"job {job_name!r}: cannot resolve the handler's type annotations ({exc})"
+            ) from exc
+        self.adapters: dict[str, pydantic.TypeAdapter[Any]] = {}
+        self.var_keyword = False
+        for param in params[1:]:
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                raise ConfigurationError(
+                    f"job {job_name!r}: *{param.name} cannot be stored as JSON by name; "
+                    "use named parameters (or a list parameter)"
+                )
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise ConfigurationError(
+                    f"job {job_name!r}: positional-only parameter {param.name!r} cannot be "
+                    "passed by name; remove the '/' from the signature"
+                )
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                self.var_keyword = True
+                continue
+            if param.name in RESERVED:
+                raise ConfigurationError(
+                    f"job {job_name!r}: parameter {param.name!r} collides with the enqueue "
+                    f"option of that name (reserved: {', '.join(sorted(RESERVED))}); rename it"
+                )
+            hint = hints.get(param.name, Any)
+            try:
+                self.adapters[param.name] = pydantic.TypeAdapter(hint)
+            except pydantic.PydanticUserError as exc:
+                raise ConfigurationError(
+                    f"job {job_name!r}: parameter {param.name!r} has a type pydantic cannot "
+                    f"validate ({exc}); use a JSON-friendly type"
+                ) from exc
+
+    def _adapter(self, name: str) -> pydantic.TypeAdapter[Any]:
+        return self.adapters.get(name, _ANY)
+
+    def encode(self, args: tuple[Any, ...], kwargs: dict[str, Any], max_bytes: int) -> str:
+        """Validate arguments and return them as a JSON object; raise :class:`ArgumentError`."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ArgumentError(
+                f"job {self.job_name!r} takes {self.signature}: {exc}; nothing was enqueued"
+            ) from exc
+        values: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            if self.var_keyword and name not in self.adapters and isinstance(value, dict):
+                extra = self.signature.parameters.get(name)
+                if extra is not None and extra.kind is inspect.Parameter.VAR_KEYWORD:
+                    for key, item in value.items():
+                        values[key] = self._to_json(key, _ANY, item)
+                    continue
+            values[name] = self._to_json(name, self._adapter(name), value)
+        try:
+            text = json.dumps(values, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentError(
+                f"job {self.job_name!r}: arguments are not valid JSON ({exc}); pass plain "
+                "numbers (not NaN or infinity), strings, lists and dicts; nothing was enqueued"
+            ) from exc
+        size = len(text.encode())
+        if size > max_bytes:
+            raise PayloadTooLargeError(
+                f"job {self.job_name!r}: arguments encode to {size} bytes, over the limit of "
+                f"{max_bytes} bytes (Conveyor(max_payload_bytes=...)); store large data "
+                "elsewhere (a file, object storage, a table) and pass its key; nothing was enqueued"
+            )
+        return text
+
+    def _to_json(self, name: str, adapter: pydantic.TypeAdapter[Any], value: Any) -> Any:
+        try:
+            checked = adapter.validate_python(value)
+            return adapter.dump_python(checked, mode="json")
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            raise ArgumentError(
+                f"job {self.job_name!r}: argument {name!r}={value!r:.80} does not match "
+                f"{self.signature}: {first['msg']}; nothing was enqueued"
+            ) from exc
+        except pydantic.PydanticSerializationError as exc:
+            raise ArgumentError(
+                f"job {self.job_name!r}: argument {name!r} of type {type(value).__name__} "
+                "cannot be stored as JSON; pass plain data (numbers, strings, lists, dicts) "
+                "or annotate the parameter with a pydantic-serialisable type; nothing was "
+                "enqueued"
+            ) from exc
+
+    def decode(self, args_json: str) -> dict[str, Any]:
+        """Turn stored JSON back into keyword arguments; raise :class:`ArgumentError`."""
+        try:
+            raw = json.loads(args_json)
+        except ValueError as exc:
+            raise ArgumentError(f"stored arguments are not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ArgumentError(
+                f"stored arguments must be a JSON object, got {type(raw).__name__}"
+            )
+        try:
+            self.signature.bind(**raw)
+        except TypeError as exc:
+            raise ArgumentError(
+                f"stored arguments {sorted(raw)} no longer fit {self.job_name}{self.signature}: "
+                f"{exc}"
+            ) from exc
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            try:
+                out[name] = self._adapter(name).validate_python(value)
+            except pydantic.ValidationError as exc:
+                raise ArgumentError(
+                    f"stored argument {name!r} no longer matches {self.job_name}"
+                    f"{self.signature}: {exc.errors()[0]['msg']}"
+                ) from exc
+        return out

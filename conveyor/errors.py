@@ -1,0 +1,80 @@
+"""The exception tree: everything Conveyor raises derives from :class:`ConveyorError`.
+
+Every message says what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class ConveyorError(Exception):
+    """Base class of every error Conveyor raises."""
+
+
+class ConfigurationError(ConveyorError, ValueError):
+    """An option given to ``@app.job``, ``Conveyor(...)`` or the CLI is invalid.
+
+    Raised at declaration time (import time), never later when a job runs.
+    """
+
+
+class UnknownJobError(ConveyorError, LookupError):
+    """A job name is not registered on this app."""
+
+
+class ArgumentError(ConveyorError, TypeError):
+    """Enqueue arguments do not fit the job's signature, are not JSON, or are too large.
+
+    Nothing was written when this is raised.
+    """
+
+
+class PayloadTooLargeError(ArgumentError):
+    """The encoded arguments exceed the app's ``max_payload_bytes``."""
+
+
+class JobNotFoundError(ConveyorError, LookupError):
+    """No job with the given id exists (it may have been pruned)."""
+
+
+class InvalidTransitionError(ConveyorError):
+    """An action does not fit the job's current state (e.g. replaying a job that is not dead)."""
+
+
+class StoreUnavailableError(ConveyorError):
+    """The store (database) could not be reached or refused the operation.
+
+    The operation was not applied; it is safe to retry.
+    """
+
+
+class MigrationError(ConveyorError):
+    """The database schema is missing, too new, or a migration failed."""
+
+
+class JobFailedError(ConveyorError):
+    """Raised by ``handle.result()`` when the job ended in ``dead``.
+
+    ``error_type`` and ``error_message`` describe the last failed attempt.
+    """
+
+    def __init__(self, job_id: int, error_type: str | None, error_message: str | None) -> None:
+        self.job_id = job_id
+        self.error_type = error_type
+        self.error_message = error_message
+        super().__init__(
+            f"job {job_id} ended in the dead-letter queue: {error_type}: {error_message} "
+            f"(inspect it with `conveyor jobs show {job_id}`, replay it with "
+            f"`conveyor dlq replay {job_id}`)"
+        )
+
+
+class JobCancelledError(ConveyorError):
+    """Raised by ``handle.result()`` when the job was cancelled."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id} was cancelled and will not produce a result")
+
+
+class ResultTimeoutError(ConveyorError, TimeoutError):
+    """``handle.result(timeout=...)`` gave up waiting; the job is still not finished."""

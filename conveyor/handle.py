@@ -1,0 +1,87 @@
+"""Handles returned by enqueue: the job's id and a way to wait for its result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import (
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    ResultTimeoutError,
+)
+from conveyor.models import Job, JobState
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+_FIRST_POLL = 0.01
+_MAX_POLL = 0.25
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    """A job that was enqueued: its id, its state at enqueue, and access to its outcome."""
+
+    app: Conveyor
+    id: int
+    name: str
+    state: JobState
+
+    def refresh(self) -> Job:
+        """The job as it is now; raises :class:`JobNotFoundError` if it was pruned."""
+        job = self.app.store.get_job(self.id)
+        if job is None:
+            raise JobNotFoundError(f"job {self.id} does not exist (it may have been pruned)")
+        return job
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the job to finish and return its result.
+
+        Raises :class:`JobFailedError` if it ended in ``dead``, :class:`JobCancelledError` if
+        cancelled, and :class:`ResultTimeoutError` if ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _FIRST_POLL
+        while True:
+            job = self.refresh()
+            if job.state.is_final:
+                return _outcome(job)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timeout(job, timeout)
+            time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
+            pause = min(_MAX_POLL, pause * 1.5)
+
+    async def result_async(self, timeout: float | None = None) -> Any:
+        """The awaitable twin of :meth:`result`; never blocks the event loop."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        pause = _FIRST_POLL
+        while True:
+            job = await self.app.async_store.get_job(self.id)
+            if job is None:
+                raise JobNotFoundError(f"job {self.id} does not exist (it may have been pruned)")
+            if job.state.is_final:
+                return _outcome(job)
+            if deadline is not None and loop.time() >= deadline:
+                raise _timeout(job, timeout)
+            await asyncio.sleep(pause if deadline is None else min(pause, deadline - loop.time()))
+            pause = min(_MAX_POLL, pause * 1.5)
+
+
+def _outcome(job: Job) -> Any:
+    if job.state is JobState.SUCCEEDED:
+        return job.result
+    if job.state is JobState.DEAD:
+        raise JobFailedError(job.id, job.error_type, job.error_message)
+    raise JobCancelledError(job.id)
+
+
+def _timeout(job: Job, timeout: float | None) -> ResultTimeoutError:
+    return ResultTimeoutError(
+        f"job {job.id} ({job.name}) is still {job.state} after {timeout}s; is a worker running "
+        f"for queue {job.queue!r}? (`conveyor queues` shows it)"
+    )

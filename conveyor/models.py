@@ -1,0 +1,126 @@
+"""Plain records that cross the store boundary: jobs, attempts, queue stats, workers.
+
+Times are Unix epoch seconds (float, UTC) as read from the store's clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life. See docs/architecture.md for the state machine."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True for ``succeeded``, ``dead`` and ``cancelled``: nothing happens after these."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED})
+PENDING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING})
+"""States a job waits in before it is claimed; it is claimable once ``run_at`` has passed."""
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # will be retried
+    DEAD = "dead"  # failed and will not be retried
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # handed back without charging an attempt (shutdown)
+    LOST = "lost"  # the worker died or lost its lease; counted as a failed attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as the store holds it."""
+
+    id: int
+    queue: str
+    name: str
+    args: dict[str, Any] | None
+    """Decoded arguments; ``None`` when the stored payload cannot be decoded."""
+    state: JobState
+    priority: int
+    attempt: int
+    max_attempts: int
+    run_at: float
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    lease_until: float | None = None
+    worker_id: str | None = None
+    result: Any = None
+    progress: float | None = None
+    progress_message: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    timeout: float | None = None
+    unique_key: str | None = None
+    tenant: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a job: who ran it, when, and how it ended."""
+
+    job_id: int
+    attempt: int
+    worker_id: str | None
+    started_at: float | None
+    finished_at: float | None
+    outcome: AttemptOutcome
+    error_type: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and end, when both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts for one queue, as shown by ``conveyor queues``."""
+
+    queue: str
+    queued: int = 0
+    """Ready to run now (queued, or scheduled/retrying whose time has come)."""
+    scheduled: int = 0
+    running: int = 0
+    retrying: int = 0
+    dead: int = 0
+    oldest_queued_age: float | None = None
+    succeeded_last_hour: int = 0
+    failed_last_hour: int = 0
+    waiting_names: tuple[str, ...] = ()
+    """Job names with ready jobs in this queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker process as registered in the store."""
+
+    id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    names: tuple[str, ...]
+    started_at: float = 0.0
+    last_seen: float = 0.0

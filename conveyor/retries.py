@@ -1,0 +1,77 @@
+"""Backoff between attempts, and the exceptions a handler raises to steer its own retries."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from conveyor.durations import Duration, to_seconds
+from conveyor.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter.
+
+    The delay before retry ``n`` (``n`` = 1 after the first failure) is drawn uniformly from
+    ``[0, min(cap, base * factor ** (n - 1))]`` when ``jitter`` is on, which spreads a burst of
+    failures out instead of retrying them in lock-step; without jitter it is the upper bound.
+    """
+
+    base: float = 1.0
+    cap: float = 3600.0
+    factor: float = 2.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.base <= 0:
+            raise ConfigurationError(f"Backoff base must be positive seconds, got {self.base!r}")
+        if self.cap < self.base:
+            raise ConfigurationError(
+                f"Backoff cap ({self.cap!r}s) must be at least its base ({self.base!r}s)"
+            )
+        if self.factor < 1:
+            raise ConfigurationError(f"Backoff factor must be 1 or more, got {self.factor!r}")
+
+    @classmethod
+    def of(cls, base: Duration = 1.0, cap: Duration = 3600.0, factor: float = 2.0,
+           jitter: bool = True) -> Backoff:
+        """Build a backoff from durations such as ``"5s"`` and ``"1h"``."""
+        return cls(to_seconds(base, what="backoff base"), to_seconds(cap, what="backoff cap"),
+                   factor, jitter)
+
+    def ceiling(self, retry: int) -> float:
+        """The largest delay before retry number ``retry`` (1-based)."""
+        exponent = max(0, retry - 1)
+        # Stop growing once past the cap, so huge attempt numbers never overflow.
+        if exponent > 64:
+            return self.cap
+        return min(self.cap, self.base * self.factor**exponent)
+
+    def delay(self, retry: int, rng: random.Random | None = None) -> float:
+        """The delay in seconds before retry number ``retry`` (1-based)."""
+        top = self.ceiling(retry)
+        if not self.jitter:
+            return top
+        return (rng or random).uniform(0.0, top)
+
+
+class Retry(Exception):  # noqa: N818 - a control-flow signal, named for how it reads at raise
+    """Raise from a handler to retry after a delay of your choosing.
+
+    ``raise Retry(after="30s")`` counts the attempt and schedules the next one; when attempts
+    are spent the job goes to ``dead`` as with any failure.
+    """
+
+    def __init__(self, after: Duration = 0.0, reason: str = "retry requested") -> None:
+        self.after = to_seconds(after, what="Retry(after=...)")
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Permanent(Exception):  # noqa: N818
+    """Raise from a handler to send the job straight to ``dead`` (no more attempts)."""
+
+
+class Cancel(Exception):  # noqa: N818
+    """Raise from a handler to end the job as ``cancelled``: it is neither failed nor retried."""

@@ -1,0 +1,324 @@
+"""The store boundary: domain verbs every backend implements, and their parameters.
+
+Everything above this module is backend-agnostic; everything below it is SQL. A store is
+correct when it passes the conformance suite in ``tests/store``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job to insert. ``args_json`` is already validated and encoded."""
+
+    queue: str
+    name: str
+    args_json: str
+    max_attempts: int
+    priority: int = 0
+    run_at: float | None = None
+    """Absolute start time (epoch seconds); ``None`` means now plus ``delay`` by the store's clock."""
+    delay: float = 0.0
+    timeout: float | None = None
+    unique_key: str | None = None
+    tenant: str | None = None
+    meta_json: str = "{}"
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedJob:
+    """What an insert returns for each job, in input order."""
+
+    id: int
+    state: JobState
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimParams:
+    """Claim up to ``limit`` ready jobs of ``queues`` whose name is in ``names``."""
+
+    worker_id: str
+    queues: tuple[str, ...]
+    names: tuple[str, ...]
+    limit: int
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job handed to a worker. ``token`` fences every later write of this attempt."""
+
+    id: int
+    queue: str
+    name: str
+    args_json: str
+    attempt: int
+    max_attempts: int
+    token: int
+    priority: int
+    timeout: float | None
+    lease_until: float
+    started_at: float
+    created_at: float
+    meta_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A failed attempt's error, as recorded in the attempt history."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+class CompletionKind(enum.StrEnum):
+    """What a worker reports at the end of an attempt."""
+
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
+    """Hand the job back without charging the attempt (shutdown, process replacement)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The end of one attempt. Applied only while the job is still ``running`` under ``token``."""
+
+    job_id: int
+    token: int
+    kind: CompletionKind
+    result_json: str | None = None
+    retry_delay: float = 0.0
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResult:
+    """Whether a completion was applied; a stale attempt's completion is refused."""
+
+    job_id: int
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatParams:
+    """Renew the leases of the jobs a worker holds and mark the worker alive."""
+
+    worker_id: str
+    held: tuple[tuple[int, int], ...]
+    """(job id, token) pairs."""
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Selects jobs for listing and bulk actions. Unset fields do not filter."""
+
+    states: tuple[JobState, ...] = ()
+    queue: str | None = None
+    name: str | None = None
+    error_type: str | None = None
+    ids: tuple[int, ...] = ()
+    older_than: float | None = None
+    """Only jobs created more than this many seconds ago."""
+    newer_than: float | None = None
+    """Only jobs created less than this many seconds ago."""
+    before_id: int | None = None
+    """Keyset pagination: only ids below this one (lists are newest first)."""
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long finished jobs are kept, in seconds, by final state."""
+
+    succeeded: float = 86400.0
+    dead: float = 30 * 86400.0
+    cancelled: float = 7 * 86400.0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The synchronous store: used by producers, the CLI and (through a thread) workers."""
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; return the schema version. Safe to run concurrently."""
+        ...
+
+    def now(self) -> float:
+        """The store's clock, in epoch seconds. Leases and schedules use it, not the caller's."""
+        ...
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert jobs atomically (all or none); return ids and states in input order."""
+        ...
+
+    def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """Atomically move up to ``limit`` ready jobs to ``running`` under a fresh lease.
+
+        Ready means a pending state and ``run_at`` passed. Order: priority (higher first),
+        then ``run_at``, then id. Each claim counts an attempt and issues a new token.
+        """
+        ...
+
+    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """Apply attempt outcomes in one transaction, each guarded by state and token."""
+        ...
+
+    def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """Extend leases of held jobs; return the ids still held (others were lost)."""
+        ...
+
+    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+        """Record progress of a running attempt; False if the attempt no longer holds the job."""
+        ...
+
+    def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """Fail attempts whose lease lapsed: retry them, or send them to ``dead`` when exhausted."""
+        ...
+
+    def expire_worker(self, worker_id: str) -> int:
+        """Lapse the leases of a worker known to be dead, so they are rescued at once."""
+        ...
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Record a live worker process (replacing an older row with the same id)."""
+        ...
+
+    def deregister_worker(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+        ...
+
+    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+        """Workers seen within ``stale_after`` seconds."""
+        ...
+
+    def get_job(self, job_id: int) -> Job | None:
+        """One job, or None when it does not exist."""
+        ...
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Several jobs by id (missing ids are skipped)."""
+        ...
+
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        """Jobs matching ``flt``, newest first."""
+        ...
+
+    def count_jobs(self, flt: JobFilter) -> int:
+        """How many jobs match ``flt`` (``limit`` and ``before_id`` ignored)."""
+        ...
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        """A job's attempts, oldest first."""
+        ...
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Per-queue counts and ages."""
+        ...
+
+    def retry_jobs(self, flt: JobFilter) -> list[int]:
+        """Run matching jobs again now.
+
+        Dead and cancelled jobs get fresh attempts and keep their history; scheduled and
+        retrying jobs are made due now. Running and succeeded jobs are left alone.
+        """
+        ...
+
+    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+        """Cancel matching jobs that are not final; return the ids cancelled."""
+        ...
+
+    def discard_jobs(self, flt: JobFilter) -> int:
+        """Delete matching final jobs and their history; return how many."""
+        ...
+
+    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """Delete finished jobs older than their retention; return how many."""
+        ...
+
+    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncStore(Protocol):
+    """The asynchronous twin of :class:`Store`, used by workers and async producers."""
+
+    @property
+    def sync(self) -> Store:
+        """The synchronous store beside this one (same database)."""
+        ...
+
+    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs`."""
+        ...
+
+    async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """See :meth:`Store.claim_jobs`."""
+        ...
+
+    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """See :meth:`Store.complete_jobs`."""
+        ...
+
+    async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """See :meth:`Store.heartbeat`."""
+        ...
+
+    async def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None
+    ) -> bool:
+        """See :meth:`Store.set_progress`."""
+        ...
+
+    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """See :meth:`Store.rescue_expired`."""
+        ...
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """See :meth:`Store.register_worker`."""
+        ...
+
+    async def deregister_worker(self, worker_id: str) -> None:
+        """See :meth:`Store.deregister_worker`."""
+        ...
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """See :meth:`Store.get_job`."""
+        ...
+
+    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """See :meth:`Store.prune`."""
+        ...
+
+    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """See :meth:`Store.next_due_in`."""
+        ...
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait until another connection may have written jobs, or ``timeout`` passes.
+
+        Returns True when a change was seen. Spurious wake-ups are allowed.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...
+

@@ -1,0 +1,4 @@
+SELECT id, hostname, pid, queues, names, started_at, last_seen
+FROM conveyor_workers
+WHERE last_seen >= :since
+ORDER BY started_at, id

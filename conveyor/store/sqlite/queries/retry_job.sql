@@ -1,0 +1,8 @@
+UPDATE conveyor_jobs
+SET state = 'retrying',
+    run_at = :now + :delay,
+    lease_until = NULL,
+    worker_id = NULL,
+    error_type = :error_type,
+    error_message = :error_message
+WHERE id = :id AND state = 'running' AND token = :token

@@ -1,0 +1,501 @@
+"""The SQLite store: the embedded default, safe for many processes on one machine.
+
+The database is a local file, so "the database's clock" is this machine's clock: every
+process that shares the file shares it too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import MigrationError
+from conveyor.models import (
+    FINAL_STATES,
+    Attempt,
+    AttemptOutcome,
+    Job,
+    JobState,
+    QueueStats,
+    WorkerInfo,
+)
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionKind,
+    CompletionResult,
+    ErrorInfo,
+    HeartbeatParams,
+    InsertedJob,
+    JobFilter,
+    NewJob,
+    Retention,
+)
+from conveyor.store.sqlite import rows
+from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
+from conveyor.store.sqlite.filters import where
+
+_OUTCOME_OF = {
+    CompletionKind.SUCCEEDED: AttemptOutcome.SUCCEEDED,
+    CompletionKind.RETRY: AttemptOutcome.FAILED,
+    CompletionKind.DEAD: AttemptOutcome.DEAD,
+    CompletionKind.CANCELLED: AttemptOutcome.CANCELLED,
+    CompletionKind.RELEASED: AttemptOutcome.RELEASED,
+}
+_FINAL_STATE_OF = {
+    CompletionKind.SUCCEEDED: JobState.SUCCEEDED,
+    CompletionKind.DEAD: JobState.DEAD,
+    CompletionKind.CANCELLED: JobState.CANCELLED,
+}
+WORKER_LOST = "WorkerLost"
+
+
+class SQLiteStore:
+    """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", migrate: bool = True):
+        self.path = Path(path)
+        self.db = Database(self.path, synchronous=synchronous)
+        self._checked = False
+        if migrate:
+            self.migrate()
+
+    # -- schema and clock -------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; return its version."""
+        version = self.db.migrate()
+        self._checked = True
+        return version
+
+    def check_schema(self) -> None:
+        """Raise :class:`MigrationError` unless the schema is current."""
+        if self._checked:
+            return
+        version = self.db.schema_version()
+        if version != LATEST_VERSION:
+            raise MigrationError(
+                f"the database {str(self.path)!r} has schema version {version}, this Conveyor "
+                f"needs {LATEST_VERSION}; run `conveyor migrate`"
+            )
+        self._checked = True
+
+    def now(self) -> float:
+        """This machine's clock (the database is a local file)."""
+        return time.time()
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits; used for cheap wake-ups."""
+        return self.db.data_version()
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert all jobs in one transaction."""
+        if not jobs:
+            return []
+        now = self.now()
+        out: list[InsertedJob] = []
+        sql = query("insert_job")
+        with self.db.write() as conn:
+            for job in jobs:
+                run_at = job.run_at if job.run_at is not None else now + job.delay
+                state = JobState.SCHEDULED if run_at > now else JobState.QUEUED
+                params = {
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "state": str(state),
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": run_at,
+                    "now": now,
+                    "timeout": job.timeout,
+                    "unique_key": job.unique_key,
+                    "tenant": job.tenant,
+                    "meta": job.meta_json,
+                }
+                row = conn.execute(sql, params).fetchone()
+                out.append(InsertedJob(id=row[0], state=state))
+        return out
+
+    # -- working ------------------------------------------------------------------------------
+
+    def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """Claim per queue, in the order given, until ``limit`` jobs are taken."""
+        if params.limit <= 0 or not params.queues or not params.names:
+            return []
+        now = self.now()
+        names = json.dumps(list(params.names))
+        claimed: list[tuple[Any, ...]] = []
+        with self.db.write() as conn:
+            for queue in params.queues:
+                left = params.limit - len(claimed)
+                if left <= 0:
+                    break
+                found = conn.execute(
+                    query("claim_jobs"),
+                    {
+                        "worker_id": params.worker_id,
+                        "now": now,
+                        "lease_seconds": params.lease_seconds,
+                        "queue": queue,
+                        "names": names,
+                        "limit": left,
+                    },
+                ).fetchall()
+                # RETURNING order is unspecified; restore the claim order.
+                found.sort(key=lambda r: (-r[7], r[13], r[0]))
+                claimed.extend(found)
+        return [rows.claimed_from_row(r) for r in claimed]
+
+    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """Apply outcomes for attempts still holding their job; refuse the rest."""
+        if not completions:
+            return []
+        now = self.now()
+        with self.db.write() as conn:
+            ids = json.dumps([c.job_id for c in completions])
+            held = {
+                r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()
+            }
+            results = []
+            for c in completions:
+                row = held.get(c.job_id)
+                if row is None or row[1] != c.token:
+                    results.append(CompletionResult(c.job_id, accepted=False))
+                    continue
+                self._apply(conn, c, now)
+                _record_attempt(
+                    conn,
+                    job_id=c.job_id,
+                    attempt=row[2],
+                    token=c.token,
+                    worker_id=row[3],
+                    started_at=row[4],
+                    now=now,
+                    outcome=_OUTCOME_OF[c.kind],
+                    error_type=c.error.type if c.error else None,
+                    error_message=c.error.message if c.error else None,
+                    traceback=c.error.traceback if c.error else None,
+                )
+                del held[c.job_id]  # a second completion for the same attempt is refused
+                results.append(CompletionResult(c.job_id, accepted=True))
+        return results
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, c: Completion, now: float) -> None:
+        guard = {"id": c.job_id, "token": c.token, "now": now}
+        error_type = c.error.type if c.error else None
+        error_message = c.error.message if c.error else None
+        if c.kind is CompletionKind.RETRY:
+            conn.execute(
+                query("retry_job"),
+                guard
+                | {
+                    "delay": c.retry_delay,
+                    "error_type": error_type,
+                    "error_message": error_message,
+                },
+            )
+        elif c.kind is CompletionKind.RELEASED:
+            conn.execute(query("release_job"), guard)
+        else:
+            conn.execute(
+                query("finish_job"),
+                guard
+                | {
+                    "state": str(_FINAL_STATE_OF[c.kind]),
+                    "result": c.result_json,
+                    "error_type": error_type,
+                    "error_message": error_message,
+                },
+            )
+
+    def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """Renew leases held under the given tokens and mark the worker seen."""
+        now = self.now()
+        tokens = dict(params.held)
+        with self.db.write() as conn:
+            conn.execute(query("touch_worker"), {"worker_id": params.worker_id, "now": now})
+            if not tokens:
+                return frozenset()
+            renewed = conn.execute(
+                query("heartbeat"),
+                {
+                    "now": now,
+                    "lease_seconds": params.lease_seconds,
+                    "worker_id": params.worker_id,
+                    "ids": json.dumps(list(tokens)),
+                },
+            ).fetchall()
+        return frozenset(job_id for job_id, token in renewed if tokens.get(job_id) == token)
+
+    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+        """Store progress for the attempt holding ``token``."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                query("set_progress"),
+                {"id": job_id, "token": token, "fraction": fraction, "message": message},
+            )
+        return cur.rowcount == 1
+
+    def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """Count lapsed attempts as failed: retry now, or ``dead`` when attempts are spent."""
+        now = self.now()
+        rescued = []
+        with self.db.write() as conn:
+            expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
+            for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
+                exhausted = attempt >= max_attempts
+                message = (
+                    f"worker {worker_id} stopped renewing its lease (it died, was killed, or "
+                    "was paused past the lease); the attempt is counted as failed"
+                )
+                kind = CompletionKind.DEAD if exhausted else CompletionKind.RETRY
+                completion = Completion(
+                    job_id, token, kind, error=ErrorInfo(WORKER_LOST, message)
+                )
+                self._apply(conn, completion, now)
+                _record_attempt(
+                    conn,
+                    job_id=job_id,
+                    attempt=attempt,
+                    token=token,
+                    worker_id=worker_id,
+                    started_at=started_at,
+                    now=now,
+                    outcome=AttemptOutcome.DEAD if exhausted else AttemptOutcome.LOST,
+                    error_type=WORKER_LOST,
+                    error_message=message,
+                    traceback=None,
+                )
+                rescued.append(job_id)
+        return rescued
+
+    def expire_worker(self, worker_id: str) -> int:
+        """Lapse a dead worker's leases and forget the worker."""
+        now = self.now()
+        with self.db.write() as conn:
+            cur = conn.execute(query("expire_worker"), {"worker_id": worker_id, "now": now})
+            conn.execute(query("delete_worker"), {"worker_id": worker_id})
+        return cur.rowcount
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Insert or refresh a worker row."""
+        with self.db.write() as conn:
+            conn.execute(
+                query("upsert_worker"),
+                {
+                    "id": info.id,
+                    "hostname": info.hostname,
+                    "pid": info.pid,
+                    "queues": json.dumps(list(info.queues)),
+                    "names": json.dumps(list(info.names)),
+                    "now": self.now(),
+                },
+            )
+
+    def deregister_worker(self, worker_id: str) -> None:
+        """Remove a worker row."""
+        with self.db.write() as conn:
+            conn.execute(query("delete_worker"), {"worker_id": worker_id})
+
+    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+        """Workers seen within ``stale_after`` seconds."""
+        with self.db.read() as conn:
+            found = conn.execute(query("live_workers"), {"since": self.now() - stale_after})
+            return [rows.worker_from_row(r) for r in found.fetchall()]
+
+    # -- inspecting ---------------------------------------------------------------------------
+
+    def get_job(self, job_id: int) -> Job | None:
+        """One job by id."""
+        found = self.get_jobs([job_id])
+        return found[0] if found else None
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Jobs by id, newest first; missing ids are skipped."""
+        if not job_ids:
+            return []
+        return self.list_jobs(JobFilter(ids=tuple(job_ids)))
+
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        """Jobs matching ``flt``, newest first."""
+        clause, params = where(flt, self.now())
+        sql = f"SELECT {rows.JOB_COLUMNS} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
+        if flt.limit is not None:
+            sql += " LIMIT :f_limit"
+            params["f_limit"] = flt.limit
+        with self.db.read() as conn:
+            return [rows.job_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+    def count_jobs(self, flt: JobFilter) -> int:
+        """Number of jobs matching ``flt``."""
+        clause, params = where(flt, self.now(), paginate=False)
+        with self.db.read() as conn:
+            row = conn.execute(f"SELECT COUNT(*) FROM conveyor_jobs WHERE {clause}", params)
+            return int(row.fetchone()[0])
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        """A job's attempts, oldest first."""
+        with self.db.read() as conn:
+            found = conn.execute(query("list_attempts"), {"job_id": job_id}).fetchall()
+        return [rows.attempt_from_row(r) for r in found]
+
+    def queue_stats(self) -> list[QueueStats]:
+        """Per-queue counts, ages and last-hour outcomes."""
+        now = self.now()
+        with self.db.read() as conn:
+            counts = conn.execute(query("queue_counts"), {"now": now}).fetchall()
+            failures = dict(conn.execute(query("queue_failures"), {"now": now}).fetchall())
+            waiting: dict[str, list[str]] = {}
+            for queue, name in conn.execute(query("waiting_names"), {"now": now}).fetchall():
+                waiting.setdefault(queue, []).append(name)
+        return [
+            QueueStats(
+                queue=r[0],
+                queued=r[1] or 0,
+                scheduled=r[2] or 0,
+                running=r[3] or 0,
+                retrying=r[4] or 0,
+                dead=r[5] or 0,
+                oldest_queued_age=None if r[6] is None else max(0.0, now - r[6]),
+                succeeded_last_hour=r[7] or 0,
+                failed_last_hour=failures.get(r[0], 0),
+                waiting_names=tuple(waiting.get(r[0], ())),
+            )
+            for r in counts
+        ]
+
+    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """Seconds until the earliest pending job is due, or None if there is none."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                query("next_due"),
+                {"queues": json.dumps(list(queues)), "names": json.dumps(list(names))},
+            ).fetchone()
+        if row[0] is None:
+            return None
+        return max(0.0, row[0] - self.now())
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def retry_jobs(self, flt: JobFilter) -> list[int]:
+        """Make matching dead/cancelled/scheduled/retrying/queued jobs run now."""
+        now = self.now()
+        clause, params = where(flt, now)
+        with self.db.write() as conn:
+            found = conn.execute(
+                f"SELECT id, state FROM conveyor_jobs WHERE {clause} "
+                "AND state NOT IN ('running', 'succeeded') ORDER BY id",
+                params,
+            ).fetchall()
+            ids = [r[0] for r in found]
+            fresh = json.dumps([r[0] for r in found if JobState(r[1]) in FINAL_STATES])
+            waiting = json.dumps([r[0] for r in found if JobState(r[1]) not in FINAL_STATES])
+            # Fresh attempts for finished jobs; their attempt history stays.
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'queued', attempt = 0, run_at = :now, "
+                "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
+                "WHERE id IN (SELECT value FROM json_each(:ids))",
+                {"now": now, "ids": fresh},
+            )
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'queued', run_at = :now "
+                "WHERE id IN (SELECT value FROM json_each(:ids))",
+                {"now": now, "ids": waiting},
+            )
+        return ids
+
+    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+        """Cancel matching unfinished jobs; a running attempt's later completion is refused."""
+        now = self.now()
+        clause, params = where(flt, now)
+        with self.db.write() as conn:
+            found = conn.execute(
+                "SELECT id, state, token, attempt, worker_id, started_at FROM conveyor_jobs "
+                f"WHERE {clause} AND state NOT IN ('succeeded', 'dead', 'cancelled') ORDER BY id",
+                params,
+            ).fetchall()
+            for job_id, state, token, attempt, worker_id, started_at in found:
+                if state == JobState.RUNNING:
+                    _record_attempt(
+                        conn,
+                        job_id=job_id,
+                        attempt=attempt,
+                        token=token,
+                        worker_id=worker_id,
+                        started_at=started_at,
+                        now=now,
+                        outcome=AttemptOutcome.CANCELLED,
+                        error_type=None,
+                        error_message="cancelled while running",
+                        traceback=None,
+                    )
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, "
+                "lease_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
+                {"now": now, "ids": json.dumps([r[0] for r in found])},
+            )
+        return [r[0] for r in found]
+
+    def discard_jobs(self, flt: JobFilter) -> int:
+        """Delete matching finished jobs with their attempts."""
+        clause, params = where(flt, self.now())
+        with self.db.write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM conveyor_jobs WHERE {clause} "
+                    "AND state IN ('succeeded', 'dead', 'cancelled')",
+                    params,
+                ).fetchall()
+            ]
+            _delete(conn, ids)
+        return len(ids)
+
+    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """Delete finished jobs past their retention, at most ``limit`` per state."""
+        now = self.now()
+        total = 0
+        with self.db.write() as conn:
+            for state, keep in (
+                (JobState.SUCCEEDED, retention.succeeded),
+                (JobState.DEAD, retention.dead),
+                (JobState.CANCELLED, retention.cancelled),
+            ):
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        query("select_prunable"),
+                        {"state": str(state), "cutoff": now - keep, "limit": limit},
+                    ).fetchall()
+                ]
+                _delete(conn, ids)
+                total += len(ids)
+        return total
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+
+def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
+    if not ids:
+        return
+    packed = json.dumps(ids)
+    conn.execute(
+        "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(?))", (packed,)
+    )
+    conn.execute("DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(?))", (packed,))
+
+
+def _record_attempt(conn: sqlite3.Connection, **values: Any) -> None:
+    values["outcome"] = str(values["outcome"])
+    conn.execute(query("insert_attempt"), values)

@@ -1,0 +1,99 @@
+"""An :class:`AsyncStore` made from a synchronous store by running its verbs on one thread.
+
+SQLite has no asynchronous driver worth the name, and its writes are serialised anyway, so a
+single dedicated thread per process costs nothing in throughput and keeps the event loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from conveyor.models import Job, WorkerInfo
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionResult,
+    HeartbeatParams,
+    InsertedJob,
+    NewJob,
+    Retention,
+    Store,
+)
+
+T = TypeVar("T")
+
+
+class ThreadedAsyncStore:
+    """Runs a sync :class:`Store`'s verbs on a private thread, one call at a time."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conveyor-store")
+
+    @property
+    def sync(self) -> Store:
+        """The wrapped synchronous store."""
+        return self._store
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs`."""
+        return await self._run(lambda: self._store.insert_jobs(jobs))
+
+    async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """See :meth:`Store.claim_jobs`."""
+        return await self._run(lambda: self._store.claim_jobs(params))
+
+    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """See :meth:`Store.complete_jobs`."""
+        return await self._run(lambda: self._store.complete_jobs(completions))
+
+    async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """See :meth:`Store.heartbeat`."""
+        return await self._run(lambda: self._store.heartbeat(params))
+
+    async def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None
+    ) -> bool:
+        """See :meth:`Store.set_progress`."""
+        return await self._run(lambda: self._store.set_progress(job_id, token, fraction, message))
+
+    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """See :meth:`Store.rescue_expired`."""
+        return await self._run(lambda: self._store.rescue_expired(limit))
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """See :meth:`Store.register_worker`."""
+        await self._run(lambda: self._store.register_worker(info))
+
+    async def deregister_worker(self, worker_id: str) -> None:
+        """See :meth:`Store.deregister_worker`."""
+        await self._run(lambda: self._store.deregister_worker(worker_id))
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """See :meth:`Store.get_job`."""
+        return await self._run(lambda: self._store.get_job(job_id))
+
+    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """See :meth:`Store.prune`."""
+        return await self._run(lambda: self._store.prune(retention, limit))
+
+    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """See :meth:`Store.next_due_in`."""
+        return await self._run(lambda: self._store.next_due_in(queues, names))
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Without a change signal, wait out the timeout (subclasses do better)."""
+        await asyncio.sleep(timeout)
+        return False
+
+    async def close(self) -> None:
+        """Close the store and stop the thread."""
+        await self._run(self._store.close)
+        self._pool.shutdown(wait=True)

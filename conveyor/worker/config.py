@@ -1,0 +1,52 @@
+"""Worker settings, validated once when the worker starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conveyor.errors import ConfigurationError
+from conveyor.names import check_queue
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How a worker (a supervisor and its processes) runs.
+
+    ``queues`` empty means every queue the app's jobs declare.
+    """
+
+    queues: tuple[str, ...] = ()
+    concurrency: int = 8
+    """Jobs run at once in each process (async tasks plus the sync thread pool)."""
+    processes: int = 1
+    lease: float = 30.0
+    """Seconds a claim holds a job without a heartbeat; heartbeats come every lease / 3."""
+    drain_timeout: float = 30.0
+    """On SIGTERM, how long running jobs may finish before they are handed back."""
+    poll_interval: float = 1.0
+    """Longest wait between claim attempts when no change is seen."""
+    rescue_interval: float = 5.0
+    prune_interval: float = 60.0
+    burst: bool = False
+    """Work until the queues hold no ready job, then exit."""
+    worker_name: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for queue in self.queues:
+            check_queue(queue)
+        if self.concurrency < 1:
+            raise ConfigurationError(f"concurrency must be 1 or more, got {self.concurrency}")
+        if self.processes < 1:
+            raise ConfigurationError(f"processes must be 1 or more, got {self.processes}")
+        if self.lease < 1:
+            raise ConfigurationError(f"lease must be at least 1 second, got {self.lease}")
+        if self.drain_timeout < 0:
+            raise ConfigurationError(f"drain_timeout must be 0 or more, got {self.drain_timeout}")
+        if self.poll_interval <= 0:
+            raise ConfigurationError(f"poll_interval must be positive, got {self.poll_interval}")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """How often leases are renewed: a third of the lease, so two beats may be missed."""
+        return self.lease / 3
