@@ -43,6 +43,7 @@ __all__ = [
     "JobState",
     "MigrationError",
     "PayloadTooLargeError",
+    "Permanent",
     "QueueStats",
     "ResultTimeoutError",
     "Retention",

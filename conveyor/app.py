@@ -49,6 +49,7 @@ class Conveyor:
         self._pid: int | None = None
         self._store: Store | None = None
         self._async_store: AsyncStore | None = None
+        self._wakeups: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<Conveyor {self.url} jobs={len(self.jobs)}>"
@@ -158,14 +159,29 @@ class Conveyor:
 
     # -- enqueueing ---------------------------------------------------------------------------
 
+    def add_wakeup(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each enqueue in this process (workers use it to claim soon)."""
+        self._wakeups.append(callback)
+
+    def remove_wakeup(self, callback: Callable[[], None]) -> None:
+        """Undo :meth:`add_wakeup`."""
+        if callback in self._wakeups:
+            self._wakeups.remove(callback)
+
+    def _notify_local(self) -> None:
+        for callback in list(self._wakeups):
+            callback()
+
     def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
         """Insert prepared jobs (``definition.prepare(...)``) in one transaction."""
         inserted = self.store.insert_jobs(jobs)
+        self._notify_local()
         return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
 
     async def enqueue_many_async(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
         inserted = await self.async_store.insert_jobs(jobs)
+        self._notify_local()
         return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
 
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLargeError
 
@@ -121,7 +122,7 @@ class ArgsSpec:
                 f"job {self.job_name!r}: argument {name!r}={value!r:.80} does not match "
                 f"{self.signature}: {first['msg']}; nothing was enqueued"
             ) from exc
-        except pydantic.PydanticSerializationError as exc:
+        except pydantic_core.PydanticSerializationError as exc:
             raise ArgumentError(
                 f"job {self.job_name!r}: argument {name!r} of type {type(value).__name__} "
                 "cannot be stored as JSON; pass plain data (numbers, strings, lists, dicts) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -32,7 +33,7 @@ def to_seconds(value: Duration, *, what: str = "duration") -> float:
             f"{what} must be seconds, a timedelta or a string like '30s' or '1h30m', "
             f"not {type(value).__name__}"
         )
-    if seconds != seconds or seconds < 0:  # NaN or negative
+    if math.isnan(seconds) or seconds < 0:
         raise ConfigurationError(f"{what} must be zero or positive, got {value!r}")
     return seconds
 

@@ -32,7 +32,7 @@ def _exception_types(value: object, what: str) -> tuple[type[BaseException], ...
     for item in items:
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise ConfigurationError(f"{what} takes exception classes, got {item!r}")
-    return tuple(items)  # type: ignore[arg-type]
+    return tuple(items)
 
 
 def check_priority(priority: object) -> int:

@@ -56,7 +56,7 @@ class Backoff:
         return (rng or random).uniform(0.0, top)
 
 
-class Retry(Exception):  # noqa: N818 - a control-flow signal, named for how it reads at raise
+class Retry(Exception):
     """Raise from a handler to retry after a delay of your choosing.
 
     ``raise Retry(after="30s")`` counts the attempt and schedules the next one; when attempts
@@ -69,9 +69,9 @@ class Retry(Exception):  # noqa: N818 - a control-flow signal, named for how it 
         super().__init__(reason)
 
 
-class Permanent(Exception):  # noqa: N818
+class Permanent(Exception):
     """Raise from a handler to send the job straight to ``dead`` (no more attempts)."""
 
 
-class Cancel(Exception):  # noqa: N818
+class Cancel(Exception):
     """Raise from a handler to end the job as ``cancelled``: it is neither failed nor retried."""

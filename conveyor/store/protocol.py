@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
 
@@ -24,7 +24,7 @@ class NewJob:
     max_attempts: int
     priority: int = 0
     run_at: float | None = None
-    """Absolute start time (epoch seconds); ``None`` means now plus ``delay`` by the store's clock."""
+    """Absolute start (epoch seconds); ``None`` means now plus ``delay`` by the store's clock."""
     delay: float = 0.0
     timeout: float | None = None
     unique_key: str | None = None

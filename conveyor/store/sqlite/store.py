@@ -382,7 +382,7 @@ class SQLiteStore:
             ).fetchone()
         if row[0] is None:
             return None
-        return max(0.0, row[0] - self.now())
+        return max(0.0, float(row[0]) - self.now())
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -493,7 +493,9 @@ def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
     conn.execute(
         "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(?))", (packed,)
     )
-    conn.execute("DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(?))", (packed,))
+    conn.execute(
+        "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(?))", (packed,)
+    )
 
 
 def _record_attempt(conn: sqlite3.Connection, **values: Any) -> None:
