@@ -1,0 +1,96 @@
+"""Batched completion: outcomes are buffered and written in one transaction per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from conveyor.errors import StoreUnavailableError
+from conveyor.store.protocol import AsyncStore, Completion
+
+log = logging.getLogger("conveyor.worker")
+
+FLUSH_INTERVAL = 0.005
+MAX_BATCH = 100
+
+
+class Completer:
+    """Collects completions and flushes them every few milliseconds or at ``MAX_BATCH``.
+
+    A completion is never dropped: when the store is unavailable the batch stays buffered and
+    is retried with backoff. (If the process dies first, the lease lapses and the rescuer
+    re-runs the job: at-least-once.)
+    """
+
+    name = "completer"
+
+    def __init__(self, store: AsyncStore) -> None:
+        self.store = store
+        self.pending: list[Completion] = []
+        self.refused = 0
+        self._wake = asyncio.Event()
+
+    def add(self, completion: Completion) -> None:
+        """Queue a completion for the next flush."""
+        self.pending.append(completion)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Write everything pending now; raise :class:`StoreUnavailableError` if it cannot."""
+        while self.pending:
+            batch = self.pending[:MAX_BATCH]
+            results = await self.store.complete_jobs(batch)
+            del self.pending[: len(batch)]
+            for result in results:
+                if not result.accepted:
+                    # The attempt lost its lease (or the job was cancelled) meanwhile: the
+                    # fencing token kept this late write from changing anything.
+                    self.refused += 1
+                    log.warning(
+                        "completion of job %s refused: the attempt no longer holds the job",
+                        result.job_id,
+                    )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush in the background until ``stop`` is set (then the owner calls drain)."""
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if stop.is_set():
+                return  # the owner drains what is left
+            if len(self.pending) < MAX_BATCH:
+                await asyncio.sleep(FLUSH_INTERVAL)  # let a batch gather
+            try:
+                await self.flush()
+                failures = 0
+            except StoreUnavailableError as exc:
+                failures += 1
+                log.warning("could not write %d completions, retrying: %s", len(self.pending), exc)
+                await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                self._wake.set()
+            except Exception:
+                failures += 1
+                log.exception("completer failed; retrying")
+                await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                self._wake.set()
+
+    def close(self) -> None:
+        """Wake :meth:`run` so it notices its stop event."""
+        self._wake.set()
+
+    async def drain(self, attempts: int = 20) -> bool:
+        """Flush what is left at shutdown, retrying a while; True when nothing is left."""
+        for attempt in range(attempts):
+            try:
+                await self.flush()
+                return True
+            except StoreUnavailableError as exc:
+                log.warning("shutdown flush failed (%s); retry %d", exc, attempt + 1)
+                await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
+        log.error(
+            "%d completions could not be written; their leases will lapse and the jobs will "
+            "run again",
+            len(self.pending),
+        )
+        return False

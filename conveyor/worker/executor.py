@@ -1,0 +1,182 @@
+"""Running one claimed job: decode, build the context, invoke, decide, complete.
+
+``async def`` handlers run on the event loop; plain ``def`` handlers run in a bounded thread
+pool, never on the loop. The executor is a pipeline of small steps; each returns a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.app import Conveyor
+from conveyor.context import JobContext, job_logger
+from conveyor.errors import ArgumentError, UnknownJobError
+from conveyor.jobs import JobDefinition, JobOptions
+from conveyor.store.protocol import ClaimedJob
+from conveyor.worker.completer import Completer
+from conveyor.worker.outcomes import (
+    Outcome,
+    Raised,
+    Released,
+    Succeeded,
+    TimedOut,
+    Undecodable,
+    decide,
+)
+
+log = logging.getLogger("conveyor.worker")
+
+
+class StopReason(enum.Enum):
+    """Why the worker stopped an attempt itself."""
+
+    RELEASED = "released"  # shutdown: hand back, attempt not charged
+    LOST = "lost"  # the lease is gone: write nothing, the rescuer or a cancel owns the job
+
+
+@dataclass(eq=False)
+class Running:
+    """An attempt in flight in this process."""
+
+    job: ClaimedJob
+    ctx: JobContext | None = None
+    task: asyncio.Task[None] | None = None
+    in_thread: bool = False
+    stop_reason: StopReason | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class Executor:
+    """Starts attempts as tasks and reports their outcomes to the completer."""
+
+    def __init__(
+        self,
+        app: Conveyor,
+        completer: Completer,
+        worker_id: str,
+        concurrency: int,
+        on_finished: Callable[[Running], None],
+        on_stuck_thread: Callable[[Running], None],
+    ) -> None:
+        self.app = app
+        self.completer = completer
+        self.worker_id = worker_id
+        self.running: dict[int, Running] = {}
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conveyor-job")
+        self._on_finished = on_finished
+        self._on_stuck_thread = on_stuck_thread
+        self.completed = 0
+
+    def start(self, job: ClaimedJob) -> Running:
+        """Begin an attempt in a new task."""
+        run = Running(job)
+        self.running[job.id] = run
+        run.task = asyncio.get_running_loop().create_task(
+            self._attempt(run), name=f"conveyor-job-{job.id}"
+        )
+        return run
+
+    def stop(self, job_id: int, reason: StopReason) -> None:
+        """Stop an attempt (cancel its task); a thread keeps running but its result is ignored."""
+        run = self.running.get(job_id)
+        if run is None or run.task is None or run.task.done():
+            return
+        run.stop_reason = reason
+        run.task.cancel()
+
+    async def _attempt(self, run: Running) -> None:
+        job = run.job
+        outcome: Outcome | None
+        try:
+            outcome = await self._outcome(run)
+        except asyncio.CancelledError:
+            outcome = None if run.stop_reason is StopReason.LOST else Released()
+        finally:
+            self.running.pop(job.id, None)
+        if outcome is not None:
+            definition = self.app.jobs.get(job.name)
+            options = definition.options if definition else JobOptions()
+            delay = options.backoff.delay(job.attempt)
+            self.completer.add(decide(job, options, outcome, delay))
+            self.completed += 1
+        self._on_finished(run)
+
+    async def _outcome(self, run: Running) -> Outcome:
+        job = run.job
+        try:
+            definition = self.app.get(job.name)
+            kwargs = definition.args.decode(job.args_json)
+        except (ArgumentError, UnknownJobError) as exc:
+            log.error("job %s (%s) cannot be decoded: %s", job.id, job.name, exc)
+            return Undecodable(exc)
+        timeout = job.timeout if job.timeout is not None else definition.options.timeout
+        run.ctx = JobContext(
+            job_id=job.id,
+            name=job.name,
+            queue=job.queue,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            deadline=None if timeout is None else time.time() + timeout,
+            worker_id=self.worker_id,
+            logger=job_logger(job.name, job.id, job.attempt),
+        )
+        if definition.is_async:
+            return await self._run_async(definition, run.ctx, kwargs, timeout)
+        run.in_thread = True
+        return await self._run_sync(run, definition, run.ctx, kwargs, timeout)
+
+    async def _run_async(
+        self,
+        definition: JobDefinition[Any, Any],
+        ctx: JobContext,
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Outcome:
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                result = await definition.fn(ctx, **kwargs)
+        except TimeoutError as exc:
+            # Our deadline, or a TimeoutError the handler raised itself?
+            return TimedOut(timeout or 0.0) if scope.expired() else Raised(exc)
+        except Exception as exc:
+            return Raised(exc)
+        return Succeeded(result)
+
+    async def _run_sync(
+        self,
+        run: Running,
+        definition: JobDefinition[Any, Any],
+        ctx: JobContext,
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Outcome:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(_call_sync, definition.fn, ctx, kwargs)
+        future = loop.run_in_executor(self.pool, call)
+        try:
+            outcome: Outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            # A thread cannot be stopped from outside: the process must be replaced.
+            self._on_stuck_thread(run)
+            return TimedOut(timeout or 0.0)
+        return outcome
+
+    def shutdown(self) -> None:
+        """Stop accepting work in the pool (running threads are not waited for)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _call_sync(fn: Callable[..., Any], ctx: JobContext, kwargs: dict[str, Any]) -> Outcome:
+    try:
+        return Succeeded(fn(ctx, **kwargs))
+    except Exception as exc:
+        return Raised(exc)

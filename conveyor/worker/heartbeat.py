@@ -1,0 +1,62 @@
+"""The heartbeat: one statement per process renews every lease it holds.
+
+It also stops attempts whose lease is gone (the job was cancelled, or the process was paused
+past its lease and the job rescued). Progress has its own faster loop, :class:`ProgressReporter`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from conveyor.store.protocol import AsyncStore, HeartbeatParams
+from conveyor.worker.executor import Executor, StopReason
+from conveyor.worker.service import PeriodicService
+
+log = logging.getLogger("conveyor.worker")
+
+
+class Heartbeat(PeriodicService):
+    """Renews leases every ``interval`` (a third of the lease)."""
+
+    name = "heartbeat"
+
+    def __init__(
+        self, store: AsyncStore, worker_id: str, executor: Executor, lease: float, interval: float
+    ) -> None:
+        super().__init__(interval, run_at_start=False)
+        self.store = store
+        self.worker_id = worker_id
+        self.executor = executor
+        self.lease = lease
+
+    async def tick(self) -> None:
+        """Renew, and stop attempts that lost their job."""
+        running = dict(self.executor.running)
+        held = tuple((job_id, run.job.token) for job_id, run in running.items())
+        still_held = await self.store.heartbeat(HeartbeatParams(self.worker_id, held, self.lease))
+        for job_id in running:
+            if job_id not in still_held and job_id in self.executor.running:
+                log.warning(
+                    "job %s is no longer held by this worker (cancelled, or its lease lapsed); "
+                    "stopping the attempt",
+                    job_id,
+                )
+                self.executor.stop(job_id, StopReason.LOST)
+
+
+class ProgressReporter(PeriodicService):
+    """Writes the latest ``ctx.progress(...)`` of running jobs, at most every ``interval``."""
+
+    name = "progress"
+
+    def __init__(self, store: AsyncStore, executor: Executor, interval: float = 0.5) -> None:
+        super().__init__(interval, run_at_start=False)
+        self.store = store
+        self.executor = executor
+
+    async def tick(self) -> None:
+        """Write progress reported since the last tick."""
+        for job_id, run in list(self.executor.running.items()):
+            progress = run.ctx.take_progress() if run.ctx is not None else None
+            if progress is not None:
+                await self.store.set_progress(job_id, run.job.token, progress[0], progress[1])

@@ -1,0 +1,116 @@
+"""Outcomes of an attempt as values, and the policy that turns them into completions."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic_core
+
+from conveyor.jobs import JobOptions
+from conveyor.retries import Cancel, Permanent, Retry
+from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind, ErrorInfo
+
+MAX_MESSAGE = 4000
+MAX_TRACEBACK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    """The handler returned a value."""
+
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """The handler raised (including Retry, Permanent and Cancel)."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """The attempt ran past its timeout and was stopped."""
+
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """The job's stored arguments could not be turned into a call; retrying cannot help."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The worker is stopping: hand the job back without charging the attempt."""
+
+
+Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
+
+
+def error_info(error: BaseException) -> ErrorInfo:
+    """Error type, message and full traceback, trimmed to storable sizes."""
+    text = "".join(traceback.format_exception(error))
+    return ErrorInfo(
+        type=type(error).__qualname__,
+        message=str(error)[:MAX_MESSAGE],
+        traceback=text[-MAX_TRACEBACK:],
+    )
+
+
+def encode_result(result: Any) -> str:
+    """The handler's return value as JSON (datetimes and pydantic models are converted)."""
+    return json.dumps(pydantic_core.to_jsonable_python(result), allow_nan=False)
+
+
+def decide(
+    job: ClaimedJob, options: JobOptions, outcome: Outcome, retry_delay: float
+) -> Completion:
+    """Turn an outcome into the completion the store applies.
+
+    ``retry_delay`` is the backoff the policy would use for this attempt.
+    """
+    attempts_left = job.attempt < job.max_attempts
+
+    def fail(info: ErrorInfo, *, retryable: bool, delay: float = retry_delay) -> Completion:
+        if retryable and attempts_left:
+            return Completion(job.id, job.token, CompletionKind.RETRY, retry_delay=delay,
+                              error=info)
+        return Completion(job.id, job.token, CompletionKind.DEAD, error=info)
+
+    match outcome:
+        case Succeeded(result):
+            try:
+                result_json = encode_result(result)
+            except (TypeError, ValueError, pydantic_core.PydanticSerializationError) as exc:
+                info = ErrorInfo(
+                    "ResultNotJSON",
+                    f"the handler returned a {type(result).__name__}, which cannot be stored "
+                    f"as JSON ({exc}); return plain data",
+                )
+                return fail(info, retryable=False)
+            return Completion(job.id, job.token, CompletionKind.SUCCEEDED, result_json=result_json)
+        case Released():
+            return Completion(job.id, job.token, CompletionKind.RELEASED)
+        case Undecodable(error):
+            return fail(error_info(error), retryable=False)
+        case TimedOut(timeout):
+            info = ErrorInfo("TimeoutError", f"the attempt ran past its timeout of {timeout:g}s")
+            return fail(info, retryable=True)
+        case Raised(Retry() as retry):
+            return fail(error_info(retry), retryable=True, delay=retry.after)
+        case Raised(Permanent() as error):
+            return fail(error_info(error), retryable=False)
+        case Raised(Cancel() as error):
+            return Completion(job.id, job.token, CompletionKind.CANCELLED, error=error_info(error))
+        case Raised(error):
+            if isinstance(error, options.give_up_on):
+                return fail(error_info(error), retryable=False)
+            if options.retry_on and not isinstance(error, options.retry_on):
+                return fail(error_info(error), retryable=False)
+            return fail(error_info(error), retryable=True)

@@ -1,0 +1,258 @@
+"""One worker process: the claim loop plus its services (completer, heartbeat, rescuer, pruner).
+
+A process runs on one event loop. It claims only as many jobs as it has free slots, so nothing
+is prefetched that it cannot start, and it claims only job names its app knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from conveyor.app import Conveyor
+from conveyor.errors import StoreUnavailableError
+from conveyor.models import WorkerInfo
+from conveyor.store.protocol import AsyncStore, ClaimParams
+from conveyor.worker.completer import Completer
+from conveyor.worker.config import WorkerConfig
+from conveyor.worker.executor import Executor, Running, StopReason
+from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
+from conveyor.worker.pruner import Pruner
+from conveyor.worker.rescuer import Rescuer
+from conveyor.worker.service import sleep_or_stop
+
+log = logging.getLogger("conveyor.worker")
+
+EXIT_OK = 0
+EXIT_REPLACE = 75
+"""Exit code asking the supervisor for a fresh process (a sync job overran its timeout)."""
+
+BURST_HORIZON = 5.0
+"""In burst mode, wait for jobs due within this many seconds (e.g. quick retries)."""
+REPLACE_DRAIN = 5.0
+
+
+def queues_for(app: Conveyor, config: WorkerConfig) -> tuple[str, ...]:
+    """The queues a worker serves: those configured, else every queue the app's jobs use."""
+    if config.queues:
+        return config.queues
+    return tuple(sorted({job.options.queue for job in app.jobs.values()}))
+
+
+class WorkerProcess:
+    """The claim/execute loop of one process. ``run()`` returns the process's exit code."""
+
+    def __init__(self, app: Conveyor, config: WorkerConfig, worker_id: str) -> None:
+        self.app = app
+        self.config = config
+        self.worker_id = worker_id
+        self.queues = queues_for(app, config)
+        self.names = tuple(sorted(app.jobs))
+        self.exit_code = EXIT_OK
+        self.claimed = 0
+        self._stopping = False
+        self._drain_deadline: float | None = None
+        self._store: AsyncStore | None = None
+        self._slot_freed: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._stop_services: asyncio.Event | None = None
+        self._executor: Executor | None = None
+
+    # -- control ------------------------------------------------------------------------------
+
+    def request_stop(self, *, immediate: bool = False, drain: float | None = None) -> None:
+        """Stop claiming; running jobs get the drain timeout (or none when ``immediate``)."""
+        window = 0.0 if immediate else (self.config.drain_timeout if drain is None else drain)
+        deadline = time.monotonic() + window
+        if self._drain_deadline is None or deadline < self._drain_deadline:
+            self._drain_deadline = deadline
+        if not self._stopping:
+            log.info("worker %s stopping (drain %.1fs)", self.worker_id, window)
+        self._stopping = True
+        for event in (self._wake, self._slot_freed):
+            if event is not None:
+                event.set()
+
+    def wake(self) -> None:
+        """Claim again soon (called from any thread after a local enqueue)."""
+        if self._wake is None:
+            return
+        try:
+            loop = self._loop
+        except AttributeError:
+            return
+        loop.call_soon_threadsafe(self._wake.set)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until stopped (or, in burst mode, until no work is left)."""
+        self._loop = asyncio.get_running_loop()
+        self._store = store = self.app.async_store
+        self._slot_freed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stop_services = asyncio.Event()
+        completer = Completer(store)
+        self._executor = executor = Executor(
+            self.app,
+            completer,
+            self.worker_id,
+            self.config.concurrency,
+            on_finished=self._finished,
+            on_stuck_thread=self._stuck_thread,
+        )
+        heartbeat = Heartbeat(store, self.worker_id, executor, self.config.lease,
+                              self.config.heartbeat_interval)
+        await self._register(store)
+        services = [
+            asyncio.create_task(completer.run(self._stop_services), name="conveyor-completer"),
+            asyncio.create_task(heartbeat.run(self._stop_services), name="conveyor-heartbeat"),
+            asyncio.create_task(
+                ProgressReporter(store, executor).run(self._stop_services),
+                name="conveyor-progress",
+            ),
+            asyncio.create_task(
+                Rescuer(store, self.config.rescue_interval).run(self._stop_services),
+                name="conveyor-rescuer",
+            ),
+            asyncio.create_task(
+                Pruner(store, self.app.retention, self.config.prune_interval).run(
+                    self._stop_services
+                ),
+                name="conveyor-pruner",
+            ),
+        ]
+        self.app.add_wakeup(self.wake)
+        try:
+            await self._claim_loop(store, executor)
+            await self._drain(executor)
+        finally:
+            self.app.remove_wakeup(self.wake)
+            await completer.drain()
+            self._stop_services.set()
+            completer.close()
+            await asyncio.gather(*services, return_exceptions=True)
+            await completer.drain()
+            try:
+                await store.deregister_worker(self.worker_id)
+            except StoreUnavailableError as exc:
+                log.warning("could not deregister worker %s: %s", self.worker_id, exc)
+            executor.shutdown()
+        return self.exit_code
+
+    async def _register(self, store: AsyncStore) -> None:
+        info = WorkerInfo(
+            id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            names=self.names,
+        )
+        failures = 0
+        while True:
+            try:
+                await store.register_worker(info)
+                return
+            except StoreUnavailableError as exc:
+                failures += 1
+                log.warning("cannot register worker (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+
+    async def _claim_loop(self, store: AsyncStore, executor: Executor) -> None:
+        assert self._slot_freed is not None and self._wake is not None
+        failures = 0
+        while not self._stopping:
+            free = self.config.concurrency - len(executor.running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            try:
+                jobs = await store.claim_jobs(
+                    ClaimParams(self.worker_id, self.queues, self.names, free, self.config.lease)
+                )
+                failures = 0
+            except StoreUnavailableError as exc:
+                failures += 1
+                log.warning("claim failed (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                continue
+            for job in jobs:
+                if self._stopping:
+                    break
+                executor.start(job)
+            self.claimed += len(jobs)
+            if len(jobs) == free:
+                continue  # more may be waiting: claim again as slots allow
+            await self._idle(store, executor)
+
+    async def _idle(self, store: AsyncStore, executor: Executor) -> None:
+        """Wait for something that may make a job claimable."""
+        assert self._wake is not None
+        try:
+            due = await store.next_due_in(self.queues, self.names)
+        except StoreUnavailableError:
+            due = None
+        if self.config.burst and not executor.running and (due is None or due > BURST_HORIZON):
+            log.info("burst: no work left for %s; exiting", ",".join(self.queues))
+            self._stopping = True
+            return
+        wait = self.config.poll_interval if due is None else min(self.config.poll_interval, due)
+        if wait <= 0:
+            await asyncio.sleep(0.001)  # a race with another claimer; try again at once
+            return
+        self._wake.clear()
+        change = asyncio.ensure_future(store.wait_for_change(wait))
+        woken = asyncio.ensure_future(self._wake.wait())
+        _, pending = await asyncio.wait({change, woken}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _drain(self, executor: Executor) -> None:
+        """Let running jobs finish until the drain deadline, then hand the rest back."""
+        assert self._slot_freed is not None
+        while executor.running:
+            left = (self._drain_deadline or 0.0) - time.monotonic()
+            if left <= 0:
+                break
+            self._slot_freed.clear()
+            await sleep_or_stop(self._slot_freed, min(left, 0.1))
+        if executor.running:
+            log.warning("releasing %d unfinished jobs back to the queue", len(executor.running))
+            tasks = []
+            for job_id, run in list(executor.running.items()):
+                executor.stop(job_id, StopReason.RELEASED)
+                if run.task is not None:
+                    tasks.append(run.task)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- callbacks ----------------------------------------------------------------------------
+
+    def _finished(self, run: Running) -> None:
+        assert self._slot_freed is not None
+        self._slot_freed.set()
+
+    def _stuck_thread(self, run: Running) -> None:
+        log.error(
+            "job %s (%s) ignored its %ss timeout in a thread, which cannot be interrupted; "
+            "replacing this process (its other jobs are handed back to the queue)",
+            run.job.id,
+            run.job.name,
+            run.job.timeout,
+        )
+        self.exit_code = EXIT_REPLACE
+        self.request_stop(drain=min(REPLACE_DRAIN, self.config.drain_timeout))
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for logs and tests."""
+        executor = self._executor
+        return {
+            "claimed": self.claimed,
+            "completed": executor.completed if executor else 0,
+            "running": len(executor.running) if executor else 0,
+        }

@@ -1,0 +1,181 @@
+"""The supervisor: starts worker processes, restarts those that die, forwards shutdown.
+
+When a child dies (kill -9, segfault, out of memory, a job that kills its process), the
+supervisor lapses that child's leases at once so the rescuer re-runs its jobs without waiting
+out the lease, and counts the attempt, so a job that kills its process every time ends in
+``dead`` instead of a crash loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from conveyor.app import Conveyor
+from conveyor.errors import ConfigurationError, StoreUnavailableError
+from conveyor.loading import load_app
+from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
+from conveyor.worker.config import WorkerConfig
+from conveyor.worker.process import EXIT_REPLACE, queues_for
+
+log = logging.getLogger("conveyor.supervisor")
+
+POLL = 0.05
+MAX_RESTART_DELAY = 30.0
+STABLE_AFTER = 60.0
+
+
+@dataclass
+class Slot:
+    """One process position: which child runs in it, and its restart history."""
+
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    worker_id: str = ""
+    started: float = 0.0
+    failures: int = 0
+    next_start: float = 0.0
+    done: bool = False
+
+
+class Supervisor:
+    """Keeps ``config.processes`` children running until told to stop."""
+
+    def __init__(self, app: Conveyor, app_spec: str, config: WorkerConfig) -> None:
+        self.app = app
+        self.app_spec = app_spec
+        self.config = config
+        self.slots = [Slot(i) for i in range(config.processes)]
+        self.signals = 0
+        self.unexpired: list[str] = []
+        self.config_error = False
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        how = "draining" if self.signals == 1 else "stopping at once"
+        log.info("received %s: %s", signal.Signals(signum).name, how)
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.poll() is None:
+                slot.proc.send_signal(signal.SIGTERM)
+
+    def _start(self, slot: Slot) -> None:
+        suffix = secrets.token_hex(3)
+        slot.worker_id = f"{socket.gethostname()}:{os.getpid()}:{slot.index}:{suffix}"
+        slot.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "conveyor.worker",
+                self.app_spec,
+                slot.worker_id,
+                encode_config(self.config),
+            ]
+        )
+        slot.started = time.monotonic()
+        log.info("started worker process %s (pid %d)", slot.worker_id, slot.proc.pid)
+
+    def _expire(self, worker_id: str) -> None:
+        try:
+            count = self.app.store.expire_worker(worker_id)
+            if count:
+                log.warning("lapsed %d leases of dead worker %s", count, worker_id)
+        except StoreUnavailableError as exc:
+            log.warning("cannot lapse leases of %s yet (%s); will retry", worker_id, exc)
+            self.unexpired.append(worker_id)
+
+    def _reap(self, slot: Slot) -> None:
+        assert slot.proc is not None
+        code = slot.proc.returncode
+        slot.proc = None
+        ran = time.monotonic() - slot.started
+        if code not in (0, EXIT_REPLACE):
+            log.error("worker process %s exited with %s", slot.worker_id, _describe(code))
+            self._expire(slot.worker_id)
+        if code == EXIT_CONFIG:
+            self.config_error = True
+            slot.done = True
+            return
+        if self.signals or (self.config.burst and code == 0):
+            slot.done = True
+            return
+        if code in (0, EXIT_REPLACE):
+            slot.next_start = time.monotonic()
+            return
+        slot.failures = 1 if ran > STABLE_AFTER else slot.failures + 1
+        delay = min(MAX_RESTART_DELAY, 0.25 * 2 ** (slot.failures - 1))
+        slot.next_start = time.monotonic() + delay
+        log.info("restarting slot %d in %.2fs", slot.index, delay)
+
+    def run(self) -> int:
+        """Supervise until every child has stopped; return the exit code."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            while True:
+                now = time.monotonic()
+                for slot in self.slots:
+                    if slot.proc is not None and slot.proc.poll() is not None:
+                        self._reap(slot)
+                    if (
+                        slot.proc is None
+                        and not slot.done
+                        and not self.signals
+                        and not self.config_error
+                        and now >= slot.next_start
+                    ):
+                        self._start(slot)
+                if self.unexpired:
+                    pending, self.unexpired = self.unexpired, []
+                    for worker_id in pending:
+                        self._expire(worker_id)
+                if all(slot.proc is None for slot in self.slots) and (
+                    self.signals or self.config_error or all(s.done for s in self.slots)
+                ):
+                    break
+                if self.config_error:
+                    self._on_signal(signal.SIGTERM, None)
+                time.sleep(POLL)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 2 if self.config_error else 0
+
+
+def _describe(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"
+
+
+def run_worker(app_spec: str, config: WorkerConfig) -> int:
+    """Run a worker for the app at ``app_spec`` (``module:attribute``); return an exit code.
+
+    Blocks until SIGTERM/SIGINT (or, with ``config.burst``, until the queues are empty).
+    """
+    setup_logging("supervisor")
+    app = load_app(app_spec)
+    if not app.jobs:
+        raise ConfigurationError(
+            f"app {app_spec!r} declares no jobs; a worker would have nothing to run"
+        )
+    app.store.migrate()
+    log.info(
+        "conveyor worker: %d process(es) x %d slots on queues %s (%d job types)",
+        config.processes,
+        config.concurrency,
+        ",".join(queues_for(app, config)),
+        len(app.jobs),
+    )
+    return Supervisor(app, app_spec, config).run()
