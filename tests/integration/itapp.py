@@ -1,0 +1,68 @@
+"""The app the integration tests run in real worker processes.
+
+Every handler that has an effect writes it to a separate SQLite file whose ``key`` column is
+UNIQUE, so a job that ran twice is a constraint violation, and a count proves none was lost.
+"""
+
+import asyncio
+import os
+import signal
+import sqlite3
+import time
+
+from conveyor import Backoff, Conveyor, Retention
+
+app = Conveyor(
+    retention=Retention(succeeded=float(os.environ.get("IT_RETAIN_SUCCEEDED", "86400")))
+)
+
+
+def record(key: str) -> None:
+    """Insert one effect row (fails on a duplicate key)."""
+    conn = sqlite3.connect(os.environ["IT_EFFECTS_DB"], timeout=30, isolation_level=None)
+    try:
+        conn.execute("INSERT INTO effects (key) VALUES (?)", (key,))
+    finally:
+        conn.close()
+
+
+@app.job(name="effect", queue="work")
+def effect(ctx, key: str) -> str:
+    record(key)
+    return key
+
+
+@app.job(name="effect_async", queue="work")
+async def effect_async(ctx, key: str) -> str:
+    await asyncio.to_thread(record, key)
+    return key
+
+
+@app.job(name="slow_first", queue="work", retries=3, backoff=Backoff(base=0.1, cap=0.2))
+def slow_first(ctx, key: str, seconds: float) -> int:
+    record(f"{key}:start:{ctx.attempt}")
+    if ctx.attempt == 1:
+        time.sleep(seconds)
+    return ctx.attempt
+
+
+@app.job(name="sleeper", queue="work")
+def sleeper(ctx, seconds: float) -> str:
+    time.sleep(seconds)
+    return "done"
+
+
+@app.job(name="async_sleeper", queue="work", timeout=1, retries=0)
+async def async_sleeper(ctx, seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+@app.job(name="poison", queue="work", retries=2)
+def poison(ctx) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@app.job(name="hang", queue="work", timeout=1, retries=0)
+def hang(ctx) -> None:
+    time.sleep(60)
