@@ -107,7 +107,9 @@ class Conveyor:
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:
             if not callable(handler):
                 raise ConfigurationError(f"@app.job decorates functions, got {handler!r}")
-            job_name = check_job_name(name or f"{handler.__module__}.{handler.__qualname__}")
+            # A handler defined inside a function has "<locals>" in its qualified name.
+            default = f"{handler.__module__}.{handler.__qualname__}".replace("<locals>.", "")
+            job_name = check_job_name(name or default)
             if job_name in self.jobs:
                 raise ConfigurationError(
                     f"job name {job_name!r} is registered twice; give one of them name=..."

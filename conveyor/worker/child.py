@@ -1,8 +1,8 @@
 """Entry point of one worker process, started by the supervisor.
 
-Started as ``python -m conveyor.worker APP_SPEC WORKER_ID CONFIG_JSON`` (see ``__main__``). SIGINT is ignored (a
-Ctrl-C reaches the whole process group; the supervisor decides and forwards SIGTERM). The
-first SIGTERM drains, a second one releases running jobs at once.
+Started as ``python -m conveyor.worker APP_SPEC WORKER_ID CONFIG_JSON`` (see ``__main__``).
+SIGINT is ignored (a Ctrl-C reaches the whole process group; the supervisor decides and
+forwards SIGTERM). The first SIGTERM drains, a second one releases running jobs at once.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from conveyor.errors import StoreUnavailableError
-from conveyor.store.protocol import AsyncStore, Completion
+from conveyor.store.protocol import AsyncStore, Completion, CompletionResult
 
 log = logging.getLogger("conveyor.worker")
 
@@ -29,6 +29,7 @@ class Completer:
         self.pending: list[Completion] = []
         self.refused = 0
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
 
     def add(self, completion: Completion) -> None:
         """Queue a completion for the next flush."""
@@ -37,19 +38,23 @@ class Completer:
 
     async def flush(self) -> None:
         """Write everything pending now; raise :class:`StoreUnavailableError` if it cannot."""
-        while self.pending:
-            batch = self.pending[:MAX_BATCH]
-            results = await self.store.complete_jobs(batch)
-            del self.pending[: len(batch)]
-            for result in results:
-                if not result.accepted:
-                    # The attempt lost its lease (or the job was cancelled) meanwhile: the
-                    # fencing token kept this late write from changing anything.
-                    self.refused += 1
-                    log.warning(
-                        "completion of job %s refused: the attempt no longer holds the job",
-                        result.job_id,
-                    )
+        async with self._flushing:  # one batch in flight, so none is written twice
+            while self.pending:
+                batch = self.pending[:MAX_BATCH]
+                results = await self.store.complete_jobs(batch)
+                del self.pending[: len(batch)]
+                self._report(results)
+
+    def _report(self, results: list[CompletionResult]) -> None:
+        for result in results:
+            if not result.accepted:
+                # The attempt lost its lease (or the job was cancelled) meanwhile: the
+                # fencing token kept this late write from changing anything.
+                self.refused += 1
+                log.warning(
+                    "completion of job %s refused: the attempt no longer holds the job",
+                    result.job_id,
+                )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush in the background until ``stop`` is set (then the owner calls drain)."""

@@ -61,6 +61,7 @@ class WorkerProcess:
         self._wake: asyncio.Event | None = None
         self._stop_services: asyncio.Event | None = None
         self._executor: Executor | None = None
+        self._completer: Completer | None = None
 
     # -- control ------------------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ class WorkerProcess:
         self._slot_freed = asyncio.Event()
         self._wake = asyncio.Event()
         self._stop_services = asyncio.Event()
-        completer = Completer(store)
+        self._completer = completer = Completer(store)
         self._executor = executor = Executor(
             self.app,
             completer,
@@ -192,12 +193,17 @@ class WorkerProcess:
 
     async def _idle(self, store: AsyncStore, executor: Executor) -> None:
         """Wait for something that may make a job claimable."""
-        assert self._wake is not None
+        assert self._wake is not None and self._completer is not None
+        # Judge "idle" from before the awaits below: a job finishing meanwhile leaves an
+        # outcome that may schedule a retry, and the next round must see it.
+        busy = bool(executor.running)
         try:
+            if self.config.burst:
+                await self._completer.flush()
             due = await store.next_due_in(self.queues, self.names)
         except StoreUnavailableError:
-            due = None
-        if self.config.burst and not executor.running and (due is None or due > BURST_HORIZON):
+            busy, due = True, None
+        if self.config.burst and not busy and (due is None or due > BURST_HORIZON):
             log.info("burst: no work left for %s; exiting", ",".join(self.queues))
             self._stopping = True
             return
