@@ -13,6 +13,7 @@ from conveyor.errors import (
     MigrationError,
     PayloadTooLargeError,
     ResultTimeoutError,
+    StoreError,
     StoreUnavailableError,
     UnknownJobError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "ResultTimeoutError",
     "Retention",
     "Retry",
+    "StoreError",
     "StoreUnavailableError",
     "UnknownJobError",
     "WorkerInfo",

@@ -40,7 +40,11 @@ class InvalidTransitionError(ConveyorError):
     """An action does not fit the job's current state (e.g. replaying a job that is not dead)."""
 
 
-class StoreUnavailableError(ConveyorError):
+class StoreError(ConveyorError):
+    """The store refused an operation; nothing was changed."""
+
+
+class StoreUnavailableError(StoreError):
     """The store (database) could not be reached or refused the operation.
 
     The operation was not applied; it is safe to retry.

@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from conveyor.errors import MigrationError, StoreUnavailableError
+from conveyor.errors import MigrationError, StoreError, StoreUnavailableError
 
 BUSY_TIMEOUT_SECONDS = 15.0
 
@@ -85,6 +85,12 @@ class Database:
             except sqlite3.OperationalError as exc:
                 self.conn.execute("ROLLBACK")
                 raise _unavailable(self.path, exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"the SQLite database {str(self.path)!r} rejected a write ({exc}); nothing "
+                    "was changed"
+                ) from exc
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
@@ -130,6 +136,9 @@ class Database:
 
     def migrate(self) -> int:
         """Apply missing migrations in one immediate transaction (safe across processes)."""
+        current = self.schema_version()
+        if current == LATEST_VERSION:
+            return current  # the common case takes no write lock
         with self.write() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS conveyor_schema_version ("

@@ -127,31 +127,38 @@ class SQLiteStore:
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """Claim per queue, in the order given, until ``limit`` jobs are taken."""
+        """Claim the best ``limit`` ready jobs across the given queues.
+
+        Each queue's head is read through the ready index (ordered, no sort of the backlog),
+        the heads are merged by priority, run_at and id, and the winners updated in the same
+        immediate transaction.
+        """
         if params.limit <= 0 or not params.queues or not params.names:
             return []
         now = self.now()
         names = json.dumps(list(params.names))
-        claimed: list[tuple[Any, ...]] = []
         with self.db.write() as conn:
+            candidates: list[tuple[int, int, float]] = []
             for queue in params.queues:
-                left = params.limit - len(claimed)
-                if left <= 0:
-                    break
-                found = conn.execute(
-                    query("claim_jobs"),
-                    {
-                        "worker_id": params.worker_id,
-                        "now": now,
-                        "lease_seconds": params.lease_seconds,
-                        "queue": queue,
-                        "names": names,
-                        "limit": left,
-                    },
+                candidates += conn.execute(
+                    query("claim_candidates"),
+                    {"now": now, "queue": queue, "names": names, "limit": params.limit},
                 ).fetchall()
-                # RETURNING order is unspecified; restore the claim order.
-                found.sort(key=lambda r: (-r[7], r[13], r[0]))
-                claimed.extend(found)
+            candidates.sort(key=lambda c: (-c[1], c[2], c[0]))
+            chosen = [c[0] for c in candidates[: params.limit]]
+            if not chosen:
+                return []
+            claimed = conn.execute(
+                query("claim_jobs"),
+                {
+                    "worker_id": params.worker_id,
+                    "now": now,
+                    "lease_seconds": params.lease_seconds,
+                    "ids": json.dumps(chosen),
+                },
+            ).fetchall()
+        # RETURNING order is unspecified; restore the claim order.
+        claimed.sort(key=lambda r: (-r[7], r[13], r[0]))
         return [rows.claimed_from_row(r) for r in claimed]
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
@@ -231,7 +238,7 @@ class SQLiteStore:
                     "now": now,
                     "lease_seconds": params.lease_seconds,
                     "worker_id": params.worker_id,
-                    "ids": json.dumps(list(tokens)),
+                    "held": json.dumps(list(tokens.items())),
                 },
             ).fetchall()
         return frozenset(job_id for job_id, token in renewed if tokens.get(job_id) == token)

@@ -7,14 +7,6 @@ SET state = 'running',
     lease_until = :now + :lease_seconds,
     progress = NULL,
     progress_message = NULL
-WHERE id IN (
-    SELECT id FROM conveyor_jobs
-    WHERE state IN ('queued', 'scheduled', 'retrying')
-      AND queue = :queue
-      AND run_at <= :now
-      AND name IN (SELECT value FROM json_each(:names))
-    ORDER BY priority DESC, run_at, id
-    LIMIT :limit
-)
+WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, queue, name, args, attempt, max_attempts, token, priority, timeout,
           lease_until, started_at, created_at, meta, run_at

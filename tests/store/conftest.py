@@ -1,0 +1,83 @@
+"""Fixtures of the store conformance suite.
+
+Every test runs once per backend in :data:`BACKENDS` (the id shows in the test name, e.g.
+``test_claim_respects_limit[sqlite]``). A backend is a function that prepares a fresh, empty
+database for one test and returns its URL; the suite opens stores on that URL with
+:func:`conveyor.store.open_store`, so separate threads and processes can open their own.
+
+Adding the PostgreSQL store is one more entry: a function that creates a database from a
+migrated template and returns its ``postgresql://`` URL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.store import Store, open_store
+from conveyor.store.sqlite import SQLiteStore
+
+
+def _fresh_sqlite(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new SQLite file per test (the file is created when the first store opens it)."""
+    return f"sqlite:///{tmp_path / 'conveyor.db'}"
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {
+    "sqlite": _fresh_sqlite,
+}
+"""Backend name -> factory of a fresh, empty database's URL."""
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty (not yet migrated) database of one backend."""
+    return BACKENDS[request.param](tmp_path, request)
+
+
+@pytest.fixture
+def open_store_on(store_url: str) -> Iterator[Callable[..., Store]]:
+    """Open more stores on the test's database (closed at teardown), e.g. one per thread."""
+    opened: list[Store] = []
+
+    def opener(*, migrate: bool = True) -> Store:
+        store = open_store(store_url, migrate=migrate)
+        opened.append(store)
+        return store
+
+    yield opener
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store_on: Callable[..., Store]) -> Store:
+    """A migrated store on a fresh database."""
+    return open_store_on()
+
+
+# -- backend-specific raw access, only for tests that deliberately damage a row ----------------
+
+
+@pytest.fixture
+def corrupt_job_args(store: Store) -> Callable[[int, str], None]:
+    """Overwrite a job's stored args with ``text`` (e.g. invalid JSON), bypassing the store.
+
+    Backend-specific on purpose: the store's own verbs never write invalid arguments.
+    """
+
+    def corrupt(job_id: int, text: str) -> None:
+        if isinstance(store, SQLiteStore):
+            conn = sqlite3.connect(store.path)
+            try:
+                with conn:
+                    conn.execute("UPDATE conveyor_jobs SET args = ? WHERE id = ?", (text, job_id))
+            finally:
+                conn.close()
+            return
+        raise NotImplementedError(f"corrupt_job_args has no raw writer for {type(store)!r}")
+
+    return corrupt
