@@ -68,6 +68,8 @@ class ArgsSpec:
                     f"option of that name (reserved: {', '.join(sorted(RESERVED))}); rename it"
                 )
             hint = hints.get(param.name, Any)
+            if hint is Any:
+                continue  # plain JSON, checked by json.dumps itself
             try:
                 self.adapters[param.name] = pydantic.TypeAdapter(hint)
             except pydantic.PydanticUserError as exc:
@@ -92,8 +94,7 @@ class ArgsSpec:
             if self.var_keyword and name not in self.adapters and isinstance(value, dict):
                 extra = self.signature.parameters.get(name)
                 if extra is not None and extra.kind is inspect.Parameter.VAR_KEYWORD:
-                    for key, item in value.items():
-                        values[key] = self._to_json(key, _ANY, item)
+                    values.update(value)
                     continue
             values[name] = self._to_json(name, self._adapter(name), value)
         try:
@@ -113,6 +114,10 @@ class ArgsSpec:
         return text
 
     def _to_json(self, name: str, adapter: pydantic.TypeAdapter[Any], value: Any) -> Any:
+        if adapter is _ANY:
+            # No annotation: store the value as it is, so json.dumps refuses what JSON cannot
+            # hold (NaN, sets, bytes) instead of pydantic quietly converting it.
+            return value
         try:
             checked = adapter.validate_python(value)
             return adapter.dump_python(checked, mode="json")

@@ -15,7 +15,7 @@ class JobContext:
     """What a running job knows about itself.
 
     ``ctx.progress(0.5, "half way")`` records progress; it never blocks on the database (the
-    worker writes the latest value with its next heartbeat).
+    worker's progress reporter writes the latest value every half second).
     """
 
     job_id: int

@@ -35,6 +35,8 @@ def to_seconds(value: Duration, *, what: str = "duration") -> float:
         )
     if math.isnan(seconds) or seconds < 0:
         raise ConfigurationError(f"{what} must be zero or positive, got {value!r}")
+    if math.isinf(seconds):
+        raise ConfigurationError(f"{what} must be finite, got {value!r}")
     return seconds
 
 

@@ -130,11 +130,12 @@ class JobDefinition(Generic[P, R]):
         ``queue``. Raises :class:`ArgumentError` or :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
-        if "connection" in options:
-            raise ConfigurationError(
-                "enqueue(connection=...) needs the PostgreSQL store, which is not part of this "
-                "release yet"
-            )
+        for reserved in ("connection", "unique_key", "tenant"):
+            if reserved in options:
+                raise ConfigurationError(
+                    f"enqueue({reserved}=...) is reserved for a feature not in this release "
+                    "yet (transactional enqueue, unique jobs, tenants); remove it"
+                )
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
@@ -187,7 +188,9 @@ class JobDefinition(Generic[P, R]):
         return prepared
 
 
-_OPTION_NAMES = frozenset({"delay", "run_at", "priority", "queue", "connection"})
+_OPTION_NAMES = frozenset(
+    {"delay", "run_at", "priority", "queue", "connection", "unique_key", "tenant"}
+)
 
 
 def _run_at(value: object) -> float | None:

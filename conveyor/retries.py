@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -19,34 +20,41 @@ class Backoff:
     """
 
     base: float = 1.0
+    """Seconds (or a duration such as ``"5s"``) before the first retry, at most."""
     cap: float = 3600.0
+    """The longest delay, in seconds or as a duration such as ``"1h"``."""
     factor: float = 2.0
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if self.base <= 0:
+        # Accept durations ("5s", timedelta) for base and cap; store plain seconds.
+        for name in ("base", "cap"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                object.__setattr__(self, name, to_seconds(value, what=f"backoff {name}"))
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int | float):
+            raise ConfigurationError(f"Backoff factor must be a number, got {self.factor!r}")
+        # Written as "not (x >= y)" so NaN fails the checks too.
+        if not self.base > 0:
             raise ConfigurationError(f"Backoff base must be positive seconds, got {self.base!r}")
-        if self.cap < self.base:
+        if not self.cap >= self.base:
             raise ConfigurationError(
                 f"Backoff cap ({self.cap!r}s) must be at least its base ({self.base!r}s)"
             )
-        if self.factor < 1:
-            raise ConfigurationError(f"Backoff factor must be 1 or more, got {self.factor!r}")
-
-    @classmethod
-    def of(cls, base: Duration = 1.0, cap: Duration = 3600.0, factor: float = 2.0,
-           jitter: bool = True) -> Backoff:
-        """Build a backoff from durations such as ``"5s"`` and ``"1h"``."""
-        return cls(to_seconds(base, what="backoff base"), to_seconds(cap, what="backoff cap"),
-                   factor, jitter)
+        if not (1 <= self.factor < math.inf):
+            raise ConfigurationError(
+                f"Backoff factor must be 1 or more (and finite), got {self.factor!r}"
+            )
 
     def ceiling(self, retry: int) -> float:
         """The largest delay before retry number ``retry`` (1-based)."""
         exponent = max(0, retry - 1)
-        # Stop growing once past the cap, so huge attempt numbers never overflow.
-        if exponent > 64:
+        if self.factor == 1:
+            return self.base
+        # Compare in log space so a huge exponent never overflows a float.
+        if exponent * math.log(self.factor) >= math.log(self.cap / self.base):
             return self.cap
-        return min(self.cap, self.base * self.factor**exponent)
+        return min(self.cap, self.base * float(self.factor) ** exponent)
 
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
         """The delay in seconds before retry number ``retry`` (1-based)."""

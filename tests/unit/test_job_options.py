@@ -1,0 +1,104 @@
+"""Unit: validation of a job's declared policy (JobOptions.build and @app.job options)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor import Backoff, ConfigurationError, Conveyor, JobOptions
+from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, MAX_PRIORITY
+
+
+def test_defaults() -> None:
+    options = JobOptions.build()
+    assert options.queue == DEFAULT_QUEUE
+    assert options.priority == 0
+    assert options.retries == DEFAULT_RETRIES
+    assert options.max_attempts == DEFAULT_RETRIES + 1
+    assert options.backoff == Backoff()
+    assert options.timeout is None
+    assert options.retry_on == ()
+    assert options.give_up_on == ()
+
+
+def test_valid_options_are_normalised() -> None:
+    backoff = Backoff(base=2.0, cap=60.0)
+    options = JobOptions.build(
+        queue="emails",
+        priority=-5,
+        retries=0,
+        backoff=backoff,
+        timeout="1m30s",
+        retry_on=ValueError,
+        give_up_on=[KeyError, PermissionError],
+    )
+    assert options.queue == "emails"
+    assert options.priority == -5
+    assert options.retries == 0
+    assert options.max_attempts == 1
+    assert options.backoff is backoff
+    assert options.timeout == 90.0
+    assert options.retry_on == (ValueError,)
+    assert options.give_up_on == (KeyError, PermissionError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"retries": -1}, "retries must be a whole number of retries, 0 or more, got -1"),
+        ({"retries": True}, "retries must be a whole number.*got True"),
+        ({"retries": 2.5}, "retries must be a whole number.*got 2.5"),
+        ({"retries": "3"}, "retries must be a whole number.*got '3'"),
+        ({"retries": None}, "retries must be a whole number.*got None"),
+        ({"backoff": "exponential"}, "backoff must be a conveyor.Backoff"),
+        ({"backoff": {"base": 1}}, "backoff must be a conveyor.Backoff"),
+        ({"backoff": 5}, "backoff must be a conveyor.Backoff"),
+        ({"timeout": 0}, "timeout must be positive"),
+        ({"timeout": "0s"}, "timeout must be positive"),
+        ({"timeout": -1}, "timeout must be zero or positive"),
+        ({"timeout": "soon"}, "timeout 'soon' is not a duration"),
+        ({"timeout": True}, "timeout must be a duration, not a bool"),
+        ({"retry_on": "ValueError"}, "retry_on takes exception classes, got 'ValueError'"),
+        ({"retry_on": ValueError("x")}, "retry_on takes exception classes"),
+        ({"retry_on": int}, "retry_on takes exception classes, got <class 'int'>"),
+        ({"retry_on": (ValueError, 3)}, "retry_on takes exception classes, got 3"),
+        ({"give_up_on": object}, "give_up_on takes exception classes"),
+        ({"queue": "bad queue"}, "queue name 'bad queue' may hold only"),
+        ({"queue": ""}, "queue name must be a non-empty string"),
+        ({"priority": True}, "priority must be an int"),
+        ({"priority": 1.5}, "priority must be an int"),
+        ({"priority": MAX_PRIORITY + 1}, "priority must be within"),
+        ({"priority": -MAX_PRIORITY - 1}, "priority must be within"),
+    ],
+)
+def test_invalid_options_raise_configuration_error(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        JobOptions.build(**kwargs)
+
+
+def test_priority_bounds_are_inclusive() -> None:
+    assert JobOptions.build(priority=MAX_PRIORITY).priority == MAX_PRIORITY
+    assert JobOptions.build(priority=-MAX_PRIORITY).priority == -MAX_PRIORITY
+
+
+def test_app_job_validates_options_at_declaration(tmp_path: Path) -> None:
+    app = Conveyor(f"sqlite:///{tmp_path / 'c.db'}")
+
+    def handler(ctx: object) -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="retries must be"):
+        app.job(retries=-1)(handler)
+    with pytest.raises(ConfigurationError, match="timeout must be positive"):
+        app.job(timeout=0)
+    assert app.jobs == {}
+    # Nothing was opened: declaring jobs never touches the database.
+    assert not (tmp_path / "c.db").exists()
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, "1kb"])
+def test_conveyor_rejects_a_bad_payload_limit(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="max_payload_bytes must be a positive int"):
+        Conveyor("sqlite:///unused.db", max_payload_bytes=value)  # type: ignore[arg-type]
