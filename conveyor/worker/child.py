@@ -1,8 +1,10 @@
 """Entry point of one worker process, started by the supervisor.
 
 Started as ``python -m conveyor.worker APP_SPEC WORKER_ID CONFIG_JSON`` (see ``__main__``).
-SIGINT is ignored (a Ctrl-C reaches the whole process group; the supervisor decides and
-forwards SIGTERM). The first SIGTERM drains, a second one releases running jobs at once.
+The supervisor controls it through its standard input, not signals: a Ctrl-C reaches the whole
+process group and systemd signals every process of a service, and only the supervisor should
+decide. ``drain`` stops claiming and lets running jobs finish; ``stop`` (or a second ``drain``)
+hands them back at once; end of input (the supervisor died) drains.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from dataclasses import asdict
 
 from conveyor.errors import ConveyorError
@@ -47,19 +50,25 @@ def setup_logging(worker_id: str) -> None:
 
 async def _serve(worker: WorkerProcess) -> int:
     loop = asyncio.get_running_loop()
-    signals = {"count": 0}
 
-    def on_term() -> None:
-        signals["count"] += 1
-        worker.request_stop(immediate=signals["count"] > 1)
+    def command(line: str) -> None:
+        # "drain" lets running jobs finish; "stop" (or a second "drain") releases them now.
+        worker.request_stop(immediate=line == "stop" or worker.stopping)
 
-    loop.add_signal_handler(signal.SIGTERM, on_term)
+    def listen() -> None:
+        for raw in sys.stdin:
+            loop.call_soon_threadsafe(command, raw.strip())
+        # End of input: the supervisor is gone (even kill -9). Drain rather than run orphaned.
+        loop.call_soon_threadsafe(command, "drain")
+
+    threading.Thread(target=listen, name="conveyor-control", daemon=True).start()
     return await worker.run()
 
 
 def main(argv: list[str]) -> int:
     """Run one worker process; returns its exit code."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     app_spec, worker_id, config_json = argv
     setup_logging(worker_id)
     try:

@@ -78,6 +78,11 @@ class WorkerProcess:
             if event is not None:
                 event.set()
 
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested."""
+        return self._stopping
+
     def wake(self) -> None:
         """Claim again soon (called from any thread after a local enqueue)."""
         if self._wake is None:

@@ -63,8 +63,17 @@ class Supervisor:
         how = "draining" if self.signals == 1 else "stopping at once"
         log.info("received %s: %s", signal.Signals(signum).name, how)
         for slot in self.slots:
-            if slot.proc is not None and slot.proc.poll() is None:
-                slot.proc.send_signal(signal.SIGTERM)
+            self._tell(slot, "drain" if self.signals == 1 else "stop")
+
+    @staticmethod
+    def _tell(slot: Slot, command: str) -> None:
+        if slot.proc is None or slot.proc.poll() is not None or slot.proc.stdin is None:
+            return
+        try:
+            slot.proc.stdin.write(f"{command}\n".encode())
+            slot.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # it is exiting already
 
     def _start(self, slot: Slot) -> None:
         suffix = secrets.token_hex(3)
@@ -77,7 +86,8 @@ class Supervisor:
                 self.app_spec,
                 slot.worker_id,
                 encode_config(self.config),
-            ]
+            ],
+            stdin=subprocess.PIPE,
         )
         slot.started = time.monotonic()
         log.info("started worker process %s (pid %d)", slot.worker_id, slot.proc.pid)
@@ -94,6 +104,8 @@ class Supervisor:
     def _reap(self, slot: Slot) -> None:
         assert slot.proc is not None
         code = slot.proc.returncode
+        if slot.proc.stdin is not None:
+            slot.proc.stdin.close()
         slot.proc = None
         ran = time.monotonic() - slot.started
         if code not in (0, EXIT_REPLACE):

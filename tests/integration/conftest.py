@@ -109,7 +109,7 @@ def workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers
         CONVEYOR_URL=f"sqlite:///{db}",
         IT_EFFECTS_DB=str(effects_db),
         PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
-        CONVEYOR_LOG_LEVEL="WARNING",
+        CONVEYOR_LOG_LEVEL=os.environ.get("IT_LOG_LEVEL", "WARNING"),
     )
     monkeypatch.setenv("CONVEYOR_URL", env["CONVEYOR_URL"])
     monkeypatch.setenv("IT_EFFECTS_DB", str(effects_db))

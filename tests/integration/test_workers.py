@@ -50,6 +50,7 @@ def test_kill_9_of_a_worker_process_mid_job_runs_it_again_elsewhere(workers: Wor
     workers.start(processes=2, lease=30)
     running = workers.wait_state(handle.id, JobState.RUNNING)
     assert running.worker_id is not None
+    eventually(lambda: workers.effects() == ["k:start:1"])  # the handler is under way
     os.kill(workers.pid_of(running.worker_id), signal.SIGKILL)
 
     # The lease is 30 s: the job comes back long before that because the supervisor
@@ -180,13 +181,47 @@ def test_supervisor_restarts_a_child_that_dies(workers: Workers) -> None:
     workers.wait_state(job.id, JobState.SUCCEEDED)
 
 
+def is_stopped(pid: int) -> bool:
+    """True once the kernel reports the process stopped (SIGSTOP is delivered asynchronously)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def pause_outside_a_write(workers: Workers, pid: int) -> None:
+    """SIGSTOP ``pid`` at a moment it holds no SQLite write lock.
+
+    SQLite has one writer at a time: a process frozen inside a write transaction blocks every
+    writer until it resumes. That is a property of the embedded store (see
+    docs/architecture.md), not the scenario here, which is a worker frozen while it holds a
+    job's lease.
+    """
+    path = workers.app.url.removeprefix("sqlite:///")
+    for _ in range(50):
+        os.kill(pid, signal.SIGSTOP)
+        eventually(lambda: is_stopped(pid), timeout=5, interval=0.005)
+        probe = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("could not pause the worker outside a write transaction")
+
+
 def test_paused_worker_cannot_complete_a_job_it_lost(workers: Workers) -> None:
     handle = workers.app.enqueue("slow_first", key="k", seconds=4)
     workers.start(processes=2, lease=2)
     running = workers.wait_state(handle.id, JobState.RUNNING)
     assert running.worker_id is not None
     pid = workers.pid_of(running.worker_id)
-    os.kill(pid, signal.SIGSTOP)
+    # Pause inside the 4 s sleep, not inside the effect write: a process frozen while it
+    # writes the effects file would block the other worker's write of its own effect.
+    eventually(lambda: workers.effects() == ["k:start:1"], timeout=10)
+    pause_outside_a_write(workers, pid)
     try:
         done = workers.wait_state(handle.id, JobState.SUCCEEDED, timeout=20)
     finally:
@@ -237,3 +272,36 @@ def test_finished_jobs_are_pruned_after_retention(workers: Workers) -> None:
     eventually(lambda: workers.app.store.count_jobs(JobFilter()) == 0, timeout=20)
     assert workers.app.store.get_job(handles[0].id) is None
     assert len(workers.effects()) == 20
+
+
+def test_sigterm_to_every_process_still_drains(workers: Workers) -> None:
+    """systemd's default stop signals the whole group; children must not take it as a 2nd."""
+    handle = workers.app.enqueue("sleeper", seconds=1.5)
+    proc = workers.start(processes=2, drain_timeout=20)
+    workers.wait_state(handle.id, JobState.RUNNING)
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    assert workers.job(handle.id).state is JobState.SUCCEEDED
+
+
+def test_workers_of_a_killed_supervisor_drain_and_exit(workers: Workers) -> None:
+    handle = workers.app.enqueue("sleeper", seconds=1.5)
+    proc = workers.start(processes=1, drain_timeout=20)
+    running = workers.wait_state(handle.id, JobState.RUNNING)
+    assert running.worker_id is not None
+    child = workers.pid_of(running.worker_id)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    workers.wait_state(handle.id, JobState.SUCCEEDED, timeout=20)
+    eventually(lambda: workers.app.store.live_workers(stale_after=60) == [], timeout=20)
+
+    def gone() -> bool:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie until its parent (now init) reaps it also counts as gone.
+        with open(f"/proc/{child}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+
+    eventually(gone, timeout=10)
