@@ -1,0 +1,135 @@
+"""One job in full: every field, its arguments and result, and its attempt history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from conveyor.cli import render
+from conveyor.cli.health import job_warning
+from conveyor.errors import JobNotFoundError
+from conveyor.models import Attempt, Job, JobState
+from conveyor.store.protocol import Store
+
+
+def load_job(store: Store, job_id: int) -> Job:
+    """The job with ``job_id``; raises :class:`JobNotFoundError` with a hint."""
+    job = store.get_job(job_id)
+    if job is None:
+        raise JobNotFoundError(
+            f"job {job_id} does not exist (it may have been pruned or discarded); "
+            "`conveyor jobs list` shows the jobs there are"
+        )
+    return job
+
+
+def show_job(store: Store, job: Job, *, as_json: bool) -> None:
+    """Print ``job`` with its attempts, as text or as one JSON document."""
+    attempts = store.list_attempts(job.id)
+    warning = job_warning(store, job.queue, job.name, job.state)
+    if as_json:
+        render.print_json(
+            {
+                "job": render.to_dict(job),
+                "attempts": [render.to_dict(a) for a in attempts],
+                "warning": warning,
+            }
+        )
+        return
+    now = store.now()
+    for line in _fields(job, now):
+        click.echo(line)
+    if warning:
+        click.echo(f"\nwarning: {warning}")
+    _print_attempts(attempts)
+    hints = _hints(job)
+    if hints:
+        click.echo("\n" + hints)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _fields(job: Job, now: float) -> list[str]:
+    rows: list[tuple[str, str]] = [
+        ("queue", job.queue),
+        ("state", str(job.state)),
+        ("priority", str(job.priority)),
+        ("attempt", f"{job.attempt} of {job.max_attempts}"),
+        ("created", f"{render.clock(job.created_at)} ({render.since(job.created_at, now)} ago)"),
+    ]
+    if job.state in (JobState.SCHEDULED, JobState.RETRYING, JobState.QUEUED):
+        rows.append(("run at", f"{render.clock(job.run_at)} ({render.until(job.run_at, now)})"))
+    if job.started_at is not None:
+        rows.append(("started", render.clock(job.started_at)))
+    if job.finished_at is not None:
+        rows.append(
+            ("finished", f"{render.clock(job.finished_at)} "
+                         f"({render.since(job.finished_at, now)} ago)")
+        )
+    if job.state is JobState.RUNNING:
+        rows.append(("worker", job.worker_id or "-"))
+        rows.append(("lease until", f"{render.clock(job.lease_until)}"))
+    if job.timeout is not None:
+        rows.append(("timeout", render.duration(job.timeout)))
+    for label, value in (("unique key", job.unique_key), ("tenant", job.tenant)):
+        if value:
+            rows.append((label, value))
+    rows.append(("args", "(undecodable)" if job.args is None else _compact(job.args)))
+    if job.state is JobState.SUCCEEDED or job.result is not None:
+        rows.append(("result", _compact(job.result)))
+    if job.progress is not None:
+        message = f" {job.progress_message}" if job.progress_message else ""
+        rows.append(("progress", f"{job.progress:.0%}{message}"))
+    if job.error_type or job.error_message:
+        rows.append(("error", f"{job.error_type}: {job.error_message}"))
+    if job.meta:
+        rows.append(("meta", _compact(job.meta)))
+    head = f"job {job.id}  {job.name}"
+    return [head, *(f"  {label:<12}{value}" for label, value in rows)]
+
+
+def _print_attempts(attempts: list[Attempt]) -> None:
+    if not attempts:
+        click.echo("\nno attempts yet")
+        return
+    click.echo("")
+    out = render.table("#", "worker", "started", "took", "outcome", "error",
+                       title="attempts")
+    for a in attempts:
+        out.add_row(
+            str(a.attempt),
+            render.escape(render.first_line(a.worker_id, 18) or "-"),
+            render.clock(a.started_at)[11:],
+            render.duration(a.duration),
+            str(a.outcome),
+            render.escape(render.first_line(
+                f"{a.error_type}: {a.error_message}" if a.error_type else a.error_message, 28
+            )),
+        )
+    render.print_table(out)
+    for a in attempts:
+        if not (a.error_type or a.error_message or a.traceback):
+            continue
+        click.echo(f"attempt {a.attempt} ({a.outcome}) on {a.worker_id or '?'}:")
+        if a.traceback:
+            click.echo(a.traceback.rstrip())
+        else:
+            click.echo(f"{a.error_type or 'error'}: {a.error_message}")
+        click.echo("")
+
+
+def _hints(job: Job) -> str:
+    if job.state is JobState.DEAD:
+        return (
+            f"replay it with `conveyor dlq replay {job.id}`, or remove it with "
+            f"`conveyor dlq discard {job.id}`"
+        )
+    if job.state is JobState.CANCELLED:
+        return f"run it again with `conveyor jobs retry {job.id}`"
+    if not job.state.is_final:
+        return f"cancel it with `conveyor jobs cancel {job.id}`"
+    return ""

@@ -1,0 +1,127 @@
+"""``conveyor jobs list | show | retry | cancel``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from conveyor.cli import render
+from conveyor.cli.detail import load_job, show_job
+from conveyor.cli.options import Target, json_option, target_options
+from conveyor.models import Job, JobState
+from conveyor.store.protocol import JobFilter, Store
+
+STATE_CHOICE = click.Choice([s.value for s in JobState], case_sensitive=False)
+
+
+@click.group()
+def jobs() -> None:
+    """List, inspect, retry and cancel jobs."""
+
+
+@jobs.command("list")
+@click.option("--state", "states", multiple=True, type=STATE_CHOICE,
+              help="Only jobs in this state (repeat for several).")
+@click.option("--queue", help="Only jobs of this queue.")
+@click.option("--name", help="Only jobs of this job name.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000),
+              help="At most this many jobs.")
+@click.option("--before-id", type=int, help="Only ids below this one (next page).")
+@json_option
+@target_options
+def list_jobs(target: Target, states: tuple[str, ...], queue: str | None, name: str | None,
+              limit: int, before_id: int | None, as_json: bool) -> None:
+    """List jobs, newest first."""
+    store = target.store()
+    flt = JobFilter(states=tuple(JobState(s.lower()) for s in states), queue=queue, name=name,
+                    before_id=before_id, limit=limit)
+    found = store.list_jobs(flt)
+    next_before = found[-1].id if len(found) == limit else None
+    if as_json:
+        render.print_json({"jobs": [render.to_dict(j) for j in found],
+                           "next_before_id": next_before})
+        return
+    if not found:
+        click.echo("no jobs match")
+        return
+    print_job_table(found, store.now())
+    if next_before is not None:
+        click.echo(f"more with --before-id {next_before}")
+
+
+def print_job_table(found: Sequence[Job], now: float) -> None:
+    """The jobs table shared by ``jobs list``."""
+    out = render.table("id", "name", "queue", "state", "try", "age", "note")
+    out.columns[0].justify = "right"
+    for job in found:
+        out.add_row(
+            str(job.id),
+            render.escape(render.first_line(job.name, 24)),
+            render.escape(render.first_line(job.queue, 10)),
+            render.state(job.state),
+            f"{job.attempt}/{job.max_attempts}",
+            render.since(job.created_at, now),
+            render.escape(_note(job, now)),
+        )
+    render.print_table(out)
+
+
+def _note(job: Job, now: float) -> str:
+    if job.state is JobState.RUNNING and job.progress is not None:
+        return render.first_line(f"{job.progress:.0%} {job.progress_message or ''}", 22)
+    if job.state in (JobState.SCHEDULED, JobState.RETRYING):
+        return f"runs {render.until(job.run_at, now)}"
+    if job.state in (JobState.DEAD, JobState.RETRYING) or job.error_type:
+        return render.error_of(job, 22)
+    return ""
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+@json_option
+@target_options
+def show(target: Target, job_id: int, as_json: bool) -> None:
+    """Show one job: every field, arguments, result, progress and each attempt's traceback."""
+    store = target.store()
+    show_job(store, load_job(store, job_id), as_json=as_json)
+
+
+@jobs.command("retry")
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@target_options
+def retry(target: Target, job_ids: tuple[int, ...]) -> None:
+    """Run jobs again now: dead and cancelled ones with fresh attempts (history is kept)."""
+    store = target.store()
+    changed = store.retry_jobs(JobFilter(ids=job_ids))
+    report(store, job_ids, changed, verb="queued again", nothing="nothing to retry")
+
+
+@jobs.command("cancel")
+@click.argument("job_ids", type=int, nargs=-1, required=True)
+@target_options
+def cancel(target: Target, job_ids: tuple[int, ...]) -> None:
+    """Cancel jobs that have not finished; a running attempt's outcome is then ignored."""
+    store = target.store()
+    changed = store.cancel_jobs(JobFilter(ids=job_ids))
+    report(store, job_ids, changed, verb="cancelled", nothing="nothing to cancel")
+
+
+def report(store: Store, asked: Sequence[int], changed: Sequence[int], *, verb: str,
+           nothing: str) -> None:
+    """Say what changed and, for every other id asked for, why not; exit 1 if one is missing."""
+    done = set(changed)
+    rest = [i for i in dict.fromkeys(asked) if i not in done]
+    states = {job.id: job.state for job in store.get_jobs(rest)} if rest else {}
+    if done:
+        ids = ", ".join(str(i) for i in sorted(done))
+        click.echo(f"{verb}: job{'s' if len(done) > 1 else ''} {ids}")
+    missing = False
+    for job_id in rest:
+        if job_id in states:
+            click.echo(f"job {job_id} is {states[job_id]}; {nothing}")
+        else:
+            click.echo(f"job {job_id} does not exist", err=True)
+            missing = True
+    if missing:
+        click.get_current_context().exit(1)

@@ -1,0 +1,79 @@
+"""``conveyor migrate`` and ``conveyor queues``."""
+
+from __future__ import annotations
+
+import click
+
+from conveyor.cli import render
+from conveyor.cli.health import live_workers, unserved
+from conveyor.cli.options import Target, json_option, target_options
+from conveyor.store import open_store, sqlite_path
+
+
+@click.command()
+@target_options
+def migrate(target: Target) -> None:
+    """Create or upgrade the database schema and print its version."""
+    url = target.url()
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(url, migrate=False)
+    try:
+        version = store.migrate()
+    finally:
+        store.close()
+    click.echo(f"schema version {version} at {url}")
+
+
+@click.command(short_help="Per-queue counts, oldest wait, and jobs no live worker knows.")
+@json_option
+@target_options
+def queues(target: Target, as_json: bool) -> None:
+    """Per queue: jobs waiting, running, retrying and dead, the oldest wait, the last hour.
+
+    Below the table, every job name with ready jobs that no live worker knows is named.
+    """
+    store = target.store()
+    stats = store.queue_stats()
+    workers = live_workers(store)
+    missing = unserved(store, stats, workers)
+    if as_json:
+        render.print_json(
+            {
+                "queues": [render.to_dict(s) for s in stats],
+                "workers": [render.to_dict(w) for w in workers],
+                "unserved": [
+                    {"queue": u.queue, "name": u.name, "ready": u.ready, "reason": u.reason,
+                     "message": u.message}
+                    for u in missing
+                ],
+            }
+        )
+        return
+    if not stats:
+        click.echo("no jobs yet (enqueue one with `conveyor enqueue NAME --app myapp:app`)")
+    else:
+        out = render.table(
+            "queue", "queued", "sched", "running", "retry", "dead", "oldest", "ok 1h", "fail 1h"
+        )
+        for column in out.columns[1:]:
+            column.justify = "right"
+        for s in stats:
+            out.add_row(
+                render.escape(s.queue),
+                str(s.queued),
+                str(s.scheduled),
+                str(s.running),
+                str(s.retrying),
+                f"[red]{s.dead}[/]" if s.dead else "0",
+                render.age(s.oldest_queued_age),
+                str(s.succeeded_last_hour),
+                str(s.failed_last_hour),
+            )
+        render.print_table(out)
+    count = len(workers)
+    click.echo(f"{count} live worker process{'es' if count != 1 else ''}"
+               + (f": {render.worker_names(workers)}" if workers else ""))
+    for item in missing:
+        click.echo(item.message)

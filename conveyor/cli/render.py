@@ -1,0 +1,163 @@
+"""Output for people and for scripts: rich tables, human ages and durations, JSON documents.
+
+Tables are sized for an 80-column terminal. Messages are printed with ``click.echo`` so that
+long lines (a traceback, a hint with a command in it) are never re-wrapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import click
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from conveyor.models import Attempt, Job, JobState, WorkerInfo
+
+STATE_STYLES = {
+    JobState.SCHEDULED: "cyan",
+    JobState.QUEUED: "blue",
+    JobState.RUNNING: "yellow",
+    JobState.RETRYING: "magenta",
+    JobState.SUCCEEDED: "green",
+    JobState.DEAD: "bold red",
+    JobState.CANCELLED: "dim",
+}
+
+
+def console() -> Console:
+    """A console on stdout; plain text (no colour codes) when stdout is not a terminal."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    """A compact table with the given column headers."""
+    # Columns are set apart by the box's one-space divider plus one space of padding.
+    out = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False,
+                show_edge=False, padding=(0, 1, 0, 0))
+    for column in columns:
+        out.add_column(column)
+    return out
+
+
+def print_table(table_: Table) -> None:
+    """Print a table to stdout."""
+    console().print(table_)
+
+
+def print_json(document: Any) -> None:
+    """Print one JSON document (sorted keys are not forced; field order is kept)."""
+    click.echo(json.dumps(document, indent=2, default=_jsonable, ensure_ascii=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A record (job, attempt, worker, queue stats) as a JSON-ready dict."""
+    out: dict[str, Any] = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    for key, value in out.items():
+        if isinstance(value, tuple):
+            out[key] = list(value)
+    if isinstance(record, Attempt):
+        out["duration"] = record.duration
+    return out
+
+
+def age(seconds: float | None) -> str:
+    """A rough human age such as ``12s``, ``4m``, ``2h 5m`` or ``3d 4h``; ``-`` for unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def since(moment: float | None, now: float | None = None) -> str:
+    """How long ago an epoch-seconds ``moment`` was, as :func:`age` (``-`` when unknown)."""
+    if moment is None:
+        return "-"
+    return age((now if now is not None else time.time()) - moment)
+
+
+def until(moment: float, now: float | None = None) -> str:
+    """How long until an epoch-seconds ``moment``, e.g. ``in 5m``, or ``now`` once due."""
+    left = moment - (now if now is not None else time.time())
+    return "now" if left <= 0 else f"in {age(left)}"
+
+
+def duration(seconds: float | None) -> str:
+    """A precise short duration: ``85ms``, ``2.4s``, ``3m 05s``, ``1h 02m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def clock(moment: float | None) -> str:
+    """A local wall-clock time ``YYYY-mm-dd HH:MM:SS`` for an epoch-seconds moment."""
+    if moment is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
+
+
+def first_line(text: str | None, limit: int = 60) -> str:
+    """The first line of ``text``, cut to ``limit`` characters with an ellipsis."""
+    if not text:
+        return ""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 attempt``, ``3 attempts``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def state(value: JobState) -> str:
+    """A job state with its colour, as rich markup."""
+    return f"[{STATE_STYLES[value]}]{value}[/]"
+
+
+def error_of(job: Job, limit: int = 40) -> str:
+    """``Type: first line of message`` for a job's last error, or empty."""
+    if not job.error_type and not job.error_message:
+        return ""
+    text = f"{job.error_type or 'error'}: {first_line(job.error_message, 200)}"
+    return first_line(text, limit)
+
+
+def escape(text: str) -> str:
+    """Escape rich markup in user data (names, messages) before putting it in a table."""
+    return text.replace("[", r"\[")
+
+
+def worker_names(workers: Iterable[WorkerInfo]) -> str:
+    """A short list of worker ids for messages."""
+    ids = [w.id for w in workers]
+    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")

@@ -1,0 +1,69 @@
+"""``conveyor worker myapp:app``: run worker processes until SIGTERM (or, with --burst, idle)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from conveyor.cli.options import APP_ENV, URL_ENV
+from conveyor.durations import to_seconds
+from conveyor.errors import ConfigurationError
+from conveyor.loading import load_app
+
+
+def parse_queues(text: str | None) -> tuple[str, ...]:
+    """``"emails, exports"`` as ``("emails", "exports")``; empty means every queue."""
+    if not text:
+        return ()
+    return tuple(dict.fromkeys(q.strip() for q in text.split(",") if q.strip()))
+
+
+@click.command(short_help="Run workers for an app until SIGTERM (or until idle, with --burst).")
+@click.argument("app_arg", metavar="[APP]", required=False)
+@click.option("--app", "app_option", envvar=APP_ENV, metavar="MODULE:ATTR",
+              help=f"Your app, if not given as APP [env {APP_ENV}].")
+@click.option("--url", envvar=URL_ENV, metavar="URL",
+              help=f"Store URL [env {URL_ENV}; default: the app's URL].")
+@click.option("--queues", metavar="A,B", help="Queues to read, comma-separated (default: all "
+                                               "queues the app's jobs use).")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1),
+              help="Jobs at once in each process.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes to run.")
+@click.option("--lease", default="30", show_default=True, metavar="DURATION",
+              help="How long a claim holds a job without a heartbeat.")
+@click.option("--drain-timeout", default="30", show_default=True, metavar="DURATION",
+              help="On SIGTERM, how long running jobs may finish before being handed back.")
+@click.option("--burst", is_flag=True, help="Exit once no job is ready (for tests and cron).")
+def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
+           concurrency: int, processes: int, lease: str, drain_timeout: str,
+           burst: bool) -> None:
+    """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
+
+    Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
+    rest are handed back to the queue.
+    """
+    spec = app_arg or app_option
+    if not spec:
+        raise ConfigurationError(
+            "which app should the worker run? pass it as `conveyor worker myapp:app`, with "
+            f"--app myapp:app, or set {APP_ENV}=myapp:app"
+        )
+    if url:
+        # The worker's child processes import the app themselves and read CONVEYOR_URL.
+        os.environ[URL_ENV] = url
+    # Import the app here first so a typo fails now, with a clear message, not in a child.
+    load_app(spec)
+
+    from conveyor.worker import WorkerConfig, run_worker
+
+    config = WorkerConfig(
+        queues=parse_queues(queues),
+        concurrency=concurrency,
+        processes=processes,
+        lease=to_seconds(lease, what="--lease"),
+        drain_timeout=to_seconds(drain_timeout, what="--drain-timeout"),
+        burst=burst,
+    )
+    click.get_current_context().exit(run_worker(spec, config))

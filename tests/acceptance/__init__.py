@@ -1,0 +1,1 @@
+"""Acceptance tests: the `conveyor` command driven as a user would, in subprocesses."""
