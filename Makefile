@@ -1,0 +1,37 @@
+# The project's habits. Every target installs what it needs first, so on a fresh machine
+# `make demo` and `make test` are the only two commands to know.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+
+venv: $(STAMP) ## Create .venv and install Conveyor (editable) with its dev extras
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install whenever pyproject.toml changes (new dependency, new entry point).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary folder
+	$(BIN)/conveyor demo
+
+test: venv ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: venv ## ruff and mypy --strict
+	$(BIN)/ruff check conveyor tests
+	$(BIN)/mypy conveyor
+
+clean: ## Remove caches and build output (keeps .venv; `rm -rf .venv` for a fresh start)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist site test-artifacts
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
