@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint clean
+.PHONY: help venv demo test lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -19,7 +19,7 @@ $(BIN)/python:
 
 # Re-install whenever pyproject.toml changes (new dependency, new entry point).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
 demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary folder
@@ -31,6 +31,9 @@ test: venv ## Run the whole test suite
 lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff check conveyor tests
 	$(BIN)/mypy conveyor
+
+bench: venv ## Benchmark the stores (enqueue, processing, latency); ARGS="--quick" etc.
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 clean: ## Remove caches and build output (keeps .venv; `rm -rf .venv` for a fresh start)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist site test-artifacts

@@ -1,11 +1,12 @@
 """The store boundary: open a store for a URL.
 
 ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or a plain file path open the SQLite
-store. PostgreSQL URLs are recognised and refused with a clear message until that store ships.
+store; ``postgresql://user@host:5432/dbname`` opens the PostgreSQL store (psycopg 3).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from conveyor.errors import ConfigurationError
@@ -28,8 +29,12 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the synchronous store for ``url``."""
+def open_store(url: str, *, migrate: bool = True, schema: str | None = None) -> Store:
+    """Open the synchronous store for ``url``.
+
+    ``schema`` (PostgreSQL only; default ``CONVEYOR_SCHEMA`` or ``public``) lets Conveyor's
+    tables live beside the application's in their own schema.
+    """
     path = sqlite_path(url)
     if path is not None:
         from conveyor.store.sqlite import SQLiteStore
@@ -37,12 +42,18 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         return SQLiteStore(path, migrate=migrate)
     scheme = url.split("://", 1)[0]
     if scheme in ("postgres", "postgresql"):
-        raise ConfigurationError(
-            "the PostgreSQL store is not part of this release yet; use a sqlite:/// URL "
-            "(or leave CONVEYOR_URL unset for ./conveyor.db)"
+        try:
+            from conveyor.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"the PostgreSQL store needs psycopg: pip install 'conveyor[postgres]' ({exc})"
+            ) from exc
+        return PostgresStore(
+            url, schema=schema or os.environ.get("CONVEYOR_SCHEMA") or "public", migrate=migrate
         )
     raise ConfigurationError(
-        f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///path/to/file.db"
+        f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///path/to/file.db "
+        "or postgresql://user@host/dbname"
     )
 
 
@@ -52,6 +63,11 @@ def open_async_store(store: Store) -> AsyncStore:
 
     if isinstance(store, SQLiteStore):
         return AsyncSQLiteStore(store)
+    if type(store).__name__ == "PostgresStore":
+        from conveyor.store.postgres import AsyncPostgresStore, PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        return AsyncPostgresStore(store)
     from conveyor.store.threaded import ThreadedAsyncStore
 
     return ThreadedAsyncStore(store)

@@ -5,19 +5,21 @@ Every test runs once per backend in :data:`BACKENDS` (the id shows in the test n
 database for one test and returns its URL; the suite opens stores on that URL with
 :func:`conveyor.store.open_store`, so separate threads and processes can open their own.
 
-Adding the PostgreSQL store is one more entry: a function that creates a database from a
-migrated template and returns its ``postgresql://`` URL.
+PostgreSQL databases are copies of a migrated template (see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conveyor.store import Store, open_store
+from conveyor.store.postgres import PostgresStore
 from conveyor.store.sqlite import SQLiteStore
 
 
@@ -26,8 +28,15 @@ def _fresh_sqlite(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return f"sqlite:///{tmp_path / 'conveyor.db'}"
 
 
+def _fresh_postgres(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A new database copied from the session's migrated template."""
+    make: Callable[[], str] = request.getfixturevalue("fresh_postgres_url")
+    return make()
+
+
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {
     "sqlite": _fresh_sqlite,
+    "postgres": _fresh_postgres,
 }
 """Backend name -> factory of a fresh, empty database's URL."""
 
@@ -77,6 +86,16 @@ def corrupt_job_args(store: Store) -> Callable[[int, str], None]:
                     conn.execute("UPDATE conveyor_jobs SET args = ? WHERE id = ?", (text, job_id))
             finally:
                 conn.close()
+            return
+        if isinstance(store, PostgresStore):
+            try:
+                json.loads(text)
+            except ValueError:
+                pytest.skip("a jsonb column cannot hold invalid JSON, so PostgreSQL never has it")
+            with psycopg.connect(store.url, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE conveyor_jobs SET args = %s::jsonb WHERE id = %s", (text, job_id)
+                )
             return
         raise NotImplementedError(f"corrupt_job_args has no raw writer for {type(store)!r}")
 

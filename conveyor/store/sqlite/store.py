@@ -23,6 +23,7 @@ from conveyor.models import (
     QueueStats,
     WorkerInfo,
 )
+from conveyor.store import rows
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -36,7 +37,6 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
 )
-from conveyor.store.sqlite import rows
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
 from conveyor.store.sqlite.filters import where
 

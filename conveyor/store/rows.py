@@ -1,9 +1,12 @@
-"""Mapping SQLite rows to the records that cross the store boundary."""
+"""Mapping database rows to the records that cross the store boundary.
+
+Both dialects select the same columns in the same order (times as epoch seconds, JSON as
+text), so one mapping serves both.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState, WorkerInfo
@@ -25,7 +28,7 @@ def _loads(text: str | None) -> Any:
         return None
 
 
-def job_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Job:
+def job_from_row(row: tuple[Any, ...]) -> Job:
     """A :class:`Job` from a row selected with :data:`JOB_COLUMNS`."""
     args = _loads(row[3])
     meta = _loads(row[22])

@@ -1,0 +1,202 @@
+"""The asynchronous PostgreSQL store: an async pool running the shared plans, and a listener.
+
+Workers wake on LISTEN/NOTIFY within milliseconds of an enqueue. The listener runs on its own
+connection; when it drops (server restart, terminated backend) it reconnects with backoff and
+LISTENs again, and until then ``wait_for_change`` falls back to polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+
+from conveyor.models import Job, WorkerInfo
+from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.plans import Plan, Result
+from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionResult,
+    HeartbeatParams,
+    InsertedJob,
+    NewJob,
+    Retention,
+    Store,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("conveyor.store.postgres")
+
+
+async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
+    """Run a plan's statements on an async connection (inside the caller's transaction)."""
+    try:
+        statement = next(plan)
+        while True:
+            cur = await conn.execute(statement.sql, statement.params or None)
+            rows = await cur.fetchall() if cur.description is not None else []
+            statement = plan.send(Result(rows, cur.rowcount))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class AsyncPostgresStore:
+    """An :class:`~conveyor.store.protocol.AsyncStore` on PostgreSQL."""
+
+    def __init__(self, store: PostgresStore, *, pool_size: int = 4) -> None:
+        self._store = store
+        self.plans = store.plans
+        self._pool_size = pool_size
+        self._pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._changed = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def sync(self) -> Store:
+        """The synchronous store beside this one."""
+        return self._store
+
+    async def _get_pool(self) -> psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        # Created lazily: an async pool belongs to the event loop that first uses it.
+        if self._pool is None:
+            self._pool = psycopg_pool.AsyncConnectionPool(
+                self._store.url,
+                min_size=1,
+                max_size=self._pool_size,
+                kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+                open=False,
+                timeout=CONNECT_TIMEOUT * 2,
+                name="conveyor-async",
+            )
+            await self._pool.open(wait=False)
+        return self._pool
+
+    async def run(self, plan: Plan[T], where: str) -> T:
+        """Run ``plan`` in one transaction on a pooled async connection."""
+        try:
+            pool = await self._get_pool()
+            async with pool.connection() as conn, conn.transaction():
+                return await drive_async(conn, plan)
+        except Exception as exc:
+            if is_driver_error(exc):
+                raise translate(exc, where) from exc
+            raise
+
+    async def run_on(self, conn: Any, plan: Plan[T], where: str) -> T:
+        """Run ``plan`` on the caller's async connection, inside its transaction."""
+        try:
+            return await drive_async(conn, plan)
+        except Exception as exc:
+            if is_driver_error(exc):
+                raise translate(exc, where) from exc
+            raise
+
+    # -- wake-ups -----------------------------------------------------------------------------
+
+    async def wait_for_change(self, timeout: float) -> bool:
+        """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(), name="conveyor-listener")
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._changed.clear()
+        return True
+
+    async def _listen(self) -> None:
+        failures = 0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                )
+                async with conn:
+                    await conn.execute(f'LISTEN "{self.plans.channel}"')
+                    if failures:
+                        log.info("listening for notifications again")
+                    failures = 0
+                    # Anything may have been enqueued while we were not listening.
+                    self._changed.set()
+                    async for _ in conn.notifies():
+                        self._changed.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(10.0, 0.1 * 2**failures) * random.uniform(0.8, 1.2)
+                log.warning("notification listener lost (%s); reconnecting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+
+    # -- the verbs ----------------------------------------------------------------------------
+
+    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs`."""
+        if not jobs:
+            return []
+        return await self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+
+    async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """See :meth:`Store.claim_jobs`."""
+        return await self.run(self.plans.claim_jobs(params), "claiming jobs")
+
+    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """See :meth:`Store.complete_jobs`."""
+        return await self.run(self.plans.complete_jobs(completions), "completing jobs")
+
+    async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """See :meth:`Store.heartbeat`."""
+        return await self.run(self.plans.heartbeat(params), "renewing leases")
+
+    async def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None
+    ) -> bool:
+        """See :meth:`Store.set_progress`."""
+        return await self.run(
+            self.plans.set_progress(job_id, token, fraction, message), "recording progress"
+        )
+
+    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """See :meth:`Store.rescue_expired`."""
+        return await self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        """See :meth:`Store.register_worker`."""
+        await self.run(self.plans.register_worker(info), "registering a worker")
+
+    async def deregister_worker(self, worker_id: str) -> None:
+        """See :meth:`Store.deregister_worker`."""
+        await self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+
+    async def get_job(self, job_id: int) -> Job | None:
+        """See :meth:`Store.get_job`."""
+        from conveyor.store.protocol import JobFilter
+
+        found = await self.run(self.plans.list_jobs(JobFilter(ids=(job_id,))), "reading a job")
+        return found[0] if found else None
+
+    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """See :meth:`Store.prune`."""
+        return await self.run(self.plans.prune(retention, limit), "pruning")
+
+    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """See :meth:`Store.next_due_in`."""
+        return await self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    async def close(self) -> None:
+        """Stop the listener and close the async pool (the sync store stays open)."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self._pool is not None:
+            await self._pool.close()

@@ -1,0 +1,364 @@
+"""Every store verb as a plan: a generator that yields statements and receives their results.
+
+Writing each verb once as a plan, and running it with a sync or an async driver, gives the
+synchronous and asynchronous stores the same SQL and the same row mapping without writing any
+verb twice (the "sans-I/O" style). A plan runs inside one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
+from conveyor.store import rows
+from conveyor.store.postgres.filters import JOB_COLUMNS, where
+from conveyor.store.postgres.sql import notify_channel, query
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionKind,
+    CompletionResult,
+    ErrorInfo,
+    HeartbeatParams,
+    InsertedJob,
+    JobFilter,
+    NewJob,
+    Retention,
+)
+
+T = TypeVar("T")
+WORKER_LOST = "WorkerLost"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement with its parameters."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a driver sends back into a plan after running a statement."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+Plan = Generator[Statement, Result, T]
+
+_OUTCOME = {
+    CompletionKind.SUCCEEDED: "succeeded",
+    CompletionKind.RETRY: "failed",
+    CompletionKind.DEAD: "dead",
+    CompletionKind.CANCELLED: "cancelled",
+    CompletionKind.RELEASED: "released",
+}
+
+
+def _float(value: float | None) -> float | None:
+    # psycopg refuses lists mixing int and float; the columns are double precision anyway.
+    return None if value is None else float(value)
+
+
+class Plans:
+    """The verbs, bound to a schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.channel = notify_channel(schema)
+
+    def q(self, name: str) -> str:
+        """A query of this dialect, qualified with the schema."""
+        return query(name, self.schema)
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def insert_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True
+    ) -> Plan[list[InsertedJob]]:
+        """Insert with one multi-row statement, then one NOTIFY per distinct queue."""
+        result = yield Statement(
+            self.q("insert_jobs"),
+            {
+                "queues": [j.queue for j in jobs],
+                "names": [j.name for j in jobs],
+                "args": [j.args_json for j in jobs],
+                "priorities": [j.priority for j in jobs],
+                "max_attempts": [j.max_attempts for j in jobs],
+                "run_ats": [_float(j.run_at) for j in jobs],
+                "delays": [float(j.delay) for j in jobs],
+                "timeouts": [_float(j.timeout) for j in jobs],
+                "unique_keys": [j.unique_key for j in jobs],
+                "tenants": [j.tenant for j in jobs],
+                "metas": [j.meta_json for j in jobs],
+            },
+        )
+        # Ids come from an identity in insertion order, which follows the input order.
+        inserted = sorted(result.rows, key=lambda r: r[0])
+        if notify:
+            yield from self.notify(sorted({j.queue for j in jobs}))
+        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in inserted]
+
+    def notify(self, queues: list[str]) -> Plan[None]:
+        """Wake listening workers; the payload is only a queue name (far below 8,000 bytes)."""
+        yield Statement(self.q("notify"), {"channel": self.channel, "queues": queues})
+
+    # -- working ------------------------------------------------------------------------------
+
+    def claim_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """``FOR UPDATE SKIP LOCKED`` in a CTE, then one UPDATE ... RETURNING."""
+        if params.limit <= 0 or not params.queues or not params.names:
+            return []
+        result = yield Statement(
+            self.q("claim_jobs"),
+            {
+                "queues": list(params.queues),
+                "names": list(params.names),
+                "limit": params.limit,
+                "worker_id": params.worker_id,
+                "lease_seconds": params.lease_seconds,
+            },
+        )
+        found = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
+        return [rows.claimed_from_row(r) for r in found]
+
+    def complete_jobs(self, completions: Sequence[Completion]) -> Plan[list[CompletionResult]]:
+        """One guarded statement updates every job and appends every attempt row."""
+        unique: dict[int, Completion] = {}
+        for c in completions:
+            unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
+        accepted = yield from self._finish(
+            list(unique.values()), [_OUTCOME[c.kind] for c in unique.values()]
+        )
+        return [
+            CompletionResult(c.job_id, accepted=c.job_id in accepted and unique[c.job_id] is c)
+            for c in completions
+        ]
+
+    def _finish(self, completions: list[Completion], outcomes: list[str]) -> Plan[set[int]]:
+        if not completions:
+            return set()
+        errors = [c.error for c in completions]
+        result = yield Statement(
+            self.q("complete_jobs"),
+            {
+                "ids": [c.job_id for c in completions],
+                "tokens": [c.token for c in completions],
+                "kinds": [str(c.kind) for c in completions],
+                "results": [c.result_json for c in completions],
+                "delays": [float(c.retry_delay) for c in completions],
+                "error_types": [e.type if e else None for e in errors],
+                "error_messages": [e.message if e else None for e in errors],
+                "tracebacks": [e.traceback if e else None for e in errors],
+                "outcomes": outcomes,
+            },
+        )
+        return {r[0] for r in result.rows}
+
+    def heartbeat(self, params: HeartbeatParams) -> Plan[frozenset[int]]:
+        """Renew held leases (matched on id and token) and mark the worker seen."""
+        yield Statement(self.q("touch_worker"), {"worker_id": params.worker_id})
+        if not params.held:
+            return frozenset()
+        result = yield Statement(
+            self.q("heartbeat"),
+            {
+                "ids": [h[0] for h in params.held],
+                "tokens": [h[1] for h in params.held],
+                "lease_seconds": float(params.lease_seconds),
+                "worker_id": params.worker_id,
+            },
+        )
+        return frozenset(r[0] for r in result.rows)
+
+    def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None
+    ) -> Plan[bool]:
+        """Progress for the attempt holding ``token``."""
+        result = yield Statement(
+            self.q("set_progress"),
+            {"id": job_id, "token": token, "fraction": fraction, "message": message},
+        )
+        return result.rowcount == 1
+
+    def rescue_expired(self, limit: int) -> Plan[list[int]]:
+        """Lapsed leases count as failed attempts: retry now, or dead when exhausted."""
+        expired = yield Statement(self.q("select_expired"), {"limit": limit})
+        completions, outcomes = [], []
+        for job_id, token, attempt, max_attempts, worker_id in expired.rows:
+            exhausted = attempt >= max_attempts
+            message = (
+                f"worker {worker_id} stopped renewing its lease (it died, was killed, or was "
+                "paused past the lease); the attempt is counted as failed"
+            )
+            kind = CompletionKind.DEAD if exhausted else CompletionKind.RETRY
+            error = ErrorInfo(WORKER_LOST, message)
+            completions.append(Completion(job_id, token, kind, error=error))
+            outcomes.append("dead" if exhausted else "lost")
+        done = yield from self._finish(completions, outcomes)
+        return sorted(done)
+
+    def expire_worker(self, worker_id: str) -> Plan[int]:
+        """Lapse a dead worker's leases and forget the worker."""
+        result = yield Statement(self.q("expire_worker"), {"worker_id": worker_id})
+        yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
+        return result.rowcount
+
+    def register_worker(self, info: WorkerInfo) -> Plan[None]:
+        """Insert or refresh a worker row."""
+        yield Statement(
+            self.q("upsert_worker"),
+            {
+                "id": info.id,
+                "hostname": info.hostname,
+                "pid": info.pid,
+                "queues": json.dumps(list(info.queues)),
+                "names": json.dumps(list(info.names)),
+            },
+        )
+
+    def deregister_worker(self, worker_id: str) -> Plan[None]:
+        """Remove a worker row."""
+        yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
+
+    def live_workers(self, stale_after: float) -> Plan[list[WorkerInfo]]:
+        """Workers seen within ``stale_after`` seconds."""
+        result = yield Statement(self.q("live_workers"), {"stale_after": stale_after})
+        return [rows.worker_from_row(r) for r in result.rows]
+
+    # -- inspecting ---------------------------------------------------------------------------
+
+    def now(self) -> Plan[float]:
+        """The server's clock."""
+        result = yield Statement(self.q("now"))
+        return float(result.rows[0][0])
+
+    def list_jobs(self, flt: JobFilter) -> Plan[list[Job]]:
+        """Jobs matching ``flt``, newest first."""
+        clause, params = where(flt)
+        table = f'"{self.schema}".conveyor_jobs'
+        sql = f"SELECT {JOB_COLUMNS} FROM {table} WHERE {clause} ORDER BY id DESC"
+        if flt.limit is not None:
+            sql += " LIMIT %(f_limit)s"
+            params["f_limit"] = flt.limit
+        result = yield Statement(sql, params)
+        return [rows.job_from_row(r) for r in result.rows]
+
+    def count_jobs(self, flt: JobFilter) -> Plan[int]:
+        """How many jobs match ``flt``."""
+        clause, params = where(flt, paginate=False)
+        result = yield Statement(
+            f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params
+        )
+        return int(result.rows[0][0])
+
+    def list_attempts(self, job_id: int) -> Plan[list[Attempt]]:
+        """A job's attempts, oldest first."""
+        result = yield Statement(self.q("list_attempts"), {"job_id": job_id})
+        return [rows.attempt_from_row(r) for r in result.rows]
+
+    def queue_stats(self) -> Plan[list[QueueStats]]:
+        """Per-queue counts, ages and last-hour outcomes."""
+        counts = yield Statement(self.q("queue_counts"))
+        failures = yield Statement(self.q("queue_failures"))
+        names = yield Statement(self.q("waiting_names"))
+        failed = {r[0]: r[1] for r in failures.rows}
+        waiting: dict[str, list[str]] = {}
+        for queue, name in names.rows:
+            waiting.setdefault(queue, []).append(name)
+        return [
+            QueueStats(
+                queue=r[0],
+                queued=r[1],
+                scheduled=r[2],
+                running=r[3],
+                retrying=r[4],
+                dead=r[5],
+                oldest_queued_age=None if r[6] is None else max(0.0, r[6]),
+                succeeded_last_hour=r[7],
+                failed_last_hour=failed.get(r[0], 0),
+                waiting_names=tuple(waiting.get(r[0], ())),
+            )
+            for r in counts.rows
+        ]
+
+    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
+        """Seconds until the earliest pending job is due, or None."""
+        result = yield Statement(self.q("next_due"), {"queues": list(queues), "names": list(names)})
+        value = result.rows[0][0]
+        return None if value is None else max(0.0, float(value))
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def retry_jobs(self, flt: JobFilter) -> Plan[list[int]]:
+        """Finished jobs get fresh attempts; waiting ones are made due now."""
+        clause, params = where(flt)
+        result = yield Statement(
+            f'UPDATE "{self.schema}".conveyor_jobs SET '
+            "state = 'queued', run_at = now(), "
+            "attempt = CASE WHEN state IN ('dead', 'cancelled') THEN 0 ELSE attempt END, "
+            "finished_at = NULL, "
+            "result = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE result END, "
+            "lease_until = NULL, "
+            "worker_id = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE worker_id END "
+            f"WHERE {clause} AND state NOT IN ('running', 'succeeded') RETURNING id",
+            params,
+        )
+        return sorted(r[0] for r in result.rows)
+
+    def cancel_jobs(self, flt: JobFilter) -> Plan[list[int]]:
+        """Cancel unfinished jobs; a running attempt's history row says it was cancelled."""
+        clause, params = where(flt)
+        s = self.schema
+        result = yield Statement(
+            f"WITH old AS (SELECT id, state, token, attempt, worker_id, started_at "
+            f'FROM "{s}".conveyor_jobs WHERE {clause} '
+            "AND state NOT IN ('succeeded', 'dead', 'cancelled') FOR UPDATE), "
+            f'done AS (UPDATE "{s}".conveyor_jobs AS j SET state = \'cancelled\', '
+            "finished_at = now(), lease_until = NULL FROM old WHERE j.id = old.id "
+            "RETURNING old.*), "
+            f'history AS (INSERT INTO "{s}".conveyor_attempts (job_id, attempt, token, '
+            "worker_id, started_at, finished_at, outcome, error_message) "
+            "SELECT id, attempt, token, worker_id, started_at, now(), 'cancelled', "
+            "'cancelled while running' FROM done WHERE state = 'running') "
+            "SELECT id FROM done",
+            params,
+        )
+        return sorted(r[0] for r in result.rows)
+
+    def discard_jobs(self, flt: JobFilter) -> Plan[int]:
+        """Delete matching finished jobs and their attempts."""
+        clause, params = where(flt)
+        found = yield Statement(
+            f'SELECT id FROM "{self.schema}".conveyor_jobs WHERE {clause} '
+            "AND state IN ('succeeded', 'dead', 'cancelled')",
+            params,
+        )
+        ids = [r[0] for r in found.rows]
+        if ids:
+            yield Statement(self.q("delete_jobs"), {"ids": ids})
+        return len(ids)
+
+    def prune(self, retention: Retention, limit: int) -> Plan[int]:
+        """Delete finished jobs past their retention."""
+        total = 0
+        for state, keep in (
+            (JobState.SUCCEEDED, retention.succeeded),
+            (JobState.DEAD, retention.dead),
+            (JobState.CANCELLED, retention.cancelled),
+        ):
+            found = yield Statement(
+                self.q("select_prunable"),
+                {"state": str(state), "keep": float(keep), "limit": limit},
+            )
+            ids = [r[0] for r in found.rows]
+            if ids:
+                yield Statement(self.q("delete_jobs"), {"ids": ids})
+            total += len(ids)
+        return total

@@ -1,0 +1,42 @@
+WITH c AS (
+    SELECT *
+    FROM unnest(
+        %(ids)s::bigint[], %(tokens)s::bigint[], %(kinds)s::text[], %(results)s::text[],
+        %(delays)s::float8[], %(error_types)s::text[], %(error_messages)s::text[],
+        %(tracebacks)s::text[], %(outcomes)s::text[]
+    ) AS t(id, token, kind, result, delay, error_type, error_message, traceback, outcome)
+),
+done AS (
+    UPDATE {schema}.conveyor_jobs AS j
+    SET state = CASE c.kind
+            WHEN 'succeeded' THEN 'succeeded'
+            WHEN 'retry' THEN 'retrying'
+            WHEN 'dead' THEN 'dead'
+            WHEN 'cancelled' THEN 'cancelled'
+            ELSE 'queued'
+        END,
+        attempt = CASE WHEN c.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+        run_at = CASE WHEN c.kind = 'retry' THEN now() + make_interval(secs => c.delay)
+                      ELSE j.run_at END,
+        finished_at = CASE WHEN c.kind IN ('succeeded', 'dead', 'cancelled') THEN now() END,
+        lease_until = NULL,
+        worker_id = CASE WHEN c.kind IN ('retry', 'released') THEN NULL ELSE j.worker_id END,
+        result = CASE WHEN c.kind = 'released' THEN j.result ELSE c.result::jsonb END,
+        error_type = CASE WHEN c.kind = 'released' THEN j.error_type ELSE c.error_type END,
+        error_message = CASE WHEN c.kind = 'released' THEN j.error_message
+                             ELSE c.error_message END
+    FROM c, {schema}.conveyor_jobs AS before
+    WHERE j.id = c.id AND before.id = c.id AND j.state = 'running' AND j.token = c.token
+    RETURNING j.id, before.attempt, before.worker_id, before.started_at
+),
+history AS (
+    INSERT INTO {schema}.conveyor_attempts (
+        job_id, attempt, token, worker_id, started_at, finished_at, outcome,
+        error_type, error_message, traceback
+    )
+    SELECT done.id, done.attempt, c.token, done.worker_id, done.started_at, now(),
+           c.outcome,
+           c.error_type, c.error_message, c.traceback
+    FROM done JOIN c ON c.id = done.id
+)
+SELECT id FROM done

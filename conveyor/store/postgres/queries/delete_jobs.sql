@@ -1,0 +1,4 @@
+WITH gone AS (
+    DELETE FROM {schema}.conveyor_attempts WHERE job_id = ANY(%(ids)s::bigint[])
+)
+DELETE FROM {schema}.conveyor_jobs WHERE id = ANY(%(ids)s::bigint[])

@@ -1,0 +1,1 @@
+DELETE FROM {schema}.conveyor_workers WHERE id = %(worker_id)s

@@ -1,0 +1,208 @@
+"""The synchronous PostgreSQL store: a psycopg connection pool running the shared plans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+
+from conveyor.errors import MigrationError
+from conveyor.models import Attempt, Job, QueueStats, WorkerInfo
+from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
+from conveyor.store.postgres.plans import Plan, Plans, Result
+from conveyor.store.postgres.sql import check_schema
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionResult,
+    HeartbeatParams,
+    InsertedJob,
+    JobFilter,
+    NewJob,
+    Retention,
+)
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5.0
+
+
+def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
+    """Run a plan's statements on ``conn`` (inside the caller's transaction)."""
+    try:
+        statement = next(plan)
+        while True:
+            cur = conn.execute(statement.sql, statement.params or None)
+            rows = cur.fetchall() if cur.description is not None else []
+            statement = plan.send(Result(rows, cur.rowcount))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class PostgresStore:
+    """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "public",
+        migrate: bool = True,
+        pool_size: int = 4,
+    ) -> None:
+        self.url = url
+        self.schema = check_schema(schema)
+        self.plans = Plans(self.schema)
+        self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+            psycopg_pool.ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+                open=False,
+                timeout=CONNECT_TIMEOUT * 2,
+                name="conveyor",
+            )
+        )
+        self.pool.open(wait=False)
+        if migrate:
+            self.migrate()
+
+    def run(self, plan: Plan[T], where: str) -> T:
+        """Run ``plan`` in one transaction on a pooled connection."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                return drive(conn, plan)
+        except Exception as exc:
+            if is_driver_error(exc):
+                raise translate(exc, where) from exc
+            raise
+
+    def run_on(self, conn: Any, plan: Plan[T], where: str) -> T:
+        """Run ``plan`` on the caller's connection, inside the caller's transaction."""
+        try:
+            return drive(conn, plan)
+        except Exception as exc:
+            if is_driver_error(exc):
+                raise translate(exc, where) from exc
+            raise
+
+    # -- schema and clock ---------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema under an advisory lock (safe from many processes)."""
+        if self.run(version_plan(self.schema), "reading the schema version") == LATEST_VERSION:
+            return LATEST_VERSION
+        return self.run(migrate_plan(self.schema), "migrating")
+
+    def check_schema(self) -> None:
+        """Raise :class:`MigrationError` unless the schema is current."""
+        version = self.run(version_plan(self.schema), "reading the schema version")
+        if version != LATEST_VERSION:
+            raise MigrationError(
+                f"schema {self.schema!r} has version {version}; this Conveyor needs "
+                f"{LATEST_VERSION}: run `conveyor migrate`"
+            )
+
+    def now(self) -> float:
+        """The server's clock."""
+        return self.run(self.plans.now(), "reading the clock")
+
+    # -- the verbs ----------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert jobs atomically in chunks of one statement each, then NOTIFY."""
+        if not jobs:
+            return []
+        return self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+
+    def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """See :meth:`Store.claim_jobs`."""
+        return self.run(self.plans.claim_jobs(params), "claiming jobs")
+
+    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+        """See :meth:`Store.complete_jobs`."""
+        return self.run(self.plans.complete_jobs(completions), "completing jobs")
+
+    def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
+        """See :meth:`Store.heartbeat`."""
+        return self.run(self.plans.heartbeat(params), "renewing leases")
+
+    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+        """See :meth:`Store.set_progress`."""
+        return self.run(self.plans.set_progress(job_id, token, fraction, message), "progress")
+
+    def rescue_expired(self, limit: int = 1000) -> list[int]:
+        """See :meth:`Store.rescue_expired`."""
+        return self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+
+    def expire_worker(self, worker_id: str) -> int:
+        """See :meth:`Store.expire_worker`."""
+        return self.run(self.plans.expire_worker(worker_id), "expiring a worker")
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """See :meth:`Store.register_worker`."""
+        self.run(self.plans.register_worker(info), "registering a worker")
+
+    def deregister_worker(self, worker_id: str) -> None:
+        """See :meth:`Store.deregister_worker`."""
+        self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+
+    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+        """See :meth:`Store.live_workers`."""
+        return self.run(self.plans.live_workers(stale_after), "listing workers")
+
+    def get_job(self, job_id: int) -> Job | None:
+        """See :meth:`Store.get_job`."""
+        found = self.get_jobs([job_id])
+        return found[0] if found else None
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """See :meth:`Store.get_jobs`."""
+        if not job_ids:
+            return []
+        return self.list_jobs(JobFilter(ids=tuple(job_ids)))
+
+    def list_jobs(self, flt: JobFilter) -> list[Job]:
+        """See :meth:`Store.list_jobs`."""
+        return self.run(self.plans.list_jobs(flt), "listing jobs")
+
+    def count_jobs(self, flt: JobFilter) -> int:
+        """See :meth:`Store.count_jobs`."""
+        return self.run(self.plans.count_jobs(flt), "counting jobs")
+
+    def list_attempts(self, job_id: int) -> list[Attempt]:
+        """See :meth:`Store.list_attempts`."""
+        return self.run(self.plans.list_attempts(job_id), "listing attempts")
+
+    def queue_stats(self) -> list[QueueStats]:
+        """See :meth:`Store.queue_stats`."""
+        return self.run(self.plans.queue_stats(), "reading queue stats")
+
+    def retry_jobs(self, flt: JobFilter) -> list[int]:
+        """See :meth:`Store.retry_jobs`."""
+        return self.run(self.plans.retry_jobs(flt), "retrying jobs")
+
+    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+        """See :meth:`Store.cancel_jobs`."""
+        return self.run(self.plans.cancel_jobs(flt), "cancelling jobs")
+
+    def discard_jobs(self, flt: JobFilter) -> int:
+        """See :meth:`Store.discard_jobs`."""
+        return self.run(self.plans.discard_jobs(flt), "discarding jobs")
+
+    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+        """See :meth:`Store.prune`."""
+        return self.run(self.plans.prune(retention, limit), "pruning")
+
+    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+        """See :meth:`Store.next_due_in`."""
+        return self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.pool.close()
