@@ -1,4 +1,4 @@
-"""Fixtures that start real worker processes against a SQLite file in tmp_path."""
+"""Fixtures that start real worker processes, once on SQLite and once on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from conveyor import Conveyor
@@ -27,6 +28,7 @@ HERE = Path(__file__).parent
 class Workers:
     """Starts supervised workers for ``itapp`` and cleans them up."""
 
+    backend: str
     env: dict[str, str]
     app: Conveyor
     effects_db: Path
@@ -72,6 +74,43 @@ class Workers:
                 return info.pid
         raise AssertionError(f"worker {worker_id} is not registered")
 
+    def corrupt_args(self, job_id: int) -> str:
+        """Damage a job's stored args behind the store's back; return the expected error.
+
+        SQLite can hold text that is not JSON at all; PostgreSQL's jsonb only valid JSON, so
+        there the damage is JSON that is not an object.
+        """
+        if self.backend == "sqlite":
+            conn = sqlite3.connect(self.app.url.removeprefix("sqlite:///"))
+            conn.execute("UPDATE conveyor_jobs SET args = '{not json' WHERE id = ?", (job_id,))
+            conn.commit()
+            conn.close()
+            return "not valid JSON"
+        with psycopg.connect(self.app.url, autocommit=True) as pg:
+            pg.execute("UPDATE conveyor_jobs SET args = '[1, 2]' WHERE id = %s", (job_id,))
+        return "must be a JSON object"
+
+    def writer_active(self) -> bool:
+        """True while some connection holds an open write transaction."""
+        if self.backend == "sqlite":
+            probe = sqlite3.connect(
+                self.app.url.removeprefix("sqlite:///"), timeout=0.5, isolation_level=None
+            )
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError:
+                return True
+            finally:
+                probe.close()
+        with psycopg.connect(self.app.url, autocommit=True) as pg:
+            row = pg.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%%'"
+            ).fetchone()
+        return bool(row and row[0])
+
     def cleanup(self) -> None:
         """Kill every process group started, whatever state it is in."""
         for proc in self.procs:
@@ -95,10 +134,15 @@ def load_itapp(tag: str) -> Conveyor:
     return app
 
 
-@pytest.fixture
-def workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def workers(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workers]:
     """A fresh database, effects table and environment for worker processes."""
-    db = tmp_path / "conveyor.db"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'conveyor.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")()
     effects_db = tmp_path / "effects.db"
     conn = sqlite3.connect(effects_db)
     conn.execute("CREATE TABLE effects (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)")
@@ -106,7 +150,7 @@ def workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers
     conn.close()
     env = dict(os.environ)
     env.update(
-        CONVEYOR_URL=f"sqlite:///{db}",
+        CONVEYOR_URL=url,
         IT_EFFECTS_DB=str(effects_db),
         PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
         CONVEYOR_LOG_LEVEL=os.environ.get("IT_LOG_LEVEL", "WARNING"),
@@ -114,7 +158,7 @@ def workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workers
     monkeypatch.setenv("CONVEYOR_URL", env["CONVEYOR_URL"])
     monkeypatch.setenv("IT_EFFECTS_DB", str(effects_db))
     app = load_itapp(tmp_path.name)
-    group = Workers(env=env, app=app, effects_db=effects_db)
+    group = Workers(backend=request.param, env=env, app=app, effects_db=effects_db)
     try:
         yield group
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,15 @@ from conveyor.testing import drain, drain_async
 FAST = Backoff(base=0.01, cap=0.05)
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Conveyor:
-    return Conveyor(f"sqlite:///{tmp_path / 'conveyor.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Conveyor]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'conveyor.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")()
+    app = Conveyor(url)
+    yield app
+    app.close()
 
 
 def history(app: Conveyor, job_id: int) -> list[AttemptOutcome]:

@@ -59,6 +59,7 @@ class AsyncPostgresStore:
         self._pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def sync(self) -> Store:
@@ -66,8 +67,14 @@ class AsyncPostgresStore:
         return self._store
 
     async def _get_pool(self) -> psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
-        # Created lazily: an async pool belongs to the event loop that first uses it.
+        # Created lazily: an async pool belongs to the event loop that first uses it, so a new
+        # loop (a second asyncio.run, as in repeated drain() calls) gets a new pool.
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool_loop is not loop:
+            self._pool, self._listener = None, None
+            self._changed = asyncio.Event()
         if self._pool is None:
+            self._pool_loop = loop
             self._pool = psycopg_pool.AsyncConnectionPool(
                 self._store.url,
                 min_size=1,
@@ -104,6 +111,7 @@ class AsyncPostgresStore:
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds."""
+        await self._get_pool()  # resets the listener when the event loop changed
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(), name="conveyor-listener")
         try:
