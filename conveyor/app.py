@@ -174,15 +174,29 @@ class Conveyor:
         for callback in list(self._wakeups):
             callback()
 
-    def enqueue_many(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
-        """Insert prepared jobs (``definition.prepare(...)``) in one transaction."""
-        inserted = self.store.insert_jobs(jobs)
+    def enqueue_many(
+        self, jobs: Sequence[NewJob], *, connection: object | None = None
+    ) -> list[JobHandle]:
+        """Insert prepared jobs (``definition.prepare(...)``) in one transaction.
+
+        With ``connection``, the jobs are written inside that connection's open transaction
+        and exist only if the caller commits it (see docs/postgres.md).
+        """
+        if connection is not None:
+            inserted = self.store.insert_jobs_in(connection, jobs)
+        else:
+            inserted = self.store.insert_jobs(jobs)
         self._notify_local()
         return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
 
-    async def enqueue_many_async(self, jobs: Sequence[NewJob]) -> list[JobHandle]:
+    async def enqueue_many_async(
+        self, jobs: Sequence[NewJob], *, connection: object | None = None
+    ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
-        inserted = await self.async_store.insert_jobs(jobs)
+        if connection is not None:
+            inserted = await self.async_store.insert_jobs_in(connection, jobs)
+        else:
+            inserted = await self.async_store.insert_jobs(jobs)
         self._notify_local()
         return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
 

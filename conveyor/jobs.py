@@ -130,11 +130,11 @@ class JobDefinition(Generic[P, R]):
         ``queue``. Raises :class:`ArgumentError` or :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
-        for reserved in ("connection", "unique_key", "tenant"):
+        for reserved in ("unique_key", "tenant"):
             if reserved in options:
                 raise ConfigurationError(
                     f"enqueue({reserved}=...) is reserved for a feature not in this release "
-                    "yet (transactional enqueue, unique jobs, tenants); remove it"
+                    "yet (unique jobs, tenants); remove it"
                 )
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
         return NewJob(
@@ -149,12 +149,18 @@ class JobDefinition(Generic[P, R]):
         )
 
     def enqueue(self, *args: Any, **kwargs: Any) -> JobHandle:
-        """Enqueue one job from sync code; returns its handle once it is committed."""
-        return self.app.enqueue_many([self.prepare(*args, **kwargs)])[0]
+        """Enqueue one job from sync code; returns its handle once it is written.
+
+        ``connection=conn`` writes it inside that connection's open transaction instead.
+        """
+        connection = kwargs.pop("connection", None)
+        return self.app.enqueue_many([self.prepare(*args, **kwargs)], connection=connection)[0]
 
     async def enqueue_async(self, *args: Any, **kwargs: Any) -> JobHandle:
         """Enqueue one job from async code without blocking the event loop."""
-        return (await self.app.enqueue_many_async([self.prepare(*args, **kwargs)]))[0]
+        connection = kwargs.pop("connection", None)
+        prepared = [self.prepare(*args, **kwargs)]
+        return (await self.app.enqueue_many_async(prepared, connection=connection))[0]
 
     def enqueue_many(
         self, calls: Iterable[Mapping[str, Any]], **options: Any
@@ -163,13 +169,16 @@ class JobDefinition(Generic[P, R]):
 
         ``calls`` is an iterable of keyword-argument dicts; ``options`` apply to every job.
         """
-        return self.app.enqueue_many(self._prepare_all(calls, options))
+        connection = options.pop("connection", None)
+        return self.app.enqueue_many(self._prepare_all(calls, options), connection=connection)
 
     async def enqueue_many_async(
         self, calls: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
-        return await self.app.enqueue_many_async(self._prepare_all(calls, options))
+        connection = options.pop("connection", None)
+        prepared = self._prepare_all(calls, options)
+        return await self.app.enqueue_many_async(prepared, connection=connection)
 
     def _prepare_all(
         self, calls: Iterable[Mapping[str, Any]], options: dict[str, Any]

@@ -163,6 +163,14 @@ class Store(Protocol):
         """Insert jobs atomically (all or none); return ids and states in input order."""
         ...
 
+    def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert jobs on the caller's driver connection, inside the caller's transaction.
+
+        The jobs exist only if the caller commits. Raises ``ConfigurationError`` for a
+        connection this store cannot write through.
+        """
+        ...
+
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """Atomically move up to ``limit`` ready jobs to ``running`` under a fresh lease.
 
@@ -267,6 +275,12 @@ class AsyncStore(Protocol):
 
     async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs`."""
+        ...
+
+    async def insert_jobs_in(
+        self, connection: object, jobs: Sequence[NewJob]
+    ) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs_in` (``connection`` may be an async connection)."""
         ...
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:

@@ -46,6 +46,12 @@ class ThreadedAsyncStore:
         """See :meth:`Store.insert_jobs`."""
         return await self._run(lambda: self._store.insert_jobs(jobs))
 
+    async def insert_jobs_in(
+        self, connection: object, jobs: Sequence[NewJob]
+    ) -> list[InsertedJob]:
+        """Runs inline: the caller's connection belongs to the caller's thread."""
+        return self._store.insert_jobs_in(connection, jobs)
+
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""
         return await self._run(lambda: self._store.claim_jobs(params))

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 
+from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
+from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
@@ -152,6 +154,23 @@ class AsyncPostgresStore:
         if not jobs:
             return []
         return await self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+
+    async def insert_jobs_in(
+        self, connection: object, jobs: Sequence[NewJob]
+    ) -> list[InsertedJob]:
+        """Insert inside the caller's transaction on an async (or sync) connection."""
+        raw = await driver_connection_async(connection)
+        if isinstance(raw, psycopg.Connection):
+            return self._store.insert_jobs_in(raw, jobs)
+        if not isinstance(raw, psycopg.AsyncConnection):
+            raise ConfigurationError(
+                "enqueue_async(connection=...) on PostgreSQL takes a psycopg AsyncConnection "
+                "or a SQLAlchemy AsyncConnection/AsyncSession using psycopg "
+                f"(postgresql+psycopg://), got {type(raw).__name__}"
+            )
+        if not jobs:
+            return []
+        return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""

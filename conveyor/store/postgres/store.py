@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 
-from conveyor.errors import MigrationError
+from conveyor.errors import ConfigurationError, MigrationError
 from conveyor.models import Attempt, Job, QueueStats, WorkerInfo
+from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.plans import Plan, Plans, Result
@@ -119,6 +120,19 @@ class PostgresStore:
         if not jobs:
             return []
         return self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+
+    def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert inside the caller's transaction (psycopg or SQLAlchemy connection/session)."""
+        raw = driver_connection(connection)
+        if not isinstance(raw, psycopg.Connection):
+            raise ConfigurationError(
+                "enqueue(connection=...) on PostgreSQL takes a psycopg.Connection or a "
+                "SQLAlchemy Connection/Session using psycopg (postgresql+psycopg://), got "
+                f"{type(raw).__name__}; from async code use enqueue_async(connection=...)"
+            )
+        if not jobs:
+            return []
+        return self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor.errors import MigrationError
+from conveyor.errors import ConfigurationError, MigrationError, StoreError
 from conveyor.models import (
     FINAL_STATES,
     Attempt,
@@ -99,29 +99,50 @@ class SQLiteStore:
         """Insert all jobs in one transaction."""
         if not jobs:
             return []
+        with self.db.write() as conn:
+            return self._insert(conn, jobs)
+
+    def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert on the caller's ``sqlite3.Connection`` to the same file, in its transaction."""
+        if not isinstance(connection, sqlite3.Connection):
+            raise ConfigurationError(
+                f"enqueue(connection=...) on the SQLite store takes a sqlite3.Connection to "
+                f"{str(self.path)!r}, got {type(connection).__name__}"
+            )
+        row = connection.execute("PRAGMA database_list").fetchone()
+        if row is None or Path(row[2]).resolve() != self.path.resolve():
+            raise ConfigurationError(
+                f"enqueue(connection=...): that connection is to {row[2] if row else '?'!r}, "
+                f"not to Conveyor's database {str(self.path)!r}"
+            )
+        try:
+            return self._insert(connection, jobs) if jobs else []
+        except sqlite3.Error as exc:
+            raise StoreError(f"the SQLite database refused the enqueue ({exc})") from exc
+
+    def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         now = self.now()
         out: list[InsertedJob] = []
         sql = query("insert_job")
-        with self.db.write() as conn:
-            for job in jobs:
-                run_at = job.run_at if job.run_at is not None else now + job.delay
-                state = JobState.SCHEDULED if run_at > now else JobState.QUEUED
-                params = {
-                    "queue": job.queue,
-                    "name": job.name,
-                    "args": job.args_json,
-                    "state": str(state),
-                    "priority": job.priority,
-                    "max_attempts": job.max_attempts,
-                    "run_at": run_at,
-                    "now": now,
-                    "timeout": job.timeout,
-                    "unique_key": job.unique_key,
-                    "tenant": job.tenant,
-                    "meta": job.meta_json,
-                }
-                row = conn.execute(sql, params).fetchone()
-                out.append(InsertedJob(id=row[0], state=state))
+        for job in jobs:
+            run_at = job.run_at if job.run_at is not None else now + job.delay
+            state = JobState.SCHEDULED if run_at > now else JobState.QUEUED
+            params = {
+                "queue": job.queue,
+                "name": job.name,
+                "args": job.args_json,
+                "state": str(state),
+                "priority": job.priority,
+                "max_attempts": job.max_attempts,
+                "run_at": run_at,
+                "now": now,
+                "timeout": job.timeout,
+                "unique_key": job.unique_key,
+                "tenant": job.tenant,
+                "meta": job.meta_json,
+            }
+            row = conn.execute(sql, params).fetchone()
+            out.append(InsertedJob(id=row[0], state=state))
         return out
 
     # -- working ------------------------------------------------------------------------------
