@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,46 @@ class JobContext:
     logger: logging.LoggerAdapter[logging.Logger]
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
     _progress_dirty: bool = field(default=False, repr=False)
+    _open_transaction: Callable[[], Any] | None = field(default=None, repr=False)
+    _open_transaction_async: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False)
+    _transaction: Any = field(default=None, repr=False)
+
+    @property
+    def transaction(self) -> Any:
+        """A database connection in a transaction that also marks this job succeeded.
+
+        For sync handlers. Write the job's effects through it (a ``psycopg.Connection`` on
+        PostgreSQL, a ``sqlite3.Connection`` on SQLite); when the handler returns, the job's
+        completion is written in the same transaction and both commit together. If the handler
+        raises, or the attempt lost its job meanwhile, everything is rolled back. Do not commit
+        it yourself. On SQLite the transaction holds the database's single write lock until
+        the handler returns, so keep such jobs short.
+        """
+        if self._transaction is None:
+            if self._open_transaction is None:
+                raise ConveyorError(
+                    "ctx.transaction is for sync handlers; in an async handler use "
+                    "`conn = await ctx.transaction_async()`"
+                )
+            self._transaction = self._open_transaction()
+        return self._transaction.connection
+
+    async def transaction_async(self) -> Any:
+        """The async twin of :attr:`transaction` (a ``psycopg.AsyncConnection`` on PostgreSQL;
+        on SQLite a ``sqlite3.Connection``, whose calls block the event loop)."""
+        if self._transaction is None:
+            if self._open_transaction_async is None:
+                raise ConveyorError(
+                    "ctx.transaction_async() is for async handlers; in a sync handler use "
+                    "`ctx.transaction`"
+                )
+            self._transaction = await self._open_transaction_async()
+        return self._transaction.connection
+
+    def take_transaction(self) -> Any:
+        """The transaction the handler opened, if any, handed over to the worker to finish."""
+        tx, self._transaction = self._transaction, None
+        return tx
 
     @property
     def is_last_attempt(self) -> bool:

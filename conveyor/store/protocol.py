@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
 
@@ -147,6 +147,43 @@ class Retention:
     cancelled: float = 7 * 86400.0
 
 
+class StoreTransaction(Protocol):
+    """An open transaction a sync handler writes through (``ctx.transaction``)."""
+
+    connection: Any
+    """The driver connection (psycopg or sqlite3), inside the open transaction."""
+
+    def complete(self, completion: Completion) -> bool:
+        """Apply the attempt's completion in this transaction; False if it lost the job."""
+        ...
+
+    def commit(self) -> None:
+        """Commit the handler's writes and the completion together."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard everything written in the transaction."""
+        ...
+
+
+class AsyncStoreTransaction(Protocol):
+    """The async twin of :class:`StoreTransaction`."""
+
+    connection: Any
+
+    async def complete(self, completion: Completion) -> bool:
+        """See :meth:`StoreTransaction.complete`."""
+        ...
+
+    async def commit(self) -> None:
+        """See :meth:`StoreTransaction.commit`."""
+        ...
+
+    async def rollback(self) -> None:
+        """See :meth:`StoreTransaction.rollback`."""
+        ...
+
+
 @runtime_checkable
 class Store(Protocol):
     """The synchronous store: used by producers, the CLI and (through a thread) workers."""
@@ -259,6 +296,10 @@ class Store(Protocol):
         """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
         ...
 
+    def begin(self) -> StoreTransaction:
+        """Open a transaction for a handler's own writes, completed in the same commit."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -330,6 +371,10 @@ class AsyncStore(Protocol):
 
         Returns True when a change was seen. Spurious wake-ups are allowed.
         """
+        ...
+
+    async def begin(self) -> AsyncStoreTransaction:
+        """See :meth:`Store.begin`."""
         ...
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from conveyor.models import Job, WorkerInfo
 from conveyor.store.protocol import (
+    AsyncStoreTransaction,
     ClaimedJob,
     ClaimParams,
     Completion,
@@ -22,6 +23,7 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
     Store,
+    StoreTransaction,
 )
 
 T = TypeVar("T")
@@ -99,7 +101,28 @@ class ThreadedAsyncStore:
         await asyncio.sleep(timeout)
         return False
 
+    async def begin(self) -> AsyncStoreTransaction:
+        """The sync store's transaction, its calls run off the event loop."""
+        return _ThreadedTransaction(await self._run(self._store.begin))
+
     async def close(self) -> None:
         """Close the store and stop the thread."""
         await self._run(self._store.close)
         self._pool.shutdown(wait=True)
+
+
+class _ThreadedTransaction:
+    """A sync :class:`StoreTransaction` with awaitable methods (run in a worker thread)."""
+
+    def __init__(self, tx: StoreTransaction) -> None:
+        self._tx = tx
+        self.connection = tx.connection
+
+    async def complete(self, completion: Completion) -> bool:
+        return await asyncio.to_thread(self._tx.complete, completion)
+
+    async def commit(self) -> None:
+        await asyncio.to_thread(self._tx.commit)
+
+    async def rollback(self) -> None:
+        await asyncio.to_thread(self._tx.rollback)

@@ -7,8 +7,8 @@ pool, never on the loop. The executor is a pipeline of small steps; each returns
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -18,14 +18,16 @@ from typing import Any
 
 from conveyor.app import Conveyor
 from conveyor.context import JobContext, job_logger
-from conveyor.errors import ArgumentError, UnknownJobError
+from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
 from conveyor.jobs import JobDefinition, JobOptions
-from conveyor.store.protocol import ClaimedJob
+from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
 from conveyor.worker.outcomes import (
+    Lost,
     Outcome,
     Raised,
     Released,
+    Settled,
     Succeeded,
     TimedOut,
     Undecodable,
@@ -94,14 +96,20 @@ class Executor:
 
     async def _attempt(self, run: Running) -> None:
         job = run.job
-        outcome: Outcome | None
+        outcome: Outcome | Settled | Lost | None
         try:
             outcome = await self._outcome(run)
         except asyncio.CancelledError:
             outcome = None if run.stop_reason is StopReason.LOST else Released()
+            if run.ctx is not None and not run.in_thread:
+                await _rollback_async(run.ctx)
         finally:
             self.running.pop(job.id, None)
-        if outcome is not None:
+        if isinstance(outcome, Lost):
+            log.warning("job %s: %s; its lease decides what happens next", job.id, outcome.reason)
+        elif isinstance(outcome, Settled):
+            self.completed += 1
+        elif outcome is not None:
             definition = self.app.jobs.get(job.name)
             options = definition.options if definition else JobOptions()
             delay = options.backoff.delay(job.attempt)
@@ -109,7 +117,7 @@ class Executor:
             self.completed += 1
         self._on_finished(run)
 
-    async def _outcome(self, run: Running) -> Outcome:
+    async def _outcome(self, run: Running) -> Outcome | Settled | Lost:
         job = run.job
         try:
             definition = self.app.get(job.name)
@@ -129,7 +137,10 @@ class Executor:
             logger=job_logger(job.name, job.id, job.attempt),
         )
         if definition.is_async:
-            return await self._run_async(definition, run.ctx, kwargs, timeout)
+            run.ctx._open_transaction_async = self.app.async_store.begin
+            outcome = await self._run_async(definition, run.ctx, kwargs, timeout)
+            return await self._settle_async(job, definition, run.ctx, outcome)
+        run.ctx._open_transaction = self.app.async_store.sync.begin
         run.in_thread = True
         return await self._run_sync(run, definition, run.ctx, kwargs, timeout)
 
@@ -158,17 +169,44 @@ class Executor:
         ctx: JobContext,
         kwargs: dict[str, Any],
         timeout: float | None,
-    ) -> Outcome:
+    ) -> Outcome | Settled | Lost:
         loop = asyncio.get_running_loop()
-        call = functools.partial(_call_sync, definition.fn, ctx, kwargs)
+
+        def call() -> Outcome | Settled | Lost:
+            # The handler's transaction is finished on the thread that used it.
+            outcome = _call_sync(definition.fn, ctx, kwargs)
+            return _settle_sync(run.job, definition, ctx, outcome)
+
         future = loop.run_in_executor(self.pool, call)
         try:
-            outcome: Outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
+            outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             # A thread cannot be stopped from outside: the process must be replaced.
             self._on_stuck_thread(run)
             return TimedOut(timeout or 0.0)
         return outcome
+
+    async def _settle_async(
+        self, job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext,
+        outcome: Outcome,
+    ) -> Outcome | Settled | Lost:
+        tx = ctx.take_transaction()
+        if tx is None:
+            return outcome
+        completion = _transactional_completion(job, definition, outcome)
+        if completion is None:
+            await tx.rollback()
+            return outcome
+        try:
+            if not await tx.complete(completion):
+                await tx.rollback()
+                return Lost("the attempt lost its job; its writes were rolled back")
+            await tx.commit()
+        except ConveyorError as exc:
+            with contextlib.suppress(Exception):
+                await tx.rollback()
+            return Lost(f"its transaction could not be committed ({exc})")
+        return Settled()
 
     def shutdown(self) -> None:
         """Stop accepting work in the pool (running threads are not waited for)."""
@@ -180,3 +218,43 @@ def _call_sync(fn: Callable[..., Any], ctx: JobContext, kwargs: dict[str, Any]) 
         return Succeeded(fn(ctx, **kwargs))
     except Exception as exc:
         return Raised(exc)
+
+
+def _transactional_completion(
+    job: ClaimedJob, definition: JobDefinition[Any, Any], outcome: Outcome
+) -> Completion | None:
+    """The success to commit with the handler's writes, or None to roll them back."""
+    if not isinstance(outcome, Succeeded):
+        return None
+    completion = decide(job, definition.options, outcome, 0.0)
+    return completion if completion.kind is CompletionKind.SUCCEEDED else None
+
+
+def _settle_sync(
+    job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext, outcome: Outcome
+) -> Outcome | Settled | Lost:
+    """Finish a transaction the sync handler opened through ``ctx.transaction``."""
+    tx = ctx.take_transaction()
+    if tx is None:
+        return outcome
+    completion = _transactional_completion(job, definition, outcome)
+    if completion is None:
+        tx.rollback()
+        return outcome
+    try:
+        if not tx.complete(completion):
+            tx.rollback()
+            return Lost("the attempt lost its job; its writes were rolled back")
+        tx.commit()
+    except ConveyorError as exc:
+        with contextlib.suppress(Exception):
+            tx.rollback()
+        return Lost(f"its transaction could not be committed ({exc})")
+    return Settled()
+
+
+async def _rollback_async(ctx: JobContext) -> None:
+    tx = ctx.take_transaction()
+    if tx is not None:
+        with contextlib.suppress(Exception):
+            await tx.rollback()

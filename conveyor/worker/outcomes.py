@@ -50,6 +50,21 @@ class Released:
     """The worker is stopping: hand the job back without charging the attempt."""
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The completion was already committed with the handler's own writes (ctx.transaction)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The attempt no longer holds its job, or its fate is unknown: write nothing.
+
+    The lease decides: a job still running under this attempt is rescued when it lapses.
+    """
+
+    reason: str
+
+
 Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
 
 

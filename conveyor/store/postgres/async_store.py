@@ -23,6 +23,7 @@ from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
+from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -218,6 +219,10 @@ class AsyncPostgresStore:
     async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""
         return await self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    async def begin(self) -> AsyncPostgresTransaction:
+        """An async transaction for ``await ctx.transaction_async()``."""
+        return await AsyncPostgresTransaction.open(self)
 
     async def close(self) -> None:
         """Stop the listener and close the async pool (the sync store stays open)."""

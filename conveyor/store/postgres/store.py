@@ -15,6 +15,7 @@ from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.plans import Plan, Plans, Result
 from conveyor.store.postgres.sql import check_schema
+from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -216,6 +217,10 @@ class PostgresStore:
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""
         return self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    def begin(self) -> PostgresTransaction:
+        """A transaction for ``ctx.transaction``; see :mod:`conveyor.store.postgres.transaction`."""
+        return PostgresTransaction(self)
 
     def close(self) -> None:
         """Close the pool."""

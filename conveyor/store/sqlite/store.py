@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conveyor.errors import ConfigurationError, MigrationError, StoreError
+from conveyor.errors import (
+    ConfigurationError,
+    MigrationError,
+    StoreError,
+    StoreUnavailableError,
+)
 from conveyor.models import (
     FINAL_STATES,
     Attempt,
@@ -37,7 +42,7 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
 )
-from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
+from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
 
 _OUTCOME_OF = {
@@ -186,35 +191,45 @@ class SQLiteStore:
         """Apply outcomes for attempts still holding their job; refuse the rest."""
         if not completions:
             return []
-        now = self.now()
         with self.db.write() as conn:
-            ids = json.dumps([c.job_id for c in completions])
-            held = {
-                r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()
-            }
-            results = []
-            for c in completions:
-                row = held.get(c.job_id)
-                if row is None or row[1] != c.token:
-                    results.append(CompletionResult(c.job_id, accepted=False))
-                    continue
-                self._apply(conn, c, now)
-                _record_attempt(
-                    conn,
-                    job_id=c.job_id,
-                    attempt=row[2],
-                    token=c.token,
-                    worker_id=row[3],
-                    started_at=row[4],
-                    now=now,
-                    outcome=_OUTCOME_OF[c.kind],
-                    error_type=c.error.type if c.error else None,
-                    error_message=c.error.message if c.error else None,
-                    traceback=c.error.traceback if c.error else None,
-                )
-                del held[c.job_id]  # a second completion for the same attempt is refused
-                results.append(CompletionResult(c.job_id, accepted=True))
+            return self._complete(conn, completions)
+
+    def _complete(
+        self, conn: sqlite3.Connection, completions: Sequence[Completion]
+    ) -> list[CompletionResult]:
+        now = self.now()
+        ids = json.dumps([c.job_id for c in completions])
+        held = {r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()}
+        results = []
+        for c in completions:
+            row = held.get(c.job_id)
+            if row is None or row[1] != c.token:
+                results.append(CompletionResult(c.job_id, accepted=False))
+                continue
+            self._apply(conn, c, now)
+            _record_attempt(
+                conn,
+                job_id=c.job_id,
+                attempt=row[2],
+                token=c.token,
+                worker_id=row[3],
+                started_at=row[4],
+                now=now,
+                outcome=_OUTCOME_OF[c.kind],
+                error_type=c.error.type if c.error else None,
+                error_message=c.error.message if c.error else None,
+                traceback=c.error.traceback if c.error else None,
+            )
+            del held[c.job_id]  # a second completion for the same attempt is refused
+            results.append(CompletionResult(c.job_id, accepted=True))
         return results
+
+    def begin(self) -> SQLiteTransaction:
+        """A write transaction on a connection of its own, for ``ctx.transaction``.
+
+        It holds SQLite's single write lock until it ends, so keep such jobs short.
+        """
+        return SQLiteTransaction(self)
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, c: Completion, now: float) -> None:
@@ -529,3 +544,43 @@ def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
 def _record_attempt(conn: sqlite3.Connection, **values: Any) -> None:
     values["outcome"] = str(values["outcome"])
     conn.execute(query("insert_attempt"), values)
+
+
+class SQLiteTransaction:
+    """An open write transaction a handler writes through, completed in the same commit."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self.connection = connect(store.path)
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self.connection.close()
+            raise StoreUnavailableError(
+                f"could not open a write transaction on {str(store.path)!r} ({exc})"
+            ) from exc
+
+    def complete(self, completion: Completion) -> bool:
+        """Apply the attempt's completion inside this transaction (guarded by its token)."""
+        try:
+            [result] = self._store._complete(self.connection, [completion])
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
+        return result.accepted
+
+    def commit(self) -> None:
+        """Commit the handler's writes and the completion together, and close."""
+        try:
+            self.connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"the commit failed ({exc})") from exc
+        finally:
+            self.connection.close()
+
+    def rollback(self) -> None:
+        """Discard everything written in the transaction, and close."""
+        try:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+        finally:
+            self.connection.close()
