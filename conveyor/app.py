@@ -25,7 +25,9 @@ class Conveyor:
     """A Conveyor application: declare jobs on it, enqueue them, run workers for it.
 
     ``url`` defaults to the ``CONVEYOR_URL`` environment variable, else ``sqlite:///conveyor.db``
-    (a file in the current folder). The store is opened on first use, once per process.
+    (a file in the current folder); ``postgresql://user@host/dbname`` selects PostgreSQL, where
+    ``schema`` (default ``CONVEYOR_SCHEMA``, else ``public``) keeps Conveyor's tables apart from
+    the application's. The store is opened on first use, once per process.
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class Conveyor:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         retention: Retention | None = None,
+        schema: str | None = None,
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
+        self.schema = schema
         if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or (
             max_payload_bytes <= 0
         ):
@@ -137,7 +141,7 @@ class Conveyor:
         """The synchronous store, opened once per process."""
         with self._lock:
             if self._store is None or self._pid != os.getpid():
-                self._store = open_store(self.url)
+                self._store = open_store(self.url, schema=self.schema)
                 self._async_store = None
                 self._pid = os.getpid()
             return self._store

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import time
 from typing import Any
@@ -182,9 +183,14 @@ class WorkerProcess:
                     ClaimParams(self.worker_id, self.queues, self.names, free, self.config.lease)
                 )
                 failures = 0
-            except StoreUnavailableError as exc:
+            except Exception as exc:
+                # Never let the claim loop die while the process looks alive: log, back off,
+                # try again. An infrastructure error never touches a job's attempts.
                 failures += 1
-                log.warning("claim failed (%s); retrying", exc)
+                if isinstance(exc, StoreUnavailableError):
+                    log.warning("claim failed (%s); retrying", exc)
+                else:
+                    log.exception("claim failed unexpectedly; retrying")
                 await asyncio.sleep(min(5.0, 0.05 * 2**failures))
                 continue
             for job in jobs:
@@ -206,13 +212,16 @@ class WorkerProcess:
             if self.config.burst:
                 await self._completer.flush()
             due = await store.next_due_in(self.queues, self.names)
-        except StoreUnavailableError:
+        except Exception as exc:
+            log.warning("could not read the next due time (%s)", exc)
             busy, due = True, None
         if self.config.burst and not busy and (due is None or due > BURST_HORIZON):
             log.info("burst: no work left for %s; exiting", ",".join(self.queues))
             self._stopping = True
             return
-        wait = self.config.poll_interval if due is None else min(self.config.poll_interval, due)
+        # The poll is the fallback for lost wake-ups; jitter keeps processes from polling in step.
+        poll = self.config.poll_interval * random.uniform(0.8, 1.2)
+        wait = poll if due is None else min(poll, due)
         if wait <= 0:
             await asyncio.sleep(0.001)  # a race with another claimer; try again at once
             return

@@ -255,7 +255,7 @@ def test_delay_priority_and_queue_options(
         ({"delay": -1}, "delay must be zero or positive"),
         ({"priority": True}, "priority must be an int"),
         ({"queue": "no spaces"}, "queue name 'no spaces'"),
-        ({"connection": object()}, "reserved for a feature not in this release"),
+        ({"connection": object()}, "on the SQLite store takes a sqlite3.Connection"),
         ({"unique_key": "charge:1"}, r"enqueue\(unique_key=...\) is reserved"),
         ({"tenant": "acme"}, r"enqueue\(tenant=...\) is reserved"),
     ],
