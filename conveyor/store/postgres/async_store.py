@@ -21,7 +21,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
-from conveyor.store.postgres.plans import Plan, Result
+from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -48,6 +48,8 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
             cur = await conn.execute(statement.sql, statement.params or None)
             rows = await cur.fetchall() if cur.description is not None else []
             statement = plan.send(Result(rows, cur.rowcount))
+            if is_single(plan):
+                raise RuntimeError(f"plan {getattr(plan, '__name__', plan)} is not one statement")
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -94,8 +96,11 @@ class AsyncPostgresStore:
         """Run ``plan`` in one transaction on a pooled async connection."""
         try:
             pool = await self._get_pool()
-            async with pool.connection() as conn, conn.transaction():
-                return await drive_async(conn, plan)
+            async with pool.connection() as conn:
+                if is_single(plan):
+                    return await drive_async(conn, plan)
+                async with conn.transaction():
+                    return await drive_async(conn, plan)
         except Exception as exc:
             if is_driver_error(exc):
                 raise translate(exc, where) from exc

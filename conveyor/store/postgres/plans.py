@@ -42,6 +42,21 @@ class Statement:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+SINGLE = frozenset(
+    {
+        "insert_jobs", "claim_jobs", "complete_jobs", "heartbeat", "set_progress",
+        "register_worker", "deregister_worker", "live_workers", "now", "list_jobs",
+        "count_jobs", "list_attempts", "next_due_in", "retry_jobs", "cancel_jobs",
+    }
+)
+"""Verbs whose plan is one statement: run in autocommit, one round trip, no BEGIN/COMMIT."""
+
+
+def is_single(plan: Plan[Any]) -> bool:
+    """True for a plan of a verb in :data:`SINGLE`."""
+    return getattr(plan, "__name__", "") in SINGLE
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """What a driver sends back into a plan after running a statement."""
@@ -82,10 +97,34 @@ class Plans:
     def insert_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True
     ) -> Plan[list[InsertedJob]]:
-        """Insert with one multi-row statement, then one NOTIFY per distinct queue."""
+        """One statement inserts every job and sends one NOTIFY per distinct queue."""
+        if len(jobs) == 1:
+            # The common web-request case: a plain one-row statement is cheaper than unnest.
+            [job] = jobs
+            single = yield Statement(
+                self.q("insert_job"),
+                {
+                    "channel": self.channel,
+                    "notify": notify,
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": _float(job.run_at),
+                    "delay": float(job.delay),
+                    "timeout": _float(job.timeout),
+                    "unique_key": job.unique_key,
+                    "tenant": job.tenant,
+                    "meta": job.meta_json,
+                },
+            )
+            return [InsertedJob(id=r[0], state=JobState(r[1])) for r in single.rows]
         result = yield Statement(
             self.q("insert_jobs"),
             {
+                "channel": self.channel,
+                "notify": notify,
                 "queues": [j.queue for j in jobs],
                 "names": [j.name for j in jobs],
                 "args": [j.args_json for j in jobs],
@@ -101,13 +140,7 @@ class Plans:
         )
         # Ids come from an identity in insertion order, which follows the input order.
         inserted = sorted(result.rows, key=lambda r: r[0])
-        if notify:
-            yield from self.notify(sorted({j.queue for j in jobs}))
         return [InsertedJob(id=r[0], state=JobState(r[1])) for r in inserted]
-
-    def notify(self, queues: list[str]) -> Plan[None]:
-        """Wake listening workers; the payload is only a queue name (far below 8,000 bytes)."""
-        yield Statement(self.q("notify"), {"channel": self.channel, "queues": queues})
 
     # -- working ------------------------------------------------------------------------------
 
@@ -163,9 +196,6 @@ class Plans:
 
     def heartbeat(self, params: HeartbeatParams) -> Plan[frozenset[int]]:
         """Renew held leases (matched on id and token) and mark the worker seen."""
-        yield Statement(self.q("touch_worker"), {"worker_id": params.worker_id})
-        if not params.held:
-            return frozenset()
         result = yield Statement(
             self.q("heartbeat"),
             {

@@ -13,7 +13,7 @@ from conveyor.models import Attempt, Job, QueueStats, WorkerInfo
 from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
-from conveyor.store.postgres.plans import Plan, Plans, Result
+from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.protocol import (
@@ -34,13 +34,15 @@ CONNECT_TIMEOUT = 5.0
 
 
 def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
-    """Run a plan's statements on ``conn`` (inside the caller's transaction)."""
+    """Run a plan's statements on ``conn`` (inside the caller's transaction, if any)."""
     try:
         statement = next(plan)
         while True:
             cur = conn.execute(statement.sql, statement.params or None)
             rows = cur.fetchall() if cur.description is not None else []
             statement = plan.send(Result(rows, cur.rowcount))
+            if is_single(plan):
+                raise RuntimeError(f"plan {getattr(plan, '__name__', plan)} is not one statement")
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -75,10 +77,17 @@ class PostgresStore:
             self.migrate()
 
     def run(self, plan: Plan[T], where: str) -> T:
-        """Run ``plan`` in one transaction on a pooled connection."""
+        """Run ``plan`` in one transaction on a pooled connection.
+
+        A one-statement plan runs in autocommit: the statement is its own transaction, and
+        BEGIN and COMMIT would only add two round trips.
+        """
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                return drive(conn, plan)
+            with self.pool.connection() as conn:
+                if is_single(plan):
+                    return drive(conn, plan)
+                with conn.transaction():
+                    return drive(conn, plan)
         except Exception as exc:
             if is_driver_error(exc):
                 raise translate(exc, where) from exc

@@ -1,19 +1,29 @@
-INSERT INTO {schema}.conveyor_jobs (
-    queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, tenant, meta
-)
-SELECT j.queue, j.name, j.args::jsonb,
-       CASE WHEN j.due > now() THEN 'scheduled' ELSE 'queued' END,
-       j.priority, j.max_attempts, j.due, j.timeout, j.unique_key, j.tenant, j.meta::jsonb
-FROM (
-    SELECT t.*, COALESCE(to_timestamp(t.run_at), now() + make_interval(secs => t.delay)) AS due
-    FROM unnest(
-        %(queues)s::text[], %(names)s::text[], %(args)s::text[], %(priorities)s::int[],
-        %(max_attempts)s::int[], %(run_ats)s::float8[], %(delays)s::float8[],
-        %(timeouts)s::float8[], %(unique_keys)s::text[], %(tenants)s::text[], %(metas)s::text[]
-    ) WITH ORDINALITY AS t(
-        queue, name, args, priority, max_attempts, run_at, delay, timeout, unique_key, tenant,
-        meta, ord
+WITH inserted AS (
+    INSERT INTO {schema}.conveyor_jobs (
+        queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, tenant, meta
     )
-) AS j
-ORDER BY j.ord
-RETURNING id, state
+    SELECT j.queue, j.name, j.args::jsonb,
+           CASE WHEN j.due > now() THEN 'scheduled' ELSE 'queued' END,
+           j.priority, j.max_attempts, j.due, j.timeout, j.unique_key, j.tenant, j.meta::jsonb
+    FROM (
+        SELECT t.*, COALESCE(to_timestamp(t.run_at), now() + make_interval(secs => t.delay)) AS due
+        FROM unnest(
+            %(queues)s::text[], %(names)s::text[], %(args)s::text[], %(priorities)s::int[],
+            %(max_attempts)s::int[], %(run_ats)s::float8[], %(delays)s::float8[],
+            %(timeouts)s::float8[], %(unique_keys)s::text[], %(tenants)s::text[], %(metas)s::text[]
+        ) WITH ORDINALITY AS t(
+            queue, name, args, priority, max_attempts, run_at, delay, timeout, unique_key, tenant,
+            meta, ord
+        )
+    ) AS j
+    ORDER BY j.ord
+    RETURNING id, state, queue
+),
+woken AS (
+    -- One NOTIFY per distinct queue; the payload is the queue name, never job data.
+    SELECT pg_notify(%(channel)s, q.queue)
+    FROM (SELECT DISTINCT queue FROM inserted) AS q
+    WHERE %(notify)s
+)
+SELECT inserted.id, inserted.state
+FROM inserted, (SELECT COUNT(*) FROM woken) AS notified

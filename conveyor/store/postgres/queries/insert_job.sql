@@ -1,0 +1,19 @@
+WITH inserted AS (
+    INSERT INTO {schema}.conveyor_jobs (
+        queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, tenant, meta
+    )
+    SELECT %(queue)s, %(name)s, %(args)s::jsonb,
+           CASE WHEN due > now() THEN 'scheduled' ELSE 'queued' END,
+           %(priority)s, %(max_attempts)s, due, %(timeout)s, %(unique_key)s, %(tenant)s,
+           %(meta)s::jsonb
+    FROM (
+        SELECT COALESCE(to_timestamp(%(run_at)s::float8),
+                        now() + make_interval(secs => %(delay)s::float8)) AS due
+    ) AS d
+    RETURNING id, state, queue
+),
+woken AS (
+    SELECT pg_notify(%(channel)s, inserted.queue) FROM inserted WHERE %(notify)s
+)
+SELECT inserted.id, inserted.state
+FROM inserted, (SELECT COUNT(*) FROM woken) AS notified
