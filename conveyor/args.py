@@ -48,6 +48,13 @@ class ArgsSpec:
             ) from exc
         self.adapters: dict[str, pydantic.TypeAdapter[Any]] = {}
         self.var_keyword = False
+        self._names = frozenset(p.name for p in params[1:])
+        self._required = frozenset(
+            p.name
+            for p in params[1:]
+            if p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        )
         for param in params[1:]:
             if param.kind is inspect.Parameter.VAR_POSITIONAL:
                 raise ConfigurationError(
@@ -145,6 +152,26 @@ class ArgsSpec:
             raise ArgumentError(
                 f"stored arguments must be a JSON object, got {type(raw).__name__}"
             )
+        # Fast path: every required name present and no unknown one (what bind() checks).
+        keys = raw.keys()
+        if not (self._required <= keys and (self.var_keyword or keys <= self._names)):
+            self._bind_or_raise(raw)
+        out: dict[str, Any] = {}
+        for name, value in raw.items():
+            adapter = self.adapters.get(name)
+            if adapter is None:
+                out[name] = value
+                continue
+            try:
+                out[name] = adapter.validate_python(value)
+            except pydantic.ValidationError as exc:
+                raise ArgumentError(
+                    f"stored argument {name!r} no longer matches {self.job_name}"
+                    f"{self.signature}: {exc.errors()[0]['msg']}"
+                ) from exc
+        return out
+
+    def _bind_or_raise(self, raw: dict[str, Any]) -> None:
         try:
             self.signature.bind(**raw)
         except TypeError as exc:
@@ -152,13 +179,3 @@ class ArgsSpec:
                 f"stored arguments {sorted(raw)} no longer fit {self.job_name}{self.signature}: "
                 f"{exc}"
             ) from exc
-        out: dict[str, Any] = {}
-        for name, value in raw.items():
-            try:
-                out[name] = self._adapter(name).validate_python(value)
-            except pydantic.ValidationError as exc:
-                raise ArgumentError(
-                    f"stored argument {name!r} no longer matches {self.job_name}"
-                    f"{self.signature}: {exc.errors()[0]['msg']}"
-                ) from exc
-        return out

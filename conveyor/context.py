@@ -27,12 +27,12 @@ class JobContext:
     deadline: float | None
     """Epoch seconds after which the attempt is stopped, or None without a timeout."""
     worker_id: str
-    logger: logging.LoggerAdapter[logging.Logger]
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
     _progress_dirty: bool = field(default=False, repr=False)
     _open_transaction: Callable[[], Any] | None = field(default=None, repr=False)
     _open_transaction_async: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False)
     _transaction: Any = field(default=None, repr=False)
+    _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, repr=False)
 
     @property
     def transaction(self) -> Any:
@@ -70,6 +70,13 @@ class JobContext:
         """The transaction the handler opened, if any, handed over to the worker to finish."""
         tx, self._transaction = self._transaction, None
         return tx
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose records carry this job's id, name and attempt (made on first use)."""
+        if self._logger is None:
+            self._logger = job_logger(self.name, self.job_id, self.attempt)
+        return self._logger
 
     @property
     def is_last_attempt(self) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.app import Conveyor
-from conveyor.context import JobContext, job_logger
+from conveyor.context import JobContext
 from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
 from conveyor.jobs import JobDefinition, JobOptions
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
@@ -69,6 +69,7 @@ class Executor:
         on_stuck_thread: Callable[[Running], None],
     ) -> None:
         self.app = app
+        self._store = app.async_store
         self.completer = completer
         self.worker_id = worker_id
         self.running: dict[int, Running] = {}
@@ -112,7 +113,8 @@ class Executor:
         elif outcome is not None:
             definition = self.app.jobs.get(job.name)
             options = definition.options if definition else JobOptions()
-            delay = options.backoff.delay(job.attempt)
+            # The backoff is drawn only for an attempt that may be retried.
+            delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
             self.completer.add(decide(job, options, outcome, delay))
             self.completed += 1
         self._on_finished(run)
@@ -134,13 +136,12 @@ class Executor:
             max_attempts=job.max_attempts,
             deadline=None if timeout is None else time.time() + timeout,
             worker_id=self.worker_id,
-            logger=job_logger(job.name, job.id, job.attempt),
         )
         if definition.is_async:
-            run.ctx._open_transaction_async = self.app.async_store.begin
+            run.ctx._open_transaction_async = self._store.begin
             outcome = await self._run_async(definition, run.ctx, kwargs, timeout)
             return await self._settle_async(job, definition, run.ctx, outcome)
-        run.ctx._open_transaction = self.app.async_store.sync.begin
+        run.ctx._open_transaction = self._store.sync.begin
         run.in_thread = True
         return await self._run_sync(run, definition, run.ctx, kwargs, timeout)
 
@@ -151,6 +152,11 @@ class Executor:
         kwargs: dict[str, Any],
         timeout: float | None,
     ) -> Outcome:
+        if timeout is None:
+            try:
+                return Succeeded(await definition.fn(ctx, **kwargs))
+            except Exception as exc:
+                return Raised(exc)
         scope = asyncio.timeout(timeout)
         try:
             async with scope:
@@ -178,6 +184,8 @@ class Executor:
             return _settle_sync(run.job, definition, ctx, outcome)
 
         future = loop.run_in_executor(self.pool, call)
+        if timeout is None:
+            return await future
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:

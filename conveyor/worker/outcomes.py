@@ -71,10 +71,11 @@ Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
 def error_info(error: BaseException) -> ErrorInfo:
     """Error type, message and full traceback, trimmed to storable sizes."""
     text = "".join(traceback.format_exception(error))
+    # NUL cannot be stored in a PostgreSQL text column; show it instead of failing the write.
     return ErrorInfo(
         type=type(error).__qualname__,
-        message=str(error)[:MAX_MESSAGE],
-        traceback=text[-MAX_TRACEBACK:],
+        message=str(error)[:MAX_MESSAGE].replace("\x00", "\\0"),
+        traceback=text[-MAX_TRACEBACK:].replace("\x00", "\\0"),
     )
 
 

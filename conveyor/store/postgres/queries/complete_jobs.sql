@@ -1,10 +1,9 @@
 WITH c AS (
     SELECT *
-    FROM unnest(
-        %(ids)s::bigint[], %(tokens)s::bigint[], %(kinds)s::text[], %(results)s::text[],
-        %(delays)s::float8[], %(error_types)s::text[], %(error_messages)s::text[],
-        %(tracebacks)s::text[], %(outcomes)s::text[]
-    ) AS t(id, token, kind, result, delay, error_type, error_message, traceback, outcome)
+    FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
+        id bigint, token bigint, kind text, result text, delay float8, error_type text,
+        error_message text, traceback text, outcome text
+    )
 ),
 done AS (
     UPDATE {schema}.conveyor_jobs AS j
