@@ -201,27 +201,35 @@ class SQLiteStore:
         ids = json.dumps([c.job_id for c in completions])
         held = {r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()}
         results = []
+        by_statement: dict[str, list[dict[str, Any]]] = {}
+        attempts: list[dict[str, Any]] = []
         for c in completions:
-            row = held.get(c.job_id)
+            row = held.pop(c.job_id, None)  # a second completion for one attempt is refused
             if row is None or row[1] != c.token:
                 results.append(CompletionResult(c.job_id, accepted=False))
                 continue
-            self._apply(conn, c, now)
-            _record_attempt(
-                conn,
-                job_id=c.job_id,
-                attempt=row[2],
-                token=c.token,
-                worker_id=row[3],
-                started_at=row[4],
-                now=now,
-                outcome=_OUTCOME_OF[c.kind],
-                error_type=c.error.type if c.error else None,
-                error_message=c.error.message if c.error else None,
-                traceback=c.error.traceback if c.error else None,
+            statement, params = _update_for(c, now)
+            by_statement.setdefault(statement, []).append(params)
+            attempts.append(
+                {
+                    "job_id": c.job_id,
+                    "attempt": row[2],
+                    "token": c.token,
+                    "worker_id": row[3],
+                    "started_at": row[4],
+                    "now": now,
+                    "outcome": str(_OUTCOME_OF[c.kind]),
+                    "error_type": c.error.type if c.error else None,
+                    "error_message": c.error.message if c.error else None,
+                    "traceback": c.error.traceback if c.error else None,
+                }
             )
-            del held[c.job_id]  # a second completion for the same attempt is refused
             results.append(CompletionResult(c.job_id, accepted=True))
+        # One executemany per statement shape keeps the loop in C.
+        for statement, rows_ in by_statement.items():
+            conn.executemany(query(statement), rows_)
+        if attempts:
+            conn.executemany(query("insert_attempt"), attempts)
         return results
 
     def begin(self) -> SQLiteTransaction:
@@ -233,32 +241,8 @@ class SQLiteStore:
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, c: Completion, now: float) -> None:
-        guard = {"id": c.job_id, "token": c.token, "now": now}
-        error_type = c.error.type if c.error else None
-        error_message = c.error.message if c.error else None
-        if c.kind is CompletionKind.RETRY:
-            conn.execute(
-                query("retry_job"),
-                guard
-                | {
-                    "delay": c.retry_delay,
-                    "error_type": error_type,
-                    "error_message": error_message,
-                },
-            )
-        elif c.kind is CompletionKind.RELEASED:
-            conn.execute(query("release_job"), guard)
-        else:
-            conn.execute(
-                query("finish_job"),
-                guard
-                | {
-                    "state": str(_FINAL_STATE_OF[c.kind]),
-                    "result": c.result_json,
-                    "error_type": error_type,
-                    "error_message": error_message,
-                },
-            )
+        statement, params = _update_for(c, now)
+        conn.execute(query(statement), params)
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """Renew leases held under the given tokens and mark the worker seen."""
@@ -527,6 +511,27 @@ class SQLiteStore:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+
+def _update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
+    """The guarded statement (by query name) and parameters that apply one completion."""
+    guard = {"id": c.job_id, "token": c.token, "now": now}
+    error_type = c.error.type if c.error else None
+    error_message = c.error.message if c.error else None
+    if c.kind is CompletionKind.RETRY:
+        return "retry_job", guard | {
+            "delay": c.retry_delay,
+            "error_type": error_type,
+            "error_message": error_message,
+        }
+    if c.kind is CompletionKind.RELEASED:
+        return "release_job", guard
+    return "finish_job", guard | {
+        "state": str(_FINAL_STATE_OF[c.kind]),
+        "result": c.result_json,
+        "error_type": error_type,
+        "error_message": error_message,
+    }
 
 
 def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
