@@ -40,6 +40,8 @@ class Conveyor:
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
+        self.pool_size: int | None = None
+        """PostgreSQL connections per pool; workers raise it to fit their concurrency."""
         if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or (
             max_payload_bytes <= 0
         ):
@@ -141,7 +143,7 @@ class Conveyor:
         """The synchronous store, opened once per process."""
         with self._lock:
             if self._store is None or self._pid != os.getpid():
-                self._store = open_store(self.url, schema=self.schema)
+                self._store = open_store(self.url, schema=self.schema, pool_size=self.pool_size)
                 self._async_store = None
                 self._pid = os.getpid()
             return self._store

@@ -60,6 +60,10 @@ class Target:
             return self.app().url
         return os.environ.get(URL_ENV) or DEFAULT_URL
 
+    def schema(self) -> str | None:
+        """The PostgreSQL schema the app names, if any (else CONVEYOR_SCHEMA or public)."""
+        return self.app().schema if self.app_spec else None
+
     def store(self, *, create: bool = False) -> Store:
         """The store, opened once. Unless ``create``, a missing SQLite file is an error.
 
@@ -77,7 +81,7 @@ class Target:
             if self._app is not None and self._app.url == url:
                 self._store = self._app.store
             else:
-                self._store = open_store(url)
+                self._store = open_store(url, schema=self.schema())
                 self._owns_store = True
             click.get_current_context().call_on_close(self.close)
         return self._store

@@ -18,7 +18,7 @@ def migrate(target: Target) -> None:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    store = open_store(url, migrate=False)
+    store = open_store(url, migrate=False, schema=target.schema())
     try:
         version = store.migrate()
     finally:

@@ -29,7 +29,9 @@ def sqlite_path(url: str) -> Path | None:
     return None
 
 
-def open_store(url: str, *, migrate: bool = True, schema: str | None = None) -> Store:
+def open_store(
+    url: str, *, migrate: bool = True, schema: str | None = None, pool_size: int | None = None
+) -> Store:
     """Open the synchronous store for ``url``.
 
     ``schema`` (PostgreSQL only; default ``CONVEYOR_SCHEMA`` or ``public``) lets Conveyor's
@@ -49,7 +51,10 @@ def open_store(url: str, *, migrate: bool = True, schema: str | None = None) -> 
                 f"the PostgreSQL store needs psycopg: pip install 'conveyor[postgres]' ({exc})"
             ) from exc
         return PostgresStore(
-            url, schema=schema or os.environ.get("CONVEYOR_SCHEMA") or "public", migrate=migrate
+            url,
+            schema=schema or os.environ.get("CONVEYOR_SCHEMA") or "public",
+            migrate=migrate,
+            pool_size=pool_size or 12,
         )
     raise ConfigurationError(
         f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///path/to/file.db "

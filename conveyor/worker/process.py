@@ -52,6 +52,9 @@ class WorkerProcess:
         self.config = config
         self.worker_id = worker_id
         self.queues = queues_for(app, config)
+        # Every running job may hold a connection (ctx.transaction), plus the worker's own
+        # claims, completions and heartbeats. Pools open connections only as needed.
+        app.pool_size = max(app.pool_size or 0, config.concurrency + 4)
         self.names = tuple(sorted(app.jobs))
         self.exit_code = EXIT_OK
         self.claimed = 0

@@ -158,3 +158,33 @@ def test_ctx_transaction_names_the_right_twin(app: Conveyor) -> None:
         ]
     )
     eventually(lambda: app.store.count_jobs(JobFilter(states=(JobState.SUCCEEDED,))) == 2)
+
+
+def test_a_handlers_own_transaction_block_is_a_savepoint(app: Conveyor) -> None:
+    if app.url.startswith("sqlite"):
+        pytest.skip("psycopg's conn.transaction() blocks; sqlite3 has no such block")
+
+    @app.job(name="nested", retries=0)
+    def nested(ctx: Any, order_id: int) -> None:
+        with ctx.transaction.transaction():  # commits nothing on its own
+            charge(ctx.transaction, order_id)
+        raise RuntimeError("fail after the block")
+
+    nested.enqueue(order_id=5)
+    drain(app)
+    assert charges(app) == []
+
+
+def test_more_transactional_jobs_at_once_than_a_small_pool(app: Conveyor) -> None:
+    @app.job(name="bill_many")
+    async def bill_many(ctx: Any, order_id: int) -> None:
+        conn = await ctx.transaction_async()
+        await charge_async(conn, order_id)
+        import asyncio
+
+        await asyncio.sleep(0.2)  # hold every transaction open at the same time
+
+    bill_many.enqueue_many([{"order_id": n} for n in range(10)])
+    result = drain(app, concurrency=10)
+    assert result.succeeded == 10
+    assert charges(app) == list(range(10))

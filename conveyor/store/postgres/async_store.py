@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
+from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
@@ -44,12 +45,15 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
     """Run a plan's statements on an async connection (inside the caller's transaction)."""
     try:
         statement = next(plan)
-        while True:
-            cur = await conn.execute(statement.sql, statement.params or None)
-            rows = await cur.fetchall() if cur.description is not None else []
-            statement = plan.send(Result(rows, cur.rowcount))
-            if is_single(plan):
-                raise RuntimeError(f"plan {getattr(plan, '__name__', plan)} is not one statement")
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            while True:
+                await cur.execute(statement.sql, statement.params or None)
+                rows = await cur.fetchall() if cur.description is not None else []
+                statement = plan.send(Result(rows, cur.rowcount))
+                if is_single(plan):
+                    raise RuntimeError(
+                        f"plan {getattr(plan, '__name__', plan)} is not one statement"
+                    )
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -57,10 +61,10 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
 class AsyncPostgresStore:
     """An :class:`~conveyor.store.protocol.AsyncStore` on PostgreSQL."""
 
-    def __init__(self, store: PostgresStore, *, pool_size: int = 4) -> None:
+    def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self.plans = store.plans
-        self._pool_size = pool_size
+        self._pool_size = store.pool_size
         self._pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
@@ -86,7 +90,7 @@ class AsyncPostgresStore:
                 max_size=self._pool_size,
                 kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
                 open=False,
-                timeout=CONNECT_TIMEOUT * 2,
+                timeout=CONNECT_TIMEOUT,
                 name="conveyor-async",
             )
             await self._pool.open(wait=False)
@@ -103,6 +107,9 @@ class AsyncPostgresStore:
                     return await drive_async(conn, plan)
         except Exception as exc:
             if is_driver_error(exc):
+                if self._pool is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pool.check()  # see PostgresStore._check_idle
                 raise translate(exc, where) from exc
             raise
 
@@ -174,6 +181,7 @@ class AsyncPostgresStore:
                 "or a SQLAlchemy AsyncConnection/AsyncSession using psycopg "
                 f"(postgresql+psycopg://), got {type(raw).__name__}"
             )
+        self._store.check_same_database(raw.info.dbname)
         if not jobs:
             return []
         return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")

@@ -25,8 +25,9 @@ def translate(exc: Exception, where: str) -> ConveyorError:
     """The Conveyor error for a psycopg failure during ``where``."""
     if isinstance(exc, _TRANSIENT):
         return StoreUnavailableError(
-            f"PostgreSQL is unavailable ({where}: {type(exc).__name__}: {exc}); nothing was "
-            "changed and it is safe to retry"
+            f"PostgreSQL is unavailable ({where}: {type(exc).__name__}: {exc}); the operation "
+            "was not applied and it is safe to retry (unless the connection broke while "
+            "committing, when, as with any database, its outcome is unknown)"
         )
     return StoreError(
         f"PostgreSQL refused {where} ({type(exc).__name__}: {exc}); nothing was changed"

@@ -25,7 +25,11 @@ def version_plan(schema: str) -> Plan[int]:
 def migrate_plan(schema: str) -> Plan[int]:
     """Apply the missing migrations; safe when several processes run it at once."""
     yield Statement("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _LOCK_KEY})
-    yield Statement(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    exists = yield Statement(
+        "SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s", {"schema": schema}
+    )
+    if not exists.rows:  # CREATE SCHEMA needs a privilege an existing schema does not
+        yield Statement(f'CREATE SCHEMA "{schema}"')
     yield Statement(
         f'CREATE TABLE IF NOT EXISTS "{schema}".conveyor_schema_version ('
         "version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"

@@ -330,15 +330,19 @@ class Plans:
     def retry_jobs(self, flt: JobFilter) -> Plan[list[int]]:
         """Finished jobs get fresh attempts; waiting ones are made due now."""
         clause, params = where(flt)
+        params["channel"] = self.channel
         result = yield Statement(
-            f'UPDATE "{self.schema}".conveyor_jobs SET '
+            f'WITH retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
             "state = 'queued', run_at = now(), "
             "attempt = CASE WHEN state IN ('dead', 'cancelled') THEN 0 ELSE attempt END, "
             "finished_at = NULL, "
             "result = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE result END, "
             "lease_until = NULL, "
             "worker_id = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE worker_id END "
-            f"WHERE {clause} AND state NOT IN ('running', 'succeeded') RETURNING id",
+            f"WHERE {clause} AND state NOT IN ('running', 'succeeded') RETURNING id, queue), "
+            "woken AS (SELECT pg_notify(%(channel)s, q.queue) "
+            "FROM (SELECT DISTINCT queue FROM retried) AS q) "
+            "SELECT retried.id FROM retried, (SELECT COUNT(*) FROM woken) AS notified",
             params,
         )
         return sorted(r[0] for r in result.rows)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, MigrationError
 from conveyor.models import Attempt, Job, QueueStats, WorkerInfo
@@ -29,6 +32,7 @@ from conveyor.store.protocol import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger("conveyor.store.postgres")
 
 CONNECT_TIMEOUT = 5.0
 
@@ -37,12 +41,16 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Run a plan's statements on ``conn`` (inside the caller's transaction, if any)."""
     try:
         statement = next(plan)
-        while True:
-            cur = conn.execute(statement.sql, statement.params or None)
-            rows = cur.fetchall() if cur.description is not None else []
-            statement = plan.send(Result(rows, cur.rowcount))
-            if is_single(plan):
-                raise RuntimeError(f"plan {getattr(plan, '__name__', plan)} is not one statement")
+        # Tuples whatever row factory the caller's connection was made with.
+        with conn.cursor(row_factory=tuple_row) as cur:
+            while True:
+                cur.execute(statement.sql, statement.params or None)
+                rows = cur.fetchall() if cur.description is not None else []
+                statement = plan.send(Result(rows, cur.rowcount))
+                if is_single(plan):
+                    raise RuntimeError(
+                        f"plan {getattr(plan, '__name__', plan)} is not one statement"
+                    )
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -56,9 +64,10 @@ class PostgresStore:
         *,
         schema: str = "public",
         migrate: bool = True,
-        pool_size: int = 4,
+        pool_size: int = 12,
     ) -> None:
         self.url = url
+        self.pool_size = pool_size
         self.schema = check_schema(schema)
         self.plans = Plans(self.schema)
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
@@ -68,7 +77,7 @@ class PostgresStore:
                 max_size=pool_size,
                 kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
                 open=False,
-                timeout=CONNECT_TIMEOUT * 2,
+                timeout=CONNECT_TIMEOUT,
                 name="conveyor",
             )
         )
@@ -88,10 +97,29 @@ class PostgresStore:
                     return drive(conn, plan)
                 with conn.transaction():
                     return drive(conn, plan)
+        except psycopg_pool.PoolTimeout as exc:
+            raise translate(exc, f"{where}; {self._why_unreachable()}") from exc
         except Exception as exc:
             if is_driver_error(exc):
+                self._check_idle()
                 raise translate(exc, where) from exc
             raise
+
+    def _check_idle(self) -> None:
+        # One broken connection usually means the others are broken too (server restart,
+        # terminated backends): test the idle ones now so the next call gets a live one.
+        try:
+            self.pool.check()
+        except Exception:  # a check that fails is only an optimisation that failed
+            log.debug("pool check failed", exc_info=True)
+
+    def _why_unreachable(self) -> str:
+        # The pool only says it timed out; one direct attempt says why (refused, bad password).
+        try:
+            psycopg.connect(self.url, connect_timeout=2).close()
+        except psycopg.Error as exc:
+            return f"connecting directly failed: {str(exc).strip()}"
+        return "a direct connection works, so the pool is exhausted"
 
     def run_on(self, conn: Any, plan: Plan[T], where: str) -> T:
         """Run ``plan`` on the caller's connection, inside the caller's transaction."""
@@ -126,7 +154,7 @@ class PostgresStore:
     # -- the verbs ----------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
-        """Insert jobs atomically in chunks of one statement each, then NOTIFY."""
+        """Insert jobs atomically in one statement that also sends the NOTIFY."""
         if not jobs:
             return []
         return self.run(self.plans.insert_jobs(jobs), "inserting jobs")
@@ -140,9 +168,19 @@ class PostgresStore:
                 "SQLAlchemy Connection/Session using psycopg (postgresql+psycopg://), got "
                 f"{type(raw).__name__}; from async code use enqueue_async(connection=...)"
             )
+        self.check_same_database(raw.info.dbname)
         if not jobs:
             return []
         return self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
+
+    def check_same_database(self, dbname: str) -> None:
+        """Refuse a caller's connection to another database than Conveyor's."""
+        ours = conninfo_to_dict(self.url).get("dbname")
+        if ours is not None and ours != dbname:
+            raise ConfigurationError(
+                f"enqueue(connection=...): that connection is to database {dbname!r}, not to "
+                f"Conveyor's {ours!r}; the job would be written where no worker looks"
+            )
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""

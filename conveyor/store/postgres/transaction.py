@@ -27,6 +27,9 @@ class PostgresTransaction:
         try:
             self.connection: psycopg.Connection[Any] = store.pool.getconn()
             self.connection.autocommit = False
+            # Start the transaction now, so a handler's own `with conn.transaction():` is a
+            # savepoint inside it rather than a transaction that commits on its own.
+            self.connection.execute("SELECT 1")
         except Exception as exc:
             if is_driver_error(exc):
                 raise translate(exc, "opening a transaction") from exc
@@ -76,6 +79,7 @@ class AsyncPostgresTransaction:
             pool = await store._get_pool()
             conn = await pool.getconn()
             await conn.set_autocommit(False)
+            await conn.execute("SELECT 1")  # see PostgresTransaction.__init__
         except Exception as exc:
             if is_driver_error(exc):
                 raise translate(exc, "opening a transaction") from exc
