@@ -48,6 +48,8 @@ class ArgsSpec:
             ) from exc
         self.adapters: dict[str, pydantic.TypeAdapter[Any]] = {}
         self.var_keyword = False
+        self._plain: dict[str, type] = {}
+        """Parameters annotated str/int/float/bool: a value of exactly that type needs no check."""
         self._names = frozenset(p.name for p in params[1:])
         self._required = frozenset(
             p.name
@@ -77,6 +79,8 @@ class ArgsSpec:
             hint = hints.get(param.name, Any)
             if hint is Any:
                 continue  # plain JSON, checked by json.dumps itself
+            if hint in (str, int, float, bool):
+                self._plain[param.name] = hint
             try:
                 self.adapters[param.name] = pydantic.TypeAdapter(hint)
             except pydantic.PydanticUserError as exc:
@@ -90,13 +94,22 @@ class ArgsSpec:
 
     def encode(self, args: tuple[Any, ...], kwargs: dict[str, Any], max_bytes: int) -> str:
         """Validate arguments and return them as a JSON object; raise :class:`ArgumentError`."""
+        values: dict[str, Any] = {}
+        if not args and self._fits(kwargs):
+            # The common case, keyword arguments that fit: skip Signature.bind, and pass
+            # values of exactly their annotated plain type through without pydantic.
+            for name, value in kwargs.items():
+                if type(value) is self._plain.get(name):
+                    values[name] = value
+                else:
+                    values[name] = self._to_json(name, self._adapter(name), value)
+            return self._dump(values, max_bytes)
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise ArgumentError(
                 f"job {self.job_name!r} takes {self.signature}: {exc}; nothing was enqueued"
             ) from exc
-        values: dict[str, Any] = {}
         for name, value in bound.arguments.items():
             if self.var_keyword and name not in self.adapters and isinstance(value, dict):
                 extra = self.signature.parameters.get(name)
@@ -104,6 +117,13 @@ class ArgsSpec:
                     values.update(value)
                     continue
             values[name] = self._to_json(name, self._adapter(name), value)
+        return self._dump(values, max_bytes)
+
+    def _fits(self, kwargs: dict[str, Any]) -> bool:
+        keys = kwargs.keys()
+        return not self.var_keyword and self._required <= keys and keys <= self._names
+
+    def _dump(self, values: dict[str, Any], max_bytes: int) -> str:
         try:
             text = json.dumps(values, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:

@@ -126,29 +126,29 @@ class SQLiteStore:
             raise StoreError(f"the SQLite database refused the enqueue ({exc})") from exc
 
     def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """One INSERT ... SELECT over a JSON array: one statement however many jobs."""
         now = self.now()
-        out: list[InsertedJob] = []
-        sql = query("insert_job")
-        for job in jobs:
-            run_at = job.run_at if job.run_at is not None else now + job.delay
-            state = JobState.SCHEDULED if run_at > now else JobState.QUEUED
-            params = {
-                "queue": job.queue,
-                "name": job.name,
-                "args": job.args_json,
-                "state": str(state),
-                "priority": job.priority,
-                "max_attempts": job.max_attempts,
-                "run_at": run_at,
-                "now": now,
-                "timeout": job.timeout,
-                "unique_key": job.unique_key,
-                "tenant": job.tenant,
-                "meta": job.meta_json,
-            }
-            row = conn.execute(sql, params).fetchone()
-            out.append(InsertedJob(id=row[0], state=state))
-        return out
+        packed = json.dumps(
+            [
+                {
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": job.run_at if job.run_at is not None else now + job.delay,
+                    "timeout": job.timeout,
+                    "unique_key": job.unique_key,
+                    "tenant": job.tenant,
+                    "meta": job.meta_json,
+                }
+                for job in jobs
+            ]
+        )
+        found = conn.execute(query("insert_jobs"), {"jobs": packed, "now": now}).fetchall()
+        # Ids are assigned in insertion order, which follows the input order.
+        found.sort(key=lambda r: r[0])
+        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in found]
 
     # -- working ------------------------------------------------------------------------------
 
