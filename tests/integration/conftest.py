@@ -164,3 +164,12 @@ def workers(
     finally:
         group.cleanup()
         app.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of each store: a SQLite file, or a PostgreSQL copy of the template."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'conveyor.db'}"
+    make: Any = request.getfixturevalue("fresh_postgres_url")
+    return str(make())

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,13 +27,9 @@ from conveyor.testing import drain, drain_async
 FAST = Backoff(base=0.01, cap=0.05)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Conveyor]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")()
-    app = Conveyor(url)
+@pytest.fixture
+def app(backend_url: str) -> Iterator[Conveyor]:
+    app = Conveyor(backend_url)
     yield app
     app.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,13 +16,9 @@ from conveyor.store.protocol import JobFilter
 from conveyor.testing import drain, eventually
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Conveyor]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")()
-    app = Conveyor(url)
+@pytest.fixture
+def app(backend_url: str) -> Iterator[Conveyor]:
+    app = Conveyor(backend_url)
     run_sql(app, "CREATE TABLE charges (order_id INTEGER PRIMARY KEY)")
     yield app
     app.close()

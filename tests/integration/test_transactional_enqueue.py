@@ -154,7 +154,7 @@ def test_a_connection_of_the_wrong_kind_is_refused(pg: tuple[Conveyor, Any, str]
 def test_a_dict_row_connection_works(pg: tuple[Conveyor, Any, str]) -> None:
     from psycopg.rows import dict_row
 
-    app, welcome, url = pg
+    _, welcome, url = pg
     with psycopg.connect(url, row_factory=dict_row) as conn:
         handle = welcome.enqueue(user_id=9, connection=conn)
         conn.commit()
@@ -165,7 +165,9 @@ def test_a_connection_to_another_database_is_refused(
     pg: tuple[Conveyor, Any, str], fresh_postgres_url: Callable[[], str]
 ) -> None:
     app, welcome, _ = pg
-    with psycopg.connect(fresh_postgres_url()) as other:
-        with pytest.raises(ConfigurationError, match="not to Conveyor's"):
-            welcome.enqueue(user_id=1, connection=other)
+    with (
+        psycopg.connect(fresh_postgres_url()) as other,
+        pytest.raises(ConfigurationError, match="not to Conveyor's"),
+    ):
+        welcome.enqueue(user_id=1, connection=other)
     assert jobs(app) == 0

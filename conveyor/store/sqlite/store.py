@@ -104,7 +104,7 @@ class SQLiteStore:
         """Insert all jobs in one transaction."""
         if not jobs:
             return []
-        with self.db.write() as conn:
+        with self.db.write(handoff=False) as conn:
             return self._insert(conn, jobs)
 
     def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
