@@ -87,6 +87,10 @@ class Executor:
         )
         return run
 
+    def has_threads(self) -> bool:
+        """True while any running attempt is a sync handler on the thread pool."""
+        return any(run.in_thread for run in self.running.values())
+
     def stop(self, job_id: int, reason: StopReason) -> None:
         """Stop an attempt (cancel its task); a thread keeps running but its result is ignored."""
         run = self.running.get(job_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from conveyor.models import WorkerInfo
 from conveyor.store.protocol import AsyncStore, HeartbeatParams
 from conveyor.worker.executor import Executor, StopReason
 from conveyor.worker.service import PeriodicService
@@ -21,16 +22,21 @@ class Heartbeat(PeriodicService):
     name = "heartbeat"
 
     def __init__(
-        self, store: AsyncStore, worker_id: str, executor: Executor, lease: float, interval: float
+        self, store: AsyncStore, info: WorkerInfo, executor: Executor, lease: float,
+        interval: float,
     ) -> None:
         super().__init__(interval, run_at_start=False)
         self.store = store
-        self.worker_id = worker_id
+        self.info = info
+        self.worker_id = info.id
         self.executor = executor
         self.lease = lease
 
     async def tick(self) -> None:
         """Renew, and stop attempts that lost their job."""
+        # Re-register too: a worker row removed by mistake (or by a restored backup) comes
+        # back, so `conveyor queues` never calls a live worker gone.
+        await self.store.register_worker(self.info)
         running = dict(self.executor.running)
         held = tuple((job_id, run.job.token) for job_id, run in running.items())
         still_held = await self.store.heartbeat(HeartbeatParams(self.worker_id, held, self.lease))

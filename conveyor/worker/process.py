@@ -35,6 +35,7 @@ EXIT_REPLACE = 75
 BURST_HORIZON = 5.0
 """In burst mode, wait for jobs due within this many seconds (e.g. quick retries)."""
 REPLACE_DRAIN = 5.0
+GATHER_SLOTS = 0.002
 
 
 def queues_for(app: Conveyor, config: WorkerConfig) -> tuple[str, ...]:
@@ -115,9 +116,17 @@ class WorkerProcess:
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
         )
-        heartbeat = Heartbeat(store, self.worker_id, executor, self.config.lease,
-                              self.config.heartbeat_interval)
-        await self._register(store)
+        info = WorkerInfo(
+            id=self.worker_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            names=self.names,
+        )
+        heartbeat = Heartbeat(
+            store, info, executor, self.config.lease, self.config.heartbeat_interval
+        )
+        await self._register(store, info)
         services = [
             asyncio.create_task(completer.run(self._stop_services), name="conveyor-completer"),
             asyncio.create_task(heartbeat.run(self._stop_services), name="conveyor-heartbeat"),
@@ -154,14 +163,7 @@ class WorkerProcess:
             executor.shutdown()
         return self.exit_code
 
-    async def _register(self, store: AsyncStore) -> None:
-        info = WorkerInfo(
-            id=self.worker_id,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            queues=self.queues,
-            names=self.names,
-        )
+    async def _register(self, store: AsyncStore, info: WorkerInfo) -> None:
         failures = 0
         while True:
             try:
@@ -181,6 +183,11 @@ class WorkerProcess:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            if free < self.config.concurrency // 2 and executor.has_threads():
+                # Sync jobs' slots free up one by one (threads finish one at a time): gather
+                # them for a moment, since one claim of many costs far less than many of one.
+                await asyncio.sleep(GATHER_SLOTS)
+                free = self.config.concurrency - len(executor.running)
             try:
                 jobs = await store.claim_jobs(
                     ClaimParams(self.worker_id, self.queues, self.names, free, self.config.lease)
