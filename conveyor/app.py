@@ -157,6 +157,15 @@ class Conveyor:
                 self._async_store = open_async_store(store)
             return self._async_store
 
+    async def aclose(self) -> None:
+        """Release the async connections of the running event loop (call before it ends).
+
+        ``asyncio.run(main())`` where ``main`` enqueues with ``enqueue_async`` should end with
+        ``await app.aclose()``, so no pool is left bound to a loop that is gone.
+        """
+        if self._async_store is not None:
+            await self._async_store.release()
+
     def close(self) -> None:
         """Close this process's store connections."""
         with self._lock:

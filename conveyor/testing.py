@@ -51,7 +51,10 @@ async def drain_async(
         queues=tuple(queues), concurrency=concurrency, burst=True, poll_interval=0.05
     )
     worker = WorkerProcess(app, config, f"drain:{os.getpid()}:{secrets.token_hex(3)}")
-    await asyncio.wait_for(worker.run(), timeout)
+    try:
+        await asyncio.wait_for(worker.run(), timeout)
+    finally:
+        await app.aclose()
     store = app.async_store.sync
 
     def count(state: JobState) -> int:

@@ -377,6 +377,14 @@ class AsyncStore(Protocol):
         """See :meth:`Store.begin`."""
         ...
 
+    async def release(self) -> None:
+        """Release what belongs to the running event loop (async pools, listeners).
+
+        The store stays usable; a later event loop gets fresh resources. Call it before an
+        event loop ends (``await app.aclose()`` does), so nothing is left bound to a dead loop.
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections and threads."""
         ...

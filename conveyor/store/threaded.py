@@ -105,6 +105,9 @@ class ThreadedAsyncStore:
         """The sync store's transaction, its calls run off the event loop."""
         return _ThreadedTransaction(await self._run(self._store.begin))
 
+    async def release(self) -> None:
+        """Nothing here belongs to an event loop."""
+
     async def close(self) -> None:
         """Close the store and stop the thread."""
         await self._run(self._store.close)

@@ -287,5 +287,6 @@ def test_async_producer_and_result(app: Conveyor) -> None:
         assert result.succeeded == 3
         assert await handle.result_async(timeout=1) == 42
         assert [await h.result_async(timeout=1) for h in many] == [2, 4]
+        await app.aclose()
 
     asyncio.run(produce_and_wait())

@@ -53,6 +53,7 @@ def test_enqueue_after_the_connections_died_raises_then_recovers(
 
     async def produce() -> None:
         await ping.enqueue_async()
+        await app.aclose()
 
     asyncio.run(produce())
     assert app.store.count_jobs(JobFilter()) == 3

@@ -71,6 +71,7 @@ def test_psycopg_async_connection(pg: tuple[Conveyor, Any, str]) -> None:
             await conn.commit()
             await welcome.enqueue_async(user_id=6, connection=conn)
             await conn.rollback()
+        await app.aclose()
         return handle.id
 
     job_id = asyncio.run(produce())
@@ -110,6 +111,7 @@ def test_sqlalchemy_async_session(pg: tuple[Conveyor, Any, str]) -> None:
                 await session.rollback()
         finally:
             await engine.dispose()
+            await app.aclose()
 
     asyncio.run(produce())
     assert [j.args for j in app.store.list_jobs(JobFilter())] == [{"user_id": 7}]

@@ -237,6 +237,12 @@ class AsyncPostgresStore:
         """An async transaction for ``await ctx.transaction_async()``."""
         return await AsyncPostgresTransaction.open(self)
 
+    async def release(self) -> None:
+        """Stop the listener and close the async pool of this event loop."""
+        await self.close()
+        self._pool, self._listener, self._pool_loop = None, None, None
+        self._changed = asyncio.Event()
+
     async def close(self) -> None:
         """Stop the listener and close the async pool (the sync store stays open)."""
         if self._listener is not None:
@@ -244,4 +250,4 @@ class AsyncPostgresStore:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
         if self._pool is not None:
-            await self._pool.close()
+            await self._pool.close(timeout=2.0)
