@@ -22,16 +22,15 @@ from conveyor.store.protocol import (
     Completion,
     CompletionKind,
     CompletionResult,
-    ErrorInfo,
     HeartbeatParams,
     InsertedJob,
     JobFilter,
     NewJob,
     Retention,
 )
+from conveyor.store.rescue import lost_attempt
 
 T = TypeVar("T")
-WORKER_LOST = "WorkerLost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,15 +222,9 @@ class Plans:
         expired = yield Statement(self.q("select_expired"), {"limit": limit})
         completions, outcomes = [], []
         for job_id, token, attempt, max_attempts, worker_id in expired.rows:
-            exhausted = attempt >= max_attempts
-            message = (
-                f"worker {worker_id} stopped renewing its lease (it died, was killed, or was "
-                "paused past the lease); the attempt is counted as failed"
-            )
-            kind = CompletionKind.DEAD if exhausted else CompletionKind.RETRY
-            error = ErrorInfo(WORKER_LOST, message)
-            completions.append(Completion(job_id, token, kind, error=error))
-            outcomes.append("dead" if exhausted else "lost")
+            completion, outcome = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
+            completions.append(completion)
+            outcomes.append(str(outcome))
         done = yield from self._finish(completions, outcomes)
         return sorted(done)
 

@@ -35,13 +35,13 @@ from conveyor.store.protocol import (
     Completion,
     CompletionKind,
     CompletionResult,
-    ErrorInfo,
     HeartbeatParams,
     InsertedJob,
     JobFilter,
     NewJob,
     Retention,
 )
+from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
 
@@ -57,7 +57,6 @@ _FINAL_STATE_OF = {
     CompletionKind.DEAD: JobState.DEAD,
     CompletionKind.CANCELLED: JobState.CANCELLED,
 }
-WORKER_LOST = "WorkerLost"
 
 
 class SQLiteStore:
@@ -279,14 +278,8 @@ class SQLiteStore:
         with self.db.write() as conn:
             expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
             for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
-                exhausted = attempt >= max_attempts
-                message = (
-                    f"worker {worker_id} stopped renewing its lease (it died, was killed, or "
-                    "was paused past the lease); the attempt is counted as failed"
-                )
-                kind = CompletionKind.DEAD if exhausted else CompletionKind.RETRY
-                completion = Completion(
-                    job_id, token, kind, error=ErrorInfo(WORKER_LOST, message)
+                completion, outcome = lost_attempt(
+                    job_id, token, attempt, max_attempts, worker_id
                 )
                 self._apply(conn, completion, now)
                 _record_attempt(
@@ -297,9 +290,9 @@ class SQLiteStore:
                     worker_id=worker_id,
                     started_at=started_at,
                     now=now,
-                    outcome=AttemptOutcome.DEAD if exhausted else AttemptOutcome.LOST,
+                    outcome=outcome,
                     error_type=WORKER_LOST,
-                    error_message=message,
+                    error_message=completion.error.message if completion.error else None,
                     traceback=None,
                 )
                 rescued.append(job_id)
