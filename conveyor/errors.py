@@ -82,3 +82,16 @@ class JobCancelledError(ConveyorError):
 
 class ResultTimeoutError(ConveyorError, TimeoutError):
     """``handle.result(timeout=...)`` gave up waiting; the job is still not finished."""
+
+
+class QueueFull(ConveyorError):  # noqa: N818 - the name users catch, as in queue.Full
+    """An enqueue found its queue at ``max_queued``; nothing was written."""
+
+    def __init__(self, queue: str, depth: int, limit: int) -> None:
+        super().__init__(
+            f"queue {queue!r} is full: {depth} jobs waiting, max_queued={limit}; retry later, "
+            f"pass wait_for_room='30s' to wait for space, or raise the queue's max_queued"
+        )
+        self.queue = queue
+        self.depth = depth
+        self.limit = limit

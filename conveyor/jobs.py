@@ -198,7 +198,10 @@ class JobDefinition(Generic[P, R]):
 
 
 _OPTION_NAMES = frozenset(
-    {"delay", "run_at", "priority", "queue", "connection", "unique_key", "tenant"}
+    {
+        "delay", "run_at", "priority", "queue", "connection", "unique_key", "unique_for",
+        "tenant", "wait_for_room",
+    }
 )
 
 
