@@ -84,7 +84,7 @@ class ResultTimeoutError(ConveyorError, TimeoutError):
     """``handle.result(timeout=...)`` gave up waiting; the job is still not finished."""
 
 
-class QueueFull(ConveyorError):  # noqa: N818 - the name users catch, as in queue.Full
+class QueueFull(ConveyorError):
     """An enqueue found its queue at ``max_queued``; nothing was written."""
 
     def __init__(self, queue: str, depth: int, limit: int) -> None:
