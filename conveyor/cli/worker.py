@@ -12,11 +12,28 @@ from conveyor.errors import ConfigurationError
 from conveyor.loading import load_app
 
 
-def parse_queues(text: str | None) -> tuple[str, ...]:
-    """``"emails, exports"`` as ``("emails", "exports")``; empty means every queue."""
+def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
+    """``"emails=8, exports"`` as ``(("emails", "exports"), {"emails": 8})``.
+
+    An empty text means every queue; ``NAME=N`` caps that queue at N jobs at once per process.
+    """
     if not text:
-        return ()
-    return tuple(dict.fromkeys(q.strip() for q in text.split(",") if q.strip()))
+        return (), {}
+    queues: dict[str, None] = {}
+    slots: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, count = (piece.strip() for piece in item.partition("="))
+        queues[name] = None
+        if sep:
+            if not count.isdigit() or int(count) < 1:
+                raise ConfigurationError(
+                    f"--queues {item!r}: the number after '=' is the queue's slots per process, "
+                    f"a whole number of 1 or more (e.g. {name}=4)"
+                )
+            slots[name] = int(count)
+    return tuple(queues), slots
 
 
 @click.command(short_help="Run workers for an app until SIGTERM (or until idle, with --burst).")
@@ -25,8 +42,8 @@ def parse_queues(text: str | None) -> tuple[str, ...]:
               help=f"Your app, if not given as APP [env {APP_ENV}].")
 @click.option("--url", envvar=URL_ENV, metavar="URL",
               help=f"Store URL [env {URL_ENV}; default: the app's URL].")
-@click.option("--queues", metavar="A,B", help="Queues to read, comma-separated (default: all "
-                                               "queues the app's jobs use).")
+@click.option("--queues", metavar="A,B=N", help="Queues to read, comma-separated (default: all "
+              "queues the app's jobs use); B=N caps queue B at N jobs at once per process.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1),
               help="Jobs at once in each process.")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1),
@@ -58,8 +75,10 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
 
     from conveyor.worker import WorkerConfig, run_worker
 
+    queue_names, queue_slots = parse_queues(queues)
     config = WorkerConfig(
-        queues=parse_queues(queues),
+        queues=queue_names,
+        queue_slots=queue_slots,
         concurrency=concurrency,
         processes=processes,
         lease=to_seconds(lease, what="--lease"),

@@ -18,6 +18,13 @@ class WorkerConfig:
     queues: tuple[str, ...] = ()
     concurrency: int = 8
     """Jobs run at once in each process (async tasks plus the sync thread pool)."""
+    queue_slots: dict[str, int] = field(default_factory=dict)
+    """Per-queue caps on jobs at once in each process (``--queues emails=8,reports=2``).
+
+    A capped queue never takes more than its slots, so a backlog in one queue cannot fill the
+    slots another needs. When every queue is capped the process runs the sum of the caps;
+    otherwise ``concurrency`` is the total and uncapped queues share what the capped ones leave.
+    """
     processes: int = 1
     lease: float = 30.0
     """Seconds a claim holds a job without a heartbeat; heartbeats come every lease / 3."""
@@ -35,6 +42,14 @@ class WorkerConfig:
     def __post_init__(self) -> None:
         for queue in self.queues:
             check_queue(queue)
+        for queue, slots in self.queue_slots.items():
+            check_queue(queue)
+            if self.queues and queue not in self.queues:
+                raise ConfigurationError(f"queue_slots names {queue!r}, which is not in queues")
+            if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
+                raise ConfigurationError(
+                    f"queue {queue!r} needs 1 or more slots (e.g. {queue}=4), got {slots!r}"
+                )
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency must be 1 or more, got {self.concurrency}")
         if self.processes < 1:
@@ -45,6 +60,13 @@ class WorkerConfig:
             raise ConfigurationError(f"drain_timeout must be 0 or more, got {self.drain_timeout}")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval must be positive, got {self.poll_interval}")
+
+    @property
+    def total_slots(self) -> int:
+        """Jobs one process runs at once, across all its queues."""
+        if self.queue_slots and self.queues and set(self.queues) <= set(self.queue_slots):
+            return sum(self.queue_slots[q] for q in self.queues)
+        return self.concurrency
 
     @property
     def heartbeat_interval(self) -> float:

@@ -12,6 +12,7 @@ import os
 import random
 import socket
 import time
+from collections import Counter
 from typing import Any
 
 from conveyor.app import Conveyor
@@ -53,9 +54,10 @@ class WorkerProcess:
         self.config = config
         self.worker_id = worker_id
         self.queues = queues_for(app, config)
+        self.total_slots = config.total_slots
         # Every running job may hold a connection (ctx.transaction), plus the worker's own
         # claims, completions and heartbeats. Pools open connections only as needed.
-        app.pool_size = max(app.pool_size or 0, config.concurrency + 4)
+        app.pool_size = max(app.pool_size or 0, config.total_slots + 4)
         self.names = tuple(sorted(app.jobs))
         self.exit_code = EXIT_OK
         self.claimed = 0
@@ -112,7 +114,7 @@ class WorkerProcess:
             self.app,
             completer,
             self.worker_id,
-            self.config.concurrency,
+            self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
         )
@@ -174,24 +176,60 @@ class WorkerProcess:
                 log.warning("cannot register worker (%s); retrying", exc)
                 await asyncio.sleep(min(5.0, 0.1 * 2**failures))
 
+    def _open_groups(self, executor: Executor) -> list[tuple[tuple[str, ...], int]]:
+        """The claims one round may make: (queues, most jobs) pairs, capped queues first.
+
+        A capped queue claims on its own, up to its free slots; the uncapped queues claim
+        together (one query merges them by priority) up to what the process has left.
+        """
+        free = self.total_slots - len(executor.running)
+        if free <= 0:
+            return []
+        caps = self.config.queue_slots
+        if not caps:
+            return [(self.queues, free)]
+        busy = Counter(run.job.queue for run in executor.running.values())
+        groups: list[tuple[tuple[str, ...], int]] = []
+        for queue in self.queues:
+            if queue in caps and caps[queue] > busy[queue]:
+                groups.append(((queue,), min(caps[queue] - busy[queue], free)))
+        shared = tuple(q for q in self.queues if q not in caps)
+        if shared:
+            groups.append((shared, free))
+        return groups
+
     async def _claim_loop(self, store: AsyncStore, executor: Executor) -> None:
         assert self._slot_freed is not None and self._wake is not None
         failures = 0
         while not self._stopping:
-            free = self.config.concurrency - len(executor.running)
-            if free <= 0:
+            if not self._open_groups(executor):
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            if free < self.config.concurrency // 2 and executor.has_threads():
+            if (
+                self.total_slots - len(executor.running) < self.total_slots // 2
+                and executor.has_threads()
+            ):
                 # Sync jobs' slots free up one by one (threads finish one at a time): gather
                 # them for a moment, since one claim of many costs far less than many of one.
                 await asyncio.sleep(GATHER_SLOTS)
-                free = self.config.concurrency - len(executor.running)
+            filled = True
+            open_queues: list[str] = []
             try:
-                jobs = await store.claim_jobs(
-                    ClaimParams(self.worker_id, self.queues, self.names, free, self.config.lease)
-                )
+                for queues, _ in self._open_groups(executor):
+                    # Recompute the limit: an earlier group in this round took slots.
+                    limit = dict(self._open_groups(executor)).get(queues, 0)
+                    if limit <= 0 or self._stopping:
+                        continue
+                    jobs = await store.claim_jobs(
+                        ClaimParams(self.worker_id, queues, self.names, limit, self.config.lease)
+                    )
+                    for job in jobs:
+                        executor.start(job)
+                    self.claimed += len(jobs)
+                    if len(jobs) < limit:
+                        filled = False
+                        open_queues += queues
                 failures = 0
             except Exception as exc:
                 # Never let the claim loop die while the process looks alive: log, back off,
@@ -203,25 +241,27 @@ class WorkerProcess:
                     log.exception("claim failed unexpectedly; retrying")
                 await asyncio.sleep(min(5.0, 0.05 * 2**failures))
                 continue
-            for job in jobs:
-                if self._stopping:
-                    break
-                executor.start(job)
-            self.claimed += len(jobs)
-            if len(jobs) == free:
+            if filled:
                 continue  # more may be waiting: claim again as slots allow
-            await self._idle(store, executor)
+            await self._idle(store, executor, tuple(open_queues))
 
-    async def _idle(self, store: AsyncStore, executor: Executor) -> None:
-        """Wait for something that may make a job claimable."""
+    async def _idle(
+        self, store: AsyncStore, executor: Executor, open_queues: tuple[str, ...]
+    ) -> None:
+        """Wait for something that may make a job claimable.
+
+        ``open_queues`` had free slots and found no ready job. A queue at its cap is not
+        among them: its backlog is due but must wait for one of its own slots to free up.
+        """
         assert self._wake is not None and self._completer is not None
+        assert self._slot_freed is not None
         # Judge "idle" from before the awaits below: a job finishing meanwhile leaves an
         # outcome that may schedule a retry, and the next round must see it.
         busy = bool(executor.running)
         try:
             if self.config.burst:
                 await self._completer.flush()
-            due = await store.next_due_in(self.queues, self.names)
+            due = await store.next_due_in(open_queues, self.names)
         except Exception as exc:
             log.warning("could not read the next due time (%s)", exc)
             busy, due = True, None
@@ -236,9 +276,15 @@ class WorkerProcess:
             await asyncio.sleep(0.001)  # a race with another claimer; try again at once
             return
         self._wake.clear()
-        change = asyncio.ensure_future(store.wait_for_change(wait))
-        woken = asyncio.ensure_future(self._wake.wait())
-        _, pending = await asyncio.wait({change, woken}, return_when=asyncio.FIRST_COMPLETED)
+        waits = {
+            asyncio.ensure_future(store.wait_for_change(wait)),
+            asyncio.ensure_future(self._wake.wait()),
+        }
+        if len(open_queues) < len(self.queues):
+            # A capped queue is full: one of its jobs finishing opens a slot for its backlog.
+            self._slot_freed.clear()
+            waits.add(asyncio.ensure_future(self._slot_freed.wait()))
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -186,7 +186,7 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
     log.info(
         "conveyor worker: %d process(es) x %d slots on queues %s (%d job types)",
         config.processes,
-        config.concurrency,
+        config.total_slots,
         ",".join(queues_for(app, config)),
         len(app.jobs),
     )

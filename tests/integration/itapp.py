@@ -66,3 +66,22 @@ def poison(ctx) -> None:
 @app.job(name="hang", queue="work", timeout=1, retries=0)
 def hang(ctx) -> None:
     time.sleep(60)
+
+
+def record_interval(lane: str, n: int, started: float) -> None:
+    """Record one run's [start, end] as an effect key ``lane|n|start|end``."""
+    record(f"{lane}|{n}|{started:.6f}|{time.time():.6f}")
+
+
+@app.job(name="lane_heavy", queue="heavy")
+def lane_heavy(ctx, n: int, seconds: float) -> None:
+    started = time.time()
+    time.sleep(seconds)
+    record_interval("heavy", n, started)
+
+
+@app.job(name="lane_light", queue="light")
+async def lane_light(ctx, n: int, seconds: float) -> None:
+    started = time.time()
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(record_interval, "light", n, started)

@@ -1,0 +1,41 @@
+"""Per-queue slots (``--queues heavy=2,light=3``) in real worker processes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from conveyor.testing import eventually
+
+from .conftest import Workers
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals open at one instant (ends sort before starts at the same time)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def test_a_capped_queue_never_exceeds_its_slots_nor_blocks_another(workers: Workers) -> None:
+    app = workers.app
+    heavy = [app.jobs["lane_heavy"].prepare(n=n, seconds=0.5) for n in range(12)]
+    light = [app.jobs["lane_light"].prepare(n=n, seconds=0.2) for n in range(6)]
+    app.enqueue_many(heavy)
+    app.enqueue_many(light)
+    workers.start(queues=["heavy", "light"], queue_slots={"heavy": 2, "light": 3})
+
+    eventually(lambda: len(workers.effects()) == 18 or None, timeout=60)
+    lanes: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key in workers.effects():
+        lane, _, start, end = key.split("|")
+        lanes[lane].append((float(start), float(end)))
+    # Two heavy and three light at once at most, and the caps were actually used.
+    assert max_overlap(lanes["heavy"]) == 2
+    assert 2 <= max_overlap(lanes["light"]) <= 3
+    # The light queue did not wait behind the heavy backlog (about 3 s of work at 2 slots).
+    last_light = max(end for _, end in lanes["light"])
+    last_heavy = max(end for _, end in lanes["heavy"])
+    assert last_light < last_heavy - 1.0
