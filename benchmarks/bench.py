@@ -98,6 +98,8 @@ METRICS: dict[str, Metric] = {
     "latency_p90": Metric("enqueue-to-start latency p90 @ 50 jobs/s", "ms", False),
     "latency_p99": Metric("enqueue-to-start latency p99 @ 50 jobs/s", "ms", False),
     "latency_max": Metric("enqueue-to-start latency max @ 50 jobs/s", "ms", False),
+    "priority_p50": Metric("high-priority wait behind a low-priority backlog, p50", "ms", False),
+    "priority_p99": Metric("high-priority wait behind a low-priority backlog, p99", "ms", False),
 }
 
 _PROCESS = ("process_async_wall", "process_async_active", "process_sync_wall",
@@ -126,12 +128,13 @@ class Sizes:
     bulk_total: int
     process: int
     latency_seconds: float
+    backlog: int
 
 
 FULL = Sizes(single=20_000, single_2p_each=10_000, bulk_total=100_000, process=20_000,
-             latency_seconds=10.0)
+             latency_seconds=10.0, backlog=100_000)
 QUICK = Sizes(single=1_000, single_2p_each=500, bulk_total=20_000, process=2_000,
-              latency_seconds=2.0)
+              latency_seconds=2.0, backlog=10_000)
 
 
 @dataclass(frozen=True)
@@ -684,6 +687,64 @@ def measure_latency(url: str, settings: Settings) -> list[Sample]:
     ]
 
 
+PRIORITY_JOB_MS = 50.0
+PRIORITY_PROBES = 40
+PRIORITY_INTERVAL = 0.1
+
+
+def measure_priority(url: str, settings: Settings) -> list[Sample]:
+    """High-priority jobs enqueued while a running worker has a large low-priority backlog.
+
+    The backlog is ``sizes.backlog`` jobs of 50 ms each at priority 0; every 100 ms one job
+    at priority 10 is enqueued; its wait is ``started_at - created_at``. A worker that claims
+    only free slots starts each within about one job length; one that prefetched would make
+    it wait behind what it already took.
+    """
+    app = benchapp.build(url)
+    try:
+        job = bench_job(app, benchapp.WORK_JOB)
+        store = app.store
+        for start in range(0, settings.sizes.backlog, 10_000):
+            count = min(10_000, settings.sizes.backlog - start)
+            job.enqueue_many([{"ms": PRIORITY_JOB_MS}] * count, priority=0)
+        with running_worker(url, settings, burst=False, label="priority") as worker:
+            wait_until(
+                lambda: len(store.live_workers(60.0)) >= settings.processes,
+                60.0,
+                "the worker processes to register",
+                worker,
+            )
+            time.sleep(1.0)  # let the backlog fill every slot
+            probes = []
+            for _ in range(PRIORITY_PROBES):
+                probes.append(job.enqueue(ms=0.0, priority=10).id)
+                time.sleep(PRIORITY_INTERVAL)
+            wait_until(
+                lambda: all(
+                    j.state is JobState.SUCCEEDED for j in store.get_jobs(probes)
+                ),
+                settings.timeout,
+                f"{PRIORITY_PROBES} high-priority jobs to succeed",
+                worker,
+            )
+            done = store.get_jobs(probes)
+            backlog_left = count_state(app, JobState.QUEUED)
+    finally:
+        app.close()
+    waits = sorted(((j.started_at or math.inf) - j.created_at) * 1000.0 for j in done)
+    extra = {
+        "backlog": settings.sizes.backlog,
+        "job_ms": PRIORITY_JOB_MS,
+        "slots": settings.processes * settings.concurrency,
+        "backlog_left_at_end": backlog_left,
+        "max_ms": round(waits[-1], 3),
+    }
+    return [
+        Sample("priority_p50", percentile(waits, 0.50), len(waits), extra),
+        Sample("priority_p99", percentile(waits, 0.99), len(waits), extra),
+    ]
+
+
 Measure = Callable[[str, Settings], list[Sample]]
 MEASUREMENTS: dict[str, tuple[Measure, tuple[str, ...]]] = {
     "single": (measure_single, ("enqueue_single",)),
@@ -699,6 +760,7 @@ MEASUREMENTS: dict[str, tuple[Measure, tuple[str, ...]]] = {
         ("process_sync_wall", "process_sync_active"),
     ),
     "latency": (measure_latency, ("latency_p50", "latency_p90", "latency_p99", "latency_max")),
+    "priority": (measure_priority, ("priority_p50", "priority_p99")),
 }
 
 
