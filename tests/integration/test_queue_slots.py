@@ -39,3 +39,24 @@ def test_a_capped_queue_never_exceeds_its_slots_nor_blocks_another(workers: Work
     last_light = max(end for _, end in lanes["light"])
     last_heavy = max(end for _, end in lanes["heavy"])
     assert last_light < last_heavy - 1.0
+
+
+def test_a_high_priority_job_overtakes_a_backlog_without_prefetch(workers: Workers) -> None:
+    app = workers.app
+    sleeper = app.jobs["sleeper"]
+    low = sleeper.enqueue_many([{"seconds": 0.05}] * 300, priority=0)
+    workers.start(queues=["work"], concurrency=2)
+    workers.wait_state(low[5].id, "succeeded")
+    urgent = sleeper.enqueue(seconds=0.0, priority=10)
+    high = workers.wait_state(urgent.id, "succeeded")
+    assert high.started_at is not None
+    # Between its enqueue and its start, at most one low job per slot may finish (those
+    # running when it arrived) or begin (a slot freed while a claim was in flight). A worker
+    # that prefetched a batch would finish the whole batch first.
+    lows = app.store.get_jobs([h.id for h in low])
+    window = (high.created_at, high.started_at)
+    finished = [j for j in lows if j.finished_at and window[0] < j.finished_at < window[1]]
+    started = [j for j in lows if j.started_at and window[0] < j.started_at < window[1]]
+    assert len(finished) <= 2
+    assert len(started) <= 2
+    assert sum(1 for j in lows if j.state == "queued") > 100  # the backlog was still there
