@@ -21,6 +21,7 @@ from conveyor.errors import (
 from conveyor.handle import JobHandle
 from conveyor.jobs import JobDefinition, JobOptions
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState, QueueStats, WorkerInfo
+from conveyor.once import OnceConflictError
 from conveyor.retries import Backoff, Cancel, Permanent, Retry
 from conveyor.store.protocol import Retention
 
@@ -44,6 +45,7 @@ __all__ = [
     "JobOptions",
     "JobState",
     "MigrationError",
+    "OnceConflictError",
     "PayloadTooLargeError",
     "Permanent",
     "QueueFull",

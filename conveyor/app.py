@@ -7,14 +7,22 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
+from conveyor.backpressure import (
+    check_max_queued,
+    demands,
+    ensure_room,
+    ensure_room_async,
+    wait_seconds,
+)
 from conveyor.durations import Duration
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.handle import JobHandle
 from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
-from conveyor.names import check_job_name
+from conveyor.names import check_job_name, check_queue
 from conveyor.retries import Backoff
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
-from conveyor.store.protocol import AsyncStore, NewJob, Retention, Store
+from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
+from conveyor.unique import UniqueFor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,6 +64,8 @@ class Conveyor:
         self._store: Store | None = None
         self._async_store: AsyncStore | None = None
         self._wakeups: list[Callable[[], None]] = []
+        self.queue_limits: dict[str, int] = {}
+        """``max_queued`` per queue, set with :meth:`configure_queue`."""
 
     def __repr__(self) -> str:
         return f"<Conveyor {self.url} jobs={len(self.jobs)}>"
@@ -79,6 +89,8 @@ class Conveyor:
         timeout: Duration | None = None,
         retry_on: object = (),
         give_up_on: object = (),
+        unique: str | None = None,
+        unique_for: UniqueFor = None,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -94,11 +106,19 @@ class Conveyor:
         timeout: Duration | None = None,
         retry_on: object = (),
         give_up_on: object = (),
+        unique: str | None = None,
+        unique_for: UniqueFor = None,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
         The handler may be ``def`` or ``async def`` and takes the job context first. Options are
         validated now; a mistake raises :class:`ConfigurationError` at import time.
+
+        ``unique="charge:{order_id}"`` makes the job unique by a key filled from the call's
+        arguments: while a job holds the key, enqueueing another writes nothing and returns the
+        holder's handle (``handle.duplicate``). ``unique_for`` (a duration or ``"forever"``)
+        keeps the key held after the job succeeds. Keys are global strings shared by every job
+        type. See docs/unique-jobs.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -108,6 +128,8 @@ class Conveyor:
             timeout=timeout,
             retry_on=retry_on,
             give_up_on=give_up_on,
+            unique=unique,
+            unique_for=unique_for,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:
@@ -189,31 +211,83 @@ class Conveyor:
         for callback in list(self._wakeups):
             callback()
 
+    def configure_queue(self, name: str, *, max_queued: int | None = None) -> None:
+        """Set a queue's policy: ``max_queued`` bounds how many jobs may wait in it.
+
+        An enqueue that would take the queue's waiting jobs (queued, scheduled, retrying) past
+        ``max_queued`` raises :class:`~conveyor.QueueFull` and writes nothing, unless it passed
+        ``wait_for_room="30s"``, which waits up to that long for workers to make room. The
+        bound is checked just before the insert, not inside its transaction (that would
+        serialise producers), so producers racing at the limit may overshoot it, each by at
+        most the number of jobs it adds. ``max_queued=None`` removes the limit. Raises
+        :class:`ConfigurationError` for a bad name or a limit that is not a positive int.
+        See docs/queues.md.
+        """
+        queue = check_queue(name)
+        if max_queued is None:
+            self.queue_limits.pop(queue, None)
+        else:
+            self.queue_limits[queue] = check_max_queued(max_queued)
+
     def enqueue_many(
-        self, jobs: Sequence[NewJob], *, connection: object | None = None
+        self,
+        jobs: Sequence[NewJob],
+        *,
+        connection: object | None = None,
+        wait_for_room: Duration | None = None,
     ) -> list[JobHandle]:
         """Insert prepared jobs (``definition.prepare(...)``) in one transaction.
 
         With ``connection``, the jobs are written inside that connection's open transaction
-        and exist only if the caller commits it (see docs/postgres.md).
+        and exist only if the caller commits it (see docs/postgres.md). A queue configured
+        with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
+        up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
+        wait = wait_seconds(wait_for_room)
+        wanted = demands(jobs, self.queue_limits)
+        if wanted:
+            ensure_room(self.store, wanted, wait)
         if connection is not None:
             inserted = self.store.insert_jobs_in(connection, jobs)
         else:
             inserted = self.store.insert_jobs(jobs)
-        self._notify_local()
-        return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
+        if not all(i.duplicate for i in inserted):
+            self._notify_local()  # duplicates wrote nothing, so there is nothing to claim
+        return self._handles(inserted, jobs)
+
+    def _handles(self, inserted: Sequence[InsertedJob], jobs: Sequence[NewJob]) -> list[JobHandle]:
+        """One handle per input job; a duplicate's handle is the holding job's."""
+        return [
+            JobHandle(
+                self,
+                i.id,
+                i.name or j.name,
+                i.state,
+                duplicate=i.duplicate,
+                held_until=i.held_until,
+            )
+            for i, j in zip(inserted, jobs, strict=True)
+        ]
 
     async def enqueue_many_async(
-        self, jobs: Sequence[NewJob], *, connection: object | None = None
+        self,
+        jobs: Sequence[NewJob],
+        *,
+        connection: object | None = None,
+        wait_for_room: Duration | None = None,
     ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
+        wait = wait_seconds(wait_for_room)
+        wanted = demands(jobs, self.queue_limits)
+        if wanted:
+            await ensure_room_async(self.async_store, wanted, wait)
         if connection is not None:
             inserted = await self.async_store.insert_jobs_in(connection, jobs)
         else:
             inserted = await self.async_store.insert_jobs(jobs)
-        self._notify_local()
-        return [JobHandle(self, i.id, j.name, i.state) for i, j in zip(inserted, jobs, strict=True)]
+        if not all(i.duplicate for i in inserted):
+            self._notify_local()
+        return self._handles(inserted, jobs)
 
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
         """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""

@@ -18,7 +18,12 @@ import pydantic_core
 
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLargeError
 
-RESERVED = frozenset({"delay", "run_at", "priority", "queue", "connection", "unique_key", "tenant"})
+RESERVED = frozenset(
+    {
+        "delay", "run_at", "priority", "queue", "connection", "unique_key", "unique_for",
+        "tenant", "wait_for_room",
+    }
+)
 """Keyword names ``enqueue`` takes as options; a handler parameter may not use them."""
 
 _ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)

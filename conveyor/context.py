@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError
+from conveyor.once import OnceConflictError, once_key
+
+if TYPE_CHECKING:
+    from conveyor.store.protocol import AsyncStore, Store
+
+log = logging.getLogger("conveyor.worker")
 
 
 @dataclass(eq=False)
@@ -27,12 +34,101 @@ class JobContext:
     deadline: float | None
     """Epoch seconds after which the attempt is stopped, or None without a timeout."""
     worker_id: str
+    created_at: float = 0.0
+    """When the job was enqueued (epoch seconds); the same for every attempt."""
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
     _progress_dirty: bool = field(default=False, repr=False)
     _open_transaction: Callable[[], Any] | None = field(default=None, repr=False)
     _open_transaction_async: Callable[[], Awaitable[Any]] | None = field(default=None, repr=False)
     _transaction: Any = field(default=None, repr=False)
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+    _async_store: AsyncStore | None = field(default=None, repr=False)
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key that is the same for every attempt of this job, and differs between jobs.
+
+        Pass it to an external service that deduplicates requests, e.g. a payment
+        provider's ``Idempotency-Key`` header, so a redelivered attempt repeats the request
+        without repeating its effect. Built from the job's name, id and enqueue time (the
+        time guards against ids reused after a database is recreated); a replayed job keeps
+        its key. Providers forget keys after a while (Stripe: 24 hours).
+        """
+        return f"conveyor-{self.name}-{self.job_id}-{int(self.created_at * 1000)}"
+
+    @contextmanager
+    def once(self, *parts: str | int) -> Iterator[bool]:
+        """Guard an effect so a redelivered attempt skips it: ``with ctx.once("charge", id)``.
+
+        Yields ``first``: True when no committed record of the key built from ``parts``
+        exists, so the block should perform the effect (``if first: ...``). When the block
+        ends without an exception the key is recorded; when it raises, nothing is.
+
+        Inside a handler that uses ``ctx.transaction`` (open when the block ends) the record
+        is written in that transaction and commits with the handler's writes and the job's
+        completion, so an effect written through the same transaction happens exactly once.
+        If another transaction committed the key meanwhile, :class:`OnceConflictError` is
+        raised: the whole transaction rolls back and the job is retried at once.
+
+        Without a transaction the key is checked before the block and recorded in its own
+        commit after it: a crash between the effect and the record repeats the effect.
+        Keys are global (shared by every job); raises :class:`ArgumentError` for a part that
+        is not ``str`` or ``int``. For sync handlers; async handlers use :meth:`once_async`.
+        """
+        key = once_key(parts)
+        if self._store is None:
+            raise ConveyorError(
+                "ctx.once() is for sync handlers run by a worker; in an async handler use "
+                "`async with ctx.once_async(...) as first:`"
+            )
+        tx = self._transaction
+        first = not (tx.once_seen(key) if tx is not None else self._store.once_seen(key))
+        yield first  # an exception from the block propagates from here: nothing is recorded
+        if not first:
+            return
+        # The transaction open now, even if the block opened it: recording through another
+        # connection would wait on that transaction's lock on SQLite.
+        tx = self._transaction
+        if tx is not None:
+            if not tx.record_once(key, self.job_id):
+                raise OnceConflictError(key)
+        elif not self._store.record_once(key, self.job_id):
+            self._raced(key)
+
+    @asynccontextmanager
+    async def once_async(self, *parts: str | int) -> AsyncIterator[bool]:
+        """The async twin of :meth:`once`: ``async with ctx.once_async("charge", id) as first``.
+
+        Uses the transaction of ``await ctx.transaction_async()`` when one is open.
+        """
+        key = once_key(parts)
+        if self._async_store is None:
+            raise ConveyorError(
+                "ctx.once_async() is for async handlers run by a worker; in a sync handler use "
+                "`with ctx.once(...) as first:`"
+            )
+        tx = self._transaction
+        seen = await tx.once_seen(key) if tx is not None else await self._async_store.once_seen(key)
+        first = not seen
+        yield first
+        if not first:
+            return
+        tx = self._transaction
+        if tx is not None:
+            if not await tx.record_once(key, self.job_id):
+                raise OnceConflictError(key)
+        elif not await self._async_store.record_once(key, self.job_id):
+            self._raced(key)
+
+    def _raced(self, key: str) -> None:
+        # Without a transaction there is nothing to roll back: the effect already ran twice.
+        log.warning(
+            "job %s: ctx.once() key %r was recorded by another attempt while this one ran its "
+            "block, so the effect ran twice; use ctx.once() inside ctx.transaction to prevent it",
+            self.job_id,
+            key,
+        )
 
     @property
     def transaction(self) -> Any:

@@ -24,12 +24,25 @@ _MAX_POLL = 0.25
 
 @dataclass(frozen=True)
 class JobHandle:
-    """A job that was enqueued: its id, its state at enqueue, and access to its outcome."""
+    """A job that was enqueued: its id, its state at enqueue, and access to its outcome.
+
+    For a unique job whose key was already held, nothing was written: ``duplicate`` is True and
+    the handle is the *holding* job's (its id, name and current state), so ``result()`` waits
+    for the holder. See docs/unique-jobs.md.
+    """
 
     app: Conveyor
     id: int
     name: str
     state: JobState
+    duplicate: bool = False
+    """True when this enqueue was a duplicate of the holding job and wrote nothing."""
+    held_until: float | None = None
+    """When a duplicate's holder (a succeeded job) releases the key, in epoch seconds.
+
+    None while the holder is still active (scheduled, queued, running, retrying: the hold lasts
+    until it ends) or when it holds the key forever, and for jobs that are not duplicates.
+    """
 
     def refresh(self) -> Job:
         """The job as it is now; raises :class:`JobNotFoundError` if it was pruned."""

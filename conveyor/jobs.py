@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from conveyor.args import ArgsSpec
+from conveyor.args import RESERVED, ArgsSpec
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.handle import JobHandle
 from conveyor.names import check_queue
 from conveyor.retries import Backoff
 from conveyor.store.protocol import NewJob
+from conveyor.unique import UniqueTemplate, check_unique_key, to_unique_for
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -58,6 +59,10 @@ class JobOptions:
     """When set, only these exception types are retried; any other sends the job to dead."""
     give_up_on: tuple[type[BaseException], ...] = ()
     """Exception types that send the job straight to dead."""
+    unique: str | None = None
+    """Key template (``"charge:{order_id}"``); checked against the handler when it registers."""
+    unique_for: float | None = None
+    """Seconds a succeeded job keeps holding its key; negative means forever (conveyor.unique)."""
 
     @property
     def max_attempts(self) -> int:
@@ -75,8 +80,21 @@ class JobOptions:
         timeout: Duration | None = None,
         retry_on: object = (),
         give_up_on: object = (),
+        unique: str | None = None,
+        unique_for: object = None,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
+        if unique is not None and (not isinstance(unique, str) or not unique):
+            raise ConfigurationError(
+                f"unique= takes a non-empty key template such as 'charge:{{order_id}}', "
+                f"got {unique!r}"
+            )
+        hold = to_unique_for(unique_for)
+        if hold is not None and unique is None:
+            raise ConfigurationError(
+                "unique_for= needs unique= too: it says how long a succeeded job keeps its "
+                "unique key, so declare the key template, e.g. unique='charge:{order_id}'"
+            )
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigurationError(
                 f"retries must be a whole number of retries, 0 or more, got {retries!r}"
@@ -96,6 +114,8 @@ class JobOptions:
             timeout=seconds,
             retry_on=_exception_types(retry_on, "retry_on"),
             give_up_on=_exception_types(give_up_on, "give_up_on"),
+            unique=unique,
+            unique_for=hold,
         )
 
 
@@ -114,6 +134,15 @@ class JobDefinition(Generic[P, R]):
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = ArgsSpec(fn, name)
+        self.unique: UniqueTemplate | None = None
+        """The unique key template, checked against the handler's parameters now."""
+        if options.unique is not None:
+            named = tuple(
+                p.name
+                for p in self.args.signature.parameters.values()
+                if p.kind is not inspect.Parameter.VAR_KEYWORD
+            )
+            self.unique = UniqueTemplate(options.unique, name, named)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -127,16 +156,18 @@ class JobDefinition(Generic[P, R]):
         """Validate arguments and options into a job ready to insert (nothing is written).
 
         Options: ``delay`` (seconds or duration), ``run_at`` (datetime), ``priority``,
-        ``queue``. Raises :class:`ArgumentError` or :class:`ConfigurationError`.
+        ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
+        ``unique_for`` (see docs/unique-jobs.md). Raises :class:`ArgumentError` or
+        :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
-        for reserved in ("unique_key", "tenant"):
-            if reserved in options:
-                raise ConfigurationError(
-                    f"enqueue({reserved}=...) is reserved for a feature not in this release "
-                    "yet (unique jobs, tenants); remove it"
-                )
+        if "tenant" in options:
+            raise ConfigurationError(
+                "enqueue(tenant=...) is reserved for a feature not in this release yet "
+                "(tenants); remove it"
+            )
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
+        unique_key, unique_for = self._unique(args, kwargs, options)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,
@@ -146,21 +177,52 @@ class JobDefinition(Generic[P, R]):
             run_at=_run_at(options.get("run_at")),
             delay=to_seconds(options.get("delay", 0.0), what="delay"),
             timeout=self.options.timeout,
+            unique_key=unique_key,
+            unique_for=unique_for,
         )
+
+    def _unique(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], options: dict[str, Any]
+    ) -> tuple[str | None, float | None]:
+        """The call's unique key (per-call literal, else the filled template) and its hold."""
+        key: str | None = None
+        if "unique_key" in options:
+            key = check_unique_key(options["unique_key"])
+        elif self.unique is not None:
+            # encode() already checked the call binds, so bind() cannot fail here.
+            bound = self.args.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            key = self.unique.fill(bound.arguments)
+        if "unique_for" not in options:
+            return key, self.options.unique_for if key is not None else None
+        hold = to_unique_for(options["unique_for"])
+        if key is None and hold is not None:
+            raise ConfigurationError(
+                f"enqueue(unique_for=...) on job {self.name!r} needs a unique key: declare "
+                "@app.job(unique='...') or pass unique_key='...'"
+            )
+        return key, hold
 
     def enqueue(self, *args: Any, **kwargs: Any) -> JobHandle:
         """Enqueue one job from sync code; returns its handle once it is written.
 
         ``connection=conn`` writes it inside that connection's open transaction instead.
+        ``wait_for_room="30s"`` waits that long for room in a queue at its ``max_queued``.
         """
         connection = kwargs.pop("connection", None)
-        return self.app.enqueue_many([self.prepare(*args, **kwargs)], connection=connection)[0]
+        room = kwargs.pop("wait_for_room", None)
+        prepared = [self.prepare(*args, **kwargs)]
+        return self.app.enqueue_many(prepared, connection=connection, wait_for_room=room)[0]
 
     async def enqueue_async(self, *args: Any, **kwargs: Any) -> JobHandle:
         """Enqueue one job from async code without blocking the event loop."""
         connection = kwargs.pop("connection", None)
+        room = kwargs.pop("wait_for_room", None)
         prepared = [self.prepare(*args, **kwargs)]
-        return (await self.app.enqueue_many_async(prepared, connection=connection))[0]
+        handles = await self.app.enqueue_many_async(
+            prepared, connection=connection, wait_for_room=room
+        )
+        return handles[0]
 
     def enqueue_many(
         self, calls: Iterable[Mapping[str, Any]], **options: Any
@@ -170,15 +232,20 @@ class JobDefinition(Generic[P, R]):
         ``calls`` is an iterable of keyword-argument dicts; ``options`` apply to every job.
         """
         connection = options.pop("connection", None)
-        return self.app.enqueue_many(self._prepare_all(calls, options), connection=connection)
+        room = options.pop("wait_for_room", None)
+        prepared = self._prepare_all(calls, options)
+        return self.app.enqueue_many(prepared, connection=connection, wait_for_room=room)
 
     async def enqueue_many_async(
         self, calls: Iterable[Mapping[str, Any]], **options: Any
     ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
         connection = options.pop("connection", None)
+        room = options.pop("wait_for_room", None)
         prepared = self._prepare_all(calls, options)
-        return await self.app.enqueue_many_async(prepared, connection=connection)
+        return await self.app.enqueue_many_async(
+            prepared, connection=connection, wait_for_room=room
+        )
 
     def _prepare_all(
         self, calls: Iterable[Mapping[str, Any]], options: dict[str, Any]
@@ -197,12 +264,8 @@ class JobDefinition(Generic[P, R]):
         return prepared
 
 
-_OPTION_NAMES = frozenset(
-    {
-        "delay", "run_at", "priority", "queue", "connection", "unique_key", "unique_for",
-        "tenant", "wait_for_room",
-    }
-)
+_OPTION_NAMES = RESERVED
+"""Keyword names ``enqueue`` takes as options rather than as the handler's arguments."""
 
 
 def _run_at(value: object) -> float | None:

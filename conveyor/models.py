@@ -111,6 +111,18 @@ class QueueStats:
     failed_last_hour: int = 0
     waiting_names: tuple[str, ...] = ()
     """Job names with ready jobs in this queue."""
+    paused: bool = False
+    """True while the queue is paused: it accepts jobs, but no worker claims them."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueControl:
+    """A queue's operator-set state (``conveyor queues pause/resume``): who changed it, when."""
+
+    name: str
+    paused: bool
+    changed_at: float
+    changed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

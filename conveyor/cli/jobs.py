@@ -1,4 +1,4 @@
-"""``conveyor jobs list | show | retry | cancel``."""
+"""``conveyor jobs list | show | why | retry | cancel``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.models import Job, JobState
 from conveyor.store.protocol import JobFilter, Store
+from conveyor.why import explain
 
 STATE_CHOICE = click.Choice([s.value for s in JobState], case_sensitive=False)
 
 
 @click.group()
 def jobs() -> None:
-    """List, inspect, retry and cancel jobs."""
+    """List, inspect, explain ("why is it waiting?"), retry and cancel jobs."""
 
 
 @jobs.command("list")
@@ -85,6 +86,29 @@ def show(target: Target, job_id: int, as_json: bool) -> None:
     """Show one job: every field, arguments, result, progress and each attempt's traceback."""
     store = target.store()
     show_job(store, load_job(store, job_id), as_json=as_json)
+
+
+@jobs.command("why")
+@click.argument("job_id", type=int)
+@json_option
+@target_options
+def why(target: Target, job_id: int, as_json: bool) -> None:
+    """Say why a job is not running: its schedule, a paused queue, workers, jobs ahead.
+
+    Exits 1 when the job does not exist.
+    """
+    reasons = explain(target.store(), job_id)
+    missing = reasons[0].code == "not_found"
+    if as_json:
+        render.print_json({"job_id": job_id,
+                           "reasons": [{"code": r.code, "message": r.message} for r in reasons]})
+    elif missing:
+        click.echo(reasons[0].message, err=True)
+    else:
+        for reason in reasons:
+            click.echo(f"{reason.code}: {reason.message}")
+    if missing:
+        click.get_current_context().exit(1)
 
 
 @jobs.command("retry")

@@ -1,12 +1,15 @@
-"""``conveyor migrate`` and ``conveyor queues``."""
+"""``conveyor migrate`` and ``conveyor queues`` (with ``queues pause`` and ``queues resume``)."""
 
 from __future__ import annotations
+
+import getpass
 
 import click
 
 from conveyor.cli import render
 from conveyor.cli.health import live_workers, unserved
 from conveyor.cli.options import Target, json_option, target_options
+from conveyor.names import check_queue
 from conveyor.store import open_store, sqlite_path
 
 
@@ -26,14 +29,19 @@ def migrate(target: Target) -> None:
     click.echo(f"schema version {version} at {url}")
 
 
-@click.command(short_help="Per-queue counts, oldest wait, and jobs no live worker knows.")
+@click.group(invoke_without_command=True,
+             short_help="Per-queue counts, oldest wait, and jobs no live worker knows.")
 @json_option
 @target_options
 def queues(target: Target, as_json: bool) -> None:
     """Per queue: jobs waiting, running, retrying and dead, the oldest wait, the last hour.
 
-    Below the table, every job name with ready jobs that no live worker knows is named.
+    Below the table, every job name with ready jobs that no live worker knows is named, and a
+    paused queue is marked "paused". `conveyor queues pause NAME` and `conveyor queues resume
+    NAME` stop and restart a queue's claims.
     """
+    if click.get_current_context().invoked_subcommand is not None:
+        return  # `queues pause` / `queues resume` run on their own
     store = target.store()
     stats = store.queue_stats()
     workers = live_workers(store)
@@ -61,7 +69,7 @@ def queues(target: Target, as_json: bool) -> None:
             column.justify = "right"
         for s in stats:
             out.add_row(
-                render.escape(s.queue),
+                render.escape(s.queue) + (" [yellow](paused)[/]" if s.paused else ""),
                 str(s.queued),
                 str(s.scheduled),
                 str(s.running),
@@ -77,3 +85,43 @@ def queues(target: Target, as_json: bool) -> None:
                + (f": {render.worker_names(workers)}" if workers else ""))
     for item in missing:
         click.echo(item.message)
+
+
+def _operator(by: str | None) -> str | None:
+    """``--by``, else the OS user name (None when the system cannot tell)."""
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return None
+
+
+@queues.command("pause")
+@click.argument("name")
+@click.option("--by", metavar="WHO", help="Who is pausing, recorded with the pause "
+                                          "[default: your user name].")
+@target_options
+def pause(target: Target, name: str, by: str | None) -> None:
+    """Stop workers claiming jobs of queue NAME; it still accepts new jobs.
+
+    Jobs already running finish. Resume with `conveyor queues resume NAME`.
+    """
+    queue = check_queue(name)
+    if target.store().pause_queue(queue, by=_operator(by)):
+        click.echo(f"paused queue {queue}: workers claim none of its jobs until it is resumed")
+    else:
+        click.echo(f"queue {queue} was already paused")
+
+
+@queues.command("resume")
+@click.argument("name")
+@click.option("--by", metavar="WHO", help="Who is resuming [default: your user name].")
+@target_options
+def resume(target: Target, name: str, by: str | None) -> None:
+    """Let workers claim jobs of queue NAME again."""
+    queue = check_queue(name)
+    if target.store().resume_queue(queue, by=_operator(by)):
+        click.echo(f"resumed queue {queue}")
+    else:
+        click.echo(f"queue {queue} was not paused")

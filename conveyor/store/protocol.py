@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
+from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,8 @@ class NewJob:
     unique_key: str | None = None
     tenant: str | None = None
     meta_json: str = "{}"
+    unique_for: float | None = None
+    """Seconds a succeeded job keeps holding ``unique_key``; negative is forever, None is none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,12 @@ class InsertedJob:
 
     id: int
     state: JobState
+    duplicate: bool = False
+    """True when the unique key was held: nothing was written and ``id`` is the holder's."""
+    held_until: float | None = None
+    """For a duplicate of a succeeded job: when its hold ends (epoch seconds); else None."""
+    name: str | None = None
+    """For a duplicate: the holder's job name (keys are shared by every job type)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,10 @@ class Retention:
     succeeded: float = 86400.0
     dead: float = 30 * 86400.0
     cancelled: float = 7 * 86400.0
+    once: float = 30 * 86400.0
+    """How long ``ctx.once()`` records are kept. A job redelivered after its record is pruned
+    repeats the guarded effect, so keep this longer than any job can take to finish, retries
+    included."""
 
 
 class StoreTransaction(Protocol):
@@ -165,6 +177,18 @@ class StoreTransaction(Protocol):
         """Discard everything written in the transaction."""
         ...
 
+    def once_seen(self, key: str) -> bool:
+        """True when a ``ctx.once()`` record of ``key`` is visible to this transaction."""
+        ...
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """Record ``key`` in this transaction (it exists only if the transaction commits).
+
+        True if newly recorded; False if a record already exists, committed by another
+        transaction (on PostgreSQL this waits for a concurrent writer of the same key to end).
+        """
+        ...
+
 
 class AsyncStoreTransaction(Protocol):
     """The async twin of :class:`StoreTransaction`."""
@@ -181,6 +205,14 @@ class AsyncStoreTransaction(Protocol):
 
     async def rollback(self) -> None:
         """See :meth:`StoreTransaction.rollback`."""
+        ...
+
+    async def once_seen(self, key: str) -> bool:
+        """See :meth:`StoreTransaction.once_seen`."""
+        ...
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`StoreTransaction.record_once`."""
         ...
 
 
@@ -289,15 +321,64 @@ class Store(Protocol):
         ...
 
     def prune(self, retention: Retention, limit: int = 10_000) -> int:
-        """Delete finished jobs older than their retention; return how many."""
+        """Delete finished jobs older than their retention; return how many.
+
+        Also deletes up to ``limit`` ``ctx.once()`` records older than ``retention.once``
+        (counted in the total, so a caller looping until it gets less than ``limit`` also
+        clears a backlog of them).
+        """
         ...
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
         ...
 
+    def once_seen(self, key: str) -> bool:
+        """True when a committed ``ctx.once()`` record of ``key`` exists."""
+        ...
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """Record ``key`` for ``ctx.once()`` in its own transaction.
+
+        True if newly recorded, False if it already existed (recorded by another attempt).
+        """
+        ...
+
     def begin(self) -> StoreTransaction:
         """Open a transaction for a handler's own writes, completed in the same commit."""
+        ...
+
+    # -- queue controls (pause/resume, backpressure, "why is my job waiting") ----------------
+
+    def pause_queue(self, name: str, by: str | None) -> bool:
+        """Stop claims from queue ``name`` (it still accepts jobs); False if already paused.
+
+        Jobs already running finish; a claim racing with the pause may still start one.
+        """
+        ...
+
+    def resume_queue(self, name: str, by: str | None) -> bool:
+        """Let workers claim from queue ``name`` again; False if it was not paused."""
+        ...
+
+    def paused_queues(self) -> frozenset[str]:
+        """Names of the queues paused now."""
+        ...
+
+    def queue_control(self, name: str) -> QueueControl | None:
+        """Queue ``name``'s pause state and who last changed it; None if never changed."""
+        ...
+
+    def queue_depth(self, queue: str, cap: int) -> int:
+        """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``."""
+        ...
+
+    def count_ahead(self, job_id: int, cap: int) -> int:
+        """Ready jobs of the same queue a claim would take before ``job_id``, up to ``cap``.
+
+        Ahead means higher priority, or equal priority and earlier ``run_at`` (then lower id).
+        0 when the job does not exist.
+        """
         ...
 
     def close(self) -> None:
@@ -373,8 +454,32 @@ class AsyncStore(Protocol):
         """
         ...
 
+    async def once_seen(self, key: str) -> bool:
+        """See :meth:`Store.once_seen`."""
+        ...
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`Store.record_once`."""
+        ...
+
     async def begin(self) -> AsyncStoreTransaction:
         """See :meth:`Store.begin`."""
+        ...
+
+    async def pause_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.pause_queue`."""
+        ...
+
+    async def resume_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.resume_queue`."""
+        ...
+
+    async def paused_queues(self) -> frozenset[str]:
+        """See :meth:`Store.paused_queues`."""
+        ...
+
+    async def queue_depth(self, queue: str, cap: int) -> int:
+        """See :meth:`Store.queue_depth`."""
         ...
 
     async def release(self) -> None:

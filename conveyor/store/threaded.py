@@ -96,10 +96,34 @@ class ThreadedAsyncStore:
         """See :meth:`Store.next_due_in`."""
         return await self._run(lambda: self._store.next_due_in(queues, names))
 
+    async def pause_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.pause_queue`."""
+        return await self._run(lambda: self._store.pause_queue(name, by))
+
+    async def resume_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.resume_queue`."""
+        return await self._run(lambda: self._store.resume_queue(name, by))
+
+    async def paused_queues(self) -> frozenset[str]:
+        """See :meth:`Store.paused_queues`."""
+        return await self._run(self._store.paused_queues)
+
+    async def queue_depth(self, queue: str, cap: int) -> int:
+        """See :meth:`Store.queue_depth`."""
+        return await self._run(lambda: self._store.queue_depth(queue, cap))
+
     async def wait_for_change(self, timeout: float) -> bool:
         """Without a change signal, wait out the timeout (subclasses do better)."""
         await asyncio.sleep(timeout)
         return False
+
+    async def once_seen(self, key: str) -> bool:
+        """See :meth:`Store.once_seen`."""
+        return await self._run(lambda: self._store.once_seen(key))
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`Store.record_once`."""
+        return await self._run(lambda: self._store.record_once(key, job_id))
 
     async def begin(self) -> AsyncStoreTransaction:
         """The sync store's transaction, its calls run off the event loop."""
@@ -129,3 +153,9 @@ class _ThreadedTransaction:
 
     async def rollback(self) -> None:
         await asyncio.to_thread(self._tx.rollback)
+
+    async def once_seen(self, key: str) -> bool:
+        return await asyncio.to_thread(self._tx.once_seen, key)
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        return await asyncio.to_thread(self._tx.record_once, key, job_id)

@@ -140,12 +140,15 @@ class Executor:
             max_attempts=job.max_attempts,
             deadline=None if timeout is None else time.time() + timeout,
             worker_id=self.worker_id,
+            created_at=job.created_at,
         )
         if definition.is_async:
             run.ctx._open_transaction_async = self._store.begin
+            run.ctx._async_store = self._store
             outcome = await self._run_async(definition, run.ctx, kwargs, timeout)
             return await self._settle_async(job, definition, run.ctx, outcome)
         run.ctx._open_transaction = self._store.sync.begin
+        run.ctx._store = self._store.sync
         run.in_thread = True
         return await self._run_sync(run, definition, run.ctx, kwargs, timeout)
 

@@ -256,7 +256,8 @@ def test_delay_priority_and_queue_options(
         ({"priority": True}, "priority must be an int"),
         ({"queue": "no spaces"}, "queue name 'no spaces'"),
         ({"connection": object()}, "on the SQLite store takes a sqlite3.Connection"),
-        ({"unique_key": "charge:1"}, r"enqueue\(unique_key=...\) is reserved"),
+        ({"unique_key": ""}, "unique_key must be a non-empty string"),
+        ({"unique_for": "10m"}, r"needs a unique key"),
         ({"tenant": "acme"}, r"enqueue\(tenant=...\) is reserved"),
     ],
 )

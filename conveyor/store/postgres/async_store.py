@@ -184,7 +184,11 @@ class AsyncPostgresStore:
         self._store.check_same_database(raw.info.dbname)
         if not jobs:
             return []
-        return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
+        plan = self.plans.insert_jobs(jobs)
+        if raw.autocommit and not is_single(plan):
+            async with raw.transaction():  # see PostgresStore.insert_jobs_in
+                return await self.run_on(raw, plan, "inserting jobs")
+        return await self.run_on(raw, plan, "inserting jobs")
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""
@@ -232,6 +236,30 @@ class AsyncPostgresStore:
     async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""
         return await self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    async def pause_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.pause_queue`."""
+        return await self.run(self.plans.pause_queue(name, by), "pausing a queue")
+
+    async def resume_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.resume_queue`."""
+        return await self.run(self.plans.resume_queue(name, by), "resuming a queue")
+
+    async def paused_queues(self) -> frozenset[str]:
+        """See :meth:`Store.paused_queues`."""
+        return await self.run(self.plans.paused_queues(), "reading paused queues")
+
+    async def queue_depth(self, queue: str, cap: int) -> int:
+        """See :meth:`Store.queue_depth`."""
+        return await self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
+
+    async def once_seen(self, key: str) -> bool:
+        """See :meth:`Store.once_seen`."""
+        return await self.run(self.plans.once_seen(key), "reading a once record")
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`Store.record_once`."""
+        return await self.run(self.plans.record_once(key, job_id), "recording a once key")
 
     async def begin(self) -> AsyncPostgresTransaction:
         """An async transaction for ``await ctx.transaction_async()``."""

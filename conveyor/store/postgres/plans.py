@@ -12,8 +12,10 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
+from conveyor.errors import ConfigurationError
+from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import rows
+from conveyor.store.paused import with_paused
 from conveyor.store.postgres.filters import JOB_COLUMNS, where
 from conveyor.store.postgres.sql import notify_channel, query
 from conveyor.store.protocol import (
@@ -29,6 +31,7 @@ from conveyor.store.protocol import (
     Retention,
 )
 from conveyor.store.rescue import lost_attempt
+from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 T = TypeVar("T")
 
@@ -49,6 +52,17 @@ SINGLE = frozenset(
     }
 )
 """Verbs whose plan is one statement: run in autocommit, one round trip, no BEGIN/COMMIT."""
+
+# The queue-control verbs are one statement each too.
+SINGLE = SINGLE | {
+    "pause_queue", "resume_queue", "paused_queues", "queue_control", "queue_depth",
+    "count_ahead",
+}
+
+SINGLE = SINGLE | {"once_seen", "record_once"}  # ctx.once() records
+
+
+SINGLE = SINGLE | {"insert_plain_jobs"}  # insert_jobs dispatches to it without unique keys
 
 
 def is_single(plan: Plan[Any]) -> bool:
@@ -96,6 +110,39 @@ class Plans:
     def insert_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True
     ) -> Plan[list[InsertedJob]]:
+        """The plan for a batch: one autocommit statement, unless some job has a unique key."""
+        if has_unique(jobs):
+            return self.insert_unique_jobs(jobs, notify=notify)
+        return self.insert_plain_jobs(jobs, notify=notify)
+
+    def insert_unique_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True
+    ) -> Plan[list[InsertedJob]]:
+        """Lock the batch's keys, read their holders, insert the rest (one transaction).
+
+        The advisory locks keep every other producer of these keys waiting until this
+        transaction ends. The holders are read by a *later* statement, which under READ
+        COMMITTED takes a fresh snapshot after the locks were granted: it sees every holder
+        committed before, and none can commit until this transaction does.
+        """
+        keys = unique_keys(jobs)
+        locked = yield Statement(self.q("lock_unique_keys"), {"keys": keys})
+        if locked.rows and locked.rows[0][0] == "repeatable read":
+            raise ConfigurationError(
+                "enqueueing unique jobs inside a REPEATABLE READ transaction cannot see holders "
+                "committed after it started; enqueue them in a READ COMMITTED (the default) or "
+                "SERIALIZABLE transaction"
+            )
+        found = yield Statement(self.q("unique_holders"), {"keys": keys})
+        batch = UniqueBatch.split(jobs, holders_from_rows(found.rows))
+        inserted: list[InsertedJob] = []
+        if batch.to_insert:
+            inserted = yield from self.insert_plain_jobs(batch.to_insert, notify=notify)
+        return batch.answer(inserted)
+
+    def insert_plain_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True
+    ) -> Plan[list[InsertedJob]]:
         """One statement inserts every job and sends one NOTIFY per distinct queue."""
         if len(jobs) == 1:
             # The common web-request case: a plain one-row statement is cheaper than unnest.
@@ -114,6 +161,7 @@ class Plans:
                     "delay": float(job.delay),
                     "timeout": _float(job.timeout),
                     "unique_key": job.unique_key,
+                    "unique_for": _float(job.unique_for),
                     "tenant": job.tenant,
                     "meta": job.meta_json,
                 },
@@ -133,6 +181,7 @@ class Plans:
                 "delays": [float(j.delay) for j in jobs],
                 "timeouts": [_float(j.timeout) for j in jobs],
                 "unique_keys": [j.unique_key for j in jobs],
+                "unique_fors": [_float(j.unique_for) for j in jobs],
                 "tenants": [j.tenant for j in jobs],
                 "metas": [j.meta_json for j in jobs],
             },
@@ -292,11 +341,13 @@ class Plans:
         counts = yield Statement(self.q("queue_counts"))
         failures = yield Statement(self.q("queue_failures"))
         names = yield Statement(self.q("waiting_names"))
+        paused = yield Statement(self.q("paused_queues"))
+        stopped = {r[0] for r in paused.rows}
         failed = {r[0]: r[1] for r in failures.rows}
         waiting: dict[str, list[str]] = {}
         for queue, name in names.rows:
             waiting.setdefault(queue, []).append(name)
-        return [
+        stats = [
             QueueStats(
                 queue=r[0],
                 queued=r[1],
@@ -308,15 +359,54 @@ class Plans:
                 succeeded_last_hour=r[7],
                 failed_last_hour=failed.get(r[0], 0),
                 waiting_names=tuple(waiting.get(r[0], ())),
+                paused=r[0] in stopped,
             )
             for r in counts.rows
         ]
+        return with_paused(stats, stopped)
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
         """Seconds until the earliest pending job is due, or None."""
         result = yield Statement(self.q("next_due"), {"queues": list(queues), "names": list(names)})
         value = result.rows[0][0]
         return None if value is None else max(0.0, float(value))
+
+    # -- queue controls -----------------------------------------------------------------------
+
+    def pause_queue(self, name: str, by: str | None) -> Plan[bool]:
+        """See :meth:`Store.pause_queue`."""
+        result = yield Statement(self.q("pause_queue"), {"name": name, "by": by})
+        return bool(result.rows)
+
+    def resume_queue(self, name: str, by: str | None) -> Plan[bool]:
+        """See :meth:`Store.resume_queue` (also wakes listening workers)."""
+        result = yield Statement(
+            self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}
+        )
+        return bool(result.rows)
+
+    def paused_queues(self) -> Plan[frozenset[str]]:
+        """See :meth:`Store.paused_queues`."""
+        result = yield Statement(self.q("paused_queues"))
+        return frozenset(r[0] for r in result.rows)
+
+    def queue_control(self, name: str) -> Plan[QueueControl | None]:
+        """See :meth:`Store.queue_control`."""
+        result = yield Statement(self.q("queue_control"), {"name": name})
+        if not result.rows:
+            return None
+        row = result.rows[0]
+        return QueueControl(name=row[0], paused=row[1], changed_at=row[2], changed_by=row[3])
+
+    def queue_depth(self, queue: str, cap: int) -> Plan[int]:
+        """See :meth:`Store.queue_depth`."""
+        result = yield Statement(self.q("queue_depth"), {"queue": queue, "cap": cap})
+        return int(result.rows[0][0])
+
+    def count_ahead(self, job_id: int, cap: int) -> Plan[int]:
+        """See :meth:`Store.count_ahead`."""
+        result = yield Statement(self.q("count_ahead"), {"id": job_id, "cap": cap})
+        return int(result.rows[0][0])
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -389,4 +479,19 @@ class Plans:
             if ids:
                 yield Statement(self.q("delete_jobs"), {"ids": ids})
             total += len(ids)
-        return total
+        once = yield Statement(
+            self.q("prune_once"), {"keep": float(retention.once), "limit": limit}
+        )
+        return total + once.rowcount
+
+    # -- ctx.once() records -------------------------------------------------------------------
+
+    def once_seen(self, key: str) -> Plan[bool]:
+        """Whether a ``ctx.once()`` record of ``key`` is visible."""
+        result = yield Statement(self.q("once_seen"), {"key": key})
+        return bool(result.rows)
+
+    def record_once(self, key: str, job_id: int) -> Plan[bool]:
+        """Record ``key``; False when it already exists (the insert does nothing)."""
+        result = yield Statement(self.q("record_once"), {"key": key, "job_id": job_id})
+        return result.rowcount == 1

@@ -12,7 +12,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, MigrationError
-from conveyor.models import Attempt, Job, QueueStats, WorkerInfo
+from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
 from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
@@ -171,7 +171,13 @@ class PostgresStore:
         self.check_same_database(raw.info.dbname)
         if not jobs:
             return []
-        return self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
+        plan = self.plans.insert_jobs(jobs)
+        if raw.autocommit and not is_single(plan):
+            # Unique keys take transaction-scoped locks: on an autocommit connection there is
+            # no caller's transaction to hold them, so the plan gets one of its own.
+            with raw.transaction():
+                return self.run_on(raw, plan, "inserting jobs")
+        return self.run_on(raw, plan, "inserting jobs")
 
     def check_same_database(self, dbname: str) -> None:
         """Refuse a caller's connection to another database than Conveyor's."""
@@ -264,6 +270,38 @@ class PostgresStore:
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""
         return self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+
+    def pause_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.pause_queue`."""
+        return self.run(self.plans.pause_queue(name, by), "pausing a queue")
+
+    def resume_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.resume_queue`."""
+        return self.run(self.plans.resume_queue(name, by), "resuming a queue")
+
+    def paused_queues(self) -> frozenset[str]:
+        """See :meth:`Store.paused_queues`."""
+        return self.run(self.plans.paused_queues(), "reading paused queues")
+
+    def queue_control(self, name: str) -> QueueControl | None:
+        """See :meth:`Store.queue_control`."""
+        return self.run(self.plans.queue_control(name), "reading a queue's state")
+
+    def queue_depth(self, queue: str, cap: int) -> int:
+        """See :meth:`Store.queue_depth`."""
+        return self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
+
+    def count_ahead(self, job_id: int, cap: int) -> int:
+        """See :meth:`Store.count_ahead`."""
+        return self.run(self.plans.count_ahead(job_id, cap), "counting jobs ahead")
+
+    def once_seen(self, key: str) -> bool:
+        """See :meth:`Store.once_seen`."""
+        return self.run(self.plans.once_seen(key), "reading a once record")
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`Store.record_once`."""
+        return self.run(self.plans.record_once(key, job_id), "recording a once key")
 
     def begin(self) -> PostgresTransaction:
         """A transaction for ``ctx.transaction``; see :mod:`conveyor.store.postgres.transaction`."""

@@ -59,6 +59,22 @@ class PostgresTransaction:
             self.connection.rollback()
         self._release()
 
+    def once_seen(self, key: str) -> bool:
+        """See :meth:`StoreTransaction.once_seen`."""
+        return self._store.run_on(
+            self.connection, self._store.plans.once_seen(key), "reading a once record"
+        )
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """Record ``key`` in this transaction; False if another transaction committed it.
+
+        ``ON CONFLICT DO NOTHING`` waits for a concurrent, uncommitted writer of the same key
+        and then reports its outcome, and it leaves this transaction usable either way.
+        """
+        return self._store.run_on(
+            self.connection, self._store.plans.record_once(key, job_id), "recording a once key"
+        )
+
     def _release(self) -> None:
         with contextlib.suppress(psycopg.Error):
             self.connection.autocommit = True
@@ -109,6 +125,18 @@ class AsyncPostgresTransaction:
         with contextlib.suppress(psycopg.Error):
             await self.connection.rollback()
         await self._release()
+
+    async def once_seen(self, key: str) -> bool:
+        """See :meth:`PostgresTransaction.once_seen`."""
+        return await self._store.run_on(
+            self.connection, self._store.plans.once_seen(key), "reading a once record"
+        )
+
+    async def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`PostgresTransaction.record_once`."""
+        return await self._store.run_on(
+            self.connection, self._store.plans.record_once(key, job_id), "recording a once key"
+        )
 
     async def _release(self) -> None:
         with contextlib.suppress(psycopg.Error):

@@ -25,10 +25,12 @@ from conveyor.models import (
     AttemptOutcome,
     Job,
     JobState,
+    QueueControl,
     QueueStats,
     WorkerInfo,
 )
 from conveyor.store import rows
+from conveyor.store.paused import with_paused
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -44,6 +46,7 @@ from conveyor.store.protocol import (
 from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
+from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 _OUTCOME_OF = {
     CompletionKind.SUCCEEDED: AttemptOutcome.SUCCEEDED,
@@ -120,11 +123,52 @@ class SQLiteStore:
                 f"not to Conveyor's database {str(self.path)!r}"
             )
         try:
+            if jobs and has_unique(jobs):
+                return self._insert_unique_in(connection, jobs)
             return self._insert(connection, jobs) if jobs else []
         except sqlite3.Error as exc:
             raise StoreError(f"the SQLite database refused the enqueue ({exc})") from exc
 
+    def _insert_unique_in(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob]
+    ) -> list[InsertedJob]:
+        """Unique jobs on the caller's connection: check and insert under the write lock.
+
+        The check must see every committed holder and keep other producers out until the
+        caller commits, so the write lock is taken before the check. In autocommit mode there
+        is no caller's transaction to join, so the insert gets an immediate one of its own.
+        """
+        if conn.isolation_level is None and not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = self._insert(conn, jobs)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return inserted
+        # A write that changes nothing takes the write lock (Python's sqlite3 opens the
+        # transaction first). If the caller's transaction already read an older snapshot,
+        # SQLite refuses the upgrade ("database is locked") rather than let a holder be missed.
+        conn.execute(query("take_write_lock"))
+        return self._insert(conn, jobs)
+
     def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+        """Insert inside the write transaction open on ``conn``; unique keys are checked here.
+
+        Without unique keys this is one statement. With them, the holders of the batch's keys
+        are read first: under the write lock nothing can commit between the read and the insert.
+        """
+        if not has_unique(jobs):
+            return self._insert_rows(conn, jobs)
+        found = conn.execute(
+            query("unique_holders"), {"keys": json.dumps(unique_keys(jobs)), "now": self.now()}
+        ).fetchall()
+        batch = UniqueBatch.split(jobs, holders_from_rows(found))
+        inserted = self._insert_rows(conn, batch.to_insert) if batch.to_insert else []
+        return batch.answer(inserted)
+
+    def _insert_rows(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """One INSERT ... SELECT over a JSON array: one statement however many jobs."""
         now = self.now()
         packed = json.dumps(
@@ -138,6 +182,7 @@ class SQLiteStore:
                     "run_at": job.run_at if job.run_at is not None else now + job.delay,
                     "timeout": job.timeout,
                     "unique_key": job.unique_key,
+                    "unique_for": job.unique_for,
                     "tenant": job.tenant,
                     "meta": job.meta_json,
                 }
@@ -156,15 +201,19 @@ class SQLiteStore:
 
         Each queue's head is read through the ready index (ordered, no sort of the backlog),
         the heads are merged by priority, run_at and id, and the winners updated in the same
-        immediate transaction.
+        immediate transaction. Paused queues are read in that transaction too, so a claim never
+        starts a job of a queue whose pause committed before it.
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return []
         now = self.now()
         names = json.dumps(list(params.names))
         with self.db.write() as conn:
+            paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
             candidates: list[tuple[int, int, float]] = []
             for queue in params.queues:
+                if queue in paused:
+                    continue
                 candidates += conn.execute(
                     query("claim_candidates"),
                     {"now": now, "queue": queue, "names": names, "limit": params.limit},
@@ -377,7 +426,8 @@ class SQLiteStore:
             waiting: dict[str, list[str]] = {}
             for queue, name in conn.execute(query("waiting_names"), {"now": now}).fetchall():
                 waiting.setdefault(queue, []).append(name)
-        return [
+            paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
+        stats = [
             QueueStats(
                 queue=r[0],
                 queued=r[1] or 0,
@@ -389,9 +439,11 @@ class SQLiteStore:
                 succeeded_last_hour=r[7] or 0,
                 failed_last_hour=failures.get(r[0], 0),
                 waiting_names=tuple(waiting.get(r[0], ())),
+                paused=r[0] in paused,
             )
             for r in counts
         ]
+        return with_paused(stats, paused)
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """Seconds until the earliest pending job is due, or None if there is none."""
@@ -403,6 +455,47 @@ class SQLiteStore:
         if row[0] is None:
             return None
         return max(0.0, float(row[0]) - self.now())
+
+    # -- queue controls -----------------------------------------------------------------------
+
+    def pause_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.pause_queue`."""
+        with self.db.write() as conn:
+            cur = conn.execute(query("pause_queue"), {"name": name, "now": self.now(), "by": by})
+        return cur.rowcount == 1
+
+    def resume_queue(self, name: str, by: str | None) -> bool:
+        """See :meth:`Store.resume_queue`."""
+        with self.db.write() as conn:
+            cur = conn.execute(query("resume_queue"), {"name": name, "now": self.now(), "by": by})
+        return cur.rowcount == 1
+
+    def paused_queues(self) -> frozenset[str]:
+        """See :meth:`Store.paused_queues`."""
+        with self.db.read() as conn:
+            return frozenset(r[0] for r in conn.execute(query("paused_queues")).fetchall())
+
+    def queue_control(self, name: str) -> QueueControl | None:
+        """See :meth:`Store.queue_control`."""
+        with self.db.read() as conn:
+            row = conn.execute(query("queue_control"), {"name": name}).fetchone()
+        if row is None:
+            return None
+        return QueueControl(name=row[0], paused=bool(row[1]), changed_at=row[2], changed_by=row[3])
+
+    def queue_depth(self, queue: str, cap: int) -> int:
+        """See :meth:`Store.queue_depth`."""
+        with self.db.read() as conn:
+            row = conn.execute(query("queue_depth"), {"queue": queue, "cap": cap}).fetchone()
+        return int(row[0])
+
+    def count_ahead(self, job_id: int, cap: int) -> int:
+        """See :meth:`Store.count_ahead`."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                query("count_ahead"), {"id": job_id, "now": self.now(), "cap": cap}
+            ).fetchone()
+        return int(row[0])
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -494,12 +587,31 @@ class SQLiteStore:
                     r[0]
                     for r in conn.execute(
                         query("select_prunable"),
-                        {"state": str(state), "cutoff": now - keep, "limit": limit},
+                        # now: a succeeded job still holding its unique key is kept.
+                        {"state": str(state), "cutoff": now - keep, "limit": limit, "now": now},
                     ).fetchall()
                 ]
                 _delete(conn, ids)
                 total += len(ids)
+            total += self._prune_once(conn, retention, now, limit)
         return total
+
+    @staticmethod
+    def _prune_once(conn: sqlite3.Connection, retention: Retention, now: float, limit: int) -> int:
+        cur = conn.execute(query("prune_once"), {"cutoff": now - retention.once, "limit": limit})
+        return cur.rowcount
+
+    # -- ctx.once() records -------------------------------------------------------------------
+
+    def once_seen(self, key: str) -> bool:
+        """See :meth:`Store.once_seen`."""
+        with self.db.read() as conn:
+            return conn.execute(query("once_seen"), {"key": key}).fetchone() is not None
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`Store.record_once`."""
+        with self.db.write() as conn:
+            return _record_once(conn, key, job_id, self.now())
 
     def close(self) -> None:
         """Close the connection."""
@@ -537,6 +649,11 @@ def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
     conn.execute(
         "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(?))", (packed,)
     )
+
+
+def _record_once(conn: sqlite3.Connection, key: str, job_id: int, now: float) -> bool:
+    cur = conn.execute(query("record_once"), {"key": key, "job_id": job_id, "now": now})
+    return cur.rowcount == 1
 
 
 def _record_attempt(conn: sqlite3.Connection, **values: Any) -> None:
@@ -582,3 +699,22 @@ class SQLiteTransaction:
                 self.connection.execute("ROLLBACK")
         finally:
             self.connection.close()
+
+    def once_seen(self, key: str) -> bool:
+        """See :meth:`StoreTransaction.once_seen`."""
+        try:
+            found = self.connection.execute(query("once_seen"), {"key": key}).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not read the once record {key!r} ({exc})") from exc
+        return found is not None
+
+    def record_once(self, key: str, job_id: int) -> bool:
+        """See :meth:`StoreTransaction.record_once`.
+
+        This transaction holds SQLite's write lock, so no other writer can record ``key``
+        between :meth:`once_seen` and here: inside it, a conflict means an earlier commit.
+        """
+        try:
+            return _record_once(self.connection, key, job_id, self._store.now())
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not record the once key {key!r} ({exc})") from exc

@@ -12,6 +12,8 @@ CREATE TABLE {schema}.conveyor_once (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
+CREATE INDEX conveyor_once_created ON {schema}.conveyor_once (created_at);
+
 -- Queue-level state that operators change at run time (pause and resume).
 CREATE TABLE {schema}.conveyor_queues (
     name TEXT PRIMARY KEY,

@@ -3,6 +3,8 @@ WITH chosen AS (
     FROM {schema}.conveyor_jobs
     WHERE state IN ('queued', 'scheduled', 'retrying')
       AND queue = ANY(%(queues)s::text[])
+      -- Paused queues are skipped; an initplan read once per claim, in the same statement.
+      AND queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))
       AND run_at <= now()
       AND name = ANY(%(names)s::text[])
     ORDER BY priority DESC, run_at, id

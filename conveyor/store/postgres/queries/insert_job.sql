@@ -1,11 +1,12 @@
 WITH inserted AS (
     INSERT INTO {schema}.conveyor_jobs (
-        queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, tenant, meta
+        queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, unique_for,
+        tenant, meta
     )
     SELECT %(queue)s, %(name)s, %(args)s::jsonb,
            CASE WHEN due > now() THEN 'scheduled' ELSE 'queued' END,
-           %(priority)s, %(max_attempts)s, due, %(timeout)s, %(unique_key)s, %(tenant)s,
-           %(meta)s::jsonb
+           %(priority)s, %(max_attempts)s, due, %(timeout)s, %(unique_key)s,
+           %(unique_for)s::float8, %(tenant)s, %(meta)s::jsonb
     FROM (
         SELECT COALESCE(to_timestamp(%(run_at)s::float8),
                         now() + make_interval(secs => %(delay)s::float8)) AS due

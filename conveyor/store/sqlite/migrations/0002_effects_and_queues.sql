@@ -12,6 +12,8 @@ CREATE TABLE conveyor_once (
     created_at REAL NOT NULL
 ) STRICT;
 
+CREATE INDEX conveyor_once_created ON conveyor_once (created_at);
+
 -- Queue-level state that operators change at run time (pause and resume).
 CREATE TABLE conveyor_queues (
     name TEXT PRIMARY KEY,

@@ -1,0 +1,105 @@
+"""Backpressure: refuse (or wait) when an enqueue would take a queue past its ``max_queued``.
+
+The bound is checked with a bounded count just before the insert, not inside it. Counting in
+the insert's transaction would serialise every producer of a queue on one lock (PostgreSQL) or
+lengthen the single write lock (SQLite) on the hottest path there is, to protect a limit whose
+purpose is to stop runaway growth, not to hold an exact number. So producers racing at the
+boundary can overshoot it, each by at most the number of jobs it adds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from conveyor.durations import Duration, to_seconds
+from conveyor.errors import ConfigurationError, QueueFull
+from conveyor.store.protocol import AsyncStore, NewJob, Store
+
+FIRST_POLL = 0.05
+"""Seconds before the first re-count while waiting for room; doubles up to :data:`MAX_POLL`."""
+MAX_POLL = 1.0
+
+
+def check_max_queued(value: object) -> int:
+    """Return a valid ``max_queued`` (a positive int) or raise :class:`ConfigurationError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(
+            f"max_queued must be a positive int (the most jobs a queue may hold waiting), got "
+            f"{value!r}; pass max_queued=None to remove the limit"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """An enqueue's jobs for one bounded queue: how many it adds, and the queue's limit."""
+
+    queue: str
+    adding: int
+    limit: int
+
+
+def demands(jobs: Sequence[NewJob], limits: Mapping[str, int]) -> list[Demand]:
+    """The bounded queues among ``jobs``, with how many jobs each would receive."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        if job.queue in limits:
+            counts[job.queue] = counts.get(job.queue, 0) + 1
+    return [Demand(queue, n, limits[queue]) for queue, n in sorted(counts.items())]
+
+
+def wait_seconds(value: Duration | None) -> float | None:
+    """``wait_for_room`` as seconds (None: do not wait)."""
+    return None if value is None else to_seconds(value, what="wait_for_room")
+
+
+def _full(demand: Demand, depth: int) -> QueueFull | None:
+    if depth + demand.adding > demand.limit:
+        return QueueFull(demand.queue, depth, demand.limit)
+    return None
+
+
+def _next_poll(delay: float, deadline: float) -> float:
+    # Jitter keeps producers waiting on one queue from re-counting in step.
+    return min(delay * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic()))
+
+
+def ensure_room(store: Store, wanted: Sequence[Demand], wait: float | None) -> None:
+    """Return once every queue in ``wanted`` has room; raise :class:`QueueFull` otherwise.
+
+    With ``wait`` (seconds), re-count with growing pauses until there is room or the time is
+    up. A batch larger than the limit itself can never fit, so it fails at once.
+    """
+    deadline = time.monotonic() + (wait or 0.0)
+    delay = FIRST_POLL
+    for demand in wanted:
+        while True:
+            # Count one past the limit: enough to tell "full", cheap however deep the queue.
+            full = _full(demand, store.queue_depth(demand.queue, demand.limit + 1))
+            if full is None:
+                break
+            if wait is None or demand.adding > demand.limit or time.monotonic() >= deadline:
+                raise full
+            time.sleep(_next_poll(delay, deadline))
+            delay = min(delay * 2, MAX_POLL)
+
+
+async def ensure_room_async(
+    store: AsyncStore, wanted: Sequence[Demand], wait: float | None
+) -> None:
+    """The async twin of :func:`ensure_room` (waits with ``asyncio.sleep``)."""
+    deadline = time.monotonic() + (wait or 0.0)
+    delay = FIRST_POLL
+    for demand in wanted:
+        while True:
+            full = _full(demand, await store.queue_depth(demand.queue, demand.limit + 1))
+            if full is None:
+                break
+            if wait is None or demand.adding > demand.limit or time.monotonic() >= deadline:
+                raise full
+            await asyncio.sleep(_next_poll(delay, deadline))
+            delay = min(delay * 2, MAX_POLL)

@@ -1,0 +1,1 @@
+SELECT 1 FROM conveyor_once WHERE key = :key

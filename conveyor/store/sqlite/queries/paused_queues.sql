@@ -1,0 +1,1 @@
+SELECT name FROM conveyor_queues WHERE paused = 1

@@ -1,0 +1,9 @@
+-- Bounded: stops counting at :cap, so a deep backlog costs no more than a shallow one.
+SELECT COUNT(*)
+FROM (
+    SELECT 1
+    FROM conveyor_jobs
+    WHERE queue = :queue
+      AND state IN ('queued', 'scheduled', 'retrying')
+    LIMIT :cap
+)

@@ -1,0 +1,179 @@
+"""Why is my job not running? Name what holds a waiting job back, in plain words.
+
+:func:`explain` looks at one job and returns every :class:`Reason` that keeps it waiting, in
+the order an operator should address them: its own schedule, the queue's pause, the workers,
+then the jobs ahead of it. ``conveyor jobs why ID`` prints them.
+
+Each rule is a small function of the facts about the job; :data:`RULES` runs them in order.
+Every comparison of times uses the store's clock, never this machine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from conveyor.models import Job, JobState, WorkerInfo
+from conveyor.store.protocol import Store
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+LIVE_AFTER_SECONDS = 60.0
+"""A worker seen within this many seconds counts as live (as in ``conveyor queues``)."""
+
+AHEAD_CAP = 10_000
+"""Count at most this many jobs ahead: "10000+" says enough, and keeps the count cheap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One thing that holds a job back (or says nothing does).
+
+    ``code`` is stable, for scripts: ``not_found``, ``running``, ``finished``, ``scheduled``,
+    ``retrying``, ``paused``, ``no_worker``, ``unknown_name``, ``behind`` or ``ready``.
+    """
+
+    code: str
+    message: str
+
+
+@dataclass
+class Facts:
+    """What the rules look at: the job, the store's clock, and (read once, on demand) workers."""
+
+    store: Store
+    job: Job
+    now: float
+    _workers: list[WorkerInfo] | None = field(default=None, repr=False)
+
+    @property
+    def workers(self) -> list[WorkerInfo]:
+        """Live workers, read on first use."""
+        if self._workers is None:
+            self._workers = self.store.live_workers(stale_after=LIVE_AFTER_SECONDS)
+        return self._workers
+
+
+Rule = Callable[[Facts], Reason | None]
+
+
+def explain(source: Conveyor | Store, job_id: int) -> list[Reason]:
+    """Every reason job ``job_id`` is not running, in order; never empty.
+
+    ``source`` is an app or a store. A job that is missing, running or finished gets one
+    reason saying so; a waiting job that nothing holds back gets ``ready``.
+    """
+    from conveyor.app import Conveyor  # here: the app module imports much of the package
+
+    store = source.store if isinstance(source, Conveyor) else source
+    job = store.get_job(job_id)
+    if job is None:
+        return [Reason("not_found", f"job {job_id} does not exist (it may have been pruned)")]
+    now = store.now()
+    if job.state is JobState.RUNNING:
+        since = "" if job.started_at is None else f" since {_when(job.started_at, now)}"
+        return [Reason("running", f"job {job_id} is not waiting: it is running on worker "
+                                  f"{job.worker_id}{since}")]
+    if job.state.is_final:
+        ended = "" if job.finished_at is None else f" at {_when(job.finished_at, now)}"
+        return [Reason("finished", f"job {job_id} is not waiting: it finished as {job.state}"
+                                   f"{ended} (`conveyor jobs retry {job_id}` runs it again)")]
+    facts = Facts(store, job, now)
+    found = [reason for rule in RULES if (reason := rule(facts)) is not None]
+    return found or [
+        Reason("ready", f"nothing holds job {job_id} back: it should start as soon as a worker "
+                        f"of queue {job.queue} polls")
+    ]
+
+
+# -- the rules, in the order they are checked ----------------------------------------------------
+
+
+def not_due(facts: Facts) -> Reason | None:
+    """A scheduled job whose time has not come, or a retry waiting out its backoff."""
+    job = facts.job
+    if job.run_at <= facts.now:
+        return None
+    at = _when(job.run_at, facts.now)
+    if job.state is JobState.RETRYING:
+        error = f" after {job.error_type}" if job.error_type else ""
+        return Reason("retrying", f"retrying with backoff: attempt {job.attempt} of "
+                                  f"{job.max_attempts} failed{error}; the next starts {at}")
+    return Reason("scheduled", f"scheduled for later: it starts {at}")
+
+
+def paused(facts: Facts) -> Reason | None:
+    """The job's queue is paused."""
+    control = facts.store.queue_control(facts.job.queue)
+    if control is None or not control.paused:
+        return None
+    queue = facts.job.queue
+    by = f" by {control.changed_by}" if control.changed_by else ""
+    return Reason("paused", f"queue {queue} was paused{by} "
+                            f"{_when(control.changed_at, facts.now)}; resume it with "
+                            f"`conveyor queues resume {queue}`")
+
+
+def workers(facts: Facts) -> Reason | None:
+    """No live worker reads the job's queue, or none of those that do knows its name."""
+    queue, name = facts.job.queue, facts.job.name
+    live = facts.workers
+    if not live:
+        return Reason("no_worker", f"no worker is running (none seen in the last "
+                                   f"{LIVE_AFTER_SECONDS:.0f}s): start one with "
+                                   f"`conveyor worker myapp:app --queues {queue}`")
+    # A worker that registered no queue list reads every queue.
+    reading = [w for w in live if not w.queues or queue in w.queues]
+    if not reading:
+        read = ", ".join(sorted({q for w in live for q in w.queues}))
+        return Reason("no_worker", f"no live worker reads queue {queue} (they read: {read}); "
+                                   f"start one with `--queues {queue}`")
+    if not any(name in w.names for w in reading):
+        return Reason("unknown_name", f"{len(reading)} live worker(s) read queue {queue}, but "
+                                      f"none knows the job name `{name}`: run workers of the "
+                                      "app (and code version) that declares it")
+    return None
+
+
+def behind(facts: Facts) -> Reason | None:
+    """Ready jobs of the same queue that a claim takes first."""
+    if facts.job.run_at > facts.now:
+        return None  # not due: its place in line is decided when it is
+    count = facts.store.count_ahead(facts.job.id, AHEAD_CAP)
+    if count == 0:
+        return None
+    shown = f"{count}+" if count >= AHEAD_CAP else str(count)
+    return Reason("behind", f"behind {shown} ready job{'s' if count != 1 else ''} in queue "
+                            f"{facts.job.queue} that come first (higher priority, or equal "
+                            "priority and earlier)")
+
+
+# -- future rules ---------------------------------------------------------------------------------
+# Per-queue concurrency limits and rate limits do not exist yet. When they do, each gets a rule
+# here (e.g. "queue emails runs at most 5 at once and 5 are running"), added to RULES before
+# `behind`, since a limit holds a job back whatever its place in line.
+
+RULES: tuple[Rule, ...] = (not_due, paused, workers, behind)
+"""The rules :func:`explain` runs, in order."""
+
+
+def _when(moment: float, now: float) -> str:
+    """``in 5m (at 2026-11-30 12:00:00Z)`` or ``3s ago (at ...)``, by the store's clock."""
+    stamp = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    delta = moment - now
+    relative = f"in {_age(delta)}" if delta > 0 else f"{_age(-delta)} ago"
+    return f"{relative} (at {stamp})"
+
+
+def _age(seconds: float) -> str:
+    seconds = int(max(0.0, seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds}s" if seconds else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m" if minutes else f"{hours}h"

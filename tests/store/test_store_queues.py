@@ -1,0 +1,157 @@
+"""Conformance: queue controls (pause and resume), bounded depth, and the jobs ahead of a job."""
+
+from __future__ import annotations
+
+import asyncio
+
+from store_helpers import NAMES, claim, claim_one, insert, insert_one, new_job
+
+from conveyor.models import JobState
+from conveyor.store import Store, open_async_store
+
+# -- pause and resume --------------------------------------------------------------------------
+
+
+def test_nothing_is_paused_at_first(store: Store) -> None:
+    assert store.paused_queues() == frozenset()
+    assert store.queue_control("default") is None
+
+
+def test_a_paused_queue_is_hidden_from_claims_and_resume_restores_it(store: Store) -> None:
+    held = insert_one(store, queue="held")
+    free = insert_one(store, queue="free")
+    assert store.pause_queue("held", by="alice") is True
+    assert store.paused_queues() == frozenset({"held"})
+    claimed = claim(store, queues=("held", "free"))
+    assert [j.id for j in claimed] == [free]
+    assert claim(store, queues=("held",)) == []
+    job = store.get_job(held)
+    assert job is not None and job.state is JobState.QUEUED and job.attempt == 0
+
+    assert store.resume_queue("held", by="bob") is True
+    assert store.paused_queues() == frozenset()
+    assert [j.id for j in claim(store, queues=("held", "free"))] == [held]
+
+
+def test_pause_and_resume_record_who_and_when(store: Store) -> None:
+    before = store.now()
+    store.pause_queue("held", by="alice")
+    control = store.queue_control("held")
+    assert control is not None
+    assert control.paused is True
+    assert control.changed_by == "alice"
+    assert before - 1 <= control.changed_at <= store.now() + 1
+    # Pausing again changes nothing: the first pause's author and time stay.
+    assert store.pause_queue("held", by="carol") is False
+    again = store.queue_control("held")
+    assert again == control
+    assert store.resume_queue("held", by=None) is True
+    resumed = store.queue_control("held")
+    assert resumed is not None and resumed.paused is False and resumed.changed_by is None
+    assert store.resume_queue("held", by="bob") is False
+    assert store.resume_queue("never-paused", by="bob") is False
+
+
+def test_a_paused_queue_still_accepts_jobs(store: Store) -> None:
+    store.pause_queue("held", by=None)
+    ids = insert(store, new_job(queue="held"), new_job(queue="held"))
+    assert [j.state for j in store.get_jobs(ids)] == [JobState.QUEUED, JobState.QUEUED]
+    assert store.queue_depth("held", 10) == 2
+
+
+def test_pausing_one_queue_leaves_claim_order_of_others(store: Store) -> None:
+    store.pause_queue("held", by=None)
+    low = insert_one(store, queue="a", priority=1)
+    insert_one(store, queue="held", priority=9)
+    high = insert_one(store, queue="b", priority=5)
+    claimed = claim(store, queues=("a", "held", "b"), limit=10)
+    assert [j.id for j in claimed] == [high, low]
+
+
+def test_next_due_in_ignores_paused_queues(store: Store) -> None:
+    insert_one(store, queue="held")
+    insert_one(store, queue="free", delay=60)
+    assert store.next_due_in(("held", "free"), NAMES) == 0
+    store.pause_queue("held", by=None)
+    due = store.next_due_in(("held", "free"), NAMES)
+    assert due is not None and 50 < due <= 60
+    assert store.next_due_in(("held",), NAMES) is None
+    store.resume_queue("held", by=None)
+    assert store.next_due_in(("held",), NAMES) == 0
+
+
+def test_queue_stats_shows_paused_queues_even_without_jobs(store: Store) -> None:
+    insert_one(store, queue="busy")
+    insert_one(store, queue="held")
+    store.pause_queue("held", by=None)
+    store.pause_queue("empty", by=None)
+    stats = {s.queue: s for s in store.queue_stats()}
+    assert sorted(stats) == ["busy", "empty", "held"]
+    assert stats["held"].paused and stats["held"].queued == 1
+    assert stats["empty"].paused and stats["empty"].queued == 0
+    assert not stats["busy"].paused
+    store.resume_queue("empty", by=None)
+    assert [s.queue for s in store.queue_stats()] == ["busy", "held"]
+
+
+def test_async_store_pauses_resumes_and_counts(store: Store) -> None:
+    async def scenario() -> tuple[bool, frozenset[str], int, bool, frozenset[str]]:
+        astore = open_async_store(store)
+        try:
+            paused = await astore.pause_queue("held", "alice")
+            seen = await astore.paused_queues()
+            depth = await astore.queue_depth("held", 10)
+            resumed = await astore.resume_queue("held", "alice")
+            return paused, seen, depth, resumed, await astore.paused_queues()
+        finally:
+            await astore.release()
+
+    insert(store, new_job(queue="held"), new_job(queue="held"), new_job(queue="other"))
+    assert asyncio.run(scenario()) == (True, frozenset({"held"}), 2, True, frozenset())
+
+
+# -- queue depth -------------------------------------------------------------------------------
+
+
+def test_queue_depth_counts_waiting_jobs_of_the_queue(store: Store) -> None:
+    assert store.queue_depth("default", 100) == 0
+    insert(store, new_job(), new_job(delay=3600), new_job(queue="other"))
+    insert_one(store)
+    assert store.queue_depth("default", 100) == 3
+    claim_one(store)
+    # One of the due ones now runs: running and finished jobs are not waiting.
+    assert store.queue_depth("default", 100) == 2
+    assert store.queue_depth("other", 100) == 1
+
+
+def test_queue_depth_stops_counting_at_the_cap(store: Store) -> None:
+    insert(store, *[new_job() for _ in range(7)])
+    assert store.queue_depth("default", 3) == 3
+    assert store.queue_depth("default", 7) == 7
+    assert store.queue_depth("default", 8) == 7
+
+
+# -- jobs ahead --------------------------------------------------------------------------------
+
+
+def test_count_ahead_follows_claim_order(store: Store) -> None:
+    first, second = insert(store, new_job(), new_job())
+    urgent = insert_one(store, priority=5)
+    insert_one(store, priority=-1)
+    insert_one(store, queue="other", priority=9)
+    insert_one(store, priority=9, delay=3600)  # not ready yet: does not count
+    assert store.count_ahead(urgent, 100) == 0
+    assert store.count_ahead(first, 100) == 1
+    assert store.count_ahead(second, 100) == 2
+    assert store.count_ahead(second, 1) == 1
+    assert store.count_ahead(999_999, 100) == 0
+
+
+def test_count_ahead_orders_equal_priority_by_run_at(store: Store) -> None:
+    past = store.now() - 60
+    late = insert_one(store)
+    early = insert_one(store, run_at=past)
+    assert store.count_ahead(early, 100) == 0
+    assert store.count_ahead(late, 100) == 1
+    # Claims agree with the count.
+    assert claim_one(store).id == early
