@@ -36,6 +36,25 @@ def _exception_types(value: object, what: str) -> tuple[type[BaseException], ...
     return tuple(items)
 
 
+MAX_TENANT_LENGTH = 200
+
+
+def check_tenant(tenant: object) -> str | None:
+    """Return a valid tenant (a non-empty string, or None for no tenant) or raise."""
+    if tenant is None:
+        return None
+    if not isinstance(tenant, str) or not tenant.strip():
+        raise ConfigurationError(
+            f"tenant must be a non-empty string naming whose work this is (e.g. an account "
+            f"id as text), got {tenant!r}"
+        )
+    if len(tenant) > MAX_TENANT_LENGTH:
+        raise ConfigurationError(
+            f"tenant {tenant[:40]!r}... is longer than {MAX_TENANT_LENGTH} characters"
+        )
+    return tenant
+
+
 def check_priority(priority: object) -> int:
     """Return a valid priority (an int; higher runs first) or raise."""
     if isinstance(priority, bool) or not isinstance(priority, int):
@@ -157,15 +176,11 @@ class JobDefinition(Generic[P, R]):
 
         Options: ``delay`` (seconds or duration), ``run_at`` (datetime), ``priority``,
         ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
-        ``unique_for`` (see docs/unique-jobs.md). Raises :class:`ArgumentError` or
+        ``unique_for`` (see docs/unique-jobs.md), ``tenant`` (whose work this is: claims take
+        turns between tenants, see docs/queues.md). Raises :class:`ArgumentError` or
         :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
-        if "tenant" in options:
-            raise ConfigurationError(
-                "enqueue(tenant=...) is reserved for a feature not in this release yet "
-                "(tenants); remove it"
-            )
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
         unique_key, unique_for = self._unique(args, kwargs, options)
         return NewJob(
@@ -179,6 +194,7 @@ class JobDefinition(Generic[P, R]):
             timeout=self.options.timeout,
             unique_key=unique_key,
             unique_for=unique_for,
+            tenant=check_tenant(options.get("tenant")),
         )
 
     def _unique(

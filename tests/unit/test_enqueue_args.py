@@ -258,7 +258,9 @@ def test_delay_priority_and_queue_options(
         ({"connection": object()}, "on the SQLite store takes a sqlite3.Connection"),
         ({"unique_key": ""}, "unique_key must be a non-empty string"),
         ({"unique_for": "10m"}, r"needs a unique key"),
-        ({"tenant": "acme"}, r"enqueue\(tenant=...\) is reserved"),
+        ({"tenant": ""}, "tenant must be a non-empty string"),
+        ({"tenant": 42}, "tenant must be a non-empty string"),
+        ({"tenant": "x" * 201}, "longer than 200 characters"),
     ],
 )
 def test_bad_options_raise_and_write_nothing(

@@ -134,8 +134,7 @@ def test_per_call_options(app: Conveyor) -> None:
         plain.prepare(x=1, unique_key=5)
     with pytest.raises(ConfigurationError, match=r"unique_for=...\) on job .* needs a unique key"):
         plain.prepare(x=1, unique_for="1h")
-    with pytest.raises(ConfigurationError, match="tenant"):
-        plain.prepare(x=1, tenant="acme")
+    assert plain.prepare(x=1, tenant="acme").tenant == "acme"
 
 
 def test_a_duplicate_handle_is_the_holders(app: Conveyor) -> None:

@@ -2,6 +2,8 @@ WITH chosen AS (
     SELECT id
     FROM {schema}.conveyor_jobs
     WHERE state IN ('queued', 'scheduled', 'retrying')
+      -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
+      AND limit_key IS NULL AND rate_key IS NULL
       AND queue = ANY(%(queues)s::text[])
       -- Paused queues are skipped; an initplan read once per claim, in the same statement.
       AND queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))

@@ -1,6 +1,8 @@
 SELECT id, priority, run_at
 FROM conveyor_jobs
 WHERE state IN ('queued', 'scheduled', 'retrying')
+  -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
+  AND limit_key IS NULL AND rate_key IS NULL
   AND queue = :queue
   AND run_at <= :now
   AND name IN (SELECT value FROM json_each(:names))
