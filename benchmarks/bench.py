@@ -100,6 +100,14 @@ METRICS: dict[str, Metric] = {
     "latency_max": Metric("enqueue-to-start latency max @ 50 jobs/s", "ms", False),
     "priority_p50": Metric("high-priority wait behind a low-priority backlog, p50", "ms", False),
     "priority_p99": Metric("high-priority wait behind a low-priority backlog, p99", "ms", False),
+    "fair_plain_active": Metric("no-op jobs without tenants, fair claim", "jobs/s"),
+    "fair_small_p50": Metric("small tenant's wait behind another's flood, p50", "ms", False),
+    "fair_small_p99": Metric("small tenant's wait behind another's flood, p99", "ms", False),
+    "fair_flood_p50": Metric("flooding tenant's own wait, p50", "ms", False),
+    "fair_flood_p99": Metric("flooding tenant's own wait, p99", "ms", False),
+    "limit_plain_active": Metric("async no-op, plain, first start..last finish", "jobs/s"),
+    "limit_limited_active": Metric("async no-op, Concurrency(10000), same run", "jobs/s"),
+    "limit_ratio": Metric("throughput limited / plain (100 = free)", "%"),
 }
 
 _PROCESS = ("process_async_wall", "process_async_active", "process_sync_wall",
@@ -745,6 +753,126 @@ def measure_priority(url: str, settings: Settings) -> list[Sample]:
     ]
 
 
+FAIR_JOB_MS = 20.0
+FAIR_SMALL = 10
+"""How many jobs the small tenant enqueues into the flood of the fairness measurement."""
+
+
+def fair_flood_size(settings: Settings) -> int:
+    """The flooding tenant's backlog: 10,000 with ``--quick``, 50,000 otherwise."""
+    return 10_000 if settings.sizes is QUICK else 50_000
+
+
+def _waits_ms(jobs: Sequence[Job]) -> list[float]:
+    """``started_at - created_at`` of each job, in ms, ascending."""
+    return sorted(((j.started_at or math.inf) - j.created_at) * 1000.0 for j in jobs)
+
+
+def measure_fairness(url: str, settings: Settings) -> list[Sample]:
+    """Fair claims: their cost without tenants, and a small tenant's wait behind a flood.
+
+    (a) A burst worker works off N no-op jobs enqueued without a tenant (today's claim
+    conditions): jobs/s from the first ``started_at`` to the last ``finished_at``.
+    (b) A running worker works a flood of 20 ms jobs of tenant ``a`` (``--quick``: 10,000;
+    full: 50,000); once every slot is busy, 10 jobs of tenant ``b`` are enqueued. Their wait
+    (``started_at - created_at``) is reported, p50 and p99, beside the flood's own wait.
+    """
+    n = settings.sizes.process
+    flood_size = fair_flood_size(settings)
+    app = benchapp.build(url)
+    try:
+        noop = bench_job(app, benchapp.ASYNC_JOB)
+        for first in range(0, n, BULK_PREFILL):
+            noop.enqueue_many([{"i": i} for i in range(first, min(n, first + BULK_PREFILL))])
+        with running_worker(url, settings, burst=True, label="fair-plain") as worker:
+            wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= n, settings.timeout,
+                       f"{n} jobs to succeed", worker)
+        plain = succeeded_jobs(app, n)
+        active = max(j.finished_at or 0.0 for j in plain) - min(
+            j.started_at or math.inf for j in plain
+        )
+        work = app.get(benchapp.WORK_JOB)
+        store = app.store
+        flood: list[int] = []
+        for start in range(0, flood_size, 10_000):
+            count = min(10_000, flood_size - start)
+            flood += [h.id for h in work.enqueue_many([{"ms": FAIR_JOB_MS}] * count, tenant="a")]
+        with running_worker(url, settings, burst=False, label="fair-flood") as worker:
+            wait_until(lambda: len(store.live_workers(60.0)) >= settings.processes, 60.0,
+                       "the worker processes to register", worker)
+            time.sleep(1.0)  # let the flood fill every slot
+            small = [h.id for h in work.enqueue_many([{"ms": FAIR_JOB_MS}] * FAIR_SMALL,
+                                                      tenant="b")]
+            wait_until(
+                lambda: all(j.state is JobState.SUCCEEDED for j in store.get_jobs(small)),
+                settings.timeout, f"{FAIR_SMALL} jobs of tenant b to succeed", worker)
+            flood_left = count_state(app, JobState.QUEUED)
+            wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= n + flood_size + FAIR_SMALL,
+                       settings.timeout, "the flood to succeed", worker)
+        small_waits = _waits_ms(store.get_jobs(small))
+        flood_waits = _waits_ms(
+            [j for i in range(0, len(flood), 10_000) for j in store.get_jobs(flood[i:i + 10_000])]
+        )
+    finally:
+        app.close()
+    extra = {
+        "no_tenant_jobs": n,
+        "flood": flood_size,
+        "job_ms": FAIR_JOB_MS,
+        "slots": settings.processes * settings.concurrency,
+        "flood_left_when_b_done": flood_left,
+        "small_max_ms": round(small_waits[-1], 3),
+    }
+    return [
+        Sample("fair_plain_active", n / active, n, extra | {"seconds": round(active, 4)}),
+        Sample("fair_small_p50", percentile(small_waits, 0.50), FAIR_SMALL, extra),
+        Sample("fair_small_p99", percentile(small_waits, 0.99), FAIR_SMALL, extra),
+        Sample("fair_flood_p50", percentile(flood_waits, 0.50), flood_size, extra),
+        Sample("fair_flood_p99", percentile(flood_waits, 0.99), flood_size, extra),
+    ]
+
+
+def _active_rate(app: Conveyor, name: str, n: int) -> tuple[float, float]:
+    """(jobs/s, seconds) from the first ``started_at`` to the last ``finished_at`` of ``name``."""
+    jobs = app.store.list_jobs(JobFilter(name=name, states=(JobState.SUCCEEDED,)))
+    if len(jobs) != n:
+        raise BenchError(f"expected {n} succeeded {name} jobs, found {len(jobs)}")
+    active = max(j.finished_at or 0.0 for j in jobs) - min(j.started_at or math.inf for j in jobs)
+    return n / active, active
+
+
+def measure_limits(url: str, settings: Settings) -> list[Sample]:
+    """What a concurrency limit costs when it never binds: N plain no-ops, then N limited ones.
+
+    Both sets run in one measurement on the same database, each worked off by a burst worker;
+    jobs/s is from the first ``started_at`` to the last ``finished_at`` of each set. The
+    limited job has ``Concurrency(10_000)`` keyed per job type, so every claim takes the
+    limited pass (candidates, advisory locks, counts) and the plain claim after it.
+    """
+    n = settings.sizes.process
+    app = benchapp.build(url)
+    try:
+        rates = {}
+        for label, name in (("plain", benchapp.ASYNC_JOB), ("limited", benchapp.LIMITED_JOB)):
+            job = bench_job(app, name)
+            for first in range(0, n, BULK_PREFILL):
+                job.enqueue_many([{"i": i} for i in range(first, min(n, first + BULK_PREFILL))])
+            with running_worker(url, settings, burst=True, label=f"limits-{label}") as worker:
+                wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= len(rates) * n + n,
+                           settings.timeout, f"{n} {label} jobs to succeed", worker)
+            rates[label] = _active_rate(app, name, n)
+    finally:
+        app.close()
+    extra = {"processes": settings.processes, "concurrency": settings.concurrency,
+             "plain_seconds": round(rates["plain"][1], 4),
+             "limited_seconds": round(rates["limited"][1], 4)}
+    return [
+        Sample("limit_plain_active", rates["plain"][0], n, extra),
+        Sample("limit_limited_active", rates["limited"][0], n, extra),
+        Sample("limit_ratio", 100.0 * rates["limited"][0] / rates["plain"][0], n, extra),
+    ]
+
+
 Measure = Callable[[str, Settings], list[Sample]]
 MEASUREMENTS: dict[str, tuple[Measure, tuple[str, ...]]] = {
     "single": (measure_single, ("enqueue_single",)),
@@ -761,6 +889,12 @@ MEASUREMENTS: dict[str, tuple[Measure, tuple[str, ...]]] = {
     ),
     "latency": (measure_latency, ("latency_p50", "latency_p90", "latency_p99", "latency_max")),
     "priority": (measure_priority, ("priority_p50", "priority_p99")),
+    "limits": (measure_limits, ("limit_plain_active", "limit_limited_active", "limit_ratio")),
+    "fairness": (
+        measure_fairness,
+        ("fair_plain_active", "fair_small_p50", "fair_small_p99", "fair_flood_p50",
+         "fair_flood_p99"),
+    ),
 }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from conveyor import Conveyor, JobContext
+from conveyor import Concurrency, Conveyor, JobContext
 
 ASYNC_JOB = "bench.noop_async"
 SYNC_JOB = "bench.noop_sync"
 WORK_JOB = "bench.work_async"
 QUEUE = "bench"
+LIMITED_JOB = "bench.noop_limited"
+"""An async no-op with a concurrency limit far above any worker's slots: it never binds, so
+the job measures what the limited claim pass costs."""
 
 
 def build(url: str | None = None) -> Conveyor:
@@ -33,6 +36,10 @@ def build(url: str | None = None) -> Conveyor:
     async def work_async(ctx: JobContext, ms: float) -> None:
         """Wait ``ms`` milliseconds on the event loop: a job with a known length."""
         await asyncio.sleep(ms / 1000.0)
+
+    @conveyor.job(name=LIMITED_JOB, queue=QUEUE, limit=Concurrency(10_000))
+    async def noop_limited(ctx: JobContext, i: int) -> None:
+        """Do nothing, under a limit that never binds (keyed per job type)."""
 
     return conveyor
 

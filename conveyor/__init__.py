@@ -20,6 +20,7 @@ from conveyor.errors import (
 )
 from conveyor.handle import JobHandle
 from conveyor.jobs import JobDefinition, JobOptions
+from conveyor.limits import Concurrency, Rate
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState, QueueStats, WorkerInfo
 from conveyor.once import OnceConflictError
 from conveyor.retries import Backoff, Cancel, Permanent, Retry
@@ -31,6 +32,7 @@ __all__ = [
     "AttemptOutcome",
     "Backoff",
     "Cancel",
+    "Concurrency",
     "ConfigurationError",
     "Conveyor",
     "ConveyorError",
@@ -50,6 +52,7 @@ __all__ = [
     "Permanent",
     "QueueFull",
     "QueueStats",
+    "Rate",
     "ResultTimeoutError",
     "Retention",
     "Retry",

@@ -18,6 +18,7 @@ from conveyor.durations import Duration
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.handle import JobHandle
 from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
+from conveyor.limits import Concurrency, Rate
 from conveyor.names import check_job_name, check_queue
 from conveyor.retries import Backoff
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
@@ -91,6 +92,8 @@ class Conveyor:
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: UniqueFor = None,
+        limit: Concurrency | None = None,
+        rate: Rate | None = None,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -108,6 +111,8 @@ class Conveyor:
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: UniqueFor = None,
+        limit: Concurrency | None = None,
+        rate: Rate | None = None,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -119,6 +124,10 @@ class Conveyor:
         holder's handle (``handle.duplicate``). ``unique_for`` (a duration or ``"forever"``)
         keeps the key held after the job succeeds. Keys are global strings shared by every job
         type. See docs/unique-jobs.md.
+
+        ``limit=Concurrency(5, key="vendor:{vendor}")`` lets at most 5 jobs per key run at once
+        across the cluster; ``rate=Rate(100, per="1m", key="{tenant}")`` lets at most 100 start
+        in any minute per key. Jobs over a limit wait, queued. See docs/limits.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -130,6 +139,8 @@ class Conveyor:
             give_up_on=give_up_on,
             unique=unique,
             unique_for=unique_for,
+            limit=limit,
+            rate=rate,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:

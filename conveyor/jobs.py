@@ -12,6 +12,7 @@ from conveyor.args import RESERVED, ArgsSpec
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.handle import JobHandle
+from conveyor.limits import Concurrency, LimitKey, Rate, check_limit, check_rate
 from conveyor.names import check_queue
 from conveyor.retries import Backoff
 from conveyor.store.protocol import NewJob
@@ -82,6 +83,10 @@ class JobOptions:
     """Key template (``"charge:{order_id}"``); checked against the handler when it registers."""
     unique_for: float | None = None
     """Seconds a succeeded job keeps holding its key; negative means forever (conveyor.unique)."""
+    limit: Concurrency | None = None
+    """Cluster-wide concurrency limit (conveyor.limits); the key is checked at registration."""
+    rate: Rate | None = None
+    """Cluster-wide start-rate limit (conveyor.limits)."""
 
     @property
     def max_attempts(self) -> int:
@@ -101,6 +106,8 @@ class JobOptions:
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: object = None,
+        limit: object = None,
+        rate: object = None,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -135,6 +142,8 @@ class JobOptions:
             give_up_on=_exception_types(give_up_on, "give_up_on"),
             unique=unique,
             unique_for=hold,
+            limit=check_limit(limit),
+            rate=check_rate(rate),
         )
 
 
@@ -155,13 +164,21 @@ class JobDefinition(Generic[P, R]):
         self.args = ArgsSpec(fn, name)
         self.unique: UniqueTemplate | None = None
         """The unique key template, checked against the handler's parameters now."""
+        named = tuple(
+            p.name
+            for p in self.args.signature.parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        )
         if options.unique is not None:
-            named = tuple(
-                p.name
-                for p in self.args.signature.parameters.values()
-                if p.kind is not inspect.Parameter.VAR_KEYWORD
-            )
             self.unique = UniqueTemplate(options.unique, name, named)
+        self.limit_key: LimitKey | None = None
+        """The concurrency limit's key template (None: no concurrency limit)."""
+        if options.limit is not None:
+            self.limit_key = LimitKey(options.limit.key, "limit", name, named)
+        self.rate_key: LimitKey | None = None
+        """The rate limit's key template (None: no rate limit)."""
+        if options.rate is not None:
+            self.rate_key = LimitKey(options.rate.key, "rate", name, named)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -183,6 +200,8 @@ class JobDefinition(Generic[P, R]):
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
         unique_key, unique_for = self._unique(args, kwargs, options)
+        tenant = check_tenant(options.get("tenant"))
+        limit_key, rate_key = self._limit_keys(args, kwargs, tenant)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,
@@ -194,7 +213,30 @@ class JobDefinition(Generic[P, R]):
             timeout=self.options.timeout,
             unique_key=unique_key,
             unique_for=unique_for,
-            tenant=check_tenant(options.get("tenant")),
+            tenant=tenant,
+            limit_key=limit_key,
+            limit_max=self.options.limit.max if self.options.limit else None,
+            rate_key=rate_key,
+            rate_max=self.options.rate.max if self.options.rate else None,
+            rate_per=self.options.rate.seconds if self.options.rate else None,
+        )
+
+    @property
+    def limited(self) -> bool:
+        """True when this job type has a concurrency or rate limit (claimed by a limited pass)."""
+        return self.limit_key is not None or self.rate_key is not None
+
+    def _limit_keys(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], tenant: str | None
+    ) -> tuple[str | None, str | None]:
+        """The keys this call counts against for its concurrency and rate limits."""
+        if self.limit_key is None and self.rate_key is None:
+            return None, None
+        bound = self.args.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return (
+            None if self.limit_key is None else self.limit_key.fill(bound.arguments, tenant),
+            None if self.rate_key is None else self.rate_key.fill(bound.arguments, tenant),
         )
 
     def _unique(

@@ -49,15 +49,27 @@ class UniqueTemplate:
     typo fails at import time instead of making every call share one key.
     """
 
-    def __init__(self, template: object, job_name: str, parameters: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        template: object,
+        job_name: str,
+        parameters: tuple[str, ...],
+        *,
+        option: str = "unique",
+        instead: str = "pass unique_key='...' explicitly",
+    ) -> None:
+        # ``option`` and ``instead`` let other keyed options (limit=, rate=) reuse the same
+        # checks with their own wording.
         if not isinstance(template, str) or not template:
             raise ConfigurationError(
-                f"job {job_name!r}: unique= takes a non-empty key template such as "
+                f"job {job_name!r}: {option}= takes a non-empty key template such as "
                 f"'charge:{{order_id}}', got {template!r}"
             )
         self.template = template
         self.job_name = job_name
-        self.fields = _fields(template, job_name, parameters)
+        self.option = option
+        self.instead = instead
+        self.fields = _fields(template, job_name, parameters, option)
 
     def __repr__(self) -> str:
         return f"UniqueTemplate({self.template!r})"
@@ -68,19 +80,21 @@ class UniqueTemplate:
             return self.template.format_map(arguments)
         except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ArgumentError(
-                f"job {self.job_name!r}: the unique key template {self.template!r} could not be "
-                f"filled from the arguments ({type(exc).__name__}: {exc}); fix the template or "
-                "pass unique_key='...' explicitly; nothing was enqueued"
+                f"job {self.job_name!r}: the {self.option} key template {self.template!r} could "
+                f"not be filled from the arguments ({type(exc).__name__}: {exc}); fix the "
+                f"template or {self.instead}; nothing was enqueued"
             ) from exc
 
 
-def _fields(template: str, job_name: str, parameters: tuple[str, ...]) -> frozenset[str]:
+def _fields(
+    template: str, job_name: str, parameters: tuple[str, ...], option: str = "unique"
+) -> frozenset[str]:
     known = ", ".join(parameters) or "none"
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise ConfigurationError(
-            f"job {job_name!r}: unique={template!r} is not a valid format template ({exc}); "
+            f"job {job_name!r}: {option}={template!r} is not a valid format template ({exc}); "
             "write fields as {parameter_name} and double literal braces as {{ }}"
         ) from exc
     found = set()
@@ -91,12 +105,12 @@ def _fields(template: str, job_name: str, parameters: tuple[str, ...]) -> frozen
         head = field.split(".", 1)[0].split("[", 1)[0]
         if not head or head.isdigit():
             raise ConfigurationError(
-                f"job {job_name!r}: unique={template!r} has a positional field {{{field}}}; "
+                f"job {job_name!r}: {option}={template!r} has a positional field {{{field}}}; "
                 f"name a parameter instead (parameters: {known})"
             )
         if head not in parameters:
             raise ConfigurationError(
-                f"job {job_name!r}: unique={template!r} uses {{{head}}}, which is not a "
+                f"job {job_name!r}: {option}={template!r} uses {{{head}}}, which is not a "
                 f"parameter of the handler (parameters: {known})"
             )
         found.add(head)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conveyor.models import Job, JobState, WorkerInfo
-from conveyor.store.protocol import Store
+from conveyor.store.protocol import LimitStatus, Store
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -33,7 +33,8 @@ class Reason:
     """One thing that holds a job back (or says nothing does).
 
     ``code`` is stable, for scripts: ``not_found``, ``running``, ``finished``, ``scheduled``,
-    ``retrying``, ``paused``, ``no_worker``, ``unknown_name``, ``behind`` or ``ready``.
+    ``retrying``, ``paused``, ``no_worker``, ``unknown_name``, ``limit_full``, ``rate_spent``,
+    ``behind`` or ``ready``.
     """
 
     code: str
@@ -48,6 +49,7 @@ class Facts:
     job: Job
     now: float
     _workers: list[WorkerInfo] | None = field(default=None, repr=False)
+    _limits: LimitStatus | None = field(default=None, repr=False)
 
     @property
     def workers(self) -> list[WorkerInfo]:
@@ -55,6 +57,13 @@ class Facts:
         if self._workers is None:
             self._workers = self.store.live_workers(stale_after=LIVE_AFTER_SECONDS)
         return self._workers
+
+    @property
+    def limits(self) -> LimitStatus:
+        """The job's concurrency and rate limits and what their keys spent, read on first use."""
+        if self._limits is None:
+            self._limits = self.store.limit_status(self.job.id) or LimitStatus()
+        return self._limits
 
 
 Rule = Callable[[Facts], Reason | None]
@@ -151,12 +160,40 @@ def behind(facts: Facts) -> Reason | None:
                             "priority and earlier)")
 
 
-# -- future rules ---------------------------------------------------------------------------------
-# Per-queue concurrency limits and rate limits do not exist yet. When they do, each gets a rule
-# here (e.g. "queue emails runs at most 5 at once and 5 are running"), added to RULES before
-# `behind`, since a limit holds a job back whatever its place in line.
+# -- limits ---------------------------------------------------------------------------------------
+# A limit holds a job back whatever its place in line, so these run before `behind`.
 
-RULES: tuple[Rule, ...] = (not_due, paused, workers, behind)
+SHOWN_IDS = 10
+"""List at most this many running job ids in a ``limit_full`` reason."""
+
+
+def concurrency_limit(facts: Facts) -> Reason | None:
+    """The job's concurrency key already runs as many jobs as its limit allows."""
+    status = facts.limits
+    if status.limit_key is None or status.limit_max is None:
+        return None
+    running = status.running
+    if len(running) < status.limit_max:
+        return None
+    ids = ", ".join(str(i) for i in running[:SHOWN_IDS])
+    more = f", and {len(running) - SHOWN_IDS} more" if len(running) > SHOWN_IDS else ""
+    return Reason("limit_full", f"concurrency limit of key {status.limit_key} is full: "
+                                f"{len(running)} running (job ids {ids}{more}) of at most "
+                                f"{status.limit_max}; it starts when one of them finishes")
+
+
+def rate_limit(facts: Facts) -> Reason | None:
+    """The job's rate key has spent its budget of starts for the current window."""
+    status = facts.limits
+    if status.rate_key is None or status.spent_until is None:
+        return None
+    per = status.rate_per or 0.0
+    budget = f"{status.rate_max} starts per {f'{per:g}s' if per < 60 else _age(per)}"
+    return Reason("rate_spent", f"rate budget of key {status.rate_key} is spent until "
+                                f"{_when(status.spent_until, facts.now)} ({budget})")
+
+
+RULES: tuple[Rule, ...] = (not_due, paused, workers, concurrency_limit, rate_limit, behind)
 """The rules :func:`explain` runs, in order."""
 
 

@@ -32,6 +32,13 @@ class NewJob:
     meta_json: str = "{}"
     unique_for: float | None = None
     """Seconds a succeeded job keeps holding ``unique_key``; negative is forever, None is none."""
+    limit_key: str | None = None
+    """The concurrency-limit key this job counts against while running (conveyor.limits)."""
+    limit_max: int | None = None
+    rate_key: str | None = None
+    """The rate-limit key each start of this job counts against."""
+    rate_max: int | None = None
+    rate_per: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,24 @@ class ClaimParams:
     names: tuple[str, ...]
     limit: int
     lease_seconds: float
+    limited_names: tuple[str, ...] = ()
+    """Names of job types with a concurrency or rate limit: claimed by a limited pass first."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitStatus:
+    """A job's limits and what their keys have spent now (for ``conveyor jobs why``)."""
+
+    limit_key: str | None = None
+    limit_max: int | None = None
+    """The key's concurrency budget: the smallest of this job's and its running jobs' limits."""
+    running: tuple[int, ...] = ()
+    """Ids of the key's running jobs, oldest first."""
+    rate_key: str | None = None
+    rate_max: int | None = None
+    rate_per: float | None = None
+    spent_until: float | None = None
+    """When the rate key has room again (epoch seconds); None when it has room now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +403,13 @@ class Store(Protocol):
 
         Ahead means higher priority, or equal priority and earlier ``run_at`` (then lower id).
         0 when the job does not exist.
+        """
+        ...
+
+    def limit_status(self, job_id: int) -> LimitStatus | None:
+        """Job ``job_id``'s concurrency and rate limits and what their keys have spent now.
+
+        None when the job does not exist; a job without limits gets an empty status.
         """
         ...
 

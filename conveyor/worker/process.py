@@ -59,6 +59,7 @@ class WorkerProcess:
         # claims, completions and heartbeats. Pools open connections only as needed.
         app.pool_size = max(app.pool_size or 0, config.total_slots + 4)
         self.names = tuple(sorted(app.jobs))
+        self.limited_names = tuple(n for n in self.names if app.jobs[n].limited)
         self.exit_code = EXIT_OK
         self.claimed = 0
         self._stopping = False
@@ -222,7 +223,10 @@ class WorkerProcess:
                     if limit <= 0 or self._stopping:
                         continue
                     jobs = await store.claim_jobs(
-                        ClaimParams(self.worker_id, queues, self.names, limit, self.config.lease)
+                        ClaimParams(
+                            self.worker_id, queues, self.names, limit, self.config.lease,
+                            limited_names=self.limited_names,
+                        )
                     )
                     for job in jobs:
                         executor.start(job)

@@ -85,3 +85,28 @@ async def lane_light(ctx, n: int, seconds: float) -> None:
     started = time.time()
     await asyncio.sleep(seconds)
     await asyncio.to_thread(record_interval, "light", n, started)
+
+
+@app.job(name="tenant_work", queue="tenants")
+async def tenant_work(ctx, ms: float) -> None:
+    """A short job with a known length, for the fairness test (tenant= on enqueue)."""
+    await asyncio.sleep(ms / 1000.0)
+
+
+# -- cluster-wide limits (tests/integration/test_limits.py) ---------------------------------------
+
+from conveyor import Concurrency, Rate  # noqa: E402  (kept with the jobs that use it)
+
+
+@app.job(name="vendor_call", queue="vendors", limit=Concurrency(3, key="vendor:{vendor}"))
+def vendor_call(ctx, vendor: str, n: int, seconds: float) -> None:
+    """A call to a fragile vendor: at most 3 at once per vendor across every worker."""
+    started = time.time()
+    time.sleep(seconds)
+    record_interval(f"vendor-{vendor}", n, started)
+
+
+@app.job(name="rated_call", queue="rated", rate=Rate(5, per="1s"))
+async def rated_call(ctx, n: int) -> None:
+    """At most 5 starts in any second across every worker."""
+    await asyncio.to_thread(record, f"rated|{n}")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
-from conveyor.store import rows
+from conveyor.store import limits, rows
 from conveyor.store.paused import with_paused
 from conveyor.store.postgres.filters import JOB_COLUMNS, where
 from conveyor.store.postgres.sql import notify_channel, query
@@ -27,6 +27,7 @@ from conveyor.store.protocol import (
     HeartbeatParams,
     InsertedJob,
     JobFilter,
+    LimitStatus,
     NewJob,
     Retention,
 )
@@ -63,6 +64,8 @@ SINGLE = SINGLE | {"once_seen", "record_once"}  # ctx.once() records
 
 
 SINGLE = SINGLE | {"insert_plain_jobs"}  # insert_jobs dispatches to it without unique keys
+
+SINGLE = SINGLE | {"claim_plain_jobs"}  # claim_jobs dispatches to it without limited names
 
 
 def is_single(plan: Plan[Any]) -> bool:
@@ -164,6 +167,11 @@ class Plans:
                     "unique_for": _float(job.unique_for),
                     "tenant": job.tenant,
                     "meta": job.meta_json,
+                    "limit_key": job.limit_key,
+                    "limit_max": job.limit_max,
+                    "rate_key": job.rate_key,
+                    "rate_max": job.rate_max,
+                    "rate_per": _float(job.rate_per),
                 },
             )
             return [InsertedJob(id=r[0], state=JobState(r[1])) for r in single.rows]
@@ -184,6 +192,11 @@ class Plans:
                 "unique_fors": [_float(j.unique_for) for j in jobs],
                 "tenants": [j.tenant for j in jobs],
                 "metas": [j.meta_json for j in jobs],
+                "limit_keys": [j.limit_key for j in jobs],
+                "limit_maxes": [j.limit_max for j in jobs],
+                "rate_keys": [j.rate_key for j in jobs],
+                "rate_maxes": [j.rate_max for j in jobs],
+                "rate_pers": [_float(j.rate_per) for j in jobs],
             },
         )
         # Ids come from an identity in insertion order, which follows the input order.
@@ -193,7 +206,79 @@ class Plans:
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
-        """``FOR UPDATE SKIP LOCKED`` in a CTE, then one UPDATE ... RETURNING."""
+        """The plan for a claim: one autocommit statement, unless some names are limited."""
+        if params.limited_names:
+            return self.claim_with_limits(params)
+        return self.claim_plain_jobs(params)
+
+    def claim_with_limits(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """The limited pass, then the plain claim with the slots left (one transaction)."""
+        claimed = yield from self.claim_limited_jobs(params)
+        left = params.limit - len(claimed)
+        if left > 0:
+            claimed += yield from self.claim_plain_jobs(replace(params, limit=left))
+        return claimed
+
+    def claim_limited_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
+
+        Candidates are read without row locks; then the keys' advisory locks are taken, and a
+        later statement (a fresh READ COMMITTED snapshot) counts what each key has spent, so
+        every committed claim of those keys is seen and none can commit until this one does.
+        Must run in a transaction (the locks are transaction-scoped).
+        """
+        names = [n for n in params.limited_names if n in params.names]
+        if params.limit <= 0 or not params.queues or not names:
+            return []
+        found = yield Statement(
+            self.q("limited_candidates"),
+            {
+                "queues": list(params.queues),
+                "names": names,
+                "window": limits.window(params.limit),
+            },
+        )
+        candidates = [limits.Candidate.from_row(r) for r in found.rows]
+        if not candidates:
+            return []
+        yield Statement(self.q("limited_lock"), {"names": limits.lock_names(candidates)})
+        spent = yield Statement(
+            self.q("limited_spent"),
+            {
+                "limit_keys": limits.limit_keys(candidates),
+                "rate_keys": limits.rate_keys(candidates),
+            },
+        )
+        now = next(float(r[4]) for r in spent.rows if r[0] == "now")
+        running, starts = limits.spent_from_rows(r[:4] for r in spent.rows if r[0] != "now")
+        decision = limits.choose(candidates, running, starts, now, params.limit)
+        if not decision.chosen:
+            return []
+        result = yield Statement(
+            self.q("limited_claim"),
+            {
+                "ids": decision.chosen,
+                "now": now,
+                "worker_id": params.worker_id,
+                "lease_seconds": float(params.lease_seconds),
+            },
+        )
+        recorded = [decision.starts[r[0]] for r in result.rows if r[0] in decision.starts]
+        if recorded:
+            yield Statement(
+                self.q("limited_starts"),
+                {
+                    "now": now,
+                    "keys": [s.key for s in recorded],
+                    "expires": [s.expires_at for s in recorded],
+                    "maxes": [s.rate_max for s in recorded],
+                },
+            )
+        found_rows = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
+        return [rows.claimed_from_row(r) for r in found_rows]
+
+    def claim_plain_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """Fair between tenants, ``FOR UPDATE SKIP LOCKED`` in a CTE, one UPDATE ... RETURNING."""
         if params.limit <= 0 or not params.queues or not params.names:
             return []
         result = yield Statement(
@@ -206,7 +291,8 @@ class Plans:
                 "lease_seconds": params.lease_seconds,
             },
         )
-        found = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
+        # RETURNING order is unspecified; the last column is the job's place in claim order.
+        found = sorted(result.rows, key=lambda r: r[-1])
         return [rows.claimed_from_row(r) for r in found]
 
     def complete_jobs(self, completions: Sequence[Completion]) -> Plan[list[CompletionResult]]:
@@ -240,7 +326,9 @@ class Plans:
             }
             for c, outcome in zip(completions, outcomes, strict=True)
         ]
-        result = yield Statement(self.q("complete_jobs"), {"batch": json.dumps(batch)})
+        result = yield Statement(
+            self.q("complete_jobs"), {"batch": json.dumps(batch), "channel": self.channel}
+        )
         return {r[0] for r in result.rows}
 
     def heartbeat(self, params: HeartbeatParams) -> Plan[frozenset[int]]:
@@ -367,7 +455,14 @@ class Plans:
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
         """Seconds until the earliest pending job is due, or None."""
-        result = yield Statement(self.q("next_due"), {"queues": list(queues), "names": list(names)})
+        result = yield Statement(
+            self.q("next_due"),
+            {
+                "queues": list(queues),
+                "names": list(names),
+                "limited_recheck": limits.RECHECK_SECONDS,
+            },
+        )
         value = result.rows[0][0]
         return None if value is None else max(0.0, float(value))
 
@@ -407,6 +502,22 @@ class Plans:
         """See :meth:`Store.count_ahead`."""
         result = yield Statement(self.q("count_ahead"), {"id": job_id, "cap": cap})
         return int(result.rows[0][0])
+
+    def limit_status(self, job_id: int) -> Plan[LimitStatus | None]:
+        """See :meth:`Store.limit_status`."""
+        job = yield Statement(self.q("limit_status_job"), {"id": job_id})
+        if not job.rows:
+            return None
+        limit_key, rate_key = job.rows[0][0], job.rows[0][2]
+        running: list[tuple[Any, ...]] = []
+        starts: list[tuple[Any, ...]] = []
+        if limit_key is not None:
+            found = yield Statement(self.q("limit_status_running"), {"key": limit_key})
+            running = found.rows
+        if rate_key is not None:
+            found = yield Statement(self.q("limit_status_starts"), {"key": rate_key})
+            starts = found.rows
+        return limits.status_from_rows(job.rows[0], running, starts)
 
     # -- acting -------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from conveyor.store.protocol import (
     HeartbeatParams,
     InsertedJob,
     JobFilter,
+    LimitStatus,
     NewJob,
     Retention,
 )
@@ -290,6 +291,10 @@ class PostgresStore:
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
         return self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
+
+    def limit_status(self, job_id: int) -> LimitStatus | None:
+        """See :meth:`Store.limit_status`."""
+        return self.run(self.plans.limit_status(job_id), "reading a job's limits")
 
     def count_ahead(self, job_id: int, cap: int) -> int:
         """See :meth:`Store.count_ahead`."""

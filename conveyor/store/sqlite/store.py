@@ -10,6 +10,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from conveyor.models import (
     QueueStats,
     WorkerInfo,
 )
-from conveyor.store import rows
+from conveyor.store import limits, rows
 from conveyor.store.paused import with_paused
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -40,6 +41,7 @@ from conveyor.store.protocol import (
     HeartbeatParams,
     InsertedJob,
     JobFilter,
+    LimitStatus,
     NewJob,
     Retention,
 )
@@ -185,6 +187,11 @@ class SQLiteStore:
                     "unique_for": job.unique_for,
                     "tenant": job.tenant,
                     "meta": job.meta_json,
+                    "limit_key": job.limit_key,
+                    "limit_max": job.limit_max,
+                    "rate_key": job.rate_key,
+                    "rate_max": job.rate_max,
+                    "rate_per": job.rate_per,
                 }
                 for job in jobs
             ]
@@ -197,12 +204,84 @@ class SQLiteStore:
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """The limited pass first (when some names are limited), then the plain claim."""
+        if not params.limited_names:
+            return self.claim_plain_jobs(params)
+        claimed = self.claim_limited_jobs(params)
+        left = params.limit - len(claimed)
+        if left > 0:
+            claimed += self.claim_plain_jobs(replace(params, limit=left))
+        return claimed
+
+    def claim_limited_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+        """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
+
+        Everything happens in one immediate transaction: the write lock serialises claimers,
+        so the counts read here stay true until the claim commits.
+        """
+        names = [n for n in params.limited_names if n in params.names]
+        if params.limit <= 0 or not params.queues or not names:
+            return []
+        with self.db.write() as conn:
+            now = self.now()
+            found = conn.execute(
+                query("limited_candidates"),
+                {
+                    "queues": json.dumps(list(params.queues)),
+                    "names": json.dumps(names),
+                    "now": now,
+                    "window": limits.window(params.limit),
+                },
+            ).fetchall()
+            candidates = [limits.Candidate.from_row(r) for r in found]
+            if not candidates:
+                return []
+            spent = conn.execute(
+                query("limited_spent"),
+                {
+                    "limit_keys": json.dumps(limits.limit_keys(candidates)),
+                    "rate_keys": json.dumps(limits.rate_keys(candidates)),
+                    "now": now,
+                },
+            ).fetchall()
+            running, starts = limits.spent_from_rows(spent)
+            decision = limits.choose(candidates, running, starts, now, params.limit)
+            if not decision.chosen:
+                return []
+            claimed = conn.execute(
+                query("limited_claim"),
+                {
+                    "worker_id": params.worker_id,
+                    "now": now,
+                    "lease_seconds": params.lease_seconds,
+                    "ids": json.dumps(decision.chosen),
+                },
+            ).fetchall()
+            recorded = [decision.starts[r[0]] for r in claimed if r[0] in decision.starts]
+            if recorded:
+                conn.execute(
+                    query("limited_expire_starts"),
+                    {"keys": json.dumps(sorted({s.key for s in recorded})), "now": now},
+                )
+                conn.executemany(
+                    query("limited_record_start"),
+                    [
+                        {"key": s.key, "now": now, "expires_at": s.expires_at,
+                         "rate_max": s.rate_max}
+                        for s in recorded
+                    ],
+                )
+        claimed.sort(key=lambda r: (-r[7], r[13], r[0]))
+        return [rows.claimed_from_row(r) for r in claimed]
+
+    def claim_plain_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """Claim the best ``limit`` ready jobs across the given queues.
 
-        Each queue's head is read through the ready index (ordered, no sort of the backlog),
-        the heads are merged by priority, run_at and id, and the winners updated in the same
-        immediate transaction. Paused queues are read in that transaction too, so a claim never
-        starts a job of a queue whose pause committed before it.
+        Each queue's candidates are read in fair order (claim_candidates.sql: each tenant's
+        head through the ready index, no sort of a backlog), merged across queues by priority,
+        turn, run_at and id, and the winners updated in the same immediate transaction. Paused
+        queues are read in that transaction too, so a claim never starts a job of a queue whose
+        pause committed before it.
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return []
@@ -210,15 +289,15 @@ class SQLiteStore:
         names = json.dumps(list(params.names))
         with self.db.write() as conn:
             paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
-            candidates: list[tuple[int, int, float]] = []
-            for queue in params.queues:
-                if queue in paused:
-                    continue
+            open_queues = [q for q in dict.fromkeys(params.queues) if q not in paused]
+            candidates: list[tuple[int, int, float, int]] = []
+            for queue in open_queues:
                 candidates += conn.execute(
-                    query("claim_candidates"),
+                    query(_candidates_query(conn, queue, alone=len(open_queues) == 1)),
                     {"now": now, "queue": queue, "names": names, "limit": params.limit},
                 ).fetchall()
-            candidates.sort(key=lambda c: (-c[1], c[2], c[0]))
+            # (id, priority, run_at, turn): the fair order of docs/queues.md across queues.
+            candidates.sort(key=lambda c: (-c[1], c[3], c[2], c[0]))
             chosen = [c[0] for c in candidates[: params.limit]]
             if not chosen:
                 return []
@@ -232,7 +311,8 @@ class SQLiteStore:
                 },
             ).fetchall()
         # RETURNING order is unspecified; restore the claim order.
-        claimed.sort(key=lambda r: (-r[7], r[13], r[0]))
+        place = {job_id: i for i, job_id in enumerate(chosen)}
+        claimed.sort(key=lambda r: place[r[0]])
         return [rows.claimed_from_row(r) for r in claimed]
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
@@ -447,14 +527,20 @@ class SQLiteStore:
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """Seconds until the earliest pending job is due, or None if there is none."""
+        now = self.now()
         with self.db.read() as conn:
             row = conn.execute(
                 query("next_due"),
-                {"queues": json.dumps(list(queues)), "names": json.dumps(list(names))},
+                {
+                    "queues": json.dumps(list(queues)),
+                    "names": json.dumps(list(names)),
+                    "now": now,
+                    "limited_recheck": limits.RECHECK_SECONDS,
+                },
             ).fetchone()
         if row[0] is None:
             return None
-        return max(0.0, float(row[0]) - self.now())
+        return max(0.0, float(row[0]) - now)
 
     # -- queue controls -----------------------------------------------------------------------
 
@@ -488,6 +574,21 @@ class SQLiteStore:
         with self.db.read() as conn:
             row = conn.execute(query("queue_depth"), {"queue": queue, "cap": cap}).fetchone()
         return int(row[0])
+
+    def limit_status(self, job_id: int) -> LimitStatus | None:
+        """See :meth:`Store.limit_status`."""
+        with self.db.read() as conn:
+            job = conn.execute(query("limit_status_job"), {"id": job_id}).fetchone()
+            if job is None:
+                return None
+            running, starts = [], []
+            if job[0] is not None:
+                running = conn.execute(query("limit_status_running"), {"key": job[0]}).fetchall()
+            if job[2] is not None:
+                starts = conn.execute(
+                    query("limit_status_starts"), {"key": job[2], "now": self.now()}
+                ).fetchall()
+        return limits.status_from_rows(job, running, starts)
 
     def count_ahead(self, job_id: int, cap: int) -> int:
         """See :meth:`Store.count_ahead`."""
@@ -616,6 +717,21 @@ class SQLiteStore:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+
+def _candidates_query(conn: sqlite3.Connection, queue: str, *, alone: bool) -> str:
+    """The query that reads ``queue``'s claim candidates in fair order.
+
+    A queue claimed alone whose ready jobs all belong to one tenant group (the common case:
+    no tenants at all) needs no turns: its fair order is priority, run_at, id, read straight
+    from the ready index at a fifth of the cost of the fair read (two index probes decide).
+    With other queues in the claim, turns are needed to merge across queues.
+    """
+    if alone:
+        groups = conn.execute(query("claim_tenant_groups"), {"queue": queue}).fetchall()
+        if len(groups) <= 1:
+            return "claim_heads"
+    return "claim_candidates"
 
 
 def _update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:

@@ -1,17 +1,87 @@
-WITH chosen AS (
-    SELECT id
-    FROM {schema}.conveyor_jobs
-    WHERE state IN ('queued', 'scheduled', 'retrying')
-      -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
-      AND limit_key IS NULL AND rate_key IS NULL
-      AND queue = ANY(%(queues)s::text[])
-      -- Paused queues are skipped; an initplan read once per claim, in the same statement.
-      AND queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))
-      AND run_at <= now()
-      AND name = ANY(%(names)s::text[])
-    ORDER BY priority DESC, run_at, id
+-- The plain claim, fair between tenants (docs/queues.md, "Fairness between tenants"): order by
+-- priority, then by each job's turn within its tenant (the tenant's running jobs in the queue
+-- plus the job's rank among the tenant's ready jobs of that priority), then run_at, id. Jobs
+-- without a tenant form one group, keyed ''. Only plain jobs (the limited pass takes the rest).
+WITH RECURSIVE tenants AS (
+    -- A loose index scan on conveyor_jobs_ready_tenant: each claimed, unpaused queue's
+    -- smallest tenant key, then the next one above it, one index probe per tenant.
+    SELECT q.queue,
+           (SELECT coalesce(j.tenant, '')
+            FROM {schema}.conveyor_jobs AS j
+            WHERE j.queue = q.queue
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+            ORDER BY coalesce(j.tenant, '')
+            LIMIT 1) AS tenant
+    FROM (SELECT DISTINCT unnest(%(queues)s::text[]) AS queue) AS q
+    -- Paused queues are skipped; an initplan read once per claim, in the same statement.
+    WHERE q.queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))
+    UNION ALL
+    SELECT t.queue,
+           (SELECT coalesce(j.tenant, '')
+            FROM {schema}.conveyor_jobs AS j
+            WHERE j.queue = t.queue
+              AND coalesce(j.tenant, '') > t.tenant
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+            ORDER BY coalesce(j.tenant, '')
+            LIMIT 1)
+    FROM tenants AS t
+    WHERE t.tenant IS NOT NULL
+),
+heads AS (
+    -- Each tenant's first ready jobs in claim order: ``limit`` of them is always enough (a
+    -- tenant's job comes after all of its own ahead of it), and with few tenants some more,
+    -- so a claim racing another one (whose rows it skips below) still finds enough.
+    SELECT h.id, h.priority, h.run_at, t.queue, t.tenant,
+           row_number() OVER (
+               PARTITION BY t.queue, t.tenant, h.priority ORDER BY h.run_at, h.id
+           ) AS rank
+    FROM tenants AS t
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.run_at
+        FROM {schema}.conveyor_jobs AS j
+        WHERE j.queue = t.queue
+          AND coalesce(j.tenant, '') = t.tenant
+          AND j.state IN ('queued', 'scheduled', 'retrying')
+          AND j.limit_key IS NULL AND j.rate_key IS NULL
+          AND j.run_at <= now()
+          AND j.name = ANY(%(names)s::text[])
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT %(limit)s
+            + %(limit)s / (SELECT greatest(count(*), 1) FROM tenants WHERE tenant IS NOT NULL)
+    ) AS h
+    WHERE t.tenant IS NOT NULL
+),
+running AS (
+    -- Slots each tenant already holds in these queues count as turns it has had.
+    SELECT j.queue, coalesce(j.tenant, '') AS tenant, count(*) AS held
+    FROM {schema}.conveyor_jobs AS j
+    WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])
+    GROUP BY 1, 2
+),
+ranked AS (
+    SELECT h.id,
+           row_number() OVER (
+               ORDER BY h.priority DESC, h.rank + coalesce(r.held, 0), h.run_at, h.id
+           ) AS pos
+    FROM heads AS h
+    LEFT JOIN running AS r ON r.queue = h.queue AND r.tenant = h.tenant
+    ORDER BY pos
+    -- Only the best candidates go on (which also tells the planner they are few).
+    LIMIT 2 * %(limit)s
+),
+chosen AS (
+    -- Lock the best candidates still ready (rechecked on the locked row version), skipping
+    -- rows another claim holds.
+    SELECT j.id, ranked.pos
+    FROM {schema}.conveyor_jobs AS j
+    JOIN ranked ON ranked.id = j.id
+    WHERE j.state IN ('queued', 'scheduled', 'retrying')
+      AND j.limit_key IS NULL AND j.rate_key IS NULL
+    ORDER BY ranked.pos
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE {schema}.conveyor_jobs AS j
 SET state = 'running',
@@ -27,4 +97,4 @@ WHERE j.id = chosen.id
 RETURNING j.id, j.queue, j.name, j.args::text, j.attempt, j.max_attempts, j.token, j.priority,
           j.timeout, extract(epoch FROM j.lease_until)::float8,
           extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.created_at)::float8,
-          j.meta::text, extract(epoch FROM j.run_at)::float8
+          j.meta::text, extract(epoch FROM j.run_at)::float8, chosen.pos

@@ -26,7 +26,7 @@ done AS (
                              ELSE c.error_message END
     FROM c, {schema}.conveyor_jobs AS before
     WHERE j.id = c.id AND before.id = c.id AND j.state = 'running' AND j.token = c.token
-    RETURNING j.id, before.attempt, before.worker_id, before.started_at
+    RETURNING j.id, before.attempt, before.worker_id, before.started_at, j.queue, j.limit_key
 ),
 history AS (
     INSERT INTO {schema}.conveyor_attempts (
@@ -37,5 +37,10 @@ history AS (
            c.outcome,
            c.error_type, c.error_message, c.traceback
     FROM done JOIN c ON c.id = done.id
+),
+-- A finished limited job frees room that workers elsewhere may be waiting for: wake them.
+woken AS (
+    SELECT pg_notify(%(channel)s, q.queue)
+    FROM (SELECT DISTINCT queue FROM done WHERE limit_key IS NOT NULL) AS q
 )
-SELECT id FROM done
+SELECT done.id FROM done, (SELECT COUNT(*) FROM woken) AS notified

@@ -1,22 +1,25 @@
 WITH inserted AS (
     INSERT INTO {schema}.conveyor_jobs (
         queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, unique_for,
-        tenant, meta
+        tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per
     )
     SELECT j.queue, j.name, j.args::jsonb,
            CASE WHEN j.due > now() THEN 'scheduled' ELSE 'queued' END,
            j.priority, j.max_attempts, j.due, j.timeout, j.unique_key, j.unique_for,
-           j.tenant, j.meta::jsonb
+           j.tenant, j.meta::jsonb, j.limit_key, j.limit_max, j.rate_key, j.rate_max,
+           j.rate_per
     FROM (
         SELECT t.*, COALESCE(to_timestamp(t.run_at), now() + make_interval(secs => t.delay)) AS due
         FROM unnest(
             %(queues)s::text[], %(names)s::text[], %(args)s::text[], %(priorities)s::int[],
             %(max_attempts)s::int[], %(run_ats)s::float8[], %(delays)s::float8[],
             %(timeouts)s::float8[], %(unique_keys)s::text[], %(unique_fors)s::float8[],
-            %(tenants)s::text[], %(metas)s::text[]
+            %(tenants)s::text[], %(metas)s::text[], %(limit_keys)s::text[],
+            %(limit_maxes)s::int[], %(rate_keys)s::text[], %(rate_maxes)s::int[],
+            %(rate_pers)s::float8[]
         ) WITH ORDINALITY AS t(
             queue, name, args, priority, max_attempts, run_at, delay, timeout, unique_key,
-            unique_for, tenant, meta, ord
+            unique_for, tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per, ord
         )
     ) AS j
     ORDER BY j.ord

@@ -24,11 +24,14 @@ CREATE INDEX conveyor_jobs_ready_limited
     WHERE state IN ('queued', 'scheduled', 'retrying')
       AND (limit_key IS NOT NULL OR rate_key IS NOT NULL);
 
--- Rate limits: one row per claimed start of a rate-limited job, kept for its key's period,
--- so "at most N starts per period" is counted over a true sliding window.
+-- Rate limits: one row per claimed start of a rate-limited job, kept until it leaves its key's
+-- window (expires_at = started_at + period). Each row carries the key's budget, so the keys
+-- whose budget is spent are found from this table alone, without reading the jobs.
 CREATE TABLE conveyor_rate_starts (
     key TEXT NOT NULL,
-    started_at REAL NOT NULL
+    started_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    rate_max INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX conveyor_rate_starts_key ON conveyor_rate_starts (key, started_at);
+CREATE INDEX conveyor_rate_starts_key ON conveyor_rate_starts (key, expires_at);

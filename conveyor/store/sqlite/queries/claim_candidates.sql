@@ -1,10 +1,61 @@
-SELECT id, priority, run_at
-FROM conveyor_jobs
-WHERE state IN ('queued', 'scheduled', 'retrying')
-  -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
-  AND limit_key IS NULL AND rate_key IS NULL
-  AND queue = :queue
-  AND run_at <= :now
-  AND name IN (SELECT value FROM json_each(:names))
-ORDER BY priority DESC, run_at, id
+-- One queue's best ready plain jobs in fair claim order (docs/queues.md, "Fairness between
+-- tenants"): priority, then the job's turn within its tenant (the tenant's running jobs in
+-- the queue plus the job's rank among its ready jobs of that priority), then run_at, id.
+-- Jobs without a tenant form one group, keyed ''. Limited jobs take their own pass.
+WITH RECURSIVE tenants(tenant) AS (
+    -- A loose index scan on conveyor_jobs_ready_tenant: the smallest tenant key with ready
+    -- jobs, then the next one above it, one index probe per tenant.
+    SELECT (SELECT coalesce(tenant, '')
+            FROM conveyor_jobs
+            WHERE queue = :queue
+              AND state IN ('queued', 'scheduled', 'retrying')
+              AND limit_key IS NULL AND rate_key IS NULL
+            ORDER BY coalesce(tenant, '')
+            LIMIT 1)
+    UNION ALL
+    SELECT (SELECT coalesce(j.tenant, '')
+            FROM conveyor_jobs AS j
+            WHERE j.queue = :queue
+              AND coalesce(j.tenant, '') > t.tenant
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+            ORDER BY coalesce(j.tenant, '')
+            LIMIT 1)
+    FROM tenants AS t
+    WHERE t.tenant IS NOT NULL
+),
+heads AS (
+    -- Each tenant's first ``limit`` ready jobs in claim order: enough, since a tenant's job
+    -- is never chosen before its own jobs ahead of it.
+    SELECT j.id, j.priority, j.run_at, t.tenant,
+           row_number() OVER (
+               PARTITION BY t.tenant, j.priority ORDER BY j.run_at, j.id
+           ) AS rank
+    FROM tenants AS t
+    JOIN conveyor_jobs AS j ON j.id IN (
+        SELECT k.id
+        FROM conveyor_jobs AS k
+        WHERE k.queue = :queue
+          AND coalesce(k.tenant, '') = t.tenant
+          AND k.state IN ('queued', 'scheduled', 'retrying')
+          AND k.limit_key IS NULL AND k.rate_key IS NULL
+          AND k.run_at <= :now
+          AND k.name IN (SELECT value FROM json_each(:names))
+        ORDER BY k.priority DESC, k.run_at, k.id
+        LIMIT :limit
+    )
+    WHERE t.tenant IS NOT NULL
+),
+running(tenant, held) AS (
+    -- Slots a tenant already holds in this queue count as turns it has had. Named index: with
+    -- statistics from an ANALYZE of a big backlog SQLite would rather scan the table.
+    SELECT coalesce(tenant, ''), count(*)
+    FROM conveyor_jobs INDEXED BY conveyor_jobs_state_queue
+    WHERE state = 'running' AND queue = :queue
+    GROUP BY 1
+)
+SELECT h.id, h.priority, h.run_at, h.rank + coalesce(r.held, 0) AS turn
+FROM heads AS h
+LEFT JOIN running AS r ON r.tenant = h.tenant
+ORDER BY h.priority DESC, turn, h.run_at, h.id
 LIMIT :limit

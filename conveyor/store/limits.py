@@ -1,0 +1,209 @@
+"""The limited claim pass, decided once for every store.
+
+Jobs of a limited type (``limit=Concurrency(...)``, ``rate=Rate(...)``) are claimed by a pass of
+their own before the plain claim. Each store reads candidate jobs in claim order, locks their
+keys (PostgreSQL: advisory locks; SQLite: its single writer lock), counts what each key has
+spent, then asks :func:`choose` which candidates may start now. This module holds that choice
+and the few rules around it, so both stores enforce exactly the same limits.
+
+Rules: a key's concurrency budget is its smallest ``limit_max`` seen (rows of one key may
+disagree after a code change); a rate key's budget is its smallest ``rate_max`` and its longest
+``rate_per``. A candidate is taken, in order, when every key it counts against has room; taking
+it spends that room at once, so later candidates of the same key see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.store.protocol import LimitStatus
+
+WINDOW_FACTOR = 4
+MIN_WINDOW = 32
+"""Candidates read per limited pass: ``max(slots * WINDOW_FACTOR, MIN_WINDOW)``. Keys already
+full or spent are filtered out before this window is cut, so it only needs to cover keys that
+may still have room."""
+
+RECHECK_SECONDS = 0.5
+"""``next_due_in`` counts a due limited job as due this much later: it may be held back by its
+limit, and an idle worker should recheck it soon rather than spin on claims that take nothing.
+A limited job finishing wakes workers sooner (PostgreSQL NOTIFY, SQLite's data_version)."""
+
+LOCK_NAMESPACE = "conveyor-limits:"
+"""Prefix of advisory-lock names, so limit keys never share a lock with unique keys."""
+
+
+def window(slots: int) -> int:
+    """How many candidates a limited pass reads for ``slots`` free slots."""
+    return max(slots * WINDOW_FACTOR, MIN_WINDOW)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A ready limited job, in claim order, with the limits its row carries."""
+
+    id: int
+    limit_key: str | None
+    limit_max: int | None
+    rate_key: str | None
+    rate_max: int | None
+    rate_per: float | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Candidate:
+        """From ``(id, limit_key, limit_max, rate_key, rate_max, rate_per)``."""
+        return cls(
+            id=int(row[0]),
+            limit_key=row[1],
+            limit_max=None if row[2] is None else int(row[2]),
+            rate_key=row[3],
+            rate_max=None if row[4] is None else int(row[4]),
+            rate_per=None if row[5] is None else float(row[5]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """What a key has used: running jobs (concurrency) or starts in its window (rate).
+
+    ``max`` is the smallest budget recorded on those rows, or None when there are none.
+    """
+
+    count: int = 0
+    max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateStart:
+    """One start to record: it counts against ``key`` until ``expires_at``."""
+
+    key: str
+    expires_at: float
+    rate_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The candidates to claim, in order, and the rate starts claiming them spends."""
+
+    chosen: list[int] = field(default_factory=list)
+    starts: dict[int, RateStart] = field(default_factory=dict)
+    """Job id -> the start to record if that job is claimed."""
+
+
+def lock_names(candidates: Iterable[Candidate]) -> list[str]:
+    """Every lock a pass over ``candidates`` takes, sorted (one order for every claimer)."""
+    names = set()
+    for c in candidates:
+        if c.limit_key is not None:
+            names.add(f"{LOCK_NAMESPACE}c:{c.limit_key}")
+        if c.rate_key is not None:
+            names.add(f"{LOCK_NAMESPACE}r:{c.rate_key}")
+    return sorted(names)
+
+
+def limit_keys(candidates: Iterable[Candidate]) -> list[str]:
+    """The distinct concurrency keys of ``candidates``, sorted."""
+    return sorted({c.limit_key for c in candidates if c.limit_key is not None})
+
+
+def rate_keys(candidates: Iterable[Candidate]) -> list[str]:
+    """The distinct rate keys of ``candidates``, sorted."""
+    return sorted({c.rate_key for c in candidates if c.rate_key is not None})
+
+
+def spent_from_rows(
+    found: Iterable[Sequence[Any]],
+) -> tuple[dict[str, Spent], dict[str, Spent]]:
+    """Rows of ``(kind, key, count, max)`` (kind ``limit`` or ``rate``) as two mappings."""
+    running: dict[str, Spent] = {}
+    starts: dict[str, Spent] = {}
+    for kind, key, count, smallest in found:
+        target = running if kind == "limit" else starts
+        target[key] = Spent(int(count), None if smallest is None else int(smallest))
+    return running, starts
+
+
+def _smallest(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def choose(
+    candidates: Sequence[Candidate],
+    running: Mapping[str, Spent],
+    starts: Mapping[str, Spent],
+    now: float,
+    slots: int,
+) -> Decision:
+    """Which candidates may start at ``now``, taking at most ``slots``, in the given order.
+
+    ``running`` counts running jobs per concurrency key; ``starts`` counts, per rate key, the
+    starts whose window has not ended at ``now``. Pure: the caller holds the keys' locks.
+    """
+    limit_max: dict[str, int | None] = {k: v.max for k, v in running.items()}
+    rate_max: dict[str, int | None] = {k: v.max for k, v in starts.items()}
+    rate_per: dict[str, float] = {}
+    for c in candidates:
+        if c.limit_key is not None:
+            limit_max[c.limit_key] = _smallest(limit_max.get(c.limit_key), c.limit_max)
+        if c.rate_key is not None:
+            rate_max[c.rate_key] = _smallest(rate_max.get(c.rate_key), c.rate_max)
+            rate_per[c.rate_key] = max(rate_per.get(c.rate_key, 0.0), c.rate_per or 0.0)
+    used_running = {k: v.count for k, v in running.items()}
+    used_starts = {k: v.count for k, v in starts.items()}
+    decision = Decision()
+    for c in candidates:
+        if len(decision.chosen) >= slots:
+            break
+        if c.limit_key is not None:
+            ceiling = limit_max.get(c.limit_key)
+            if ceiling is not None and used_running.get(c.limit_key, 0) >= ceiling:
+                continue
+        if c.rate_key is not None:
+            ceiling = rate_max.get(c.rate_key)
+            if ceiling is not None and used_starts.get(c.rate_key, 0) >= ceiling:
+                continue
+        decision.chosen.append(c.id)
+        if c.limit_key is not None:
+            used_running[c.limit_key] = used_running.get(c.limit_key, 0) + 1
+        if c.rate_key is not None:
+            used_starts[c.rate_key] = used_starts.get(c.rate_key, 0) + 1
+            decision.starts[c.id] = RateStart(
+                c.rate_key, now + rate_per[c.rate_key], rate_max[c.rate_key] or 1
+            )
+    return decision
+
+
+def status_from_rows(
+    job: Sequence[Any], running: Sequence[Sequence[Any]], starts: Sequence[Sequence[Any]]
+) -> LimitStatus:
+    """A :class:`LimitStatus` from the job's ``(limit_key, limit_max, rate_key, rate_max,
+    rate_per)``, its key's running ``(id, limit_max)`` and live starts ``(expires_at, max)``."""
+    limit_key, limit_max, rate_key, rate_max, rate_per = job
+    if limit_key is not None:
+        limit_max = _smallest(limit_max, *(r[1] for r in running))
+    until = None
+    if rate_key is not None:
+        rate_max = _smallest(rate_max, *(s[1] for s in starts))
+        until = spent_until([float(s[0]) for s in starts], rate_max or 1)
+    return LimitStatus(
+        limit_key=limit_key,
+        limit_max=limit_max,
+        running=tuple(int(r[0]) for r in running),
+        rate_key=rate_key,
+        rate_max=rate_max,
+        rate_per=None if rate_per is None else float(rate_per),
+        spent_until=until,
+    )
+
+
+def spent_until(expiries: Sequence[float], budget: int) -> float | None:
+    """When a rate key with live starts expiring at ``expiries`` has room again (None: now)."""
+    if len(expiries) < budget:
+        return None
+    ordered = sorted(expiries)
+    # Room comes back when all but budget - 1 of the live starts have left the window.
+    return ordered[len(ordered) - budget]

@@ -1,0 +1,10 @@
+-- The limited pass, step 2: running jobs per concurrency key and live starts per rate key.
+SELECT 'limit', limit_key, COUNT(*), MIN(limit_max)
+FROM conveyor_jobs
+WHERE state = 'running' AND limit_key IN (SELECT value FROM json_each(:limit_keys))
+GROUP BY limit_key
+UNION ALL
+SELECT 'rate', key, COUNT(*), MIN(rate_max)
+FROM conveyor_rate_starts
+WHERE key IN (SELECT value FROM json_each(:rate_keys)) AND expires_at > :now
+GROUP BY key
