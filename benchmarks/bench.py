@@ -101,6 +101,8 @@ METRICS: dict[str, Metric] = {
     "priority_p50": Metric("high-priority wait behind a low-priority backlog, p50", "ms", False),
     "priority_p99": Metric("high-priority wait behind a low-priority backlog, p99", "ms", False),
     "fair_plain_active": Metric("no-op jobs without tenants, fair claim", "jobs/s"),
+    "fair_tenants_active": Metric("no-op jobs over 20 tenants taking turns", "jobs/s"),
+    "fair_ratio": Metric("throughput with tenants / without (100 = free)", "%"),
     "fair_small_p50": Metric("small tenant's wait behind another's flood, p50", "ms", False),
     "fair_small_p99": Metric("small tenant's wait behind another's flood, p99", "ms", False),
     "fair_flood_p50": Metric("flooding tenant's own wait, p50", "ms", False),
@@ -755,6 +757,7 @@ def measure_priority(url: str, settings: Settings) -> list[Sample]:
 
 FAIR_JOB_MS = 20.0
 FAIR_SMALL = 10
+FAIR_TENANTS = 20
 """How many jobs the small tenant enqueues into the flood of the fairness measurement."""
 
 
@@ -788,8 +791,17 @@ def measure_fairness(url: str, settings: Settings) -> list[Sample]:
             wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= n, settings.timeout,
                        f"{n} jobs to succeed", worker)
         plain = succeeded_jobs(app, n)
-        active = max(j.finished_at or 0.0 for j in plain) - min(
-            j.started_at or math.inf for j in plain
+        active = _span(plain)
+        # (a2) The same no-ops spread over FAIR_TENANTS tenants: every claim takes turns.
+        spread: list[int] = []
+        for t in range(FAIR_TENANTS):
+            calls = [{"i": i} for i in range(t, n, FAIR_TENANTS)]
+            spread += [h.id for h in noop.enqueue_many(calls, tenant=f"t{t}")]
+        with running_worker(url, settings, burst=True, label="fair-tenants") as worker:
+            wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= 2 * n, settings.timeout,
+                       f"{n} jobs of {FAIR_TENANTS} tenants to succeed", worker)
+        tenants_active = _span(
+            [j for i in range(0, n, 10_000) for j in app.store.get_jobs(spread[i:i + 10_000])]
         )
         work = app.get(benchapp.WORK_JOB)
         store = app.store
@@ -807,7 +819,8 @@ def measure_fairness(url: str, settings: Settings) -> list[Sample]:
                 lambda: all(j.state is JobState.SUCCEEDED for j in store.get_jobs(small)),
                 settings.timeout, f"{FAIR_SMALL} jobs of tenant b to succeed", worker)
             flood_left = count_state(app, JobState.QUEUED)
-            wait_until(lambda: count_state(app, JobState.SUCCEEDED) >= n + flood_size + FAIR_SMALL,
+            wait_until(lambda: count_state(app, JobState.SUCCEEDED)
+                       >= 2 * n + flood_size + FAIR_SMALL,
                        settings.timeout, "the flood to succeed", worker)
         small_waits = _waits_ms(store.get_jobs(small))
         flood_waits = _waits_ms(
@@ -825,6 +838,9 @@ def measure_fairness(url: str, settings: Settings) -> list[Sample]:
     }
     return [
         Sample("fair_plain_active", n / active, n, extra | {"seconds": round(active, 4)}),
+        Sample("fair_tenants_active", n / tenants_active, n,
+               extra | {"seconds": round(tenants_active, 4)}),
+        Sample("fair_ratio", 100.0 * active / tenants_active, n, extra),
         Sample("fair_small_p50", percentile(small_waits, 0.50), FAIR_SMALL, extra),
         Sample("fair_small_p99", percentile(small_waits, 0.99), FAIR_SMALL, extra),
         Sample("fair_flood_p50", percentile(flood_waits, 0.50), flood_size, extra),
@@ -832,12 +848,17 @@ def measure_fairness(url: str, settings: Settings) -> list[Sample]:
     ]
 
 
+def _span(jobs: Sequence[Job]) -> float:
+    """Seconds from the first ``started_at`` to the last ``finished_at`` of ``jobs``."""
+    return max(j.finished_at or 0.0 for j in jobs) - min(j.started_at or math.inf for j in jobs)
+
+
 def _active_rate(app: Conveyor, name: str, n: int) -> tuple[float, float]:
     """(jobs/s, seconds) from the first ``started_at`` to the last ``finished_at`` of ``name``."""
     jobs = app.store.list_jobs(JobFilter(name=name, states=(JobState.SUCCEEDED,)))
     if len(jobs) != n:
         raise BenchError(f"expected {n} succeeded {name} jobs, found {len(jobs)}")
-    active = max(j.finished_at or 0.0 for j in jobs) - min(j.started_at or math.inf for j in jobs)
+    active = _span(jobs)
     return n / active, active
 
 
@@ -892,8 +913,8 @@ MEASUREMENTS: dict[str, tuple[Measure, tuple[str, ...]]] = {
     "limits": (measure_limits, ("limit_plain_active", "limit_limited_active", "limit_ratio")),
     "fairness": (
         measure_fairness,
-        ("fair_plain_active", "fair_small_p50", "fair_small_p99", "fair_flood_p50",
-         "fair_flood_p99"),
+        ("fair_plain_active", "fair_tenants_active", "fair_ratio", "fair_small_p50",
+         "fair_small_p99", "fair_flood_p50", "fair_flood_p99"),
     ),
 }
 
