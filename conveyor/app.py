@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 from conveyor.backpressure import (
+    bounded_keys,
     check_max_queued,
     demands,
     ensure_room,
@@ -257,6 +258,9 @@ class Conveyor:
         wait = wait_seconds(wait_for_room)
         wanted = demands(jobs, self.queue_limits)
         if wanted:
+            keys = bounded_keys(jobs, self.queue_limits)
+            if keys:
+                wanted = demands(jobs, self.queue_limits, self.store.held_unique_keys(keys))
             ensure_room(self.store, wanted, wait)
         if connection is not None:
             inserted = self.store.insert_jobs_in(connection, jobs)
@@ -291,6 +295,10 @@ class Conveyor:
         wait = wait_seconds(wait_for_room)
         wanted = demands(jobs, self.queue_limits)
         if wanted:
+            keys = bounded_keys(jobs, self.queue_limits)
+            if keys:
+                held = await self.async_store.held_unique_keys(keys)
+                wanted = demands(jobs, self.queue_limits, held)
             await ensure_room_async(self.async_store, wanted, wait)
         if connection is not None:
             inserted = await self.async_store.insert_jobs_in(connection, jobs)

@@ -43,13 +43,31 @@ class Demand:
     limit: int
 
 
-def demands(jobs: Sequence[NewJob], limits: Mapping[str, int]) -> list[Demand]:
-    """The bounded queues among ``jobs``, with how many jobs each would receive."""
+def demands(
+    jobs: Sequence[NewJob], limits: Mapping[str, int], held: frozenset[str] = frozenset()
+) -> list[Demand]:
+    """The bounded queues among ``jobs``, with how many jobs each would receive.
+
+    A job whose unique key is ``held`` by an existing job, or taken by an earlier job of the
+    same batch, adds nothing (the enqueue returns the holder), so it is not counted: a
+    duplicate enqueue never raises :class:`QueueFull`.
+    """
     counts: dict[str, int] = {}
+    seen: set[str] = set()
     for job in jobs:
-        if job.queue in limits:
-            counts[job.queue] = counts.get(job.queue, 0) + 1
+        if job.queue not in limits:
+            continue
+        if job.unique_key is not None:
+            if job.unique_key in held or job.unique_key in seen:
+                continue
+            seen.add(job.unique_key)
+        counts[job.queue] = counts.get(job.queue, 0) + 1
     return [Demand(queue, n, limits[queue]) for queue, n in sorted(counts.items())]
+
+
+def bounded_keys(jobs: Sequence[NewJob], limits: Mapping[str, int]) -> list[str]:
+    """The unique keys of jobs bound for a bounded queue: holders must be read for these."""
+    return sorted({j.unique_key for j in jobs if j.queue in limits and j.unique_key is not None})
 
 
 def wait_seconds(value: Duration | None) -> float | None:

@@ -398,6 +398,10 @@ class Store(Protocol):
         """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``."""
         ...
 
+    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """Those of ``keys`` that some job holds now (see docs/unique-jobs.md)."""
+        ...
+
     def count_ahead(self, job_id: int, cap: int) -> int:
         """Ready jobs of the same queue a claim would take before ``job_id``, up to ``cap``.
 
@@ -512,6 +516,10 @@ class AsyncStore(Protocol):
 
     async def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
+        ...
+
+    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """The async twin of :meth:`Store.held_unique_keys`."""
         ...
 
     async def release(self) -> None:

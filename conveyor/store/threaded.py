@@ -112,6 +112,10 @@ class ThreadedAsyncStore:
         """See :meth:`Store.queue_depth`."""
         return await self._run(lambda: self._store.queue_depth(queue, cap))
 
+    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """See :meth:`Store.held_unique_keys`."""
+        return await self._run(lambda: self._store.held_unique_keys(keys))
+
     async def wait_for_change(self, timeout: float) -> bool:
         """Without a change signal, wait out the timeout (subclasses do better)."""
         await asyncio.sleep(timeout)

@@ -279,3 +279,29 @@ def test_why_a_retry_waiting_out_its_backoff(app: Conveyor) -> None:
     reasons = explain(app, job.id)
     assert reasons[0].code == "retrying"
     assert "ValueError" in reasons[0].message and "in 9m" in reasons[0].message
+
+
+def test_a_duplicate_of_a_waiting_job_is_answered_even_when_the_queue_is_full(
+    app: Conveyor,
+) -> None:
+    mail = app.get("mail")
+    first = mail.enqueue(to="a", unique_key="mail:a")
+    mail.enqueue(to="b")
+    # Full (2 of 2), but a duplicate adds nothing: it gets the holder, not QueueFull.
+    again = mail.enqueue(to="a", unique_key="mail:a")
+    assert (again.id, again.duplicate) == (first.id, True)
+    # In bulk: the held key and a repeat inside the batch add nothing; a new key still does.
+    with pytest.raises(QueueFull):
+        mail.enqueue_many([{"to": "a", "unique_key": "mail:a"}, {"to": "c"}])
+    dups = mail.enqueue_many([{"to": "a", "unique_key": "mail:a"}] * 2)
+    assert [h.id for h in dups] == [first.id, first.id]
+
+    async def from_async() -> int:
+        try:
+            handle = await mail.enqueue_async(to="a", unique_key="mail:a")
+            return handle.id
+        finally:
+            await app.aclose()
+
+    assert asyncio.run(from_async()) == first.id
+    assert count(app) == 2

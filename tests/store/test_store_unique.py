@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from store_helpers import claim_one, complete, insert_one, new_job, wait_until
 
 from conveyor.models import JobState
-from conveyor.store import Store
+from conveyor.store import Store, open_async_store
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.protocol import (
     CompletionKind,
@@ -227,3 +228,22 @@ def test_insert_on_an_autocommit_connection_with_unique_keys(store: Store) -> No
     finally:
         conn.close()
     assert count(store) == 2
+
+
+def test_held_unique_keys_names_the_keys_some_job_holds(store: Store) -> None:
+    put(store, keyed("active"), keyed("done"), keyed("kept", unique_for=FOREVER))
+    claimed = {c.id: c for c in (claim_one(store) for _ in range(3))}
+    by_key = {j.unique_key: claimed[j.id] for j in store.get_jobs(list(claimed))}
+    complete(store, by_key["done"], CompletionKind.SUCCEEDED)
+    complete(store, by_key["kept"], CompletionKind.SUCCEEDED)
+    assert store.held_unique_keys(["active", "done", "kept", "never"]) == {"active", "kept"}
+    assert store.held_unique_keys([]) == frozenset()
+
+    async def from_async() -> frozenset[str]:
+        astore = open_async_store(store)
+        try:
+            return await astore.held_unique_keys(["active", "done"])
+        finally:
+            await astore.release()
+
+    assert asyncio.run(from_async()) == {"active"}

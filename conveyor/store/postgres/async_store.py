@@ -253,6 +253,10 @@ class AsyncPostgresStore:
         """See :meth:`Store.queue_depth`."""
         return await self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
 
+    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """See :meth:`Store.held_unique_keys`."""
+        return await self.run(self.plans.held_unique_keys(keys), "reading unique key holders")
+
     async def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""
         return await self.run(self.plans.once_seen(key), "reading a once record")

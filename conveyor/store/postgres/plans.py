@@ -63,6 +63,7 @@ SINGLE = SINGLE | {
 SINGLE = SINGLE | {"once_seen", "record_once"}  # ctx.once() records
 
 
+SINGLE = SINGLE | {"held_unique_keys"}  # backpressure skips duplicates
 SINGLE = SINGLE | {"insert_plain_jobs"}  # insert_jobs dispatches to it without unique keys
 
 SINGLE = SINGLE | {"claim_plain_jobs"}  # claim_jobs dispatches to it without limited names
@@ -497,6 +498,13 @@ class Plans:
         """See :meth:`Store.queue_depth`."""
         result = yield Statement(self.q("queue_depth"), {"queue": queue, "cap": cap})
         return int(result.rows[0][0])
+
+    def held_unique_keys(self, keys: Sequence[str]) -> Plan[frozenset[str]]:
+        """See :meth:`Store.held_unique_keys`."""
+        if not keys:
+            return frozenset()
+        found = yield Statement(self.q("unique_holders"), {"keys": sorted(keys)})
+        return frozenset(row[0] for row in found.rows)
 
     def count_ahead(self, job_id: int, cap: int) -> Plan[int]:
         """See :meth:`Store.count_ahead`."""

@@ -292,6 +292,10 @@ class PostgresStore:
         """See :meth:`Store.queue_depth`."""
         return self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
 
+    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """See :meth:`Store.held_unique_keys`."""
+        return self.run(self.plans.held_unique_keys(keys), "reading unique key holders")
+
     def limit_status(self, job_id: int) -> LimitStatus | None:
         """See :meth:`Store.limit_status`."""
         return self.run(self.plans.limit_status(job_id), "reading a job's limits")

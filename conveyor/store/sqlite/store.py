@@ -575,6 +575,16 @@ class SQLiteStore:
             row = conn.execute(query("queue_depth"), {"queue": queue, "cap": cap}).fetchone()
         return int(row[0])
 
+    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+        """See :meth:`Store.held_unique_keys`."""
+        if not keys:
+            return frozenset()
+        with self.db.read() as conn:
+            found = conn.execute(
+                query("unique_holders"), {"keys": json.dumps(sorted(keys)), "now": self.now()}
+            ).fetchall()
+        return frozenset(row[0] for row in found)
+
     def limit_status(self, job_id: int) -> LimitStatus | None:
         """See :meth:`Store.limit_status`."""
         with self.db.read() as conn:
