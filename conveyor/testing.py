@@ -104,3 +104,17 @@ def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 
         if time.monotonic() >= deadline:
             raise failure
         time.sleep(interval)
+
+
+def max_overlap(intervals: Sequence[tuple[float, float]]) -> int:
+    """The most ``(start, end)`` intervals open at one instant; an end sorts before a start.
+
+    For tests of concurrency limits: record each run's start and end, then assert the
+    overlap never passed the limit.
+    """
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most

@@ -34,11 +34,12 @@ class Workers:
     effects_db: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, **config: Any) -> subprocess.Popen[bytes]:
-        """Start a supervisor (own process group) with a WorkerConfig built from ``config``."""
+    def start(self, app_spec: str = "itapp:app", **config: Any) -> subprocess.Popen[bytes]:
+        """Start a supervisor (own process group) of ``app_spec`` with a WorkerConfig built
+        from ``config``."""
         config.setdefault("rescue_interval", 0.5)
         proc = subprocess.Popen(
-            [sys.executable, str(HERE / "run_worker.py"), "itapp:app", json.dumps(config)],
+            [sys.executable, str(HERE / "run_worker.py"), app_spec, json.dumps(config)],
             env=self.env,
             start_new_session=True,
         )

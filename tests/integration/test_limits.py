@@ -7,10 +7,9 @@ from collections import defaultdict
 import pytest
 
 from conveyor.store.protocol import JobFilter
-from conveyor.testing import eventually
+from conveyor.testing import eventually, max_overlap
 
 from .conftest import Workers
-from .test_queue_slots import max_overlap
 
 pytestmark = pytest.mark.slow
 

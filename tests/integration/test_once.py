@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -237,18 +234,6 @@ def load_onceapp() -> Conveyor:
     return app
 
 
-def start_once_workers(workers: Workers, **config: Any) -> subprocess.Popen[bytes]:
-    """A supervised worker for ``onceapp`` in its own process group (cleaned up by the fixture)."""
-    config.setdefault("rescue_interval", 0.5)
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "run_worker.py"), "onceapp:app", json.dumps(config)],
-        env=workers.env,
-        start_new_session=True,
-    )
-    workers.procs.append(proc)
-    return proc
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "total"), [("once_effect", 2000), ("once_effect_async", 800)])
 def test_kill_9_mid_run_leaves_exactly_one_effect_per_key(
@@ -271,7 +256,7 @@ def test_kill_9_mid_run_leaves_exactly_one_effect_per_key(
             return app.store.count_jobs(JobFilter(states=(JobState.SUCCEEDED,)))
 
         for share in (0.2, 0.5):  # two kills, at a fifth and at half of the jobs done
-            doomed = start_once_workers(workers, processes=2, concurrency=8, lease=2)
+            doomed = workers.start("onceapp:app", processes=2, concurrency=8, lease=2)
             deadline = time.monotonic() + 60
             while succeeded() < jobs * share:
                 assert time.monotonic() < deadline, "the workers made no progress"
@@ -280,7 +265,7 @@ def test_kill_9_mid_run_leaves_exactly_one_effect_per_key(
             doomed.wait(timeout=10)
             assert succeeded() < jobs, "the kill must land mid-run"
 
-        start_once_workers(workers, processes=2, concurrency=8, lease=2)
+        workers.start("onceapp:app", processes=2, concurrency=8, lease=2)
         deadline = time.monotonic() + 90
         while succeeded() < jobs:
             assert time.monotonic() < deadline, f"only {succeeded()} of {jobs} jobs succeeded"

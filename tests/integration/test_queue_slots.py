@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from conveyor.testing import eventually
+from conveyor.testing import eventually, max_overlap
 
 from .conftest import Workers
-
-
-def max_overlap(intervals: list[tuple[float, float]]) -> int:
-    """The most intervals open at one instant (ends sort before starts at the same time)."""
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    best = now = 0
-    for _, step in events:
-        now += step
-        best = max(best, now)
-    return best
 
 
 def test_a_capped_queue_never_exceeds_its_slots_nor_blocks_another(workers: Workers) -> None:

@@ -13,6 +13,7 @@ from store_helpers import NAMES, QUEUE, WORKER, claim, complete, insert, new_job
 from conveyor.models import JobState
 from conveyor.store import Store
 from conveyor.store.protocol import ClaimedJob, ClaimParams, JobFilter, NewJob
+from conveyor.testing import max_overlap
 
 LIMITED = "call_vendor"
 ALL_NAMES = (*NAMES, LIMITED)
@@ -196,16 +197,6 @@ def test_next_due_counts_a_held_back_limited_job_as_due_soon(store: Store) -> No
     assert due is not None and 0 < due <= 1.0
 
 
-def _most_at_once(spans: list[tuple[float, float]]) -> int:
-    """The most spans open at one instant (an end sorts before a start at the same time)."""
-    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    best = now = 0
-    for _, step in events:
-        now += step
-        best = max(best, now)
-    return best
-
-
 def test_concurrent_claimers_never_exceed_the_limit(
     store: Store, open_store_on: Callable[..., Store]
 ) -> None:
@@ -245,7 +236,7 @@ def test_concurrent_claimers_never_exceed_the_limit(
             for j in jobs
             if j.args == {"key": key}
         ]
-        assert _most_at_once(spans) <= most
+        assert max_overlap(spans) <= most
 
 
 # -- what `conveyor jobs why` reads --------------------------------------------------------------
