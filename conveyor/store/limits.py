@@ -2,8 +2,9 @@
 
 Jobs of a limited type (``limit=Concurrency(...)``, ``rate=Rate(...)``) are claimed by a pass of
 their own before the plain claim. Each store reads candidate jobs in claim order, locks their
-keys (PostgreSQL: advisory locks; SQLite: its single writer lock), counts what each key has
-spent, then asks :func:`choose` which candidates may start now. This module holds that choice
+keys (PostgreSQL: advisory locks, in the statement that reads the candidates; SQLite: its
+single writer lock), counts what each key has spent in a later statement, then asks
+:func:`choose` which candidates may start now. This module holds that choice
 and the few rules around it, so both stores enforce exactly the same limits.
 
 Rules: a key's concurrency budget is its smallest ``limit_max`` seen (rows of one key may
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.store.protocol import LimitStatus
+from conveyor.store.protocol import ClaimedJob, LimitStatus
 
 WINDOW_FACTOR = 4
 MIN_WINDOW = 32
@@ -93,15 +94,10 @@ class Decision:
     """Job id -> the start to record if that job is claimed."""
 
 
-def lock_names(candidates: Iterable[Candidate]) -> list[str]:
-    """Every lock a pass over ``candidates`` takes, sorted (one order for every claimer)."""
-    names = set()
-    for c in candidates:
-        if c.limit_key is not None:
-            names.add(f"{LOCK_NAMESPACE}c:{c.limit_key}")
-        if c.rate_key is not None:
-            names.add(f"{LOCK_NAMESPACE}r:{c.rate_key}")
-    return sorted(names)
+def took_limited(claimed: Iterable[ClaimedJob], limited_names: Iterable[str]) -> bool:
+    """Whether a claim took a job of a limited type (more are then likely waiting)."""
+    names = set(limited_names)
+    return any(job.name in names for job in claimed)
 
 
 def limit_keys(candidates: Iterable[Candidate]) -> list[str]:

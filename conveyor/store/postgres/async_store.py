@@ -20,6 +20,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
+from conveyor.store import limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
@@ -190,9 +191,20 @@ class AsyncPostgresStore:
                 return await self.run_on(raw, plan, "inserting jobs")
         return await self.run_on(raw, plan, "inserting jobs")
 
+    _limited_waiting = True
+    """Whether the last claim with limited names took a limited job: then the next one goes
+    straight to the limited pass; otherwise it first asks, in one autocommit statement,
+    whether any limited job could start, and without one makes the plain claim alone."""
+
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""
-        return await self.run(self.plans.claim_jobs(params), "claiming jobs")
+        probe = bool(params.limited_names) and not self._limited_waiting
+        if probe and not await self.run(self.plans.limited_waiting(params), "claiming jobs"):
+            return await self.run(self.plans.claim_plain_jobs(params), "claiming jobs")
+        claimed = await self.run(self.plans.claim_jobs(params), "claiming jobs")
+        if params.limited_names:
+            self._limited_waiting = limits.took_limited(claimed, params.limited_names)
+        return claimed
 
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""

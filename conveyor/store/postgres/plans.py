@@ -67,6 +67,7 @@ SINGLE = SINGLE | {"held_unique_keys"}  # backpressure skips duplicates
 SINGLE = SINGLE | {"insert_plain_jobs"}  # insert_jobs dispatches to it without unique keys
 
 SINGLE = SINGLE | {"claim_plain_jobs"}  # claim_jobs dispatches to it without limited names
+SINGLE = SINGLE | {"limited_waiting"}  # the store asks it before a limited pass's transaction
 
 
 def is_single(plan: Plan[Any]) -> bool:
@@ -220,13 +221,29 @@ class Plans:
             claimed += yield from self.claim_plain_jobs(replace(params, limit=left))
         return claimed
 
+    def limited_waiting(self, params: ClaimParams) -> Plan[bool]:
+        """Whether a limited pass for ``params`` would find a candidate (one statement).
+
+        Read without locks, so a later pass may still find nothing; it only spares a worker
+        with limited types but no limited job waiting the pass's transaction.
+        """
+        names = [n for n in params.limited_names if n in params.names]
+        if params.limit <= 0 or not params.queues or not names:
+            return False
+        found = yield Statement(
+            self.q("limited_waiting"), {"queues": list(params.queues), "names": names}
+        )
+        return bool(found.rows[0][0])
+
     def claim_limited_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
         """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
 
-        Candidates are read without row locks; then the keys' advisory locks are taken, and a
-        later statement (a fresh READ COMMITTED snapshot) counts what each key has spent, so
-        every committed claim of those keys is seen and none can commit until this one does.
-        Must run in a transaction (the locks are transaction-scoped).
+        Three statements at most. The first reads candidates without row locks and takes the
+        keys' advisory locks; the second (a fresh READ COMMITTED snapshot) counts what each
+        key has spent and which candidates are still ready, so every committed claim of those
+        keys is seen and none can commit until this one does; the third claims the chosen
+        jobs and records their rate starts. Must run in a transaction (the locks are
+        transaction-scoped).
         """
         names = [n for n in params.limited_names if n in params.names]
         if params.limit <= 0 or not params.queues or not names:
@@ -237,24 +254,38 @@ class Plans:
                 "queues": list(params.queues),
                 "names": names,
                 "window": limits.window(params.limit),
+                "namespace": limits.LOCK_NAMESPACE,
             },
         )
-        candidates = [limits.Candidate.from_row(r) for r in found.rows]
-        if not candidates:
+        if not found.rows:
             return []
-        yield Statement(self.q("limited_lock"), {"names": limits.lock_names(candidates)})
+        read = [limits.Candidate.from_row(r) for r in found.rows]
         spent = yield Statement(
             self.q("limited_spent"),
             {
-                "limit_keys": limits.limit_keys(candidates),
-                "rate_keys": limits.rate_keys(candidates),
+                "limit_keys": limits.limit_keys(read),
+                "rate_keys": limits.rate_keys(read),
+                "ids": [c.id for c in read],
             },
         )
-        now = next(float(r[4]) for r in spent.rows if r[0] == "now")
-        running, starts = limits.spent_from_rows(r[:4] for r in spent.rows if r[0] != "now")
+        now = 0.0
+        ready: set[int] = set()
+        counted = []
+        for row in spent.rows:
+            if row[0] == "now":
+                now = float(row[4])
+            elif row[0] == "ready":
+                ready.add(int(row[2]))
+            else:
+                counted.append(row[:4])
+        running, starts = limits.spent_from_rows(counted)
+        # Candidates a concurrent pass claimed while this one waited for the locks would
+        # only take slots of this decision that their UPDATE then skips.
+        candidates = [c for c in read if c.id in ready]
         decision = limits.choose(candidates, running, starts, now, params.limit)
         if not decision.chosen:
             return []
+        recorded = [(job_id, start) for job_id, start in decision.starts.items()]
         result = yield Statement(
             self.q("limited_claim"),
             {
@@ -262,19 +293,12 @@ class Plans:
                 "now": now,
                 "worker_id": params.worker_id,
                 "lease_seconds": float(params.lease_seconds),
+                "start_ids": [job_id for job_id, _ in recorded],
+                "keys": [s.key for _, s in recorded],
+                "expires": [s.expires_at for _, s in recorded],
+                "maxes": [s.rate_max for _, s in recorded],
             },
         )
-        recorded = [decision.starts[r[0]] for r in result.rows if r[0] in decision.starts]
-        if recorded:
-            yield Statement(
-                self.q("limited_starts"),
-                {
-                    "now": now,
-                    "keys": [s.key for s in recorded],
-                    "expires": [s.expires_at for s in recorded],
-                    "maxes": [s.rate_max for s in recorded],
-                },
-            )
         found_rows = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
         return [rows.claimed_from_row(r) for r in found_rows]
 

@@ -13,6 +13,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, MigrationError
 from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
+from conveyor.store import limits
 from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
@@ -189,9 +190,20 @@ class PostgresStore:
                 f"Conveyor's {ours!r}; the job would be written where no worker looks"
             )
 
+    _limited_waiting = True
+    """Whether the last claim with limited names took a limited job: then the next one goes
+    straight to the limited pass; otherwise it first asks, in one autocommit statement,
+    whether any limited job could start, and without one makes the plain claim alone."""
+
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`."""
-        return self.run(self.plans.claim_jobs(params), "claiming jobs")
+        probe = bool(params.limited_names) and not self._limited_waiting
+        if probe and not self.run(self.plans.limited_waiting(params), "claiming jobs"):
+            return self.run(self.plans.claim_plain_jobs(params), "claiming jobs")
+        claimed = self.run(self.plans.claim_jobs(params), "claiming jobs")
+        if params.limited_names:
+            self._limited_waiting = limits.took_limited(claimed, params.limited_names)
+        return claimed
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""

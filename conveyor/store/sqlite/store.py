@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -203,37 +204,42 @@ class SQLiteStore:
 
     # -- working ------------------------------------------------------------------------------
 
+    _limited_waiting = True
+    """Whether the last claim with limited names took a limited job: then the next limited
+    pass goes straight to the write lock; otherwise it first looks without it."""
+
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """The limited pass first (when some names are limited), then the plain claim."""
         if not params.limited_names:
             return self.claim_plain_jobs(params)
-        claimed = self.claim_limited_jobs(params)
+        claimed = self.claim_limited_jobs(params, look_first=not self._limited_waiting)
+        self._limited_waiting = bool(claimed)
         left = params.limit - len(claimed)
         if left > 0:
             claimed += self.claim_plain_jobs(replace(params, limit=left))
         return claimed
 
-    def claim_limited_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
+    def claim_limited_jobs(
+        self, params: ClaimParams, *, look_first: bool = True
+    ) -> list[ClaimedJob]:
         """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
 
-        Everything happens in one immediate transaction: the write lock serialises claimers,
-        so the counts read here stay true until the claim commits.
+        With ``look_first``, a read without the write lock looks for candidates first, so a
+        worker with limited types but no limited job waiting never queues for the writer.
+        Then one immediate transaction reads the candidates (again) and claims: the write lock
+        serialises claimers, so the counts read there stay true until the claim commits.
         """
-        names = [n for n in params.limited_names if n in params.names]
-        if params.limit <= 0 or not params.queues or not names:
+        names = json.dumps([n for n in params.limited_names if n in params.names])
+        if params.limit <= 0 or not params.queues or names == "[]":
             return []
+        window = limits.window(params.limit)
+        if look_first:
+            with self.db.read() as conn:
+                if not _limited_candidates(conn, params.queues, names, self.now(), window):
+                    return []
         with self.db.write() as conn:
             now = self.now()
-            found = conn.execute(
-                query("limited_candidates"),
-                {
-                    "queues": json.dumps(list(params.queues)),
-                    "names": json.dumps(names),
-                    "now": now,
-                    "window": limits.window(params.limit),
-                },
-            ).fetchall()
-            candidates = [limits.Candidate.from_row(r) for r in found]
+            candidates = _limited_candidates(conn, params.queues, names, now, window)
             if not candidates:
                 return []
             spent = conn.execute(
@@ -263,13 +269,12 @@ class SQLiteStore:
                     query("limited_expire_starts"),
                     {"keys": json.dumps(sorted({s.key for s in recorded})), "now": now},
                 )
-                conn.executemany(
+                conn.execute(
                     query("limited_record_start"),
-                    [
-                        {"key": s.key, "now": now, "expires_at": s.expires_at,
-                         "rate_max": s.rate_max}
-                        for s in recorded
-                    ],
+                    {
+                        "now": now,
+                        "starts": json.dumps([[s.key, s.expires_at, s.rate_max] for s in recorded]),
+                    },
                 )
         claimed.sort(key=lambda r: (-r[7], r[13], r[0]))
         return [rows.claimed_from_row(r) for r in claimed]
@@ -278,8 +283,10 @@ class SQLiteStore:
         """Claim the best ``limit`` ready jobs across the given queues.
 
         Each queue's candidates are read in fair order (claim_candidates.sql: each tenant's
-        head through the ready index, no sort of a backlog), merged across queues by priority,
-        turn, run_at and id, and the winners updated in the same immediate transaction. Paused
+        head through the ready index, no sort of a backlog, first only as deep as a tenant
+        can contribute when all have work, read again in full when that could be inexact),
+        merged across queues by priority, turn, run_at and id, and the winners updated in the
+        same immediate transaction. Paused
         queues are read in that transaction too, so a claim never starts a job of a queue whose
         pause committed before it.
         """
@@ -290,15 +297,32 @@ class SQLiteStore:
         with self.db.write() as conn:
             paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
             open_queues = [q for q in dict.fromkeys(params.queues) if q not in paused]
-            candidates: list[tuple[int, int, float, int]] = []
+            alone = len(open_queues) == 1
+            found: dict[str, list[tuple[int, int, float, int, str, int]]] = {}
             for queue in open_queues:
-                candidates += conn.execute(
-                    query(_candidates_query(conn, queue, alone=len(open_queues) == 1)),
-                    {"now": now, "queue": queue, "names": names, "limit": params.limit},
-                ).fetchall()
-            # (id, priority, run_at, turn): the fair order of docs/queues.md across queues.
-            candidates.sort(key=lambda c: (-c[1], c[3], c[2], c[0]))
-            chosen = [c[0] for c in candidates[: params.limit]]
+                found[queue] = self._candidates(conn, queue, alone, now, names, params.limit)
+            while True:
+                # (id, priority, run_at, turn, tenant, read): the fair order of docs/queues.md
+                # across queues. A tenant that read fewer than ``limit`` jobs and has all of
+                # them chosen may have more that should have been: read its queue's full heads
+                # and merge again (once per queue at most).
+                winners = sorted(
+                    ((c, queue) for queue, rows_ in found.items() for c in rows_),
+                    key=lambda w: (-w[0][1], w[0][3], w[0][2], w[0][0]),
+                )[: params.limit]
+                taken = Counter((queue, c[4]) for c, queue in winners)
+                short = {
+                    queue
+                    for c, queue in winners
+                    if c[5] < params.limit and taken[(queue, c[4])] >= c[5]
+                }
+                if not short:
+                    break
+                for queue in short:
+                    found[queue] = self._candidates(
+                        conn, queue, alone, now, names, params.limit, full=True
+                    )
+            chosen = [c[0] for c, _ in winners]
             if not chosen:
                 return []
             claimed = conn.execute(
@@ -314,6 +338,28 @@ class SQLiteStore:
         place = {job_id: i for i, job_id in enumerate(chosen)}
         claimed.sort(key=lambda r: place[r[0]])
         return [rows.claimed_from_row(r) for r in claimed]
+
+    def _candidates(
+        self,
+        conn: sqlite3.Connection,
+        queue: str,
+        alone: bool,
+        now: float,
+        names: str,
+        limit: int,
+        *,
+        full: bool = False,
+    ) -> list[tuple[int, int, float, int, str, int]]:
+        """``queue``'s best ``limit`` ready plain jobs in fair order, with tenant and reads.
+
+        The short read (``full`` false) reads fewer jobs per tenant; see claim_plain_jobs for
+        when its answer stands.
+        """
+        name = "claim_candidates" if full else _candidates_query(conn, queue, alone=alone)
+        return conn.execute(
+            query(name),
+            {"now": now, "queue": queue, "names": names, "limit": limit, "full": full},
+        ).fetchall()
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """Apply outcomes for attempts still holding their job; refuse the rest."""
@@ -742,6 +788,24 @@ def _candidates_query(conn: sqlite3.Connection, queue: str, *, alone: bool) -> s
         if len(groups) <= 1:
             return "claim_heads"
     return "claim_candidates"
+
+
+def _limited_candidates(
+    conn: sqlite3.Connection, queues: Sequence[str], names: str, now: float, window: int
+) -> list[limits.Candidate]:
+    """The first ``window`` ready limited jobs of ``queues`` in claim order.
+
+    Each queue is read in index order and cut at the window; the merge takes the best.
+    """
+    found: list[tuple[Any, ...]] = []
+    for queue in dict.fromkeys(queues):
+        found += conn.execute(
+            query("limited_candidates"),
+            {"queue": queue, "names": names, "now": now, "window": window},
+        ).fetchall()
+    # Rows end with (priority, run_at); with the id that is the claim order across queues.
+    found.sort(key=lambda r: (-r[6], r[7], r[0]))
+    return [limits.Candidate.from_row(r) for r in found[:window]]
 
 
 def _update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:

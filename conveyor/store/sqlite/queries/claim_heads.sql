@@ -1,7 +1,8 @@
 -- One queue's best ready plain jobs by priority, run_at, id: the fair order of
 -- claim_candidates.sql when the queue's ready jobs belong to one tenant group, read straight
--- from the ready index. The last column stands for the turn, the same for every job here.
-SELECT id, priority, run_at, 0
+-- from the ready index. The last columns stand for the turn (the same for every job here), the
+-- tenant and the jobs read per tenant (``limit``: nothing that could come first is left unread).
+SELECT id, priority, run_at, 0, '', :limit
 FROM conveyor_jobs
 WHERE state IN ('queued', 'scheduled', 'retrying')
   -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
