@@ -18,7 +18,8 @@ class OnceConflictError(ConveyorError, Retry):
 
     Raised when ``ctx.once()`` ends inside the handler's transaction: the handler fails, its
     transaction (the guarded writes included) is rolled back, and the job is retried at
-    once (the attempt counts), when ``ctx.once()`` will see the record and yield ``False``.
+    once, when ``ctx.once()`` will see the record and yield ``False``. The attempt counts in
+    the history, but a conflict is retried even after the last attempt: the effect is done.
     Let it propagate; catching it would commit the guarded writes a second time.
     """
 

@@ -10,6 +10,7 @@ from typing import Any
 import pydantic_core
 
 from conveyor.jobs import JobOptions
+from conveyor.once import OnceConflictError
 from conveyor.retries import Cancel, Permanent, Retry
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind, ErrorInfo
 
@@ -118,6 +119,11 @@ def decide(
         case TimedOut(timeout):
             info = ErrorInfo("TimeoutError", f"the attempt ran past its timeout of {timeout:g}s")
             return fail(info, retryable=True)
+        case Raised(OnceConflictError() as conflict):
+            # Another attempt committed this effect: the next attempt skips it, so retrying
+            # is always right, even past the last attempt (a dead job here would be a job
+            # whose work was done, reported as failed).
+            return Completion(job.id, job.token, CompletionKind.RETRY, error=error_info(conflict))
         case Raised(Retry() as retry):
             return fail(error_info(retry), retryable=True, delay=retry.after)
         case Raised(Permanent() as error):

@@ -160,6 +160,23 @@ def test_a_key_committed_meanwhile_rolls_the_attempt_back_and_retries(app: Conve
     assert succeeded.outcome is AttemptOutcome.SUCCEEDED
 
 
+def test_a_conflict_on_the_last_attempt_is_retried_not_sent_to_dead(app: Conveyor) -> None:
+    @app.job(name="no_retries", retries=0)
+    def no_retries(ctx: Any, order_id: int) -> None:
+        with ctx.once("charge", order_id) as first:
+            if first:
+                app.store.record_once(f"charge:{order_id}", 0)  # another job got there
+                write_charge(ctx.transaction, order_id)
+
+    handle = no_retries.enqueue(order_id=8)
+    drain(app)
+    assert handle.refresh().state is JobState.SUCCEEDED
+    assert charges(app) == []
+    [conflict, done] = app.store.list_attempts(handle.id)
+    assert (conflict.outcome, conflict.error_type) == (AttemptOutcome.FAILED, "OnceConflictError")
+    assert done.outcome is AttemptOutcome.SUCCEEDED
+
+
 def test_idempotency_key_is_stable_across_attempts_and_unique_per_job(app: Conveyor) -> None:
     keys: dict[int, list[str]] = {}
 

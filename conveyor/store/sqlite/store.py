@@ -255,7 +255,7 @@ class SQLiteStore:
             if not decision.chosen:
                 return []
             claimed = conn.execute(
-                query("limited_claim"),
+                query("claim_jobs"),
                 {
                     "worker_id": params.worker_id,
                     "now": now,
@@ -784,8 +784,8 @@ def _candidates_query(conn: sqlite3.Connection, queue: str, *, alone: bool) -> s
     With other queues in the claim, turns are needed to merge across queues.
     """
     if alone:
-        groups = conn.execute(query("claim_tenant_groups"), {"queue": queue}).fetchall()
-        if len(groups) <= 1:
+        lowest, highest = conn.execute(query("claim_tenant_groups"), {"queue": queue}).fetchone()
+        if lowest == highest:  # one tenant group, or no ready job at all
             return "claim_heads"
     return "claim_candidates"
 

@@ -1,3 +1,5 @@
+-- Claim the chosen jobs (plain or limited). The state guard is belt and braces: the write
+-- lock is held since the candidates were read.
 UPDATE conveyor_jobs
 SET state = 'running',
     attempt = attempt + 1,
@@ -8,5 +10,6 @@ SET state = 'running',
     progress = NULL,
     progress_message = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state IN ('queued', 'scheduled', 'retrying')
 RETURNING id, queue, name, args, attempt, max_attempts, token, priority, timeout,
           lease_until, started_at, created_at, meta, run_at
