@@ -8,9 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 from conveyor.backpressure import (
-    bounded_keys,
     check_max_queued,
-    demands,
     ensure_room,
     ensure_room_async,
     wait_seconds,
@@ -231,7 +229,9 @@ class Conveyor:
         ``wait_for_room="30s"``, which waits up to that long for workers to make room. The
         bound is checked just before the insert, not inside its transaction (that would
         serialise producers), so producers racing at the limit may overshoot it, each by at
-        most the number of jobs it adds. ``max_queued=None`` removes the limit. Raises
+        most the number of jobs it adds. With ``connection=`` the count cannot see jobs your
+        open transaction added before, and ``wait_for_room`` is refused (waiting there could
+        hold a lock the workers need). ``max_queued=None`` removes the limit. Raises
         :class:`ConfigurationError` for a bad name or a limit that is not a positive int.
         See docs/queues.md.
         """
@@ -255,13 +255,9 @@ class Conveyor:
         with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
         up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
-        wait = wait_seconds(wait_for_room)
-        wanted = demands(jobs, self.queue_limits)
-        if wanted:
-            keys = bounded_keys(jobs, self.queue_limits)
-            if keys:
-                wanted = demands(jobs, self.queue_limits, self.store.held_unique_keys(keys))
-            ensure_room(self.store, wanted, wait)
+        wait = self._room_wait(wait_for_room, connection)
+        if self.queue_limits:
+            ensure_room(self.store, jobs, self.queue_limits, wait)
         if connection is not None:
             inserted = self.store.insert_jobs_in(connection, jobs)
         else:
@@ -269,6 +265,19 @@ class Conveyor:
         if not all(i.duplicate for i in inserted):
             self._notify_local()  # duplicates wrote nothing, so there is nothing to claim
         return self._handles(inserted, jobs)
+
+    @staticmethod
+    def _room_wait(wait_for_room: Duration | None, connection: object | None) -> float | None:
+        """``wait_for_room`` in seconds; refused with ``connection``, whose open transaction
+        may hold the very lock (SQLite's writer) that workers need to make room."""
+        wait = wait_seconds(wait_for_room)
+        if wait is not None and connection is not None:
+            raise ConfigurationError(
+                "wait_for_room cannot be combined with connection=: waiting inside your open "
+                "transaction could block the workers that would make room; check the queue "
+                "before opening the transaction, or catch QueueFull"
+            )
+        return wait
 
     def _handles(self, inserted: Sequence[InsertedJob], jobs: Sequence[NewJob]) -> list[JobHandle]:
         """One handle per input job; a duplicate's handle is the holding job's."""
@@ -292,14 +301,9 @@ class Conveyor:
         wait_for_room: Duration | None = None,
     ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
-        wait = wait_seconds(wait_for_room)
-        wanted = demands(jobs, self.queue_limits)
-        if wanted:
-            keys = bounded_keys(jobs, self.queue_limits)
-            if keys:
-                held = await self.async_store.held_unique_keys(keys)
-                wanted = demands(jobs, self.queue_limits, held)
-            await ensure_room_async(self.async_store, wanted, wait)
+        wait = self._room_wait(wait_for_room, connection)
+        if self.queue_limits:
+            await ensure_room_async(self.async_store, jobs, self.queue_limits, wait)
         if connection is not None:
             inserted = await self.async_store.insert_jobs_in(connection, jobs)
         else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError, QueueFull
@@ -86,38 +87,93 @@ def _next_poll(delay: float, deadline: float) -> float:
     return min(delay * random.uniform(0.8, 1.2), max(0.0, deadline - time.monotonic()))
 
 
-def ensure_room(store: Store, wanted: Sequence[Demand], wait: float | None) -> None:
-    """Return once every queue in ``wanted`` has room; raise :class:`QueueFull` otherwise.
+@dataclass(frozen=True, slots=True)
+class HeldKeys:
+    """Ask the store which of ``keys`` are held (answered with a frozenset)."""
 
+    keys: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    """Ask the store for ``queue``'s waiting jobs, counted up to ``cap`` (answered with an int)."""
+
+    queue: str
+    cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Sleep ``seconds`` before counting again (answered with None)."""
+
+    seconds: float
+
+
+RoomPlan = Generator[HeldKeys | Depth | Pause, Any, None]
+
+
+def make_room(jobs: Sequence[NewJob], limits: Mapping[str, int], wait: float | None) -> RoomPlan:
+    """Return once every bounded queue has room for ``jobs``; raise :class:`QueueFull` if not.
+
+    Written once, without I/O, and driven by :func:`ensure_room` and :func:`ensure_room_async`.
     With ``wait`` (seconds), re-count with growing pauses until there is room or the time is
     up. A batch larger than the limit itself can never fit, so it fails at once.
     """
+    wanted = demands(jobs, limits)
+    if not wanted:
+        return
+    keys = bounded_keys(jobs, limits)
+    if keys:
+        wanted = demands(jobs, limits, (yield HeldKeys(keys)))
     deadline = time.monotonic() + (wait or 0.0)
     delay = FIRST_POLL
     for demand in wanted:
         while True:
             # Count one past the limit: enough to tell "full", cheap however deep the queue.
-            full = _full(demand, store.queue_depth(demand.queue, demand.limit + 1))
+            full = _full(demand, (yield Depth(demand.queue, demand.limit + 1)))
             if full is None:
                 break
             if wait is None or demand.adding > demand.limit or time.monotonic() >= deadline:
                 raise full
-            time.sleep(_next_poll(delay, deadline))
+            yield Pause(_next_poll(delay, deadline))
             delay = min(delay * 2, MAX_POLL)
+
+
+def ensure_room(
+    store: Store, jobs: Sequence[NewJob], limits: Mapping[str, int], wait: float | None
+) -> None:
+    """Run :func:`make_room` against a sync store."""
+    plan = make_room(jobs, limits, wait)
+    reply: Any = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration:
+            return
+        if isinstance(step, HeldKeys):
+            reply = store.held_unique_keys(step.keys)
+        elif isinstance(step, Depth):
+            reply = store.queue_depth(step.queue, step.cap)
+        else:
+            time.sleep(step.seconds)
+            reply = None
 
 
 async def ensure_room_async(
-    store: AsyncStore, wanted: Sequence[Demand], wait: float | None
+    store: AsyncStore, jobs: Sequence[NewJob], limits: Mapping[str, int], wait: float | None
 ) -> None:
-    """The async twin of :func:`ensure_room` (waits with ``asyncio.sleep``)."""
-    deadline = time.monotonic() + (wait or 0.0)
-    delay = FIRST_POLL
-    for demand in wanted:
-        while True:
-            full = _full(demand, await store.queue_depth(demand.queue, demand.limit + 1))
-            if full is None:
-                break
-            if wait is None or demand.adding > demand.limit or time.monotonic() >= deadline:
-                raise full
-            await asyncio.sleep(_next_poll(delay, deadline))
-            delay = min(delay * 2, MAX_POLL)
+    """Run :func:`make_room` against an async store (waits with ``asyncio.sleep``)."""
+    plan = make_room(jobs, limits, wait)
+    reply: Any = None
+    while True:
+        try:
+            step = plan.send(reply)
+        except StopIteration:
+            return
+        if isinstance(step, HeldKeys):
+            reply = await store.held_unique_keys(step.keys)
+        elif isinstance(step, Depth):
+            reply = await store.queue_depth(step.queue, step.cap)
+        else:
+            await asyncio.sleep(step.seconds)
+            reply = None

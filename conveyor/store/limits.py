@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.store.protocol import ClaimedJob, LimitStatus
+from conveyor.store.protocol import LimitStatus
 
 WINDOW_FACTOR = 4
 MIN_WINDOW = 32
@@ -92,12 +92,6 @@ class Decision:
     chosen: list[int] = field(default_factory=list)
     starts: dict[int, RateStart] = field(default_factory=dict)
     """Job id -> the start to record if that job is claimed."""
-
-
-def took_limited(claimed: Iterable[ClaimedJob], limited_names: Iterable[str]) -> bool:
-    """Whether a claim took a job of a limited type (more are then likely waiting)."""
-    names = set(limited_names)
-    return any(job.name in names for job in claimed)
 
 
 def limit_keys(candidates: Iterable[Candidate]) -> list[str]:

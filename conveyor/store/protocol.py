@@ -65,7 +65,8 @@ class ClaimParams:
     limit: int
     lease_seconds: float
     limited_names: tuple[str, ...] = ()
-    """Names of job types with a concurrency or rate limit: claimed by a limited pass first."""
+    """Names of job types the worker declares with a concurrency or rate limit: the limited
+    pass runs before the plain claim. Which jobs are limited is said by their rows."""
 
 
 @dataclass(frozen=True, slots=True)

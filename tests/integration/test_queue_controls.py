@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from conveyor import Conveyor, QueueFull
+from conveyor import ConfigurationError, Conveyor, QueueFull
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store.protocol import ClaimParams, JobFilter
 from conveyor.why import explain
@@ -132,6 +132,9 @@ def test_enqueue_on_the_callers_connection_is_bounded(app: Conveyor, backend_url
     try:
         with pytest.raises(QueueFull):
             mail.enqueue(to="c", connection=conn)
+        # Waiting inside the caller's transaction could hold the lock workers need: refused.
+        with pytest.raises(ConfigurationError, match="wait_for_room cannot be combined"):
+            mail.enqueue(to="c", connection=conn, wait_for_room="1s")
         conn.commit()
     finally:
         conn.close()

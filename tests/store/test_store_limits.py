@@ -61,6 +61,20 @@ def test_a_concurrency_limit_is_never_exceeded_and_completion_frees_a_slot(store
     assert store.count_jobs(JobFilter(states=(JobState.RUNNING,))) == 3
 
 
+def test_a_worker_whose_code_declares_no_limit_still_claims_limited_rows_within_it(
+    store: Store,
+) -> None:
+    # A deploy removed the limit from the code (or an older worker never had it): the jobs
+    # enqueued with it must not be stranded, and they still obey the limit their rows carry.
+    insert(store, *[limited_job("vendor:a", 2) for _ in range(3)], new_job())
+    first = claim(store, names=ALL_NAMES)
+    assert sorted(j.name for j in first) == sorted([NAMES[0], LIMITED, LIMITED])
+    assert claim(store, names=ALL_NAMES) == []
+    assert complete(store, next(j for j in first if j.name == LIMITED))
+    [last] = claim(store, names=ALL_NAMES)
+    assert last.name == LIMITED
+
+
 def test_limited_jobs_wait_queued_without_an_attempt_charged(store: Store) -> None:
     ids = insert(store, *[limited_job("vendor:a", 1) for _ in range(3)])
     claim_limited(store)
@@ -74,13 +88,6 @@ def test_keys_are_counted_separately(store: Store) -> None:
     insert(store, *[limited_job("vendor:b", 2) for _ in range(5)])
     claimed = claim_limited(store)
     assert len(claimed) == 4
-
-
-def test_a_plain_claim_never_takes_limited_jobs(store: Store) -> None:
-    insert(store, *[limited_job("vendor:a", 1) for _ in range(3)])
-    plain = insert(store, new_job())
-    found = claim(store, names=ALL_NAMES)
-    assert [j.id for j in found] == plain
 
 
 def test_limited_and_plain_jobs_share_one_claim(store: Store) -> None:

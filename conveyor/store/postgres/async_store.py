@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import psycopg
@@ -20,7 +21,6 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
-from conveyor.store import limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
@@ -192,19 +192,34 @@ class AsyncPostgresStore:
         return await self.run_on(raw, plan, "inserting jobs")
 
     _limited_waiting = True
-    """Whether the last claim with limited names took a limited job: then the next one goes
-    straight to the limited pass; otherwise it first asks, in one autocommit statement,
-    whether any limited job could start, and without one makes the plain claim alone."""
+    """Whether this store's last limited pass took a job: then the next one goes straight to
+    its transaction; otherwise it first asks, in one autocommit statement, whether any
+    limited job could start."""
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """See :meth:`Store.claim_jobs`."""
-        probe = bool(params.limited_names) and not self._limited_waiting
-        if probe and not await self.run(self.plans.limited_waiting(params), "claiming jobs"):
-            return await self.run(self.plans.claim_plain_jobs(params), "claiming jobs")
-        claimed = await self.run(self.plans.claim_jobs(params), "claiming jobs")
+        """See :meth:`Store.claim_jobs`.
+
+        A worker that declares limited types runs the limited pass first (a transaction),
+        then the plain claim (one autocommit statement) with the slots left. Any other worker
+        claims plain jobs first and, with slots left, looks for limited ones after: a row
+        carries its limit, so a type its code declares without one still obeys it.
+        """
+        claimed: list[ClaimedJob] = []
         if params.limited_names:
-            self._limited_waiting = limits.took_limited(claimed, params.limited_names)
+            claimed = await self._claim_limited(params, probe=not self._limited_waiting)
+            self._limited_waiting = bool(claimed)
+        if len(claimed) < params.limit:
+            plain = replace(params, limit=params.limit - len(claimed))
+            claimed += await self.run(self.plans.claim_plain_jobs(plain), "claiming jobs")
+        if not params.limited_names and len(claimed) < params.limit:
+            rest = replace(params, limit=params.limit - len(claimed))
+            claimed += await self._claim_limited(rest, probe=True)
         return claimed
+
+    async def _claim_limited(self, params: ClaimParams, *, probe: bool) -> list[ClaimedJob]:
+        if probe and not await self.run(self.plans.limited_waiting(params), "claiming jobs"):
+            return []
+        return await self.run(self.plans.claim_limited_jobs(params), "claiming jobs")
 
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from conveyor.errors import ConfigurationError
@@ -47,27 +47,18 @@ class Statement:
 
 SINGLE = frozenset(
     {
-        "insert_jobs", "claim_jobs", "complete_jobs", "heartbeat", "set_progress",
-        "register_worker", "deregister_worker", "live_workers", "now", "list_jobs",
-        "count_jobs", "list_attempts", "next_due_in", "retry_jobs", "cancel_jobs",
+        "insert_plain_jobs", "claim_plain_jobs", "limited_waiting", "complete_jobs",
+        "heartbeat", "set_progress", "register_worker", "deregister_worker", "live_workers",
+        "now", "list_jobs", "count_jobs", "list_attempts", "next_due_in", "retry_jobs",
+        "cancel_jobs", "pause_queue", "resume_queue", "paused_queues", "queue_control",
+        "queue_depth", "count_ahead", "once_seen", "record_once", "held_unique_keys",
     }
 )
-"""Verbs whose plan is one statement: run in autocommit, one round trip, no BEGIN/COMMIT."""
+"""Verbs whose plan is one statement: run in autocommit, one round trip, no BEGIN/COMMIT.
 
-# The queue-control verbs are one statement each too.
-SINGLE = SINGLE | {
-    "pause_queue", "resume_queue", "paused_queues", "queue_control", "queue_depth",
-    "count_ahead",
-}
-
-SINGLE = SINGLE | {"once_seen", "record_once"}  # ctx.once() records
-
-
-SINGLE = SINGLE | {"held_unique_keys"}  # backpressure skips duplicates
-SINGLE = SINGLE | {"insert_plain_jobs"}  # insert_jobs dispatches to it without unique keys
-
-SINGLE = SINGLE | {"claim_plain_jobs"}  # claim_jobs dispatches to it without limited names
-SINGLE = SINGLE | {"limited_waiting"}  # the store asks it before a limited pass's transaction
+``insert_jobs`` only picks a plan (``insert_plain_jobs`` or the transactional
+``insert_unique_jobs``); claims are picked by the drivers (see ``claim_jobs`` there).
+"""
 
 
 def is_single(plan: Plan[Any]) -> bool:
@@ -207,31 +198,17 @@ class Plans:
 
     # -- working ------------------------------------------------------------------------------
 
-    def claim_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
-        """The plan for a claim: one autocommit statement, unless some names are limited."""
-        if params.limited_names:
-            return self.claim_with_limits(params)
-        return self.claim_plain_jobs(params)
-
-    def claim_with_limits(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
-        """The limited pass, then the plain claim with the slots left (one transaction)."""
-        claimed = yield from self.claim_limited_jobs(params)
-        left = params.limit - len(claimed)
-        if left > 0:
-            claimed += yield from self.claim_plain_jobs(replace(params, limit=left))
-        return claimed
-
     def limited_waiting(self, params: ClaimParams) -> Plan[bool]:
         """Whether a limited pass for ``params`` would find a candidate (one statement).
 
         Read without locks, so a later pass may still find nothing; it only spares a worker
         with limited types but no limited job waiting the pass's transaction.
         """
-        names = [n for n in params.limited_names if n in params.names]
-        if params.limit <= 0 or not params.queues or not names:
+        if params.limit <= 0 or not params.queues or not params.names:
             return False
         found = yield Statement(
-            self.q("limited_waiting"), {"queues": list(params.queues), "names": names}
+            self.q("limited_waiting"),
+            {"queues": list(params.queues), "names": list(params.names)},
         )
         return bool(found.rows[0][0])
 
@@ -243,16 +220,16 @@ class Plans:
         key has spent and which candidates are still ready, so every committed claim of those
         keys is seen and none can commit until this one does; the third claims the chosen
         jobs and records their rate starts. Must run in a transaction (the locks are
-        transaction-scoped).
+        transaction-scoped). Every job of ``params.names`` whose row carries a limit is a
+        candidate: the row, not the worker's code, says whether a job is limited.
         """
-        names = [n for n in params.limited_names if n in params.names]
-        if params.limit <= 0 or not params.queues or not names:
+        if params.limit <= 0 or not params.queues or not params.names:
             return []
         found = yield Statement(
             self.q("limited_candidates"),
             {
                 "queues": list(params.queues),
-                "names": names,
+                "names": list(params.names),
                 "window": limits.window(params.limit),
                 "namespace": limits.LOCK_NAMESPACE,
             },

@@ -205,18 +205,26 @@ class SQLiteStore:
     # -- working ------------------------------------------------------------------------------
 
     _limited_waiting = True
-    """Whether the last claim with limited names took a limited job: then the next limited
-    pass goes straight to the write lock; otherwise it first looks without it."""
+    """Whether this store's last limited pass took a job: then the next one goes straight to
+    the write lock; otherwise it first looks without it."""
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """The limited pass first (when some names are limited), then the plain claim."""
-        if not params.limited_names:
-            return self.claim_plain_jobs(params)
-        claimed = self.claim_limited_jobs(params, look_first=not self._limited_waiting)
-        self._limited_waiting = bool(claimed)
-        left = params.limit - len(claimed)
-        if left > 0:
-            claimed += self.claim_plain_jobs(replace(params, limit=left))
+        """See :meth:`Store.claim_jobs`.
+
+        A worker that declares limited types runs the limited pass first, then the plain
+        claim with the slots left. Any other worker claims plain jobs first and, with slots
+        left, looks for limited ones after: a row carries its limit, so a type its code
+        declares without one still obeys it.
+        """
+        claimed: list[ClaimedJob] = []
+        if params.limited_names:
+            claimed = self.claim_limited_jobs(params, look_first=not self._limited_waiting)
+            self._limited_waiting = bool(claimed)
+        if len(claimed) < params.limit:
+            claimed += self.claim_plain_jobs(replace(params, limit=params.limit - len(claimed)))
+        if not params.limited_names and len(claimed) < params.limit:
+            rest = replace(params, limit=params.limit - len(claimed))
+            claimed += self.claim_limited_jobs(rest, look_first=True)
         return claimed
 
     def claim_limited_jobs(
@@ -229,9 +237,9 @@ class SQLiteStore:
         Then one immediate transaction reads the candidates (again) and claims: the write lock
         serialises claimers, so the counts read there stay true until the claim commits.
         """
-        names = json.dumps([n for n in params.limited_names if n in params.names])
-        if params.limit <= 0 or not params.queues or names == "[]":
+        if params.limit <= 0 or not params.queues or not params.names:
             return []
+        names = json.dumps(list(params.names))
         window = limits.window(params.limit)
         if look_first:
             with self.db.read() as conn:
