@@ -12,7 +12,7 @@ from store_helpers import NAMES, QUEUE, WORKER, claim, complete, insert, new_job
 
 from conveyor.models import JobState
 from conveyor.store import Store
-from conveyor.store.protocol import ClaimedJob, ClaimParams, JobFilter, NewJob
+from conveyor.store.protocol import ClaimedJob, ClaimParams, JobFilter, NewJob, Retention
 from conveyor.testing import max_overlap
 
 LIMITED = "call_vendor"
@@ -184,6 +184,21 @@ def test_a_rate_window_slides(store: Store) -> None:
     # At most 2 starts in any window of length ``per`` (open at the start).
     for s in starts:
         assert sum(1 for t in starts if s - per < t <= s) <= 2
+
+
+def test_prune_drops_rate_starts_that_left_their_window_whatever_their_key(
+    store: Store,
+) -> None:
+    per = 0.3
+    insert(store, limited_job(None, rate_key="once-only", rate_max=1, rate_per=per))
+    [slow] = insert(store, limited_job(None, rate_key="slow", rate_max=1, rate_per=3600.0))
+    assert len(claim_limited(store)) == 2
+    time.sleep(per + 0.05)
+    # The expired start of a key nobody claims again goes; the one still in its window stays.
+    assert store.prune(Retention(), limit=100) == 1
+    assert store.prune(Retention(), limit=100) == 0
+    status = store.limit_status(slow)
+    assert status is not None and status.spent_until is not None  # its start is still counted
 
 
 def test_concurrency_and_rate_apply_together(store: Store) -> None:

@@ -602,7 +602,8 @@ class Plans:
         once = yield Statement(
             self.q("prune_once"), {"keep": float(retention.once), "limit": limit}
         )
-        return total + once.rowcount
+        starts = yield Statement(self.q("prune_rate_starts"), {"limit": limit})
+        return total + once.rowcount + starts.rowcount
 
     # -- ctx.once() records -------------------------------------------------------------------
 

@@ -759,6 +759,9 @@ class SQLiteStore:
                 _delete(conn, ids)
                 total += len(ids)
             total += self._prune_once(conn, retention, now, limit)
+            total += conn.execute(
+                query("prune_rate_starts"), {"now": now, "limit": limit}
+            ).rowcount
         return total
 
     @staticmethod

@@ -35,3 +35,7 @@ CREATE TABLE {schema}.conveyor_rate_starts (
 );
 
 CREATE INDEX conveyor_rate_starts_key ON {schema}.conveyor_rate_starts (key, expires_at);
+
+-- Pruning drops the starts that left their window, whatever their key (a key may never be
+-- claimed again, e.g. a per-user rate).
+CREATE INDEX conveyor_rate_starts_expires ON {schema}.conveyor_rate_starts (expires_at);
