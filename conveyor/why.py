@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from conveyor.durations import clock, duration, since, until
 from conveyor.models import Job, JobState, WorkerInfo
 from conveyor.store.protocol import LimitStatus, Store
 
@@ -127,7 +127,11 @@ def paused(facts: Facts) -> Reason | None:
 
 
 def workers(facts: Facts) -> Reason | None:
-    """No live worker reads the job's queue, or none of those that do knows its name."""
+    """No live worker reads the job's queue, or none of those that do knows its name.
+
+    Queue first, then name: for one job the question is who could take it from its queue.
+    (``conveyor queues`` summarises by job name first, see ``cli/health.py``.)
+    """
     queue, name = facts.job.queue, facts.job.name
     live = facts.workers
     if not live:
@@ -188,7 +192,7 @@ def rate_limit(facts: Facts) -> Reason | None:
     if status.rate_key is None or status.spent_until is None:
         return None
     per = status.rate_per or 0.0
-    budget = f"{status.rate_max} starts per {f'{per:g}s' if per < 60 else _age(per)}"
+    budget = f"{status.rate_max} starts per {duration(per)}"
     return Reason("rate_spent", f"rate budget of key {status.rate_key} is spent until "
                                 f"{_when(status.spent_until, facts.now)} ({budget})")
 
@@ -198,19 +202,6 @@ RULES: tuple[Rule, ...] = (not_due, paused, workers, concurrency_limit, rate_lim
 
 
 def _when(moment: float, now: float) -> str:
-    """``in 5m (at 2026-11-30 12:00:00Z)`` or ``3s ago (at ...)``, by the store's clock."""
-    stamp = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    delta = moment - now
-    relative = f"in {_age(delta)}" if delta > 0 else f"{_age(-delta)} ago"
-    return f"{relative} (at {stamp})"
-
-
-def _age(seconds: float) -> str:
-    seconds = int(max(0.0, seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds}s" if seconds else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    """``in 5m (at 2026-11-30 12:00:00)`` or ``3m ago (at ...)``, by the store's clock."""
+    relative = until(moment, now) if moment > now else f"{since(moment, now)} ago"
+    return f"{relative} (at {clock(moment)})"

@@ -9,6 +9,7 @@ import click
 
 from conveyor.cli import render
 from conveyor.cli.health import job_warning
+from conveyor.durations import clock, duration, since, until
 from conveyor.errors import JobNotFoundError
 from conveyor.models import Attempt, Job, JobState
 from conveyor.store.protocol import Store
@@ -59,22 +60,22 @@ def _fields(job: Job, now: float) -> list[str]:
         ("state", str(job.state)),
         ("priority", str(job.priority)),
         ("attempt", f"{job.attempt} of {job.max_attempts}"),
-        ("created", f"{render.clock(job.created_at)} ({render.since(job.created_at, now)} ago)"),
+        ("created", f"{clock(job.created_at)} ({since(job.created_at, now)} ago)"),
     ]
     if job.state in (JobState.SCHEDULED, JobState.RETRYING, JobState.QUEUED):
-        rows.append(("run at", f"{render.clock(job.run_at)} ({render.until(job.run_at, now)})"))
+        rows.append(("run at", f"{clock(job.run_at)} ({until(job.run_at, now)})"))
     if job.started_at is not None:
-        rows.append(("started", render.clock(job.started_at)))
+        rows.append(("started", clock(job.started_at)))
     if job.finished_at is not None:
         rows.append(
-            ("finished", f"{render.clock(job.finished_at)} "
-                         f"({render.since(job.finished_at, now)} ago)")
+            ("finished", f"{clock(job.finished_at)} "
+                         f"({since(job.finished_at, now)} ago)")
         )
     if job.state is JobState.RUNNING:
         rows.append(("worker", job.worker_id or "-"))
-        rows.append(("lease until", f"{render.clock(job.lease_until)}"))
+        rows.append(("lease until", f"{clock(job.lease_until)}"))
     if job.timeout is not None:
-        rows.append(("timeout", render.duration(job.timeout)))
+        rows.append(("timeout", duration(job.timeout)))
     for label, value in (("unique key", job.unique_key), ("tenant", job.tenant)):
         if value:
             rows.append((label, value))
@@ -103,8 +104,8 @@ def _print_attempts(attempts: list[Attempt]) -> None:
         out.add_row(
             str(a.attempt),
             render.escape(render.first_line(a.worker_id, 18) or "-"),
-            render.clock(a.started_at)[11:],
-            render.duration(a.duration),
+            clock(a.started_at)[11:],
+            duration(a.duration),
             str(a.outcome),
             render.escape(render.first_line(
                 f"{a.error_type}: {a.error_message}" if a.error_type else a.error_message, 28

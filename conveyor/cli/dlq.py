@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from conveyor import durations
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.jobs import report
@@ -93,7 +94,7 @@ def list_dead(target: Target, limit: int, as_json: bool, **filters: Any) -> None
             render.escape(render.first_line(job.queue, 10)),
             str(job.attempt),
             render.escape(render.error_of(job, 26)),
-            render.since(job.finished_at, now),
+            durations.since(job.finished_at, now),
         )
     render.print_table(out)
     if total > len(found):

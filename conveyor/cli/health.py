@@ -12,9 +12,7 @@ from dataclasses import dataclass
 
 from conveyor.models import JobState, QueueStats, WorkerInfo
 from conveyor.store.protocol import JobFilter, Store
-
-LIVE_AFTER_SECONDS = 60.0
-"""A worker seen within this many seconds counts as live."""
+from conveyor.why import LIVE_AFTER_SECONDS
 
 _SCAN_LIMIT = 10_000
 

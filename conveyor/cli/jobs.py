@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import click
 
+from conveyor import durations
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options
@@ -62,7 +63,7 @@ def print_job_table(found: Sequence[Job], now: float) -> None:
             render.escape(render.first_line(job.queue, 10)),
             render.state(job.state),
             f"{job.attempt}/{job.max_attempts}",
-            render.since(job.created_at, now),
+            durations.since(job.created_at, now),
             render.escape(_note(job, now)),
         )
     render.print_table(out)
@@ -72,7 +73,7 @@ def _note(job: Job, now: float) -> str:
     if job.state is JobState.RUNNING and job.progress is not None:
         return render.first_line(f"{job.progress:.0%} {job.progress_message or ''}", 22)
     if job.state in (JobState.SCHEDULED, JobState.RETRYING):
-        return f"runs {render.until(job.run_at, now)}"
+        return f"runs {durations.until(job.run_at, now)}"
     if job.state in (JobState.DEAD, JobState.RETRYING) or job.error_type:
         return render.error_of(job, 22)
     return ""

@@ -6,6 +6,7 @@ import getpass
 
 import click
 
+from conveyor import durations
 from conveyor.cli import render
 from conveyor.cli.health import live_workers, unserved
 from conveyor.cli.options import Target, json_option, target_options
@@ -75,7 +76,7 @@ def queues(target: Target, as_json: bool) -> None:
                 str(s.running),
                 str(s.retrying),
                 f"[red]{s.dead}[/]" if s.dead else "0",
-                render.age(s.oldest_queued_age),
+                durations.age(s.oldest_queued_age),
                 str(s.succeeded_last_hour),
                 str(s.failed_last_hour),
             )
