@@ -198,6 +198,12 @@ class JobDefinition(Generic[P, R]):
         :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
+        for whole in _CALL_OPTIONS.intersection(options):
+            # Silently dropping it would enqueue outside the caller's transaction, or not wait.
+            raise ConfigurationError(
+                f"{whole}= applies to a whole enqueue call, not to one prepared job: pass it to "
+                f"enqueue(...), enqueue_many(..., {whole}=...) or app.enqueue_many(...)"
+            )
         args_json = self.args.encode(args, kwargs, self.app.max_payload_bytes)
         unique_key, unique_for = self._unique(args, kwargs, options)
         tenant = check_tenant(options.get("tenant"))
@@ -324,6 +330,8 @@ class JobDefinition(Generic[P, R]):
 
 _OPTION_NAMES = RESERVED
 """Keyword names ``enqueue`` takes as options rather than as the handler's arguments."""
+_CALL_OPTIONS = frozenset({"connection", "wait_for_room"})
+"""Options of a whole enqueue call (the transaction, the wait), never of one job."""
 
 
 def _run_at(value: object) -> float | None:

@@ -440,3 +440,14 @@ def test_declaring_a_job_with_a_bad_name_is_refused(app: Conveyor) -> None:
     define: Callable[..., Any] = app.job(name="bad name")
     with pytest.raises(ConfigurationError, match="job name 'bad name'"):
         define(lambda ctx: None)
+
+
+@pytest.mark.parametrize("option", ["connection", "wait_for_room"])
+def test_whole_call_options_are_refused_per_job_not_dropped(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]], option: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"{option}= applies to a whole enqueue call"):
+        jobs["send_welcome"].prepare(user_id=1, **{option: "30s"})
+    with pytest.raises(ConfigurationError, match=f"{option}= applies to a whole enqueue call"):
+        jobs["send_welcome"].enqueue_many([{"user_id": 1, option: "30s"}])
+    assert count(app) == 0
