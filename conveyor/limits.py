@@ -24,7 +24,6 @@ from conveyor.unique import UniqueTemplate
 TENANT_FIELD = "tenant"
 """The special template field filled from the job's ``tenant=`` enqueue option."""
 
-MAX_KEY_LENGTH = 500
 
 
 def _positive(value: object, what: str) -> int:
@@ -122,13 +121,7 @@ class LimitKey:
                 f"{self.template.template!r} uses {{tenant}}, so enqueue it with tenant='...' "
                 "(whose work this is); nothing was enqueued"
             )
-        key = self.template.fill({**arguments, TENANT_FIELD: tenant})
-        if len(key) > MAX_KEY_LENGTH:
-            raise ArgumentError(
-                f"job {self.job_name!r}: its {self.option} key {key[:40]!r}... is longer than "
-                f"{MAX_KEY_LENGTH} characters; nothing was enqueued"
-            )
-        return key
+        return self.template.fill({**arguments, TENANT_FIELD: tenant})
 
 
 def check_limit(value: object) -> Concurrency | None:

@@ -11,6 +11,9 @@ MAX_QUEUE_LENGTH = 64
 MAX_JOB_NAME_LENGTH = 200
 
 
+MAX_KEY_LENGTH = 500
+"""Longest unique, limit, rate or once key, in characters (an index entry must stay small)."""
+
 def check_queue(queue: object) -> str:
     """Return ``queue`` if it is a valid queue name, else raise :class:`ConfigurationError`."""
     return _check(queue, "queue name", MAX_QUEUE_LENGTH)

@@ -7,10 +7,8 @@ docs/idempotency.md for when each form is exact and when it only narrows the win
 from __future__ import annotations
 
 from conveyor.errors import ArgumentError, ConveyorError
+from conveyor.names import MAX_KEY_LENGTH
 from conveyor.retries import Retry
-
-MAX_KEY_LENGTH = 500
-"""Longest once key, in characters (PostgreSQL's index refuses very long keys)."""
 
 
 class OnceConflictError(ConveyorError, Retry):

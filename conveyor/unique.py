@@ -15,6 +15,7 @@ from typing import Any
 
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
+from conveyor.names import MAX_KEY_LENGTH
 
 FOREVER = -1.0
 """``unique_for`` as stored for "forever": any negative number means the hold never lapses."""
@@ -77,13 +78,19 @@ class UniqueTemplate:
     def fill(self, arguments: Mapping[str, Any]) -> str:
         """The key for one call's bound arguments; raise :class:`ArgumentError` if it fails."""
         try:
-            return self.template.format_map(arguments)
+            key = self.template.format_map(arguments)
         except (KeyError, AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ArgumentError(
                 f"job {self.job_name!r}: the {self.option} key template {self.template!r} could "
                 f"not be filled from the arguments ({type(exc).__name__}: {exc}); fix the "
                 f"template or {self.instead}; nothing was enqueued"
             ) from exc
+        if len(key) > MAX_KEY_LENGTH:
+            raise ArgumentError(
+                f"job {self.job_name!r}: its {self.option} key {key[:40]!r}... is longer than "
+                f"{MAX_KEY_LENGTH} characters; nothing was enqueued"
+            )
+        return key
 
 
 def _fields(
@@ -122,5 +129,9 @@ def check_unique_key(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(
             f"unique_key must be a non-empty string such as 'charge:42', got {value!r}"
+        )
+    if len(value) > MAX_KEY_LENGTH:
+        raise ConfigurationError(
+            f"unique_key {value[:40]!r}... is longer than {MAX_KEY_LENGTH} characters"
         )
     return value

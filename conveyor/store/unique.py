@@ -15,9 +15,6 @@ from typing import Any
 from conveyor.models import JobState
 from conveyor.store.protocol import InsertedJob, NewJob
 
-ACTIVE_STATES = ("scheduled", "queued", "running", "retrying")
-"""A job in one of these states holds its unique key whatever its ``unique_for``."""
-
 
 def has_unique(jobs: Sequence[NewJob]) -> bool:
     """True when some job of the batch has a unique key (and so takes the locking path)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conveyor.errors import ArgumentError
-from conveyor.once import MAX_KEY_LENGTH, OnceConflictError, once_key
+from conveyor.names import MAX_KEY_LENGTH
+from conveyor.once import OnceConflictError, once_key
 from conveyor.retries import Retry
 
 

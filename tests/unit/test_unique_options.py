@@ -16,6 +16,7 @@ import pydantic
 import pytest
 
 from conveyor import ArgumentError, ConfigurationError, Conveyor, JobOptions, JobState
+from conveyor.names import MAX_KEY_LENGTH
 from conveyor.testing import drain
 from conveyor.unique import FOREVER, to_unique_for
 
@@ -153,3 +154,16 @@ def test_a_duplicate_handle_is_the_holders(app: Conveyor) -> None:
     after = asyncio.run(welcome.enqueue_async(user_id=1))
     assert (after.id, after.state, after.duplicate) == (first.id, JobState.SUCCEEDED, True)
     assert after.result(timeout=1) == 1
+
+
+def test_a_unique_key_past_the_key_length_is_refused_before_anything_is_written() -> None:
+    app = Conveyor("sqlite:///:memory:")
+
+    @app.job(unique="k:{text}")
+    def keyed(ctx: object, text: str) -> None:
+        return None
+
+    with pytest.raises(ArgumentError, match=f"longer than {MAX_KEY_LENGTH} characters"):
+        keyed.prepare(text="x" * MAX_KEY_LENGTH)
+    with pytest.raises(ConfigurationError, match=f"longer than {MAX_KEY_LENGTH} characters"):
+        keyed.prepare(text="x", unique_key="y" * (MAX_KEY_LENGTH + 1))
