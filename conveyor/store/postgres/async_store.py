@@ -115,8 +115,13 @@ class AsyncPostgresStore:
             raise
 
     async def run_on(self, conn: Any, plan: Plan[T], where: str) -> T:
-        """Run ``plan`` on the caller's async connection, inside its transaction."""
+        """Run ``plan`` on the caller's async connection, inside its transaction (one of its
+        own for a plan of several statements on an autocommit connection, as
+        :meth:`PostgresStore.run_on`)."""
         try:
+            if conn.autocommit and not is_single(plan):
+                async with conn.transaction():
+                    return await drive_async(conn, plan)
             return await drive_async(conn, plan)
         except Exception as exc:
             if is_driver_error(exc):
@@ -185,11 +190,7 @@ class AsyncPostgresStore:
         self._store.check_same_database(raw.info.dbname)
         if not jobs:
             return []
-        plan = self.plans.insert_jobs(jobs)
-        if raw.autocommit and not is_single(plan):
-            async with raw.transaction():  # see PostgresStore.insert_jobs_in
-                return await self.run_on(raw, plan, "inserting jobs")
-        return await self.run_on(raw, plan, "inserting jobs")
+        return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
     _limited_waiting = True
     """Whether this store's last limited pass took a job: then the next one goes straight to

@@ -124,8 +124,15 @@ class PostgresStore:
         return "a direct connection works, so the pool is exhausted"
 
     def run_on(self, conn: Any, plan: Plan[T], where: str) -> T:
-        """Run ``plan`` on the caller's connection, inside the caller's transaction."""
+        """Run ``plan`` on the caller's connection, inside the caller's transaction.
+
+        On an autocommit connection there is no caller's transaction, so a plan of several
+        statements (whose locks are transaction-scoped) gets one of its own.
+        """
         try:
+            if conn.autocommit and not is_single(plan):
+                with conn.transaction():
+                    return drive(conn, plan)
             return drive(conn, plan)
         except Exception as exc:
             if is_driver_error(exc):
@@ -173,13 +180,7 @@ class PostgresStore:
         self.check_same_database(raw.info.dbname)
         if not jobs:
             return []
-        plan = self.plans.insert_jobs(jobs)
-        if raw.autocommit and not is_single(plan):
-            # Unique keys take transaction-scoped locks: on an autocommit connection there is
-            # no caller's transaction to hold them, so the plan gets one of its own.
-            with raw.transaction():
-                return self.run_on(raw, plan, "inserting jobs")
-        return self.run_on(raw, plan, "inserting jobs")
+        return self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
     def check_same_database(self, dbname: str) -> None:
         """Refuse a caller's connection to another database than Conveyor's."""
