@@ -124,9 +124,12 @@ class Workers:
                 proc.wait(timeout=10)
 
 
-def load_itapp(tag: str) -> Conveyor:
-    """A fresh copy of ``itapp`` (its app reads CONVEYOR_URL when the module is loaded)."""
-    spec = importlib.util.spec_from_file_location(f"itapp_{tag}", HERE / "itapp.py")
+def load_itapp(tag: str, module_name: str = "itapp") -> Conveyor:
+    """A fresh copy of ``itapp`` (or another app module beside it); its app reads
+    CONVEYOR_URL when the module is loaded."""
+    spec = importlib.util.spec_from_file_location(
+        f"{module_name}_{tag}", HERE / f"{module_name}.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import signal
 import sqlite3
@@ -19,7 +18,7 @@ from conveyor.models import AttemptOutcome, JobState
 from conveyor.store.protocol import JobFilter
 from conveyor.testing import drain
 
-from .conftest import HERE, Workers
+from .conftest import Workers, load_itapp
 
 
 def run_sql(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -240,23 +239,12 @@ def test_bad_parts_and_the_wrong_twin_say_what_to_do(app: Conveyor) -> None:
 # -- real worker processes, killed mid-run ---------------------------------------------------
 
 
-def load_onceapp() -> Conveyor:
-    """A fresh copy of ``onceapp`` on the test's CONVEYOR_URL."""
-    spec = importlib.util.spec_from_file_location("onceapp_test", HERE / "onceapp.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    app = module.app
-    assert isinstance(app, Conveyor)
-    return app
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "total"), [("once_effect", 2000), ("once_effect_async", 800)])
 def test_kill_9_mid_run_leaves_exactly_one_effect_per_key(
     workers: Workers, name: str, total: int
 ) -> None:
-    app = load_onceapp()
+    app = load_itapp("test", "onceapp")
     try:
         run_sql(app.url, "CREATE TABLE once_effects (n INTEGER NOT NULL, job_id INTEGER NOT NULL)")
         # Every tenth key gets a second job right behind the first, so the two often run at
