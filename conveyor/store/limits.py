@@ -15,6 +15,7 @@ it spends that room at once, so later candidates of the same key see it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,39 @@ class Decision:
     chosen: list[int] = field(default_factory=list)
     starts: dict[int, RateStart] = field(default_factory=dict)
     """Job id -> the start to record if that job is claimed."""
+
+
+STRAY_LOOK_INTERVAL = 1.0
+"""How often, at most, a worker whose code declares no limited type looks for limited rows."""
+
+
+class PassHint:
+    """When a store's claims should run the limited pass, learned from the last ones.
+
+    A worker that declares limited types runs the pass on every claim, straight into its
+    transaction while the last pass took jobs, else after a cheap look. Any other worker may
+    still meet limited rows (a deploy removed a limit; an older worker never had it): it
+    looks for them after its plain claim, while the last look found some, else at most every
+    :data:`STRAY_LOOK_INTERVAL` seconds, so its claims do not pay a look each.
+    """
+
+    def __init__(self) -> None:
+        self.fruitful = True
+        self.next_stray_look = 0.0
+
+    def look_first(self) -> bool:
+        """For a worker with limited types: look before opening the pass's transaction."""
+        return not self.fruitful
+
+    def stray_look_due(self) -> bool:
+        """For a worker without limited types: whether to look for limited rows now."""
+        return self.fruitful or time.monotonic() >= self.next_stray_look
+
+    def after_pass(self, took: int) -> None:
+        """Record what a pass (or look) took."""
+        self.fruitful = took > 0
+        if not self.fruitful:
+            self.next_stray_look = time.monotonic() + STRAY_LOOK_INTERVAL
 
 
 def limit_keys(candidates: Iterable[Candidate]) -> list[str]:

@@ -21,6 +21,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Job, WorkerInfo
+from conveyor.store import limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
@@ -65,6 +66,7 @@ class AsyncPostgresStore:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self.plans = store.plans
+        self.pass_hint = limits.PassHint()
         self._pool_size = store.pool_size
         self._pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._changed = asyncio.Event()
@@ -192,29 +194,29 @@ class AsyncPostgresStore:
             return []
         return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
-    _limited_waiting = True
-    """Whether this store's last limited pass took a job: then the next one goes straight to
-    its transaction; otherwise it first asks, in one autocommit statement, whether any
-    limited job could start."""
-
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`.
 
         A worker that declares limited types runs the limited pass first (a transaction),
         then the plain claim (one autocommit statement) with the slots left. Any other worker
-        claims plain jobs first and, with slots left, looks for limited ones after: a row
-        carries its limit, so a type its code declares without one still obeys it.
+        claims plain jobs first and, with slots left, sometimes looks for limited ones after
+        (see :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type
+        its code declares without one still obeys it.
         """
         claimed: list[ClaimedJob] = []
+        hint = self.pass_hint
         if params.limited_names:
-            claimed = await self._claim_limited(params, probe=not self._limited_waiting)
-            self._limited_waiting = bool(claimed)
+            claimed = await self._claim_limited(params, probe=hint.look_first())
+            hint.after_pass(len(claimed))
         if len(claimed) < params.limit:
             plain = replace(params, limit=params.limit - len(claimed))
             claimed += await self.run(self.plans.claim_plain_jobs(plain), "claiming jobs")
-        if not params.limited_names and len(claimed) < params.limit:
-            rest = replace(params, limit=params.limit - len(claimed))
-            claimed += await self._claim_limited(rest, probe=True)
+        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
+            stray = await self._claim_limited(
+                replace(params, limit=params.limit - len(claimed)), probe=True
+            )
+            hint.after_pass(len(stray))
+            claimed += stray
         return claimed
 
     async def _claim_limited(self, params: ClaimParams, *, probe: bool) -> list[ClaimedJob]:

@@ -14,6 +14,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, MigrationError
 from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
+from conveyor.store import limits
 from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
@@ -71,6 +72,7 @@ class PostgresStore:
         self.url = url
         self.pool_size = pool_size
         self.schema = check_schema(schema)
+        self.pass_hint = limits.PassHint()
         self.plans = Plans(self.schema)
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
             psycopg_pool.ConnectionPool(
@@ -191,29 +193,29 @@ class PostgresStore:
                 f"Conveyor's {ours!r}; the job would be written where no worker looks"
             )
 
-    _limited_waiting = True
-    """Whether this store's last limited pass took a job: then the next one goes straight to
-    its transaction; otherwise it first asks, in one autocommit statement, whether any
-    limited job could start."""
-
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`.
 
         A worker that declares limited types runs the limited pass first (a transaction),
         then the plain claim (one autocommit statement) with the slots left. Any other worker
-        claims plain jobs first and, with slots left, looks for limited ones after: a row
-        carries its limit, so a type its code declares without one still obeys it.
+        claims plain jobs first and, with slots left, sometimes looks for limited ones after
+        (see :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type
+        its code declares without one still obeys it.
         """
         claimed: list[ClaimedJob] = []
+        hint = self.pass_hint
         if params.limited_names:
-            claimed = self._claim_limited(params, probe=not self._limited_waiting)
-            self._limited_waiting = bool(claimed)
+            claimed = self._claim_limited(params, probe=hint.look_first())
+            hint.after_pass(len(claimed))
         if len(claimed) < params.limit:
             plain = replace(params, limit=params.limit - len(claimed))
             claimed += self.run(self.plans.claim_plain_jobs(plain), "claiming jobs")
-        if not params.limited_names and len(claimed) < params.limit:
-            rest = replace(params, limit=params.limit - len(claimed))
-            claimed += self._claim_limited(rest, probe=True)
+        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
+            stray = self._claim_limited(
+                replace(params, limit=params.limit - len(claimed)), probe=True
+            )
+            hint.after_pass(len(stray))
+            claimed += stray
         return claimed
 
     def _claim_limited(self, params: ClaimParams, *, probe: bool) -> list[ClaimedJob]:

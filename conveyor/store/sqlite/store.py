@@ -71,6 +71,7 @@ class SQLiteStore:
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", migrate: bool = True):
         self.path = Path(path)
         self.db = Database(self.path, synchronous=synchronous)
+        self.pass_hint = limits.PassHint()
         self._checked = False
         if migrate:
             self.migrate()
@@ -204,27 +205,27 @@ class SQLiteStore:
 
     # -- working ------------------------------------------------------------------------------
 
-    _limited_waiting = True
-    """Whether this store's last limited pass took a job: then the next one goes straight to
-    the write lock; otherwise it first looks without it."""
-
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`Store.claim_jobs`.
 
         A worker that declares limited types runs the limited pass first, then the plain
         claim with the slots left. Any other worker claims plain jobs first and, with slots
-        left, looks for limited ones after: a row carries its limit, so a type its code
+        left, sometimes looks for limited ones after (see
+        :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type its code
         declares without one still obeys it.
         """
         claimed: list[ClaimedJob] = []
+        hint = self.pass_hint
         if params.limited_names:
-            claimed = self.claim_limited_jobs(params, look_first=not self._limited_waiting)
-            self._limited_waiting = bool(claimed)
+            claimed = self.claim_limited_jobs(params, look_first=hint.look_first())
+            hint.after_pass(len(claimed))
         if len(claimed) < params.limit:
             claimed += self.claim_plain_jobs(replace(params, limit=params.limit - len(claimed)))
-        if not params.limited_names and len(claimed) < params.limit:
+        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
             rest = replace(params, limit=params.limit - len(claimed))
-            claimed += self.claim_limited_jobs(rest, look_first=True)
+            stray = self.claim_limited_jobs(rest, look_first=True)
+            hint.after_pass(len(stray))
+            claimed += stray
         return claimed
 
     def claim_limited_jobs(
