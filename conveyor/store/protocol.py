@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
+from conveyor.store.watch_protocol import WatchVerbs
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,8 @@ class Retention:
     """How long ``ctx.once()`` records are kept. A job redelivered after its record is pruned
     repeats the guarded effect, so keep this longer than any job can take to finish, retries
     included."""
+    watch: float = 30 * 86400.0
+    """How long judged schedule slots, resolved incidents and check-in pings are kept."""
 
 
 class StoreTransaction(Protocol):
@@ -243,8 +246,10 @@ class AsyncStoreTransaction(Protocol):
 
 
 @runtime_checkable
-class Store(Protocol):
-    """The synchronous store: used by producers, the CLI and (through a thread) workers."""
+class Store(WatchVerbs, Protocol):
+    """The synchronous store: used by producers, the CLI and (through a thread) workers.
+
+    The scheduler's and the monitor's verbs are in :mod:`conveyor.store.watch_protocol`."""
 
     def migrate(self) -> int:
         """Create or upgrade the schema; return the schema version. Safe to run concurrently."""

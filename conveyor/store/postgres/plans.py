@@ -61,9 +61,17 @@ SINGLE = frozenset(
 """
 
 
+_single_plans: set[str] = set(SINGLE)
+
+
+def register_single(names: frozenset[str]) -> None:
+    """Add one-statement plans defined in another module (the scheduler's and monitor's)."""
+    _single_plans.update(names)
+
+
 def is_single(plan: Plan[Any]) -> bool:
-    """True for a plan of a verb in :data:`SINGLE`."""
-    return getattr(plan, "__name__", "") in SINGLE
+    """True for a plan of a verb in :data:`SINGLE` or registered with :func:`register_single`."""
+    return getattr(plan, "__name__", "") in _single_plans
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, versio
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
+from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
+from conveyor.store.postgres.watch_schedules import PostgresScheduleVerbs
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -58,7 +60,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-class PostgresStore:
+class PostgresStore(PostgresScheduleVerbs, PostgresMonitorVerbs):
     """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
 
     def __init__(

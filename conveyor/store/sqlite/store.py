@@ -49,6 +49,8 @@ from conveyor.store.protocol import (
 from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
+from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
+from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 _OUTCOME_OF = {
@@ -65,7 +67,7 @@ _FINAL_STATE_OF = {
 }
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", migrate: bool = True):

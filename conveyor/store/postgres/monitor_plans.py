@@ -1,0 +1,228 @@
+"""The monitor's verbs as plans (see :mod:`conveyor.store.postgres.plans` for how plans run).
+
+Times are the server's: ``now()`` in the SQL, epoch seconds in and out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from conveyor.store.postgres.plans import Plan, Statement, register_single
+from conveyor.store.postgres.sql import query
+from conveyor.store.protocol import Retention
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row, notification_from_row
+from conveyor.store.watch_types import (
+    CheckinRow,
+    IncidentRow,
+    NewNotification,
+    NotificationRow,
+    WindowCounts,
+)
+
+MONITOR_SINGLE = frozenset(
+    {
+        "upsert_checkin",
+        "record_checkin",
+        "list_checkins",
+        "remove_checkin",
+        "checkin_pings",
+        "open_incident",
+        "update_incident",
+        "resolve_incident",
+        "mark_notified",
+        "firing_incidents",
+        "list_incidents",
+        "add_notifications",
+        "due_notifications",
+        "record_delivery",
+        "list_notifications",
+        "acquire_lease",
+        "release_lease",
+        "window_counts",
+    }
+)
+"""The plans below that are one statement (every one but ``prune_watch``): autocommit."""
+register_single(MONITOR_SINGLE)
+
+
+@cache
+def monitor_plans(schema: str) -> MonitorPlans:
+    """The monitor's plans for ``schema`` (one instance per schema)."""
+    return MonitorPlans(schema)
+
+
+class MonitorPlans:
+    """Check-ins, incidents, the outbox, leases and counts, bound to a schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def q(self, name: str) -> str:
+        """A query of this dialect, qualified with the schema."""
+        return query(name, self.schema)
+
+    # -- check-ins ----------------------------------------------------------------------------
+
+    def upsert_checkin(self, row: CheckinRow) -> Plan[None]:
+        """Create or update a check-in's definition."""
+        yield Statement(
+            self.q("checkin_upsert"),
+            {
+                "name": row.name,
+                "timing": row.timing,
+                "tz": row.tz,
+                "grace": float(row.grace),
+                "paused": row.paused,
+            },
+        )
+
+    def record_checkin(self, name: str) -> Plan[float | None]:
+        """Record a ping now; its time, or None for an unknown check-in."""
+        result = yield Statement(self.q("checkin_record"), {"name": name})
+        return float(result.rows[0][0]) if result.rows else None
+
+    def list_checkins(self) -> Plan[list[CheckinRow]]:
+        """Every check-in, by name."""
+        result = yield Statement(self.q("checkin_list"))
+        return [checkin_from_row(r) for r in result.rows]
+
+    def remove_checkin(self, name: str) -> Plan[bool]:
+        """Delete a check-in with its pings."""
+        result = yield Statement(self.q("checkin_delete"), {"name": name})
+        return bool(result.rows)
+
+    def checkin_pings(self, name: str, since: float) -> Plan[list[float]]:
+        """A check-in's ping times after ``since``, ascending."""
+        result = yield Statement(self.q("checkin_pings"), {"name": name, "since": float(since)})
+        return [float(r[0]) for r in result.rows]
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    def open_incident(
+        self, rule: str, subject: str, summary: str, details_json: str
+    ) -> Plan[IncidentRow | None]:
+        """Open an incident unless one is firing for (rule, subject)."""
+        result = yield Statement(
+            self.q("incident_open"),
+            {"rule": rule, "subject": subject, "summary": summary, "details_json": details_json},
+        )
+        return incident_from_row(result.rows[0]) if result.rows else None
+
+    def update_incident(self, incident_id: int, summary: str, details_json: str) -> Plan[None]:
+        """Refresh a firing incident."""
+        yield Statement(
+            self.q("incident_update"),
+            {"id": incident_id, "summary": summary, "details_json": details_json},
+        )
+
+    def resolve_incident(self, incident_id: int) -> Plan[IncidentRow | None]:
+        """Resolve a firing incident."""
+        result = yield Statement(self.q("incident_resolve"), {"id": incident_id})
+        return incident_from_row(result.rows[0]) if result.rows else None
+
+    def mark_notified(self, incident_id: int) -> Plan[None]:
+        """Count one more notification of an incident."""
+        yield Statement(self.q("incident_mark_notified"), {"id": incident_id})
+
+    def firing_incidents(self) -> Plan[list[IncidentRow]]:
+        """Incidents firing now, oldest first."""
+        result = yield Statement(self.q("incident_firing"))
+        return [incident_from_row(r) for r in result.rows]
+
+    def list_incidents(self, include_resolved: bool, limit: int) -> Plan[list[IncidentRow]]:
+        """Incidents newest first."""
+        result = yield Statement(
+            self.q("incident_list"), {"include_resolved": include_resolved, "limit": limit}
+        )
+        return [incident_from_row(r) for r in result.rows]
+
+    # -- the notification outbox ---------------------------------------------------------------
+
+    def add_notifications(self, rows: Sequence[NewNotification]) -> Plan[None]:
+        """Queue notifications, due now (one statement however many)."""
+        yield Statement(
+            self.q("notification_add"),
+            {
+                "incident_ids": [r.incident_id for r in rows],
+                "kinds": [str(r.kind) for r in rows],
+                "sinks": [r.sink for r in rows],
+                "payloads": [r.payload_json for r in rows],
+            },
+        )
+
+    def due_notifications(self, limit: int) -> Plan[list[NotificationRow]]:
+        """Notifications to deliver now, by due time."""
+        result = yield Statement(self.q("notification_due"), {"limit": limit})
+        return [notification_from_row(r) for r in result.rows]
+
+    def record_delivery(
+        self, notification_id: int, error: str | None, next_try_at: float | None
+    ) -> Plan[None]:
+        """The outcome of one delivery attempt."""
+        yield Statement(
+            self.q("notification_record_delivery"),
+            {
+                "id": notification_id,
+                "error": error,
+                "next_try_at": None if next_try_at is None else float(next_try_at),
+            },
+        )
+
+    def list_notifications(
+        self, incident_id: int | None, limit: int
+    ) -> Plan[list[NotificationRow]]:
+        """Outbox rows newest first, of one incident or all."""
+        if incident_id is None:
+            result = yield Statement(self.q("notification_list"), {"limit": limit})
+        else:
+            result = yield Statement(
+                self.q("notification_list_incident"),
+                {"incident_id": incident_id, "limit": limit},
+            )
+        return [notification_from_row(r) for r in result.rows]
+
+    # -- leases -------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, seconds: float) -> Plan[bool]:
+        """Take or extend a lease; False while another holder's runs."""
+        result = yield Statement(
+            self.q("lease_acquire"), {"name": name, "holder": holder, "seconds": float(seconds)}
+        )
+        return bool(result.rows)
+
+    def release_lease(self, name: str, holder: str) -> Plan[None]:
+        """Give a lease up if ``holder`` holds it."""
+        yield Statement(self.q("lease_release"), {"name": name, "holder": holder})
+
+    # -- counts and pruning --------------------------------------------------------------------
+
+    def window_counts(self, since: float) -> Plan[list[WindowCounts]]:
+        """Per queue: succeeded jobs, failed attempts and dead jobs since ``since``."""
+        result = yield Statement(self.q("window_counts"), {"since": float(since)})
+        return [
+            WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
+            for r in result.rows
+        ]
+
+    def prune_watch(self, retention: Retention, limit: int) -> Plan[int]:
+        """Delete old judged slots, resolved incidents with their notifications, finished
+        notifications and pings (each check-in keeps its newest); at most ``limit`` per table.
+        """
+        keep = float(retention.watch)
+        slots = yield from self._prune("watch_prune_slots", keep, limit)
+        # An incident goes only once its notifications are gone, and both notification
+        # deletes share the table's budget.
+        notifications = yield from self._prune("watch_prune_incident_notifications", keep, limit)
+        notifications += yield from self._prune(
+            "watch_prune_notifications", keep, limit - notifications
+        )
+        incidents = yield from self._prune("watch_prune_incidents", keep, limit)
+        pings = yield from self._prune("watch_prune_pings", keep, limit)
+        return slots + notifications + incidents + pings
+
+    def _prune(self, step: str, keep: float, limit: int) -> Plan[int]:
+        if limit <= 0:
+            return 0
+        result = yield Statement(self.q(step), {"keep": keep, "limit": limit})
+        return result.rowcount

@@ -1,0 +1,186 @@
+"""The schedules verbs as plans (see :mod:`conveyor.store.postgres.plans` for what a plan is).
+
+Times are the server's clock (``now()``); a slot is an identity, sent and stored as a double
+and compared exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
+from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, schedule_from_row
+from conveyor.store.watch_types import (
+    LedgerEntry,
+    ScheduleRow,
+    SlotFire,
+    SlotWritten,
+    Verdict,
+)
+
+SCHEDULE_SINGLE = frozenset(
+    {
+        "sync_schedules", "add_schedule", "remove_schedule", "list_schedules", "get_schedule",
+        "set_schedule_paused", "active_schedule_jobs", "schedule_ledger", "slots_to_judge",
+        "set_verdicts",
+    }
+)  # fmt: skip
+"""The plans below that are one statement (every one but ``fire_slots``): autocommit."""
+register_single(SCHEDULE_SINGLE)
+
+
+class SchedulePlans:
+    """The schedules verbs, bound to a schema; job inserts go through the store's :class:`Plans`."""
+
+    def __init__(self, plans: Plans) -> None:
+        self.plans = plans
+
+    def q(self, name: str) -> str:
+        """A query of this dialect, qualified with the schema."""
+        return self.plans.q(name)
+
+    def sync_schedules(self, rows: Sequence[ScheduleRow]) -> Plan[None]:
+        """Upsert code-declared schedules in one statement (see ``schedule_sync.sql``)."""
+        if not rows:
+            return
+        batch = [_definition(row) for row in latest_per_name(rows)]
+        yield Statement(self.q("schedule_sync"), {"rows": json.dumps(batch)})
+
+    def add_schedule(self, row: ScheduleRow) -> Plan[bool]:
+        """Insert a run-time schedule unless the name is taken."""
+        result = yield Statement(self.q("schedule_add"), _definition(row))
+        return bool(result.rows)
+
+    def remove_schedule(self, name: str) -> Plan[bool]:
+        """Delete a schedule's definition."""
+        result = yield Statement(self.q("schedule_remove"), {"name": name})
+        return bool(result.rows)
+
+    def list_schedules(self) -> Plan[list[ScheduleRow]]:
+        """Every schedule, by name."""
+        result = yield Statement(self.q("schedule_list"))
+        return [schedule_from_row(r) for r in result.rows]
+
+    def get_schedule(self, name: str) -> Plan[ScheduleRow | None]:
+        """One schedule, or None."""
+        result = yield Statement(self.q("schedule_get"), {"name": name})
+        return schedule_from_row(result.rows[0]) if result.rows else None
+
+    def set_schedule_paused(self, name: str, paused: bool, by: str | None) -> Plan[bool]:
+        """Pause or resume; False when there is no such schedule."""
+        result = yield Statement(
+            self.q("schedule_set_paused"), {"name": name, "paused": paused, "by": by}
+        )
+        return bool(result.rows)
+
+    def fire_slots(self, schedule: str, fires: Sequence[SlotFire]) -> Plan[list[SlotWritten]]:
+        """Ledger rows, then the jobs of the rows this transaction won, then the links.
+
+        Must run in a transaction: the ledger insert is what decides which jobs to insert,
+        and both commit together. Four statements at most however many slots (more only for
+        jobs with unique keys, whose insert locks and reads their holders first).
+        """
+        if not fires:
+            return []
+        found = yield Statement(
+            self.q("slot_insert"),
+            {
+                "schedule": schedule,
+                "slots": [float(f.slot) for f in fires],
+                "statuses": [str(f.status) for f in fires],
+                "manuals": [f.manual for f in fires],
+                "bys": [f.by for f in fires],
+            },
+        )
+        inserted = {float(r[0]) for r in found.rows}
+        won: list[bool] = []
+        for fire in fires:
+            # A slot given twice in one call is written once: only its first fire wins.
+            won.append(fire.slot in inserted)
+            inserted.discard(fire.slot)
+        to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
+        job_of: dict[float, int] = {}
+        jobs = [f.job for f in to_enqueue if f.job is not None]
+        if jobs:
+            made = yield from self.plans.insert_jobs(jobs)
+            job_of = {f.slot: job.id for f, job in zip(to_enqueue, made, strict=True)}
+            yield Statement(
+                self.q("slot_link_jobs"),
+                {
+                    "schedule": schedule,
+                    "slots": [float(slot) for slot in job_of],
+                    "job_ids": list(job_of.values()),
+                },
+            )
+        scheduled = [f.slot for f in fires if not f.manual]
+        if scheduled:
+            yield Statement(
+                self.q("schedule_advance_last_slot"),
+                {"name": schedule, "slot": float(max(scheduled))},
+            )
+        return [
+            SlotWritten(slot=f.slot, written=mine, job_id=job_of.get(f.slot) if mine else None)
+            for f, mine in zip(fires, won, strict=True)
+        ]
+
+    def active_schedule_jobs(self, schedule: str) -> Plan[list[int]]:
+        """Ids of the schedule's unfinished jobs, oldest first."""
+        result = yield Statement(self.q("slot_active_jobs"), {"schedule": schedule})
+        return [r[0] for r in result.rows]
+
+    def schedule_ledger(
+        self, schedule: str, limit: int, before: float | None
+    ) -> Plan[list[LedgerEntry]]:
+        """The schedule's newest slots below ``before``."""
+        result = yield Statement(
+            self.q("slot_ledger"),
+            {
+                "schedule": schedule,
+                "before": None if before is None else float(before),
+                "limit": limit,
+            },
+        )
+        return [ledger_from_row(r) for r in result.rows]
+
+    def slots_to_judge(self, limit: int) -> Plan[list[LedgerEntry]]:
+        """Unjudged slots that can be judged now, oldest first."""
+        result = yield Statement(self.q("slot_to_judge"), {"limit": limit})
+        return [ledger_from_row(r) for r in result.rows]
+
+    def set_verdicts(
+        self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]
+    ) -> Plan[None]:
+        """Record every judgement in one statement."""
+        if not verdicts:
+            return
+        yield Statement(
+            self.q("slot_set_verdicts"),
+            {
+                "schedules": [v[0] for v in verdicts],
+                "slots": [float(v[1]) for v in verdicts],
+                "verdicts": [str(v[2]) for v in verdicts],
+                "details": [v[3] for v in verdicts],
+            },
+        )
+
+
+def _definition(row: ScheduleRow) -> dict[str, Any]:
+    """A schedule's stored fields, as parameters or as one JSON object of a batch."""
+    return {
+        "name": row.name,
+        "job_name": row.job_name,
+        "timing": row.timing,
+        "tz": row.tz,
+        "args_json": row.args_json,
+        "queue": row.queue,
+        "priority": row.priority,
+        "grace": float(row.grace),
+        "catch_up": row.catch_up,
+        "catch_up_cap": row.catch_up_cap,
+        "overlap": row.overlap,
+        "paused": row.paused,
+        "paused_by": row.paused_by,
+        "last_slot": None if row.last_slot is None else float(row.last_slot),
+    }

@@ -1,0 +1,1 @@
+INSERT INTO conveyor_checkin_pings (name, at) VALUES (:name, :now)

@@ -1,0 +1,1 @@
+DELETE FROM conveyor_checkins WHERE name = :name

@@ -1,0 +1,1 @@
+DELETE FROM conveyor_checkin_pings WHERE name = :name

@@ -1,0 +1,1 @@
+DELETE FROM conveyor_leases WHERE name = :name AND holder = :holder

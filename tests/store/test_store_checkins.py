@@ -1,0 +1,141 @@
+"""Conformance: check-ins (work outside Conveyor that pings) and pruning their pings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from conveyor.store import Store
+from conveyor.store.protocol import Retention
+from conveyor.store.watch_types import CheckinRow
+
+KEEP_ALL = Retention(watch=3600.0)
+
+
+def daily(name: str = "backup", **changes: Any) -> CheckinRow:
+    """A check-in expected once a day, with ``changes`` applied."""
+    return replace(CheckinRow(name=name, timing="every:86400", grace=600.0), **changes)
+
+
+def test_there_are_no_check_ins_at_first(store: Store) -> None:
+    assert store.list_checkins() == []
+    assert store.checkin_pings("backup", 0.0) == []
+
+
+def test_a_new_check_in_is_stored_with_its_definition(store: Store) -> None:
+    before = store.now()
+    store.upsert_checkin(daily(tz="Europe/Berlin", timing="cron:0 3 * * *", paused=True))
+    [row] = store.list_checkins()
+    assert row.name == "backup"
+    assert row.timing == "cron:0 3 * * *"
+    assert row.tz == "Europe/Berlin"
+    assert row.grace == 600.0
+    assert row.paused is True
+    assert row.last_ping_at is None
+    # The store sets created_at when it first sees the check-in, whatever the row says.
+    assert before - 1 <= row.created_at <= store.now() + 1
+
+
+def test_check_ins_are_listed_by_name(store: Store) -> None:
+    for name in ("zeta", "alpha", "mid"):
+        store.upsert_checkin(daily(name))
+    assert [c.name for c in store.list_checkins()] == ["alpha", "mid", "zeta"]
+
+
+def test_upsert_updates_the_definition_and_keeps_created_and_last_ping(store: Store) -> None:
+    store.upsert_checkin(daily())
+    pinged = store.record_checkin("backup")
+    [first] = store.list_checkins()
+    store.upsert_checkin(
+        daily(timing="every:3600", tz="UTC", grace=30.0, paused=True, created_at=1.0)
+    )
+    [row] = store.list_checkins()
+    assert (row.timing, row.tz, row.grace, row.paused) == ("every:3600", "UTC", 30.0, True)
+    assert row.created_at == first.created_at
+    assert row.last_ping_at == pinged
+    store.upsert_checkin(daily(paused=False))
+    [resumed] = store.list_checkins()
+    assert resumed.paused is False and resumed.timing == "every:86400"
+
+
+def test_a_ping_of_an_unknown_check_in_records_nothing(store: Store) -> None:
+    assert store.record_checkin("nobody") is None
+    assert store.checkin_pings("nobody", 0.0) == []
+    assert store.list_checkins() == []
+
+
+def test_a_ping_is_recorded_now_and_becomes_the_last_ping(store: Store) -> None:
+    store.upsert_checkin(daily())
+    before = store.now()
+    at = store.record_checkin("backup")
+    assert at is not None
+    assert before - 1 <= at <= store.now() + 1
+    [row] = store.list_checkins()
+    assert row.last_ping_at == at
+    assert store.checkin_pings("backup", at - 60) == [at]
+
+
+def test_pings_are_listed_after_since_in_time_order(store: Store) -> None:
+    store.upsert_checkin(daily())
+    store.upsert_checkin(daily("other"))
+    pings = [store.record_checkin("backup") for _ in range(3)]
+    store.record_checkin("other")
+    times = [p for p in pings if p is not None]
+    assert len(times) == 3 and times == sorted(times)
+    assert store.checkin_pings("backup", times[0] - 60) == times
+    # "After since": a ping exactly at since is not returned.
+    assert store.checkin_pings("backup", times[0]) == times[1:]
+    assert store.checkin_pings("backup", times[-1]) == []
+    [row] = [c for c in store.list_checkins() if c.name == "backup"]
+    assert row.last_ping_at == times[-1]
+
+
+def test_removing_a_check_in_removes_its_pings(store: Store) -> None:
+    store.upsert_checkin(daily())
+    store.upsert_checkin(daily("other"))
+    store.record_checkin("backup")
+    kept = store.record_checkin("other")
+    assert store.remove_checkin("backup") is True
+    assert [c.name for c in store.list_checkins()] == ["other"]
+    assert store.checkin_pings("backup", 0.0) == []
+    assert store.checkin_pings("other", 0.0) == [kept]
+    assert store.remove_checkin("backup") is False
+    assert store.remove_checkin("never") is False
+    # Created again, it starts without the old pings.
+    store.upsert_checkin(daily())
+    [again] = [c for c in store.list_checkins() if c.name == "backup"]
+    assert again.last_ping_at is None
+    assert store.checkin_pings("backup", 0.0) == []
+
+
+# -- pruning -----------------------------------------------------------------------------------
+
+
+def test_pruning_drops_old_pings_but_keeps_each_check_ins_newest(store: Store) -> None:
+    store.upsert_checkin(daily())
+    store.upsert_checkin(daily("quiet"))
+    old = [store.record_checkin("backup") for _ in range(3)]
+    lone = store.record_checkin("quiet")
+    time.sleep(0.3)
+    fresh = store.record_checkin("backup")
+    assert store.prune_watch(KEEP_ALL) == 0
+    assert store.checkin_pings("backup", 0.0) == [*old, fresh]
+
+    assert store.prune_watch(Retention(watch=0.2)) == 3
+    assert store.checkin_pings("backup", 0.0) == [fresh]
+    # Its only ping is old, but it is the newest: kept, so the check-in's last ping is known.
+    assert store.checkin_pings("quiet", 0.0) == [lone]
+
+    assert store.prune_watch(Retention(watch=0.0)) == 0
+    assert store.checkin_pings("backup", 0.0) == [fresh]
+
+
+def test_pruning_pings_stops_at_the_limit(store: Store) -> None:
+    store.upsert_checkin(daily())
+    pings = [store.record_checkin("backup") for _ in range(6)]
+    time.sleep(0.05)
+    assert store.prune_watch(Retention(watch=0.0), limit=2) == 2
+    assert len(store.checkin_pings("backup", 0.0)) == 4
+    assert store.prune_watch(Retention(watch=0.0), limit=10) == 3
+    assert store.checkin_pings("backup", 0.0) == [pings[-1]]

@@ -1,0 +1,317 @@
+"""Conformance: incidents (one firing per rule and subject) and the notification outbox."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from conveyor.store import Store
+from conveyor.store.protocol import Retention
+from conveyor.store.watch_types import (
+    IncidentRow,
+    IncidentState,
+    NewNotification,
+    NoticeKindName,
+    NotificationRow,
+)
+
+KEEP_ALL = Retention(watch=3600.0)
+
+
+def open_one(store: Store, rule: str = "missed_run", subject: str = "nightly") -> IncidentRow:
+    """Open an incident that must not exist yet."""
+    row = store.open_incident(rule, subject, f"{subject} broke {rule}", '{"slot": 1}')
+    assert row is not None
+    return row
+
+
+def notify(store: Store, incident: IncidentRow, *sinks: str) -> list[NotificationRow]:
+    """Queue a firing notification per sink and return the incident's outbox, oldest first."""
+    store.add_notifications(
+        [NewNotification(incident.id, NoticeKindName.FIRING, sink, '{"n": 1}') for sink in sinks]
+    )
+    return list(reversed(store.list_notifications(incident.id)))
+
+
+# -- incidents ---------------------------------------------------------------------------------
+
+
+def test_an_opened_incident_is_firing_with_its_facts(store: Store) -> None:
+    before = store.now()
+    row = store.open_incident("missed_run", "nightly", "nightly did not run", '{"slot": 3}')
+    assert row is not None
+    assert (row.rule, row.subject, row.state) == ("missed_run", "nightly", IncidentState.FIRING)
+    assert (row.summary, row.details_json) == ("nightly did not run", '{"slot": 3}')
+    assert before - 1 <= row.opened_at <= store.now() + 1
+    assert row.updated_at == row.opened_at
+    assert (row.resolved_at, row.last_notified_at, row.notify_count) == (None, None, 0)
+    assert store.firing_incidents() == [row]
+
+
+def test_one_rule_fires_one_incident_per_subject(store: Store) -> None:
+    first = open_one(store)
+    assert store.open_incident("missed_run", "nightly", "again", "{}") is None
+    other_subject = open_one(store, subject="hourly")
+    other_rule = open_one(store, rule="failed_run")
+    ids = {first.id, other_subject.id, other_rule.id}
+    assert len(ids) == 3
+    assert [i.id for i in store.firing_incidents()] == [first.id, other_subject.id, other_rule.id]
+    # The refused open changed nothing.
+    assert store.firing_incidents()[0] == first
+
+
+def test_after_resolving_the_rule_can_fire_a_new_incident(store: Store) -> None:
+    first = open_one(store)
+    assert store.resolve_incident(first.id) is not None
+    second = open_one(store)
+    assert second.id != first.id
+    assert [i.id for i in store.firing_incidents()] == [second.id]
+    assert store.open_incident("missed_run", "nightly", "again", "{}") is None
+
+
+def test_resolve_marks_it_resolved_once(store: Store) -> None:
+    row = open_one(store)
+    resolved = store.resolve_incident(row.id)
+    assert resolved is not None
+    assert resolved.id == row.id and resolved.state is IncidentState.RESOLVED
+    assert resolved.resolved_at is not None and resolved.resolved_at >= row.opened_at
+    assert resolved.updated_at == resolved.resolved_at
+    assert (resolved.summary, resolved.opened_at) == (row.summary, row.opened_at)
+    assert store.firing_incidents() == []
+    assert store.resolve_incident(row.id) is None
+    assert store.resolve_incident(987_654) is None
+    assert store.list_incidents(include_resolved=True) == [resolved]
+
+
+def test_update_refreshes_a_firing_incident_only(store: Store) -> None:
+    row = open_one(store)
+    store.update_incident(row.id, "still broken", '{"slot": 2}')
+    [updated] = store.firing_incidents()
+    assert (updated.summary, updated.details_json) == ("still broken", '{"slot": 2}')
+    assert updated.opened_at == row.opened_at and updated.updated_at >= row.updated_at
+    resolved = store.resolve_incident(row.id)
+    store.update_incident(row.id, "too late", "{}")
+    assert store.list_incidents(include_resolved=True) == [resolved]
+    store.update_incident(987_654, "nobody", "{}")  # an unknown id is harmless
+
+
+def test_mark_notified_counts_notifications(store: Store) -> None:
+    row = open_one(store)
+    store.mark_notified(row.id)
+    [once] = store.firing_incidents()
+    assert once.notify_count == 1
+    assert once.last_notified_at is not None and once.last_notified_at >= row.opened_at
+    store.mark_notified(row.id)
+    [twice] = store.firing_incidents()
+    assert twice.notify_count == 2 and twice.last_notified_at >= once.last_notified_at
+    store.mark_notified(987_654)  # an unknown id is harmless
+
+
+def test_list_incidents_is_newest_first_and_hides_resolved_unless_asked(store: Store) -> None:
+    a = open_one(store, subject="a")
+    b = open_one(store, subject="b")
+    c = open_one(store, subject="c")
+    store.resolve_incident(b.id)
+    assert [i.id for i in store.list_incidents()] == [c.id, a.id]
+    assert [i.id for i in store.list_incidents(include_resolved=True)] == [c.id, b.id, a.id]
+    assert [i.id for i in store.list_incidents(include_resolved=True, limit=2)] == [c.id, b.id]
+    assert [i.id for i in store.list_incidents(limit=1)] == [c.id]
+
+
+def test_monitors_racing_to_open_one_incident_open_it_once(
+    store: Store, open_store_on: Callable[..., Store]
+) -> None:
+    stores = [open_store_on() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    opened: list[IncidentRow | None] = []
+    errors: list[BaseException] = []
+
+    def race(own: Store) -> None:
+        try:
+            barrier.wait()
+            opened.append(own.open_incident("no_worker", "default", "no worker", "{}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    winners = [row for row in opened if row is not None]
+    assert len(opened) == len(stores) and len(winners) == 1
+    assert store.list_incidents(include_resolved=True) == winners
+
+
+# -- the outbox --------------------------------------------------------------------------------
+
+
+def test_added_notifications_are_due_now_in_order(store: Store) -> None:
+    incident = open_one(store)
+    before = store.now()
+    outbox = notify(store, incident, "log", "webhook:https://example.test/hook", "email:ops")
+    assert [n.sink for n in outbox] == ["log", "webhook:https://example.test/hook", "email:ops"]
+    for n in outbox:
+        assert (n.incident_id, n.kind, n.payload_json) == (
+            incident.id,
+            NoticeKindName.FIRING,
+            '{"n": 1}',
+        )
+        assert before - 1 <= n.created_at <= store.now() + 1
+        assert n.next_try_at == n.created_at
+        assert (n.attempts, n.delivered_at, n.failed_at, n.last_error) == (0, None, None, None)
+    assert store.due_notifications() == outbox
+    assert store.due_notifications(limit=2) == outbox[:2]
+
+
+def test_adding_no_notifications_is_harmless(store: Store) -> None:
+    store.add_notifications([])
+    assert store.list_notifications() == []
+    assert store.due_notifications() == []
+
+
+def test_list_notifications_is_newest_first_for_one_incident_or_all(store: Store) -> None:
+    first = open_one(store, subject="a")
+    second = open_one(store, subject="b")
+    a = notify(store, first, "log", "email:ops")
+    b = notify(store, second, "log")
+    store.add_notifications(
+        [NewNotification(first.id, NoticeKindName.REMINDER, "log", '{"n": 2}')]
+    )
+    everything = store.list_notifications()
+    assert [n.incident_id for n in everything] == [first.id, second.id, first.id, first.id]
+    assert everything[0].kind is NoticeKindName.REMINDER
+    assert everything[1:] == [*b, *reversed(a)]
+    assert store.list_notifications(limit=2) == everything[:2]
+    assert [n.id for n in store.list_notifications(first.id)] == [
+        everything[0].id,
+        a[1].id,
+        a[0].id,
+    ]
+    assert store.list_notifications(first.id, limit=1) == everything[:1]
+    assert store.list_notifications(987_654) == []
+
+
+def test_a_delivered_notification_is_no_longer_due(store: Store) -> None:
+    incident = open_one(store)
+    [n] = notify(store, incident, "log")
+    store.record_delivery(n.id, error=None, next_try_at=None)
+    [done] = store.list_notifications(incident.id)
+    assert done.delivered_at is not None and done.delivered_at >= n.created_at
+    assert (done.attempts, done.failed_at, done.last_error) == (1, None, None)
+    assert store.due_notifications() == []
+
+
+def test_a_failed_delivery_is_counted_and_tried_again_later(store: Store) -> None:
+    incident = open_one(store)
+    [n] = notify(store, incident, "webhook:https://example.test/hook")
+    later = store.now() + 3600
+    store.record_delivery(n.id, error="HTTP 503", next_try_at=later)
+    [failed] = store.list_notifications(incident.id)
+    assert (failed.attempts, failed.last_error) == (1, "HTTP 503")
+    assert (failed.delivered_at, failed.failed_at) == (None, None)
+    assert abs(failed.next_try_at - later) < 0.001
+    assert store.due_notifications() == []
+
+    # Due again once its next try comes (here: a time already past).
+    store.record_delivery(n.id, error="timed out", next_try_at=store.now() - 1)
+    [again] = store.due_notifications()
+    assert (again.id, again.attempts, again.last_error) == (n.id, 2, "timed out")
+
+    store.record_delivery(n.id, error=None, next_try_at=None)
+    [delivered] = store.list_notifications(incident.id)
+    assert delivered.attempts == 3 and delivered.delivered_at is not None
+    assert delivered.last_error == "timed out"  # what went wrong before stays readable
+    assert store.due_notifications() == []
+
+
+def test_a_failed_delivery_without_a_next_try_is_given_up(store: Store) -> None:
+    incident = open_one(store)
+    [n] = notify(store, incident, "email:ops")
+    store.record_delivery(n.id, error="550 mailbox unavailable", next_try_at=None)
+    [given_up] = store.list_notifications(incident.id)
+    assert given_up.failed_at is not None and given_up.failed_at >= n.created_at
+    assert (given_up.attempts, given_up.delivered_at) == (1, None)
+    assert given_up.last_error == "550 mailbox unavailable"
+    assert store.due_notifications() == []
+
+
+def test_a_final_notification_is_not_changed_by_a_late_report(store: Store) -> None:
+    incident = open_one(store)
+    [delivered, given_up] = notify(store, incident, "log", "email:ops")
+    store.record_delivery(delivered.id, error=None, next_try_at=None)
+    store.record_delivery(given_up.id, error="refused", next_try_at=None)
+    before = store.list_notifications(incident.id)
+    store.record_delivery(delivered.id, error="late failure", next_try_at=store.now())
+    store.record_delivery(given_up.id, error=None, next_try_at=None)
+    store.record_delivery(987_654, error=None, next_try_at=None)  # unknown: harmless
+    assert store.list_notifications(incident.id) == before
+    assert store.due_notifications() == []
+
+
+def test_due_notifications_come_by_due_time(store: Store) -> None:
+    incident = open_one(store)
+    first, second, third = notify(store, incident, "a", "b", "c")
+    now = store.now()
+    store.record_delivery(first.id, error="x", next_try_at=now - 10)
+    store.record_delivery(second.id, error="x", next_try_at=now - 20)
+    store.record_delivery(third.id, error="x", next_try_at=now + 3600)
+    assert [n.id for n in store.due_notifications()] == [second.id, first.id]
+
+
+# -- pruning -----------------------------------------------------------------------------------
+
+
+def test_pruning_drops_old_resolved_incidents_with_their_notifications(store: Store) -> None:
+    old = open_one(store, subject="old")
+    notify(store, old, "log", "email:ops")
+    store.resolve_incident(old.id)
+    firing = open_one(store, subject="firing")
+    [pending] = notify(store, firing, "log")
+    time.sleep(0.3)
+    recent = open_one(store, subject="recent")
+    notify(store, recent, "log")
+    store.resolve_incident(recent.id)
+
+    assert store.prune_watch(KEEP_ALL) == 0
+    assert store.prune_watch(Retention(watch=0.2)) == 3  # the old incident and its two
+    remaining = store.list_incidents(include_resolved=True)
+    assert sorted(i.subject for i in remaining) == ["firing", "recent"]
+    assert store.list_notifications(old.id) == []
+    assert len(store.list_notifications(recent.id)) == 1
+    # A firing incident is never pruned, nor its undelivered notification.
+    assert store.prune_watch(Retention(watch=0.0)) == 2  # the recent one, resolved, and its one
+    assert [i.id for i in store.list_incidents(include_resolved=True)] == [firing.id]
+    assert store.due_notifications() == [pending]
+
+
+def test_pruning_drops_old_delivered_and_given_up_notifications(store: Store) -> None:
+    incident = open_one(store)
+    delivered, given_up, retrying, waiting = notify(store, incident, "a", "b", "c", "d")
+    store.record_delivery(delivered.id, error=None, next_try_at=None)
+    store.record_delivery(given_up.id, error="refused", next_try_at=None)
+    store.record_delivery(retrying.id, error="503", next_try_at=store.now() + 3600)
+    time.sleep(0.05)
+    assert store.prune_watch(KEEP_ALL) == 0
+    assert store.prune_watch(Retention(watch=0.0)) == 2
+    assert {n.id for n in store.list_notifications(incident.id)} == {retrying.id, waiting.id}
+    assert [i.id for i in store.firing_incidents()] == [incident.id]
+
+
+def test_pruning_stops_at_the_limit_per_table(store: Store) -> None:
+    incidents = [open_one(store, subject=f"s{n}") for n in range(3)]
+    for incident in incidents:
+        notify(store, incident, "log", "email:ops")
+        store.resolve_incident(incident.id)
+    time.sleep(0.05)
+    # Two notifications go first; an incident goes only once its notifications are gone.
+    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert len(store.list_incidents(include_resolved=True)) == 2
+    assert len(store.list_notifications()) == 4
+    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.list_incidents(include_resolved=True) == []
+    assert store.list_notifications() == []
+    assert store.prune_watch(Retention(watch=0.0), limit=2) == 0

@@ -1,0 +1,80 @@
+"""Conformance: named leases with an expiry (the one active monitor holds one)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from conveyor.store import Store
+
+LEASE = "monitor"
+
+
+def test_a_free_lease_is_taken_and_others_are_refused_while_it_runs(store: Store) -> None:
+    assert store.acquire_lease(LEASE, "a", 60) is True
+    assert store.acquire_lease(LEASE, "b", 60) is False
+    # Other names are other leases.
+    assert store.acquire_lease("other", "b", 60) is True
+    assert store.acquire_lease("other", "a", 60) is False
+
+
+def test_the_holder_extends_its_own_lease(store: Store) -> None:
+    assert store.acquire_lease(LEASE, "a", 0.2) is True
+    assert store.acquire_lease(LEASE, "a", 60) is True
+    time.sleep(0.3)
+    # Extended to a minute: the first, short term has passed but the lease still runs.
+    assert store.acquire_lease(LEASE, "b", 60) is False
+    assert store.acquire_lease(LEASE, "a", 60) is True
+
+
+def test_an_expired_lease_changes_hands(store: Store) -> None:
+    assert store.acquire_lease(LEASE, "a", 0.2) is True
+    assert store.acquire_lease(LEASE, "b", 0.2) is False
+    time.sleep(0.3)
+    assert store.acquire_lease(LEASE, "b", 60) is True
+    # The former holder lost it and cannot simply extend it.
+    assert store.acquire_lease(LEASE, "a", 60) is False
+
+
+def test_release_frees_the_lease_only_for_its_holder(store: Store) -> None:
+    assert store.acquire_lease(LEASE, "a", 60) is True
+    store.release_lease(LEASE, "b")  # not b's: nothing happens
+    assert store.acquire_lease(LEASE, "b", 60) is False
+    store.release_lease(LEASE, "a")
+    assert store.acquire_lease(LEASE, "b", 60) is True
+    store.release_lease(LEASE, "b")
+    # Releasing twice, or a lease nobody holds, is harmless.
+    store.release_lease(LEASE, "b")
+    store.release_lease("never", "a")
+    assert store.acquire_lease(LEASE, "a", 60) is True
+
+
+def test_racing_holders_with_their_own_stores_get_the_lease_once(
+    store: Store, open_store_on: Callable[..., Store]
+) -> None:
+    stores = [open_store_on() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: dict[str, bool] = {}
+    errors: list[BaseException] = []
+
+    def contend(holder: str, own: Store) -> None:
+        try:
+            barrier.wait()
+            won[holder] = own.acquire_lease(LEASE, holder, 60)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=contend, args=(f"h{n}", s)) for n, s in enumerate(stores)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    winners = [h for h, ok in won.items() if ok]
+    assert len(won) == len(stores) and len(winners) == 1
+    # Only the winner holds it now.
+    assert store.acquire_lease(LEASE, winners[0], 60) is True
+    assert store.acquire_lease(LEASE, "someone-else", 60) is False
