@@ -23,13 +23,14 @@ from conveyor.retries import Backoff
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
 from conveyor.unique import UniqueFor
+from conveyor.watching import Watching
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 
 
-class Conveyor:
+class Conveyor(Watching):
     """A Conveyor application: declare jobs on it, enqueue them, run workers for it.
 
     ``url`` defaults to the ``CONVEYOR_URL`` environment variable, else ``sqlite:///conveyor.db``
@@ -66,6 +67,7 @@ class Conveyor:
         self._wakeups: list[Callable[[], None]] = []
         self.queue_limits: dict[str, int] = {}
         """``max_queued`` per queue, set with :meth:`configure_queue`."""
+        self._init_watching()
 
     def __repr__(self) -> str:
         return f"<Conveyor {self.url} jobs={len(self.jobs)}>"

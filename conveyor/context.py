@@ -36,6 +36,11 @@ class JobContext:
     worker_id: str
     created_at: float = 0.0
     """When the job was enqueued (epoch seconds); the same for every attempt."""
+    schedule: str | None = None
+    """The schedule that enqueued this job, or None."""
+    slot: float | None = None
+    """For a scheduled job: the slot it runs for (epoch seconds), e.g. the 03:00 it stands for
+    even when it starts later; the same for every attempt."""
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
     _progress_dirty: bool = field(default=False, repr=False)
     _open_transaction: Callable[[], Any] | None = field(default=None, repr=False)

@@ -35,3 +35,8 @@ def _check(value: object, what: str, limit: int) -> str:
             "start with a letter or '_'"
         )
     return value
+
+
+def check_schedule_name(name: object) -> str:
+    """Return ``name`` if it is a valid schedule or check-in name, else raise."""
+    return _check(name, "schedule name", MAX_JOB_NAME_LENGTH)

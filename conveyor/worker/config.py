@@ -35,7 +35,12 @@ class WorkerConfig:
     rescue_interval: float = 5.0
     prune_interval: float = 60.0
     burst: bool = False
-    """Work until the queues hold no ready job, then exit."""
+    """Work until the queues hold no ready job, then exit (without scheduler or monitor)."""
+    scheduler: bool = True
+    """Run a scheduler in each process: it fires the app's schedules (once per slot overall)."""
+    monitor: bool = True
+    """Run the monitor in each process (one is active at a time, through a lease), unless the
+    app's monitor is disabled (``app.configure_monitor(enabled=False)``)."""
     worker_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -142,6 +143,9 @@ class Executor:
             worker_id=self.worker_id,
             created_at=job.created_at,
         )
+        if job.meta_json != "{}":
+            meta = json.loads(job.meta_json)
+            run.ctx.schedule, run.ctx.slot = meta.get("schedule"), meta.get("slot")
         if definition.is_async:
             run.ctx._open_transaction_async = self._store.begin
             run.ctx._async_store = self._store

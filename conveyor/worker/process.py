@@ -148,6 +148,7 @@ class WorkerProcess:
                 name="conveyor-pruner",
             ),
         ]
+        services += self._watchers(self._stop_services)
         self.app.add_wakeup(self.wake)
         try:
             await self._claim_loop(store, executor)
@@ -165,6 +166,27 @@ class WorkerProcess:
                 log.warning("could not deregister worker %s: %s", self.worker_id, exc)
             executor.shutdown()
         return self.exit_code
+
+    def _watchers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """The scheduler and the monitor, unless switched off (or in burst mode)."""
+        from conveyor.worker.watchers import MonitorService, SchedulerService
+
+        tasks = []
+        # Even without schedules in code: `conveyor schedules add` may add some at run time.
+        if self.config.scheduler and not self.config.burst:
+            tasks.append(
+                asyncio.create_task(
+                    SchedulerService(self.app).run(stop), name="conveyor-scheduler"
+                )
+            )
+        if self.config.monitor and not self.config.burst and self.app.monitor_config.enabled:
+            tasks.append(
+                asyncio.create_task(
+                    MonitorService(self.app, self.worker_id).run(stop),
+                    name="conveyor-monitor",
+                )
+            )
+        return tasks
 
     async def _register(self, store: AsyncStore, info: WorkerInfo) -> None:
         failures = 0

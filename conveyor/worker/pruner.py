@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from conveyor.store.protocol import AsyncStore, Retention
@@ -28,5 +29,12 @@ class Pruner(PeriodicService):
             self.pruned += count
             if count:
                 log.info("pruned %d finished jobs past retention", count)
+            if count < 5000:
+                break
+        # The scheduler's ledger, incidents and check-in pings (a few small statements).
+        while True:
+            count = await asyncio.to_thread(self.store.sync.prune_watch, self.retention, 5000)
+            if count:
+                log.info("pruned %d schedule, incident and check-in rows past retention", count)
             if count < 5000:
                 return

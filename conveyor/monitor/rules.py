@@ -1,0 +1,289 @@
+"""Alert rules over the store: each looks at counts the store keeps and names what is wrong.
+
+Each rule is a small frozen dataclass implementing :class:`conveyor.monitor.config.Rule`: its
+:meth:`evaluate` returns one :class:`Firing` per subject (a queue) it fires for, and an incident
+stays open while the rule keeps firing for that subject. Pass them to
+``app.configure_monitor(rules=[...])``; :func:`default_rules` is what runs when none are given.
+
+Missed schedule runs and silent check-ins are always watched; they are not rules here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from conveyor.durations import Duration, age, to_seconds
+from conveyor.errors import ConfigurationError
+from conveyor.models import QueueStats, WorkerInfo
+from conveyor.monitor.config import Firing, Rule
+from conveyor.names import check_queue
+from conveyor.why import LIVE_AFTER_SECONDS
+
+if TYPE_CHECKING:
+    from conveyor.store.protocol import Store
+
+__all__ = [
+    "DeadLetterGrowth",
+    "FailureRate",
+    "NoWorker",
+    "QueueAge",
+    "UnknownJobs",
+    "default_rules",
+]
+
+_NAMES_SHOWN = 5  # a summary names a few job names; the details carry them all
+
+
+def _positive(value: Duration, rule: str, what: str = "window") -> float:
+    seconds = to_seconds(value, what=f"{rule} {what}")
+    if seconds <= 0:
+        raise ConfigurationError(f"{rule}: {what} must be longer than zero, got {value!r}")
+    return seconds
+
+
+def _queue(value: str | None) -> str | None:
+    return None if value is None else check_queue(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _reads(worker: WorkerInfo, queue: str) -> bool:
+    """A worker that registered no queue list reads every queue (as in ``conveyor jobs why``)."""
+    return not worker.queues or queue in worker.queues
+
+
+@dataclass(frozen=True)
+class DeadLetterGrowth:
+    """Fires for a queue when at least ``threshold`` of its jobs went dead within ``window``."""
+
+    threshold: int = 1
+    window: Duration = "15m"
+    queue: str | None = None
+    """Watch only this queue; None watches every queue."""
+
+    name: ClassVar[str] = "dlq_growth"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise ConfigurationError(
+                f"DeadLetterGrowth: threshold must be a whole number of jobs, got "
+                f"{self.threshold!r}"
+            )
+        if self.threshold < 1:
+            raise ConfigurationError(
+                f"DeadLetterGrowth: threshold must be 1 or more, got {self.threshold}"
+            )
+        object.__setattr__(self, "window", _positive(self.window, "DeadLetterGrowth"))
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues with ``threshold`` or more jobs dead since ``now - window``."""
+        window = to_seconds(self.window)
+        found = []
+        for counts in store.window_counts(now - window):
+            if self.queue not in (None, counts.queue) or counts.dead < self.threshold:
+                continue
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=counts.queue,
+                    summary=(
+                        f"queue {counts.queue}: {_plural(counts.dead, 'job')} went to the "
+                        f"dead-letter queue in the last {age(window)} "
+                        f"(`conveyor dlq list --queue {counts.queue}`)"
+                    ),
+                    details={
+                        "dead": counts.dead,
+                        "window_seconds": window,
+                        "threshold": self.threshold,
+                    },
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class QueueAge:
+    """Fires for a queue whose oldest ready job has waited longer than ``older_than``."""
+
+    older_than: Duration = "10m"
+    queue: str | None = None
+
+    name: ClassVar[str] = "queue_age"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "older_than", _positive(self.older_than, "QueueAge", "older_than"))
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues whose oldest ready job is older than the limit."""
+        limit = to_seconds(self.older_than)
+        found = []
+        for stats in store.queue_stats():
+            oldest = stats.oldest_queued_age
+            if self.queue not in (None, stats.queue) or oldest is None or oldest <= limit:
+                continue
+            paused = " (the queue is paused)" if stats.paused else ""
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=stats.queue,
+                    summary=(
+                        f"queue {stats.queue}: the oldest of {_plural(stats.queued, 'ready job')} "
+                        f"has waited {age(oldest)}, more than {age(limit)}{paused}"
+                    ),
+                    details={
+                        "oldest_queued_age": oldest,
+                        "queued": stats.queued,
+                        "running": stats.running,
+                        "older_than": limit,
+                        "paused": stats.paused,
+                    },
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class FailureRate:
+    """Fires for a queue where more than ``above`` of the attempts within ``window`` failed.
+
+    Only once at least ``min_attempts`` attempts finished in the window, so one failure out of
+    two does not page anyone.
+    """
+
+    above: float = 0.5
+    window: Duration = "15m"
+    min_attempts: int = 20
+    queue: str | None = None
+
+    name: ClassVar[str] = "failure_rate"
+
+    def __post_init__(self) -> None:
+        above = self.above
+        if isinstance(above, bool) or not isinstance(above, int | float) or not 0 <= above < 1:
+            raise ConfigurationError(
+                f"FailureRate: above is the share of failed attempts that fires, from 0 up to "
+                f"(not including) 1, e.g. 0.5; got {above!r}"
+            )
+        minimum = self.min_attempts
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+            raise ConfigurationError(
+                f"FailureRate: min_attempts must be a whole number, 1 or more, got {minimum!r}"
+            )
+        object.__setattr__(self, "above", float(above))
+        object.__setattr__(self, "window", _positive(self.window, "FailureRate"))
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues whose share of failed attempts since ``now - window`` is above the limit."""
+        window = to_seconds(self.window)
+        found = []
+        for counts in store.window_counts(now - window):
+            attempts = counts.succeeded + counts.failed_attempts
+            if self.queue not in (None, counts.queue) or attempts < self.min_attempts:
+                continue
+            rate = counts.failed_attempts / attempts
+            if rate <= self.above:
+                continue
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=counts.queue,
+                    summary=(
+                        f"queue {counts.queue}: {rate:.0%} of attempts failed in the last "
+                        f"{age(window)} ({counts.failed_attempts} of {attempts}), more than "
+                        f"{self.above:.0%}"
+                    ),
+                    details={
+                        "failed_attempts": counts.failed_attempts,
+                        "attempts": attempts,
+                        "rate": round(rate, 4),
+                        "above": self.above,
+                        "window_seconds": window,
+                    },
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class UnknownJobs:
+    """Fires for a queue with ready jobs whose name no live worker reading that queue knows.
+
+    Typical after a deploy that renamed a job while old jobs wait, or when producers run newer
+    code than the workers. Queues no live worker reads are :class:`NoWorker`'s business.
+    """
+
+    name: ClassVar[str] = "unknown_job"
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues with ready jobs of names unknown to the live workers reading them."""
+        live = store.live_workers(stale_after=LIVE_AFTER_SECONDS)
+        found = []
+        for stats in _ready_queues(store):
+            reading = [w for w in live if _reads(w, stats.queue)]
+            if not reading:
+                continue
+            known = {name for w in reading for name in w.names}
+            unknown = sorted(set(stats.waiting_names) - known)
+            if not unknown:
+                continue
+            shown = ", ".join(unknown[:_NAMES_SHOWN]) + (
+                ", ..." if len(unknown) > _NAMES_SHOWN else ""
+            )
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=stats.queue,
+                    summary=(
+                        f"queue {stats.queue}: ready jobs named {shown} wait, but none of the "
+                        f"{len(reading)} live worker(s) reading the queue knows them; run "
+                        "workers of the app (and code version) that declares them"
+                    ),
+                    details={"unknown_names": unknown, "workers": len(reading)},
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class NoWorker:
+    """Fires for a queue with ready jobs and no live worker reading it."""
+
+    name: ClassVar[str] = "no_worker"
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues with ready work that no live worker reads."""
+        live = store.live_workers(stale_after=LIVE_AFTER_SECONDS)
+        found = []
+        for stats in _ready_queues(store):
+            if any(_reads(w, stats.queue) for w in live):
+                continue
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=stats.queue,
+                    summary=(
+                        f"queue {stats.queue}: {_plural(stats.queued, 'job')} ready but no live "
+                        f"worker reads the queue (none seen in the last "
+                        f"{LIVE_AFTER_SECONDS:.0f}s); start one with "
+                        f"`conveyor worker myapp:app --queues {stats.queue}`"
+                    ),
+                    details={"queued": stats.queued, "live_workers": len(live)},
+                )
+            )
+        return found
+
+
+def _ready_queues(store: Store) -> list[QueueStats]:
+    """Queues with ready jobs that workers are supposed to take (a paused queue is not)."""
+    return [s for s in store.queue_stats() if s.queued > 0 and not s.paused]
+
+
+def default_rules() -> list[Rule]:
+    """The rules the monitor runs when ``configure_monitor`` names none: all five, defaults."""
+    return [DeadLetterGrowth(), QueueAge(), FailureRate(), UnknownJobs(), NoWorker()]

@@ -1,0 +1,293 @@
+"""The monitor: one round (:meth:`Monitor.tick`) judges schedule slots, watches check-ins,
+runs the alert rules, keeps incidents in line and delivers the outbox.
+
+Any number of processes may run a monitor; a lease in the store lets one of them act at a
+time (the others' ticks do nothing until the holder stops renewing it). Every time comes from
+the store's clock. A tick is blocking and safe to call from a thread; store errors propagate
+(the caller logs and tries again next round), while a rule or sink that fails is logged and
+skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from conveyor.monitor import checkins as checkin_rules
+from conveyor.monitor.checkins import CHECKIN_RULE
+from conveyor.monitor.config import Firing, Rule
+from conveyor.monitor.delivery import deliver_due
+from conveyor.monitor.incidents import Changes, Key, reconcile, remind
+from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge, summary
+from conveyor.monitor.rules import default_rules
+from conveyor.monitor.sinks import LogSink, Sink
+from conveyor.schedules.definition import ScheduleDef
+from conveyor.store.watch_types import IncidentRow, LedgerEntry, Verdict
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.store.protocol import Store
+
+logger = logging.getLogger("conveyor.monitor")
+
+LEASE_NAME = "monitor"
+LEASE_INTERVALS = 3
+"""The lease lasts this many intervals, so a holder that misses a tick or two keeps it."""
+LEDGER_LOOKBACK = 50
+"""How many of a schedule's newest slots are read to find the one that decides its incident."""
+
+
+@dataclass
+class TickReport:
+    """What one :meth:`Monitor.tick` did."""
+
+    acted: bool
+    """False when another monitor holds the lease: this tick did nothing else."""
+    holder: str
+    judged: int = 0
+    opened: list[Key] = field(default_factory=list)
+    resolved: list[Key] = field(default_factory=list)
+    reminded: list[Key] = field(default_factory=list)
+    delivered: int = 0
+    failed_deliveries: int = 0
+    rule_errors: list[str] = field(default_factory=list)
+    """``"rule_name: ExceptionType: message"`` for each rule (or check-in) that raised."""
+
+    def record(self, changes: Changes) -> None:
+        """Add a group's incident changes."""
+        self.opened.extend(changes.opened)
+        self.resolved.extend(changes.resolved)
+        self.reminded.extend(changes.reminded)
+
+
+def default_holder() -> str:
+    """A name for this process in the lease: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Monitor:
+    """Runs the monitor's rounds for ``app`` (see the module docstring).
+
+    ``holder`` names this monitor in the lease (default: host, pid and a random suffix);
+    ``store`` defaults to the app's.
+    """
+
+    def __init__(
+        self, app: Conveyor, *, holder: str | None = None, store: Store | None = None
+    ) -> None:
+        self.app = app
+        self.holder = holder or default_holder()
+        self.store = store if store is not None else app.store
+        self._checkins_synced = False
+
+    def __repr__(self) -> str:
+        return f"<Monitor {self.holder}>"
+
+    # -- configuration, read every tick so configure_monitor may run after construction -----
+
+    def _rules(self) -> list[Rule]:
+        rules = self.app.monitor_config.rules
+        return default_rules() if rules is None else list(rules)
+
+    def _sinks(self) -> list[Sink]:
+        sinks = self.app.monitor_config.sinks
+        return [LogSink()] if sinks is None else list(sinks)
+
+    # -- the round -----------------------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Run one round if this monitor holds (or can take) the lease; say what it did."""
+        config = self.app.monitor_config
+        store = self.store
+        if not store.acquire_lease(LEASE_NAME, self.holder, LEASE_INTERVALS * config.interval):
+            return TickReport(acted=False, holder=self.holder)
+        report = TickReport(acted=True, holder=self.holder)
+        if not self._checkins_synced:
+            for definition in self.app.checkins.values():
+                store.upsert_checkin(definition.to_row())
+            self._checkins_synced = True
+        now = store.now()
+        sinks = self._sinks()
+        sink_names = [sink.name for sink in sinks]
+        firing = store.firing_incidents()
+
+        schedule_findings, schedule_cleared, report.judged = self._judge_slots(now, firing)
+        report.record(
+            reconcile(
+                store,
+                firing_incidents=firing,
+                evaluated={MISSED_RUN_RULE},
+                findings=schedule_findings,
+                cleared=schedule_cleared,
+                sinks=sink_names,
+                now=now,
+            )
+        )
+        checkin_findings, checkin_cleared = self._check_checkins(now, firing, report)
+        report.record(
+            reconcile(
+                store,
+                firing_incidents=firing,
+                evaluated={CHECKIN_RULE},
+                findings=checkin_findings,
+                cleared=checkin_cleared,
+                sinks=sink_names,
+                now=now,
+            )
+        )
+        rules = self._rules()
+        evaluated, findings = self._run_rules(rules, now, report)
+        # A rule taken out of the configuration never fires again: resolve what it left open.
+        configured = {rule.name for rule in rules} | {MISSED_RUN_RULE, CHECKIN_RULE}
+        evaluated |= {i.rule for i in firing} - configured
+        report.record(
+            reconcile(
+                store,
+                firing_incidents=firing,
+                evaluated=evaluated,
+                findings=findings,
+                sinks=sink_names,
+                now=now,
+            )
+        )
+        report.record(
+            remind(
+                store,
+                firing_incidents=store.firing_incidents(),
+                skip=set(report.opened),
+                reminder=config.reminder,
+                sinks=sink_names,
+                now=now,
+            )
+        )
+        delivery = deliver_due(store, {sink.name: sink for sink in sinks}, now)
+        report.delivered = delivery.delivered
+        report.failed_deliveries = delivery.failed
+        return report
+
+    def release(self) -> None:
+        """Give up the lease (at shutdown), so another monitor takes over at once."""
+        self.store.release_lease(LEASE_NAME, self.holder)
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def _definition(self, name: str, cache: dict[str, ScheduleDef | None]) -> ScheduleDef | None:
+        if name not in cache:
+            definition = self.app.schedules.get(name)
+            if definition is None:
+                row = self.store.get_schedule(name)
+                definition = None if row is None else ScheduleDef.from_row(row)
+            cache[name] = definition
+        return cache[name]
+
+    def _judge_slots(
+        self, now: float, firing: Sequence[IncidentRow]
+    ) -> tuple[list[Firing], set[Key], int]:
+        """Judge what can be judged; the newest judged slot of each touched schedule decides."""
+        definitions: dict[str, ScheduleDef | None] = {}
+        verdicts: list[tuple[str, float, Verdict, str | None]] = []
+        for entry in self.store.slots_to_judge():
+            judged = judge(entry, self._definition(entry.schedule, definitions), now)
+            if judged is not None:
+                verdicts.append((entry.schedule, entry.slot, *judged))
+        if verdicts:
+            self.store.set_verdicts(verdicts)
+        findings: list[Firing] = []
+        cleared: set[Key] = set()
+        for name in sorted({schedule for schedule, *_ in verdicts}):
+            decider = decides(self.store.schedule_ledger(name, limit=LEDGER_LOOKBACK))
+            if decider is None or decider.verdict is None:
+                continue
+            if decider.verdict in BAD_VERDICTS:
+                findings.append(self._schedule_firing(decider, definitions.get(name)))
+            else:
+                cleared.add((MISSED_RUN_RULE, name))
+        # An incident of a schedule that no longer exists would remind forever: resolve it.
+        known = set(self.app.schedules) | {row.name for row in self.store.list_schedules()}
+        cleared |= {
+            (i.rule, i.subject)
+            for i in firing
+            if i.rule == MISSED_RUN_RULE and i.subject not in known
+        }
+        return findings, cleared, len(verdicts)
+
+    @staticmethod
+    def _schedule_firing(entry: LedgerEntry, definition: ScheduleDef | None) -> Firing:
+        assert entry.verdict is not None
+        return Firing(
+            rule=MISSED_RUN_RULE,
+            subject=entry.schedule,
+            summary=summary(definition, entry, entry.verdict),
+            details={
+                "slot": entry.slot,
+                "slot_label": (
+                    definition.timing.label(entry.slot, with_date=True)
+                    if definition is not None
+                    else None
+                ),
+                "verdict": entry.verdict.value,
+                "detail": entry.verdict_detail,
+                "job_id": entry.job_id,
+                "job_state": None if entry.job_state is None else entry.job_state.value,
+                "manual": entry.manual,
+            },
+        )
+
+    # -- check-ins -----------------------------------------------------------------------
+
+    def _check_checkins(
+        self, now: float, firing: Sequence[IncidentRow], report: TickReport
+    ) -> tuple[list[Firing], set[Key]]:
+        findings: list[Firing] = []
+        cleared: set[Key] = set()
+        rows = self.store.list_checkins()
+        for row in rows:
+            if row.paused:
+                continue  # paused by an operator: its incident stays as it is
+            try:
+                found = checkin_rules.check(self.store, row, now)
+            except Exception as exc:  # one unreadable check-in must not blind the others
+                logger.warning("check-in %s could not be evaluated: %s", row.name, exc)
+                report.rule_errors.append(f"{CHECKIN_RULE} {row.name}: {type(exc).__name__}: {exc}")
+                continue
+            if found is None:
+                continue
+            if found.ok:
+                cleared.add((CHECKIN_RULE, row.name))
+            else:
+                findings.append(Firing(CHECKIN_RULE, row.name, found.summary, found.details))
+        known = {row.name for row in rows}
+        cleared |= {
+            (i.rule, i.subject) for i in firing if i.rule == CHECKIN_RULE and i.subject not in known
+        }
+        return findings, cleared
+
+    # -- configured rules ----------------------------------------------------------------
+
+    def _run_rules(
+        self, rules: Sequence[Rule], now: float, report: TickReport
+    ) -> tuple[set[str], list[Firing]]:
+        """Evaluate every rule; a rule name any of whose rules raised is left out entirely,
+        so its incidents stay as they are instead of resolving for lack of findings."""
+        evaluated: set[str] = set()
+        broken: set[str] = set()
+        findings: list[Firing] = []
+        for rule in rules:
+            try:
+                found = rule.evaluate(self.store, now)
+            except Exception as exc:  # rules may be user code; one failing must not stop us
+                logger.warning(
+                    "alert rule %s failed and was skipped: %s", rule.name, exc, exc_info=True
+                )
+                report.rule_errors.append(f"{rule.name}: {type(exc).__name__}: {exc}")
+                broken.add(rule.name)
+                continue
+            evaluated.add(rule.name)
+            findings.extend(f for f in found if f.rule == rule.name)
+        # Built-in rule names belong to the monitor: a rule claiming one is ignored.
+        return evaluated - broken - {MISSED_RUN_RULE, CHECKIN_RULE}, findings

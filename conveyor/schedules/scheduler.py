@@ -1,0 +1,233 @@
+"""The scheduler: turns due slots into jobs, exactly once per slot across every replica.
+
+Every worker process may run one. Each round reads the schedules from the store, works out
+which slots came due since the schedule's newest ledger row, and writes them with
+:meth:`~conveyor.store.watch_protocol.ScheduleVerbs.fire_slots`: a ledger row per slot, keyed
+by (schedule, slot), in the same transaction as the slot's job. Two schedulers that race for a
+slot both try; the key lets one of them write it. No leader is needed, so a scheduler that dies
+mid-round costs nothing: the next round of any replica picks the slot up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError, ConveyorError
+from conveyor.schedules.definition import ScheduleDef
+from conveyor.schedules.misfire import decide_fires, on_time_window
+from conveyor.schedules.timing import Timing
+from conveyor.store.protocol import NewJob
+from conveyor.store.watch_types import (
+    ScheduleRow,
+    ScheduleSource,
+    SlotFire,
+    SlotStatus,
+    SlotWritten,
+)
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.store.protocol import Store
+
+log = logging.getLogger("conveyor.scheduler")
+
+ROUND_SLOTS = 1000
+"""Most ledger rows one round writes per schedule; a longer backlog continues next round."""
+MAX_SLEEP = 1.0
+
+
+@dataclass
+class RoundReport:
+    """What one scheduler round did."""
+
+    enqueued: dict[str, list[float]] = field(default_factory=dict)
+    missed: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    lost_races: int = 0
+    """Slots another scheduler wrote first (nothing was enqueued twice)."""
+    errors: dict[str, str] = field(default_factory=dict)
+    next_due: float | None = None
+    """The earliest slot after this round, among active schedules (store clock)."""
+
+
+def oldest_slots(timing: Timing, after: float, until: float, count: int) -> list[float]:
+    """Up to ``count`` slots in (after, until], oldest first."""
+    found: list[float] = []
+    slot = timing.next_after(after)
+    while slot <= until and len(found) < count:
+        found.append(slot)
+        slot = timing.next_after(slot)
+    return found
+
+
+class Scheduler:
+    """Fires the app's schedules (and the store's run-time ones) through a store."""
+
+    def __init__(
+        self,
+        app: Conveyor,
+        *,
+        store: Store | None = None,
+        now: Callable[[], float] | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store or app.store
+        self._now = now or self.store.now
+        self._synced = False
+
+    def sync(self) -> None:
+        """Write the app's code-declared schedules to the store (definitions only)."""
+        self.store.sync_schedules([d.to_row() for d in self.app.schedules.values()])
+        self._synced = True
+
+    def run_round(self) -> RoundReport:
+        """Fire every due slot of every active schedule once; never raises for one schedule."""
+        if not self._synced:
+            self.sync()
+        report = RoundReport()
+        now = self._now()
+        for row in self.store.list_schedules():
+            try:
+                definition = self.definition(row)
+                if definition is None:
+                    continue
+                self._fire_due(definition, row, now, report)
+                upcoming = definition.timing.next_after(now)
+                if report.next_due is None or upcoming < report.next_due:
+                    report.next_due = upcoming
+            except ConveyorError as exc:
+                # One broken schedule (a job whose arguments changed) must not stop the rest.
+                report.errors[row.name] = str(exc)
+                log.error("schedule %s: %s", row.name, exc)
+        return report
+
+    def sleep_hint(self, report: RoundReport) -> float:
+        """Seconds until the next round: the next slot, at most a second away."""
+        if report.next_due is None:
+            return MAX_SLEEP
+        return min(MAX_SLEEP, max(0.01, report.next_due - self._now()))
+
+    def definition(self, row: ScheduleRow) -> ScheduleDef | None:
+        """This process's definition of a stored schedule, or None when it cannot run it.
+
+        Code schedules use the code's definition (with its expectations); a code schedule this
+        process does not declare, or a run-time one whose job it does not know, is left to the
+        replicas that do.
+        """
+        if row.source == ScheduleSource.CODE:
+            found = self.app.schedules.get(row.name)
+            if found is not None:
+                return found
+        if row.job_name not in self.app.jobs:
+            return None
+        return ScheduleDef.from_row(row)
+
+    def _fire_due(
+        self, definition: ScheduleDef, row: ScheduleRow, now: float, report: RoundReport
+    ) -> None:
+        after = row.last_slot if row.last_slot is not None else row.created_at
+        timing = definition.timing
+        slots = oldest_slots(timing, after, now, ROUND_SLOTS)
+        if not slots:
+            return
+        if row.paused:
+            # Recorded, not dropped: the ledger shows the slots a pause cost.
+            fires = [SlotFire(slot, SlotStatus.SKIPPED, by=row.paused_by) for slot in slots]
+            self._record(definition.name, fires, self.store.fire_slots(row.name, fires), report)
+            return
+        on_time = on_time_window(timing, now)
+        late_total = len(oldest_slots(timing, after, now - on_time, ROUND_SLOTS))
+        if late_total == ROUND_SLOTS:
+            late_total = timing.count_between(after, now - on_time)
+        runs = decide_fires(
+            slots,
+            now=now,
+            on_time=on_time,
+            late_total=late_total,
+            catch_up=definition.catch_up,
+            cap=definition.catch_up_cap,
+        )
+        # Overlap is about runs from earlier rounds: the slots one round runs are what the
+        # catch-up policy chose to run, together.
+        busy = bool(any(runs) and definition.overlap == "skip" and (
+            self.store.active_schedule_jobs(definition.name)
+        ))
+        fires = []
+        for slot, run in zip(slots, runs, strict=True):
+            if not run:
+                fires.append(SlotFire(slot, SlotStatus.MISSED))
+            elif busy:
+                fires.append(SlotFire(slot, SlotStatus.SKIPPED))
+            else:
+                fires.append(SlotFire(slot, SlotStatus.ENQUEUED, self.job_for(definition, slot)))
+        self._record(definition.name, fires, self.store.fire_slots(definition.name, fires), report)
+
+    def trigger(self, name: str, by: str | None = None) -> SlotWritten:
+        """Run a schedule's job now, outside its timing (recorded as a manual slot)."""
+        row = self.store.get_schedule(name)
+        if row is None:
+            known = ", ".join(sorted(r.name for r in self.store.list_schedules())) or "none"
+            raise ConfigurationError(f"no schedule named {name!r} (known: {known})")
+        definition = self.definition(row)
+        if definition is None:
+            raise ConfigurationError(
+                f"schedule {name!r} runs job {row.job_name!r}, which this app does not declare; "
+                "point --app at the app that does"
+            )
+        slot = self._now()
+        fire = SlotFire(slot, SlotStatus.ENQUEUED, self.job_for(definition, slot), True, by)
+        written = self.store.fire_slots(name, [fire])[0]
+        self.app._notify_local()
+        return written
+
+    def job_for(self, definition: ScheduleDef, slot: float) -> NewJob:
+        """The job a slot enqueues, its meta naming the schedule and the slot."""
+        options: dict[str, Any] = {}
+        if definition.queue is not None:
+            options["queue"] = definition.queue
+        if definition.priority is not None:
+            options["priority"] = definition.priority
+        job = self.app.get(definition.job_name).prepare(**definition.args, **options)
+        meta = json.loads(job.meta_json)
+        meta.update(schedule=definition.name, slot=slot)
+        job = replace(job, meta_json=json.dumps(meta))
+        if definition.overlap == "queue" and job.limit_key is None:
+            # One at a time: the next run waits, queued, until the previous one finishes.
+            job = replace(job, limit_key=f"schedule:{definition.name}", limit_max=1)
+        return job
+
+    def _record(
+        self,
+        name: str,
+        fires: list[SlotFire],
+        written: list[SlotWritten],
+        report: RoundReport,
+    ) -> None:
+        missed: list[float] = []
+        for fire, result in zip(fires, written, strict=True):
+            if not result.written:
+                report.lost_races += 1
+            elif fire.status == SlotStatus.ENQUEUED:
+                report.enqueued.setdefault(name, []).append(fire.slot)
+            elif fire.status == SlotStatus.MISSED:
+                missed.append(fire.slot)
+            else:
+                report.skipped[name] = report.skipped.get(name, 0) + 1
+        if missed:
+            report.missed[name] = len(missed)
+            log.warning(
+                "schedule %s: %d slot(s) from %s to %s were missed (no scheduler was running); "
+                "recorded in its ledger",
+                name, len(missed), _clock(missed[0]), _clock(missed[-1]),
+            )
+        if report.enqueued.get(name):
+            self.app._notify_local()
+
+
+def _clock(slot: float) -> str:
+    return datetime.fromtimestamp(slot, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

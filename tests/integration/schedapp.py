@@ -1,0 +1,42 @@
+"""An app whose schedules fire every second, run by real worker processes in the tests.
+
+Each run writes its slot to the effects file, whose ``key`` column is UNIQUE: a slot that
+fired twice is a constraint violation there, and a missing row is a slot that never ran.
+"""
+
+import os
+import sqlite3
+
+from conveyor import Conveyor
+
+app = Conveyor()
+app.configure_monitor(enabled=False)  # the monitor has its own tests
+
+
+def record(key: str) -> None:
+    """Insert one effect row (fails on a duplicate key)."""
+    conn = sqlite3.connect(os.environ["IT_EFFECTS_DB"], timeout=30, isolation_level=None)
+    try:
+        conn.execute("INSERT INTO effects (key) VALUES (?)", (key,))
+    finally:
+        conn.close()
+
+
+@app.every("1s", name="tick", grace="1m")
+def tick(ctx) -> float:
+    record(f"tick:{ctx.slot}")
+    return ctx.slot
+
+
+@app.job(name="catch")
+def catch(ctx, policy: str) -> None:
+    record(f"{policy}:{ctx.slot}")
+
+
+if os.environ.get("IT_CATCH_UP"):
+    # Only in the downtime test: three policies over the same one-second slots.
+    for policy in ("latest", "all", "none"):
+        app.schedule(
+            f"catch_{policy}", "catch", every="1s", args={"policy": policy}, catch_up=policy,
+            catch_up_cap=3,
+        )

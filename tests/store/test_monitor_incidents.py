@@ -1,0 +1,240 @@
+"""The monitor on real stores: schedule slots judged, incidents opened and resolved once,
+notifications queued and delivered, reminders, and one monitor at a time (both backends)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from store_helpers import claim_one, complete, wait_until
+
+from conveyor import Conveyor
+from conveyor.monitor.service import Monitor
+from conveyor.schedules.timing import Every
+from conveyor.store import Store
+from conveyor.store.protocol import CompletionKind, ErrorInfo
+from conveyor.store.watch_types import (
+    IncidentRow,
+    IncidentState,
+    NoticeKindName,
+    ScheduleRow,
+    SlotFire,
+    SlotStatus,
+    Verdict,
+)
+
+PERIOD = 60.0
+GRACE = "10m"
+LONG_AGO = 30
+"""Periods back: a slot whose grace (10 periods) ran out long ago."""
+
+
+def build_app(url: str, **schedule: Any) -> Conveyor:
+    """An app with job ``report`` run every minute by schedule ``minutely`` (grace 10m), and
+    no alert rules (so only schedule incidents open)."""
+    app = Conveyor(url)
+
+    @app.job(name="report")
+    def report(ctx: Any) -> dict[str, int]:
+        return {"rows": 1}
+
+    schedule.setdefault("grace", GRACE)
+    app.schedule("minutely", "report", every=PERIOD, **schedule)
+    app.configure_monitor(rules=[])
+    return app
+
+
+@pytest.fixture
+def app(store_url: str, store: Store) -> Iterator[Conveyor]:
+    app = build_app(store_url)
+    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    yield app
+    app.close()
+
+
+def past_slot(store: Store, periods_ago: int) -> float:
+    """A slot of the schedule ``periods_ago`` before the latest one (0: still in its grace)."""
+    latest = Every(PERIOD).previous_at_or_before(store.now())
+    assert latest is not None
+    return latest - periods_ago * PERIOD
+
+
+def fire(app: Conveyor, store: Store, slot: float, schedule: str = "minutely") -> int:
+    """Write the slot's ledger row and its job, as the scheduler does; the job's id."""
+    [written] = store.fire_slots(
+        schedule,
+        [SlotFire(slot=slot, status=SlotStatus.ENQUEUED, job=app.jobs["report"].prepare())],
+    )
+    assert written.written and written.job_id is not None
+    return written.job_id
+
+
+def run(store: Store, kind: CompletionKind = CompletionKind.SUCCEEDED, result: Any = None) -> None:
+    """Claim the one ready job and finish it as ``kind``."""
+    job = claim_one(store, names=("report",))
+    error = ErrorInfo("ValueError", "boom") if kind is not CompletionKind.SUCCEEDED else None
+    assert complete(store, job, kind, result=result, error=error)
+
+
+def incidents(store: Store) -> list[IncidentRow]:
+    return store.list_incidents(include_resolved=True)
+
+
+def kinds(store: Store, incident: IncidentRow) -> list[NoticeKindName]:
+    return sorted(n.kind for n in store.list_notifications(incident.id))
+
+
+def test_a_dead_run_opens_one_incident_and_a_later_success_resolves_it(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = Monitor(app, store=store)
+    fire(app, store, past_slot(store, LONG_AGO))
+    run(store, CompletionKind.DEAD)
+
+    report = monitor.tick()
+    assert report.acted and report.judged == 1
+    assert report.opened == [("missed_run", "minutely")]
+    [incident] = incidents(store)
+    assert incident.state is IncidentState.FIRING
+    assert incident.summary.startswith("minutely: the ")
+    assert "failed into the dead-letter queue (ValueError: boom)" in incident.summary
+    assert json.loads(incident.details_json)["verdict"] == "failed"
+    [firing] = store.list_notifications(incident.id)
+    assert (firing.kind, firing.sink) == (NoticeKindName.FIRING, "log")
+    assert firing.delivered_at is not None and report.delivered == 1
+
+    # Nothing new: nothing opens, nothing is sent again.
+    again = monitor.tick()
+    assert (again.judged, again.opened, again.resolved) == (0, [], [])
+    assert len(store.list_notifications(incident.id)) == 1
+
+    fire(app, store, past_slot(store, 0))
+    run(store, result={"rows": 2})
+    report = monitor.tick()
+    assert report.resolved == [("missed_run", "minutely")]
+    [incident] = incidents(store)
+    assert incident.state is IncidentState.RESOLVED and incident.resolved_at is not None
+    assert kinds(store, incident) == [NoticeKindName.FIRING, NoticeKindName.RESOLVED]
+    verdicts = [e.verdict for e in store.schedule_ledger("minutely")]
+    assert verdicts == [Verdict.OK, Verdict.FAILED]
+
+
+def test_a_run_still_queued_after_its_grace_is_late(app: Conveyor, store: Store) -> None:
+    fire(app, store, past_slot(store, LONG_AGO))
+
+    report = Monitor(app, store=store).tick()
+    assert report.opened == [("missed_run", "minutely")]
+    [incident] = incidents(store)
+    assert "did not succeed by" in incident.summary
+    assert "(queued, not started)" in incident.summary
+    [entry] = store.schedule_ledger("minutely")
+    assert entry.verdict is Verdict.LATE
+
+
+def test_a_run_within_its_grace_is_not_judged_yet(store_url: str, store: Store) -> None:
+    app = build_app(store_url, grace="2h")
+    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    try:
+        fire(app, store, past_slot(store, 0))
+        report = Monitor(app, store=store).tick()
+        assert (report.judged, report.opened) == (0, [])
+        [entry] = store.schedule_ledger("minutely")
+        assert entry.verdict is None
+    finally:
+        app.close()
+
+
+def test_a_broken_expectation_is_unexpected(store_url: str, store: Store) -> None:
+    app = build_app(store_url, expect=lambda result: result["rows"] > 0)
+    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    try:
+        fire(app, store, past_slot(store, 0))
+        run(store, result={"rows": 0})
+        report = Monitor(app, store=store).tick()
+        assert report.opened == [("missed_run", "minutely")]
+        [incident] = incidents(store)
+        assert "succeeded but broke its expectation" in incident.summary
+        assert '{"rows": 0}' in incident.summary
+        [entry] = store.schedule_ledger("minutely")
+        assert entry.verdict is Verdict.UNEXPECTED
+    finally:
+        app.close()
+
+
+def test_a_missed_slot_fires_and_a_skipped_one_changes_nothing(app: Conveyor, store: Store) -> None:
+    store.fire_slots(
+        "minutely", [SlotFire(slot=past_slot(store, LONG_AGO), status=SlotStatus.MISSED)]
+    )
+    monitor = Monitor(app, store=store)
+    assert monitor.tick().opened == [("missed_run", "minutely")]
+    assert "slot was missed" in incidents(store)[0].summary
+
+    store.fire_slots(
+        "minutely", [SlotFire(slot=past_slot(store, LONG_AGO - 1), status=SlotStatus.SKIPPED)]
+    )
+    report = monitor.tick()
+    assert report.judged == 1 and report.resolved == []
+    assert incidents(store)[0].state is IncidentState.FIRING
+
+
+def test_only_the_lease_holder_acts(app: Conveyor, store: Store) -> None:
+    first = Monitor(app, holder="monitor-a", store=store)
+    second = Monitor(app, holder="monitor-b", store=store)
+    fire(app, store, past_slot(store, LONG_AGO))
+
+    assert first.tick().acted
+    idle = second.tick()
+    assert not idle.acted and idle.judged == 0 and idle.opened == []
+    [incident] = incidents(store)
+    assert len(store.list_notifications(incident.id)) == 1
+
+    first.release()
+    fire(app, store, past_slot(store, LONG_AGO - 1))
+    taken = second.tick()
+    assert taken.acted and taken.judged == 1
+    assert not first.tick().acted
+
+
+def test_reminders_repeat_at_the_configured_interval(app: Conveyor, store: Store) -> None:
+    app.configure_monitor(rules=[], reminder=0.3)
+    monitor = Monitor(app, store=store)
+    fire(app, store, past_slot(store, LONG_AGO))
+    assert monitor.tick().opened == [("missed_run", "minutely")]
+    assert monitor.tick().reminded == []  # too soon
+
+    [incident] = incidents(store)
+    assert incident.last_notified_at is not None
+    last = incident.last_notified_at
+    wait_until(lambda: store.now() >= last + 0.3)
+    report = monitor.tick()
+    assert report.reminded == [("missed_run", "minutely")]
+    assert kinds(store, incident) == [NoticeKindName.FIRING, NoticeKindName.REMINDER]
+    [incident] = incidents(store)
+    assert incident.notify_count == 2
+    assert monitor.tick().reminded == []
+
+
+def test_no_reminders_when_switched_off(app: Conveyor, store: Store) -> None:
+    app.configure_monitor(rules=[], reminder=None)
+    monitor = Monitor(app, store=store)
+    fire(app, store, past_slot(store, LONG_AGO))
+    monitor.tick()
+    [incident] = incidents(store)
+    assert incident.last_notified_at is not None
+    last = incident.last_notified_at
+    wait_until(lambda: store.now() >= last + 0.1)
+    assert monitor.tick().reminded == []
+
+
+def test_an_incident_of_a_removed_schedule_resolves(app: Conveyor, store: Store) -> None:
+    store.add_schedule(
+        ScheduleRow(name="adhoc", job_name="report", timing="every:3600", grace=600.0)
+    )
+    monitor = Monitor(app, store=store)
+    fire(app, store, past_slot(store, LONG_AGO), schedule="adhoc")
+    assert monitor.tick().opened == [("missed_run", "adhoc")]
+
+    assert store.remove_schedule("adhoc")
+    assert monitor.tick().resolved == [("missed_run", "adhoc")]

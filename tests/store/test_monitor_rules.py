@@ -1,0 +1,240 @@
+"""Alert rules and check-ins on real stores: each fires for its subject, then resolves
+(both backends). Rules run through :class:`Monitor` ticks, so incidents are checked too."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+from store_helpers import claim_one, complete, insert, new_job, wait_until
+
+from conveyor import Conveyor
+from conveyor.errors import ConfigurationError
+from conveyor.models import WorkerInfo
+from conveyor.monitor.config import Firing, Rule
+from conveyor.monitor.rules import (
+    DeadLetterGrowth,
+    FailureRate,
+    NoWorker,
+    QueueAge,
+    UnknownJobs,
+    default_rules,
+)
+from conveyor.monitor.service import Monitor
+from conveyor.store import Store
+from conveyor.store.protocol import CompletionKind, ErrorInfo
+from conveyor.store.watch_types import IncidentRow, IncidentState
+
+QUEUE = "default"
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[Conveyor]:
+    app = Conveyor(store_url)
+    yield app
+    app.close()
+
+
+def monitor_with(app: Conveyor, store: Store, *rules: Rule) -> Monitor:
+    app.configure_monitor(rules=list(rules), reminder=None)
+    return Monitor(app, store=store)
+
+
+def firing(store: Store) -> list[tuple[str, str]]:
+    return [(i.rule, i.subject) for i in store.firing_incidents()]
+
+
+def only_incident(store: Store) -> IncidentRow:
+    [incident] = store.list_incidents(include_resolved=True)
+    return incident
+
+
+def finish(store: Store, kind: CompletionKind, count: int = 1) -> None:
+    """Insert and finish ``count`` jobs of queue ``default`` as ``kind``."""
+    for _ in range(count):
+        insert(store, new_job())
+        job = claim_one(store)
+        error = None if kind is CompletionKind.SUCCEEDED else ErrorInfo("OSError", "disk full")
+        assert complete(store, job, kind, error=error, result=1)
+
+
+def worker(
+    queues: tuple[str, ...] = (QUEUE,), names: tuple[str, ...] = ("send_email",)
+) -> WorkerInfo:
+    return WorkerInfo(id="w-1", hostname="host", pid=1, queues=queues, names=names)
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+def test_dead_letter_growth_fires_then_resolves_when_the_window_passes(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, DeadLetterGrowth(threshold=2, window=1.0))
+    finish(store, CompletionKind.DEAD)
+    assert monitor.tick().opened == []  # one is below the threshold
+
+    finish(store, CompletionKind.DEAD)
+    assert monitor.tick().opened == [("dlq_growth", QUEUE)]
+    assert "2 jobs went to the dead-letter queue" in only_incident(store).summary
+
+    opened = only_incident(store).opened_at
+    wait_until(lambda: store.now() > opened + 1.5)
+    assert monitor.tick().resolved == [("dlq_growth", QUEUE)]
+
+
+def test_queue_age_fires_for_an_old_ready_job_and_resolves_once_taken(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, QueueAge(older_than=0.2))
+    insert(store, new_job())
+    assert monitor.tick().opened == []
+    wait_until(lambda: (s := store.queue_stats()) and (s[0].oldest_queued_age or 0) > 0.3)
+    assert monitor.tick().opened == [("queue_age", QUEUE)]
+    assert "has waited" in only_incident(store).summary
+
+    claim_one(store)
+    assert monitor.tick().resolved == [("queue_age", QUEUE)]
+
+
+def test_failure_rate_needs_enough_attempts_then_fires_and_resolves(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, FailureRate(above=0.5, window="1h", min_attempts=3))
+    finish(store, CompletionKind.DEAD, count=2)
+    assert monitor.tick().opened == []  # two attempts are too few to judge
+
+    finish(store, CompletionKind.SUCCEEDED)
+    assert monitor.tick().opened == [("failure_rate", QUEUE)]
+    assert "67% of attempts failed" in only_incident(store).summary
+
+    finish(store, CompletionKind.SUCCEEDED, count=2)  # 2 of 5 failed now
+    assert monitor.tick().resolved == [("failure_rate", QUEUE)]
+
+
+def test_unknown_jobs_fires_when_live_workers_do_not_know_a_waiting_name(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, UnknownJobs(), NoWorker())
+    insert(store, new_job(name="resize"))
+    store.register_worker(worker(names=("send_email",)))
+    report = monitor.tick()
+    assert report.opened == [("unknown_job", QUEUE)]
+    assert "resize" in only_incident(store).summary
+
+    store.register_worker(worker(names=("send_email", "resize")))
+    assert monitor.tick().resolved == [("unknown_job", QUEUE)]
+
+
+def test_no_worker_fires_for_ready_work_nobody_reads(app: Conveyor, store: Store) -> None:
+    monitor = monitor_with(app, store, NoWorker(), UnknownJobs())
+    insert(store, new_job())
+    store.register_worker(worker(queues=("other",)))
+    assert monitor.tick().opened == [("no_worker", QUEUE)]
+    assert "no live worker reads the queue" in only_incident(store).summary
+
+    store.register_worker(worker(queues=()))  # no queue list: reads every queue
+    assert monitor.tick().resolved == [("no_worker", QUEUE)]
+
+
+def test_a_paused_queue_needs_no_worker(app: Conveyor, store: Store) -> None:
+    monitor = monitor_with(app, store, NoWorker())
+    insert(store, new_job())
+    store.pause_queue(QUEUE, by="ops")
+    assert monitor.tick().opened == []
+
+
+def test_a_rule_filtered_to_one_queue_ignores_the_others(app: Conveyor, store: Store) -> None:
+    monitor = monitor_with(app, store, NoWorker(), QueueAge(older_than=0.01, queue="emails"))
+    insert(store, new_job(queue="emails"), new_job(queue="reports"))
+    wait_until(lambda: all((s.oldest_queued_age or 0) > 0.05 for s in store.queue_stats()))
+    report = monitor.tick()
+    assert sorted(report.opened) == [
+        ("no_worker", "emails"),
+        ("no_worker", "reports"),
+        ("queue_age", "emails"),
+    ]
+
+
+def test_a_failing_rule_is_skipped_and_its_incidents_stay(app: Conveyor, store: Store) -> None:
+    class Flaky:
+        name = "flaky"
+        broken = False
+
+        def evaluate(self, store: Store, now: float) -> list[Firing]:
+            if self.broken:
+                raise RuntimeError("lost the metrics")
+            return [Firing("flaky", "thing", "the thing is flaky")]
+
+    flaky = Flaky()
+    monitor = monitor_with(app, store, flaky, NoWorker())
+    assert monitor.tick().opened == [("flaky", "thing")]
+
+    flaky.broken = True
+    insert(store, new_job())
+    report = monitor.tick()
+    assert report.rule_errors == ["flaky: RuntimeError: lost the metrics"]
+    assert report.opened == [("no_worker", QUEUE)]  # the other rules still ran
+    assert sorted(firing(store)) == [("flaky", "thing"), ("no_worker", QUEUE)]
+
+
+def test_a_rule_taken_out_of_the_configuration_resolves_its_incidents(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, NoWorker())
+    insert(store, new_job())
+    assert monitor.tick().opened == [("no_worker", QUEUE)]
+
+    app.configure_monitor(rules=[QueueAge()], reminder=None)
+    assert monitor.tick().resolved == [("no_worker", QUEUE)]
+
+
+def test_rules_validate_their_options() -> None:
+    with pytest.raises(ConfigurationError, match="threshold"):
+        DeadLetterGrowth(threshold=0)
+    with pytest.raises(ConfigurationError, match="window"):
+        DeadLetterGrowth(window="soon")
+    with pytest.raises(ConfigurationError, match="above"):
+        FailureRate(above=1.5)
+    with pytest.raises(ConfigurationError, match="min_attempts"):
+        FailureRate(min_attempts=0)
+    with pytest.raises(ConfigurationError, match="queue"):
+        QueueAge(queue="bad queue name!")
+    assert sorted(r.name for r in default_rules()) == [
+        "dlq_growth",
+        "failure_rate",
+        "no_worker",
+        "queue_age",
+        "unknown_job",
+    ]
+
+
+# -- check-ins -----------------------------------------------------------------------------------
+
+PERIOD = 2.0
+
+
+def test_a_silent_check_in_fires_and_a_ping_in_its_window_resolves_it(
+    app: Conveyor, store: Store
+) -> None:
+    app.checkin("backup", every=PERIOD, grace=0)
+    monitor = monitor_with(app, store)
+    assert monitor.tick().opened == []  # no slot since it was created
+    [row] = store.list_checkins()
+
+    # The first slot after the check-in was created passes without a ping.
+    first = math.floor(row.created_at / PERIOD) * PERIOD + PERIOD
+    wait_until(lambda: store.now() >= first)
+    assert monitor.tick().opened == [("checkin", "backup")]
+    incident = only_incident(store)
+    assert incident.summary.startswith("backup: no check-in for the ")
+
+    # A ping counts for the slot at or after it; once that slot is due, the incident resolves.
+    ping = store.record_checkin("backup")
+    assert ping is not None
+    owner = math.ceil(ping / PERIOD) * PERIOD
+    wait_until(lambda: store.now() >= owner)
+    report = monitor.tick()
+    assert report.resolved == [("checkin", "backup")], (ping, owner, store.now())
+    assert only_incident(store).state is IncidentState.RESOLVED
