@@ -1,4 +1,5 @@
-"""The ``conveyor`` command: workers, queues, jobs, the dead-letter queue and a demo.
+"""The ``conveyor`` command: workers, queues, jobs, the dead-letter queue, schedules, alerts,
+check-ins, the monitor and a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -6,24 +7,49 @@ stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import click
 
 from conveyor import __version__
-from conveyor.cli.demo import demo
-from conveyor.cli.dlq import dlq
-from conveyor.cli.enqueue import enqueue
-from conveyor.cli.jobs import jobs
-from conveyor.cli.queues import migrate, queues
-from conveyor.cli.worker import worker
 from conveyor.errors import ConveyorError
 
 ERROR_EXIT = 2
 
+COMMANDS = {
+    "migrate": "queues",
+    "queues": "queues",
+    "jobs": "jobs",
+    "dlq": "dlq",
+    "enqueue": "enqueue",
+    "worker": "worker",
+    "schedules": "schedules",
+    "alerts": "alerts",
+    "checkin": "checkin",
+    "monitor": "monitor",
+    "demo": "demo",
+}
+"""Each command and the module under ``conveyor.cli`` that defines it (imported when used:
+every command is a process of its own, and its start-up time is the user's wait)."""
+
 
 class ConveyorGroup(click.Group):
-    """A click group that turns Conveyor's errors into one clear line and exit status 2."""
+    """A click group that turns Conveyor's errors into one clear line and exit status 2, and
+    imports a command's module only when that command runs (or help lists it)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, in the order of :data:`COMMANDS`."""
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the command's module and return the command, or None if there is none."""
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(f"conveyor.cli.{module}"), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; report a :class:`ConveyorError` as ``error: ...``."""
@@ -44,8 +70,5 @@ def main() -> None:
     --url (or CONVEYOR_URL). Try `conveyor demo` for a complete example.
     """
 
-
-for _command in (migrate, queues, jobs, dlq, enqueue, worker, demo):
-    main.add_command(_command)
 
 __all__ = ["main"]

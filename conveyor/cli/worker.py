@@ -53,9 +53,13 @@ def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
 @click.option("--drain-timeout", default="30", show_default=True, metavar="DURATION",
               help="On SIGTERM, how long running jobs may finish before being handed back.")
 @click.option("--burst", is_flag=True, help="Exit once no job is ready (for tests and cron).")
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Fire the app's schedules from each process (each slot runs once overall).")
+@click.option("--monitor/--no-monitor", default=True, show_default=True,
+              help="Run the monitor (one process in the cluster is active at a time).")
 def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
            concurrency: int, processes: int, lease: str, drain_timeout: str,
-           burst: bool) -> None:
+           burst: bool, scheduler: bool, monitor: bool) -> None:
     """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
 
     Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
@@ -84,5 +88,7 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
         lease=to_seconds(lease, what="--lease"),
         drain_timeout=to_seconds(drain_timeout, what="--drain-timeout"),
         burst=burst,
+        scheduler=scheduler,
+        monitor=monitor,
     )
     click.get_current_context().exit(run_worker(spec, config))
