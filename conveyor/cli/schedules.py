@@ -190,7 +190,7 @@ def _entry_doc(entry: LedgerEntry, timing: Timing | None) -> dict[str, Any]:
 def show(target: Target, name: str, limit: int, as_json: bool) -> None:
     """Show schedule NAME: its definition, the next slots, and its ledger of past slots.
 
-    Each past slot shows what the scheduler did (enqueued, missed, skipped), the job it
+    Each past slot shows what the scheduler did (enqueued, missed, skipped, paused), the job it
     enqueued and that job's state, and the monitor's verdict (ok, late, failed, missed,
     unexpected, skipped) with the reason.
     """
@@ -301,7 +301,7 @@ def _counts_line(shown: int, statuses: Counter[str], verdicts: Counter[str]) -> 
 def pause(target: Target, name: str, by: str | None) -> None:
     """Stop schedule NAME firing until it is resumed.
 
-    Jobs it already enqueued still run. Its slots are recorded in the ledger as skipped
+    Jobs it already enqueued still run. Its slots are recorded in the ledger as paused
     until `conveyor schedules resume NAME`.
     """
     store = target.store()
@@ -320,7 +320,7 @@ def pause(target: Target, name: str, by: str | None) -> None:
 def resume(target: Target, name: str, by: str | None) -> None:
     """Let schedule NAME fire again, from its next slot.
 
-    While it was paused, running schedulers recorded each of its slots as skipped.
+    While it was paused, running schedulers recorded each of its slots as paused.
     """
     store = target.store()
     row = find_schedule(store, name)

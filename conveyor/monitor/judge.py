@@ -56,7 +56,7 @@ def judge(
 ) -> tuple[Verdict, str | None] | None:
     """Judge one ledger slot; None while it cannot be judged yet (its run may still succeed).
 
-    - a slot the scheduler recorded as missed or skipped is MISSED or SKIPPED;
+    - a slot the scheduler recorded as missed is MISSED; skipped or paused, SKIPPED;
     - a run that succeeded is UNEXPECTED when ``definition.expect`` returns False or raises for
       its result, or when it took longer than ``max_duration``; else LATE when it finished after
       the deadline (slot + grace: the promise is "succeeded by the deadline"); else OK;
@@ -69,6 +69,8 @@ def judge(
         return Verdict.MISSED, "no scheduler fired the slot in time"
     if entry.status is SlotStatus.SKIPPED:
         return Verdict.SKIPPED, "the previous run was still going (overlap=skip)"
+    if entry.status is SlotStatus.PAUSED:
+        return Verdict.SKIPPED, "the schedule was paused" + (f" by {entry.by}" if entry.by else "")
     promise = _promise(definition, entry.schedule)
     deadline = entry.slot + promise.grace
     state = entry.job_state
@@ -185,7 +187,7 @@ def summary(
     if verdict is Verdict.MISSED:
         return f"{promise.name}: the {slot} slot was missed: no scheduler was running"
     if verdict is Verdict.SKIPPED:
-        return f"{promise.name}: the {slot} slot was skipped: the previous run was still going"
+        return f"{promise.name}: the {slot} slot was skipped{why}"
     if verdict is Verdict.UNEXPECTED:
         return f"{run} succeeded but broke its expectation{why}"
     if verdict is Verdict.FAILED:

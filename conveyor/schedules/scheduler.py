@@ -48,6 +48,7 @@ class RoundReport:
     enqueued: dict[str, list[float]] = field(default_factory=dict)
     missed: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    """Slots not run because the previous run was going (overlap) or the schedule paused."""
     lost_races: int = 0
     """Slots another scheduler wrote first (nothing was enqueued twice)."""
     errors: dict[str, str] = field(default_factory=dict)
@@ -137,7 +138,7 @@ class Scheduler:
             return
         if row.paused:
             # Recorded, not dropped: the ledger shows the slots a pause cost.
-            fires = [SlotFire(slot, SlotStatus.SKIPPED, by=row.paused_by) for slot in slots]
+            fires = [SlotFire(slot, SlotStatus.PAUSED, by=row.paused_by) for slot in slots]
             self._record(definition.name, fires, self.store.fire_slots(row.name, fires), report)
             return
         on_time = on_time_window(timing, now)

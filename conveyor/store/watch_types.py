@@ -62,6 +62,8 @@ class SlotStatus(enum.StrEnum):
     """No scheduler was running in time (or the misfire policy dropped it)."""
     SKIPPED = "skipped"
     """The previous run was still going and the overlap policy is ``skip``."""
+    PAUSED = "paused"
+    """The schedule was paused (``by`` says who paused it)."""
 
 
 class Verdict(enum.StrEnum):

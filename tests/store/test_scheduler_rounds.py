@@ -172,7 +172,7 @@ def test_pause_records_skipped_slots_and_trigger_runs_now(app: Conveyor, store: 
     clock.now = start + 61
     sched.run_round()
     entries = jobs_of(store, "every_minute")
-    assert [e["status"] for e in entries] == [SlotStatus.SKIPPED] * 2
+    assert [e["status"] for e in entries] == [SlotStatus.PAUSED] * 2
     clock.now = start + 62
     written = sched.trigger("every_minute", by="bob")
     assert written.written and written.job_id is not None
@@ -244,3 +244,37 @@ def test_decide_fires_runs_on_time_slots_and_applies_the_policy_to_late_ones() -
     assert decide_fires(slots, catch_up="latest", **kwargs) == [False, False, True, True]
     assert decide_fires(slots, catch_up="all", **kwargs) == [False, True, True, True]
     assert decide_fires(slots, catch_up="none", **kwargs) == [False, False, False, True]
+
+
+def test_three_schedulers_over_an_hour_of_minute_slots_give_one_job_per_slot(
+    app: Conveyor, store: Store, open_store_on: Callable[..., Store]
+) -> None:
+    """Each scheduler walks its own clock through the hour in random steps, all at once."""
+    import random
+
+    app.schedule("every_minute", "report", every="1m", overlap="allow")
+    start = minute_after(store)
+    Scheduler(app, store=store).sync()
+    errors: list[BaseException] = []
+
+    def walk(seed: int) -> None:
+        rng = random.Random(seed)
+        clock = Clock(start - 1)
+        own = scheduler(app, open_store_on(), clock)
+        try:
+            while clock.now < start + 3600:
+                clock.now = min(start + 3600, clock.now + rng.uniform(1, 20))
+                own.run_round()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=walk, args=(seed,)) for seed in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    entries = jobs_of(store, "every_minute")
+    assert [e["slot"] for e in entries] == [start + 60 * i for i in range(61)]
+    assert {e["status"] for e in entries} == {SlotStatus.ENQUEUED}
+    assert len({e["job_id"] for e in entries}) == 61

@@ -30,7 +30,7 @@ CREATE TABLE {schema}.conveyor_schedules (
 CREATE TABLE {schema}.conveyor_schedule_slots (
     schedule TEXT NOT NULL,
     slot DOUBLE PRECISION NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('enqueued', 'missed', 'skipped')),
+    status TEXT NOT NULL CHECK (status IN ('enqueued', 'missed', 'skipped', 'paused')),
     manual BOOLEAN NOT NULL DEFAULT false,
     fired_by TEXT,
     fired_at TIMESTAMPTZ NOT NULL DEFAULT now(),

@@ -29,7 +29,7 @@ CREATE TABLE conveyor_schedules (
 CREATE TABLE conveyor_schedule_slots (
     schedule TEXT NOT NULL,
     slot REAL NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('enqueued', 'missed', 'skipped')),
+    status TEXT NOT NULL CHECK (status IN ('enqueued', 'missed', 'skipped', 'paused')),
     manual INTEGER NOT NULL DEFAULT 0,
     fired_by TEXT,
     fired_at REAL NOT NULL,
