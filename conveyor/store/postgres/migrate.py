@@ -5,6 +5,7 @@ from __future__ import annotations
 from conveyor.errors import MigrationError
 from conveyor.store.postgres.plans import Plan, Statement
 from conveyor.store.postgres.sql import migrations
+from conveyor.store.sql_script import statements
 
 LATEST_VERSION = max(version for version, _ in migrations("public"))
 _LOCK_KEY = 0x636F6E76  # "conv": one well-known key serialises concurrent migrators
@@ -44,9 +45,8 @@ def migrate_plan(schema: str) -> Plan[int]:
     for version, sql in migrations(schema):
         if version <= current:
             continue
-        for part in sql.split(";"):
-            if part.strip():
-                yield Statement(part)
+        for part in statements(sql):
+            yield Statement(part)
         yield Statement(
             f'INSERT INTO "{schema}".conveyor_schema_version (version) VALUES (%(v)s)',
             {"v": version},

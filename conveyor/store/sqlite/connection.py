@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from conveyor.errors import MigrationError, StoreError, StoreUnavailableError
+from conveyor.store.sql_script import statements
 
 BUSY_TIMEOUT_SECONDS = 15.0
 
@@ -163,7 +164,7 @@ class Database:
             for version, sql in migrations():
                 if version <= current:
                     continue
-                for statement in _statements(sql):
+                for statement in statements(sql):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO conveyor_schema_version (version, applied_at) VALUES (?, ?)",
@@ -212,11 +213,6 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-def _statements(sql: str) -> list[str]:
-    # Migrations hold no semicolons inside literals, so a plain split is exact.
-    return [part.strip() for part in sql.split(";") if part.strip()]
 
 
 def _unavailable(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailableError:
