@@ -19,14 +19,18 @@ $(BIN)/python:
 
 # Re-install whenever pyproject.toml changes (new dependency, new entry point).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,web]'
 	touch $(STAMP)
 
 demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary folder
 	$(BIN)/conveyor demo
 
+# The layers that start no worker processes of their own run two at a time; the worker-process
+# tests (kills, restarts of PostgreSQL, timing windows) run alone, so they keep the box to
+# themselves.
 test: venv ## Run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 tests/unit tests/store tests/web tests/acceptance
+	$(BIN)/python -m pytest tests/integration
 
 lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff check conveyor tests
