@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
+from conveyor.store.notify_protocol import NotifyVerbs
 from conveyor.store.watch_protocol import WatchVerbs
+from conveyor.store.web_protocol import WebVerbs
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,11 @@ class JobFilter:
     before_id: int | None = None
     """Keyset pagination: only ids below this one (lists are newest first)."""
     limit: int | None = None
+    tenant: str | None = None
+    search: str | None = None
+    """A case-insensitive substring of the job's arguments (as JSON) or its last error."""
+    payloads: bool = True
+    """False leaves ``args`` and ``result`` out of listed jobs (None): lists stay light."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +253,11 @@ class AsyncStoreTransaction(Protocol):
 
 
 @runtime_checkable
-class Store(WatchVerbs, Protocol):
+class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.
 
-    The scheduler's and the monitor's verbs are in :mod:`conveyor.store.watch_protocol`."""
+    The scheduler's and the monitor's verbs are in :mod:`conveyor.store.watch_protocol`, the
+    dashboard's in :mod:`conveyor.store.web_protocol`."""
 
     def migrate(self) -> int:
         """Create or upgrade the schema; return the schema version. Safe to run concurrently."""

@@ -18,6 +18,9 @@ JOB_COLUMNS = (
     "error_type, error_message, timeout, unique_key, tenant, meta"
 )
 
+LIST_COLUMNS = JOB_COLUMNS.replace("args,", "NULL,").replace("result,", "NULL,")
+""":data:`JOB_COLUMNS` without the payloads (``JobFilter(payloads=False)``)."""
+
 
 def _loads(text: str | None) -> Any:
     if text is None:

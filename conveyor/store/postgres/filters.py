@@ -11,7 +11,11 @@ def where(flt: JobFilter, *, paginate: bool = True) -> tuple[str, dict[str, Any]
     """Return ``(clause, params)``; the clause is ``TRUE`` when nothing filters."""
     terms: list[str] = []
     params: dict[str, Any] = {}
-    if flt.states:
+    if len(flt.states) == 1:
+        # An equality, not ANY: only then does the list index (state, id) yield newest first.
+        terms.append("state = %(f_state)s")
+        params["f_state"] = str(flt.states[0])
+    elif flt.states:
         terms.append("state = ANY(%(f_states)s::text[])")
         params["f_states"] = [str(s) for s in flt.states]
     if flt.ids:
@@ -26,6 +30,12 @@ def where(flt: JobFilter, *, paginate: bool = True) -> tuple[str, dict[str, Any]
     if flt.error_type is not None:
         terms.append("error_type = %(f_error_type)s")
         params["f_error_type"] = flt.error_type
+    if flt.tenant is not None:
+        terms.append("tenant = %(f_tenant)s")
+        params["f_tenant"] = flt.tenant
+    if flt.search:
+        terms.append("(args::text ILIKE %(f_search)s OR error_message ILIKE %(f_search)s)")
+        params["f_search"] = f"%{like_literal(flt.search)}%"
     # Age counts from when the job finished, or from its creation while it is unfinished.
     if flt.older_than is not None:
         terms.append(
@@ -43,6 +53,11 @@ def where(flt: JobFilter, *, paginate: bool = True) -> tuple[str, dict[str, Any]
     return (" AND ".join(terms) if terms else "TRUE"), params
 
 
+def like_literal(text: str) -> str:
+    """``text`` escaped for LIKE/ILIKE (default escape ``\\``), so % and _ match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def epoch(column: str) -> str:
     """A timestamptz column as epoch seconds."""
     return f"extract(epoch FROM {column})::float8"
@@ -57,3 +72,6 @@ JOB_COLUMNS = ", ".join(
     ]
 )
 """The job columns in the order :func:`conveyor.store.rows.job_from_row` reads them."""
+
+LIST_COLUMNS = JOB_COLUMNS.replace("args::text", "NULL::text").replace("result::text", "NULL::text")
+""":data:`JOB_COLUMNS` without the payloads (``JobFilter(payloads=False)``)."""

@@ -16,7 +16,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.paused import with_paused
-from conveyor.store.postgres.filters import JOB_COLUMNS, where
+from conveyor.store.postgres.filters import JOB_COLUMNS, LIST_COLUMNS, where
 from conveyor.store.postgres.sql import notify_channel, query
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -414,7 +414,8 @@ class Plans:
         """Jobs matching ``flt``, newest first."""
         clause, params = where(flt)
         table = f'"{self.schema}".conveyor_jobs'
-        sql = f"SELECT {JOB_COLUMNS} FROM {table} WHERE {clause} ORDER BY id DESC"
+        columns = JOB_COLUMNS if flt.payloads else LIST_COLUMNS
+        sql = f"SELECT {columns} FROM {table} WHERE {clause} ORDER BY id DESC"
         if flt.limit is not None:
             sql += " LIMIT %(f_limit)s"
             params["f_limit"] = flt.limit

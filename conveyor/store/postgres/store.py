@@ -18,11 +18,13 @@ from conveyor.store import limits
 from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
+from conveyor.store.postgres.notify_verbs import PostgresNotifyVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
 from conveyor.store.postgres.watch_schedules import PostgresScheduleVerbs
+from conveyor.store.postgres.web_verbs import PostgresWebVerbs
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -60,7 +62,9 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-class PostgresStore(PostgresScheduleVerbs, PostgresMonitorVerbs):
+class PostgresStore(
+    PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresNotifyVerbs
+):
     """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
 
     def __init__(

@@ -12,7 +12,11 @@ def where(flt: JobFilter, now: float, *, paginate: bool = True) -> tuple[str, di
     """Return ``(clause, params)``; the clause is ``TRUE`` when nothing filters."""
     terms: list[str] = []
     params: dict[str, Any] = {}
-    if flt.states:
+    if len(flt.states) == 1:
+        # An equality, not IN: the list index (state, id) then yields the newest first.
+        terms.append("state = :f_state")
+        params["f_state"] = str(flt.states[0])
+    elif flt.states:
         terms.append("state IN (SELECT value FROM json_each(:f_states))")
         params["f_states"] = json.dumps([str(s) for s in flt.states])
     if flt.ids:
@@ -27,6 +31,17 @@ def where(flt: JobFilter, now: float, *, paginate: bool = True) -> tuple[str, di
     if flt.error_type is not None:
         terms.append("error_type = :f_error_type")
         params["f_error_type"] = flt.error_type
+    if flt.tenant is not None:
+        terms.append("tenant = :f_tenant")
+        params["f_tenant"] = flt.tenant
+    if flt.search:
+        # instr() takes the text literally (LIKE would read % and _ in it); lower() folds
+        # ASCII letters only, as SQLite's lower() does without the ICU extension.
+        terms.append(
+            "(instr(lower(args), lower(:f_search)) > 0 "
+            "OR instr(lower(COALESCE(error_message, '')), lower(:f_search)) > 0)"
+        )
+        params["f_search"] = flt.search
     # Age counts from when the job finished, or from its creation while it is unfinished.
     if flt.older_than is not None:
         terms.append("COALESCE(finished_at, created_at) < :f_older")

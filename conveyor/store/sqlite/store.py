@@ -49,8 +49,10 @@ from conveyor.store.protocol import (
 from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
+from conveyor.store.sqlite.notify_verbs import SQLiteNotifyVerbs
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
+from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 _OUTCOME_OF = {
@@ -67,7 +69,7 @@ _FINAL_STATE_OF = {
 }
 
 
-class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs):
+class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteNotifyVerbs):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", migrate: bool = True):
@@ -534,7 +536,8 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs):
     def list_jobs(self, flt: JobFilter) -> list[Job]:
         """Jobs matching ``flt``, newest first."""
         clause, params = where(flt, self.now())
-        sql = f"SELECT {rows.JOB_COLUMNS} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
+        columns = rows.JOB_COLUMNS if flt.payloads else rows.LIST_COLUMNS
+        sql = f"SELECT {columns} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
         if flt.limit is not None:
             sql += " LIMIT :f_limit"
             params["f_limit"] = flt.limit

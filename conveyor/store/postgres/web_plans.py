@@ -1,0 +1,101 @@
+"""The dashboard verbs as plans (see :mod:`conveyor.store.postgres.plans` for what a plan is).
+
+Every plan is one statement, so each runs in autocommit. Times cross as epoch seconds.
+"""
+
+from __future__ import annotations
+
+from conveyor.store.postgres.filters import where
+from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
+from conveyor.store.protocol import JobFilter
+from conveyor.store.web_checks import (
+    NO_ID_ABOVE,
+    check_bucket,
+    check_limit,
+    replay_filter,
+    replay_spacing,
+)
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+
+WEB_SINGLE = frozenset(
+    {
+        "record_action", "list_actions", "dead_groups", "replay_jobs", "replay_with_args",
+        "finished_series",
+    }
+)  # fmt: skip
+"""Every plan below is one statement: autocommit, no BEGIN/COMMIT round trips."""
+register_single(WEB_SINGLE)
+
+
+class WebPlans:
+    """The dashboard verbs, bound to a schema through the store's :class:`Plans`."""
+
+    def __init__(self, plans: Plans) -> None:
+        self.plans = plans
+
+    def q(self, name: str) -> str:
+        """A query of this dialect, qualified with the schema."""
+        return self.plans.q(name)
+
+    def record_action(self, actor: str, action: str, target: str, details_json: str) -> Plan[int]:
+        """Insert one action, stamped with the server's clock."""
+        result = yield Statement(
+            self.q("web_action_record"),
+            {"actor": actor, "action": action, "target": target, "details_json": details_json},
+        )
+        return int(result.rows[0][0])
+
+    def list_actions(
+        self, limit: int, before_id: int | None, target: str | None
+    ) -> Plan[list[ActionRow]]:
+        """Actions newest first, all or one target's."""
+        params = {
+            "limit": check_limit(limit),
+            "before": NO_ID_ABOVE if before_id is None else before_id,
+            "target": target,
+        }
+        name = "web_actions_all" if target is None else "web_actions_of_target"
+        result = yield Statement(self.q(name), params)
+        return [ActionRow(*r) for r in result.rows]
+
+    def dead_groups(self, limit: int) -> Plan[list[DeadGroup]]:
+        """Dead jobs grouped by name and error type, biggest first."""
+        result = yield Statement(self.q("web_dead_groups"), {"limit": check_limit(limit)})
+        return [
+            DeadGroup(
+                name=r[0],
+                error_type=r[1],
+                count=r[2],
+                newest_at=r[3],
+                oldest_at=r[4],
+                sample_message=r[5],
+            )
+            for r in result.rows
+        ]
+
+    def replay_jobs(self, flt: JobFilter, per_second: float | None) -> Plan[list[int]]:
+        """Replay matching dead jobs, spread by ``per_second``; ids oldest death first."""
+        spacing = replay_spacing(per_second)
+        clause, params = where(replay_filter(flt))
+        params |= {"spacing": spacing, "channel": self.plans.channel}
+        result = yield Statement(self.q("web_replay_jobs").replace("{where}", clause), params)
+        return [r[0] for r in sorted(result.rows, key=lambda r: r[1])]
+
+    def replay_with_args(self, job_id: int, args_json: str) -> Plan[bool]:
+        """Replay one dead job with new arguments."""
+        result = yield Statement(
+            self.q("web_replay_with_args"),
+            {"id": job_id, "args": args_json, "channel": self.plans.channel},
+        )
+        return bool(result.rows)
+
+    def finished_series(self, since: float, bucket: float) -> Plan[list[SeriesPoint]]:
+        """Succeeded and failed counts per queue and bucket, oldest first."""
+        result = yield Statement(
+            self.q("web_finished_series"),
+            {"since": float(since), "bucket": check_bucket(bucket)},
+        )
+        return [
+            SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
+            for r in result.rows
+        ]

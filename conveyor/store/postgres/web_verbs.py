@@ -1,0 +1,70 @@
+"""The Postgres store's dashboard verbs (see :class:`conveyor.store.web_protocol.WebVerbs`).
+
+Each verb runs one plan of :mod:`conveyor.store.postgres.web_plans`. Replays send the same
+NOTIFY as inserts and retries, so idle workers claim the replayed jobs at once.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
+
+from conveyor.store.postgres.web_plans import WebPlans
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+
+if TYPE_CHECKING:
+    from conveyor.store.postgres.plans import Plan, Plans
+    from conveyor.store.protocol import JobFilter
+
+T = TypeVar("T")
+
+
+class PostgresWebVerbs:
+    """Mixed into the Postgres store."""
+
+    if TYPE_CHECKING:  # provided by PostgresStore
+        plans: Plans
+
+        def run(self, plan: Plan[T], where: str) -> T: ...
+
+    @cached_property
+    def _web_plans(self) -> WebPlans:
+        return WebPlans(self.plans)
+
+    def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
+        """See :meth:`WebVerbs.record_action`."""
+        return self.run(
+            self._web_plans.record_action(actor, action, target, details_json),
+            "recording an action",
+        )
+
+    def list_actions(
+        self, limit: int = 100, before_id: int | None = None, target: str | None = None
+    ) -> list[ActionRow]:
+        """See :meth:`WebVerbs.list_actions`."""
+        return self.run(self._web_plans.list_actions(limit, before_id, target), "listing actions")
+
+    def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
+        """See :meth:`WebVerbs.dead_groups`."""
+        return self.run(self._web_plans.dead_groups(limit), "grouping dead jobs")
+
+    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
+        """See :meth:`WebVerbs.replay_jobs`; the ids come back oldest death first.
+
+        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
+        ``count_jobs`` counted for the same filter.
+        """
+        return self.run(self._web_plans.replay_jobs(flt, per_second), "replaying dead jobs")
+
+    def replay_with_args(self, job_id: int, args_json: str) -> bool:
+        """See :meth:`WebVerbs.replay_with_args`."""
+        return self.run(
+            self._web_plans.replay_with_args(job_id, args_json), f"replaying job {job_id}"
+        )
+
+    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+        """See :meth:`WebVerbs.finished_series`; buckets in which nothing finished are left
+        out (a chart draws them as zero)."""
+        return self.run(
+            self._web_plans.finished_series(since, bucket), "reading the finished series"
+        )

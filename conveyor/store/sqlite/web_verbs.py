@@ -1,0 +1,123 @@
+"""The SQLite store's dashboard verbs (see :class:`conveyor.store.web_protocol.WebVerbs`).
+
+Writes run under SQLite's single write lock (``BEGIN IMMEDIATE``): a replay reads the dead
+jobs it takes and updates them with nothing committing in between.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from conveyor.store.sqlite.connection import query
+from conveyor.store.sqlite.filters import where
+from conveyor.store.web_checks import (
+    NO_ID_ABOVE,
+    check_bucket,
+    check_limit,
+    replay_filter,
+    replay_spacing,
+)
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+
+if TYPE_CHECKING:
+    from conveyor.store.protocol import JobFilter
+    from conveyor.store.sqlite.connection import Database
+
+
+class SQLiteWebVerbs:
+    """Mixed into the SQLite store."""
+
+    if TYPE_CHECKING:  # provided by SQLiteStore
+        db: Database
+
+        def now(self) -> float: ...
+
+    def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
+        """See :meth:`WebVerbs.record_action`."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                query("web_action_record"),
+                {
+                    "now": self.now(),
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "details_json": details_json,
+                },
+            ).fetchone()
+        return int(row[0])
+
+    def list_actions(
+        self, limit: int = 100, before_id: int | None = None, target: str | None = None
+    ) -> list[ActionRow]:
+        """See :meth:`WebVerbs.list_actions`."""
+        params = {
+            "limit": check_limit(limit),
+            "before": NO_ID_ABOVE if before_id is None else before_id,
+            "target": target,
+        }
+        name = "web_actions_all" if target is None else "web_actions_of_target"
+        with self.db.read() as conn:
+            found = conn.execute(query(name), params).fetchall()
+        return [ActionRow(*r) for r in found]
+
+    def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
+        """See :meth:`WebVerbs.dead_groups`."""
+        with self.db.read() as conn:
+            found = conn.execute(query("web_dead_groups"), {"limit": check_limit(limit)})
+            return [
+                DeadGroup(
+                    name=r[0],
+                    error_type=r[1],
+                    count=r[2],
+                    newest_at=r[3],
+                    oldest_at=r[4],
+                    sample_message=r[5],
+                )
+                for r in found.fetchall()
+            ]
+
+    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
+        """See :meth:`WebVerbs.replay_jobs`; the ids come back oldest death first.
+
+        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
+        ``count_jobs`` counted for the same filter.
+        """
+        spacing = replay_spacing(per_second)
+        now = self.now()
+        clause, params = where(replay_filter(flt), now)
+        with self.db.write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    query("web_replay_pick").replace("{where}", clause), params
+                ).fetchall()
+            ]
+            if ids:
+                conn.execute(
+                    query("web_replay_jobs"),
+                    {"ids": json.dumps(ids), "spacing": spacing, "now": now},
+                )
+        return ids
+
+    def replay_with_args(self, job_id: int, args_json: str) -> bool:
+        """See :meth:`WebVerbs.replay_with_args`."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                query("web_replay_with_args"),
+                {"id": job_id, "args": args_json, "now": self.now()},
+            )
+        return cur.rowcount == 1
+
+    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+        """See :meth:`WebVerbs.finished_series`; buckets in which nothing finished are left
+        out (a chart draws them as zero)."""
+        with self.db.read() as conn:
+            found = conn.execute(
+                query("web_finished_series"), {"since": since, "bucket": check_bucket(bucket)}
+            ).fetchall()
+        return [
+            SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
+            for r in found
+        ]

@@ -1,0 +1,46 @@
+"""The store verbs of the dashboard and the HTTP API (part of every :class:`Store`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+
+if TYPE_CHECKING:  # protocol.py builds Store on these verbs
+    from conveyor.store.protocol import JobFilter
+
+
+class WebVerbs(Protocol):
+    """Audit of actions, the dead-letter queue's groups and replays, and chart series."""
+
+    def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
+        """Record an operator action now; its id."""
+        ...
+
+    def list_actions(
+        self, limit: int = 100, before_id: int | None = None, target: str | None = None
+    ) -> list[ActionRow]:
+        """Actions newest first (keyset by id), all or those on one target."""
+        ...
+
+    def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
+        """Dead jobs grouped by (name, error type), the biggest groups first."""
+        ...
+
+    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
+        """Put matching dead jobs back in the queue with fresh attempts, keeping their history.
+
+        With ``per_second``, the i-th job (oldest first) is due ``i / per_second`` seconds from
+        now instead of at once, so a large replay does not stampede a recovering dependency.
+        Returns the replayed ids. Only dead jobs are touched, whatever ``flt.states`` says.
+        """
+        ...
+
+    def replay_with_args(self, job_id: int, args_json: str) -> bool:
+        """Replay one dead job with new (already validated) arguments; False if it is not
+        dead. The attempts it made with the old arguments stay in its history."""
+        ...
+
+    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+        """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first."""
+        ...
