@@ -19,6 +19,7 @@ from conveyor.handle import JobHandle
 from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
 from conveyor.limits import Concurrency, Rate
 from conveyor.names import check_job_name, check_queue
+from conveyor.notify import webhook_settings
 from conveyor.retries import Backoff
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
@@ -37,6 +38,10 @@ class Conveyor(Watching):
     (a file in the current folder); ``postgresql://user@host/dbname`` selects PostgreSQL, where
     ``schema`` (default ``CONVEYOR_SCHEMA``, else ``public``) keeps Conveyor's tables apart from
     the application's. The store is opened on first use, once per process.
+
+    ``webhook_secret`` (default ``CONVEYOR_WEBHOOK_SECRET``) signs the webhooks sent to jobs'
+    ``notify_url``; without one they go unsigned. ``webhook_backoff`` are the waits before
+    each retry of a failed webhook (the last repeats). See docs/notifications.md.
     """
 
     def __init__(
@@ -46,6 +51,8 @@ class Conveyor(Watching):
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         retention: Retention | None = None,
         schema: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_backoff: Sequence[Duration] | None = None,
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -59,6 +66,10 @@ class Conveyor(Watching):
             )
         self.max_payload_bytes = max_payload_bytes
         self.retention = retention or Retention()
+        self.webhook_secret, self.webhook_backoff = webhook_settings(
+            webhook_secret, webhook_backoff
+        )
+        """Signs ``notify_url`` webhooks (None: unsigned) and spaces their retries."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
         self._lock = threading.Lock()
         self._pid: int | None = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 from conveyor.args import RESERVED, ArgsSpec
 from conveyor.durations import Duration, to_seconds
@@ -54,6 +56,34 @@ def check_tenant(tenant: object) -> str | None:
             f"tenant {tenant[:40]!r}... is longer than {MAX_TENANT_LENGTH} characters"
         )
     return tenant
+
+
+MAX_NOTIFY_URL_LENGTH = 2000
+
+
+def check_notify_url(url: object) -> str | None:
+    """Return a valid ``notify_url`` (an absolute http(s) URL, or None for none) or raise."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise ConfigurationError(f"notify_url must be a URL string, got {url!r}")
+    if len(url) > MAX_NOTIFY_URL_LENGTH:
+        raise ConfigurationError(
+            f"notify_url {url[:40]!r}... is longer than {MAX_NOTIFY_URL_LENGTH} characters"
+        )
+    parts = urlsplit(url)
+    valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    valid = valid and url.isprintable() and " " not in url
+    try:
+        parts.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigurationError(
+            f"notify_url {url!r} must be an absolute http:// or https:// URL without spaces, "
+            "e.g. 'https://example.com/hooks/conveyor'"
+        )
+    return url
 
 
 def check_priority(priority: object) -> int:
@@ -194,8 +224,9 @@ class JobDefinition(Generic[P, R]):
         Options: ``delay`` (seconds or duration), ``run_at`` (datetime), ``priority``,
         ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
         ``unique_for`` (see docs/unique-jobs.md), ``tenant`` (whose work this is: claims take
-        turns between tenants, see docs/queues.md). Raises :class:`ArgumentError` or
-        :class:`ConfigurationError`.
+        turns between tenants, see docs/queues.md), ``notify_url`` (POSTed a signed JSON
+        summary when the job finishes, see docs/notifications.md). Raises
+        :class:`ArgumentError` or :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
         for whole in _CALL_OPTIONS.intersection(options):
@@ -208,6 +239,7 @@ class JobDefinition(Generic[P, R]):
         unique_key, unique_for = self._unique(args, kwargs, options)
         tenant = check_tenant(options.get("tenant"))
         limit_key, rate_key = self._limit_keys(args, kwargs, tenant)
+        notify_url = check_notify_url(options.get("notify_url"))
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,
@@ -225,6 +257,7 @@ class JobDefinition(Generic[P, R]):
             rate_key=rate_key,
             rate_max=self.options.rate.max if self.options.rate else None,
             rate_per=self.options.rate.seconds if self.options.rate else None,
+            meta_json="{}" if notify_url is None else json.dumps({"notify_url": notify_url}),
         )
 
     @property

@@ -17,9 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from functools import cache
 from http.client import HTTPException
-from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -27,6 +25,7 @@ from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.monitor.notice import Notice, NoticeKind
 from conveyor.monitor.signing import SIGNATURE_HEADER, sign
+from conveyor.outbound import opener, user_agent
 
 __all__ = ["EmailSink", "LogSink", "Sink", "SinkError", "WebhookSink"]
 
@@ -100,22 +99,6 @@ class LogSink:
 # -- webhook -------------------------------------------------------------------------------
 
 
-@cache
-def _user_agent() -> str:
-    try:
-        return f"conveyor/{version('conveyor')}"
-    except PackageNotFoundError:
-        return "conveyor/0"
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """Treat a redirect as a failure: following it would turn our POST into a bodiless GET."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def _slack_text(notice: Notice) -> str:
@@ -191,13 +174,13 @@ class WebhookSink:
     def send(self, notice: Notice) -> None:
         """POST ``notice`` once; raises :class:`SinkError` unless the receiver answers 2xx."""
         body = self.body(notice)
-        headers = {"User-Agent": _user_agent(), **self.headers}
+        headers = {"User-Agent": user_agent(), **self.headers}
         headers["Content-Type"] = "application/json"
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.secret, body, int(time.time()))
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with _opener.open(request, timeout=self.timeout) as response:
+            with opener.open(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
             raise self._status_error(exc) from exc

@@ -168,10 +168,18 @@ class WorkerProcess:
         return self.exit_code
 
     def _watchers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-        """The scheduler and the monitor, unless switched off (or in burst mode)."""
+        """The scheduler, the monitor and the webhook notifier (not in burst mode; the first
+        two unless switched off)."""
+        from conveyor.worker.notifier import NotifierService
         from conveyor.worker.watchers import MonitorService, SchedulerService
 
         tasks = []
+        if not self.config.burst:
+            # Always on: it reads an index of the jobs that asked for a webhook, so it costs
+            # next to nothing in an app that never passes notify_url=.
+            tasks.append(
+                asyncio.create_task(NotifierService(self.app).run(stop), name="conveyor-notifier")
+            )
         # Even without schedules in code: `conveyor schedules add` may add some at run time.
         if self.config.scheduler and not self.config.burst:
             tasks.append(

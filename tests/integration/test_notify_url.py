@@ -1,0 +1,249 @@
+"""Completion webhooks end to end: real worker processes POST each finished job's notify_url
+to a loopback receiver once, signed; failures are retried with backoff and stay visible."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.monitor.signing import SIGNATURE_HEADER, verify
+from conveyor.notify import MAX_ATTEMPTS
+from conveyor.store.notify_protocol import WebhookRow, WebhookState
+from conveyor.store.protocol import JobFilter
+from conveyor.testing import eventually
+from conveyor.worker.notifier import Notifier
+
+from .conftest import Workers, load_itapp
+
+LOOPBACK = "127.0.0.1"
+SECRET = "it-notify-secret"
+
+
+@dataclass
+class Hit:
+    """One request the receiver got."""
+
+    path: str
+    body: bytes
+    signature: str | None
+    status: int
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP server recording every POST; answers 500 ``fail_first`` times first."""
+
+    server: ThreadingHTTPServer
+    hits: list[Hit] = field(default_factory=list)
+    fail_first: int = 0
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://{LOOPBACK}:{self.server.server_port}{path}"
+
+    def delivered(self) -> list[Hit]:
+        """The requests answered with success."""
+        return [h for h in self.hits if h.status == 204]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    holder: list[Receiver] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            recv = holder[0]
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                status = 500 if recv.fail_first > 0 else 204
+                recv.fail_first = max(0, recv.fail_first - 1)
+                recv.hits.append(Hit(self.path, body, self.headers.get(SIGNATURE_HEADER), status))
+            answer = b"try later" if status == 500 else b""
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output quiet
+
+    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    holder.append(Receiver(server))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield holder[0]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def app(workers: Workers, tmp_path: Any) -> Iterator[Conveyor]:
+    """The test's own copy of ``notifyapp`` on the workers' database."""
+    loaded = load_itapp(tmp_path.name, "notifyapp")
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+def delivery(app: Conveyor, job_id: int) -> WebhookRow:
+    row = app.store.get_webhook(job_id)
+    assert row is not None, f"job {job_id} has no webhook delivery yet"
+    return row
+
+
+def test_each_finished_job_is_posted_once_and_signed(
+    workers: Workers, app: Conveyor, receiver: Receiver
+) -> None:
+    url = receiver.url()
+    added = app.get("notify.add").enqueue(a=2, b=3, notify_url=url)
+    failed = app.get("notify.fail").enqueue(order_id=7, notify_url=url + "?from=test")
+    plain = app.get("notify.add").enqueue(a=1, b=1)
+    workers.start("notifyapp:app", processes=2)  # two notifiers race for every delivery
+
+    eventually(lambda: len(receiver.delivered()) == 2, timeout=30)
+    # A later job's webhook arriving shows the notifiers kept running after the first two.
+    marker = app.get("notify.add").enqueue(a=0, b=0, notify_url=url)
+    eventually(lambda: len(receiver.delivered()) == 3, timeout=30)
+    eventually(lambda: delivery(app, marker.id).state is WebhookState.DELIVERED, timeout=10)
+
+    bodies = {h.json()["job_id"]: h for h in receiver.delivered()}
+    assert Counter(h.json()["job_id"] for h in receiver.hits) == {
+        added.id: 1, failed.id: 1, marker.id: 1,
+    }
+    for hit in bodies.values():
+        assert hit.signature is not None
+        assert verify(SECRET, hit.signature, hit.body, now=time.time())
+        assert not verify("another-secret", hit.signature, hit.body, now=time.time())
+
+    done = bodies[added.id].json()
+    job = app.store.get_job(added.id)
+    assert job is not None and job.finished_at is not None
+    assert done == {
+        "job_id": added.id, "name": "notify.add", "queue": "default", "state": "succeeded",
+        "result": 5, "finished_at": job.finished_at, "attempts": 1,
+    }
+    dead = bodies[failed.id]
+    assert dead.path == "/hook?from=test"
+    assert dead.json()["state"] == "dead"
+    assert dead.json()["error"] == {"type": "ValueError", "message": "order 7 has no customer"}
+    assert "result" not in dead.json()
+
+    plain_job = app.store.get_job(plain.id)
+    assert plain_job is not None and plain_job.state == "succeeded"
+    assert app.store.get_webhook(plain.id) is None  # no notify_url, no delivery
+    for job_id in (added.id, failed.id):
+        row = delivery(app, job_id)
+        assert row.state is WebhookState.DELIVERED and row.attempts == 1
+
+
+def test_a_failing_receiver_is_retried_until_it_takes_the_webhook(
+    workers: Workers, app: Conveyor, receiver: Receiver
+) -> None:
+    receiver.fail_first = 2
+    handle = app.get("notify.add").enqueue(a=20, b=22, notify_url=receiver.url())
+    workers.start("notifyapp:app")
+
+    eventually(lambda: delivery(app, handle.id).state is WebhookState.DELIVERED, timeout=30)
+    row = delivery(app, handle.id)
+    assert row.attempts == 3
+    assert row.last_error is not None and "HTTP 500" in row.last_error  # the history stays
+    assert [h.status for h in receiver.hits] == [500, 500, 204]
+    assert receiver.hits[-1].json()["result"] == 42
+    assert app.store.failing_webhooks() == []
+
+
+def test_a_failing_delivery_is_visible_while_it_retries(
+    workers: Workers, app: Conveyor, receiver: Receiver
+) -> None:
+    receiver.fail_first = 3  # the third failure waits a minute (notifyapp's backoff)
+    handle = app.get("notify.add").enqueue(a=1, b=2, notify_url=receiver.url())
+    workers.start("notifyapp:app")
+
+    eventually(lambda: delivery(app, handle.id).attempts == 3, timeout=30)
+    row = delivery(app, handle.id)
+    assert row.state is WebhookState.PENDING
+    assert [r.job_id for r in app.store.failing_webhooks()] == [handle.id]
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "conveyor", "jobs", "show", str(handle.id)],
+        env=workers.env, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    (line,) = [line for line in shown.splitlines() if line.strip().startswith("notify")]
+    assert "failing (the receiver answered HTTP 500" in line, shown
+    assert "3 attempts" in line and "next try in" in line, shown
+
+
+# -- the notifier driven directly -------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def direct_app(backend_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[
+    Conveyor
+]:
+    """``notifyapp`` on a fresh database, without its secret (webhooks go unsigned)."""
+    monkeypatch.setenv("CONVEYOR_URL", backend_url)
+    monkeypatch.delenv("CONVEYOR_WEBHOOK_SECRET", raising=False)
+    loaded = load_itapp(tmp_path.name + "_direct", "notifyapp")
+    loaded.webhook_secret = None
+    loaded.store.migrate()
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+def test_a_cancelled_job_is_posted_unsigned_without_a_secret(
+    direct_app: Conveyor, receiver: Receiver
+) -> None:
+    handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=receiver.url(), delay=60)
+    assert direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,))) == [handle.id]
+    notifier = Notifier(direct_app.store, secret=None, backoff=(0.01,))
+    report = notifier.tick()
+    assert report.added == 1 and report.delivered == 1
+    (hit,) = receiver.hits
+    assert hit.signature is None
+    assert hit.json()["state"] == "cancelled" and hit.json()["attempts"] == 0
+    assert notifier.tick().added == 0  # nothing new to add, nothing sent again
+    assert len(receiver.hits) == 1
+
+
+def test_an_unreachable_receiver_is_given_up_after_max_attempts(direct_app: Conveyor) -> None:
+    url = f"http://{LOOPBACK}:{closed_port()}/hook"
+    handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=url, delay=60)
+    direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,)))
+    notifier = Notifier(direct_app.store, secret=None, backoff=(0.01,), timeout=2.0)
+
+    def given_up() -> bool:
+        notifier.tick()
+        return delivery(direct_app, handle.id).state is WebhookState.FAILED
+
+    eventually(given_up, timeout=30, interval=0.02)
+    row = delivery(direct_app, handle.id)
+    assert row.attempts == MAX_ATTEMPTS
+    assert row.last_error is not None and "could not connect" in row.last_error
+    assert [r.job_id for r in direct_app.store.failing_webhooks()] == [handle.id]
