@@ -1,5 +1,5 @@
 """The ``conveyor`` command: workers, queues, jobs, the dead-letter queue, schedules, alerts,
-check-ins, the monitor and a demo.
+check-ins, the monitor, the dashboard and a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -28,6 +28,7 @@ COMMANDS = {
     "alerts": "alerts",
     "checkin": "checkin",
     "monitor": "monitor",
+    "dashboard": "dashboard",
     "demo": "demo",
 }
 """Each command and the module under ``conveyor.cli`` that defines it (imported when used:
