@@ -96,6 +96,7 @@ def api_routes(context: WebContext) -> list[BaseRoute]:
         Route("/api/workers", api.workers, methods=["GET"], name="api_workers"),
         Route("/api/schedules", api.schedules, methods=["GET"], name="api_schedules"),
         Route("/api/alerts", api.alerts, methods=["GET"], name="api_alerts"),
+        Route("/api/checkins/{name}", api.checkin, methods=["POST"], name="api_checkin"),
     ]
 
 
@@ -275,6 +276,22 @@ class JsonApi:
     async def retry(self, request: Request) -> Response:
         """Run a dead or cancelled job again with fresh attempts, or a waiting one now."""
         return await self._act(request, "retry")
+
+    async def checkin(self, request: Request) -> Response:
+        """Record a ping of a check-in, as ``conveyor checkin NAME`` does, over HTTP."""
+        await self.context.principal(request, act=True)
+        name = request.path_params["name"]
+        at = await self._run(self.context.store.record_checkin, name)
+        if at is None:
+            known = await self._run(self.context.store.list_checkins)
+            raise ApiError(
+                404,
+                "checkin_not_found",
+                f"no check-in named {name!r} (known: "
+                f"{', '.join(c.name for c in known) or 'none'}); declare it with app.checkin "
+                "or create it with `conveyor checkin NAME --every 1h`",
+            )
+        return JSONResponse({"name": name, "at": at})
 
     async def _act(self, request: Request, action: str) -> Response:
         principal = await self.context.principal(request, act=True)

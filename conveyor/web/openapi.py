@@ -407,6 +407,21 @@ def openapi_document(root_path: str = "") -> JsonDict:
                 _obj(["schedules"], {"schedules": {"type": "array",
                                                    "items": _ref("Schedule")}}),
                 "Every schedule"))},
+            "/api/checkins/{name}": {"post": {
+                "summary": "Record a check-in ping (for work outside Conveyor; see alerts)",
+                "parameters": [{"name": "name", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json(_obj(["name", "at"], {"name": {"type": "string"},
+                                                       "at": {"type": "number"}}),
+                                 "The ping is recorded at the store's time"),
+                    "401": _UNAUTHENTICATED,
+                    "403": _READ_ONLY,
+                    "404": _error("No check-in of that name: create it first (app.checkin or "
+                                  "conveyor checkin NAME --every/--cron)"),
+                    "503": _UNAVAILABLE,
+                },
+            }},
             "/api/alerts": {"get": _read("Alerts firing now", _json(
                 _obj(["alerts"], {"alerts": {"type": "array", "items": _ref("Alert")}}),
                 "Firing incidents, oldest first"))},

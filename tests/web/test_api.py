@@ -527,3 +527,20 @@ def test_events_send_keep_alives_while_nothing_changes(
         kind, data = reader.next() or ("", {})
         assert (kind, data["state"]) == ("job", JobState.CANCELLED.value)
         assert reader.next() is None
+
+
+# -- check-ins ---------------------------------------------------------------------------------
+
+
+def test_a_checkin_is_pinged_over_http(served: Served) -> None:
+    from conveyor.store.watch_types import CheckinRow
+
+    served.app.store.upsert_checkin(CheckinRow("nightly_backup", "every:3600", grace=60))
+    response = served.admin.post("/api/checkins/nightly_backup")
+    assert response.status_code == 200, response.text
+    at = response.json()["at"]
+    [row] = served.app.store.list_checkins()
+    assert row.last_ping_at == at
+    body = assert_error(served.admin.post("/api/checkins/nope"), 404, "checkin_not_found")
+    assert "nightly_backup" in body["message"]
+    assert_error(served.reader.post("/api/checkins/nightly_backup"), 403, "read_only")
