@@ -19,19 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, JobState
-from conveyor.monitor.signing import SIGNATURE_HEADER, sign
-from conveyor.outbound import opener, user_agent
+from conveyor.outbound import Failure, PostFailed, post_json
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -52,7 +47,6 @@ MAX_ATTEMPTS = 8
 TIMEOUT = 10.0
 """Seconds to connect and for each read from the receiver."""
 
-_QUOTED_BODY_CHARS = 200  # enough of an error page to see the receiver's reason
 _ERROR_CHARS = 1000  # what is kept in the store
 
 
@@ -128,47 +122,16 @@ def post_webhook(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError(f"{url!r} is not an http(s) URL; nothing was sent", hopeless=True)
-    data = body.encode()
-    headers = {"User-Agent": user_agent(), "Content-Type": "application/json"}
-    if secret is not None:
-        headers[SIGNATURE_HEADER] = sign(secret, data, int(time.time()))
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
-        with opener.open(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise _status_error(exc) from exc
-    except TimeoutError as exc:
-        raise _timeout_error(timeout) from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise _timeout_error(timeout) from exc
-        raise WebhookError(
-            f"could not connect ({exc.reason}); check that the receiver is running and "
-            "reachable from the workers"
-        ) from exc
-    except (OSError, HTTPException, ValueError) as exc:
-        # ValueError: http.client refuses some malformed URLs only when sending.
-        raise WebhookError(
-            f"the request failed ({type(exc).__name__}: {exc}); check the receiver's logs"
-        ) from exc
+        post_json(url, body.encode(), secret=secret, timeout=timeout)
+    except PostFailed as exc:
+        raise WebhookError(f"{exc.problem}; {_ADVICE[exc.failure]}") from exc
 
 
-def _status_error(exc: urllib.error.HTTPError) -> WebhookError:
-    try:
-        quoted = exc.read(_QUOTED_BODY_CHARS * 4).decode("utf-8", "replace")
-    except (OSError, HTTPException):
-        quoted = ""
-    finally:
-        exc.close()
-    quoted = quoted[:_QUOTED_BODY_CHARS].strip() or "(empty body)"
-    hint = (
-        "redirects are not followed; give the final address as notify_url"
-        if 300 <= exc.code < 400
-        else "check the receiver's logs"
-    )
-    return WebhookError(f"the receiver answered HTTP {exc.code}: {quoted!r}; {hint}")
-
-
-def _timeout_error(timeout: float) -> WebhookError:
-    return WebhookError(f"no answer within {timeout:g}s; check the receiver is up and fast")
+_ADVICE = {
+    Failure.STATUS: "check the receiver's logs (redirects are not followed: give the final "
+    "address as notify_url)",
+    Failure.TIMEOUT: "check the receiver is up and fast",
+    Failure.CONNECT: "check that the receiver is running and reachable from the workers",
+    Failure.BROKEN: "check the receiver's logs",
+}

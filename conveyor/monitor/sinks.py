@@ -12,27 +12,21 @@ import json
 import logging
 import smtplib
 import ssl as ssl_module
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from http.client import HTTPException
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.monitor.notice import Notice, NoticeKind
-from conveyor.monitor.signing import SIGNATURE_HEADER, sign
-from conveyor.outbound import opener, user_agent
+from conveyor.outbound import Failure, PostFailed, post_json
 
 __all__ = ["EmailSink", "LogSink", "Sink", "SinkError", "WebhookSink"]
 
 alerts_logger = logging.getLogger("conveyor.alerts")
 
 # How much of an error response body to quote: enough to see the receiver's reason, not a page.
-_QUOTED_BODY_CHARS = 200
 
 
 class SinkError(ConveyorError):
@@ -174,54 +168,26 @@ class WebhookSink:
     def send(self, notice: Notice) -> None:
         """POST ``notice`` once; raises :class:`SinkError` unless the receiver answers 2xx."""
         body = self.body(notice)
-        headers = {"User-Agent": user_agent(), **self.headers}
-        headers["Content-Type"] = "application/json"
-        if self.secret is not None:
-            headers[SIGNATURE_HEADER] = sign(self.secret, body, int(time.time()))
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with opener.open(request, timeout=self.timeout) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            raise self._status_error(exc) from exc
-        except TimeoutError as exc:
-            raise self._timeout_error() from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise self._timeout_error() from exc
-            raise SinkError(
-                self.name,
-                f"could not connect ({exc.reason}); check the URL, that the receiver is "
-                "running and reachable from here (DNS, firewall, proxy settings)",
-            ) from exc
-        except (OSError, HTTPException) as exc:
-            raise SinkError(
-                self.name,
-                f"the connection failed mid-request ({type(exc).__name__}: {exc}); "
-                "check the receiver's logs",
-            ) from exc
+            post_json(
+                self.url, body, secret=self.secret, timeout=self.timeout, headers=self.headers
+            )
+        except PostFailed as exc:
+            raise SinkError(self.name, f"{exc.problem}; {self._advice(exc)}") from exc
 
-    def _status_error(self, exc: urllib.error.HTTPError) -> SinkError:
-        try:
-            quoted = exc.read(_QUOTED_BODY_CHARS * 4).decode("utf-8", "replace")
-        except (OSError, HTTPException):
-            quoted = ""
-        finally:
-            exc.close()
-        quoted = quoted[:_QUOTED_BODY_CHARS].strip() or "(empty body)"
-        hint = (
-            "a redirect is not followed; point the URL at the final address"
-            if 300 <= exc.code < 400
-            else "check the URL, the receiver's credentials/headers and its logs"
-        )
-        return SinkError(self.name, f"the receiver answered HTTP {exc.code}: {quoted!r}; {hint}")
-
-    def _timeout_error(self) -> SinkError:
-        return SinkError(
-            self.name,
-            f"no answer within {self.timeout:g}s; check the receiver is up and fast, "
-            "or raise the sink's timeout",
-        )
+    def _advice(self, exc: PostFailed) -> str:
+        if exc.failure is Failure.STATUS:
+            if exc.status is not None and 300 <= exc.status < 400:
+                return "a redirect is not followed; point the URL at the final address"
+            return "check the URL, the receiver's credentials/headers and its logs"
+        if exc.failure is Failure.TIMEOUT:
+            return "check the receiver is up and fast, or raise the sink's timeout"
+        if exc.failure is Failure.CONNECT:
+            return (
+                "check the URL, that the receiver is running and reachable from here (DNS, "
+                "firewall, proxy settings)"
+            )
+        return "check the receiver's logs"
 
 
 # -- email ---------------------------------------------------------------------------------
