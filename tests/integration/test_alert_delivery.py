@@ -3,13 +3,10 @@ receiver and a real aiosmtpd SMTP server, exactly once per sink, and retries fai
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,59 +24,18 @@ from conveyor.store import Store, open_store
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, ErrorInfo
 from conveyor.store.watch_types import NoticeKindName, SlotFire, SlotStatus
 
-LOOPBACK = "127.0.0.1"
+from .receivers import LOOPBACK, Receiver, running_receiver
+
 PERIOD = 60.0
 
 
 # -- receivers -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    """A loopback HTTP server recording POSTed JSON; answers 500 ``fail_first`` times first."""
-
-    server: ThreadingHTTPServer
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    fail_first: int = 0
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://{LOOPBACK}:{self.server.server_port}{path}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    holder: list[Receiver] = []
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            recv = holder[0]
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with lock:
-                failing = recv.fail_first > 0
-                if failing:
-                    recv.fail_first -= 1
-                else:
-                    recv.bodies.append(json.loads(body))
-            answer = b"try later" if failing else b""
-            self.send_response(500 if failing else 204)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    holder.append(Receiver(server))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with running_receiver() as recv:
+        yield recv
 
 
 @dataclass

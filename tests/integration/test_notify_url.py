@@ -3,22 +3,18 @@ to a loopback receiver once, signed; failures are retried with backoff and stay 
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from conveyor import Conveyor
-from conveyor.monitor.signing import SIGNATURE_HEADER, verify
+from conveyor.monitor.signing import verify
 from conveyor.notify import MAX_ATTEMPTS
 from conveyor.store.notify_protocol import WebhookRow, WebhookState
 from conveyor.store.protocol import JobFilter
@@ -26,71 +22,15 @@ from conveyor.testing import eventually
 from conveyor.worker.notifier import Notifier
 
 from .conftest import Workers, load_itapp
+from .receivers import LOOPBACK, Receiver, running_receiver
 
-LOOPBACK = "127.0.0.1"
 SECRET = "it-notify-secret"
-
-
-@dataclass
-class Hit:
-    """One request the receiver got."""
-
-    path: str
-    body: bytes
-    signature: str | None
-    status: int
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server recording every POST; answers 500 ``fail_first`` times first."""
-
-    server: ThreadingHTTPServer
-    hits: list[Hit] = field(default_factory=list)
-    fail_first: int = 0
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://{LOOPBACK}:{self.server.server_port}{path}"
-
-    def delivered(self) -> list[Hit]:
-        """The requests answered with success."""
-        return [h for h in self.hits if h.status == 204]
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    holder: list[Receiver] = []
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            recv = holder[0]
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            with lock:
-                status = 500 if recv.fail_first > 0 else 204
-                recv.fail_first = max(0, recv.fail_first - 1)
-                recv.hits.append(Hit(self.path, body, self.headers.get(SIGNATURE_HEADER), status))
-            answer = b"try later" if status == 500 else b""
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    holder.append(Receiver(server))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running_receiver() as recv:
+        yield recv
 
 
 @pytest.fixture
