@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.schedules.misfire import decide_fires, on_time_window
-from conveyor.schedules.timing import Timing
 from conveyor.store.protocol import NewJob
 from conveyor.store.watch_types import (
     ScheduleRow,
@@ -54,16 +53,6 @@ class RoundReport:
     errors: dict[str, str] = field(default_factory=dict)
     next_due: float | None = None
     """The earliest slot after this round, among active schedules (store clock)."""
-
-
-def oldest_slots(timing: Timing, after: float, until: float, count: int) -> list[float]:
-    """Up to ``count`` slots in (after, until], oldest first."""
-    found: list[float] = []
-    slot = timing.next_after(after)
-    while slot <= until and len(found) < count:
-        found.append(slot)
-        slot = timing.next_after(slot)
-    return found
 
 
 class Scheduler:
@@ -133,7 +122,7 @@ class Scheduler:
     ) -> None:
         after = row.last_slot if row.last_slot is not None else row.created_at
         timing = definition.timing
-        slots = oldest_slots(timing, after, now, ROUND_SLOTS)
+        slots = timing.slots_between(after, now, ROUND_SLOTS)
         if not slots:
             return
         if row.paused:
@@ -142,8 +131,8 @@ class Scheduler:
             self._record(definition.name, fires, self.store.fire_slots(row.name, fires), report)
             return
         on_time = on_time_window(timing, now)
-        late_total = len(oldest_slots(timing, after, now - on_time, ROUND_SLOTS))
-        if late_total == ROUND_SLOTS:
+        late_total = sum(1 for slot in slots if now - slot > on_time)
+        if late_total == ROUND_SLOTS:  # the round holds only late slots: there may be more
             late_total = timing.count_between(after, now - on_time)
         runs = decide_fires(
             slots,

@@ -51,7 +51,8 @@ class Timing(Protocol):
         ...
 
     def slots_between(self, after: float, until: float, limit: int) -> list[float]:
-        """Slots ``s`` with ``after < s <= until``: the newest ``limit`` of them, ascending."""
+        """Slots ``s`` with ``after < s <= until``: the oldest ``limit`` of them, ascending
+        (a scheduler catching up records a backlog from its start, a round at a time)."""
         ...
 
     def count_between(self, after: float, until: float) -> int:
@@ -114,11 +115,11 @@ class Every:
         return range(math.floor(after / self.seconds) + 1, math.floor(until / self.seconds) + 1)
 
     def slots_between(self, after: float, until: float, limit: int) -> list[float]:
-        """Slots ``s`` with ``after < s <= until``: the newest ``limit`` of them, ascending."""
+        """Slots ``s`` with ``after < s <= until``: the oldest ``limit`` of them, ascending."""
         indexes = self._index_range(after, until)
         if limit <= 0 or not indexes:
             return []
-        return [k * self.seconds for k in indexes[-limit:]]
+        return [k * self.seconds for k in indexes[:limit]]
 
     def count_between(self, after: float, until: float) -> int:
         """How many slots lie in ``(after, until]`` (arithmetic, no listing)."""
@@ -172,21 +173,16 @@ class Cron:
         return f"cron:{self.expr.text}"
 
     def slots_between(self, after: float, until: float, limit: int) -> list[float]:
-        """Slots ``s`` with ``after < s <= until``: the newest ``limit`` of them, ascending.
+        """Slots ``s`` with ``after < s <= until``: the oldest ``limit`` of them, ascending.
 
-        Walks backwards from ``until``, so the cost follows the slots returned, not the range.
+        Walks forwards from ``after``, so the cost follows the slots returned, not the range.
         """
-        newest: list[float] = []
-        if limit <= 0:
-            return newest
-        for slot in self._backward(until):
-            if slot <= after:
+        oldest: list[float] = []
+        for slot in self._forward(after):
+            if slot > until or len(oldest) >= limit:
                 break
-            newest.append(float(slot))
-            if len(newest) >= limit:
-                break
-        newest.reverse()
-        return newest
+            oldest.append(float(slot))
+        return oldest
 
     def count_between(self, after: float, until: float) -> int:
         """How many slots lie in ``(after, until]`` (walks them one by one)."""

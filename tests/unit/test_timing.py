@@ -39,15 +39,15 @@ def test_every_bounds_are_exclusive_then_inclusive() -> None:
     assert every.slots_between(100, 50, 10) == []
 
 
-def test_every_limit_keeps_the_newest() -> None:
-    assert Every(10).slots_between(0, 100, 3) == [80.0, 90.0, 100.0]
+def test_every_limit_keeps_the_oldest() -> None:
+    assert Every(10).slots_between(0, 100, 3) == [10.0, 20.0, 30.0]
     assert Every(10).slots_between(0, 100, 0) == []
 
 
 def test_every_counts_a_year_of_seconds_by_arithmetic() -> None:
     year = 365 * 86400
     assert Every(1).count_between(0, year) == year
-    assert Every(1).slots_between(0, year, 2) == [year - 1.0, float(year)]
+    assert Every(1).slots_between(0, year, 2) == [1.0, 2.0]
 
 
 def test_every_next_and_previous() -> None:
@@ -109,11 +109,11 @@ def test_cron_daily_in_utc() -> None:
     assert cron.count_between(at("2026-01-01 00:00"), at("2026-01-03 12:00")) == 3
 
 
-def test_cron_limit_keeps_the_newest() -> None:
+def test_cron_limit_keeps_the_oldest() -> None:
     cron = Cron("*/15 * * * *")
     assert cron.slots_between(at("2026-01-01 00:00"), at("2026-01-01 12:00"), 2) == [
-        at("2026-01-01 11:45"),
-        at("2026-01-01 12:00"),
+        at("2026-01-01 00:15"),
+        at("2026-01-01 00:30"),
     ]
     assert cron.count_between(at("2026-01-01 00:00"), at("2026-01-01 12:00")) == 48
 
