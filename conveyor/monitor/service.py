@@ -27,7 +27,8 @@ from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge
 from conveyor.monitor.rules import default_rules
 from conveyor.monitor.sinks import LogSink, Sink
 from conveyor.schedules.definition import ScheduleDef
-from conveyor.store.watch_types import IncidentRow, LedgerEntry, Verdict
+from conveyor.schedules.misfire import on_time_window
+from conveyor.store.watch_types import IncidentRow, LedgerEntry, ScheduleRow, Verdict
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -207,14 +208,56 @@ class Monitor:
                 findings.append(self._schedule_firing(decider, definitions.get(name)))
             else:
                 cleared.add((MISSED_RUN_RULE, name))
+        rows = self.store.list_schedules()
+        for row in rows:
+            unfired = self._unfired(row, definitions, now)
+            if unfired is not None:
+                findings.append(unfired)
+                cleared.discard((MISSED_RUN_RULE, row.name))
         # An incident of a schedule that no longer exists would remind forever: resolve it.
-        known = set(self.app.schedules) | {row.name for row in self.store.list_schedules()}
+        known = set(self.app.schedules) | {row.name for row in rows}
         cleared |= {
             (i.rule, i.subject)
             for i in firing
             if i.rule == MISSED_RUN_RULE and i.subject not in known
         }
         return findings, cleared, len(verdicts)
+
+    def _unfired(
+        self, row: ScheduleRow, definitions: dict[str, ScheduleDef | None], now: float
+    ) -> Firing | None:
+        """A finding when a slot's grace ran out and no scheduler even wrote its ledger row.
+
+        Judging covers slots that were fired; this covers the ones nobody fired (every worker
+        down, or none that knows the job), which leave no row to judge.
+        """
+        if row.paused:
+            return None
+        definition = self._definition(row.name, definitions)
+        if definition is None:
+            return None
+        # A scheduler may see a slot up to its on-time window late without missing it.
+        timing = definition.timing
+        due = timing.previous_at_or_before(now - definition.grace - on_time_window(timing, now))
+        if due is None or due <= row.created_at or (
+            row.last_slot is not None and row.last_slot >= due
+        ):
+            return None
+        label = definition.timing.label(due)
+        since = (
+            "it has never been fired"
+            if row.last_slot is None
+            else f"its last fired slot was {definition.timing.label(row.last_slot, with_date=True)}"
+        )
+        return Firing(
+            rule=MISSED_RUN_RULE,
+            subject=row.name,
+            summary=(
+                f"{row.name}: the {label} slot was never fired: no running scheduler can run "
+                f"this schedule ({since}); check that workers are up and declare {row.job_name}"
+            ),
+            details={"slot": due, "last_slot": row.last_slot, "verdict": "unfired"},
+        )
 
     @staticmethod
     def _schedule_firing(entry: LedgerEntry, definition: ScheduleDef | None) -> Firing:

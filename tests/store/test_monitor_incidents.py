@@ -4,6 +4,7 @@ notifications queued and delivered, reminders, and one monitor at a time (both b
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -238,3 +239,29 @@ def test_an_incident_of_a_removed_schedule_resolves(app: Conveyor, store: Store)
 
     assert store.remove_schedule("adhoc")
     assert monitor.tick().resolved == [("missed_run", "adhoc")]
+
+
+def test_a_slot_no_scheduler_fired_opens_an_incident(store_url: str, store: Store) -> None:
+    """Every worker down: no ledger row is written, and the monitor still sees the slot pass."""
+    app = Conveyor(store_url)
+    try:
+
+        @app.job(name="report")
+        def report_job(ctx: Any) -> None:
+            return None
+
+        app.schedule("every_second", "report", every="1s", grace="1s")
+        app.configure_monitor(rules=[])
+        store.sync_schedules([d.to_row() for d in app.schedules.values()])
+        monitor = Monitor(app, store=store)
+        assert monitor.tick().opened == []  # nothing was due yet
+        # The grace (1 s) and the scheduler's on-time window (2 s) must pass after a slot.
+        time.sleep(4.5)
+        report = monitor.tick()
+        assert report.opened == [("missed_run", "every_second")]
+        [incident] = incidents(store)
+        assert "was never fired" in incident.summary
+        assert "it has never been fired" in incident.summary
+        assert store.schedule_ledger("every_second") == []  # the monitor writes no slots
+    finally:
+        app.close()
