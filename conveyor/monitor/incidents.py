@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.monitor.config import Firing
 from conveyor.monitor.notice import Notice, NoticeKind
-from conveyor.store.watch_types import IncidentRow, NewNotification, NoticeKindName
+from conveyor.store.watch_types import IncidentRow, NewNotification
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store
@@ -163,7 +163,7 @@ def _queue(store: Store, notices: Sequence[Notice], sinks: Sequence[str]) -> Non
         [
             NewNotification(
                 incident_id=notice.incident_id,
-                kind=NoticeKindName(notice.kind.value),
+                kind=notice.kind,
                 sink=sink,
                 payload_json=json.dumps(notice.to_json(), sort_keys=True, default=str),
             )

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.durations import age
+from conveyor.store.watch_types import NoticeKind
 
 __all__ = ["Notice", "NoticeKind"]
-
-
-class NoticeKind(enum.StrEnum):
-    """Why a notice is sent: an incident opened, is still open, or has ended."""
-
-    FIRING = "firing"
-    REMINDER = "reminder"
-    RESOLVED = "resolved"
 
 
 def _iso(moment: float | None) -> str | None:

@@ -13,7 +13,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
     IncidentState,
-    NoticeKindName,
+    NoticeKind,
     NotificationRow,
 )
 
@@ -55,7 +55,7 @@ def notification_from_row(row: Sequence[Any]) -> NotificationRow:
     return NotificationRow(
         id=int(row[0]),
         incident_id=int(row[1]),
-        kind=NoticeKindName(row[2]),
+        kind=NoticeKind(row[2]),
         sink=row[3],
         payload_json=row[4],
         created_at=float(row[5]),

@@ -162,8 +162,9 @@ class IncidentRow:
     notify_count: int = 0
 
 
-class NoticeKindName(enum.StrEnum):
-    """Which notification of an incident an outbox row carries."""
+class NoticeKind(enum.StrEnum):
+    """Why a notice is sent: an incident opened, is still open, or has ended (the kind an
+    outbox row carries)."""
 
     FIRING = "firing"
     REMINDER = "reminder"
@@ -176,7 +177,7 @@ class NotificationRow:
 
     id: int
     incident_id: int
-    kind: NoticeKindName
+    kind: NoticeKind
     sink: str
     payload_json: str
     created_at: float
@@ -193,7 +194,7 @@ class NewNotification:
     """An outbox row to add."""
 
     incident_id: int
-    kind: NoticeKindName
+    kind: NoticeKind
     sink: str
     payload_json: str
 

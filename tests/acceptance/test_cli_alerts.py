@@ -11,7 +11,7 @@ import pytest
 
 from conveyor.store import open_store
 from conveyor.store.protocol import Store
-from conveyor.store.watch_types import NewNotification, NoticeKindName
+from conveyor.store.watch_types import NewNotification, NoticeKind
 from conveyor.testing import eventually
 
 from .conftest import Project
@@ -85,9 +85,9 @@ def test_alerts_lists_incidents_and_failed_deliveries(project: Project, store: S
         "missed_run", "nightly", "nightly: the 03:00 UTC run failed: ValueError: boom", "{}")
     assert queue_age is not None and missed is not None
     store.add_notifications([
-        NewNotification(queue_age.id, NoticeKindName.FIRING, "hook", "{}"),
-        NewNotification(missed.id, NoticeKindName.FIRING, "log", "{}"),
-        NewNotification(missed.id, NoticeKindName.FIRING, "mail", "{}"),
+        NewNotification(queue_age.id, NoticeKind.FIRING, "hook", "{}"),
+        NewNotification(missed.id, NoticeKind.FIRING, "log", "{}"),
+        NewNotification(missed.id, NoticeKind.FIRING, "mail", "{}"),
     ])
     for note in store.due_notifications():
         if note.sink == "log":

@@ -22,7 +22,7 @@ from conveyor.monitor.sinks import EmailSink, Sink, WebhookSink
 from conveyor.schedules.timing import Every
 from conveyor.store import Store, open_store
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, ErrorInfo
-from conveyor.store.watch_types import NoticeKindName, SlotFire, SlotStatus
+from conveyor.store.watch_types import NoticeKind, SlotFire, SlotStatus
 
 from .receivers import LOOPBACK, Receiver, running_receiver
 
@@ -214,7 +214,7 @@ def test_a_sink_no_longer_configured_is_given_up(store: Store, receiver: Receive
     report = deliver_due(store, {webhook.name: webhook}, store.now())
     assert (report.failed, report.given_up) == (1, 1)
     [row] = store.list_notifications()
-    assert row.kind is NoticeKindName.FIRING
+    assert row.kind is NoticeKind.FIRING
     assert row.failed_at is not None
     assert row.last_error is not None and "no longer configured" in row.last_error
     assert store.due_notifications() == []

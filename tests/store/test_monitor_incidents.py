@@ -19,7 +19,7 @@ from conveyor.store.protocol import CompletionKind, ErrorInfo
 from conveyor.store.watch_types import (
     IncidentRow,
     IncidentState,
-    NoticeKindName,
+    NoticeKind,
     ScheduleRow,
     SlotFire,
     SlotStatus,
@@ -83,7 +83,7 @@ def incidents(store: Store) -> list[IncidentRow]:
     return store.list_incidents(include_resolved=True)
 
 
-def kinds(store: Store, incident: IncidentRow) -> list[NoticeKindName]:
+def kinds(store: Store, incident: IncidentRow) -> list[NoticeKind]:
     return sorted(n.kind for n in store.list_notifications(incident.id))
 
 
@@ -103,7 +103,7 @@ def test_a_dead_run_opens_one_incident_and_a_later_success_resolves_it(
     assert "failed into the dead-letter queue (ValueError: boom)" in incident.summary
     assert json.loads(incident.details_json)["verdict"] == "failed"
     [firing] = store.list_notifications(incident.id)
-    assert (firing.kind, firing.sink) == (NoticeKindName.FIRING, "log")
+    assert (firing.kind, firing.sink) == (NoticeKind.FIRING, "log")
     assert firing.delivered_at is not None and report.delivered == 1
 
     # Nothing new: nothing opens, nothing is sent again.
@@ -117,7 +117,7 @@ def test_a_dead_run_opens_one_incident_and_a_later_success_resolves_it(
     assert report.resolved == [("missed_run", "minutely")]
     [incident] = incidents(store)
     assert incident.state is IncidentState.RESOLVED and incident.resolved_at is not None
-    assert kinds(store, incident) == [NoticeKindName.FIRING, NoticeKindName.RESOLVED]
+    assert kinds(store, incident) == [NoticeKind.FIRING, NoticeKind.RESOLVED]
     verdicts = [e.verdict for e in store.schedule_ledger("minutely")]
     assert verdicts == [Verdict.OK, Verdict.FAILED]
 
@@ -211,7 +211,7 @@ def test_reminders_repeat_at_the_configured_interval(app: Conveyor, store: Store
     wait_until(lambda: store.now() >= last + 0.3)
     report = monitor.tick()
     assert report.reminded == [("missed_run", "minutely")]
-    assert kinds(store, incident) == [NoticeKindName.FIRING, NoticeKindName.REMINDER]
+    assert kinds(store, incident) == [NoticeKind.FIRING, NoticeKind.REMINDER]
     [incident] = incidents(store)
     assert incident.notify_count == 2
     assert monitor.tick().reminded == []

@@ -12,7 +12,7 @@ from conveyor.store.watch_types import (
     IncidentRow,
     IncidentState,
     NewNotification,
-    NoticeKindName,
+    NoticeKind,
     NotificationRow,
 )
 
@@ -29,7 +29,7 @@ def open_one(store: Store, rule: str = "missed_run", subject: str = "nightly") -
 def notify(store: Store, incident: IncidentRow, *sinks: str) -> list[NotificationRow]:
     """Queue a firing notification per sink and return the incident's outbox, oldest first."""
     store.add_notifications(
-        [NewNotification(incident.id, NoticeKindName.FIRING, sink, '{"n": 1}') for sink in sinks]
+        [NewNotification(incident.id, NoticeKind.FIRING, sink, '{"n": 1}') for sink in sinks]
     )
     return list(reversed(store.list_notifications(incident.id)))
 
@@ -156,7 +156,7 @@ def test_added_notifications_are_due_now_in_order(store: Store) -> None:
     for n in outbox:
         assert (n.incident_id, n.kind, n.payload_json) == (
             incident.id,
-            NoticeKindName.FIRING,
+            NoticeKind.FIRING,
             '{"n": 1}',
         )
         assert before - 1 <= n.created_at <= store.now() + 1
@@ -178,11 +178,11 @@ def test_list_notifications_is_newest_first_for_one_incident_or_all(store: Store
     a = notify(store, first, "log", "email:ops")
     b = notify(store, second, "log")
     store.add_notifications(
-        [NewNotification(first.id, NoticeKindName.REMINDER, "log", '{"n": 2}')]
+        [NewNotification(first.id, NoticeKind.REMINDER, "log", '{"n": 2}')]
     )
     everything = store.list_notifications()
     assert [n.incident_id for n in everything] == [first.id, second.id, first.id, first.id]
-    assert everything[0].kind is NoticeKindName.REMINDER
+    assert everything[0].kind is NoticeKind.REMINDER
     assert everything[1:] == [*b, *reversed(a)]
     assert store.list_notifications(limit=2) == everything[:2]
     assert [n.id for n in store.list_notifications(first.id)] == [
