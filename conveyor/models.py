@@ -136,3 +136,7 @@ class WorkerInfo:
     names: tuple[str, ...]
     started_at: float = 0.0
     last_seen: float = 0.0
+
+    def reads(self, queue: str) -> bool:
+        """True when this worker claims from ``queue`` (no queue list means every queue)."""
+        return not self.queues or queue in self.queues

@@ -139,7 +139,7 @@ def workers(facts: Facts) -> Reason | None:
                                    f"{LIVE_AFTER_SECONDS:.0f}s): start one with "
                                    f"`conveyor worker myapp:app --queues {queue}`")
     # A worker that registered no queue list reads every queue.
-    reading = [w for w in live if not w.queues or queue in w.queues]
+    reading = [w for w in live if w.reads(queue)]
     if not reading:
         read = ", ".join(sorted({q for w in live for q in w.queues}))
         return Reason("no_worker", f"no live worker reads queue {queue} (they read: {read}); "

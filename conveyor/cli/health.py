@@ -51,8 +51,7 @@ def why_unserved(workers: Sequence[WorkerInfo], queue: str, name: str) -> str | 
     knowing = [w for w in workers if name in w.names]
     if not knowing:
         return "unknown_name"
-    # A worker with no queue list reads every queue its app declares.
-    if not any(not w.queues or queue in w.queues for w in knowing):
+    if not any(w.reads(queue) for w in knowing):
         return "queue_not_read"
     return None
 

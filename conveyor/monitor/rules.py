@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from conveyor.durations import Duration, age, to_seconds
 from conveyor.errors import ConfigurationError
-from conveyor.models import QueueStats, WorkerInfo
+from conveyor.models import QueueStats
 from conveyor.monitor.config import Firing, Rule
 from conveyor.names import check_queue
 from conveyor.why import LIVE_AFTER_SECONDS
@@ -48,11 +48,6 @@ def _queue(value: str | None) -> str | None:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _reads(worker: WorkerInfo, queue: str) -> bool:
-    """A worker that registered no queue list reads every queue (as in ``conveyor jobs why``)."""
-    return not worker.queues or queue in worker.queues
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ class UnknownJobs:
         live = store.live_workers(stale_after=LIVE_AFTER_SECONDS)
         found = []
         for stats in _ready_queues(store):
-            reading = [w for w in live if _reads(w, stats.queue)]
+            reading = [w for w in live if w.reads(stats.queue)]
             if not reading:
                 continue
             known = {name for w in reading for name in w.names}
@@ -261,7 +256,7 @@ class NoWorker:
         live = store.live_workers(stale_after=LIVE_AFTER_SECONDS)
         found = []
         for stats in _ready_queues(store):
-            if any(_reads(w, stats.queue) for w in live):
+            if any(w.reads(stats.queue) for w in live):
                 continue
             found.append(
                 Firing(
