@@ -15,7 +15,7 @@ from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.handle import JobHandle
 from conveyor.limits import Concurrency, LimitKey, Rate, check_limit, check_rate
-from conveyor.names import check_queue
+from conveyor.names import check_no_control, check_queue
 from conveyor.retries import Backoff
 from conveyor.store.protocol import NewJob
 from conveyor.unique import UniqueTemplate, check_unique_key, to_unique_for
@@ -55,7 +55,7 @@ def check_tenant(tenant: object) -> str | None:
         raise ConfigurationError(
             f"tenant {tenant[:40]!r}... is longer than {MAX_TENANT_LENGTH} characters"
         )
-    return tenant
+    return check_no_control(tenant, "tenant")
 
 
 MAX_NOTIFY_URL_LENGTH = 2000

@@ -15,7 +15,7 @@ from typing import Any
 
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
-from conveyor.names import MAX_KEY_LENGTH
+from conveyor.names import MAX_KEY_LENGTH, check_no_control
 
 FOREVER = -1.0
 """``unique_for`` as stored for "forever": any negative number means the hold never lapses."""
@@ -134,4 +134,4 @@ def check_unique_key(value: object) -> str:
         raise ConfigurationError(
             f"unique_key {value[:40]!r}... is longer than {MAX_KEY_LENGTH} characters"
         )
-    return value
+    return check_no_control(value, "unique_key")

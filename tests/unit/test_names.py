@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
+from typing import Any
 
-from conveyor import ConfigurationError
-from conveyor.names import MAX_JOB_NAME_LENGTH, MAX_QUEUE_LENGTH, check_job_name, check_queue
+import pytest
+from click.testing import CliRunner
+
+from conveyor import ConfigurationError, Conveyor
+from conveyor.cli import main
+from conveyor.jobs import check_tenant
+from conveyor.names import (
+    MAX_JOB_NAME_LENGTH,
+    MAX_QUEUE_LENGTH,
+    check_job_name,
+    check_queue,
+    check_schedule_name,
+)
+from conveyor.unique import check_unique_key
 
 VALID = ["default", "emails", "Q1", "_private", "a.b:c-d_e", "exports:v2", "x"]
 INVALID_CHARACTERS = ["1queue", "-dash", ".dot", "has space", "a/b", "ü-mail", "a;b", "a\nb"]
@@ -48,3 +61,55 @@ def test_length_limits() -> None:
         check_job_name("j" * (MAX_JOB_NAME_LENGTH + 1))
     # The job name limit is longer than the queue one.
     check_job_name("q" * (MAX_QUEUE_LENGTH + 1))
+
+
+CONTROL = ["default\n", "default\r\n", "de\tfault", "default\x00", "default\x7f", "\x85default"]
+
+
+def test_a_name_ending_in_a_newline_is_refused() -> None:
+    # A regex "$" also matches before a trailing newline; names are matched in full.
+    for check in (check_queue, check_job_name, check_schedule_name):
+        with pytest.raises(ConfigurationError, match="may hold only letters"):
+            check("default\n")
+
+
+@pytest.mark.parametrize("value", CONTROL)
+def test_tenants_and_unique_keys_with_control_characters_are_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"tenant .* holds the control character"):
+        check_tenant(value)
+    with pytest.raises(ConfigurationError, match=r"unique_key .* holds the control character"):
+        check_unique_key(value)
+    assert check_tenant("acme corp") == "acme corp"
+    assert check_unique_key("charge:42 ü") == "charge:42 ü"
+
+
+def test_a_queue_with_a_trailing_newline_is_refused_at_declaration_and_at_enqueue(
+    tmp_path: Path,
+) -> None:
+    app = Conveyor(f"sqlite:///{tmp_path / 'c.db'}")
+    with pytest.raises(ConfigurationError, match="queue name 'default\\\\n'"):
+
+        @app.job(queue="default\n")
+        def bad(ctx: Any) -> None: ...
+
+    @app.job
+    def good(ctx: Any) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="queue name"):
+        good.prepare(queue="default\n")
+    with pytest.raises(ConfigurationError, match="tenant"):
+        good.prepare(tenant="acme\n")
+    with pytest.raises(ConfigurationError, match="schedule name"):
+        app.schedule("nightly\n", good, every="1h")
+    app.close()
+
+
+def test_the_cli_refuses_a_queue_name_with_a_trailing_newline(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert CliRunner().invoke(main, ["migrate", "--url", url]).exit_code == 0
+    result = CliRunner().invoke(main, ["queues", "pause", "default\n", "--url", url])
+    assert result.exit_code == 2, result.output
+    assert "error: queue name 'default\\n'" in result.output
+    result = CliRunner().invoke(main, ["checkin", "nightly\n", "--every", "1d", "--url", url])
+    assert result.exit_code == 2, result.output
+    assert "schedule name 'nightly\\n'" in result.output
