@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from conveyor.args import RESERVED
@@ -38,21 +37,21 @@ from conveyor.errors import (
 )
 from conveyor.handle import JobHandle
 from conveyor.models import Job, JobState
+from conveyor.names import check_schedule_name
 from conveyor.schedules.timing import parse_timing
 from conveyor.store.protocol import JobFilter
-from conveyor.web import serialize
+from conveyor.web import params, serialize
 from conveyor.web.context import MAX_BODY_BYTES, ApiError, WebContext
-from conveyor.web.events import JobEvents
+from conveyor.web.events import JobEvents, SlotResponse, StreamSlots
 from conveyor.web.openapi import (
     DEFAULT_PAGE,
-    DURATION_PATTERN,
     MAX_DELAY_SECONDS,
-    MAX_ID,
     MAX_IDEMPOTENCY_KEY,
     MAX_PAGE,
-    MAX_TEXT,
     openapi_document,
 )
+from conveyor.web.pages_common import NO_STORE_HEADERS
+from conveyor.web.params import BadParameter
 from conveyor.why import LIVE_AFTER_SECONDS
 
 T = TypeVar("T")
@@ -61,9 +60,6 @@ IDEMPOTENCY_PREFIX = "idempotency:"
 """The unique key of a job enqueued with an ``Idempotency-Key`` is this plus the key."""
 IDEMPOTENCY_HOLD_SECONDS = 24 * 3600.0
 """How long a succeeded job keeps answering its ``Idempotency-Key``."""
-MAX_AGE_SECONDS = 100 * 366 * 86400.0
-"""``newer_than``/``older_than`` beyond this mean this: every job is younger."""
-DURATION_TEXT = re.compile(DURATION_PATTERN)
 ENQUEUE_OPTIONS = ("queue", "priority", "delay", "tenant", "unique_key", "notify_url")
 """Body fields passed to ``prepare`` as enqueue options."""
 ENQUEUE_FIELDS = frozenset({"name", "args", *ENQUEUE_OPTIONS})
@@ -76,6 +72,15 @@ TEXT_FILTERS = {"queue": "queue", "name": "name", "tenant": "tenant",
 """Query parameter -> JobFilter field, for the plain text filters."""
 MAX_RUNNING_LISTED = 1000
 """Running jobs read to show each worker's current jobs."""
+
+
+class ApiJson(JSONResponse):
+    """A JSON answer of the API: never cached, never sniffed (:data:`NO_STORE_HEADERS`)."""
+
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(content, status_code, {**NO_STORE_HEADERS, **(headers or {})})
 
 
 def api_routes(context: WebContext) -> list[BaseRoute]:
@@ -105,6 +110,7 @@ class JsonApi:
 
     def __init__(self, context: WebContext) -> None:
         self.context = context
+        self.slots = StreamSlots(context.stream_limits)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking store call on a thread; an unreachable store is a 503."""
@@ -114,7 +120,7 @@ class JsonApi:
             raise ApiError(503, "store_unavailable", str(exc)) from exc
 
     async def _job(self, request: Request) -> Job:
-        job_id = _job_id(request)
+        job_id = params.job_id(request)
         job = await self._run(self.context.store.get_job, job_id)
         if job is None:
             raise ApiError(404, "job_not_found", f"no job {job_id} (it may have been pruned)")
@@ -126,7 +132,7 @@ class JsonApi:
         """The store answers: its clock, and who is asking."""
         principal = await self.context.principal(request)
         now = await self._run(self.context.store.now)
-        return JSONResponse(
+        return ApiJson(
             {"status": "ok", "now": now, "principal": principal.name,
              "role": principal.role.value}
         )
@@ -134,19 +140,19 @@ class JsonApi:
     async def openapi(self, request: Request) -> Response:
         """This API's OpenAPI 3.1 document."""
         await self.context.principal(request)
-        return JSONResponse(openapi_document(request.scope.get("root_path", "")))
+        return ApiJson(openapi_document(request.scope.get("root_path", "")))
 
     async def job(self, request: Request) -> Response:
         """One job: state, progress, arguments, result, error, attempts count, times."""
         await self.context.principal(request)
-        return JSONResponse(serialize.job_detail(await self._job(request)))
+        return ApiJson(serialize.job_detail(await self._job(request)))
 
     async def attempts(self, request: Request) -> Response:
         """A job's attempts, oldest first, with their tracebacks."""
         await self.context.principal(request)
         job = await self._job(request)
         found = await self._run(self.context.store.list_attempts, job.id)
-        return JSONResponse(
+        return ApiJson(
             {"job_id": job.id, "attempts": [serialize.attempt_detail(a) for a in found]}
         )
 
@@ -156,7 +162,7 @@ class JsonApi:
         flt, limit = _list_filter(request.query_params.multi_items())
         found = await self._run(self.context.store.list_jobs, flt)
         page = found[:limit]
-        return JSONResponse(
+        return ApiJson(
             {
                 "jobs": [serialize.job_summary(job) for job in page],
                 "next_before_id": page[-1].id if len(found) > limit else None,
@@ -164,23 +170,36 @@ class JsonApi:
         )
 
     async def events(self, request: Request) -> Response:
-        """The job's state and progress as Server-Sent Events, until it is final."""
-        await self.context.principal(request)
+        """The job's state and progress as Server-Sent Events, until it is final (or the
+        stream's maximum age); a 429 past the principal's cap of open streams."""
+        principal = await self.context.principal(request)
         job = await self._job(request)
         if request.method == "HEAD":  # headers only: a stream would run until the job ends
-            return Response(media_type="text/event-stream")
-        stream = JobEvents(request, job.id, self.context.store.get_job)
-        return StreamingResponse(
+            return Response(media_type="text/event-stream", headers=NO_STORE_HEADERS)
+        limits = self.slots.limits
+        if not self.slots.take(principal.name):
+            raise ApiError(
+                429, "too_many_streams",
+                f"{principal.name} already has {limits.per_principal} event streams open, the "
+                "most one principal may hold; close one (a stream ends by itself when its job "
+                "is final) and retry, or poll GET /api/jobs/{id} instead",
+                limit=limits.per_principal,
+            )
+        stream = JobEvents(request, job.id, self.context.store.get_job,
+                           max_age_seconds=limits.max_age_seconds)
+        return SlotResponse(
+            self.slots,
+            principal.name,
             stream.stream(),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            headers={**NO_STORE_HEADERS, "X-Accel-Buffering": "no"},
         )
 
     async def queues(self, request: Request) -> Response:
         """Every queue's counts, oldest queued age, throughput and failure rate."""
         await self.context.principal(request)
         stats = await self._run(self.context.store.queue_stats)
-        return JSONResponse({"queues": [serialize.queue_detail(s) for s in stats]})
+        return ApiJson({"queues": [serialize.queue_detail(s) for s in stats]})
 
     async def workers(self, request: Request) -> Response:
         """Live workers with their last heartbeat and the ids of the jobs they run."""
@@ -195,7 +214,7 @@ class JsonApi:
         for job in running:
             if job.worker_id is not None:
                 by_worker.setdefault(job.worker_id, []).append(job.id)
-        return JSONResponse(
+        return ApiJson(
             {
                 "workers": [
                     {**serialize.worker_detail(w), "running": by_worker.get(w.id, [])}
@@ -207,7 +226,7 @@ class JsonApi:
     async def schedules(self, request: Request) -> Response:
         """Every schedule with its next slot and its last slot's outcome."""
         await self.context.principal(request)
-        return JSONResponse({"schedules": await self._run(self._schedules_now)})
+        return ApiJson({"schedules": await self._run(self._schedules_now)})
 
     def _schedules_now(self) -> list[dict[str, Any]]:
         store = self.context.store
@@ -228,7 +247,7 @@ class JsonApi:
         """Incidents firing now, oldest first."""
         await self.context.principal(request)
         firing = await self._run(self.context.store.firing_incidents)
-        return JSONResponse({"alerts": [serialize.incident_detail(i) for i in firing]})
+        return ApiJson({"alerts": [serialize.incident_detail(i) for i in firing]})
 
     # -- acting --------------------------------------------------------------------------------
 
@@ -240,7 +259,7 @@ class JsonApi:
         handle = await self._run(
             self._enqueue_now, name, body, request.headers.get("idempotency-key")
         )
-        return JSONResponse(
+        return ApiJson(
             {"id": handle.id, "name": handle.name, "state": handle.state.value,
              "duplicate": handle.duplicate},
             status_code=200 if handle.duplicate else 201,
@@ -280,7 +299,10 @@ class JsonApi:
     async def checkin(self, request: Request) -> Response:
         """Record a ping of a check-in, as ``conveyor checkin NAME`` does, over HTTP."""
         await self.context.principal(request, act=True)
-        name = request.path_params["name"]
+        try:
+            name = check_schedule_name(request.path_params["name"])
+        except ConfigurationError as exc:
+            raise BadParameter("name", str(exc)) from exc
         at = await self._run(self.context.store.record_checkin, name)
         if at is None:
             known = await self._run(self.context.store.list_checkins)
@@ -291,7 +313,7 @@ class JsonApi:
                 f"{', '.join(c.name for c in known) or 'none'}); declare it with app.checkin "
                 "or create it with `conveyor checkin NAME --every 1h`",
             )
-        return JSONResponse({"name": name, "at": at})
+        return ApiJson({"name": name, "at": at})
 
     async def _act(self, request: Request, action: str) -> Response:
         principal = await self.context.principal(request, act=True)
@@ -310,7 +332,7 @@ class JsonApi:
         await self._run(store.record_action, principal.name, action, f"job:{job.id}", details)
         after = await self._run(store.get_job, job.id)
         state = after.state.value if after is not None else None
-        return JSONResponse({"id": job.id, "action": action, "changed": True, "state": state})
+        return ApiJson({"id": job.id, "action": action, "changed": True, "state": state})
 
 
 def _cannot(action: str) -> str:
@@ -320,16 +342,6 @@ def _cannot(action: str) -> str:
 
 
 # -- request parsing -----------------------------------------------------------------------------
-
-
-def _job_id(request: Request) -> int:
-    raw = request.path_params["job_id"]
-    if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 20) or not (
-        0 < int(raw) <= MAX_ID
-    ):
-        raise ApiError(400, "invalid_parameter", f"job_id must be a positive whole number, "
-                       f"got {str(raw)[:40]!r}", parameter="job_id")
-    return int(raw)
 
 
 async def _read_json(request: Request) -> Any:
@@ -456,41 +468,27 @@ def _seconds(value: Any, what: str, limit: float, error: ApiError) -> float:
 def _list_filter(items: list[tuple[str, str]]) -> tuple[JobFilter, int]:
     """The JobFilter (fetching one row more than the page) and page size of a list query."""
     values: dict[str, list[str]] = {}
-    for key, value in items:
+    for key, raw in items:
         if key not in LIST_PARAMETERS:
-            raise _bad_parameter(key, f"unknown parameter {key[:40]!r} (known: "
-                                 f"{', '.join(LIST_PARAMETERS)})")
-        if value.strip():
-            values.setdefault(key, []).append(value.strip())
+            raise BadParameter(key[:40], f"unknown parameter {key[:40]!r} (known: "
+                               f"{', '.join(LIST_PARAMETERS)})")
+        value = params.text(raw, key)
+        if value is not None:
+            values.setdefault(key, []).append(value)
     for key, given in values.items():
         if key != "state" and len(given) > 1:
-            raise _bad_parameter(key, f"{key} was given {len(given)} times; give it once")
-        for value in given:
-            if len(value) > MAX_TEXT or "\x00" in value:
-                raise _bad_parameter(key, f"{key} must be at most {MAX_TEXT} characters "
-                                     "without NUL characters")
+            raise BadParameter(key, f"{key} was given {len(given)} times; give it once")
     single = {key: given[0] for key, given in values.items()}
     fields: dict[str, Any] = {TEXT_FILTERS[k]: v for k, v in single.items() if k in TEXT_FILTERS}
     fields["states"] = _states(values.get("state", []))
     for key in ("newer_than", "older_than"):
         if key in single:
-            fields[key] = _age(single[key], key)
+            fields[key] = params.age(single[key], key)
     if "before_id" in single:
-        fields["before_id"] = _whole(single["before_id"], "before_id", 1, MAX_ID)
-    limit = _whole(single["limit"], "limit", 1, MAX_PAGE) if "limit" in single else DEFAULT_PAGE
+        fields["before_id"] = params.whole(single["before_id"], "before_id")
+    limit = (params.whole(single["limit"], "limit", 1, MAX_PAGE) if "limit" in single
+             else DEFAULT_PAGE)
     return JobFilter(limit=limit + 1, payloads=False, **fields), limit
-
-
-def _age(text: str, what: str) -> float:
-    """A duration like ``"15m"`` or ``"3600"``; beyond a century it means a century (every
-    job is younger), so a huge number is not an error the caller must avoid."""
-    if not DURATION_TEXT.match(text.lower()):
-        raise _bad_parameter(what, f"{what} {text[:40]!r} is not a duration; write seconds or "
-                             "e.g. '30s', '15m', '1h30m', '2d'")
-    try:
-        return min(to_seconds(text, what=what), MAX_AGE_SECONDS)
-    except (ConfigurationError, OverflowError):
-        return MAX_AGE_SECONDS  # only a number too big to be finite gets here
 
 
 def _states(given: list[str]) -> tuple[JobState, ...]:
@@ -499,18 +497,6 @@ def _states(given: list[str]) -> tuple[JobState, ...]:
         try:
             states.append(JobState(value.lower()))
         except ValueError:
-            raise _bad_parameter("state", f"state {value[:40]!r} is not one of "
-                                 f"{', '.join(s.value for s in JobState)}") from None
+            raise BadParameter("state", f"state {value[:40]!r} is not one of "
+                               f"{', '.join(s.value for s in JobState)}") from None
     return tuple(dict.fromkeys(states))
-
-
-def _whole(text: str, what: str, low: int, high: int) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) < 20) or not low <= int(text) <= high:
-        raise _bad_parameter(what, f"{what} must be a whole number from {low} to {high}, "
-                             f"got {text[:40]!r}")
-    return int(text)
-
-
-def _bad_parameter(name: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_parameter", message, parameter=name)
-

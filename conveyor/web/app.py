@@ -15,7 +15,8 @@ from starlette.staticfiles import StaticFiles
 
 from conveyor.web.auth import SESSION_COOKIE, SESSION_SECONDS, AuthConfig, Authenticate, Role
 from conveyor.web.context import ApiError, WebContext, make_templates
-from conveyor.web.pages_common import SECURITY_HEADERS
+from conveyor.web.events import StreamLimits
+from conveyor.web.pages_common import NO_STORE_HEADERS, SECURITY_HEADERS
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -29,18 +30,21 @@ def create_app(
     tokens: Mapping[str, str | Role] | None = None,
     authenticate: Authenticate | None = None,
     secret: str | bytes | None = None,
+    stream_limits: StreamLimits | None = None,
 ) -> Starlette:
     """The dashboard and API for ``app``; mount it anywhere (``/conveyor`` say).
 
     ``tokens`` maps each token to its role (``"admin"`` or ``"read"``); ``authenticate`` is
     a function of the request returning a :class:`~conveyor.web.Principal` or None, to reuse
     the host app's login. One of them is required. ``secret`` signs session cookies (random
-    per process by default, which logs browsers out on restart).
+    per process by default, which logs browsers out on restart). ``stream_limits`` bounds
+    the job event streams: how many one principal holds open, and how long each lasts.
     """
     from conveyor.web.api import api_routes
     from conveyor.web.pages import page_routes
 
-    context = WebContext(app, AuthConfig.build(tokens, authenticate, secret), make_templates())
+    context = WebContext(app, AuthConfig.build(tokens, authenticate, secret), make_templates(),
+                         stream_limits or StreamLimits())
     routes: list[BaseRoute] = [
         Route("/login", _login_page(context), methods=["GET", "POST"], name="login"),
         Route("/logout", _logout, methods=["POST"], name="logout"),
@@ -71,7 +75,8 @@ async def _error(request: Request, exc: HTTPException) -> Response:
         return JSONResponse(
             {"error": code, "message": exc.detail, **extra},
             status_code=exc.status_code,
-            headers=exc.headers,  # Retry-After on a 429, Allow on a 405
+            # Retry-After on a 429, Allow on a 405; never cached (errors may name job states)
+            headers={**(exc.headers or {}), **NO_STORE_HEADERS},
         )
     if exc.status_code == 401:
         return RedirectResponse(request.url_for("login"), status_code=303)

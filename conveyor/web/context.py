@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from conveyor.web.auth import CSRF_FIELD, CSRF_HEADER, AuthConfig, Principal
+from conveyor.web.events import StreamLimits
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -37,6 +38,8 @@ class WebContext:
     app: Conveyor
     auth: AuthConfig
     templates: Jinja2Templates
+    stream_limits: StreamLimits = field(default_factory=StreamLimits)
+    """Caps on the job event streams (per principal, and their age)."""
 
     @property
     def store(self) -> Store:

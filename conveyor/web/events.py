@@ -10,13 +10,19 @@ PostgreSQL and costs one primary-key read per poll. Each event is::
 
 (:func:`conveyor.web.serialize.job_status`). The stream ends after the event that shows the
 job final (succeeded, dead or cancelled), or with ``event: gone`` when the job no longer
-exists (pruned or discarded), or when the client goes away. A comment line (``: keep-alive``)
-goes out every :data:`HEARTBEAT_SECONDS` so proxies keep the connection open.
+exists (pruned or discarded), or with ``event: expired`` once it has been open
+:attr:`StreamLimits.max_age_seconds` (``EventSource`` then reconnects, authenticating
+afresh), or when the client goes away. A comment line (``: keep-alive``) goes out every
+:data:`HEARTBEAT_SECONDS` so proxies keep the connection open.
+
+Each principal may hold at most :attr:`StreamLimits.per_principal` streams open at once (per
+dashboard process); one more is refused with a 429 before it starts.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,7 +31,10 @@ from typing import Any
 import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from conveyor.errors import ConfigurationError
 from conveyor.models import Job
 from conveyor.web.serialize import job_status
 
@@ -35,6 +44,74 @@ HEARTBEAT_SECONDS = 15.0
 """How often a keep-alive comment is sent while nothing changes."""
 RETRY_MILLISECONDS = 2000
 """What the stream tells ``EventSource`` to wait before reconnecting."""
+STREAMS_PER_PRINCIPAL = 8
+"""Default cap on the streams one principal holds open at once."""
+MAX_STREAM_AGE_SECONDS = 3600.0
+"""Default age at which a stream ends (``event: expired``) though its job is not final."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """Bounds on the event streams of one dashboard (``create_app(stream_limits=...)``)."""
+
+    per_principal: int = STREAMS_PER_PRINCIPAL
+    """Streams one principal may hold open at once; one more is a 429."""
+    max_age_seconds: float = MAX_STREAM_AGE_SECONDS
+    """A stream ends (``event: expired``) after this long, even if its job is not final."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.per_principal, bool) or not isinstance(self.per_principal, int) \
+                or self.per_principal < 1:
+            raise ConfigurationError(f"StreamLimits.per_principal must be a whole number of 1 "
+                                     f"or more, got {self.per_principal!r}")
+        if not (isinstance(self.max_age_seconds, int | float)
+                and 0 < self.max_age_seconds < math.inf):
+            raise ConfigurationError(f"StreamLimits.max_age_seconds must be a positive number "
+                                     f"of seconds, got {self.max_age_seconds!r}")
+
+
+class StreamSlots:
+    """How many streams each principal holds open, against :attr:`StreamLimits.per_principal`.
+
+    Only touched on the event loop (the handler and the response run there), so a plain
+    counter needs no lock."""
+
+    def __init__(self, limits: StreamLimits) -> None:
+        self.limits = limits
+        self.open: dict[str, int] = {}
+
+    def take(self, principal: str) -> bool:
+        """Count one more stream of ``principal``; False (nothing counted) when at the cap."""
+        held = self.open.get(principal, 0)
+        if held >= self.limits.per_principal:
+            return False
+        self.open[principal] = held + 1
+        return True
+
+    def give_back(self, principal: str) -> None:
+        """Forget one stream of ``principal`` (it ended, or its client left)."""
+        held = self.open.get(principal, 0) - 1
+        if held > 0:
+            self.open[principal] = held
+        else:
+            self.open.pop(principal, None)
+
+
+class SlotResponse(StreamingResponse):
+    """A streaming response that gives its slot back however it ends (finished, client gone,
+    server shutting down), even when the body never started."""
+
+    def __init__(self, slots: StreamSlots, principal: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = slots
+        self.principal = principal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the stream, then release the slot."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give_back(self.principal)
 
 
 @dataclass
@@ -49,6 +126,10 @@ class JobEvents:
     """Seconds between reads; None is :data:`POLL_SECONDS` (read when the stream starts)."""
     heartbeat_seconds: float | None = None
     """Seconds of quiet before a keep-alive; None is :data:`HEARTBEAT_SECONDS`."""
+    max_age_seconds: float = MAX_STREAM_AGE_SECONDS
+    """The stream ends with ``event: expired`` once open this long."""
+    clock: Callable[[], float] = time.monotonic
+    """Where the stream's age and quiet time are read (a test may pass its own)."""
 
     async def stream(self) -> AsyncIterator[str]:
         """Encoded SSE chunks until the job is final, gone, or the client disconnects."""
@@ -57,7 +138,7 @@ class JobEvents:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         last: dict[str, Any] | None = None
         sent = 0
-        quiet_since = time.monotonic()
+        started = quiet_since = self.clock()
         while True:
             job = await run_in_threadpool(self.read_job, self.job_id)
             if job is None:
@@ -67,13 +148,17 @@ class JobEvents:
             if status != last:
                 sent += 1
                 last = status
-                quiet_since = time.monotonic()
+                quiet_since = self.clock()
                 yield _event("job", sent, status)
                 if job.state.is_final:
                     return
-            elif time.monotonic() - quiet_since >= heartbeat:
-                quiet_since = time.monotonic()
+            elif self.clock() - quiet_since >= heartbeat:
+                quiet_since = self.clock()
                 yield ": keep-alive\n\n"
+            if self.clock() - started >= self.max_age_seconds:
+                yield _event("expired", sent + 1,
+                             {"id": self.job_id, "max_age_seconds": self.max_age_seconds})
+                return
             if await self.request.is_disconnected():
                 return
             await anyio.sleep(poll)

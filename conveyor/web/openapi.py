@@ -10,7 +10,7 @@ from typing import Any
 
 from conveyor.jobs import MAX_NOTIFY_URL_LENGTH, MAX_PRIORITY, MAX_TENANT_LENGTH
 from conveyor.models import JobState
-from conveyor.names import MAX_KEY_LENGTH, MAX_QUEUE_LENGTH
+from conveyor.names import MAX_JOB_NAME_LENGTH, MAX_KEY_LENGTH, MAX_QUEUE_LENGTH
 
 JsonDict = dict[str, Any]
 
@@ -25,12 +25,13 @@ MAX_TEXT = 1000
 MAX_IDEMPOTENCY_KEY = 200
 MAX_DELAY_SECONDS = 10 * 366 * 86400.0
 """Ten years: a later start is a mistake (and beyond what every store's clock can hold)."""
-DURATION_PATTERN = r"^\s*(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d|w))+)\s*$"
+DURATION_PATTERN = r"^ *(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d|w))+) *$"
 """Seconds, or text like ``15m`` or ``1h30m`` (conveyor.durations)."""
-NO_NUL_PATTERN = "^[^\\u0000]*$"
+NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+"""Query text: no control character (C0, DEL, C1), as the API checks."""
 STATE_PATTERN = (
-    r"^\s*(" + "|".join(s.value for s in JobState) + r")?\s*(,\s*("
-    + "|".join(s.value for s in JobState) + r")?\s*)*$"
+    r"^ *(" + "|".join(s.value for s in JobState) + r")? *(, *("
+    + "|".join(s.value for s in JobState) + r")? *)*$"
 )
 QUEUE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]*$"
 IDEMPOTENCY_KEY_PATTERN = r"^[ -~]*[!-~][ -~]*$"
@@ -58,7 +59,7 @@ def _error(description: str) -> JsonDict:
 
 
 _STATE = {"type": "string", "enum": [s.value for s in JobState]}
-_TEXT = {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_NUL_PATTERN}
+_TEXT = {"type": "string", "maxLength": MAX_TEXT, "pattern": NO_CONTROL_PATTERN}
 _DURATION = {"type": "string", "pattern": DURATION_PATTERN}
 _TIME = _nullable("number", description="Unix epoch seconds (UTC)")
 
@@ -348,12 +349,15 @@ _EVENTS = _read(
     {
         "description": (
             "`event: job` with a JobStatus JSON whenever the state or progress changes; the "
-            "stream ends after the event showing the job final, or with `event: gone` when "
-            "the job disappears. A `: keep-alive` comment comes every 15 seconds."
+            "stream ends after the event showing the job final, with `event: gone` when "
+            "the job disappears, or with `event: expired` after the stream's maximum age "
+            "(an hour by default). A `: keep-alive` comment comes every 15 seconds."
         ),
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
     job=True,
+    errors={"429": _error("This principal already holds as many event streams open as it "
+                          "may (too_many_streams); close one and retry")},
 )
 
 
@@ -410,11 +414,13 @@ def openapi_document(root_path: str = "") -> JsonDict:
             "/api/checkins/{name}": {"post": {
                 "summary": "Record a check-in ping (for work outside Conveyor; see alerts)",
                 "parameters": [{"name": "name", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
+                                "schema": {"type": "string", "pattern": QUEUE_PATTERN,
+                                           "maxLength": MAX_JOB_NAME_LENGTH}}],
                 "responses": {
                     "200": _json(_obj(["name", "at"], {"name": {"type": "string"},
                                                        "at": {"type": "number"}}),
                                  "The ping is recorded at the store's time"),
+                    "400": _BAD_PARAMETER,
                     "401": _UNAUTHENTICATED,
                     "403": _READ_ONLY,
                     "404": _error("No check-in of that name: create it first (app.checkin or "

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
 from conveyor.models import QueueControl, QueueStats
-from conveyor.names import check_queue
+from conveyor.names import check_queue, check_schedule_name
 from conveyor.schedules.scheduler import Scheduler
 from conveyor.schedules.timing import Timing, parse_timing
 from conveyor.store.protocol import Store
@@ -24,11 +24,10 @@ from conveyor.web.pages_common import (
     PAGE_SIZE,
     back,
     call,
-    int_field,
     record,
     render,
-    text_field,
 )
+from conveyor.web.params import query_text, query_whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +155,7 @@ class AdminPages:
     async def _queue_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
         try:
-            name = check_queue(text_field(await request.form(), "name"))
+            name = check_queue((await request.form()).get("name"))
         except ConfigurationError as exc:
             return back(request, "queues", error=str(exc))
         store = self.context.store
@@ -186,7 +185,10 @@ class AdminPages:
     async def trigger(self, request: Request) -> Response:
         """Run a schedule's job now, outside its timing (a manual slot in its ledger)."""
         principal = await self.context.principal(request, act=True)
-        name = text_field(await request.form(), "name") or ""
+        try:
+            name = check_schedule_name((await request.form()).get("name"))
+        except ConfigurationError as exc:
+            return back(request, "schedules", error=str(exc))
         app = self.context.app
 
         def run() -> int | None:
@@ -212,7 +214,10 @@ class AdminPages:
 
     async def _schedule_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
-        name = text_field(await request.form(), "name") or ""
+        try:
+            name = check_schedule_name((await request.form()).get("name"))
+        except ConfigurationError as exc:
+            return back(request, "schedules", error=str(exc))
         store = self.context.store
         verb = "pause_schedule" if pause else "resume_schedule"
 
@@ -235,7 +240,7 @@ class AdminPages:
         """Render the audit log, newest first, optionally of one target."""
         principal = await self.context.principal(request)
         data = await call(read_actions, self.context.store,
-                          int_field(request.query_params, "before_id"),
-                          text_field(request.query_params, "target"))
+                          query_whole(request.query_params, "before_id"),
+                          query_text(request.query_params, "target"))
         return await render(self.context, request, principal, "actions.html",
                             {**data, "nav": "actions"})

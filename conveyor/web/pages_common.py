@@ -7,6 +7,8 @@ no inline script or style runs, even if a value ever slipped through unescaped.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -20,26 +22,31 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from conveyor import durations
-from conveyor.errors import ConfigurationError
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.web.auth import Principal
 from conveyor.web.context import WebContext
+from conveyor.web.params import BadParameter, age, query_text, query_whole
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
+FLASH_SIGNATURE = "sig"
+"""The query parameter carrying the signature of a redirect's flash messages."""
 PAGE_SIZE = 50
 """Rows per page of a list; the next page is asked for by keyset (``before_id``)."""
+
+NO_STORE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+"""Sent with every API answer and every page: they carry job data (args, results, errors),
+which no shared cache may keep and no browser may sniff into something other than declared."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     ),
-    "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
+    **NO_STORE_HEADERS,
 }
 """Sent with every page: scripts and styles only from the dashboard's own static files."""
 
@@ -117,8 +124,7 @@ async def render(
         "principal": principal,
         "can_act": principal.can_act,
         "csrf_token": context.auth.csrf_token(principal) or "",
-        "flash": request.query_params.get("flash"),
-        "flash_error": request.query_params.get("error"),
+        **_flashes(context, request),
         **data,
     }
     return context.templates.TemplateResponse(
@@ -135,16 +141,40 @@ def back(
     query: Mapping[str, str] | None = None,
     **path_params: Any,
 ) -> RedirectResponse:
-    """A 303 to page ``route`` with a flash message in its query string (shown escaped)."""
+    """A 303 to page ``route`` with a flash message in its query string, signed so the page
+    shows it (escaped); a flash in a URL the dashboard did not write is never shown."""
     url = request.url_for(route, **path_params)
     params = dict(query or {})
     if flash:
         params["flash"] = flash
     if error:
         params["error"] = error
+    if flash or error:
+        context: WebContext = request.app.state.context
+        params[FLASH_SIGNATURE] = _flash_signature(context, flash or "", error or "")
     if params:
         url = url.include_query_params(**params)
     return RedirectResponse(str(url), status_code=303)
+
+
+def _flash_signature(context: WebContext, flash: str, error: str) -> str:
+    body = f"flash\x00{flash}\x00{error}".encode()
+    return hmac.new(context.auth.secret, body, hashlib.sha256).hexdigest()[:32]
+
+
+def _flashes(context: WebContext, request: Request) -> dict[str, str | None]:
+    """The flash messages of the query string, if the dashboard signed them (``back``).
+
+    Unsigned or tampered ones are dropped: a link from anywhere could otherwise make the
+    dashboard display any text (``?error=Your session expired, log in at evil.example``)."""
+    flash = request.query_params.get("flash")
+    error = request.query_params.get("error")
+    given = request.query_params.get(FLASH_SIGNATURE, "")
+    if (flash or error) and hmac.compare_digest(
+        given.encode(), _flash_signature(context, flash or "", error or "").encode()
+    ):
+        return {"flash": flash, "flash_error": error}
+    return {"flash": None, "flash_error": None}
 
 
 def record(store: Store, principal: Principal, action: str, target: str, **details: Any) -> None:
@@ -158,20 +188,13 @@ def plural(count: int, word: str) -> str:
 
 
 def text_field(values: Mapping[str, Any] | FormData, key: str) -> str | None:
-    """A trimmed text value of a query or form, or None when absent or blank."""
+    """A trimmed text value of a form, or None when absent or blank (unchecked: query
+    parameters go through :mod:`conveyor.web.params`)."""
     value = values.get(key)
     if not isinstance(value, str):
         return None
     value = value.strip()
     return value or None
-
-
-def int_field(values: Mapping[str, Any] | FormData, key: str) -> int | None:
-    """A positive integer value (an id), or None when absent, blank or not a number."""
-    value = text_field(values, key)
-    if value is None or not value.isdigit():
-        return None
-    return int(value)
 
 
 # -- the jobs filter (the jobs list and the dead-letter queue share it) ----------------------------
@@ -198,9 +221,21 @@ class ParsedFilter:
 
 
 def parse_job_filter(params: Mapping[str, str], *, limit: int = PAGE_SIZE) -> ParsedFilter:
-    """Read the jobs list's filters; a bad value is reported and ignored, never a 500."""
-    values = {k: v for k in JOB_FILTER_FIELDS if (v := text_field(params, k)) is not None}
+    """Read the jobs list's filters with the API's validators; a bad value is reported (the
+    page answers 400 and lists what was wrong) and ignored, never a 500."""
     errors: list[str] = []
+
+    def checked(key: str, read: Callable[[str], T]) -> T | None:
+        try:
+            return read(key)
+        except BadParameter as exc:
+            errors.append(exc.detail)
+            return None
+
+    values: dict[str, str] = {}
+    for key in JOB_FILTER_FIELDS:
+        if (value := checked(key, lambda k: query_text(params, k))) is not None:
+            values[key] = value
     states: tuple[JobState, ...] = ()
     if "state" in values:
         try:
@@ -208,14 +243,8 @@ def parse_job_filter(params: Mapping[str, str], *, limit: int = PAGE_SIZE) -> Pa
         except ValueError:
             known = ", ".join(s.value for s in JobState)
             errors.append(f"unknown state {values['state']!r}; choose one of {known}")
-    ages: dict[str, float | None] = {"newer_than": None, "older_than": None}
-    for key in ages:
-        if key in values:
-            try:
-                ages[key] = durations.to_seconds(values[key], what=key.replace("_", " "))
-            except ConfigurationError as exc:
-                errors.append(str(exc))
-    before_id = int_field(params, "before_id")
+    ages = {key: checked(key, lambda k: age(values[k], k)) if key in values else None
+            for key in ("newer_than", "older_than")}
     flt = JobFilter(
         states=states,
         queue=values.get("queue"),
@@ -225,7 +254,7 @@ def parse_job_filter(params: Mapping[str, str], *, limit: int = PAGE_SIZE) -> Pa
         search=values.get("q"),
         newer_than=ages["newer_than"],
         older_than=ages["older_than"],
-        before_id=before_id,
+        before_id=checked("before_id", lambda k: query_whole(params, k)),
         limit=limit + 1,  # one more than shown: tells whether an older page exists
         payloads=False,  # a list never shows arguments or results
     )

@@ -25,12 +25,12 @@ from conveyor.web.pages_common import (
     PAGE_SIZE,
     back,
     call,
-    int_field,
     plural,
     record,
     render,
     text_field,
 )
+from conveyor.web.params import query_text, query_whole, whole
 
 DEAD = (JobState.DEAD,)
 SAMPLE_SIZE = 20
@@ -93,7 +93,8 @@ class Selection:
 
 def parse_selection(form: FormData) -> Selection:
     """Read a selection from the DLQ page (``do=replay:one:42`` ...) or the confirmation page
-    (``verb``, ``scope``, ``ids``); raises :class:`ValueError` saying what is missing."""
+    (``verb``, ``scope``, ``ids``); raises :class:`ValueError` saying what is missing, or
+    :class:`~conveyor.web.params.BadParameter` (a 400) for an id that is not one."""
     verb, scope, one = text_field(form, "verb"), text_field(form, "scope"), text_field(form, "ids")
     action = text_field(form, "do")
     if action is not None:
@@ -102,12 +103,12 @@ def parse_selection(form: FormData) -> Selection:
     if verb not in VERBS or scope not in SCOPES:
         raise ValueError("say what to do: replay or discard, one job, a selection or a filter")
     if scope == "one":
-        if one is None or not one.isdigit():
+        if one is None:
             raise ValueError("which job? the form did not name one")
-        return Selection(verb, scope, (int(one),))
+        return Selection(verb, scope, (whole(one, "ids"),))
     if scope == "selected":
-        ids = tuple(sorted({int(v) for v in form.getlist("ids") if isinstance(v, str)
-                            and v.isdigit()}))
+        ids = tuple(sorted({whole(v, "ids") for v in form.getlist("ids") if isinstance(v, str)
+                            and v.strip()}))
         if not ids:
             raise ValueError(f"select the jobs to {verb} first (tick their boxes)")
         return Selection(verb, scope, ids)
@@ -161,9 +162,9 @@ class DeadLetterPages:
     async def dlq(self, request: Request) -> Response:
         """Render the groups and the (filtered) dead jobs."""
         principal = await self.context.principal(request)
-        params = {k: v for k in FILTER_KEYS if (v := text_field(request.query_params, k))}
+        params = {k: v for k in FILTER_KEYS if (v := query_text(request.query_params, k))}
         data = await call(read_dlq, self.context.store, params,
-                          int_field(request.query_params, "before_id"))
+                          query_whole(request.query_params, "before_id"))
         return await render(self.context, request, principal, "dlq.html",
                             {**data, "filters": params, "nav": "dlq"})
 

@@ -23,6 +23,7 @@ from conveyor.store.protocol import JobFilter
 from conveyor.web.auth import Principal
 from conveyor.web.context import WebContext
 from conveyor.web.pages_common import back, call, pretty_json, record, render, text_field
+from conveyor.web.params import job_id as path_job_id
 from conveyor.why import explain
 
 RERUN_STATES = frozenset({JobState.DEAD, JobState.CANCELLED})
@@ -84,19 +85,19 @@ class JobPage:
     def routes(self) -> list[BaseRoute]:
         """The job page's routes."""
         return [
-            Route("/jobs/{job_id:int}", self.show, name="job"),
-            Route("/jobs/{job_id:int}/rerun", self.rerun, methods=["POST"], name="job_rerun"),
-            Route("/jobs/{job_id:int}/cancel", self.cancel, methods=["POST"], name="job_cancel"),
-            Route("/jobs/{job_id:int}/replay", self.replay, methods=["POST"], name="job_replay"),
+            Route("/jobs/{job_id}", self.show, name="job"),
+            Route("/jobs/{job_id}/rerun", self.rerun, methods=["POST"], name="job_rerun"),
+            Route("/jobs/{job_id}/cancel", self.cancel, methods=["POST"], name="job_cancel"),
+            Route("/jobs/{job_id}/replay", self.replay, methods=["POST"], name="job_replay"),
             Route(
-                "/jobs/{job_id:int}/discard", self.discard, methods=["POST"], name="job_discard"
+                "/jobs/{job_id}/discard", self.discard, methods=["POST"], name="job_discard"
             ),
         ]
 
     async def show(self, request: Request) -> Response:
         """Render the job's page (also what its auto-refresh fetches)."""
         principal = await self.context.principal(request)
-        data = await call(read_job, self.context.app, request.path_params["job_id"])
+        data = await call(read_job, self.context.app, path_job_id(request))
         return await self._render(request, principal, data)
 
     async def _render(
@@ -109,7 +110,7 @@ class JobPage:
     async def rerun(self, request: Request) -> Response:
         """Run a dead or cancelled job again, with fresh attempts (its history is kept)."""
         principal = await self.context.principal(request, act=True)
-        job_id: int = request.path_params["job_id"]
+        job_id = path_job_id(request)
         job = await call(self.context.store.get_job, job_id)
         if job is None or job.state not in RERUN_STATES:
             state = "gone" if job is None else f"{job.state}"
@@ -132,7 +133,7 @@ class JobPage:
     async def cancel(self, request: Request) -> Response:
         """Cancel a waiting job, or ask a running one to stop."""
         principal = await self.context.principal(request, act=True)
-        job_id: int = request.path_params["job_id"]
+        job_id = path_job_id(request)
 
         def run() -> list[int]:
             done = self.context.store.cancel_jobs(
@@ -150,7 +151,7 @@ class JobPage:
     async def discard(self, request: Request) -> Response:
         """Delete a finished job and its history for good."""
         principal = await self.context.principal(request, act=True)
-        job_id: int = request.path_params["job_id"]
+        job_id = path_job_id(request)
 
         def run() -> int:
             count = self.context.store.discard_jobs(
@@ -168,7 +169,7 @@ class JobPage:
     async def replay(self, request: Request) -> Response:
         """Replay a dead job with edited args; the page shows what is wrong with bad ones."""
         principal = await self.context.principal(request, act=True)
-        job_id: int = request.path_params["job_id"]
+        job_id = path_job_id(request)
         form = await request.form()
         text = text_field(form, "args") or ""
         app = self.context.app
