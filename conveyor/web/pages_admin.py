@@ -20,6 +20,7 @@ from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow
 from conveyor.store.web_types import ActionRow
 from conveyor.web.context import WebContext
+from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
     PAGE_SIZE,
     back,
@@ -156,7 +157,7 @@ class AdminPages:
     async def _queue_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
         try:
-            name = check_queue(text_field(await request.form(), "name"))
+            name = check_queue(text_field(await read_form(request), "name"))
         except ConfigurationError as exc:
             return back(request, "queues", error=str(exc))
         store = self.context.store
@@ -186,7 +187,7 @@ class AdminPages:
     async def trigger(self, request: Request) -> Response:
         """Run a schedule's job now, outside its timing (a manual slot in its ledger)."""
         principal = await self.context.principal(request, act=True)
-        name = text_field(await request.form(), "name") or ""
+        name = text_field(await read_form(request), "name") or ""
         app = self.context.app
 
         def run() -> int | None:
@@ -212,7 +213,7 @@ class AdminPages:
 
     async def _schedule_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
-        name = text_field(await request.form(), "name") or ""
+        name = text_field(await read_form(request), "name") or ""
         store = self.context.store
         verb = "pause_schedule" if pause else "resume_schedule"
 
