@@ -95,10 +95,17 @@ class LogSink:
 
 
 
+def slack_escape(text: str) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` escaped as Slack's message formatting asks, so a
+    job name or error message shows as typed and cannot mention ``<!channel>`` or make a
+    link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _slack_text(notice: Notice) -> str:
     lines = [notice.title(), notice.summary]
     lines.extend(f"{key}: {value}" for key, value in notice.details.items())
-    return "\n".join(lines)
+    return slack_escape("\n".join(lines))
 
 
 def _check_header(key: str, value: str) -> None:
