@@ -175,7 +175,9 @@ class Plans:
                     "rate_per": _float(job.rate_per),
                 },
             )
-            return [InsertedJob(id=r[0], state=JobState(r[1])) for r in single.rows]
+            return [
+                InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in single.rows
+            ]
         result = yield Statement(
             self.q("insert_jobs"),
             {
@@ -202,7 +204,7 @@ class Plans:
         )
         # Ids come from an identity in insertion order, which follows the input order.
         inserted = sorted(result.rows, key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in inserted]
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in inserted]
 
     # -- working ------------------------------------------------------------------------------
 

@@ -205,7 +205,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         found = conn.execute(query("insert_jobs"), {"jobs": packed, "now": now}).fetchall()
         # Ids are assigned in insertion order, which follows the input order.
         found.sort(key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in found]
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in found]
 
     # -- working ------------------------------------------------------------------------------
 
