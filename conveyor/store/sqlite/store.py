@@ -460,7 +460,8 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         return cur.rowcount == 1
 
     def rescue_expired(self, limit: int = 1000) -> list[int]:
-        """Count lapsed attempts as failed: retry now, or ``dead`` when attempts are spent."""
+        """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
+        or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
         now = self.now()
         rescued = []
         with self.db.write() as conn:
@@ -469,7 +470,18 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                 completion, outcome = lost_attempt(
                     job_id, token, attempt, max_attempts, worker_id
                 )
-                self._apply(conn, completion, now)
+                if completion.kind is CompletionKind.RETRY:
+                    conn.execute(
+                        query("rescue_job"),
+                        {
+                            "id": job_id,
+                            "token": token,
+                            "error_type": WORKER_LOST,
+                            "error_message": completion.error.message if completion.error else None,
+                        },
+                    )
+                else:
+                    self._apply(conn, completion, now)
                 _record_attempt(
                     conn,
                     job_id=job_id,
