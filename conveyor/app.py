@@ -313,6 +313,7 @@ class Conveyor(Watching):
                 i.state,
                 duplicate=i.duplicate,
                 held_until=i.held_until,
+                created_at=i.created_at,
             )
             for i, j in zip(inserted, jobs, strict=True)
         ]
@@ -347,4 +348,4 @@ class Conveyor(Watching):
             from conveyor.errors import JobNotFoundError
 
             raise JobNotFoundError(f"job {job_id} does not exist (it may have been pruned)")
-        return JobHandle(self, job.id, job.name, job.state)
+        return JobHandle(self, job.id, job.name, job.state, created_at=job.created_at)

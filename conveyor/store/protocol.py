@@ -56,6 +56,9 @@ class InsertedJob:
     """For a duplicate of a succeeded job: when its hold ends (epoch seconds); else None."""
     name: str | None = None
     """For a duplicate: the holder's job name (keys are shared by every job type)."""
+    created_at: float | None = None
+    """When the job (for a duplicate, the holder) was created, in epoch seconds, as the store
+    reads it back: with the id, the job's identity (see :class:`~conveyor.JobHandle`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,7 +205,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         found = conn.execute(query("insert_jobs"), {"jobs": packed, "now": now}).fetchall()
         # Ids are assigned in insertion order, which follows the input order.
         found.sort(key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in found]
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in found]
 
     # -- working ------------------------------------------------------------------------------
 
@@ -460,7 +460,8 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         return cur.rowcount == 1
 
     def rescue_expired(self, limit: int = 1000) -> list[int]:
-        """Count lapsed attempts as failed: retry now, or ``dead`` when attempts are spent."""
+        """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
+        or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
         now = self.now()
         rescued = []
         with self.db.write() as conn:
@@ -469,7 +470,18 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                 completion, outcome = lost_attempt(
                     job_id, token, attempt, max_attempts, worker_id
                 )
-                self._apply(conn, completion, now)
+                if completion.kind is CompletionKind.RETRY:
+                    conn.execute(
+                        query("rescue_job"),
+                        {
+                            "id": job_id,
+                            "token": token,
+                            "error_type": WORKER_LOST,
+                            "error_message": completion.error.message if completion.error else None,
+                        },
+                    )
+                else:
+                    self._apply(conn, completion, now)
                 _record_attempt(
                     conn,
                     job_id=job_id,
