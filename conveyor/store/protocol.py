@@ -151,6 +151,16 @@ class CompletionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimRound:
+    """What :meth:`Store.complete_and_claim` did: the completions' results, then the claim."""
+
+    completed: list[CompletionResult]
+    """One result per completion, in input order (as :meth:`Store.complete_jobs`)."""
+    claimed: list[ClaimedJob]
+    """The jobs claimed (as :meth:`Store.claim_jobs`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatParams:
     """Renew the leases of the jobs a worker holds and mark the worker alive."""
 
@@ -292,6 +302,18 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """Apply attempt outcomes in one transaction, each guarded by state and token."""
+        ...
+
+    def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """Apply ``completions`` (as :meth:`complete_jobs`), then claim (as :meth:`claim_jobs`),
+        in one transaction: the completions are durable before any claimed job can start,
+        and a failure applies neither. Workers use it so a finished attempt is never lost
+        with the process that goes on to run the next job. Whether the claim may take a job
+        that one of these completions made ready again (released, retried at once) is up to
+        the store.
+        """
         ...
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
@@ -464,6 +486,12 @@ class AsyncStore(Protocol):
 
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
+        ...
+
+    async def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """See :meth:`Store.complete_and_claim`."""
         ...
 
     async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
