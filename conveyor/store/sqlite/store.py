@@ -489,9 +489,11 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
     def rescue_expired(self, limit: int = 1000) -> list[int]:
         """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
         or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
-        now = self.now()
         rescued = []
         with self.db.write() as conn:
+            # Under the write lock: a clock read before waiting for it would judge leases by
+            # a moment already past (harmless here, it rescues less, but one rule for all).
+            now = self.now()
             expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
             for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
                 completion, outcome = lost_attempt(
