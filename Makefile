@@ -7,10 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint bench clean
+.PHONY: help venv demo test test-prereqs lint bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 venv: $(STAMP) ## Create .venv and install Conveyor (editable) with its dev extras
 
@@ -25,12 +25,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary folder
 	$(BIN)/conveyor demo
 
-# The layers that start no worker processes of their own run two at a time; the worker-process
-# tests (kills, restarts of PostgreSQL, timing windows) run alone, so they keep the box to
-# themselves.
-test: venv ## Run the whole test suite
-	$(BIN)/python -m pytest -n 2 tests/unit tests/store tests/web tests/acceptance
-	$(BIN)/python -m pytest tests/integration
+# What the suite needs outside Python (a running PostgreSQL, Debian's Chromium): started or
+# installed when this machine allows it, else one line says what is missing and how to get it.
+test-prereqs: ## Check (and where possible start or install) PostgreSQL and Chromium
+	@scripts/test-prereqs
+
+# Two steps, both always run (scripts/test-layers): the layers that start no worker processes of
+# their own, two at a time; then the worker-process tests alone (kills, restarts of PostgreSQL,
+# timing windows), so they keep the box to themselves. ARGS="-x -k claim" passes through.
+PARALLEL_LAYERS := tests/unit tests/store tests/web tests/acceptance
+PROCESS_LAYERS  := tests/integration
+test: venv test-prereqs ## Run the whole test suite (both steps, failures of both reported)
+	@scripts/test-layers $(BIN)/python "$(PARALLEL_LAYERS)" "$(PROCESS_LAYERS)" $(ARGS)
 
 lint: venv ## ruff and mypy --strict
 	$(BIN)/ruff check conveyor tests

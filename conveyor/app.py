@@ -19,7 +19,9 @@ from conveyor.handle import JobHandle
 from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
 from conveyor.limits import Concurrency, Rate
 from conveyor.names import check_job_name, check_queue
+from conveyor.notify import webhook_allow as check_webhook_allow
 from conveyor.notify import webhook_settings
+from conveyor.notify import webhook_timeout as check_webhook_timeout
 from conveyor.retries import Backoff
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
@@ -40,7 +42,10 @@ class Conveyor(Watching):
     the application's. The store is opened on first use, once per process.
 
     ``webhook_secret`` (default ``CONVEYOR_WEBHOOK_SECRET``) signs the webhooks sent to jobs'
-    ``notify_url``; without one they go unsigned. ``webhook_backoff`` are the waits before
+    ``notify_url``; without one they go unsigned. ``webhook_allow`` (default
+    ``CONVEYOR_WEBHOOK_ALLOW``, comma-separated) lists the internal receivers ``notify_url`` may
+    reach (networks like ``"10.0.0.0/8"`` or host names): any other non-public address is
+    refused. ``webhook_timeout`` is each POST's deadline. ``webhook_backoff`` are the waits before
     each retry of a failed webhook (the last repeats). See docs/notifications.md.
     """
 
@@ -53,6 +58,8 @@ class Conveyor(Watching):
         schema: str | None = None,
         webhook_secret: str | None = None,
         webhook_backoff: Sequence[Duration] | None = None,
+        webhook_allow: Sequence[str] | None = None,
+        webhook_timeout: Duration | None = None,
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -70,6 +77,10 @@ class Conveyor(Watching):
             webhook_secret, webhook_backoff
         )
         """Signs ``notify_url`` webhooks (None: unsigned) and spaces their retries."""
+        self.webhook_allow = check_webhook_allow(webhook_allow)
+        """Non-public destinations ``notify_url`` may reach anyway."""
+        self.webhook_timeout = check_webhook_timeout(webhook_timeout)
+        """Seconds each ``notify_url`` POST may take in all."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -302,6 +313,7 @@ class Conveyor(Watching):
                 i.state,
                 duplicate=i.duplicate,
                 held_until=i.held_until,
+                created_at=i.created_at,
             )
             for i, j in zip(inserted, jobs, strict=True)
         ]
@@ -336,4 +348,4 @@ class Conveyor(Watching):
             from conveyor.errors import JobNotFoundError
 
             raise JobNotFoundError(f"job {job_id} does not exist (it may have been pruned)")
-        return JobHandle(self, job.id, job.name, job.state)
+        return JobHandle(self, job.id, job.name, job.state, created_at=job.created_at)

@@ -36,6 +36,16 @@ class JobNotFoundError(ConveyorError, LookupError):
     """No job with the given id exists (it may have been pruned)."""
 
 
+class JobReplacedError(JobNotFoundError):
+    """A handle's job is gone and its id now belongs to another job.
+
+    Raised by :class:`~conveyor.JobHandle` instead of reading the other job: the handle's job
+    was never committed (the transaction it was enqueued in rolled back, and SQLite handed its
+    id out again) or its row was replaced behind Conveyor's back. A :class:`JobNotFoundError`,
+    so code that already handles a missing job handles this too.
+    """
+
+
 class InvalidTransitionError(ConveyorError):
     """An action does not fit the job's current state (e.g. replaying a job that is not dead)."""
 

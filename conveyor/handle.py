@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import (
     JobCancelledError,
     JobFailedError,
     JobNotFoundError,
+    JobReplacedError,
     ResultTimeoutError,
 )
 from conveyor.models import Job, JobState
@@ -29,6 +31,11 @@ class JobHandle:
     For a unique job whose key was already held, nothing was written: ``duplicate`` is True and
     the handle is the *holding* job's (its id, name and current state), so ``result()`` waits
     for the holder. See docs/unique-jobs.md.
+
+    A job is its id *and* its creation time (``created_at``): every read checks both and raises
+    :class:`JobReplacedError` rather than answer for another job that now has the id. SQLite
+    can hand an id out again when the transaction that enqueued a job rolls back
+    (``enqueue(connection=...)``), so a handle from that enqueue must not read the next job.
     """
 
     app: Conveyor
@@ -43,12 +50,31 @@ class JobHandle:
     None while the holder is still active (scheduled, queued, running, retrying: the hold lasts
     until it ends) or when it holds the key forever, and for jobs that are not duplicates.
     """
+    created_at: float | None = None
+    """When the job was created (epoch seconds, as the store reads it back); with ``id`` it
+    names one job. None only for a handle built without it, which then checks the id alone."""
 
     def refresh(self) -> Job:
-        """The job as it is now; raises :class:`JobNotFoundError` if it was pruned."""
-        job = self.app.store.get_job(self.id)
+        """The job as it is now.
+
+        Raises :class:`JobNotFoundError` if it no longer exists (pruned or discarded), and
+        :class:`JobReplacedError` if its id now belongs to another job.
+        """
+        return self._check(self.app.store.get_job(self.id))
+
+    def _check(self, job: Job | None) -> Job:
+        """``job`` if it is this handle's job; the error that says why not otherwise."""
         if job is None:
             raise JobNotFoundError(f"job {self.id} does not exist (it may have been pruned)")
+        if self.created_at is not None and job.created_at != self.created_at:
+            raise JobReplacedError(
+                f"job {self.id} is no longer the job this handle was given: that job "
+                f"({self.name}, created {_when(self.created_at)}) does not exist, and id "
+                f"{self.id} now belongs to another job ({job.name}, created "
+                f"{_when(job.created_at)}). If it was enqueued with connection=, the "
+                "transaction that enqueued it rolled back (commit it before waiting for the "
+                "result); otherwise it was discarded or pruned"
+            )
         return job
 
     def result(self, timeout: float | None = None) -> Any:
@@ -74,15 +100,18 @@ class JobHandle:
         deadline = None if timeout is None else loop.time() + timeout
         pause = _FIRST_POLL
         while True:
-            job = await self.app.async_store.get_job(self.id)
-            if job is None:
-                raise JobNotFoundError(f"job {self.id} does not exist (it may have been pruned)")
+            job = self._check(await self.app.async_store.get_job(self.id))
             if job.state.is_final:
                 return _outcome(job)
             if deadline is not None and loop.time() >= deadline:
                 raise _timeout(job, timeout)
             await asyncio.sleep(pause if deadline is None else min(pause, deadline - loop.time()))
             pause = min(_MAX_POLL, pause * 1.5)
+
+
+def _when(at: float) -> str:
+    """An epoch time as ISO 8601 UTC, to the microsecond (two jobs' times may be close)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
 
 
 def _outcome(job: Job) -> Any:

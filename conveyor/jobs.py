@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from conveyor.args import RESERVED, ArgsSpec
+from conveyor.destinations import ALLOW_ENV, CREDENTIALS, AllowList, redacted, url_problem
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.handle import JobHandle
@@ -61,8 +62,11 @@ def check_tenant(tenant: object) -> str | None:
 MAX_NOTIFY_URL_LENGTH = 2000
 
 
-def check_notify_url(url: object) -> str | None:
-    """Return a valid ``notify_url`` (an absolute http(s) URL, or None for none) or raise."""
+def check_notify_url(url: object, allow: AllowList | None = None) -> str | None:
+    """Return a valid ``notify_url`` (an absolute http(s) URL, or None for none) or raise
+    :class:`ConfigurationError`: also for credentials in it, or a host that is a literal
+    non-public address (127.0.0.1, 10.x, 169.254.169.254, 0.0.0.0, 2130706433, ...) not in
+    ``allow`` (the app's ``webhook_allow``)."""
     if url is None:
         return None
     if not isinstance(url, str):
@@ -83,6 +87,15 @@ def check_notify_url(url: object) -> str | None:
             f"notify_url {url!r} must be an absolute http:// or https:// URL without spaces, "
             "e.g. 'https://example.com/hooks/conveyor'"
         )
+    problem = url_problem(url, allow or AllowList())
+    if problem is not None:
+        advice = (
+            "send a token in the query string instead, or sign webhooks (webhook_secret)"
+            if problem.startswith(CREDENTIALS)
+            else "to reach an internal receiver, allow it: Conveyor(webhook_allow=[...]) or "
+            f"{ALLOW_ENV} (a network such as '10.0.0.0/8', or the host name)"
+        )
+        raise ConfigurationError(f"notify_url {redacted(url)!r} {problem}; {advice}")
     return url
 
 
@@ -239,7 +252,7 @@ class JobDefinition(Generic[P, R]):
         unique_key, unique_for = self._unique(args, kwargs, options)
         tenant = check_tenant(options.get("tenant"))
         limit_key, rate_key = self._limit_keys(args, kwargs, tenant)
-        notify_url = check_notify_url(options.get("notify_url"))
+        notify_url = check_notify_url(options.get("notify_url"), self.app.webhook_allow)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,

@@ -13,16 +13,23 @@ scheme of :mod:`conveyor.monitor.signing`; without one it is unsigned.
 
 The workers' notifiers (:mod:`conveyor.worker.notifier`) send it and retry failures with
 :data:`DEFAULT_BACKOFF`, giving up after :data:`MAX_ATTEMPTS` attempts.
+
+The URL comes from whoever enqueues (possibly over the HTTP API), so it may only point at a
+public address: a literal non-public address or credentials are refused at enqueue, and every
+address the host resolves to is checked again when sending (:mod:`conveyor.destinations`).
+Internal receivers are allowed with ``Conveyor(webhook_allow=[...])`` or
+``CONVEYOR_WEBHOOK_ALLOW``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from conveyor.destinations import ALLOW_ENV, AllowList
 from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, JobState
@@ -36,7 +43,9 @@ __all__ = [
     "completion_body",
     "post_webhook",
     "retry_in",
+    "webhook_allow",
     "webhook_settings",
+    "webhook_timeout",
 ]
 
 SECRET_ENV = "CONVEYOR_WEBHOOK_SECRET"
@@ -45,7 +54,7 @@ DEFAULT_BACKOFF: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 1800.0, 3600.0)
 MAX_ATTEMPTS = 8
 """Attempts per delivery before it is given up."""
 TIMEOUT = 10.0
-"""Seconds to connect and for each read from the receiver."""
+"""Seconds each whole POST may take (resolving, connecting, sending, reading the answer)."""
 
 _ERROR_CHARS = 1000  # what is kept in the store
 
@@ -84,6 +93,24 @@ def webhook_settings(
     return resolved, waits
 
 
+def webhook_allow(allow: Iterable[str] | None) -> AllowList:
+    """Validate ``Conveyor(webhook_allow=)``: the non-public destinations ``notify_url`` may
+    reach anyway (None: the ``CONVEYOR_WEBHOOK_ALLOW`` environment variable, else none)."""
+    return AllowList.parse(allow, what="webhook_allow")
+
+
+def webhook_timeout(timeout: Duration | None) -> float:
+    """Validate ``Conveyor(webhook_timeout=)``: the deadline of each POST, in seconds."""
+    if timeout is None:
+        return TIMEOUT
+    seconds = to_seconds(timeout, what="webhook_timeout")
+    if seconds <= 0:
+        raise ConfigurationError(
+            f"webhook_timeout must be more than zero seconds, e.g. '10s', got {timeout!r}"
+        )
+    return seconds
+
+
 def retry_in(attempts: int, backoff: Sequence[float] = DEFAULT_BACKOFF) -> float | None:
     """Seconds until the next try after ``attempts`` failed attempts; None gives up."""
     if attempts >= MAX_ATTEMPTS:
@@ -108,30 +135,39 @@ def completion_body(job: Job) -> str:
     return json.dumps(body, ensure_ascii=False, default=str)
 
 
-
-
 def post_webhook(
-    url: str, body: str, *, secret: str | None, timeout: float = TIMEOUT
+    url: str,
+    body: str,
+    *,
+    secret: str | None,
+    allow: AllowList,
+    timeout: float = TIMEOUT,
 ) -> None:
-    """POST ``body`` to ``url`` once, signed when there is a ``secret``.
+    """POST ``body`` to ``url`` once, signed when there is a ``secret``, within ``timeout``
+    seconds in all.
 
     Raises :class:`WebhookError` unless the receiver answers 2xx: redirects, other statuses,
-    connection errors and timeouts are failures to retry; a URL that is not http(s) is
-    hopeless.
+    connection errors and timeouts are failures to retry; a URL that is not http(s), and a
+    host that is or resolves to a non-public address not in ``allow``, are hopeless.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError(f"{url!r} is not an http(s) URL; nothing was sent", hopeless=True)
     try:
-        post_json(url, body.encode(), secret=secret, timeout=timeout)
+        post_json(url, body.encode(), secret=secret, timeout=timeout, allow=allow)
     except PostFailed as exc:
-        raise WebhookError(f"{exc.problem}; {_ADVICE[exc.failure]}") from exc
+        raise WebhookError(
+            f"{exc.problem}; {_ADVICE[exc.failure]}", hopeless=exc.failure is Failure.REFUSED
+        ) from exc
 
 
 _ADVICE = {
     Failure.STATUS: "check the receiver's logs (redirects are not followed: give the final "
     "address as notify_url)",
-    Failure.TIMEOUT: "check the receiver is up and fast",
+    Failure.TIMEOUT: "check the receiver is up and answers fast (or raise webhook_timeout)",
+    Failure.REFUSED: "nothing was sent and it will not be retried; for an internal receiver, "
+    f"allow it with Conveyor(webhook_allow=[...]) or {ALLOW_ENV} (a network such as "
+    "'10.0.0.0/8' or the host name) in the workers",
     Failure.CONNECT: "check that the receiver is running and reachable from the workers",
     Failure.BROKEN: "check the receiver's logs",
 }

@@ -22,6 +22,9 @@ from conveyor.loading import load_app
 
 TOKEN_ENV = "CONVEYOR_DASHBOARD_TOKEN"
 READ_TOKEN_ENV = "CONVEYOR_DASHBOARD_READ_TOKEN"
+PROXIES_ENV = "CONVEYOR_DASHBOARD_TRUSTED_PROXIES"
+MIN_TOKEN_CHARS = 32
+"""Shortest --token / --read-token: as long as random_token()'s, which no guessing reaches."""
 WEB_MODULES = ("starlette", "uvicorn", "jinja2", "multipart")
 """What the ``web`` extra installs (python-multipart imports as ``multipart``)."""
 
@@ -86,16 +89,25 @@ def login_url(sock: socket.socket, token: str) -> str:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one).")
 @click.option("--token", envvar=TOKEN_ENV, metavar="TOKEN",
-              help=f"Admin token, at least 16 characters [env {TOKEN_ENV}; default: a random "
-              "one, printed in the login URL].")
+              help=f"Admin token, at least {MIN_TOKEN_CHARS} characters [env {TOKEN_ENV}; "
+              "default: a random one, printed in the login URL].")
 @click.option("--read-token", envvar=READ_TOKEN_ENV, metavar="TOKEN",
               help=f"A token that may only look, not act [env {READ_TOKEN_ENV}].")
 @click.option("--allow-remote", is_flag=True,
               help="Listen on a non-loopback --host (put TLS in front: tokens and session "
               "cookies would otherwise cross the network in clear text).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, envvar=PROXIES_ENV,
+              metavar="ADDRESS",
+              help="A reverse proxy (IP or network) whose X-Forwarded-For and "
+              "X-Forwarded-Proto headers are believed; repeat for several [env "
+              f"{PROXIES_ENV}, space-separated; default: none].")
+@click.option("--secure-cookies", is_flag=True,
+              help="Always mark the session cookie Secure (by default it is when the "
+              "connection is HTTPS, or a trusted proxy says it was).")
 def dashboard(app_arg: str | None, app_option: str | None, url: str | None, host: str,
               port: int, token: str | None, read_token: str | None,
-              allow_remote: bool) -> None:
+              allow_remote: bool, trusted_proxies: tuple[str, ...],
+              secure_cookies: bool) -> None:
     """Serve the dashboard and JSON API for APP (e.g. `conveyor dashboard myapp:app`).
 
     Prints a login URL with the admin token; open it in a browser. API clients send
@@ -114,6 +126,8 @@ def dashboard(app_arg: str | None, app_option: str | None, url: str | None, host
             "Serve it on loopback (the default) behind a TLS reverse proxy, or pass "
             "--allow-remote if the network is trusted"
         )
+    check_token_length(token, "--token")
+    check_token_length(read_token, "--read-token")
     check_web_extra()
     import uvicorn
 
@@ -130,14 +144,22 @@ def dashboard(app_arg: str | None, app_option: str | None, url: str | None, host
         if read_token == admin:
             raise ConfigurationError("--read-token must differ from the admin --token")
         tokens[read_token] = "read"
-    web = create_app(app, tokens=tokens)
+    web = create_app(
+        app,
+        tokens=tokens,
+        trusted_proxies=trusted_proxies,
+        secure_cookies=True if secure_cookies else None,
+    )
     sock = bind(host, port)
     click.echo(f"Dashboard: {login_url(sock, admin)}")
     click.echo("API: send the header `Authorization: Bearer <token>`; Ctrl-C stops the server")
     sys.stdout.flush()
-    # No access log: the login URL's query string holds the token.
+    # No access log: the login URL's query string holds the token. No proxy headers from
+    # uvicorn either (it would trust 127.0.0.1 by default): --trusted-proxy decides alone.
     server = uvicorn.Server(
-        uvicorn.Config(web, log_level="warning", access_log=False, lifespan="off")
+        uvicorn.Config(
+            web, log_level="warning", access_log=False, lifespan="off", proxy_headers=False
+        )
     )
     # uvicorn catches SIGINT/SIGTERM, shuts down gracefully, then raises the signal again
     # for the handler it found installed: make that one a no-op so the command ends normally.
@@ -149,6 +171,16 @@ def dashboard(app_arg: str | None, app_option: str | None, url: str | None, host
         sock.close()
         app.close()
     click.echo("dashboard stopped")
+
+
+def check_token_length(token: str | None, option: str) -> None:
+    """Refuse a token a guesser could reach: shorter than :data:`MIN_TOKEN_CHARS`."""
+    if token is not None and len(token) < MIN_TOKEN_CHARS:
+        raise ConfigurationError(
+            f"{option} must be at least {MIN_TOKEN_CHARS} characters (got {len(token)}); "
+            "leave it out for a random one, or make one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:

@@ -12,11 +12,12 @@ import json
 import logging
 import smtplib
 import ssl as ssl_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from conveyor.destinations import ALLOW_ENV, CREDENTIALS, AllowList, url_problem
 from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.monitor.notice import Notice, NoticeKind
@@ -25,8 +26,6 @@ from conveyor.outbound import Failure, PostFailed, post_json
 __all__ = ["EmailSink", "LogSink", "Sink", "SinkError", "WebhookSink"]
 
 alerts_logger = logging.getLogger("conveyor.alerts")
-
-# How much of an error response body to quote: enough to see the receiver's reason, not a page.
 
 
 class SinkError(ConveyorError):
@@ -93,12 +92,17 @@ class LogSink:
 # -- webhook -------------------------------------------------------------------------------
 
 
+def slack_escape(text: str) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` escaped as Slack's message formatting asks, so a
+    job name or error message shows as typed and cannot mention ``<!channel>`` or make a
+    link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack_text(notice: Notice) -> str:
     lines = [notice.title(), notice.summary]
     lines.extend(f"{key}: {value}" for key, value in notice.details.items())
-    return "\n".join(lines)
+    return slack_escape("\n".join(lines))
 
 
 def _check_header(key: str, value: str) -> None:
@@ -120,8 +124,16 @@ class WebhookSink:
     ``Authorization`` token); they and the secret never appear in :attr:`name` or errors.
 
     Any answer outside 2xx (redirects included), connection error or timeout raises
-    :class:`SinkError`. ``timeout`` bounds connecting and each read from the server.
-    Raises :class:`ConfigurationError` for a URL that is not http(s) or a bad header or timeout.
+    :class:`SinkError`. ``timeout`` is the deadline of each whole POST (resolving, connecting,
+    sending and reading the answer).
+
+    The receiver must be on a public address, checked on every address its host resolves to
+    when sending; ``allow`` lists internal receivers to reach anyway: networks such as
+    ``"10.0.0.0/8"`` or exact host names such as ``"hooks.internal"`` (default: the
+    ``CONVEYOR_WEBHOOK_ALLOW`` environment variable, comma-separated). See docs/alerts.md.
+
+    Raises :class:`ConfigurationError` for a URL that is not http(s), holds credentials or is a
+    literal address not allowed, or for a bad header, timeout or allow entry.
     """
 
     def __init__(
@@ -132,6 +144,7 @@ class WebhookSink:
         slack: bool = False,
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        allow: Iterable[str] | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -143,6 +156,14 @@ class WebhookSink:
             parts.port  # noqa: B018 - reading it validates the port
         except ValueError as exc:
             raise ConfigurationError(f"webhook URL {url!r} has an invalid port: {exc}") from None
+        self.allow = AllowList.parse(allow, what="WebhookSink allow")
+        problem = url_problem(url, self.allow)
+        if problem is not None:
+            host = parts.netloc.rpartition("@")[2]
+            raise ConfigurationError(
+                f"webhook URL {parts.scheme}://{host}{parts.path} {problem}; "
+                f"{_allow_advice(problem)}"
+            )
         if secret is not None and not secret:
             raise ConfigurationError("webhook secret must not be empty; pass None to not sign")
         for key, value in (headers or {}).items():
@@ -170,7 +191,12 @@ class WebhookSink:
         body = self.body(notice)
         try:
             post_json(
-                self.url, body, secret=self.secret, timeout=self.timeout, headers=self.headers
+                self.url,
+                body,
+                secret=self.secret,
+                timeout=self.timeout,
+                allow=self.allow,
+                headers=self.headers,
             )
         except PostFailed as exc:
             raise SinkError(self.name, f"{exc.problem}; {self._advice(exc)}") from exc
@@ -182,12 +208,23 @@ class WebhookSink:
             return "check the URL, the receiver's credentials/headers and its logs"
         if exc.failure is Failure.TIMEOUT:
             return "check the receiver is up and fast, or raise the sink's timeout"
+        if exc.failure is Failure.REFUSED:
+            return (
+                f"for an internal receiver, allow it: WebhookSink(..., allow=['10.0.0.0/8' or "
+                f"the host name]) or {ALLOW_ENV}"
+            )
         if exc.failure is Failure.CONNECT:
             return (
                 "check the URL, that the receiver is running and reachable from here (DNS, "
                 "firewall, proxy settings)"
             )
         return "check the receiver's logs"
+
+
+def _allow_advice(problem: str) -> str:
+    if problem.startswith(CREDENTIALS):
+        return "pass them as headers={'Authorization': ...} instead"
+    return f"for an internal receiver, allow it with allow=[...] or {ALLOW_ENV}"
 
 
 # -- email ---------------------------------------------------------------------------------

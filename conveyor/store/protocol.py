@@ -56,6 +56,9 @@ class InsertedJob:
     """For a duplicate of a succeeded job: when its hold ends (epoch seconds); else None."""
     name: str | None = None
     """For a duplicate: the holder's job name (keys are shared by every job type)."""
+    created_at: float | None = None
+    """When the job (for a duplicate, the holder) was created, in epoch seconds, as the store
+    reads it back: with the id, the job's identity (see :class:`~conveyor.JobHandle`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,16 @@ class CompletionResult:
 
     job_id: int
     accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRound:
+    """What :meth:`Store.complete_and_claim` did: the completions' results, then the claim."""
+
+    completed: list[CompletionResult]
+    """One result per completion, in input order (as :meth:`Store.complete_jobs`)."""
+    claimed: list[ClaimedJob]
+    """The jobs claimed (as :meth:`Store.claim_jobs`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +302,18 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """Apply attempt outcomes in one transaction, each guarded by state and token."""
+        ...
+
+    def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """Apply ``completions`` (as :meth:`complete_jobs`), then claim (as :meth:`claim_jobs`),
+        in one transaction: the completions are durable before any claimed job can start,
+        and a failure applies neither. Workers use it so a finished attempt is never lost
+        with the process that goes on to run the next job. Whether the claim may take a job
+        that one of these completions made ready again (released, retried at once) is up to
+        the store.
+        """
         ...
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
@@ -461,6 +486,12 @@ class AsyncStore(Protocol):
 
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
+        ...
+
+    async def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """See :meth:`Store.complete_and_claim`."""
         ...
 
     async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:

@@ -16,6 +16,12 @@ def lost_attempt(
 
     The attempt counts as failed: the job is retried at once, or sent to ``dead`` when its
     attempts are spent, so a job that kills its worker every time cannot loop forever.
+
+    A retry here is not a handler's retry: the stores apply it with their rescue statement,
+    which keeps the job's ``run_at`` (a claim never changes it). The orphan so returns to its
+    old place in claim order (priority, run_at, id), ahead of the jobs enqueued while its
+    worker held it, instead of behind the whole backlog; a rescued job re-runs within about
+    lease + rescue interval of its worker's death, however deep the queue.
     """
     exhausted = attempt >= max_attempts
     message = (

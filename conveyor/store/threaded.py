@@ -16,6 +16,7 @@ from conveyor.store.protocol import (
     AsyncStoreTransaction,
     ClaimedJob,
     ClaimParams,
+    ClaimRound,
     Completion,
     CompletionResult,
     HeartbeatParams,
@@ -61,6 +62,12 @@ class ThreadedAsyncStore:
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
         return await self._run(lambda: self._store.complete_jobs(completions))
+
+    async def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """See :meth:`Store.complete_and_claim`."""
+        return await self._run(lambda: self._store.complete_and_claim(completions, params))
 
     async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """See :meth:`Store.heartbeat`."""

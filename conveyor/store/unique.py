@@ -27,7 +27,8 @@ def unique_keys(jobs: Sequence[NewJob]) -> list[str]:
 
 
 def holders_from_rows(found: Iterable[Sequence[Any]]) -> dict[str, InsertedJob]:
-    """Rows of (key, id, state, name, held_until), ordered by id, as each key's holder.
+    """Rows of (key, id, state, name, held_until, created_at), ordered by id, as each key's
+    holder.
 
     Normally a key has at most one holder; replaying a dead job can make two, and then the
     newest one answers.
@@ -39,6 +40,7 @@ def holders_from_rows(found: Iterable[Sequence[Any]]) -> dict[str, InsertedJob]:
             duplicate=True,
             held_until=None if row[4] is None else float(row[4]),
             name=row[3],
+            created_at=float(row[5]),
         )
         for row in found
     }

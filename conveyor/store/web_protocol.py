@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:  # protocol.py builds Store on these verbs
     from conveyor.store.protocol import JobFilter
 
 
 class WebVerbs(Protocol):
-    """Audit of actions, the dead-letter queue's groups and replays, and chart series."""
+    """Audit of actions, the dead-letter queue's groups and replays, chart series, and the
+    dashboard's login sessions."""
 
     def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
         """Record an operator action now; its id."""
@@ -43,4 +44,21 @@ class WebVerbs(Protocol):
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first."""
+        ...
+
+    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
+        """Record a login that lasts ``seconds`` from now (the store's clock).
+
+        ``session_id`` is a digest of the cookie's secret, never the secret itself, and must
+        be new. Expired sessions are deleted on the way, so the table holds live ones only.
+        """
+        ...
+
+    def get_session(self, session_id: str) -> SessionRow | None:
+        """The session with this id if it exists and has not expired, else None."""
+        ...
+
+    def close_session(self, session_id: str) -> bool:
+        """End a session now (a logout), for every dashboard process; False if there was
+        none."""
         ...

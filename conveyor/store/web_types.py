@@ -43,3 +43,14 @@ class SeriesPoint:
     succeeded: int = 0
     failed: int = 0
     """Jobs that went dead plus attempts that failed and were retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """A dashboard session that has not expired (see :meth:`WebVerbs.open_session`)."""
+
+    credential: str
+    """A digest of the token that logged in (never the token itself)."""
+    role: str
+    """The role that token had at login; the session counts only while it still has it."""
+    expires_at: float

@@ -1,4 +1,4 @@
-"""Who is asking: tokens, a signed session cookie, an optional callback, roles and CSRF.
+"""Who is asking: tokens, server-side sessions, an optional callback, roles and CSRF.
 
 Authentication is on by default, even on loopback: every route but the login page and static
 files needs a principal. API clients send ``Authorization: Bearer <token>``; a browser logs in
@@ -6,9 +6,16 @@ once with its token (``/login?token=...``) and then carries a session cookie sig
 dashboard's secret. An app that mounts the dashboard can instead pass ``authenticate=``, a
 function of the request that returns a :class:`Principal` (or None), to reuse its own login.
 
+A session is a row in the store as well as a cookie, so a logout ends it in every dashboard
+process at once. The row remembers a digest of the token that logged in and its role then;
+the session counts only while the dashboard's tokens still give that token that role, so
+removing or downgrading a token ends its sessions. The cookie's own fields are never trusted
+for the role.
+
 State-changing requests from a browser session must carry the session's CSRF token (a hidden
 form field or an ``X-CSRF-Token`` header); requests with a bearer token need none, because a
-browser never adds that header on its own.
+browser never adds that header on its own. Failed logins and wrong bearer tokens are limited
+per client (:mod:`conveyor.web.throttle`).
 """
 
 from __future__ import annotations
@@ -21,12 +28,19 @@ import inspect
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from conveyor.errors import ConfigurationError
+from conveyor.web.proxy import TrustedProxies
+from conveyor.web.throttle import AttemptLimiter
+
+if TYPE_CHECKING:
+    from conveyor.store.web_protocol import WebVerbs
 
 SESSION_COOKIE = "conveyor_session"
 SESSION_SECONDS = 12 * 3600
@@ -61,6 +75,16 @@ Authenticate = Callable[[Request], "Principal | Awaitable[Principal | None] | No
 """A user-supplied check of a request, for a dashboard mounted inside an app."""
 
 
+def credential_of(token: str) -> str:
+    """What a session remembers of the token that logged in: a digest, never the token."""
+    return hashlib.sha256(b"conveyor-dashboard-token:" + token.encode()).hexdigest()
+
+
+def _digest(session_id: str) -> str:
+    """The store's key for a session: reading the table gives no usable cookie."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 def random_token() -> str:
     """A fresh, unguessable token (as ``conveyor dashboard`` prints in its login URL)."""
     return secrets.token_urlsafe(24)
@@ -73,6 +97,14 @@ class AuthConfig:
     tokens: Mapping[str, Principal] = field(default_factory=dict)
     authenticate: Authenticate | None = None
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    store: Callable[[], WebVerbs] | None = None
+    """Where sessions live (the app's store); without one, browsers cannot log in."""
+    limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
+    secure_cookies: bool | None = None
+    """True: always mark the cookie ``Secure``; False: never; None: when the request is
+    HTTPS (directly or as a trusted proxy says)."""
+    _by_credential: dict[str, Principal] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.tokens and self.authenticate is None:
@@ -87,6 +119,7 @@ class AuthConfig:
                     "dashboard tokens must be at least 16 characters; use "
                     "conveyor.web.random_token() for one"
                 )
+        self._by_credential = {credential_of(t): p for t, p in self.tokens.items()}
 
     @classmethod
     def build(
@@ -94,6 +127,11 @@ class AuthConfig:
         tokens: Mapping[str, str | Role] | None,
         authenticate: Authenticate | None,
         secret: str | bytes | None,
+        *,
+        store: Callable[[], WebVerbs] | None = None,
+        limiter: AttemptLimiter | None = None,
+        trusted_proxies: Iterable[str] = (),
+        secure_cookies: bool | None = None,
     ) -> AuthConfig:
         """From ``create_app``'s arguments: tokens map to a role name."""
         principals = {}
@@ -105,7 +143,15 @@ class AuthConfig:
                     f"a dashboard token's role must be 'admin' or 'read', got {role!r}"
                 ) from None
         key = secret.encode() if isinstance(secret, str) else secret
-        return cls(principals, authenticate, key or secrets.token_bytes(32))
+        return cls(
+            principals,
+            authenticate,
+            key or secrets.token_bytes(32),
+            store,
+            limiter or AttemptLimiter(),
+            TrustedProxies(trusted_proxies),
+            secure_cookies,
+        )
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -116,14 +162,51 @@ class AuthConfig:
                 return principal
         return None
 
-    def session_cookie(self, principal: Principal) -> str:
-        """A signed cookie value carrying the principal, a fresh CSRF token and an expiry."""
+    def check_token(self, request: Request, token: str) -> Principal | None:
+        """The principal of ``token`` presented by ``request``'s client, counting a wrong one
+        against the client; raises :class:`~conveyor.web.throttle.TooManyAttempts` while the
+        client has failed too often."""
+        client = self.proxies.client(request)
+        self.limiter.check(client)
+        principal = self.login(token)
+        if principal is None:
+            self.limiter.failed(client)
+        return principal
+
+    def cookie_secure(self, request: Request) -> bool:
+        """Whether the session cookie gets the ``Secure`` attribute for this request."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.proxies.is_https(request)
+
+    def _sessions(self) -> WebVerbs:
+        if self.store is None:
+            raise ConfigurationError(
+                "browser sessions need a store: build the dashboard with create_app(app, ...)"
+            )
+        return self.store()
+
+    async def open_session(self, principal: Principal, token: str) -> str:
+        """Record a new session for ``token``'s principal; the signed cookie value for it.
+
+        The cookie carries a random session id (the store keeps only its digest), the
+        session's CSRF token and an expiry; name and role ride along for display only.
+        """
+        session_id = secrets.token_urlsafe(32)
+        await run_in_threadpool(
+            self._sessions().open_session,
+            _digest(session_id),
+            credential_of(token),
+            principal.role.value,
+            SESSION_SECONDS,
+        )
         payload = json.dumps(
             {
                 "n": principal.name,
                 "r": principal.role.value,
                 "c": secrets.token_urlsafe(16),
                 "e": int(time.time() + SESSION_SECONDS),
+                "s": session_id,
             },
             separators=(",", ":"),
         ).encode()
@@ -133,8 +216,8 @@ class AuthConfig:
     def _sign(self, body: str) -> str:
         return hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()
 
-    def from_cookie(self, value: str | None) -> Principal | None:
-        """The principal of a valid, unexpired session cookie, or None."""
+    def _cookie_fields(self, value: str | None) -> dict[str, object] | None:
+        """The fields of a cookie this dashboard signed and that has not expired."""
         if not value or "." not in value:
             return None
         body, signature = value.rsplit(".", 1)
@@ -142,18 +225,41 @@ class AuthConfig:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            if data["e"] < time.time():
+            if not isinstance(data, dict) or float(data["e"]) < time.time():
                 return None
-            return Principal(data["n"], Role(data["r"]), via="session:" + str(data["c"]))
+            return data
         except (ValueError, KeyError, TypeError):
             return None
+
+    async def from_cookie(self, value: str | None) -> Principal | None:
+        """The principal of a live session cookie, or None.
+
+        Live means: signed by this dashboard, unexpired, its session still in the store (not
+        logged out), and its token still configured with the role it logged in with.
+        """
+        data = self._cookie_fields(value)
+        if data is None or not isinstance(data.get("s"), str):
+            return None
+        row = await run_in_threadpool(self._sessions().get_session, _digest(str(data["s"])))
+        if row is None:
+            return None
+        principal = self._by_credential.get(row.credential)
+        if principal is None or principal.role.value != row.role:
+            return None  # the token was removed, or its role changed, since the login
+        return replace(principal, via="session:" + str(data["c"]))
+
+    async def close_session(self, value: str | None) -> None:
+        """End the cookie's session for every dashboard process (a logout)."""
+        data = self._cookie_fields(value)
+        if data is not None and isinstance(data.get("s"), str):
+            await run_in_threadpool(self._sessions().close_session, _digest(str(data["s"])))
 
     async def principal(self, request: Request) -> Principal | None:
         """Who sent ``request``: a bearer token, then the session cookie, then the callback."""
         header = request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
-            return self.login(header[7:].strip())
-        found = self.from_cookie(request.cookies.get(SESSION_COOKIE))
+            return self.check_token(request, header[7:].strip())
+        found = await self.from_cookie(request.cookies.get(SESSION_COOKIE))
         if found is not None:
             return found
         if self.authenticate is not None:

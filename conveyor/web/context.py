@@ -4,31 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from conveyor.web.auth import CSRF_FIELD, CSRF_HEADER, AuthConfig, Principal
+from conveyor.web.errors import MAX_BODY_BYTES, ApiError
 from conveyor.web.events import StreamLimits
+from conveyor.web.forms import read_form
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.store.protocol import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
-MAX_BODY_BYTES = 1024 * 1024
-"""Largest request body read; a job's own payload limit (``max_payload_bytes``) still applies."""
-
-
-class ApiError(HTTPException):
-    """A 4xx with a JSON body ``{"error": code, "message": ...}`` that says what was wrong."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(status, message)
-        self.code = code
-        self.extra = extra
+__all__ = ["MAX_BODY_BYTES", "ApiError", "WebContext", "make_templates"]
 
 
 @dataclass
@@ -64,7 +55,7 @@ class WebContext:
             if submitted is None and request.headers.get("content-type", "").startswith(
                 ("application/x-www-form-urlencoded", "multipart/form-data")
             ):
-                form = await request.form()
+                form = await read_form(request)  # bounded: size, fields, parts
                 value = form.get(CSRF_FIELD)
                 submitted = value if isinstance(value, str) else None
             if not self.auth.csrf_ok(principal, submitted):

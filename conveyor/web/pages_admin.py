@@ -20,6 +20,7 @@ from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow
 from conveyor.store.web_types import ActionRow
 from conveyor.web.context import WebContext
+from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
     PAGE_SIZE,
     back,
@@ -155,7 +156,7 @@ class AdminPages:
     async def _queue_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
         try:
-            name = check_queue((await request.form()).get("name"))
+            name = check_queue((await read_form(request)).get("name"))
         except ConfigurationError as exc:
             return back(request, "queues", error=str(exc))
         store = self.context.store
@@ -186,7 +187,7 @@ class AdminPages:
         """Run a schedule's job now, outside its timing (a manual slot in its ledger)."""
         principal = await self.context.principal(request, act=True)
         try:
-            name = check_schedule_name((await request.form()).get("name"))
+            name = check_schedule_name((await read_form(request)).get("name"))
         except ConfigurationError as exc:
             return back(request, "schedules", error=str(exc))
         app = self.context.app
@@ -215,7 +216,7 @@ class AdminPages:
     async def _schedule_switch(self, request: Request, *, pause: bool) -> Response:
         principal = await self.context.principal(request, act=True)
         try:
-            name = check_schedule_name((await request.form()).get("name"))
+            name = check_schedule_name((await read_form(request)).get("name"))
         except ConfigurationError as exc:
             return back(request, "schedules", error=str(exc))
         store = self.context.store

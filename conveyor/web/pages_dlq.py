@@ -21,6 +21,7 @@ from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.web.auth import Principal
 from conveyor.web.context import WebContext
+from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
     PAGE_SIZE,
     back,
@@ -172,7 +173,7 @@ class DeadLetterPages:
         """Say how many jobs the action would touch, and offer a dry run and a rate."""
         principal = await self.context.principal(request, act=True)
         try:
-            selection = parse_selection(await request.form())
+            selection = parse_selection(await read_form(request))
         except ValueError as exc:
             return back(request, "dlq", error=str(exc))
         return await self._confirmation(request, principal, selection)
@@ -198,7 +199,7 @@ class DeadLetterPages:
     async def run(self, request: Request) -> Response:
         """A dry run (lists the first jobs, writes nothing), or the replay or discard itself."""
         principal = await self.context.principal(request, act=True)
-        form = await request.form()
+        form = await read_form(request)
         try:
             selection = parse_selection(form)
         except ValueError as exc:

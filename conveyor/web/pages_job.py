@@ -22,6 +22,7 @@ from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
 from conveyor.store.protocol import JobFilter
 from conveyor.web.auth import Principal
 from conveyor.web.context import WebContext
+from conveyor.web.forms import read_form
 from conveyor.web.pages_common import back, call, pretty_json, record, render, text_field
 from conveyor.web.params import job_id as path_job_id
 from conveyor.why import explain
@@ -170,7 +171,7 @@ class JobPage:
         """Replay a dead job with edited args; the page shows what is wrong with bad ones."""
         principal = await self.context.principal(request, act=True)
         job_id = path_job_id(request)
-        form = await request.form()
+        form = await read_form(request)
         text = text_field(form, "args") or ""
         app = self.context.app
 

@@ -4,32 +4,45 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from conveyor.errors import StoreUnavailableError
-from conveyor.store.protocol import AsyncStore, Completion, CompletionResult
+from conveyor.store.protocol import AsyncStore, ClaimRound, Completion, CompletionResult
 
 log = logging.getLogger("conveyor.worker")
 
 FLUSH_INTERVAL = 0.005
 MAX_BATCH = 100
+MAX_RETRY_PAUSE = 5.0
 
 
 class Completer:
     """Collects completions and flushes them every few milliseconds or at ``MAX_BATCH``.
 
+    The claim loop writes what is pending with its next claim (:meth:`claim_with`), so a
+    completion is durable before the process starts another job; the background flush
+    covers completions that arrive while no claim is due.
+
     A completion is never dropped: when the store is unavailable the batch stays buffered and
-    is retried with backoff. (If the process dies first, the lease lapses and the rescuer
-    re-runs the job: at-least-once.)
+    is retried with backoff, at most ``max_pause`` apart (the worker keeps that below its
+    rescue interval), while the heartbeat keeps renewing the leases of pending completions.
+    (If the process dies first, the lease lapses and the rescuer re-runs the job:
+    at-least-once.)
     """
 
     name = "completer"
 
-    def __init__(self, store: AsyncStore) -> None:
+    def __init__(self, store: AsyncStore, *, max_pause: float = MAX_RETRY_PAUSE) -> None:
         self.store = store
         self.pending: list[Completion] = []
         self.refused = 0
+        self.max_pause = max_pause
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
+
+    def held(self) -> dict[int, int]:
+        """Job id -> token of every completion not yet written (its lease must be renewed)."""
+        return {c.job_id: c.token for c in self.pending}
 
     def add(self, completion: Completion) -> None:
         """Queue a completion for the next flush."""
@@ -40,10 +53,30 @@ class Completer:
         """Write everything pending now; raise :class:`StoreUnavailableError` if it cannot."""
         async with self._flushing:  # one batch in flight, so none is written twice
             while self.pending:
-                batch = self.pending[:MAX_BATCH]
-                results = await self.store.complete_jobs(batch)
-                del self.pending[: len(batch)]
-                self._report(results)
+                await self._write_batch()
+
+    async def _write_batch(self) -> None:
+        batch = self.pending[:MAX_BATCH]
+        results = await self.store.complete_jobs(batch)
+        del self.pending[: len(batch)]
+        self._report(results)
+
+    async def claim_with(
+        self, claim: Callable[[list[Completion]], Awaitable[ClaimRound]]
+    ) -> ClaimRound:
+        """Run ``claim`` (a ``complete_and_claim``) carrying everything pending.
+
+        What the claim carries is written in its transaction, so no job it returns can start
+        before the completions before it are durable. A failed claim leaves them pending.
+        """
+        async with self._flushing:
+            while len(self.pending) > MAX_BATCH:
+                await self._write_batch()
+            batch = self.pending[:]
+            round_ = await claim(batch)
+            del self.pending[: len(batch)]
+            self._report(round_.completed)
+            return round_
 
     def _report(self, results: list[CompletionResult]) -> None:
         for result in results:
@@ -72,13 +105,16 @@ class Completer:
             except StoreUnavailableError as exc:
                 failures += 1
                 log.warning("could not write %d completions, retrying: %s", len(self.pending), exc)
-                await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                await asyncio.sleep(self._pause(failures))
                 self._wake.set()
             except Exception:
                 failures += 1
                 log.exception("completer failed; retrying")
-                await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                await asyncio.sleep(self._pause(failures))
                 self._wake.set()
+
+    def _pause(self, failures: int) -> float:
+        return min(self.max_pause, 0.05 * 2.0 ** min(failures, 16))
 
     def close(self) -> None:
         """Wake :meth:`run` so it notices its stop event."""

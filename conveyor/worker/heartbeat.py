@@ -38,7 +38,12 @@ class Heartbeat(PeriodicService):
         # back, so `conveyor queues` never calls a live worker gone.
         await self.store.register_worker(self.info)
         running = dict(self.executor.running)
-        held = tuple((job_id, run.job.token) for job_id, run in running.items())
+        # Attempts that finished but whose completion is not written yet still hold their
+        # job: renew them too, or a store outage longer than the lease gets a finished job
+        # re-run and charged while this process holds its result.
+        tokens = self.executor.completer.held()
+        tokens.update((job_id, run.job.token) for job_id, run in running.items())
+        held = tuple(tokens.items())
         still_held = await self.store.heartbeat(HeartbeatParams(self.worker_id, held, self.lease))
         for job_id in running:
             if job_id not in still_held and job_id in self.executor.running:
@@ -48,6 +53,12 @@ class Heartbeat(PeriodicService):
                     job_id,
                 )
                 self.executor.stop(job_id, StopReason.LOST)
+
+
+    def _pause(self) -> float:
+        # No backoff while failing: a beat is one statement, and a heartbeat that waited
+        # several intervals after an outage would let leases lapse once the store is back.
+        return super()._pause() if not self.failures else self.interval
 
 
 class ProgressReporter(PeriodicService):

@@ -13,13 +13,15 @@ import random
 import socket
 import time
 from collections import Counter
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from conveyor.app import Conveyor
 from conveyor.errors import StoreUnavailableError
 from conveyor.models import WorkerInfo
-from conveyor.store.protocol import AsyncStore, ClaimParams
-from conveyor.worker.completer import Completer
+from conveyor.store.protocol import AsyncStore, ClaimParams, ClaimRound, Completion
+from conveyor.worker.completer import MAX_RETRY_PAUSE, Completer
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.executor import Executor, Running, StopReason
 from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
@@ -37,6 +39,12 @@ BURST_HORIZON = 5.0
 """In burst mode, wait for jobs due within this many seconds (e.g. quick retries)."""
 REPLACE_DRAIN = 5.0
 GATHER_SLOTS = 0.002
+
+
+async def _claim(
+    store: AsyncStore, params: ClaimParams, completions: Sequence[Completion]
+) -> ClaimRound:
+    return await store.complete_and_claim(completions, params)
 
 
 def queues_for(app: Conveyor, config: WorkerConfig) -> tuple[str, ...]:
@@ -110,7 +118,10 @@ class WorkerProcess:
         self._slot_freed = asyncio.Event()
         self._wake = asyncio.Event()
         self._stop_services = asyncio.Event()
-        self._completer = completer = Completer(store)
+        # Retries of unwritten completions come at least twice per rescue interval.
+        self._completer = completer = Completer(
+            store, max_pause=min(MAX_RETRY_PAUSE, self.config.rescue_interval / 2)
+        )
         self._executor = executor = Executor(
             self.app,
             completer,
@@ -138,7 +149,9 @@ class WorkerProcess:
                 name="conveyor-progress",
             ),
             asyncio.create_task(
-                Rescuer(store, self.config.rescue_interval).run(self._stop_services),
+                Rescuer(store, self.config.rescue_interval, before=completer.flush).run(
+                    self._stop_services
+                ),
                 name="conveyor-rescuer",
             ),
             asyncio.create_task(
@@ -231,6 +244,8 @@ class WorkerProcess:
 
     async def _claim_loop(self, store: AsyncStore, executor: Executor) -> None:
         assert self._slot_freed is not None and self._wake is not None
+        assert self._completer is not None
+        completer = self._completer
         failures = 0
         while not self._stopping:
             if not self._open_groups(executor):
@@ -252,12 +267,14 @@ class WorkerProcess:
                     limit = dict(self._open_groups(executor)).get(queues, 0)
                     if limit <= 0 or self._stopping:
                         continue
-                    jobs = await store.claim_jobs(
-                        ClaimParams(
-                            self.worker_id, queues, self.names, limit, self.config.lease,
-                            limited_names=self.limited_names,
-                        )
+                    params = ClaimParams(
+                        self.worker_id, queues, self.names, limit, self.config.lease,
+                        limited_names=self.limited_names,
                     )
+                    # Finished attempts ride with the claim: they are durable before any job
+                    # it returns starts (one that kills the process cannot take them along).
+                    claimed = await completer.claim_with(partial(_claim, store, params))
+                    jobs = claimed.claimed
                     for job in jobs:
                         executor.start(job)
                     self.claimed += len(jobs)

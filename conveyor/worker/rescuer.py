@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from conveyor.store.protocol import AsyncStore
 from conveyor.worker.service import PeriodicService
@@ -11,17 +12,31 @@ log = logging.getLogger("conveyor.worker")
 
 
 class Rescuer(PeriodicService):
-    """Every worker runs one; the store's guarded update makes concurrent rescuers safe."""
+    """Every worker runs one; the store's guarded update makes concurrent rescuers safe.
+
+    ``before`` runs first in every round: a worker passes its completer's flush, so its own
+    rescuer never charges an attempt whose completion this process still holds (after the
+    store was unreachable past the lease, say). When it raises, the round is skipped.
+    """
 
     name = "rescuer"
 
-    def __init__(self, store: AsyncStore, interval: float) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        interval: float,
+        *,
+        before: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__(interval)
         self.store = store
         self.rescued = 0
+        self._before = before
 
     async def tick(self) -> None:
         """Rescue every lapsed lease, in batches."""
+        if self._before is not None:
+            await self._before()
         while True:
             ids = await self.store.rescue_expired(limit=500)
             self.rescued += len(ids)

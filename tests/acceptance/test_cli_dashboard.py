@@ -54,7 +54,7 @@ def test_the_printed_login_url_opens_the_overview(project: Project) -> None:
     assert parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.port
     assert parts.path == "/login" and parts.query.startswith("token=")
     token = parts.query.removeprefix("token=")
-    assert len(token) >= 16
+    assert len(token) >= 32
     base = f"http://127.0.0.1:{parts.port}"
 
     with httpx.Client(follow_redirects=True, timeout=10) as browser:
@@ -83,7 +83,7 @@ def test_the_printed_login_url_opens_the_overview(project: Project) -> None:
 
 
 def test_given_tokens_are_used_and_the_read_token_cannot_act(project: Project) -> None:
-    admin, reader = "admin-token-0123456789", "read-token-0123456789"
+    admin, reader = "admin-token-0123456789-abcdefghijk", "read-token-0123456789-abcdefghijkl"
     job_id = project.enqueue("shop.add", {"a": 1, "b": 2}, "--delay", "1h")
     proc = project.start("dashboard", "--app", "shopapp:app", "--port", "0",
                          "--token", admin, "--read-token", reader)
@@ -108,7 +108,9 @@ def test_a_non_loopback_host_is_refused_unless_allowed(project: Project) -> None
 
 def test_short_tokens_and_a_missing_app_are_refused(project: Project) -> None:
     short = project.fails("dashboard", "shopapp:app", "--token", "short")
-    assert "at least 16 characters" in short.err
+    assert "--token must be at least 32 characters" in short.err
+    short_read = project.fails("dashboard", "shopapp:app", "--read-token", "r" * 31)
+    assert "--read-token must be at least 32 characters" in short_read.err
     no_app = project.fails("dashboard")
     assert "which app" in no_app.err
 

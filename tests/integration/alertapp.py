@@ -12,7 +12,11 @@ from conveyor.monitor import LogSink, WebhookSink
 app = Conveyor()
 app.configure_monitor(
     rules=[],  # only the built-in missed-run check: the other rules have their own tests
-    sinks=[LogSink(), WebhookSink(os.environ["IT_HOOK_URL"], secret="it-secret")],
+    sinks=[
+        LogSink(),
+        # The test's receiver is on loopback, which a webhook reaches only when allowed.
+        WebhookSink(os.environ["IT_HOOK_URL"], secret="it-secret", allow=["127.0.0.1"]),
+    ],
     interval="300ms",
     reminder=None,
 )

@@ -120,7 +120,7 @@ def test_each_sink_gets_one_firing_and_one_resolved_notice(
     url: str, store: Store, receiver: Receiver, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, port = smtp
-    webhook = WebhookSink(receiver.url(), timeout=5)
+    webhook = WebhookSink(receiver.url(), timeout=5, allow=[LOOPBACK])
     email = EmailSink(LOOPBACK, port, sender="conveyor@example.com", to="ops@example.com")
     app = build_app(url, [webhook, email])
     try:
@@ -166,7 +166,7 @@ def test_a_failing_webhook_is_retried_and_its_error_stays_visible(
     store: Store, receiver: Receiver, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, port = smtp
-    webhook = WebhookSink(receiver.url(), timeout=5)
+    webhook = WebhookSink(receiver.url(), timeout=5, allow=[LOOPBACK])
     email = EmailSink(LOOPBACK, port, sender="conveyor@example.com", to="ops@example.com")
     sinks: dict[str, Sink] = {webhook.name: webhook, email.name: email}
     receiver.fail_first = 1
@@ -202,7 +202,7 @@ def test_a_failing_webhook_is_retried_and_its_error_stays_visible(
 
 
 def test_a_sink_no_longer_configured_is_given_up(store: Store, receiver: Receiver) -> None:
-    webhook = WebhookSink(receiver.url(), timeout=5)
+    webhook = WebhookSink(receiver.url(), timeout=5, allow=[LOOPBACK])
     reconcile(
         store,
         firing_incidents=[],

@@ -1,5 +1,8 @@
 """Completion webhooks end to end: real worker processes POST each finished job's notify_url
-to a loopback receiver once, signed; failures are retried with backoff and stay visible."""
+to a loopback receiver once, signed; failures are retried with backoff and stay visible.
+
+The receivers are on loopback, which webhooks reach only when allowed: the tests allow it
+with ``CONVEYOR_WEBHOOK_ALLOW``, except those showing that it is refused otherwise."""
 
 from __future__ import annotations
 
@@ -22,7 +25,14 @@ from conveyor.testing import eventually
 from conveyor.worker.notifier import Notifier
 
 from .conftest import Workers, load_itapp
-from .receivers import LOOPBACK, Receiver, running_receiver
+from .receivers import (
+    ALLOW_LOOPBACK,
+    LOOPBACK,
+    DripReceiver,
+    Receiver,
+    running_drip_receiver,
+    running_receiver,
+)
 
 SECRET = "it-notify-secret"
 
@@ -34,8 +44,21 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def app(workers: Workers, tmp_path: Any) -> Iterator[Conveyor]:
-    """The test's own copy of ``notifyapp`` on the workers' database."""
+def drip() -> Iterator[DripReceiver]:
+    with running_drip_receiver(interval=0.5) as recv:
+        yield recv
+
+
+def allow_loopback(workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let this process and the workers send webhooks to the loopback receivers."""
+    workers.env["CONVEYOR_WEBHOOK_ALLOW"] = ALLOW_LOOPBACK
+    monkeypatch.setenv("CONVEYOR_WEBHOOK_ALLOW", ALLOW_LOOPBACK)
+
+
+@pytest.fixture
+def app(workers: Workers, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Conveyor]:
+    """The test's own copy of ``notifyapp`` on the workers' database, loopback allowed."""
+    allow_loopback(workers, monkeypatch)
     loaded = load_itapp(tmp_path.name, "notifyapp")
     try:
         yield loaded
@@ -131,6 +154,74 @@ def test_a_failing_delivery_is_visible_while_it_retries(
     assert "3 attempts" in line and "next try in" in line, shown
 
 
+# -- where webhooks may go, and for how long --------------------------------------------------
+
+
+@pytest.fixture
+def strict_app(workers: Workers, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
+    Conveyor
+]:
+    """``notifyapp`` with nothing allowed: only public destinations."""
+    workers.env.pop("CONVEYOR_WEBHOOK_ALLOW", None)
+    monkeypatch.delenv("CONVEYOR_WEBHOOK_ALLOW", raising=False)
+    loaded = load_itapp(tmp_path.name + "_strict", "notifyapp")
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+def test_a_host_resolving_to_loopback_is_refused_when_sending(
+    workers: Workers, strict_app: Conveyor, receiver: Receiver
+) -> None:
+    # A host name passes at enqueue (no DNS there); what it resolves to is checked on sending.
+    url = receiver.url().replace(LOOPBACK, "localhost")
+    handle = strict_app.get("notify.add").enqueue(a=1, b=2, notify_url=url)
+    workers.start("notifyapp:app")
+
+    eventually(lambda: delivery(strict_app, handle.id).state is WebhookState.FAILED, timeout=30)
+    row = delivery(strict_app, handle.id)
+    assert row.attempts == 1  # refused destinations are not retried
+    assert row.last_error is not None
+    assert "refused to send to localhost: it resolves to 127.0.0.1, a loopback address" in (
+        row.last_error
+    )
+    assert "webhook_allow" in row.last_error and "CONVEYOR_WEBHOOK_ALLOW" in row.last_error
+    assert receiver.hits == []  # nothing reached the receiver
+
+
+def test_a_dripping_receiver_is_cut_off_at_the_deadline_and_retried(
+    workers: Workers, app: Conveyor, drip: DripReceiver
+) -> None:
+    workers.env["IT_WEBHOOK_TIMEOUT"] = "2s"
+    handle = app.get("notify.add").enqueue(a=1, b=2, notify_url=drip.url())
+    workers.start("notifyapp:app")
+
+    eventually(lambda: delivery(app, handle.id).attempts >= 1, timeout=30)
+    row = delivery(app, handle.id)
+    assert row.last_error is not None
+    assert "no answer within 2s (the deadline of the whole request)" in row.last_error
+    assert row.state is WebhookState.PENDING  # a failed attempt, to be retried
+    # The worker hung up on the first answer while it was still dripping.
+    eventually(lambda: drip.drips[0].hung_up, timeout=10)
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(
+    workers: Workers, app: Conveyor, drip: DripReceiver, receiver: Receiver
+) -> None:
+    workers.env["IT_WEBHOOK_TIMEOUT"] = "30s"  # the slow POST hangs for the whole test
+    slow = app.get("notify.add").enqueue(a=1, b=2, notify_url=drip.url())
+    workers.start("notifyapp:app", processes=1)
+    eventually(lambda: drip.hanging() == 1, timeout=30)
+
+    fast = app.get("notify.add").enqueue(a=3, b=4, notify_url=receiver.url())
+    eventually(lambda: delivery(app, fast.id).state is WebhookState.DELIVERED, timeout=20)
+    assert [h.json()["job_id"] for h in receiver.delivered()] == [fast.id]
+    # ...while the same worker's POST to the slow receiver was still waiting for its answer.
+    assert drip.hanging() == 1 and len(drip.drips) == 1
+    assert delivery(app, slow.id).attempts == 0
+
+
 # -- the notifier driven directly -------------------------------------------------------------
 
 
@@ -148,6 +239,7 @@ def direct_app(backend_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any)
     """``notifyapp`` on a fresh database, without its secret (webhooks go unsigned)."""
     monkeypatch.setenv("CONVEYOR_URL", backend_url)
     monkeypatch.delenv("CONVEYOR_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("CONVEYOR_WEBHOOK_ALLOW", ALLOW_LOOPBACK)
     loaded = load_itapp(tmp_path.name + "_direct", "notifyapp")
     loaded.webhook_secret = None
     loaded.store.migrate()
@@ -162,7 +254,9 @@ def test_a_cancelled_job_is_posted_unsigned_without_a_secret(
 ) -> None:
     handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=receiver.url(), delay=60)
     assert direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,))) == [handle.id]
-    notifier = Notifier(direct_app.store, secret=None, backoff=(0.01,))
+    notifier = Notifier(
+        direct_app.store, secret=None, allow=direct_app.webhook_allow, backoff=(0.01,)
+    )
     report = notifier.tick()
     assert report.added == 1 and report.delivered == 1
     (hit,) = receiver.hits
@@ -176,7 +270,13 @@ def test_an_unreachable_receiver_is_given_up_after_max_attempts(direct_app: Conv
     url = f"http://{LOOPBACK}:{closed_port()}/hook"
     handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=url, delay=60)
     direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,)))
-    notifier = Notifier(direct_app.store, secret=None, backoff=(0.01,), timeout=2.0)
+    notifier = Notifier(
+        direct_app.store,
+        secret=None,
+        allow=direct_app.webhook_allow,
+        backoff=(0.01,),
+        timeout=2.0,
+    )
 
     def given_up() -> bool:
         notifier.tick()

@@ -23,8 +23,12 @@ from conveyor.errors import ConfigurationError
 from conveyor.monitor.notice import Notice, NoticeKind
 from conveyor.monitor.signing import verify
 from conveyor.monitor.sinks import EmailSink, LogSink, SinkError, WebhookSink
+from conveyor.testing import eventually
+
+from .receivers import running_drip_receiver
 
 LOOPBACK = "127.0.0.1"
+ALLOW = [LOOPBACK]  # the receivers are internal: allowed explicitly
 SECRET = "webhook-secret"
 
 
@@ -126,7 +130,7 @@ def receiver() -> Iterator[Receiver]:
 
 def test_webhook_posts_the_notice_as_json(receiver: Receiver) -> None:
     notice = make_notice()
-    WebhookSink(receiver.url("/ok/hook")).send(notice)
+    WebhookSink(receiver.url("/ok/hook"), allow=ALLOW).send(notice)
 
     [request] = receiver.requests
     assert request.path == "/ok/hook"
@@ -148,7 +152,8 @@ def test_webhook_posts_the_notice_as_json(receiver: Receiver) -> None:
 
 
 def test_webhook_signature_verifies_over_the_exact_body(receiver: Receiver) -> None:
-    WebhookSink(receiver.url("/ok"), secret=SECRET).send(make_notice(NoticeKind.RESOLVED))
+    sink = WebhookSink(receiver.url("/ok"), allow=ALLOW, secret=SECRET)
+    sink.send(make_notice(NoticeKind.RESOLVED))
 
     [request] = receiver.requests
     header = request.headers["Conveyor-Signature"]
@@ -159,7 +164,7 @@ def test_webhook_signature_verifies_over_the_exact_body(receiver: Receiver) -> N
 
 def test_webhook_slack_body_is_text(receiver: Receiver) -> None:
     notice = make_notice(NoticeKind.REMINDER)
-    WebhookSink(receiver.url("/ok"), slack=True).send(notice)
+    WebhookSink(receiver.url("/ok"), allow=ALLOW, slack=True).send(notice)
 
     [request] = receiver.requests
     body = json.loads(request.body)
@@ -169,7 +174,9 @@ def test_webhook_slack_body_is_text(receiver: Receiver) -> None:
 
 
 def test_webhook_sends_custom_headers(receiver: Receiver) -> None:
-    sink = WebhookSink(receiver.url("/ok"), headers={"Authorization": "Bearer t0ken", "X-A": "1"})
+    sink = WebhookSink(
+        receiver.url("/ok"), headers={"Authorization": "Bearer t0ken", "X-A": "1"}, allow=ALLOW
+    )
     sink.send(make_notice())
 
     [request] = receiver.requests
@@ -179,7 +186,7 @@ def test_webhook_sends_custom_headers(receiver: Receiver) -> None:
 
 
 def test_webhook_error_status_raises_with_status_and_start_of_body(receiver: Receiver) -> None:
-    sink = WebhookSink(receiver.url("/fail"))
+    sink = WebhookSink(receiver.url("/fail"), allow=ALLOW)
     with pytest.raises(SinkError) as caught:
         sink.send(make_notice())
     message = str(caught.value)
@@ -191,27 +198,66 @@ def test_webhook_error_status_raises_with_status_and_start_of_body(receiver: Rec
 
 def test_webhook_does_not_follow_redirects(receiver: Receiver) -> None:
     with pytest.raises(SinkError, match="HTTP 302"):
-        WebhookSink(receiver.url("/moved")).send(make_notice())
+        WebhookSink(receiver.url("/moved"), allow=ALLOW).send(make_notice())
     assert [r.path for r in receiver.requests] == ["/moved"]
 
 
 def test_webhook_closed_port_raises() -> None:
-    sink = WebhookSink(f"http://{LOOPBACK}:{closed_port()}/hook", timeout=2)
+    sink = WebhookSink(f"http://{LOOPBACK}:{closed_port()}/hook", timeout=2, allow=ALLOW)
     with pytest.raises(SinkError, match="could not connect"):
         sink.send(make_notice())
 
 
 def test_webhook_slow_receiver_times_out(receiver: Receiver) -> None:
-    sink = WebhookSink(receiver.url("/slow"), timeout=0.5)
+    sink = WebhookSink(receiver.url("/slow"), allow=ALLOW, timeout=0.5)
     with pytest.raises(SinkError, match=r"no answer within 0\.5s"):
         sink.send(make_notice())
 
 
+def test_webhook_to_a_literal_internal_address_is_refused_unless_allowed() -> None:
+    for url in (f"http://{LOOPBACK}:9/hook", "http://169.254.169.254/latest", "http://0.0.0.0/",
+                "http://2130706433/", "http://[::ffff:10.0.0.1]/"):
+        with pytest.raises(ConfigurationError, match="allow") as caught:
+            WebhookSink(url)
+        assert "webhooks go only to public addresses" in str(caught.value)
+    WebhookSink(f"http://{LOOPBACK}:9/hook", allow=ALLOW)  # allowed: accepted
+
+
+def test_webhook_to_a_name_resolving_to_loopback_is_refused_when_sending(
+    receiver: Receiver,
+) -> None:
+    url = receiver.url("/ok").replace(LOOPBACK, "localhost")
+    with pytest.raises(SinkError) as caught:
+        WebhookSink(url).send(make_notice())
+    message = str(caught.value)
+    assert "refused to send to localhost: it resolves to 127.0.0.1, a loopback address" in message
+    assert "allow=" in message and "CONVEYOR_WEBHOOK_ALLOW" in message
+    assert receiver.requests == []  # nothing reached the receiver
+
+    WebhookSink(url, allow=["localhost"]).send(make_notice())  # allowed by name
+    WebhookSink(url, allow=["127.0.0.0/8"]).send(make_notice())  # allowed by network
+    assert [r.path for r in receiver.requests] == ["/ok", "/ok"]
+    assert receiver.requests[0].headers["Host"] == f"localhost:{receiver.server.server_port}"
+
+
+def test_webhook_deadline_bounds_a_receiver_that_drips_its_answer() -> None:
+    with running_drip_receiver(interval=0.5) as drip:
+        sink = WebhookSink(drip.url(), allow=ALLOW, timeout=1.5)
+        with pytest.raises(SinkError, match=r"no answer within 1\.5s \(the deadline of the whole"):
+            sink.send(make_notice())
+        # The POST hung up while the answer was still dripping.
+        eventually(lambda: drip.drips and drip.drips[0].hung_up, timeout=10)
+
+
 def test_webhook_name_hides_query_credentials_and_secret() -> None:
-    sink = WebhookSink("https://user:pw@hooks.example.com:8443/a/b?token=abc", secret="zzz")
+    sink = WebhookSink("https://hooks.example.com:8443/a/b?token=abc", secret="zzz")
     assert sink.name == "webhook:https://hooks.example.com:8443/a/b"
     assert "zzz" not in repr(sink)
-    assert "pw" not in repr(sink)
+    assert "abc" not in repr(sink)
+    # Credentials in the URL are refused outright, without repeating them.
+    with pytest.raises(ConfigurationError, match="credentials") as caught:
+        WebhookSink("https://user:pw@hooks.example.com:8443/a/b?token=abc", secret="zzz")
+    assert "pw" not in str(caught.value) and "Authorization" in str(caught.value)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "example.com/hook", "http:///nohost", ""])

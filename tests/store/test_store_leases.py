@@ -122,6 +122,46 @@ def test_rescue_retries_an_attempt_whose_lease_lapsed(store: Store) -> None:
     assert again.attempt == 2
 
 
+def test_a_rescued_job_keeps_its_place_in_claim_order(store: Store) -> None:
+    """Issue 11, item 3: the orphan goes back where it was (its run_at is kept), not behind
+    every job enqueued while its worker held it; priority still comes first."""
+    now = store.now()
+    orphan_id = insert_one(store, run_at=now - 100)
+    held = claim_one(store, lease=0.05, worker="killed")
+    backlog = insert(store, *[new_job(run_at=now - 50 + i) for i in range(3)])
+    urgent = insert_one(store, priority=5, run_at=now - 10)
+    later = insert_one(store, priority=-1, run_at=now - 200)
+    lapse(store, held)
+    assert store.rescue_expired() == [orphan_id]
+
+    orphan = store.get_job(orphan_id)
+    assert orphan is not None
+    assert orphan.state is JobState.RETRYING
+    assert orphan.run_at == now - 100  # its original due time, not the rescue's
+    # `conveyor jobs why` counts the same order the claim takes.
+    assert store.count_ahead(orphan_id, cap=100) == 1
+    assert store.count_ahead(backlog[0], cap=100) == 2
+
+    order = [job.id for job in claim(store, limit=10, worker="survivor")]
+    assert order == [urgent, orphan_id, *backlog, later]
+    again = next(job for job in store.get_jobs([orphan_id]))
+    assert again.attempt == 2
+
+
+def test_an_ordinary_retry_still_waits_its_backoff_from_now(store: Store) -> None:
+    """Only a rescue keeps run_at: a handler's retry is due after its delay, from now."""
+    now = store.now()
+    job_id = insert_one(store, run_at=now - 100)
+    held = claim_one(store)
+    before = store.now()
+    assert complete(store, held, CompletionKind.RETRY, retry_delay=60)
+    after = store.now()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert before + 60 <= job.run_at <= after + 60
+    assert claim(store) == []
+
+
 def test_rescue_sends_an_exhausted_job_to_dead(store: Store) -> None:
     job_id = insert_one(store, max_attempts=2)
     first = claim_one(store)

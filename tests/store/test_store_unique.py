@@ -51,7 +51,12 @@ def test_duplicate_while_active_returns_the_holder_and_writes_nothing(store: Sto
     assert not first.duplicate and first.state is JobState.QUEUED
     [again] = put(store, keyed("charge:1"))
     assert again == InsertedJob(
-        id=first.id, state=JobState.QUEUED, duplicate=True, held_until=None, name=new_job().name
+        id=first.id,
+        state=JobState.QUEUED,
+        duplicate=True,
+        held_until=None,
+        name=new_job().name,
+        created_at=first.created_at,
     )
     assert count(store) == 1
 

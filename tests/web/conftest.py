@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from conveyor import Conveyor
 from conveyor.web import create_app
+from conveyor.web.throttle import AttemptLimiter
 
 ADMIN_TOKEN = "admin-token-for-web-tests-0001"
 READ_TOKEN = "read-token-for-web-tests-00001"
@@ -142,13 +143,17 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 def serve() -> Iterator[Callable[..., Served]]:
     """Serve the dashboard of any app: ``serve(app, backend="sqlite", **create_app_kwargs)``.
 
-    Tokens default to ADMIN_TOKEN (admin) and READ_TOKEN (read). Servers stop and the apps'
+    Tokens default to ADMIN_TOKEN (admin) and READ_TOKEN (read), and failed attempts are
+    all but unlimited. Servers stop and the apps'
     stores close at teardown.
     """
     running: list[tuple[_Server, Served]] = []
 
     def start(app: Conveyor, backend: str = "sqlite", **kwargs: Any) -> Served:
         kwargs.setdefault("tokens", {ADMIN_TOKEN: "admin", READ_TOKEN: "read"})
+        # Tests that walk every route with a wrong token would trip the default limit on
+        # failed attempts; tests of that limit pass their own.
+        kwargs.setdefault("attempt_limiter", AttemptLimiter(burst=100_000))
         app.store.migrate()
         web = create_app(app, **kwargs)
         server = _Server(web)

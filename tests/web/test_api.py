@@ -96,9 +96,9 @@ def test_enqueue_with_a_delay_schedules_the_job(served: Served) -> None:
 
 
 def test_enqueue_passes_a_notify_url_on(served: Served) -> None:
-    job_id = enqueue(served, notify_url="http://127.0.0.1:9/done")
+    job_id = enqueue(served, notify_url="https://hooks.example.com/done")
     job = served.admin.get(f"/api/jobs/{job_id}").json()
-    assert job["meta"]["notify_url"] == "http://127.0.0.1:9/done"
+    assert job["meta"]["notify_url"] == "https://hooks.example.com/done"
 
 
 def test_the_same_idempotency_key_returns_the_same_job(served: Served) -> None:
@@ -149,6 +149,8 @@ BAD_ENQUEUES: list[tuple[Any, int, str]] = [
     ({"name": "add", "args": {"x": 1, "y": 2}, "queue": "no spaces"}, 422, "invalid_options"),
     ({"name": "add", "args": {"x": 1, "y": 2}, "tenant": ""}, 422, "invalid_options"),
     ({"name": "add", "args": {"x": 1, "y": 2}, "notify_url": "ftp://x"}, 422, "invalid_options"),
+    ({"name": "add", "args": {"x": 1, "y": 2}, "notify_url": "http://169.254.169.254/"}, 422,
+     "invalid_options"),
     ({"name": "add", "args": {"x": 1, "y": 2, "notify_url": "http://x"}}, 422, "invalid_args"),
     ({"name": "add", "args": {"x": 1, "y": 2}, "retries": 3}, 400, "invalid_request"),
     ({"args": {"x": 1, "y": 2}}, 400, "invalid_request"),

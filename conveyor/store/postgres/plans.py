@@ -175,7 +175,9 @@ class Plans:
                     "rate_per": _float(job.rate_per),
                 },
             )
-            return [InsertedJob(id=r[0], state=JobState(r[1])) for r in single.rows]
+            return [
+                InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in single.rows
+            ]
         result = yield Statement(
             self.q("insert_jobs"),
             {
@@ -202,7 +204,7 @@ class Plans:
         )
         # Ids come from an identity in insertion order, which follows the input order.
         inserted = sorted(result.rows, key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in inserted]
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in inserted]
 
     # -- working ------------------------------------------------------------------------------
 
@@ -365,15 +367,28 @@ class Plans:
         return result.rowcount == 1
 
     def rescue_expired(self, limit: int) -> Plan[list[int]]:
-        """Lapsed leases count as failed attempts: retry now, or dead when exhausted."""
+        """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
+        exhausted (see :mod:`conveyor.store.rescue`)."""
         expired = yield Statement(self.q("select_expired"), {"limit": limit})
-        completions, outcomes = [], []
+        if not expired.rows:
+            return []
+        batch = []
         for job_id, token, attempt, max_attempts, worker_id in expired.rows:
             completion, outcome = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
-            completions.append(completion)
-            outcomes.append(str(outcome))
-        done = yield from self._finish(completions, outcomes)
-        return sorted(done)
+            batch.append(
+                {
+                    "id": job_id,
+                    "token": token,
+                    "kind": str(completion.kind),
+                    "error_type": completion.error.type if completion.error else None,
+                    "error_message": completion.error.message if completion.error else None,
+                    "outcome": str(outcome),
+                }
+            )
+        result = yield Statement(
+            self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}
+        )
+        return sorted(r[0] for r in result.rows)
 
     def expire_worker(self, worker_id: str) -> Plan[int]:
         """Lapse a dead worker's leases and forget the worker."""

@@ -12,10 +12,11 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 
-from conveyor.errors import ConfigurationError, MigrationError
+from conveyor.errors import ConfigurationError, ConveyorError, MigrationError
 from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits
 from conveyor.store.connections import driver_connection
+from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.notify_verbs import PostgresNotifyVerbs
@@ -28,6 +29,7 @@ from conveyor.store.postgres.web_verbs import PostgresWebVerbs
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
+    ClaimRound,
     Completion,
     CompletionResult,
     HeartbeatParams,
@@ -232,6 +234,40 @@ class PostgresStore(
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
         return self.run(self.plans.complete_jobs(completions), "completing jobs")
+
+    def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """See :meth:`Store.complete_and_claim`.
+
+        Without limited types: one statement, completions then the plain claim (a stray
+        look for limited rows may follow, as in :meth:`claim_jobs`). With them: one
+        transaction, completions first, then the limited pass and the plain claim.
+        """
+        if not completions:
+            return ClaimRound([], self.claim_jobs(params))
+        hint = self.pass_hint
+        if params.limited_names:
+            plan = complete_then_claim(self.plans, completions, params, probe=hint.look_first())
+            completed, claimed, limited = self.run(plan, "completing and claiming jobs")
+            hint.after_pass(limited)
+            return ClaimRound(completed, claimed)
+        completed, claimed = self.run(
+            complete_and_claim_plain(self.plans, completions, params),
+            "completing and claiming jobs",
+        )
+        if len(claimed) < params.limit and hint.stray_look_due():
+            try:
+                stray = self._claim_limited(
+                    replace(params, limit=params.limit - len(claimed)), probe=True
+                )
+            except ConveyorError as exc:
+                # The completions are committed: report them; the next claim looks again.
+                log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
+                stray = []
+            hint.after_pass(len(stray))
+            claimed += stray
+        return ClaimRound(completed, claimed)
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """See :meth:`Store.heartbeat`."""

@@ -15,12 +15,12 @@ from conveyor.store.web_checks import (
     replay_filter,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
 
 WEB_SINGLE = frozenset(
     {
         "record_action", "list_actions", "dead_groups", "replay_jobs", "replay_with_args",
-        "finished_series",
+        "finished_series", "open_session", "get_session", "close_session",
     }
 )  # fmt: skip
 """Every plan below is one statement: autocommit, no BEGIN/COMMIT round trips."""
@@ -99,3 +99,25 @@ class WebPlans:
             SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
             for r in result.rows
         ]
+
+    def open_session(
+        self, session_id: str, credential: str, role: str, seconds: float
+    ) -> Plan[None]:
+        """Insert a session expiring ``seconds`` from the server's now; prune expired ones."""
+        yield Statement(
+            self.q("web_session_open"),
+            {"id": session_id, "credential": credential, "role": role, "seconds": float(seconds)},
+        )
+
+    def get_session(self, session_id: str) -> Plan[SessionRow | None]:
+        """The unexpired session with this id."""
+        result = yield Statement(self.q("web_session_get"), {"id": session_id})
+        if not result.rows:
+            return None
+        credential, role, expires_at = result.rows[0]
+        return SessionRow(credential, role, float(expires_at))
+
+    def close_session(self, session_id: str) -> Plan[bool]:
+        """Delete one session."""
+        result = yield Statement(self.q("web_session_close"), {"id": session_id})
+        return result.rowcount == 1

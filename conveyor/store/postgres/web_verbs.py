@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from conveyor.store.postgres.web_plans import WebPlans
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.plans import Plan, Plans
@@ -67,4 +67,21 @@ class PostgresWebVerbs:
         out (a chart draws them as zero)."""
         return self.run(
             self._web_plans.finished_series(since, bucket), "reading the finished series"
+        )
+
+    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
+        """See :meth:`WebVerbs.open_session`."""
+        self.run(
+            self._web_plans.open_session(session_id, credential, role, seconds),
+            "opening a dashboard session",
+        )
+
+    def get_session(self, session_id: str) -> SessionRow | None:
+        """See :meth:`WebVerbs.get_session`."""
+        return self.run(self._web_plans.get_session(session_id), "reading a dashboard session")
+
+    def close_session(self, session_id: str) -> bool:
+        """See :meth:`WebVerbs.close_session`."""
+        return self.run(
+            self._web_plans.close_session(session_id), "closing a dashboard session"
         )

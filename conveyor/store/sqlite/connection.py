@@ -9,7 +9,6 @@ with SQLITE_BUSY, ignoring the busy timeout).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import threading
@@ -20,10 +19,39 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from conveyor.errors import MigrationError, StoreError, StoreUnavailableError
+from conveyor.errors import (
+    ConfigurationError,
+    MigrationError,
+    StoreError,
+    StoreUnavailableError,
+)
 from conveyor.store.sql_script import statements
+from conveyor.store.sqlite.writer_lock import WriterLock
 
 BUSY_TIMEOUT_SECONDS = 15.0
+"""How long a write waits for the database's write lock, unless configured otherwise."""
+BUSY_TIMEOUT_ENV = "CONVEYOR_SQLITE_BUSY_TIMEOUT"
+
+
+def busy_timeout(value: float | None = None) -> float:
+    """The write-lock wait in seconds: ``value``, else ``$CONVEYOR_SQLITE_BUSY_TIMEOUT``, else 15.
+
+    Raises :class:`~conveyor.errors.ConfigurationError` for a value that is not a positive
+    number of seconds.
+    """
+    raw: object = value if value is not None else os.environ.get(BUSY_TIMEOUT_ENV)
+    if raw is None or raw == "":
+        return BUSY_TIMEOUT_SECONDS
+    try:
+        seconds = float(raw)  # type: ignore[arg-type]
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ConfigurationError(
+            f"the SQLite busy timeout must be a positive number of seconds, got {raw!r}; "
+            f"check {BUSY_TIMEOUT_ENV}"
+        )
+    return seconds
 
 
 @cache
@@ -45,15 +73,16 @@ def migrations() -> list[tuple[int, str]]:
 LATEST_VERSION = max(version for version, _ in migrations())
 
 
-def connect(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """Open ``path`` with the pragmas Conveyor relies on."""
+def connect(
+    path: Path, *, synchronous: str = "NORMAL", timeout: float | None = None
+) -> sqlite3.Connection:
+    """Open ``path`` with the pragmas Conveyor relies on (busy timeout: :func:`busy_timeout`)."""
+    wait = busy_timeout(timeout)
     try:
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(path, timeout=wait, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA journal_size_limit=67108864")
     except sqlite3.Error as exc:
@@ -71,11 +100,15 @@ class Database:
     the database anyway, and more connections only lengthen the contention tail.
     """
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: Path, *, synchronous: str = "NORMAL", timeout: float | None = None
+    ) -> None:
         self.path = path
-        self.conn = connect(path, synchronous=synchronous)
+        self.timeout = busy_timeout(timeout)
+        self.conn = connect(path, synchronous=synchronous, timeout=self.timeout)
         self.lock = threading.RLock()
-        self.writer = WriterLock(path)
+        self.writer = WriterLock(path, self.timeout)
+        self._writing = False  # a write() of the thread holding ``lock`` is open
 
     @contextmanager
     def write(self, *, handoff: bool = True) -> Iterator[sqlite3.Connection]:
@@ -84,45 +117,64 @@ class Database:
         ``handoff`` takes the :class:`WriterLock` too. Workers' writes (claims, completions,
         heartbeats) do; a producer's insert does not: producers write one job at a time, and
         handing the lock from one to the next on every insert halves their throughput.
+
+        A write opened inside another on the same thread joins it (one transaction), so
+        verbs compose: ``complete_and_claim`` runs ``claim_jobs``'s writes in its own.
         """
-        with self.lock, (self.writer if handoff else contextlib.nullcontext()):
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise _unavailable(self.path, exc) from exc
-            try:
-                yield self.conn
-            except sqlite3.OperationalError as exc:
-                self.conn.execute("ROLLBACK")
-                raise _unavailable(self.path, exc) from exc
-            except sqlite3.DatabaseError as exc:
-                self.conn.execute("ROLLBACK")
-                raise StoreError(
-                    f"the SQLite database {str(self.path)!r} rejected a write ({exc}); nothing "
-                    "was changed"
-                ) from exc
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self.conn.execute("ROLLBACK")
-                raise _unavailable(self.path, exc) from exc
+        with self.lock:
+            if self._writing:
+                yield self.conn  # the outer write commits or rolls back
+                return
+            with self.writer if handoff else contextlib.nullcontext():
+                self._writing = True
+                try:
+                    with self._transaction() as conn:
+                        yield conn
+                finally:
+                    self._writing = False
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _unavailable(self.path, exc, self.timeout) from exc
+        try:
+            yield self.conn
+        except sqlite3.OperationalError as exc:
+            self.conn.execute("ROLLBACK")
+            raise _unavailable(self.path, exc, self.timeout) from exc
+        except sqlite3.DatabaseError as exc:
+            self.conn.execute("ROLLBACK")
+            raise StoreError(
+                f"the SQLite database {str(self.path)!r} rejected a write ({exc}); nothing "
+                "was changed"
+            ) from exc
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.conn.execute("ROLLBACK")
+            raise _unavailable(self.path, exc, self.timeout) from exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read (one deferred transaction)."""
+        """A consistent read (one deferred transaction; inside an open write, that write)."""
         with self.lock:
+            if self._writing:
+                yield self.conn
+                return
             try:
                 self.conn.execute("BEGIN")
             except sqlite3.OperationalError as exc:
-                raise _unavailable(self.path, exc) from exc
+                raise _unavailable(self.path, exc, self.timeout) from exc
             try:
                 yield self.conn
             except sqlite3.OperationalError as exc:
                 self.conn.execute("ROLLBACK")
-                raise _unavailable(self.path, exc) from exc
+                raise _unavailable(self.path, exc, self.timeout) from exc
             finally:
                 if self.conn.in_transaction:
                     self.conn.execute("COMMIT")
@@ -180,44 +232,11 @@ class Database:
             self.writer.close()
 
 
-class WriterLock:
-    """An OS file lock taken around every Conveyor write transaction on one database.
-
-    SQLite lets one writer in at a time and makes the others retry by sleeping (1 ms, 2 ms,
-    ... up to 100 ms between tries). Under steady contention the waiting processes sleep far
-    longer than the transactions they wait for, and the workers end up taking turns instead
-    of sharing the work. A blocking ``flock`` on a side file hands the lock over as soon as
-    it is released; the kernel releases it too when its holder dies, even by ``kill -9``.
-    Writers that do not take it (your own connections) still meet SQLite's busy timeout.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._fd: int | None = None
-        if str(path) == ":memory:":
-            return
-        try:
-            self._fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            self._fd = None  # e.g. a read-only folder: SQLite's own locking still applies
-
-    def __enter__(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Close the lock file."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _unavailable(path: Path, exc: sqlite3.OperationalError) -> StoreUnavailableError:
+def _unavailable(
+    path: Path, exc: sqlite3.OperationalError, timeout: float
+) -> StoreUnavailableError:
     return StoreUnavailableError(
         f"the SQLite database {str(path)!r} refused the operation ({exc}); nothing was "
         "changed and it is safe to retry. If it says 'locked', another process held the "
-        f"write lock longer than {BUSY_TIMEOUT_SECONDS:.0f}s"
+        f"write lock longer than {timeout:g}s (the busy timeout, {BUSY_TIMEOUT_ENV})"
     )

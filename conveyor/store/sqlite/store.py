@@ -36,6 +36,7 @@ from conveyor.store.paused import with_paused
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
+    ClaimRound,
     Completion,
     CompletionKind,
     CompletionResult,
@@ -72,9 +73,21 @@ _FINAL_STATE_OF = {
 class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteNotifyVerbs):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL", migrate: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        migrate: bool = True,
+        busy_timeout: float | None = None,
+    ):
+        """Open (and by default migrate) the database file ``path``.
+
+        ``busy_timeout`` is how long a write waits for the write lock, in seconds (default
+        ``$CONVEYOR_SQLITE_BUSY_TIMEOUT``, else 15).
+        """
         self.path = Path(path)
-        self.db = Database(self.path, synchronous=synchronous)
+        self.db = Database(self.path, synchronous=synchronous, timeout=busy_timeout)
         self.pass_hint = limits.PassHint()
         self._checked = False
         if migrate:
@@ -205,7 +218,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         found = conn.execute(query("insert_jobs"), {"jobs": packed, "now": now}).fetchall()
         # Ids are assigned in insertion order, which follows the input order.
         found.sort(key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1])) for r in found]
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in found]
 
     # -- working ------------------------------------------------------------------------------
 
@@ -305,9 +318,11 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return []
-        now = self.now()
         names = json.dumps(list(params.names))
         with self.db.write() as conn:
+            # "Now" is read once the write lock is held: a claim that waited for it must not
+            # start its lease in the past (the rescuer would take the job at once).
+            now = self.now()
             paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
             open_queues = [q for q in dict.fromkeys(params.queues) if q not in paused]
             alone = len(open_queues) == 1
@@ -419,6 +434,18 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
             conn.executemany(query("insert_attempt"), attempts)
         return results
 
+    def complete_and_claim(
+        self, completions: Sequence[Completion], params: ClaimParams
+    ) -> ClaimRound:
+        """See :meth:`Store.complete_and_claim`: one immediate transaction for both."""
+        if not completions:
+            return ClaimRound([], self.claim_jobs(params))
+        with self.db.write() as conn:
+            completed = self._complete(conn, completions)
+            # The claim's own writes join this transaction (Database.write nests).
+            claimed = self.claim_jobs(params)
+        return ClaimRound(completed, claimed)
+
     def begin(self) -> SQLiteTransaction:
         """A write transaction on a connection of its own, for ``ctx.transaction``.
 
@@ -433,9 +460,9 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """Renew leases held under the given tokens and mark the worker seen."""
-        now = self.now()
         tokens = dict(params.held)
         with self.db.write() as conn:
+            now = self.now()  # under the write lock, as in claim_plain_jobs
             conn.execute(query("touch_worker"), {"worker_id": params.worker_id, "now": now})
             if not tokens:
                 return frozenset()
@@ -460,16 +487,30 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         return cur.rowcount == 1
 
     def rescue_expired(self, limit: int = 1000) -> list[int]:
-        """Count lapsed attempts as failed: retry now, or ``dead`` when attempts are spent."""
-        now = self.now()
+        """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
+        or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
         rescued = []
         with self.db.write() as conn:
+            # Under the write lock: a clock read before waiting for it would judge leases by
+            # a moment already past (harmless here, it rescues less, but one rule for all).
+            now = self.now()
             expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
             for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
                 completion, outcome = lost_attempt(
                     job_id, token, attempt, max_attempts, worker_id
                 )
-                self._apply(conn, completion, now)
+                if completion.kind is CompletionKind.RETRY:
+                    conn.execute(
+                        query("rescue_job"),
+                        {
+                            "id": job_id,
+                            "token": token,
+                            "error_type": WORKER_LOST,
+                            "error_message": completion.error.message if completion.error else None,
+                        },
+                    )
+                else:
+                    self._apply(conn, completion, now)
                 _record_attempt(
                     conn,
                     job_id=job_id,
@@ -873,7 +914,7 @@ class SQLiteTransaction:
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
-        self.connection = connect(store.path)
+        self.connection = connect(store.path, timeout=store.db.timeout)
         try:
             self.connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

@@ -18,7 +18,7 @@ from conveyor.store.web_checks import (
     replay_filter,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint
+from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import JobFilter
@@ -121,3 +121,33 @@ class SQLiteWebVerbs:
             SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
             for r in found
         ]
+
+    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
+        """See :meth:`WebVerbs.open_session`."""
+        now = self.now()
+        with self.db.write() as conn:
+            conn.execute(query("web_session_prune"), {"now": now})
+            conn.execute(
+                query("web_session_open"),
+                {
+                    "id": session_id,
+                    "credential": credential,
+                    "role": role,
+                    "now": now,
+                    "seconds": float(seconds),
+                },
+            )
+
+    def get_session(self, session_id: str) -> SessionRow | None:
+        """See :meth:`WebVerbs.get_session`."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                query("web_session_get"), {"id": session_id, "now": self.now()}
+            ).fetchone()
+        return None if row is None else SessionRow(row[0], row[1], float(row[2]))
+
+    def close_session(self, session_id: str) -> bool:
+        """See :meth:`WebVerbs.close_session`."""
+        with self.db.write() as conn:
+            cur = conn.execute(query("web_session_close"), {"id": session_id})
+        return cur.rowcount == 1

@@ -13,10 +13,10 @@ WITH inserted AS (
         SELECT COALESCE(to_timestamp(%(run_at)s::float8),
                         now() + make_interval(secs => %(delay)s::float8)) AS due
     ) AS d
-    RETURNING id, state, queue
+    RETURNING id, state, queue, extract(epoch FROM created_at)::float8 AS created_at
 ),
 woken AS (
     SELECT pg_notify(%(channel)s, inserted.queue) FROM inserted WHERE %(notify)s
 )
-SELECT inserted.id, inserted.state
+SELECT inserted.id, inserted.state, inserted.created_at
 FROM inserted, (SELECT COUNT(*) FROM woken) AS notified

@@ -23,7 +23,7 @@ WITH inserted AS (
         )
     ) AS j
     ORDER BY j.ord
-    RETURNING id, state, queue
+    RETURNING id, state, queue, extract(epoch FROM created_at)::float8 AS created_at
 ),
 woken AS (
     -- One NOTIFY per distinct queue; the payload is the queue name, never job data.
@@ -31,5 +31,5 @@ woken AS (
     FROM (SELECT DISTINCT queue FROM inserted) AS q
     WHERE %(notify)s
 )
-SELECT inserted.id, inserted.state
+SELECT inserted.id, inserted.state, inserted.created_at
 FROM inserted, (SELECT COUNT(*) FROM woken) AS notified

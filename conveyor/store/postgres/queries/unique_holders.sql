@@ -3,7 +3,8 @@
 -- may have waited for the key locks, or be the caller's long-open one. Newest holder last.
 SELECT unique_key, id, state, name,
        CASE WHEN state = 'succeeded' AND unique_for > 0
-            THEN extract(epoch FROM finished_at)::float8 + unique_for END
+            THEN extract(epoch FROM finished_at)::float8 + unique_for END,
+       extract(epoch FROM created_at)::float8
 FROM {schema}.conveyor_jobs
 WHERE unique_key = ANY(%(keys)s::text[])
   AND (

@@ -12,4 +12,4 @@ SELECT value ->> '$.queue', value ->> '$.name', value ->> '$.args',
        value ->> '$.rate_per'
 FROM json_each(:jobs)
 ORDER BY key
-RETURNING id, state
+RETURNING id, state, created_at

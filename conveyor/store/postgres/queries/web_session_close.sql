@@ -1,0 +1,1 @@
+DELETE FROM {schema}.conveyor_web_sessions WHERE id = %(id)s

@@ -1,0 +1,6 @@
+-- Expired sessions go in the same statement, so logins keep the table small.
+WITH pruned AS (
+    DELETE FROM {schema}.conveyor_web_sessions WHERE expires_at <= now()
+)
+INSERT INTO {schema}.conveyor_web_sessions (id, credential, role, expires_at)
+VALUES (%(id)s, %(credential)s, %(role)s, now() + make_interval(secs => %(seconds)s))

@@ -1,0 +1,1 @@
+DELETE FROM conveyor_web_sessions WHERE id = :id
