@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
-from conveyor.store.notify_protocol import NotifyVerbs
+from conveyor.store.outbox_protocol import OutboxVerbs
 from conveyor.store.watch_protocol import WatchVerbs
 from conveyor.store.web_protocol import WebVerbs
 
@@ -266,7 +266,7 @@ class AsyncStoreTransaction(Protocol):
 
 
 @runtime_checkable
-class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
+class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.
 
     The scheduler's and the monitor's verbs are in :mod:`conveyor.store.watch_protocol`, the

@@ -50,7 +50,7 @@ from conveyor.store.protocol import (
 from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
-from conveyor.store.sqlite.notify_verbs import SQLiteNotifyVerbs
+from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
@@ -70,7 +70,7 @@ _FINAL_STATE_OF = {
 }
 
 
-class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteNotifyVerbs):
+class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
     def __init__(
