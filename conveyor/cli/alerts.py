@@ -100,7 +100,7 @@ def _print_undelivered(found: list[IncidentRow], undelivered: list[DeliveryRow],
             note.event,
             render.escape(note.destination),
             str(note.attempts),
-            render.escape(delivery_status(note, now, with_error=False)),
+            render.escape(delivery_status(note, now, brief=True)),
             render.escape(render.first_line(note.last_error, 200)) or "-",
         )
     render.print_table(out)

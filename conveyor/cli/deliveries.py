@@ -10,17 +10,23 @@ from conveyor.durations import since, until
 from conveyor.outbox import DeliveryRow, DeliveryState
 
 
-def delivery_status(row: DeliveryRow, now: float, *, with_error: bool = True) -> str:
-    """Delivered / failing / gave up, with the attempts (and the last error unless
-    ``with_error`` is False, for a table that shows it in a column of its own)."""
+def delivery_status(row: DeliveryRow, now: float, *, brief: bool = False) -> str:
+    """Delivered / failing / gave up, with the attempts and the last error; ``brief`` leaves
+    both out, for a table that shows them in columns of their own."""
+    if brief:
+        if row.state is DeliveryState.DELIVERED:
+            return f"delivered {since(row.delivered_at, now)} ago"
+        if row.state is DeliveryState.FAILED:
+            return f"gave up {since(row.failed_at, now)} ago"
+        return f"next try {until(row.next_try_at, now)}"
     tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
-    error = f" ({render.first_line(row.last_error, 120)})" if with_error else ""
+    error = render.first_line(row.last_error, 120)
     if row.state is DeliveryState.DELIVERED:
         return f"delivered {since(row.delivered_at, now)} ago ({tries})"
     if row.state is DeliveryState.FAILED:
-        return f"gave up after {tries}{error}"
+        return f"gave up after {tries} ({error})"
     if row.last_error:
-        return f"failing{error}; {tries}, next try {until(row.next_try_at, now)}"
+        return f"failing ({error}); {tries}, next try {until(row.next_try_at, now)}"
     return "sending"
 
 

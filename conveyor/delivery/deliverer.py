@@ -73,7 +73,7 @@ class DeliveryReport:
     given_up: int = 0
     deferred: int = 0
     """Claimed rows not tried this round because their destination had just failed (they are
-    tried again once their lease lapses)."""
+    given back at once, due again in the next round)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -190,6 +190,10 @@ class Deliverer:
         lease = max(s.timeout for s in self.senders.values()) * self.concurrency + LEASE_MARGIN
         with self._lock:
             self._failing.clear()
+        # One attempt per row per round, as the rounds are paced: a row claimed again in the
+        # same round (a retry already due, a deferred row given back) is given back untried.
+        seen: set[int] = set()
+        again: list[int] = []
         started = 0
         while started < SENDS_PER_ROUND and not should_stop():
             self._in_flight = {f for f in self._in_flight if not f.done()}
@@ -200,11 +204,16 @@ class Deliverer:
                 wait(self._in_flight, return_when=FIRST_COMPLETED)
                 continue
             claimed = self.store.claim_deliveries(self.owner, free, lease, kinds=kinds)
-            if not claimed:
+            fresh = [row for row in claimed if row.id not in seen]
+            again.extend(row.id for row in claimed if row.id in seen)
+            if not fresh:
                 break
-            for group in self._groups(claimed):
+            seen.update(row.id for row in fresh)
+            for group in self._groups(fresh):
                 self._in_flight.add(self._threads().submit(self._send, group, report, now))
-            started += len(claimed)
+            started += len(fresh)
+        if again:
+            self.store.release_deliveries(again, self.owner)
         if wait_sends:
             self.wait_sends()
 
@@ -237,19 +246,28 @@ class Deliverer:
         return self._pool
 
     def _send(self, group: list[DeliveryRow], report: DeliveryReport, now: float | None) -> None:
-        for row in group:
-            sender = self.senders[row.kind]
-            if sender.serial:
-                with self._lock:
-                    if (row.kind, row.destination) in self._failing:
-                        report.deferred += 1  # its lease lapses, and a later round tries it
-                        continue
-            try:
-                self._attempt(sender, row, report, now)
-            except Exception:
-                # The lease lapses and another round retries it; the thread must survive.
-                log.exception("%s: recording the attempt failed", sender.describe(row))
-                raise
+        deferred: list[int] = []
+        try:
+            for row in group:
+                sender = self.senders[row.kind]
+                if sender.serial:
+                    with self._lock:
+                        if (row.kind, row.destination) in self._failing:
+                            report.deferred += 1
+                            deferred.append(row.id)
+                            continue
+                try:
+                    self._attempt(sender, row, report, now)
+                except Exception:
+                    # The lease lapses and another round retries it.
+                    logging.getLogger(sender.logger).exception(
+                        "%s: recording the attempt failed", sender.describe(row)
+                    )
+                    raise
+        finally:
+            if deferred:
+                # Given back at once: due again next round, not only once the lease lapses.
+                self.store.release_deliveries(deferred, self.owner)
 
     def _attempt(
         self, sender: Sender, row: DeliveryRow, report: DeliveryReport, now: float | None
@@ -279,7 +297,7 @@ class Deliverer:
                 report.given_up += 1
             if sender.serial and not failed.hopeless:
                 self._failing.add((row.kind, row.destination))
-        log.warning(
+        logging.getLogger(sender.logger).warning(
             "%s failed on attempt %d: %s; %s%s",
             sender.describe(row),
             attempts,

@@ -38,6 +38,9 @@ class Sender(Protocol):
     """When a failure is retried, and when it is given up."""
     timeout: float
     """Seconds one attempt may take at most (a claim's lease outlives it)."""
+    logger: str
+    """The logger its failed attempts go to (where they always went, so logging set up for
+    them keeps working)."""
     serial: bool
     """True: a destination's rows are sent one after the other, and once one fails the rest
     wait (one dead receiver costs one timeout). False: every row on its own."""
@@ -59,6 +62,7 @@ class AlertSender:
     """Alerts: each row's notice to the sink its destination names (``sinks`` by name)."""
 
     kind = DeliveryKind.ALERT
+    logger = "conveyor.monitor"
     serial = True
 
     def __init__(self, sinks: Mapping[str, Sink], schedule: RetrySchedule = RETRY) -> None:
@@ -109,6 +113,7 @@ class WebhookSender:
     """
 
     kind = DeliveryKind.WEBHOOK
+    logger = "conveyor.notifier"
     serial = False
 
     def __init__(

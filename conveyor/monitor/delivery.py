@@ -39,8 +39,8 @@ def deliver_due(
     """Try once to deliver each alert notice due now, oldest first, and wait for the outcomes.
 
     ``now`` is when retries are scheduled from (default: the store's clock). After a sink
-    fails, its other notices claimed with it wait until their lease lapses, so one dead
-    receiver costs one timeout per round.
+    fails, its other notices claimed with it are given back untried for the next round,
+    so one dead receiver costs one timeout per round.
     """
     deliverer = Deliverer(store, [AlertSender(sinks_by_name)])
     try:

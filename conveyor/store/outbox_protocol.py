@@ -71,6 +71,13 @@ class OutboxVerbs(Protocol):
         """
         ...
 
+    def release_deliveries(self, delivery_ids: Sequence[int], owner: str) -> int:
+        """Give claimed deliveries back untried: each one still pending and leased to ``owner``
+        loses its lease and is due again at once, its attempts unchanged; return how many.
+        A deliverer releases the rest of a destination's rows when that destination has just
+        failed, so they wait for its next round rather than for their lease to lapse."""
+        ...
+
     def list_deliveries(
         self,
         *,

@@ -28,6 +28,7 @@ OUTBOX_SINGLE = frozenset(
         "add_deliveries",
         "claim_deliveries",
         "record_delivery",
+        "release_deliveries",
         "list_deliveries",
         "prune_deliveries",
     }
@@ -126,6 +127,13 @@ class OutboxPlans:
             },
         )
         return result.rowcount == 1
+
+    def release_deliveries(self, delivery_ids: Sequence[int], owner: str) -> Plan[int]:
+        """Give back this owner's claims on still pending rows."""
+        result = yield Statement(
+            self.q("delivery_release"), {"ids": [int(i) for i in delivery_ids], "owner": owner}
+        )
+        return result.rowcount
 
     def list_deliveries(
         self,

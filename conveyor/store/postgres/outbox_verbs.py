@@ -71,6 +71,14 @@ class PostgresOutboxVerbs:
             "recording a delivery attempt",
         )
 
+    def release_deliveries(self, delivery_ids: Sequence[int], owner: str) -> int:
+        """See :meth:`OutboxVerbs.release_deliveries`."""
+        if not delivery_ids:
+            return 0
+        return self.run(
+            self._outbox.release_deliveries(delivery_ids, owner), "releasing deliveries"
+        )
+
     def list_deliveries(
         self,
         *,

@@ -123,6 +123,17 @@ class SQLiteOutboxVerbs:
             )
         return cur.rowcount == 1
 
+    def release_deliveries(self, delivery_ids: Sequence[int], owner: str) -> int:
+        """See :meth:`OutboxVerbs.release_deliveries`."""
+        if not delivery_ids:
+            return 0
+        with self.db.write() as conn:
+            cur = conn.execute(
+                query("delivery_release"),
+                {"ids": json.dumps([int(i) for i in delivery_ids]), "owner": owner},
+            )
+        return int(cur.rowcount)
+
     def list_deliveries(
         self,
         *,
