@@ -36,8 +36,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Pure helpers and plain records: import nothing of conveyor above this line.
     ("base", (
         "conveyor._signing", "conveyor.args", "conveyor.destinations", "conveyor.durations",
-        "conveyor.errors", "conveyor.limits", "conveyor.models", "conveyor.names",
-        "conveyor.once", "conveyor.outbound", "conveyor.retries", "conveyor.unique",
+        "conveyor.errors", "conveyor.lifecycle", "conveyor.limits", "conveyor.models",
+        "conveyor.names", "conveyor.once", "conveyor.outbound", "conveyor.retries",
+        "conveyor.unique",
     )),
     # The store contract, its records and both stores.
     ("store", ("conveyor.store",)),

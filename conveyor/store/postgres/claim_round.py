@@ -16,10 +16,10 @@ from functools import cache
 
 from conveyor.store import rows
 from conveyor.store.postgres.plans import (
-    _OUTCOME,
     Plan,
     Plans,
     Statement,
+    completion_row,
     register_single,
 )
 from conveyor.store.postgres.sql import query
@@ -78,20 +78,7 @@ def complete_and_claim_plain(
     unique: dict[int, Completion] = {}
     for c in completions:
         unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-    batch = [
-        {
-            "id": c.job_id,
-            "token": c.token,
-            "kind": str(c.kind),
-            "result": c.result_json,
-            "delay": c.retry_delay,
-            "error_type": c.error.type if c.error else None,
-            "error_message": c.error.message if c.error else None,
-            "traceback": c.error.traceback if c.error else None,
-            "outcome": _OUTCOME[c.kind],
-        }
-        for c in unique.values()
-    ]
+    batch = [completion_row(c) for c in unique.values()]
     result = yield Statement(
         complete_and_claim_sql(plans.schema),
         {

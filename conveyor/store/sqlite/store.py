@@ -21,10 +21,9 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from conveyor.lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
 from conveyor.models import (
-    FINAL_STATES,
     Attempt,
-    AttemptOutcome,
     Job,
     JobState,
     QueueControl,
@@ -47,7 +46,6 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
 )
-from conveyor.store.rescue import WORKER_LOST, lost_attempt
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
 from conveyor.store.sqlite.filters import where
 from conveyor.store.sqlite.notify_verbs import SQLiteNotifyVerbs
@@ -56,17 +54,13 @@ from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
-_OUTCOME_OF = {
-    CompletionKind.SUCCEEDED: AttemptOutcome.SUCCEEDED,
-    CompletionKind.RETRY: AttemptOutcome.FAILED,
-    CompletionKind.DEAD: AttemptOutcome.DEAD,
-    CompletionKind.CANCELLED: AttemptOutcome.CANCELLED,
-    CompletionKind.RELEASED: AttemptOutcome.RELEASED,
-}
-_FINAL_STATE_OF = {
-    CompletionKind.SUCCEEDED: JobState.SUCCEEDED,
-    CompletionKind.DEAD: JobState.DEAD,
-    CompletionKind.CANCELLED: JobState.CANCELLED,
+# Which statement applies a completion: they differ in the columns they write (a handler's
+# retry moves run_at, a rescue keeps it, a release un-charges the attempt); the state and the
+# attempt change come from the completion itself (conveyor.lifecycle decides them).
+_STATEMENT_OF = {
+    CompletionKind.RETRY: "retry_job",
+    CompletionKind.LOST: "rescue_job",
+    CompletionKind.RELEASED: "release_job",
 }
 
 
@@ -420,7 +414,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                     "worker_id": row[3],
                     "started_at": row[4],
                     "now": now,
-                    "outcome": str(_OUTCOME_OF[c.kind]),
+                    "outcome": str(c.outcome),
                     "error_type": c.error.type if c.error else None,
                     "error_message": c.error.message if c.error else None,
                     "traceback": c.error.traceback if c.error else None,
@@ -488,7 +482,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
 
     def rescue_expired(self, limit: int = 1000) -> list[int]:
         """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
-        or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
+        or ``dead`` when attempts are spent (see :func:`conveyor.lifecycle.lost_attempt`)."""
         rescued = []
         with self.db.write() as conn:
             # Under the write lock: a clock read before waiting for it would judge leases by
@@ -496,21 +490,8 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
             now = self.now()
             expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
             for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
-                completion, outcome = lost_attempt(
-                    job_id, token, attempt, max_attempts, worker_id
-                )
-                if completion.kind is CompletionKind.RETRY:
-                    conn.execute(
-                        query("rescue_job"),
-                        {
-                            "id": job_id,
-                            "token": token,
-                            "error_type": WORKER_LOST,
-                            "error_message": completion.error.message if completion.error else None,
-                        },
-                    )
-                else:
-                    self._apply(conn, completion, now)
+                completion = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
+                self._apply(conn, completion, now)
                 _record_attempt(
                     conn,
                     job_id=job_id,
@@ -519,7 +500,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                     worker_id=worker_id,
                     started_at=started_at,
                     now=now,
-                    outcome=outcome,
+                    outcome=completion.outcome,
                     error_type=WORKER_LOST,
                     error_message=completion.error.message if completion.error else None,
                     traceback=None,
@@ -715,26 +696,29 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         """Make matching dead/cancelled/scheduled/retrying/queued jobs run now."""
         now = self.now()
         clause, params = where(flt, now)
+        params |= {"lc_from": json.dumps(sources(Action.RETRY_NOW))}
         with self.db.write() as conn:
             found = conn.execute(
                 f"SELECT id, state FROM conveyor_jobs WHERE {clause} "
-                "AND state NOT IN ('running', 'succeeded') ORDER BY id",
+                "AND state IN (SELECT value FROM json_each(:lc_from)) ORDER BY id",
                 params,
             ).fetchall()
             ids = [r[0] for r in found]
-            fresh = json.dumps([r[0] for r in found if JobState(r[1]) in FINAL_STATES])
-            waiting = json.dumps([r[0] for r in found if JobState(r[1]) not in FINAL_STATES])
+            rows_ = [(r[0], transition(JobState(r[1]), Action.RETRY_NOW)) for r in found]
+            fresh = json.dumps([i for i, t in rows_ if t.fresh_attempts])
+            waiting = json.dumps([i for i, t in rows_ if not t.fresh_attempts])
+            state = str(target(Action.RETRY_NOW))
             # Fresh attempts for finished jobs; their attempt history stays.
             conn.execute(
-                "UPDATE conveyor_jobs SET state = 'queued', attempt = 0, run_at = :now, "
+                "UPDATE conveyor_jobs SET state = :state, attempt = 0, run_at = :now, "
                 "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
                 "WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": fresh},
+                {"now": now, "ids": fresh, "state": state},
             )
             conn.execute(
-                "UPDATE conveyor_jobs SET state = 'queued', run_at = :now "
+                "UPDATE conveyor_jobs SET state = :state, run_at = :now "
                 "WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": waiting},
+                {"now": now, "ids": waiting, "state": state},
             )
         return ids
 
@@ -742,14 +726,16 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         """Cancel matching unfinished jobs; a running attempt's later completion is refused."""
         now = self.now()
         clause, params = where(flt, now)
+        params |= {"lc_from": json.dumps(sources(Action.CANCEL))}
         with self.db.write() as conn:
             found = conn.execute(
                 "SELECT id, state, token, attempt, worker_id, started_at FROM conveyor_jobs "
-                f"WHERE {clause} AND state NOT IN ('succeeded', 'dead', 'cancelled') ORDER BY id",
+                f"WHERE {clause} AND state IN (SELECT value FROM json_each(:lc_from)) ORDER BY id",
                 params,
             ).fetchall()
             for job_id, state, token, attempt, worker_id, started_at in found:
-                if state == JobState.RUNNING:
+                outcome = transition(JobState(state), Action.CANCEL).outcome
+                if outcome is not None:  # a running attempt is recorded as cancelled
                     _record_attempt(
                         conn,
                         job_id=job_id,
@@ -758,15 +744,19 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                         worker_id=worker_id,
                         started_at=started_at,
                         now=now,
-                        outcome=AttemptOutcome.CANCELLED,
+                        outcome=outcome,
                         error_type=None,
                         error_message="cancelled while running",
                         traceback=None,
                     )
             conn.execute(
-                "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, "
+                "UPDATE conveyor_jobs SET state = :state, finished_at = :now, "
                 "lease_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": json.dumps([r[0] for r in found])},
+                {
+                    "now": now,
+                    "ids": json.dumps([r[0] for r in found]),
+                    "state": str(target(Action.CANCEL)),
+                },
             )
         return [r[0] for r in found]
 
@@ -868,23 +858,19 @@ def _limited_candidates(
 
 def _update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
     """The guarded statement (by query name) and parameters that apply one completion."""
-    guard = {"id": c.job_id, "token": c.token, "now": now}
-    error_type = c.error.type if c.error else None
-    error_message = c.error.message if c.error else None
-    if c.kind is CompletionKind.RETRY:
-        return "retry_job", guard | {
-            "delay": c.retry_delay,
-            "error_type": error_type,
-            "error_message": error_message,
-        }
-    if c.kind is CompletionKind.RELEASED:
-        return "release_job", guard
-    return "finish_job", guard | {
-        "state": str(_FINAL_STATE_OF[c.kind]),
-        "result": c.result_json,
-        "error_type": error_type,
-        "error_message": error_message,
+    statement = _STATEMENT_OF.get(c.kind, "finish_job")
+    params: dict[str, Any] = {"id": c.job_id, "token": c.token, "now": now, "state": str(c.state)}
+    if statement == "release_job":
+        return statement, params | {"attempt_delta": c.attempt_delta}
+    params |= {
+        "error_type": c.error.type if c.error else None,
+        "error_message": c.error.message if c.error else None,
     }
+    if statement == "retry_job":
+        return statement, params | {"delay": c.retry_delay}
+    if statement == "finish_job":
+        return statement, params | {"result": c.result_json}
+    return statement, params
 
 
 def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
