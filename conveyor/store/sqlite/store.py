@@ -31,6 +31,7 @@ from conveyor.models import (
     WorkerInfo,
 )
 from conveyor.store import limits, rows
+from conveyor.store.filters import SQLITE, where
 from conveyor.store.paused import with_paused
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -47,7 +48,6 @@ from conveyor.store.protocol import (
     Retention,
 )
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
-from conveyor.store.sqlite.filters import where
 from conveyor.store.sqlite.notify_verbs import SQLiteNotifyVerbs
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
@@ -557,7 +557,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
 
     def list_jobs(self, flt: JobFilter) -> list[Job]:
         """Jobs matching ``flt``, newest first."""
-        clause, params = where(flt, self.now())
+        clause, params = where(SQLITE, flt, self.now())
         columns = rows.JOB_COLUMNS if flt.payloads else rows.LIST_COLUMNS
         sql = f"SELECT {columns} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
         if flt.limit is not None:
@@ -568,7 +568,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
 
     def count_jobs(self, flt: JobFilter) -> int:
         """Number of jobs matching ``flt``."""
-        clause, params = where(flt, self.now(), paginate=False)
+        clause, params = where(SQLITE, flt, self.now(), paginate=False)
         with self.db.read() as conn:
             row = conn.execute(f"SELECT COUNT(*) FROM conveyor_jobs WHERE {clause}", params)
             return int(row.fetchone()[0])
@@ -695,7 +695,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
     def retry_jobs(self, flt: JobFilter) -> list[int]:
         """Make matching dead/cancelled/scheduled/retrying/queued jobs run now."""
         now = self.now()
-        clause, params = where(flt, now)
+        clause, params = where(SQLITE, flt, now)
         params |= {"lc_from": json.dumps(sources(Action.RETRY_NOW))}
         with self.db.write() as conn:
             found = conn.execute(
@@ -725,7 +725,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
     def cancel_jobs(self, flt: JobFilter) -> list[int]:
         """Cancel matching unfinished jobs; a running attempt's later completion is refused."""
         now = self.now()
-        clause, params = where(flt, now)
+        clause, params = where(SQLITE, flt, now)
         params |= {"lc_from": json.dumps(sources(Action.CANCEL))}
         with self.db.write() as conn:
             found = conn.execute(
@@ -762,7 +762,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """Delete matching finished jobs with their attempts."""
-        clause, params = where(flt, self.now())
+        clause, params = where(SQLITE, flt, self.now())
         with self.db.write() as conn:
             ids = [
                 r[0]
