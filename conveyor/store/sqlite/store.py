@@ -11,7 +11,6 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from conveyor.models import (
     QueueStats,
     WorkerInfo,
 )
-from conveyor.store import limits, rows
+from conveyor.store import claim_passes, limits, rows
 from conveyor.store.filters import SQLITE, where
 from conveyor.store.paused import with_paused
 from conveyor.store.protocol import (
@@ -217,27 +216,12 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """See :meth:`Store.claim_jobs`.
-
-        A worker that declares limited types runs the limited pass first, then the plain
-        claim with the slots left. Any other worker claims plain jobs first and, with slots
-        left, sometimes looks for limited ones after (see
-        :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type its code
-        declares without one still obeys it.
-        """
-        claimed: list[ClaimedJob] = []
-        hint = self.pass_hint
-        if params.limited_names:
-            claimed = self.claim_limited_jobs(params, look_first=hint.look_first())
-            hint.after_pass(len(claimed))
-        if len(claimed) < params.limit:
-            claimed += self.claim_plain_jobs(replace(params, limit=params.limit - len(claimed)))
-        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
-            rest = replace(params, limit=params.limit - len(claimed))
-            stray = self.claim_limited_jobs(rest, look_first=True)
-            hint.after_pass(len(stray))
-            claimed += stray
-        return claimed
+        """See :meth:`Store.claim_jobs`: the passes of :func:`conveyor.store.claim_passes.claim`."""
+        return claim_passes.run(
+            claim_passes.claim(params, self.pass_hint),
+            lambda step: self.claim_limited_jobs(step.params, look_first=step.look_first),
+            lambda step: self.claim_plain_jobs(step.params),
+        )
 
     def claim_limited_jobs(
         self, params: ClaimParams, *, look_first: bool = True
