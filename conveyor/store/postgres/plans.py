@@ -8,8 +8,7 @@ verb twice (the "sans-I/O" style). A plan runs inside one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from conveyor.errors import ConfigurationError
@@ -18,6 +17,7 @@ from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, Wo
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.paused import with_paused
+from conveyor.store.plan import Plan, Result, Statement
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.sql import notify_channel, query
 from conveyor.store.protocol import (
@@ -35,14 +35,7 @@ from conveyor.store.protocol import (
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One SQL statement with its parameters."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Plan", "Plans", "Result", "Statement", "is_single", "register_single"]
 
 
 SINGLE = frozenset(
@@ -72,17 +65,6 @@ def register_single(names: frozenset[str]) -> None:
 def is_single(plan: Plan[Any]) -> bool:
     """True for a plan of a verb in :data:`SINGLE` or registered with :func:`register_single`."""
     return getattr(plan, "__name__", "") in _single_plans
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What a driver sends back into a plan after running a statement."""
-
-    rows: list[tuple[Any, ...]]
-    rowcount: int
-
-
-Plan = Generator[Statement, Result, T]
 
 
 def completion_row(c: Completion) -> dict[str, Any]:
