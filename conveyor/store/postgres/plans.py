@@ -8,16 +8,17 @@ verb twice (the "sans-I/O" style). A plan runs inside one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from conveyor.errors import ConfigurationError
 from conveyor.lifecycle import Action, lost_attempt, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
+from conveyor.store.filters import POSTGRES, where
 from conveyor.store.paused import with_paused
-from conveyor.store.postgres.filters import JOB_COLUMNS, LIST_COLUMNS, where
+from conveyor.store.plan import Plan, Result, Statement
+from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.sql import notify_channel, query
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -34,14 +35,7 @@ from conveyor.store.protocol import (
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One SQL statement with its parameters."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Plan", "Plans", "Result", "Statement", "is_single", "register_single"]
 
 
 SINGLE = frozenset(
@@ -71,17 +65,6 @@ def register_single(names: frozenset[str]) -> None:
 def is_single(plan: Plan[Any]) -> bool:
     """True for a plan of a verb in :data:`SINGLE` or registered with :func:`register_single`."""
     return getattr(plan, "__name__", "") in _single_plans
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What a driver sends back into a plan after running a statement."""
-
-    rows: list[tuple[Any, ...]]
-    rowcount: int
-
-
-Plan = Generator[Statement, Result, T]
 
 
 def completion_row(c: Completion) -> dict[str, Any]:
@@ -422,7 +405,7 @@ class Plans:
 
     def list_jobs(self, flt: JobFilter) -> Plan[list[Job]]:
         """Jobs matching ``flt``, newest first."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         table = f'"{self.schema}".conveyor_jobs'
         columns = JOB_COLUMNS if flt.payloads else LIST_COLUMNS
         sql = f"SELECT {columns} FROM {table} WHERE {clause} ORDER BY id DESC"
@@ -434,7 +417,7 @@ class Plans:
 
     def count_jobs(self, flt: JobFilter) -> Plan[int]:
         """How many jobs match ``flt``."""
-        clause, params = where(flt, paginate=False)
+        clause, params = where(POSTGRES, flt, paginate=False)
         result = yield Statement(
             f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params
         )
@@ -551,7 +534,7 @@ class Plans:
 
     def retry_jobs(self, flt: JobFilter) -> Plan[list[int]]:
         """Finished jobs get fresh attempts; waiting ones are made due now."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         from_states = sources(Action.RETRY_NOW)
         params |= {
             "channel": self.channel,
@@ -580,7 +563,7 @@ class Plans:
 
     def cancel_jobs(self, flt: JobFilter) -> Plan[list[int]]:
         """Cancel unfinished jobs; a running attempt's history row says it was cancelled."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         from_states = sources(Action.CANCEL)
         recorded = {st: transition(st, Action.CANCEL).outcome for st in from_states}
         # Only an attempt in flight is recorded (as cancelled while running).
@@ -611,7 +594,7 @@ class Plans:
 
     def discard_jobs(self, flt: JobFilter) -> Plan[int]:
         """Delete matching finished jobs and their attempts."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         found = yield Statement(
             f'SELECT id FROM "{self.schema}".conveyor_jobs WHERE {clause} '
             "AND state IN ('succeeded', 'dead', 'cancelled')",
