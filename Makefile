@@ -38,9 +38,12 @@ PROCESS_LAYERS  := tests/integration
 test: venv test-prereqs ## Run the whole test suite (both steps, failures of both reported)
 	@scripts/test-layers $(BIN)/python "$(PARALLEL_LAYERS)" "$(PROCESS_LAYERS)" $(ARGS)
 
-lint: venv ## ruff and mypy --strict
+# The import-layers contract (tests/unit/test_layers.py) is also part of tests/unit, so it runs
+# in `make test` too: neither target can be used to skip it.
+lint: venv ## ruff, mypy --strict and the import-layers contract
 	$(BIN)/ruff check conveyor tests
 	$(BIN)/mypy conveyor
+	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_layers.py
 
 bench: venv ## Benchmark the stores (enqueue, processing, latency); ARGS="--quick" etc.
 	$(BIN)/python benchmarks/bench.py $(ARGS)

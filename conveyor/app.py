@@ -23,8 +23,10 @@ from conveyor.notify import webhook_allow as check_webhook_allow
 from conveyor.notify import webhook_settings
 from conveyor.notify import webhook_timeout as check_webhook_timeout
 from conveyor.retries import Backoff
+from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
+from conveyor.store.watch_types import SlotWritten
 from conveyor.unique import UniqueFor
 from conveyor.watching import Watching
 
@@ -244,6 +246,23 @@ class Conveyor(Watching):
     def _notify_local(self) -> None:
         for callback in list(self._wakeups):
             callback()
+
+    def trigger_schedule(
+        self, name: str, *, by: str | None = None, store: Store | None = None
+    ) -> SlotWritten:
+        """Enqueue schedule ``name``'s job now, outside its timing; returns the ledger write.
+
+        The run is a manual slot at the store's now, recorded with ``by`` (who asked); the
+        schedule's own slots are unaffected and a paused schedule can be triggered too. A second
+        trigger in the same second writes nothing (``written`` is False). ``store`` defaults to
+        this app's store. Raises :class:`ConfigurationError` when the store has no schedule
+        ``name`` or this app does not declare its job. ``conveyor schedules trigger`` and the
+        dashboard call this.
+        """
+        target = store if store is not None else self.store
+        written = trigger_slot(self, target, name, by=by, at=target.now())
+        self._notify_local()
+        return written
 
     def configure_queue(self, name: str, *, max_queued: int | None = None) -> None:
         """Set a queue's policy: ``max_queued`` bounds how many jobs may wait in it.

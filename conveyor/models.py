@@ -125,6 +125,15 @@ class QueueControl:
     changed_by: str | None = None
 
 
+LIVE_AFTER_SECONDS = 60.0
+"""A worker seen within this many seconds counts as live.
+
+One threshold for every reader of worker liveness (``conveyor queues``, ``conveyor health``,
+``conveyor jobs why``, the dashboard, the ``NoWorkers`` alert rule), so they never disagree
+about whether a queue has a worker. Pass it as ``stale_after`` to ``Store.live_workers``.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """A worker process as registered in the store."""

@@ -31,8 +31,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 from urllib.parse import urlsplit
 
+from conveyor._signing import SIGNATURE_HEADER, sign
 from conveyor.destinations import Address, AllowList, host_address, non_public_reason
-from conveyor.monitor.signing import SIGNATURE_HEADER, sign
 
 QUOTED_BODY_CHARS = 200
 """How much of an error answer is quoted: enough of an error page to see the reason."""

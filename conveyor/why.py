@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conveyor.durations import clock, duration, since, until
-from conveyor.models import Job, JobState, WorkerInfo
+
+# LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
+# home) still resolves through this import.
+from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, WorkerInfo
 from conveyor.store.protocol import LimitStatus, Store
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
-
-LIVE_AFTER_SECONDS = 60.0
-"""A worker seen within this many seconds counts as live (as in ``conveyor queues``)."""
 
 AHEAD_CAP = 10_000
 """Count at most this many jobs ahead: "10000+" says enough, and keeps the count cheap."""

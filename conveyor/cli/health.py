@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conveyor.models import JobState, QueueStats, WorkerInfo
+from conveyor.models import LIVE_AFTER_SECONDS, JobState, QueueStats, WorkerInfo
 from conveyor.store.protocol import JobFilter, Store
-from conveyor.why import LIVE_AFTER_SECONDS
 
 _SCAN_LIMIT = 10_000
 

@@ -21,7 +21,6 @@ from conveyor.cli.options import Target, json_option, target_options
 from conveyor.cli.queues import operator_name
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.schedules.definition import build_schedule, make_timing
-from conveyor.schedules.scheduler import Scheduler
 from conveyor.schedules.timing import Timing, parse_timing
 from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow, ScheduleSource, Verdict
@@ -345,7 +344,7 @@ def trigger(target: Target, name: str, by: str | None, as_json: bool) -> None:
     """
     app = target.app()
     store = target.store()
-    written = Scheduler(app, store=store).trigger(name, by=operator_name(by))
+    written = app.trigger_schedule(name, by=operator_name(by), store=store)
     if as_json:
         render.print_json({"schedule": name, "slot": written.slot, "written": written.written,
                            "job_id": written.job_id})

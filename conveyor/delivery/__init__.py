@@ -1,14 +1,15 @@
-"""The one delivery service of the outbox (:mod:`conveyor.outbox`).
+"""The one delivery loop of the outbox (:mod:`conveyor.outbox`).
 
 :class:`~conveyor.delivery.deliverer.Deliverer` claims due deliveries under a lease, sends
-each through the sender of its kind (:mod:`conveyor.delivery.senders`: monitor sinks for
-alerts, a signed POST through :mod:`conveyor.outbound` for completion webhooks) and records
-every attempt with the one retry schedule. Every worker runs it as a service
-(:class:`~conveyor.delivery.service.DeliveryService`), and the monitor delivers its alerts
-through it each round.
+each through the sender of its kind (:mod:`conveyor.delivery.senders`: a signed POST through
+:mod:`conveyor.outbound` for completion webhooks; the monitor's
+:class:`~conveyor.monitor.delivery.AlertSender` for alert notices) and records every attempt
+with the one retry schedule. Every worker runs it as a service
+(:class:`~conveyor.worker.outbox_service.DeliveryService`), and the monitor delivers its
+alerts through it each round. It imports nothing of the monitor or the worker.
 """
 
 from conveyor.delivery.deliverer import Deliverer, DeliveryReport
-from conveyor.delivery.senders import AlertSender, Failed, Sender, WebhookSender
+from conveyor.delivery.senders import Failed, Sender, WebhookSender
 
-__all__ = ["AlertSender", "Deliverer", "DeliveryReport", "Failed", "Sender", "WebhookSender"]
+__all__ = ["Deliverer", "DeliveryReport", "Failed", "Sender", "WebhookSender"]

@@ -1,25 +1,21 @@
-"""How one delivery of each kind is sent: an alert to a monitor sink, a webhook as a POST.
+"""How one delivery is sent: the :class:`Sender` contract, and completion webhooks' sender.
 
 A sender makes one attempt and says how it went (:class:`Failed`, or None when delivered); it
-never raises, so a failing receiver cannot stop the others. Both kinds sign through the same
-path: :func:`conveyor.outbound.post_json` (webhook sinks and ``notify_url`` alike).
+never raises, so a failing receiver cannot stop the others. The alert sender lives with the
+monitor (:class:`conveyor.monitor.delivery.AlertSender`), which this package does not import.
+Both kinds sign through the same path: :func:`conveyor.outbound.post_json` (webhook sinks and
+``notify_url`` alike).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from conveyor.destinations import AllowList, redacted
 from conveyor.notify import TIMEOUT, WebhookError, post_webhook
 from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
-
-if TYPE_CHECKING:  # the monitor's types; sending an alert imports them when it runs
-    from conveyor.monitor.sinks import Sink
-
-ERROR_CHARS = 1000  # keep a receiver's chatty error page out of the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,57 +48,6 @@ class Sender(Protocol):
     def describe(self, row: DeliveryRow) -> str:
         """The row in a log line."""
         ...
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
-
-
-class AlertSender:
-    """Alerts: each row's notice to the sink its destination names (``sinks`` by name)."""
-
-    kind = DeliveryKind.ALERT
-    logger = "conveyor.monitor"
-    serial = True
-
-    def __init__(self, sinks: Mapping[str, Sink], schedule: RetrySchedule = RETRY) -> None:
-        self.sinks = dict(sinks)
-        self.schedule = schedule
-        self.timeout = max(
-            (float(getattr(sink, "timeout", TIMEOUT)) for sink in self.sinks.values()),
-            default=TIMEOUT,
-        )
-
-    def send(self, row: DeliveryRow) -> Failed | None:
-        """Send the row's notice to its sink once."""
-        from conveyor.monitor.notice import Notice  # the monitor sits beside this layer
-
-        sink = self.sinks.get(row.destination)
-        if sink is None:
-            configured = ", ".join(sorted(self.sinks)) or "none"
-            return Failed(
-                f"sink {row.destination} is no longer configured (configured: {configured}); "
-                "the notification was given up",
-                hopeless=True,
-            )
-        try:
-            notice = Notice.from_json(json.loads(row.payload_json))
-        except (KeyError, TypeError, ValueError) as exc:
-            return Failed(
-                f"the stored notification cannot be read ({type(exc).__name__}: {exc})",
-                hopeless=True,
-            )
-        try:
-            sink.send(notice)
-        except Exception as exc:  # a custom sink may raise anything; it must not stop the others
-            return Failed(_clip(str(exc) or type(exc).__name__))
-        return None
-
-    def describe(self, row: DeliveryRow) -> str:
-        """``alert notification 3 (incident 2, firing) to log``."""
-        return f"alert notification {row.id} (incident {row.subject}, {row.event}) to " + (
-            row.destination
-        )
 
 
 class WebhookSender:

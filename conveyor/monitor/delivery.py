@@ -10,17 +10,29 @@ Nothing here raises: a failing sink must not stop the other sinks or the monitor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from conveyor.delivery import AlertSender, Deliverer, DeliveryReport
-from conveyor.outbox import RETRY
+from conveyor.delivery import Deliverer, DeliveryReport, Failed
+from conveyor.monitor.notice import Notice
+from conveyor.notify import TIMEOUT
+from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
 
 if TYPE_CHECKING:
     from conveyor.monitor.sinks import Sink
     from conveyor.store.protocol import Store
 
-__all__ = ["BACKOFF", "MAX_ATTEMPTS", "DeliveryReport", "backoff", "deliver_due"]
+__all__ = [
+    "BACKOFF",
+    "MAX_ATTEMPTS",
+    "AlertSender",
+    "DeliveryReport",
+    "backoff",
+    "deliver_due",
+]
+
+_ERROR_CHARS = 1000  # keep a receiver's chatty error page out of the store
 
 BACKOFF: tuple[float, ...] = RETRY.waits
 """Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
@@ -31,6 +43,55 @@ MAX_ATTEMPTS = RETRY.max_attempts
 def backoff(attempts: int) -> float | None:
     """Seconds until the next try after ``attempts`` failed attempts; None gives up."""
     return RETRY.retry_in(attempts)
+
+
+class AlertSender:
+    """Alerts: each row's notice to the sink its destination names (``sinks`` by name)."""
+
+    kind = DeliveryKind.ALERT
+    logger = "conveyor.monitor"
+    serial = True
+
+    def __init__(self, sinks: Mapping[str, Sink], schedule: RetrySchedule = RETRY) -> None:
+        self.sinks = dict(sinks)
+        self.schedule = schedule
+        self.timeout = max(
+            (float(getattr(sink, "timeout", TIMEOUT)) for sink in self.sinks.values()),
+            default=TIMEOUT,
+        )
+
+    def send(self, row: DeliveryRow) -> Failed | None:
+        """Send the row's notice to its sink once."""
+        sink = self.sinks.get(row.destination)
+        if sink is None:
+            configured = ", ".join(sorted(self.sinks)) or "none"
+            return Failed(
+                f"sink {row.destination} is no longer configured (configured: {configured}); "
+                "the notification was given up",
+                hopeless=True,
+            )
+        try:
+            notice = Notice.from_json(json.loads(row.payload_json))
+        except (KeyError, TypeError, ValueError) as exc:
+            return Failed(
+                f"the stored notification cannot be read ({type(exc).__name__}: {exc})",
+                hopeless=True,
+            )
+        try:
+            sink.send(notice)
+        except Exception as exc:  # a custom sink may raise anything; it must not stop the others
+            return Failed(_clip(str(exc) or type(exc).__name__))
+        return None
+
+    def describe(self, row: DeliveryRow) -> str:
+        """``alert notification 3 (incident 2, firing) to log``."""
+        return f"alert notification {row.id} (incident {row.subject}, {row.event}) to " + (
+            row.destination
+        )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
 
 
 def deliver_due(

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from conveyor.durations import Duration, age, to_seconds
 from conveyor.errors import ConfigurationError
-from conveyor.models import QueueStats
+from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
 from conveyor.monitor.config import Firing, Rule
 from conveyor.names import check_queue
-from conveyor.why import LIVE_AFTER_SECONDS
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store

@@ -10,20 +10,19 @@ mid-round costs nothing: the next round of any replica picks the slot up.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from conveyor.errors import ConfigurationError, ConveyorError
+from conveyor.errors import ConveyorError
+from conveyor.schedules import slots as slot_writes
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.schedules.misfire import decide_fires, on_time_window
 from conveyor.store.protocol import NewJob
 from conveyor.store.watch_types import (
     ScheduleRow,
-    ScheduleSource,
     SlotFire,
     SlotStatus,
     SlotWritten,
@@ -105,17 +104,9 @@ class Scheduler:
     def definition(self, row: ScheduleRow) -> ScheduleDef | None:
         """This process's definition of a stored schedule, or None when it cannot run it.
 
-        Code schedules use the code's definition (with its expectations); a code schedule this
-        process does not declare, or a run-time one whose job it does not know, is left to the
-        replicas that do.
+        See :func:`conveyor.schedules.slots.definition_for`.
         """
-        if row.source == ScheduleSource.CODE:
-            found = self.app.schedules.get(row.name)
-            if found is not None:
-                return found
-        if row.job_name not in self.app.jobs:
-            return None
-        return ScheduleDef.from_row(row)
+        return slot_writes.definition_for(self.app, row)
 
     def _fire_due(
         self, definition: ScheduleDef, row: ScheduleRow, now: float, report: RoundReport
@@ -158,38 +149,17 @@ class Scheduler:
         self._record(definition.name, fires, self.store.fire_slots(definition.name, fires), report)
 
     def trigger(self, name: str, by: str | None = None) -> SlotWritten:
-        """Run a schedule's job now, outside its timing (recorded as a manual slot)."""
-        row = self.store.get_schedule(name)
-        if row is None:
-            known = ", ".join(sorted(r.name for r in self.store.list_schedules())) or "none"
-            raise ConfigurationError(f"no schedule named {name!r} (known: {known})")
-        definition = self.definition(row)
-        if definition is None:
-            raise ConfigurationError(
-                f"schedule {name!r} runs job {row.job_name!r}, which this app does not declare; "
-                "point --app at the app that does"
-            )
-        slot = self._now()
-        fire = SlotFire(slot, SlotStatus.ENQUEUED, self.job_for(definition, slot), True, by)
-        written = self.store.fire_slots(name, [fire])[0]
+        """Run a schedule's job now, outside its timing (recorded as a manual slot).
+
+        The same as :meth:`~conveyor.app.Conveyor.trigger_schedule`, at this scheduler's clock.
+        """
+        written = slot_writes.trigger(self.app, self.store, name, by=by, at=self._now())
         self.app._notify_local()
         return written
 
     def job_for(self, definition: ScheduleDef, slot: float) -> NewJob:
-        """The job a slot enqueues, its meta naming the schedule and the slot."""
-        options: dict[str, Any] = {}
-        if definition.queue is not None:
-            options["queue"] = definition.queue
-        if definition.priority is not None:
-            options["priority"] = definition.priority
-        job = self.app.get(definition.job_name).prepare(**definition.args, **options)
-        meta = json.loads(job.meta_json)
-        meta.update(schedule=definition.name, slot=slot)
-        job = replace(job, meta_json=json.dumps(meta))
-        if definition.overlap == "queue" and job.limit_key is None:
-            # One at a time: the next run waits, queued, until the previous one finishes.
-            job = replace(job, limit_key=f"schedule:{definition.name}", limit_max=1)
-        return job
+        """The job a slot enqueues; see :func:`conveyor.schedules.slots.job_for`."""
+        return slot_writes.job_for(self.app, definition, slot)
 
     def _record(
         self,

@@ -6,11 +6,14 @@ correct when it passes the conformance suite in ``tests/store``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+# The lifecycle's values, re-exported: they are what complete_jobs takes.
+from conveyor.lifecycle import Completion as Completion  # noqa: PLC0414 - a re-export
+from conveyor.lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
+from conveyor.lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store.outbox_protocol import OutboxVerbs
 from conveyor.store.watch_protocol import WatchVerbs
@@ -108,38 +111,6 @@ class ClaimedJob:
     started_at: float
     created_at: float
     meta_json: str
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """A failed attempt's error, as recorded in the attempt history."""
-
-    type: str
-    message: str
-    traceback: str | None = None
-
-
-class CompletionKind(enum.StrEnum):
-    """What a worker reports at the end of an attempt."""
-
-    SUCCEEDED = "succeeded"
-    RETRY = "retry"
-    DEAD = "dead"
-    CANCELLED = "cancelled"
-    RELEASED = "released"
-    """Hand the job back without charging the attempt (shutdown, process replacement)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """The end of one attempt. Applied only while the job is still ``running`` under ``token``."""
-
-    job_id: int
-    token: int
-    kind: CompletionKind
-    result_json: str | None = None
-    retry_delay: float = 0.0
-    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

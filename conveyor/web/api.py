@@ -36,7 +36,7 @@ from conveyor.errors import (
     UnknownJobError,
 )
 from conveyor.handle import JobHandle
-from conveyor.models import Job, JobState
+from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState
 from conveyor.names import check_schedule_name
 from conveyor.schedules.timing import parse_timing
 from conveyor.store.protocol import JobFilter
@@ -52,7 +52,6 @@ from conveyor.web.openapi import (
 )
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.params import BadParameter
-from conveyor.why import LIVE_AFTER_SECONDS
 
 T = TypeVar("T")
 

@@ -14,7 +14,6 @@ from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
 from conveyor.models import QueueControl, QueueStats
 from conveyor.names import check_queue, check_schedule_name
-from conveyor.schedules.scheduler import Scheduler
 from conveyor.schedules.timing import Timing, parse_timing
 from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow
@@ -193,7 +192,7 @@ class AdminPages:
         app = self.context.app
 
         def run() -> int | None:
-            written = Scheduler(app).trigger(name, by=principal.name)
+            written = app.trigger_schedule(name, by=principal.name)
             record(app.store, principal, "trigger_schedule", f"schedule:{name}",
                    job_id=written.job_id)
             return written.job_id

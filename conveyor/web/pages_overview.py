@@ -14,13 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from conveyor.models import Job, JobState, QueueStats, WorkerInfo
+from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, QueueStats, WorkerInfo
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.store.watch_types import IncidentRow
 from conveyor.web.charts import LAST_DAY, LAST_HOUR, Chart, bar_chart
 from conveyor.web.context import WebContext
 from conveyor.web.pages_common import call, render
-from conveyor.why import LIVE_AFTER_SECONDS
 
 RUNNING_SHOWN = 500
 """Running jobs read to show what each worker is doing (more than any worker runs at once)."""

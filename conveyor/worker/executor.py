@@ -21,9 +21,7 @@ from conveyor.app import Conveyor
 from conveyor.context import JobContext
 from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
 from conveyor.jobs import JobDefinition, JobOptions
-from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
-from conveyor.worker.completer import Completer
-from conveyor.worker.outcomes import (
+from conveyor.lifecycle import (
     Lost,
     Outcome,
     Raised,
@@ -34,6 +32,8 @@ from conveyor.worker.outcomes import (
     Undecodable,
     decide,
 )
+from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
+from conveyor.worker.completer import Completer
 
 log = logging.getLogger("conveyor.worker")
 

@@ -183,7 +183,7 @@ class WorkerProcess:
     def _watchers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """The outbox's deliverer, the scheduler and the monitor (not in burst mode; the last
         two unless switched off)."""
-        from conveyor.delivery.service import DeliveryService
+        from conveyor.worker.outbox_service import DeliveryService
         from conveyor.worker.watchers import MonitorService, SchedulerService
 
         tasks = []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from store_helpers import complete
 
-from conveyor import Conveyor
+from conveyor import ConfigurationError, Conveyor
 from conveyor.models import JobState
 from conveyor.schedules.scheduler import Scheduler, decide_fires
 from conveyor.store import Store
@@ -278,3 +278,18 @@ def test_three_schedulers_over_an_hour_of_minute_slots_give_one_job_per_slot(
     assert [e["slot"] for e in entries] == [start + 60 * i for i in range(61)]
     assert {e["status"] for e in entries} == {SlotStatus.ENQUEUED}
     assert len({e["job_id"] for e in entries}) == 61
+
+
+def test_the_app_triggers_a_schedule_without_a_scheduler(app: Conveyor, store: Store) -> None:
+    app.schedule("every_minute", "report", every="1m", args={"kind": "weekly"})
+    Scheduler(app, store=store).sync()  # what a worker does at start
+    before = store.now()
+    written = app.trigger_schedule("every_minute", by="carol", store=store)
+    assert written.written and written.job_id is not None
+    (manual,) = [e for e in store.schedule_ledger("every_minute") if e.manual]
+    assert manual.by == "carol" and manual.job_id == written.job_id and manual.slot >= before
+    job = store.get_job(written.job_id)
+    assert job is not None and job.name == "report" and job.args == {"kind": "weekly"}
+    known = r"no schedule named 'nope' \(known: every_minute\)"
+    with pytest.raises(ConfigurationError, match=known):
+        app.trigger_schedule("nope", store=store)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from typing import Any
+
 import pytest
 from store_helpers import claim, complete, insert, insert_one, new_job
 
@@ -94,6 +98,47 @@ def test_search_finds_the_last_error_message(store: Store) -> None:
     assert _ids(store, JobFilter(search="TIMED OUT", states=(JobState.DEAD,))) == [job_id]
     assert _ids(store, JobFilter(search="timed out", states=(JobState.SUCCEEDED,))) == []
     assert store.count_jobs(JobFilter(search="30S")) == 1
+
+
+def _insert_as_enqueued(store: Store, args: object, **kwargs: Any) -> int:
+    """Insert with args encoded as ``enqueue`` encodes them: compact, non-ASCII kept as is."""
+    text = json.dumps(args, separators=(",", ":"), ensure_ascii=False)
+    return insert(store, replace(new_job(**kwargs), args_json=text))[0]
+
+
+def test_search_folds_the_case_of_non_ascii_letters(store: Store) -> None:
+    umlaut = _insert_as_enqueued(store, {"city": "Ärhus", "note": "äbc straße"})
+    greek = _insert_as_enqueued(store, {"name": "ΣΟΦΙΑ"})
+    insert_one(store, args={"city": "abc"})
+    assert _ids(store, JobFilter(search="ÄBC")) == [umlaut]
+    assert _ids(store, JobFilter(search="ärhus")) == [umlaut]
+    assert _ids(store, JobFilter(search="STRASSE")) == []  # lower-casing, not full case folding
+    assert _ids(store, JobFilter(search="σοφια")) == [greek]
+    assert store.count_jobs(JobFilter(search="ÄRHUS")) == 1
+
+
+def test_search_folds_non_ascii_letters_in_error_messages(store: Store) -> None:
+    job_id = insert_one(store, max_attempts=1)
+    [job] = claim(store)
+    assert complete(
+        store, job, CompletionKind.DEAD, error=ErrorInfo("E", "Überweisung fehlgeschlagen", None)
+    )
+    assert _ids(store, JobFilter(search="ÜBERWEISUNG")) == [job_id]
+    assert _ids(store, JobFilter(search="überweisung")) == [job_id]
+
+
+def test_search_reads_args_in_one_rendering_on_every_store(store: Store) -> None:
+    """Keys shortest first, ", " and ": " between items, numbers without exponents."""
+    mail = _insert_as_enqueued(store, {"recipient": "a@x.org", "to": "b@y.org", "n": [1, 2]})
+    tiny = _insert_as_enqueued(store, {"ratio": 1e-07, "big": 15e15})
+    assert _ids(store, JobFilter(search='"to": "b@')) == [mail]
+    assert _ids(store, JobFilter(search='"to":"b@')) == []
+    assert _ids(store, JobFilter(search="[1, 2]")) == [mail]
+    assert _ids(store, JobFilter(search="[1,2]")) == []
+    assert _ids(store, JobFilter(search='{"n": [1, 2], "to": "b@y.org", "recipient"')) == [mail]
+    assert _ids(store, JobFilter(search='"ratio": 0.0000001')) == [tiny]
+    assert _ids(store, JobFilter(search="15000000000000000")) == [tiny]
+    assert _ids(store, JobFilter(search="e-07")) == []
 
 
 def test_an_empty_search_does_not_filter(store: Store) -> None:

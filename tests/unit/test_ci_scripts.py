@@ -76,6 +76,13 @@ def test_make_test_prepares_before_it_runs_the_suite() -> None:
     assert plan.index("scripts/test-prereqs") < plan.index("scripts/test-layers")
 
 
+def test_make_lint_runs_ruff_mypy_and_the_import_layers_contract() -> None:
+    plan = run(["make", "-n", "lint"]).stdout
+    assert "ruff check conveyor tests" in plan
+    assert "mypy conveyor" in plan
+    assert "tests/unit/test_layers.py" in plan
+
+
 def test_ci_runs_lint_and_the_tests_even_when_lint_fails(tmp_path: Path) -> None:
     # A stand-in `make` that records what it was asked and fails `lint`: .ci/run's own control
     # flow is what is under test here, not the targets (those run for real in CI).

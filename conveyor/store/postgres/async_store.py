@@ -12,7 +12,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,7 +20,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, WorkerInfo
-from conveyor.store import limits
+from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
@@ -197,34 +196,30 @@ class AsyncPostgresStore:
         return await self.run_on(raw, self.plans.insert_jobs(jobs), "inserting jobs")
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """See :meth:`Store.claim_jobs`.
+        """See :meth:`PostgresStore.claim_jobs`."""
+        return await claim_passes.run_async(
+            claim_passes.claim(params, self.pass_hint), self._limited_pass, self._plain_pass
+        )
 
-        A worker that declares limited types runs the limited pass first (a transaction),
-        then the plain claim (one autocommit statement) with the slots left. Any other worker
-        claims plain jobs first and, with slots left, sometimes looks for limited ones after
-        (see :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type
-        its code declares without one still obeys it.
-        """
-        claimed: list[ClaimedJob] = []
-        hint = self.pass_hint
-        if params.limited_names:
-            claimed = await self._claim_limited(params, probe=hint.look_first())
-            hint.after_pass(len(claimed))
-        if len(claimed) < params.limit:
-            plain = replace(params, limit=params.limit - len(claimed))
-            claimed += await self.run(self.plans.claim_plain_jobs(plain), "claiming jobs")
-        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
-            stray = await self._claim_limited(
-                replace(params, limit=params.limit - len(claimed)), probe=True
-            )
-            hint.after_pass(len(stray))
-            claimed += stray
-        return claimed
-
-    async def _claim_limited(self, params: ClaimParams, *, probe: bool) -> list[ClaimedJob]:
-        if probe and not await self.run(self.plans.limited_waiting(params), "claiming jobs"):
+    async def _limited_pass(self, step: claim_passes.LimitedPass) -> list[ClaimedJob]:
+        if step.look_first and not await self.run(
+            self.plans.limited_waiting(step.params), "claiming jobs"
+        ):
             return []
-        return await self.run(self.plans.claim_limited_jobs(params), "claiming jobs")
+        return await self.run(self.plans.claim_limited_jobs(step.params), "claiming jobs")
+
+    async def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
+        return await self.run(self.plans.claim_plain_jobs(step.params), "claiming jobs")
+
+    async def _stray_look_after_commit(
+        self, step: claim_passes.LimitedPass
+    ) -> list[ClaimedJob]:
+        try:
+            return await self._limited_pass(step)
+        except ConveyorError as exc:
+            # The completions are committed: report them; the next claim looks again.
+            log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
+            return []
 
     async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
@@ -241,27 +236,19 @@ class AsyncPostgresStore:
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        hint = self.pass_hint
         if params.limited_names:
-            plan = complete_then_claim(self.plans, completions, params, probe=hint.look_first())
-            completed, claimed, limited = await self.run(plan, "completing and claiming jobs")
-            hint.after_pass(limited)
+            plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
+            completed, claimed = await self.run(plan, "completing and claiming jobs")
             return ClaimRound(completed, claimed)
         completed, claimed = await self.run(
             complete_and_claim_plain(self.plans, completions, params),
             "completing and claiming jobs",
         )
-        if len(claimed) < params.limit and hint.stray_look_due():
-            try:
-                stray = await self._claim_limited(
-                    replace(params, limit=params.limit - len(claimed)), probe=True
-                )
-            except ConveyorError as exc:
-                # The completions are committed: report them; the next claim looks again.
-                log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
-                stray = []
-            hint.after_pass(len(stray))
-            claimed += stray
+        claimed += await claim_passes.run_async(
+            claim_passes.stray_look(params, claimed, self.pass_hint),
+            self._stray_look_after_commit,
+            self._plain_pass,
+        )
         return ClaimRound(completed, claimed)
 
     async def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:

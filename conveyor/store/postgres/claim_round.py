@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import cache
 
-from conveyor.store import rows
+from conveyor.store import claim_passes, rows
+from conveyor.store.limits import PassHint
 from conveyor.store.postgres.plans import (
-    _OUTCOME,
     Plan,
     Plans,
     Statement,
+    completion_row,
     register_single,
 )
 from conveyor.store.postgres.sql import query
@@ -78,20 +78,7 @@ def complete_and_claim_plain(
     unique: dict[int, Completion] = {}
     for c in completions:
         unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-    batch = [
-        {
-            "id": c.job_id,
-            "token": c.token,
-            "kind": str(c.kind),
-            "result": c.result_json,
-            "delay": c.retry_delay,
-            "error_type": c.error.type if c.error else None,
-            "error_message": c.error.message if c.error else None,
-            "traceback": c.error.traceback if c.error else None,
-            "outcome": _OUTCOME[c.kind],
-        }
-        for c in unique.values()
-    ]
+    batch = [completion_row(c) for c in unique.values()]
     result = yield Statement(
         complete_and_claim_sql(plans.schema),
         {
@@ -111,21 +98,28 @@ def complete_and_claim_plain(
 
 
 def complete_then_claim(
-    plans: Plans, completions: Sequence[Completion], params: ClaimParams, *, probe: bool
-) -> Plan[tuple[list[CompletionResult], list[ClaimedJob], int]]:
-    """Complete, then the limited pass, then the plain claim, in one transaction.
-
-    Returns the completion results, every job claimed and how many the limited pass took.
-    With ``probe``, the limited pass runs only when a cheap look finds a candidate.
-    """
+    plans: Plans, completions: Sequence[Completion], params: ClaimParams, hint: PassHint
+) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
+    """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
+    transaction. Returns the completion results and every job claimed."""
     completed = yield from plans.complete_jobs(completions)
-    claimed: list[ClaimedJob] = []
-    if not probe or (yield from plans.limited_waiting(params)):
-        claimed = yield from plans.claim_limited_jobs(params)
-    limited = len(claimed)
-    if limited < params.limit:
-        claimed += yield from plans.claim_plain_jobs(replace(params, limit=params.limit - limited))
-    return completed, claimed, limited
+    claimed = yield from passes_in_plan(plans, claim_passes.claim(params, hint))
+    return completed, claimed
+
+
+def passes_in_plan(plans: Plans, policy: claim_passes.Policy) -> Plan[list[ClaimedJob]]:
+    """Run the claim-pass ``policy`` as statements of the plan it is part of."""
+    try:
+        step = next(policy)
+        while True:
+            found: list[ClaimedJob] = []
+            if isinstance(step, claim_passes.PlainPass):
+                found = yield from plans.claim_plain_jobs(step.params)
+            elif not step.look_first or (yield from plans.limited_waiting(step.params)):
+                found = yield from plans.claim_limited_jobs(step.params)
+            step = policy.send(found)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 register_single(frozenset({"complete_and_claim_plain"}))

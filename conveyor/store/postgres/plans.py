@@ -8,21 +8,22 @@ verb twice (the "sans-I/O" style). A plan runs inside one transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from conveyor.errors import ConfigurationError
+from conveyor.lifecycle import Action, lost_attempt, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
+from conveyor.store.filters import POSTGRES, where
 from conveyor.store.paused import with_paused
-from conveyor.store.postgres.filters import JOB_COLUMNS, LIST_COLUMNS, where
+from conveyor.store.plan import Plan, Result, Statement
+from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.sql import notify_channel, query
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
     Completion,
-    CompletionKind,
     CompletionResult,
     HeartbeatParams,
     InsertedJob,
@@ -31,18 +32,10 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
 )
-from conveyor.store.rescue import lost_attempt
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One SQL statement with its parameters."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Plan", "Plans", "Result", "Statement", "is_single", "register_single"]
 
 
 SINGLE = frozenset(
@@ -74,23 +67,22 @@ def is_single(plan: Plan[Any]) -> bool:
     return getattr(plan, "__name__", "") in _single_plans
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What a driver sends back into a plan after running a statement."""
-
-    rows: list[tuple[Any, ...]]
-    rowcount: int
-
-
-Plan = Generator[Statement, Result, T]
-
-_OUTCOME = {
-    CompletionKind.SUCCEEDED: "succeeded",
-    CompletionKind.RETRY: "failed",
-    CompletionKind.DEAD: "dead",
-    CompletionKind.CANCELLED: "cancelled",
-    CompletionKind.RELEASED: "released",
-}
+def completion_row(c: Completion) -> dict[str, Any]:
+    """One completion as a row of complete_jobs.sql's batch: the decided state is data."""
+    return {
+        "id": c.job_id,
+        "token": c.token,
+        "kind": str(c.kind),
+        "state": str(c.state),
+        "final": c.state.is_final,
+        "attempt_delta": c.attempt_delta,
+        "result": c.result_json,
+        "delay": c.retry_delay,
+        "error_type": c.error.type if c.error else None,
+        "error_message": c.error.message if c.error else None,
+        "traceback": c.error.traceback if c.error else None,
+        "outcome": str(c.outcome),
+    }
 
 
 def _float(value: float | None) -> float | None:
@@ -312,32 +304,17 @@ class Plans:
         unique: dict[int, Completion] = {}
         for c in completions:
             unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-        accepted = yield from self._finish(
-            list(unique.values()), [_OUTCOME[c.kind] for c in unique.values()]
-        )
+        accepted = yield from self._finish(list(unique.values()))
         return [
             CompletionResult(c.job_id, accepted=c.job_id in accepted and unique[c.job_id] is c)
             for c in completions
         ]
 
-    def _finish(self, completions: list[Completion], outcomes: list[str]) -> Plan[set[int]]:
+    def _finish(self, completions: list[Completion]) -> Plan[set[int]]:
         if not completions:
             return set()
-        # One JSON document is far cheaper to send than nine typed arrays.
-        batch = [
-            {
-                "id": c.job_id,
-                "token": c.token,
-                "kind": str(c.kind),
-                "result": c.result_json,
-                "delay": c.retry_delay,
-                "error_type": c.error.type if c.error else None,
-                "error_message": c.error.message if c.error else None,
-                "traceback": c.error.traceback if c.error else None,
-                "outcome": outcome,
-            }
-            for c, outcome in zip(completions, outcomes, strict=True)
-        ]
+        # One JSON document is far cheaper to send than a dozen typed arrays.
+        batch = [completion_row(c) for c in completions]
         result = yield Statement(
             self.q("complete_jobs"), {"batch": json.dumps(batch), "channel": self.channel}
         )
@@ -368,21 +345,22 @@ class Plans:
 
     def rescue_expired(self, limit: int) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
-        exhausted (see :mod:`conveyor.store.rescue`)."""
+        exhausted (see :func:`conveyor.lifecycle.lost_attempt`)."""
         expired = yield Statement(self.q("select_expired"), {"limit": limit})
         if not expired.rows:
             return []
         batch = []
         for job_id, token, attempt, max_attempts, worker_id in expired.rows:
-            completion, outcome = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
+            completion = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
             batch.append(
                 {
                     "id": job_id,
                     "token": token,
-                    "kind": str(completion.kind),
+                    "state": str(completion.state),
+                    "final": completion.state.is_final,
                     "error_type": completion.error.type if completion.error else None,
                     "error_message": completion.error.message if completion.error else None,
-                    "outcome": str(outcome),
+                    "outcome": str(completion.outcome),
                 }
             )
         result = yield Statement(
@@ -427,7 +405,7 @@ class Plans:
 
     def list_jobs(self, flt: JobFilter) -> Plan[list[Job]]:
         """Jobs matching ``flt``, newest first."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         table = f'"{self.schema}".conveyor_jobs'
         columns = JOB_COLUMNS if flt.payloads else LIST_COLUMNS
         sql = f"SELECT {columns} FROM {table} WHERE {clause} ORDER BY id DESC"
@@ -439,7 +417,7 @@ class Plans:
 
     def count_jobs(self, flt: JobFilter) -> Plan[int]:
         """How many jobs match ``flt``."""
-        clause, params = where(flt, paginate=False)
+        clause, params = where(POSTGRES, flt, paginate=False)
         result = yield Statement(
             f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params
         )
@@ -556,17 +534,26 @@ class Plans:
 
     def retry_jobs(self, flt: JobFilter) -> Plan[list[int]]:
         """Finished jobs get fresh attempts; waiting ones are made due now."""
-        clause, params = where(flt)
-        params["channel"] = self.channel
+        clause, params = where(POSTGRES, flt)
+        from_states = sources(Action.RETRY_NOW)
+        params |= {
+            "channel": self.channel,
+            "lc_from": [str(s) for s in from_states],
+            "lc_to": str(target(Action.RETRY_NOW)),
+            "lc_fresh": [
+                str(s) for s in from_states if transition(s, Action.RETRY_NOW).fresh_attempts
+            ],
+        }
+        fresh = "state = ANY(%(lc_fresh)s::text[])"
         result = yield Statement(
             f'WITH retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
-            "state = 'queued', run_at = now(), "
-            "attempt = CASE WHEN state IN ('dead', 'cancelled') THEN 0 ELSE attempt END, "
+            "state = %(lc_to)s, run_at = now(), "
+            f"attempt = CASE WHEN {fresh} THEN 0 ELSE attempt END, "
             "finished_at = NULL, "
-            "result = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE result END, "
+            f"result = CASE WHEN {fresh} THEN NULL ELSE result END, "
             "lease_until = NULL, "
-            "worker_id = CASE WHEN state IN ('dead', 'cancelled') THEN NULL ELSE worker_id END "
-            f"WHERE {clause} AND state NOT IN ('running', 'succeeded') RETURNING id, queue), "
+            f"worker_id = CASE WHEN {fresh} THEN NULL ELSE worker_id END "
+            f"WHERE {clause} AND state = ANY(%(lc_from)s::text[]) RETURNING id, queue), "
             "woken AS (SELECT pg_notify(%(channel)s, q.queue) "
             "FROM (SELECT DISTINCT queue FROM retried) AS q) "
             "SELECT retried.id FROM retried, (SELECT COUNT(*) FROM woken) AS notified",
@@ -576,19 +563,30 @@ class Plans:
 
     def cancel_jobs(self, flt: JobFilter) -> Plan[list[int]]:
         """Cancel unfinished jobs; a running attempt's history row says it was cancelled."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
+        from_states = sources(Action.CANCEL)
+        recorded = {st: transition(st, Action.CANCEL).outcome for st in from_states}
+        # Only an attempt in flight is recorded (as cancelled while running).
+        [outcome] = {o for o in recorded.values() if o is not None}
+        params |= {
+            "lc_from": [str(st) for st in from_states],
+            "lc_to": str(target(Action.CANCEL)),
+            "lc_recorded": [str(st) for st, o in recorded.items() if o is not None],
+            "lc_outcome": str(outcome),
+        }
         s = self.schema
         result = yield Statement(
             f"WITH old AS (SELECT id, state, token, attempt, worker_id, started_at "
             f'FROM "{s}".conveyor_jobs WHERE {clause} '
-            "AND state NOT IN ('succeeded', 'dead', 'cancelled') FOR UPDATE), "
-            f'done AS (UPDATE "{s}".conveyor_jobs AS j SET state = \'cancelled\', '
+            "AND state = ANY(%(lc_from)s::text[]) FOR UPDATE), "
+            f'done AS (UPDATE "{s}".conveyor_jobs AS j SET state = %(lc_to)s, '
             "finished_at = now(), lease_until = NULL FROM old WHERE j.id = old.id "
             "RETURNING old.*), "
             f'history AS (INSERT INTO "{s}".conveyor_attempts (job_id, attempt, token, '
             "worker_id, started_at, finished_at, outcome, error_message) "
-            "SELECT id, attempt, token, worker_id, started_at, now(), 'cancelled', "
-            "'cancelled while running' FROM done WHERE state = 'running') "
+            "SELECT id, attempt, token, worker_id, started_at, now(), %(lc_outcome)s, "
+            "'cancelled while running' FROM done "
+            "WHERE state = ANY(%(lc_recorded)s::text[])) "
             "SELECT id FROM done",
             params,
         )
@@ -596,7 +594,7 @@ class Plans:
 
     def discard_jobs(self, flt: JobFilter) -> Plan[int]:
         """Delete matching finished jobs and their attempts."""
-        clause, params = where(flt)
+        clause, params = where(POSTGRES, flt)
         found = yield Statement(
             f'SELECT id FROM "{self.schema}".conveyor_jobs WHERE {clause} '
             "AND state IN ('succeeded', 'dead', 'cancelled')",

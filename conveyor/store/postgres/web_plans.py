@@ -5,7 +5,7 @@ Every plan is one statement, so each runs in autocommit. Times cross as epoch se
 
 from __future__ import annotations
 
-from conveyor.store.postgres.filters import where
+from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.protocol import JobFilter
 from conveyor.store.web_checks import (
@@ -76,7 +76,7 @@ class WebPlans:
     def replay_jobs(self, flt: JobFilter, per_second: float | None) -> Plan[list[int]]:
         """Replay matching dead jobs, spread by ``per_second``; ids oldest death first."""
         spacing = replay_spacing(per_second)
-        clause, params = where(replay_filter(flt))
+        clause, params = where(POSTGRES, replay_filter(flt))
         params |= {"spacing": spacing, "channel": self.plans.channel}
         result = yield Statement(self.q("web_replay_jobs").replace("{where}", clause), params)
         return [r[0] for r in sorted(result.rows, key=lambda r: r[1])]

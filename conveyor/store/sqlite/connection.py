@@ -25,6 +25,7 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from conveyor.store.filters import args_contain, fold
 from conveyor.store.sql_script import statements
 from conveyor.store.sqlite.writer_lock import WriterLock
 
@@ -85,6 +86,10 @@ def connect(
         conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA journal_size_limit=67108864")
+        # The job filter's text search (conveyor.store.filters): Unicode case folding and
+        # the argument rendering PostgreSQL searches, so both stores match the same jobs.
+        conn.create_function("conveyor_fold", 1, fold, deterministic=True)
+        conn.create_function("conveyor_args_contain", 2, args_contain, deterministic=True)
     except sqlite3.Error as exc:
         raise StoreUnavailableError(
             f"cannot open the SQLite database {str(path)!r}: {exc}; check the path in "

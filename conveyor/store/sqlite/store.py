@@ -9,36 +9,30 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conveyor.errors import (
     ConfigurationError,
     MigrationError,
     StoreError,
-    StoreUnavailableError,
 )
 from conveyor.models import (
-    FINAL_STATES,
     Attempt,
-    AttemptOutcome,
     Job,
     JobState,
     QueueControl,
     QueueStats,
     WorkerInfo,
 )
-from conveyor.store import limits, rows
-from conveyor.store.paused import with_paused
+from conveyor.store import claim_passes, limits
+from conveyor.store.plan import Plan
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
     ClaimRound,
     Completion,
-    CompletionKind,
     CompletionResult,
     HeartbeatParams,
     InsertedJob,
@@ -47,30 +41,23 @@ from conveyor.store.protocol import (
     NewJob,
     Retention,
 )
-from conveyor.store.rescue import WORKER_LOST, lost_attempt
-from conveyor.store.sqlite.connection import LATEST_VERSION, Database, connect, query
-from conveyor.store.sqlite.filters import where
+from conveyor.store.sqlite import plans
+from conveyor.store.sqlite.claims import SQLiteClaimVerbs
+from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
+from conveyor.store.sqlite.driver import drive
 from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
+from conveyor.store.sqlite.transaction import SQLiteTransaction
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
 from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
 
-_OUTCOME_OF = {
-    CompletionKind.SUCCEEDED: AttemptOutcome.SUCCEEDED,
-    CompletionKind.RETRY: AttemptOutcome.FAILED,
-    CompletionKind.DEAD: AttemptOutcome.DEAD,
-    CompletionKind.CANCELLED: AttemptOutcome.CANCELLED,
-    CompletionKind.RELEASED: AttemptOutcome.RELEASED,
-}
-_FINAL_STATE_OF = {
-    CompletionKind.SUCCEEDED: JobState.SUCCEEDED,
-    CompletionKind.DEAD: JobState.DEAD,
-    CompletionKind.CANCELLED: JobState.CANCELLED,
-}
+T = TypeVar("T")
 
 
-class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs):
+class SQLiteStore(
+    SQLiteClaimVerbs, SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs
+):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
     def __init__(
@@ -223,171 +210,12 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """See :meth:`Store.claim_jobs`.
-
-        A worker that declares limited types runs the limited pass first, then the plain
-        claim with the slots left. Any other worker claims plain jobs first and, with slots
-        left, sometimes looks for limited ones after (see
-        :class:`~conveyor.store.limits.PassHint`): a row carries its limit, so a type its code
-        declares without one still obeys it.
-        """
-        claimed: list[ClaimedJob] = []
-        hint = self.pass_hint
-        if params.limited_names:
-            claimed = self.claim_limited_jobs(params, look_first=hint.look_first())
-            hint.after_pass(len(claimed))
-        if len(claimed) < params.limit:
-            claimed += self.claim_plain_jobs(replace(params, limit=params.limit - len(claimed)))
-        if not params.limited_names and len(claimed) < params.limit and hint.stray_look_due():
-            rest = replace(params, limit=params.limit - len(claimed))
-            stray = self.claim_limited_jobs(rest, look_first=True)
-            hint.after_pass(len(stray))
-            claimed += stray
-        return claimed
-
-    def claim_limited_jobs(
-        self, params: ClaimParams, *, look_first: bool = True
-    ) -> list[ClaimedJob]:
-        """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
-
-        With ``look_first``, a read without the write lock looks for candidates first, so a
-        worker with limited types but no limited job waiting never queues for the writer.
-        Then one immediate transaction reads the candidates (again) and claims: the write lock
-        serialises claimers, so the counts read there stay true until the claim commits.
-        """
-        if params.limit <= 0 or not params.queues or not params.names:
-            return []
-        names = json.dumps(list(params.names))
-        window = limits.window(params.limit)
-        if look_first:
-            with self.db.read() as conn:
-                if not _limited_candidates(conn, params.queues, names, self.now(), window):
-                    return []
-        with self.db.write() as conn:
-            now = self.now()
-            candidates = _limited_candidates(conn, params.queues, names, now, window)
-            if not candidates:
-                return []
-            spent = conn.execute(
-                query("limited_spent"),
-                {
-                    "limit_keys": json.dumps(limits.limit_keys(candidates)),
-                    "rate_keys": json.dumps(limits.rate_keys(candidates)),
-                    "now": now,
-                },
-            ).fetchall()
-            running, starts = limits.spent_from_rows(spent)
-            decision = limits.choose(candidates, running, starts, now, params.limit)
-            if not decision.chosen:
-                return []
-            claimed = conn.execute(
-                query("claim_jobs"),
-                {
-                    "worker_id": params.worker_id,
-                    "now": now,
-                    "lease_seconds": params.lease_seconds,
-                    "ids": json.dumps(decision.chosen),
-                },
-            ).fetchall()
-            recorded = [decision.starts[r[0]] for r in claimed if r[0] in decision.starts]
-            if recorded:
-                conn.execute(
-                    query("limited_expire_starts"),
-                    {"keys": json.dumps(sorted({s.key for s in recorded})), "now": now},
-                )
-                conn.execute(
-                    query("limited_record_start"),
-                    {
-                        "now": now,
-                        "starts": json.dumps([[s.key, s.expires_at, s.rate_max] for s in recorded]),
-                    },
-                )
-        claimed.sort(key=lambda r: (-r[7], r[13], r[0]))
-        return [rows.claimed_from_row(r) for r in claimed]
-
-    def claim_plain_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """Claim the best ``limit`` ready jobs across the given queues.
-
-        Each queue's candidates are read in fair order (claim_candidates.sql: each tenant's
-        head through the ready index, no sort of a backlog, first only as deep as a tenant
-        can contribute when all have work, read again in full when that could be inexact),
-        merged across queues by priority, turn, run_at and id, and the winners updated in the
-        same immediate transaction. Paused
-        queues are read in that transaction too, so a claim never starts a job of a queue whose
-        pause committed before it.
-        """
-        if params.limit <= 0 or not params.queues or not params.names:
-            return []
-        names = json.dumps(list(params.names))
-        with self.db.write() as conn:
-            # "Now" is read once the write lock is held: a claim that waited for it must not
-            # start its lease in the past (the rescuer would take the job at once).
-            now = self.now()
-            paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
-            open_queues = [q for q in dict.fromkeys(params.queues) if q not in paused]
-            alone = len(open_queues) == 1
-            found: dict[str, list[tuple[int, int, float, int, str, int]]] = {}
-            for queue in open_queues:
-                found[queue] = self._candidates(conn, queue, alone, now, names, params.limit)
-            while True:
-                # (id, priority, run_at, turn, tenant, read): the fair order of docs/queues.md
-                # across queues. A tenant that read fewer than ``limit`` jobs and has all of
-                # them chosen may have more that should have been: read its queue's full heads
-                # and merge again (once per queue at most).
-                winners = sorted(
-                    ((c, queue) for queue, rows_ in found.items() for c in rows_),
-                    key=lambda w: (-w[0][1], w[0][3], w[0][2], w[0][0]),
-                )[: params.limit]
-                taken = Counter((queue, c[4]) for c, queue in winners)
-                short = {
-                    queue
-                    for c, queue in winners
-                    if c[5] < params.limit and taken[(queue, c[4])] >= c[5]
-                }
-                if not short:
-                    break
-                for queue in short:
-                    found[queue] = self._candidates(
-                        conn, queue, alone, now, names, params.limit, full=True
-                    )
-            chosen = [c[0] for c, _ in winners]
-            if not chosen:
-                return []
-            claimed = conn.execute(
-                query("claim_jobs"),
-                {
-                    "worker_id": params.worker_id,
-                    "now": now,
-                    "lease_seconds": params.lease_seconds,
-                    "ids": json.dumps(chosen),
-                },
-            ).fetchall()
-        # RETURNING order is unspecified; restore the claim order.
-        place = {job_id: i for i, job_id in enumerate(chosen)}
-        claimed.sort(key=lambda r: place[r[0]])
-        return [rows.claimed_from_row(r) for r in claimed]
-
-    def _candidates(
-        self,
-        conn: sqlite3.Connection,
-        queue: str,
-        alone: bool,
-        now: float,
-        names: str,
-        limit: int,
-        *,
-        full: bool = False,
-    ) -> list[tuple[int, int, float, int, str, int]]:
-        """``queue``'s best ``limit`` ready plain jobs in fair order, with tenant and reads.
-
-        The short read (``full`` false) reads fewer jobs per tenant; see claim_plain_jobs for
-        when its answer stands.
-        """
-        name = "claim_candidates" if full else _candidates_query(conn, queue, alone=alone)
-        return conn.execute(
-            query(name),
-            {"now": now, "queue": queue, "names": names, "limit": limit, "full": full},
-        ).fetchall()
+        """See :meth:`Store.claim_jobs`: the passes of :func:`conveyor.store.claim_passes.claim`."""
+        return claim_passes.run(
+            claim_passes.claim(params, self.pass_hint),
+            lambda step: self.claim_limited_jobs(step.params, look_first=step.look_first),
+            lambda step: self.claim_plain_jobs(step.params),
+        )
 
     def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
         """Apply outcomes for attempts still holding their job; refuse the rest."""
@@ -410,7 +238,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
             if row is None or row[1] != c.token:
                 results.append(CompletionResult(c.job_id, accepted=False))
                 continue
-            statement, params = _update_for(c, now)
+            statement, params = plans.update_for(c, now)
             by_statement.setdefault(statement, []).append(params)
             attempts.append(
                 {
@@ -420,7 +248,7 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
                     "worker_id": row[3],
                     "started_at": row[4],
                     "now": now,
-                    "outcome": str(_OUTCOME_OF[c.kind]),
+                    "outcome": str(c.outcome),
                     "error_type": c.error.type if c.error else None,
                     "error_message": c.error.message if c.error else None,
                     "traceback": c.error.traceback if c.error else None,
@@ -453,11 +281,6 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         """
         return SQLiteTransaction(self)
 
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, c: Completion, now: float) -> None:
-        statement, params = _update_for(c, now)
-        conn.execute(query(statement), params)
-
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """Renew leases held under the given tokens and mark the worker seen."""
         tokens = dict(params.held)
@@ -478,88 +301,28 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         return frozenset(job_id for job_id, token in renewed if tokens.get(job_id) == token)
 
     def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
-        """Store progress for the attempt holding ``token``."""
-        with self.db.write() as conn:
-            cur = conn.execute(
-                query("set_progress"),
-                {"id": job_id, "token": token, "fraction": fraction, "message": message},
-            )
-        return cur.rowcount == 1
+        """See :meth:`Store.set_progress`."""
+        return self._write(plans.set_progress, job_id, token, fraction, message)
 
     def rescue_expired(self, limit: int = 1000) -> list[int]:
-        """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept),
-        or ``dead`` when attempts are spent (see :mod:`conveyor.store.rescue`)."""
-        rescued = []
-        with self.db.write() as conn:
-            # Under the write lock: a clock read before waiting for it would judge leases by
-            # a moment already past (harmless here, it rescues less, but one rule for all).
-            now = self.now()
-            expired = conn.execute(query("select_expired"), {"now": now, "limit": limit})
-            for job_id, token, attempt, max_attempts, worker_id, started_at in expired.fetchall():
-                completion, outcome = lost_attempt(
-                    job_id, token, attempt, max_attempts, worker_id
-                )
-                if completion.kind is CompletionKind.RETRY:
-                    conn.execute(
-                        query("rescue_job"),
-                        {
-                            "id": job_id,
-                            "token": token,
-                            "error_type": WORKER_LOST,
-                            "error_message": completion.error.message if completion.error else None,
-                        },
-                    )
-                else:
-                    self._apply(conn, completion, now)
-                _record_attempt(
-                    conn,
-                    job_id=job_id,
-                    attempt=attempt,
-                    token=token,
-                    worker_id=worker_id,
-                    started_at=started_at,
-                    now=now,
-                    outcome=outcome,
-                    error_type=WORKER_LOST,
-                    error_message=completion.error.message if completion.error else None,
-                    traceback=None,
-                )
-                rescued.append(job_id)
-        return rescued
+        """See :meth:`Store.rescue_expired` (:func:`conveyor.lifecycle.lost_attempt` decides)."""
+        return self._write(plans.rescue_expired, limit)
 
     def expire_worker(self, worker_id: str) -> int:
-        """Lapse a dead worker's leases and forget the worker."""
-        now = self.now()
-        with self.db.write() as conn:
-            cur = conn.execute(query("expire_worker"), {"worker_id": worker_id, "now": now})
-            conn.execute(query("delete_worker"), {"worker_id": worker_id})
-        return cur.rowcount
+        """See :meth:`Store.expire_worker`."""
+        return self._write(plans.expire_worker, worker_id)
 
     def register_worker(self, info: WorkerInfo) -> None:
-        """Insert or refresh a worker row."""
-        with self.db.write() as conn:
-            conn.execute(
-                query("upsert_worker"),
-                {
-                    "id": info.id,
-                    "hostname": info.hostname,
-                    "pid": info.pid,
-                    "queues": json.dumps(list(info.queues)),
-                    "names": json.dumps(list(info.names)),
-                    "now": self.now(),
-                },
-            )
+        """See :meth:`Store.register_worker`."""
+        self._write(plans.register_worker, info)
 
     def deregister_worker(self, worker_id: str) -> None:
-        """Remove a worker row."""
-        with self.db.write() as conn:
-            conn.execute(query("delete_worker"), {"worker_id": worker_id})
+        """See :meth:`Store.deregister_worker`."""
+        self._write(plans.deregister_worker, worker_id)
 
     def live_workers(self, stale_after: float) -> list[WorkerInfo]:
-        """Workers seen within ``stale_after`` seconds."""
-        with self.db.read() as conn:
-            found = conn.execute(query("live_workers"), {"since": self.now() - stale_after})
-            return [rows.worker_from_row(r) for r in found.fetchall()]
+        """See :meth:`Store.live_workers`."""
+        return self._read(plans.live_workers, stale_after)
 
     # -- inspecting ---------------------------------------------------------------------------
 
@@ -575,394 +338,101 @@ class SQLiteStore(SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLit
         return self.list_jobs(JobFilter(ids=tuple(job_ids)))
 
     def list_jobs(self, flt: JobFilter) -> list[Job]:
-        """Jobs matching ``flt``, newest first."""
-        clause, params = where(flt, self.now())
-        columns = rows.JOB_COLUMNS if flt.payloads else rows.LIST_COLUMNS
-        sql = f"SELECT {columns} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
-        if flt.limit is not None:
-            sql += " LIMIT :f_limit"
-            params["f_limit"] = flt.limit
-        with self.db.read() as conn:
-            return [rows.job_from_row(r) for r in conn.execute(sql, params).fetchall()]
+        """See :meth:`Store.list_jobs`."""
+        return self._read(plans.list_jobs, flt)
 
     def count_jobs(self, flt: JobFilter) -> int:
-        """Number of jobs matching ``flt``."""
-        clause, params = where(flt, self.now(), paginate=False)
-        with self.db.read() as conn:
-            row = conn.execute(f"SELECT COUNT(*) FROM conveyor_jobs WHERE {clause}", params)
-            return int(row.fetchone()[0])
+        """See :meth:`Store.count_jobs`."""
+        return self._read(plans.count_jobs, flt)
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
-        """A job's attempts, oldest first."""
-        with self.db.read() as conn:
-            found = conn.execute(query("list_attempts"), {"job_id": job_id}).fetchall()
-        return [rows.attempt_from_row(r) for r in found]
+        """See :meth:`Store.list_attempts`."""
+        return self._read(plans.list_attempts, job_id)
 
     def queue_stats(self) -> list[QueueStats]:
-        """Per-queue counts, ages and last-hour outcomes."""
-        now = self.now()
-        with self.db.read() as conn:
-            counts = conn.execute(query("queue_counts"), {"now": now}).fetchall()
-            failures = dict(conn.execute(query("queue_failures"), {"now": now}).fetchall())
-            waiting: dict[str, list[str]] = {}
-            for queue, name in conn.execute(query("waiting_names"), {"now": now}).fetchall():
-                waiting.setdefault(queue, []).append(name)
-            paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
-        stats = [
-            QueueStats(
-                queue=r[0],
-                queued=r[1] or 0,
-                scheduled=r[2] or 0,
-                running=r[3] or 0,
-                retrying=r[4] or 0,
-                dead=r[5] or 0,
-                oldest_queued_age=None if r[6] is None else max(0.0, now - r[6]),
-                succeeded_last_hour=r[7] or 0,
-                failed_last_hour=failures.get(r[0], 0),
-                waiting_names=tuple(waiting.get(r[0], ())),
-                paused=r[0] in paused,
-            )
-            for r in counts
-        ]
-        return with_paused(stats, paused)
+        """See :meth:`Store.queue_stats`."""
+        return self._read(plans.queue_stats)
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
-        """Seconds until the earliest pending job is due, or None if there is none."""
-        now = self.now()
-        with self.db.read() as conn:
-            row = conn.execute(
-                query("next_due"),
-                {
-                    "queues": json.dumps(list(queues)),
-                    "names": json.dumps(list(names)),
-                    "now": now,
-                    "limited_recheck": limits.RECHECK_SECONDS,
-                },
-            ).fetchone()
-        if row[0] is None:
-            return None
-        return max(0.0, float(row[0]) - now)
+        """See :meth:`Store.next_due_in`."""
+        return self._read(plans.next_due_in, queues, names)
 
-    # -- queue controls -----------------------------------------------------------------------
+    # -- queue controls, holds and limits -----------------------------------------------------
 
     def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
-        with self.db.write() as conn:
-            cur = conn.execute(query("pause_queue"), {"name": name, "now": self.now(), "by": by})
-        return cur.rowcount == 1
+        return self._write(plans.pause_queue, name, by)
 
     def resume_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.resume_queue`."""
-        with self.db.write() as conn:
-            cur = conn.execute(query("resume_queue"), {"name": name, "now": self.now(), "by": by})
-        return cur.rowcount == 1
+        return self._write(plans.resume_queue, name, by)
 
     def paused_queues(self) -> frozenset[str]:
         """See :meth:`Store.paused_queues`."""
-        with self.db.read() as conn:
-            return frozenset(r[0] for r in conn.execute(query("paused_queues")).fetchall())
+        return self._read(plans.paused_queues)
 
     def queue_control(self, name: str) -> QueueControl | None:
         """See :meth:`Store.queue_control`."""
-        with self.db.read() as conn:
-            row = conn.execute(query("queue_control"), {"name": name}).fetchone()
-        if row is None:
-            return None
-        return QueueControl(name=row[0], paused=bool(row[1]), changed_at=row[2], changed_by=row[3])
+        return self._read(plans.queue_control, name)
 
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
-        with self.db.read() as conn:
-            row = conn.execute(query("queue_depth"), {"queue": queue, "cap": cap}).fetchone()
-        return int(row[0])
+        return self._read(plans.queue_depth, queue, cap)
 
     def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
         if not keys:
             return frozenset()
-        with self.db.read() as conn:
-            found = conn.execute(
-                query("unique_holders"), {"keys": json.dumps(sorted(keys)), "now": self.now()}
-            ).fetchall()
-        return frozenset(row[0] for row in found)
+        return self._read(plans.held_unique_keys, keys)
 
     def limit_status(self, job_id: int) -> LimitStatus | None:
         """See :meth:`Store.limit_status`."""
-        with self.db.read() as conn:
-            job = conn.execute(query("limit_status_job"), {"id": job_id}).fetchone()
-            if job is None:
-                return None
-            running, starts = [], []
-            if job[0] is not None:
-                running = conn.execute(query("limit_status_running"), {"key": job[0]}).fetchall()
-            if job[2] is not None:
-                starts = conn.execute(
-                    query("limit_status_starts"), {"key": job[2], "now": self.now()}
-                ).fetchall()
-        return limits.status_from_rows(job, running, starts)
+        return self._read(plans.limit_status, job_id)
 
     def count_ahead(self, job_id: int, cap: int) -> int:
         """See :meth:`Store.count_ahead`."""
-        with self.db.read() as conn:
-            row = conn.execute(
-                query("count_ahead"), {"id": job_id, "now": self.now(), "cap": cap}
-            ).fetchone()
-        return int(row[0])
+        return self._read(plans.count_ahead, job_id, cap)
 
     # -- acting -------------------------------------------------------------------------------
 
     def retry_jobs(self, flt: JobFilter) -> list[int]:
-        """Make matching dead/cancelled/scheduled/retrying/queued jobs run now."""
-        now = self.now()
-        clause, params = where(flt, now)
-        with self.db.write() as conn:
-            found = conn.execute(
-                f"SELECT id, state FROM conveyor_jobs WHERE {clause} "
-                "AND state NOT IN ('running', 'succeeded') ORDER BY id",
-                params,
-            ).fetchall()
-            ids = [r[0] for r in found]
-            fresh = json.dumps([r[0] for r in found if JobState(r[1]) in FINAL_STATES])
-            waiting = json.dumps([r[0] for r in found if JobState(r[1]) not in FINAL_STATES])
-            # Fresh attempts for finished jobs; their attempt history stays.
-            conn.execute(
-                "UPDATE conveyor_jobs SET state = 'queued', attempt = 0, run_at = :now, "
-                "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
-                "WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": fresh},
-            )
-            conn.execute(
-                "UPDATE conveyor_jobs SET state = 'queued', run_at = :now "
-                "WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": waiting},
-            )
-        return ids
+        """See :meth:`Store.retry_jobs`."""
+        return self._write(plans.retry_jobs, flt)
 
     def cancel_jobs(self, flt: JobFilter) -> list[int]:
-        """Cancel matching unfinished jobs; a running attempt's later completion is refused."""
-        now = self.now()
-        clause, params = where(flt, now)
-        with self.db.write() as conn:
-            found = conn.execute(
-                "SELECT id, state, token, attempt, worker_id, started_at FROM conveyor_jobs "
-                f"WHERE {clause} AND state NOT IN ('succeeded', 'dead', 'cancelled') ORDER BY id",
-                params,
-            ).fetchall()
-            for job_id, state, token, attempt, worker_id, started_at in found:
-                if state == JobState.RUNNING:
-                    _record_attempt(
-                        conn,
-                        job_id=job_id,
-                        attempt=attempt,
-                        token=token,
-                        worker_id=worker_id,
-                        started_at=started_at,
-                        now=now,
-                        outcome=AttemptOutcome.CANCELLED,
-                        error_type=None,
-                        error_message="cancelled while running",
-                        traceback=None,
-                    )
-            conn.execute(
-                "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, "
-                "lease_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
-                {"now": now, "ids": json.dumps([r[0] for r in found])},
-            )
-        return [r[0] for r in found]
+        """See :meth:`Store.cancel_jobs`."""
+        return self._write(plans.cancel_jobs, flt)
 
     def discard_jobs(self, flt: JobFilter) -> int:
-        """Delete matching finished jobs with their attempts."""
-        clause, params = where(flt, self.now())
-        with self.db.write() as conn:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT id FROM conveyor_jobs WHERE {clause} "
-                    "AND state IN ('succeeded', 'dead', 'cancelled')",
-                    params,
-                ).fetchall()
-            ]
-            _delete(conn, ids)
-        return len(ids)
+        """See :meth:`Store.discard_jobs`."""
+        return self._write(plans.discard_jobs, flt)
 
     def prune(self, retention: Retention, limit: int = 10_000) -> int:
-        """Delete finished jobs past their retention, at most ``limit`` per state."""
-        now = self.now()
-        total = 0
-        with self.db.write() as conn:
-            for state, keep in (
-                (JobState.SUCCEEDED, retention.succeeded),
-                (JobState.DEAD, retention.dead),
-                (JobState.CANCELLED, retention.cancelled),
-            ):
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        query("select_prunable"),
-                        # now: a succeeded job still holding its unique key is kept.
-                        {"state": str(state), "cutoff": now - keep, "limit": limit, "now": now},
-                    ).fetchall()
-                ]
-                _delete(conn, ids)
-                total += len(ids)
-            total += self._prune_once(conn, retention, now, limit)
-            total += conn.execute(
-                query("prune_rate_starts"), {"now": now, "limit": limit}
-            ).rowcount
-        return total
-
-    @staticmethod
-    def _prune_once(conn: sqlite3.Connection, retention: Retention, now: float, limit: int) -> int:
-        cur = conn.execute(query("prune_once"), {"cutoff": now - retention.once, "limit": limit})
-        return cur.rowcount
+        """See :meth:`Store.prune`."""
+        return self._write(plans.prune, retention, limit)
 
     # -- ctx.once() records -------------------------------------------------------------------
 
     def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""
-        with self.db.read() as conn:
-            return conn.execute(query("once_seen"), {"key": key}).fetchone() is not None
+        return self._read(plans.once_seen, key)
 
     def record_once(self, key: str, job_id: int) -> bool:
         """See :meth:`Store.record_once`."""
+        return self._write(plans.record_once, key, job_id)
+
+    # -- running plans ------------------------------------------------------------------------
+
+    def _write(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
+        """Run ``plan(now, *args)`` in a write transaction; now is read under the write lock."""
         with self.db.write() as conn:
-            return _record_once(conn, key, job_id, self.now())
+            return drive(conn, plan(self.now(), *args))
+
+    def _read(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
+        """Run ``plan(now, *args)`` in one consistent read."""
+        with self.db.read() as conn:
+            return drive(conn, plan(self.now(), *args))
 
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
-
-
-def _candidates_query(conn: sqlite3.Connection, queue: str, *, alone: bool) -> str:
-    """The query that reads ``queue``'s claim candidates in fair order.
-
-    A queue claimed alone whose ready jobs all belong to one tenant group (the common case:
-    no tenants at all) needs no turns: its fair order is priority, run_at, id, read straight
-    from the ready index at a fifth of the cost of the fair read (two index probes decide).
-    With other queues in the claim, turns are needed to merge across queues.
-    """
-    if alone:
-        lowest, highest = conn.execute(query("claim_tenant_groups"), {"queue": queue}).fetchone()
-        if lowest == highest:  # one tenant group, or no ready job at all
-            return "claim_heads"
-    return "claim_candidates"
-
-
-def _limited_candidates(
-    conn: sqlite3.Connection, queues: Sequence[str], names: str, now: float, window: int
-) -> list[limits.Candidate]:
-    """The first ``window`` ready limited jobs of ``queues`` in claim order.
-
-    Each queue is read in index order and cut at the window; the merge takes the best.
-    """
-    found: list[tuple[Any, ...]] = []
-    for queue in dict.fromkeys(queues):
-        found += conn.execute(
-            query("limited_candidates"),
-            {"queue": queue, "names": names, "now": now, "window": window},
-        ).fetchall()
-    # Rows end with (priority, run_at); with the id that is the claim order across queues.
-    found.sort(key=lambda r: (-r[6], r[7], r[0]))
-    return [limits.Candidate.from_row(r) for r in found[:window]]
-
-
-def _update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
-    """The guarded statement (by query name) and parameters that apply one completion."""
-    guard = {"id": c.job_id, "token": c.token, "now": now}
-    error_type = c.error.type if c.error else None
-    error_message = c.error.message if c.error else None
-    if c.kind is CompletionKind.RETRY:
-        return "retry_job", guard | {
-            "delay": c.retry_delay,
-            "error_type": error_type,
-            "error_message": error_message,
-        }
-    if c.kind is CompletionKind.RELEASED:
-        return "release_job", guard
-    return "finish_job", guard | {
-        "state": str(_FINAL_STATE_OF[c.kind]),
-        "result": c.result_json,
-        "error_type": error_type,
-        "error_message": error_message,
-    }
-
-
-def _delete(conn: sqlite3.Connection, ids: list[int]) -> None:
-    if not ids:
-        return
-    packed = json.dumps(ids)
-    conn.execute(
-        "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(?))", (packed,)
-    )
-    conn.execute(
-        "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(?))", (packed,)
-    )
-
-
-def _record_once(conn: sqlite3.Connection, key: str, job_id: int, now: float) -> bool:
-    cur = conn.execute(query("record_once"), {"key": key, "job_id": job_id, "now": now})
-    return cur.rowcount == 1
-
-
-def _record_attempt(conn: sqlite3.Connection, **values: Any) -> None:
-    values["outcome"] = str(values["outcome"])
-    conn.execute(query("insert_attempt"), values)
-
-
-class SQLiteTransaction:
-    """An open write transaction a handler writes through, completed in the same commit."""
-
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-        self.connection = connect(store.path, timeout=store.db.timeout)
-        try:
-            self.connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            self.connection.close()
-            raise StoreUnavailableError(
-                f"could not open a write transaction on {str(store.path)!r} ({exc})"
-            ) from exc
-
-    def complete(self, completion: Completion) -> bool:
-        """Apply the attempt's completion inside this transaction (guarded by its token)."""
-        try:
-            [result] = self._store._complete(self.connection, [completion])
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
-        return result.accepted
-
-    def commit(self) -> None:
-        """Commit the handler's writes and the completion together, and close."""
-        try:
-            self.connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"the commit failed ({exc})") from exc
-        finally:
-            self.connection.close()
-
-    def rollback(self) -> None:
-        """Discard everything written in the transaction, and close."""
-        try:
-            if self.connection.in_transaction:
-                self.connection.execute("ROLLBACK")
-        finally:
-            self.connection.close()
-
-    def once_seen(self, key: str) -> bool:
-        """See :meth:`StoreTransaction.once_seen`."""
-        try:
-            found = self.connection.execute(query("once_seen"), {"key": key}).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not read the once record {key!r} ({exc})") from exc
-        return found is not None
-
-    def record_once(self, key: str, job_id: int) -> bool:
-        """See :meth:`StoreTransaction.record_once`.
-
-        This transaction holds SQLite's write lock, so no other writer can record ``key``
-        between :meth:`once_seen` and here: inside it, a conflict means an earlier commit.
-        """
-        try:
-            return _record_once(self.connection, key, job_id, self._store.now())
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not record the once key {key!r} ({exc})") from exc

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from conveyor.store.filters import SQLITE, where
 from conveyor.store.sqlite.connection import query
-from conveyor.store.sqlite.filters import where
 from conveyor.store.web_checks import (
     NO_ID_ABOVE,
     check_bucket,
@@ -86,7 +86,7 @@ class SQLiteWebVerbs:
         """
         spacing = replay_spacing(per_second)
         now = self.now()
-        clause, params = where(replay_filter(flt), now)
+        clause, params = where(SQLITE, replay_filter(flt), now)
         with self.db.write() as conn:
             ids = [
                 r[0]

@@ -1,25 +1,23 @@
 WITH c AS (
     SELECT *
     FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
-        id bigint, token bigint, kind text, result text, delay float8, error_type text,
-        error_message text, traceback text, outcome text
+        id bigint, token bigint, kind text, state text, final boolean, attempt_delta integer,
+        result text, delay float8, error_type text, error_message text, traceback text,
+        outcome text
     )
 ),
 done AS (
     UPDATE {schema}.conveyor_jobs AS j
-    SET state = CASE c.kind
-            WHEN 'succeeded' THEN 'succeeded'
-            WHEN 'retry' THEN 'retrying'
-            WHEN 'dead' THEN 'dead'
-            WHEN 'cancelled' THEN 'cancelled'
-            ELSE 'queued'
-        END,
-        attempt = CASE WHEN c.kind = 'released' THEN j.attempt - 1 ELSE j.attempt END,
+    -- The target state, its history outcome and the attempt change are decided in Python
+    -- (conveyor.lifecycle) and arrive as data; the CASEs below only pick which columns a
+    -- kind of completion writes.
+    SET state = c.state,
+        attempt = j.attempt + c.attempt_delta,
         run_at = CASE WHEN c.kind = 'retry' THEN now() + make_interval(secs => c.delay)
                       ELSE j.run_at END,
-        finished_at = CASE WHEN c.kind IN ('succeeded', 'dead', 'cancelled') THEN now() END,
+        finished_at = CASE WHEN c.final THEN now() END,
         lease_until = NULL,
-        worker_id = CASE WHEN c.kind IN ('retry', 'released') THEN NULL ELSE j.worker_id END,
+        worker_id = CASE WHEN c.final THEN j.worker_id END,
         result = CASE WHEN c.kind = 'released' THEN j.result ELSE c.result::jsonb END,
         error_type = CASE WHEN c.kind = 'released' THEN j.error_type ELSE c.error_type END,
         error_message = CASE WHEN c.kind = 'released' THEN j.error_message

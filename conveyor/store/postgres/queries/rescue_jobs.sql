@@ -6,22 +6,23 @@
 WITH c AS (
     SELECT *
     FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
-        id bigint, token bigint, kind text, error_type text, error_message text, outcome text
+        id bigint, token bigint, state text, final boolean, error_type text, error_message text,
+        outcome text
     )
 ),
 done AS (
     UPDATE {schema}.conveyor_jobs AS j
-    SET state = CASE WHEN c.kind = 'dead' THEN 'dead' ELSE 'retrying' END,
-        finished_at = CASE WHEN c.kind = 'dead' THEN now() END,
+    SET state = c.state,  -- decided by conveyor.lifecycle.lost_attempt
+        finished_at = CASE WHEN c.final THEN now() END,
         lease_until = NULL,
-        worker_id = CASE WHEN c.kind = 'dead' THEN j.worker_id END,
+        worker_id = CASE WHEN c.final THEN j.worker_id END,
         result = NULL,
         error_type = c.error_type,
         error_message = c.error_message
     FROM c, {schema}.conveyor_jobs AS before
     WHERE j.id = c.id AND before.id = c.id AND j.state = 'running' AND j.token = c.token
     RETURNING j.id, before.attempt, before.worker_id, before.started_at, j.queue, j.limit_key,
-              j.state
+              c.final
 ),
 history AS (
     INSERT INTO {schema}.conveyor_attempts (
@@ -35,6 +36,6 @@ history AS (
 woken AS (
     SELECT pg_notify(%(channel)s, q.queue)
     FROM (SELECT DISTINCT queue FROM done
-          WHERE state = 'retrying' OR limit_key IS NOT NULL) AS q
+          WHERE NOT final OR limit_key IS NOT NULL) AS q
 )
 SELECT done.id FROM done, (SELECT COUNT(*) FROM woken) AS notified

@@ -2,7 +2,7 @@
 -- its place in claim order (priority, run_at, id) instead of behind every job enqueued while
 -- it was held. The token guard refuses a row another rescuer or the attempt itself finished.
 UPDATE conveyor_jobs
-SET state = 'retrying',
+SET state = :state,
     lease_until = NULL,
     worker_id = NULL,
     error_type = :error_type,

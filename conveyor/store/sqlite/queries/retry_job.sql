@@ -1,5 +1,5 @@
 UPDATE conveyor_jobs
-SET state = 'retrying',
+SET state = :state,
     run_at = :now + :delay,
     lease_until = NULL,
     worker_id = NULL,

@@ -8,20 +8,18 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from conveyor.delivery.deliverer import Deliverer
-from conveyor.delivery.senders import AlertSender, WebhookSender
+from conveyor.delivery import Deliverer, WebhookSender
+from conveyor.monitor.delivery import AlertSender
+from conveyor.monitor.sinks import LogSink, Sink
 from conveyor.outbox import DeliveryKind
 from conveyor.worker.service import PeriodicService
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
-    from conveyor.monitor.sinks import Sink
 
 
 def monitor_sinks(app: Conveyor) -> Mapping[str, Sink]:
     """The app's alert sinks by name (the monitor's default, a log sink, when none is set)."""
-    from conveyor.monitor.sinks import LogSink  # the monitor sits beside this layer
-
     sinks = app.monitor_config.sinks
     return {sink.name: sink for sink in ([LogSink()] if sinks is None else sinks)}
 

@@ -1,0 +1,324 @@
+"""The job state machine, decided in one place.
+
+This module holds the table of transitions (from state, event) → (to state, attempt outcome,
+attempt change), :func:`decide` (how an attempt ended → the :class:`Completion` a store
+applies), and :func:`lost_attempt` (what a lapsed lease means). The stores write the target
+state a :class:`Completion` or the table carries; no SQL statement and no store-local map picks
+one. docs/architecture.md draws the same table (a unit test keeps the two equal).
+
+It sits below the store: it imports only the models, the errors and the leaf modules that
+define the handler's outcome exceptions (``retries``, ``once``).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pydantic_core
+
+from conveyor.models import AttemptOutcome, JobState
+from conveyor.once import OnceConflictError
+from conveyor.retries import Cancel, Permanent, Retry
+
+MAX_MESSAGE = 4000
+MAX_TRACEBACK = 64 * 1024
+
+WORKER_LOST = "WorkerLost"
+"""The error type recorded for an attempt whose worker stopped renewing its lease."""
+
+
+class CompletionKind(enum.StrEnum):
+    """How an attempt ended, as a store applies it (the events out of ``running``)."""
+
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
+    """Hand the job back without charging the attempt (shutdown, process replacement)."""
+    LOST = "lost"
+    """The attempt's lease lapsed with attempts left (the rescuer's retry; ``run_at`` kept)."""
+
+
+class Action(enum.StrEnum):
+    """Events that are not the end of an attempt: the store's own and an operator's."""
+
+    CLAIM = "claim"
+    """A worker claims a due job (a new attempt, a new token)."""
+    CANCEL = "cancel"
+    """``cancel_jobs``: stop an unfinished job for good."""
+    RETRY_NOW = "retry_now"
+    """``retry_jobs``: run a waiting job now, or a finished one again with fresh attempts."""
+
+
+Event = CompletionKind | Action
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Where an event takes a job, and what the attempt history records for it."""
+
+    to: JobState
+    outcome: AttemptOutcome | None
+    """The attempt history row written with the transition; ``None`` when none is written."""
+    attempt_delta: int = 0
+    """How ``attempt`` changes: ``-1`` un-charges a released attempt, ``+1`` counts a claim."""
+    fresh_attempts: bool = False
+    """``attempt`` restarts at 0 (a finished job retried); the history is kept."""
+
+
+_RUNNING = JobState.RUNNING
+_WAITING = (JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING)
+
+TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
+    # The end of an attempt (complete_jobs, ctx.transaction, rescue_expired).
+    (_RUNNING, CompletionKind.SUCCEEDED): Transition(JobState.SUCCEEDED, AttemptOutcome.SUCCEEDED),
+    (_RUNNING, CompletionKind.RETRY): Transition(JobState.RETRYING, AttemptOutcome.FAILED),
+    (_RUNNING, CompletionKind.DEAD): Transition(JobState.DEAD, AttemptOutcome.DEAD),
+    (_RUNNING, CompletionKind.CANCELLED): Transition(JobState.CANCELLED, AttemptOutcome.CANCELLED),
+    (_RUNNING, CompletionKind.RELEASED): Transition(
+        JobState.QUEUED, AttemptOutcome.RELEASED, attempt_delta=-1
+    ),
+    (_RUNNING, CompletionKind.LOST): Transition(JobState.RETRYING, AttemptOutcome.LOST),
+    # Claims (claim_jobs and the limited pass).
+    **{(s, Action.CLAIM): Transition(_RUNNING, None, attempt_delta=1) for s in _WAITING},
+    # cancel_jobs: every unfinished job; a running attempt is recorded as cancelled.
+    **{(s, Action.CANCEL): Transition(JobState.CANCELLED, None) for s in _WAITING},
+    (_RUNNING, Action.CANCEL): Transition(JobState.CANCELLED, AttemptOutcome.CANCELLED),
+    # retry_jobs: waiting jobs are made due now; dead and cancelled ones get fresh attempts.
+    **{(s, Action.RETRY_NOW): Transition(JobState.QUEUED, None) for s in _WAITING},
+    **{
+        (s, Action.RETRY_NOW): Transition(JobState.QUEUED, None, fresh_attempts=True)
+        for s in (JobState.DEAD, JobState.CANCELLED)
+    },
+}
+"""Every transition a job can make. A pair missing here is refused by the stores."""
+
+
+def transition(state: JobState, event: Event) -> Transition:
+    """The row of :data:`TRANSITIONS` for ``event`` in ``state``; ``ValueError`` if none."""
+    try:
+        return TRANSITIONS[state, event]
+    except KeyError:
+        raise ValueError(f"a {state} job has no transition on {event!r}") from None
+
+
+def sources(event: Event) -> tuple[JobState, ...]:
+    """The states ``event`` applies to, in the order :class:`JobState` lists them."""
+    return tuple(s for s in JobState if (s, event) in TRANSITIONS)
+
+
+def target(event: Event) -> JobState:
+    """The one state ``event`` leads to from all of its :func:`sources`."""
+    [to] = {t.to for (_, e), t in TRANSITIONS.items() if e == event}
+    return to
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """A failed attempt's error, as recorded in the attempt history."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The end of one attempt. Applied only while the job is still ``running`` under ``token``.
+
+    ``state``, ``outcome`` and ``attempt_delta`` are the table's row for ``kind``; the stores
+    write them as they are.
+    """
+
+    job_id: int
+    token: int
+    kind: CompletionKind
+    result_json: str | None = None
+    retry_delay: float = 0.0
+    error: ErrorInfo | None = None
+    state: JobState = field(init=False)
+    """The job's next state."""
+    outcome: AttemptOutcome = field(init=False)
+    """The attempt history row's outcome."""
+    attempt_delta: int = field(init=False)
+    """How the job's ``attempt`` changes."""
+
+    def __post_init__(self) -> None:
+        row = transition(JobState.RUNNING, self.kind)
+        assert row.outcome is not None  # every row out of running records the attempt
+        # A frozen dataclass sets derived fields through object.__setattr__.
+        object.__setattr__(self, "state", row.to)
+        object.__setattr__(self, "outcome", row.outcome)
+        object.__setattr__(self, "attempt_delta", row.attempt_delta)
+
+
+# -- outcomes of an attempt, as values --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    """The handler returned a value."""
+
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """The handler raised (including Retry, Permanent and Cancel)."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """The attempt ran past its timeout and was stopped."""
+
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """The job's stored arguments could not be turned into a call; retrying cannot help."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The worker is stopping: hand the job back without charging the attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The completion was already committed with the handler's own writes (ctx.transaction)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """The attempt no longer holds its job, or its fate is unknown: write nothing.
+
+    The lease decides: a job still running under this attempt is rescued when it lapses.
+    """
+
+    reason: str
+
+
+Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
+
+
+class AttemptRef(Protocol):
+    """The parts of a claimed job :func:`decide` reads (a ``ClaimedJob`` has them)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def token(self) -> int: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def max_attempts(self) -> int: ...
+
+
+class ErrorRules(Protocol):
+    """A job type's retry rules :func:`decide` reads (a ``JobOptions`` has them)."""
+
+    @property
+    def retry_on(self) -> tuple[type[BaseException], ...]: ...
+    @property
+    def give_up_on(self) -> tuple[type[BaseException], ...]: ...
+
+
+def error_info(error: BaseException) -> ErrorInfo:
+    """Error type, message and full traceback, trimmed to storable sizes."""
+    text = "".join(traceback.format_exception(error))
+    # NUL cannot be stored in a PostgreSQL text column; show it instead of failing the write.
+    return ErrorInfo(
+        type=type(error).__qualname__,
+        message=str(error)[:MAX_MESSAGE].replace("\x00", "\\0"),
+        traceback=text[-MAX_TRACEBACK:].replace("\x00", "\\0"),
+    )
+
+
+def encode_result(result: Any) -> str:
+    """The handler's return value as JSON (datetimes and pydantic models are converted)."""
+    return json.dumps(pydantic_core.to_jsonable_python(result), allow_nan=False)
+
+
+def decide(
+    job: AttemptRef, options: ErrorRules, outcome: Outcome, retry_delay: float
+) -> Completion:
+    """Turn an outcome into the completion the store applies.
+
+    ``retry_delay`` is the backoff the policy would use for this attempt.
+    """
+    attempts_left = job.attempt < job.max_attempts
+
+    def fail(info: ErrorInfo, *, retryable: bool, delay: float = retry_delay) -> Completion:
+        if retryable and attempts_left:
+            return Completion(job.id, job.token, CompletionKind.RETRY, retry_delay=delay,
+                              error=info)
+        return Completion(job.id, job.token, CompletionKind.DEAD, error=info)
+
+    match outcome:
+        case Succeeded(result):
+            try:
+                result_json = encode_result(result)
+            except (TypeError, ValueError, pydantic_core.PydanticSerializationError) as exc:
+                info = ErrorInfo(
+                    "ResultNotJSON",
+                    f"the handler returned a {type(result).__name__}, which cannot be stored "
+                    f"as JSON ({exc}); return plain data",
+                )
+                return fail(info, retryable=False)
+            return Completion(job.id, job.token, CompletionKind.SUCCEEDED, result_json=result_json)
+        case Released():
+            return Completion(job.id, job.token, CompletionKind.RELEASED)
+        case Undecodable(error):
+            return fail(error_info(error), retryable=False)
+        case TimedOut(timeout):
+            info = ErrorInfo("TimeoutError", f"the attempt ran past its timeout of {timeout:g}s")
+            return fail(info, retryable=True)
+        case Raised(OnceConflictError() as conflict):
+            # Another attempt committed this effect: the next attempt skips it, so retrying
+            # is always right, even past the last attempt (a dead job here would be a job
+            # whose work was done, reported as failed).
+            return Completion(job.id, job.token, CompletionKind.RETRY, error=error_info(conflict))
+        case Raised(Retry() as retry):
+            return fail(error_info(retry), retryable=True, delay=retry.after)
+        case Raised(Permanent() as error):
+            return fail(error_info(error), retryable=False)
+        case Raised(Cancel() as error):
+            return Completion(job.id, job.token, CompletionKind.CANCELLED, error=error_info(error))
+        case Raised(error):
+            if isinstance(error, options.give_up_on):
+                return fail(error_info(error), retryable=False)
+            if options.retry_on and not isinstance(error, options.retry_on):
+                return fail(error_info(error), retryable=False)
+            return fail(error_info(error), retryable=True)
+
+
+def lost_attempt(
+    job_id: int, token: int, attempt: int, max_attempts: int, worker_id: str | None
+) -> Completion:
+    """The completion of an attempt whose lease lapsed (the rescuer's rule).
+
+    The attempt counts as failed: the job is retried at once (``LOST``), or sent to ``dead``
+    when its attempts are spent, so a job that kills its worker every time cannot loop forever.
+
+    A ``LOST`` retry is not a handler's retry: the stores apply it with their rescue statement,
+    which keeps the job's ``run_at`` (a claim never changes it). The orphan so returns to its
+    old place in claim order (priority, run_at, id), ahead of the jobs enqueued while its
+    worker held it, instead of behind the whole backlog; a rescued job re-runs within about
+    lease + rescue interval of its worker's death, however deep the queue.
+    """
+    message = (
+        f"worker {worker_id} stopped renewing its lease (it died, was killed, or was paused "
+        "past the lease); the attempt is counted as failed"
+    )
+    kind = CompletionKind.DEAD if attempt >= max_attempts else CompletionKind.LOST
+    return Completion(job_id, token, kind, error=ErrorInfo(WORKER_LOST, message))

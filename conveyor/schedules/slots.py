@@ -1,0 +1,83 @@
+"""What a schedule slot enqueues, and firing one by hand: the parts the app itself needs.
+
+The scheduler service (:mod:`conveyor.schedules.scheduler`) decides *when* slots are due; this
+module says *what* a slot writes, so the app object can offer
+:meth:`~conveyor.app.Conveyor.trigger_schedule` (used by ``conveyor schedules trigger`` and the
+dashboard's Trigger button) without the app, the CLI or the web layer building a scheduler.
+It sits in the core-app layer, below the services (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.schedules.definition import ScheduleDef
+from conveyor.store.protocol import NewJob
+from conveyor.store.watch_types import (
+    ScheduleRow,
+    ScheduleSource,
+    SlotFire,
+    SlotStatus,
+    SlotWritten,
+)
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.store.protocol import Store
+
+
+def definition_for(app: Conveyor, row: ScheduleRow) -> ScheduleDef | None:
+    """This process's definition of a stored schedule, or None when it cannot run it.
+
+    Code schedules use the code's definition (with its expectations); a code schedule this
+    process does not declare, or a run-time one whose job it does not know, is left to the
+    replicas that do.
+    """
+    if row.source == ScheduleSource.CODE:
+        found = app.schedules.get(row.name)
+        if found is not None:
+            return found
+    if row.job_name not in app.jobs:
+        return None
+    return ScheduleDef.from_row(row)
+
+
+def job_for(app: Conveyor, definition: ScheduleDef, slot: float) -> NewJob:
+    """The job a slot enqueues, its meta naming the schedule and the slot."""
+    options: dict[str, Any] = {}
+    if definition.queue is not None:
+        options["queue"] = definition.queue
+    if definition.priority is not None:
+        options["priority"] = definition.priority
+    job = app.get(definition.job_name).prepare(**definition.args, **options)
+    meta = json.loads(job.meta_json)
+    meta.update(schedule=definition.name, slot=slot)
+    job = replace(job, meta_json=json.dumps(meta))
+    if definition.overlap == "queue" and job.limit_key is None:
+        # One at a time: the next run waits, queued, until the previous one finishes.
+        job = replace(job, limit_key=f"schedule:{definition.name}", limit_max=1)
+    return job
+
+
+def trigger(app: Conveyor, store: Store, name: str, *, by: str | None, at: float) -> SlotWritten:
+    """Write schedule ``name``'s job now, as a manual slot at ``at`` in its ledger.
+
+    Raises :class:`~conveyor.errors.ConfigurationError` naming the known schedules when there
+    is no such schedule, or saying which app to point at when this app does not declare the
+    schedule's job.
+    """
+    row = store.get_schedule(name)
+    if row is None:
+        known = ", ".join(sorted(r.name for r in store.list_schedules())) or "none"
+        raise ConfigurationError(f"no schedule named {name!r} (known: {known})")
+    definition = definition_for(app, row)
+    if definition is None:
+        raise ConfigurationError(
+            f"schedule {name!r} runs job {row.job_name!r}, which this app does not declare; "
+            "point --app at the app that does"
+        )
+    fire = SlotFire(at, SlotStatus.ENQUEUED, job_for(app, definition, at), True, by)
+    return store.fire_slots(name, [fire])[0]

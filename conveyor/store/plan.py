@@ -1,0 +1,36 @@
+"""The plan pattern every store verb of several statements follows (sans-I/O).
+
+A plan is a generator that yields :class:`Statement` s and receives each one's :class:`Result`;
+what it returns is the verb's answer. It does no I/O, so one plan serves a synchronous and an
+asynchronous driver alike, and a driver (PostgreSQL: ``postgres/store.py``,
+``postgres/async_store.py``; SQLite: ``sqlite/driver.py``) only runs statements inside one
+transaction and hands back rows. Policy that does not depend on the dialect is written once
+as such a generator (e.g. :mod:`conveyor.store.claim_passes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement with its parameters (in the dialect's placeholder style)."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a driver sends back into a plan after running a statement."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+Plan = Generator[Statement, Result, T]

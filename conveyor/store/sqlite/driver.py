@@ -1,0 +1,22 @@
+"""Running a plan (:mod:`conveyor.store.plan`) on a SQLite connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TypeVar
+
+from conveyor.store.plan import Plan, Result
+
+T = TypeVar("T")
+
+
+def drive(conn: sqlite3.Connection, plan: Plan[T]) -> T:
+    """Run ``plan``'s statements on ``conn``, inside the transaction open on it."""
+    try:
+        statement = next(plan)
+        while True:
+            cur = conn.execute(statement.sql, statement.params)
+            rows = cur.fetchall()
+            statement = plan.send(Result(rows, cur.rowcount))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]

@@ -1,0 +1,384 @@
+"""SQLite's verbs as plans (see :mod:`conveyor.store.plan`), run by :mod:`.driver`.
+
+Each plan takes ``now``, the store's clock read by the driver once the transaction is open (for
+a write: once the write lock is held, so a verb that waited for it never judges by a moment
+already past). The hot paths (insert, claim, complete, heartbeat) are still written inline in
+store.py; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
+from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
+from conveyor.store import limits, rows
+from conveyor.store.filters import SQLITE, where
+from conveyor.store.paused import with_paused
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.protocol import Completion, CompletionKind, JobFilter, LimitStatus, Retention
+from conveyor.store.sqlite.connection import query
+
+# Which statement applies a completion: they differ in the columns they write (a handler's
+# retry moves run_at, a rescue keeps it, a release un-charges the attempt); the state and the
+# attempt change come from the completion itself (conveyor.lifecycle decides them).
+_STATEMENT_OF = {
+    CompletionKind.RETRY: "retry_job",
+    CompletionKind.LOST: "rescue_job",
+    CompletionKind.RELEASED: "release_job",
+}
+
+
+def update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
+    """The guarded statement (by query name) and parameters that apply one completion."""
+    statement = _STATEMENT_OF.get(c.kind, "finish_job")
+    params: dict[str, Any] = {"id": c.job_id, "token": c.token, "now": now, "state": str(c.state)}
+    if statement == "release_job":
+        return statement, params | {"attempt_delta": c.attempt_delta}
+    params |= {
+        "error_type": c.error.type if c.error else None,
+        "error_message": c.error.message if c.error else None,
+    }
+    if statement == "retry_job":
+        return statement, params | {"delay": c.retry_delay}
+    if statement == "finish_job":
+        return statement, params | {"result": c.result_json}
+    return statement, params
+
+
+def _q(query_name: str, /, **params: Any) -> Statement:
+    return Statement(query(query_name), params)
+
+
+def _attempt(**values: Any) -> Statement:
+    values["outcome"] = str(values["outcome"])
+    return Statement(query("insert_attempt"), values)
+
+
+# -- working ------------------------------------------------------------------------------------
+
+
+def set_progress(
+    now: float, job_id: int, token: int, fraction: float, message: str | None
+) -> Plan[bool]:
+    """Progress for the attempt holding ``token``."""
+    result = yield _q("set_progress", id=job_id, token=token, fraction=fraction, message=message)
+    return result.rowcount == 1
+
+
+def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
+    """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept), or
+    ``dead`` when attempts are spent (see :func:`conveyor.lifecycle.lost_attempt`)."""
+    expired = yield _q("select_expired", now=now, limit=limit)
+    rescued = []
+    for job_id, token, attempt, max_attempts, worker_id, started_at in expired.rows:
+        completion = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
+        statement, params = update_for(completion, now)
+        yield Statement(query(statement), params)
+        yield _attempt(
+            job_id=job_id,
+            attempt=attempt,
+            token=token,
+            worker_id=worker_id,
+            started_at=started_at,
+            now=now,
+            outcome=completion.outcome,
+            error_type=WORKER_LOST,
+            error_message=completion.error.message if completion.error else None,
+            traceback=None,
+        )
+        rescued.append(job_id)
+    return rescued
+
+
+def expire_worker(now: float, worker_id: str) -> Plan[int]:
+    """Lapse a dead worker's leases and forget the worker."""
+    result = yield _q("expire_worker", worker_id=worker_id, now=now)
+    yield _q("delete_worker", worker_id=worker_id)
+    return result.rowcount
+
+
+def register_worker(now: float, info: WorkerInfo) -> Plan[None]:
+    """Insert or refresh a worker row."""
+    yield _q(
+        "upsert_worker",
+        id=info.id,
+        hostname=info.hostname,
+        pid=info.pid,
+        queues=json.dumps(list(info.queues)),
+        names=json.dumps(list(info.names)),
+        now=now,
+    )
+
+
+def deregister_worker(now: float, worker_id: str) -> Plan[None]:
+    """Remove a worker row."""
+    yield _q("delete_worker", worker_id=worker_id)
+
+
+def live_workers(now: float, stale_after: float) -> Plan[list[WorkerInfo]]:
+    """Workers seen within ``stale_after`` seconds."""
+    found = yield _q("live_workers", since=now - stale_after)
+    return [rows.worker_from_row(r) for r in found.rows]
+
+
+# -- inspecting ---------------------------------------------------------------------------------
+
+
+def list_jobs(now: float, flt: JobFilter) -> Plan[list[Job]]:
+    """Jobs matching ``flt``, newest first."""
+    clause, params = where(SQLITE, flt, now)
+    columns = rows.JOB_COLUMNS if flt.payloads else rows.LIST_COLUMNS
+    sql = f"SELECT {columns} FROM conveyor_jobs WHERE {clause} ORDER BY id DESC"
+    if flt.limit is not None:
+        sql += " LIMIT :f_limit"
+        params["f_limit"] = flt.limit
+    found = yield Statement(sql, params)
+    return [rows.job_from_row(r) for r in found.rows]
+
+
+def count_jobs(now: float, flt: JobFilter) -> Plan[int]:
+    """Number of jobs matching ``flt``."""
+    clause, params = where(SQLITE, flt, now, paginate=False)
+    found = yield Statement(f"SELECT COUNT(*) FROM conveyor_jobs WHERE {clause}", params)
+    return int(found.rows[0][0])
+
+
+def list_attempts(now: float, job_id: int) -> Plan[list[Attempt]]:
+    """A job's attempts, oldest first."""
+    found = yield _q("list_attempts", job_id=job_id)
+    return [rows.attempt_from_row(r) for r in found.rows]
+
+
+def queue_stats(now: float) -> Plan[list[QueueStats]]:
+    """Per-queue counts, ages and last-hour outcomes."""
+    counts = yield _q("queue_counts", now=now)
+    failures = yield _q("queue_failures", now=now)
+    names = yield _q("waiting_names", now=now)
+    stopped = yield _q("paused_queues")
+    paused = {r[0] for r in stopped.rows}
+    failed = {r[0]: r[1] for r in failures.rows}
+    waiting: dict[str, list[str]] = {}
+    for queue, name in names.rows:
+        waiting.setdefault(queue, []).append(name)
+    stats = [
+        QueueStats(
+            queue=r[0],
+            queued=r[1] or 0,
+            scheduled=r[2] or 0,
+            running=r[3] or 0,
+            retrying=r[4] or 0,
+            dead=r[5] or 0,
+            oldest_queued_age=None if r[6] is None else max(0.0, now - r[6]),
+            succeeded_last_hour=r[7] or 0,
+            failed_last_hour=failed.get(r[0], 0),
+            waiting_names=tuple(waiting.get(r[0], ())),
+            paused=r[0] in paused,
+        )
+        for r in counts.rows
+    ]
+    return with_paused(stats, paused)
+
+
+def next_due_in(now: float, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
+    """Seconds until the earliest pending job is due, or None if there is none."""
+    found = yield _q(
+        "next_due",
+        queues=json.dumps(list(queues)),
+        names=json.dumps(list(names)),
+        now=now,
+        limited_recheck=limits.RECHECK_SECONDS,
+    )
+    due = found.rows[0][0]
+    return None if due is None else max(0.0, float(due) - now)
+
+
+# -- queue controls, holds and limits -----------------------------------------------------------
+
+
+def pause_queue(now: float, name: str, by: str | None) -> Plan[bool]:
+    """See :meth:`Store.pause_queue`."""
+    result = yield _q("pause_queue", name=name, now=now, by=by)
+    return result.rowcount == 1
+
+
+def resume_queue(now: float, name: str, by: str | None) -> Plan[bool]:
+    """See :meth:`Store.resume_queue`."""
+    result = yield _q("resume_queue", name=name, now=now, by=by)
+    return result.rowcount == 1
+
+
+def paused_queues(now: float) -> Plan[frozenset[str]]:
+    """See :meth:`Store.paused_queues`."""
+    found = yield _q("paused_queues")
+    return frozenset(r[0] for r in found.rows)
+
+
+def queue_control(now: float, name: str) -> Plan[QueueControl | None]:
+    """See :meth:`Store.queue_control`."""
+    found = yield _q("queue_control", name=name)
+    if not found.rows:
+        return None
+    row = found.rows[0]
+    return QueueControl(name=row[0], paused=bool(row[1]), changed_at=row[2], changed_by=row[3])
+
+
+def queue_depth(now: float, queue: str, cap: int) -> Plan[int]:
+    """See :meth:`Store.queue_depth`."""
+    found = yield _q("queue_depth", queue=queue, cap=cap)
+    return int(found.rows[0][0])
+
+
+def held_unique_keys(now: float, keys: Sequence[str]) -> Plan[frozenset[str]]:
+    """See :meth:`Store.held_unique_keys`."""
+    if not keys:
+        return frozenset()
+    found = yield _q("unique_holders", keys=json.dumps(sorted(keys)), now=now)
+    return frozenset(row[0] for row in found.rows)
+
+
+def limit_status(now: float, job_id: int) -> Plan[LimitStatus | None]:
+    """See :meth:`Store.limit_status`."""
+    job = yield _q("limit_status_job", id=job_id)
+    if not job.rows:
+        return None
+    limit_key, rate_key = job.rows[0][0], job.rows[0][2]
+    running: list[tuple[Any, ...]] = []
+    starts: list[tuple[Any, ...]] = []
+    if limit_key is not None:
+        running = (yield _q("limit_status_running", key=limit_key)).rows
+    if rate_key is not None:
+        starts = (yield _q("limit_status_starts", key=rate_key, now=now)).rows
+    return limits.status_from_rows(job.rows[0], running, starts)
+
+
+def count_ahead(now: float, job_id: int, cap: int) -> Plan[int]:
+    """See :meth:`Store.count_ahead`."""
+    found = yield _q("count_ahead", id=job_id, now=now, cap=cap)
+    return int(found.rows[0][0])
+
+
+# -- acting -------------------------------------------------------------------------------------
+
+
+def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
+    """Make matching dead/cancelled/scheduled/retrying/queued jobs run now."""
+    clause, params = where(SQLITE, flt, now)
+    params |= {"lc_from": json.dumps(sources(Action.RETRY_NOW))}
+    found = yield Statement(
+        f"SELECT id, state FROM conveyor_jobs WHERE {clause} "
+        "AND state IN (SELECT value FROM json_each(:lc_from)) ORDER BY id",
+        params,
+    )
+    moves = [(r[0], transition(JobState(r[1]), Action.RETRY_NOW)) for r in found.rows]
+    fresh = json.dumps([i for i, t in moves if t.fresh_attempts])
+    waiting = json.dumps([i for i, t in moves if not t.fresh_attempts])
+    state = str(target(Action.RETRY_NOW))
+    # Fresh attempts for finished jobs; their attempt history stays.
+    yield Statement(
+        "UPDATE conveyor_jobs SET state = :state, attempt = 0, run_at = :now, "
+        "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
+        "WHERE id IN (SELECT value FROM json_each(:ids))",
+        {"now": now, "ids": fresh, "state": state},
+    )
+    yield Statement(
+        "UPDATE conveyor_jobs SET state = :state, run_at = :now "
+        "WHERE id IN (SELECT value FROM json_each(:ids))",
+        {"now": now, "ids": waiting, "state": state},
+    )
+    return [r[0] for r in found.rows]
+
+
+def cancel_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
+    """Cancel matching unfinished jobs; a running attempt's later completion is refused."""
+    clause, params = where(SQLITE, flt, now)
+    params |= {"lc_from": json.dumps(sources(Action.CANCEL))}
+    found = yield Statement(
+        "SELECT id, state, token, attempt, worker_id, started_at FROM conveyor_jobs "
+        f"WHERE {clause} AND state IN (SELECT value FROM json_each(:lc_from)) ORDER BY id",
+        params,
+    )
+    for job_id, state, token, attempt, worker_id, started_at in found.rows:
+        outcome = transition(JobState(state), Action.CANCEL).outcome
+        if outcome is not None:  # a running attempt is recorded as cancelled
+            yield _attempt(
+                job_id=job_id,
+                attempt=attempt,
+                token=token,
+                worker_id=worker_id,
+                started_at=started_at,
+                now=now,
+                outcome=outcome,
+                error_type=None,
+                error_message="cancelled while running",
+                traceback=None,
+            )
+    ids = [r[0] for r in found.rows]
+    yield Statement(
+        "UPDATE conveyor_jobs SET state = :state, finished_at = :now, "
+        "lease_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
+        {"now": now, "ids": json.dumps(ids), "state": str(target(Action.CANCEL))},
+    )
+    return ids
+
+
+def discard_jobs(now: float, flt: JobFilter) -> Plan[int]:
+    """Delete matching finished jobs with their attempts."""
+    clause, params = where(SQLITE, flt, now)
+    found = yield Statement(
+        f"SELECT id FROM conveyor_jobs WHERE {clause} "
+        "AND state IN ('succeeded', 'dead', 'cancelled')",
+        params,
+    )
+    ids = [r[0] for r in found.rows]
+    yield from _delete(ids)
+    return len(ids)
+
+
+def prune(now: float, retention: Retention, limit: int) -> Plan[int]:
+    """Delete finished jobs past their retention, at most ``limit`` per state."""
+    total = 0
+    for state, keep in (
+        (JobState.SUCCEEDED, retention.succeeded),
+        (JobState.DEAD, retention.dead),
+        (JobState.CANCELLED, retention.cancelled),
+    ):
+        # now: a succeeded job still holding its unique key is kept.
+        found = yield _q(
+            "select_prunable", state=str(state), cutoff=now - keep, limit=limit, now=now
+        )
+        ids = [r[0] for r in found.rows]
+        yield from _delete(ids)
+        total += len(ids)
+    once = yield _q("prune_once", cutoff=now - retention.once, limit=limit)
+    starts = yield _q("prune_rate_starts", now=now, limit=limit)
+    return total + once.rowcount + starts.rowcount
+
+
+def _delete(ids: list[int]) -> Plan[None]:
+    if not ids:
+        return
+    packed = {"ids": json.dumps(ids)}
+    yield Statement(
+        "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(:ids))", packed
+    )
+    yield Statement(
+        "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(:ids))", packed
+    )
+
+
+# -- ctx.once() records -------------------------------------------------------------------------
+
+
+def once_seen(now: float, key: str) -> Plan[bool]:
+    """Whether a ``ctx.once()`` record of ``key`` is visible."""
+    found = yield _q("once_seen", key=key)
+    return bool(found.rows)
+
+
+def record_once(now: float, key: str, job_id: int) -> Plan[bool]:
+    """Record ``key``; False when it already exists."""
+    result = yield _q("record_once", key=key, job_id=job_id, now=now)
+    return result.rowcount == 1

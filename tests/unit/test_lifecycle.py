@@ -1,0 +1,262 @@
+"""The job state machine without a database: every row of the table, decide(), lost_attempt()."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conveyor.jobs import JobOptions
+from conveyor.lifecycle import (
+    TRANSITIONS,
+    WORKER_LOST,
+    Action,
+    Completion,
+    CompletionKind,
+    Outcome,
+    Raised,
+    Released,
+    Succeeded,
+    TimedOut,
+    Transition,
+    Undecodable,
+    decide,
+    lost_attempt,
+    sources,
+    target,
+    transition,
+)
+from conveyor.models import AttemptOutcome, JobState
+from conveyor.once import OnceConflictError
+from conveyor.retries import Cancel, Permanent, Retry
+from conveyor.store.protocol import ClaimedJob
+
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+
+
+def job(attempt: int = 1, max_attempts: int = 3) -> ClaimedJob:
+    return ClaimedJob(
+        id=7, queue="default", name="t", args_json="{}", attempt=attempt,
+        max_attempts=max_attempts, token=42, priority=0, timeout=None, lease_until=0.0,
+        started_at=0.0, created_at=0.0, meta_json="{}",
+    )
+
+
+@dataclass(frozen=True)
+class Rules:
+    retry_on: tuple[type[BaseException], ...] = ()
+    give_up_on: tuple[type[BaseException], ...] = ()
+
+
+PLAIN = Rules()
+
+
+# -- the table, row by row ---------------------------------------------------------------------
+
+ROWS = {
+    (JobState.RUNNING, CompletionKind.SUCCEEDED): (JobState.SUCCEEDED, AttemptOutcome.SUCCEEDED, 0),
+    (JobState.RUNNING, CompletionKind.RETRY): (JobState.RETRYING, AttemptOutcome.FAILED, 0),
+    (JobState.RUNNING, CompletionKind.DEAD): (JobState.DEAD, AttemptOutcome.DEAD, 0),
+    (JobState.RUNNING, CompletionKind.CANCELLED): (JobState.CANCELLED, AttemptOutcome.CANCELLED, 0),
+    (JobState.RUNNING, CompletionKind.RELEASED): (JobState.QUEUED, AttemptOutcome.RELEASED, -1),
+    (JobState.RUNNING, CompletionKind.LOST): (JobState.RETRYING, AttemptOutcome.LOST, 0),
+    (JobState.SCHEDULED, Action.CLAIM): (JobState.RUNNING, None, 1),
+    (JobState.QUEUED, Action.CLAIM): (JobState.RUNNING, None, 1),
+    (JobState.RETRYING, Action.CLAIM): (JobState.RUNNING, None, 1),
+    (JobState.SCHEDULED, Action.CANCEL): (JobState.CANCELLED, None, 0),
+    (JobState.QUEUED, Action.CANCEL): (JobState.CANCELLED, None, 0),
+    (JobState.RETRYING, Action.CANCEL): (JobState.CANCELLED, None, 0),
+    (JobState.RUNNING, Action.CANCEL): (JobState.CANCELLED, AttemptOutcome.CANCELLED, 0),
+    (JobState.SCHEDULED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+    (JobState.QUEUED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+    (JobState.RETRYING, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+    (JobState.DEAD, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+    (JobState.CANCELLED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+}
+
+
+@pytest.mark.parametrize(("key", "expected"), ROWS.items(), ids=str)
+def test_every_row_of_the_table(
+    key: tuple[JobState, CompletionKind | Action],
+    expected: tuple[JobState, AttemptOutcome | None, int],
+) -> None:
+    row = transition(*key)
+    assert (row.to, row.outcome, row.attempt_delta) == expected
+
+
+def test_the_table_has_exactly_these_rows() -> None:
+    assert set(TRANSITIONS) == set(ROWS)
+
+
+def test_only_finished_jobs_retried_get_fresh_attempts() -> None:
+    fresh = {s for (s, e), t in TRANSITIONS.items() if t.fresh_attempts}
+    assert fresh == {JobState.DEAD, JobState.CANCELLED}
+    assert all(e is Action.RETRY_NOW for (s, e), t in TRANSITIONS.items() if t.fresh_attempts)
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (JobState.SUCCEEDED, Action.RETRY_NOW),  # a succeeded job is never run again
+        (JobState.RUNNING, Action.RETRY_NOW),
+        (JobState.SUCCEEDED, Action.CANCEL),
+        (JobState.DEAD, Action.CANCEL),
+        (JobState.CANCELLED, Action.CANCEL),
+        (JobState.RUNNING, Action.CLAIM),
+        (JobState.QUEUED, CompletionKind.SUCCEEDED),  # only a running attempt completes
+        (JobState.DEAD, CompletionKind.RETRY),
+    ],
+)
+def test_missing_pairs_are_refused(state: JobState, event: CompletionKind | Action) -> None:
+    with pytest.raises(ValueError, match=f"a {state} job has no transition"):
+        transition(state, event)
+
+
+def test_sources_and_targets_of_the_operator_actions() -> None:
+    assert sources(Action.CANCEL) == (
+        JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING, JobState.RETRYING,
+    )
+    assert target(Action.CANCEL) is JobState.CANCELLED
+    assert set(sources(Action.RETRY_NOW)) == {
+        JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING, JobState.DEAD, JobState.CANCELLED,
+    }
+    assert target(Action.RETRY_NOW) is JobState.QUEUED
+    assert sources(CompletionKind.SUCCEEDED) == (JobState.RUNNING,)
+
+
+def test_every_completion_carries_its_row() -> None:
+    for kind in CompletionKind:
+        c = Completion(1, 2, kind)
+        row = TRANSITIONS[JobState.RUNNING, kind]
+        assert (c.state, c.outcome, c.attempt_delta) == (row.to, row.outcome, row.attempt_delta)
+
+
+def test_the_diagram_draws_exactly_the_table() -> None:
+    text = ARCHITECTURE.read_text()
+    diagram = text[text.index("stateDiagram-v2") : text.index("```", text.index("stateDiagram-v2"))]
+    drawn = {
+        (JobState(a), JobState(b))
+        for a, b in re.findall(r"^\s*(\w+) --> (\w+)", diagram, re.MULTILINE)
+    }
+    assert drawn == {(s, t.to) for (s, _), t in TRANSITIONS.items()}
+
+
+# -- decide(): how an attempt ended -> the completion ------------------------------------------
+
+
+def kind_of(
+    outcome: Outcome, *, attempt: int = 1, rules: Rules = PLAIN, delay: float = 5.0
+) -> Completion:
+    return decide(job(attempt=attempt), rules, outcome, delay)
+
+
+def test_success_stores_the_result() -> None:
+    c = kind_of(Succeeded({"n": 1}))
+    assert (c.kind, c.state, c.outcome, c.result_json) == (
+        CompletionKind.SUCCEEDED, JobState.SUCCEEDED, AttemptOutcome.SUCCEEDED, '{"n": 1}',
+    )
+    assert (c.job_id, c.token) == (7, 42)
+
+
+def test_a_result_that_is_not_json_is_dead_without_retry() -> None:
+    c = kind_of(Succeeded(object()))
+    assert (c.state, c.error and c.error.type) == (JobState.DEAD, "ResultNotJSON")
+
+
+def test_an_error_with_attempts_left_is_retried_after_the_backoff() -> None:
+    c = kind_of(Raised(ValueError("boom")), delay=5.0)
+    assert (c.kind, c.state, c.outcome, c.retry_delay) == (
+        CompletionKind.RETRY, JobState.RETRYING, AttemptOutcome.FAILED, 5.0,
+    )
+    assert c.error is not None and c.error.type == "ValueError" and c.error.message == "boom"
+
+
+def test_an_error_on_the_last_attempt_is_dead() -> None:
+    c = kind_of(Raised(ValueError("boom")), attempt=3)
+    assert (c.kind, c.state, c.outcome) == (CompletionKind.DEAD, JobState.DEAD, AttemptOutcome.DEAD)
+
+
+def test_a_timeout_is_retried_then_dead() -> None:
+    c = kind_of(TimedOut(2.5))
+    assert (c.state, c.error and c.error.type) == (JobState.RETRYING, "TimeoutError")
+    assert c.error is not None and "2.5s" in c.error.message
+    assert kind_of(TimedOut(2.5), attempt=3).state is JobState.DEAD
+
+
+def test_interrupted_by_shutdown_is_released_without_charging_the_attempt() -> None:
+    c = kind_of(Released(), attempt=3)
+    assert (c.kind, c.state, c.outcome, c.attempt_delta, c.error) == (
+        CompletionKind.RELEASED, JobState.QUEUED, AttemptOutcome.RELEASED, -1, None,
+    )
+
+
+def test_undecodable_arguments_are_dead_at_once() -> None:
+    c = kind_of(Undecodable(ValueError("bad args")))
+    assert (c.state, c.error and c.error.type) == (JobState.DEAD, "ValueError")
+
+
+def test_permanent_is_dead_at_once() -> None:
+    assert kind_of(Raised(Permanent("no"))).state is JobState.DEAD
+
+
+def test_cancel_is_cancelled_even_with_attempts_left() -> None:
+    c = kind_of(Raised(Cancel("stop")))
+    assert (c.kind, c.state, c.outcome) == (
+        CompletionKind.CANCELLED, JobState.CANCELLED, AttemptOutcome.CANCELLED,
+    )
+
+
+def test_retry_after_uses_its_own_delay() -> None:
+    c = kind_of(Raised(Retry(after=30)), delay=5.0)
+    assert (c.state, c.retry_delay) == (JobState.RETRYING, 30.0)
+    assert kind_of(Raised(Retry(after=30)), attempt=3).state is JobState.DEAD
+
+
+def test_give_up_on_is_dead_at_once() -> None:
+    rules = Rules(give_up_on=(KeyError,))
+    assert kind_of(Raised(KeyError("k")), rules=rules).state is JobState.DEAD
+    assert kind_of(Raised(ValueError("v")), rules=rules).state is JobState.RETRYING
+
+
+def test_retry_on_retries_only_the_listed_errors() -> None:
+    rules = Rules(retry_on=(ConnectionError,))
+    assert kind_of(Raised(ConnectionError("c")), rules=rules).state is JobState.RETRYING
+    assert kind_of(Raised(ValueError("v")), rules=rules).state is JobState.DEAD
+
+
+def test_give_up_on_wins_over_retry_on() -> None:
+    rules = Rules(retry_on=(OSError,), give_up_on=(ConnectionError,))
+    assert kind_of(Raised(ConnectionError("c")), rules=rules).state is JobState.DEAD
+
+
+def test_a_once_conflict_is_retried_at_once_even_on_the_last_attempt() -> None:
+    c = kind_of(Raised(OnceConflictError("k")), attempt=3, delay=5.0)
+    assert (c.kind, c.state, c.retry_delay) == (CompletionKind.RETRY, JobState.RETRYING, 0.0)
+    assert c.error is not None and c.error.type == "OnceConflictError"
+
+
+def test_decide_reads_a_job_types_declared_options() -> None:
+    options = JobOptions(give_up_on=(KeyError,))
+    assert decide(job(), options, Raised(KeyError("k")), 1.0).state is JobState.DEAD
+
+
+# -- lost_attempt(): the rescuer's rule (lease lost) -------------------------------------------
+
+
+def test_a_lost_attempt_with_attempts_left_is_retried_in_its_old_place() -> None:
+    c = lost_attempt(7, 42, attempt=1, max_attempts=3, worker_id="w1")
+    assert (c.kind, c.state, c.outcome, c.retry_delay) == (
+        CompletionKind.LOST, JobState.RETRYING, AttemptOutcome.LOST, 0.0,
+    )
+    assert c.error is not None and c.error.type == WORKER_LOST and "w1" in c.error.message
+
+
+def test_a_lost_last_attempt_is_dead() -> None:
+    c = lost_attempt(7, 42, attempt=3, max_attempts=3, worker_id=None)
+    assert (c.kind, c.state, c.outcome) == (CompletionKind.DEAD, JobState.DEAD, AttemptOutcome.DEAD)
+
+
+def test_transition_rows_are_values() -> None:
+    assert Transition(JobState.QUEUED, None) == Transition(JobState.QUEUED, None, 0, False)
