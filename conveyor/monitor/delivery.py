@@ -1,4 +1,5 @@
-"""The monitor's side of the outbox: deliver the alert notices due now, from the monitor's round.
+"""The monitor's side of the outbox: how an alert notice is sent (:class:`AlertSender`), and
+the monitor's round delivering the notices due now (:func:`deliver_due`).
 
 Notices are rows of the one delivery table (:mod:`conveyor.outbox`), written when an incident
 changes (:mod:`.incidents`) and sent by the one deliverer (:mod:`conveyor.delivery`), which
