@@ -11,8 +11,11 @@ A dead or cancelled job has ``"error": {"type": ..., "message": ...}`` instead o
 or ``CONVEYOR_WEBHOOK_SECRET``) the request carries a ``Conveyor-Signature`` header, the
 scheme of :mod:`conveyor.monitor.signing`; without one it is unsigned.
 
-The workers' notifiers (:mod:`conveyor.worker.notifier`) send it and retry failures with
-:data:`DEFAULT_BACKOFF`, giving up after :data:`MAX_ATTEMPTS` attempts.
+Each finish is a row of the outbox (:mod:`conveyor.outbox`), next to the monitor's alert
+notices: the delivery service every worker runs (:mod:`conveyor.delivery`) adds it, POSTs it
+under a lease and retries failures on the outbox's one schedule (:data:`conveyor.outbox.RETRY`:
+:data:`DEFAULT_BACKOFF`, giving up after :data:`MAX_ATTEMPTS` attempts). This module holds
+what is sent and the settings; ``conveyor jobs show`` reports delivered / failing / gave up.
 
 The URL comes from whoever enqueues (possibly over the HTTP API), so it may only point at a
 public address: a literal non-public address or credentials are refused at enqueue, and every
@@ -34,6 +37,7 @@ from conveyor.durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, JobState
 from conveyor.outbound import Failure, PostFailed, post_json
+from conveyor.outbox import RETRY
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -49,9 +53,10 @@ __all__ = [
 ]
 
 SECRET_ENV = "CONVEYOR_WEBHOOK_SECRET"
-DEFAULT_BACKOFF: tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 1800.0, 3600.0)
-"""Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats."""
-MAX_ATTEMPTS = 8
+DEFAULT_BACKOFF: tuple[float, ...] = RETRY.waits
+"""Seconds to wait after the 1st, 2nd, ... failed attempt; the last value repeats (the
+outbox's one schedule, which alerts follow too)."""
+MAX_ATTEMPTS = RETRY.max_attempts
 """Attempts per delivery before it is given up."""
 TIMEOUT = 10.0
 """Seconds each whole POST may take (resolving, connecting, sending, reading the answer)."""
@@ -113,9 +118,7 @@ def webhook_timeout(timeout: Duration | None) -> float:
 
 def retry_in(attempts: int, backoff: Sequence[float] = DEFAULT_BACKOFF) -> float | None:
     """Seconds until the next try after ``attempts`` failed attempts; None gives up."""
-    if attempts >= MAX_ATTEMPTS:
-        return None
-    return backoff[min(attempts, len(backoff)) - 1]
+    return RETRY.with_waits(backoff).retry_in(attempts)
 
 
 def completion_body(job: Job) -> str:

@@ -8,9 +8,11 @@ import click
 
 from conveyor import durations
 from conveyor.cli import render
+from conveyor.cli.deliveries import alert_doc, delivery_status
 from conveyor.cli.options import Target, json_option, target_options
+from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store.protocol import Store
-from conveyor.store.watch_types import IncidentRow, IncidentState, NotificationRow
+from conveyor.store.watch_types import IncidentRow, IncidentState
 
 INCIDENTS_SHOWN = 100
 OUTBOX_SCANNED = 500
@@ -36,12 +38,12 @@ def alerts(target: Target, include_resolved: bool, as_json: bool) -> None:
     # Firing first, newest first within each state (the store returns newest first).
     found.sort(key=lambda i: i.state != IncidentState.FIRING)
     sent = {i.id: _delivered(store, i.id) for i in found}
-    undelivered = [n for n in store.list_notifications(limit=OUTBOX_SCANNED)
-                   if n.delivered_at is None]
+    undelivered = [n for n in store.list_deliveries(kind=DeliveryKind.ALERT, limit=OUTBOX_SCANNED)
+                   if n.state is not DeliveryState.DELIVERED]
     if as_json:
         render.print_json({
             "incidents": [incident_doc(i, sent[i.id]) for i in found],
-            "undelivered": [render.to_dict(n) for n in undelivered],
+            "undelivered": [alert_doc(n) for n in undelivered],
         })
         return
     _print_incidents(found, sent, now, include_resolved)
@@ -49,8 +51,8 @@ def alerts(target: Target, include_resolved: bool, as_json: bool) -> None:
 
 
 def _delivered(store: Store, incident_id: int) -> int:
-    return sum(1 for n in store.list_notifications(incident_id=incident_id)
-               if n.delivered_at is not None)
+    return len(store.list_deliveries(kind=DeliveryKind.ALERT, subject=incident_id,
+                                     state=DeliveryState.DELIVERED))
 
 
 def _print_incidents(found: list[IncidentRow], sent: dict[int, int], now: float,
@@ -80,7 +82,7 @@ def _print_incidents(found: list[IncidentRow], sent: dict[int, int], now: float,
     click.echo(f"{render.plural(firing_count, 'incident')} firing")
 
 
-def _print_undelivered(found: list[IncidentRow], undelivered: list[NotificationRow],
+def _print_undelivered(found: list[IncidentRow], undelivered: list[DeliveryRow],
                        now: float) -> None:
     if not undelivered:
         return
@@ -94,20 +96,14 @@ def _print_undelivered(found: list[IncidentRow], undelivered: list[NotificationR
     for note in undelivered:
         out.add_row(
             str(note.id),
-            render.escape(rules.get(note.incident_id, f"#{note.incident_id}")),
-            str(note.kind),
-            render.escape(note.sink),
+            render.escape(rules.get(note.subject, f"#{note.subject}")),
+            note.event,
+            render.escape(note.destination),
             str(note.attempts),
-            _delivery_state(note, now),
+            render.escape(delivery_status(note, now, brief=True)),
             render.escape(render.first_line(note.last_error, 200)) or "-",
         )
     render.print_table(out)
-
-
-def _delivery_state(note: NotificationRow, now: float) -> str:
-    if note.failed_at is not None:
-        return f"[bold red]gave up[/] {durations.since(note.failed_at, now)} ago"
-    return f"next try {durations.until(note.next_try_at, now)}"
 
 
 def incident_doc(incident: IncidentRow, sent: int) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from conveyor.cli import render
+from conveyor.cli.deliveries import delivery_status, webhook_doc
 from conveyor.cli.health import job_warning
 from conveyor.durations import clock, duration, since, until
 from conveyor.errors import JobNotFoundError
 from conveyor.models import Attempt, Job, JobState
-from conveyor.store.notify_protocol import WebhookRow, WebhookState
+from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.store.protocol import Store
 
 
@@ -31,14 +32,14 @@ def show_job(store: Store, job: Job, *, as_json: bool) -> None:
     """Print ``job`` with its attempts, as text or as one JSON document."""
     attempts = store.list_attempts(job.id)
     warning = job_warning(store, job.queue, job.name, job.state)
-    webhook = store.get_webhook(job.id) if job.meta.get("notify_url") else None
+    webhook = _webhook(store, job) if job.meta.get("notify_url") else None
     if as_json:
         render.print_json(
             {
                 "job": render.to_dict(job),
                 "attempts": [render.to_dict(a) for a in attempts],
                 "warning": warning,
-                "webhook": None if webhook is None else render.to_dict(webhook),
+                "webhook": None if webhook is None else webhook_doc(webhook),
             }
         )
         return
@@ -98,19 +99,17 @@ def _fields(job: Job, now: float) -> list[str]:
     return [head, *(f"  {label:<12}{value}" for label, value in rows)]
 
 
-def _notify_status(job: Job, webhook: WebhookRow | None, now: float) -> str:
+def _webhook(store: Store, job: Job) -> DeliveryRow | None:
+    """The job's webhook delivery (a job has at most one: its newest finish's)."""
+    found = store.list_deliveries(kind=DeliveryKind.WEBHOOK, subject=job.id, limit=1)
+    return found[0] if found else None
+
+
+def _notify_status(job: Job, webhook: DeliveryRow | None, now: float) -> str:
     """Where the job's ``notify_url`` webhook stands: delivered, failing, or given up."""
     if webhook is None:
         return "waiting for a worker to send it" if job.state.is_final else "when it finishes"
-    tries = f"{webhook.attempts} attempt{'s' if webhook.attempts != 1 else ''}"
-    error = render.first_line(webhook.last_error, 120)
-    if webhook.state is WebhookState.DELIVERED:
-        return f"delivered {since(webhook.delivered_at, now)} ago ({tries})"
-    if webhook.state is WebhookState.FAILED:
-        return f"gave up after {tries} ({error})"
-    if webhook.last_error:
-        return f"failing ({error}); {tries}, next try {until(webhook.next_try_at, now)}"
-    return "sending"
+    return delivery_status(webhook, now)
 
 
 def _print_attempts(attempts: list[Attempt]) -> None:

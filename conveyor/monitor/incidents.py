@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.monitor.config import Firing
 from conveyor.monitor.notice import Notice, NoticeKind
-from conveyor.store.watch_types import IncidentRow, NewNotification
+from conveyor.outbox import DeliveryKind, NewDelivery
+from conveyor.store.watch_types import IncidentRow
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store
@@ -159,13 +160,15 @@ def _queue(store: Store, notices: Sequence[Notice], sinks: Sequence[str]) -> Non
     """Put every notice in the outbox once per sink; count firing and reminders as notified."""
     if not notices:
         return
-    store.add_notifications(
+    store.add_deliveries(
         [
-            NewNotification(
-                incident_id=notice.incident_id,
-                kind=notice.kind,
-                sink=sink,
+            NewDelivery(
+                kind=DeliveryKind.ALERT,
+                subject=notice.incident_id,
+                event=str(notice.kind),
+                destination=sink,
                 payload_json=json.dumps(notice.to_json(), sort_keys=True, default=str),
+                event_at=notice.at,
             )
             for notice in notices
             for sink in sinks

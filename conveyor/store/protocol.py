@@ -15,7 +15,7 @@ from conveyor.lifecycle import Completion as Completion  # noqa: PLC0414 - a re-
 from conveyor.lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
 from conveyor.lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
-from conveyor.store.notify_protocol import NotifyVerbs
+from conveyor.store.outbox_protocol import OutboxVerbs
 from conveyor.store.watch_protocol import WatchVerbs
 from conveyor.store.web_protocol import WebVerbs
 
@@ -237,7 +237,7 @@ class AsyncStoreTransaction(Protocol):
 
 
 @runtime_checkable
-class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
+class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.
 
     The scheduler's and the monitor's verbs are in :mod:`conveyor.store.watch_protocol`, the

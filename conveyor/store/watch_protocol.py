@@ -12,8 +12,6 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
     LedgerEntry,
-    NewNotification,
-    NotificationRow,
     ScheduleRow,
     SlotFire,
     SlotWritten,
@@ -88,7 +86,8 @@ class ScheduleVerbs(Protocol):
 
 
 class MonitorVerbs(Protocol):
-    """Check-ins, incidents, the notification outbox, the monitor's lease and its counts."""
+    """Check-ins, incidents, the monitor's lease and its counts (its notifications are
+    rows of the outbox: :class:`~conveyor.store.outbox_protocol.OutboxVerbs`)."""
 
     def upsert_checkin(self, row: CheckinRow) -> None:
         """Create or update a check-in's definition (keeps created_at and last_ping_at)."""
@@ -136,27 +135,6 @@ class MonitorVerbs(Protocol):
         """Incidents newest first; resolved ones too when asked."""
         ...
 
-    def add_notifications(self, rows: Sequence[NewNotification]) -> None:
-        """Queue notifications in the outbox, due now."""
-        ...
-
-    def due_notifications(self, limit: int = 50) -> list[NotificationRow]:
-        """Undelivered, not given-up notifications due now, oldest first."""
-        ...
-
-    def record_delivery(
-        self, notification_id: int, *, error: str | None, next_try_at: float | None
-    ) -> None:
-        """After one delivery attempt: delivered when ``error`` is None; else count the attempt,
-        keep the error, and try again at ``next_try_at`` (None gives up: ``failed_at = now``)."""
-        ...
-
-    def list_notifications(
-        self, incident_id: int | None = None, limit: int = 100
-    ) -> list[NotificationRow]:
-        """Outbox rows newest first, for one incident or all."""
-        ...
-
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
         """Take or extend the named lease for ``seconds``; False while someone else holds it."""
         ...
@@ -170,8 +148,9 @@ class MonitorVerbs(Protocol):
         ...
 
     def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
-        """Delete judged ledger rows, resolved incidents (with their notifications) and pings
-        older than ``retention.watch``; return how many rows went."""
+        """Delete judged ledger rows, resolved incidents (with their alert deliveries), delivered
+        or given-up alert deliveries, and pings older than ``retention.watch``; return how many
+        rows went."""
         ...
 
 

@@ -13,8 +13,6 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
     IncidentState,
-    NoticeKind,
-    NotificationRow,
 )
 
 
@@ -46,24 +44,6 @@ def incident_from_row(row: Sequence[Any]) -> IncidentRow:
         resolved_at=_time(row[8]),
         last_notified_at=_time(row[9]),
         notify_count=int(row[10]),
-    )
-
-
-def notification_from_row(row: Sequence[Any]) -> NotificationRow:
-    """(id, incident_id, kind, sink, payload_json, created_at, next_try_at, attempts,
-    delivered_at, failed_at, last_error) -> :class:`NotificationRow`."""
-    return NotificationRow(
-        id=int(row[0]),
-        incident_id=int(row[1]),
-        kind=NoticeKind(row[2]),
-        sink=row[3],
-        payload_json=row[4],
-        created_at=float(row[5]),
-        next_try_at=float(row[6]),
-        attempts=int(row[7]),
-        delivered_at=_time(row[8]),
-        failed_at=_time(row[9]),
-        last_error=row[10],
     )
 
 

@@ -1,5 +1,5 @@
 """What the scheduler and the monitor keep in the store: schedules, their ledger of slots,
-check-ins, incidents and the outbox of their notifications.
+check-ins and incidents (their notifications are rows of :mod:`conveyor.outbox`).
 
 These are plain records; the rules that fill them live in :mod:`conveyor.schedules` and
 :mod:`conveyor.monitor`.
@@ -169,34 +169,6 @@ class NoticeKind(enum.StrEnum):
     FIRING = "firing"
     REMINDER = "reminder"
     RESOLVED = "resolved"
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationRow:
-    """One notification for one sink in the outbox; retried until delivered or given up."""
-
-    id: int
-    incident_id: int
-    kind: NoticeKind
-    sink: str
-    payload_json: str
-    created_at: float
-    next_try_at: float
-    attempts: int = 0
-    delivered_at: float | None = None
-    failed_at: float | None = None
-    """Set when delivery was given up after the last attempt."""
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewNotification:
-    """An outbox row to add."""
-
-    incident_id: int
-    kind: NoticeKind
-    sink: str
-    payload_json: str
 
 
 @dataclass(frozen=True, slots=True)

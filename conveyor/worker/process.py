@@ -181,17 +181,24 @@ class WorkerProcess:
         return self.exit_code
 
     def _watchers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-        """The scheduler, the monitor and the webhook notifier (not in burst mode; the first
+        """The outbox's deliverer, the scheduler and the monitor (not in burst mode; the last
         two unless switched off)."""
-        from conveyor.worker.notifier import NotifierService
+        from conveyor.worker.outbox_service import DeliveryService
         from conveyor.worker.watchers import MonitorService, SchedulerService
 
         tasks = []
+        monitoring = (
+            self.config.monitor and not self.config.burst and self.app.monitor_config.enabled
+        )
         if not self.config.burst:
-            # Always on: it reads an index of the jobs that asked for a webhook, so it costs
-            # next to nothing in an app that never passes notify_url=.
+            # Always on: webhooks are found through an index of the jobs that asked for one,
+            # so it costs next to nothing in an app that never passes notify_url=. Where the
+            # monitor runs, the same deliverer sends its alerts.
             tasks.append(
-                asyncio.create_task(NotifierService(self.app).run(stop), name="conveyor-notifier")
+                asyncio.create_task(
+                    DeliveryService(self.app, alerts=monitoring).run(stop),
+                    name="conveyor-delivery",
+                )
             )
         # Even without schedules in code: `conveyor schedules add` may add some at run time.
         if self.config.scheduler and not self.config.burst:
@@ -200,7 +207,7 @@ class WorkerProcess:
                     SchedulerService(self.app).run(stop), name="conveyor-scheduler"
                 )
             )
-        if self.config.monitor and not self.config.burst and self.app.monitor_config.enabled:
+        if monitoring:
             tasks.append(
                 asyncio.create_task(
                     MonitorService(self.app, self.worker_id).run(stop),

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from conveyor.outbox import DeliveryKind, NewDelivery
 from conveyor.store import open_store
 from conveyor.store.protocol import Store
-from conveyor.store.watch_types import NewNotification, NoticeKind
 from conveyor.testing import eventually
 
 from .conftest import Project
@@ -84,18 +84,20 @@ def test_alerts_lists_incidents_and_failed_deliveries(project: Project, store: S
     missed = store.open_incident(
         "missed_run", "nightly", "nightly: the 03:00 UTC run failed: ValueError: boom", "{}")
     assert queue_age is not None and missed is not None
-    store.add_notifications([
-        NewNotification(queue_age.id, NoticeKind.FIRING, "hook", "{}"),
-        NewNotification(missed.id, NoticeKind.FIRING, "log", "{}"),
-        NewNotification(missed.id, NoticeKind.FIRING, "mail", "{}"),
+    alert = DeliveryKind.ALERT
+    store.add_deliveries([
+        NewDelivery(alert, queue_age.id, "firing", "hook", "{}", queue_age.opened_at),
+        NewDelivery(alert, missed.id, "firing", "log", "{}", missed.opened_at),
+        NewDelivery(alert, missed.id, "firing", "mail", "{}", missed.opened_at),
     ])
-    for note in store.due_notifications():
-        if note.sink == "log":
-            store.record_delivery(note.id, error=None, next_try_at=None)
-        elif note.sink == "hook":
-            store.record_delivery(note.id, error="connection refused", next_try_at=store.now() + 60)
-        else:
-            store.record_delivery(note.id, error="550 mailbox unavailable", next_try_at=None)
+    outcomes: dict[str, tuple[str | None, float | None]] = {
+        "log": (None, None),  # delivered
+        "hook": ("connection refused", 60.0),  # retrying
+        "mail": ("550 mailbox unavailable", None),  # given up
+    }
+    for note in store.claim_deliveries("test", 10, 60.0, kinds=[alert]):
+        error, retry_in = outcomes[note.destination]
+        assert store.record_delivery(note.id, "test", 0, error=error, retry_in=retry_in)
     store.resolve_incident(missed.id)
 
     doc = project.ok("alerts", "--json").json()

@@ -3,6 +3,7 @@ receiver and a real aiosmtpd SMTP server, exactly once per sink, and retries fai
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from conveyor.monitor.delivery import BACKOFF, MAX_ATTEMPTS, backoff, deliver_du
 from conveyor.monitor.incidents import reconcile
 from conveyor.monitor.service import Monitor
 from conveyor.monitor.sinks import EmailSink, Sink, WebhookSink
+from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.schedules.timing import Every
 from conveyor.store import Store, open_store
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, ErrorInfo
@@ -27,6 +29,11 @@ from conveyor.store.watch_types import NoticeKind, SlotFire, SlotStatus
 from .receivers import LOOPBACK, Receiver, running_receiver
 
 PERIOD = 60.0
+
+
+def notifications(store: Store, incident_id: int | None = None) -> list[DeliveryRow]:
+    """The alert notices in the outbox (of one incident), newest first."""
+    return store.list_deliveries(kind=DeliveryKind.ALERT, subject=incident_id)
 
 
 # -- receivers -----------------------------------------------------------------------------------
@@ -155,7 +162,7 @@ def test_each_sink_gets_one_firing_and_one_resolved_notice(
         ]
         assert all(rcpt == ["ops@example.com"] for _, rcpt, _ in mailbox.messages)
         [incident] = store.list_incidents(include_resolved=True)
-        rows = store.list_notifications(incident.id)
+        rows = notifications(store, incident.id)
         assert len(rows) == 4
         assert all(row.delivered_at is not None and row.attempts <= 1 for row in rows)
     finally:
@@ -185,7 +192,7 @@ def test_a_failing_webhook_is_retried_and_its_error_stays_visible(
     first = deliver_due(store, sinks, store.now() - BACKOFF[0])
     assert (first.delivered, first.failed) == (1, 1)
     [incident] = store.firing_incidents()
-    by_sink = {row.sink: row for row in store.list_notifications(incident.id)}
+    by_sink = {row.destination: row for row in notifications(store, incident.id)}
     failed = by_sink[webhook.name]
     assert failed.delivered_at is None and failed.failed_at is None
     assert failed.attempts == 1
@@ -194,7 +201,7 @@ def test_a_failing_webhook_is_retried_and_its_error_stays_visible(
 
     second = deliver_due(store, sinks, store.now())
     assert (second.delivered, second.failed) == (1, 0)
-    retried = {row.sink: row for row in store.list_notifications(incident.id)}[webhook.name]
+    retried = {row.destination: row for row in notifications(store, incident.id)}[webhook.name]
     assert retried.delivered_at is not None and retried.attempts >= 1
     assert [b["kind"] for b in receiver.bodies] == ["firing"]
     assert len(mailbox.messages) == 1
@@ -213,13 +220,43 @@ def test_a_sink_no_longer_configured_is_given_up(store: Store, receiver: Receive
     )
     report = deliver_due(store, {webhook.name: webhook}, store.now())
     assert (report.failed, report.given_up) == (1, 1)
-    [row] = store.list_notifications()
-    assert row.kind is NoticeKind.FIRING
+    [row] = notifications(store)
+    assert NoticeKind(row.event) is NoticeKind.FIRING
     assert row.failed_at is not None
     assert row.last_error is not None and "no longer configured" in row.last_error
-    assert store.due_notifications() == []
+    assert store.claim_deliveries("test", 100, 60.0, kinds=[DeliveryKind.ALERT]) == []
 
 
 def test_retries_back_off_then_give_up() -> None:
     waits = [backoff(attempts) for attempts in range(1, MAX_ATTEMPTS + 1)]
     assert waits == [10.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 3600.0, None]
+
+
+def test_a_failing_sinks_other_notices_wait_for_the_next_round_only(
+    store: Store, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhook = WebhookSink(receiver.url(), timeout=5, allow=[LOOPBACK])
+    receiver.fail_first = 1
+    reconcile(  # two incidents: two notices for the one sink
+        store,
+        firing_incidents=[],
+        evaluated={"queue_age"},
+        findings=[
+            Firing("queue_age", subject, f"queue {subject}: waited 11m")
+            for subject in ("emails", "reports")
+        ],
+        sinks=[webhook.name],
+        now=store.now(),
+    )
+    first = deliver_due(store, {webhook.name: webhook})
+    assert (first.delivered, first.failed, first.deferred) == (0, 1, 1)
+    # Failed alerts are logged where the monitor always logged them.
+    assert [r.name for r in caplog.records if "failed on attempt" in r.getMessage()] == [
+        "conveyor.monitor"
+    ]
+    # The deferred notice was given back untried: due at once, not after its lease.
+    [waiting] = [row for row in notifications(store) if row.attempts == 0]
+    assert (waiting.lease_owner, waiting.lease_until) == (None, None)
+    second = deliver_due(store, {webhook.name: webhook})
+    assert (second.delivered, second.failed) == (1, 0)
+    assert [b["subject"] for b in receiver.bodies] == [json.loads(waiting.payload_json)["subject"]]

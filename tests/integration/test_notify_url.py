@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor
+from conveyor.delivery import Deliverer, WebhookSender
 from conveyor.monitor.signing import verify
 from conveyor.notify import MAX_ATTEMPTS
-from conveyor.store.notify_protocol import WebhookRow, WebhookState
+from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store.protocol import JobFilter
 from conveyor.testing import eventually
-from conveyor.worker.notifier import Notifier
 
 from .conftest import Workers, load_itapp
 from .receivers import (
@@ -66,10 +66,22 @@ def app(workers: Workers, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Ite
         loaded.close()
 
 
-def delivery(app: Conveyor, job_id: int) -> WebhookRow:
-    row = app.store.get_webhook(job_id)
+def get_webhook(app: Conveyor, job_id: int) -> DeliveryRow | None:
+    """A job's webhook delivery, or None."""
+    found = app.store.list_deliveries(kind=DeliveryKind.WEBHOOK, subject=job_id, limit=1)
+    return found[0] if found else None
+
+
+def delivery(app: Conveyor, job_id: int) -> DeliveryRow:
+    row = get_webhook(app, job_id)
     assert row is not None, f"job {job_id} has no webhook delivery yet"
     return row
+
+
+def failing_webhooks(app: Conveyor) -> list[int]:
+    """The jobs whose webhook failed and is not delivered (retrying or given up)."""
+    rows = app.store.list_deliveries(kind=DeliveryKind.WEBHOOK, failing=True)
+    return [r.subject for r in rows]
 
 
 def test_each_finished_job_is_posted_once_and_signed(
@@ -85,7 +97,7 @@ def test_each_finished_job_is_posted_once_and_signed(
     # A later job's webhook arriving shows the notifiers kept running after the first two.
     marker = app.get("notify.add").enqueue(a=0, b=0, notify_url=url)
     eventually(lambda: len(receiver.delivered()) == 3, timeout=30)
-    eventually(lambda: delivery(app, marker.id).state is WebhookState.DELIVERED, timeout=10)
+    eventually(lambda: delivery(app, marker.id).state is DeliveryState.DELIVERED, timeout=10)
 
     bodies = {h.json()["job_id"]: h for h in receiver.delivered()}
     assert Counter(h.json()["job_id"] for h in receiver.hits) == {
@@ -111,10 +123,10 @@ def test_each_finished_job_is_posted_once_and_signed(
 
     plain_job = app.store.get_job(plain.id)
     assert plain_job is not None and plain_job.state == "succeeded"
-    assert app.store.get_webhook(plain.id) is None  # no notify_url, no delivery
+    assert get_webhook(app, plain.id) is None  # no notify_url, no delivery
     for job_id in (added.id, failed.id):
         row = delivery(app, job_id)
-        assert row.state is WebhookState.DELIVERED and row.attempts == 1
+        assert row.state is DeliveryState.DELIVERED and row.attempts == 1
 
 
 def test_a_failing_receiver_is_retried_until_it_takes_the_webhook(
@@ -124,13 +136,13 @@ def test_a_failing_receiver_is_retried_until_it_takes_the_webhook(
     handle = app.get("notify.add").enqueue(a=20, b=22, notify_url=receiver.url())
     workers.start("notifyapp:app")
 
-    eventually(lambda: delivery(app, handle.id).state is WebhookState.DELIVERED, timeout=30)
+    eventually(lambda: delivery(app, handle.id).state is DeliveryState.DELIVERED, timeout=30)
     row = delivery(app, handle.id)
     assert row.attempts == 3
     assert row.last_error is not None and "HTTP 500" in row.last_error  # the history stays
     assert [h.status for h in receiver.hits] == [500, 500, 204]
     assert receiver.hits[-1].json()["result"] == 42
-    assert app.store.failing_webhooks() == []
+    assert failing_webhooks(app) == []
 
 
 def test_a_failing_delivery_is_visible_while_it_retries(
@@ -142,8 +154,8 @@ def test_a_failing_delivery_is_visible_while_it_retries(
 
     eventually(lambda: delivery(app, handle.id).attempts == 3, timeout=30)
     row = delivery(app, handle.id)
-    assert row.state is WebhookState.PENDING
-    assert [r.job_id for r in app.store.failing_webhooks()] == [handle.id]
+    assert row.state is DeliveryState.PENDING
+    assert failing_webhooks(app) == [handle.id]
 
     shown = subprocess.run(
         [sys.executable, "-m", "conveyor", "jobs", "show", str(handle.id)],
@@ -179,7 +191,7 @@ def test_a_host_resolving_to_loopback_is_refused_when_sending(
     handle = strict_app.get("notify.add").enqueue(a=1, b=2, notify_url=url)
     workers.start("notifyapp:app")
 
-    eventually(lambda: delivery(strict_app, handle.id).state is WebhookState.FAILED, timeout=30)
+    eventually(lambda: delivery(strict_app, handle.id).state is DeliveryState.FAILED, timeout=30)
     row = delivery(strict_app, handle.id)
     assert row.attempts == 1  # refused destinations are not retried
     assert row.last_error is not None
@@ -201,7 +213,7 @@ def test_a_dripping_receiver_is_cut_off_at_the_deadline_and_retried(
     row = delivery(app, handle.id)
     assert row.last_error is not None
     assert "no answer within 2s (the deadline of the whole request)" in row.last_error
-    assert row.state is WebhookState.PENDING  # a failed attempt, to be retried
+    assert row.state is DeliveryState.PENDING  # a failed attempt, to be retried
     # The worker hung up on the first answer while it was still dripping.
     eventually(lambda: drip.drips[0].hung_up, timeout=10)
 
@@ -215,14 +227,14 @@ def test_a_slow_receiver_does_not_hold_up_the_others(
     eventually(lambda: drip.hanging() == 1, timeout=30)
 
     fast = app.get("notify.add").enqueue(a=3, b=4, notify_url=receiver.url())
-    eventually(lambda: delivery(app, fast.id).state is WebhookState.DELIVERED, timeout=20)
+    eventually(lambda: delivery(app, fast.id).state is DeliveryState.DELIVERED, timeout=20)
     assert [h.json()["job_id"] for h in receiver.delivered()] == [fast.id]
     # ...while the same worker's POST to the slow receiver was still waiting for its answer.
     assert drip.hanging() == 1 and len(drip.drips) == 1
     assert delivery(app, slow.id).attempts == 0
 
 
-# -- the notifier driven directly -------------------------------------------------------------
+# -- the deliverer driven directly ------------------------------------------------------------
 
 
 def closed_port() -> int:
@@ -254,8 +266,9 @@ def test_a_cancelled_job_is_posted_unsigned_without_a_secret(
 ) -> None:
     handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=receiver.url(), delay=60)
     assert direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,))) == [handle.id]
-    notifier = Notifier(
-        direct_app.store, secret=None, allow=direct_app.webhook_allow, backoff=(0.01,)
+    notifier = Deliverer(
+        direct_app.store,
+        [WebhookSender(secret=None, allow=direct_app.webhook_allow, backoff=(0.01,))],
     )
     report = notifier.tick()
     assert report.added == 1 and report.delivered == 1
@@ -266,24 +279,30 @@ def test_a_cancelled_job_is_posted_unsigned_without_a_secret(
     assert len(receiver.hits) == 1
 
 
-def test_an_unreachable_receiver_is_given_up_after_max_attempts(direct_app: Conveyor) -> None:
+def test_an_unreachable_receiver_is_given_up_after_max_attempts(
+    direct_app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"http://{LOOPBACK}:{closed_port()}/hook"
     handle = direct_app.get("notify.add").enqueue(a=1, b=1, notify_url=url, delay=60)
     direct_app.store.cancel_jobs(JobFilter(ids=(handle.id,)))
-    notifier = Notifier(
+    notifier = Deliverer(
         direct_app.store,
-        secret=None,
-        allow=direct_app.webhook_allow,
-        backoff=(0.01,),
-        timeout=2.0,
+        [
+            WebhookSender(
+                secret=None, allow=direct_app.webhook_allow, backoff=(0.01,), timeout=2.0
+            )
+        ],
     )
 
     def given_up() -> bool:
         notifier.tick()
-        return delivery(direct_app, handle.id).state is WebhookState.FAILED
+        return delivery(direct_app, handle.id).state is DeliveryState.FAILED
 
     eventually(given_up, timeout=30, interval=0.02)
     row = delivery(direct_app, handle.id)
     assert row.attempts == MAX_ATTEMPTS
     assert row.last_error is not None and "could not connect" in row.last_error
-    assert [r.job_id for r in direct_app.store.failing_webhooks()] == [handle.id]
+    assert failing_webhooks(direct_app) == [handle.id]
+    # Failed webhooks are logged where the notifier always logged them.
+    failures = {r.name for r in caplog.records if "failed on attempt" in r.getMessage()}
+    assert failures == {"conveyor.notifier"}

@@ -13,6 +13,7 @@ from store_helpers import claim_one, complete, wait_until
 
 from conveyor import Conveyor
 from conveyor.monitor.service import Monitor
+from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.schedules.timing import Every
 from conveyor.store import Store
 from conveyor.store.protocol import CompletionKind, ErrorInfo
@@ -83,8 +84,13 @@ def incidents(store: Store) -> list[IncidentRow]:
     return store.list_incidents(include_resolved=True)
 
 
+def notifications(store: Store, incident: IncidentRow) -> list[DeliveryRow]:
+    """The incident's alert notices, newest first."""
+    return store.list_deliveries(kind=DeliveryKind.ALERT, subject=incident.id)
+
+
 def kinds(store: Store, incident: IncidentRow) -> list[NoticeKind]:
-    return sorted(n.kind for n in store.list_notifications(incident.id))
+    return sorted(NoticeKind(n.event) for n in notifications(store, incident))
 
 
 def test_a_dead_run_opens_one_incident_and_a_later_success_resolves_it(
@@ -102,14 +108,14 @@ def test_a_dead_run_opens_one_incident_and_a_later_success_resolves_it(
     assert incident.summary.startswith("minutely: the ")
     assert "failed into the dead-letter queue (ValueError: boom)" in incident.summary
     assert json.loads(incident.details_json)["verdict"] == "failed"
-    [firing] = store.list_notifications(incident.id)
-    assert (firing.kind, firing.sink) == (NoticeKind.FIRING, "log")
+    [firing] = notifications(store, incident)
+    assert (NoticeKind(firing.event), firing.destination) == (NoticeKind.FIRING, "log")
     assert firing.delivered_at is not None and report.delivered == 1
 
     # Nothing new: nothing opens, nothing is sent again.
     again = monitor.tick()
     assert (again.judged, again.opened, again.resolved) == (0, [], [])
-    assert len(store.list_notifications(incident.id)) == 1
+    assert len(notifications(store, incident)) == 1
 
     fire(app, store, past_slot(store, 0))
     run(store, result={"rows": 2})
@@ -189,7 +195,7 @@ def test_only_the_lease_holder_acts(app: Conveyor, store: Store) -> None:
     idle = second.tick()
     assert not idle.acted and idle.judged == 0 and idle.opened == []
     [incident] = incidents(store)
-    assert len(store.list_notifications(incident.id)) == 1
+    assert len(notifications(store, incident)) == 1
 
     first.release()
     fire(app, store, past_slot(store, LONG_AGO - 1))

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
 
+from conveyor.outbox import DeliveryKind, DeliveryRow, NewDelivery
 from conveyor.store import Store
 from conveyor.store.protocol import Retention
 from conveyor.store.watch_types import (
     IncidentRow,
     IncidentState,
-    NewNotification,
     NoticeKind,
-    NotificationRow,
 )
 
 KEEP_ALL = Retention(watch=3600.0)
+ALERT = DeliveryKind.ALERT
+OWNER = "conformance-deliverer"
+LEASE = 60.0
 
 
 def open_one(store: Store, rule: str = "missed_run", subject: str = "nightly") -> IncidentRow:
@@ -26,12 +29,47 @@ def open_one(store: Store, rule: str = "missed_run", subject: str = "nightly") -
     return row
 
 
-def notify(store: Store, incident: IncidentRow, *sinks: str) -> list[NotificationRow]:
+def alert(
+    incident: IncidentRow, sink: str, payload: str, kind: NoticeKind = NoticeKind.FIRING
+) -> NewDelivery:
+    """An alert notice for one sink, as the monitor adds it."""
+    return NewDelivery(ALERT, incident.id, str(kind), sink, payload, incident.opened_at)
+
+
+def notify(store: Store, incident: IncidentRow, *sinks: str) -> list[DeliveryRow]:
     """Queue a firing notification per sink and return the incident's outbox, oldest first."""
-    store.add_notifications(
-        [NewNotification(incident.id, NoticeKind.FIRING, sink, '{"n": 1}') for sink in sinks]
+    store.add_deliveries([alert(incident, sink, '{"n": 1}') for sink in sinks])
+    return list(reversed(notifications(store, incident.id)))
+
+
+def notifications(
+    store: Store, incident_id: int | None = None, limit: int = 100
+) -> list[DeliveryRow]:
+    """The alert outbox (of one incident), newest first."""
+    return store.list_deliveries(kind=ALERT, subject=incident_id, limit=limit)
+
+
+def due(store: Store, limit: int = 100, now: float | None = None) -> list[DeliveryRow]:
+    """Claim the alert notices due (at ``now``) as this test's deliverer, as they were before
+    the claim (so they compare equal to the listed rows)."""
+    claimed = store.claim_deliveries(OWNER, limit, LEASE, kinds=[ALERT], now=now)
+    for row in claimed:
+        assert row.lease_owner == OWNER
+    return [dataclasses.replace(row, lease_owner=None, lease_until=None) for row in claimed]
+
+
+def record(
+    store: Store,
+    row: DeliveryRow,
+    *,
+    error: str | None,
+    retry_in: float | None,
+    now: float | None = None,
+) -> bool:
+    """Record an attempt on a claimed notice as this test's deliverer."""
+    return store.record_delivery(
+        row.id, OWNER, row.attempts, error=error, retry_in=retry_in, now=now
     )
-    return list(reversed(store.list_notifications(incident.id)))
 
 
 # -- incidents ---------------------------------------------------------------------------------
@@ -152,9 +190,14 @@ def test_added_notifications_are_due_now_in_order(store: Store) -> None:
     incident = open_one(store)
     before = store.now()
     outbox = notify(store, incident, "log", "webhook:https://example.test/hook", "email:ops")
-    assert [n.sink for n in outbox] == ["log", "webhook:https://example.test/hook", "email:ops"]
+    assert [n.destination for n in outbox] == [
+        "log",
+        "webhook:https://example.test/hook",
+        "email:ops",
+    ]
     for n in outbox:
-        assert (n.incident_id, n.kind, n.payload_json) == (
+        assert (n.kind, n.subject, n.event, n.payload_json) == (
+            ALERT,
             incident.id,
             NoticeKind.FIRING,
             '{"n": 1}',
@@ -162,14 +205,15 @@ def test_added_notifications_are_due_now_in_order(store: Store) -> None:
         assert before - 1 <= n.created_at <= store.now() + 1
         assert n.next_try_at == n.created_at
         assert (n.attempts, n.delivered_at, n.failed_at, n.last_error) == (0, None, None, None)
-    assert store.due_notifications() == outbox
-    assert store.due_notifications(limit=2) == outbox[:2]
+    # Claimed up to the limit, oldest first; the rest on the next claim.
+    assert due(store, limit=2) == outbox[:2]
+    assert due(store) == outbox[2:]
 
 
 def test_adding_no_notifications_is_harmless(store: Store) -> None:
-    store.add_notifications([])
-    assert store.list_notifications() == []
-    assert store.due_notifications() == []
+    assert store.add_deliveries([]) == 0
+    assert notifications(store) == []
+    assert due(store) == []
 
 
 def test_list_notifications_is_newest_first_for_one_incident_or_all(store: Store) -> None:
@@ -177,88 +221,111 @@ def test_list_notifications_is_newest_first_for_one_incident_or_all(store: Store
     second = open_one(store, subject="b")
     a = notify(store, first, "log", "email:ops")
     b = notify(store, second, "log")
-    store.add_notifications(
-        [NewNotification(first.id, NoticeKind.REMINDER, "log", '{"n": 2}')]
-    )
-    everything = store.list_notifications()
-    assert [n.incident_id for n in everything] == [first.id, second.id, first.id, first.id]
-    assert everything[0].kind is NoticeKind.REMINDER
+    store.add_deliveries([alert(first, "log", '{"n": 2}', NoticeKind.REMINDER)])
+    everything = notifications(store)
+    assert [n.subject for n in everything] == [first.id, second.id, first.id, first.id]
+    assert everything[0].event == NoticeKind.REMINDER
     assert everything[1:] == [*b, *reversed(a)]
-    assert store.list_notifications(limit=2) == everything[:2]
-    assert [n.id for n in store.list_notifications(first.id)] == [
+    assert notifications(store, limit=2) == everything[:2]
+    assert [n.id for n in notifications(store, first.id)] == [
         everything[0].id,
         a[1].id,
         a[0].id,
     ]
-    assert store.list_notifications(first.id, limit=1) == everything[:1]
-    assert store.list_notifications(987_654) == []
+    assert notifications(store, first.id, limit=1) == everything[:1]
+    assert notifications(store, 987_654) == []
 
 
 def test_a_delivered_notification_is_no_longer_due(store: Store) -> None:
     incident = open_one(store)
     [n] = notify(store, incident, "log")
-    store.record_delivery(n.id, error=None, next_try_at=None)
-    [done] = store.list_notifications(incident.id)
+    assert due(store) == [n]
+    assert record(store, n, error=None, retry_in=None)
+    [done] = notifications(store, incident.id)
     assert done.delivered_at is not None and done.delivered_at >= n.created_at
     assert (done.attempts, done.failed_at, done.last_error) == (1, None, None)
-    assert store.due_notifications() == []
+    assert due(store) == []
 
 
 def test_a_failed_delivery_is_counted_and_tried_again_later(store: Store) -> None:
     incident = open_one(store)
     [n] = notify(store, incident, "webhook:https://example.test/hook")
-    later = store.now() + 3600
-    store.record_delivery(n.id, error="HTTP 503", next_try_at=later)
-    [failed] = store.list_notifications(incident.id)
+    assert due(store) == [n]
+    now = store.now()
+    assert record(store, n, error="HTTP 503", retry_in=3600, now=now)
+    [failed] = notifications(store, incident.id)
     assert (failed.attempts, failed.last_error) == (1, "HTTP 503")
     assert (failed.delivered_at, failed.failed_at) == (None, None)
-    assert abs(failed.next_try_at - later) < 0.001
-    assert store.due_notifications() == []
+    assert abs(failed.next_try_at - (now + 3600)) < 0.001
+    assert due(store) == []
 
-    # Due again once its next try comes (here: a time already past).
-    store.record_delivery(n.id, error="timed out", next_try_at=store.now() - 1)
-    [again] = store.due_notifications()
+    # Due again once its next try comes (the claim is made at that time).
+    later = now + 3600
+    [retry] = due(store, now=later)
+    assert (retry.id, retry.attempts, retry.last_error) == (n.id, 1, "HTTP 503")
+    assert record(store, retry, error="timed out", retry_in=0, now=later)
+    [again] = due(store, now=later)
     assert (again.id, again.attempts, again.last_error) == (n.id, 2, "timed out")
 
-    store.record_delivery(n.id, error=None, next_try_at=None)
-    [delivered] = store.list_notifications(incident.id)
+    assert record(store, again, error=None, retry_in=None)
+    [delivered] = notifications(store, incident.id)
     assert delivered.attempts == 3 and delivered.delivered_at is not None
     assert delivered.last_error == "timed out"  # what went wrong before stays readable
-    assert store.due_notifications() == []
+    assert due(store, now=later) == []
 
 
 def test_a_failed_delivery_without_a_next_try_is_given_up(store: Store) -> None:
     incident = open_one(store)
     [n] = notify(store, incident, "email:ops")
-    store.record_delivery(n.id, error="550 mailbox unavailable", next_try_at=None)
-    [given_up] = store.list_notifications(incident.id)
+    assert due(store) == [n]
+    assert record(store, n, error="550 mailbox unavailable", retry_in=None)
+    [given_up] = notifications(store, incident.id)
     assert given_up.failed_at is not None and given_up.failed_at >= n.created_at
     assert (given_up.attempts, given_up.delivered_at) == (1, None)
     assert given_up.last_error == "550 mailbox unavailable"
-    assert store.due_notifications() == []
+    assert due(store, now=store.now() + 86_400) == []
 
 
 def test_a_final_notification_is_not_changed_by_a_late_report(store: Store) -> None:
     incident = open_one(store)
     [delivered, given_up] = notify(store, incident, "log", "email:ops")
-    store.record_delivery(delivered.id, error=None, next_try_at=None)
-    store.record_delivery(given_up.id, error="refused", next_try_at=None)
-    before = store.list_notifications(incident.id)
-    store.record_delivery(delivered.id, error="late failure", next_try_at=store.now())
-    store.record_delivery(given_up.id, error=None, next_try_at=None)
-    store.record_delivery(987_654, error=None, next_try_at=None)  # unknown: harmless
-    assert store.list_notifications(incident.id) == before
-    assert store.due_notifications() == []
+    assert due(store) == [delivered, given_up]
+    assert record(store, delivered, error=None, retry_in=None)
+    assert record(store, given_up, error="refused", retry_in=None)
+    before = notifications(store, incident.id)
+    assert not record(store, delivered, error="late failure", retry_in=0)
+    assert not record(store, given_up, error=None, retry_in=None)
+    for final in before:  # a report that counted the attempt is late too
+        assert not store.record_delivery(final.id, OWNER, final.attempts, error=None,
+                                         retry_in=None)
+    assert not store.record_delivery(987_654, OWNER, 0, error=None, retry_in=None)  # unknown
+    assert notifications(store, incident.id) == before
+    assert due(store) == []
 
 
 def test_due_notifications_come_by_due_time(store: Store) -> None:
     incident = open_one(store)
     first, second, third = notify(store, incident, "a", "b", "c")
+    assert due(store) == [first, second, third]
     now = store.now()
-    store.record_delivery(first.id, error="x", next_try_at=now - 10)
-    store.record_delivery(second.id, error="x", next_try_at=now - 20)
-    store.record_delivery(third.id, error="x", next_try_at=now + 3600)
-    assert [n.id for n in store.due_notifications()] == [second.id, first.id]
+    assert record(store, first, error="x", retry_in=20, now=now)
+    assert record(store, second, error="x", retry_in=10, now=now)
+    assert record(store, third, error="x", retry_in=3600, now=now)
+    assert [n.id for n in due(store, now=now + 20)] == [second.id, first.id]
+
+
+def test_a_released_notification_is_due_again_untried(store: Store) -> None:
+    incident = open_one(store)
+    first, second = notify(store, incident, "a", "b")
+    assert due(store) == [first, second]
+    assert store.release_deliveries([second.id], "someone-else") == 0  # not their claim
+    assert due(store) == []
+    assert store.release_deliveries([second.id, 987_654], OWNER) == 1
+    assert store.release_deliveries([], OWNER) == 0
+    assert due(store) == [second]  # attempts unchanged, due at once
+    assert record(store, first, error=None, retry_in=None)
+    assert store.release_deliveries([first.id], OWNER) == 0  # delivered: nothing to give back
+    assert notifications(store, incident.id)[-1].delivered_at is not None
 
 
 # -- pruning -----------------------------------------------------------------------------------
@@ -279,24 +346,25 @@ def test_pruning_drops_old_resolved_incidents_with_their_notifications(store: St
     assert store.prune_watch(Retention(watch=0.2)) == 3  # the old incident and its two
     remaining = store.list_incidents(include_resolved=True)
     assert sorted(i.subject for i in remaining) == ["firing", "recent"]
-    assert store.list_notifications(old.id) == []
-    assert len(store.list_notifications(recent.id)) == 1
+    assert notifications(store, old.id) == []
+    assert len(notifications(store, recent.id)) == 1
     # A firing incident is never pruned, nor its undelivered notification.
     assert store.prune_watch(Retention(watch=0.0)) == 2  # the recent one, resolved, and its one
     assert [i.id for i in store.list_incidents(include_resolved=True)] == [firing.id]
-    assert store.due_notifications() == [pending]
+    assert due(store) == [pending]
 
 
 def test_pruning_drops_old_delivered_and_given_up_notifications(store: Store) -> None:
     incident = open_one(store)
     delivered, given_up, retrying, waiting = notify(store, incident, "a", "b", "c", "d")
-    store.record_delivery(delivered.id, error=None, next_try_at=None)
-    store.record_delivery(given_up.id, error="refused", next_try_at=None)
-    store.record_delivery(retrying.id, error="503", next_try_at=store.now() + 3600)
+    assert due(store, limit=3) == [delivered, given_up, retrying]
+    assert record(store, delivered, error=None, retry_in=None)
+    assert record(store, given_up, error="refused", retry_in=None)
+    assert record(store, retrying, error="503", retry_in=3600)
     time.sleep(0.05)
     assert store.prune_watch(KEEP_ALL) == 0
     assert store.prune_watch(Retention(watch=0.0)) == 2
-    assert {n.id for n in store.list_notifications(incident.id)} == {retrying.id, waiting.id}
+    assert {n.id for n in notifications(store, incident.id)} == {retrying.id, waiting.id}
     assert [i.id for i in store.firing_incidents()] == [incident.id]
 
 
@@ -309,9 +377,9 @@ def test_pruning_stops_at_the_limit_per_table(store: Store) -> None:
     # Two notifications go first; an incident goes only once its notifications are gone.
     assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
     assert len(store.list_incidents(include_resolved=True)) == 2
-    assert len(store.list_notifications()) == 4
+    assert len(notifications(store)) == 4
     assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
     assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
     assert store.list_incidents(include_resolved=True) == []
-    assert store.list_notifications() == []
+    assert notifications(store) == []
     assert store.prune_watch(Retention(watch=0.0), limit=2) == 0

@@ -37,8 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", (
         "conveyor._signing", "conveyor.args", "conveyor.destinations", "conveyor.durations",
         "conveyor.errors", "conveyor.lifecycle", "conveyor.limits", "conveyor.models",
-        "conveyor.names", "conveyor.once", "conveyor.outbound", "conveyor.retries",
-        "conveyor.unique",
+        "conveyor.names", "conveyor.once", "conveyor.outbound", "conveyor.outbox",
+        "conveyor.retries", "conveyor.unique",
     )),
     # The store contract, its records and both stores.
     ("store", ("conveyor.store",)),
@@ -55,9 +55,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     # The services that run what the app declares.
     ("services", (
-        "conveyor.worker", "conveyor.schedules.scheduler", "conveyor.monitor.checkins",
-        "conveyor.monitor.delivery", "conveyor.monitor.incidents", "conveyor.monitor.judge",
-        "conveyor.monitor.service", "conveyor.why",
+        "conveyor.delivery", "conveyor.worker", "conveyor.schedules.scheduler",
+        "conveyor.monitor.checkins", "conveyor.monitor.delivery", "conveyor.monitor.incidents",
+        "conveyor.monitor.judge", "conveyor.monitor.service", "conveyor.why",
     )),
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.
     ("faces", (

@@ -5,18 +5,15 @@ Times are the server's: ``now()`` in the SQL, epoch seconds in and out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cache
 
 from conveyor.store.postgres.plans import Plan, Statement, register_single
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import Retention
-from conveyor.store.watch_rows import checkin_from_row, incident_from_row, notification_from_row
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
-    NewNotification,
-    NotificationRow,
     WindowCounts,
 )
 
@@ -33,10 +30,6 @@ MONITOR_SINGLE = frozenset(
         "mark_notified",
         "firing_incidents",
         "list_incidents",
-        "add_notifications",
-        "due_notifications",
-        "record_delivery",
-        "list_notifications",
         "acquire_lease",
         "release_lease",
         "window_counts",
@@ -136,51 +129,6 @@ class MonitorPlans:
             self.q("incident_list"), {"include_resolved": include_resolved, "limit": limit}
         )
         return [incident_from_row(r) for r in result.rows]
-
-    # -- the notification outbox ---------------------------------------------------------------
-
-    def add_notifications(self, rows: Sequence[NewNotification]) -> Plan[None]:
-        """Queue notifications, due now (one statement however many)."""
-        yield Statement(
-            self.q("notification_add"),
-            {
-                "incident_ids": [r.incident_id for r in rows],
-                "kinds": [str(r.kind) for r in rows],
-                "sinks": [r.sink for r in rows],
-                "payloads": [r.payload_json for r in rows],
-            },
-        )
-
-    def due_notifications(self, limit: int) -> Plan[list[NotificationRow]]:
-        """Notifications to deliver now, by due time."""
-        result = yield Statement(self.q("notification_due"), {"limit": limit})
-        return [notification_from_row(r) for r in result.rows]
-
-    def record_delivery(
-        self, notification_id: int, error: str | None, next_try_at: float | None
-    ) -> Plan[None]:
-        """The outcome of one delivery attempt."""
-        yield Statement(
-            self.q("notification_record_delivery"),
-            {
-                "id": notification_id,
-                "error": error,
-                "next_try_at": None if next_try_at is None else float(next_try_at),
-            },
-        )
-
-    def list_notifications(
-        self, incident_id: int | None, limit: int
-    ) -> Plan[list[NotificationRow]]:
-        """Outbox rows newest first, of one incident or all."""
-        if incident_id is None:
-            result = yield Statement(self.q("notification_list"), {"limit": limit})
-        else:
-            result = yield Statement(
-                self.q("notification_list_incident"),
-                {"incident_id": incident_id, "limit": limit},
-            )
-        return [notification_from_row(r) for r in result.rows]
 
     # -- leases -------------------------------------------------------------------------------
 

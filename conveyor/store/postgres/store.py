@@ -18,7 +18,7 @@ from conveyor.store.connections import driver_connection
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
-from conveyor.store.postgres.notify_verbs import PostgresNotifyVerbs
+from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
@@ -64,7 +64,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 
 class PostgresStore(
-    PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresNotifyVerbs
+    PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresOutboxVerbs
 ):
     """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
 

@@ -6,15 +6,12 @@ Each verb runs one plan of :mod:`conveyor.store.postgres.monitor_plans` through 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from conveyor.store.postgres.monitor_plans import MonitorPlans, monitor_plans
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
-    NewNotification,
-    NotificationRow,
     WindowCounts,
 )
 
@@ -26,7 +23,7 @@ T = TypeVar("T")
 
 
 class PostgresMonitorVerbs:
-    """Mixed into the Postgres store: check-ins, incidents, the outbox, leases and counts."""
+    """Mixed into the Postgres store: check-ins, incidents, leases and counts."""
 
     if TYPE_CHECKING:  # provided by PostgresStore
         schema: str
@@ -95,38 +92,6 @@ class PostgresMonitorVerbs:
             self._monitor.list_incidents(include_resolved, limit), "listing incidents"
         )
 
-    # -- the notification outbox ---------------------------------------------------------------
-
-    def add_notifications(self, rows: Sequence[NewNotification]) -> None:
-        """See :meth:`MonitorVerbs.add_notifications`."""
-        if rows:
-            self.run(self._monitor.add_notifications(rows), "queueing notifications")
-
-    def due_notifications(self, limit: int = 50) -> list[NotificationRow]:
-        """See :meth:`MonitorVerbs.due_notifications`; ordered by due time, then id."""
-        return self.run(self._monitor.due_notifications(limit), "reading due notifications")
-
-    def record_delivery(
-        self, notification_id: int, *, error: str | None, next_try_at: float | None
-    ) -> None:
-        """See :meth:`MonitorVerbs.record_delivery`.
-
-        Every attempt counts in ``attempts``, the successful one too; a row already delivered
-        or given up is left as it is.
-        """
-        self.run(
-            self._monitor.record_delivery(notification_id, error, next_try_at),
-            "recording a notification's delivery",
-        )
-
-    def list_notifications(
-        self, incident_id: int | None = None, limit: int = 100
-    ) -> list[NotificationRow]:
-        """See :meth:`MonitorVerbs.list_notifications`."""
-        return self.run(
-            self._monitor.list_notifications(incident_id, limit), "listing notifications"
-        )
-
     # -- leases -------------------------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
@@ -146,7 +111,7 @@ class PostgresMonitorVerbs:
     def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
         """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
 
-        Delivered or given-up notifications older than the retention go too, and each
+        Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.
         """
         return self.run(self._monitor.prune_watch(retention, limit), "pruning monitor records")

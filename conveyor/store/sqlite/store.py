@@ -45,7 +45,7 @@ from conveyor.store.sqlite import plans
 from conveyor.store.sqlite.claims import SQLiteClaimVerbs
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
 from conveyor.store.sqlite.driver import drive
-from conveyor.store.sqlite.notify_verbs import SQLiteNotifyVerbs
+from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
 from conveyor.store.sqlite.transaction import SQLiteTransaction
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
@@ -56,7 +56,7 @@ T = TypeVar("T")
 
 
 class SQLiteStore(
-    SQLiteClaimVerbs, SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteNotifyVerbs
+    SQLiteClaimVerbs, SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs
 ):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 

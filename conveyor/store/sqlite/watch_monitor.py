@@ -7,18 +7,14 @@ for the same rows.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from conveyor.store.sqlite.connection import query
-from conveyor.store.watch_rows import checkin_from_row, incident_from_row, notification_from_row
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
-    NewNotification,
-    NotificationRow,
     WindowCounts,
 )
 
@@ -27,7 +23,7 @@ if TYPE_CHECKING:
     from conveyor.store.sqlite.connection import Database
 
 class SQLiteMonitorVerbs:
-    """Mixed into the SQLite store: check-ins, incidents, the outbox, leases and counts."""
+    """Mixed into the SQLite store: check-ins, incidents, leases and counts."""
 
     if TYPE_CHECKING:  # provided by SQLiteStore
         db: Database
@@ -140,68 +136,6 @@ class SQLiteMonitorVerbs:
             ).fetchall()
         return [incident_from_row(r) for r in found]
 
-    # -- the notification outbox ---------------------------------------------------------------
-
-    def add_notifications(self, rows: Sequence[NewNotification]) -> None:
-        """See :meth:`MonitorVerbs.add_notifications`."""
-        if not rows:
-            return
-        packed = json.dumps(
-            [
-                {
-                    "incident_id": r.incident_id,
-                    "kind": str(r.kind),
-                    "sink": r.sink,
-                    "payload_json": r.payload_json,
-                }
-                for r in rows
-            ]
-        )
-        with self.db.write() as conn:
-            conn.execute(query("notification_add"), {"rows": packed, "now": self.now()})
-
-    def due_notifications(self, limit: int = 50) -> list[NotificationRow]:
-        """See :meth:`MonitorVerbs.due_notifications`; ordered by due time, then id."""
-        with self.db.read() as conn:
-            found = conn.execute(
-                query("notification_due"), {"now": self.now(), "limit": limit}
-            ).fetchall()
-        return [notification_from_row(r) for r in found]
-
-    def record_delivery(
-        self, notification_id: int, *, error: str | None, next_try_at: float | None
-    ) -> None:
-        """See :meth:`MonitorVerbs.record_delivery`.
-
-        Every attempt counts in ``attempts``, the successful one too; a row already delivered
-        or given up is left as it is.
-        """
-        with self.db.write() as conn:
-            conn.execute(
-                query("notification_record_delivery"),
-                {
-                    "id": notification_id,
-                    "error": error,
-                    "next_try_at": next_try_at,
-                    "now": self.now(),
-                },
-            )
-
-    def list_notifications(
-        self, incident_id: int | None = None, limit: int = 100
-    ) -> list[NotificationRow]:
-        """See :meth:`MonitorVerbs.list_notifications`."""
-        with self.db.read() as conn:
-            if incident_id is None:
-                cur = conn.execute(query("notification_list"), {"limit": limit})
-            else:
-                cur = conn.execute(
-                    query("notification_list_incident"),
-                    {"incident_id": incident_id, "limit": limit},
-                )
-            found = cur.fetchall()
-        return [notification_from_row(r) for r in found]
-
     # -- leases -------------------------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
@@ -232,7 +166,7 @@ class SQLiteMonitorVerbs:
     def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
         """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
 
-        Delivered or given-up notifications older than the retention go too, and each
+        Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.
         """
         with self.db.write() as conn:

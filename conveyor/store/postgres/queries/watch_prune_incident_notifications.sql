@@ -1,12 +1,12 @@
--- The notifications of incidents resolved before the cutoff go first, so an incident is
--- deleted only once none of its notifications is left (see watch_prune_incidents.sql).
+-- The alert deliveries of incidents resolved before the cutoff go first, so an incident is
+-- deleted only once none of its deliveries is left (see watch_prune_incidents.sql).
 -- Incidents in the order they resolved, so a limited round clears whole incidents.
-DELETE FROM {schema}.conveyor_notifications
+DELETE FROM {schema}.conveyor_deliveries
 WHERE id IN (
-    SELECT n.id
+    SELECT d.id
     FROM {schema}.conveyor_incidents AS i
-    JOIN {schema}.conveyor_notifications AS n ON n.incident_id = i.id
+    JOIN {schema}.conveyor_deliveries AS d ON d.kind = 'alert' AND d.subject = i.id
     WHERE i.state = 'resolved' AND i.resolved_at < now() - make_interval(secs => %(keep)s)
-    ORDER BY i.resolved_at, i.id, n.id
+    ORDER BY i.resolved_at, i.id, d.id
     LIMIT %(limit)s
 )

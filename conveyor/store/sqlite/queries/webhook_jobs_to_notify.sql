@@ -12,8 +12,8 @@ WHERE json_extract(meta, '$.notify_url') IS NOT NULL
   AND j.finished_at >= :since
   AND j.state IN ('succeeded', 'dead', 'cancelled')
   AND NOT EXISTS (
-      SELECT 1 FROM conveyor_job_webhooks AS w
-      WHERE w.job_id = j.id AND w.finished_at >= j.finished_at
+      SELECT 1 FROM conveyor_deliveries AS w
+      WHERE w.kind = 'webhook' AND w.subject = j.id AND w.event_at >= j.finished_at
   )
 ORDER BY j.finished_at, j.id
 LIMIT :limit

@@ -1,8 +1,0 @@
--- The conditions repeat conveyor_job_webhooks_failing's so only failing rows are read.
-SELECT job_id, url, payload_json, finished_at, state, attempts,
-       extract(epoch FROM next_try_at)::float8, last_error,
-       extract(epoch FROM delivered_at)::float8, extract(epoch FROM created_at)::float8
-FROM {schema}.conveyor_job_webhooks
-WHERE last_error IS NOT NULL AND state <> 'delivered'
-ORDER BY job_id DESC
-LIMIT %(limit)s

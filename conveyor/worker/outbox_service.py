@@ -1,0 +1,73 @@
+"""The delivery service every worker runs: :class:`~conveyor.delivery.deliverer.Deliverer`
+rounds on a thread, for completion webhooks always and for alerts where the monitor runs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from conveyor.delivery import Deliverer, WebhookSender
+from conveyor.monitor.delivery import AlertSender
+from conveyor.monitor.sinks import LogSink, Sink
+from conveyor.outbox import DeliveryKind
+from conveyor.worker.service import PeriodicService
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+
+def monitor_sinks(app: Conveyor) -> Mapping[str, Sink]:
+    """The app's alert sinks by name (the monitor's default, a log sink, when none is set)."""
+    sinks = app.monitor_config.sinks
+    return {sink.name: sink for sink in ([LogSink()] if sinks is None else sinks)}
+
+
+class DeliveryService(PeriodicService):
+    """Runs :class:`Deliverer` rounds every ``interval`` seconds on a thread.
+
+    With ``alerts`` it sends the monitor's notices too (read from the app's monitor
+    configuration every round, as the monitor does); webhooks always.
+    """
+
+    name = "delivery"
+
+    def __init__(self, app: Conveyor, interval: float = 1.0, *, alerts: bool = False) -> None:
+        super().__init__(interval)
+        self.app = app
+        self.alerts = alerts
+        self.deliverer = Deliverer(
+            app.store,
+            [
+                WebhookSender(
+                    secret=app.webhook_secret,
+                    allow=app.webhook_allow,
+                    backoff=app.webhook_backoff,
+                    timeout=app.webhook_timeout,
+                )
+            ],
+        )
+        self._stopping = threading.Event()
+
+    async def tick(self) -> None:
+        """One round on a thread; it starts its attempts and does not wait for them."""
+        if self.alerts:
+            sender = AlertSender(monitor_sinks(self.app))
+            self.deliverer.senders[DeliveryKind.ALERT] = sender
+        await asyncio.to_thread(self.deliverer.tick, self._stopping.is_set, wait_sends=False)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until ``stop`` is set; then no attempt is started, and the ones in flight are
+        waited for (each within its deadline) and recorded."""
+
+        async def relay() -> None:
+            await stop.wait()
+            self._stopping.set()
+
+        relay_task = asyncio.create_task(relay())
+        try:
+            await super().run(stop)
+        finally:
+            relay_task.cancel()
+            await asyncio.to_thread(self.deliverer.close)
