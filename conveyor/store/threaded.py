@@ -59,9 +59,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.claim_jobs`."""
         return await self._run(lambda: self._store.claim_jobs(params))
 
-    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    async def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self._run(lambda: self._store.complete_jobs(completions))
+        return await self._run(lambda: self._store.complete_jobs(completions, now=now))
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -79,9 +81,9 @@ class ThreadedAsyncStore:
         """See :meth:`Store.set_progress`."""
         return await self._run(lambda: self._store.set_progress(job_id, token, fraction, message))
 
-    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+    async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self._run(lambda: self._store.rescue_expired(limit))
+        return await self._run(lambda: self._store.rescue_expired(limit, now=now))
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -95,9 +97,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.get_job`."""
         return await self._run(lambda: self._store.get_job(job_id))
 
-    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    async def prune(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`Store.prune`."""
-        return await self._run(lambda: self._store.prune(retention, limit))
+        return await self._run(lambda: self._store.prune(retention, limit, now=now))
 
     async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""

@@ -228,26 +228,27 @@ class AdminPlans(PlansBase):
             yield Statement(self.q("delete_jobs"), {"ids": ids})
         return len(ids)
 
-    def prune(self, retention: Retention, limit: int) -> Plan[int]:
-        """Delete finished jobs past their retention."""
+    def prune(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
+        """Delete finished jobs past their retention at ``now`` (or the server's clock)."""
         total = 0
         for state, keep in (
             (JobState.SUCCEEDED, retention.succeeded),
             (JobState.DEAD, retention.dead),
             (JobState.CANCELLED, retention.cancelled),
         ):
-            found = yield Statement(
+            found = yield self.at(
                 self.q("select_prunable"),
                 {"state": str(state), "keep": float(keep), "limit": limit},
+                now,
             )
             ids = [r[0] for r in found.rows]
             if ids:
                 yield Statement(self.q("delete_jobs"), {"ids": ids})
             total += len(ids)
-        once = yield Statement(
-            self.q("prune_once"), {"keep": float(retention.once), "limit": limit}
+        once = yield self.at(
+            self.q("prune_once"), {"keep": float(retention.once), "limit": limit}, now
         )
-        starts = yield Statement(self.q("prune_rate_starts"), {"limit": limit})
+        starts = yield self.at(self.q("prune_rate_starts"), {"limit": limit}, now)
         return total + once.rowcount + starts.rowcount
 
     # -- ctx.once() records -------------------------------------------------------------------

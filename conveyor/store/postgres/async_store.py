@@ -221,9 +221,11 @@ class AsyncPostgresStore:
             log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
             return []
 
-    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    async def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self.run(self.plans.complete_jobs(completions), "completing jobs")
+        return await self.run(self.plans.complete_jobs(completions, now), "completing jobs")
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -263,9 +265,9 @@ class AsyncPostgresStore:
             self.plans.set_progress(job_id, token, fraction, message), "recording progress"
         )
 
-    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+    async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+        return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -282,9 +284,11 @@ class AsyncPostgresStore:
         found = await self.run(self.plans.list_jobs(JobFilter(ids=(job_id,))), "reading a job")
         return found[0] if found else None
 
-    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    async def prune(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`Store.prune`."""
-        return await self.run(self.plans.prune(retention, limit), "pruning")
+        return await self.run(self.plans.prune(retention, limit, now), "pruning")
 
     async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""

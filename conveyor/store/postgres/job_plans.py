@@ -156,9 +156,10 @@ class JobPlans(PlansBase):
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return False
-        found = yield Statement(
+        found = yield self.at(
             self.q("limited_waiting"),
             {"queues": list(params.queues), "names": list(params.names)},
+            params.now,
         )
         return bool(found.rows[0][0])
 
@@ -175,7 +176,7 @@ class JobPlans(PlansBase):
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return []
-        found = yield Statement(
+        found = yield self.at(
             self.q("limited_candidates"),
             {
                 "queues": list(params.queues),
@@ -183,17 +184,19 @@ class JobPlans(PlansBase):
                 "window": limits.window(params.limit),
                 "namespace": limits.LOCK_NAMESPACE,
             },
+            params.now,
         )
         if not found.rows:
             return []
         read = [limits.Candidate.from_row(r) for r in found.rows]
-        spent = yield Statement(
+        spent = yield self.at(
             self.q("limited_spent"),
             {
                 "limit_keys": limits.limit_keys(read),
                 "rate_keys": limits.rate_keys(read),
                 "ids": [c.id for c in read],
             },
+            params.now,
         )
         now = 0.0
         ready: set[int] = set()
@@ -213,7 +216,7 @@ class JobPlans(PlansBase):
         if not decision.chosen:
             return []
         recorded = [(job_id, start) for job_id, start in decision.starts.items()]
-        result = yield Statement(
+        result = yield self.at(
             self.q("limited_claim"),
             {
                 "ids": decision.chosen,
@@ -225,6 +228,7 @@ class JobPlans(PlansBase):
                 "expires": [s.expires_at for _, s in recorded],
                 "maxes": [s.rate_max for _, s in recorded],
             },
+            params.now,
         )
         found_rows = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
         return [rows.claimed_from_row(r) for r in found_rows]
@@ -233,7 +237,7 @@ class JobPlans(PlansBase):
         """Fair between tenants, ``FOR UPDATE SKIP LOCKED`` in a CTE, one UPDATE ... RETURNING."""
         if params.limit <= 0 or not params.queues or not params.names:
             return []
-        result = yield Statement(
+        result = yield self.at(
             self.q("claim_jobs"),
             {
                 "queues": list(params.queues),
@@ -242,35 +246,39 @@ class JobPlans(PlansBase):
                 "worker_id": params.worker_id,
                 "lease_seconds": params.lease_seconds,
             },
+            params.now,
         )
         # RETURNING order is unspecified; the last column is the job's place in claim order.
         found = sorted(result.rows, key=lambda r: r[-1])
         return [rows.claimed_from_row(r) for r in found]
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> Plan[list[CompletionResult]]:
-        """One guarded statement updates every job and appends every attempt row."""
+    def complete_jobs(
+        self, completions: Sequence[Completion], now: float | None = None
+    ) -> Plan[list[CompletionResult]]:
+        """One guarded statement updates every job and appends every attempt row, at ``now``
+        (the caller's clock) or the server's."""
         unique: dict[int, Completion] = {}
         for c in completions:
             unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-        accepted = yield from self._finish(list(unique.values()))
+        accepted = yield from self._finish(list(unique.values()), now)
         return [
             CompletionResult(c.job_id, accepted=c.job_id in accepted and unique[c.job_id] is c)
             for c in completions
         ]
 
-    def _finish(self, completions: list[Completion]) -> Plan[set[int]]:
+    def _finish(self, completions: list[Completion], now: float | None) -> Plan[set[int]]:
         if not completions:
             return set()
         # One JSON document is far cheaper to send than a dozen typed arrays.
         batch = [completion_row(c) for c in completions]
-        result = yield Statement(
-            self.q("complete_jobs"), {"batch": json.dumps(batch), "channel": self.channel}
+        result = yield self.at(
+            self.q("complete_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
         )
         return {r[0] for r in result.rows}
 
     def heartbeat(self, params: HeartbeatParams) -> Plan[frozenset[int]]:
         """Renew held leases (matched on id and token) and mark the worker seen."""
-        result = yield Statement(
+        result = yield self.at(
             self.q("heartbeat"),
             {
                 "ids": [h[0] for h in params.held],
@@ -278,6 +286,7 @@ class JobPlans(PlansBase):
                 "lease_seconds": float(params.lease_seconds),
                 "worker_id": params.worker_id,
             },
+            params.now,
         )
         return frozenset(r[0] for r in result.rows)
 
@@ -291,10 +300,10 @@ class JobPlans(PlansBase):
         )
         return result.rowcount == 1
 
-    def rescue_expired(self, limit: int) -> Plan[list[int]]:
+    def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
         exhausted (see :func:`conveyor.lifecycle.lost_attempt`)."""
-        expired = yield Statement(self.q("select_expired"), {"limit": limit})
+        expired = yield self.at(self.q("select_expired"), {"limit": limit}, now)
         if not expired.rows:
             return []
         batch = []
@@ -311,8 +320,8 @@ class JobPlans(PlansBase):
                     "outcome": str(completion.outcome),
                 }
             )
-        result = yield Statement(
-            self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}
+        result = yield self.at(
+            self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
         )
         return sorted(r[0] for r in result.rows)
 
@@ -341,7 +350,9 @@ class JobPlans(PlansBase):
         """Remove a worker row."""
         yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
 
-    def live_workers(self, stale_after: float) -> Plan[list[WorkerInfo]]:
-        """Workers seen within ``stale_after`` seconds."""
-        result = yield Statement(self.q("live_workers"), {"stale_after": stale_after})
+    def live_workers(
+        self, stale_after: float, now: float | None = None
+    ) -> Plan[list[WorkerInfo]]:
+        """Workers seen within ``stale_after`` seconds before ``now`` (or the server's)."""
+        result = yield self.at(self.q("live_workers"), {"stale_after": stale_after}, now)
         return [rows.worker_from_row(r) for r in result.rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.store.plan import Plan, Result, Statement
-from conveyor.store.postgres.sql import notify_channel, query
+from conveyor.store.postgres.sql import CLOCK, at_clock, notify_channel, query
 
 __all__ = ["Plan", "PlansBase", "Result", "Statement", "is_single", "register_single"]
 
@@ -49,3 +49,9 @@ class PlansBase:
     def q(self, name: str) -> str:
         """A query of this dialect, qualified with the schema."""
         return query(name, self.schema)
+
+    def at(self, sql: str, params: dict[str, Any], now: float | None) -> Statement:
+        """``sql`` with ``params`` on the server's clock, or at the caller's ``now`` if given."""
+        if now is None:
+            return Statement(sql, params)
+        return Statement(at_clock(sql), {**params, CLOCK: float(now)})

@@ -228,9 +228,11 @@ class PostgresStore(
             log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
             return []
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return self.run(self.plans.complete_jobs(completions), "completing jobs")
+        return self.run(self.plans.complete_jobs(completions, now), "completing jobs")
 
     def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -266,9 +268,9 @@ class PostgresStore(
         """See :meth:`Store.set_progress`."""
         return self.run(self.plans.set_progress(job_id, token, fraction, message), "progress")
 
-    def rescue_expired(self, limit: int = 1000) -> list[int]:
+    def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+        return self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
     def expire_worker(self, worker_id: str) -> int:
         """See :meth:`Store.expire_worker`."""
@@ -282,9 +284,9 @@ class PostgresStore(
         """See :meth:`Store.deregister_worker`."""
         self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
 
-    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+    def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
-        return self.run(self.plans.live_workers(stale_after), "listing workers")
+        return self.run(self.plans.live_workers(stale_after, now), "listing workers")
 
     def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""
@@ -325,9 +327,9 @@ class PostgresStore(
         """See :meth:`Store.discard_jobs`."""
         return self.run(self.plans.discard_jobs(flt), "discarding jobs")
 
-    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self.run(self.plans.prune(retention, limit), "pruning")
+        return self.run(self.plans.prune(retention, limit, now), "pruning")
 
     def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
         """See :meth:`Store.next_due_in`."""

@@ -217,17 +217,19 @@ class SQLiteStore(
             lambda step: self.claim_plain_jobs(step.params),
         )
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """Apply outcomes for attempts still holding their job; refuse the rest."""
         if not completions:
             return []
         with self.db.write() as conn:
-            return self._complete(conn, completions)
+            return self._complete(conn, completions, now)
 
     def _complete(
-        self, conn: sqlite3.Connection, completions: Sequence[Completion]
+        self, conn: sqlite3.Connection, completions: Sequence[Completion], at: float | None
     ) -> list[CompletionResult]:
-        now = self.now()
+        now = self.now() if at is None else at  # read under the write lock
         ids = json.dumps([c.job_id for c in completions])
         held = {r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()}
         results = []
@@ -269,7 +271,7 @@ class SQLiteStore(
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
         with self.db.write() as conn:
-            completed = self._complete(conn, completions)
+            completed = self._complete(conn, completions, params.now)
             # The claim's own writes join this transaction (Database.write nests).
             claimed = self.claim_jobs(params)
         return ClaimRound(completed, claimed)
@@ -285,7 +287,8 @@ class SQLiteStore(
         """Renew leases held under the given tokens and mark the worker seen."""
         tokens = dict(params.held)
         with self.db.write() as conn:
-            now = self.now()  # under the write lock, as in claim_plain_jobs
+            # Under the write lock, as in claim_plain_jobs.
+            now = self.now() if params.now is None else params.now
             conn.execute(query("touch_worker"), {"worker_id": params.worker_id, "now": now})
             if not tokens:
                 return frozenset()
@@ -304,9 +307,9 @@ class SQLiteStore(
         """See :meth:`Store.set_progress`."""
         return self._write(plans.set_progress, job_id, token, fraction, message)
 
-    def rescue_expired(self, limit: int = 1000) -> list[int]:
+    def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired` (:func:`conveyor.lifecycle.lost_attempt` decides)."""
-        return self._write(plans.rescue_expired, limit)
+        return self._write(plans.rescue_expired, limit, now=now)
 
     def expire_worker(self, worker_id: str) -> int:
         """See :meth:`Store.expire_worker`."""
@@ -320,9 +323,9 @@ class SQLiteStore(
         """See :meth:`Store.deregister_worker`."""
         self._write(plans.deregister_worker, worker_id)
 
-    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+    def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
-        return self._read(plans.live_workers, stale_after)
+        return self._read(plans.live_workers, stale_after, now=now)
 
     # -- inspecting ---------------------------------------------------------------------------
 
@@ -407,9 +410,9 @@ class SQLiteStore(
         """See :meth:`Store.discard_jobs`."""
         return self._write(plans.discard_jobs, flt)
 
-    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self._write(plans.prune, retention, limit)
+        return self._write(plans.prune, retention, limit, now=now)
 
     # -- ctx.once() records -------------------------------------------------------------------
 
@@ -423,15 +426,18 @@ class SQLiteStore(
 
     # -- running plans ------------------------------------------------------------------------
 
-    def _write(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
-        """Run ``plan(now, *args)`` in a write transaction; now is read under the write lock."""
+    def _write(
+        self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = None
+    ) -> T:
+        """Run ``plan(now, *args)`` in a write transaction; the store's clock, when the caller
+        gives none, is read under the write lock."""
         with self.db.write() as conn:
-            return drive(conn, plan(self.now(), *args))
+            return drive(conn, plan(self.now() if now is None else now, *args))
 
-    def _read(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
-        """Run ``plan(now, *args)`` in one consistent read."""
+    def _read(self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = None) -> T:
+        """Run ``plan(now, *args)`` in one consistent read (the store's clock by default)."""
         with self.db.read() as conn:
-            return drive(conn, plan(self.now(), *args))
+            return drive(conn, plan(self.now() if now is None else now, *args))
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,0 +1,117 @@
+"""Conformance: time is a parameter. Verbs that depend on "now" run at the caller's clock when
+given one, so leases, retries and retention are tested by advancing time, not by sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+
+from store_helpers import NAMES, QUEUE, claim, claim_one, complete, heartbeat, insert_one
+
+from conveyor.models import JobState, WorkerInfo
+from conveyor.store import Store, open_async_store
+from conveyor.store.protocol import (
+    ClaimParams,
+    Completion,
+    CompletionKind,
+    ErrorInfo,
+    JobFilter,
+    Retention,
+)
+
+BOOM = ErrorInfo("ValueError", "boom", None)
+HOUR = 3600.0
+
+
+def _job_state(store: Store, job_id: int) -> JobState:
+    job = store.get_job(job_id)
+    assert job is not None
+    return job.state
+
+
+def test_a_lease_lapses_when_the_callers_clock_passes_it(store: Store) -> None:
+    job_id = insert_one(store, max_attempts=3)
+    t = store.now()  # after the inserts: their jobs are due by then
+    held = claim_one(store, lease=60, now=t)
+    assert abs(held.started_at - t) < 0.01
+    assert abs(held.lease_until - (t + 60)) < 0.01
+    assert store.rescue_expired(now=t + 59) == []
+    assert _job_state(store, job_id) is JobState.RUNNING
+    assert store.rescue_expired(now=t + 61) == [job_id]
+    assert _job_state(store, job_id) is JobState.RETRYING
+
+
+def test_a_heartbeat_renews_the_lease_from_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    t = store.now()  # after the inserts: their jobs are due by then
+    held = claim_one(store, lease=60, now=t)
+    # Renewed at t + 50 for another minute: the lease now ends at t + 110.
+    assert heartbeat(store, [(job_id, held.token)], lease=60, now=t + 50) == {job_id}
+    job = store.get_job(job_id)
+    assert job is not None and job.lease_until is not None
+    assert abs(job.lease_until - (t + 110)) < 0.01
+    assert store.rescue_expired(now=t + 100) == []
+    assert store.rescue_expired(now=t + 111) == [job_id]
+
+
+def test_a_retry_is_due_its_delay_after_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store, max_attempts=3)
+    t = store.now()  # after the inserts: their jobs are due by then
+    first = claim_one(store, now=t)
+    assert complete(store, first, CompletionKind.RETRY, retry_delay=HOUR, error=BOOM, now=t + 5)
+    job = store.get_job(job_id)
+    assert job is not None and job.finished_at is None
+    assert abs(job.run_at - (t + 5 + HOUR)) < 0.01
+    assert claim(store, now=t + 5 + HOUR - 1) == []
+    [again] = claim(store, now=t + 5 + HOUR + 1)
+    assert again.id == job_id and again.attempt == 2
+
+
+def test_complete_and_claim_runs_at_the_callers_clock(store: Store) -> None:
+    first = insert_one(store)
+    second = insert_one(store, delay=HOUR)  # due in an hour by the store's clock
+    t = store.now()  # after the inserts: their jobs are due by then
+    held = claim_one(store, now=t)
+    params = ClaimParams("w", (QUEUE,), NAMES, 5, 30.0, now=t + 2 * HOUR)
+    done = Completion(held.id, held.token, CompletionKind.SUCCEEDED)
+    round_ = store.complete_and_claim([done], params)
+    assert [r.accepted for r in round_.completed] == [True]
+    assert [j.id for j in round_.claimed] == [second]
+    finished = store.get_job(first)
+    assert finished is not None and finished.finished_at is not None
+    assert abs(finished.finished_at - (t + 2 * HOUR)) < 0.01
+
+
+def test_prune_measures_retention_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    t = store.now()  # after the inserts: their jobs are due by then
+    assert complete(store, claim_one(store, now=t), now=t)
+    retention = Retention(succeeded=HOUR)
+    assert store.prune(retention, now=t + HOUR - 60) == 0
+    assert store.prune(retention, now=t + HOUR + 60) == 1
+    assert store.get_job(job_id) is None
+
+
+def test_live_workers_are_judged_at_the_callers_clock(store: Store) -> None:
+    store.register_worker(WorkerInfo(id="w-1", hostname="h", pid=1, queues=("q",), names=("n",)))
+    t = store.now()  # after the inserts: their jobs are due by then
+    assert [w.id for w in store.live_workers(60, now=t + 30)] == ["w-1"]
+    assert store.live_workers(60, now=t + 120) == []
+
+
+def test_the_async_store_takes_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store, max_attempts=1)
+    t = store.now()  # after the inserts: their jobs are due by then
+    claim_one(store, lease=60, now=t)
+
+    async def scenario() -> tuple[list[int], list[int], int]:
+        astore = open_async_store(store)
+        try:
+            early = await astore.rescue_expired(now=t + 30)
+            late = await astore.rescue_expired(now=t + 90)
+            pruned = await astore.prune(Retention(dead=60), now=t + 200)
+            return early, late, pruned
+        finally:
+            await astore.release()
+
+    assert asyncio.run(scenario()) == ([], [job_id], 1)
+    assert store.count_jobs(JobFilter()) == 0
