@@ -265,7 +265,7 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """The store's clock, in epoch seconds. Leases and schedules use it, not the caller's."""
         ...
 
-    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def insert_jobs(self, jobs: Sequence[NewJob], *, now: float | None = None) -> list[InsertedJob]:
         """Insert jobs atomically (all or none); return ids and states in input order."""
         ...
 
@@ -328,7 +328,7 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """
         ...
 
-    def expire_worker(self, worker_id: str) -> int:
+    def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """Lapse the leases of a worker known to be dead, so they are rescued at once."""
         ...
 
@@ -353,11 +353,11 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """Several jobs by id (missing ids are skipped)."""
         ...
 
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
+    def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """Jobs matching ``flt``, newest first."""
         ...
 
-    def count_jobs(self, flt: JobFilter) -> int:
+    def count_jobs(self, flt: JobFilter, *, now: float | None = None) -> int:
         """How many jobs match ``flt`` (``limit`` and ``before_id`` ignored)."""
         ...
 
@@ -365,11 +365,11 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """A job's attempts, oldest first."""
         ...
 
-    def queue_stats(self) -> list[QueueStats]:
+    def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
         """Per-queue counts and ages."""
         ...
 
-    def retry_jobs(self, flt: JobFilter) -> list[int]:
+    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """Run matching jobs again now.
 
         Dead and cancelled jobs get fresh attempts and keep their history; scheduled and
@@ -377,7 +377,7 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """
         ...
 
-    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+    def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """Cancel matching jobs that are not final; return the ids cancelled."""
         ...
 
@@ -395,7 +395,9 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """
         ...
 
-    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
         ...
 
@@ -439,11 +441,11 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``."""
         ...
 
-    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    def held_unique_keys(self, keys: Sequence[str], *, now: float | None = None) -> frozenset[str]:
         """Those of ``keys`` that some job holds now (see docs/unique-jobs.md)."""
         ...
 
-    def count_ahead(self, job_id: int, cap: int) -> int:
+    def count_ahead(self, job_id: int, cap: int, *, now: float | None = None) -> int:
         """Ready jobs of the same queue a claim would take before ``job_id``, up to ``cap``.
 
         Ahead means higher priority, or equal priority and earlier ``run_at`` (then lower id).
@@ -451,7 +453,7 @@ class Store(WatchVerbs, WebVerbs, NotifyVerbs, Protocol):
         """
         ...
 
-    def limit_status(self, job_id: int) -> LimitStatus | None:
+    def limit_status(self, job_id: int, *, now: float | None = None) -> LimitStatus | None:
         """Job ``job_id``'s concurrency and rate limits and what their keys have spent now.
 
         None when the job does not exist; a job without limits gets an empty status.
@@ -472,13 +474,13 @@ class AsyncStore(Protocol):
         """The synchronous store beside this one (same database)."""
         ...
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
+    ) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs`."""
         ...
 
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
-    ) -> list[InsertedJob]:
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs_in` (``connection`` may be an async connection)."""
         ...
 
@@ -530,7 +532,9 @@ class AsyncStore(Protocol):
         """See :meth:`Store.prune`."""
         ...
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
         ...
 
@@ -569,7 +573,9 @@ class AsyncStore(Protocol):
         """See :meth:`Store.queue_depth`."""
         ...
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """The async twin of :meth:`Store.held_unique_keys`."""
         ...
 
@@ -584,4 +590,3 @@ class AsyncStore(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
         ...
-

@@ -45,13 +45,13 @@ class ThreadedAsyncStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
-        """See :meth:`Store.insert_jobs`."""
-        return await self._run(lambda: self._store.insert_jobs(jobs))
-
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
     ) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs`."""
+        return await self._run(lambda: self._store.insert_jobs(jobs, now=now))
+
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Runs inline: the caller's connection belongs to the caller's thread."""
         return self._store.insert_jobs_in(connection, jobs)
 
@@ -103,9 +103,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.prune`."""
         return await self._run(lambda: self._store.prune(retention, limit, now=now))
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return await self._run(lambda: self._store.next_due_in(queues, names))
+        return await self._run(lambda: self._store.next_due_in(queues, names, now=now))
 
     async def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
@@ -123,9 +125,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.queue_depth`."""
         return await self._run(lambda: self._store.queue_depth(queue, cap))
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
-        return await self._run(lambda: self._store.held_unique_keys(keys))
+        return await self._run(lambda: self._store.held_unique_keys(keys, now=now))
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Without a change signal, wait out the timeout (subclasses do better)."""

@@ -4,8 +4,18 @@ given one, so leases, retries and retention are tested by advancing time, not by
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
-from store_helpers import NAMES, QUEUE, claim, claim_one, complete, heartbeat, insert_one
+from store_helpers import (
+    NAMES,
+    QUEUE,
+    claim,
+    claim_one,
+    complete,
+    heartbeat,
+    insert_one,
+    new_job,
+)
 
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import Store, open_async_store
@@ -115,3 +125,62 @@ def test_the_async_store_takes_the_callers_clock(store: Store) -> None:
 
     assert asyncio.run(scenario()) == ([], [job_id], 1)
     assert store.count_jobs(JobFilter()) == 0
+
+
+def test_an_insert_is_due_its_delay_after_the_callers_clock(store: Store) -> None:
+    t = store.now() + HOUR
+    [inserted] = store.insert_jobs([new_job(delay=60)], now=t)
+    job = store.get_job(inserted.id)
+    assert job is not None
+    assert abs(job.run_at - (t + 60)) < 0.01
+    assert abs(job.created_at - t) < 0.01
+    assert claim(store, now=t + 59) == []
+    assert [j.id for j in claim(store, now=t + 61)] == [inserted.id]
+
+
+def test_a_unique_hold_ends_by_the_callers_clock(store: Store) -> None:
+    job = replace(new_job(unique_key="digest"), unique_for=HOUR)
+    [first] = store.insert_jobs([job])
+    t = store.now()
+    assert complete(store, claim_one(store, now=t), now=t)
+    assert store.held_unique_keys(["digest"], now=t + HOUR - 60) == {"digest"}
+    [duplicate] = store.insert_jobs([job], now=t + HOUR - 60)
+    assert duplicate.duplicate and duplicate.id == first.id
+    assert store.held_unique_keys(["digest"], now=t + HOUR + 60) == frozenset()
+    [fresh] = store.insert_jobs([job], now=t + HOUR + 60)
+    assert not fresh.duplicate
+
+
+def test_reads_measure_ages_and_due_times_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store, delay=HOUR)
+    t = store.now()
+    assert store.count_jobs(JobFilter(older_than=60), now=t + 120) == 1
+    assert store.count_jobs(JobFilter(older_than=60), now=t) == 0
+    assert [j.id for j in store.list_jobs(JobFilter(newer_than=60), now=t + 120)] == []
+    due = store.next_due_in((QUEUE,), NAMES, now=t + HOUR - 10)
+    assert due is not None and 9 < due <= 10.01
+    assert store.next_due_in((QUEUE,), NAMES, now=t + HOUR + 10) == 0.0
+    [stats] = store.queue_stats(now=t + 2 * HOUR)
+    assert stats.scheduled == 1 or stats.queued == 1
+    assert store.count_ahead(job_id, 10, now=t + 2 * HOUR) == 0
+
+
+def test_retry_and_cancel_write_the_callers_clock(store: Store) -> None:
+    waiting = insert_one(store, delay=HOUR)
+    doomed = insert_one(store, delay=HOUR)
+    t = store.now() + 10
+    assert store.retry_jobs(JobFilter(ids=(waiting,)), now=t) == [waiting]
+    job = store.get_job(waiting)
+    assert job is not None and abs(job.run_at - t) < 0.01
+    assert store.cancel_jobs(JobFilter(ids=(doomed,)), now=t + 5) == [doomed]
+    job = store.get_job(doomed)
+    assert job is not None and job.finished_at is not None
+    assert abs(job.finished_at - (t + 5)) < 0.01
+
+
+def test_expiring_a_worker_lapses_its_leases_before_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    t = store.now()
+    claim_one(store, lease=HOUR, worker="gone", now=t)
+    assert store.expire_worker("gone", now=t + 10) == 1
+    assert store.rescue_expired(now=t + 10) == [job_id]

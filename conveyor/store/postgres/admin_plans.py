@@ -26,7 +26,7 @@ class AdminPlans(PlansBase):
         result = yield Statement(self.q("now"))
         return float(result.rows[0][0])
 
-    def list_jobs(self, flt: JobFilter) -> Plan[list[Job]]:
+    def list_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[Job]]:
         """Jobs matching ``flt``, newest first."""
         clause, params = where(POSTGRES, flt)
         table = f'"{self.schema}".conveyor_jobs'
@@ -35,14 +35,14 @@ class AdminPlans(PlansBase):
         if flt.limit is not None:
             sql += " LIMIT %(f_limit)s"
             params["f_limit"] = flt.limit
-        result = yield Statement(sql, params)
+        result = yield self.at(sql, params, now)
         return [rows.job_from_row(r) for r in result.rows]
 
-    def count_jobs(self, flt: JobFilter) -> Plan[int]:
+    def count_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[int]:
         """How many jobs match ``flt``."""
         clause, params = where(POSTGRES, flt, paginate=False)
-        result = yield Statement(
-            f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params
+        result = yield self.at(
+            f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params, now
         )
         return int(result.rows[0][0])
 
@@ -51,11 +51,11 @@ class AdminPlans(PlansBase):
         result = yield Statement(self.q("list_attempts"), {"job_id": job_id})
         return [rows.attempt_from_row(r) for r in result.rows]
 
-    def queue_stats(self) -> Plan[list[QueueStats]]:
+    def queue_stats(self, now: float | None = None) -> Plan[list[QueueStats]]:
         """Per-queue counts, ages and last-hour outcomes."""
-        counts = yield Statement(self.q("queue_counts"))
-        failures = yield Statement(self.q("queue_failures"))
-        names = yield Statement(self.q("waiting_names"))
+        counts = yield self.at(self.q("queue_counts"), {}, now)
+        failures = yield self.at(self.q("queue_failures"), {}, now)
+        names = yield self.at(self.q("waiting_names"), {}, now)
         paused = yield Statement(self.q("paused_queues"))
         stopped = {r[0] for r in paused.rows}
         failed = {r[0]: r[1] for r in failures.rows}
@@ -80,15 +80,18 @@ class AdminPlans(PlansBase):
         ]
         return with_paused(stats, stopped)
 
-    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], now: float | None = None
+    ) -> Plan[float | None]:
         """Seconds until the earliest pending job is due, or None."""
-        result = yield Statement(
+        result = yield self.at(
             self.q("next_due"),
             {
                 "queues": list(queues),
                 "names": list(names),
                 "limited_recheck": limits.RECHECK_SECONDS,
             },
+            now,
         )
         value = result.rows[0][0]
         return None if value is None else max(0.0, float(value))
@@ -125,37 +128,39 @@ class AdminPlans(PlansBase):
         result = yield Statement(self.q("queue_depth"), {"queue": queue, "cap": cap})
         return int(result.rows[0][0])
 
-    def held_unique_keys(self, keys: Sequence[str]) -> Plan[frozenset[str]]:
+    def held_unique_keys(
+        self, keys: Sequence[str], now: float | None = None
+    ) -> Plan[frozenset[str]]:
         """See :meth:`Store.held_unique_keys`."""
         if not keys:
             return frozenset()
-        found = yield Statement(self.q("unique_holders"), {"keys": sorted(keys)})
+        found = yield self.at(self.q("unique_holders"), {"keys": sorted(keys)}, now)
         return frozenset(row[0] for row in found.rows)
 
-    def count_ahead(self, job_id: int, cap: int) -> Plan[int]:
+    def count_ahead(self, job_id: int, cap: int, now: float | None = None) -> Plan[int]:
         """See :meth:`Store.count_ahead`."""
-        result = yield Statement(self.q("count_ahead"), {"id": job_id, "cap": cap})
+        result = yield self.at(self.q("count_ahead"), {"id": job_id, "cap": cap}, now)
         return int(result.rows[0][0])
 
-    def limit_status(self, job_id: int) -> Plan[LimitStatus | None]:
+    def limit_status(self, job_id: int, now: float | None = None) -> Plan[LimitStatus | None]:
         """See :meth:`Store.limit_status`."""
-        job = yield Statement(self.q("limit_status_job"), {"id": job_id})
+        job = yield self.at(self.q("limit_status_job"), {"id": job_id}, now)
         if not job.rows:
             return None
         limit_key, rate_key = job.rows[0][0], job.rows[0][2]
         running: list[tuple[Any, ...]] = []
         starts: list[tuple[Any, ...]] = []
         if limit_key is not None:
-            found = yield Statement(self.q("limit_status_running"), {"key": limit_key})
+            found = yield self.at(self.q("limit_status_running"), {"key": limit_key}, now)
             running = found.rows
         if rate_key is not None:
-            found = yield Statement(self.q("limit_status_starts"), {"key": rate_key})
+            found = yield self.at(self.q("limit_status_starts"), {"key": rate_key}, now)
             starts = found.rows
         return limits.status_from_rows(job.rows[0], running, starts)
 
     # -- acting -------------------------------------------------------------------------------
 
-    def retry_jobs(self, flt: JobFilter) -> Plan[list[int]]:
+    def retry_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[int]]:
         """Finished jobs get fresh attempts; waiting ones are made due now."""
         clause, params = where(POSTGRES, flt)
         from_states = sources(Action.RETRY_NOW)
@@ -168,7 +173,7 @@ class AdminPlans(PlansBase):
             ],
         }
         fresh = "state = ANY(%(lc_fresh)s::text[])"
-        result = yield Statement(
+        result = yield self.at(
             f'WITH retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
             "state = %(lc_to)s, run_at = now(), "
             f"attempt = CASE WHEN {fresh} THEN 0 ELSE attempt END, "
@@ -181,10 +186,11 @@ class AdminPlans(PlansBase):
             "FROM (SELECT DISTINCT queue FROM retried) AS q) "
             "SELECT retried.id FROM retried, (SELECT COUNT(*) FROM woken) AS notified",
             params,
+            now,
         )
         return sorted(r[0] for r in result.rows)
 
-    def cancel_jobs(self, flt: JobFilter) -> Plan[list[int]]:
+    def cancel_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[int]]:
         """Cancel unfinished jobs; a running attempt's history row says it was cancelled."""
         clause, params = where(POSTGRES, flt)
         from_states = sources(Action.CANCEL)
@@ -198,7 +204,7 @@ class AdminPlans(PlansBase):
             "lc_outcome": str(outcome),
         }
         s = self.schema
-        result = yield Statement(
+        result = yield self.at(
             f"WITH old AS (SELECT id, state, token, attempt, worker_id, started_at "
             f'FROM "{s}".conveyor_jobs WHERE {clause} '
             "AND state = ANY(%(lc_from)s::text[]) FOR UPDATE), "
@@ -212,6 +218,7 @@ class AdminPlans(PlansBase):
             "WHERE state = ANY(%(lc_recorded)s::text[])) "
             "SELECT id FROM done",
             params,
+            now,
         )
         return sorted(r[0] for r in result.rows)
 

@@ -171,15 +171,15 @@ class AsyncPostgresStore:
 
     # -- the verbs ----------------------------------------------------------------------------
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
+    ) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs`."""
         if not jobs:
             return []
-        return await self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+        return await self.run(self.plans.insert_jobs(jobs, now=now), "inserting jobs")
 
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
-    ) -> list[InsertedJob]:
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Insert inside the caller's transaction on an async (or sync) connection."""
         raw = await driver_connection_async(connection)
         if isinstance(raw, psycopg.Connection):
@@ -211,9 +211,7 @@ class AsyncPostgresStore:
     async def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
         return await self.run(self.plans.claim_plain_jobs(step.params), "claiming jobs")
 
-    async def _stray_look_after_commit(
-        self, step: claim_passes.LimitedPass
-    ) -> list[ClaimedJob]:
+    async def _stray_look_after_commit(self, step: claim_passes.LimitedPass) -> list[ClaimedJob]:
         try:
             return await self._limited_pass(step)
         except ConveyorError as exc:
@@ -290,9 +288,13 @@ class AsyncPostgresStore:
         """See :meth:`Store.prune`."""
         return await self.run(self.plans.prune(retention, limit, now), "pruning")
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return await self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+        return await self.run(
+            self.plans.next_due_in(queues, names, now), "reading the next due time"
+        )
 
     async def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
@@ -310,9 +312,11 @@ class AsyncPostgresStore:
         """See :meth:`Store.queue_depth`."""
         return await self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
-        return await self.run(self.plans.held_unique_keys(keys), "reading unique key holders")
+        return await self.run(self.plans.held_unique_keys(keys, now), "reading unique key holders")
 
     async def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""

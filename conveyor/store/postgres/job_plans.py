@@ -52,15 +52,15 @@ class JobPlans(PlansBase):
     # -- producing ----------------------------------------------------------------------------
 
     def insert_jobs(
-        self, jobs: Sequence[NewJob], *, notify: bool = True
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
         """The plan for a batch: one autocommit statement, unless some job has a unique key."""
         if has_unique(jobs):
-            return self.insert_unique_jobs(jobs, notify=notify)
-        return self.insert_plain_jobs(jobs, notify=notify)
+            return self.insert_unique_jobs(jobs, notify=notify, now=now)
+        return self.insert_plain_jobs(jobs, notify=notify, now=now)
 
     def insert_unique_jobs(
-        self, jobs: Sequence[NewJob], *, notify: bool = True
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
         """Lock the batch's keys, read their holders, insert the rest (one transaction).
 
@@ -77,21 +77,21 @@ class JobPlans(PlansBase):
                 "committed after it started; enqueue them in a READ COMMITTED (the default) or "
                 "SERIALIZABLE transaction"
             )
-        found = yield Statement(self.q("unique_holders"), {"keys": keys})
+        found = yield self.at(self.q("unique_holders"), {"keys": keys}, now)
         batch = UniqueBatch.split(jobs, holders_from_rows(found.rows))
         inserted: list[InsertedJob] = []
         if batch.to_insert:
-            inserted = yield from self.insert_plain_jobs(batch.to_insert, notify=notify)
+            inserted = yield from self.insert_plain_jobs(batch.to_insert, notify=notify, now=now)
         return batch.answer(inserted)
 
     def insert_plain_jobs(
-        self, jobs: Sequence[NewJob], *, notify: bool = True
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
         """One statement inserts every job and sends one NOTIFY per distinct queue."""
         if len(jobs) == 1:
             # The common web-request case: a plain one-row statement is cheaper than unnest.
             [job] = jobs
-            single = yield Statement(
+            single = yield self.at(
                 self.q("insert_job"),
                 {
                     "channel": self.channel,
@@ -114,11 +114,12 @@ class JobPlans(PlansBase):
                     "rate_max": job.rate_max,
                     "rate_per": _float(job.rate_per),
                 },
+                now,
             )
             return [
                 InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in single.rows
             ]
-        result = yield Statement(
+        result = yield self.at(
             self.q("insert_jobs"),
             {
                 "channel": self.channel,
@@ -141,6 +142,7 @@ class JobPlans(PlansBase):
                 "rate_maxes": [j.rate_max for j in jobs],
                 "rate_pers": [_float(j.rate_per) for j in jobs],
             },
+            now,
         )
         # Ids come from an identity in insertion order, which follows the input order.
         inserted = sorted(result.rows, key=lambda r: r[0])
@@ -327,9 +329,9 @@ class JobPlans(PlansBase):
 
     # -- workers ------------------------------------------------------------------------------
 
-    def expire_worker(self, worker_id: str) -> Plan[int]:
-        """Lapse a dead worker's leases and forget the worker."""
-        result = yield Statement(self.q("expire_worker"), {"worker_id": worker_id})
+    def expire_worker(self, worker_id: str, now: float | None = None) -> Plan[int]:
+        """Lapse a dead worker's leases (at ``now`` or the server's clock), forget the worker."""
+        result = yield self.at(self.q("expire_worker"), {"worker_id": worker_id}, now)
         yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
         return result.rowcount
 
