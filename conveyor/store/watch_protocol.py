@@ -1,6 +1,8 @@
 """The store verbs of the scheduler and the monitor (part of every :class:`Store`).
 
 Times are epoch seconds by the store's clock (:meth:`Store.now`). Each verb is one transaction.
+A verb with a ``now`` argument runs at the caller's clock when given one (see
+:mod:`conveyor.store.protocol`).
 """
 
 from __future__ import annotations
@@ -157,8 +159,13 @@ class MonitorVerbs(Protocol):
         """Outbox rows newest first, for one incident or all."""
         ...
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Take or extend the named lease for ``seconds``; False while someone else holds it."""
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
+        """Take or extend the named lease for ``seconds``; False while someone else holds it.
+
+        ``now``: the caller's clock, defaulting to the store's; the lease ends ``seconds``
+        after it, and a lease that ended at or before it changes hands."""
         ...
 
     def release_lease(self, name: str, holder: str) -> None:

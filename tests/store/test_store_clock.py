@@ -184,3 +184,10 @@ def test_expiring_a_worker_lapses_its_leases_before_the_callers_clock(store: Sto
     claim_one(store, lease=HOUR, worker="gone", now=t)
     assert store.expire_worker("gone", now=t + 10) == 1
     assert store.rescue_expired(now=t + 10) == [job_id]
+
+
+def test_a_named_lease_lapses_by_the_callers_clock(store: Store) -> None:
+    t = store.now()
+    assert store.acquire_lease("monitor", "a", HOUR, now=t)
+    assert not store.acquire_lease("monitor", "b", 60, now=t + HOUR - 1)
+    assert store.acquire_lease("monitor", "b", 60, now=t + HOUR + 1)

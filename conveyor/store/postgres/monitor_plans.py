@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from conveyor.store.postgres.plans import Plan, Statement, register_single
+from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import Retention
 from conveyor.store.watch_rows import checkin_from_row, incident_from_row, notification_from_row
@@ -184,10 +185,15 @@ class MonitorPlans:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> Plan[bool]:
-        """Take or extend a lease; False while another holder's runs."""
-        result = yield Statement(
-            self.q("lease_acquire"), {"name": name, "holder": holder, "seconds": float(seconds)}
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, now: float | None = None
+    ) -> Plan[bool]:
+        """Take or extend a lease at ``now`` (or the server's clock); False while another
+        holder's runs."""
+        result = yield at(
+            self.q("lease_acquire"),
+            {"name": name, "holder": holder, "seconds": float(seconds)},
+            now,
         )
         return bool(result.rows)
 

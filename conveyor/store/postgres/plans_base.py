@@ -8,7 +8,7 @@ from typing import Any
 from conveyor.store.plan import Plan, Result, Statement
 from conveyor.store.postgres.sql import CLOCK, at_clock, notify_channel, query
 
-__all__ = ["Plan", "PlansBase", "Result", "Statement", "is_single", "register_single"]
+__all__ = ["Plan", "PlansBase", "Result", "Statement", "at", "is_single", "register_single"]
 
 SINGLE = frozenset(
     {
@@ -52,6 +52,12 @@ class PlansBase:
 
     def at(self, sql: str, params: dict[str, Any], now: float | None) -> Statement:
         """``sql`` with ``params`` on the server's clock, or at the caller's ``now`` if given."""
-        if now is None:
-            return Statement(sql, params)
-        return Statement(at_clock(sql), {**params, CLOCK: float(now)})
+        return at(sql, params, now)
+
+
+def at(sql: str, params: dict[str, Any], now: float | None) -> Statement:
+    """A statement on the server's clock, or at the caller's ``now`` when one is given (see
+    :func:`conveyor.store.postgres.sql.at_clock`): the default path keeps its text as is."""
+    if now is None:
+        return Statement(sql, params)
+    return Statement(at_clock(sql), {**params, CLOCK: float(now)})

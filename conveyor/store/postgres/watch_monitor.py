@@ -129,9 +129,13 @@ class PostgresMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
         """See :meth:`MonitorVerbs.acquire_lease`."""
-        return self.run(self._monitor.acquire_lease(name, holder, seconds), "taking a lease")
+        return self.run(
+            self._monitor.acquire_lease(name, holder, seconds, now), "taking a lease"
+        )
 
     def release_lease(self, name: str, holder: str) -> None:
         """See :meth:`MonitorVerbs.release_lease`."""

@@ -204,12 +204,16 @@ class SQLiteMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
         """See :meth:`MonitorVerbs.acquire_lease`."""
         with self.db.write() as conn:
+            # The caller's clock, else the store's read under the write lock.
+            at = self.now() if now is None else now
             row = conn.execute(
                 query("lease_acquire"),
-                {"name": name, "holder": holder, "seconds": float(seconds), "now": self.now()},
+                {"name": name, "holder": holder, "seconds": float(seconds), "now": at},
             ).fetchone()
         return row is not None
 
