@@ -78,14 +78,23 @@ class ScheduleVerbs(Protocol):
         """The schedule's newest slots (slot descending), with their jobs' fields."""
         ...
 
-    def slots_to_judge(self, limit: int = 500) -> list[LedgerEntry]:
+    def slots_to_judge(
+        self, limit: int = 500, *, now: float | None = None
+    ) -> list[LedgerEntry]:
         """Slots without a verdict that can be judged now, oldest first: missed or skipped ones,
         ones whose job is final or gone, and ones whose grace ran out (now >= slot + grace of
-        their schedule). Slots of removed schedules are not returned."""
+        their schedule). Slots of removed schedules are not returned. ``now``: the caller's
+        clock, defaulting to the store's."""
         ...
 
-    def set_verdicts(self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]) -> None:
-        """Record (schedule, slot, verdict, detail) judgements with ``judged_at = now``."""
+    def set_verdicts(
+        self,
+        verdicts: Sequence[tuple[str, float, Verdict, str | None]],
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Record (schedule, slot, verdict, detail) judgements with ``judged_at = now`` (the
+        caller's clock, defaulting to the store's)."""
         ...
 
 

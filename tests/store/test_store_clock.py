@@ -27,6 +27,7 @@ from conveyor.store.protocol import (
     JobFilter,
     Retention,
 )
+from conveyor.store.watch_types import ScheduleRow, SlotFire, SlotStatus, Verdict
 
 BOOM = ErrorInfo("ValueError", "boom", None)
 HOUR = 3600.0
@@ -191,3 +192,17 @@ def test_a_named_lease_lapses_by_the_callers_clock(store: Store) -> None:
     assert store.acquire_lease("monitor", "a", HOUR, now=t)
     assert not store.acquire_lease("monitor", "b", 60, now=t + HOUR - 1)
     assert store.acquire_lease("monitor", "b", 60, now=t + HOUR + 1)
+
+
+def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
+    store.sync_schedules(
+        [ScheduleRow(name="nightly", job_name=NAMES[0], timing="every:60", grace=60.0)]
+    )
+    slot = store.now() + HOUR  # a slot in the future, its job waiting
+    job = new_job(meta={"schedule": "nightly", "slot": slot})
+    store.fire_slots("nightly", [SlotFire(slot=slot, status=SlotStatus.ENQUEUED, job=job)])
+    assert store.slots_to_judge(now=slot + 59) == []
+    [entry] = store.slots_to_judge(now=slot + 61)
+    assert entry.slot == slot
+    store.set_verdicts([("nightly", slot, Verdict.LATE, None)], now=slot + 61)
+    assert store.slots_to_judge(now=slot + 61) == []

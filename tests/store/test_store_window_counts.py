@@ -20,11 +20,13 @@ def succeed(store: Store, queue: str) -> None:
     assert complete(store, claim_one(store, queues=(queue,)))
 
 
-def fail_then_succeed(store: Store, queue: str) -> None:
-    """One job whose first attempt fails and is retried, then succeeds."""
+def fail_then_succeed(store: Store, queue: str, now: float | None = None) -> None:
+    """One job whose first attempt fails and is retried, then succeeds (at the caller's
+    ``now`` when given)."""
     insert_one(store, queue=queue)
-    assert complete(store, claim_one(store, queues=(queue,)), CompletionKind.RETRY, error=BOOM)
-    assert complete(store, claim_one(store, queues=(queue,)))
+    first = claim_one(store, queues=(queue,), now=now)
+    assert complete(store, first, CompletionKind.RETRY, error=BOOM, now=now)
+    assert complete(store, claim_one(store, queues=(queue,), now=now), now=now)
 
 
 def die(store: Store, queue: str) -> None:
@@ -64,10 +66,10 @@ def test_an_attempt_lost_with_its_worker_counts_as_failed(store: Store) -> None:
 def test_only_what_finished_since_the_point_counts(store: Store) -> None:
     succeed(store, "mail")
     die(store, "mail")
-    time.sleep(0.05)
-    since = store.now()
-    time.sleep(0.05)
-    fail_then_succeed(store, "mail")
+    # The point lies after those finishes, and the next ones after it, on the caller's clock
+    # (advanced instead of sleeping).
+    since = store.now() + 0.05
+    fail_then_succeed(store, "mail", now=since + 0.05)
     assert store.window_counts(since) == [
         WindowCounts(queue="mail", succeeded=1, failed_attempts=1, dead=0)
     ]
