@@ -105,8 +105,10 @@ class MonitorVerbs(Protocol):
         """Create or update a check-in's definition (keeps created_at and last_ping_at)."""
         ...
 
-    def record_checkin(self, name: str) -> float | None:
-        """Record a ping now; the ping's time, or None when no such check-in exists."""
+    def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
+        """Record a ping now; the ping's time, or None when no such check-in exists.
+
+        ``now``: the caller's clock, defaulting to the store's."""
         ...
 
     def list_checkins(self) -> list[CheckinRow]:
@@ -185,9 +187,12 @@ class MonitorVerbs(Protocol):
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``."""
         ...
 
-    def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune_watch(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """Delete judged ledger rows, resolved incidents (with their notifications) and pings
-        older than ``retention.watch``; return how many rows went."""
+        older than ``retention.watch`` at ``now`` (the caller's clock, defaulting to the
+        store's); return how many rows went."""
         ...
 
 

@@ -27,7 +27,7 @@ from conveyor.store.protocol import (
     JobFilter,
     Retention,
 )
-from conveyor.store.watch_types import ScheduleRow, SlotFire, SlotStatus, Verdict
+from conveyor.store.watch_types import CheckinRow, ScheduleRow, SlotFire, SlotStatus, Verdict
 
 BOOM = ErrorInfo("ValueError", "boom", None)
 HOUR = 3600.0
@@ -206,3 +206,15 @@ def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
     assert entry.slot == slot
     store.set_verdicts([("nightly", slot, Verdict.LATE, None)], now=slot + 61)
     assert store.slots_to_judge(now=slot + 61) == []
+
+
+def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -> None:
+    store.upsert_checkin(CheckinRow(name="backup", timing="every:86400", grace=60.0))
+    t = store.now()
+    first = store.record_checkin("backup", now=t)
+    newest = store.record_checkin("backup", now=t + HOUR)
+    assert first is not None and abs(first - t) < 0.01
+    assert newest is not None and abs(newest - (t + HOUR)) < 0.01
+    assert store.prune_watch(Retention(watch=2 * HOUR), now=t + HOUR) == 0
+    assert store.prune_watch(Retention(watch=60), now=t + HOUR) == 1
+    assert store.checkin_pings("backup", 0.0) == [newest]
