@@ -101,23 +101,30 @@ class Monitor:
 
     # -- the round -----------------------------------------------------------------------
 
-    def tick(self) -> TickReport:
-        """Run one round if this monitor holds (or can take) the lease; say what it did."""
+    def tick(self, *, now: float | None = None) -> TickReport:
+        """Run one round if this monitor holds (or can take) the lease; say what it did.
+
+        ``now``: the round's clock, defaulting to the store's. The lease and the schedules'
+        slots are judged at it (a test advances it instead of sleeping); the rules' own store
+        reads and the notification outbox keep the store's clock.
+        """
         config = self.app.monitor_config
         store = self.store
-        if not store.acquire_lease(LEASE_NAME, self.holder, LEASE_INTERVALS * config.interval):
+        interval = LEASE_INTERVALS * config.interval
+        if not store.acquire_lease(LEASE_NAME, self.holder, interval, now=now):
             return TickReport(acted=False, holder=self.holder)
         report = TickReport(acted=True, holder=self.holder)
         if not self._checkins_synced:
             for definition in self.app.checkins.values():
                 store.upsert_checkin(definition.to_row())
             self._checkins_synced = True
-        now = store.now()
+        given = now  # the store verbs read their own clock unless the caller gave one
+        now = store.now() if given is None else given
         sinks = self._sinks()
         sink_names = [sink.name for sink in sinks]
         firing = store.firing_incidents()
 
-        schedule_findings, schedule_cleared, report.judged = self._judge_slots(now, firing)
+        schedule_findings, schedule_cleared, report.judged = self._judge_slots(now, firing, given)
         report.record(
             reconcile(
                 store,
@@ -187,17 +194,17 @@ class Monitor:
         return cache[name]
 
     def _judge_slots(
-        self, now: float, firing: Sequence[IncidentRow]
+        self, now: float, firing: Sequence[IncidentRow], given: float | None = None
     ) -> tuple[list[Firing], set[Key], int]:
         """Judge what can be judged; the newest judged slot of each touched schedule decides."""
         definitions: dict[str, ScheduleDef | None] = {}
         verdicts: list[tuple[str, float, Verdict, str | None]] = []
-        for entry in self.store.slots_to_judge():
+        for entry in self.store.slots_to_judge(now=given):
             judged = judge(entry, self._definition(entry.schedule, definitions), now)
             if judged is not None:
                 verdicts.append((entry.schedule, entry.slot, *judged))
         if verdicts:
-            self.store.set_verdicts(verdicts)
+            self.store.set_verdicts(verdicts, now=given)
         findings: list[Firing] = []
         cleared: set[Key] = set()
         for name in sorted({schedule for schedule, *_ in verdicts}):

@@ -2,6 +2,15 @@
 
 Everything above this module is backend-agnostic; everything below it is SQL. A store is
 correct when it passes the conformance suite in ``tests/store``.
+
+**Time is a parameter.** A verb whose answer depends on the current time takes it as ``now``
+(epoch seconds): a keyword-only ``now: float | None = None`` argument, or a ``now`` field of
+the parameters it already takes (:class:`ClaimParams`, :class:`HeartbeatParams`). ``now`` is
+the caller's clock, defaulting to the store's: ``None`` reads the store's clock where the
+store reads it anyway (SQLite: this machine's, under the write lock; PostgreSQL: the server's
+``now()``). Everything the verb compares or writes as "now" (due times, leases, retry delays,
+retention, rate windows) uses that one value, so a test advances time by passing a later
+``now`` instead of sleeping. Production callers leave it unset.
 """
 
 from __future__ import annotations
@@ -76,6 +85,9 @@ class ClaimParams:
     limited_names: tuple[str, ...] = ()
     """Names of job types the worker declares with a concurrency or rate limit: the limited
     pass runs before the plain claim. Which jobs are limited is said by their rows."""
+    now: float | None = None
+    """The caller's clock, defaulting to the store's (see the module docstring): what is ready,
+    when the lease ends and which rate windows are open are judged at it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +151,8 @@ class HeartbeatParams:
     held: tuple[tuple[int, int], ...]
     """(job id, token) pairs."""
     lease_seconds: float
+    now: float | None = None
+    """The caller's clock, defaulting to the store's: leases end ``lease_seconds`` after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +265,7 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """The store's clock, in epoch seconds. Leases and schedules use it, not the caller's."""
         ...
 
-    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def insert_jobs(self, jobs: Sequence[NewJob], *, now: float | None = None) -> list[InsertedJob]:
         """Insert jobs atomically (all or none); return ids and states in input order."""
         ...
 
@@ -268,11 +282,19 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
 
         Ready means a pending state and ``run_at`` passed. Order: priority (higher first),
         then ``run_at``, then id. Each claim counts an attempt and issues a new token.
+        ``params.now``: the caller's clock, defaulting to the store's; leases end
+        ``lease_seconds`` after it.
         """
         ...
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
-        """Apply attempt outcomes in one transaction, each guarded by state and token."""
+    def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
+        """Apply attempt outcomes in one transaction, each guarded by state and token.
+
+        ``now``: the caller's clock, defaulting to the store's; finish times are ``now`` and a
+        retry is due ``retry_delay`` seconds after it.
+        """
         ...
 
     def complete_and_claim(
@@ -283,23 +305,30 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         and a failure applies neither. Workers use it so a finished attempt is never lost
         with the process that goes on to run the next job. Whether the claim may take a job
         that one of these completions made ready again (released, retried at once) is up to
-        the store.
+        the store. Both halves run at ``params.now`` (the caller's clock, defaulting to the
+        store's).
         """
         ...
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
-        """Extend leases of held jobs; return the ids still held (others were lost)."""
+        """Extend leases of held jobs; return the ids still held (others were lost).
+
+        ``params.now``: the caller's clock, defaulting to the store's."""
         ...
 
     def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
         """Record progress of a running attempt; False if the attempt no longer holds the job."""
         ...
 
-    def rescue_expired(self, limit: int = 1000) -> list[int]:
-        """Fail attempts whose lease lapsed: retry them, or send them to ``dead`` when exhausted."""
+    def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """Fail attempts whose lease lapsed: retry them, or send them to ``dead`` when exhausted.
+
+        ``now``: the caller's clock, defaulting to the store's; a lease lapsed when it ended
+        before ``now``.
+        """
         ...
 
-    def expire_worker(self, worker_id: str) -> int:
+    def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """Lapse the leases of a worker known to be dead, so they are rescued at once."""
         ...
 
@@ -311,8 +340,9 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """Remove a worker that stopped cleanly."""
         ...
 
-    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
-        """Workers seen within ``stale_after`` seconds."""
+    def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
+        """Workers seen within ``stale_after`` seconds before ``now`` (the caller's clock,
+        defaulting to the store's)."""
         ...
 
     def get_job(self, job_id: int) -> Job | None:
@@ -323,11 +353,11 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """Several jobs by id (missing ids are skipped)."""
         ...
 
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
+    def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """Jobs matching ``flt``, newest first."""
         ...
 
-    def count_jobs(self, flt: JobFilter) -> int:
+    def count_jobs(self, flt: JobFilter, *, now: float | None = None) -> int:
         """How many jobs match ``flt`` (``limit`` and ``before_id`` ignored)."""
         ...
 
@@ -335,11 +365,11 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """A job's attempts, oldest first."""
         ...
 
-    def queue_stats(self) -> list[QueueStats]:
+    def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
         """Per-queue counts and ages."""
         ...
 
-    def retry_jobs(self, flt: JobFilter) -> list[int]:
+    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """Run matching jobs again now.
 
         Dead and cancelled jobs get fresh attempts and keep their history; scheduled and
@@ -347,7 +377,7 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """
         ...
 
-    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+    def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """Cancel matching jobs that are not final; return the ids cancelled."""
         ...
 
@@ -355,16 +385,19 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """Delete matching final jobs and their history; return how many."""
         ...
 
-    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """Delete finished jobs older than their retention; return how many.
 
         Also deletes up to ``limit`` ``ctx.once()`` records older than ``retention.once``
         (counted in the total, so a caller looping until it gets less than ``limit`` also
-        clears a backlog of them).
+        clears a backlog of them). Ages are measured at ``now``: the caller's clock,
+        defaulting to the store's.
         """
         ...
 
-    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
         ...
 
@@ -408,11 +441,11 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``."""
         ...
 
-    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    def held_unique_keys(self, keys: Sequence[str], *, now: float | None = None) -> frozenset[str]:
         """Those of ``keys`` that some job holds now (see docs/unique-jobs.md)."""
         ...
 
-    def count_ahead(self, job_id: int, cap: int) -> int:
+    def count_ahead(self, job_id: int, cap: int, *, now: float | None = None) -> int:
         """Ready jobs of the same queue a claim would take before ``job_id``, up to ``cap``.
 
         Ahead means higher priority, or equal priority and earlier ``run_at`` (then lower id).
@@ -420,7 +453,7 @@ class Store(WatchVerbs, WebVerbs, OutboxVerbs, Protocol):
         """
         ...
 
-    def limit_status(self, job_id: int) -> LimitStatus | None:
+    def limit_status(self, job_id: int, *, now: float | None = None) -> LimitStatus | None:
         """Job ``job_id``'s concurrency and rate limits and what their keys have spent now.
 
         None when the job does not exist; a job without limits gets an empty status.
@@ -441,13 +474,13 @@ class AsyncStore(Protocol):
         """The synchronous store beside this one (same database)."""
         ...
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
+    ) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs`."""
         ...
 
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
-    ) -> list[InsertedJob]:
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs_in` (``connection`` may be an async connection)."""
         ...
 
@@ -455,7 +488,9 @@ class AsyncStore(Protocol):
         """See :meth:`Store.claim_jobs`."""
         ...
 
-    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    async def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
         ...
 
@@ -475,7 +510,7 @@ class AsyncStore(Protocol):
         """See :meth:`Store.set_progress`."""
         ...
 
-    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+    async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
         ...
 
@@ -491,11 +526,15 @@ class AsyncStore(Protocol):
         """See :meth:`Store.get_job`."""
         ...
 
-    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    async def prune(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`Store.prune`."""
         ...
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
         ...
 
@@ -534,7 +573,9 @@ class AsyncStore(Protocol):
         """See :meth:`Store.queue_depth`."""
         ...
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """The async twin of :meth:`Store.held_unique_keys`."""
         ...
 
@@ -549,4 +590,3 @@ class AsyncStore(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
         ...
-

@@ -45,13 +45,13 @@ class ThreadedAsyncStore:
     async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
-        """See :meth:`Store.insert_jobs`."""
-        return await self._run(lambda: self._store.insert_jobs(jobs))
-
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
     ) -> list[InsertedJob]:
+        """See :meth:`Store.insert_jobs`."""
+        return await self._run(lambda: self._store.insert_jobs(jobs, now=now))
+
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Runs inline: the caller's connection belongs to the caller's thread."""
         return self._store.insert_jobs_in(connection, jobs)
 
@@ -59,9 +59,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.claim_jobs`."""
         return await self._run(lambda: self._store.claim_jobs(params))
 
-    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    async def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self._run(lambda: self._store.complete_jobs(completions))
+        return await self._run(lambda: self._store.complete_jobs(completions, now=now))
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -79,9 +81,9 @@ class ThreadedAsyncStore:
         """See :meth:`Store.set_progress`."""
         return await self._run(lambda: self._store.set_progress(job_id, token, fraction, message))
 
-    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+    async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self._run(lambda: self._store.rescue_expired(limit))
+        return await self._run(lambda: self._store.rescue_expired(limit, now=now))
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -95,13 +97,17 @@ class ThreadedAsyncStore:
         """See :meth:`Store.get_job`."""
         return await self._run(lambda: self._store.get_job(job_id))
 
-    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    async def prune(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`Store.prune`."""
-        return await self._run(lambda: self._store.prune(retention, limit))
+        return await self._run(lambda: self._store.prune(retention, limit, now=now))
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return await self._run(lambda: self._store.next_due_in(queues, names))
+        return await self._run(lambda: self._store.next_due_in(queues, names, now=now))
 
     async def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
@@ -119,9 +125,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.queue_depth`."""
         return await self._run(lambda: self._store.queue_depth(queue, cap))
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
-        return await self._run(lambda: self._store.held_unique_keys(keys))
+        return await self._run(lambda: self._store.held_unique_keys(keys, now=now))
 
     async def wait_for_change(self, timeout: float) -> bool:
         """Without a change signal, wait out the timeout (subclasses do better)."""

@@ -1,6 +1,8 @@
 """The store verbs of the scheduler and the monitor (part of every :class:`Store`).
 
 Times are epoch seconds by the store's clock (:meth:`Store.now`). Each verb is one transaction.
+A verb with a ``now`` argument runs at the caller's clock when given one (see
+:mod:`conveyor.store.protocol`).
 """
 
 from __future__ import annotations
@@ -74,14 +76,23 @@ class ScheduleVerbs(Protocol):
         """The schedule's newest slots (slot descending), with their jobs' fields."""
         ...
 
-    def slots_to_judge(self, limit: int = 500) -> list[LedgerEntry]:
+    def slots_to_judge(
+        self, limit: int = 500, *, now: float | None = None
+    ) -> list[LedgerEntry]:
         """Slots without a verdict that can be judged now, oldest first: missed or skipped ones,
         ones whose job is final or gone, and ones whose grace ran out (now >= slot + grace of
-        their schedule). Slots of removed schedules are not returned."""
+        their schedule). Slots of removed schedules are not returned. ``now``: the caller's
+        clock, defaulting to the store's."""
         ...
 
-    def set_verdicts(self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]) -> None:
-        """Record (schedule, slot, verdict, detail) judgements with ``judged_at = now``."""
+    def set_verdicts(
+        self,
+        verdicts: Sequence[tuple[str, float, Verdict, str | None]],
+        *,
+        now: float | None = None,
+    ) -> None:
+        """Record (schedule, slot, verdict, detail) judgements with ``judged_at = now`` (the
+        caller's clock, defaulting to the store's)."""
         ...
 
 
@@ -93,8 +104,10 @@ class MonitorVerbs(Protocol):
         """Create or update a check-in's definition (keeps created_at and last_ping_at)."""
         ...
 
-    def record_checkin(self, name: str) -> float | None:
-        """Record a ping now; the ping's time, or None when no such check-in exists."""
+    def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
+        """Record a ping now; the ping's time, or None when no such check-in exists.
+
+        ``now``: the caller's clock, defaulting to the store's."""
         ...
 
     def list_checkins(self) -> list[CheckinRow]:
@@ -135,8 +148,13 @@ class MonitorVerbs(Protocol):
         """Incidents newest first; resolved ones too when asked."""
         ...
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Take or extend the named lease for ``seconds``; False while someone else holds it."""
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
+        """Take or extend the named lease for ``seconds``; False while someone else holds it.
+
+        ``now``: the caller's clock, defaulting to the store's; the lease ends ``seconds``
+        after it, and a lease that ended at or before it changes hands."""
         ...
 
     def release_lease(self, name: str, holder: str) -> None:
@@ -147,10 +165,12 @@ class MonitorVerbs(Protocol):
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``."""
         ...
 
-    def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune_watch(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """Delete judged ledger rows, resolved incidents (with their alert deliveries), delivered
-        or given-up alert deliveries, and pings older than ``retention.watch``; return how many
-        rows went."""
+        or given-up alert deliveries, and pings older than ``retention.watch`` at ``now`` (the
+        caller's clock, defaulting to the store's); return how many rows went."""
         ...
 
 

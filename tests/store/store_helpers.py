@@ -79,10 +79,18 @@ def claim(
     limit: int = 10,
     lease: float = LEASE,
     worker: str = WORKER,
+    now: float | None = None,
 ) -> list[ClaimedJob]:
-    """Claim ready jobs with :meth:`Store.claim_jobs`."""
+    """Claim ready jobs with :meth:`Store.claim_jobs` (at the caller's ``now`` if given)."""
     return store.claim_jobs(
-        ClaimParams(worker_id=worker, queues=queues, names=names, limit=limit, lease_seconds=lease)
+        ClaimParams(
+            worker_id=worker,
+            queues=queues,
+            names=names,
+            limit=limit,
+            lease_seconds=lease,
+            now=now,
+        )
     )
 
 
@@ -102,8 +110,10 @@ def complete(
     result: Any = None,
     retry_delay: float = 0.0,
     error: ErrorInfo | None = None,
+    now: float | None = None,
 ) -> bool:
-    """Complete one claimed attempt; return whether the store accepted it."""
+    """Complete one claimed attempt (at the caller's ``now`` if given); return whether the
+    store accepted it."""
     completion = Completion(
         job_id=job.id,
         token=job.token if token is None else token,
@@ -112,16 +122,23 @@ def complete(
         retry_delay=retry_delay,
         error=error,
     )
-    (outcome,) = store.complete_jobs([completion])
+    (outcome,) = store.complete_jobs([completion], now=now)
     assert outcome.job_id == job.id
     return outcome.accepted
 
 
 def heartbeat(
-    store: Store, held: list[tuple[int, int]], *, worker: str = WORKER, lease: float = LEASE
+    store: Store,
+    held: list[tuple[int, int]],
+    *,
+    worker: str = WORKER,
+    lease: float = LEASE,
+    now: float | None = None,
 ) -> frozenset[int]:
-    """Send one heartbeat for ``held`` (job id, token) pairs."""
-    return store.heartbeat(HeartbeatParams(worker_id=worker, held=tuple(held), lease_seconds=lease))
+    """Send one heartbeat for ``held`` (job id, token) pairs (at the caller's ``now``)."""
+    return store.heartbeat(
+        HeartbeatParams(worker_id=worker, held=tuple(held), lease_seconds=lease, now=now)
+    )
 
 
 def wait_until(probe: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.01) -> T:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from store_helpers import (
     claim,
     claim_one,
@@ -245,8 +243,8 @@ def test_prune_uses_the_retention_of_each_state(store: Store) -> None:
     done_id = insert_one(store)
     assert complete(store, claim_one(store), result="ok")
     dead_id = _dead_job(store, name="report")
-    time.sleep(0.2)
-    assert store.prune(Retention(succeeded=3600, dead=0.1, cancelled=3600)) == 1
+    later = store.now() + 0.2  # the caller's clock, advanced instead of sleeping
+    assert store.prune(Retention(succeeded=3600, dead=0.1, cancelled=3600), now=later) == 1
     assert store.get_job(dead_id) is None
     assert _state(store, done_id) is JobState.SUCCEEDED
 
@@ -255,11 +253,11 @@ def test_prune_respects_its_limit(store: Store) -> None:
     insert(store, *[new_job() for _ in range(5)])
     for job in claim(store):
         assert complete(store, job)
-    time.sleep(0.2)
+    later = store.now() + 0.2
     retention = Retention(succeeded=0.1)
-    assert store.prune(retention, limit=2) == 2
+    assert store.prune(retention, limit=2, now=later) == 2
     assert store.count_jobs(JobFilter()) == 3
-    assert store.prune(retention, limit=10) == 3
+    assert store.prune(retention, limit=10, now=later) == 3
     assert store.count_jobs(JobFilter()) == 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from conveyor.store import Store
@@ -20,21 +19,22 @@ def test_a_free_lease_is_taken_and_others_are_refused_while_it_runs(store: Store
 
 
 def test_the_holder_extends_its_own_lease(store: Store) -> None:
-    assert store.acquire_lease(LEASE, "a", 0.2) is True
-    assert store.acquire_lease(LEASE, "a", 60) is True
-    time.sleep(0.3)
-    # Extended to a minute: the first, short term has passed but the lease still runs.
-    assert store.acquire_lease(LEASE, "b", 60) is False
-    assert store.acquire_lease(LEASE, "a", 60) is True
+    t = store.now()
+    assert store.acquire_lease(LEASE, "a", 0.2, now=t) is True
+    assert store.acquire_lease(LEASE, "a", 60, now=t) is True
+    # Extended to a minute: the first, short term has passed (on the caller's clock, advanced
+    # instead of sleeping) but the lease still runs.
+    assert store.acquire_lease(LEASE, "b", 60, now=t + 0.3) is False
+    assert store.acquire_lease(LEASE, "a", 60, now=t + 0.3) is True
 
 
 def test_an_expired_lease_changes_hands(store: Store) -> None:
-    assert store.acquire_lease(LEASE, "a", 0.2) is True
-    assert store.acquire_lease(LEASE, "b", 0.2) is False
-    time.sleep(0.3)
-    assert store.acquire_lease(LEASE, "b", 60) is True
+    t = store.now()
+    assert store.acquire_lease(LEASE, "a", 0.2, now=t) is True
+    assert store.acquire_lease(LEASE, "b", 0.2, now=t) is False
+    assert store.acquire_lease(LEASE, "b", 60, now=t + 0.3) is True
     # The former holder lost it and cannot simply extend it.
-    assert store.acquire_lease(LEASE, "a", 60) is False
+    assert store.acquire_lease(LEASE, "a", 60, now=t + 0.3) is False
 
 
 def test_release_frees_the_lease_only_for_its_holder(store: Store) -> None:

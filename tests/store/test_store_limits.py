@@ -41,11 +41,16 @@ def limited_job(
 
 
 def claim_limited(
-    store: Store, limit: int = 10, *, queues: tuple[str, ...] = (QUEUE,), worker: str = WORKER
+    store: Store,
+    limit: int = 10,
+    *,
+    queues: tuple[str, ...] = (QUEUE,),
+    worker: str = WORKER,
+    now: float | None = None,
 ) -> list[ClaimedJob]:
-    """A claim by a worker that knows ``call_vendor`` is limited."""
+    """A claim by a worker that knows ``call_vendor`` is limited (at the caller's ``now``)."""
     return store.claim_jobs(
-        ClaimParams(worker, queues, ALL_NAMES, limit, 30.0, limited_names=(LIMITED,))
+        ClaimParams(worker, queues, ALL_NAMES, limit, 30.0, limited_names=(LIMITED,), now=now)
     )
 
 
@@ -169,9 +174,8 @@ def test_a_rate_limit_allows_max_starts_per_period(store: Store) -> None:
     for job in first:
         complete(store, job)
     assert claim_limited(store) == [] or store.now() - began >= per
-    while store.now() - began < per + 0.05:
-        time.sleep(0.05)
-    second = claim_limited(store)
+    # The period passes on the caller's clock (advanced instead of sleeping).
+    second = claim_limited(store, now=max(began, store.now()) + per + 0.05)
     assert len(second) == 3
     assert min(j.started_at for j in second) - max(j.started_at for j in first) >= per - 0.01
 
@@ -180,10 +184,12 @@ def test_a_rate_window_slides(store: Store) -> None:
     per = 0.8
     insert(store, *[limited_job(None, rate_key="r", rate_max=2, rate_per=per) for _ in range(6)])
     starts: list[float] = []
-    deadline = time.monotonic() + 3 * per + 1.0
-    while len(starts) < 6 and time.monotonic() < deadline:
-        starts += [j.started_at for j in claim_limited(store, 1)]
-        time.sleep(0.02)
+    # Claims every 20 ms of the caller's clock, advanced instead of sleeping.
+    now = store.now()
+    deadline = now + 3 * per + 1.0
+    while len(starts) < 6 and now < deadline:
+        starts += [j.started_at for j in claim_limited(store, 1, now=now)]
+        now += 0.02
     assert len(starts) == 6
     # At most 2 starts in any window of length ``per`` (open at the start).
     for s in starts:
@@ -197,10 +203,10 @@ def test_prune_drops_rate_starts_that_left_their_window_whatever_their_key(
     insert(store, limited_job(None, rate_key="once-only", rate_max=1, rate_per=per))
     [slow] = insert(store, limited_job(None, rate_key="slow", rate_max=1, rate_per=3600.0))
     assert len(claim_limited(store)) == 2
-    time.sleep(per + 0.05)
+    later = store.now() + per + 0.05  # the caller's clock, advanced instead of sleeping
     # The expired start of a key nobody claims again goes; the one still in its window stays.
-    assert store.prune(Retention(), limit=100) == 1
-    assert store.prune(Retention(), limit=100) == 0
+    assert store.prune(Retention(), limit=100, now=later) == 1
+    assert store.prune(Retention(), limit=100, now=later) == 0
     status = store.limit_status(slow)
     assert status is not None and status.spent_until is not None  # its start is still counted
 

@@ -114,10 +114,10 @@ def test_a_concurrent_record_waits_and_wins_after_a_rollback(store: Store) -> No
 def test_prune_deletes_once_records_past_their_retention(store: Store) -> None:
     for n in range(3):
         assert store.record_once(f"old:{n}", n)
-    time.sleep(0.05)
-    assert store.prune(Retention()) == 0  # 30 days by default: all kept
-    assert store.prune(Retention(once=0.01), limit=2) == 2
-    assert store.prune(Retention(once=0.01), limit=2) == 1
+    later = store.now() + 0.05  # the caller's clock, advanced instead of sleeping
+    assert store.prune(Retention(), now=later) == 0  # 30 days by default: all kept
+    assert store.prune(Retention(once=0.01), limit=2, now=later) == 2
+    assert store.prune(Retention(once=0.01), limit=2, now=later) == 1
     assert not any(store.once_seen(f"old:{n}") for n in range(3))
     assert store.record_once("old:0", 9)  # a pruned key can be recorded again
 

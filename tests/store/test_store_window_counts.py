@@ -3,8 +3,6 @@ and dead-letter rules read these), and pruning the schedules' judged ledger rows
 
 from __future__ import annotations
 
-import time
-
 from store_helpers import claim, claim_one, complete, insert_one, lapse
 
 from conveyor.store import Store
@@ -20,11 +18,13 @@ def succeed(store: Store, queue: str) -> None:
     assert complete(store, claim_one(store, queues=(queue,)))
 
 
-def fail_then_succeed(store: Store, queue: str) -> None:
-    """One job whose first attempt fails and is retried, then succeeds."""
+def fail_then_succeed(store: Store, queue: str, now: float | None = None) -> None:
+    """One job whose first attempt fails and is retried, then succeeds (at the caller's
+    ``now`` when given)."""
     insert_one(store, queue=queue)
-    assert complete(store, claim_one(store, queues=(queue,)), CompletionKind.RETRY, error=BOOM)
-    assert complete(store, claim_one(store, queues=(queue,)))
+    first = claim_one(store, queues=(queue,), now=now)
+    assert complete(store, first, CompletionKind.RETRY, error=BOOM, now=now)
+    assert complete(store, claim_one(store, queues=(queue,), now=now), now=now)
 
 
 def die(store: Store, queue: str) -> None:
@@ -64,10 +64,10 @@ def test_an_attempt_lost_with_its_worker_counts_as_failed(store: Store) -> None:
 def test_only_what_finished_since_the_point_counts(store: Store) -> None:
     succeed(store, "mail")
     die(store, "mail")
-    time.sleep(0.05)
-    since = store.now()
-    time.sleep(0.05)
-    fail_then_succeed(store, "mail")
+    # The point lies after those finishes, and the next ones after it, on the caller's clock
+    # (advanced instead of sleeping).
+    since = store.now() + 0.05
+    fail_then_succeed(store, "mail", now=since + 0.05)
     assert store.window_counts(since) == [
         WindowCounts(queue="mail", succeeded=1, failed_attempts=1, dead=0)
     ]
@@ -84,14 +84,14 @@ def test_pruning_drops_judged_slots_past_the_retention(store: Store) -> None:
     store.set_verdicts(
         [("nightly", 1.0, Verdict.MISSED, None), ("nightly", 2.0, Verdict.MISSED, "down")]
     )
-    time.sleep(0.3)
-    store.set_verdicts([("nightly", 3.0, Verdict.MISSED, None)])
-    assert store.prune_watch(Retention(watch=3600.0)) == 0
+    # The caller's clock, advanced instead of sleeping: slot 3 is judged 0.3 s later.
+    later = store.now() + 0.3
+    store.set_verdicts([("nightly", 3.0, Verdict.MISSED, None)], now=later)
+    assert store.prune_watch(Retention(watch=3600.0), now=later) == 0
     # Judged long enough ago: slots 1 and 2. Slot 3 was judged just now, slot 4 never.
-    assert store.prune_watch(Retention(watch=0.2)) == 2
+    assert store.prune_watch(Retention(watch=0.2), now=later) == 2
     assert sorted(e.slot for e in store.schedule_ledger("nightly")) == [3.0, 4.0]
-    time.sleep(0.05)
-    assert store.prune_watch(Retention(watch=0.0), limit=5) == 1
+    assert store.prune_watch(Retention(watch=0.0), limit=5, now=later + 0.05) == 1
     assert [e.slot for e in store.schedule_ledger("nightly")] == [4.0]
 
 
@@ -99,8 +99,8 @@ def test_pruning_slots_stops_at_the_limit(store: Store) -> None:
     fires = [SlotFire(slot=float(n), status=SlotStatus.MISSED) for n in range(1, 6)]
     store.fire_slots("nightly", fires)
     store.set_verdicts([("nightly", float(n), Verdict.MISSED, None) for n in range(1, 6)])
-    time.sleep(0.05)
-    assert store.prune_watch(Retention(watch=0.0), limit=3) == 3
+    later = store.now() + 0.05  # the caller's clock, advanced instead of sleeping
+    assert store.prune_watch(Retention(watch=0.0), limit=3, now=later) == 3
     assert len(store.schedule_ledger("nightly")) == 2
-    assert store.prune_watch(Retention(watch=0.0), limit=3) == 2
+    assert store.prune_watch(Retention(watch=0.0), limit=3, now=later) == 2
     assert store.schedule_ledger("nightly") == []

@@ -171,15 +171,15 @@ class AsyncPostgresStore:
 
     # -- the verbs ----------------------------------------------------------------------------
 
-    async def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    async def insert_jobs(
+        self, jobs: Sequence[NewJob], *, now: float | None = None
+    ) -> list[InsertedJob]:
         """See :meth:`Store.insert_jobs`."""
         if not jobs:
             return []
-        return await self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+        return await self.run(self.plans.insert_jobs(jobs, now=now), "inserting jobs")
 
-    async def insert_jobs_in(
-        self, connection: object, jobs: Sequence[NewJob]
-    ) -> list[InsertedJob]:
+    async def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Insert inside the caller's transaction on an async (or sync) connection."""
         raw = await driver_connection_async(connection)
         if isinstance(raw, psycopg.Connection):
@@ -211,9 +211,7 @@ class AsyncPostgresStore:
     async def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
         return await self.run(self.plans.claim_plain_jobs(step.params), "claiming jobs")
 
-    async def _stray_look_after_commit(
-        self, step: claim_passes.LimitedPass
-    ) -> list[ClaimedJob]:
+    async def _stray_look_after_commit(self, step: claim_passes.LimitedPass) -> list[ClaimedJob]:
         try:
             return await self._limited_pass(step)
         except ConveyorError as exc:
@@ -221,9 +219,11 @@ class AsyncPostgresStore:
             log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
             return []
 
-    async def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    async def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self.run(self.plans.complete_jobs(completions), "completing jobs")
+        return await self.run(self.plans.complete_jobs(completions, now), "completing jobs")
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -263,9 +263,9 @@ class AsyncPostgresStore:
             self.plans.set_progress(job_id, token, fraction, message), "recording progress"
         )
 
-    async def rescue_expired(self, limit: int = 1000) -> list[int]:
+    async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+        return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -282,13 +282,19 @@ class AsyncPostgresStore:
         found = await self.run(self.plans.list_jobs(JobFilter(ids=(job_id,))), "reading a job")
         return found[0] if found else None
 
-    async def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    async def prune(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`Store.prune`."""
-        return await self.run(self.plans.prune(retention, limit), "pruning")
+        return await self.run(self.plans.prune(retention, limit, now), "pruning")
 
-    async def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    async def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return await self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+        return await self.run(
+            self.plans.next_due_in(queues, names, now), "reading the next due time"
+        )
 
     async def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
@@ -306,9 +312,11 @@ class AsyncPostgresStore:
         """See :meth:`Store.queue_depth`."""
         return await self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
 
-    async def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    async def held_unique_keys(
+        self, keys: Sequence[str], *, now: float | None = None
+    ) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
-        return await self.run(self.plans.held_unique_keys(keys), "reading unique key holders")
+        return await self.run(self.plans.held_unique_keys(keys, now), "reading unique key holders")
 
     async def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""

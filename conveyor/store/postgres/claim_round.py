@@ -18,7 +18,6 @@ from conveyor.store.limits import PassHint
 from conveyor.store.postgres.plans import (
     Plan,
     Plans,
-    Statement,
     completion_row,
     register_single,
 )
@@ -74,12 +73,12 @@ def complete_and_claim_plain(
 ) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
     """Complete, then claim plain jobs: one statement (see :func:`complete_and_claim_sql`)."""
     if params.limit <= 0 or not params.queues or not params.names:
-        return (yield from plans.complete_jobs(completions)), []
+        return (yield from plans.complete_jobs(completions, params.now)), []
     unique: dict[int, Completion] = {}
     for c in completions:
         unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
     batch = [completion_row(c) for c in unique.values()]
-    result = yield Statement(
+    result = yield plans.at(
         complete_and_claim_sql(plans.schema),
         {
             "batch": json.dumps(batch),
@@ -90,6 +89,7 @@ def complete_and_claim_plain(
             "worker_id": params.worker_id,
             "lease_seconds": params.lease_seconds,
         },
+        params.now,
     )
     accepted = {r[0] for r in result.rows if r[0] is not None}
     # The claimed rows come without a completed id; the last column is their claim order.
@@ -102,7 +102,7 @@ def complete_then_claim(
 ) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
     """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
     transaction. Returns the completion results and every job claimed."""
-    completed = yield from plans.complete_jobs(completions)
+    completed = yield from plans.complete_jobs(completions, params.now)
     claimed = yield from passes_in_plan(plans, claim_passes.claim(params, hint))
     return completed, claimed
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 
 from conveyor.store.postgres.plans import Plan, Statement, register_single
+from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import Retention
 from conveyor.store.watch_rows import checkin_from_row, incident_from_row
@@ -70,9 +71,10 @@ class MonitorPlans:
             },
         )
 
-    def record_checkin(self, name: str) -> Plan[float | None]:
-        """Record a ping now; its time, or None for an unknown check-in."""
-        result = yield Statement(self.q("checkin_record"), {"name": name})
+    def record_checkin(self, name: str, now: float | None = None) -> Plan[float | None]:
+        """Record a ping at ``now`` (or the server's clock); its time, or None for an unknown
+        check-in."""
+        result = yield at(self.q("checkin_record"), {"name": name}, now)
         return float(result.rows[0][0]) if result.rows else None
 
     def list_checkins(self) -> Plan[list[CheckinRow]]:
@@ -132,10 +134,15 @@ class MonitorPlans:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> Plan[bool]:
-        """Take or extend a lease; False while another holder's runs."""
-        result = yield Statement(
-            self.q("lease_acquire"), {"name": name, "holder": holder, "seconds": float(seconds)}
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, now: float | None = None
+    ) -> Plan[bool]:
+        """Take or extend a lease at ``now`` (or the server's clock); False while another
+        holder's runs."""
+        result = yield at(
+            self.q("lease_acquire"),
+            {"name": name, "holder": holder, "seconds": float(seconds)},
+            now,
         )
         return bool(result.rows)
 
@@ -153,24 +160,28 @@ class MonitorPlans:
             for r in result.rows
         ]
 
-    def prune_watch(self, retention: Retention, limit: int) -> Plan[int]:
+    def prune_watch(
+        self, retention: Retention, limit: int, now: float | None = None
+    ) -> Plan[int]:
         """Delete old judged slots, resolved incidents with their notifications, finished
         notifications and pings (each check-in keeps its newest); at most ``limit`` per table.
         """
         keep = float(retention.watch)
-        slots = yield from self._prune("watch_prune_slots", keep, limit)
+        slots = yield from self._prune("watch_prune_slots", keep, limit, now)
         # An incident goes only once its notifications are gone, and both notification
         # deletes share the table's budget.
-        notifications = yield from self._prune("watch_prune_incident_notifications", keep, limit)
-        notifications += yield from self._prune(
-            "watch_prune_notifications", keep, limit - notifications
+        notifications = yield from self._prune(
+            "watch_prune_incident_notifications", keep, limit, now
         )
-        incidents = yield from self._prune("watch_prune_incidents", keep, limit)
-        pings = yield from self._prune("watch_prune_pings", keep, limit)
+        notifications += yield from self._prune(
+            "watch_prune_notifications", keep, limit - notifications, now
+        )
+        incidents = yield from self._prune("watch_prune_incidents", keep, limit, now)
+        pings = yield from self._prune("watch_prune_pings", keep, limit, now)
         return slots + notifications + incidents + pings
 
-    def _prune(self, step: str, keep: float, limit: int) -> Plan[int]:
+    def _prune(self, step: str, keep: float, limit: int, now: float | None) -> Plan[int]:
         if limit <= 0:
             return 0
-        result = yield Statement(self.q(step), {"keep": keep, "limit": limit})
+        result = yield at(self.q(step), {"keep": keep, "limit": limit}, now)
         return result.rowcount

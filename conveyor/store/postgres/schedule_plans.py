@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
+from conveyor.store.postgres.plans_base import at
 from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, schedule_from_row
 from conveyor.store.watch_types import (
     LedgerEntry,
@@ -144,18 +145,18 @@ class SchedulePlans:
         )
         return [ledger_from_row(r) for r in result.rows]
 
-    def slots_to_judge(self, limit: int) -> Plan[list[LedgerEntry]]:
+    def slots_to_judge(self, limit: int, now: float | None = None) -> Plan[list[LedgerEntry]]:
         """Unjudged slots that can be judged now, oldest first."""
-        result = yield Statement(self.q("slot_to_judge"), {"limit": limit})
+        result = yield at(self.q("slot_to_judge"), {"limit": limit}, now)
         return [ledger_from_row(r) for r in result.rows]
 
     def set_verdicts(
-        self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]
+        self, verdicts: Sequence[tuple[str, float, Verdict, str | None]], now: float | None = None
     ) -> Plan[None]:
         """Record every judgement in one statement."""
         if not verdicts:
             return
-        yield Statement(
+        yield at(
             self.q("slot_set_verdicts"),
             {
                 "schedules": [v[0] for v in verdicts],
@@ -163,6 +164,7 @@ class SchedulePlans:
                 "verdicts": [str(v[2]) for v in verdicts],
                 "details": [v[3] for v in verdicts],
             },
+            now,
         )
 
 

@@ -32,6 +32,25 @@ def query(name: str, schema: str) -> str:
     return _text("queries", f"{name}.sql").replace("{schema}", f'"{schema}"')
 
 
+CLOCK = "conveyor_now"
+"""The parameter that carries the caller's clock (epoch seconds) into a statement."""
+
+_SERVER_CLOCK = re.compile(r"\b(?:now|clock_timestamp)\(\)")
+
+
+@cache
+def at_clock(sql: str) -> str:
+    """``sql`` run at the caller's clock: each ``now()`` and ``clock_timestamp()`` reads the
+    :data:`CLOCK` parameter instead.
+
+    The queries are written against the server's clock (``now()``, the transaction's start, or
+    ``clock_timestamp()`` where a statement must read the time after waiting for locks);
+    a verb given ``now=`` runs the very same text with that one function replaced, so the
+    default path keeps its statement unchanged and a test can advance time without sleeping.
+    """
+    return _SERVER_CLOCK.sub(f"to_timestamp(%({CLOCK})s::float8)", sql)
+
+
 def migrations(schema: str) -> list[tuple[int, str]]:
     """Numbered migrations shipped with the package, in order, for ``schema``."""
     folder = resources.files("conveyor.store.postgres").joinpath("migrations")

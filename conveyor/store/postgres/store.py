@@ -171,11 +171,11 @@ class PostgresStore(
 
     # -- the verbs ----------------------------------------------------------------------------
 
-    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def insert_jobs(self, jobs: Sequence[NewJob], *, now: float | None = None) -> list[InsertedJob]:
         """Insert jobs atomically in one statement that also sends the NOTIFY."""
         if not jobs:
             return []
-        return self.run(self.plans.insert_jobs(jobs), "inserting jobs")
+        return self.run(self.plans.insert_jobs(jobs, now=now), "inserting jobs")
 
     def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Insert inside the caller's transaction (psycopg or SQLAlchemy connection/session)."""
@@ -228,9 +228,11 @@ class PostgresStore(
             log.warning("looking for limited jobs failed (%s); the next claim retries", exc)
             return []
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return self.run(self.plans.complete_jobs(completions), "completing jobs")
+        return self.run(self.plans.complete_jobs(completions, now), "completing jobs")
 
     def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -266,13 +268,13 @@ class PostgresStore(
         """See :meth:`Store.set_progress`."""
         return self.run(self.plans.set_progress(job_id, token, fraction, message), "progress")
 
-    def rescue_expired(self, limit: int = 1000) -> list[int]:
+    def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return self.run(self.plans.rescue_expired(limit), "rescuing expired leases")
+        return self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
-    def expire_worker(self, worker_id: str) -> int:
+    def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
-        return self.run(self.plans.expire_worker(worker_id), "expiring a worker")
+        return self.run(self.plans.expire_worker(worker_id, now), "expiring a worker")
 
     def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -282,9 +284,9 @@ class PostgresStore(
         """See :meth:`Store.deregister_worker`."""
         self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
 
-    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+    def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
-        return self.run(self.plans.live_workers(stale_after), "listing workers")
+        return self.run(self.plans.live_workers(stale_after, now), "listing workers")
 
     def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""
@@ -297,41 +299,43 @@ class PostgresStore(
             return []
         return self.list_jobs(JobFilter(ids=tuple(job_ids)))
 
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
+    def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """See :meth:`Store.list_jobs`."""
-        return self.run(self.plans.list_jobs(flt), "listing jobs")
+        return self.run(self.plans.list_jobs(flt, now), "listing jobs")
 
-    def count_jobs(self, flt: JobFilter) -> int:
+    def count_jobs(self, flt: JobFilter, *, now: float | None = None) -> int:
         """See :meth:`Store.count_jobs`."""
-        return self.run(self.plans.count_jobs(flt), "counting jobs")
+        return self.run(self.plans.count_jobs(flt, now), "counting jobs")
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
         """See :meth:`Store.list_attempts`."""
         return self.run(self.plans.list_attempts(job_id), "listing attempts")
 
-    def queue_stats(self) -> list[QueueStats]:
+    def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
         """See :meth:`Store.queue_stats`."""
-        return self.run(self.plans.queue_stats(), "reading queue stats")
+        return self.run(self.plans.queue_stats(now), "reading queue stats")
 
-    def retry_jobs(self, flt: JobFilter) -> list[int]:
+    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
-        return self.run(self.plans.retry_jobs(flt), "retrying jobs")
+        return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
 
-    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+    def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
-        return self.run(self.plans.cancel_jobs(flt), "cancelling jobs")
+        return self.run(self.plans.cancel_jobs(flt, now), "cancelling jobs")
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """See :meth:`Store.discard_jobs`."""
         return self.run(self.plans.discard_jobs(flt), "discarding jobs")
 
-    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self.run(self.plans.prune(retention, limit), "pruning")
+        return self.run(self.plans.prune(retention, limit, now), "pruning")
 
-    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return self.run(self.plans.next_due_in(queues, names), "reading the next due time")
+        return self.run(self.plans.next_due_in(queues, names, now), "reading the next due time")
 
     def pause_queue(self, name: str, by: str | None) -> bool:
         """See :meth:`Store.pause_queue`."""
@@ -353,17 +357,17 @@ class PostgresStore(
         """See :meth:`Store.queue_depth`."""
         return self.run(self.plans.queue_depth(queue, cap), "counting waiting jobs")
 
-    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    def held_unique_keys(self, keys: Sequence[str], *, now: float | None = None) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
-        return self.run(self.plans.held_unique_keys(keys), "reading unique key holders")
+        return self.run(self.plans.held_unique_keys(keys, now), "reading unique key holders")
 
-    def limit_status(self, job_id: int) -> LimitStatus | None:
+    def limit_status(self, job_id: int, *, now: float | None = None) -> LimitStatus | None:
         """See :meth:`Store.limit_status`."""
-        return self.run(self.plans.limit_status(job_id), "reading a job's limits")
+        return self.run(self.plans.limit_status(job_id, now), "reading a job's limits")
 
-    def count_ahead(self, job_id: int, cap: int) -> int:
+    def count_ahead(self, job_id: int, cap: int, *, now: float | None = None) -> int:
         """See :meth:`Store.count_ahead`."""
-        return self.run(self.plans.count_ahead(job_id, cap), "counting jobs ahead")
+        return self.run(self.plans.count_ahead(job_id, cap, now), "counting jobs ahead")
 
     def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""

@@ -40,9 +40,9 @@ class PostgresMonitorVerbs:
         """See :meth:`MonitorVerbs.upsert_checkin`; a new check-in's ``created_at`` is now."""
         self.run(self._monitor.upsert_checkin(row), "saving a check-in")
 
-    def record_checkin(self, name: str) -> float | None:
+    def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
         """See :meth:`MonitorVerbs.record_checkin`."""
-        return self.run(self._monitor.record_checkin(name), "recording a check-in ping")
+        return self.run(self._monitor.record_checkin(name, now), "recording a check-in ping")
 
     def list_checkins(self) -> list[CheckinRow]:
         """See :meth:`MonitorVerbs.list_checkins`."""
@@ -94,9 +94,13 @@ class PostgresMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
         """See :meth:`MonitorVerbs.acquire_lease`."""
-        return self.run(self._monitor.acquire_lease(name, holder, seconds), "taking a lease")
+        return self.run(
+            self._monitor.acquire_lease(name, holder, seconds, now), "taking a lease"
+        )
 
     def release_lease(self, name: str, holder: str) -> None:
         """See :meth:`MonitorVerbs.release_lease`."""
@@ -108,10 +112,12 @@ class PostgresMonitorVerbs:
         """See :meth:`MonitorVerbs.window_counts`; queues by name, only those with a count."""
         return self.run(self._monitor.window_counts(since), "counting finished work")
 
-    def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune_watch(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
 
         Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.
         """
-        return self.run(self._monitor.prune_watch(retention, limit), "pruning monitor records")
+        return self.run(self._monitor.prune_watch(retention, limit, now), "pruning monitor records")

@@ -84,10 +84,17 @@ class PostgresScheduleVerbs:
             "reading a schedule's ledger",
         )
 
-    def slots_to_judge(self, limit: int = 500) -> list[LedgerEntry]:
+    def slots_to_judge(
+        self, limit: int = 500, *, now: float | None = None
+    ) -> list[LedgerEntry]:
         """See :meth:`ScheduleVerbs.slots_to_judge`."""
-        return self.run(self._schedule_plans.slots_to_judge(limit), "reading slots to judge")
+        return self.run(self._schedule_plans.slots_to_judge(limit, now), "reading slots to judge")
 
-    def set_verdicts(self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]) -> None:
+    def set_verdicts(
+        self,
+        verdicts: Sequence[tuple[str, float, Verdict, str | None]],
+        *,
+        now: float | None = None,
+    ) -> None:
         """See :meth:`ScheduleVerbs.set_verdicts`."""
-        self.run(self._schedule_plans.set_verdicts(verdicts), "recording verdicts")
+        self.run(self._schedule_plans.set_verdicts(verdicts, now), "recording verdicts")

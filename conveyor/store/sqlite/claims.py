@@ -30,6 +30,10 @@ class SQLiteClaimVerbs:
 
         def now(self) -> float: ...
 
+    def _now(self, params: ClaimParams) -> float:
+        # The caller's clock when given (see conveyor.store.protocol), else the store's.
+        return self.now() if params.now is None else params.now
+
     def claim_limited_jobs(
         self, params: ClaimParams, *, look_first: bool = True
     ) -> list[ClaimedJob]:
@@ -46,10 +50,10 @@ class SQLiteClaimVerbs:
         window = limits.window(params.limit)
         if look_first:
             with self.db.read() as conn:
-                if not _limited_candidates(conn, params.queues, names, self.now(), window):
+                if not _limited_candidates(conn, params.queues, names, self._now(params), window):
                     return []
         with self.db.write() as conn:
-            now = self.now()
+            now = self._now(params)
             candidates = _limited_candidates(conn, params.queues, names, now, window)
             if not candidates:
                 return []
@@ -107,7 +111,7 @@ class SQLiteClaimVerbs:
         with self.db.write() as conn:
             # "Now" is read once the write lock is held: a claim that waited for it must not
             # start its lease in the past (the rescuer would take the job at once).
-            now = self.now()
+            now = self._now(params)
             paused = {r[0] for r in conn.execute(query("paused_queues")).fetchall()}
             open_queues = [q for q in dict.fromkeys(params.queues) if q not in paused]
             alone = len(open_queues) == 1

@@ -110,12 +110,12 @@ class SQLiteStore(
 
     # -- producing ----------------------------------------------------------------------------
 
-    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def insert_jobs(self, jobs: Sequence[NewJob], *, now: float | None = None) -> list[InsertedJob]:
         """Insert all jobs in one transaction."""
         if not jobs:
             return []
         with self.db.write(handoff=False) as conn:
-            return self._insert(conn, jobs)
+            return self._insert(conn, jobs, now)
 
     def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
         """Insert on the caller's ``sqlite3.Connection`` to the same file, in its transaction."""
@@ -161,24 +161,28 @@ class SQLiteStore(
         conn.execute(query("take_write_lock"))
         return self._insert(conn, jobs)
 
-    def _insert(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def _insert(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], at: float | None = None
+    ) -> list[InsertedJob]:
         """Insert inside the write transaction open on ``conn``; unique keys are checked here.
 
         Without unique keys this is one statement. With them, the holders of the batch's keys
         are read first: under the write lock nothing can commit between the read and the insert.
         """
+        now = self.now() if at is None else at  # the caller's clock, else the store's
         if not has_unique(jobs):
-            return self._insert_rows(conn, jobs)
+            return self._insert_rows(conn, jobs, now)
         found = conn.execute(
-            query("unique_holders"), {"keys": json.dumps(unique_keys(jobs)), "now": self.now()}
+            query("unique_holders"), {"keys": json.dumps(unique_keys(jobs)), "now": now}
         ).fetchall()
         batch = UniqueBatch.split(jobs, holders_from_rows(found))
-        inserted = self._insert_rows(conn, batch.to_insert) if batch.to_insert else []
+        inserted = self._insert_rows(conn, batch.to_insert, now) if batch.to_insert else []
         return batch.answer(inserted)
 
-    def _insert_rows(self, conn: sqlite3.Connection, jobs: Sequence[NewJob]) -> list[InsertedJob]:
+    def _insert_rows(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+    ) -> list[InsertedJob]:
         """One INSERT ... SELECT over a JSON array: one statement however many jobs."""
-        now = self.now()
         packed = json.dumps(
             [
                 {
@@ -217,17 +221,19 @@ class SQLiteStore(
             lambda step: self.claim_plain_jobs(step.params),
         )
 
-    def complete_jobs(self, completions: Sequence[Completion]) -> list[CompletionResult]:
+    def complete_jobs(
+        self, completions: Sequence[Completion], *, now: float | None = None
+    ) -> list[CompletionResult]:
         """Apply outcomes for attempts still holding their job; refuse the rest."""
         if not completions:
             return []
         with self.db.write() as conn:
-            return self._complete(conn, completions)
+            return self._complete(conn, completions, now)
 
     def _complete(
-        self, conn: sqlite3.Connection, completions: Sequence[Completion]
+        self, conn: sqlite3.Connection, completions: Sequence[Completion], at: float | None
     ) -> list[CompletionResult]:
-        now = self.now()
+        now = self.now() if at is None else at  # read under the write lock
         ids = json.dumps([c.job_id for c in completions])
         held = {r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()}
         results = []
@@ -269,7 +275,7 @@ class SQLiteStore(
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
         with self.db.write() as conn:
-            completed = self._complete(conn, completions)
+            completed = self._complete(conn, completions, params.now)
             # The claim's own writes join this transaction (Database.write nests).
             claimed = self.claim_jobs(params)
         return ClaimRound(completed, claimed)
@@ -285,7 +291,8 @@ class SQLiteStore(
         """Renew leases held under the given tokens and mark the worker seen."""
         tokens = dict(params.held)
         with self.db.write() as conn:
-            now = self.now()  # under the write lock, as in claim_plain_jobs
+            # Under the write lock, as in claim_plain_jobs.
+            now = self.now() if params.now is None else params.now
             conn.execute(query("touch_worker"), {"worker_id": params.worker_id, "now": now})
             if not tokens:
                 return frozenset()
@@ -304,13 +311,13 @@ class SQLiteStore(
         """See :meth:`Store.set_progress`."""
         return self._write(plans.set_progress, job_id, token, fraction, message)
 
-    def rescue_expired(self, limit: int = 1000) -> list[int]:
+    def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired` (:func:`conveyor.lifecycle.lost_attempt` decides)."""
-        return self._write(plans.rescue_expired, limit)
+        return self._write(plans.rescue_expired, limit, now=now)
 
-    def expire_worker(self, worker_id: str) -> int:
+    def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
-        return self._write(plans.expire_worker, worker_id)
+        return self._write(plans.expire_worker, worker_id, now=now)
 
     def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -320,9 +327,9 @@ class SQLiteStore(
         """See :meth:`Store.deregister_worker`."""
         self._write(plans.deregister_worker, worker_id)
 
-    def live_workers(self, stale_after: float) -> list[WorkerInfo]:
+    def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
-        return self._read(plans.live_workers, stale_after)
+        return self._read(plans.live_workers, stale_after, now=now)
 
     # -- inspecting ---------------------------------------------------------------------------
 
@@ -337,25 +344,27 @@ class SQLiteStore(
             return []
         return self.list_jobs(JobFilter(ids=tuple(job_ids)))
 
-    def list_jobs(self, flt: JobFilter) -> list[Job]:
+    def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """See :meth:`Store.list_jobs`."""
-        return self._read(plans.list_jobs, flt)
+        return self._read(plans.list_jobs, flt, now=now)
 
-    def count_jobs(self, flt: JobFilter) -> int:
+    def count_jobs(self, flt: JobFilter, *, now: float | None = None) -> int:
         """See :meth:`Store.count_jobs`."""
-        return self._read(plans.count_jobs, flt)
+        return self._read(plans.count_jobs, flt, now=now)
 
     def list_attempts(self, job_id: int) -> list[Attempt]:
         """See :meth:`Store.list_attempts`."""
         return self._read(plans.list_attempts, job_id)
 
-    def queue_stats(self) -> list[QueueStats]:
+    def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
         """See :meth:`Store.queue_stats`."""
-        return self._read(plans.queue_stats)
+        return self._read(plans.queue_stats, now=now)
 
-    def next_due_in(self, queues: Sequence[str], names: Sequence[str]) -> float | None:
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
+    ) -> float | None:
         """See :meth:`Store.next_due_in`."""
-        return self._read(plans.next_due_in, queues, names)
+        return self._read(plans.next_due_in, queues, names, now=now)
 
     # -- queue controls, holds and limits -----------------------------------------------------
 
@@ -379,37 +388,37 @@ class SQLiteStore(
         """See :meth:`Store.queue_depth`."""
         return self._read(plans.queue_depth, queue, cap)
 
-    def held_unique_keys(self, keys: Sequence[str]) -> frozenset[str]:
+    def held_unique_keys(self, keys: Sequence[str], *, now: float | None = None) -> frozenset[str]:
         """See :meth:`Store.held_unique_keys`."""
         if not keys:
             return frozenset()
-        return self._read(plans.held_unique_keys, keys)
+        return self._read(plans.held_unique_keys, keys, now=now)
 
-    def limit_status(self, job_id: int) -> LimitStatus | None:
+    def limit_status(self, job_id: int, *, now: float | None = None) -> LimitStatus | None:
         """See :meth:`Store.limit_status`."""
-        return self._read(plans.limit_status, job_id)
+        return self._read(plans.limit_status, job_id, now=now)
 
-    def count_ahead(self, job_id: int, cap: int) -> int:
+    def count_ahead(self, job_id: int, cap: int, *, now: float | None = None) -> int:
         """See :meth:`Store.count_ahead`."""
-        return self._read(plans.count_ahead, job_id, cap)
+        return self._read(plans.count_ahead, job_id, cap, now=now)
 
     # -- acting -------------------------------------------------------------------------------
 
-    def retry_jobs(self, flt: JobFilter) -> list[int]:
+    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
-        return self._write(plans.retry_jobs, flt)
+        return self._write(plans.retry_jobs, flt, now=now)
 
-    def cancel_jobs(self, flt: JobFilter) -> list[int]:
+    def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
-        return self._write(plans.cancel_jobs, flt)
+        return self._write(plans.cancel_jobs, flt, now=now)
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """See :meth:`Store.discard_jobs`."""
         return self._write(plans.discard_jobs, flt)
 
-    def prune(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self._write(plans.prune, retention, limit)
+        return self._write(plans.prune, retention, limit, now=now)
 
     # -- ctx.once() records -------------------------------------------------------------------
 
@@ -423,15 +432,16 @@ class SQLiteStore(
 
     # -- running plans ------------------------------------------------------------------------
 
-    def _write(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
-        """Run ``plan(now, *args)`` in a write transaction; now is read under the write lock."""
+    def _write(self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = None) -> T:
+        """Run ``plan(now, *args)`` in a write transaction; the store's clock, when the caller
+        gives none, is read under the write lock."""
         with self.db.write() as conn:
-            return drive(conn, plan(self.now(), *args))
+            return drive(conn, plan(self.now() if now is None else now, *args))
 
-    def _read(self, plan: Callable[..., Plan[T]], *args: Any) -> T:
-        """Run ``plan(now, *args)`` in one consistent read."""
+    def _read(self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = None) -> T:
+        """Run ``plan(now, *args)`` in one consistent read (the store's clock by default)."""
         with self.db.read() as conn:
-            return drive(conn, plan(self.now(), *args))
+            return drive(conn, plan(self.now() if now is None else now, *args))
 
     def close(self) -> None:
         """Close the connection."""

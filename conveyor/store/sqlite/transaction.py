@@ -30,7 +30,7 @@ class SQLiteTransaction:
     def complete(self, completion: Completion) -> bool:
         """Apply the attempt's completion inside this transaction (guarded by its token)."""
         try:
-            [result] = self._store._complete(self.connection, [completion])
+            [result] = self._store._complete(self.connection, [completion], None)
         except sqlite3.Error as exc:
             raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
         return result.accepted

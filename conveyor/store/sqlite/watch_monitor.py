@@ -47,10 +47,10 @@ class SQLiteMonitorVerbs:
                 },
             )
 
-    def record_checkin(self, name: str) -> float | None:
+    def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
         """See :meth:`MonitorVerbs.record_checkin`."""
         with self.db.write() as conn:
-            now = self.now()
+            now = self.now() if now is None else now  # the store's, read under the write lock
             touched = conn.execute(query("checkin_touch"), {"name": name, "now": now})
             if touched.rowcount == 0:
                 return None
@@ -138,12 +138,16 @@ class SQLiteMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
+    def acquire_lease(
+        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    ) -> bool:
         """See :meth:`MonitorVerbs.acquire_lease`."""
         with self.db.write() as conn:
+            # The caller's clock, else the store's read under the write lock.
+            at = self.now() if now is None else now
             row = conn.execute(
                 query("lease_acquire"),
-                {"name": name, "holder": holder, "seconds": float(seconds), "now": self.now()},
+                {"name": name, "holder": holder, "seconds": float(seconds), "now": at},
             ).fetchone()
         return row is not None
 
@@ -163,14 +167,16 @@ class SQLiteMonitorVerbs:
             for r in found
         ]
 
-    def prune_watch(self, retention: Retention, limit: int = 10_000) -> int:
+    def prune_watch(
+        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
+    ) -> int:
         """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
 
         Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.
         """
         with self.db.write() as conn:
-            cutoff = self.now() - retention.watch
+            cutoff = (self.now() if now is None else now) - retention.watch
             slots = _prune(conn, "watch_prune_slots", cutoff, limit)
             # An incident goes only once its notifications are gone, and both notification
             # deletes share the table's budget.

@@ -148,20 +148,28 @@ class SQLiteScheduleVerbs:
             ).fetchall()
         return [ledger_from_row(r) for r in found]
 
-    def slots_to_judge(self, limit: int = 500) -> list[LedgerEntry]:
+    def slots_to_judge(
+        self, limit: int = 500, *, now: float | None = None
+    ) -> list[LedgerEntry]:
         """See :meth:`ScheduleVerbs.slots_to_judge`."""
         with self.db.read() as conn:
             found = conn.execute(
-                query("slot_to_judge"), {"now": self.now(), "limit": limit}
+                query("slot_to_judge"),
+                {"now": self.now() if now is None else now, "limit": limit},
             ).fetchall()
         return [ledger_from_row(r) for r in found]
 
-    def set_verdicts(self, verdicts: Sequence[tuple[str, float, Verdict, str | None]]) -> None:
+    def set_verdicts(
+        self,
+        verdicts: Sequence[tuple[str, float, Verdict, str | None]],
+        *,
+        now: float | None = None,
+    ) -> None:
         """See :meth:`ScheduleVerbs.set_verdicts`."""
         if not verdicts:
             return
         with self.db.write() as conn:
-            now = self.now()
+            at = self.now() if now is None else now  # the caller's clock, else under the lock
             conn.executemany(
                 query("slot_set_verdict"),
                 [
@@ -170,7 +178,7 @@ class SQLiteScheduleVerbs:
                         "slot": slot,
                         "verdict": str(verdict),
                         "detail": detail,
-                        "now": now,
+                        "now": at,
                     }
                     for schedule, slot, verdict, detail in verdicts
                 ],

@@ -1,13 +1,14 @@
 WITH inserted AS (
     INSERT INTO {schema}.conveyor_jobs (
         queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, unique_for,
-        tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per
+        tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per,
+        created_at  -- the column's default, written so a caller's clock (now=) applies too
     )
     SELECT j.queue, j.name, j.args::jsonb,
            CASE WHEN j.due > now() THEN 'scheduled' ELSE 'queued' END,
            j.priority, j.max_attempts, j.due, j.timeout, j.unique_key, j.unique_for,
            j.tenant, j.meta::jsonb, j.limit_key, j.limit_max, j.rate_key, j.rate_max,
-           j.rate_per
+           j.rate_per, now()
     FROM (
         SELECT t.*, COALESCE(to_timestamp(t.run_at), now() + make_interval(secs => t.delay)) AS due
         FROM unnest(

@@ -1,0 +1,271 @@
+"""The inspecting and administering verbs as plans: reads, queue controls, bulk actions,
+pruning and ``ctx.once()`` records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.lifecycle import Action, sources, target, transition
+from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats
+from conveyor.store import limits, rows
+from conveyor.store.filters import POSTGRES, where
+from conveyor.store.paused import with_paused
+from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
+from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.protocol import JobFilter, LimitStatus, Retention
+
+
+class AdminPlans(PlansBase):
+    """Reads for the CLI and dashboard, queue controls, bulk actions and pruning."""
+
+    # -- inspecting ---------------------------------------------------------------------------
+
+    def now(self) -> Plan[float]:
+        """The server's clock."""
+        result = yield Statement(self.q("now"))
+        return float(result.rows[0][0])
+
+    def list_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[Job]]:
+        """Jobs matching ``flt``, newest first."""
+        clause, params = where(POSTGRES, flt)
+        table = f'"{self.schema}".conveyor_jobs'
+        columns = JOB_COLUMNS if flt.payloads else LIST_COLUMNS
+        sql = f"SELECT {columns} FROM {table} WHERE {clause} ORDER BY id DESC"
+        if flt.limit is not None:
+            sql += " LIMIT %(f_limit)s"
+            params["f_limit"] = flt.limit
+        result = yield self.at(sql, params, now)
+        return [rows.job_from_row(r) for r in result.rows]
+
+    def count_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[int]:
+        """How many jobs match ``flt``."""
+        clause, params = where(POSTGRES, flt, paginate=False)
+        result = yield self.at(
+            f'SELECT COUNT(*) FROM "{self.schema}".conveyor_jobs WHERE {clause}', params, now
+        )
+        return int(result.rows[0][0])
+
+    def list_attempts(self, job_id: int) -> Plan[list[Attempt]]:
+        """A job's attempts, oldest first."""
+        result = yield Statement(self.q("list_attempts"), {"job_id": job_id})
+        return [rows.attempt_from_row(r) for r in result.rows]
+
+    def queue_stats(self, now: float | None = None) -> Plan[list[QueueStats]]:
+        """Per-queue counts, ages and last-hour outcomes."""
+        counts = yield self.at(self.q("queue_counts"), {}, now)
+        failures = yield self.at(self.q("queue_failures"), {}, now)
+        names = yield self.at(self.q("waiting_names"), {}, now)
+        paused = yield Statement(self.q("paused_queues"))
+        stopped = {r[0] for r in paused.rows}
+        failed = {r[0]: r[1] for r in failures.rows}
+        waiting: dict[str, list[str]] = {}
+        for queue, name in names.rows:
+            waiting.setdefault(queue, []).append(name)
+        stats = [
+            QueueStats(
+                queue=r[0],
+                queued=r[1],
+                scheduled=r[2],
+                running=r[3],
+                retrying=r[4],
+                dead=r[5],
+                oldest_queued_age=None if r[6] is None else max(0.0, r[6]),
+                succeeded_last_hour=r[7],
+                failed_last_hour=failed.get(r[0], 0),
+                waiting_names=tuple(waiting.get(r[0], ())),
+                paused=r[0] in stopped,
+            )
+            for r in counts.rows
+        ]
+        return with_paused(stats, stopped)
+
+    def next_due_in(
+        self, queues: Sequence[str], names: Sequence[str], now: float | None = None
+    ) -> Plan[float | None]:
+        """Seconds until the earliest pending job is due, or None."""
+        result = yield self.at(
+            self.q("next_due"),
+            {
+                "queues": list(queues),
+                "names": list(names),
+                "limited_recheck": limits.RECHECK_SECONDS,
+            },
+            now,
+        )
+        value = result.rows[0][0]
+        return None if value is None else max(0.0, float(value))
+
+    # -- queue controls -----------------------------------------------------------------------
+
+    def pause_queue(self, name: str, by: str | None) -> Plan[bool]:
+        """See :meth:`Store.pause_queue`."""
+        result = yield Statement(self.q("pause_queue"), {"name": name, "by": by})
+        return bool(result.rows)
+
+    def resume_queue(self, name: str, by: str | None) -> Plan[bool]:
+        """See :meth:`Store.resume_queue` (also wakes listening workers)."""
+        result = yield Statement(
+            self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}
+        )
+        return bool(result.rows)
+
+    def paused_queues(self) -> Plan[frozenset[str]]:
+        """See :meth:`Store.paused_queues`."""
+        result = yield Statement(self.q("paused_queues"))
+        return frozenset(r[0] for r in result.rows)
+
+    def queue_control(self, name: str) -> Plan[QueueControl | None]:
+        """See :meth:`Store.queue_control`."""
+        result = yield Statement(self.q("queue_control"), {"name": name})
+        if not result.rows:
+            return None
+        row = result.rows[0]
+        return QueueControl(name=row[0], paused=row[1], changed_at=row[2], changed_by=row[3])
+
+    def queue_depth(self, queue: str, cap: int) -> Plan[int]:
+        """See :meth:`Store.queue_depth`."""
+        result = yield Statement(self.q("queue_depth"), {"queue": queue, "cap": cap})
+        return int(result.rows[0][0])
+
+    def held_unique_keys(
+        self, keys: Sequence[str], now: float | None = None
+    ) -> Plan[frozenset[str]]:
+        """See :meth:`Store.held_unique_keys`."""
+        if not keys:
+            return frozenset()
+        found = yield self.at(self.q("unique_holders"), {"keys": sorted(keys)}, now)
+        return frozenset(row[0] for row in found.rows)
+
+    def count_ahead(self, job_id: int, cap: int, now: float | None = None) -> Plan[int]:
+        """See :meth:`Store.count_ahead`."""
+        result = yield self.at(self.q("count_ahead"), {"id": job_id, "cap": cap}, now)
+        return int(result.rows[0][0])
+
+    def limit_status(self, job_id: int, now: float | None = None) -> Plan[LimitStatus | None]:
+        """See :meth:`Store.limit_status`."""
+        job = yield self.at(self.q("limit_status_job"), {"id": job_id}, now)
+        if not job.rows:
+            return None
+        limit_key, rate_key = job.rows[0][0], job.rows[0][2]
+        running: list[tuple[Any, ...]] = []
+        starts: list[tuple[Any, ...]] = []
+        if limit_key is not None:
+            found = yield self.at(self.q("limit_status_running"), {"key": limit_key}, now)
+            running = found.rows
+        if rate_key is not None:
+            found = yield self.at(self.q("limit_status_starts"), {"key": rate_key}, now)
+            starts = found.rows
+        return limits.status_from_rows(job.rows[0], running, starts)
+
+    # -- acting -------------------------------------------------------------------------------
+
+    def retry_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[int]]:
+        """Finished jobs get fresh attempts; waiting ones are made due now."""
+        clause, params = where(POSTGRES, flt)
+        from_states = sources(Action.RETRY_NOW)
+        params |= {
+            "channel": self.channel,
+            "lc_from": [str(s) for s in from_states],
+            "lc_to": str(target(Action.RETRY_NOW)),
+            "lc_fresh": [
+                str(s) for s in from_states if transition(s, Action.RETRY_NOW).fresh_attempts
+            ],
+        }
+        fresh = "state = ANY(%(lc_fresh)s::text[])"
+        result = yield self.at(
+            f'WITH retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
+            "state = %(lc_to)s, run_at = now(), "
+            f"attempt = CASE WHEN {fresh} THEN 0 ELSE attempt END, "
+            "finished_at = NULL, "
+            f"result = CASE WHEN {fresh} THEN NULL ELSE result END, "
+            "lease_until = NULL, "
+            f"worker_id = CASE WHEN {fresh} THEN NULL ELSE worker_id END "
+            f"WHERE {clause} AND state = ANY(%(lc_from)s::text[]) RETURNING id, queue), "
+            "woken AS (SELECT pg_notify(%(channel)s, q.queue) "
+            "FROM (SELECT DISTINCT queue FROM retried) AS q) "
+            "SELECT retried.id FROM retried, (SELECT COUNT(*) FROM woken) AS notified",
+            params,
+            now,
+        )
+        return sorted(r[0] for r in result.rows)
+
+    def cancel_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[int]]:
+        """Cancel unfinished jobs; a running attempt's history row says it was cancelled."""
+        clause, params = where(POSTGRES, flt)
+        from_states = sources(Action.CANCEL)
+        recorded = {st: transition(st, Action.CANCEL).outcome for st in from_states}
+        # Only an attempt in flight is recorded (as cancelled while running).
+        [outcome] = {o for o in recorded.values() if o is not None}
+        params |= {
+            "lc_from": [str(st) for st in from_states],
+            "lc_to": str(target(Action.CANCEL)),
+            "lc_recorded": [str(st) for st, o in recorded.items() if o is not None],
+            "lc_outcome": str(outcome),
+        }
+        s = self.schema
+        result = yield self.at(
+            f"WITH old AS (SELECT id, state, token, attempt, worker_id, started_at "
+            f'FROM "{s}".conveyor_jobs WHERE {clause} '
+            "AND state = ANY(%(lc_from)s::text[]) FOR UPDATE), "
+            f'done AS (UPDATE "{s}".conveyor_jobs AS j SET state = %(lc_to)s, '
+            "finished_at = now(), lease_until = NULL FROM old WHERE j.id = old.id "
+            "RETURNING old.*), "
+            f'history AS (INSERT INTO "{s}".conveyor_attempts (job_id, attempt, token, '
+            "worker_id, started_at, finished_at, outcome, error_message) "
+            "SELECT id, attempt, token, worker_id, started_at, now(), %(lc_outcome)s, "
+            "'cancelled while running' FROM done "
+            "WHERE state = ANY(%(lc_recorded)s::text[])) "
+            "SELECT id FROM done",
+            params,
+            now,
+        )
+        return sorted(r[0] for r in result.rows)
+
+    def discard_jobs(self, flt: JobFilter) -> Plan[int]:
+        """Delete matching finished jobs and their attempts."""
+        clause, params = where(POSTGRES, flt)
+        found = yield Statement(
+            f'SELECT id FROM "{self.schema}".conveyor_jobs WHERE {clause} '
+            "AND state IN ('succeeded', 'dead', 'cancelled')",
+            params,
+        )
+        ids = [r[0] for r in found.rows]
+        if ids:
+            yield Statement(self.q("delete_jobs"), {"ids": ids})
+        return len(ids)
+
+    def prune(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
+        """Delete finished jobs past their retention at ``now`` (or the server's clock)."""
+        total = 0
+        for state, keep in (
+            (JobState.SUCCEEDED, retention.succeeded),
+            (JobState.DEAD, retention.dead),
+            (JobState.CANCELLED, retention.cancelled),
+        ):
+            found = yield self.at(
+                self.q("select_prunable"),
+                {"state": str(state), "keep": float(keep), "limit": limit},
+                now,
+            )
+            ids = [r[0] for r in found.rows]
+            if ids:
+                yield Statement(self.q("delete_jobs"), {"ids": ids})
+            total += len(ids)
+        once = yield self.at(
+            self.q("prune_once"), {"keep": float(retention.once), "limit": limit}, now
+        )
+        starts = yield self.at(self.q("prune_rate_starts"), {"limit": limit}, now)
+        return total + once.rowcount + starts.rowcount
+
+    # -- ctx.once() records -------------------------------------------------------------------
+
+    def once_seen(self, key: str) -> Plan[bool]:
+        """Whether a ``ctx.once()`` record of ``key`` is visible."""
+        result = yield Statement(self.q("once_seen"), {"key": key})
+        return bool(result.rows)
+
+    def record_once(self, key: str, job_id: int) -> Plan[bool]:
+        """Record ``key``; False when it already exists (the insert does nothing)."""
+        result = yield Statement(self.q("record_once"), {"key": key, "job_id": job_id})
+        return result.rowcount == 1

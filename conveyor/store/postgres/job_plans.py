@@ -1,0 +1,360 @@
+"""The job-lifecycle verbs as plans: producing, claiming, completing, leases and workers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.lifecycle import lost_attempt
+from conveyor.models import JobState, WorkerInfo
+from conveyor.store import limits, rows
+from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.protocol import (
+    ClaimedJob,
+    ClaimParams,
+    Completion,
+    CompletionResult,
+    HeartbeatParams,
+    InsertedJob,
+    NewJob,
+)
+from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
+
+
+def completion_row(c: Completion) -> dict[str, Any]:
+    """One completion as a row of complete_jobs.sql's batch: the decided state is data."""
+    return {
+        "id": c.job_id,
+        "token": c.token,
+        "kind": str(c.kind),
+        "state": str(c.state),
+        "final": c.state.is_final,
+        "attempt_delta": c.attempt_delta,
+        "result": c.result_json,
+        "delay": c.retry_delay,
+        "error_type": c.error.type if c.error else None,
+        "error_message": c.error.message if c.error else None,
+        "traceback": c.error.traceback if c.error else None,
+        "outcome": str(c.outcome),
+    }
+
+
+def _float(value: float | None) -> float | None:
+    # psycopg refuses lists mixing int and float; the columns are double precision anyway.
+    return None if value is None else float(value)
+
+
+class JobPlans(PlansBase):
+    """Producing, working and the workers' rows."""
+
+    # -- producing ----------------------------------------------------------------------------
+
+    def insert_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """The plan for a batch: one autocommit statement, unless some job has a unique key."""
+        if has_unique(jobs):
+            return self.insert_unique_jobs(jobs, notify=notify, now=now)
+        return self.insert_plain_jobs(jobs, notify=notify, now=now)
+
+    def insert_unique_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """Lock the batch's keys, read their holders, insert the rest (one transaction).
+
+        The advisory locks keep every other producer of these keys waiting until this
+        transaction ends. The holders are read by a *later* statement, which under READ
+        COMMITTED takes a fresh snapshot after the locks were granted: it sees every holder
+        committed before, and none can commit until this transaction does.
+        """
+        keys = unique_keys(jobs)
+        locked = yield Statement(self.q("lock_unique_keys"), {"keys": keys})
+        if locked.rows and locked.rows[0][0] == "repeatable read":
+            raise ConfigurationError(
+                "enqueueing unique jobs inside a REPEATABLE READ transaction cannot see holders "
+                "committed after it started; enqueue them in a READ COMMITTED (the default) or "
+                "SERIALIZABLE transaction"
+            )
+        found = yield self.at(self.q("unique_holders"), {"keys": keys}, now)
+        batch = UniqueBatch.split(jobs, holders_from_rows(found.rows))
+        inserted: list[InsertedJob] = []
+        if batch.to_insert:
+            inserted = yield from self.insert_plain_jobs(batch.to_insert, notify=notify, now=now)
+        return batch.answer(inserted)
+
+    def insert_plain_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """One statement inserts every job and sends one NOTIFY per distinct queue."""
+        if len(jobs) == 1:
+            # The common web-request case: a plain one-row statement is cheaper than unnest.
+            [job] = jobs
+            single = yield self.at(
+                self.q("insert_job"),
+                {
+                    "channel": self.channel,
+                    "notify": notify,
+                    "queue": job.queue,
+                    "name": job.name,
+                    "args": job.args_json,
+                    "priority": job.priority,
+                    "max_attempts": job.max_attempts,
+                    "run_at": _float(job.run_at),
+                    "delay": float(job.delay),
+                    "timeout": _float(job.timeout),
+                    "unique_key": job.unique_key,
+                    "unique_for": _float(job.unique_for),
+                    "tenant": job.tenant,
+                    "meta": job.meta_json,
+                    "limit_key": job.limit_key,
+                    "limit_max": job.limit_max,
+                    "rate_key": job.rate_key,
+                    "rate_max": job.rate_max,
+                    "rate_per": _float(job.rate_per),
+                },
+                now,
+            )
+            return [
+                InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in single.rows
+            ]
+        result = yield self.at(
+            self.q("insert_jobs"),
+            {
+                "channel": self.channel,
+                "notify": notify,
+                "queues": [j.queue for j in jobs],
+                "names": [j.name for j in jobs],
+                "args": [j.args_json for j in jobs],
+                "priorities": [j.priority for j in jobs],
+                "max_attempts": [j.max_attempts for j in jobs],
+                "run_ats": [_float(j.run_at) for j in jobs],
+                "delays": [float(j.delay) for j in jobs],
+                "timeouts": [_float(j.timeout) for j in jobs],
+                "unique_keys": [j.unique_key for j in jobs],
+                "unique_fors": [_float(j.unique_for) for j in jobs],
+                "tenants": [j.tenant for j in jobs],
+                "metas": [j.meta_json for j in jobs],
+                "limit_keys": [j.limit_key for j in jobs],
+                "limit_maxes": [j.limit_max for j in jobs],
+                "rate_keys": [j.rate_key for j in jobs],
+                "rate_maxes": [j.rate_max for j in jobs],
+                "rate_pers": [_float(j.rate_per) for j in jobs],
+            },
+            now,
+        )
+        # Ids come from an identity in insertion order, which follows the input order.
+        inserted = sorted(result.rows, key=lambda r: r[0])
+        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in inserted]
+
+    # -- working ------------------------------------------------------------------------------
+
+    def limited_waiting(self, params: ClaimParams) -> Plan[bool]:
+        """Whether a limited pass for ``params`` would find a candidate (one statement).
+
+        Read without locks, so a later pass may still find nothing; it only spares a worker
+        with limited types but no limited job waiting the pass's transaction.
+        """
+        if params.limit <= 0 or not params.queues or not params.names:
+            return False
+        found = yield self.at(
+            self.q("limited_waiting"),
+            {"queues": list(params.queues), "names": list(params.names)},
+            params.now,
+        )
+        return bool(found.rows[0][0])
+
+    def claim_limited_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
+
+        Three statements at most. The first reads candidates without row locks and takes the
+        keys' advisory locks; the second (a fresh READ COMMITTED snapshot) counts what each
+        key has spent and which candidates are still ready, so every committed claim of those
+        keys is seen and none can commit until this one does; the third claims the chosen
+        jobs and records their rate starts. Must run in a transaction (the locks are
+        transaction-scoped). Every job of ``params.names`` whose row carries a limit is a
+        candidate: the row, not the worker's code, says whether a job is limited.
+        """
+        if params.limit <= 0 or not params.queues or not params.names:
+            return []
+        found = yield self.at(
+            self.q("limited_candidates"),
+            {
+                "queues": list(params.queues),
+                "names": list(params.names),
+                "window": limits.window(params.limit),
+                "namespace": limits.LOCK_NAMESPACE,
+            },
+            params.now,
+        )
+        if not found.rows:
+            return []
+        read = [limits.Candidate.from_row(r) for r in found.rows]
+        spent = yield self.at(
+            self.q("limited_spent"),
+            {
+                "limit_keys": limits.limit_keys(read),
+                "rate_keys": limits.rate_keys(read),
+                "ids": [c.id for c in read],
+            },
+            params.now,
+        )
+        now = 0.0
+        ready: set[int] = set()
+        counted = []
+        for row in spent.rows:
+            if row[0] == "now":
+                now = float(row[4])
+            elif row[0] == "ready":
+                ready.add(int(row[2]))
+            else:
+                counted.append(row[:4])
+        running, starts = limits.spent_from_rows(counted)
+        # Candidates a concurrent pass claimed while this one waited for the locks would
+        # only take slots of this decision that their UPDATE then skips.
+        candidates = [c for c in read if c.id in ready]
+        decision = limits.choose(candidates, running, starts, now, params.limit)
+        if not decision.chosen:
+            return []
+        recorded = [(job_id, start) for job_id, start in decision.starts.items()]
+        result = yield self.at(
+            self.q("limited_claim"),
+            {
+                "ids": decision.chosen,
+                "now": now,
+                "worker_id": params.worker_id,
+                "lease_seconds": float(params.lease_seconds),
+                "start_ids": [job_id for job_id, _ in recorded],
+                "keys": [s.key for _, s in recorded],
+                "expires": [s.expires_at for _, s in recorded],
+                "maxes": [s.rate_max for _, s in recorded],
+            },
+            params.now,
+        )
+        found_rows = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
+        return [rows.claimed_from_row(r) for r in found_rows]
+
+    def claim_plain_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
+        """Fair between tenants, ``FOR UPDATE SKIP LOCKED`` in a CTE, one UPDATE ... RETURNING."""
+        if params.limit <= 0 or not params.queues or not params.names:
+            return []
+        result = yield self.at(
+            self.q("claim_jobs"),
+            {
+                "queues": list(params.queues),
+                "names": list(params.names),
+                "limit": params.limit,
+                "worker_id": params.worker_id,
+                "lease_seconds": params.lease_seconds,
+            },
+            params.now,
+        )
+        # RETURNING order is unspecified; the last column is the job's place in claim order.
+        found = sorted(result.rows, key=lambda r: r[-1])
+        return [rows.claimed_from_row(r) for r in found]
+
+    def complete_jobs(
+        self, completions: Sequence[Completion], now: float | None = None
+    ) -> Plan[list[CompletionResult]]:
+        """One guarded statement updates every job and appends every attempt row, at ``now``
+        (the caller's clock) or the server's."""
+        unique: dict[int, Completion] = {}
+        for c in completions:
+            unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
+        accepted = yield from self._finish(list(unique.values()), now)
+        return [
+            CompletionResult(c.job_id, accepted=c.job_id in accepted and unique[c.job_id] is c)
+            for c in completions
+        ]
+
+    def _finish(self, completions: list[Completion], now: float | None) -> Plan[set[int]]:
+        if not completions:
+            return set()
+        # One JSON document is far cheaper to send than a dozen typed arrays.
+        batch = [completion_row(c) for c in completions]
+        result = yield self.at(
+            self.q("complete_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
+        )
+        return {r[0] for r in result.rows}
+
+    def heartbeat(self, params: HeartbeatParams) -> Plan[frozenset[int]]:
+        """Renew held leases (matched on id and token) and mark the worker seen."""
+        result = yield self.at(
+            self.q("heartbeat"),
+            {
+                "ids": [h[0] for h in params.held],
+                "tokens": [h[1] for h in params.held],
+                "lease_seconds": float(params.lease_seconds),
+                "worker_id": params.worker_id,
+            },
+            params.now,
+        )
+        return frozenset(r[0] for r in result.rows)
+
+    def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None
+    ) -> Plan[bool]:
+        """Progress for the attempt holding ``token``."""
+        result = yield Statement(
+            self.q("set_progress"),
+            {"id": job_id, "token": token, "fraction": fraction, "message": message},
+        )
+        return result.rowcount == 1
+
+    def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
+        """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
+        exhausted (see :func:`conveyor.lifecycle.lost_attempt`)."""
+        expired = yield self.at(self.q("select_expired"), {"limit": limit}, now)
+        if not expired.rows:
+            return []
+        batch = []
+        for job_id, token, attempt, max_attempts, worker_id in expired.rows:
+            completion = lost_attempt(job_id, token, attempt, max_attempts, worker_id)
+            batch.append(
+                {
+                    "id": job_id,
+                    "token": token,
+                    "state": str(completion.state),
+                    "final": completion.state.is_final,
+                    "error_type": completion.error.type if completion.error else None,
+                    "error_message": completion.error.message if completion.error else None,
+                    "outcome": str(completion.outcome),
+                }
+            )
+        result = yield self.at(
+            self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
+        )
+        return sorted(r[0] for r in result.rows)
+
+    # -- workers ------------------------------------------------------------------------------
+
+    def expire_worker(self, worker_id: str, now: float | None = None) -> Plan[int]:
+        """Lapse a dead worker's leases (at ``now`` or the server's clock), forget the worker."""
+        result = yield self.at(self.q("expire_worker"), {"worker_id": worker_id}, now)
+        yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
+        return result.rowcount
+
+    def register_worker(self, info: WorkerInfo) -> Plan[None]:
+        """Insert or refresh a worker row."""
+        yield Statement(
+            self.q("upsert_worker"),
+            {
+                "id": info.id,
+                "hostname": info.hostname,
+                "pid": info.pid,
+                "queues": json.dumps(list(info.queues)),
+                "names": json.dumps(list(info.names)),
+            },
+        )
+
+    def deregister_worker(self, worker_id: str) -> Plan[None]:
+        """Remove a worker row."""
+        yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
+
+    def live_workers(
+        self, stale_after: float, now: float | None = None
+    ) -> Plan[list[WorkerInfo]]:
+        """Workers seen within ``stale_after`` seconds before ``now`` (or the server's)."""
+        result = yield self.at(self.q("live_workers"), {"stale_after": stale_after}, now)
+        return [rows.worker_from_row(r) for r in result.rows]
