@@ -19,9 +19,6 @@ from conveyor.handle import JobHandle
 from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
 from conveyor.limits import Concurrency, Rate
 from conveyor.names import check_job_name, check_queue
-from conveyor.notify import webhook_allow as check_webhook_allow
-from conveyor.notify import webhook_settings
-from conveyor.notify import webhook_timeout as check_webhook_timeout
 from conveyor.retries import Backoff
 from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
@@ -29,6 +26,9 @@ from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, 
 from conveyor.store.watch_types import SlotWritten
 from conveyor.unique import UniqueFor
 from conveyor.watching import Watching
+from conveyor.webhooks import webhook_allow as check_webhook_allow
+from conveyor.webhooks import webhook_settings
+from conveyor.webhooks import webhook_timeout as check_webhook_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -23,8 +23,8 @@ from typing import TypeVar
 from conveyor.app import Conveyor
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter
+from conveyor.worker.claim_loop import WorkerProcess
 from conveyor.worker.config import WorkerConfig
-from conveyor.worker.process import WorkerProcess
 
 T = TypeVar("T")
 

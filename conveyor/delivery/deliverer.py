@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conveyor.delivery.senders import Sender
-from conveyor.notify import completion_body
 from conveyor.outbox import DeliveryKind, DeliveryRow, NewDelivery
+from conveyor.webhooks import completion_body
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store

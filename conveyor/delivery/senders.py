@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from conveyor.destinations import AllowList, redacted
-from conveyor.notify import TIMEOUT, WebhookError, post_webhook
 from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
+from conveyor.webhooks import TIMEOUT, WebhookError, post_webhook
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from conveyor.delivery import Deliverer, DeliveryReport, Failed
 from conveyor.monitor.notice import Notice
-from conveyor.notify import TIMEOUT
 from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
+from conveyor.webhooks import TIMEOUT
 
 if TYPE_CHECKING:
     from conveyor.monitor.sinks import Sink

@@ -41,7 +41,6 @@ from conveyor.names import check_schedule_name
 from conveyor.schedules.timing import parse_timing
 from conveyor.store.protocol import JobFilter
 from conveyor.web import params, serialize
-from conveyor.web.context import MAX_BODY_BYTES, ApiError, WebContext
 from conveyor.web.events import JobEvents, SlotResponse, StreamSlots
 from conveyor.web.openapi import (
     DEFAULT_PAGE,
@@ -52,6 +51,7 @@ from conveyor.web.openapi import (
 )
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.params import BadParameter
+from conveyor.web.web_context import MAX_BODY_BYTES, ApiError, WebContext
 
 T = TypeVar("T")
 

@@ -22,11 +22,11 @@ from conveyor.web.auth import (
     Authenticate,
     Role,
 )
-from conveyor.web.context import ApiError, WebContext, make_templates
 from conveyor.web.events import StreamLimits
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import NO_STORE_HEADERS, SECURITY_HEADERS
 from conveyor.web.throttle import AttemptLimiter, TooManyAttempts
+from conveyor.web.web_context import ApiError, WebContext, make_templates
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

@@ -1,6 +1,6 @@
 """The web layer's error type and the request-size limit, below every other web module.
 
-:mod:`conveyor.web.context` re-exports both; they live here so that the modules it imports
+:mod:`conveyor.web.web_context` re-exports both; they live here so that the modules it imports
 (auth, forms, throttle) can raise them too.
 """
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from conveyor.web.context import WebContext
 from conveyor.web.pages_admin import AdminPages
 from conveyor.web.pages_common import install_filters
 from conveyor.web.pages_dlq import DeadLetterPages
 from conveyor.web.pages_job import JobPage
 from conveyor.web.pages_jobs import JobsPage
 from conveyor.web.pages_overview import OverviewPage
+from conveyor.web.web_context import WebContext
 
 
 def page_routes(context: WebContext) -> list[BaseRoute]:

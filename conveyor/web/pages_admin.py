@@ -18,7 +18,6 @@ from conveyor.schedules.timing import Timing, parse_timing
 from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow
 from conveyor.store.web_types import ActionRow
-from conveyor.web.context import WebContext
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
     PAGE_SIZE,
@@ -28,6 +27,7 @@ from conveyor.web.pages_common import (
     render,
 )
 from conveyor.web.params import query_text, query_whole
+from conveyor.web.web_context import WebContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from conveyor import durations
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.web.auth import Principal
-from conveyor.web.context import WebContext
 from conveyor.web.params import BadParameter, age, query_text, query_whole
+from conveyor.web.web_context import WebContext
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Route
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.web.auth import Principal
-from conveyor.web.context import WebContext
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
     PAGE_SIZE,
@@ -32,6 +31,7 @@ from conveyor.web.pages_common import (
     text_field,
 )
 from conveyor.web.params import query_text, query_whole, whole
+from conveyor.web.web_context import WebContext
 
 DEAD = (JobState.DEAD,)
 SAMPLE_SIZE = 20

@@ -21,10 +21,10 @@ from conveyor.errors import ConveyorError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
 from conveyor.store.protocol import JobFilter
 from conveyor.web.auth import Principal
-from conveyor.web.context import WebContext
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import back, call, pretty_json, record, render, text_field
 from conveyor.web.params import job_id as path_job_id
+from conveyor.web.web_context import WebContext
 from conveyor.why import explain
 
 RERUN_STATES = frozenset({JobState.DEAD, JobState.CANCELLED})

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from conveyor.app import Conveyor
 from conveyor.models import JobState
-from conveyor.web.context import WebContext
 from conveyor.web.pages_common import PAGE_SIZE, ParsedFilter, call, parse_job_filter, render
+from conveyor.web.web_context import WebContext
 
 
 def read_jobs(app: Conveyor, parsed: ParsedFilter) -> dict[str, Any]:

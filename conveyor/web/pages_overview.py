@@ -18,8 +18,8 @@ from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, QueueStats, Worke
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.store.watch_types import IncidentRow
 from conveyor.web.charts import LAST_DAY, LAST_HOUR, Chart, bar_chart
-from conveyor.web.context import WebContext
 from conveyor.web.pages_common import call, render
+from conveyor.web.web_context import WebContext
 
 RUNNING_SHOWN = 500
 """Running jobs read to show what each worker is doing (more than any worker runs at once)."""

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError
 from conveyor.names import control_character
-from conveyor.web.context import ApiError
 from conveyor.web.openapi import DURATION_PATTERN, MAX_ID, MAX_TEXT
+from conveyor.web.web_context import ApiError
 
 MAX_AGE_SECONDS = 100 * 366 * 86400.0
 """``newer_than``/``older_than`` beyond this mean this: every job is younger."""

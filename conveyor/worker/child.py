@@ -20,8 +20,8 @@ from dataclasses import asdict
 
 from conveyor.errors import ConveyorError
 from conveyor.loading import load_app
+from conveyor.worker.claim_loop import WorkerProcess
 from conveyor.worker.config import WorkerConfig
-from conveyor.worker.process import WorkerProcess
 
 EXIT_CONFIG = 78
 

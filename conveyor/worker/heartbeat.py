@@ -11,7 +11,7 @@ import logging
 from conveyor.models import WorkerInfo
 from conveyor.store.protocol import AsyncStore, HeartbeatParams
 from conveyor.worker.executor import Executor, StopReason
-from conveyor.worker.service import PeriodicService
+from conveyor.worker.periodic import PeriodicService
 
 log = logging.getLogger("conveyor.worker")
 

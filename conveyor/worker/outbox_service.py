@@ -12,7 +12,7 @@ from conveyor.delivery import Deliverer, WebhookSender
 from conveyor.monitor.delivery import AlertSender
 from conveyor.monitor.sinks import LogSink, Sink
 from conveyor.outbox import DeliveryKind
-from conveyor.worker.service import PeriodicService
+from conveyor.worker.periodic import PeriodicService
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from conveyor.store.protocol import AsyncStore, Retention
-from conveyor.worker.service import PeriodicService
+from conveyor.worker.periodic import PeriodicService
 
 log = logging.getLogger("conveyor.worker")
 

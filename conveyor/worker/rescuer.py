@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from conveyor.store.protocol import AsyncStore
-from conveyor.worker.service import PeriodicService
+from conveyor.worker.periodic import PeriodicService
 
 log = logging.getLogger("conveyor.worker")
 

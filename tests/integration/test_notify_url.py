@@ -19,10 +19,10 @@ import pytest
 from conveyor import Conveyor
 from conveyor.delivery import Deliverer, WebhookSender
 from conveyor.monitor.signing import verify
-from conveyor.notify import MAX_ATTEMPTS
 from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store.protocol import JobFilter
 from conveyor.testing import eventually
+from conveyor.webhooks import MAX_ATTEMPTS
 
 from .conftest import Workers, load_itapp
 from .receivers import (

@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # config (declared on the app, validated at declaration), notify_url settings.
     ("core app", (
         "conveyor", "conveyor.app", "conveyor.backpressure", "conveyor.context",
-        "conveyor.handle", "conveyor.jobs", "conveyor.loading", "conveyor.notify",
+        "conveyor.handle", "conveyor.jobs", "conveyor.loading", "conveyor.webhooks",
         "conveyor.watching",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",
         "conveyor.schedules.misfire", "conveyor.schedules.slots", "conveyor.schedules.timing",

@@ -19,7 +19,7 @@ from conveyor.store.protocol import (
     JobFilter,
 )
 from conveyor.web.api import IDEMPOTENCY_PREFIX
-from conveyor.web.context import MAX_BODY_BYTES
+from conveyor.web.web_context import MAX_BODY_BYTES
 
 from .conftest import Served
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.store.plan import Plan, Result, Statement
-from conveyor.store.postgres.sql import CLOCK, at_clock, notify_channel, query
+from conveyor.store.postgres.sql import CLOCK, at_clock, query, wake_channel
 
 __all__ = ["Plan", "PlansBase", "Result", "Statement", "at", "is_single", "register_single"]
 
@@ -44,7 +44,7 @@ class PlansBase:
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
-        self.channel = notify_channel(schema)
+        self.channel = wake_channel(schema)
 
     def q(self, name: str) -> str:
         """A query of this dialect, qualified with the schema."""

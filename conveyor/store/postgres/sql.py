@@ -62,6 +62,8 @@ def migrations(schema: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def notify_channel(schema: str) -> str:
-    """The LISTEN/NOTIFY channel: one per schema, never built from queue names."""
+def wake_channel(schema: str) -> str:
+    """The channel that wakes idle workers (PostgreSQL LISTEN/NOTIFY): one per schema, never
+    built from queue names. "Notify" in Conveyor means telling people and systems (alerts,
+    `notify_url`), so the wake-up path is named for what it does."""
     return f"conveyor_{schema}"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import StoreUnavailableError
 from conveyor.monitor.service import Monitor
 from conveyor.schedules.scheduler import Scheduler
-from conveyor.worker.service import PeriodicService, sleep_or_stop
+from conveyor.worker.periodic import PeriodicService, sleep_or_stop
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor

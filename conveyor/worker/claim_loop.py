@@ -25,9 +25,9 @@ from conveyor.worker.completer import MAX_RETRY_PAUSE, Completer
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.executor import Executor, Running, StopReason
 from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
+from conveyor.worker.periodic import sleep_or_stop
 from conveyor.worker.pruner import Pruner
 from conveyor.worker.rescuer import Rescuer
-from conveyor.worker.service import sleep_or_stop
 
 log = logging.getLogger("conveyor.worker")
 
@@ -161,7 +161,7 @@ class WorkerProcess:
                 name="conveyor-pruner",
             ),
         ]
-        services += self._watchers(self._stop_services)
+        services += self._background_services(self._stop_services)
         self.app.add_wakeup(self.wake)
         try:
             await self._claim_loop(store, executor)
@@ -180,11 +180,11 @@ class WorkerProcess:
             executor.shutdown()
         return self.exit_code
 
-    def _watchers(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    def _background_services(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """The outbox's deliverer, the scheduler and the monitor (not in burst mode; the last
         two unless switched off)."""
         from conveyor.worker.outbox_service import DeliveryService
-        from conveyor.worker.watchers import MonitorService, SchedulerService
+        from conveyor.worker.scheduler_and_monitor import MonitorService, SchedulerService
 
         tasks = []
         monitoring = (
