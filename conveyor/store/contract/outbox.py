@@ -1,4 +1,4 @@
-"""The store verbs of the outbox (:mod:`conveyor.outbox`), part of every :class:`Store`.
+"""The outbox (:mod:`conveyor.outbox`): one table of deliveries, alerts and webhooks alike.
 
 One table holds every delivery, alert notices and completion webhooks alike. Writers add rows
 (:meth:`OutboxVerbs.add_deliveries`: the monitor's incidents, and the deliverer for each job
@@ -95,5 +95,6 @@ class OutboxVerbs(Protocol):
     def prune_deliveries(self, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or given-up webhook deliveries whose job is gone
         (pruned or discarded); return how many. Pending rows stay until delivered or given
-        up. (Alert rows go with their incident, in :meth:`MonitorVerbs.prune_watch`.)"""
+        up. (Alert rows go with their incident, in
+        :meth:`~conveyor.store.contract.monitor.MonitorVerbs.prune_watch`.)"""
         ...

@@ -1,28 +1,18 @@
-"""The store verbs of the dashboard and the HTTP API (part of every :class:`Store`)."""
+"""The dashboard: dead-letter groups and replays, chart series, and login sessions.
+
+See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
-
-if TYPE_CHECKING:  # protocol.py builds Store on these verbs
-    from conveyor.store.protocol import JobFilter
+from conveyor.store.contract.records import JobFilter
+from conveyor.store.web_types import DeadGroup, SeriesPoint, SessionRow
 
 
-class WebVerbs(Protocol):
-    """Audit of actions, the dead-letter queue's groups and replays, chart series, and the
-    dashboard's login sessions."""
-
-    def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
-        """Record an operator action now; its id."""
-        ...
-
-    def list_actions(
-        self, limit: int = 100, before_id: int | None = None, target: str | None = None
-    ) -> list[ActionRow]:
-        """Actions newest first (keyset by id), all or those on one target."""
-        ...
+class DashboardVerbs(Protocol):
+    """What the dashboard and the HTTP API read and do beyond the job and queue verbs."""
 
     def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
         """Dead jobs grouped by (name, error type), the biggest groups first."""

@@ -1,0 +1,25 @@
+"""The store contract, one module per domain: what every backend implements.
+
+- :mod:`~conveyor.store.contract.jobs`: a job's life (insert, claim, heartbeat, complete,
+  rescue), reading jobs, bulk actions (retry, cancel, discard), pruning, ``ctx.once()``.
+- :mod:`~conveyor.store.contract.queues`: pause/resume, depth, statistics, why a job waits.
+- :mod:`~conveyor.store.contract.workers`: the registry of worker processes.
+- :mod:`~conveyor.store.contract.schedules`: schedules and their ledger of slots.
+- :mod:`~conveyor.store.contract.monitor`: check-ins, incidents, named leases, window counts.
+- :mod:`~conveyor.store.contract.outbox`: the delivery table (alert notices and webhooks).
+- :mod:`~conveyor.store.contract.audit`: the log of operator actions.
+- :mod:`~conveyor.store.contract.dashboard`: dead-letter groups, chart series, sessions.
+- :mod:`~conveyor.store.contract.records`: the records the job and queue verbs exchange.
+
+:class:`conveyor.store.protocol.Store` is the composition of these protocols.
+
+**Time is a parameter.** A verb whose answer depends on the current time takes it as ``now``
+(epoch seconds): a keyword-only ``now: float | None = None`` argument, or a ``now`` field of
+the parameters it already takes (:class:`~conveyor.store.contract.records.ClaimParams`,
+:class:`~conveyor.store.contract.records.HeartbeatParams`). ``now`` is the caller's clock,
+defaulting to the store's: ``None`` reads the store's clock where the store reads it anyway
+(SQLite: this machine's, under the write lock; PostgreSQL: the server's ``now()``). Everything
+the verb compares or writes as "now" (due times, leases, retry delays, retention, rate windows)
+uses that one value, so a test advances time by passing a later ``now`` instead of sleeping.
+Production callers leave it unset.
+"""
