@@ -57,15 +57,24 @@ class Store(
     store's own life (schema, clock, connections) below."""
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections.
+
+        Guarantees: call it once, last; the store is unusable afterwards.
+        """
         ...
 
     def migrate(self) -> int:
-        """Create or upgrade the schema; return the schema version. Safe to run concurrently."""
+        """Create or upgrade the schema; return the schema version. Safe to run concurrently.
+
+        Guarantees: idempotent and safe to run concurrently (from several processes).
+        """
         ...
 
     def now(self) -> float:
-        """The store's clock, in epoch seconds. Leases and schedules use it, not the caller's."""
+        """The store's clock, in epoch seconds. Leases and schedules use it, not the caller's.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
 

@@ -14,11 +14,17 @@ class AuditVerbs(Protocol):
     """Recording and listing operator actions."""
 
     def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
-        """Record an operator action now; its id."""
+        """Record an operator action now; its id.
+
+        Guarantees: one transaction. Not idempotent: each call records one more action.
+        """
         ...
 
     def list_actions(
         self, limit: int = 100, before_id: int | None = None, target: str | None = None
     ) -> list[ActionRow]:
-        """Actions newest first (keyset by id), all or those on one target."""
+        """Actions newest first (keyset by id), all or those on one target.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...

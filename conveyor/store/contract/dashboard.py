@@ -15,7 +15,10 @@ class DashboardVerbs(Protocol):
     """What the dashboard and the HTTP API read and do beyond the job and queue verbs."""
 
     def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
-        """Dead jobs grouped by (name, error type), the biggest groups first."""
+        """Dead jobs grouped by (name, error type), the biggest groups first.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
@@ -24,16 +27,26 @@ class DashboardVerbs(Protocol):
         With ``per_second``, the i-th job (oldest first) is due ``i / per_second`` seconds from
         now instead of at once, so a large replay does not stampede a recovering dependency.
         Returns the replayed ids. Only dead jobs are touched, whatever ``flt.states`` says.
+
+        Guarantees: one transaction, fenced by state (dead, judged inside it). Idempotent: replayed
+        jobs are no longer dead, so a repeat returns [].
         """
         ...
 
     def replay_with_args(self, job_id: int, args_json: str) -> bool:
         """Replay one dead job with new (already validated) arguments; False if it is not
-        dead. The attempts it made with the old arguments stay in its history."""
+        dead. The attempts it made with the old arguments stay in its history.
+
+        Guarantees: one transaction, fenced by state (dead). Safe to repeat: the second call returns
+        False.
+        """
         ...
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
-        """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first."""
+        """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
@@ -41,14 +54,23 @@ class DashboardVerbs(Protocol):
 
         ``session_id`` is a digest of the cookie's secret, never the secret itself, and must
         be new. Expired sessions are deleted on the way, so the table holds live ones only.
+
+        Guarantees: one transaction (it also deletes expired sessions). Not idempotent:
+        ``session_id`` must be new.
         """
         ...
 
     def get_session(self, session_id: str) -> SessionRow | None:
-        """The session with this id if it exists and has not expired, else None."""
+        """The session with this id if it exists and has not expired, else None.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; the store's clock.
+        """
         ...
 
     def close_session(self, session_id: str) -> bool:
         """End a session now (a logout), for every dashboard process; False if there was
-        none."""
+        none.
+
+        Guarantees: one transaction. Idempotent: the second call returns False.
+        """
         ...

@@ -16,40 +16,66 @@ class QueueVerbs(Protocol):
     """Queue controls (pause/resume), backpressure, and what a waiting job waits for."""
 
     def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
-        """Per-queue counts and ages."""
+        """Per-queue counts and ages.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; ages are judged at ``now``.
+        """
         ...
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
     ) -> float | None:
-        """Seconds until the earliest pending job of these queues and names is due (0 if now)."""
+        """Seconds until the earliest pending job of these queues and names is due (0 if now).
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; judged at ``now``.
+        """
         ...
 
     def pause_queue(self, name: str, by: str | None) -> bool:
         """Stop claims from queue ``name`` (it still accepts jobs); False if already paused.
 
         Jobs already running finish; a claim racing with the pause may still start one.
+
+        Guarantees: one transaction. Idempotent: pausing a paused queue changes nothing and returns
+        False.
         """
         ...
 
     def resume_queue(self, name: str, by: str | None) -> bool:
-        """Let workers claim from queue ``name`` again; False if it was not paused."""
+        """Let workers claim from queue ``name`` again; False if it was not paused.
+
+        Guarantees: one transaction. Idempotent: resuming a running queue changes nothing and
+        returns False.
+        """
         ...
 
     def paused_queues(self) -> frozenset[str]:
-        """Names of the queues paused now."""
+        """Names of the queues paused now.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def queue_control(self, name: str) -> QueueControl | None:
-        """Queue ``name``'s pause state and who last changed it; None if never changed."""
+        """Queue ``name``'s pause state and who last changed it; None if never changed.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def queue_depth(self, queue: str, cap: int) -> int:
-        """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``."""
+        """Waiting jobs (queued, scheduled, retrying) of ``queue``, counted up to ``cap``.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def held_unique_keys(self, keys: Sequence[str], *, now: float | None = None) -> frozenset[str]:
-        """Those of ``keys`` that some job holds now (see docs/unique-jobs.md)."""
+        """Those of ``keys`` that some job holds now (see docs/unique-jobs.md).
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; holds are judged at
+        ``now``.
+        """
         ...
 
     def count_ahead(self, job_id: int, cap: int, *, now: float | None = None) -> int:
@@ -57,6 +83,9 @@ class QueueVerbs(Protocol):
 
         Ahead means higher priority, or equal priority and earlier ``run_at`` (then lower id).
         0 when the job does not exist.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; readiness is judged at
+        ``now``.
         """
         ...
 
@@ -64,5 +93,8 @@ class QueueVerbs(Protocol):
         """Job ``job_id``'s concurrency and rate limits and what their keys have spent now.
 
         None when the job does not exist; a job without limits gets an empty status.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat; rate windows are judged at
+        ``now``.
         """
         ...
