@@ -27,6 +27,7 @@ from conveyor.models import (
     WorkerInfo,
 )
 from conveyor.store import claim_passes, limits
+from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.plan import Plan
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -56,7 +57,12 @@ T = TypeVar("T")
 
 
 class SQLiteStore(
-    SQLiteClaimVerbs, SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs
+    DerivedVerbs,
+    SQLiteClaimVerbs,
+    SQLiteScheduleVerbs,
+    SQLiteMonitorVerbs,
+    SQLiteWebVerbs,
+    SQLiteOutboxVerbs,
 ):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
@@ -332,17 +338,6 @@ class SQLiteStore(
         return self._read(plans.live_workers, stale_after, now=now)
 
     # -- inspecting ---------------------------------------------------------------------------
-
-    def get_job(self, job_id: int) -> Job | None:
-        """One job by id."""
-        found = self.get_jobs([job_id])
-        return found[0] if found else None
-
-    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
-        """Jobs by id, newest first; missing ids are skipped."""
-        if not job_ids:
-            return []
-        return self.list_jobs(JobFilter(ids=tuple(job_ids)))
 
     def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """See :meth:`Store.list_jobs`."""
