@@ -34,6 +34,7 @@ from conveyor.store.contract.records import InsertedJob as InsertedJob  # noqa: 
 from conveyor.store.contract.records import JobFilter as JobFilter  # noqa: PLC0414
 from conveyor.store.contract.records import LimitStatus as LimitStatus  # noqa: PLC0414
 from conveyor.store.contract.records import NewJob as NewJob  # noqa: PLC0414
+from conveyor.store.contract.records import Replay as Replay  # noqa: PLC0414
 from conveyor.store.contract.records import Retention as Retention  # noqa: PLC0414
 from conveyor.store.contract.schedules import ScheduleVerbs
 from conveyor.store.contract.workers import WorkerVerbs

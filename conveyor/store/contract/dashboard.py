@@ -1,4 +1,7 @@
-"""The dashboard: dead-letter groups and replays, chart series, and login sessions.
+"""The dashboard: dead-letter groups, replay with new arguments, chart series, login sessions.
+
+A replay of many dead jobs is :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` with
+``replay=Replay(...)``.
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
@@ -7,7 +10,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from conveyor.store.contract.records import JobFilter
 from conveyor.store.web_types import DeadGroup, SeriesPoint, SessionRow
 
 
@@ -18,18 +20,6 @@ class DashboardVerbs(Protocol):
         """Dead jobs grouped by (name, error type), the biggest groups first.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
-        """
-        ...
-
-    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
-        """Put matching dead jobs back in the queue with fresh attempts, keeping their history.
-
-        With ``per_second``, the i-th job (oldest first) is due ``i / per_second`` seconds from
-        now instead of at once, so a large replay does not stampede a recovering dependency.
-        Returns the replayed ids. Only dead jobs are touched, whatever ``flt.states`` says.
-
-        Guarantees: one transaction, fenced by state (dead, judged inside it). Idempotent: replayed
-        jobs are no longer dead, so a repeat returns [].
         """
         ...
 

@@ -19,6 +19,7 @@ from conveyor.store.contract.records import (
     InsertedJob,
     JobFilter,
     NewJob,
+    Replay,
     Retention,
 )
 
@@ -215,15 +216,26 @@ class JobVerbs(Protocol):
         """
         ...
 
-    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
-        """Run matching jobs again now.
+    def retry_jobs(
+        self, flt: JobFilter, *, replay: Replay | None = None, now: float | None = None
+    ) -> list[int]:
+        """Run matching jobs again from ``now``; return the ids changed.
 
         Dead and cancelled jobs get fresh attempts and keep their history; scheduled and
-        retrying jobs are made due now. Running and succeeded jobs are left alone.
+        retrying jobs are made due now. Running and succeeded jobs are left alone. Ids come
+        back in id order.
 
-        Guarantees: one transaction. Fenced by state, judged inside it: a job that is running or
-        succeeded by then is left alone. Safe to repeat: a second call only makes the same (now
-        waiting) jobs due at ``now`` again.
+        With ``replay`` (the dead-letter queue's replay): only dead jobs are taken, whatever
+        ``flt.states`` says, and every match (``flt.limit`` and ``flt.before_id`` are ignored,
+        so it takes what :meth:`count_jobs` counted); the ids come back oldest death first,
+        and with ``replay.per_second`` the i-th of them is due ``i / per_second`` seconds after
+        ``now`` (one due later waits as ``scheduled``, as a delayed insert would).
+
+        Guarantees: one transaction. Fenced by state, judged inside it: a job that is running
+        or succeeded by then (with ``replay``: that is not dead by then) is left alone, so of
+        concurrent callers each job is taken by one. Safe to repeat: a second call only makes
+        the same (now waiting) jobs due at ``now`` again; with ``replay`` it finds them no
+        longer dead and returns [].
         """
         ...
 

@@ -157,6 +157,17 @@ class JobFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Replay:
+    """:meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` as the dead-letter queue's
+    replay: dead jobs only, every match, oldest death first, optionally spread over time."""
+
+    per_second: float | None = None
+    """With a rate, the i-th job (oldest death first) is due ``i / per_second`` seconds after
+    ``now`` instead of at once, so a large replay does not stampede a recovering dependency.
+    It must be a positive, finite number (``ConfigurationError`` otherwise)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Retention:
     """How long finished jobs are kept, in seconds, by final state."""
 

@@ -37,6 +37,7 @@ from conveyor.store.protocol import (
     JobFilter,
     LimitStatus,
     NewJob,
+    Replay,
     Retention,
 )
 
@@ -305,8 +306,12 @@ class PostgresStore(
         """See :meth:`Store.queue_stats`."""
         return self.run(self.plans.queue_stats(now), "reading queue stats")
 
-    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
+    def retry_jobs(
+        self, flt: JobFilter, *, replay: Replay | None = None, now: float | None = None
+    ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
+        if replay is not None:
+            return self._replay_dead(flt, replay.per_second, now)
         return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

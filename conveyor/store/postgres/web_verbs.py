@@ -48,13 +48,12 @@ class PostgresWebVerbs:
         """See :meth:`DashboardVerbs.dead_groups`."""
         return self.run(self._web_plans.dead_groups(limit), "grouping dead jobs")
 
-    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
-        """See :meth:`DashboardVerbs.replay_jobs`; the ids come back oldest death first.
-
-        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
-        ``count_jobs`` counted for the same filter.
-        """
-        return self.run(self._web_plans.replay_jobs(flt, per_second), "replaying dead jobs")
+    def _replay_dead(
+        self, flt: JobFilter, per_second: float | None, now: float | None = None
+    ) -> list[int]:
+        """``retry_jobs(flt, replay=Replay(per_second))``: see
+        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
+        return self.run(self._web_plans.replay_jobs(flt, per_second, now), "replaying dead jobs")
 
     def replay_with_args(self, job_id: int, args_json: str) -> bool:
         """See :meth:`DashboardVerbs.replay_with_args`."""
@@ -82,6 +81,4 @@ class PostgresWebVerbs:
 
     def close_session(self, session_id: str) -> bool:
         """See :meth:`DashboardVerbs.close_session`."""
-        return self.run(
-            self._web_plans.close_session(session_id), "closing a dashboard session"
-        )
+        return self.run(self._web_plans.close_session(session_id), "closing a dashboard session")

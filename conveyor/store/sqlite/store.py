@@ -40,6 +40,7 @@ from conveyor.store.protocol import (
     JobFilter,
     LimitStatus,
     NewJob,
+    Replay,
     Retention,
 )
 from conveyor.store.sqlite import plans
@@ -399,8 +400,12 @@ class SQLiteStore(
 
     # -- acting -------------------------------------------------------------------------------
 
-    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
+    def retry_jobs(
+        self, flt: JobFilter, *, replay: Replay | None = None, now: float | None = None
+    ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
+        if replay is not None:
+            return self._replay_dead(flt, replay.per_second, now)
         return self._write(plans.retry_jobs, flt, now=now)
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

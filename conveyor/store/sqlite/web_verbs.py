@@ -78,14 +78,13 @@ class SQLiteWebVerbs:
                 for r in found.fetchall()
             ]
 
-    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
-        """See :meth:`DashboardVerbs.replay_jobs`; the ids come back oldest death first.
-
-        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
-        ``count_jobs`` counted for the same filter.
-        """
+    def _replay_dead(
+        self, flt: JobFilter, per_second: float | None, now: float | None = None
+    ) -> list[int]:
+        """``retry_jobs(flt, replay=Replay(per_second))``: see
+        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
         spacing = replay_spacing(per_second)
-        now = self.now()
+        now = self.now() if now is None else now
         clause, params = where(SQLITE, replay_filter(flt), now)
         with self.db.write() as conn:
             ids = [
