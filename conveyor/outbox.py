@@ -8,12 +8,12 @@ Two kinds of message leave Conveyor over the network, and both are rows of this 
   destination the URL. A job keeps one row: its newest finish.
 
 A row is ``pending`` until it is ``delivered`` or ``failed`` (given up). Deliverers claim due
-rows under a lease (:meth:`~conveyor.store.outbox_protocol.OutboxVerbs.claim_deliveries`), so
+rows under a lease (:meth:`~conveyor.store.contract.outbox.OutboxVerbs.claim_deliveries`), so
 two of them never send the same row at once, and every attempt is recorded on the row, so
 ``conveyor jobs show`` and ``conveyor alerts`` read delivered / failing / gave up from one place.
 
 This module holds the row types and the one retry schedule (:data:`RETRY`); the store verbs are
-in :mod:`conveyor.store.outbox_protocol`, the sending in :mod:`conveyor.delivery`. It imports
+in :mod:`conveyor.store.contract.outbox`, the sending in :mod:`conveyor.delivery`. It imports
 nothing above the models, so every layer may use it.
 """
 

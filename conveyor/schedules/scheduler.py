@@ -2,7 +2,7 @@
 
 Every worker process may run one. Each round reads the schedules from the store, works out
 which slots came due since the schedule's newest ledger row, and writes them with
-:meth:`~conveyor.store.watch_protocol.ScheduleVerbs.fire_slots`: a ledger row per slot, keyed
+:meth:`~conveyor.store.contract.schedules.ScheduleVerbs.fire_slots`: a ledger row per slot, keyed
 by (schedule, slot), in the same transaction as the slot's job. Two schedulers that race for a
 slot both try; the key lets one of them write it. No leader is needed, so a scheduler that dies
 mid-round costs nothing: the next round of any replica picks the slot up.

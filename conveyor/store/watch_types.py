@@ -82,7 +82,7 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SlotFire:
-    """One slot for :meth:`WatchVerbs.fire_slots` to write: with a job when it is enqueued."""
+    """One slot for :meth:`ScheduleVerbs.fire_slots` to write: with a job when it is enqueued."""
 
     slot: float
     status: SlotStatus
@@ -94,7 +94,7 @@ class SlotFire:
 
 @dataclass(frozen=True, slots=True)
 class SlotWritten:
-    """What :meth:`WatchVerbs.fire_slots` did with one :class:`SlotFire`."""
+    """What :meth:`ScheduleVerbs.fire_slots` did with one :class:`SlotFire`."""
 
     slot: float
     written: bool

@@ -1,4 +1,4 @@
-"""Argument checks shared by both stores' dashboard verbs (see :mod:`.web_protocol`)."""
+"""Argument checks shared by both stores' dashboard verbs (see :mod:`.contract.dashboard`)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ class SeriesPoint:
 
 @dataclass(frozen=True, slots=True)
 class SessionRow:
-    """A dashboard session that has not expired (see :meth:`WebVerbs.open_session`)."""
+    """A dashboard session that has not expired (see :meth:`DashboardVerbs.open_session`)."""
 
     credential: str
     """A digest of the token that logged in (never the token itself)."""

@@ -40,7 +40,7 @@ from conveyor.web.proxy import TrustedProxies
 from conveyor.web.throttle import AttemptLimiter
 
 if TYPE_CHECKING:
-    from conveyor.store.web_protocol import WebVerbs
+    from conveyor.store.contract.dashboard import DashboardVerbs
 
 SESSION_COOKIE = "conveyor_session"
 SESSION_SECONDS = 12 * 3600
@@ -97,7 +97,7 @@ class AuthConfig:
     tokens: Mapping[str, Principal] = field(default_factory=dict)
     authenticate: Authenticate | None = None
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    store: Callable[[], WebVerbs] | None = None
+    store: Callable[[], DashboardVerbs] | None = None
     """Where sessions live (the app's store); without one, browsers cannot log in."""
     limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     proxies: TrustedProxies = field(default_factory=TrustedProxies)
@@ -128,7 +128,7 @@ class AuthConfig:
         authenticate: Authenticate | None,
         secret: str | bytes | None,
         *,
-        store: Callable[[], WebVerbs] | None = None,
+        store: Callable[[], DashboardVerbs] | None = None,
         limiter: AttemptLimiter | None = None,
         trusted_proxies: Iterable[str] = (),
         secure_cookies: bool | None = None,
@@ -179,7 +179,7 @@ class AuthConfig:
             return self.secure_cookies
         return self.proxies.is_https(request)
 
-    def _sessions(self) -> WebVerbs:
+    def _sessions(self) -> DashboardVerbs:
         if self.store is None:
             raise ConfigurationError(
                 "browser sessions need a store: build the dashboard with create_app(app, ...)"

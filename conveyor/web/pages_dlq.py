@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from conveyor.models import JobState
-from conveyor.store.protocol import JobFilter, Store
+from conveyor.store.protocol import JobFilter, Replay, Store
 from conveyor.web.auth import Principal
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import (
@@ -221,7 +221,7 @@ class DeadLetterPages:
         def act() -> int:
             flt = selection.job_filter()
             if selection.verb == "replay":
-                ids = store.replay_jobs(flt, rate)
+                ids = store.retry_jobs(flt, replay=Replay(per_second=rate))
                 count = len(ids)
                 details: dict[str, Any] = {"ids": ids[:100], "per_second": rate}
             else:

@@ -25,6 +25,7 @@ from conveyor.store.protocol import (
     CompletionKind,
     ErrorInfo,
     JobFilter,
+    Replay,
     Retention,
 )
 from conveyor.store.watch_types import CheckinRow, ScheduleRow, SlotFire, SlotStatus, Verdict
@@ -164,6 +165,20 @@ def test_reads_measure_ages_and_due_times_at_the_callers_clock(store: Store) -> 
     [stats] = store.queue_stats(now=t + 2 * HOUR)
     assert stats.scheduled == 1 or stats.queued == 1
     assert store.count_ahead(job_id, 10, now=t + 2 * HOUR) == 0
+
+
+def test_a_replay_spreads_from_the_callers_clock(store: Store) -> None:
+    dead = []
+    for _ in range(2):
+        job_id = insert_one(store, max_attempts=1)
+        job = claim_one(store)
+        assert job.id == job_id
+        assert complete(store, job, CompletionKind.DEAD, error=BOOM)
+        dead.append(job_id)
+    t = store.now() + HOUR
+    assert store.retry_jobs(JobFilter(), replay=Replay(per_second=0.5), now=t) == dead
+    run_at = [store.get_job(j).run_at for j in dead]  # type: ignore[union-attr]
+    assert abs(run_at[0] - t) < 0.01 and abs(run_at[1] - (t + 2)) < 0.01
 
 
 def test_retry_and_cancel_write_the_callers_clock(store: Store) -> None:

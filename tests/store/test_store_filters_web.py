@@ -11,7 +11,7 @@ from store_helpers import claim, complete, insert, insert_one, new_job
 
 from conveyor.models import JobState
 from conveyor.store import Store
-from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter
+from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Replay
 
 
 def _ids(store: Store, flt: JobFilter) -> list[int]:
@@ -167,7 +167,7 @@ def test_search_and_tenant_scope_a_replay(store: Store) -> None:
         [job] = claim(store)
         assert complete(store, job, CompletionKind.DEAD, error=ErrorInfo("E", "m", None))
         dead.append(job_id)
-    assert store.replay_jobs(JobFilter(tenant="acme", search="WIDG")) == [dead[0]]
+    assert store.retry_jobs(JobFilter(tenant="acme", search="WIDG"), replay=Replay()) == [dead[0]]
     assert [_state(store, j) for j in dead] == [JobState.QUEUED, JobState.DEAD, JobState.DEAD]
 
 

@@ -16,7 +16,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import AttemptOutcome, Job, JobState
 from conveyor.store import Store
 from conveyor.store.postgres import PostgresStore
-from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter
+from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Replay
 from conveyor.store.web_types import SeriesPoint
 
 BOOM = ErrorInfo("ValueError", "boom", "Traceback ...")
@@ -138,7 +138,7 @@ def test_replay_gives_dead_jobs_fresh_attempts_and_keeps_history(store: Store) -
     history = store.list_attempts(job_id)
     assert [a.outcome for a in history] == [AttemptOutcome.DEAD]
     before = store.now()
-    assert store.replay_jobs(JobFilter(ids=(job_id,))) == [job_id]
+    assert store.retry_jobs(JobFilter(ids=(job_id,)), replay=Replay()) == [job_id]
     job = _job(store, job_id)
     assert job.state is JobState.QUEUED
     assert job.attempt == 0 and job.finished_at is None and job.result is None
@@ -150,7 +150,7 @@ def test_replay_gives_dead_jobs_fresh_attempts_and_keeps_history(store: Store) -
     outcomes = [a.outcome for a in store.list_attempts(job_id)]
     assert outcomes == [AttemptOutcome.DEAD, AttemptOutcome.SUCCEEDED]
     # Replaying again finds nothing: the job is not dead any more.
-    assert store.replay_jobs(JobFilter(ids=(job_id,))) == []
+    assert store.retry_jobs(JobFilter(ids=(job_id,)), replay=Replay()) == []
 
 
 def test_replay_takes_only_dead_jobs_whatever_the_filter_says(store: Store) -> None:
@@ -168,7 +168,7 @@ def test_replay_takes_only_dead_jobs_whatever_the_filter_says(store: Store) -> N
     before = {j: _job(store, j) for j in (queued, running_id, done_id, cancelled, later)}
 
     flt = JobFilter(states=(JobState.SUCCEEDED, JobState.QUEUED, JobState.CANCELLED))
-    assert store.replay_jobs(flt) == dead
+    assert store.retry_jobs(flt, replay=Replay()) == dead
     for job_id, job in before.items():
         assert _job(store, job_id) == job
     assert [_job(store, j).state for j in dead] == [JobState.QUEUED, JobState.QUEUED]
@@ -181,12 +181,13 @@ def test_replay_matches_the_filter_and_takes_every_match(store: Store) -> None:
     # What count_jobs counts is what a replay takes: limit and before_id do not page it.
     flt = JobFilter(name="resize", limit=1, before_id=c)
     assert store.count_jobs(JobFilter(name="resize", states=(JobState.DEAD,))) == 2
-    assert store.replay_jobs(flt) == [b, c]
+    assert store.retry_jobs(flt, replay=Replay()) == [b, c]
     assert _job(store, a).state is JobState.DEAD
-    assert store.replay_jobs(JobFilter(name="resize")) == []
-    assert store.replay_jobs(JobFilter(queue="emails", error_type="OSError")) == []
-    assert store.replay_jobs(JobFilter(queue="emails", error_type="ValueError")) == [a]
-    assert store.replay_jobs(JobFilter()) == []
+    assert store.retry_jobs(JobFilter(name="resize"), replay=Replay()) == []
+    assert store.retry_jobs(JobFilter(queue="emails", error_type="OSError"), replay=Replay()) == []
+    flt = JobFilter(queue="emails", error_type="ValueError")
+    assert store.retry_jobs(flt, replay=Replay()) == [a]
+    assert store.retry_jobs(JobFilter(), replay=Replay()) == []
 
 
 def test_replay_goes_oldest_death_first(store: Store) -> None:
@@ -198,14 +199,14 @@ def test_replay_goes_oldest_death_first(store: Store) -> None:
     for job_id in (c, a, b):
         assert complete(store, claimed[job_id], CompletionKind.DEAD, error=BOOM)
         time.sleep(0.002)
-    assert store.replay_jobs(JobFilter()) == [c, a, b]
+    assert store.retry_jobs(JobFilter(), replay=Replay()) == [c, a, b]
 
 
 def test_a_replay_rate_spreads_due_times(store: Store) -> None:
     dead = [_dead(store) for _ in range(4)]
     untouched = insert_one(store, queue="elsewhere")
     before = store.now()
-    assert store.replay_jobs(JobFilter(), per_second=2) == dead
+    assert store.retry_jobs(JobFilter(), replay=Replay(per_second=2)) == dead
     jobs = [_job(store, j) for j in dead]
     first = jobs[0].run_at
     assert before - 1 <= first <= store.now() + 1
@@ -226,17 +227,17 @@ def test_a_replay_rate_spreads_due_times(store: Store) -> None:
 
 def test_a_slow_replay_rate_is_allowed_and_a_bad_one_refused(store: Store) -> None:
     dead = [_dead(store), _dead(store)]
-    assert store.replay_jobs(JobFilter(), per_second=0.01) == dead
+    assert store.retry_jobs(JobFilter(), replay=Replay(per_second=0.01)) == dead
     jobs = [_job(store, j) for j in dead]
     assert jobs[1].run_at - jobs[0].run_at == pytest.approx(100.0, abs=0.01)
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ConfigurationError, match="positive number of jobs per second"):
-            store.replay_jobs(JobFilter(), per_second=bad)
+            store.retry_jobs(JobFilter(), replay=Replay(per_second=bad))
 
 
 def test_replay_of_nothing_is_an_empty_list(store: Store) -> None:
-    assert store.replay_jobs(JobFilter()) == []
-    assert store.replay_jobs(JobFilter(ids=(12345,)), per_second=5) == []
+    assert store.retry_jobs(JobFilter(), replay=Replay()) == []
+    assert store.retry_jobs(JobFilter(ids=(12345,)), replay=Replay(per_second=5)) == []
 
 
 def test_concurrent_replays_take_each_job_once(
@@ -248,7 +249,7 @@ def test_concurrent_replays_take_each_job_once(
 
     def replay(mine: Store) -> list[int]:
         start.wait(timeout=30)
-        return mine.replay_jobs(JobFilter())
+        return mine.retry_jobs(JobFilter(), replay=Replay())
 
     with ThreadPoolExecutor(len(others)) as pool:
         taken = list(pool.map(replay, others))
@@ -263,7 +264,7 @@ def test_replays_wake_listening_workers_on_postgres(store: Store) -> None:
     first, second = _dead(store, queue="emails"), _dead(store, queue="images")
     with psycopg.connect(store.url, autocommit=True) as conn:
         conn.execute(f'LISTEN "conveyor_{store.schema}"')
-        assert store.replay_jobs(JobFilter(ids=(first,)), per_second=1) == [first]
+        assert store.retry_jobs(JobFilter(ids=(first,)), replay=Replay(per_second=1)) == [first]
         assert store.replay_with_args(second, "{}") is True
         heard = [n.payload for n in conn.notifies(timeout=5, stop_after=2)]
     assert sorted(heard) == ["emails", "images"]
@@ -353,5 +354,5 @@ def test_replayed_job_counts_its_death_no_more(store: Store) -> None:
     since = store.now() - 1
     job_id = _dead(store)
     assert _totals(store.finished_series(since, 60), "default") == (0, 1)
-    store.replay_jobs(JobFilter(ids=(job_id,)))
+    store.retry_jobs(JobFilter(ids=(job_id,)), replay=Replay())
     assert _totals(store.finished_series(since, 60), "default") == (0, 0)

@@ -1,4 +1,4 @@
-"""The Postgres store's outbox verbs (see :class:`conveyor.store.outbox_protocol.OutboxVerbs`).
+"""The Postgres store's outbox verbs (see :class:`conveyor.store.contract.outbox.OutboxVerbs`).
 
 Each verb runs one plan of :mod:`conveyor.store.postgres.outbox_plans` through the store's
 ``run``, which turns driver errors into :class:`~conveyor.errors.StoreError`.

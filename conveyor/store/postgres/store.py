@@ -15,6 +15,7 @@ from conveyor.errors import ConfigurationError, ConveyorError, MigrationError
 from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection
+from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
@@ -36,6 +37,7 @@ from conveyor.store.protocol import (
     JobFilter,
     LimitStatus,
     NewJob,
+    Replay,
     Retention,
 )
 
@@ -64,7 +66,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 
 class PostgresStore(
-    PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresOutboxVerbs
+    DerivedVerbs, PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresOutboxVerbs
 ):
     """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
 
@@ -288,17 +290,6 @@ class PostgresStore(
         """See :meth:`Store.live_workers`."""
         return self.run(self.plans.live_workers(stale_after, now), "listing workers")
 
-    def get_job(self, job_id: int) -> Job | None:
-        """See :meth:`Store.get_job`."""
-        found = self.get_jobs([job_id])
-        return found[0] if found else None
-
-    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
-        """See :meth:`Store.get_jobs`."""
-        if not job_ids:
-            return []
-        return self.list_jobs(JobFilter(ids=tuple(job_ids)))
-
     def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """See :meth:`Store.list_jobs`."""
         return self.run(self.plans.list_jobs(flt, now), "listing jobs")
@@ -315,8 +306,12 @@ class PostgresStore(
         """See :meth:`Store.queue_stats`."""
         return self.run(self.plans.queue_stats(now), "reading queue stats")
 
-    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
+    def retry_jobs(
+        self, flt: JobFilter, *, replay: Replay | None = None, now: float | None = None
+    ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
+        if replay is not None:
+            return self._replay_dead(flt, replay.per_second, now)
         return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

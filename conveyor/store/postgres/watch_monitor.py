@@ -1,4 +1,4 @@
-"""The Postgres store's monitor verbs (see :class:`conveyor.store.watch_protocol.MonitorVerbs`).
+"""The Postgres store's monitor verbs (see :class:`conveyor.store.contract.monitor.MonitorVerbs`).
 
 Each verb runs one plan of :mod:`conveyor.store.postgres.monitor_plans` through the store's
 ``run``, which turns driver errors into :class:`~conveyor.errors.StoreError`.

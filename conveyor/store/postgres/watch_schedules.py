@@ -1,4 +1,4 @@
-"""The Postgres store's schedules verbs (see :class:`conveyor.store.watch_protocol.ScheduleVerbs`).
+"""The Postgres store's schedules verbs (see :mod:`conveyor.store.contract.schedules`).
 
 Each verb runs one plan of :mod:`conveyor.store.postgres.schedule_plans` in one transaction.
 Two schedulers firing the same slot race on the ledger's primary key: the second insert waits

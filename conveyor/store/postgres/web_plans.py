@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
+from conveyor.store.postgres.plans_base import at
 from conveyor.store.protocol import JobFilter
 from conveyor.store.web_checks import (
     NO_ID_ABOVE,
@@ -73,12 +74,14 @@ class WebPlans:
             for r in result.rows
         ]
 
-    def replay_jobs(self, flt: JobFilter, per_second: float | None) -> Plan[list[int]]:
+    def replay_jobs(
+        self, flt: JobFilter, per_second: float | None, now: float | None = None
+    ) -> Plan[list[int]]:
         """Replay matching dead jobs, spread by ``per_second``; ids oldest death first."""
         spacing = replay_spacing(per_second)
         clause, params = where(POSTGRES, replay_filter(flt))
         params |= {"spacing": spacing, "channel": self.plans.channel}
-        result = yield Statement(self.q("web_replay_jobs").replace("{where}", clause), params)
+        result = yield at(self.q("web_replay_jobs").replace("{where}", clause), params, now)
         return [r[0] for r in sorted(result.rows, key=lambda r: r[1])]
 
     def replay_with_args(self, job_id: int, args_json: str) -> Plan[bool]:

@@ -1,4 +1,4 @@
-"""The Postgres store's dashboard verbs (see :class:`conveyor.store.web_protocol.WebVerbs`).
+"""The Postgres store's dashboard verbs (see :mod:`conveyor.store.contract.dashboard`).
 
 Each verb runs one plan of :mod:`conveyor.store.postgres.web_plans`. Replays send the same
 NOTIFY as inserts and retries, so idle workers claim the replayed jobs at once.
@@ -32,7 +32,7 @@ class PostgresWebVerbs:
         return WebPlans(self.plans)
 
     def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
-        """See :meth:`WebVerbs.record_action`."""
+        """See :meth:`~conveyor.store.contract.audit.AuditVerbs.record_action`."""
         return self.run(
             self._web_plans.record_action(actor, action, target, details_json),
             "recording an action",
@@ -41,47 +41,44 @@ class PostgresWebVerbs:
     def list_actions(
         self, limit: int = 100, before_id: int | None = None, target: str | None = None
     ) -> list[ActionRow]:
-        """See :meth:`WebVerbs.list_actions`."""
+        """See :meth:`~conveyor.store.contract.audit.AuditVerbs.list_actions`."""
         return self.run(self._web_plans.list_actions(limit, before_id, target), "listing actions")
 
     def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
-        """See :meth:`WebVerbs.dead_groups`."""
+        """See :meth:`DashboardVerbs.dead_groups`."""
         return self.run(self._web_plans.dead_groups(limit), "grouping dead jobs")
 
-    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
-        """See :meth:`WebVerbs.replay_jobs`; the ids come back oldest death first.
-
-        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
-        ``count_jobs`` counted for the same filter.
-        """
-        return self.run(self._web_plans.replay_jobs(flt, per_second), "replaying dead jobs")
+    def _replay_dead(
+        self, flt: JobFilter, per_second: float | None, now: float | None = None
+    ) -> list[int]:
+        """``retry_jobs(flt, replay=Replay(per_second))``: see
+        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
+        return self.run(self._web_plans.replay_jobs(flt, per_second, now), "replaying dead jobs")
 
     def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`WebVerbs.replay_with_args`."""
+        """See :meth:`DashboardVerbs.replay_with_args`."""
         return self.run(
             self._web_plans.replay_with_args(job_id, args_json), f"replaying job {job_id}"
         )
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
-        """See :meth:`WebVerbs.finished_series`; buckets in which nothing finished are left
+        """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
         out (a chart draws them as zero)."""
         return self.run(
             self._web_plans.finished_series(since, bucket), "reading the finished series"
         )
 
     def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """See :meth:`WebVerbs.open_session`."""
+        """See :meth:`DashboardVerbs.open_session`."""
         self.run(
             self._web_plans.open_session(session_id, credential, role, seconds),
             "opening a dashboard session",
         )
 
     def get_session(self, session_id: str) -> SessionRow | None:
-        """See :meth:`WebVerbs.get_session`."""
+        """See :meth:`DashboardVerbs.get_session`."""
         return self.run(self._web_plans.get_session(session_id), "reading a dashboard session")
 
     def close_session(self, session_id: str) -> bool:
-        """See :meth:`WebVerbs.close_session`."""
-        return self.run(
-            self._web_plans.close_session(session_id), "closing a dashboard session"
-        )
+        """See :meth:`DashboardVerbs.close_session`."""
+        return self.run(self._web_plans.close_session(session_id), "closing a dashboard session")

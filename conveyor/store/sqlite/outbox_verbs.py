@@ -1,4 +1,4 @@
-"""The SQLite store's outbox verbs (see :class:`conveyor.store.outbox_protocol.OutboxVerbs`).
+"""The SQLite store's outbox verbs (see :class:`conveyor.store.contract.outbox.OutboxVerbs`).
 
 Writes run in ``BEGIN IMMEDIATE``, so SQLite's single writer serialises two deliverers: a
 claim sees every lease taken before it.

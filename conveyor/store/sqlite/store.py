@@ -27,6 +27,7 @@ from conveyor.models import (
     WorkerInfo,
 )
 from conveyor.store import claim_passes, limits
+from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.plan import Plan
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -39,6 +40,7 @@ from conveyor.store.protocol import (
     JobFilter,
     LimitStatus,
     NewJob,
+    Replay,
     Retention,
 )
 from conveyor.store.sqlite import plans
@@ -56,7 +58,12 @@ T = TypeVar("T")
 
 
 class SQLiteStore(
-    SQLiteClaimVerbs, SQLiteScheduleVerbs, SQLiteMonitorVerbs, SQLiteWebVerbs, SQLiteOutboxVerbs
+    DerivedVerbs,
+    SQLiteClaimVerbs,
+    SQLiteScheduleVerbs,
+    SQLiteMonitorVerbs,
+    SQLiteWebVerbs,
+    SQLiteOutboxVerbs,
 ):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
@@ -333,17 +340,6 @@ class SQLiteStore(
 
     # -- inspecting ---------------------------------------------------------------------------
 
-    def get_job(self, job_id: int) -> Job | None:
-        """One job by id."""
-        found = self.get_jobs([job_id])
-        return found[0] if found else None
-
-    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
-        """Jobs by id, newest first; missing ids are skipped."""
-        if not job_ids:
-            return []
-        return self.list_jobs(JobFilter(ids=tuple(job_ids)))
-
     def list_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[Job]:
         """See :meth:`Store.list_jobs`."""
         return self._read(plans.list_jobs, flt, now=now)
@@ -404,8 +400,12 @@ class SQLiteStore(
 
     # -- acting -------------------------------------------------------------------------------
 
-    def retry_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
+    def retry_jobs(
+        self, flt: JobFilter, *, replay: Replay | None = None, now: float | None = None
+    ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
+        if replay is not None:
+            return self._replay_dead(flt, replay.per_second, now)
         return self._write(plans.retry_jobs, flt, now=now)
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

@@ -1,4 +1,4 @@
-"""The SQLite store's monitor verbs (see :class:`conveyor.store.watch_protocol.MonitorVerbs`).
+"""The SQLite store's monitor verbs (see :class:`conveyor.store.contract.monitor.MonitorVerbs`).
 
 Every verb is one transaction on the store's connection: writes in ``BEGIN IMMEDIATE``, so
 SQLite's single writer serialises two monitors (or a monitor and ``conveyor checkin``) racing

@@ -1,4 +1,4 @@
-"""The SQLite store's schedules verbs (see :class:`conveyor.store.watch_protocol.ScheduleVerbs`).
+"""The SQLite store's schedules verbs (see :mod:`conveyor.store.contract.schedules`).
 
 Every write runs under SQLite's single write lock (``BEGIN IMMEDIATE``), so a slot's ledger
 insert, the check that it was this call's, and its job's insert cannot interleave with another

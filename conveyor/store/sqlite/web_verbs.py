@@ -1,4 +1,4 @@
-"""The SQLite store's dashboard verbs (see :class:`conveyor.store.web_protocol.WebVerbs`).
+"""The SQLite store's dashboard verbs (see :mod:`conveyor.store.contract.dashboard`).
 
 Writes run under SQLite's single write lock (``BEGIN IMMEDIATE``): a replay reads the dead
 jobs it takes and updates them with nothing committing in between.
@@ -34,7 +34,7 @@ class SQLiteWebVerbs:
         def now(self) -> float: ...
 
     def record_action(self, actor: str, action: str, target: str, details_json: str) -> int:
-        """See :meth:`WebVerbs.record_action`."""
+        """See :meth:`~conveyor.store.contract.audit.AuditVerbs.record_action`."""
         with self.db.write() as conn:
             row = conn.execute(
                 query("web_action_record"),
@@ -51,7 +51,7 @@ class SQLiteWebVerbs:
     def list_actions(
         self, limit: int = 100, before_id: int | None = None, target: str | None = None
     ) -> list[ActionRow]:
-        """See :meth:`WebVerbs.list_actions`."""
+        """See :meth:`~conveyor.store.contract.audit.AuditVerbs.list_actions`."""
         params = {
             "limit": check_limit(limit),
             "before": NO_ID_ABOVE if before_id is None else before_id,
@@ -63,7 +63,7 @@ class SQLiteWebVerbs:
         return [ActionRow(*r) for r in found]
 
     def dead_groups(self, limit: int = 100) -> list[DeadGroup]:
-        """See :meth:`WebVerbs.dead_groups`."""
+        """See :meth:`DashboardVerbs.dead_groups`."""
         with self.db.read() as conn:
             found = conn.execute(query("web_dead_groups"), {"limit": check_limit(limit)})
             return [
@@ -78,14 +78,13 @@ class SQLiteWebVerbs:
                 for r in found.fetchall()
             ]
 
-    def replay_jobs(self, flt: JobFilter, per_second: float | None = None) -> list[int]:
-        """See :meth:`WebVerbs.replay_jobs`; the ids come back oldest death first.
-
-        ``flt.limit`` and ``flt.before_id`` are ignored, so a replay takes what
-        ``count_jobs`` counted for the same filter.
-        """
+    def _replay_dead(
+        self, flt: JobFilter, per_second: float | None, now: float | None = None
+    ) -> list[int]:
+        """``retry_jobs(flt, replay=Replay(per_second))``: see
+        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
         spacing = replay_spacing(per_second)
-        now = self.now()
+        now = self.now() if now is None else now
         clause, params = where(SQLITE, replay_filter(flt), now)
         with self.db.write() as conn:
             ids = [
@@ -102,7 +101,7 @@ class SQLiteWebVerbs:
         return ids
 
     def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`WebVerbs.replay_with_args`."""
+        """See :meth:`DashboardVerbs.replay_with_args`."""
         with self.db.write() as conn:
             cur = conn.execute(
                 query("web_replay_with_args"),
@@ -111,7 +110,7 @@ class SQLiteWebVerbs:
         return cur.rowcount == 1
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
-        """See :meth:`WebVerbs.finished_series`; buckets in which nothing finished are left
+        """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
         out (a chart draws them as zero)."""
         with self.db.read() as conn:
             found = conn.execute(
@@ -123,7 +122,7 @@ class SQLiteWebVerbs:
         ]
 
     def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """See :meth:`WebVerbs.open_session`."""
+        """See :meth:`DashboardVerbs.open_session`."""
         now = self.now()
         with self.db.write() as conn:
             conn.execute(query("web_session_prune"), {"now": now})
@@ -139,7 +138,7 @@ class SQLiteWebVerbs:
             )
 
     def get_session(self, session_id: str) -> SessionRow | None:
-        """See :meth:`WebVerbs.get_session`."""
+        """See :meth:`DashboardVerbs.get_session`."""
         with self.db.read() as conn:
             row = conn.execute(
                 query("web_session_get"), {"id": session_id, "now": self.now()}
@@ -147,7 +146,7 @@ class SQLiteWebVerbs:
         return None if row is None else SessionRow(row[0], row[1], float(row[2]))
 
     def close_session(self, session_id: str) -> bool:
-        """See :meth:`WebVerbs.close_session`."""
+        """See :meth:`DashboardVerbs.close_session`."""
         with self.db.write() as conn:
             cur = conn.execute(query("web_session_close"), {"id": session_id})
         return cur.rowcount == 1

@@ -1,4 +1,4 @@
-"""The store verbs of the outbox (:mod:`conveyor.outbox`), part of every :class:`Store`.
+"""The outbox (:mod:`conveyor.outbox`): one table of deliveries, alerts and webhooks alike.
 
 One table holds every delivery, alert notices and completion webhooks alike. Writers add rows
 (:meth:`OutboxVerbs.add_deliveries`: the monitor's incidents, and the deliverer for each job
@@ -25,7 +25,10 @@ class OutboxVerbs(Protocol):
         """Finished jobs (succeeded, dead, cancelled) with a ``notify_url`` in their meta,
         finished at or after ``since``, that have no webhook delivery for this finish yet;
         oldest finish first. A job finishing again (retried after dead or cancelled) is
-        returned again. Reads an index of such jobs only, so jobs without a URL cost nothing."""
+        returned again. Reads an index of such jobs only, so jobs without a URL cost nothing.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def add_deliveries(self, rows: Sequence[NewDelivery], *, now: float | None = None) -> int:
@@ -34,6 +37,9 @@ class OutboxVerbs(Protocol):
         Alerts are always added (in input order). A job has one webhook row: a newer finish
         (``event_at``) replaces an older one's row (attempts start again, any claim on it is
         void); the same finish again writes nothing, so deliverers racing to add it add it once.
+
+        Guarantees: one transaction. Idempotent per webhook finish (see above); each alert row is
+        new.
         """
         ...
 
@@ -48,7 +54,11 @@ class OutboxVerbs(Protocol):
     ) -> list[DeliveryRow]:
         """Lease up to ``limit`` pending deliveries due at ``now`` (of ``kinds``, default all)
         to ``owner`` for ``lease`` seconds, oldest due first. A leased row is not claimed
-        again until its lease lapses; two concurrent claimers never get the same row."""
+        again until its lease lapses; two concurrent claimers never get the same row.
+
+        Guarantees: one transaction, fenced by state and lease. Not idempotent: each call takes
+        other rows.
+        """
         ...
 
     def record_delivery(
@@ -68,6 +78,9 @@ class OutboxVerbs(Protocol):
 
         ``error=None``: delivered. An error with ``retry_in``: due again ``retry_in`` seconds
         after ``now``. An error without: given up (``failed``). Every attempt counts.
+
+        Guarantees: one transaction, fenced by state, owner and attempts (above). Idempotent: a
+        repeat returns False.
         """
         ...
 
@@ -75,7 +88,10 @@ class OutboxVerbs(Protocol):
         """Give claimed deliveries back untried: each one still pending and leased to ``owner``
         loses its lease and is due again at once, its attempts unchanged; return how many.
         A deliverer releases the rest of a destination's rows when that destination has just
-        failed, so they wait for its next round rather than for their lease to lapse."""
+        failed, so they wait for its next round rather than for their lease to lapse.
+
+        Guarantees: one transaction, fenced by state and owner. Idempotent.
+        """
         ...
 
     def list_deliveries(
@@ -89,11 +105,18 @@ class OutboxVerbs(Protocol):
     ) -> list[DeliveryRow]:
         """Deliveries newest first, optionally of one kind, one subject, one state; with
         ``failing`` only those that failed at least once and are not delivered (retrying or
-        given up)."""
+        given up).
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
         ...
 
     def prune_deliveries(self, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or given-up webhook deliveries whose job is gone
         (pruned or discarded); return how many. Pending rows stay until delivered or given
-        up. (Alert rows go with their incident, in :meth:`MonitorVerbs.prune_watch`.)"""
+        up. (Alert rows go with their incident, in
+        :meth:`~conveyor.store.contract.monitor.MonitorVerbs.prune_watch`.)
+
+        Guarantees: one transaction. Idempotent.
+        """
         ...
