@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -128,7 +129,16 @@ def test_a_handle_refuses_a_row_that_is_another_job(app: Conveyor) -> None:
     with pytest.raises(JobReplacedError):
         handle.refresh()
     with pytest.raises(JobReplacedError):
-        asyncio.run(handle.result_async(timeout=5))
+        asyncio.run(_result_async(app, handle))
+
+
+async def _result_async(app: Conveyor, handle: JobHandle[Any]) -> Any:
+    """Read the result from async code as the docs say to: ``app.aclose()`` before the loop
+    ends, so the loop's connection pool is not left to be cancelled half-open."""
+    try:
+        return await handle.result_async(timeout=5)
+    finally:
+        await app.aclose()
 
 
 def test_a_replaced_job_is_still_a_missing_job(app: Conveyor) -> None:
