@@ -6,10 +6,16 @@ them in a loop for 15 s, and prints the insert rate and the claim+complete rate.
 export each commit (``git archive REV | tar -x -C DIR``) and run it with ``PYTHONPATH=DIR``
 from DIR, interleaving the sides.
 """
-import sys, tempfile, time, os
+import os
+import sys
+import tempfile
+import time
+
 sys.path.insert(0, "benchmarks")
 import benchapp
+
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind
+
 d = tempfile.mkdtemp(dir="/var/tmp")
 url = os.environ.get("DEEP_URL") or f"sqlite:///{d}/deep.db"
 app = benchapp.build(url)
@@ -25,7 +31,9 @@ done = 0
 t = time.perf_counter()
 while time.perf_counter() - t < 15:
     jobs = store.claim_jobs(params)
-    store.complete_jobs([Completion(j.id, j.token, CompletionKind.SUCCEEDED, result_json="null") for j in jobs])
+    store.complete_jobs(
+        [Completion(j.id, j.token, CompletionKind.SUCCEEDED, result_json="null") for j in jobs]
+    )
     done += len(jobs)
 el = time.perf_counter() - t
 print(f"rows={N} insert={N/ins:.0f}/s claim+complete={done/el:.0f} jobs/s")
