@@ -1,7 +1,12 @@
 """Conveyor: background jobs for Python web apps that lose nothing and hide nothing."""
 
+from conveyor._context import JobContext
+from conveyor._handle import JobHandle
+from conveyor._jobs import JobDefinition, JobOptions
+from conveyor._limits import Concurrency, Rate
+from conveyor._once import OnceConflictError
+from conveyor._retries import Backoff, Cancel, Permanent, Retry
 from conveyor.app import Conveyor
-from conveyor.context import JobContext
 from conveyor.errors import (
     ArgumentError,
     ConfigurationError,
@@ -19,12 +24,7 @@ from conveyor.errors import (
     StoreUnavailableError,
     UnknownJobError,
 )
-from conveyor.handle import JobHandle
-from conveyor.jobs import JobDefinition, JobOptions
-from conveyor.limits import Concurrency, Rate
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState, QueueStats, WorkerInfo
-from conveyor.once import OnceConflictError
-from conveyor.retries import Backoff, Cancel, Permanent, Retry
 from conveyor.store.protocol import Retention
 
 __all__ = [

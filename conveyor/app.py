@@ -7,28 +7,28 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
-from conveyor.backpressure import (
+from conveyor._backpressure import (
     check_max_queued,
     ensure_room,
     ensure_room_async,
     wait_seconds,
 )
-from conveyor.durations import Duration
+from conveyor._durations import Duration
+from conveyor._handle import JobHandle
+from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
+from conveyor._limits import Concurrency, Rate
+from conveyor._names import check_job_name, check_queue
+from conveyor._retries import Backoff
+from conveyor._unique import UniqueFor
+from conveyor._watching import Watching
+from conveyor._webhooks import webhook_allow as check_webhook_allow
+from conveyor._webhooks import webhook_settings
+from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
-from conveyor.handle import JobHandle
-from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
-from conveyor.limits import Concurrency, Rate
-from conveyor.names import check_job_name, check_queue
-from conveyor.retries import Backoff
 from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
 from conveyor.store.watch_types import SlotWritten
-from conveyor.unique import UniqueFor
-from conveyor.watching import Watching
-from conveyor.webhooks import webhook_allow as check_webhook_allow
-from conveyor.webhooks import webhook_settings
-from conveyor.webhooks import webhook_timeout as check_webhook_timeout
 
 F = TypeVar("F", bound=Callable[..., Any])
 

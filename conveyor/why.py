@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from conveyor.durations import clock, duration, since, until
+from conveyor._durations import clock, duration, since, until
 
 # LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
 # home) still resolves through this import.

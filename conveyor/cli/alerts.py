@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from conveyor import durations
+from conveyor import _durations as durations
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.cli import render
 from conveyor.cli.deliveries import alert_doc, delivery_status
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store.protocol import Store
 from conveyor.store.watch_types import IncidentRow, IncidentState
 

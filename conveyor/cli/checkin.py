@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from conveyor import durations
+from conveyor import _durations as durations
 from conveyor.cli import render
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.cli.schedules import timing_option

@@ -16,9 +16,9 @@ from types import FrameType
 
 import click
 
+from conveyor._loading import load_app
 from conveyor.cli.options import APP_ENV, URL_ENV
 from conveyor.errors import ConfigurationError
-from conveyor.loading import load_app
 
 TOKEN_ENV = "CONVEYOR_DASHBOARD_TOKEN"
 READ_TOKEN_ENV = "CONVEYOR_DASHBOARD_READ_TOKEN"

@@ -1,13 +1,13 @@
-"""How the CLI shows an outbox row (:mod:`conveyor.outbox`): one wording for ``conveyor jobs
+"""How the CLI shows an outbox row (:mod:`conveyor._outbox`): one wording for ``conveyor jobs
 show`` (a job's webhook) and ``conveyor alerts`` (undelivered notices) alike."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from conveyor._durations import since, until
+from conveyor._outbox import DeliveryRow, DeliveryState
 from conveyor.cli import render
-from conveyor.durations import since, until
-from conveyor.outbox import DeliveryRow, DeliveryState
 
 
 def delivery_status(row: DeliveryRow, now: float, *, brief: bool = False) -> str:

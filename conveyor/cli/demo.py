@@ -20,12 +20,12 @@ from pathlib import Path
 import click
 
 import conveyor
+from conveyor._durations import to_seconds
+from conveyor._loading import load_app
 from conveyor.cli import render
 from conveyor.cli.demo_summary import print_summary
 from conveyor.cli.demo_view import Tracker, make_view
 from conveyor.cli.options import URL_ENV
-from conveyor.durations import to_seconds
-from conveyor.loading import load_app
 from conveyor.models import Job
 from conveyor.store.protocol import Store
 

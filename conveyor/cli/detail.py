@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
+from conveyor._durations import clock, duration, since, until
+from conveyor._outbox import DeliveryKind, DeliveryRow
 from conveyor.cli import render
 from conveyor.cli.deliveries import delivery_status, webhook_doc
 from conveyor.cli.health import job_warning
-from conveyor.durations import clock, duration, since, until
 from conveyor.errors import JobNotFoundError
 from conveyor.models import Attempt, Job, JobState
-from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.store.protocol import Store
 
 

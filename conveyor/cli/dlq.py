@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from conveyor import durations
+from conveyor import _durations as durations
+from conveyor._durations import to_seconds
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.jobs import report
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter

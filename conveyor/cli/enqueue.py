@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from conveyor.args import RESERVED
+from conveyor._args import RESERVED
 from conveyor.cli import render
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.errors import ArgumentError

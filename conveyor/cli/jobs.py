@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from conveyor import durations
+from conveyor import _durations as durations
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options

@@ -17,9 +17,9 @@ from types import FrameType
 
 import click
 
+from conveyor._durations import to_seconds
 from conveyor.cli import render
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError, StoreUnavailableError
 from conveyor.monitor.service import Monitor, TickReport
 from conveyor.worker.child import setup_logging

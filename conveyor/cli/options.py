@@ -14,9 +14,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from conveyor._loading import load_app
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
-from conveyor.loading import load_app
 from conveyor.store import DEFAULT_URL, open_store, sqlite_path
 from conveyor.store.protocol import Store
 

@@ -6,11 +6,11 @@ import getpass
 
 import click
 
-from conveyor import durations
+from conveyor import _durations as durations
+from conveyor._names import check_queue
 from conveyor.cli import render
 from conveyor.cli.health import live_workers, unserved
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.names import check_queue
 from conveyor.store import open_store, sqlite_path
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from conveyor import durations
-from conveyor.args import RESERVED
+from conveyor import _durations as durations
+from conveyor._args import RESERVED
 from conveyor.cli import render
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.cli.queues import operator_name

@@ -6,10 +6,10 @@ import os
 
 import click
 
+from conveyor._durations import to_seconds
+from conveyor._loading import load_app
 from conveyor.cli.options import APP_ENV, URL_ENV
-from conveyor.durations import to_seconds
 from conveyor.errors import ConfigurationError
-from conveyor.loading import load_app
 
 
 def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:

@@ -1,8 +1,8 @@
-"""The one delivery loop of the outbox (:mod:`conveyor.outbox`).
+"""The one delivery loop of the outbox (:mod:`conveyor._outbox`).
 
 :class:`~conveyor.delivery.deliverer.Deliverer` claims due deliveries under a lease, sends
 each through the sender of its kind (:mod:`conveyor.delivery.senders`: a signed POST through
-:mod:`conveyor.outbound` for completion webhooks; the monitor's
+:mod:`conveyor._outbound` for completion webhooks; the monitor's
 :class:`~conveyor.monitor.delivery.AlertSender` for alert notices) and records every attempt
 with the one retry schedule. Every worker runs it as a service
 (:class:`~conveyor.worker.outbox_service.DeliveryService`), and the monitor delivers its

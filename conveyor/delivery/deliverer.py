@@ -36,9 +36,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from conveyor._outbox import DeliveryKind, DeliveryRow, NewDelivery
+from conveyor._webhooks import completion_body
 from conveyor.delivery.senders import Sender
-from conveyor.outbox import DeliveryKind, DeliveryRow, NewDelivery
-from conveyor.webhooks import completion_body
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store

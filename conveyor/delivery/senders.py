@@ -3,7 +3,7 @@
 A sender makes one attempt and says how it went (:class:`Failed`, or None when delivered); it
 never raises, so a failing receiver cannot stop the others. The alert sender lives with the
 monitor (:class:`conveyor.monitor.delivery.AlertSender`), which this package does not import.
-Both kinds sign through the same path: :func:`conveyor.outbound.post_json` (webhook sinks and
+Both kinds sign through the same path: :func:`conveyor._outbound.post_json` (webhook sinks and
 ``notify_url`` alike).
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from conveyor.destinations import AllowList, redacted
-from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
-from conveyor.webhooks import TIMEOUT, WebhookError, post_webhook
+from conveyor._destinations import AllowList, redacted
+from conveyor._outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
+from conveyor._webhooks import TIMEOUT, WebhookError, post_webhook
 
 
 @dataclass(frozen=True, slots=True)

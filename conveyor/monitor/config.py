@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
+from conveyor._names import check_schedule_name
 from conveyor.errors import ConfigurationError
-from conveyor.names import check_schedule_name
 from conveyor.schedules.timing import Timing
 from conveyor.store.watch_types import CheckinRow
 

@@ -1,10 +1,10 @@
 """The monitor's side of the outbox: how an alert notice is sent (:class:`AlertSender`), and
 the monitor's round delivering the notices due now (:func:`deliver_due`).
 
-Notices are rows of the one delivery table (:mod:`conveyor.outbox`), written when an incident
+Notices are rows of the one delivery table (:mod:`conveyor._outbox`), written when an incident
 changes (:mod:`.incidents`) and sent by the one deliverer (:mod:`conveyor.delivery`), which
 every worker also runs. A failed attempt is retried on the outbox's one schedule
-(:data:`conveyor.outbox.RETRY`: 10 s, 30 s, 2 m, 10 m, 30 m, then hourly, given up after 8
+(:data:`conveyor._outbox.RETRY`: 10 s, 30 s, 2 m, 10 m, 30 m, then hourly, given up after 8
 attempts); every failure stays visible in ``store.list_deliveries(...)`` (``last_error``).
 Nothing here raises: a failing sink must not stop the other sinks or the monitor.
 """
@@ -15,10 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from conveyor._outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
+from conveyor._webhooks import TIMEOUT
 from conveyor.delivery import Deliverer, DeliveryReport, Failed
 from conveyor.monitor.notice import Notice
-from conveyor.outbox import RETRY, DeliveryKind, DeliveryRow, RetrySchedule
-from conveyor.webhooks import TIMEOUT
 
 if TYPE_CHECKING:
     from conveyor.monitor.sinks import Sink

@@ -13,9 +13,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor._outbox import DeliveryKind, NewDelivery
 from conveyor.monitor.config import Firing
 from conveyor.monitor.notice import Notice, NoticeKind
-from conveyor.outbox import DeliveryKind, NewDelivery
 from conveyor.store.watch_types import IncidentRow
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conveyor.durations import age
+from conveyor._durations import age
 from conveyor.store.watch_types import NoticeKind
 
 __all__ = ["Notice", "NoticeKind"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from conveyor.durations import Duration, age, to_seconds
+from conveyor._durations import Duration, age, to_seconds
+from conveyor._names import check_queue
 from conveyor.errors import ConfigurationError
 from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
 from conveyor.monitor.config import Firing, Rule
-from conveyor.names import check_queue
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store

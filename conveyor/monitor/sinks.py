@@ -17,11 +17,11 @@ from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from conveyor.destinations import ALLOW_ENV, CREDENTIALS, AllowList, url_problem
-from conveyor.durations import to_seconds
+from conveyor._destinations import ALLOW_ENV, CREDENTIALS, AllowList, url_problem
+from conveyor._durations import to_seconds
+from conveyor._outbound import Failure, PostFailed, post_json
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.monitor.notice import Notice, NoticeKind
-from conveyor.outbound import Failure, PostFailed, post_json
 
 __all__ = ["EmailSink", "LogSink", "Sink", "SinkError", "WebhookSink"]
 

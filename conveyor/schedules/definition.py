@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
+from conveyor._jobs import check_priority
+from conveyor._names import check_job_name, check_queue, check_schedule_name
 from conveyor.errors import ConfigurationError
-from conveyor.jobs import check_priority
-from conveyor.names import check_job_name, check_queue, check_schedule_name
 from conveyor.schedules.misfire import check_catch_up, check_overlap
 from conveyor.schedules.timing import Cron, Every, Timing, parse_timing
 from conveyor.store.watch_types import ScheduleRow, ScheduleSource

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 # The lifecycle's values, re-exported: they are what complete_jobs takes.
-from conveyor.lifecycle import Completion as Completion  # noqa: PLC0414 - a re-export
-from conveyor.lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
-from conveyor.lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
+from conveyor._lifecycle import Completion as Completion  # noqa: PLC0414 - a re-export
+from conveyor._lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
+from conveyor._lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
 from conveyor.models import Job, WorkerInfo
 from conveyor.store.contract.audit import AuditVerbs
 from conveyor.store.contract.dashboard import DashboardVerbs

@@ -1,5 +1,5 @@
 """What the scheduler and the monitor keep in the store: schedules, their ledger of slots,
-check-ins and incidents (their notifications are rows of :mod:`conveyor.outbox`).
+check-ins and incidents (their notifications are rows of :mod:`conveyor._outbox`).
 
 These are plain records; the rules that fill them live in :mod:`conveyor.schedules` and
 :mod:`conveyor.monitor`.

@@ -25,8 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from conveyor.args import RESERVED
-from conveyor.durations import to_seconds
+from conveyor._args import RESERVED
+from conveyor._durations import to_seconds
+from conveyor._handle import JobHandle
+from conveyor._names import check_schedule_name
 from conveyor.errors import (
     ArgumentError,
     ConfigurationError,
@@ -35,9 +37,7 @@ from conveyor.errors import (
     StoreUnavailableError,
     UnknownJobError,
 )
-from conveyor.handle import JobHandle
 from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState
-from conveyor.names import check_schedule_name
 from conveyor.schedules.timing import parse_timing
 from conveyor.store.protocol import JobFilter
 from conveyor.web import params, serialize

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.jobs import MAX_NOTIFY_URL_LENGTH, MAX_PRIORITY, MAX_TENANT_LENGTH
+from conveyor._jobs import MAX_NOTIFY_URL_LENGTH, MAX_PRIORITY, MAX_TENANT_LENGTH
+from conveyor._names import MAX_JOB_NAME_LENGTH, MAX_KEY_LENGTH, MAX_QUEUE_LENGTH
 from conveyor.models import JobState
-from conveyor.names import MAX_JOB_NAME_LENGTH, MAX_KEY_LENGTH, MAX_QUEUE_LENGTH
 
 JsonDict = dict[str, Any]
 
@@ -26,7 +26,7 @@ MAX_IDEMPOTENCY_KEY = 200
 MAX_DELAY_SECONDS = 10 * 366 * 86400.0
 """Ten years: a later start is a mistake (and beyond what every store's clock can hold)."""
 DURATION_PATTERN = r"^ *(\d+(\.\d+)?|(\d+(\.\d+)?(ms|s|m|h|d|w))+) *$"
-"""Seconds, or text like ``15m`` or ``1h30m`` (conveyor.durations)."""
+"""Seconds, or text like ``15m`` or ``1h30m`` (conveyor._durations)."""
 NO_CONTROL_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 """Query text: no control character (C0, DEL, C1), as the API checks."""
 STATE_PATTERN = (

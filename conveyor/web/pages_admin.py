@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from conveyor._names import check_queue, check_schedule_name
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
 from conveyor.models import QueueControl, QueueStats
-from conveyor.names import check_queue, check_schedule_name
 from conveyor.schedules.timing import Timing, parse_timing
 from conveyor.store.protocol import Store
 from conveyor.store.watch_types import LedgerEntry, ScheduleRow

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from conveyor import durations
+from conveyor import _durations as durations
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.web.auth import Principal

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from conveyor._args import RESERVED
 from conveyor.app import Conveyor
-from conveyor.args import RESERVED
 from conveyor.errors import ConveyorError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
 from conveyor.store.protocol import JobFilter

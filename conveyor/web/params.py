@@ -21,9 +21,9 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from conveyor.durations import to_seconds
+from conveyor._durations import to_seconds
+from conveyor._names import control_character
 from conveyor.errors import ConfigurationError
-from conveyor.names import control_character
 from conveyor.web.openapi import DURATION_PATTERN, MAX_ID, MAX_TEXT
 from conveyor.web.web_context import ApiError
 

@@ -18,8 +18,8 @@ import sys
 import threading
 from dataclasses import asdict
 
+from conveyor._loading import load_app
 from conveyor.errors import ConveyorError
-from conveyor.loading import load_app
 from conveyor.worker.claim_loop import WorkerProcess
 from conveyor.worker.config import WorkerConfig
 

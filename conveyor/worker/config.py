@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from conveyor._names import check_queue
 from conveyor.errors import ConfigurationError
-from conveyor.names import check_queue
 
 
 @dataclass(frozen=True)

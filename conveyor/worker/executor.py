@@ -17,11 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.app import Conveyor
-from conveyor.context import JobContext
-from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
-from conveyor.jobs import JobDefinition, JobOptions
-from conveyor.lifecycle import (
+from conveyor._context import JobContext
+from conveyor._jobs import JobDefinition, JobOptions
+from conveyor._lifecycle import (
     Lost,
     Outcome,
     Raised,
@@ -32,6 +30,8 @@ from conveyor.lifecycle import (
     Undecodable,
     decide,
 )
+from conveyor.app import Conveyor
+from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
 

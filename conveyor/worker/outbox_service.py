@@ -8,10 +8,10 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from conveyor._outbox import DeliveryKind
 from conveyor.delivery import Deliverer, WebhookSender
 from conveyor.monitor.delivery import AlertSender
 from conveyor.monitor.sinks import LogSink, Sink
-from conveyor.outbox import DeliveryKind
 from conveyor.worker.periodic import PeriodicService
 
 if TYPE_CHECKING:

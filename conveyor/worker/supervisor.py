@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
+from conveyor._loading import load_app
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError, StoreUnavailableError
-from conveyor.loading import load_app
 from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
 from conveyor.worker.claim_loop import EXIT_REPLACE, queues_for
 from conveyor.worker.config import WorkerConfig

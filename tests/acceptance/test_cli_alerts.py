@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.outbox import DeliveryKind, NewDelivery
+from conveyor._outbox import DeliveryKind, NewDelivery
 from conveyor.store import open_store
 from conveyor.store.protocol import Store
 from conveyor.testing import eventually

@@ -15,12 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conveyor import Conveyor
+from conveyor._outbox import DeliveryKind, DeliveryRow
 from conveyor.monitor.config import Firing
 from conveyor.monitor.delivery import BACKOFF, MAX_ATTEMPTS, backoff, deliver_due
 from conveyor.monitor.incidents import reconcile
 from conveyor.monitor.service import Monitor
 from conveyor.monitor.sinks import EmailSink, Sink, WebhookSink
-from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.schedules.timing import Every
 from conveyor.store import Store, open_store
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, ErrorInfo

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState
+from conveyor._webhooks import MAX_ATTEMPTS
 from conveyor.delivery import Deliverer, WebhookSender
 from conveyor.monitor.signing import verify
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store.protocol import JobFilter
 from conveyor.testing import eventually
-from conveyor.webhooks import MAX_ATTEMPTS
 
 from .conftest import Workers, load_itapp
 from .receivers import (

@@ -11,8 +11,8 @@ import pytest
 from store_helpers import claim_one, complete, wait_until
 
 from conveyor import Conveyor
+from conveyor._outbox import DeliveryKind, DeliveryRow
 from conveyor.monitor.service import Monitor
-from conveyor.outbox import DeliveryKind, DeliveryRow
 from conveyor.schedules.timing import Every
 from conveyor.store import Store
 from conveyor.store.protocol import CompletionKind, ErrorInfo

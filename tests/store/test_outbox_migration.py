@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store import Store
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.sql import migrations as pg_migrations

@@ -18,7 +18,7 @@ import pytest
 from store_helpers import claim_one, complete, insert_one
 
 from conveyor import Conveyor, JobNotFoundError, JobReplacedError
-from conveyor.handle import JobHandle
+from conveyor._handle import JobHandle
 from conveyor.models import JobState
 from conveyor.store import Store
 from conveyor.store.protocol import JobFilter, Retention

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from conveyor.outbox import DeliveryKind, DeliveryRow, NewDelivery
+from conveyor._outbox import DeliveryKind, DeliveryRow, NewDelivery
 from conveyor.store import Store
 from conveyor.store.protocol import Retention
 from conveyor.store.watch_types import (

@@ -16,8 +16,8 @@ from store_helpers import (
     wait_until,
 )
 
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 from conveyor.models import JobState
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 from conveyor.store import Store
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import ConfigurationError, Conveyor, JobDefinition
-from conveyor.destinations import AllowList, host_address, non_public_reason, url_problem
+from conveyor._destinations import AllowList, host_address, non_public_reason, url_problem
 from conveyor.store.protocol import JobFilter
 
 NON_PUBLIC = [

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conveyor import ConfigurationError
-from conveyor.durations import to_seconds
+from conveyor._durations import to_seconds
 
 
 @pytest.mark.parametrize(

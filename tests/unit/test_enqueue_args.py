@@ -24,7 +24,7 @@ from conveyor import (
     PayloadTooLargeError,
     UnknownJobError,
 )
-from conveyor.args import RESERVED
+from conveyor._args import RESERVED
 from conveyor.store.protocol import JobFilter
 
 

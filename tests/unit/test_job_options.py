@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conveyor import Backoff, ConfigurationError, Conveyor, JobOptions
-from conveyor.jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, MAX_PRIORITY
+from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, MAX_PRIORITY
 
 
 def test_defaults() -> None:

@@ -35,19 +35,19 @@ PACKAGE = Path(__file__).resolve().parents[2] / "conveyor"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Pure helpers and plain records: import nothing of conveyor above this line.
     ("base", (
-        "conveyor._signing", "conveyor.args", "conveyor.destinations", "conveyor.durations",
-        "conveyor.errors", "conveyor.lifecycle", "conveyor.limits", "conveyor.models",
-        "conveyor.names", "conveyor.once", "conveyor.outbound", "conveyor.outbox",
-        "conveyor.retries", "conveyor.unique",
+        "conveyor._signing", "conveyor._args", "conveyor._destinations", "conveyor._durations",
+        "conveyor.errors", "conveyor._lifecycle", "conveyor._limits", "conveyor.models",
+        "conveyor._names", "conveyor._once", "conveyor._outbound", "conveyor._outbox",
+        "conveyor._retries", "conveyor._unique",
     )),
     # The store contract, its records and both stores.
     ("store", ("conveyor.store",)),
     # The app object and every declaration it holds: jobs, handles, schedules and monitor
     # config (declared on the app, validated at declaration), notify_url settings.
     ("core app", (
-        "conveyor", "conveyor.app", "conveyor.backpressure", "conveyor.context",
-        "conveyor.handle", "conveyor.jobs", "conveyor.loading", "conveyor.webhooks",
-        "conveyor.watching",
+        "conveyor", "conveyor.app", "conveyor._backpressure", "conveyor._context",
+        "conveyor._handle", "conveyor._jobs", "conveyor._loading", "conveyor._webhooks",
+        "conveyor._watching",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",
         "conveyor.schedules.misfire", "conveyor.schedules.slots", "conveyor.schedules.timing",
         "conveyor.monitor", "conveyor.monitor.config", "conveyor.monitor.notice",

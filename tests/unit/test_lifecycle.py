@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.jobs import JobOptions
-from conveyor.lifecycle import (
+from conveyor._jobs import JobOptions
+from conveyor._lifecycle import (
     TRANSITIONS,
     WORKER_LOST,
     Action,
@@ -28,9 +28,9 @@ from conveyor.lifecycle import (
     target,
     transition,
 )
+from conveyor._once import OnceConflictError
+from conveyor._retries import Cancel, Permanent, Retry
 from conveyor.models import AttemptOutcome, JobState
-from conveyor.once import OnceConflictError
-from conveyor.retries import Cancel, Permanent, Retry
 from conveyor.store.protocol import ClaimedJob
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"

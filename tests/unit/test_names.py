@@ -9,16 +9,16 @@ import pytest
 from click.testing import CliRunner
 
 from conveyor import ConfigurationError, Conveyor
-from conveyor.cli import main
-from conveyor.jobs import check_tenant
-from conveyor.names import (
+from conveyor._jobs import check_tenant
+from conveyor._names import (
     MAX_JOB_NAME_LENGTH,
     MAX_QUEUE_LENGTH,
     check_job_name,
     check_queue,
     check_schedule_name,
 )
-from conveyor.unique import check_unique_key
+from conveyor._unique import check_unique_key
+from conveyor.cli import main
 
 VALID = ["default", "emails", "Q1", "_private", "a.b:c-d_e", "exports:v2", "x"]
 INVALID_CHARACTERS = ["1queue", "-dash", ".dot", "has space", "a/b", "ü-mail", "a;b", "a\nb"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from conveyor._names import MAX_KEY_LENGTH
+from conveyor._once import OnceConflictError, once_key
+from conveyor._retries import Retry
 from conveyor.errors import ArgumentError
-from conveyor.names import MAX_KEY_LENGTH
-from conveyor.once import OnceConflictError, once_key
-from conveyor.retries import Retry
 
 
 def test_parts_are_joined_with_colons() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import ConfigurationError, Conveyor
-from conveyor.backpressure import Demand, demands, wait_seconds
+from conveyor._backpressure import Demand, demands, wait_seconds
 from conveyor.store.protocol import NewJob
 
 

@@ -16,9 +16,9 @@ import pydantic
 import pytest
 
 from conveyor import ArgumentError, ConfigurationError, Conveyor, JobOptions, JobState
-from conveyor.names import MAX_KEY_LENGTH
+from conveyor._names import MAX_KEY_LENGTH
+from conveyor._unique import FOREVER, to_unique_for
 from conveyor.testing import drain
-from conveyor.unique import FOREVER, to_unique_for
 
 
 class Order(pydantic.BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from conveyor.lifecycle import Completion
+from conveyor._lifecycle import Completion
 from conveyor.models import Attempt, Job
 from conveyor.store.contract.records import (
     ClaimedJob,
@@ -130,7 +130,7 @@ class JobVerbs(Protocol):
         Guarantees: one transaction for the batch. Fenced by state and token: a completion for a job
         no longer running under that token writes nothing and comes back ``accepted=False``, so
         repeating a completion is harmless. The target state is the completion's (decided by
-        :mod:`conveyor.lifecycle`); the store decides no transition.
+        :mod:`conveyor._lifecycle`); the store decides no transition.
         """
         ...
 
@@ -176,7 +176,7 @@ class JobVerbs(Protocol):
 
         Guarantees: one transaction per call. Fenced by state and lease: only running jobs whose
         lease ended before ``now``; each gets a ``lost`` attempt and the state
-        :func:`conveyor.lifecycle.lost_attempt` decides. Idempotent: a rescued job is no longer
+        :func:`conveyor._lifecycle.lost_attempt` decides. Idempotent: a rescued job is no longer
         running, so a repeat or a concurrent rescuer does not rescue it again.
         """
         ...

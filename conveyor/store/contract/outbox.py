@@ -1,4 +1,4 @@
-"""The outbox (:mod:`conveyor.outbox`): one table of deliveries, alerts and webhooks alike.
+"""The outbox (:mod:`conveyor._outbox`): one table of deliveries, alerts and webhooks alike.
 
 One table holds every delivery, alert notices and completion webhooks alike. Writers add rows
 (:meth:`OutboxVerbs.add_deliveries`: the monitor's incidents, and the deliverer for each job
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 from conveyor.models import Job
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 
 
 class OutboxVerbs(Protocol):

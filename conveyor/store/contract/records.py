@@ -26,7 +26,7 @@ class NewJob:
     unique_for: float | None = None
     """Seconds a succeeded job keeps holding ``unique_key``; negative is forever, None is none."""
     limit_key: str | None = None
-    """The concurrency-limit key this job counts against while running (conveyor.limits)."""
+    """The concurrency-limit key this job counts against while running (conveyor._limits)."""
     limit_max: int | None = None
     rate_key: str | None = None
     """The rate-limit key each start of this job counts against."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor.lifecycle import Action, sources, target, transition
+from conveyor._lifecycle import Action, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor._lifecycle import lost_attempt
 from conveyor.errors import ConfigurationError
-from conveyor.lifecycle import lost_attempt
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
@@ -304,7 +304,7 @@ class JobPlans(PlansBase):
 
     def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
-        exhausted (see :func:`conveyor.lifecycle.lost_attempt`)."""
+        exhausted (see :func:`conveyor._lifecycle.lost_attempt`)."""
         expired = yield self.at(self.q("select_expired"), {"limit": limit}, now)
         if not expired.rows:
             return []

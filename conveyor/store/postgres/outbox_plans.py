@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from conveyor.models import Job
-from conveyor.outbox import (
+from conveyor._outbox import (
     DeliveryKind,
     DeliveryRow,
     DeliveryState,
     NewDelivery,
     delivery_from_row,
 )
+from conveyor.models import Job
 from conveyor.store.postgres.plans import Plan, Statement, register_single
 from conveyor.store.postgres.sql import query
 from conveyor.store.rows import job_from_row

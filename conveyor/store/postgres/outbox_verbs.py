@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 from conveyor.models import Job
-from conveyor.outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelivery
 from conveyor.store.postgres.outbox_plans import OutboxPlans, outbox_plans
 
 if TYPE_CHECKING:

@@ -10,14 +10,14 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from conveyor.models import Job
-from conveyor.outbox import (
+from conveyor._outbox import (
     DeliveryKind,
     DeliveryRow,
     DeliveryState,
     NewDelivery,
     delivery_from_row,
 )
+from conveyor.models import Job
 from conveyor.store.rows import job_from_row
 from conveyor.store.sqlite.connection import query
 

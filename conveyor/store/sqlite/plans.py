@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor.lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
+from conveyor._lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
@@ -23,7 +23,7 @@ from conveyor.store.sqlite.connection import query
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
 # retry moves run_at, a rescue keeps it, a release un-charges the attempt); the state and the
-# attempt change come from the completion itself (conveyor.lifecycle decides them).
+# attempt change come from the completion itself (conveyor._lifecycle decides them).
 _STATEMENT_OF = {
     CompletionKind.RETRY: "retry_job",
     CompletionKind.LOST: "rescue_job",
@@ -70,7 +70,7 @@ def set_progress(
 
 def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
     """Count lapsed attempts as failed: retry in the job's old place (its run_at is kept), or
-    ``dead`` when attempts are spent (see :func:`conveyor.lifecycle.lost_attempt`)."""
+    ``dead`` when attempts are spent (see :func:`conveyor._lifecycle.lost_attempt`)."""
     expired = yield _q("select_expired", now=now, limit=limit)
     rescued = []
     for job_id, token, attempt, max_attempts, worker_id, started_at in expired.rows:

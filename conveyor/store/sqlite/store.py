@@ -319,7 +319,7 @@ class SQLiteStore(
         return self._write(plans.set_progress, job_id, token, fraction, message)
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
-        """See :meth:`Store.rescue_expired` (:func:`conveyor.lifecycle.lost_attempt` decides)."""
+        """See :meth:`Store.rescue_expired` (:func:`conveyor._lifecycle.lost_attempt` decides)."""
         return self._write(plans.rescue_expired, limit, now=now)
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:

@@ -9,7 +9,7 @@ WITH c AS (
 done AS (
     UPDATE {schema}.conveyor_jobs AS j
     -- The target state, its history outcome and the attempt change are decided in Python
-    -- (conveyor.lifecycle) and arrive as data; the CASEs below only pick which columns a
+    -- (conveyor._lifecycle) and arrive as data; the CASEs below only pick which columns a
     -- kind of completion writes.
     SET state = c.state,
         attempt = j.attempt + c.attempt_delta,

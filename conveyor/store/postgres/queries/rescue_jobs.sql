@@ -12,7 +12,7 @@ WITH c AS (
 ),
 done AS (
     UPDATE {schema}.conveyor_jobs AS j
-    SET state = c.state,  -- decided by conveyor.lifecycle.lost_attempt
+    SET state = c.state,  -- decided by conveyor._lifecycle.lost_attempt
         finished_at = CASE WHEN c.final THEN now() END,
         lease_until = NULL,
         worker_id = CASE WHEN c.final THEN j.worker_id END,

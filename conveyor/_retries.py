@@ -6,7 +6,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError
 
 

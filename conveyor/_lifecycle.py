@@ -20,9 +20,9 @@ from typing import Any, Protocol
 
 import pydantic_core
 
+from conveyor._once import OnceConflictError
+from conveyor._retries import Cancel, Permanent, Retry
 from conveyor.models import AttemptOutcome, JobState
-from conveyor.once import OnceConflictError
-from conveyor.retries import Cancel, Permanent, Retry
 
 MAX_MESSAGE = 4000
 MAX_TRACEBACK = 64 * 1024

@@ -5,7 +5,7 @@ proxy onto the workers' own network: loopback, private, link-local (cloud metada
 169.254.169.254 included), unspecified (0.0.0.0) and other non-public addresses are refused.
 The check runs twice: when the URL is stored (:func:`url_problem`: a literal address, in any
 of the dotted, decimal, octal or hex spellings resolvers accept, or credentials in the URL) and
-when it is sent (:mod:`conveyor.outbound` resolves the host, checks every address and connects
+when it is sent (:mod:`conveyor._outbound` resolves the host, checks every address and connects
 only to a checked one).
 
 An operator who runs receivers on an internal network allows them explicitly with an

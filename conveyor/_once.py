@@ -1,14 +1,14 @@
 """Keys and errors of ``ctx.once()``: effects guarded against a redelivered attempt.
 
-The context manager itself lives on :class:`~conveyor.context.JobContext`; see
+The context manager itself lives on :class:`~conveyor._context.JobContext`; see
 docs/idempotency.md for when each form is exact and when it only narrows the window.
 """
 
 from __future__ import annotations
 
+from conveyor._names import MAX_KEY_LENGTH
+from conveyor._retries import Retry
 from conveyor.errors import ArgumentError, ConveyorError
-from conveyor.names import MAX_KEY_LENGTH
-from conveyor.retries import Retry
 
 
 class OnceConflictError(ConveyorError, Retry):

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conveyor._once import OnceConflictError, once_key
 from conveyor.errors import ConveyorError
-from conveyor.once import OnceConflictError, once_key
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import AsyncStore, Store

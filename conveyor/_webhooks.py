@@ -11,15 +11,15 @@ A dead or cancelled job has ``"error": {"type": ..., "message": ...}`` instead o
 or ``CONVEYOR_WEBHOOK_SECRET``) the request carries a ``Conveyor-Signature`` header, the
 scheme of :mod:`conveyor.monitor.signing`; without one it is unsigned.
 
-Each finish is a row of the outbox (:mod:`conveyor.outbox`), next to the monitor's alert
+Each finish is a row of the outbox (:mod:`conveyor._outbox`), next to the monitor's alert
 notices: the delivery service every worker runs (:mod:`conveyor.delivery`) adds it, POSTs it
-under a lease and retries failures on the outbox's one schedule (:data:`conveyor.outbox.RETRY`:
+under a lease and retries failures on the outbox's one schedule (:data:`conveyor._outbox.RETRY`:
 :data:`DEFAULT_BACKOFF`, giving up after :data:`MAX_ATTEMPTS` attempts). This module holds
 what is sent and the settings; ``conveyor jobs show`` reports delivered / failing / gave up.
 
 The URL comes from whoever enqueues (possibly over the HTTP API), so it may only point at a
 public address: a literal non-public address or credentials are refused at enqueue, and every
-address the host resolves to is checked again when sending (:mod:`conveyor.destinations`).
+address the host resolves to is checked again when sending (:mod:`conveyor._destinations`).
 Internal receivers are allowed with ``Conveyor(webhook_allow=[...])`` or
 ``CONVEYOR_WEBHOOK_ALLOW``.
 """
@@ -32,12 +32,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from conveyor.destinations import ALLOW_ENV, AllowList
-from conveyor.durations import Duration, to_seconds
+from conveyor._destinations import ALLOW_ENV, AllowList
+from conveyor._durations import Duration, to_seconds
+from conveyor._outbound import Failure, PostFailed, post_json
+from conveyor._outbox import RETRY
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, JobState
-from conveyor.outbound import Failure, PostFailed, post_json
-from conveyor.outbox import RETRY
 
 __all__ = [
     "DEFAULT_BACKOFF",

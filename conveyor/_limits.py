@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
+from conveyor._unique import UniqueTemplate
 from conveyor.errors import ArgumentError, ConfigurationError
-from conveyor.unique import UniqueTemplate
 
 TENANT_FIELD = "tenant"
 """The special template field filled from the job's ``tenant=`` enqueue option."""

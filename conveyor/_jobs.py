@@ -10,16 +10,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from conveyor.args import RESERVED, ArgsSpec
-from conveyor.destinations import ALLOW_ENV, CREDENTIALS, AllowList, redacted, url_problem
-from conveyor.durations import Duration, to_seconds
+from conveyor._args import RESERVED, ArgsSpec
+from conveyor._destinations import ALLOW_ENV, CREDENTIALS, AllowList, redacted, url_problem
+from conveyor._durations import Duration, to_seconds
+from conveyor._handle import JobHandle
+from conveyor._limits import Concurrency, LimitKey, Rate, check_limit, check_rate
+from conveyor._names import check_no_control, check_queue
+from conveyor._retries import Backoff
+from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
-from conveyor.handle import JobHandle
-from conveyor.limits import Concurrency, LimitKey, Rate, check_limit, check_rate
-from conveyor.names import check_no_control, check_queue
-from conveyor.retries import Backoff
 from conveyor.store.protocol import NewJob
-from conveyor.unique import UniqueTemplate, check_unique_key, to_unique_for
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -125,11 +125,11 @@ class JobOptions:
     unique: str | None = None
     """Key template (``"charge:{order_id}"``); checked against the handler when it registers."""
     unique_for: float | None = None
-    """Seconds a succeeded job keeps holding its key; negative means forever (conveyor.unique)."""
+    """Seconds a succeeded job keeps holding its key; negative means forever (conveyor._unique)."""
     limit: Concurrency | None = None
-    """Cluster-wide concurrency limit (conveyor.limits); the key is checked at registration."""
+    """Cluster-wide concurrency limit (conveyor._limits); the key is checked at registration."""
     rate: Rate | None = None
-    """Cluster-wide start-rate limit (conveyor.limits)."""
+    """Cluster-wide start-rate limit (conveyor._limits)."""
 
     @property
     def max_attempts(self) -> int:

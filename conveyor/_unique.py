@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
+from conveyor._names import MAX_KEY_LENGTH, check_no_control
 from conveyor.errors import ArgumentError, ConfigurationError
-from conveyor.names import MAX_KEY_LENGTH, check_no_control
 
 FOREVER = -1.0
 """``unique_for`` as stored for "forever": any negative number means the hold never lapses."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from conveyor.durations import Duration
+from conveyor._durations import Duration
 from conveyor.errors import ConfigurationError
 from conveyor.monitor.config import (
     DEFAULT_INTERVAL,
@@ -29,8 +29,8 @@ from conveyor.schedules.definition import (
 )
 
 if TYPE_CHECKING:
+    from conveyor._jobs import JobDefinition
     from conveyor.app import Conveyor
-    from conveyor.jobs import JobDefinition
     from conveyor.monitor.sinks import Sink
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -3,7 +3,7 @@
 Each POST is one attempt: retries belong to the caller's outbox. The attempt is bounded:
 
 - **where**: the host is resolved, every address it resolves to must be public or allowed
-  (:mod:`conveyor.destinations`), and the connection goes to one of those checked addresses
+  (:mod:`conveyor._destinations`), and the connection goes to one of those checked addresses
   (so a DNS answer that changes between the check and the connect cannot redirect it). The
   ``Host`` header and the TLS server name stay the URL's host name.
 - **how long**: ``timeout`` is a deadline for the whole attempt, from resolving the name to
@@ -31,8 +31,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 from urllib.parse import urlsplit
 
+from conveyor._destinations import Address, AllowList, host_address, non_public_reason
 from conveyor._signing import SIGNATURE_HEADER, sign
-from conveyor.destinations import Address, AllowList, host_address, non_public_reason
 
 QUOTED_BODY_CHARS = 200
 """How much of an error answer is quoted: enough of an error page to see the reason."""

@@ -16,7 +16,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.durations import Duration, to_seconds
+from conveyor._durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError, QueueFull
 from conveyor.store.protocol import AsyncStore, NewJob, Store
 
