@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from conveyor._lifecycle import Completion as Completion  # noqa: PLC0414 - a re-export
 from conveyor._lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
 from conveyor._lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store.contract.audit import AuditVerbs
 from conveyor.store.contract.dashboard import DashboardVerbs
 from conveyor.store.contract.jobs import AsyncStoreTransaction as AsyncStoreTransaction  # noqa: PLC0414
@@ -171,16 +171,14 @@ class AsyncStore(Protocol):
         """See :meth:`Store.begin`."""
         ...
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
         ...
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        ...
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
         ...
 
     async def queue_depth(self, queue: str, cap: int) -> int:

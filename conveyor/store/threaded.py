@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store.protocol import (
     AsyncStoreTransaction,
     ClaimedJob,
@@ -109,17 +109,15 @@ class ThreadedAsyncStore:
         """See :meth:`Store.next_due_in`."""
         return await self._run(lambda: self._store.next_due_in(queues, names, now=now))
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return await self._run(lambda: self._store.pause_queue(name, by))
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        return await self._run(lambda: self._store.set_queue_paused(name, paused, by, now=now))
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return await self._run(lambda: self._store.resume_queue(name, by))
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return await self._run(self._store.paused_queues)
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return await self._run(self._store.queue_controls)
 
     async def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""

@@ -141,7 +141,7 @@ def test_no_worker_fires_for_ready_work_nobody_reads(app: Conveyor, store: Store
 def test_a_paused_queue_needs_no_worker(app: Conveyor, store: Store) -> None:
     monitor = monitor_with(app, store, NoWorker())
     insert(store, new_job())
-    store.pause_queue(QUEUE, by="ops")
+    store.set_queue_paused(QUEUE, True, "ops")
     assert monitor.tick().opened == []
 
 

@@ -98,30 +98,25 @@ class AdminPlans(PlansBase):
 
     # -- queue controls -----------------------------------------------------------------------
 
-    def pause_queue(self, name: str, by: str | None) -> Plan[bool]:
-        """See :meth:`Store.pause_queue`."""
-        result = yield Statement(self.q("pause_queue"), {"name": name, "by": by})
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, now: float | None = None
+    ) -> Plan[bool]:
+        """See :meth:`Store.set_queue_paused` (a resume also wakes listening workers)."""
+        if paused:
+            result = yield self.at(self.q("pause_queue"), {"name": name, "by": by}, now)
+        else:
+            result = yield self.at(
+                self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}, now
+            )
         return bool(result.rows)
 
-    def resume_queue(self, name: str, by: str | None) -> Plan[bool]:
-        """See :meth:`Store.resume_queue` (also wakes listening workers)."""
-        result = yield Statement(
-            self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}
-        )
-        return bool(result.rows)
-
-    def paused_queues(self) -> Plan[frozenset[str]]:
-        """See :meth:`Store.paused_queues`."""
-        result = yield Statement(self.q("paused_queues"))
-        return frozenset(r[0] for r in result.rows)
-
-    def queue_control(self, name: str) -> Plan[QueueControl | None]:
-        """See :meth:`Store.queue_control`."""
-        result = yield Statement(self.q("queue_control"), {"name": name})
-        if not result.rows:
-            return None
-        row = result.rows[0]
-        return QueueControl(name=row[0], paused=row[1], changed_at=row[2], changed_by=row[3])
+    def queue_controls(self) -> Plan[list[QueueControl]]:
+        """See :meth:`Store.queue_controls`."""
+        result = yield Statement(self.q("queue_controls"))
+        return [
+            QueueControl(name=r[0], paused=r[1], changed_at=r[2], changed_by=r[3])
+            for r in result.rows
+        ]
 
     def queue_depth(self, queue: str, cap: int) -> Plan[int]:
         """See :meth:`Store.queue_depth`."""

@@ -19,7 +19,7 @@ import psycopg_pool
 from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
@@ -296,17 +296,16 @@ class AsyncPostgresStore:
             self.plans.next_due_in(queues, names, now), "reading the next due time"
         )
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return await self.run(self.plans.pause_queue(name, by), "pausing a queue")
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        what = "pausing a queue" if paused else "resuming a queue"
+        return await self.run(self.plans.set_queue_paused(name, paused, by, now), what)
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return await self.run(self.plans.resume_queue(name, by), "resuming a queue")
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return await self.run(self.plans.paused_queues(), "reading paused queues")
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return await self.run(self.plans.queue_controls(), "reading queue controls")
 
     async def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""

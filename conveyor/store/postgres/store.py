@@ -332,21 +332,16 @@ class PostgresStore(
         """See :meth:`Store.next_due_in`."""
         return self.run(self.plans.next_due_in(queues, names, now), "reading the next due time")
 
-    def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return self.run(self.plans.pause_queue(name, by), "pausing a queue")
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        what = "pausing a queue" if paused else "resuming a queue"
+        return self.run(self.plans.set_queue_paused(name, paused, by, now), what)
 
-    def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return self.run(self.plans.resume_queue(name, by), "resuming a queue")
-
-    def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return self.run(self.plans.paused_queues(), "reading paused queues")
-
-    def queue_control(self, name: str) -> QueueControl | None:
-        """See :meth:`Store.queue_control`."""
-        return self.run(self.plans.queue_control(name), "reading a queue's state")
+    def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return self.run(self.plans.queue_controls(), "reading queue controls")
 
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""

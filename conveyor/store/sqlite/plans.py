@@ -198,31 +198,19 @@ def next_due_in(now: float, queues: Sequence[str], names: Sequence[str]) -> Plan
 # -- queue controls, holds and limits -----------------------------------------------------------
 
 
-def pause_queue(now: float, name: str, by: str | None) -> Plan[bool]:
-    """See :meth:`Store.pause_queue`."""
-    result = yield _q("pause_queue", name=name, now=now, by=by)
+def set_queue_paused(now: float, name: str, paused: bool, by: str | None) -> Plan[bool]:
+    """See :meth:`Store.set_queue_paused`."""
+    result = yield _q("pause_queue" if paused else "resume_queue", name=name, now=now, by=by)
     return result.rowcount == 1
 
 
-def resume_queue(now: float, name: str, by: str | None) -> Plan[bool]:
-    """See :meth:`Store.resume_queue`."""
-    result = yield _q("resume_queue", name=name, now=now, by=by)
-    return result.rowcount == 1
-
-
-def paused_queues(now: float) -> Plan[frozenset[str]]:
-    """See :meth:`Store.paused_queues`."""
-    found = yield _q("paused_queues")
-    return frozenset(r[0] for r in found.rows)
-
-
-def queue_control(now: float, name: str) -> Plan[QueueControl | None]:
-    """See :meth:`Store.queue_control`."""
-    found = yield _q("queue_control", name=name)
-    if not found.rows:
-        return None
-    row = found.rows[0]
-    return QueueControl(name=row[0], paused=bool(row[1]), changed_at=row[2], changed_by=row[3])
+def queue_controls(now: float) -> Plan[list[QueueControl]]:
+    """See :meth:`Store.queue_controls`."""
+    found = yield _q("queue_controls")
+    return [
+        QueueControl(name=r[0], paused=bool(r[1]), changed_at=r[2], changed_by=r[3])
+        for r in found.rows
+    ]
 
 
 def queue_depth(now: float, queue: str, cap: int) -> Plan[int]:

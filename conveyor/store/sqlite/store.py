@@ -364,21 +364,15 @@ class SQLiteStore(
 
     # -- queue controls, holds and limits -----------------------------------------------------
 
-    def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return self._write(plans.pause_queue, name, by)
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        return self._write(plans.set_queue_paused, name, paused, by, now=now)
 
-    def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return self._write(plans.resume_queue, name, by)
-
-    def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return self._read(plans.paused_queues)
-
-    def queue_control(self, name: str) -> QueueControl | None:
-        """See :meth:`Store.queue_control`."""
-        return self._read(plans.queue_control, name)
+    def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return self._read(plans.queue_controls)
 
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
