@@ -204,9 +204,9 @@ def test_expiring_a_worker_lapses_its_leases_before_the_callers_clock(store: Sto
 
 def test_a_named_lease_lapses_by_the_callers_clock(store: Store) -> None:
     t = store.now()
-    assert store.acquire_lease("monitor", "a", HOUR, now=t)
-    assert not store.acquire_lease("monitor", "b", 60, now=t + HOUR - 1)
-    assert store.acquire_lease("monitor", "b", 60, now=t + HOUR + 1)
+    assert store.set_lease("monitor", "a", HOUR, now=t)
+    assert not store.set_lease("monitor", "b", 60, now=t + HOUR - 1)
+    assert store.set_lease("monitor", "b", 60, now=t + HOUR + 1)
 
 
 def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
@@ -224,7 +224,7 @@ def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
 
 
 def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -> None:
-    store.upsert_checkin(CheckinRow(name="backup", timing="every:86400", grace=60.0))
+    store.put_checkin("backup", CheckinRow(name="backup", timing="every:86400", grace=60.0))
     t = store.now()
     first = store.record_checkin("backup", now=t)
     newest = store.record_checkin("backup", now=t + HOUR)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from conveyor.models import Job, QueueControl
 from conveyor.store.contract.records import JobFilter
+from conveyor.store.watch_types import IncidentRow
 
 
 class _Underlying(Protocol):
@@ -27,6 +28,12 @@ class _Underlying(Protocol):
 
     def queue_controls(self) -> list[QueueControl]:
         """See :meth:`conveyor.store.contract.queues.QueueVerbs.queue_controls`."""
+        ...
+
+    def list_incidents(
+        self, include_resolved: bool = False, limit: int | None = 100
+    ) -> list[IncidentRow]:
+        """See :meth:`conveyor.store.contract.monitor.MonitorVerbs.list_incidents`."""
         ...
 
 
@@ -54,3 +61,8 @@ class DerivedVerbs:
         """See :meth:`~conveyor.store.contract.queues.QueueVerbs.queue_control`: ``name``'s
         entry of ``queue_controls()``."""
         return next((c for c in self.queue_controls() if c.name == name), None)
+
+    def firing_incidents(self: _Underlying) -> list[IncidentRow]:
+        """See :meth:`~conveyor.store.contract.monitor.MonitorVerbs.firing_incidents`: every
+        firing one of ``list_incidents()``, oldest first."""
+        return self.list_incidents(include_resolved=False, limit=None)[::-1]
