@@ -210,7 +210,7 @@ def test_a_named_lease_lapses_by_the_callers_clock(store: Store) -> None:
 
 
 def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
-    store.sync_schedules(
+    store.put_schedules(
         [ScheduleRow(name="nightly", job_name=NAMES[0], timing="every:60", grace=60.0)]
     )
     slot = store.now() + HOUR  # a slot in the future, its job waiting
@@ -221,6 +221,22 @@ def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
     assert entry.slot == slot
     store.set_verdicts([("nightly", slot, Verdict.LATE, None)], now=slot + 61)
     assert store.slots_to_judge(now=slot + 61) == []
+
+
+def test_a_slot_is_fired_and_its_job_inserted_at_the_callers_clock(store: Store) -> None:
+    store.put_schedules(
+        [ScheduleRow(name="nightly", job_name=NAMES[0], timing="every:60", grace=60.0)]
+    )
+    t = store.now() + HOUR
+    job = new_job(meta={"schedule": "nightly", "slot": t})
+    [written] = store.fire_slots(
+        "nightly", [SlotFire(slot=t, status=SlotStatus.ENQUEUED, job=job)], now=t
+    )
+    assert written.written and written.job_id is not None
+    inserted = store.get_job(written.job_id)
+    assert inserted is not None and (inserted.created_at, inserted.run_at) == (t, t)
+    [entry] = store.schedule_ledger("nightly")
+    assert entry.fired_at == t
 
 
 def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -> None:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from conveyor.models import Job, QueueControl
 from conveyor.store.contract.records import JobFilter
-from conveyor.store.watch_types import IncidentRow
+from conveyor.store.watch_types import IncidentRow, ScheduleRow
 
 
 class _Underlying(Protocol):
@@ -34,6 +34,10 @@ class _Underlying(Protocol):
         self, include_resolved: bool = False, limit: int | None = 100
     ) -> list[IncidentRow]:
         """See :meth:`conveyor.store.contract.monitor.MonitorVerbs.list_incidents`."""
+        ...
+
+    def list_schedules(self, names: Sequence[str] | None = None) -> list[ScheduleRow]:
+        """See :meth:`conveyor.store.contract.schedules.ScheduleVerbs.list_schedules`."""
         ...
 
 
@@ -66,3 +70,9 @@ class DerivedVerbs:
         """See :meth:`~conveyor.store.contract.monitor.MonitorVerbs.firing_incidents`: every
         firing one of ``list_incidents()``, oldest first."""
         return self.list_incidents(include_resolved=False, limit=None)[::-1]
+
+    def get_schedule(self: _Underlying, name: str) -> ScheduleRow | None:
+        """See :meth:`~conveyor.store.contract.schedules.ScheduleVerbs.get_schedule`: the one
+        row of ``list_schedules([name])``."""
+        found = self.list_schedules([name])
+        return found[0] if found else None
