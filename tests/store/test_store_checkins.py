@@ -126,15 +126,15 @@ def test_pruning_drops_old_pings_but_keeps_each_check_ins_newest(store: Store) -
     # The caller's clock, advanced instead of sleeping: the fresh ping comes 0.3 s later.
     later = store.now() + 0.3
     fresh = store.record_checkin("backup", now=later)
-    assert store.prune_watch(KEEP_ALL, now=later) == 0
+    assert store.prune(KEEP_ALL, now=later) == 0
     assert store.checkin_pings("backup", 0.0) == [*old, fresh]
 
-    assert store.prune_watch(Retention(watch=0.2), now=later) == 3
+    assert store.prune(Retention(watch=0.2), now=later) == 3
     assert store.checkin_pings("backup", 0.0) == [fresh]
     # Its only ping is old, but it is the newest: kept, so the check-in's last ping is known.
     assert store.checkin_pings("quiet", 0.0) == [lone]
 
-    assert store.prune_watch(Retention(watch=0.0), now=later) == 0
+    assert store.prune(Retention(watch=0.0), now=later) == 0
     assert store.checkin_pings("backup", 0.0) == [fresh]
 
 
@@ -142,7 +142,7 @@ def test_pruning_pings_stops_at_the_limit(store: Store) -> None:
     store.put_checkin("backup", daily())
     pings = [store.record_checkin("backup") for _ in range(6)]
     later = store.now() + 0.05  # the caller's clock, advanced instead of sleeping
-    assert store.prune_watch(Retention(watch=0.0), limit=2, now=later) == 2
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 2
     assert len(store.checkin_pings("backup", 0.0)) == 4
-    assert store.prune_watch(Retention(watch=0.0), limit=10, now=later) == 3
+    assert store.prune(Retention(watch=0.0), limit=10, now=later) == 3
     assert store.checkin_pings("backup", 0.0) == [pings[-1]]

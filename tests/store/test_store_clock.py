@@ -246,6 +246,6 @@ def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -
     newest = store.record_checkin("backup", now=t + HOUR)
     assert first is not None and abs(first - t) < 0.01
     assert newest is not None and abs(newest - (t + HOUR)) < 0.01
-    assert store.prune_watch(Retention(watch=2 * HOUR), now=t + HOUR) == 0
-    assert store.prune_watch(Retention(watch=60), now=t + HOUR) == 1
+    assert store.prune(Retention(watch=2 * HOUR), now=t + HOUR) == 0
+    assert store.prune(Retention(watch=60), now=t + HOUR) == 1
     assert store.checkin_pings("backup", 0.0) == [newest]

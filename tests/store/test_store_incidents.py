@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 
 from conveyor._outbox import DeliveryKind, DeliveryRow, NewDelivery
@@ -391,24 +390,27 @@ def test_a_released_notification_is_due_again_untried(store: Store) -> None:
 
 
 def test_pruning_drops_old_resolved_incidents_with_their_notifications(store: Store) -> None:
+    # The caller's clock, advanced instead of sleeping: the recent one resolves 0.3 s later.
+    t = store.now()
+    later = t + 0.3
     old = open_one(store, subject="old")
     notify(store, old, "log", "email:ops")
-    resolve(store, old)
+    resolve(store, old, now=t)
     firing = open_one(store, subject="firing")
     [pending] = notify(store, firing, "log")
-    time.sleep(0.3)
     recent = open_one(store, subject="recent")
     notify(store, recent, "log")
-    resolve(store, recent)
+    resolve(store, recent, now=later)
 
-    assert store.prune_watch(KEEP_ALL) == 0
-    assert store.prune_watch(Retention(watch=0.2)) == 3  # the old incident and its two
+    assert store.prune(KEEP_ALL, now=later) == 0
+    assert store.prune(Retention(watch=0.2), now=later) == 3  # the old incident and its two
     remaining = store.list_incidents(include_resolved=True)
     assert sorted(i.subject for i in remaining) == ["firing", "recent"]
     assert notifications(store, old.id) == []
     assert len(notifications(store, recent.id)) == 1
     # A firing incident is never pruned, nor its undelivered notification.
-    assert store.prune_watch(Retention(watch=0.0)) == 2  # the recent one, resolved, and its one
+    # the recent one, resolved, and its one
+    assert store.prune(Retention(watch=0.0), now=later + 0.01) == 2
     assert [i.id for i in store.list_incidents(include_resolved=True)] == [firing.id]
     assert due(store) == [pending]
 
@@ -417,28 +419,30 @@ def test_pruning_drops_old_delivered_and_given_up_notifications(store: Store) ->
     incident = open_one(store)
     delivered, given_up, retrying, waiting = notify(store, incident, "a", "b", "c", "d")
     assert due(store, limit=3) == [delivered, given_up, retrying]
-    assert record(store, delivered, error=None, retry_in=None)
-    assert record(store, given_up, error="refused", retry_in=None)
-    assert record(store, retrying, error="503", retry_in=3600)
-    time.sleep(0.05)
-    assert store.prune_watch(KEEP_ALL) == 0
-    assert store.prune_watch(Retention(watch=0.0)) == 2
+    t = store.now()
+    assert record(store, delivered, error=None, retry_in=None, now=t)
+    assert record(store, given_up, error="refused", retry_in=None, now=t)
+    assert record(store, retrying, error="503", retry_in=3600, now=t)
+    later = t + 0.05  # the caller's clock, advanced instead of sleeping
+    assert store.prune(KEEP_ALL, now=later) == 0
+    assert store.prune(Retention(watch=0.0), now=later) == 2
     assert {n.id for n in notifications(store, incident.id)} == {retrying.id, waiting.id}
     assert [i.id for i in store.firing_incidents()] == [incident.id]
 
 
 def test_pruning_stops_at_the_limit_per_table(store: Store) -> None:
+    t = store.now()
     incidents = [open_one(store, subject=f"s{n}") for n in range(3)]
     for incident in incidents:
         notify(store, incident, "log", "email:ops")
-        resolve(store, incident)
-    time.sleep(0.05)
+        resolve(store, incident, now=t)
+    later = t + 0.05  # the caller's clock, advanced instead of sleeping
     # Two notifications go first; an incident goes only once its notifications are gone.
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
     assert len(store.list_incidents(include_resolved=True)) == 2
     assert len(notifications(store)) == 4
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
     assert store.list_incidents(include_resolved=True) == []
     assert notifications(store) == []
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 0
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from conveyor.store.contract.records import Retention
 from conveyor.store.watch_types import CheckinRow, IncidentChange, IncidentRow, WindowCounts
 
 
@@ -125,16 +124,5 @@ class MonitorVerbs(Protocol):
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
-        """
-        ...
-
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """Delete judged ledger rows, resolved incidents (with their alert deliveries), delivered
-        or given-up alert deliveries, and pings older than ``retention.watch`` at ``now`` (the
-        caller's clock, defaulting to the store's); return how many rows went.
-
-        Guarantees: may run as several transactions, one per table; idempotent.
         """
         ...

@@ -230,8 +230,9 @@ class AdminPlans(PlansBase):
             yield Statement(self.q("delete_jobs"), {"ids": ids})
         return len(ids)
 
-    def prune(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
-        """Delete finished jobs past their retention at ``now`` (or the server's clock)."""
+    def prune_jobs(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
+        """The jobs' part of :meth:`Store.prune`: finished jobs past their retention, once
+        records and spent rate starts, at ``now`` (or the server's clock)."""
         total = 0
         for state, keep in (
             (JobState.SUCCEEDED, retention.succeeded),

@@ -25,6 +25,7 @@ from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
+from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -286,7 +287,10 @@ class AsyncPostgresStore:
         self, retention: Retention, limit: int = 10_000, *, now: float | None = None
     ) -> int:
         """See :meth:`Store.prune`."""
-        return await self.run(self.plans.prune(retention, limit, now), "pruning")
+        total = 0
+        for plan in prune_plans(self.plans, retention, limit, now):
+            total += await self.run(plan, "pruning")
+        return total
 
     async def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None

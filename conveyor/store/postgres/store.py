@@ -21,6 +21,7 @@ from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
+from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
@@ -324,7 +325,9 @@ class PostgresStore(
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self.run(self.plans.prune(retention, limit, now), "pruning")
+        return sum(
+            self.run(plan, "pruning") for plan in prune_plans(self.plans, retention, limit, now)
+        )
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None

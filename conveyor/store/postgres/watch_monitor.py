@@ -18,7 +18,6 @@ from conveyor.store.watch_types import (
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.plans import Plan
-    from conveyor.store.protocol import Retention
 
 T = TypeVar("T")
 
@@ -98,13 +97,3 @@ class PostgresMonitorVerbs:
     def window_counts(self, since: float) -> list[WindowCounts]:
         """See :meth:`MonitorVerbs.window_counts`; queues by name, only those with a count."""
         return self.run(self._monitor.window_counts(since), "counting finished work")
-
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
-
-        Delivered or given-up alert deliveries older than the retention go too, and each
-        check-in keeps its newest ping however old.
-        """
-        return self.run(self._monitor.prune_watch(retention, limit, now), "pruning monitor records")

@@ -168,8 +168,9 @@ class SQLiteOutboxVerbs:
             found = conn.execute(sql, params).fetchall()
         return [delivery_from_row(r) for r in found]
 
-    def prune_deliveries(self, limit: int = 10_000) -> int:
-        """See :meth:`OutboxVerbs.prune_deliveries`."""
+    def prune_deliveries(self, limit: int) -> int:
+        """The outbox's part of :meth:`JobVerbs.prune`: finished webhook deliveries of jobs that
+        are gone, at most ``limit``, in one transaction."""
         with self.db.write() as conn:
             cur = conn.execute(query("delivery_prune"), {"limit": limit})
         return int(cur.rowcount)

@@ -411,8 +411,9 @@ class SQLiteStore(
         return self._write(plans.discard_jobs, flt)
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
-        """See :meth:`Store.prune`."""
-        return self._write(plans.prune, retention, limit, now=now)
+        """See :meth:`Store.prune`: three write transactions, so none holds the lock long."""
+        jobs = self._write(plans.prune, retention, limit, now=now)
+        return jobs + self.prune_watch(retention, limit, now) + self.prune_deliveries(limit)
 
     # -- ctx.once() records -------------------------------------------------------------------
 

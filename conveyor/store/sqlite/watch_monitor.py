@@ -149,10 +149,9 @@ class SQLiteMonitorVerbs:
             for r in found
         ]
 
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
+    def prune_watch(self, retention: Retention, limit: int, now: float | None) -> int:
+        """The monitor's part of :meth:`JobVerbs.prune`: at most ``limit`` rows per table, in
+        one transaction.
 
         Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.
