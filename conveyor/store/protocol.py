@@ -128,12 +128,10 @@ class AsyncStore(Protocol):
         """See :meth:`Store.rescue_expired`."""
         ...
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        ...
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
         ...
 
     async def get_job(self, job_id: int) -> Job | None:

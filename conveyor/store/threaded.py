@@ -85,13 +85,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.rescue_expired`."""
         return await self._run(lambda: self._store.rescue_expired(limit, now=now))
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        await self._run(lambda: self._store.register_worker(info))
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        await self._run(lambda: self._store.deregister_worker(worker_id))
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        await self._run(lambda: self._store.put_worker(worker_id, info, now=now))
 
     async def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""

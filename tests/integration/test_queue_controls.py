@@ -206,9 +206,10 @@ def test_wait_for_room_succeeds_once_a_worker_makes_room(workers: Workers) -> No
 
 def register(app: Conveyor, queues: tuple[str, ...], names: tuple[str, ...]) -> None:
     """A live worker row, as a worker process registers it."""
-    app.store.register_worker(
-        WorkerInfo(id=f"w-{len(queues)}-{len(names)}", hostname="h", pid=os.getpid(),
-                   queues=queues, names=names)
+    worker_id = f"w-{len(queues)}-{len(names)}"
+    app.store.put_worker(
+        worker_id,
+        WorkerInfo(id=worker_id, hostname="h", pid=os.getpid(), queues=queues, names=names),
     )
 
 

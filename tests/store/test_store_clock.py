@@ -104,7 +104,7 @@ def test_prune_measures_retention_at_the_callers_clock(store: Store) -> None:
 
 
 def test_live_workers_are_judged_at_the_callers_clock(store: Store) -> None:
-    store.register_worker(WorkerInfo(id="w-1", hostname="h", pid=1, queues=("q",), names=("n",)))
+    store.put_worker("w-1", WorkerInfo(id="w-1", hostname="h", pid=1, queues=("q",), names=("n",)))
     t = store.now()  # after the inserts: their jobs are due by then
     assert [w.id for w in store.live_workers(60, now=t + 30)] == ["w-1"]
     assert store.live_workers(60, now=t + 120) == []

@@ -268,13 +268,12 @@ class AsyncPostgresStore:
         """See :meth:`Store.rescue_expired`."""
         return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        await self.run(self.plans.register_worker(info), "registering a worker")
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        await self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        what = "deregistering a worker" if info is None else "registering a worker"
+        await self.run(self.plans.put_worker(worker_id, info, now), what)
 
     async def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""

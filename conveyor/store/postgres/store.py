@@ -279,13 +279,12 @@ class PostgresStore(
         """See :meth:`Store.expire_worker`."""
         return self.run(self.plans.expire_worker(worker_id, now), "expiring a worker")
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        self.run(self.plans.register_worker(info), "registering a worker")
-
-    def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        what = "deregistering a worker" if info is None else "registering a worker"
+        self.run(self.plans.put_worker(worker_id, info, now), what)
 
     def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""

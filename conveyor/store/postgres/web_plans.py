@@ -16,12 +16,12 @@ from conveyor.store.web_checks import (
     replay_filter,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 WEB_SINGLE = frozenset(
     {
         "record_action", "list_actions", "dead_groups", "replay_jobs", "replay_with_args",
-        "finished_series", "open_session", "get_session", "close_session",
+        "finished_series", "put_session", "get_session",
     }
 )  # fmt: skip
 """Every plan below is one statement: autocommit, no BEGIN/COMMIT round trips."""
@@ -103,24 +103,30 @@ class WebPlans:
             for r in result.rows
         ]
 
-    def open_session(
-        self, session_id: str, credential: str, role: str, seconds: float
-    ) -> Plan[None]:
-        """Insert a session expiring ``seconds`` from the server's now; prune expired ones."""
-        yield Statement(
+    def put_session(
+        self, session_id: str, session: NewSession | None, now: float | None = None
+    ) -> Plan[bool]:
+        """Insert a session expiring ``session.seconds`` from ``now`` (or the server's clock),
+        pruning expired ones; or delete one session."""
+        if session is None:
+            result = yield Statement(self.q("web_session_close"), {"id": session_id})
+            return result.rowcount == 1
+        yield at(
             self.q("web_session_open"),
-            {"id": session_id, "credential": credential, "role": role, "seconds": float(seconds)},
+            {
+                "id": session_id,
+                "credential": session.credential,
+                "role": session.role,
+                "seconds": float(session.seconds),
+            },
+            now,
         )
+        return True
 
-    def get_session(self, session_id: str) -> Plan[SessionRow | None]:
-        """The unexpired session with this id."""
-        result = yield Statement(self.q("web_session_get"), {"id": session_id})
+    def get_session(self, session_id: str, now: float | None = None) -> Plan[SessionRow | None]:
+        """The session with this id unexpired at ``now`` (or the server's clock)."""
+        result = yield at(self.q("web_session_get"), {"id": session_id}, now)
         if not result.rows:
             return None
         credential, role, expires_at = result.rows[0]
         return SessionRow(credential, role, float(expires_at))
-
-    def close_session(self, session_id: str) -> Plan[bool]:
-        """Delete one session."""
-        result = yield Statement(self.q("web_session_close"), {"id": session_id})
-        return result.rowcount == 1

@@ -100,22 +100,20 @@ def expire_worker(now: float, worker_id: str) -> Plan[int]:
     return result.rowcount
 
 
-def register_worker(now: float, info: WorkerInfo) -> Plan[None]:
-    """Insert or refresh a worker row."""
+def put_worker(now: float, worker_id: str, info: WorkerInfo | None) -> Plan[None]:
+    """Insert or refresh a worker row, or remove it."""
+    if info is None:
+        yield _q("delete_worker", worker_id=worker_id)
+        return
     yield _q(
         "upsert_worker",
-        id=info.id,
+        id=worker_id,
         hostname=info.hostname,
         pid=info.pid,
         queues=json.dumps(list(info.queues)),
         names=json.dumps(list(info.names)),
         now=now,
     )
-
-
-def deregister_worker(now: float, worker_id: str) -> Plan[None]:
-    """Remove a worker row."""
-    yield _q("delete_worker", worker_id=worker_id)
 
 
 def live_workers(now: float, stale_after: float) -> Plan[list[WorkerInfo]]:

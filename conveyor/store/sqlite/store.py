@@ -326,13 +326,11 @@ class SQLiteStore(
         """See :meth:`Store.expire_worker`."""
         return self._write(plans.expire_worker, worker_id, now=now)
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        self._write(plans.register_worker, info)
-
-    def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        self._write(plans.deregister_worker, worker_id)
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        self._write(plans.put_worker, worker_id, info, now=now)
 
     def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""

@@ -18,7 +18,7 @@ from conveyor.store.web_checks import (
     replay_filter,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import JobFilter
@@ -121,32 +121,33 @@ class SQLiteWebVerbs:
             for r in found
         ]
 
-    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """See :meth:`DashboardVerbs.open_session`."""
-        now = self.now()
+    def put_session(
+        self, session_id: str, session: NewSession | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`DashboardVerbs.put_session`."""
         with self.db.write() as conn:
-            conn.execute(query("web_session_prune"), {"now": now})
+            if session is None:
+                cur = conn.execute(query("web_session_close"), {"id": session_id})
+                return cur.rowcount == 1
+            at = self.now() if now is None else now  # the store's, under the write lock
+            conn.execute(query("web_session_prune"), {"now": at})
             conn.execute(
                 query("web_session_open"),
                 {
                     "id": session_id,
-                    "credential": credential,
-                    "role": role,
-                    "now": now,
-                    "seconds": float(seconds),
+                    "credential": session.credential,
+                    "role": session.role,
+                    "now": at,
+                    "seconds": float(session.seconds),
                 },
             )
+        return True
 
-    def get_session(self, session_id: str) -> SessionRow | None:
+    def get_session(self, session_id: str, *, now: float | None = None) -> SessionRow | None:
         """See :meth:`DashboardVerbs.get_session`."""
         with self.db.read() as conn:
             row = conn.execute(
-                query("web_session_get"), {"id": session_id, "now": self.now()}
+                query("web_session_get"),
+                {"id": session_id, "now": self.now() if now is None else now},
             ).fetchone()
         return None if row is None else SessionRow(row[0], row[1], float(row[2]))
-
-    def close_session(self, session_id: str) -> bool:
-        """See :meth:`DashboardVerbs.close_session`."""
-        with self.db.write() as conn:
-            cur = conn.execute(query("web_session_close"), {"id": session_id})
-        return cur.rowcount == 1
