@@ -1,7 +1,7 @@
 """The dashboard: dead-letter groups, replay with new arguments, chart series, login sessions.
 
-A replay of many dead jobs is :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` with
-``replay=Replay(...)``.
+A replay of dead jobs (many, or one with new arguments) is
+:meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` with ``replay=Replay(...)``.
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
@@ -20,15 +20,6 @@ class DashboardVerbs(Protocol):
         """Dead jobs grouped by (name, error type), the biggest groups first.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
-        """
-        ...
-
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """Replay one dead job with new (already validated) arguments; False if it is not
-        dead. The attempts it made with the old arguments stay in its history.
-
-        Guarantees: one transaction, fenced by state (dead). Safe to repeat: the second call returns
-        False.
         """
         ...
 

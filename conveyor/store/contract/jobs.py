@@ -229,7 +229,10 @@ class JobVerbs(Protocol):
         ``flt.states`` says, and every match (``flt.limit`` and ``flt.before_id`` are ignored,
         so it takes what :meth:`count_jobs` counted); the ids come back oldest death first,
         and with ``replay.per_second`` the i-th of them is due ``i / per_second`` seconds after
-        ``now`` (one due later waits as ``scheduled``, as a delayed insert would).
+        ``now`` (one due later waits as ``scheduled``, as a delayed insert would). With
+        ``replay.args_json`` they also take those arguments (the dashboard's "replay with new
+        arguments", of one job by id). The target states are :mod:`conveyor._lifecycle`'s
+        (``retry_now``, and ``retry_later`` for a job due later).
 
         Guarantees: one transaction. Fenced by state, judged inside it: a job that is running
         or succeeded by then (with ``replay``: that is not dead by then) is left alone, so of

@@ -311,7 +311,7 @@ class PostgresStore(
     ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
-            return self._replay_dead(flt, replay.per_second, now)
+            return self._replay_dead(flt, replay, now)
         return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

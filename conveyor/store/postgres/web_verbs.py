@@ -14,7 +14,7 @@ from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoi
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.plans import Plan, Plans
-    from conveyor.store.protocol import JobFilter
+    from conveyor.store.protocol import JobFilter, Replay
 
 T = TypeVar("T")
 
@@ -48,18 +48,10 @@ class PostgresWebVerbs:
         """See :meth:`DashboardVerbs.dead_groups`."""
         return self.run(self._web_plans.dead_groups(limit), "grouping dead jobs")
 
-    def _replay_dead(
-        self, flt: JobFilter, per_second: float | None, now: float | None = None
-    ) -> list[int]:
-        """``retry_jobs(flt, replay=Replay(per_second))``: see
+    def _replay_dead(self, flt: JobFilter, replay: Replay, now: float | None = None) -> list[int]:
+        """``retry_jobs(flt, replay=...)``: see
         :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
-        return self.run(self._web_plans.replay_jobs(flt, per_second, now), "replaying dead jobs")
-
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`DashboardVerbs.replay_with_args`."""
-        return self.run(
-            self._web_plans.replay_with_args(job_id, args_json), f"replaying job {job_id}"
-        )
+        return self.run(self._web_plans.replay_jobs(flt, replay, now), "replaying dead jobs")
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left

@@ -397,7 +397,7 @@ class SQLiteStore(
     ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
-            return self._replay_dead(flt, replay.per_second, now)
+            return self._replay_dead(flt, replay, now)
         return self._write(plans.retry_jobs, flt, now=now)
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:

@@ -16,12 +16,13 @@ from conveyor.store.web_checks import (
     check_bucket,
     check_limit,
     replay_filter,
+    replay_moves,
     replay_spacing,
 )
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
-    from conveyor.store.protocol import JobFilter
+    from conveyor.store.protocol import JobFilter, Replay
     from conveyor.store.sqlite.connection import Database
 
 
@@ -78,15 +79,13 @@ class SQLiteWebVerbs:
                 for r in found.fetchall()
             ]
 
-    def _replay_dead(
-        self, flt: JobFilter, per_second: float | None, now: float | None = None
-    ) -> list[int]:
-        """``retry_jobs(flt, replay=Replay(per_second))``: see
+    def _replay_dead(self, flt: JobFilter, replay: Replay, now: float | None = None) -> list[int]:
+        """``retry_jobs(flt, replay=...)``: see
         :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
-        spacing = replay_spacing(per_second)
-        now = self.now() if now is None else now
-        clause, params = where(SQLITE, replay_filter(flt), now)
+        replay_spacing(replay.per_second)  # a bad rate is refused before anything is read
         with self.db.write() as conn:
+            at = self.now() if now is None else now  # the store's, under the write lock
+            clause, params = where(SQLITE, replay_filter(flt), at)
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -96,18 +95,13 @@ class SQLiteWebVerbs:
             if ids:
                 conn.execute(
                     query("web_replay_jobs"),
-                    {"ids": json.dumps(ids), "spacing": spacing, "now": now},
+                    {
+                        "moves": json.dumps(replay_moves(ids, replay.per_second)),
+                        "args": replay.args_json,
+                        "now": at,
+                    },
                 )
         return ids
-
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`DashboardVerbs.replay_with_args`."""
-        with self.db.write() as conn:
-            cur = conn.execute(
-                query("web_replay_with_args"),
-                {"id": job_id, "args": args_json, "now": self.now()},
-            )
-        return cur.rowcount == 1
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
