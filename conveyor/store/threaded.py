@@ -160,8 +160,8 @@ class _ThreadedTransaction:
         self._tx = tx
         self.connection = tx.connection
 
-    async def complete(self, completion: Completion) -> bool:
-        return await asyncio.to_thread(self._tx.complete, completion)
+    async def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        return await asyncio.to_thread(lambda: self._tx.complete(completion, now=now))
 
     async def commit(self) -> None:
         await asyncio.to_thread(self._tx.commit)

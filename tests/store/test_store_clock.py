@@ -249,3 +249,47 @@ def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -
     assert store.prune(Retention(watch=2 * HOUR), now=t + HOUR) == 0
     assert store.prune(Retention(watch=60), now=t + HOUR) == 1
     assert store.checkin_pings("backup", 0.0) == [newest]
+
+
+def test_a_transactional_completion_is_written_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    job = claim_one(store)
+    t = store.now() + HOUR
+    tx = store.begin()
+    try:
+        assert tx.complete(Completion(job.id, job.token, CompletionKind.SUCCEEDED), now=t)
+    except BaseException:
+        tx.rollback()
+        raise
+    tx.commit()
+    finished = store.get_job(job_id)
+    assert finished is not None and finished.state is JobState.SUCCEEDED
+    assert finished.finished_at == t
+    [attempt] = store.list_attempts(job_id)
+    assert attempt.finished_at == t
+
+
+def test_an_async_transactional_completion_is_written_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    job = claim_one(store)
+    t = store.now() + HOUR
+
+    async def scenario() -> bool:
+        astore = open_async_store(store)
+        try:
+            tx = await astore.begin()
+            try:
+                done = await tx.complete(
+                    Completion(job.id, job.token, CompletionKind.SUCCEEDED), now=t
+                )
+            except BaseException:
+                await tx.rollback()
+                raise
+            await tx.commit()
+            return done
+        finally:
+            await astore.release()
+
+    assert asyncio.run(scenario())
+    finished = store.get_job(job_id)
+    assert finished is not None and finished.finished_at == t

@@ -30,8 +30,12 @@ class StoreTransaction(Protocol):
     connection: Any
     """The driver connection (psycopg or sqlite3), inside the open transaction."""
 
-    def complete(self, completion: Completion) -> bool:
-        """Apply the attempt's completion in this transaction; False if it lost the job."""
+    def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        """Apply the attempt's completion in this transaction; False if it lost the job.
+
+        Fenced as :meth:`JobVerbs.complete_jobs`, and written at ``now`` (the caller's clock,
+        defaulting to the store's) as it is.
+        """
         ...
 
     def commit(self) -> None:
@@ -60,7 +64,7 @@ class AsyncStoreTransaction(Protocol):
 
     connection: Any
 
-    async def complete(self, completion: Completion) -> bool:
+    async def complete(self, completion: Completion, *, now: float | None = None) -> bool:
         """See :meth:`StoreTransaction.complete`."""
         ...
 
