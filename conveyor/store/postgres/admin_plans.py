@@ -10,10 +10,10 @@ from conveyor._lifecycle import Action, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
-from conveyor.store.paused import with_paused
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
+from conveyor.store.queue_rows import stats_from_rows
 
 
 class AdminPlans(PlansBase):
@@ -57,28 +57,7 @@ class AdminPlans(PlansBase):
         failures = yield self.at(self.q("queue_failures"), {}, now)
         names = yield self.at(self.q("waiting_names"), {}, now)
         paused = yield Statement(self.q("paused_queues"))
-        stopped = {r[0] for r in paused.rows}
-        failed = {r[0]: r[1] for r in failures.rows}
-        waiting: dict[str, list[str]] = {}
-        for queue, name in names.rows:
-            waiting.setdefault(queue, []).append(name)
-        stats = [
-            QueueStats(
-                queue=r[0],
-                queued=r[1],
-                scheduled=r[2],
-                running=r[3],
-                retrying=r[4],
-                dead=r[5],
-                oldest_queued_age=None if r[6] is None else max(0.0, r[6]),
-                succeeded_last_hour=r[7],
-                failed_last_hour=failed.get(r[0], 0),
-                waiting_names=tuple(waiting.get(r[0], ())),
-                paused=r[0] in stopped,
-            )
-            for r in counts.rows
-        ]
-        return with_paused(stats, stopped)
+        return stats_from_rows(counts.rows, failures.rows, names.rows, paused.rows)
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], now: float | None = None

@@ -16,9 +16,9 @@ from conveyor._lifecycle import WORKER_LOST, Action, lost_attempt, sources, targ
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
-from conveyor.store.paused import with_paused
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.protocol import Completion, CompletionKind, JobFilter, LimitStatus, Retention
+from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.sqlite.connection import query
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
@@ -155,29 +155,8 @@ def queue_stats(now: float) -> Plan[list[QueueStats]]:
     counts = yield _q("queue_counts", now=now)
     failures = yield _q("queue_failures", now=now)
     names = yield _q("waiting_names", now=now)
-    stopped = yield _q("paused_queues")
-    paused = {r[0] for r in stopped.rows}
-    failed = {r[0]: r[1] for r in failures.rows}
-    waiting: dict[str, list[str]] = {}
-    for queue, name in names.rows:
-        waiting.setdefault(queue, []).append(name)
-    stats = [
-        QueueStats(
-            queue=r[0],
-            queued=r[1] or 0,
-            scheduled=r[2] or 0,
-            running=r[3] or 0,
-            retrying=r[4] or 0,
-            dead=r[5] or 0,
-            oldest_queued_age=None if r[6] is None else max(0.0, now - r[6]),
-            succeeded_last_hour=r[7] or 0,
-            failed_last_hour=failed.get(r[0], 0),
-            waiting_names=tuple(waiting.get(r[0], ())),
-            paused=r[0] in paused,
-        )
-        for r in counts.rows
-    ]
-    return with_paused(stats, paused)
+    paused = yield _q("paused_queues")
+    return stats_from_rows(counts.rows, failures.rows, names.rows, paused.rows)
 
 
 def next_due_in(now: float, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
