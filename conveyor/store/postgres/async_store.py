@@ -74,6 +74,7 @@ class AsyncPostgresStore:
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._guard: asyncio.Task[None] | None = None
 
     @property
     def sync(self) -> Store:
@@ -85,11 +86,11 @@ class AsyncPostgresStore:
         # loop (a second asyncio.run, as in repeated drain() calls) gets a new pool.
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool_loop is not loop:
-            self._pool, self._listener = None, None
+            self._pool, self._listener, self._guard = None, None, None
             self._changed = asyncio.Event()
         if self._pool is None:
             self._pool_loop = loop
-            self._pool = psycopg_pool.AsyncConnectionPool(
+            pool = psycopg_pool.AsyncConnectionPool(
                 self._store.url,
                 min_size=1,
                 max_size=self._pool_size,
@@ -98,8 +99,25 @@ class AsyncPostgresStore:
                 timeout=CONNECT_TIMEOUT,
                 name="conveyor-async",
             )
-            await self._pool.open(wait=False)
+            await pool.open(wait=False)
+            self._pool = pool
+            self._guard = asyncio.create_task(self._close_at_loop_end(pool), name="conveyor-pool")
         return self._pool
+
+    async def _close_at_loop_end(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+        """Wait until this task is cancelled, then close ``pool``.
+
+        A loop that ends without :meth:`release` (``asyncio.run`` without ``await
+        app.aclose()``) cancels every task. psycopg's pool workers catch a cancellation that
+        arrives while they open a connection and go back to waiting for work, so the loop's
+        end would wait for them forever; closing the pool sends each of them its stop.
+        """
+        try:
+            await asyncio.get_running_loop().create_future()  # never set: only cancelled
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await pool.close(timeout=2.0)
+            raise
 
     async def run(self, plan: Plan[T], where: str) -> T:
         """Run ``plan`` in one transaction on a pooled async connection."""
@@ -335,14 +353,15 @@ class AsyncPostgresStore:
     async def release(self) -> None:
         """Stop the listener and close the async pool of this event loop."""
         await self.close()
-        self._pool, self._listener, self._pool_loop = None, None, None
+        self._pool, self._listener, self._pool_loop, self._guard = None, None, None, None
         self._changed = asyncio.Event()
 
     async def close(self) -> None:
         """Stop the listener and close the async pool (the sync store stays open)."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        for task in (self._listener, self._guard):
+            if task is not None and not task.done():
+                task.cancel()  # the guard closes the pool as it ends (and so does the line below)
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._pool is not None:
             await self._pool.close(timeout=2.0)
