@@ -53,6 +53,9 @@ class Action(enum.StrEnum):
     """``cancel_jobs``: stop an unfinished job for good."""
     RETRY_NOW = "retry_now"
     """``retry_jobs``: run a waiting job now, or a finished one again with fresh attempts."""
+    RETRY_LATER = "retry_later"
+    """``retry_jobs`` as a replay spread over time: a dead job due later waits, with fresh
+    attempts, as a delayed insert would."""
 
 
 Event = CompletionKind | Action
@@ -95,6 +98,10 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
         (s, Action.RETRY_NOW): Transition(JobState.QUEUED, None, fresh_attempts=True)
         for s in (JobState.DEAD, JobState.CANCELLED)
     },
+    # retry_jobs(replay=Replay(per_second=...)): the dead jobs after the first are due later.
+    (JobState.DEAD, Action.RETRY_LATER): Transition(
+        JobState.SCHEDULED, None, fresh_attempts=True
+    ),
 }
 """Every transition a job can make. A pair missing here is refused by the stores."""
 

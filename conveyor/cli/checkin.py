@@ -63,7 +63,7 @@ def checkin(target: Target, name: str | None, every: str | None, cron: str | Non
     timing: Timing | None = None
     if every is not None or cron is not None or tz is not None:
         definition = build_checkin(name, timing_option(cron, every, tz), grace or DEFAULT_GRACE)
-        store.upsert_checkin(definition.to_row())
+        store.put_checkin(definition.name, definition.to_row())
         timing = definition.timing
     elif grace is not None:
         raise ConfigurationError(
@@ -91,7 +91,7 @@ def _ping(target: Target, store: Store, name: str) -> float:
     if pinged is None and target.app_spec:
         declared = target.app().checkins.get(name)
         if declared is not None:
-            store.upsert_checkin(declared.to_row())
+            store.put_checkin(declared.name, declared.to_row())
             pinged = store.record_checkin(name)
     if pinged is None:
         known = ", ".join(r.name for r in store.list_checkins()) or "none yet"

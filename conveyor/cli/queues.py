@@ -109,7 +109,7 @@ def pause(target: Target, name: str, by: str | None) -> None:
     Jobs already running finish. Resume with `conveyor queues resume NAME`.
     """
     queue = check_queue(name)
-    if target.store().pause_queue(queue, by=operator_name(by)):
+    if target.store().set_queue_paused(queue, True, operator_name(by)):
         click.echo(f"paused queue {queue}: workers claim none of its jobs until it is resumed")
     else:
         click.echo(f"queue {queue} was already paused")
@@ -122,7 +122,7 @@ def pause(target: Target, name: str, by: str | None) -> None:
 def resume(target: Target, name: str, by: str | None) -> None:
     """Let workers claim jobs of queue NAME again."""
     queue = check_queue(name)
-    if target.store().resume_queue(queue, by=operator_name(by)):
+    if target.store().set_queue_paused(queue, False, operator_name(by)):
         click.echo(f"resumed queue {queue}")
     else:
         click.echo(f"queue {queue} was not paused")

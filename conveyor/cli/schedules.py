@@ -397,7 +397,7 @@ def add(target: Target, name: str, job_name: str, cron: str | None, tz: str | No
     )
     checked = _check_against_app(target, definition.name, job_name, args, queue, priority)
     store = target.store()
-    if not store.add_schedule(definition.to_row()):
+    if not store.put_schedules([definition.to_row()])[0]:
         taken = store.get_schedule(definition.name)
         where = ("declared in code" if taken is not None and taken.source == ScheduleSource.CODE
                  else "added at run time")

@@ -50,8 +50,6 @@ ROUND_SLACK = 60.0
 SWEEP_EVERY = 300.0
 SWEEP_SPAN = 3600.0
 """Every :data:`SWEEP_EVERY` seconds a round looks back this far."""
-PRUNE_EVERY = 600.0
-"""Seconds between prunes of finished webhook deliveries whose job is gone."""
 ENROLL_BATCH = 100
 SENDS_PER_ROUND = 50
 """At most this many attempts per round, so a backlog does not starve the other steps."""
@@ -114,7 +112,6 @@ class Deliverer:
         self._failing: set[tuple[DeliveryKind, str]] = set()
         self._since: float | None = None  # None: the first round looks at all of history
         self._last_sweep = clock()
-        self._last_prune = clock()
 
     def tick(
         self,
@@ -123,7 +120,8 @@ class Deliverer:
         wait_sends: bool = True,
         now: float | None = None,
     ) -> DeliveryReport:
-        """One round: add new finishes' webhooks, send what is due, now and then prune.
+        """One round: add new finishes' webhooks and send what is due (the worker's pruner
+        deletes finished deliveries).
 
         With ``wait_sends`` the round returns once its attempts are done and recorded;
         without, as soon as they are started (their outcomes still add to the report as they
@@ -134,11 +132,6 @@ class Deliverer:
         if DeliveryKind.WEBHOOK in self.senders:
             report.added = self.enroll()
         self.deliver(report, should_stop, wait_sends=wait_sends, now=now)
-        if DeliveryKind.WEBHOOK in self.senders and self.clock() - self._last_prune >= PRUNE_EVERY:
-            self._last_prune = self.clock()
-            pruned = self.store.prune_deliveries()
-            if pruned:
-                log.info("pruned %d webhook deliveries of jobs that are gone", pruned)
         return report
 
     def enroll(self) -> int:

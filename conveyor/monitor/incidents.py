@@ -104,22 +104,33 @@ def reconcile(
     for key, firing in found.items():
         incident = open_now.get(key)
         details_json = json.dumps(firing.details, sort_keys=True, default=str)
-        if incident is None:
-            opened = store.open_incident(firing.rule, firing.subject, firing.summary, details_json)
-            if opened is not None:
-                changes.opened.append(key)
-                changes.notices.append(_notice(opened, NoticeKind.FIRING, now))
-        elif (incident.summary, incident.details_json) != (firing.summary, details_json):
-            store.update_incident(incident.id, firing.summary, details_json)
+        if incident is not None and (incident.summary, incident.details_json) == (
+            firing.summary,
+            details_json,
+        ):
+            continue
+        change = store.upsert_incident(
+            firing.rule,
+            firing.subject,
+            firing=True,
+            summary=firing.summary,
+            details_json=details_json,
+            now=now,
+        )
+        if change is not None and change.opened:
+            changes.opened.append(key)
+            changes.notices.append(_notice(change.row, NoticeKind.FIRING, now))
+        elif incident is not None:
             changes.updated.append(key)
+        # else another monitor opened it since the tick began: it sent the FIRING notice.
     for key, incident in open_now.items():
         if key in found or (cleared is not None and key not in cleared):
             continue
-        resolved = store.resolve_incident(incident.id)
+        resolved = store.upsert_incident(incident.rule, incident.subject, firing=False, now=now)
         if resolved is not None:
             changes.resolved.append(key)
-            changes.notices.append(_notice(resolved, NoticeKind.RESOLVED, now))
-    _queue(store, changes.notices, sinks)
+            changes.notices.append(_notice(resolved.row, NoticeKind.RESOLVED, now))
+    _queue(store, changes.notices, sinks, now)
     return changes
 
 
@@ -152,11 +163,11 @@ def remind(
             continue
         changes.reminded.append(key)
         changes.notices.append(_notice(incident, NoticeKind.REMINDER, now))
-    _queue(store, changes.notices, sinks)
+    _queue(store, changes.notices, sinks, now)
     return changes
 
 
-def _queue(store: Store, notices: Sequence[Notice], sinks: Sequence[str]) -> None:
+def _queue(store: Store, notices: Sequence[Notice], sinks: Sequence[str], now: float) -> None:
     """Put every notice in the outbox once per sink; count firing and reminders as notified."""
     if not notices:
         return
@@ -176,4 +187,4 @@ def _queue(store: Store, notices: Sequence[Notice], sinks: Sequence[str]) -> Non
     )
     for notice in notices:
         if notice.kind is not NoticeKind.RESOLVED:
-            store.mark_notified(notice.incident_id)
+            store.mark_notified(notice.incident_id, now=now)

@@ -105,18 +105,19 @@ class Monitor:
         """Run one round if this monitor holds (or can take) the lease; say what it did.
 
         ``now``: the round's clock, defaulting to the store's. The lease and the schedules'
-        slots are judged at it (a test advances it instead of sleeping); the rules' own store
-        reads and the notification outbox keep the store's clock.
+        slots are judged, and incidents opened, refreshed, resolved and counted as notified, at
+        it (a test advances it instead of sleeping); the rules' own store reads and the
+        notification outbox keep the store's clock.
         """
         config = self.app.monitor_config
         store = self.store
         interval = LEASE_INTERVALS * config.interval
-        if not store.acquire_lease(LEASE_NAME, self.holder, interval, now=now):
+        if not store.set_lease(LEASE_NAME, self.holder, interval, now=now):
             return TickReport(acted=False, holder=self.holder)
         report = TickReport(acted=True, holder=self.holder)
         if not self._checkins_synced:
             for definition in self.app.checkins.values():
-                store.upsert_checkin(definition.to_row())
+                store.put_checkin(definition.name, definition.to_row())
             self._checkins_synced = True
         given = now  # the store verbs read their own clock unless the caller gave one
         now = store.now() if given is None else given
@@ -180,7 +181,7 @@ class Monitor:
 
     def release(self) -> None:
         """Give up the lease (at shutdown), so another monitor takes over at once."""
-        self.store.release_lease(LEASE_NAME, self.holder)
+        self.store.set_lease(LEASE_NAME, self.holder, None)
 
     # -- schedules -----------------------------------------------------------------------
 

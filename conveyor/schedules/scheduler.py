@@ -71,7 +71,7 @@ class Scheduler:
 
     def sync(self) -> None:
         """Write the app's code-declared schedules to the store (definitions only)."""
-        self.store.sync_schedules([d.to_row() for d in self.app.schedules.values()])
+        self.store.put_schedules([d.to_row() for d in self.app.schedules.values()])
         self._synced = True
 
     def run_round(self) -> RoundReport:

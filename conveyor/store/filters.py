@@ -1,4 +1,5 @@
-"""Turning a :class:`JobFilter` into a WHERE clause: one builder, a small dialect per store.
+"""Turning a :class:`JobFilter` (and the outbox's listing filter) into a WHERE clause: one
+builder, a small dialect per store.
 
 The filter's meaning is written once here; a :class:`Dialect` only says how each store spells
 a parameter, a membership test, a text search and "this many seconds ago". Both stores search
@@ -17,6 +18,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from conveyor._outbox import DeliveryKind, DeliveryState
 from conveyor.store.protocol import JobFilter
 
 
@@ -96,6 +98,45 @@ def where(
         terms.append(f"id < {p('f_before')}")
         params["f_before"] = flt.before_id
     return (" AND ".join(terms) if terms else "TRUE"), params
+
+
+# -- the outbox's listing -------------------------------------------------------------------------
+
+DELIVERY_COLUMNS = (
+    "id, kind, subject, event, destination, payload_json, event_at, state, attempts, "
+    "next_try_at, lease_owner, lease_until, last_error, created_at, delivered_at, failed_at"
+)
+"""The columns of a delivery row, in the order :func:`conveyor._outbox.delivery_from_row` reads."""
+
+
+def deliveries_query(
+    dialect: Dialect,
+    table: str,
+    *,
+    kind: DeliveryKind | None,
+    subject: int | None,
+    state: DeliveryState | None,
+    failing: bool,
+    limit: int,
+) -> tuple[str, dict[str, Any]]:
+    """``(sql, params)`` of :meth:`~conveyor.store.contract.outbox.OutboxVerbs.list_deliveries`
+    on ``table``: the matching deliveries, newest first, at most ``limit``.
+
+    Fixed fragments only, one per given filter, so each can use its index (an ``x IS NULL OR``
+    form could not).
+    """
+    p = dialect.param
+    terms: list[str] = []
+    params: dict[str, Any] = {"d_limit": limit}
+    for column, value in (("kind", kind), ("subject", subject), ("state", state)):
+        if value is not None:
+            terms.append(f"{column} = {p('d_' + column)}")
+            params["d_" + column] = value if isinstance(value, int) else str(value)
+    if failing:
+        terms.append("last_error IS NOT NULL AND state <> 'delivered'")
+    clause = " WHERE " + " AND ".join(terms) if terms else ""
+    sql = f"SELECT {DELIVERY_COLUMNS} FROM {table}{clause} ORDER BY id DESC LIMIT {p('d_limit')}"
+    return sql, params
 
 
 # -- the searched text --------------------------------------------------------------------------

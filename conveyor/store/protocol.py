@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from conveyor._lifecycle import Completion as Completion  # noqa: PLC0414 - a re-export
 from conveyor._lifecycle import CompletionKind as CompletionKind  # noqa: PLC0414 - a re-export
 from conveyor._lifecycle import ErrorInfo as ErrorInfo  # noqa: PLC0414 - a re-export
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store.contract.audit import AuditVerbs
 from conveyor.store.contract.dashboard import DashboardVerbs
 from conveyor.store.contract.jobs import AsyncStoreTransaction as AsyncStoreTransaction  # noqa: PLC0414
@@ -128,12 +128,10 @@ class AsyncStore(Protocol):
         """See :meth:`Store.rescue_expired`."""
         ...
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        ...
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
         ...
 
     async def get_job(self, job_id: int) -> Job | None:
@@ -171,16 +169,14 @@ class AsyncStore(Protocol):
         """See :meth:`Store.begin`."""
         ...
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
         ...
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        ...
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
         ...
 
     async def queue_depth(self, queue: str, cap: int) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store.protocol import (
     AsyncStoreTransaction,
     ClaimedJob,
@@ -85,13 +85,11 @@ class ThreadedAsyncStore:
         """See :meth:`Store.rescue_expired`."""
         return await self._run(lambda: self._store.rescue_expired(limit, now=now))
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        await self._run(lambda: self._store.register_worker(info))
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        await self._run(lambda: self._store.deregister_worker(worker_id))
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        await self._run(lambda: self._store.put_worker(worker_id, info, now=now))
 
     async def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""
@@ -109,17 +107,15 @@ class ThreadedAsyncStore:
         """See :meth:`Store.next_due_in`."""
         return await self._run(lambda: self._store.next_due_in(queues, names, now=now))
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return await self._run(lambda: self._store.pause_queue(name, by))
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        return await self._run(lambda: self._store.set_queue_paused(name, paused, by, now=now))
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return await self._run(lambda: self._store.resume_queue(name, by))
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return await self._run(self._store.paused_queues)
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return await self._run(self._store.queue_controls)
 
     async def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
@@ -164,8 +160,8 @@ class _ThreadedTransaction:
         self._tx = tx
         self.connection = tx.connection
 
-    async def complete(self, completion: Completion) -> bool:
-        return await asyncio.to_thread(self._tx.complete, completion)
+    async def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        return await asyncio.to_thread(lambda: self._tx.complete(completion, now=now))
 
     async def commit(self) -> None:
         await asyncio.to_thread(self._tx.commit)

@@ -162,6 +162,15 @@ class IncidentRow:
     notify_count: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """What :meth:`~conveyor.store.contract.monitor.MonitorVerbs.upsert_incident` wrote: the
+    incident as it is now, and whether this call opened it."""
+
+    row: IncidentRow
+    opened: bool = False
+
+
 class NoticeKind(enum.StrEnum):
     """Why a notice is sent: an incident opened, is still open, or has ended (the kind an
     outbox row carries)."""

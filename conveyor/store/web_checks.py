@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+from conveyor._lifecycle import Action, transition
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter
@@ -31,6 +33,19 @@ def replay_spacing(per_second: float | None) -> float:
             "leave it out to replay every job at once"
         )
     return 1.0 / float(per_second)
+
+
+def replay_moves(ids: Sequence[int], per_second: float | None) -> list[tuple[int, str, float]]:
+    """(id, target state, delay in seconds) of each dead job a replay takes, ``ids`` oldest
+    death first: the i-th is due ``i / per_second`` seconds from now, and the target state is
+    the lifecycle's (:mod:`conveyor._lifecycle`: due now, or waiting until then)."""
+    spacing = replay_spacing(per_second)
+    moves = []
+    for place, job_id in enumerate(ids):
+        delay = place * spacing
+        event = Action.RETRY_LATER if delay > 0 else Action.RETRY_NOW
+        moves.append((job_id, str(transition(JobState.DEAD, event).to), delay))
+    return moves
 
 
 def check_bucket(bucket: float) -> float:

@@ -46,8 +46,20 @@ class SeriesPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class NewSession:
+    """A login to record (see :meth:`DashboardVerbs.put_session`)."""
+
+    credential: str
+    """A digest of the token that logged in (never the token itself)."""
+    role: str
+    """The role that token has now."""
+    seconds: float
+    """How long the session lasts from now."""
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRow:
-    """A dashboard session that has not expired (see :meth:`DashboardVerbs.open_session`)."""
+    """A dashboard session that has not expired (see :meth:`DashboardVerbs.put_session`)."""
 
     credential: str
     """A digest of the token that logged in (never the token itself)."""

@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from conveyor.errors import ConfigurationError
+from conveyor.store.web_types import NewSession
 from conveyor.web.proxy import TrustedProxies
 from conveyor.web.throttle import AttemptLimiter
 
@@ -194,11 +195,9 @@ class AuthConfig:
         """
         session_id = secrets.token_urlsafe(32)
         await run_in_threadpool(
-            self._sessions().open_session,
+            self._sessions().put_session,
             _digest(session_id),
-            credential_of(token),
-            principal.role.value,
-            SESSION_SECONDS,
+            NewSession(credential_of(token), principal.role.value, SESSION_SECONDS),
         )
         payload = json.dumps(
             {
@@ -252,7 +251,7 @@ class AuthConfig:
         """End the cookie's session for every dashboard process (a logout)."""
         data = self._cookie_fields(value)
         if data is not None and isinstance(data.get("s"), str):
-            await run_in_threadpool(self._sessions().close_session, _digest(str(data["s"])))
+            await run_in_threadpool(self._sessions().put_session, _digest(str(data["s"])), None)
 
     async def principal(self, request: Request) -> Principal | None:
         """Who sent ``request``: a bearer token, then the session cookie, then the callback."""

@@ -162,7 +162,7 @@ class AdminPages:
         verb = "pause_queue" if pause else "resume_queue"
 
         def run() -> bool:
-            changed = (store.pause_queue if pause else store.resume_queue)(name, principal.name)
+            changed = store.set_queue_paused(name, pause, principal.name)
             if changed:
                 record(store, principal, verb, f"queue:{name}")
             return changed

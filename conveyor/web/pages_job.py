@@ -19,7 +19,7 @@ from conveyor._args import RESERVED
 from conveyor.app import Conveyor
 from conveyor.errors import ConveyorError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
-from conveyor.store.protocol import JobFilter
+from conveyor.store.protocol import JobFilter, Replay
 from conveyor.web.auth import Principal
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import back, call, pretty_json, record, render, text_field
@@ -184,7 +184,8 @@ class JobPage:
                 args_json = validated_args(app, job.name, text)
             except ValueError as exc:
                 return data, str(exc)
-            if not app.store.replay_with_args(job_id, args_json):
+            replay = Replay(args_json=args_json)
+            if not app.store.retry_jobs(JobFilter(ids=(job_id,)), replay=replay):
                 return data, f"job {job_id} changed state meanwhile; nothing was done"
             record(app.store, principal, "replay_with_args", f"job:{job_id}",
                    old_args=job.args, new_args=json.loads(args_json))

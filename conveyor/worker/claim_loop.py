@@ -174,7 +174,7 @@ class WorkerProcess:
             await asyncio.gather(*services, return_exceptions=True)
             await completer.drain()
             try:
-                await store.deregister_worker(self.worker_id)
+                await store.put_worker(self.worker_id, None)
             except StoreUnavailableError as exc:
                 log.warning("could not deregister worker %s: %s", self.worker_id, exc)
             executor.shutdown()
@@ -220,7 +220,7 @@ class WorkerProcess:
         failures = 0
         while True:
             try:
-                await store.register_worker(info)
+                await store.put_worker(info.id, info)
                 return
             except StoreUnavailableError as exc:
                 failures += 1

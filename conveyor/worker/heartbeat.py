@@ -36,7 +36,7 @@ class Heartbeat(PeriodicService):
         """Renew, and stop attempts that lost their job."""
         # Re-register too: a worker row removed by mistake (or by a restored backup) comes
         # back, so `conveyor queues` never calls a live worker gone.
-        await self.store.register_worker(self.info)
+        await self.store.put_worker(self.info.id, self.info)
         running = dict(self.executor.running)
         # Attempts that finished but whose completion is not written yet still hold their
         # job: renew them too, or a store outage longer than the lease gets a finished job

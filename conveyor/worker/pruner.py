@@ -1,8 +1,8 @@
-"""The pruner: deletes finished jobs past their retention so the database stays small."""
+"""The pruner: deletes what is past its retention (finished jobs first) so the database stays
+small."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from conveyor.store.protocol import AsyncStore, Retention
@@ -12,7 +12,8 @@ log = logging.getLogger("conveyor.worker")
 
 
 class Pruner(PeriodicService):
-    """Deletes succeeded, dead and cancelled jobs older than the app's :class:`Retention`."""
+    """Deletes what the app's :class:`Retention` lets go: finished jobs, ``ctx.once()``
+    records, the monitor's records and finished deliveries (one store verb, ``prune``)."""
 
     name = "pruner"
 
@@ -23,18 +24,16 @@ class Pruner(PeriodicService):
         self.pruned = 0
 
     async def tick(self) -> None:
-        """Prune in batches until nothing old is left."""
+        """Prune in batches until nothing old is left (every table is bounded per batch, so a
+        batch returning less than its limit left no backlog anywhere)."""
         while True:
             count = await self.store.prune(self.retention, limit=5000)
             self.pruned += count
             if count:
-                log.info("pruned %d finished jobs past retention", count)
-            if count < 5000:
-                break
-        # The scheduler's ledger, incidents and check-in pings (a few small statements).
-        while True:
-            count = await asyncio.to_thread(self.store.sync.prune_watch, self.retention, 5000)
-            if count:
-                log.info("pruned %d schedule, incident and check-in rows past retention", count)
+                log.info(
+                    "pruned %d rows past retention (finished jobs, schedule, incident, check-in "
+                    "and delivery records)",
+                    count,
+                )
             if count < 5000:
                 return

@@ -79,11 +79,14 @@ def test_checkin_declared_in_code_needs_no_timing(project: Project) -> None:
 
 def test_alerts_lists_incidents_and_failed_deliveries(project: Project, store: Store) -> None:
     assert "no incidents firing" in project.ok("alerts").out
-    queue_age = store.open_incident(
-        "queue_age", "emails", "emails: the oldest job has waited 12m (limit 10m)", "{}")
-    missed = store.open_incident(
-        "missed_run", "nightly", "nightly: the 03:00 UTC run failed: ValueError: boom", "{}")
-    assert queue_age is not None and missed is not None
+    opened_age = store.upsert_incident(
+        "queue_age", "emails", firing=True,
+        summary="emails: the oldest job has waited 12m (limit 10m)")
+    opened_missed = store.upsert_incident(
+        "missed_run", "nightly", firing=True,
+        summary="nightly: the 03:00 UTC run failed: ValueError: boom")
+    assert opened_age is not None and opened_missed is not None
+    queue_age, missed = opened_age.row, opened_missed.row
     alert = DeliveryKind.ALERT
     store.add_deliveries([
         NewDelivery(alert, queue_age.id, "firing", "hook", "{}", queue_age.opened_at),
@@ -98,7 +101,7 @@ def test_alerts_lists_incidents_and_failed_deliveries(project: Project, store: S
     for note in store.claim_deliveries("test", 10, 60.0, kinds=[alert]):
         error, retry_in = outcomes[note.destination]
         assert store.record_delivery(note.id, "test", 0, error=error, retry_in=retry_in)
-    store.resolve_incident(missed.id)
+    store.upsert_incident(missed.rule, missed.subject, firing=False)
 
     doc = project.ok("alerts", "--json").json()
     assert [(i["rule"], i["state"]) for i in doc["incidents"]] == [("queue_age", "firing")]

@@ -131,7 +131,7 @@ def test_each_sink_gets_one_firing_and_one_resolved_notice(
     email = EmailSink(LOOPBACK, port, sender="conveyor@example.com", to="ops@example.com")
     app = build_app(url, [webhook, email])
     try:
-        store.sync_schedules([d.to_row() for d in app.schedules.values()])
+        store.put_schedules([d.to_row() for d in app.schedules.values()])
         monitor = Monitor(app, store=store)
 
         run_slot(app, store, 30, CompletionKind.DEAD)

@@ -26,7 +26,7 @@ from .conftest import Workers
 @pytest.mark.slow
 def test_paused_queue_waits_while_the_worker_runs_other_queues(workers: Workers) -> None:
     store = workers.app.store
-    assert store.pause_queue("held", by="test")
+    assert store.set_queue_paused("held", True, "test")
     effect = workers.app.get("effect")
     held = effect.enqueue(key="held-1", queue="held")
     free = effect.enqueue(key="free-1")
@@ -41,7 +41,7 @@ def test_paused_queue_waits_while_the_worker_runs_other_queues(workers: Workers)
     assert workers.effects() == ["free-1", "free-2"]
     assert workers.job(held.id).state is JobState.QUEUED
 
-    assert store.resume_queue("held", by="test")
+    assert store.set_queue_paused("held", False, "test")
     workers.wait_state(held.id, JobState.SUCCEEDED)
     assert workers.effects() == ["free-1", "free-2", "held-1"]
 
@@ -206,9 +206,10 @@ def test_wait_for_room_succeeds_once_a_worker_makes_room(workers: Workers) -> No
 
 def register(app: Conveyor, queues: tuple[str, ...], names: tuple[str, ...]) -> None:
     """A live worker row, as a worker process registers it."""
-    app.store.register_worker(
-        WorkerInfo(id=f"w-{len(queues)}-{len(names)}", hostname="h", pid=os.getpid(),
-                   queues=queues, names=names)
+    worker_id = f"w-{len(queues)}-{len(names)}"
+    app.store.put_worker(
+        worker_id,
+        WorkerInfo(id=worker_id, hostname="h", pid=os.getpid(), queues=queues, names=names),
     )
 
 
@@ -251,12 +252,12 @@ def test_why_names_each_rule(app: Conveyor) -> None:
     [reason] = explain(app, now.id)
     assert reason.code == "ready"
 
-    app.store.pause_queue("mail", by="alice")
+    app.store.set_queue_paused("mail", True, "alice")
     [reason] = explain(app, now.id)
     assert reason.code == "paused" and "alice" in reason.message
     assert "conveyor queues resume mail" in reason.message
     assert codes(app, later.id) == ["scheduled", "paused"]
-    app.store.resume_queue("mail", by="alice")
+    app.store.set_queue_paused("mail", False, "alice")
 
     app.queue_limits.clear()
     behind = mail.enqueue(to="behind")

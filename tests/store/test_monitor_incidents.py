@@ -21,6 +21,7 @@ from conveyor.store.watch_types import (
     IncidentState,
     NoticeKind,
     ScheduleRow,
+    ScheduleSource,
     SlotFire,
     SlotStatus,
     Verdict,
@@ -50,7 +51,7 @@ def build_app(url: str, **schedule: Any) -> Conveyor:
 @pytest.fixture
 def app(store_url: str, store: Store) -> Iterator[Conveyor]:
     app = build_app(store_url)
-    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    store.put_schedules([d.to_row() for d in app.schedules.values()])
     yield app
     app.close()
 
@@ -141,7 +142,7 @@ def test_a_run_still_queued_after_its_grace_is_late(app: Conveyor, store: Store)
 
 def test_a_run_within_its_grace_is_not_judged_yet(store_url: str, store: Store) -> None:
     app = build_app(store_url, grace="2h")
-    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    store.put_schedules([d.to_row() for d in app.schedules.values()])
     try:
         fire(app, store, past_slot(store, 0))
         report = Monitor(app, store=store).tick()
@@ -154,7 +155,7 @@ def test_a_run_within_its_grace_is_not_judged_yet(store_url: str, store: Store) 
 
 def test_a_broken_expectation_is_unexpected(store_url: str, store: Store) -> None:
     app = build_app(store_url, expect=lambda result: result["rows"] > 0)
-    store.sync_schedules([d.to_row() for d in app.schedules.values()])
+    store.put_schedules([d.to_row() for d in app.schedules.values()])
     try:
         fire(app, store, past_slot(store, 0))
         run(store, result={"rows": 0})
@@ -235,9 +236,14 @@ def test_no_reminders_when_switched_off(app: Conveyor, store: Store) -> None:
 
 
 def test_an_incident_of_a_removed_schedule_resolves(app: Conveyor, store: Store) -> None:
-    store.add_schedule(
-        ScheduleRow(name="adhoc", job_name="report", timing="every:3600", grace=600.0)
+    added = ScheduleRow(
+        name="adhoc",
+        job_name="report",
+        timing="every:3600",
+        grace=600.0,
+        source=ScheduleSource.STORE,
     )
+    assert store.put_schedules([added]) == [True]
     monitor = Monitor(app, store=store)
     fire(app, store, past_slot(store, LONG_AGO), schedule="adhoc")
     assert monitor.tick().opened == [("missed_run", "adhoc")]
@@ -257,7 +263,7 @@ def test_a_slot_no_scheduler_fired_opens_an_incident(store_url: str, store: Stor
 
         app.schedule("every_second", "report", every="1s", grace="1s")
         app.configure_monitor(rules=[])
-        store.sync_schedules([d.to_row() for d in app.schedules.values()])
+        store.put_schedules([d.to_row() for d in app.schedules.values()])
         monitor = Monitor(app, store=store)
         assert monitor.tick().opened == []  # nothing was due yet
         # The grace (1 s) and the scheduler's on-time window (2 s) must pass after a slot:

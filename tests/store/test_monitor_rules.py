@@ -118,30 +118,30 @@ def test_unknown_jobs_fires_when_live_workers_do_not_know_a_waiting_name(
 ) -> None:
     monitor = monitor_with(app, store, UnknownJobs(), NoWorker())
     insert(store, new_job(name="resize"))
-    store.register_worker(worker(names=("send_email",)))
+    store.put_worker("w-1", worker(names=("send_email",)))
     report = monitor.tick()
     assert report.opened == [("unknown_job", QUEUE)]
     assert "resize" in only_incident(store).summary
 
-    store.register_worker(worker(names=("send_email", "resize")))
+    store.put_worker("w-1", worker(names=("send_email", "resize")))
     assert monitor.tick().resolved == [("unknown_job", QUEUE)]
 
 
 def test_no_worker_fires_for_ready_work_nobody_reads(app: Conveyor, store: Store) -> None:
     monitor = monitor_with(app, store, NoWorker(), UnknownJobs())
     insert(store, new_job())
-    store.register_worker(worker(queues=("other",)))
+    store.put_worker("w-1", worker(queues=("other",)))
     assert monitor.tick().opened == [("no_worker", QUEUE)]
     assert "no live worker reads the queue" in only_incident(store).summary
 
-    store.register_worker(worker(queues=()))  # no queue list: reads every queue
+    store.put_worker("w-1", worker(queues=()))  # no queue list: reads every queue
     assert monitor.tick().resolved == [("no_worker", QUEUE)]
 
 
 def test_a_paused_queue_needs_no_worker(app: Conveyor, store: Store) -> None:
     monitor = monitor_with(app, store, NoWorker())
     insert(store, new_job())
-    store.pause_queue(QUEUE, by="ops")
+    store.set_queue_paused(QUEUE, True, "ops")
     assert monitor.tick().opened == []
 
 

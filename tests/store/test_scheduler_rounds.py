@@ -204,7 +204,7 @@ def test_run_time_schedules_fire_from_the_store(app: Conveyor, store: Store) -> 
         "added", "report", make_timing("*/5 * * * *", None, "UTC"), args={"kind": "x"},
         source=ScheduleSource.STORE,
     )
-    assert store.add_schedule(definition.to_row())
+    assert store.put_schedules([definition.to_row()])[0]
     start = (store.now() // 300 + 1) * 300
     clock = Clock(start + 1)
     report = scheduler(app, store, clock).run_round()

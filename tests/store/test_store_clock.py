@@ -104,7 +104,7 @@ def test_prune_measures_retention_at_the_callers_clock(store: Store) -> None:
 
 
 def test_live_workers_are_judged_at_the_callers_clock(store: Store) -> None:
-    store.register_worker(WorkerInfo(id="w-1", hostname="h", pid=1, queues=("q",), names=("n",)))
+    store.put_worker("w-1", WorkerInfo(id="w-1", hostname="h", pid=1, queues=("q",), names=("n",)))
     t = store.now()  # after the inserts: their jobs are due by then
     assert [w.id for w in store.live_workers(60, now=t + 30)] == ["w-1"]
     assert store.live_workers(60, now=t + 120) == []
@@ -204,13 +204,13 @@ def test_expiring_a_worker_lapses_its_leases_before_the_callers_clock(store: Sto
 
 def test_a_named_lease_lapses_by_the_callers_clock(store: Store) -> None:
     t = store.now()
-    assert store.acquire_lease("monitor", "a", HOUR, now=t)
-    assert not store.acquire_lease("monitor", "b", 60, now=t + HOUR - 1)
-    assert store.acquire_lease("monitor", "b", 60, now=t + HOUR + 1)
+    assert store.set_lease("monitor", "a", HOUR, now=t)
+    assert not store.set_lease("monitor", "b", 60, now=t + HOUR - 1)
+    assert store.set_lease("monitor", "b", 60, now=t + HOUR + 1)
 
 
 def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
-    store.sync_schedules(
+    store.put_schedules(
         [ScheduleRow(name="nightly", job_name=NAMES[0], timing="every:60", grace=60.0)]
     )
     slot = store.now() + HOUR  # a slot in the future, its job waiting
@@ -223,13 +223,73 @@ def test_a_slots_grace_runs_out_by_the_callers_clock(store: Store) -> None:
     assert store.slots_to_judge(now=slot + 61) == []
 
 
+def test_a_slot_is_fired_and_its_job_inserted_at_the_callers_clock(store: Store) -> None:
+    store.put_schedules(
+        [ScheduleRow(name="nightly", job_name=NAMES[0], timing="every:60", grace=60.0)]
+    )
+    t = store.now() + HOUR
+    job = new_job(meta={"schedule": "nightly", "slot": t})
+    [written] = store.fire_slots(
+        "nightly", [SlotFire(slot=t, status=SlotStatus.ENQUEUED, job=job)], now=t
+    )
+    assert written.written and written.job_id is not None
+    inserted = store.get_job(written.job_id)
+    assert inserted is not None and (inserted.created_at, inserted.run_at) == (t, t)
+    [entry] = store.schedule_ledger("nightly")
+    assert entry.fired_at == t
+
+
 def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -> None:
-    store.upsert_checkin(CheckinRow(name="backup", timing="every:86400", grace=60.0))
+    store.put_checkin("backup", CheckinRow(name="backup", timing="every:86400", grace=60.0))
     t = store.now()
     first = store.record_checkin("backup", now=t)
     newest = store.record_checkin("backup", now=t + HOUR)
     assert first is not None and abs(first - t) < 0.01
     assert newest is not None and abs(newest - (t + HOUR)) < 0.01
-    assert store.prune_watch(Retention(watch=2 * HOUR), now=t + HOUR) == 0
-    assert store.prune_watch(Retention(watch=60), now=t + HOUR) == 1
+    assert store.prune(Retention(watch=2 * HOUR), now=t + HOUR) == 0
+    assert store.prune(Retention(watch=60), now=t + HOUR) == 1
     assert store.checkin_pings("backup", 0.0) == [newest]
+
+
+def test_a_transactional_completion_is_written_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    job = claim_one(store)
+    t = store.now() + HOUR
+    tx = store.begin()
+    try:
+        assert tx.complete(Completion(job.id, job.token, CompletionKind.SUCCEEDED), now=t)
+    except BaseException:
+        tx.rollback()
+        raise
+    tx.commit()
+    finished = store.get_job(job_id)
+    assert finished is not None and finished.state is JobState.SUCCEEDED
+    assert finished.finished_at == t
+    [attempt] = store.list_attempts(job_id)
+    assert attempt.finished_at == t
+
+
+def test_an_async_transactional_completion_is_written_at_the_callers_clock(store: Store) -> None:
+    job_id = insert_one(store)
+    job = claim_one(store)
+    t = store.now() + HOUR
+
+    async def scenario() -> bool:
+        astore = open_async_store(store)
+        try:
+            tx = await astore.begin()
+            try:
+                done = await tx.complete(
+                    Completion(job.id, job.token, CompletionKind.SUCCEEDED), now=t
+                )
+            except BaseException:
+                await tx.rollback()
+                raise
+            await tx.commit()
+            return done
+        finally:
+            await astore.release()
+
+    assert asyncio.run(scenario())
+    finished = store.get_job(job_id)
+    assert finished is not None and finished.finished_at == t

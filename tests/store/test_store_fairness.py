@@ -106,9 +106,9 @@ def test_paused_queues_are_still_skipped(store: Store) -> None:
     past = time.time() - 60
     _flood(store, "a", 3, at=past, queue="x")
     y = _flood(store, "b", 2, at=past, queue="y")
-    assert store.pause_queue("x", "test")
+    assert store.set_queue_paused("x", True, "test")
     assert [j.id for j in claim(store, queues=("x", "y"), limit=10)] == y
-    assert store.resume_queue("x", "test")
+    assert store.set_queue_paused("x", False, "test")
     assert len(claim(store, queues=("x", "y"), limit=10)) == 3
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections.abc import Callable
 
 from conveyor._outbox import DeliveryKind, DeliveryRow, NewDelivery
 from conveyor.store import Store
 from conveyor.store.protocol import Retention
 from conveyor.store.watch_types import (
+    IncidentChange,
     IncidentRow,
     IncidentState,
     NoticeKind,
@@ -24,9 +24,27 @@ LEASE = 60.0
 
 def open_one(store: Store, rule: str = "missed_run", subject: str = "nightly") -> IncidentRow:
     """Open an incident that must not exist yet."""
-    row = store.open_incident(rule, subject, f"{subject} broke {rule}", '{"slot": 1}')
-    assert row is not None
-    return row
+    change = store.upsert_incident(
+        rule, subject, firing=True, summary=f"{subject} broke {rule}", details_json='{"slot": 1}'
+    )
+    assert change is not None and change.opened
+    return change.row
+
+
+def fire_again(store: Store, row: IncidentRow, summary: str, details_json: str) -> IncidentChange:
+    """Say that ``row``'s rule fires for its subject (again), with new texts."""
+    change = store.upsert_incident(
+        row.rule, row.subject, firing=True, summary=summary, details_json=details_json
+    )
+    assert change is not None
+    return change
+
+
+def resolve(store: Store, row: IncidentRow, now: float | None = None) -> IncidentRow | None:
+    """Say that ``row``'s rule no longer fires for its subject; the resolved row, if any."""
+    change = store.upsert_incident(row.rule, row.subject, firing=False, now=now)
+    assert change is None or not change.opened
+    return None if change is None else change.row
 
 
 def alert(
@@ -77,8 +95,15 @@ def record(
 
 def test_an_opened_incident_is_firing_with_its_facts(store: Store) -> None:
     before = store.now()
-    row = store.open_incident("missed_run", "nightly", "nightly did not run", '{"slot": 3}')
-    assert row is not None
+    change = store.upsert_incident(
+        "missed_run",
+        "nightly",
+        firing=True,
+        summary="nightly did not run",
+        details_json='{"slot": 3}',
+    )
+    assert change is not None and change.opened
+    row = change.row
     assert (row.rule, row.subject, row.state) == ("missed_run", "nightly", IncidentState.FIRING)
     assert (row.summary, row.details_json) == ("nightly did not run", '{"slot": 3}')
     assert before - 1 <= row.opened_at <= store.now() + 1
@@ -87,51 +112,71 @@ def test_an_opened_incident_is_firing_with_its_facts(store: Store) -> None:
     assert store.firing_incidents() == [row]
 
 
+def test_incidents_are_opened_refreshed_and_resolved_at_the_callers_clock(store: Store) -> None:
+    opened = store.upsert_incident("r", "s", firing=True, summary="a", now=1000.0)
+    assert opened is not None and opened.opened
+    assert (opened.row.opened_at, opened.row.updated_at) == (1000.0, 1000.0)
+    refreshed = store.upsert_incident("r", "s", firing=True, summary="b", now=2000.0)
+    assert refreshed is not None and not refreshed.opened
+    assert (refreshed.row.opened_at, refreshed.row.updated_at) == (1000.0, 2000.0)
+    store.mark_notified(opened.row.id, now=2500.0)
+    [notified] = store.firing_incidents()
+    assert (notified.last_notified_at, notified.notify_count) == (2500.0, 1)
+    resolved = resolve(store, opened.row, now=3000.0)
+    assert resolved is not None
+    assert (resolved.resolved_at, resolved.updated_at, resolved.summary) == (3000.0, 3000.0, "b")
+
+
 def test_one_rule_fires_one_incident_per_subject(store: Store) -> None:
     first = open_one(store)
-    assert store.open_incident("missed_run", "nightly", "again", "{}") is None
+    again = fire_again(store, first, "again", "{}")
+    assert not again.opened and again.row.id == first.id
     other_subject = open_one(store, subject="hourly")
     other_rule = open_one(store, rule="failed_run")
     ids = {first.id, other_subject.id, other_rule.id}
     assert len(ids) == 3
     assert [i.id for i in store.firing_incidents()] == [first.id, other_subject.id, other_rule.id]
-    # The refused open changed nothing.
-    assert store.firing_incidents()[0] == first
+    # Firing again refreshed the one incident; it opened no second one.
+    assert store.firing_incidents()[0] == again.row
+    assert (again.row.summary, again.row.opened_at) == ("again", first.opened_at)
 
 
 def test_after_resolving_the_rule_can_fire_a_new_incident(store: Store) -> None:
     first = open_one(store)
-    assert store.resolve_incident(first.id) is not None
+    assert resolve(store, first) is not None
     second = open_one(store)
     assert second.id != first.id
     assert [i.id for i in store.firing_incidents()] == [second.id]
-    assert store.open_incident("missed_run", "nightly", "again", "{}") is None
+    assert not fire_again(store, second, "again", "{}").opened
 
 
 def test_resolve_marks_it_resolved_once(store: Store) -> None:
     row = open_one(store)
-    resolved = store.resolve_incident(row.id)
+    resolved = resolve(store, row)
     assert resolved is not None
     assert resolved.id == row.id and resolved.state is IncidentState.RESOLVED
     assert resolved.resolved_at is not None and resolved.resolved_at >= row.opened_at
     assert resolved.updated_at == resolved.resolved_at
     assert (resolved.summary, resolved.opened_at) == (row.summary, row.opened_at)
     assert store.firing_incidents() == []
-    assert store.resolve_incident(row.id) is None
-    assert store.resolve_incident(987_654) is None
+    assert resolve(store, row) is None
+    assert store.upsert_incident("never", "fired", firing=False) is None
     assert store.list_incidents(include_resolved=True) == [resolved]
 
 
-def test_update_refreshes_a_firing_incident_only(store: Store) -> None:
+def test_firing_again_refreshes_the_firing_incident_and_leaves_resolved_ones_alone(
+    store: Store,
+) -> None:
     row = open_one(store)
-    store.update_incident(row.id, "still broken", '{"slot": 2}')
-    [updated] = store.firing_incidents()
+    updated = fire_again(store, row, "still broken", '{"slot": 2}').row
+    assert store.firing_incidents() == [updated]
     assert (updated.summary, updated.details_json) == ("still broken", '{"slot": 2}')
     assert updated.opened_at == row.opened_at and updated.updated_at >= row.updated_at
-    resolved = store.resolve_incident(row.id)
-    store.update_incident(row.id, "too late", "{}")
-    assert store.list_incidents(include_resolved=True) == [resolved]
-    store.update_incident(987_654, "nobody", "{}")  # an unknown id is harmless
+    resolved = resolve(store, row)
+    # Firing after the resolve opens a new incident; the resolved one is left as it is.
+    reopened = fire_again(store, row, "broken again", "{}")
+    assert reopened.opened and reopened.row.id != row.id
+    assert store.list_incidents(include_resolved=True) == [reopened.row, resolved]
 
 
 def test_mark_notified_counts_notifications(store: Store) -> None:
@@ -150,11 +195,17 @@ def test_list_incidents_is_newest_first_and_hides_resolved_unless_asked(store: S
     a = open_one(store, subject="a")
     b = open_one(store, subject="b")
     c = open_one(store, subject="c")
-    store.resolve_incident(b.id)
+    resolve(store, b)
     assert [i.id for i in store.list_incidents()] == [c.id, a.id]
     assert [i.id for i in store.list_incidents(include_resolved=True)] == [c.id, b.id, a.id]
     assert [i.id for i in store.list_incidents(include_resolved=True, limit=2)] == [c.id, b.id]
     assert [i.id for i in store.list_incidents(limit=1)] == [c.id]
+    assert [i.id for i in store.list_incidents(include_resolved=True, limit=None)] == [
+        c.id,
+        b.id,
+        a.id,
+    ]
+    assert [i.id for i in store.firing_incidents()] == [a.id, c.id]
 
 
 def test_monitors_racing_to_open_one_incident_open_it_once(
@@ -162,13 +213,17 @@ def test_monitors_racing_to_open_one_incident_open_it_once(
 ) -> None:
     stores = [open_store_on() for _ in range(6)]
     barrier = threading.Barrier(len(stores))
-    opened: list[IncidentRow | None] = []
+    opened: list[IncidentChange | None] = []
     errors: list[BaseException] = []
 
     def race(own: Store) -> None:
         try:
             barrier.wait()
-            opened.append(own.open_incident("no_worker", "default", "no worker", "{}"))
+            opened.append(
+                own.upsert_incident(
+                    "no_worker", "default", firing=True, summary="no worker", details_json="{}"
+                )
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -178,9 +233,12 @@ def test_monitors_racing_to_open_one_incident_open_it_once(
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    winners = [row for row in opened if row is not None]
+    assert all(change is not None for change in opened)
+    winners = [change.row for change in opened if change is not None and change.opened]
     assert len(opened) == len(stores) and len(winners) == 1
-    assert store.list_incidents(include_resolved=True) == winners
+    # The others refreshed the one incident (with the same texts): still one, the winner's.
+    [incident] = store.list_incidents(include_resolved=True)
+    assert (incident.id, incident.opened_at) == (winners[0].id, winners[0].opened_at)
 
 
 # -- the outbox --------------------------------------------------------------------------------
@@ -332,24 +390,27 @@ def test_a_released_notification_is_due_again_untried(store: Store) -> None:
 
 
 def test_pruning_drops_old_resolved_incidents_with_their_notifications(store: Store) -> None:
+    # The caller's clock, advanced instead of sleeping: the recent one resolves 0.3 s later.
+    t = store.now()
+    later = t + 0.3
     old = open_one(store, subject="old")
     notify(store, old, "log", "email:ops")
-    store.resolve_incident(old.id)
+    resolve(store, old, now=t)
     firing = open_one(store, subject="firing")
     [pending] = notify(store, firing, "log")
-    time.sleep(0.3)
     recent = open_one(store, subject="recent")
     notify(store, recent, "log")
-    store.resolve_incident(recent.id)
+    resolve(store, recent, now=later)
 
-    assert store.prune_watch(KEEP_ALL) == 0
-    assert store.prune_watch(Retention(watch=0.2)) == 3  # the old incident and its two
+    assert store.prune(KEEP_ALL, now=later) == 0
+    assert store.prune(Retention(watch=0.2), now=later) == 3  # the old incident and its two
     remaining = store.list_incidents(include_resolved=True)
     assert sorted(i.subject for i in remaining) == ["firing", "recent"]
     assert notifications(store, old.id) == []
     assert len(notifications(store, recent.id)) == 1
     # A firing incident is never pruned, nor its undelivered notification.
-    assert store.prune_watch(Retention(watch=0.0)) == 2  # the recent one, resolved, and its one
+    # the recent one, resolved, and its one
+    assert store.prune(Retention(watch=0.0), now=later + 0.01) == 2
     assert [i.id for i in store.list_incidents(include_resolved=True)] == [firing.id]
     assert due(store) == [pending]
 
@@ -358,28 +419,30 @@ def test_pruning_drops_old_delivered_and_given_up_notifications(store: Store) ->
     incident = open_one(store)
     delivered, given_up, retrying, waiting = notify(store, incident, "a", "b", "c", "d")
     assert due(store, limit=3) == [delivered, given_up, retrying]
-    assert record(store, delivered, error=None, retry_in=None)
-    assert record(store, given_up, error="refused", retry_in=None)
-    assert record(store, retrying, error="503", retry_in=3600)
-    time.sleep(0.05)
-    assert store.prune_watch(KEEP_ALL) == 0
-    assert store.prune_watch(Retention(watch=0.0)) == 2
+    t = store.now()
+    assert record(store, delivered, error=None, retry_in=None, now=t)
+    assert record(store, given_up, error="refused", retry_in=None, now=t)
+    assert record(store, retrying, error="503", retry_in=3600, now=t)
+    later = t + 0.05  # the caller's clock, advanced instead of sleeping
+    assert store.prune(KEEP_ALL, now=later) == 0
+    assert store.prune(Retention(watch=0.0), now=later) == 2
     assert {n.id for n in notifications(store, incident.id)} == {retrying.id, waiting.id}
     assert [i.id for i in store.firing_incidents()] == [incident.id]
 
 
 def test_pruning_stops_at_the_limit_per_table(store: Store) -> None:
+    t = store.now()
     incidents = [open_one(store, subject=f"s{n}") for n in range(3)]
     for incident in incidents:
         notify(store, incident, "log", "email:ops")
-        store.resolve_incident(incident.id)
-    time.sleep(0.05)
+        resolve(store, incident, now=t)
+    later = t + 0.05  # the caller's clock, advanced instead of sleeping
     # Two notifications go first; an incident goes only once its notifications are gone.
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
     assert len(store.list_incidents(include_resolved=True)) == 2
     assert len(notifications(store)) == 4
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 3
     assert store.list_incidents(include_resolved=True) == []
     assert notifications(store) == []
-    assert store.prune_watch(Retention(watch=0.0), limit=2) == 0
+    assert store.prune(Retention(watch=0.0), limit=2, now=later) == 0

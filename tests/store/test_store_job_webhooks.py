@@ -20,7 +20,7 @@ from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState, NewDelive
 from conveyor.models import JobState
 from conveyor.store import Store
 from conveyor.store.postgres import PostgresStore
-from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter
+from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Retention
 from conveyor.store.sqlite import SQLiteStore
 
 URL = "http://127.0.0.1:9/hook"
@@ -319,11 +319,11 @@ def test_prune_removes_finished_deliveries_of_jobs_that_are_gone(store: Store) -
             assert record(store, row.subject, 0, error=None, retry_in=None)
     assert store.discard_jobs(JobFilter(ids=(gone, pending))) == 2
 
-    assert store.prune_deliveries() == 1
+    assert store.prune(Retention()) == 1
     assert get_webhook(store, gone) is None
     assert get_webhook(store, kept) is not None
     assert get_webhook(store, pending) is not None
-    assert store.prune_deliveries() == 0
+    assert store.prune(Retention()) == 0
 
 
 # -- the index --------------------------------------------------------------------------------

@@ -317,8 +317,8 @@ def _worker(worker_id: str = WORKER, **kwargs: object) -> WorkerInfo:
 
 def test_register_and_list_live_workers(store: Store) -> None:
     before = store.now()
-    store.register_worker(_worker("w-1"))
-    store.register_worker(_worker("w-2", hostname="host-b", pid=7, queues=("x",), names=()))
+    store.put_worker("w-1", _worker("w-1"))
+    store.put_worker("w-2", _worker("w-2", hostname="host-b", pid=7, queues=("x",), names=()))
     after = store.now()
     workers = {w.id: w for w in store.live_workers(stale_after=60)}
     assert sorted(workers) == ["w-1", "w-2"]
@@ -337,8 +337,8 @@ def test_register_and_list_live_workers(store: Store) -> None:
 
 
 def test_registering_again_replaces_the_worker_row(store: Store) -> None:
-    store.register_worker(_worker("w-1", pid=1))
-    store.register_worker(_worker("w-1", pid=2, queues=("other",)))
+    store.put_worker("w-1", _worker("w-1", pid=1))
+    store.put_worker("w-1", _worker("w-1", pid=2, queues=("other",)))
     (worker,) = store.live_workers(stale_after=60)
     assert worker.id == "w-1"
     assert worker.pid == 2
@@ -346,16 +346,24 @@ def test_registering_again_replaces_the_worker_row(store: Store) -> None:
 
 
 def test_deregister_removes_the_worker(store: Store) -> None:
-    store.register_worker(_worker("w-1"))
-    store.register_worker(_worker("w-2"))
-    store.deregister_worker("w-1")
+    store.put_worker("w-1", _worker("w-1"))
+    store.put_worker("w-2", _worker("w-2"))
+    store.put_worker("w-1", None)
     assert [w.id for w in store.live_workers(stale_after=60)] == ["w-2"]
-    store.deregister_worker("never-registered")
+    store.put_worker("never-registered", None)
     assert [w.id for w in store.live_workers(stale_after=60)] == ["w-2"]
+
+
+def test_a_worker_row_is_started_and_seen_at_the_callers_clock(store: Store) -> None:
+    store.put_worker("w-1", _worker("w-1"), now=1000.0)
+    store.put_worker("w-1", _worker("w-1", pid=2), now=1030.0)
+    (worker,) = store.live_workers(stale_after=60, now=1050.0)
+    assert (worker.started_at, worker.last_seen, worker.pid) == (1000.0, 1030.0, 2)
+    assert store.live_workers(stale_after=60, now=1100.0) == []
 
 
 def test_a_silent_worker_goes_stale_and_a_heartbeat_marks_it_seen(store: Store) -> None:
-    store.register_worker(_worker("w-1"))
+    store.put_worker("w-1", _worker("w-1"))
     (registered,) = store.live_workers(stale_after=60)
     wait_until(lambda: store.live_workers(stale_after=0.3) == [], timeout=5.0)
     assert heartbeat(store, [], worker="w-1") == frozenset()

@@ -11,43 +11,43 @@ LEASE = "monitor"
 
 
 def test_a_free_lease_is_taken_and_others_are_refused_while_it_runs(store: Store) -> None:
-    assert store.acquire_lease(LEASE, "a", 60) is True
-    assert store.acquire_lease(LEASE, "b", 60) is False
+    assert store.set_lease(LEASE, "a", 60) is True
+    assert store.set_lease(LEASE, "b", 60) is False
     # Other names are other leases.
-    assert store.acquire_lease("other", "b", 60) is True
-    assert store.acquire_lease("other", "a", 60) is False
+    assert store.set_lease("other", "b", 60) is True
+    assert store.set_lease("other", "a", 60) is False
 
 
 def test_the_holder_extends_its_own_lease(store: Store) -> None:
     t = store.now()
-    assert store.acquire_lease(LEASE, "a", 0.2, now=t) is True
-    assert store.acquire_lease(LEASE, "a", 60, now=t) is True
+    assert store.set_lease(LEASE, "a", 0.2, now=t) is True
+    assert store.set_lease(LEASE, "a", 60, now=t) is True
     # Extended to a minute: the first, short term has passed (on the caller's clock, advanced
     # instead of sleeping) but the lease still runs.
-    assert store.acquire_lease(LEASE, "b", 60, now=t + 0.3) is False
-    assert store.acquire_lease(LEASE, "a", 60, now=t + 0.3) is True
+    assert store.set_lease(LEASE, "b", 60, now=t + 0.3) is False
+    assert store.set_lease(LEASE, "a", 60, now=t + 0.3) is True
 
 
 def test_an_expired_lease_changes_hands(store: Store) -> None:
     t = store.now()
-    assert store.acquire_lease(LEASE, "a", 0.2, now=t) is True
-    assert store.acquire_lease(LEASE, "b", 0.2, now=t) is False
-    assert store.acquire_lease(LEASE, "b", 60, now=t + 0.3) is True
+    assert store.set_lease(LEASE, "a", 0.2, now=t) is True
+    assert store.set_lease(LEASE, "b", 0.2, now=t) is False
+    assert store.set_lease(LEASE, "b", 60, now=t + 0.3) is True
     # The former holder lost it and cannot simply extend it.
-    assert store.acquire_lease(LEASE, "a", 60, now=t + 0.3) is False
+    assert store.set_lease(LEASE, "a", 60, now=t + 0.3) is False
 
 
 def test_release_frees_the_lease_only_for_its_holder(store: Store) -> None:
-    assert store.acquire_lease(LEASE, "a", 60) is True
-    store.release_lease(LEASE, "b")  # not b's: nothing happens
-    assert store.acquire_lease(LEASE, "b", 60) is False
-    store.release_lease(LEASE, "a")
-    assert store.acquire_lease(LEASE, "b", 60) is True
-    store.release_lease(LEASE, "b")
+    assert store.set_lease(LEASE, "a", 60) is True
+    store.set_lease(LEASE, "b", None)  # not b's: nothing happens
+    assert store.set_lease(LEASE, "b", 60) is False
+    store.set_lease(LEASE, "a", None)
+    assert store.set_lease(LEASE, "b", 60) is True
+    store.set_lease(LEASE, "b", None)
     # Releasing twice, or a lease nobody holds, is harmless.
-    store.release_lease(LEASE, "b")
-    store.release_lease("never", "a")
-    assert store.acquire_lease(LEASE, "a", 60) is True
+    store.set_lease(LEASE, "b", None)
+    store.set_lease("never", "a", None)
+    assert store.set_lease(LEASE, "a", 60) is True
 
 
 def test_racing_holders_with_their_own_stores_get_the_lease_once(
@@ -61,7 +61,7 @@ def test_racing_holders_with_their_own_stores_get_the_lease_once(
     def contend(holder: str, own: Store) -> None:
         try:
             barrier.wait()
-            won[holder] = own.acquire_lease(LEASE, holder, 60)
+            won[holder] = own.set_lease(LEASE, holder, 60)
         except BaseException as exc:
             errors.append(exc)
 
@@ -76,5 +76,5 @@ def test_racing_holders_with_their_own_stores_get_the_lease_once(
     winners = [h for h, ok in won.items() if ok]
     assert len(won) == len(stores) and len(winners) == 1
     # Only the winner holds it now.
-    assert store.acquire_lease(LEASE, winners[0], 60) is True
-    assert store.acquire_lease(LEASE, "someone-else", 60) is False
+    assert store.set_lease(LEASE, winners[0], 60) is True
+    assert store.set_lease(LEASE, "someone-else", 60) is False

@@ -151,9 +151,9 @@ def test_a_held_back_limited_job_of_lower_priority_lets_the_next_one_run(store: 
 
 def test_the_limited_pass_respects_paused_queues(store: Store) -> None:
     ids = insert(store, *[limited_job("vendor:a", 5) for _ in range(2)])
-    store.pause_queue(QUEUE, by="test")
+    store.set_queue_paused(QUEUE, True, "test")
     assert claim_limited(store) == []
-    store.resume_queue(QUEUE, by="test")
+    store.set_queue_paused(QUEUE, False, "test")
     assert sorted(j.id for j in claim_limited(store)) == ids
 
 

@@ -20,7 +20,7 @@ def test_nothing_is_paused_at_first(store: Store) -> None:
 def test_a_paused_queue_is_hidden_from_claims_and_resume_restores_it(store: Store) -> None:
     held = insert_one(store, queue="held")
     free = insert_one(store, queue="free")
-    assert store.pause_queue("held", by="alice") is True
+    assert store.set_queue_paused("held", True, "alice") is True
     assert store.paused_queues() == frozenset({"held"})
     claimed = claim(store, queues=("held", "free"))
     assert [j.id for j in claimed] == [free]
@@ -28,39 +28,55 @@ def test_a_paused_queue_is_hidden_from_claims_and_resume_restores_it(store: Stor
     job = store.get_job(held)
     assert job is not None and job.state is JobState.QUEUED and job.attempt == 0
 
-    assert store.resume_queue("held", by="bob") is True
+    assert store.set_queue_paused("held", False, "bob") is True
     assert store.paused_queues() == frozenset()
     assert [j.id for j in claim(store, queues=("held", "free"))] == [held]
 
 
 def test_pause_and_resume_record_who_and_when(store: Store) -> None:
     before = store.now()
-    store.pause_queue("held", by="alice")
+    store.set_queue_paused("held", True, "alice")
     control = store.queue_control("held")
     assert control is not None
     assert control.paused is True
     assert control.changed_by == "alice"
     assert before - 1 <= control.changed_at <= store.now() + 1
     # Pausing again changes nothing: the first pause's author and time stay.
-    assert store.pause_queue("held", by="carol") is False
+    assert store.set_queue_paused("held", True, "carol") is False
     again = store.queue_control("held")
     assert again == control
-    assert store.resume_queue("held", by=None) is True
+    assert store.set_queue_paused("held", False, None) is True
     resumed = store.queue_control("held")
     assert resumed is not None and resumed.paused is False and resumed.changed_by is None
-    assert store.resume_queue("held", by="bob") is False
-    assert store.resume_queue("never-paused", by="bob") is False
+    assert store.set_queue_paused("held", False, "bob") is False
+    assert store.set_queue_paused("never-paused", False, "bob") is False
+
+
+def test_queue_controls_lists_every_changed_queue_by_name_at_the_callers_clock(
+    store: Store,
+) -> None:
+    assert store.queue_controls() == []
+    assert store.set_queue_paused("zeta", True, "alice", now=1000.0) is True
+    assert store.set_queue_paused("alpha", True, "bob", now=2000.0) is True
+    assert store.set_queue_paused("alpha", False, "carol", now=3000.0) is True
+    controls = store.queue_controls()
+    assert [(c.name, c.paused, c.changed_by, c.changed_at) for c in controls] == [
+        ("alpha", False, "carol", 3000.0),
+        ("zeta", True, "alice", 1000.0),
+    ]
+    assert store.queue_control("zeta") == controls[1]
+    assert store.paused_queues() == frozenset({"zeta"})
 
 
 def test_a_paused_queue_still_accepts_jobs(store: Store) -> None:
-    store.pause_queue("held", by=None)
+    store.set_queue_paused("held", True, None)
     ids = insert(store, new_job(queue="held"), new_job(queue="held"))
     assert [j.state for j in store.get_jobs(ids)] == [JobState.QUEUED, JobState.QUEUED]
     assert store.queue_depth("held", 10) == 2
 
 
 def test_pausing_one_queue_leaves_claim_order_of_others(store: Store) -> None:
-    store.pause_queue("held", by=None)
+    store.set_queue_paused("held", True, None)
     low = insert_one(store, queue="a", priority=1)
     insert_one(store, queue="held", priority=9)
     high = insert_one(store, queue="b", priority=5)
@@ -72,25 +88,25 @@ def test_next_due_in_ignores_paused_queues(store: Store) -> None:
     insert_one(store, queue="held")
     insert_one(store, queue="free", delay=60)
     assert store.next_due_in(("held", "free"), NAMES) == 0
-    store.pause_queue("held", by=None)
+    store.set_queue_paused("held", True, None)
     due = store.next_due_in(("held", "free"), NAMES)
     assert due is not None and 50 < due <= 60
     assert store.next_due_in(("held",), NAMES) is None
-    store.resume_queue("held", by=None)
+    store.set_queue_paused("held", False, None)
     assert store.next_due_in(("held",), NAMES) == 0
 
 
 def test_queue_stats_shows_paused_queues_even_without_jobs(store: Store) -> None:
     insert_one(store, queue="busy")
     insert_one(store, queue="held")
-    store.pause_queue("held", by=None)
-    store.pause_queue("empty", by=None)
+    store.set_queue_paused("held", True, None)
+    store.set_queue_paused("empty", True, None)
     stats = {s.queue: s for s in store.queue_stats()}
     assert sorted(stats) == ["busy", "empty", "held"]
     assert stats["held"].paused and stats["held"].queued == 1
     assert stats["empty"].paused and stats["empty"].queued == 0
     assert not stats["busy"].paused
-    store.resume_queue("empty", by=None)
+    store.set_queue_paused("empty", False, None)
     assert [s.queue for s in store.queue_stats()] == ["busy", "held"]
 
 
@@ -98,11 +114,12 @@ def test_async_store_pauses_resumes_and_counts(store: Store) -> None:
     async def scenario() -> tuple[bool, frozenset[str], int, bool, frozenset[str]]:
         astore = open_async_store(store)
         try:
-            paused = await astore.pause_queue("held", "alice")
-            seen = await astore.paused_queues()
+            paused = await astore.set_queue_paused("held", True, "alice")
+            seen = frozenset(c.name for c in await astore.queue_controls() if c.paused)
             depth = await astore.queue_depth("held", 10)
-            resumed = await astore.resume_queue("held", "alice")
-            return paused, seen, depth, resumed, await astore.paused_queues()
+            resumed = await astore.set_queue_paused("held", False, "alice")
+            after = frozenset(c.name for c in await astore.queue_controls() if c.paused)
+            return paused, seen, depth, resumed, after
         finally:
             await astore.release()
 

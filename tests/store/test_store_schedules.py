@@ -28,6 +28,11 @@ def schedule(name: str = "nightly", **changes: object) -> ScheduleRow:
     return replace(row, **changes)  # type: ignore[arg-type]
 
 
+def added(row: ScheduleRow) -> ScheduleRow:
+    """``row`` as ``conveyor schedules add`` writes it: a run-time schedule."""
+    return replace(row, source=ScheduleSource.STORE)
+
+
 def definition(row: ScheduleRow) -> ScheduleRow:
     """``row`` with its run-time fields blanked, to compare definitions."""
     return replace(
@@ -52,7 +57,7 @@ def test_there_are_no_schedules_at_first(store: Store) -> None:
 def test_sync_stores_every_field_and_lists_by_name(store: Store) -> None:
     before = store.now()
     rows = [schedule("b"), schedule("a", queue=None, priority=None, tz="UTC", grace=0.0)]
-    store.sync_schedules(rows)
+    store.put_schedules(rows)
     listed = store.list_schedules()
     assert [r.name for r in listed] == ["a", "b"]
     assert [definition(r) for r in listed] == [rows[1], rows[0]]
@@ -65,19 +70,19 @@ def test_sync_stores_every_field_and_lists_by_name(store: Store) -> None:
 
 
 def test_sync_of_nothing_does_nothing(store: Store) -> None:
-    store.sync_schedules([])
+    store.put_schedules([])
     assert store.list_schedules() == []
 
 
 def test_sync_updates_the_definition_and_keeps_run_time_state(store: Store) -> None:
-    store.sync_schedules([schedule()])
+    store.put_schedules([schedule()])
     store.set_schedule_paused("nightly", True, by="alice")
     store.fire_slots("nightly", [SlotFire(slot=1000.0, status=SlotStatus.MISSED)])
     first = store.get_schedule("nightly")
     assert first is not None
 
     changed = schedule(timing="every:900", grace=60.0, queue=None, args_json="{}")
-    store.sync_schedules([changed])
+    store.put_schedules([changed])
     after = store.get_schedule("nightly")
     assert after is not None
     assert definition(after) == changed
@@ -88,21 +93,51 @@ def test_sync_updates_the_definition_and_keeps_run_time_state(store: Store) -> N
 
 
 def test_sync_without_a_change_writes_nothing(store: Store) -> None:
-    store.sync_schedules([schedule()])
+    store.put_schedules([schedule()])
     first = store.get_schedule("nightly")
-    store.sync_schedules([schedule()])
+    store.put_schedules([schedule()])
     assert store.get_schedule("nightly") == first
 
 
 def test_sync_takes_the_last_row_of_a_name(store: Store) -> None:
-    store.sync_schedules([schedule(timing="every:60"), schedule(timing="every:120")])
+    store.put_schedules([schedule(timing="every:60"), schedule(timing="every:120")])
     row = store.get_schedule("nightly")
     assert row is not None and row.timing == "every:120"
 
 
+def test_list_schedules_of_names_and_get_schedule(store: Store) -> None:
+    store.put_schedules([schedule("b"), schedule("a"), schedule("c")])
+    assert [r.name for r in store.list_schedules(["c", "a", "unknown"])] == ["a", "c"]
+    assert store.list_schedules([]) == []
+    got = store.get_schedule("b")
+    assert got is not None and got == store.list_schedules(["b"])[0]
+    assert store.get_schedule("unknown") is None
+
+
+def test_put_schedules_writes_code_and_store_rows_in_one_call(store: Store) -> None:
+    store.put_schedules([added(schedule("taken", timing="every:60"))])
+    written = store.put_schedules(
+        [
+            added(schedule("taken", timing="every:5")),
+            schedule("code"),
+            added(schedule("fresh")),
+            added(schedule("fresh", timing="every:7")),
+        ]
+    )
+    assert written == [False, True, True, False]
+    rows = {r.name: r for r in store.list_schedules()}
+    assert (rows["taken"].timing, rows["taken"].source) == ("every:60", ScheduleSource.STORE)
+    assert rows["code"].source is ScheduleSource.CODE
+    assert (rows["fresh"].timing, rows["fresh"].source) == (
+        "cron:0 3 * * *",
+        ScheduleSource.STORE,
+    )
+    assert store.put_schedules([]) == []
+
+
 def test_sync_takes_over_a_schedule_added_at_run_time(store: Store) -> None:
-    assert store.add_schedule(schedule(timing="every:60"))
-    store.sync_schedules([schedule()])
+    assert store.put_schedules([added(schedule(timing="every:60"))])[0]
+    store.put_schedules([schedule()])
     row = store.get_schedule("nightly")
     assert row is not None
     assert row.source is ScheduleSource.CODE and row.timing == "cron:0 3 * * *"
@@ -119,7 +154,7 @@ def test_concurrent_syncs_of_the_same_schedules_all_succeed(
     def sync(s: Store, reverse: bool) -> None:
         barrier.wait()
         try:
-            s.sync_schedules(list(reversed(rows)) if reverse else rows)
+            s.put_schedules(list(reversed(rows)) if reverse else rows)
         except BaseException as exc:
             errors.append(exc)
 
@@ -138,23 +173,23 @@ def test_concurrent_syncs_of_the_same_schedules_all_succeed(
 def test_add_schedule_stores_it_from_the_store_and_refuses_a_taken_name(store: Store) -> None:
     before = store.now()
     row = schedule("adhoc", timing="every:300")
-    assert store.add_schedule(row) is True
-    added = store.get_schedule("adhoc")
-    assert added is not None
-    assert added.source is ScheduleSource.STORE
-    assert definition(added) == row
-    assert before - 1 <= added.created_at <= store.now() + 1
+    assert store.put_schedules([added(row)])[0] is True
+    stored = store.get_schedule("adhoc")
+    assert stored is not None
+    assert stored.source is ScheduleSource.STORE
+    assert definition(stored) == row
+    assert before - 1 <= stored.created_at <= store.now() + 1
 
-    assert store.add_schedule(schedule("adhoc", timing="every:5")) is False
-    assert store.get_schedule("adhoc") == added
-    store.sync_schedules([schedule("nightly")])
-    assert store.add_schedule(schedule("nightly", timing="every:5")) is False
+    assert store.put_schedules([added(schedule("adhoc", timing="every:5"))])[0] is False
+    assert store.get_schedule("adhoc") == stored
+    store.put_schedules([schedule("nightly")])
+    assert store.put_schedules([added(schedule("nightly", timing="every:5"))])[0] is False
     kept = store.get_schedule("nightly")
     assert kept is not None and kept.source is ScheduleSource.CODE and kept.timing != "every:5"
 
 
 def test_remove_schedule_deletes_the_definition_but_keeps_its_ledger(store: Store) -> None:
-    store.sync_schedules([schedule("nightly"), schedule("other")])
+    store.put_schedules([schedule("nightly"), schedule("other")])
     store.fire_slots("nightly", [SlotFire(slot=60.0, status=SlotStatus.MISSED)])
     assert store.remove_schedule("nightly") is True
     assert store.get_schedule("nightly") is None
@@ -169,7 +204,7 @@ def test_remove_schedule_deletes_the_definition_but_keeps_its_ledger(store: Stor
 
 def test_pause_and_resume_record_who_and_refuse_unknown_names(store: Store) -> None:
     assert store.set_schedule_paused("nightly", True, by="alice") is False
-    store.sync_schedules([schedule()])
+    store.put_schedules([schedule()])
     created = store.get_schedule("nightly")
     assert created is not None
 

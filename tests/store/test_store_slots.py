@@ -25,7 +25,7 @@ NAME = "nightly"
 
 def define(store: Store, name: str = NAME, grace: float = 0.0) -> None:
     """Declare a schedule as a worker would at start."""
-    store.sync_schedules(
+    store.put_schedules(
         [ScheduleRow(name=name, job_name="send_email", timing="every:60", grace=grace)]
     )
 

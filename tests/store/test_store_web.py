@@ -265,30 +265,49 @@ def test_replays_wake_listening_workers_on_postgres(store: Store) -> None:
     with psycopg.connect(store.url, autocommit=True) as conn:
         conn.execute(f'LISTEN "conveyor_{store.schema}"')
         assert store.retry_jobs(JobFilter(ids=(first,)), replay=Replay(per_second=1)) == [first]
-        assert store.replay_with_args(second, "{}") is True
+        assert replay_with_args(store, second, "{}") is True
         heard = [n.payload for n in conn.notifies(timeout=5, stop_after=2)]
     assert sorted(heard) == ["emails", "images"]
+
+
+def replay_with_args(store: Store, job_id: int, args_json: str) -> bool:
+    """The dashboard's "replay with new arguments": one dead job, by id."""
+    replayed = store.retry_jobs(JobFilter(ids=(job_id,)), replay=Replay(args_json=args_json))
+    assert replayed in ([], [job_id])
+    return replayed == [job_id]
 
 
 def test_replay_with_args_changes_args_of_a_dead_job_only(store: Store) -> None:
     job_id = _dead(store)
     history = store.list_attempts(job_id)
-    assert store.replay_with_args(job_id, json.dumps({"user_id": 2, "fixed": True})) is True
+    assert replay_with_args(store, job_id, json.dumps({"user_id": 2, "fixed": True})) is True
     job = _job(store, job_id)
     assert job.args == {"user_id": 2, "fixed": True}
     assert job.state is JobState.QUEUED and job.attempt == 0 and job.finished_at is None
     assert store.list_attempts(job_id) == history
     # Queued now, so not dead: a second replay does nothing and the args stay.
-    assert store.replay_with_args(job_id, json.dumps({"user_id": 3})) is False
+    assert replay_with_args(store, job_id, json.dumps({"user_id": 3})) is False
     assert _job(store, job_id).args == {"user_id": 2, "fixed": True}
     [again] = claim(store)
     assert again.id == job_id and json.loads(again.args_json) == {"user_id": 2, "fixed": True}
 
 
+def test_a_spread_replay_with_args_gives_every_job_the_args_and_the_lifecycles_states(
+    store: Store,
+) -> None:
+    first, second = _dead(store), _dead(store)
+    t = store.now()
+    replay = Replay(per_second=2, args_json='{"user_id": 7}')
+    assert store.retry_jobs(JobFilter(), replay=replay, now=t) == [first, second]
+    one, two = _job(store, first), _job(store, second)
+    assert (one.state, one.run_at, one.args) == (JobState.QUEUED, t, {"user_id": 7})
+    assert (two.state, two.run_at, two.args) == (JobState.SCHEDULED, t + 0.5, {"user_id": 7})
+
+
 def test_replay_with_args_of_an_unknown_or_live_job_is_false(store: Store) -> None:
-    assert store.replay_with_args(999_999, "{}") is False
+    assert replay_with_args(store, 999_999, "{}") is False
     queued = insert_one(store, args={"user_id": 1})
-    assert store.replay_with_args(queued, '{"user_id": 9}') is False
+    assert replay_with_args(store, queued, '{"user_id": 9}') is False
     assert _job(store, queued).args == {"user_id": 1}
 
 

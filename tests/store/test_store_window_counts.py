@@ -87,11 +87,11 @@ def test_pruning_drops_judged_slots_past_the_retention(store: Store) -> None:
     # The caller's clock, advanced instead of sleeping: slot 3 is judged 0.3 s later.
     later = store.now() + 0.3
     store.set_verdicts([("nightly", 3.0, Verdict.MISSED, None)], now=later)
-    assert store.prune_watch(Retention(watch=3600.0), now=later) == 0
+    assert store.prune(Retention(watch=3600.0), now=later) == 0
     # Judged long enough ago: slots 1 and 2. Slot 3 was judged just now, slot 4 never.
-    assert store.prune_watch(Retention(watch=0.2), now=later) == 2
+    assert store.prune(Retention(watch=0.2), now=later) == 2
     assert sorted(e.slot for e in store.schedule_ledger("nightly")) == [3.0, 4.0]
-    assert store.prune_watch(Retention(watch=0.0), limit=5, now=later + 0.05) == 1
+    assert store.prune(Retention(watch=0.0), limit=5, now=later + 0.05) == 1
     assert [e.slot for e in store.schedule_ledger("nightly")] == [4.0]
 
 
@@ -100,7 +100,7 @@ def test_pruning_slots_stops_at_the_limit(store: Store) -> None:
     store.fire_slots("nightly", fires)
     store.set_verdicts([("nightly", float(n), Verdict.MISSED, None) for n in range(1, 6)])
     later = store.now() + 0.05  # the caller's clock, advanced instead of sleeping
-    assert store.prune_watch(Retention(watch=0.0), limit=3, now=later) == 3
+    assert store.prune(Retention(watch=0.0), limit=3, now=later) == 3
     assert len(store.schedule_ledger("nightly")) == 2
-    assert store.prune_watch(Retention(watch=0.0), limit=3, now=later) == 2
+    assert store.prune(Retention(watch=0.0), limit=3, now=later) == 2
     assert store.schedule_ledger("nightly") == []

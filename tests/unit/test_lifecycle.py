@@ -55,6 +55,8 @@ PLAIN = Rules()
 
 # -- the table, row by row ---------------------------------------------------------------------
 
+WAITING = (JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING)
+
 ROWS = {
     (JobState.RUNNING, CompletionKind.SUCCEEDED): (JobState.SUCCEEDED, AttemptOutcome.SUCCEEDED, 0),
     (JobState.RUNNING, CompletionKind.RETRY): (JobState.RETRYING, AttemptOutcome.FAILED, 0),
@@ -74,6 +76,7 @@ ROWS = {
     (JobState.RETRYING, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.DEAD, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.CANCELLED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
+    (JobState.DEAD, Action.RETRY_LATER): (JobState.SCHEDULED, None, 0),
 }
 
 
@@ -93,7 +96,10 @@ def test_the_table_has_exactly_these_rows() -> None:
 def test_only_finished_jobs_retried_get_fresh_attempts() -> None:
     fresh = {s for (s, e), t in TRANSITIONS.items() if t.fresh_attempts}
     assert fresh == {JobState.DEAD, JobState.CANCELLED}
-    assert all(e is Action.RETRY_NOW for (s, e), t in TRANSITIONS.items() if t.fresh_attempts)
+    retries = (Action.RETRY_NOW, Action.RETRY_LATER)
+    assert all(e in retries for (s, e), t in TRANSITIONS.items() if t.fresh_attempts)
+    # Of the waiting states' retries, none is fresh: they keep their attempts.
+    assert not any(TRANSITIONS[s, Action.RETRY_NOW].fresh_attempts for s in WAITING)
 
 
 @pytest.mark.parametrize(
@@ -123,6 +129,8 @@ def test_sources_and_targets_of_the_operator_actions() -> None:
         JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING, JobState.DEAD, JobState.CANCELLED,
     }
     assert target(Action.RETRY_NOW) is JobState.QUEUED
+    assert sources(Action.RETRY_LATER) == (JobState.DEAD,)
+    assert target(Action.RETRY_LATER) is JobState.SCHEDULED
     assert sources(CompletionKind.SUCCEEDED) == (JobState.RUNNING,)
 
 

@@ -537,7 +537,9 @@ def test_events_send_keep_alives_while_nothing_changes(
 def test_a_checkin_is_pinged_over_http(served: Served) -> None:
     from conveyor.store.watch_types import CheckinRow
 
-    served.app.store.upsert_checkin(CheckinRow("nightly_backup", "every:3600", grace=60))
+    served.app.store.put_checkin(
+        "nightly_backup", CheckinRow("nightly_backup", "every:3600", grace=60)
+    )
     response = served.admin.post("/api/checkins/nightly_backup")
     assert response.status_code == 200, response.text
     at = response.json()["at"]

@@ -75,7 +75,7 @@ def test_every_page_renders_for_an_admin(served: Served) -> None:
     app.enqueue("add", x=1, y=2)
     app.enqueue("report", day="mon")
     dead = kill(app.store, "io", "report")
-    app.store.pause_queue("io", "someone")
+    app.store.set_queue_paused("io", True, "someone")
     client = served.browser()
 
     pages = {

@@ -1,7 +1,7 @@
 """The dashboard: dead-letter groups, replay with new arguments, chart series, login sessions.
 
-A replay of many dead jobs is :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` with
-``replay=Replay(...)``.
+A replay of dead jobs (many, or one with new arguments) is
+:meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs` with ``replay=Replay(...)``.
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from conveyor.store.web_types import DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import DeadGroup, NewSession, SeriesPoint, SessionRow
 
 
 class DashboardVerbs(Protocol):
@@ -23,15 +23,6 @@ class DashboardVerbs(Protocol):
         """
         ...
 
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """Replay one dead job with new (already validated) arguments; False if it is not
-        dead. The attempts it made with the old arguments stay in its history.
-
-        Guarantees: one transaction, fenced by state (dead). Safe to repeat: the second call returns
-        False.
-        """
-        ...
-
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first.
 
@@ -39,28 +30,27 @@ class DashboardVerbs(Protocol):
         """
         ...
 
-    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """Record a login that lasts ``seconds`` from now (the store's clock).
+    def put_session(
+        self, session_id: str, session: NewSession | None, *, now: float | None = None
+    ) -> bool:
+        """Record a login (``session``, lasting ``session.seconds`` from ``now``), or
+        (``session=None``) end session ``session_id`` for every dashboard process (a logout).
+        True when something was written: always for a login; for a logout, whether there was
+        such a session.
 
-        ``session_id`` is a digest of the cookie's secret, never the secret itself, and must
-        be new. Expired sessions are deleted on the way, so the table holds live ones only.
+        ``session_id`` is a digest of the cookie's secret, never the secret itself, and a login's
+        must be new. A login deletes expired sessions on the way, so the table holds live ones
+        only. ``now``: the caller's clock, defaulting to the store's.
 
-        Guarantees: one transaction (it also deletes expired sessions). Not idempotent:
-        ``session_id`` must be new.
+        Guarantees: one transaction (a login also deletes expired sessions). A login is not
+        idempotent (``session_id`` must be new); a logout is: the second call returns False.
         """
         ...
 
-    def get_session(self, session_id: str) -> SessionRow | None:
-        """The session with this id if it exists and has not expired, else None.
+    def get_session(self, session_id: str, *, now: float | None = None) -> SessionRow | None:
+        """The session with this id if it exists and has not expired at ``now`` (the caller's
+        clock, defaulting to the store's), else None.
 
-        Guarantees: reads only: writes nothing, so it is safe to repeat; the store's clock.
-        """
-        ...
-
-    def close_session(self, session_id: str) -> bool:
-        """End a session now (a logout), for every dashboard process; False if there was
-        none.
-
-        Guarantees: one transaction. Idempotent: the second call returns False.
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...

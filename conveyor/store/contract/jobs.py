@@ -30,8 +30,12 @@ class StoreTransaction(Protocol):
     connection: Any
     """The driver connection (psycopg or sqlite3), inside the open transaction."""
 
-    def complete(self, completion: Completion) -> bool:
-        """Apply the attempt's completion in this transaction; False if it lost the job."""
+    def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        """Apply the attempt's completion in this transaction; False if it lost the job.
+
+        Fenced as :meth:`JobVerbs.complete_jobs`, and written at ``now`` (the caller's clock,
+        defaulting to the store's) as it is.
+        """
         ...
 
     def commit(self) -> None:
@@ -60,7 +64,7 @@ class AsyncStoreTransaction(Protocol):
 
     connection: Any
 
-    async def complete(self, completion: Completion) -> bool:
+    async def complete(self, completion: Completion, *, now: float | None = None) -> bool:
         """See :meth:`StoreTransaction.complete`."""
         ...
 
@@ -229,7 +233,10 @@ class JobVerbs(Protocol):
         ``flt.states`` says, and every match (``flt.limit`` and ``flt.before_id`` are ignored,
         so it takes what :meth:`count_jobs` counted); the ids come back oldest death first,
         and with ``replay.per_second`` the i-th of them is due ``i / per_second`` seconds after
-        ``now`` (one due later waits as ``scheduled``, as a delayed insert would).
+        ``now`` (one due later waits as ``scheduled``, as a delayed insert would). With
+        ``replay.args_json`` they also take those arguments (the dashboard's "replay with new
+        arguments", of one job by id). The target states are :mod:`conveyor._lifecycle`'s
+        (``retry_now``, and ``retry_later`` for a job due later).
 
         Guarantees: one transaction. Fenced by state, judged inside it: a job that is running
         or succeeded by then (with ``replay``: that is not dead by then) is left alone, so of
@@ -257,15 +264,27 @@ class JobVerbs(Protocol):
         ...
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
-        """Delete finished jobs older than their retention; return how many.
+        """Delete what ``retention`` lets go at ``now`` (the caller's clock, defaulting to the
+        store's); return how many rows went, in all:
 
-        Also deletes up to ``limit`` ``ctx.once()`` records older than ``retention.once``
-        (counted in the total, so a caller looping until it gets less than ``limit`` also
-        clears a backlog of them). Ages are measured at ``now``: the caller's clock,
-        defaulting to the store's.
+        - finished jobs older than their state's retention, with their attempt history, up to
+          ``limit`` per state (a succeeded job whose unique key still holds is kept);
+        - ``ctx.once()`` records older than ``retention.once``, and rate-limit starts whose
+          window has passed, up to ``limit`` each;
+        - the monitor's records older than ``retention.watch``: judged schedule slots, resolved
+          incidents with their alert deliveries, delivered or given-up alert deliveries, and
+          check-in pings (each check-in keeps its newest), up to ``limit`` per table;
+        - delivered or given-up webhook deliveries whose job is gone (pruned or discarded), up
+          to ``limit``; pending ones stay until delivered or given up.
 
-        Guarantees: may run as several transactions, one per batch; a crash between them leaves only
-        less deleted. Fenced by state and age (and a held unique key keeps its job). Idempotent.
+        Every table is bounded by ``limit``, so a caller looping until it gets less than
+        ``limit`` back has cleared every backlog (a table that hit its bound makes the total
+        reach it).
+
+        Guarantees: several transactions (the jobs' batch, the monitor's records, the
+        deliveries); a crash between them leaves only less deleted. Fenced by state and age
+        (and a held unique key keeps its job; a firing incident and a pending delivery are
+        never deleted). Idempotent.
         """
         ...
 

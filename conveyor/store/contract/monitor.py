@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from conveyor.store.contract.records import Retention
-from conveyor.store.watch_types import CheckinRow, IncidentRow, WindowCounts
+from conveyor.store.watch_types import CheckinRow, IncidentChange, IncidentRow, WindowCounts
 
 
 class MonitorVerbs(Protocol):
     """Check-ins, incidents, the monitor's lease and its counts (its notifications are
     rows of the outbox: :class:`~conveyor.store.contract.outbox.OutboxVerbs`)."""
 
-    def upsert_checkin(self, row: CheckinRow) -> None:
-        """Create or update a check-in's definition (keeps created_at and last_ping_at).
+    def put_checkin(self, name: str, row: CheckinRow | None, *, now: float | None = None) -> bool:
+        """Create or update check-in ``name`` with ``row``'s definition, or (``row=None``)
+        delete it with its pings. True when something was written: always for a ``row``;
+        for a delete, whether there was such a check-in.
 
-        Guarantees: one transaction (an upsert by name). Idempotent.
+        An update keeps the check-in's ``created_at`` and ``last_ping_at``; a new one is
+        created at ``now``. ``row.name`` is not read: the check-in is ``name``.
+
+        Guarantees: one transaction (an upsert, or a delete of the check-in and its pings, by
+        name). Idempotent: a repeated write changes nothing more; a repeated delete returns
+        False.
         """
         ...
 
@@ -38,13 +44,6 @@ class MonitorVerbs(Protocol):
         """
         ...
 
-    def remove_checkin(self, name: str) -> bool:
-        """Delete a check-in and its pings; False if there was none.
-
-        Guarantees: one transaction. Idempotent: the second call returns False.
-        """
-        ...
-
     def checkin_pings(self, name: str, since: float) -> list[float]:
         """The check-in's ping times after ``since``, ascending.
 
@@ -52,72 +51,72 @@ class MonitorVerbs(Protocol):
         """
         ...
 
-    def open_incident(
-        self, rule: str, subject: str, summary: str, details_json: str
-    ) -> IncidentRow | None:
-        """Open an incident; None when one is already firing for (rule, subject).
+    def upsert_incident(
+        self,
+        rule: str,
+        subject: str,
+        *,
+        firing: bool,
+        summary: str = "",
+        details_json: str = "{}",
+        now: float | None = None,
+    ) -> IncidentChange | None:
+        """Say whether ``rule`` fires for ``subject`` now, and write the incident that follows.
 
-        Guarantees: one transaction, fenced by a unique index: at most one firing incident per
-        (rule, subject), so of concurrent openers one gets the row and the others None. Idempotent
-        in effect.
+        ``firing=True``: when no incident of (rule, subject) is firing, open one with this
+        summary and details (``opened=True``); otherwise refresh the firing one's summary and
+        details (``opened=False``). ``firing=False``: resolve the firing incident of (rule,
+        subject) and return it; None when none was firing (``summary`` and ``details_json``
+        are not read). Opening, refreshing and resolving are stamped at ``now``.
+
+        Guarantees: one transaction. Fenced by a unique index: at most one incident of (rule,
+        subject) is firing, so of concurrent callers with ``firing=True`` exactly one opens it
+        and the others refresh it; of concurrent resolvers one gets the row and the others
+        None. Idempotent: a repeat refreshes the same values (only ``updated_at`` moves), or
+        finds nothing left to resolve.
         """
         ...
 
-    def update_incident(self, incident_id: int, summary: str, details_json: str) -> None:
-        """Refresh a firing incident's summary and details.
-
-        Guarantees: one transaction, fenced by state: a resolved incident is left as it is.
-        Idempotent.
-        """
-        ...
-
-    def resolve_incident(self, incident_id: int) -> IncidentRow | None:
-        """Mark it resolved now; the updated row, or None if it was not firing.
-
-        Guarantees: one transaction, fenced by state (firing). Safe to repeat: the second call
-        returns None.
-        """
-        ...
-
-    def mark_notified(self, incident_id: int) -> None:
-        """``last_notified_at = now`` and one more ``notify_count``.
+    def mark_notified(self, incident_id: int, *, now: float | None = None) -> None:
+        """``last_notified_at = now`` and one more ``notify_count`` (``now``: the caller's
+        clock, defaulting to the store's).
 
         Guarantees: one transaction. Not idempotent: each call counts one more notification.
         """
         ...
 
     def firing_incidents(self) -> list[IncidentRow]:
-        """Incidents firing now, oldest first.
+        """Incidents firing now, oldest (first opened) first. Derived: written once over
+        :meth:`list_incidents` (:class:`~conveyor.store.contract.defaults.DerivedVerbs`).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...
 
-    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[IncidentRow]:
-        """Incidents newest first; resolved ones too when asked.
+    def list_incidents(
+        self, include_resolved: bool = False, limit: int | None = 100
+    ) -> list[IncidentRow]:
+        """Incidents, newest (last opened) first: the firing ones, and resolved ones too when
+        asked; at most ``limit`` (None: all).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...
 
-    def acquire_lease(
-        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    def set_lease(
+        self, name: str, holder: str, seconds: float | None, *, now: float | None = None
     ) -> bool:
-        """Take or extend the named lease for ``seconds``; False while someone else holds it.
+        """Take or extend the named lease for ``holder`` until ``seconds`` after ``now``, or
+        (``seconds=None``) give it up. True when ``holder`` holds the lease afterwards: False
+        while someone else's lease runs, and always after giving it up.
 
-        ``now``: the caller's clock, defaulting to the store's; the lease ends ``seconds``
-        after it, and a lease that ended at or before it changes hands.
+        A lease that ended at or before ``now`` changes hands; giving it up frees it at once
+        (someone else's lease is left alone). ``now``: the caller's clock, defaulting to the
+        store's.
 
-        Guarantees: one transaction, fenced by holder and the lease's end: two holders never hold it
-        at once. Idempotent for the holder (it extends).
-        """
-        ...
-
-    def release_lease(self, name: str, holder: str) -> None:
-        """Give the lease up if ``holder`` holds it.
-
-        Guarantees: one transaction, fenced by holder: someone else's lease is left alone.
-        Idempotent.
+        Guarantees: one transaction, fenced by holder and the lease's end: two holders never
+        hold it at once. Idempotent for the holder (taking it again extends it; giving it up
+        again changes nothing).
         """
         ...
 
@@ -125,16 +124,5 @@ class MonitorVerbs(Protocol):
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
-        """
-        ...
-
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """Delete judged ledger rows, resolved incidents (with their alert deliveries), delivered
-        or given-up alert deliveries, and pings older than ``retention.watch`` at ``now`` (the
-        caller's clock, defaulting to the store's); return how many rows went.
-
-        Guarantees: may run as several transactions, one per table; idempotent.
         """
         ...

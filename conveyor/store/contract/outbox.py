@@ -3,7 +3,8 @@
 One table holds every delivery, alert notices and completion webhooks alike. Writers add rows
 (:meth:`OutboxVerbs.add_deliveries`: the monitor's incidents, and the deliverer for each job
 that finished with a ``notify_url``, found with :meth:`OutboxVerbs.jobs_to_notify`); deliverers
-claim due rows under a lease, send them and record each attempt.
+claim due rows under a lease, send them and record each attempt. Finished rows are deleted
+by :meth:`~conveyor.store.contract.jobs.JobVerbs.prune`, with the rest of what retention lets go.
 
 Times are epoch seconds. Verbs that depend on "now" take ``now=`` (default: the store's clock),
 so a test moves time instead of sleeping. Each verb is one transaction.
@@ -108,15 +109,5 @@ class OutboxVerbs(Protocol):
         given up).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
-        """
-        ...
-
-    def prune_deliveries(self, limit: int = 10_000) -> int:
-        """Delete up to ``limit`` delivered or given-up webhook deliveries whose job is gone
-        (pruned or discarded); return how many. Pending rows stay until delivered or given
-        up. (Alert rows go with their incident, in
-        :meth:`~conveyor.store.contract.monitor.MonitorVerbs.prune_watch`.)
-
-        Guarantees: one transaction. Idempotent.
         """
         ...

@@ -1,4 +1,4 @@
-"""Queues: pause and resume, depth and statistics, and "why is my job waiting".
+"""Queues: pausing and resuming, depth and statistics, and "why is my job waiting".
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
@@ -31,26 +31,34 @@ class QueueVerbs(Protocol):
         """
         ...
 
-    def pause_queue(self, name: str, by: str | None) -> bool:
-        """Stop claims from queue ``name`` (it still accepts jobs); False if already paused.
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """Pause queue ``name`` (stop claims from it; it still accepts jobs) or resume it; False
+        when it already was in that state. ``by`` names who did it (for the audit of who last
+        changed the queue: :meth:`queue_controls`).
 
-        Jobs already running finish; a claim racing with the pause may still start one.
+        Jobs already running finish; a claim racing with the pause may still start one. On
+        PostgreSQL a resume also wakes idle workers at once.
 
-        Guarantees: one transaction. Idempotent: pausing a paused queue changes nothing and returns
-        False.
+        Guarantees: one transaction, fenced by the queue's pause state: of concurrent callers
+        setting the same state, one gets True. Idempotent: setting the state it already has
+        changes nothing (not even who changed it last, or when) and returns False. The change is
+        stamped at ``now``.
         """
         ...
 
-    def resume_queue(self, name: str, by: str | None) -> bool:
-        """Let workers claim from queue ``name`` again; False if it was not paused.
+    def queue_controls(self) -> list[QueueControl]:
+        """Every queue whose pause state was ever set, by name: whether it is paused, and who
+        last changed that, when.
 
-        Guarantees: one transaction. Idempotent: resuming a running queue changes nothing and
-        returns False.
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...
 
     def paused_queues(self) -> frozenset[str]:
-        """Names of the queues paused now.
+        """Names of the queues paused now. Derived: written once over :meth:`queue_controls`
+        (:class:`~conveyor.store.contract.defaults.DerivedVerbs`).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
@@ -58,6 +66,7 @@ class QueueVerbs(Protocol):
 
     def queue_control(self, name: str) -> QueueControl | None:
         """Queue ``name``'s pause state and who last changed it; None if never changed.
+        Derived: written once over :meth:`queue_controls`.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """

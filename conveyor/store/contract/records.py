@@ -165,6 +165,9 @@ class Replay:
     """With a rate, the i-th job (oldest death first) is due ``i / per_second`` seconds after
     ``now`` instead of at once, so a large replay does not stampede a recovering dependency.
     It must be a positive, finite number (``ConfigurationError`` otherwise)."""
+    args_json: str | None = None
+    """New arguments (JSON, already validated against the handler) for every replayed job; the
+    attempts made with the old ones stay in its history. None keeps each job's arguments."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,21 +14,22 @@ from conveyor.store.watch_types import LedgerEntry, ScheduleRow, SlotFire, SlotW
 class ScheduleVerbs(Protocol):
     """Schedules, their ledger of slots, and firing a slot exactly once."""
 
-    def sync_schedules(self, rows: Sequence[ScheduleRow]) -> None:
-        """Insert or update code-declared schedules' definitions.
+    def put_schedules(self, rows: Sequence[ScheduleRow]) -> list[bool]:
+        """Write schedule definitions, each as its ``source`` says; per row, in input order,
+        whether its definition is now the stored one.
 
-        A new row gets ``created_at = now``; an existing one keeps ``created_at``, ``paused``
-        and ``last_slot`` and takes every definition field (and ``source = code``).
+        - ``source = code`` (the app's declarations, synced by every scheduler at start):
+          insert or update by name. A new schedule gets ``created_at = now``; an existing one
+          keeps ``created_at``, ``paused`` and ``last_slot`` and takes every definition field
+          (and ``source = code``, even over a run-time schedule of that name). A row whose
+          definition did not change is not written. Always True; of several rows of one
+          name, the last wins.
+        - ``source = store`` (``conveyor schedules add``): insert unless the name is taken;
+          False for a taken name, whose schedule is left as it is.
 
-        Guarantees: one transaction; an upsert by name. Idempotent.
-        """
-        ...
-
-    def add_schedule(self, row: ScheduleRow) -> bool:
-        """Add a run-time schedule (``source = store``); False if the name is taken.
-
-        Guarantees: one transaction, fenced by name (never overwrites). Safe to repeat: the second
-        call returns False.
+        Guarantees: one transaction. Code rows are an upsert by name (idempotent; rows are
+        written in name order, so concurrent syncs do not deadlock); store rows are fenced by
+        name (never overwrite): a repeat, or a concurrent adder, gets False.
         """
         ...
 
@@ -39,15 +40,17 @@ class ScheduleVerbs(Protocol):
         """
         ...
 
-    def list_schedules(self) -> list[ScheduleRow]:
-        """Every schedule, by name.
+    def list_schedules(self, names: Sequence[str] | None = None) -> list[ScheduleRow]:
+        """Every schedule (or those of ``names``; unknown names are skipped), by name in byte
+        order.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...
 
     def get_schedule(self, name: str) -> ScheduleRow | None:
-        """One schedule, or None.
+        """One schedule, or None. Derived: written once over :meth:`list_schedules`
+        (:class:`~conveyor.store.contract.defaults.DerivedVerbs`).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
@@ -60,8 +63,14 @@ class ScheduleVerbs(Protocol):
         """
         ...
 
-    def fire_slots(self, schedule: str, fires: Sequence[SlotFire]) -> list[SlotWritten]:
+    def fire_slots(
+        self, schedule: str, fires: Sequence[SlotFire], *, now: float | None = None
+    ) -> list[SlotWritten]:
         """Write ledger rows, and each one's job, in one transaction; in input order.
+
+        Ledger rows are fired at ``now``, and the jobs are inserted at ``now`` (the caller's
+        clock, defaulting to the store's), as :meth:`~conveyor.store.contract.jobs.JobVerbs.
+        insert_jobs` would.
 
         A (schedule, slot) row that exists already is left alone and its job is not inserted
         (``written=False``): this is what makes a slot fire once across any number of

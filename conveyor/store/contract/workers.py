@@ -13,17 +13,19 @@ from conveyor.models import WorkerInfo
 class WorkerVerbs(Protocol):
     """Registering, listing and expiring worker processes."""
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """Record a live worker process (replacing an older row with the same id).
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """Record live worker process ``worker_id`` as ``info`` says (a new row is started, and
+        any row seen, at ``now``), or (``info=None``) remove it: it stopped cleanly.
 
-        Guarantees: one transaction (an upsert by id). Idempotent.
-        """
-        ...
+        Worker processes write their row when they start and again at every heartbeat (so a
+        row removed by mistake comes back), and remove it when they stop. ``info.id`` is not
+        read: the row is ``worker_id``'s. Removing leaves the worker's jobs alone (see
+        :meth:`expire_worker` for a worker that died).
 
-    def deregister_worker(self, worker_id: str) -> None:
-        """Remove a worker that stopped cleanly.
-
-        Guarantees: one transaction. Idempotent: an unknown id is ignored.
+        Guarantees: one transaction (an upsert, or a delete, by id). Idempotent: writing again
+        only moves ``last_seen``; removing an unknown id is ignored.
         """
         ...
 

@@ -10,10 +10,10 @@ from conveyor._lifecycle import Action, sources, target, transition
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
-from conveyor.store.paused import with_paused
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
+from conveyor.store.queue_rows import stats_from_rows
 
 
 class AdminPlans(PlansBase):
@@ -57,28 +57,7 @@ class AdminPlans(PlansBase):
         failures = yield self.at(self.q("queue_failures"), {}, now)
         names = yield self.at(self.q("waiting_names"), {}, now)
         paused = yield Statement(self.q("paused_queues"))
-        stopped = {r[0] for r in paused.rows}
-        failed = {r[0]: r[1] for r in failures.rows}
-        waiting: dict[str, list[str]] = {}
-        for queue, name in names.rows:
-            waiting.setdefault(queue, []).append(name)
-        stats = [
-            QueueStats(
-                queue=r[0],
-                queued=r[1],
-                scheduled=r[2],
-                running=r[3],
-                retrying=r[4],
-                dead=r[5],
-                oldest_queued_age=None if r[6] is None else max(0.0, r[6]),
-                succeeded_last_hour=r[7],
-                failed_last_hour=failed.get(r[0], 0),
-                waiting_names=tuple(waiting.get(r[0], ())),
-                paused=r[0] in stopped,
-            )
-            for r in counts.rows
-        ]
-        return with_paused(stats, stopped)
+        return stats_from_rows(counts.rows, failures.rows, names.rows, paused.rows)
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], now: float | None = None
@@ -98,30 +77,25 @@ class AdminPlans(PlansBase):
 
     # -- queue controls -----------------------------------------------------------------------
 
-    def pause_queue(self, name: str, by: str | None) -> Plan[bool]:
-        """See :meth:`Store.pause_queue`."""
-        result = yield Statement(self.q("pause_queue"), {"name": name, "by": by})
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, now: float | None = None
+    ) -> Plan[bool]:
+        """See :meth:`Store.set_queue_paused` (a resume also wakes listening workers)."""
+        if paused:
+            result = yield self.at(self.q("pause_queue"), {"name": name, "by": by}, now)
+        else:
+            result = yield self.at(
+                self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}, now
+            )
         return bool(result.rows)
 
-    def resume_queue(self, name: str, by: str | None) -> Plan[bool]:
-        """See :meth:`Store.resume_queue` (also wakes listening workers)."""
-        result = yield Statement(
-            self.q("resume_queue"), {"name": name, "by": by, "channel": self.channel}
-        )
-        return bool(result.rows)
-
-    def paused_queues(self) -> Plan[frozenset[str]]:
-        """See :meth:`Store.paused_queues`."""
-        result = yield Statement(self.q("paused_queues"))
-        return frozenset(r[0] for r in result.rows)
-
-    def queue_control(self, name: str) -> Plan[QueueControl | None]:
-        """See :meth:`Store.queue_control`."""
-        result = yield Statement(self.q("queue_control"), {"name": name})
-        if not result.rows:
-            return None
-        row = result.rows[0]
-        return QueueControl(name=row[0], paused=row[1], changed_at=row[2], changed_by=row[3])
+    def queue_controls(self) -> Plan[list[QueueControl]]:
+        """See :meth:`Store.queue_controls`."""
+        result = yield Statement(self.q("queue_controls"))
+        return [
+            QueueControl(name=r[0], paused=r[1], changed_at=r[2], changed_by=r[3])
+            for r in result.rows
+        ]
 
     def queue_depth(self, queue: str, cap: int) -> Plan[int]:
         """See :meth:`Store.queue_depth`."""
@@ -235,8 +209,9 @@ class AdminPlans(PlansBase):
             yield Statement(self.q("delete_jobs"), {"ids": ids})
         return len(ids)
 
-    def prune(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
-        """Delete finished jobs past their retention at ``now`` (or the server's clock)."""
+    def prune_jobs(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
+        """The jobs' part of :meth:`Store.prune`: finished jobs past their retention, once
+        records and spent rate starts, at ``now`` (or the server's clock)."""
         total = 0
         for state, keep in (
             (JobState.SUCCEEDED, retention.succeeded),

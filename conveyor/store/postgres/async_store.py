@@ -19,12 +19,13 @@ import psycopg_pool
 from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError
-from conveyor.models import Job, WorkerInfo
+from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
+from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -73,6 +74,7 @@ class AsyncPostgresStore:
         self._changed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._guard: asyncio.Task[None] | None = None
 
     @property
     def sync(self) -> Store:
@@ -84,11 +86,11 @@ class AsyncPostgresStore:
         # loop (a second asyncio.run, as in repeated drain() calls) gets a new pool.
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool_loop is not loop:
-            self._pool, self._listener = None, None
+            self._pool, self._listener, self._guard = None, None, None
             self._changed = asyncio.Event()
         if self._pool is None:
             self._pool_loop = loop
-            self._pool = psycopg_pool.AsyncConnectionPool(
+            pool = psycopg_pool.AsyncConnectionPool(
                 self._store.url,
                 min_size=1,
                 max_size=self._pool_size,
@@ -97,8 +99,25 @@ class AsyncPostgresStore:
                 timeout=CONNECT_TIMEOUT,
                 name="conveyor-async",
             )
-            await self._pool.open(wait=False)
+            await pool.open(wait=False)
+            self._pool = pool
+            self._guard = asyncio.create_task(self._close_at_loop_end(pool), name="conveyor-pool")
         return self._pool
+
+    async def _close_at_loop_end(self, pool: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+        """Wait until this task is cancelled, then close ``pool``.
+
+        A loop that ends without :meth:`release` (``asyncio.run`` without ``await
+        app.aclose()``) cancels every task. psycopg's pool workers catch a cancellation that
+        arrives while they open a connection and go back to waiting for work, so the loop's
+        end would wait for them forever; closing the pool sends each of them its stop.
+        """
+        try:
+            await asyncio.get_running_loop().create_future()  # never set: only cancelled
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await pool.close(timeout=2.0)
+            raise
 
     async def run(self, plan: Plan[T], where: str) -> T:
         """Run ``plan`` in one transaction on a pooled async connection."""
@@ -267,13 +286,12 @@ class AsyncPostgresStore:
         """See :meth:`Store.rescue_expired`."""
         return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
 
-    async def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        await self.run(self.plans.register_worker(info), "registering a worker")
-
-    async def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        await self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+    async def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        what = "deregistering a worker" if info is None else "registering a worker"
+        await self.run(self.plans.put_worker(worker_id, info, now), what)
 
     async def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""
@@ -286,7 +304,10 @@ class AsyncPostgresStore:
         self, retention: Retention, limit: int = 10_000, *, now: float | None = None
     ) -> int:
         """See :meth:`Store.prune`."""
-        return await self.run(self.plans.prune(retention, limit, now), "pruning")
+        total = 0
+        for plan in prune_plans(self.plans, retention, limit, now):
+            total += await self.run(plan, "pruning")
+        return total
 
     async def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
@@ -296,17 +317,16 @@ class AsyncPostgresStore:
             self.plans.next_due_in(queues, names, now), "reading the next due time"
         )
 
-    async def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return await self.run(self.plans.pause_queue(name, by), "pausing a queue")
+    async def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        what = "pausing a queue" if paused else "resuming a queue"
+        return await self.run(self.plans.set_queue_paused(name, paused, by, now), what)
 
-    async def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return await self.run(self.plans.resume_queue(name, by), "resuming a queue")
-
-    async def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return await self.run(self.plans.paused_queues(), "reading paused queues")
+    async def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return await self.run(self.plans.queue_controls(), "reading queue controls")
 
     async def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
@@ -333,14 +353,15 @@ class AsyncPostgresStore:
     async def release(self) -> None:
         """Stop the listener and close the async pool of this event loop."""
         await self.close()
-        self._pool, self._listener, self._pool_loop = None, None, None
+        self._pool, self._listener, self._pool_loop, self._guard = None, None, None, None
         self._changed = asyncio.Event()
 
     async def close(self) -> None:
         """Stop the listener and close the async pool (the sync store stays open)."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        for task in (self._listener, self._guard):
+            if task is not None and not task.done():
+                task.cancel()  # the guard closes the pool as it ends (and so does the line below)
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._pool is not None:
             await self._pool.close(timeout=2.0)

@@ -2,9 +2,10 @@
 
 The plain case is one statement (one round trip, autocommit): complete_jobs.sql's CTEs, then
 claim_jobs.sql's, the claim's UPDATE as a CTE too. The two files stay the only text of each
-half; this module joins them when the statement is first built and fails loudly if either file
-no longer has the shape it expects. A worker with limited job types needs the limited pass's
-transaction anyway, so its round is that transaction with the completion as its first statement.
+half; they mark the parts this module reuses with ``-- @part``/``-- @hook`` comment lines, and
+it composes them when the statement is first built (a missing marker fails then, by name).
+A worker with limited job types needs the limited pass's transaction anyway, so its round is
+that transaction with the completion as its first statement.
 """
 
 from __future__ import annotations
@@ -21,37 +22,33 @@ from conveyor.store.postgres.plans import (
     completion_row,
     register_single,
 )
-from conveyor.store.postgres.sql import query
+from conveyor.store.postgres.sql import fill_hook, part
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionResult
 
 CLAIMED_COLUMNS = 15
 """Columns claim_jobs.sql returns (the row of ``rows.claimed_from_row`` plus its claim order)."""
 
-_COMPLETE_TAIL = "\nSELECT done.id FROM done"
-_CLAIM_HEAD = "WITH RECURSIVE "
-_CLAIM_UPDATE = "\nUPDATE "
-_RUNNING = "WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])"
-
 
 @cache
 def complete_and_claim_sql(schema: str) -> str:
-    """The one statement of a plain round, built from complete_jobs.sql and claim_jobs.sql."""
-    complete = query("complete_jobs", schema)
-    claim = query("claim_jobs", schema)
-    # Comment lines first in claim_jobs.sql are dropped; the statement starts at WITH.
-    claim = claim[claim.index(_CLAIM_HEAD) :]
-    if not complete.startswith("WITH ") or complete.count(_COMPLETE_TAIL) != 1:
-        raise RuntimeError("complete_jobs.sql no longer has the shape claim_round.py expects")
-    if claim.count(_CLAIM_UPDATE) != 1 or claim.count(_RUNNING) != 1:
-        raise RuntimeError("claim_jobs.sql no longer has the shape claim_round.py expects")
-    complete_ctes = complete[len("WITH ") : complete.index(_COMPLETE_TAIL)]
-    claim_ctes, update = claim[len(_CLAIM_HEAD) :].split(_CLAIM_UPDATE)
+    """The one statement of a plain round, composed of complete_jobs.sql and claim_jobs.sql.
+
+    Each file marks its reusable parts (``-- @part ctes``, ``answer``, ``update``) and the
+    claim's ``-- @hook running`` (see :func:`conveyor.store.postgres.sql.parts`): the
+    completion's CTEs come first, then the claim's, then the claim's UPDATE as a CTE, and the
+    answer is both halves' rows. A missing marker raises when the statement is first built.
+    """
+    complete_ctes = part("complete_jobs", schema, "ctes").removeprefix("WITH ")
+    claim_ctes = part("claim_jobs", schema, "ctes").removeprefix("WITH RECURSIVE ")
+    part("complete_jobs", schema, "answer")  # the file's own answer, replaced below
+    update = part("claim_jobs", schema, "update").removeprefix("UPDATE ")
     # One snapshot serves the whole statement: the attempts completed here still read as
     # running, so the fair order must not count them as their tenants' held slots.
-    claim_ctes = claim_ctes.replace(_RUNNING, _RUNNING + " AND j.id NOT IN (SELECT id FROM done)")
+    claim_ctes = fill_hook(claim_ctes, "running", "      AND j.id NOT IN (SELECT id FROM done)")
     padding = ", ".join(["NULL"] * CLAIMED_COLUMNS)
     return (
-        f"WITH RECURSIVE {complete_ctes},\n{claim_ctes},\n"
+        f"WITH RECURSIVE {complete_ctes.rstrip().removesuffix(',')},\n"
+        f"{claim_ctes.rstrip()},\n"
         f"claimed AS (\nUPDATE {update}\n)\n"
         "SELECT NULL::bigint AS done_id, claimed.* FROM claimed\n"
         "UNION ALL\n"

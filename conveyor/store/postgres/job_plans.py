@@ -335,22 +335,24 @@ class JobPlans(PlansBase):
         yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
         return result.rowcount
 
-    def register_worker(self, info: WorkerInfo) -> Plan[None]:
-        """Insert or refresh a worker row."""
-        yield Statement(
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, now: float | None = None
+    ) -> Plan[None]:
+        """Insert or refresh a worker row at ``now`` (or the server's clock), or remove it."""
+        if info is None:
+            yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
+            return
+        yield self.at(
             self.q("upsert_worker"),
             {
-                "id": info.id,
+                "id": worker_id,
                 "hostname": info.hostname,
                 "pid": info.pid,
                 "queues": json.dumps(list(info.queues)),
                 "names": json.dumps(list(info.names)),
             },
+            now,
         )
-
-    def deregister_worker(self, worker_id: str) -> Plan[None]:
-        """Remove a worker row."""
-        yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
 
     def live_workers(
         self, stale_after: float, now: float | None = None

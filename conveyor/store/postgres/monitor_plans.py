@@ -14,29 +14,24 @@ from conveyor.store.protocol import Retention
 from conveyor.store.watch_rows import checkin_from_row, incident_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
+    IncidentChange,
     IncidentRow,
     WindowCounts,
 )
 
 MONITOR_SINGLE = frozenset(
     {
-        "upsert_checkin",
         "record_checkin",
         "list_checkins",
-        "remove_checkin",
         "checkin_pings",
-        "open_incident",
-        "update_incident",
-        "resolve_incident",
         "mark_notified",
-        "firing_incidents",
         "list_incidents",
-        "acquire_lease",
-        "release_lease",
+        "set_lease",
         "window_counts",
     }
 )
-"""The plans below that are one statement (every one but ``prune_watch``): autocommit."""
+"""The plans below that are one statement: autocommit (``put_checkin``, ``upsert_incident``
+and ``prune_watch`` may run several, in a transaction)."""
 register_single(MONITOR_SINGLE)
 
 
@@ -58,18 +53,25 @@ class MonitorPlans:
 
     # -- check-ins ----------------------------------------------------------------------------
 
-    def upsert_checkin(self, row: CheckinRow) -> Plan[None]:
-        """Create or update a check-in's definition."""
-        yield Statement(
+    def put_checkin(
+        self, name: str, row: CheckinRow | None, now: float | None = None
+    ) -> Plan[bool]:
+        """Create or update a check-in's definition, or delete it with its pings."""
+        if row is None:
+            result = yield Statement(self.q("checkin_delete"), {"name": name})
+            return bool(result.rows)
+        yield at(
             self.q("checkin_upsert"),
             {
-                "name": row.name,
+                "name": name,
                 "timing": row.timing,
                 "tz": row.tz,
                 "grace": float(row.grace),
                 "paused": row.paused,
             },
+            now,
         )
+        return True
 
     def record_checkin(self, name: str, now: float | None = None) -> Plan[float | None]:
         """Record a ping at ``now`` (or the server's clock); its time, or None for an unknown
@@ -82,11 +84,6 @@ class MonitorPlans:
         result = yield Statement(self.q("checkin_list"))
         return [checkin_from_row(r) for r in result.rows]
 
-    def remove_checkin(self, name: str) -> Plan[bool]:
-        """Delete a check-in with its pings."""
-        result = yield Statement(self.q("checkin_delete"), {"name": name})
-        return bool(result.rows)
-
     def checkin_pings(self, name: str, since: float) -> Plan[list[float]]:
         """A check-in's ping times after ``since``, ascending."""
         result = yield Statement(self.q("checkin_pings"), {"name": name, "since": float(since)})
@@ -94,38 +91,39 @@ class MonitorPlans:
 
     # -- incidents ----------------------------------------------------------------------------
 
-    def open_incident(
-        self, rule: str, subject: str, summary: str, details_json: str
-    ) -> Plan[IncidentRow | None]:
-        """Open an incident unless one is firing for (rule, subject)."""
-        result = yield Statement(
-            self.q("incident_open"),
-            {"rule": rule, "subject": subject, "summary": summary, "details_json": details_json},
-        )
-        return incident_from_row(result.rows[0]) if result.rows else None
+    def upsert_incident(
+        self,
+        rule: str,
+        subject: str,
+        firing: bool,
+        summary: str,
+        details_json: str,
+        now: float | None = None,
+    ) -> Plan[IncidentChange | None]:
+        """Refresh the firing incident of (rule, subject), else open one; or resolve it.
 
-    def update_incident(self, incident_id: int, summary: str, details_json: str) -> Plan[None]:
-        """Refresh a firing incident."""
-        yield Statement(
-            self.q("incident_update"),
-            {"id": incident_id, "summary": summary, "details_json": details_json},
-        )
+        Runs in a transaction. An opener that loses the race on the unique index waits for the
+        winner's commit and finds no row; the second refresh then sees the winner's incident.
+        """
+        key = {"rule": rule, "subject": subject}
+        if not firing:
+            result = yield at(self.q("incident_resolve"), key, now)
+            return IncidentChange(incident_from_row(result.rows[0])) if result.rows else None
+        key |= {"summary": summary, "details_json": details_json}
+        for statement, opens in (("incident_refresh", False), ("incident_open", True)):
+            result = yield at(self.q(statement), key, now)
+            if result.rows:
+                return IncidentChange(incident_from_row(result.rows[0]), opened=opens)
+        result = yield at(self.q("incident_refresh"), key, now)
+        return IncidentChange(incident_from_row(result.rows[0]))
 
-    def resolve_incident(self, incident_id: int) -> Plan[IncidentRow | None]:
-        """Resolve a firing incident."""
-        result = yield Statement(self.q("incident_resolve"), {"id": incident_id})
-        return incident_from_row(result.rows[0]) if result.rows else None
-
-    def mark_notified(self, incident_id: int) -> Plan[None]:
+    def mark_notified(self, incident_id: int, now: float | None = None) -> Plan[None]:
         """Count one more notification of an incident."""
-        yield Statement(self.q("incident_mark_notified"), {"id": incident_id})
+        yield at(self.q("incident_mark_notified"), {"id": incident_id}, now)
 
-    def firing_incidents(self) -> Plan[list[IncidentRow]]:
-        """Incidents firing now, oldest first."""
-        result = yield Statement(self.q("incident_firing"))
-        return [incident_from_row(r) for r in result.rows]
-
-    def list_incidents(self, include_resolved: bool, limit: int) -> Plan[list[IncidentRow]]:
+    def list_incidents(
+        self, include_resolved: bool, limit: int | None
+    ) -> Plan[list[IncidentRow]]:
         """Incidents newest first."""
         result = yield Statement(
             self.q("incident_list"), {"include_resolved": include_resolved, "limit": limit}
@@ -134,21 +132,20 @@ class MonitorPlans:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(
-        self, name: str, holder: str, seconds: float, now: float | None = None
+    def set_lease(
+        self, name: str, holder: str, seconds: float | None, now: float | None = None
     ) -> Plan[bool]:
-        """Take or extend a lease at ``now`` (or the server's clock); False while another
-        holder's runs."""
+        """Take or extend a lease at ``now`` (or the server's clock), False while another
+        holder's runs; or (``seconds=None``) give it up if ``holder`` holds it."""
+        if seconds is None:
+            yield Statement(self.q("lease_release"), {"name": name, "holder": holder})
+            return False
         result = yield at(
             self.q("lease_acquire"),
             {"name": name, "holder": holder, "seconds": float(seconds)},
             now,
         )
         return bool(result.rows)
-
-    def release_lease(self, name: str, holder: str) -> Plan[None]:
-        """Give a lease up if ``holder`` holds it."""
-        yield Statement(self.q("lease_release"), {"name": name, "holder": holder})
 
     # -- counts and pruning --------------------------------------------------------------------
 

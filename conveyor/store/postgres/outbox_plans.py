@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 from conveyor._outbox import (
     DeliveryKind,
@@ -18,6 +17,7 @@ from conveyor._outbox import (
     delivery_from_row,
 )
 from conveyor.models import Job
+from conveyor.store.filters import POSTGRES, deliveries_query
 from conveyor.store.postgres.plans import Plan, Statement, register_single
 from conveyor.store.postgres.sql import query
 from conveyor.store.rows import job_from_row
@@ -36,10 +36,6 @@ OUTBOX_SINGLE = frozenset(
 """Every plan below is one statement: autocommit."""
 register_single(OUTBOX_SINGLE)
 
-_COLUMNS = (
-    "id, kind, subject, event, destination, payload_json, event_at, state, attempts, "
-    "next_try_at, lease_owner, lease_until, last_error, created_at, delivered_at, failed_at"
-)
 _ALL_KINDS = [str(k) for k in DeliveryKind]
 
 
@@ -143,25 +139,15 @@ class OutboxPlans:
         failing: bool,
         limit: int,
     ) -> Plan[list[DeliveryRow]]:
-        """Deliveries newest first, filtered."""
-        # Fixed fragments only, so each filter can use its index.
-        where = []
-        params: dict[str, Any] = {"limit": limit}
-        if kind is not None:
-            where.append("kind = %(kind)s")
-            params["kind"] = str(kind)
-        if subject is not None:
-            where.append("subject = %(subject)s")
-            params["subject"] = subject
-        if state is not None:
-            where.append("state = %(state)s")
-            params["state"] = str(state)
-        if failing:
-            where.append("last_error IS NOT NULL AND state <> 'delivered'")
-        sql = (
-            f'SELECT {_COLUMNS} FROM "{self.schema}".conveyor_deliveries'
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY id DESC LIMIT %(limit)s"
+        """Deliveries newest first, filtered (the shared builder, PostgreSQL's dialect)."""
+        sql, params = deliveries_query(
+            POSTGRES,
+            f'"{self.schema}".conveyor_deliveries',
+            kind=kind,
+            subject=subject,
+            state=state,
+            failing=failing,
+            limit=limit,
         )
         result = yield Statement(sql, params)
         return [delivery_from_row(r) for r in result.rows]

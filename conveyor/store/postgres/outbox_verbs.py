@@ -93,7 +93,3 @@ class PostgresOutboxVerbs:
             self._outbox.list_deliveries(kind, subject, state, failing, limit),
             "listing deliveries",
         )
-
-    def prune_deliveries(self, limit: int = 10_000) -> int:
-        """See :meth:`OutboxVerbs.prune_deliveries`."""
-        return self.run(self._outbox.prune_deliveries(limit), "pruning deliveries")

@@ -13,9 +13,9 @@ __all__ = ["Plan", "PlansBase", "Result", "Statement", "at", "is_single", "regis
 SINGLE = frozenset(
     {
         "insert_plain_jobs", "claim_plain_jobs", "limited_waiting", "complete_jobs",
-        "heartbeat", "set_progress", "register_worker", "deregister_worker", "live_workers",
+        "heartbeat", "set_progress", "put_worker", "live_workers",
         "now", "list_jobs", "count_jobs", "list_attempts", "next_due_in", "retry_jobs",
-        "cancel_jobs", "pause_queue", "resume_queue", "paused_queues", "queue_control",
+        "cancel_jobs", "set_queue_paused", "queue_controls",
         "queue_depth", "count_ahead", "once_seen", "record_once", "held_unique_keys",
     }
 )

@@ -16,6 +16,7 @@ from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, sched
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
+    ScheduleSource,
     SlotFire,
     SlotWritten,
     Verdict,
@@ -23,12 +24,12 @@ from conveyor.store.watch_types import (
 
 SCHEDULE_SINGLE = frozenset(
     {
-        "sync_schedules", "add_schedule", "remove_schedule", "list_schedules", "get_schedule",
-        "set_schedule_paused", "active_schedule_jobs", "schedule_ledger", "slots_to_judge",
-        "set_verdicts",
+        "remove_schedule", "list_schedules", "set_schedule_paused", "active_schedule_jobs",
+        "schedule_ledger", "slots_to_judge", "set_verdicts",
     }
 )  # fmt: skip
-"""The plans below that are one statement (every one but ``fire_slots``): autocommit."""
+"""The plans below that are one statement: autocommit (``put_schedules`` and ``fire_slots``
+run in a transaction)."""
 register_single(SCHEDULE_SINGLE)
 
 
@@ -42,32 +43,32 @@ class SchedulePlans:
         """A query of this dialect, qualified with the schema."""
         return self.plans.q(name)
 
-    def sync_schedules(self, rows: Sequence[ScheduleRow]) -> Plan[None]:
-        """Upsert code-declared schedules in one statement (see ``schedule_sync.sql``)."""
-        if not rows:
-            return
-        batch = [_definition(row) for row in latest_per_name(rows)]
-        yield Statement(self.q("schedule_sync"), {"rows": json.dumps(batch)})
-
-    def add_schedule(self, row: ScheduleRow) -> Plan[bool]:
-        """Insert a run-time schedule unless the name is taken."""
-        result = yield Statement(self.q("schedule_add"), _definition(row))
-        return bool(result.rows)
+    def put_schedules(self, rows: Sequence[ScheduleRow]) -> Plan[list[bool]]:
+        """Upsert the code rows in one statement (see ``schedule_sync.sql``), then add each
+        store row unless its name is taken."""
+        code = [row for row in rows if row.source == ScheduleSource.CODE]
+        if code:
+            batch = [_definition(row) for row in latest_per_name(code)]
+            yield Statement(self.q("schedule_sync"), {"rows": json.dumps(batch)})
+        written: list[bool] = []
+        for row in rows:
+            if row.source == ScheduleSource.CODE:
+                written.append(True)
+                continue
+            result = yield Statement(self.q("schedule_add"), _definition(row))
+            written.append(bool(result.rows))
+        return written
 
     def remove_schedule(self, name: str) -> Plan[bool]:
         """Delete a schedule's definition."""
         result = yield Statement(self.q("schedule_remove"), {"name": name})
         return bool(result.rows)
 
-    def list_schedules(self) -> Plan[list[ScheduleRow]]:
-        """Every schedule, by name."""
-        result = yield Statement(self.q("schedule_list"))
+    def list_schedules(self, names: Sequence[str] | None = None) -> Plan[list[ScheduleRow]]:
+        """Every schedule (or those of ``names``), by name."""
+        wanted = None if names is None else list(names)
+        result = yield Statement(self.q("schedule_list"), {"names": wanted})
         return [schedule_from_row(r) for r in result.rows]
-
-    def get_schedule(self, name: str) -> Plan[ScheduleRow | None]:
-        """One schedule, or None."""
-        result = yield Statement(self.q("schedule_get"), {"name": name})
-        return schedule_from_row(result.rows[0]) if result.rows else None
 
     def set_schedule_paused(self, name: str, paused: bool, by: str | None) -> Plan[bool]:
         """Pause or resume; False when there is no such schedule."""
@@ -76,7 +77,9 @@ class SchedulePlans:
         )
         return bool(result.rows)
 
-    def fire_slots(self, schedule: str, fires: Sequence[SlotFire]) -> Plan[list[SlotWritten]]:
+    def fire_slots(
+        self, schedule: str, fires: Sequence[SlotFire], now: float | None = None
+    ) -> Plan[list[SlotWritten]]:
         """Ledger rows, then the jobs of the rows this transaction won, then the links.
 
         Must run in a transaction: the ledger insert is what decides which jobs to insert,
@@ -85,7 +88,7 @@ class SchedulePlans:
         """
         if not fires:
             return []
-        found = yield Statement(
+        found = yield at(
             self.q("slot_insert"),
             {
                 "schedule": schedule,
@@ -94,6 +97,7 @@ class SchedulePlans:
                 "manuals": [f.manual for f in fires],
                 "bys": [f.by for f in fires],
             },
+            now,
         )
         inserted = {float(r[0]) for r in found.rows}
         won: list[bool] = []
@@ -105,7 +109,7 @@ class SchedulePlans:
         job_of: dict[float, int] = {}
         jobs = [f.job for f in to_enqueue if f.job is not None]
         if jobs:
-            made = yield from self.plans.insert_jobs(jobs)
+            made = yield from self.plans.insert_jobs(jobs, now=now)
             job_of = {f.slot: job.id for f, job in zip(to_enqueue, made, strict=True)}
             yield Statement(
                 self.q("slot_link_jobs"),

@@ -32,6 +32,56 @@ def query(name: str, schema: str) -> str:
     return _text("queries", f"{name}.sql").replace("{schema}", f'"{schema}"')
 
 
+_MARKER = re.compile(r"^[ \t]*-- @(part|hook) ([a-z_]+)\b.*$", re.MULTILINE)
+
+
+def parts(name: str, schema: str) -> dict[str, str]:
+    """The ``-- @part NAME`` sections of ``queries/<name>.sql``, for a statement composed of
+    several files' SQL (``postgres/claim_round.py``).
+
+    A file that another statement reuses marks where each reusable part starts with a comment
+    line ``-- @part NAME`` (the part runs to the next marker or the end; text before the first
+    is the file's header), and a place the composer may fill in with ``-- @hook NAME`` (see
+    :func:`fill_hook`). The file still runs as it is: markers are comments. A composer asks for
+    parts by name, so an edit that drops or renames one fails at once with the file's name,
+    not later with a malformed statement.
+    """
+    return split_parts(query(name, schema), f"queries/{name}.sql")
+
+
+def split_parts(sql: str, where: str) -> dict[str, str]:
+    """The ``-- @part`` sections of ``sql`` by name (see :func:`parts`); ``where`` names the
+    file in errors."""
+    found = [
+        (m.group(2), m.start(), m.end()) for m in _MARKER.finditer(sql) if m.group(1) == "part"
+    ]
+    names = [n for n, _, _ in found]
+    if len(set(names)) != len(names):
+        raise RuntimeError(f"{where} marks a part twice: {names}")
+    ends = [start for _, start, _ in found[1:]] + [len(sql)]
+    return {n: sql[end:stop].strip("\n") for (n, _, end), stop in zip(found, ends, strict=True)}
+
+
+def part(name: str, schema: str, section: str) -> str:
+    """Part ``section`` of ``queries/<name>.sql`` (see :func:`parts`); raise if it has none."""
+    found = parts(name, schema)
+    if section not in found:
+        raise RuntimeError(
+            f"queries/{name}.sql has no '-- @part {section}' marker (it has {sorted(found)}); "
+            "a statement composed from it needs one"
+        )
+    return found[section]
+
+
+def fill_hook(sql: str, hook: str, text: str) -> str:
+    """``sql`` with its one ``-- @hook HOOK`` comment line replaced by ``text``; raise when it
+    has no such hook, or several."""
+    lines = [m for m in _MARKER.finditer(sql) if m.group(1) == "hook" and m.group(2) == hook]
+    if len(lines) != 1:
+        raise RuntimeError(f"expected one '-- @hook {hook}' line, found {len(lines)}")
+    return sql[: lines[0].start()] + text + sql[lines[0].end() :]
+
+
 CLOCK = "conveyor_now"
 """The parameter that carries the caller's clock (epoch seconds) into a statement."""
 

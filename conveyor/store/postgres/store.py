@@ -21,6 +21,7 @@ from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
+from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
@@ -278,13 +279,12 @@ class PostgresStore(
         """See :meth:`Store.expire_worker`."""
         return self.run(self.plans.expire_worker(worker_id, now), "expiring a worker")
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        self.run(self.plans.register_worker(info), "registering a worker")
-
-    def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        self.run(self.plans.deregister_worker(worker_id), "deregistering a worker")
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        what = "deregistering a worker" if info is None else "registering a worker"
+        self.run(self.plans.put_worker(worker_id, info, now), what)
 
     def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
@@ -311,7 +311,7 @@ class PostgresStore(
     ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
-            return self._replay_dead(flt, replay.per_second, now)
+            return self._replay_dead(flt, replay, now)
         return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
@@ -324,7 +324,9 @@ class PostgresStore(
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self.run(self.plans.prune(retention, limit, now), "pruning")
+        return sum(
+            self.run(plan, "pruning") for plan in prune_plans(self.plans, retention, limit, now)
+        )
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None
@@ -332,21 +334,16 @@ class PostgresStore(
         """See :meth:`Store.next_due_in`."""
         return self.run(self.plans.next_due_in(queues, names, now), "reading the next due time")
 
-    def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return self.run(self.plans.pause_queue(name, by), "pausing a queue")
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        what = "pausing a queue" if paused else "resuming a queue"
+        return self.run(self.plans.set_queue_paused(name, paused, by, now), what)
 
-    def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return self.run(self.plans.resume_queue(name, by), "resuming a queue")
-
-    def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return self.run(self.plans.paused_queues(), "reading paused queues")
-
-    def queue_control(self, name: str) -> QueueControl | None:
-        """See :meth:`Store.queue_control`."""
-        return self.run(self.plans.queue_control(name), "reading a queue's state")
+    def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return self.run(self.plans.queue_controls(), "reading queue controls")
 
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""

@@ -35,10 +35,13 @@ class PostgresTransaction:
                 raise translate(exc, "opening a transaction") from exc
             raise
 
-    def complete(self, completion: Completion) -> bool:
-        """Apply the completion inside this transaction (guarded by the attempt's token)."""
+    def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        """Apply the completion inside this transaction (guarded by the attempt's token), at
+        ``now`` (default: the server's clock)."""
         [result] = self._store.run_on(
-            self.connection, self._store.plans.complete_jobs([completion]), "completing a job"
+            self.connection,
+            self._store.plans.complete_jobs([completion], now),
+            "completing a job",
         )
         return result.accepted
 
@@ -102,10 +105,12 @@ class AsyncPostgresTransaction:
             raise
         return cls(store, conn)
 
-    async def complete(self, completion: Completion) -> bool:
+    async def complete(self, completion: Completion, *, now: float | None = None) -> bool:
         """See :meth:`PostgresTransaction.complete`."""
         [result] = await self._store.run_on(
-            self.connection, self._store.plans.complete_jobs([completion]), "completing a job"
+            self.connection,
+            self._store.plans.complete_jobs([completion], now),
+            "completing a job",
         )
         return result.accepted
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, TypeVar
 from conveyor.store.postgres.monitor_plans import MonitorPlans, monitor_plans
 from conveyor.store.watch_types import (
     CheckinRow,
+    IncidentChange,
     IncidentRow,
     WindowCounts,
 )
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.plans import Plan
-    from conveyor.store.protocol import Retention
 
 T = TypeVar("T")
 
@@ -36,9 +36,10 @@ class PostgresMonitorVerbs:
 
     # -- check-ins ----------------------------------------------------------------------------
 
-    def upsert_checkin(self, row: CheckinRow) -> None:
-        """See :meth:`MonitorVerbs.upsert_checkin`; a new check-in's ``created_at`` is now."""
-        self.run(self._monitor.upsert_checkin(row), "saving a check-in")
+    def put_checkin(self, name: str, row: CheckinRow | None, *, now: float | None = None) -> bool:
+        """See :meth:`MonitorVerbs.put_checkin`; a new check-in's ``created_at`` is ``now``."""
+        what = "removing a check-in" if row is None else "saving a check-in"
+        return self.run(self._monitor.put_checkin(name, row, now), what)
 
     def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
         """See :meth:`MonitorVerbs.record_checkin`."""
@@ -48,45 +49,35 @@ class PostgresMonitorVerbs:
         """See :meth:`MonitorVerbs.list_checkins`."""
         return self.run(self._monitor.list_checkins(), "listing check-ins")
 
-    def remove_checkin(self, name: str) -> bool:
-        """See :meth:`MonitorVerbs.remove_checkin`."""
-        return self.run(self._monitor.remove_checkin(name), "removing a check-in")
-
     def checkin_pings(self, name: str, since: float) -> list[float]:
         """See :meth:`MonitorVerbs.checkin_pings`."""
         return self.run(self._monitor.checkin_pings(name, since), "reading check-in pings")
 
     # -- incidents ----------------------------------------------------------------------------
 
-    def open_incident(
-        self, rule: str, subject: str, summary: str, details_json: str
-    ) -> IncidentRow | None:
-        """See :meth:`MonitorVerbs.open_incident`."""
+    def upsert_incident(
+        self,
+        rule: str,
+        subject: str,
+        *,
+        firing: bool,
+        summary: str = "",
+        details_json: str = "{}",
+        now: float | None = None,
+    ) -> IncidentChange | None:
+        """See :meth:`MonitorVerbs.upsert_incident`."""
         return self.run(
-            self._monitor.open_incident(rule, subject, summary, details_json),
-            "opening an incident",
+            self._monitor.upsert_incident(rule, subject, firing, summary, details_json, now),
+            "writing an incident" if firing else "resolving an incident",
         )
 
-    def update_incident(self, incident_id: int, summary: str, details_json: str) -> None:
-        """See :meth:`MonitorVerbs.update_incident`; a resolved incident is left as it is."""
-        self.run(
-            self._monitor.update_incident(incident_id, summary, details_json),
-            "updating an incident",
-        )
-
-    def resolve_incident(self, incident_id: int) -> IncidentRow | None:
-        """See :meth:`MonitorVerbs.resolve_incident`."""
-        return self.run(self._monitor.resolve_incident(incident_id), "resolving an incident")
-
-    def mark_notified(self, incident_id: int) -> None:
+    def mark_notified(self, incident_id: int, *, now: float | None = None) -> None:
         """See :meth:`MonitorVerbs.mark_notified`."""
-        self.run(self._monitor.mark_notified(incident_id), "marking an incident notified")
+        self.run(self._monitor.mark_notified(incident_id, now), "marking an incident notified")
 
-    def firing_incidents(self) -> list[IncidentRow]:
-        """See :meth:`MonitorVerbs.firing_incidents`."""
-        return self.run(self._monitor.firing_incidents(), "listing firing incidents")
-
-    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[IncidentRow]:
+    def list_incidents(
+        self, include_resolved: bool = False, limit: int | None = 100
+    ) -> list[IncidentRow]:
         """See :meth:`MonitorVerbs.list_incidents`."""
         return self.run(
             self._monitor.list_incidents(include_resolved, limit), "listing incidents"
@@ -94,30 +85,15 @@ class PostgresMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(
-        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    def set_lease(
+        self, name: str, holder: str, seconds: float | None, *, now: float | None = None
     ) -> bool:
-        """See :meth:`MonitorVerbs.acquire_lease`."""
-        return self.run(
-            self._monitor.acquire_lease(name, holder, seconds, now), "taking a lease"
-        )
-
-    def release_lease(self, name: str, holder: str) -> None:
-        """See :meth:`MonitorVerbs.release_lease`."""
-        self.run(self._monitor.release_lease(name, holder), "releasing a lease")
+        """See :meth:`MonitorVerbs.set_lease`."""
+        what = "releasing a lease" if seconds is None else "taking a lease"
+        return self.run(self._monitor.set_lease(name, holder, seconds, now), what)
 
     # -- counts and pruning --------------------------------------------------------------------
 
     def window_counts(self, since: float) -> list[WindowCounts]:
         """See :meth:`MonitorVerbs.window_counts`; queues by name, only those with a count."""
         return self.run(self._monitor.window_counts(since), "counting finished work")
-
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
-
-        Delivered or given-up alert deliveries older than the retention go too, and each
-        check-in keeps its newest ping however old.
-        """
-        return self.run(self._monitor.prune_watch(retention, limit, now), "pruning monitor records")

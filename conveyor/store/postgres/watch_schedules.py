@@ -38,35 +38,31 @@ class PostgresScheduleVerbs:
     def _schedule_plans(self) -> SchedulePlans:
         return SchedulePlans(self.plans)
 
-    def sync_schedules(self, rows: Sequence[ScheduleRow]) -> None:
-        """See :meth:`ScheduleVerbs.sync_schedules`."""
-        self.run(self._schedule_plans.sync_schedules(rows), "syncing schedules")
-
-    def add_schedule(self, row: ScheduleRow) -> bool:
-        """See :meth:`ScheduleVerbs.add_schedule`."""
-        return self.run(self._schedule_plans.add_schedule(row), "adding a schedule")
+    def put_schedules(self, rows: Sequence[ScheduleRow]) -> list[bool]:
+        """See :meth:`ScheduleVerbs.put_schedules`."""
+        if not rows:
+            return []
+        return self.run(self._schedule_plans.put_schedules(rows), "saving schedules")
 
     def remove_schedule(self, name: str) -> bool:
         """See :meth:`ScheduleVerbs.remove_schedule`."""
         return self.run(self._schedule_plans.remove_schedule(name), "removing a schedule")
 
-    def list_schedules(self) -> list[ScheduleRow]:
+    def list_schedules(self, names: Sequence[str] | None = None) -> list[ScheduleRow]:
         """See :meth:`ScheduleVerbs.list_schedules`."""
-        return self.run(self._schedule_plans.list_schedules(), "listing schedules")
-
-    def get_schedule(self, name: str) -> ScheduleRow | None:
-        """See :meth:`ScheduleVerbs.get_schedule`."""
-        return self.run(self._schedule_plans.get_schedule(name), "reading a schedule")
+        return self.run(self._schedule_plans.list_schedules(names), "listing schedules")
 
     def set_schedule_paused(self, name: str, paused: bool, by: str | None) -> bool:
         """See :meth:`ScheduleVerbs.set_schedule_paused`."""
         what = "pausing a schedule" if paused else "resuming a schedule"
         return self.run(self._schedule_plans.set_schedule_paused(name, paused, by), what)
 
-    def fire_slots(self, schedule: str, fires: Sequence[SlotFire]) -> list[SlotWritten]:
+    def fire_slots(
+        self, schedule: str, fires: Sequence[SlotFire], *, now: float | None = None
+    ) -> list[SlotWritten]:
         """See :meth:`ScheduleVerbs.fire_slots`."""
         return self.run(
-            self._schedule_plans.fire_slots(schedule, fires), f"firing schedule {schedule!r}"
+            self._schedule_plans.fire_slots(schedule, fires, now), f"firing schedule {schedule!r}"
         )
 
     def active_schedule_jobs(self, schedule: str) -> list[int]:

@@ -8,20 +8,21 @@ from __future__ import annotations
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
-from conveyor.store.protocol import JobFilter
+from conveyor.store.protocol import JobFilter, Replay
 from conveyor.store.web_checks import (
     NO_ID_ABOVE,
     check_bucket,
     check_limit,
     replay_filter,
+    replay_moves,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 WEB_SINGLE = frozenset(
     {
-        "record_action", "list_actions", "dead_groups", "replay_jobs", "replay_with_args",
-        "finished_series", "open_session", "get_session", "close_session",
+        "record_action", "list_actions", "dead_groups",
+        "finished_series", "put_session", "get_session",
     }
 )  # fmt: skip
 """Every plan below is one statement: autocommit, no BEGIN/COMMIT round trips."""
@@ -75,22 +76,31 @@ class WebPlans:
         ]
 
     def replay_jobs(
-        self, flt: JobFilter, per_second: float | None, now: float | None = None
+        self, flt: JobFilter, replay: Replay, now: float | None = None
     ) -> Plan[list[int]]:
-        """Replay matching dead jobs, spread by ``per_second``; ids oldest death first."""
-        spacing = replay_spacing(per_second)
+        """Replay matching dead jobs (oldest death first, spread by ``replay.per_second``, with
+        ``replay.args_json`` if given): pick and lock them, then move each to the state the
+        lifecycle decides for it. Runs in a transaction."""
+        replay_spacing(replay.per_second)  # a bad rate is refused before anything is read
         clause, params = where(POSTGRES, replay_filter(flt))
-        params |= {"spacing": spacing, "channel": self.plans.channel}
-        result = yield at(self.q("web_replay_jobs").replace("{where}", clause), params, now)
-        return [r[0] for r in sorted(result.rows, key=lambda r: r[1])]
-
-    def replay_with_args(self, job_id: int, args_json: str) -> Plan[bool]:
-        """Replay one dead job with new arguments."""
-        result = yield Statement(
-            self.q("web_replay_with_args"),
-            {"id": job_id, "args": args_json, "channel": self.plans.channel},
+        picked = yield at(self.q("web_replay_pick").replace("{where}", clause), params, now)
+        ids = [r[0] for r in picked.rows]
+        if not ids:
+            return []
+        moves = replay_moves(ids, replay.per_second)
+        result = yield at(
+            self.q("web_replay_jobs"),
+            {
+                "ids": [m[0] for m in moves],
+                "states": [m[1] for m in moves],
+                "delays": [m[2] for m in moves],
+                "args": replay.args_json,
+                "channel": self.plans.channel,
+            },
+            now,
         )
-        return bool(result.rows)
+        replayed = {r[0] for r in result.rows}
+        return [job_id for job_id in ids if job_id in replayed]
 
     def finished_series(self, since: float, bucket: float) -> Plan[list[SeriesPoint]]:
         """Succeeded and failed counts per queue and bucket, oldest first."""
@@ -103,24 +113,30 @@ class WebPlans:
             for r in result.rows
         ]
 
-    def open_session(
-        self, session_id: str, credential: str, role: str, seconds: float
-    ) -> Plan[None]:
-        """Insert a session expiring ``seconds`` from the server's now; prune expired ones."""
-        yield Statement(
+    def put_session(
+        self, session_id: str, session: NewSession | None, now: float | None = None
+    ) -> Plan[bool]:
+        """Insert a session expiring ``session.seconds`` from ``now`` (or the server's clock),
+        pruning expired ones; or delete one session."""
+        if session is None:
+            result = yield Statement(self.q("web_session_close"), {"id": session_id})
+            return result.rowcount == 1
+        yield at(
             self.q("web_session_open"),
-            {"id": session_id, "credential": credential, "role": role, "seconds": float(seconds)},
+            {
+                "id": session_id,
+                "credential": session.credential,
+                "role": session.role,
+                "seconds": float(session.seconds),
+            },
+            now,
         )
+        return True
 
-    def get_session(self, session_id: str) -> Plan[SessionRow | None]:
-        """The unexpired session with this id."""
-        result = yield Statement(self.q("web_session_get"), {"id": session_id})
+    def get_session(self, session_id: str, now: float | None = None) -> Plan[SessionRow | None]:
+        """The session with this id unexpired at ``now`` (or the server's clock)."""
+        result = yield at(self.q("web_session_get"), {"id": session_id}, now)
         if not result.rows:
             return None
         credential, role, expires_at = result.rows[0]
         return SessionRow(credential, role, float(expires_at))
-
-    def close_session(self, session_id: str) -> Plan[bool]:
-        """Delete one session."""
-        result = yield Statement(self.q("web_session_close"), {"id": session_id})
-        return result.rowcount == 1

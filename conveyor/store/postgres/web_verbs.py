@@ -10,11 +10,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 from conveyor.store.postgres.web_plans import WebPlans
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.plans import Plan, Plans
-    from conveyor.store.protocol import JobFilter
+    from conveyor.store.protocol import JobFilter, Replay
 
 T = TypeVar("T")
 
@@ -48,18 +48,10 @@ class PostgresWebVerbs:
         """See :meth:`DashboardVerbs.dead_groups`."""
         return self.run(self._web_plans.dead_groups(limit), "grouping dead jobs")
 
-    def _replay_dead(
-        self, flt: JobFilter, per_second: float | None, now: float | None = None
-    ) -> list[int]:
-        """``retry_jobs(flt, replay=Replay(per_second))``: see
+    def _replay_dead(self, flt: JobFilter, replay: Replay, now: float | None = None) -> list[int]:
+        """``retry_jobs(flt, replay=...)``: see
         :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
-        return self.run(self._web_plans.replay_jobs(flt, per_second, now), "replaying dead jobs")
-
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`DashboardVerbs.replay_with_args`."""
-        return self.run(
-            self._web_plans.replay_with_args(job_id, args_json), f"replaying job {job_id}"
-        )
+        return self.run(self._web_plans.replay_jobs(flt, replay, now), "replaying dead jobs")
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
@@ -68,17 +60,13 @@ class PostgresWebVerbs:
             self._web_plans.finished_series(since, bucket), "reading the finished series"
         )
 
-    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """See :meth:`DashboardVerbs.open_session`."""
-        self.run(
-            self._web_plans.open_session(session_id, credential, role, seconds),
-            "opening a dashboard session",
-        )
+    def put_session(
+        self, session_id: str, session: NewSession | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`DashboardVerbs.put_session`."""
+        what = "closing a dashboard session" if session is None else "opening a dashboard session"
+        return self.run(self._web_plans.put_session(session_id, session, now), what)
 
-    def get_session(self, session_id: str) -> SessionRow | None:
+    def get_session(self, session_id: str, *, now: float | None = None) -> SessionRow | None:
         """See :meth:`DashboardVerbs.get_session`."""
-        return self.run(self._web_plans.get_session(session_id), "reading a dashboard session")
-
-    def close_session(self, session_id: str) -> bool:
-        """See :meth:`DashboardVerbs.close_session`."""
-        return self.run(self._web_plans.close_session(session_id), "closing a dashboard session")
+        return self.run(self._web_plans.get_session(session_id, now), "reading a dashboard session")

@@ -18,16 +18,13 @@ from conveyor._outbox import (
     delivery_from_row,
 )
 from conveyor.models import Job
+from conveyor.store.filters import SQLITE, deliveries_query
 from conveyor.store.rows import job_from_row
 from conveyor.store.sqlite.connection import query
 
 if TYPE_CHECKING:
     from conveyor.store.sqlite.connection import Database
 
-_COLUMNS = (
-    "id, kind, subject, event, destination, payload_json, event_at, state, attempts, "
-    "next_try_at, lease_owner, lease_until, last_error, created_at, delivered_at, failed_at"
-)
 _ALL_KINDS = tuple(DeliveryKind)
 
 
@@ -143,33 +140,23 @@ class SQLiteOutboxVerbs:
         failing: bool = False,
         limit: int = 100,
     ) -> list[DeliveryRow]:
-        """See :meth:`OutboxVerbs.list_deliveries`."""
-        # Fixed fragments only, so each filter can use its index (an "x IS NULL OR" form
-        # could not).
-        where = []
-        params: dict[str, Any] = {"limit": limit}
-        if kind is not None:
-            where.append("kind = :kind")
-            params["kind"] = str(kind)
-        if subject is not None:
-            where.append("subject = :subject")
-            params["subject"] = subject
-        if state is not None:
-            where.append("state = :state")
-            params["state"] = str(state)
-        if failing:
-            where.append("last_error IS NOT NULL AND state <> 'delivered'")
-        sql = (
-            f"SELECT {_COLUMNS} FROM conveyor_deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY id DESC LIMIT :limit"
+        """See :meth:`OutboxVerbs.list_deliveries` (the shared builder, SQLite's dialect)."""
+        sql, params = deliveries_query(
+            SQLITE,
+            "conveyor_deliveries",
+            kind=kind,
+            subject=subject,
+            state=state,
+            failing=failing,
+            limit=limit,
         )
         with self.db.read() as conn:
             found = conn.execute(sql, params).fetchall()
         return [delivery_from_row(r) for r in found]
 
-    def prune_deliveries(self, limit: int = 10_000) -> int:
-        """See :meth:`OutboxVerbs.prune_deliveries`."""
+    def prune_deliveries(self, limit: int) -> int:
+        """The outbox's part of :meth:`JobVerbs.prune`: finished webhook deliveries of jobs that
+        are gone, at most ``limit``, in one transaction."""
         with self.db.write() as conn:
             cur = conn.execute(query("delivery_prune"), {"limit": limit})
         return int(cur.rowcount)

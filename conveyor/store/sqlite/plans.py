@@ -16,9 +16,9 @@ from conveyor._lifecycle import WORKER_LOST, Action, lost_attempt, sources, targ
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
-from conveyor.store.paused import with_paused
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.protocol import Completion, CompletionKind, JobFilter, LimitStatus, Retention
+from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.sqlite.connection import query
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
@@ -100,22 +100,20 @@ def expire_worker(now: float, worker_id: str) -> Plan[int]:
     return result.rowcount
 
 
-def register_worker(now: float, info: WorkerInfo) -> Plan[None]:
-    """Insert or refresh a worker row."""
+def put_worker(now: float, worker_id: str, info: WorkerInfo | None) -> Plan[None]:
+    """Insert or refresh a worker row, or remove it."""
+    if info is None:
+        yield _q("delete_worker", worker_id=worker_id)
+        return
     yield _q(
         "upsert_worker",
-        id=info.id,
+        id=worker_id,
         hostname=info.hostname,
         pid=info.pid,
         queues=json.dumps(list(info.queues)),
         names=json.dumps(list(info.names)),
         now=now,
     )
-
-
-def deregister_worker(now: float, worker_id: str) -> Plan[None]:
-    """Remove a worker row."""
-    yield _q("delete_worker", worker_id=worker_id)
 
 
 def live_workers(now: float, stale_after: float) -> Plan[list[WorkerInfo]]:
@@ -157,29 +155,8 @@ def queue_stats(now: float) -> Plan[list[QueueStats]]:
     counts = yield _q("queue_counts", now=now)
     failures = yield _q("queue_failures", now=now)
     names = yield _q("waiting_names", now=now)
-    stopped = yield _q("paused_queues")
-    paused = {r[0] for r in stopped.rows}
-    failed = {r[0]: r[1] for r in failures.rows}
-    waiting: dict[str, list[str]] = {}
-    for queue, name in names.rows:
-        waiting.setdefault(queue, []).append(name)
-    stats = [
-        QueueStats(
-            queue=r[0],
-            queued=r[1] or 0,
-            scheduled=r[2] or 0,
-            running=r[3] or 0,
-            retrying=r[4] or 0,
-            dead=r[5] or 0,
-            oldest_queued_age=None if r[6] is None else max(0.0, now - r[6]),
-            succeeded_last_hour=r[7] or 0,
-            failed_last_hour=failed.get(r[0], 0),
-            waiting_names=tuple(waiting.get(r[0], ())),
-            paused=r[0] in paused,
-        )
-        for r in counts.rows
-    ]
-    return with_paused(stats, paused)
+    paused = yield _q("paused_queues")
+    return stats_from_rows(counts.rows, failures.rows, names.rows, paused.rows)
 
 
 def next_due_in(now: float, queues: Sequence[str], names: Sequence[str]) -> Plan[float | None]:
@@ -198,31 +175,19 @@ def next_due_in(now: float, queues: Sequence[str], names: Sequence[str]) -> Plan
 # -- queue controls, holds and limits -----------------------------------------------------------
 
 
-def pause_queue(now: float, name: str, by: str | None) -> Plan[bool]:
-    """See :meth:`Store.pause_queue`."""
-    result = yield _q("pause_queue", name=name, now=now, by=by)
+def set_queue_paused(now: float, name: str, paused: bool, by: str | None) -> Plan[bool]:
+    """See :meth:`Store.set_queue_paused`."""
+    result = yield _q("pause_queue" if paused else "resume_queue", name=name, now=now, by=by)
     return result.rowcount == 1
 
 
-def resume_queue(now: float, name: str, by: str | None) -> Plan[bool]:
-    """See :meth:`Store.resume_queue`."""
-    result = yield _q("resume_queue", name=name, now=now, by=by)
-    return result.rowcount == 1
-
-
-def paused_queues(now: float) -> Plan[frozenset[str]]:
-    """See :meth:`Store.paused_queues`."""
-    found = yield _q("paused_queues")
-    return frozenset(r[0] for r in found.rows)
-
-
-def queue_control(now: float, name: str) -> Plan[QueueControl | None]:
-    """See :meth:`Store.queue_control`."""
-    found = yield _q("queue_control", name=name)
-    if not found.rows:
-        return None
-    row = found.rows[0]
-    return QueueControl(name=row[0], paused=bool(row[1]), changed_at=row[2], changed_by=row[3])
+def queue_controls(now: float) -> Plan[list[QueueControl]]:
+    """See :meth:`Store.queue_controls`."""
+    found = yield _q("queue_controls")
+    return [
+        QueueControl(name=r[0], paused=bool(r[1]), changed_at=r[2], changed_by=r[3])
+        for r in found.rows
+    ]
 
 
 def queue_depth(now: float, queue: str, cap: int) -> Plan[int]:

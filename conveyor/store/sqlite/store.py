@@ -326,13 +326,11 @@ class SQLiteStore(
         """See :meth:`Store.expire_worker`."""
         return self._write(plans.expire_worker, worker_id, now=now)
 
-    def register_worker(self, info: WorkerInfo) -> None:
-        """See :meth:`Store.register_worker`."""
-        self._write(plans.register_worker, info)
-
-    def deregister_worker(self, worker_id: str) -> None:
-        """See :meth:`Store.deregister_worker`."""
-        self._write(plans.deregister_worker, worker_id)
+    def put_worker(
+        self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
+    ) -> None:
+        """See :meth:`Store.put_worker`."""
+        self._write(plans.put_worker, worker_id, info, now=now)
 
     def live_workers(self, stale_after: float, *, now: float | None = None) -> list[WorkerInfo]:
         """See :meth:`Store.live_workers`."""
@@ -364,21 +362,15 @@ class SQLiteStore(
 
     # -- queue controls, holds and limits -----------------------------------------------------
 
-    def pause_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.pause_queue`."""
-        return self._write(plans.pause_queue, name, by)
+    def set_queue_paused(
+        self, name: str, paused: bool, by: str | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`Store.set_queue_paused`."""
+        return self._write(plans.set_queue_paused, name, paused, by, now=now)
 
-    def resume_queue(self, name: str, by: str | None) -> bool:
-        """See :meth:`Store.resume_queue`."""
-        return self._write(plans.resume_queue, name, by)
-
-    def paused_queues(self) -> frozenset[str]:
-        """See :meth:`Store.paused_queues`."""
-        return self._read(plans.paused_queues)
-
-    def queue_control(self, name: str) -> QueueControl | None:
-        """See :meth:`Store.queue_control`."""
-        return self._read(plans.queue_control, name)
+    def queue_controls(self) -> list[QueueControl]:
+        """See :meth:`Store.queue_controls`."""
+        return self._read(plans.queue_controls)
 
     def queue_depth(self, queue: str, cap: int) -> int:
         """See :meth:`Store.queue_depth`."""
@@ -405,7 +397,7 @@ class SQLiteStore(
     ) -> list[int]:
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
-            return self._replay_dead(flt, replay.per_second, now)
+            return self._replay_dead(flt, replay, now)
         return self._write(plans.retry_jobs, flt, now=now)
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
@@ -417,8 +409,9 @@ class SQLiteStore(
         return self._write(plans.discard_jobs, flt)
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
-        """See :meth:`Store.prune`."""
-        return self._write(plans.prune, retention, limit, now=now)
+        """See :meth:`Store.prune`: three write transactions, so none holds the lock long."""
+        jobs = self._write(plans.prune, retention, limit, now=now)
+        return jobs + self.prune_watch(retention, limit, now) + self.prune_deliveries(limit)
 
     # -- ctx.once() records -------------------------------------------------------------------
 

@@ -27,10 +27,11 @@ class SQLiteTransaction:
                 f"could not open a write transaction on {str(store.path)!r} ({exc})"
             ) from exc
 
-    def complete(self, completion: Completion) -> bool:
-        """Apply the attempt's completion inside this transaction (guarded by its token)."""
+    def complete(self, completion: Completion, *, now: float | None = None) -> bool:
+        """Apply the attempt's completion inside this transaction (guarded by its token), at
+        ``now`` (default: the store's clock, read under the write lock this transaction holds)."""
         try:
-            [result] = self._store._complete(self.connection, [completion], None)
+            [result] = self._store._complete(self.connection, [completion], now)
         except sqlite3.Error as exc:
             raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
         return result.accepted

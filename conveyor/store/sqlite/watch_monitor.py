@@ -14,6 +14,7 @@ from conveyor.store.sqlite.connection import query
 from conveyor.store.watch_rows import checkin_from_row, incident_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
+    IncidentChange,
     IncidentRow,
     WindowCounts,
 )
@@ -32,20 +33,24 @@ class SQLiteMonitorVerbs:
 
     # -- check-ins ----------------------------------------------------------------------------
 
-    def upsert_checkin(self, row: CheckinRow) -> None:
-        """See :meth:`MonitorVerbs.upsert_checkin`; a new check-in's ``created_at`` is now."""
+    def put_checkin(self, name: str, row: CheckinRow | None, *, now: float | None = None) -> bool:
+        """See :meth:`MonitorVerbs.put_checkin`; a new check-in's ``created_at`` is ``now``."""
         with self.db.write() as conn:
+            if row is None:
+                conn.execute(query("checkin_delete_pings"), {"name": name})
+                return conn.execute(query("checkin_delete"), {"name": name}).rowcount == 1
             conn.execute(
                 query("checkin_upsert"),
                 {
-                    "name": row.name,
+                    "name": name,
                     "timing": row.timing,
                     "tz": row.tz,
                     "grace": float(row.grace),
-                    "now": self.now(),
+                    "now": self.now() if now is None else now,
                     "paused": int(row.paused),
                 },
             )
+        return True
 
     def record_checkin(self, name: str, *, now: float | None = None) -> float | None:
         """See :meth:`MonitorVerbs.record_checkin`."""
@@ -63,13 +68,6 @@ class SQLiteMonitorVerbs:
             found = conn.execute(query("checkin_list")).fetchall()
         return [checkin_from_row(r) for r in found]
 
-    def remove_checkin(self, name: str) -> bool:
-        """See :meth:`MonitorVerbs.remove_checkin`."""
-        with self.db.write() as conn:
-            conn.execute(query("checkin_delete_pings"), {"name": name})
-            gone = conn.execute(query("checkin_delete"), {"name": name})
-        return gone.rowcount == 1
-
     def checkin_pings(self, name: str, since: float) -> list[float]:
         """See :meth:`MonitorVerbs.checkin_pings`."""
         with self.db.read() as conn:
@@ -78,56 +76,42 @@ class SQLiteMonitorVerbs:
 
     # -- incidents ----------------------------------------------------------------------------
 
-    def open_incident(
-        self, rule: str, subject: str, summary: str, details_json: str
-    ) -> IncidentRow | None:
-        """See :meth:`MonitorVerbs.open_incident`."""
+    def upsert_incident(
+        self,
+        rule: str,
+        subject: str,
+        *,
+        firing: bool,
+        summary: str = "",
+        details_json: str = "{}",
+        now: float | None = None,
+    ) -> IncidentChange | None:
+        """See :meth:`MonitorVerbs.upsert_incident`: under the write lock, refresh the firing
+        incident, else open one."""
         with self.db.write() as conn:
-            row = conn.execute(
-                query("incident_open"),
-                {
-                    "rule": rule,
-                    "subject": subject,
-                    "summary": summary,
-                    "details_json": details_json,
-                    "now": self.now(),
-                },
-            ).fetchone()
-        return None if row is None else incident_from_row(row)
+            key = {"rule": rule, "subject": subject, "now": self.now() if now is None else now}
+            if not firing:
+                row = conn.execute(query("incident_resolve"), key).fetchone()
+                return None if row is None else IncidentChange(incident_from_row(row))
+            texts = {"summary": summary, "details_json": details_json}
+            row = conn.execute(query("incident_refresh"), key | texts).fetchone()
+            if row is not None:
+                return IncidentChange(incident_from_row(row))
+            # Nothing firing, and the write lock keeps it so: this insert opens it.
+            row = conn.execute(query("incident_open"), key | texts).fetchone()
+        return IncidentChange(incident_from_row(row), opened=True)
 
-    def update_incident(self, incident_id: int, summary: str, details_json: str) -> None:
-        """See :meth:`MonitorVerbs.update_incident`; a resolved incident is left as it is."""
-        with self.db.write() as conn:
-            conn.execute(
-                query("incident_update"),
-                {
-                    "id": incident_id,
-                    "summary": summary,
-                    "details_json": details_json,
-                    "now": self.now(),
-                },
-            )
-
-    def resolve_incident(self, incident_id: int) -> IncidentRow | None:
-        """See :meth:`MonitorVerbs.resolve_incident`."""
-        with self.db.write() as conn:
-            row = conn.execute(
-                query("incident_resolve"), {"id": incident_id, "now": self.now()}
-            ).fetchone()
-        return None if row is None else incident_from_row(row)
-
-    def mark_notified(self, incident_id: int) -> None:
+    def mark_notified(self, incident_id: int, *, now: float | None = None) -> None:
         """See :meth:`MonitorVerbs.mark_notified`."""
         with self.db.write() as conn:
-            conn.execute(query("incident_mark_notified"), {"id": incident_id, "now": self.now()})
+            conn.execute(
+                query("incident_mark_notified"),
+                {"id": incident_id, "now": self.now() if now is None else now},
+            )
 
-    def firing_incidents(self) -> list[IncidentRow]:
-        """See :meth:`MonitorVerbs.firing_incidents`."""
-        with self.db.read() as conn:
-            found = conn.execute(query("incident_firing")).fetchall()
-        return [incident_from_row(r) for r in found]
-
-    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[IncidentRow]:
+    def list_incidents(
+        self, include_resolved: bool = False, limit: int | None = 100
+    ) -> list[IncidentRow]:
         """See :meth:`MonitorVerbs.list_incidents`."""
         with self.db.read() as conn:
             found = conn.execute(
@@ -138,11 +122,14 @@ class SQLiteMonitorVerbs:
 
     # -- leases -------------------------------------------------------------------------------
 
-    def acquire_lease(
-        self, name: str, holder: str, seconds: float, *, now: float | None = None
+    def set_lease(
+        self, name: str, holder: str, seconds: float | None, *, now: float | None = None
     ) -> bool:
-        """See :meth:`MonitorVerbs.acquire_lease`."""
+        """See :meth:`MonitorVerbs.set_lease`."""
         with self.db.write() as conn:
+            if seconds is None:
+                conn.execute(query("lease_release"), {"name": name, "holder": holder})
+                return False
             # The caller's clock, else the store's read under the write lock.
             at = self.now() if now is None else now
             row = conn.execute(
@@ -150,11 +137,6 @@ class SQLiteMonitorVerbs:
                 {"name": name, "holder": holder, "seconds": float(seconds), "now": at},
             ).fetchone()
         return row is not None
-
-    def release_lease(self, name: str, holder: str) -> None:
-        """See :meth:`MonitorVerbs.release_lease`."""
-        with self.db.write() as conn:
-            conn.execute(query("lease_release"), {"name": name, "holder": holder})
 
     # -- counts and pruning --------------------------------------------------------------------
 
@@ -167,10 +149,9 @@ class SQLiteMonitorVerbs:
             for r in found
         ]
 
-    def prune_watch(
-        self, retention: Retention, limit: int = 10_000, *, now: float | None = None
-    ) -> int:
-        """See :meth:`MonitorVerbs.prune_watch`: at most ``limit`` rows per table.
+    def prune_watch(self, retention: Retention, limit: int, now: float | None) -> int:
+        """The monitor's part of :meth:`JobVerbs.prune`: at most ``limit`` rows per table, in
+        one transaction.
 
         Delivered or given-up alert deliveries older than the retention go too, and each
         check-in keeps its newest ping however old.

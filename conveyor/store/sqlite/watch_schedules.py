@@ -7,6 +7,7 @@ scheduler's: the (schedule, slot) primary key turns the loser's insert into a no
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from conveyor.store.sqlite.connection import query
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
+    ScheduleSource,
     SlotFire,
     SlotWritten,
     Verdict,
@@ -39,24 +41,24 @@ class SQLiteScheduleVerbs:
         def now(self) -> float: ...
 
         def _insert(
-            self, conn: sqlite3.Connection, jobs: Sequence[NewJob]
+            self, conn: sqlite3.Connection, jobs: Sequence[NewJob], at: float | None = None
         ) -> list[InsertedJob]: ...
 
-    def sync_schedules(self, rows: Sequence[ScheduleRow]) -> None:
-        """See :meth:`ScheduleVerbs.sync_schedules`."""
+    def put_schedules(self, rows: Sequence[ScheduleRow]) -> list[bool]:
+        """See :meth:`ScheduleVerbs.put_schedules`."""
         if not rows:
-            return
-        now = self.now()
+            return []
+        code = [row for row in rows if row.source == ScheduleSource.CODE]
         with self.db.write() as conn:
+            now = self.now()
             conn.executemany(
-                query("schedule_sync"), [_definition(row, now) for row in latest_per_name(rows)]
+                query("schedule_sync"), [_definition(row, now) for row in latest_per_name(code)]
             )
-
-    def add_schedule(self, row: ScheduleRow) -> bool:
-        """See :meth:`ScheduleVerbs.add_schedule`."""
-        with self.db.write() as conn:
-            cur = conn.execute(query("schedule_add"), _definition(row, self.now()))
-        return cur.rowcount == 1
+            return [
+                row.source == ScheduleSource.CODE
+                or conn.execute(query("schedule_add"), _definition(row, now)).rowcount == 1
+                for row in rows
+            ]
 
     def remove_schedule(self, name: str) -> bool:
         """See :meth:`ScheduleVerbs.remove_schedule`."""
@@ -64,17 +66,12 @@ class SQLiteScheduleVerbs:
             cur = conn.execute(query("schedule_remove"), {"name": name})
         return cur.rowcount == 1
 
-    def list_schedules(self) -> list[ScheduleRow]:
+    def list_schedules(self, names: Sequence[str] | None = None) -> list[ScheduleRow]:
         """See :meth:`ScheduleVerbs.list_schedules`."""
+        wanted = None if names is None else json.dumps(list(names))
         with self.db.read() as conn:
-            found = conn.execute(query("schedule_list")).fetchall()
+            found = conn.execute(query("schedule_list"), {"names": wanted}).fetchall()
         return [schedule_from_row(r) for r in found]
-
-    def get_schedule(self, name: str) -> ScheduleRow | None:
-        """See :meth:`ScheduleVerbs.get_schedule`."""
-        with self.db.read() as conn:
-            row = conn.execute(query("schedule_get"), {"name": name}).fetchone()
-        return None if row is None else schedule_from_row(row)
 
     def set_schedule_paused(self, name: str, paused: bool, by: str | None) -> bool:
         """See :meth:`ScheduleVerbs.set_schedule_paused`."""
@@ -85,7 +82,9 @@ class SQLiteScheduleVerbs:
             )
         return cur.rowcount == 1
 
-    def fire_slots(self, schedule: str, fires: Sequence[SlotFire]) -> list[SlotWritten]:
+    def fire_slots(
+        self, schedule: str, fires: Sequence[SlotFire], *, now: float | None = None
+    ) -> list[SlotWritten]:
         """See :meth:`ScheduleVerbs.fire_slots`.
 
         Each slot is inserted on its own so its rowcount says whether it was this call's; a
@@ -94,7 +93,7 @@ class SQLiteScheduleVerbs:
         if not fires:
             return []
         with self.db.write() as conn:
-            now = self.now()
+            now = self.now() if now is None else now  # the store's, under the write lock
             won = [
                 conn.execute(
                     query("slot_insert"),
@@ -112,7 +111,7 @@ class SQLiteScheduleVerbs:
             ]
             to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
             jobs = [f.job for f in to_enqueue if f.job is not None]
-            inserted = self._insert(conn, jobs) if jobs else []
+            inserted = self._insert(conn, jobs, now) if jobs else []
             job_of = {f.slot: job.id for f, job in zip(to_enqueue, inserted, strict=True)}
             conn.executemany(
                 query("slot_link_job"),
@@ -186,7 +185,7 @@ class SQLiteScheduleVerbs:
 
 
 def _definition(row: ScheduleRow, now: float) -> dict[str, Any]:
-    """The parameters of ``schedule_sync`` and ``schedule_add`` for ``row``."""
+    """The parameters of ``schedule_sync`` (code rows) and ``schedule_add`` (store rows)."""
     return {
         "name": row.name,
         "job_name": row.job_name,

@@ -16,12 +16,13 @@ from conveyor.store.web_checks import (
     check_bucket,
     check_limit,
     replay_filter,
+    replay_moves,
     replay_spacing,
 )
-from conveyor.store.web_types import ActionRow, DeadGroup, SeriesPoint, SessionRow
+from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
-    from conveyor.store.protocol import JobFilter
+    from conveyor.store.protocol import JobFilter, Replay
     from conveyor.store.sqlite.connection import Database
 
 
@@ -78,15 +79,13 @@ class SQLiteWebVerbs:
                 for r in found.fetchall()
             ]
 
-    def _replay_dead(
-        self, flt: JobFilter, per_second: float | None, now: float | None = None
-    ) -> list[int]:
-        """``retry_jobs(flt, replay=Replay(per_second))``: see
+    def _replay_dead(self, flt: JobFilter, replay: Replay, now: float | None = None) -> list[int]:
+        """``retry_jobs(flt, replay=...)``: see
         :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
-        spacing = replay_spacing(per_second)
-        now = self.now() if now is None else now
-        clause, params = where(SQLITE, replay_filter(flt), now)
+        replay_spacing(replay.per_second)  # a bad rate is refused before anything is read
         with self.db.write() as conn:
+            at = self.now() if now is None else now  # the store's, under the write lock
+            clause, params = where(SQLITE, replay_filter(flt), at)
             ids = [
                 r[0]
                 for r in conn.execute(
@@ -96,18 +95,13 @@ class SQLiteWebVerbs:
             if ids:
                 conn.execute(
                     query("web_replay_jobs"),
-                    {"ids": json.dumps(ids), "spacing": spacing, "now": now},
+                    {
+                        "moves": json.dumps(replay_moves(ids, replay.per_second)),
+                        "args": replay.args_json,
+                        "now": at,
+                    },
                 )
         return ids
-
-    def replay_with_args(self, job_id: int, args_json: str) -> bool:
-        """See :meth:`DashboardVerbs.replay_with_args`."""
-        with self.db.write() as conn:
-            cur = conn.execute(
-                query("web_replay_with_args"),
-                {"id": job_id, "args": args_json, "now": self.now()},
-            )
-        return cur.rowcount == 1
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
@@ -121,32 +115,33 @@ class SQLiteWebVerbs:
             for r in found
         ]
 
-    def open_session(self, session_id: str, credential: str, role: str, seconds: float) -> None:
-        """See :meth:`DashboardVerbs.open_session`."""
-        now = self.now()
+    def put_session(
+        self, session_id: str, session: NewSession | None, *, now: float | None = None
+    ) -> bool:
+        """See :meth:`DashboardVerbs.put_session`."""
         with self.db.write() as conn:
-            conn.execute(query("web_session_prune"), {"now": now})
+            if session is None:
+                cur = conn.execute(query("web_session_close"), {"id": session_id})
+                return cur.rowcount == 1
+            at = self.now() if now is None else now  # the store's, under the write lock
+            conn.execute(query("web_session_prune"), {"now": at})
             conn.execute(
                 query("web_session_open"),
                 {
                     "id": session_id,
-                    "credential": credential,
-                    "role": role,
-                    "now": now,
-                    "seconds": float(seconds),
+                    "credential": session.credential,
+                    "role": session.role,
+                    "now": at,
+                    "seconds": float(session.seconds),
                 },
             )
+        return True
 
-    def get_session(self, session_id: str) -> SessionRow | None:
+    def get_session(self, session_id: str, *, now: float | None = None) -> SessionRow | None:
         """See :meth:`DashboardVerbs.get_session`."""
         with self.db.read() as conn:
             row = conn.execute(
-                query("web_session_get"), {"id": session_id, "now": self.now()}
+                query("web_session_get"),
+                {"id": session_id, "now": self.now() if now is None else now},
             ).fetchone()
         return None if row is None else SessionRow(row[0], row[1], float(row[2]))
-
-    def close_session(self, session_id: str) -> bool:
-        """See :meth:`DashboardVerbs.close_session`."""
-        with self.db.write() as conn:
-            cur = conn.execute(query("web_session_close"), {"id": session_id})
-        return cur.rowcount == 1

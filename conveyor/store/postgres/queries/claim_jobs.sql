@@ -2,6 +2,8 @@
 -- priority, then by each job's turn within its tenant (the tenant's running jobs in the queue
 -- plus the job's rank among the tenant's ready jobs of that priority), then run_at, id. Jobs
 -- without a tenant form one group, keyed ''. Only plain jobs (the limited pass takes the rest).
+-- complete_and_claim (postgres/claim_round.py) reuses the parts marked below.
+-- @part ctes
 WITH RECURSIVE tenants AS (
     -- A loose index scan on conveyor_jobs_ready_tenant: each claimed, unpaused queue's
     -- smallest tenant key, then the next one above it, one index probe per tenant.
@@ -58,6 +60,7 @@ running AS (
     SELECT j.queue, coalesce(j.tenant, '') AS tenant, count(*) AS held
     FROM {schema}.conveyor_jobs AS j
     WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])
+    -- @hook running: complete_and_claim leaves out the attempts it has just completed.
     GROUP BY 1, 2
 ),
 ranked AS (
@@ -83,6 +86,7 @@ chosen AS (
     LIMIT %(limit)s
     FOR UPDATE OF j SKIP LOCKED
 )
+-- @part update
 UPDATE {schema}.conveyor_jobs AS j
 SET state = 'running',
     attempt = j.attempt + 1,

@@ -1,3 +1,5 @@
+-- complete_and_claim (postgres/claim_round.py) reuses the parts marked below.
+-- @part ctes
 WITH c AS (
     SELECT *
     FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
@@ -41,4 +43,5 @@ woken AS (
     SELECT pg_notify(%(channel)s, q.queue)
     FROM (SELECT DISTINCT queue FROM done WHERE limit_key IS NOT NULL) AS q
 )
+-- @part answer
 SELECT done.id FROM done, (SELECT COUNT(*) FROM woken) AS notified

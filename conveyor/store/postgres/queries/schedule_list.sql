@@ -3,4 +3,5 @@ SELECT name, job_name, timing, tz, args_json, queue, priority, grace, catch_up, 
        overlap, source, paused, paused_by, extract(epoch FROM created_at)::float8,
        extract(epoch FROM updated_at)::float8, last_slot
 FROM {schema}.conveyor_schedules
+WHERE %(names)s::text[] IS NULL OR name = ANY(%(names)s::text[])
 ORDER BY name COLLATE "C"

@@ -2,5 +2,5 @@
 WITH pruned AS (
     DELETE FROM {schema}.conveyor_web_sessions WHERE expires_at <= now()
 )
-INSERT INTO {schema}.conveyor_web_sessions (id, credential, role, expires_at)
-VALUES (%(id)s, %(credential)s, %(role)s, now() + make_interval(secs => %(seconds)s))
+INSERT INTO {schema}.conveyor_web_sessions (id, credential, role, created_at, expires_at)
+VALUES (%(id)s, %(credential)s, %(role)s, now(), now() + make_interval(secs => %(seconds)s))

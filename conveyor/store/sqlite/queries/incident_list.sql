@@ -3,4 +3,4 @@ SELECT id, rule, subject, state, summary, details_json, opened_at, updated_at, r
 FROM conveyor_incidents
 WHERE state = 'firing' OR :include_resolved
 ORDER BY id DESC
-LIMIT :limit
+LIMIT coalesce(:limit, -1)

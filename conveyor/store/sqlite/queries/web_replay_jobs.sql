@@ -1,13 +1,17 @@
 -- Fresh attempts for picked dead jobs, as retry_jobs gives them: attempt 0, no result, no
--- lease; the attempts table keeps their history. The i-th job (key of :ids) is due
--- i * :spacing seconds from now; one due later waits as 'scheduled', like a delayed insert.
+-- lease; the attempts table keeps their history. :moves holds [id, state, delay] per job: the
+-- target state is the lifecycle's, decided by the caller, and the job is due delay seconds
+-- from now. :args, when given, replaces the arguments (a replay with new ones).
 UPDATE conveyor_jobs
-SET state = CASE WHEN picked.delay > 0 THEN 'scheduled' ELSE 'queued' END,
-    run_at = :now + picked.delay,
+SET state = moved.state,
+    run_at = :now + moved.delay,
+    args = coalesce(:args, args),
     attempt = 0,
     finished_at = NULL,
     result = NULL,
     lease_until = NULL,
     worker_id = NULL
-FROM (SELECT value AS id, key * :spacing AS delay FROM json_each(:ids)) AS picked
-WHERE conveyor_jobs.id = picked.id AND conveyor_jobs.state = 'dead'
+FROM (
+    SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS delay FROM json_each(:moves)
+) AS moved
+WHERE conveyor_jobs.id = moved.id AND conveyor_jobs.state = 'dead'

@@ -1,5 +1,0 @@
-SELECT name, job_name, timing, tz, args_json, queue, priority, grace, catch_up, catch_up_cap,
-       overlap, source, paused, paused_by, extract(epoch FROM created_at)::float8,
-       extract(epoch FROM updated_at)::float8, last_slot
-FROM {schema}.conveyor_schedules
-WHERE name = %(name)s

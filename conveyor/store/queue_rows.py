@@ -1,0 +1,59 @@
+"""Shared by both stores: the per-queue stats, mapped once from the rows both dialects select.
+
+Both dialects' ``queue_stats`` plans read the same four things: per-queue counts
+(``queue_counts.sql``: queue, queued, scheduled, running, retrying, dead, the oldest ready
+job's age in seconds, succeeded in the last hour), failures in the last hour
+(``queue_failures.sql``: queue, count), the names waiting (``waiting_names.sql``: queue, name)
+and the paused queues (``paused_queues.sql``: name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from conveyor.models import QueueStats
+
+
+def stats_from_rows(
+    counts: Sequence[Sequence[Any]],
+    failures: Iterable[Sequence[Any]],
+    names: Iterable[Sequence[Any]],
+    paused: Iterable[Sequence[Any]],
+) -> list[QueueStats]:
+    """The :class:`QueueStats` of every queue, from the four row sets above, sorted by name."""
+    stopped = {r[0] for r in paused}
+    failed = {r[0]: r[1] for r in failures}
+    waiting: dict[str, list[str]] = {}
+    for queue, name in names:
+        waiting.setdefault(queue, []).append(name)
+    stats = [
+        QueueStats(
+            queue=r[0],
+            queued=r[1] or 0,
+            scheduled=r[2] or 0,
+            running=r[3] or 0,
+            retrying=r[4] or 0,
+            dead=r[5] or 0,
+            oldest_queued_age=None if r[6] is None else max(0.0, float(r[6])),
+            succeeded_last_hour=r[7] or 0,
+            failed_last_hour=failed.get(r[0], 0),
+            waiting_names=tuple(waiting.get(r[0], ())),
+            paused=r[0] in stopped,
+        )
+        for r in counts
+    ]
+    return with_paused(stats, stopped)
+
+
+def with_paused(stats: list[QueueStats], paused: Iterable[str]) -> list[QueueStats]:
+    """``stats`` plus an empty row for every paused queue that holds no jobs, sorted by name.
+
+    A paused queue with nothing in it must still show in ``conveyor queues``: otherwise an
+    operator who paused it has no way to see that it is paused.
+    """
+    seen = {s.queue for s in stats}
+    extra = [QueueStats(queue=name, paused=True) for name in paused if name not in seen]
+    if not extra:
+        return stats
+    return sorted(stats + extra, key=lambda s: s.queue)

@@ -1,5 +1,0 @@
-SELECT id, rule, subject, state, summary, details_json, opened_at, updated_at, resolved_at,
-       last_notified_at, notify_count
-FROM conveyor_incidents
-WHERE state = 'firing'
-ORDER BY opened_at, id

@@ -1,1 +1,0 @@
-SELECT name, paused, changed_at, changed_by FROM conveyor_queues WHERE name = :name

@@ -1,4 +1,0 @@
-SELECT name, job_name, timing, tz, args_json, queue, priority, grace, catch_up, catch_up_cap,
-       overlap, source, paused, paused_by, created_at, updated_at, last_slot
-FROM conveyor_schedules
-WHERE name = :name

@@ -1,0 +1,77 @@
+"""The composition of PostgreSQL statements from marked parts of other SQL files.
+
+``complete_and_claim``'s one statement is built from complete_jobs.sql and claim_jobs.sql
+(postgres/claim_round.py); these tests pin the helper and the composed text without a database
+(the conformance suite runs the statement on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conveyor.store.postgres.claim_round import complete_and_claim_sql
+from conveyor.store.postgres.sql import fill_hook, part, parts, query, split_parts
+
+SQL = """-- a header the parts leave out
+-- @part head
+WITH a AS (SELECT 1)
+  -- @hook extra: filled in by a composer
+-- @part tail
+SELECT * FROM a
+"""
+
+
+def test_parts_run_from_their_marker_to_the_next() -> None:
+    found = split_parts(SQL, "x.sql")
+    assert list(found) == ["head", "tail"]
+    assert found["head"].startswith("WITH a AS (SELECT 1)")
+    assert "-- @hook extra" in found["head"]
+    assert found["tail"] == "SELECT * FROM a"
+
+
+def test_a_part_marked_twice_is_refused_with_the_files_name() -> None:
+    with pytest.raises(RuntimeError, match=r"x\.sql marks a part twice"):
+        split_parts(SQL + "-- @part tail\nSELECT 2\n", "x.sql")
+
+
+def test_a_hook_is_replaced_once_and_must_exist_once() -> None:
+    filled = fill_hook(SQL, "extra", "  AND true")
+    assert "@hook" not in filled and "  AND true\n" in filled
+    with pytest.raises(RuntimeError, match=r"one '-- @hook missing' line, found 0"):
+        fill_hook(SQL, "missing", "")
+    with pytest.raises(RuntimeError, match=r"found 2"):
+        fill_hook(SQL + "  -- @hook extra\n", "extra", "")
+
+
+def test_a_missing_part_names_the_file_and_the_parts_it_has() -> None:
+    with pytest.raises(RuntimeError, match=r"queries/complete_jobs\.sql has no '-- @part nope'"):
+        part("complete_jobs", "public", "nope")
+
+
+def test_the_shipped_files_mark_the_parts_the_round_needs() -> None:
+    assert set(parts("complete_jobs", "public")) == {"ctes", "answer"}
+    assert set(parts("claim_jobs", "public")) == {"ctes", "update"}
+
+
+def _without_comments(sql: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql)).strip()
+
+
+def test_the_round_is_both_files_statements_joined() -> None:
+    composed = complete_and_claim_sql("public")
+    assert "@part" not in composed and "@hook" not in composed
+    flat = _without_comments(composed)
+    complete = _without_comments(query("complete_jobs", "public"))
+    claim = _without_comments(query("claim_jobs", "public"))
+    # Every CTE of the completion, as written in its file, then the claim's.
+    complete_ctes = complete.removeprefix("WITH ").split(" SELECT done.id FROM done")[0]
+    assert flat.startswith("WITH RECURSIVE " + complete_ctes.rstrip(","))
+    claim_head, claim_update = claim.removeprefix("WITH RECURSIVE ").split(
+        ' UPDATE "public".conveyor_jobs AS j SET '
+    )
+    running = "WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])"
+    assert claim_head.replace(running, running + " AND j.id NOT IN (SELECT id FROM done)") in flat
+    assert 'claimed AS ( UPDATE "public".conveyor_jobs AS j SET ' + claim_update + " )" in flat
+    assert flat.endswith("FROM done, (SELECT COUNT(*) FROM woken) AS notified")
