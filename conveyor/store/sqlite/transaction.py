@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import StoreError, StoreUnavailableError
 from conveyor.store.protocol import Completion
+from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import connect, query
+from conveyor.store.sqlite.driver import drive
 
 if TYPE_CHECKING:
     from conveyor.store.sqlite.store import SQLiteStore
@@ -30,7 +32,8 @@ class SQLiteTransaction:
     def complete(self, completion: Completion) -> bool:
         """Apply the attempt's completion inside this transaction (guarded by its token)."""
         try:
-            [result] = self._store._complete(self.connection, [completion], None)
+            plan = job_plans.complete_jobs(self._store.now(), [completion])
+            [result] = drive(self.connection, plan)
         except sqlite3.Error as exc:
             raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
         return result.accepted

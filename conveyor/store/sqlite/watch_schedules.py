@@ -16,7 +16,9 @@ from conveyor.store.schedule_rows import (
     ledger_from_row,
     schedule_from_row,
 )
+from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import query
+from conveyor.store.sqlite.driver import drive
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
@@ -112,7 +114,7 @@ class SQLiteScheduleVerbs:
             ]
             to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
             jobs = [f.job for f in to_enqueue if f.job is not None]
-            inserted = self._insert(conn, jobs) if jobs else []
+            inserted = drive(conn, job_plans.insert_jobs(now, jobs))
             job_of = {f.slot: job.id for f, job in zip(to_enqueue, inserted, strict=True)}
             conn.executemany(
                 query("slot_link_job"),
