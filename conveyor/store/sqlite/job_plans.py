@@ -222,16 +222,17 @@ def claim_plain_jobs(now: float, params: ClaimParams) -> Plan[list[ClaimedJob]]:
     for queue in open_queues:
         found[queue] = yield from _candidates(now, queue, names, params.limit, alone=alone)
     while True:
-        # The fair order of docs/queues.md across queues. A tenant that read fewer than
-        # ``limit`` jobs and has all of them chosen may have more that should have been:
-        # read its queue's full heads and merge again (once per queue at most).
-        winners = sorted(
-            ((c, queue) for queue, rows_ in found.items() for c in rows_),
-            key=lambda w: (-w[0][1], w[0][3], w[0][2], w[0][0]),
-        )[: params.limit]
+        winners = _merge(found, params.limit)
+        # A tenant that read fewer than ``limit`` jobs and has all of them chosen may have
+        # more that should have been: read its queue's full heads and merge again (once per
+        # queue at most). A read's last column is the same on all its rows, and a full read
+        # (or claim_heads.sql's) reads ``limit``, so only short reads need the count.
+        short_reads = {q for q, rows_ in found.items() if rows_ and rows_[0][5] < params.limit}
+        if not short_reads:
+            break
         taken = Counter((queue, c[4]) for c, queue in winners)
         short = {
-            queue for c, queue in winners if c[5] < params.limit and taken[(queue, c[4])] >= c[5]
+            queue for c, queue in winners if queue in short_reads and taken[(queue, c[4])] >= c[5]
         }
         if not short:
             break
@@ -245,6 +246,19 @@ def claim_plain_jobs(now: float, params: ClaimParams) -> Plan[list[ClaimedJob]]:
     place = {job_id: i for i, job_id in enumerate(chosen)}
     claimed.rows.sort(key=lambda r: place[r[0]])
     return [rows.claimed_from_row(r) for r in claimed.rows]
+
+
+def _merge(found: dict[str, list[Candidate]], limit: int) -> list[tuple[Candidate, str]]:
+    """The best ``limit`` candidates across queues in the fair order of docs/queues.md
+    (priority, turn, run_at, id), each with its queue. Each queue's rows come in that order,
+    so a claim of one queue needs no sort."""
+    if len(found) == 1:
+        [(queue, only)] = found.items()
+        return [(c, queue) for c in only[:limit]]
+    return sorted(
+        ((c, queue) for queue, rows_ in found.items() for c in rows_),
+        key=lambda w: (-w[0][1], w[0][3], w[0][2], w[0][0]),
+    )[:limit]
 
 
 def _candidates(
