@@ -56,17 +56,13 @@ def insert_jobs(
     can commit between the read and the insert. ``take_lock`` is for a caller's transaction,
     which may not hold the write lock yet.
     """
-    if not jobs:
-        return []
     if not has_unique(jobs):
-        return (yield from insert_rows(now, jobs))
-    return (
-        yield from insert_unique(
-            jobs,
-            _take_write_lock if take_lock else _locked,
-            lambda keys: Statement(query("unique_holders"), {"keys": json.dumps(keys), "now": now}),
-            partial(insert_rows, now),
-        )
+        return insert_rows(now, jobs)  # the plan itself: no generator around it
+    return insert_unique(
+        jobs,
+        _take_write_lock if take_lock else _locked,
+        lambda keys: Statement(query("unique_holders"), {"keys": json.dumps(keys), "now": now}),
+        partial(insert_rows, now),
     )
 
 
@@ -84,7 +80,10 @@ def _take_write_lock(keys: list[str]) -> Plan[None]:
 
 
 def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
-    """One INSERT ... SELECT over a JSON array: one statement however many jobs."""
+    """One INSERT ... SELECT over a JSON array: one statement however many jobs (none for
+    an empty batch)."""
+    if not jobs:
+        return []
     packed = json.dumps(
         [
             {
