@@ -105,6 +105,11 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
 }
 """Every transition a job can make. A pair missing here is refused by the stores."""
 
+_ENDINGS: dict[CompletionKind, Transition] = {k: TRANSITIONS[_RUNNING, k] for k in CompletionKind}
+"""The rows out of ``running``, by kind: a :class:`Completion` is built for every attempt, so
+its row is one lookup (every one of them records the attempt)."""
+assert all(row.outcome is not None for row in _ENDINGS.values())
+
 
 def transition(state: JobState, event: Event) -> Transition:
     """The row of :data:`TRANSITIONS` for ``event`` in ``state``; ``ValueError`` if none."""
@@ -156,8 +161,7 @@ class Completion:
     """How the job's ``attempt`` changes."""
 
     def __post_init__(self) -> None:
-        row = transition(JobState.RUNNING, self.kind)
-        assert row.outcome is not None  # every row out of running records the attempt
+        row = _ENDINGS[self.kind]
         # A frozen dataclass sets derived fields through object.__setattr__.
         object.__setattr__(self, "state", row.to)
         object.__setattr__(self, "outcome", row.outcome)

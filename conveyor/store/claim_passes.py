@@ -10,7 +10,8 @@ first and how often strays are looked for.
 The policy is a plan in the sans-I/O style: a generator that yields the passes to run and
 receives what each claimed. Each store runs those passes its own way (PostgreSQL: a look and a
 transaction, or a CTE; SQLite: under its single writer) with :func:`run` or :func:`run_async`,
-or inside one of its own plans; none of them repeats the policy.
+each pass a transaction of its own, or with :func:`in_plan` as statements of a larger plan
+(completions, then the claim, in one transaction); none of them repeats the policy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, replace
 
 from conveyor.store.limits import PassHint
+from conveyor.store.plan import Plan
 from conveyor.store.protocol import ClaimedJob, ClaimParams
 
 
@@ -94,6 +96,30 @@ async def run_async(
         step = next(policy)
         while True:
             found = await (limited(step) if isinstance(step, LimitedPass) else plain(step))
+            step = policy.send(found)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def in_plan(
+    policy: Policy,
+    look: Callable[[ClaimParams], Plan[bool]],
+    limited: Callable[[ClaimParams], Plan[list[ClaimedJob]]],
+    plain: Callable[[ClaimParams], Plan[list[ClaimedJob]]],
+) -> Plan[list[ClaimedJob]]:
+    """Run ``policy`` as statements of the plan it is part of, with a store's pass plans.
+
+    ``look`` is the cheap read a :class:`LimitedPass` with ``look_first`` runs before
+    ``limited``; inside one transaction it still spares the pass's heavier statements.
+    """
+    try:
+        step = next(policy)
+        while True:
+            found: list[ClaimedJob] = []
+            if isinstance(step, PlainPass):
+                found = yield from plain(step.params)
+            elif not step.look_first or (yield from look(step.params)):
+                found = yield from limited(step.params)
             step = policy.send(found)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]

@@ -1,11 +1,12 @@
 """The limited claim pass, decided once for every store.
 
 Jobs of a limited type (``limit=Concurrency(...)``, ``rate=Rate(...)``) are claimed by a pass of
-their own before the plain claim. Each store reads candidate jobs in claim order, locks their
-keys (PostgreSQL: advisory locks, in the statement that reads the candidates; SQLite: its
-single writer lock), counts what each key has spent in a later statement, then asks
-:func:`choose` which candidates may start now. This module holds that choice
-and the few rules around it, so both stores enforce exactly the same limits.
+their own before the plain claim. :func:`claim_limited` is that pass as one plan for every
+store: read candidate jobs in claim order with their keys locked (PostgreSQL: advisory locks,
+in the statement that reads the candidates; SQLite: its single writer lock), count what each
+key has spent in a later statement, ask :func:`choose` which candidates may start now, and
+claim them with their rate starts. A store gives only its statements for the three steps, so
+both stores enforce exactly the same limits.
 
 Rules: a key's concurrency budget is its smallest ``limit_max`` seen (rows of one key may
 disagree after a code change); a rate key's budget is its smallest ``rate_max`` and its longest
@@ -16,11 +17,13 @@ it spends that room at once, so later candidates of the same key see it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.store.protocol import LimitStatus
+from conveyor.store import rows
+from conveyor.store.plan import Plan
+from conveyor.store.protocol import ClaimedJob, ClaimParams, LimitStatus
 
 WINDOW_FACTOR = 4
 MIN_WINDOW = 32
@@ -93,6 +96,52 @@ class Decision:
     chosen: list[int] = field(default_factory=list)
     starts: dict[int, RateStart] = field(default_factory=dict)
     """Job id -> the start to record if that job is claimed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """What a pass's second read found: the keys' spending at ``now``, under their locks."""
+
+    now: float
+    running: dict[str, Spent]
+    starts: dict[str, Spent]
+    ready: frozenset[int] | None = None
+    """The candidates still ready; None when the lock held since they were read says all are
+    (SQLite's write lock; PostgreSQL reads them without row locks, so it must say)."""
+
+
+def claim_limited(
+    params: ClaimParams,
+    candidates: Callable[[ClaimParams, int], Plan[list[Candidate]]],
+    spent: Callable[[ClaimParams, list[Candidate]], Plan[Spending]],
+    claim: Callable[[ClaimParams, Decision, float], Plan[list[tuple[Any, ...]]]],
+) -> Plan[list[ClaimedJob]]:
+    """The limited pass for ``params``, in one transaction; the claimed jobs in claim order.
+
+    ``candidates(params, window)`` reads up to ``window`` ready limited jobs in claim order and
+    locks their keys; ``spent(params, read)`` counts, in a later statement, what those keys
+    have spent; ``claim(params, decision, now)`` claims the chosen jobs, records their rate
+    starts and returns their rows (those of :func:`conveyor.store.rows.claimed_from_row`).
+    Every job of ``params.names`` whose row carries a limit is a candidate: the row, not the
+    worker's code, says whether a job is limited.
+    """
+    if params.limit <= 0 or not params.queues or not params.names:
+        return []
+    read = yield from candidates(params, window(params.limit))
+    if not read:
+        return []
+    spending = yield from spent(params, read)
+    if spending.ready is not None:
+        # Candidates a concurrent pass claimed while this one waited for the locks would only
+        # take slots of this decision that the claim then skips.
+        read = [c for c in read if c.id in spending.ready]
+    decision = choose(read, spending.running, spending.starts, spending.now, params.limit)
+    if not decision.chosen:
+        return []
+    found = yield from claim(params, decision, spending.now)
+    # Claim order across queues: priority, run_at, id.
+    found.sort(key=lambda r: (-r[7], r[13], r[0]))
+    return [rows.claimed_from_row(r) for r in found]
 
 
 STRAY_LOOK_INTERVAL = 1.0

@@ -10,7 +10,7 @@ as such a generator (e.g. :mod:`conveyor.store.claim_passes`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,10 +19,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One SQL statement with its parameters (in the dialect's placeholder style)."""
+    """One SQL statement with its parameters (in the dialect's placeholder style).
+
+    With ``many``, the statement runs once per parameter set in it (the driver's
+    ``executemany``: one prepared statement, the loop in C) and ``params`` is unused; its
+    :class:`Result` has no rows.
+    """
 
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
+    many: Sequence[Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

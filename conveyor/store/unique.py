@@ -1,19 +1,41 @@
 """Unique keys in a batch insert, decided once for every store.
 
-A store first reads the jobs that hold the batch's keys (under a lock that keeps other
-producers out until it commits); this module then decides which jobs of the batch to write and
-what to answer for each one, in input order. A later job of the batch whose key an earlier one
-takes is a duplicate of that earlier job.
+:func:`insert_unique` is the plan every store runs: lock the batch's keys so that no other
+producer can commit a holder until this transaction ends (PostgreSQL: advisory locks; SQLite:
+its single write lock), read the jobs that hold them, then decide which jobs of the batch to
+write and what to answer for each one, in input order. A later job of the batch whose key an
+earlier one takes is a duplicate of that earlier job. Each store gives only its statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conveyor.models import JobState
+from conveyor.store.plan import Plan, Statement
 from conveyor.store.protocol import InsertedJob, NewJob
+
+
+def insert_unique(
+    jobs: Sequence[NewJob],
+    lock: Callable[[list[str]], Plan[None]],
+    holders: Callable[[list[str]], Statement],
+    insert: Callable[[Sequence[NewJob]], Plan[list[InsertedJob]]],
+) -> Plan[list[InsertedJob]]:
+    """Insert a batch with unique keys, one transaction; answers in input order.
+
+    ``lock(keys)`` keeps every other producer of ``keys`` out until the transaction ends;
+    ``holders(keys)`` reads, *after* the lock is held, the jobs holding them as rows of
+    :func:`holders_from_rows`; ``insert(jobs)`` writes the jobs no one holds.
+    """
+    keys = unique_keys(jobs)
+    yield from lock(keys)
+    found = yield holders(keys)
+    batch = UniqueBatch.split(jobs, holders_from_rows(found.rows))
+    inserted = (yield from insert(batch.to_insert)) if batch.to_insert else []
+    return batch.answer(inserted)
 
 
 def has_unique(jobs: Sequence[NewJob]) -> bool:

@@ -51,8 +51,12 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         statement = next(plan)
         async with conn.cursor(row_factory=tuple_row) as cur:
             while True:
-                await cur.execute(statement.sql, statement.params or None)
-                rows = await cur.fetchall() if cur.description is not None else []
+                if statement.many is not None:
+                    await cur.executemany(statement.sql, statement.many)
+                    rows = []
+                else:
+                    await cur.execute(statement.sql, statement.params or None)
+                    rows = await cur.fetchall() if cur.description is not None else []
                 statement = plan.send(Result(rows, cur.rowcount))
                 if is_single(plan):
                     raise RuntimeError(

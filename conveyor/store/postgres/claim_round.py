@@ -100,23 +100,13 @@ def complete_then_claim(
     """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
     transaction. Returns the completion results and every job claimed."""
     completed = yield from plans.complete_jobs(completions, params.now)
-    claimed = yield from passes_in_plan(plans, claim_passes.claim(params, hint))
+    claimed = yield from claim_passes.in_plan(
+        claim_passes.claim(params, hint),
+        plans.limited_waiting,
+        plans.claim_limited_jobs,
+        plans.claim_plain_jobs,
+    )
     return completed, claimed
-
-
-def passes_in_plan(plans: Plans, policy: claim_passes.Policy) -> Plan[list[ClaimedJob]]:
-    """Run the claim-pass ``policy`` as statements of the plan it is part of."""
-    try:
-        step = next(policy)
-        while True:
-            found: list[ClaimedJob] = []
-            if isinstance(step, claim_passes.PlainPass):
-                found = yield from plans.claim_plain_jobs(step.params)
-            elif not step.look_first or (yield from plans.limited_waiting(step.params)):
-                found = yield from plans.claim_limited_jobs(step.params)
-            step = policy.send(found)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 register_single(frozenset({"complete_and_claim_plain"}))

@@ -20,7 +20,7 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
-from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
+from conveyor.store.unique import has_unique, insert_unique
 
 
 def completion_row(c: Completion) -> dict[str, Any]:
@@ -62,14 +62,20 @@ class JobPlans(PlansBase):
     def insert_unique_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
-        """Lock the batch's keys, read their holders, insert the rest (one transaction).
+        """Lock the batch's keys, read their holders, insert the rest (one transaction; the
+        policy is :func:`conveyor.store.unique.insert_unique`)."""
+        return insert_unique(
+            jobs,
+            self._lock_unique_keys,
+            lambda keys: self.at(self.q("unique_holders"), {"keys": keys}, now),
+            lambda rest: self.insert_plain_jobs(rest, notify=notify, now=now),
+        )
 
-        The advisory locks keep every other producer of these keys waiting until this
+    def _lock_unique_keys(self, keys: list[str]) -> Plan[None]:
+        """Advisory locks on ``keys`` that keep every other producer of them waiting until this
         transaction ends. The holders are read by a *later* statement, which under READ
         COMMITTED takes a fresh snapshot after the locks were granted: it sees every holder
-        committed before, and none can commit until this transaction does.
-        """
-        keys = unique_keys(jobs)
+        committed before, and none can commit until this transaction does."""
         locked = yield Statement(self.q("lock_unique_keys"), {"keys": keys})
         if locked.rows and locked.rows[0][0] == "repeatable read":
             raise ConfigurationError(
@@ -77,12 +83,6 @@ class JobPlans(PlansBase):
                 "committed after it started; enqueue them in a READ COMMITTED (the default) or "
                 "SERIALIZABLE transaction"
             )
-        found = yield self.at(self.q("unique_holders"), {"keys": keys}, now)
-        batch = UniqueBatch.split(jobs, holders_from_rows(found.rows))
-        inserted: list[InsertedJob] = []
-        if batch.to_insert:
-            inserted = yield from self.insert_plain_jobs(batch.to_insert, notify=notify, now=now)
-        return batch.answer(inserted)
 
     def insert_plain_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
@@ -166,31 +166,34 @@ class JobPlans(PlansBase):
         return bool(found.rows[0][0])
 
     def claim_limited_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
-        """Claim limited jobs within their keys' budgets (see :mod:`conveyor.store.limits`).
+        """The limited pass (:func:`conveyor.store.limits.claim_limited`) in three statements.
 
-        Three statements at most. The first reads candidates without row locks and takes the
-        keys' advisory locks; the second (a fresh READ COMMITTED snapshot) counts what each
-        key has spent and which candidates are still ready, so every committed claim of those
-        keys is seen and none can commit until this one does; the third claims the chosen
-        jobs and records their rate starts. Must run in a transaction (the locks are
-        transaction-scoped). Every job of ``params.names`` whose row carries a limit is a
-        candidate: the row, not the worker's code, says whether a job is limited.
+        The first reads candidates without row locks and takes the keys' advisory locks; the
+        second (a fresh READ COMMITTED snapshot) counts what each key has spent and which
+        candidates are still ready, so every committed claim of those keys is seen and none
+        can commit until this one does; the third claims the chosen jobs and records their
+        rate starts. Must run in a transaction (the locks are transaction-scoped).
         """
-        if params.limit <= 0 or not params.queues or not params.names:
-            return []
+        return limits.claim_limited(
+            params, self._limited_candidates, self._limited_spent, self._limited_claim
+        )
+
+    def _limited_candidates(self, params: ClaimParams, window: int) -> Plan[list[limits.Candidate]]:
         found = yield self.at(
             self.q("limited_candidates"),
             {
                 "queues": list(params.queues),
                 "names": list(params.names),
-                "window": limits.window(params.limit),
+                "window": window,
                 "namespace": limits.LOCK_NAMESPACE,
             },
             params.now,
         )
-        if not found.rows:
-            return []
-        read = [limits.Candidate.from_row(r) for r in found.rows]
+        return [limits.Candidate.from_row(r) for r in found.rows]
+
+    def _limited_spent(
+        self, params: ClaimParams, read: list[limits.Candidate]
+    ) -> Plan[limits.Spending]:
         spent = yield self.at(
             self.q("limited_spent"),
             {
@@ -211,13 +214,12 @@ class JobPlans(PlansBase):
             else:
                 counted.append(row[:4])
         running, starts = limits.spent_from_rows(counted)
-        # Candidates a concurrent pass claimed while this one waited for the locks would
-        # only take slots of this decision that their UPDATE then skips.
-        candidates = [c for c in read if c.id in ready]
-        decision = limits.choose(candidates, running, starts, now, params.limit)
-        if not decision.chosen:
-            return []
-        recorded = [(job_id, start) for job_id, start in decision.starts.items()]
+        return limits.Spending(now, running, starts, frozenset(ready))
+
+    def _limited_claim(
+        self, params: ClaimParams, decision: limits.Decision, now: float
+    ) -> Plan[list[tuple[Any, ...]]]:
+        recorded = list(decision.starts.items())
         result = yield self.at(
             self.q("limited_claim"),
             {
@@ -232,8 +234,7 @@ class JobPlans(PlansBase):
             },
             params.now,
         )
-        found_rows = sorted(result.rows, key=lambda r: (-r[7], r[13], r[0]))
-        return [rows.claimed_from_row(r) for r in found_rows]
+        return result.rows
 
     def claim_plain_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
         """Fair between tenants, ``FOR UPDATE SKIP LOCKED`` in a CTE, one UPDATE ... RETURNING."""

@@ -55,8 +55,12 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         # Tuples whatever row factory the caller's connection was made with.
         with conn.cursor(row_factory=tuple_row) as cur:
             while True:
-                cur.execute(statement.sql, statement.params or None)
-                rows = cur.fetchall() if cur.description is not None else []
+                if statement.many is not None:
+                    cur.executemany(statement.sql, statement.many)
+                    rows = []
+                else:
+                    cur.execute(statement.sql, statement.params or None)
+                    rows = cur.fetchall() if cur.description is not None else []
                 statement = plan.send(Result(rows, cur.rowcount))
                 if is_single(plan):
                     raise RuntimeError(

@@ -15,8 +15,11 @@ def drive(conn: sqlite3.Connection, plan: Plan[T]) -> T:
     try:
         statement = next(plan)
         while True:
+            if statement.many is not None:
+                cur = conn.executemany(statement.sql, statement.many)
+                statement = plan.send(Result([], cur.rowcount))
+                continue
             cur = conn.execute(statement.sql, statement.params)
-            rows = cur.fetchall()
-            statement = plan.send(Result(rows, cur.rowcount))
+            statement = plan.send(Result(cur.fetchall(), cur.rowcount))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]

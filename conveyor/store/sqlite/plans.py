@@ -2,8 +2,7 @@
 
 Each plan takes ``now``, the store's clock read by the driver once the transaction is open (for
 a write: once the write lock is held, so a verb that waited for it never judges by a moment
-already past). The hot paths (insert, claim, complete, heartbeat) are still written inline in
-store.py; see docs/architecture.md.
+already past). The hot paths (insert, claim, complete, heartbeat) are in :mod:`.job_plans`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ process that shares the file shares it too.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +20,6 @@ from conveyor.errors import (
 from conveyor.models import (
     Attempt,
     Job,
-    JobState,
     QueueControl,
     QueueStats,
     WorkerInfo,
@@ -43,23 +41,21 @@ from conveyor.store.protocol import (
     Replay,
     Retention,
 )
-from conveyor.store.sqlite import plans
-from conveyor.store.sqlite.claims import SQLiteClaimVerbs
-from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
+from conveyor.store.sqlite import job_plans, plans
+from conveyor.store.sqlite.connection import LATEST_VERSION, Database
 from conveyor.store.sqlite.driver import drive
 from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
 from conveyor.store.sqlite.transaction import SQLiteTransaction
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
-from conveyor.store.unique import UniqueBatch, has_unique, holders_from_rows, unique_keys
+from conveyor.store.unique import has_unique
 
 T = TypeVar("T")
 
 
 class SQLiteStore(
     DerivedVerbs,
-    SQLiteClaimVerbs,
     SQLiteScheduleVerbs,
     SQLiteMonitorVerbs,
     SQLiteWebVerbs,
@@ -118,14 +114,21 @@ class SQLiteStore(
     # -- producing ----------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob], *, now: float | None = None) -> list[InsertedJob]:
-        """Insert all jobs in one transaction."""
+        """Insert all jobs in one transaction (:func:`.job_plans.insert_jobs`)."""
         if not jobs:
             return []
+        # A producer's insert does not take the handoff lock (see Database.write).
         with self.db.write(handoff=False) as conn:
-            return self._insert(conn, jobs, now)
+            return drive(conn, job_plans.insert_jobs(self.now() if now is None else now, jobs))
 
     def insert_jobs_in(self, connection: object, jobs: Sequence[NewJob]) -> list[InsertedJob]:
-        """Insert on the caller's ``sqlite3.Connection`` to the same file, in its transaction."""
+        """Insert on the caller's ``sqlite3.Connection`` to the same file, in its transaction.
+
+        Unique jobs need the write lock before their holders are read, so that the check sees
+        every committed holder and keeps other producers out until the caller commits. In
+        autocommit mode there is no caller's transaction to join, so they get an immediate one
+        of their own.
+        """
         if not isinstance(connection, sqlite3.Connection):
             raise ConfigurationError(
                 f"enqueue(connection=...) on the SQLite store takes a sqlite3.Connection to "
@@ -137,96 +140,45 @@ class SQLiteStore(
                 f"enqueue(connection=...): that connection is to {row[2] if row else '?'!r}, "
                 f"not to Conveyor's database {str(self.path)!r}"
             )
+        if not jobs:
+            return []
         try:
-            if jobs and has_unique(jobs):
-                return self._insert_unique_in(connection, jobs)
-            return self._insert(connection, jobs) if jobs else []
+            own_transaction = connection.isolation_level is None and not connection.in_transaction
+            if not (own_transaction and has_unique(jobs)):
+                plan = job_plans.insert_jobs(self.now(), jobs, take_lock=True)
+                return drive(connection, plan)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = drive(connection, job_plans.insert_jobs(self.now(), jobs))
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return inserted
         except sqlite3.Error as exc:
             raise StoreError(f"the SQLite database refused the enqueue ({exc})") from exc
-
-    def _insert_unique_in(
-        self, conn: sqlite3.Connection, jobs: Sequence[NewJob]
-    ) -> list[InsertedJob]:
-        """Unique jobs on the caller's connection: check and insert under the write lock.
-
-        The check must see every committed holder and keep other producers out until the
-        caller commits, so the write lock is taken before the check. In autocommit mode there
-        is no caller's transaction to join, so the insert gets an immediate one of its own.
-        """
-        if conn.isolation_level is None and not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                inserted = self._insert(conn, jobs)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return inserted
-        # A write that changes nothing takes the write lock (Python's sqlite3 opens the
-        # transaction first). If the caller's transaction already read an older snapshot,
-        # SQLite refuses the upgrade ("database is locked") rather than let a holder be missed.
-        conn.execute(query("take_write_lock"))
-        return self._insert(conn, jobs)
-
-    def _insert(
-        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], at: float | None = None
-    ) -> list[InsertedJob]:
-        """Insert inside the write transaction open on ``conn``; unique keys are checked here.
-
-        Without unique keys this is one statement. With them, the holders of the batch's keys
-        are read first: under the write lock nothing can commit between the read and the insert.
-        """
-        now = self.now() if at is None else at  # the caller's clock, else the store's
-        if not has_unique(jobs):
-            return self._insert_rows(conn, jobs, now)
-        found = conn.execute(
-            query("unique_holders"), {"keys": json.dumps(unique_keys(jobs)), "now": now}
-        ).fetchall()
-        batch = UniqueBatch.split(jobs, holders_from_rows(found))
-        inserted = self._insert_rows(conn, batch.to_insert, now) if batch.to_insert else []
-        return batch.answer(inserted)
-
-    def _insert_rows(
-        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
-    ) -> list[InsertedJob]:
-        """One INSERT ... SELECT over a JSON array: one statement however many jobs."""
-        packed = json.dumps(
-            [
-                {
-                    "queue": job.queue,
-                    "name": job.name,
-                    "args": job.args_json,
-                    "priority": job.priority,
-                    "max_attempts": job.max_attempts,
-                    "run_at": job.run_at if job.run_at is not None else now + job.delay,
-                    "timeout": job.timeout,
-                    "unique_key": job.unique_key,
-                    "unique_for": job.unique_for,
-                    "tenant": job.tenant,
-                    "meta": job.meta_json,
-                    "limit_key": job.limit_key,
-                    "limit_max": job.limit_max,
-                    "rate_key": job.rate_key,
-                    "rate_max": job.rate_max,
-                    "rate_per": job.rate_per,
-                }
-                for job in jobs
-            ]
-        )
-        found = conn.execute(query("insert_jobs"), {"jobs": packed, "now": now}).fetchall()
-        # Ids are assigned in insertion order, which follows the input order.
-        found.sort(key=lambda r: r[0])
-        return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in found]
 
     # -- working ------------------------------------------------------------------------------
 
     def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
-        """See :meth:`Store.claim_jobs`: the passes of :func:`conveyor.store.claim_passes.claim`."""
+        """See :meth:`Store.claim_jobs`: the passes of :func:`conveyor.store.claim_passes.claim`,
+        each in a write transaction of its own."""
         return claim_passes.run(
-            claim_passes.claim(params, self.pass_hint),
-            lambda step: self.claim_limited_jobs(step.params, look_first=step.look_first),
-            lambda step: self.claim_plain_jobs(step.params),
+            claim_passes.claim(params, self.pass_hint), self._limited_pass, self._plain_pass
         )
+
+    def _limited_pass(self, step: claim_passes.LimitedPass) -> list[ClaimedJob]:
+        params = step.params
+        if not job_plans.wants_jobs(params):
+            return []
+        if step.look_first and not self._read(job_plans.limited_waiting, params, now=params.now):
+            return []
+        return self._write(job_plans.claim_limited_jobs, params, now=params.now)
+
+    def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
+        if not job_plans.wants_jobs(step.params):
+            return []  # without taking the write lock
+        return self._write(job_plans.claim_plain_jobs, step.params, now=step.params.now)
 
     def complete_jobs(
         self, completions: Sequence[Completion], *, now: float | None = None
@@ -234,46 +186,7 @@ class SQLiteStore(
         """Apply outcomes for attempts still holding their job; refuse the rest."""
         if not completions:
             return []
-        with self.db.write() as conn:
-            return self._complete(conn, completions, now)
-
-    def _complete(
-        self, conn: sqlite3.Connection, completions: Sequence[Completion], at: float | None
-    ) -> list[CompletionResult]:
-        now = self.now() if at is None else at  # read under the write lock
-        ids = json.dumps([c.job_id for c in completions])
-        held = {r[0]: r for r in conn.execute(query("select_running"), {"ids": ids}).fetchall()}
-        results = []
-        by_statement: dict[str, list[dict[str, Any]]] = {}
-        attempts: list[dict[str, Any]] = []
-        for c in completions:
-            row = held.pop(c.job_id, None)  # a second completion for one attempt is refused
-            if row is None or row[1] != c.token:
-                results.append(CompletionResult(c.job_id, accepted=False))
-                continue
-            statement, params = plans.update_for(c, now)
-            by_statement.setdefault(statement, []).append(params)
-            attempts.append(
-                {
-                    "job_id": c.job_id,
-                    "attempt": row[2],
-                    "token": c.token,
-                    "worker_id": row[3],
-                    "started_at": row[4],
-                    "now": now,
-                    "outcome": str(c.outcome),
-                    "error_type": c.error.type if c.error else None,
-                    "error_message": c.error.message if c.error else None,
-                    "traceback": c.error.traceback if c.error else None,
-                }
-            )
-            results.append(CompletionResult(c.job_id, accepted=True))
-        # One executemany per statement shape keeps the loop in C.
-        for statement, rows_ in by_statement.items():
-            conn.executemany(query(statement), rows_)
-        if attempts:
-            conn.executemany(query("insert_attempt"), attempts)
-        return results
+        return self._write(job_plans.complete_jobs, completions, now=now)
 
     def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -281,10 +194,9 @@ class SQLiteStore(
         """See :meth:`Store.complete_and_claim`: one immediate transaction for both."""
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
-        with self.db.write() as conn:
-            completed = self._complete(conn, completions, params.now)
-            # The claim's own writes join this transaction (Database.write nests).
-            claimed = self.claim_jobs(params)
+        completed, claimed = self._write(
+            job_plans.complete_and_claim, completions, params, self.pass_hint, now=params.now
+        )
         return ClaimRound(completed, claimed)
 
     def begin(self) -> SQLiteTransaction:
@@ -296,23 +208,7 @@ class SQLiteStore(
 
     def heartbeat(self, params: HeartbeatParams) -> frozenset[int]:
         """Renew leases held under the given tokens and mark the worker seen."""
-        tokens = dict(params.held)
-        with self.db.write() as conn:
-            # Under the write lock, as in claim_plain_jobs.
-            now = self.now() if params.now is None else params.now
-            conn.execute(query("touch_worker"), {"worker_id": params.worker_id, "now": now})
-            if not tokens:
-                return frozenset()
-            renewed = conn.execute(
-                query("heartbeat"),
-                {
-                    "now": now,
-                    "lease_seconds": params.lease_seconds,
-                    "worker_id": params.worker_id,
-                    "held": json.dumps(list(tokens.items())),
-                },
-            ).fetchall()
-        return frozenset(job_id for job_id, token in renewed if tokens.get(job_id) == token)
+        return self._write(job_plans.heartbeat, params, now=params.now)
 
     def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
         """See :meth:`Store.set_progress`."""

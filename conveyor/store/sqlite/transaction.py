@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import StoreError, StoreUnavailableError
 from conveyor.store.protocol import Completion
+from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import connect, query
+from conveyor.store.sqlite.driver import drive
 
 if TYPE_CHECKING:
     from conveyor.store.sqlite.store import SQLiteStore
@@ -31,7 +33,9 @@ class SQLiteTransaction:
         """Apply the attempt's completion inside this transaction (guarded by its token), at
         ``now`` (default: the store's clock, read under the write lock this transaction holds)."""
         try:
-            [result] = self._store._complete(self.connection, [completion], now)
+            when = self._store.now() if now is None else now
+            plan = job_plans.complete_jobs(when, [completion])
+            [result] = drive(self.connection, plan)
         except sqlite3.Error as exc:
             raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
         return result.accepted

@@ -8,7 +8,6 @@ scheduler's: the (schedule, slot) primary key turns the loser's insert into a no
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,9 @@ from conveyor.store.schedule_rows import (
     ledger_from_row,
     schedule_from_row,
 )
+from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import query
+from conveyor.store.sqlite.driver import drive
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
@@ -28,7 +29,6 @@ from conveyor.store.watch_types import (
 )
 
 if TYPE_CHECKING:
-    from conveyor.store.protocol import InsertedJob, NewJob
     from conveyor.store.sqlite.connection import Database
 
 
@@ -39,10 +39,6 @@ class SQLiteScheduleVerbs:
         db: Database
 
         def now(self) -> float: ...
-
-        def _insert(
-            self, conn: sqlite3.Connection, jobs: Sequence[NewJob], at: float | None = None
-        ) -> list[InsertedJob]: ...
 
     def put_schedules(self, rows: Sequence[ScheduleRow]) -> list[bool]:
         """See :meth:`ScheduleVerbs.put_schedules`."""
@@ -111,7 +107,7 @@ class SQLiteScheduleVerbs:
             ]
             to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
             jobs = [f.job for f in to_enqueue if f.job is not None]
-            inserted = self._insert(conn, jobs, now) if jobs else []
+            inserted = drive(conn, job_plans.insert_jobs(now, jobs)) if jobs else []
             job_of = {f.slot: job.id for f, job in zip(to_enqueue, inserted, strict=True)}
             conn.executemany(
                 query("slot_link_job"),
