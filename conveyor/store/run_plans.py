@@ -91,8 +91,9 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
     """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
     if progress.to_insert:
+        templates = {s.id: s.template for s in progress.stages}
         jobs = [
-            stage_job(progress.by_id(i.stage_id).template, progress.id, i.stage_id, i.item)
+            stage_job(templates[i.stage_id], progress.id, i.stage_id, i.item)
             for i in progress.to_insert
         ]
         ids = yield from d.insert_jobs(jobs, now)
