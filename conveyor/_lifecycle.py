@@ -153,6 +153,10 @@ class Completion:
     result_json: str | None = None
     retry_delay: float = 0.0
     error: ErrorInfo | None = None
+    in_run: bool = False
+    """True for a pipeline stage job (the worker knows it from the job's name): the store then
+    advances the job's run in the transaction that applies this completion (see
+    :mod:`conveyor.store.contract.runs`). Plain jobs leave it False and pay nothing for runs."""
     state: JobState = field(init=False)
     """The job's next state."""
     outcome: AttemptOutcome = field(init=False)

@@ -32,6 +32,26 @@ PENDING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYI
 """States a job waits in before it is claimed; it is claimable once ``run_at`` has passed."""
 
 
+class RunState(enum.StrEnum):
+    """Where a pipeline run is. ``running`` until every stage is final or one fails."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StageState(enum.StrEnum):
+    """Where one stage of a run is: ``waiting`` for parents, ``active`` (its jobs exist), or
+    final."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class AttemptOutcome(enum.StrEnum):
     """How one attempt ended."""
 

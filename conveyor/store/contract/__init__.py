@@ -10,6 +10,8 @@
 - :mod:`~conveyor.store.contract.audit`: the log of operator actions.
 - :mod:`~conveyor.store.contract.dashboard`: dead-letter groups, chart series, sessions.
 - :mod:`~conveyor.store.contract.records`: the records the job and queue verbs exchange.
+- :mod:`~conveyor.store.contract.runs`: pipeline runs, their stages and ``ctx.step``
+  checkpoints (records in :mod:`~conveyor.store.contract.run_records`).
 
 :class:`conveyor.store.protocol.Store` is the composition of these protocols.
 

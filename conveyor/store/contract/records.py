@@ -183,3 +183,6 @@ class Retention:
     included."""
     watch: float = 30 * 86400.0
     """How long judged schedule slots, resolved incidents and check-in pings are kept."""
+    runs: float = 30 * 86400.0
+    """How long a finished pipeline run (with its stages, items, outputs and steps) is kept
+    after it finished. A running run is never pruned, whatever its age."""

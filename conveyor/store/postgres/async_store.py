@@ -26,6 +26,11 @@ from conveyor.store.postgres.claim_round import complete_and_claim_plain, comple
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
+from conveyor.store.postgres.run_verbs import (
+    AsyncPostgresRunVerbs,
+    completing,
+    rescuing,
+)
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -66,7 +71,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-class AsyncPostgresStore:
+class AsyncPostgresStore(AsyncPostgresRunVerbs):
     """An :class:`~conveyor.store.protocol.AsyncStore` on PostgreSQL."""
 
     def __init__(self, store: PostgresStore) -> None:
@@ -246,7 +251,7 @@ class AsyncPostgresStore:
         self, completions: Sequence[Completion], *, now: float | None = None
     ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self.run(self.plans.complete_jobs(completions, now), "completing jobs")
+        return await self.run(completing(self.plans, completions, now), "completing jobs")
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -259,7 +264,8 @@ class AsyncPostgresStore:
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        if params.limited_names:
+        if params.limited_names or any(c.in_run for c in completions):
+            # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = await self.run(plan, "completing and claiming jobs")
             return ClaimRound(completed, claimed)
@@ -288,7 +294,7 @@ class AsyncPostgresStore:
 
     async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
+        return await self.run(rescuing(self.plans, limit, now), "rescuing expired leases")
 
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None

@@ -22,6 +22,7 @@ from conveyor.store.postgres.plans import (
     completion_row,
     register_single,
 )
+from conveyor.store.postgres.run_verbs import completing
 from conveyor.store.postgres.sql import fill_hook, part
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionResult
 
@@ -99,7 +100,8 @@ def complete_then_claim(
 ) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
     """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
     transaction. Returns the completion results and every job claimed."""
-    completed = yield from plans.complete_jobs(completions, params.now)
+    # A stage job's completion advances its run here too, before the claim.
+    completed = yield from completing(plans, completions, params.now)
     claimed = yield from claim_passes.in_plan(
         claim_passes.claim(params, hint),
         plans.limited_waiting,

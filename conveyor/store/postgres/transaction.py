@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.run_verbs import completing
 from conveyor.store.protocol import Completion
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class PostgresTransaction:
         ``now`` (default: the server's clock)."""
         [result] = self._store.run_on(
             self.connection,
-            self._store.plans.complete_jobs([completion], now),
+            completing(self._store.plans, [completion], now),
             "completing a job",
         )
         return result.accepted
@@ -109,7 +110,7 @@ class AsyncPostgresTransaction:
         """See :meth:`PostgresTransaction.complete`."""
         [result] = await self._store.run_on(
             self.connection,
-            self._store.plans.complete_jobs([completion], now),
+            completing(self._store.plans, [completion], now),
             "completing a job",
         )
         return result.accepted

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -159,12 +159,21 @@ def complete_jobs(now: float, completions: Sequence[Completion]) -> Plan[list[Co
     return results
 
 
+Completing = Callable[[float, Sequence[Completion]], Plan[list[CompletionResult]]]
+"""A plan that applies completions at ``now``: :func:`complete_jobs`, or the store's wrapper
+that also advances pipeline runs (:func:`conveyor.store.sqlite.run_verbs.completing`)."""
+
+
 def complete_and_claim(
-    now: float, completions: Sequence[Completion], params: ClaimParams, hint: PassHint
+    now: float,
+    completions: Sequence[Completion],
+    params: ClaimParams,
+    hint: PassHint,
+    complete: Completing = complete_jobs,
 ) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
-    """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
-    transaction at one ``now``."""
-    completed = yield from complete_jobs(now, completions)
+    """Complete (with ``complete``), then the claim's passes
+    (:func:`conveyor.store.claim_passes.claim`), in one transaction at one ``now``."""
+    completed = yield from complete(now, completions)
     claimed = yield from claim_passes.in_plan(
         claim_passes.claim(params, hint),
         partial(limited_waiting, now),

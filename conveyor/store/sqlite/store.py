@@ -41,7 +41,7 @@ from conveyor.store.protocol import (
     Replay,
     Retention,
 )
-from conveyor.store.sqlite import job_plans, plans
+from conveyor.store.sqlite import job_plans, plans, run_verbs
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database
 from conveyor.store.sqlite.driver import drive
 from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
@@ -60,6 +60,7 @@ class SQLiteStore(
     SQLiteMonitorVerbs,
     SQLiteWebVerbs,
     SQLiteOutboxVerbs,
+    run_verbs.SQLiteRunVerbs,
 ):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
@@ -186,7 +187,7 @@ class SQLiteStore(
         """Apply outcomes for attempts still holding their job; refuse the rest."""
         if not completions:
             return []
-        return self._write(job_plans.complete_jobs, completions, now=now)
+        return self._write(run_verbs.completing, completions, now=now)
 
     def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -195,7 +196,7 @@ class SQLiteStore(
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
         completed, claimed = self._write(
-            job_plans.complete_and_claim, completions, params, self.pass_hint, now=params.now
+            run_verbs.completing_and_claiming, completions, params, self.pass_hint, now=params.now
         )
         return ClaimRound(completed, claimed)
 
@@ -216,7 +217,7 @@ class SQLiteStore(
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired` (:func:`conveyor._lifecycle.lost_attempt` decides)."""
-        return self._write(plans.rescue_expired, limit, now=now)
+        return self._write(run_verbs.rescuing, limit, now=now)
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
@@ -298,16 +299,18 @@ class SQLiteStore(
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
-        return self._write(plans.cancel_jobs, flt, now=now)
+        return self._write(run_verbs.cancelling, flt, now=now)
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """See :meth:`Store.discard_jobs`."""
         return self._write(plans.discard_jobs, flt)
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
-        """See :meth:`Store.prune`: three write transactions, so none holds the lock long."""
+        """See :meth:`Store.prune`: four write transactions (jobs, the monitor's records,
+        deliveries, finished runs), so none holds the lock long."""
         jobs = self._write(plans.prune, retention, limit, now=now)
-        return jobs + self.prune_watch(retention, limit, now) + self.prune_deliveries(limit)
+        jobs += self.prune_watch(retention, limit, now) + self.prune_deliveries(limit)
+        return jobs + self._write(run_verbs.prune_runs, retention, limit, now=now)
 
     # -- ctx.once() records -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import StoreError, StoreUnavailableError
 from conveyor.store.protocol import Completion
-from conveyor.store.sqlite import job_plans
+from conveyor.store.sqlite import run_verbs
 from conveyor.store.sqlite.connection import connect, query
 from conveyor.store.sqlite.driver import drive
 
@@ -34,7 +34,8 @@ class SQLiteTransaction:
         ``now`` (default: the store's clock, read under the write lock this transaction holds)."""
         try:
             when = self._store.now() if now is None else now
-            plan = job_plans.complete_jobs(when, [completion])
+            # A stage job's run advances in this same transaction (run_verbs.completing).
+            plan = run_verbs.completing(when, [completion])
             [result] = drive(self.connection, plan)
         except sqlite3.Error as exc:
             raise StoreError(f"could not complete job {completion.job_id} ({exc})") from exc
