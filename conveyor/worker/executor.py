@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import json
 import logging
@@ -120,7 +121,7 @@ class Executor:
             options = definition.options if definition else JobOptions()
             # The backoff is drawn only for an attempt that may be retried.
             delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
-            self.completer.add(decide(job, options, outcome, delay))
+            self.completer.add(_in_run(decide(job, options, outcome, delay), definition))
             self.completed += 1
         self._on_finished(run)
 
@@ -142,6 +143,7 @@ class Executor:
             deadline=None if timeout is None else time.time() + timeout,
             worker_id=self.worker_id,
             created_at=job.created_at,
+            _token=job.token,
         )
         if job.meta_json != "{}":
             meta = json.loads(job.meta_json)
@@ -210,6 +212,8 @@ class Executor:
         outcome: Outcome,
     ) -> Outcome | Settled | Lost:
         tx = ctx.take_transaction()
+        if ctx._settled:
+            return Settled()
         if tx is None:
             return outcome
         completion = _transactional_completion(job, definition, outcome)
@@ -245,8 +249,15 @@ def _transactional_completion(
     """The success to commit with the handler's writes, or None to roll them back."""
     if not isinstance(outcome, Succeeded):
         return None
-    completion = decide(job, definition.options, outcome, 0.0)
+    completion = _in_run(decide(job, definition.options, outcome, 0.0), definition)
     return completion if completion.kind is CompletionKind.SUCCEEDED else None
+
+
+def _in_run(completion: Completion, definition: JobDefinition[Any, Any] | None) -> Completion:
+    """Mark a pipeline stage job's completion, so the store advances its run with it."""
+    if definition is None or not definition.in_run:
+        return completion
+    return dataclasses.replace(completion, in_run=True)
 
 
 def _settle_sync(
@@ -254,6 +265,8 @@ def _settle_sync(
 ) -> Outcome | Settled | Lost:
     """Finish a transaction the sync handler opened through ``ctx.transaction``."""
     tx = ctx.take_transaction()
+    if ctx._settled:
+        return Settled()
     if tx is None:
         return outcome
     completion = _transactional_completion(job, definition, outcome)

@@ -1,0 +1,8 @@
+"""Pipelines: stages that run as jobs, check the shape at every seam, fan out and in, and
+resume where they stopped. Declare one with :meth:`conveyor.Conveyor.pipeline`; see
+docs/pipelines.md."""
+
+from conveyor.pipelines.declare import ItemFailure, Pipeline, Stage
+from conveyor.pipelines.seams import SeamError
+
+__all__ = ["ItemFailure", "Pipeline", "SeamError", "Stage"]
