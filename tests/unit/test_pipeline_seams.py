@@ -19,9 +19,11 @@ from conveyor.pipelines.seams import OutputCheck, seam_problem
 from conveyor.pipelines.wrapper import Expansion, check_output, prepare
 from conveyor.store.contract.run_records import (
     EXPANDER_ITEM,
-    ItemFailure as StoredFailure,
     ParentOutput,
     StageInput,
+)
+from conveyor.store.contract.run_records import (
+    ItemFailure as StoredFailure,
 )
 
 
@@ -178,7 +180,7 @@ def test_pipeline_names_are_checked() -> None:
     app.pipeline("ok")
     with pytest.raises(ConfigurationError, match="twice"):
         app.pipeline("ok")
-    with pytest.raises(ConfigurationError, match="'.'"):
+    with pytest.raises(ConfigurationError, match=r"'\.'"):
         app.pipeline("a.b")
     with pytest.raises(ConfigurationError, match="deadline"):
         app.pipeline("c", deadline="-5s")
@@ -229,7 +231,7 @@ def test_output_over_the_size_limit_is_a_permanent_seam_error() -> None:
         return "x" * n
 
     assert check_output(big, "x" * 10) == "x" * 10
-    with pytest.raises(SeamError, match="over the limit of 100 bytes.*return its key"):
+    with pytest.raises(SeamError, match=r"over the limit of 100 bytes.*return its key"):
         check_output(big, "x" * 200)
 
 
@@ -247,7 +249,10 @@ def test_a_stage_call_is_built_from_its_stored_input() -> None:
     assert prepare(fetch, given(run_input_json='{"doc_id": 7}'), 1, 0) == {"doc_id": 7}
     expansion = prepare(
         embed,
-        given(item=EXPANDER_ITEM, parents=(ParentOutput("fetch", '{"doc_id":7,"chunks":["a","b"]}'),)),
+        given(
+            item=EXPANDER_ITEM,
+            parents=(ParentOutput("fetch", '{"doc_id":7,"chunks":["a","b"]}'),),
+        ),
         1,
         EXPANDER_ITEM,
     )
@@ -271,7 +276,7 @@ def test_a_stored_input_that_no_longer_fits_is_a_seam_error() -> None:
     _, ingest = ingest_app()
     with pytest.raises(SeamError, match="stage `fetch` cannot take its input"):
         prepare(ingest.stages["fetch"], given(run_input_json='{"doc_id": "seven"}'), 1, 0)
-    with pytest.raises(SeamError, match="stored output of `fetch`.*resume from `fetch`"):
+    with pytest.raises(SeamError, match=r"stored output of `fetch`.*resume from `fetch`"):
         prepare(
             ingest.stages["embed"],
             given(item=EXPANDER_ITEM, parents=(ParentOutput("fetch", '{"doc_id":7}'),)),
