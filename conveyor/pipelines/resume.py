@@ -105,6 +105,12 @@ def plan_resume(app: Conveyor, run: RunDetail, from_: str | None, given: Any) ->
                 "to run a stage and everything after it again"
             )
     rerun = _descendants(pipeline, start)
+    for stage in run.stages:
+        if stage.stage not in rerun and stage.state is not StageState.SUCCEEDED:
+            raise ResumeRefusedError(
+                f"run {run.id}: stage `{stage.stage}` is {stage.state} and would not be re-run "
+                f"from {from_!r}; resume from it (or from a stage before it)"
+            )
     input_json = None if given is UNSET else encode_input(pipeline.stages[from_ or ""], given)
     _check_reused(pipeline, run, rerun, from_ if input_json is not None else None)
     return ResumePlan(
