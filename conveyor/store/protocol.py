@@ -36,6 +36,7 @@ from conveyor.store.contract.records import LimitStatus as LimitStatus  # noqa: 
 from conveyor.store.contract.records import NewJob as NewJob  # noqa: PLC0414
 from conveyor.store.contract.records import Replay as Replay  # noqa: PLC0414
 from conveyor.store.contract.records import Retention as Retention  # noqa: PLC0414
+from conveyor.store.contract.runs import AsyncRunVerbs, RunVerbs
 from conveyor.store.contract.schedules import ScheduleVerbs
 from conveyor.store.contract.workers import WorkerVerbs
 
@@ -50,6 +51,7 @@ class Store(
     OutboxVerbs,
     AuditVerbs,
     DashboardVerbs,
+    RunVerbs,
     Protocol,
 ):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.
@@ -80,7 +82,7 @@ class Store(
 
 
 @runtime_checkable
-class AsyncStore(Protocol):
+class AsyncStore(AsyncRunVerbs, Protocol):
     """The asynchronous twin of :class:`Store`, used by workers and async producers."""
 
     @property

@@ -26,11 +26,12 @@ from conveyor.store.protocol import (
     Store,
     StoreTransaction,
 )
+from conveyor.store.threaded_runs import ThreadedRunVerbs
 
 T = TypeVar("T")
 
 
-class ThreadedAsyncStore:
+class ThreadedAsyncStore(ThreadedRunVerbs):
     """Runs a sync :class:`Store`'s verbs on a private thread, one call at a time."""
 
     def __init__(self, store: Store) -> None:

@@ -25,6 +25,12 @@ from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.plans import Plan, Result, is_single
+from conveyor.store.postgres.run_verbs import (
+    AsyncPostgresRunVerbs,
+    completing,
+    pruning,
+    rescuing,
+)
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -61,7 +67,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-class AsyncPostgresStore:
+class AsyncPostgresStore(AsyncPostgresRunVerbs):
     """An :class:`~conveyor.store.protocol.AsyncStore` on PostgreSQL."""
 
     def __init__(self, store: PostgresStore) -> None:
@@ -223,7 +229,7 @@ class AsyncPostgresStore:
         self, completions: Sequence[Completion], *, now: float | None = None
     ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return await self.run(self.plans.complete_jobs(completions, now), "completing jobs")
+        return await self.run(completing(self.plans, completions, now), "completing jobs")
 
     async def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -236,7 +242,8 @@ class AsyncPostgresStore:
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        if params.limited_names:
+        if params.limited_names or any(c.in_run for c in completions):
+            # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = await self.run(plan, "completing and claiming jobs")
             return ClaimRound(completed, claimed)
@@ -265,7 +272,7 @@ class AsyncPostgresStore:
 
     async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return await self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
+        return await self.run(rescuing(self.plans, limit, now), "rescuing expired leases")
 
     async def register_worker(self, info: WorkerInfo) -> None:
         """See :meth:`Store.register_worker`."""
@@ -286,7 +293,7 @@ class AsyncPostgresStore:
         self, retention: Retention, limit: int = 10_000, *, now: float | None = None
     ) -> int:
         """See :meth:`Store.prune`."""
-        return await self.run(self.plans.prune(retention, limit, now), "pruning")
+        return await self.run(pruning(self.plans, retention, limit, now), "pruning")
 
     async def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None

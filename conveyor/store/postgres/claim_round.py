@@ -21,6 +21,7 @@ from conveyor.store.postgres.plans import (
     completion_row,
     register_single,
 )
+from conveyor.store.postgres.run_verbs import completing
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionResult
 
@@ -102,7 +103,7 @@ def complete_then_claim(
 ) -> Plan[tuple[list[CompletionResult], list[ClaimedJob]]]:
     """Complete, then the claim's passes (:func:`conveyor.store.claim_passes.claim`), in one
     transaction. Returns the completion results and every job claimed."""
-    completed = yield from plans.complete_jobs(completions, params.now)
+    completed = yield from completing(plans, completions, params.now)
     claimed = yield from passes_in_plan(plans, claim_passes.claim(params, hint))
     return completed, claimed
 

@@ -21,6 +21,13 @@ from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
+from conveyor.store.postgres.run_verbs import (
+    PostgresRunVerbs,
+    cancelling,
+    completing,
+    pruning,
+    rescuing,
+)
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
@@ -66,7 +73,12 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
 
 
 class PostgresStore(
-    DerivedVerbs, PostgresScheduleVerbs, PostgresMonitorVerbs, PostgresWebVerbs, PostgresOutboxVerbs
+    DerivedVerbs,
+    PostgresScheduleVerbs,
+    PostgresMonitorVerbs,
+    PostgresWebVerbs,
+    PostgresOutboxVerbs,
+    PostgresRunVerbs,
 ):
     """A :class:`~conveyor.store.protocol.Store` on PostgreSQL (psycopg 3)."""
 
@@ -234,7 +246,7 @@ class PostgresStore(
         self, completions: Sequence[Completion], *, now: float | None = None
     ) -> list[CompletionResult]:
         """See :meth:`Store.complete_jobs`."""
-        return self.run(self.plans.complete_jobs(completions, now), "completing jobs")
+        return self.run(completing(self.plans, completions, now), "completing jobs")
 
     def complete_and_claim(
         self, completions: Sequence[Completion], params: ClaimParams
@@ -247,7 +259,8 @@ class PostgresStore(
         """
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
-        if params.limited_names:
+        if params.limited_names or any(c.in_run for c in completions):
+            # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = self.run(plan, "completing and claiming jobs")
             return ClaimRound(completed, claimed)
@@ -272,7 +285,7 @@ class PostgresStore(
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
-        return self.run(self.plans.rescue_expired(limit, now), "rescuing expired leases")
+        return self.run(rescuing(self.plans, limit, now), "rescuing expired leases")
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
@@ -316,7 +329,7 @@ class PostgresStore(
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
-        return self.run(self.plans.cancel_jobs(flt, now), "cancelling jobs")
+        return self.run(cancelling(self.plans, flt, now), "cancelling jobs")
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """See :meth:`Store.discard_jobs`."""
@@ -324,7 +337,7 @@ class PostgresStore(
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self.run(self.plans.prune(retention, limit, now), "pruning")
+        return self.run(pruning(self.plans, retention, limit, now), "pruning")
 
     def next_due_in(
         self, queues: Sequence[str], names: Sequence[str], *, now: float | None = None

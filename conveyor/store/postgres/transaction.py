@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.run_verbs import completing
 from conveyor.store.protocol import Completion
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class PostgresTransaction:
     def complete(self, completion: Completion) -> bool:
         """Apply the completion inside this transaction (guarded by the attempt's token)."""
         [result] = self._store.run_on(
-            self.connection, self._store.plans.complete_jobs([completion]), "completing a job"
+            self.connection, completing(self._store.plans, [completion], None), "completing a job"
         )
         return result.accepted
 
@@ -105,7 +106,7 @@ class AsyncPostgresTransaction:
     async def complete(self, completion: Completion) -> bool:
         """See :meth:`PostgresTransaction.complete`."""
         [result] = await self._store.run_on(
-            self.connection, self._store.plans.complete_jobs([completion]), "completing a job"
+            self.connection, completing(self._store.plans, [completion], None), "completing a job"
         )
         return result.accepted
 

@@ -48,6 +48,13 @@ from conveyor.store.sqlite.claims import SQLiteClaimVerbs
 from conveyor.store.sqlite.connection import LATEST_VERSION, Database, query
 from conveyor.store.sqlite.driver import drive
 from conveyor.store.sqlite.outbox_verbs import SQLiteOutboxVerbs
+from conveyor.store.sqlite.run_verbs import (
+    SQLiteRunVerbs,
+    advance_completed,
+    cancelling,
+    pruning,
+    rescuing,
+)
 from conveyor.store.sqlite.transaction import SQLiteTransaction
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
@@ -64,6 +71,7 @@ class SQLiteStore(
     SQLiteMonitorVerbs,
     SQLiteWebVerbs,
     SQLiteOutboxVerbs,
+    SQLiteRunVerbs,
 ):
     """A :class:`~conveyor.store.protocol.Store` on a SQLite file."""
 
@@ -273,6 +281,8 @@ class SQLiteStore(
             conn.executemany(query(statement), rows_)
         if attempts:
             conn.executemany(query("insert_attempt"), attempts)
+        # Stage jobs' runs advance in this transaction (nothing happens for plain jobs).
+        advance_completed(conn, completions, [r.accepted for r in results], now)
         return results
 
     def complete_and_claim(
@@ -320,7 +330,7 @@ class SQLiteStore(
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired` (:func:`conveyor._lifecycle.lost_attempt` decides)."""
-        return self._write(plans.rescue_expired, limit, now=now)
+        return self._write(rescuing, limit, now=now)
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
@@ -410,7 +420,7 @@ class SQLiteStore(
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
-        return self._write(plans.cancel_jobs, flt, now=now)
+        return self._write(cancelling, flt, now=now)
 
     def discard_jobs(self, flt: JobFilter) -> int:
         """See :meth:`Store.discard_jobs`."""
@@ -418,7 +428,7 @@ class SQLiteStore(
 
     def prune(self, retention: Retention, limit: int = 10_000, *, now: float | None = None) -> int:
         """See :meth:`Store.prune`."""
-        return self._write(plans.prune, retention, limit, now=now)
+        return self._write(pruning, retention, limit, now=now)
 
     # -- ctx.once() records -------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+SELECT name, value FROM {schema}.conveyor_steps WHERE job_id = %(job_id)s ORDER BY name

@@ -1,0 +1,282 @@
+"""Pipeline runs on PostgreSQL: the dialect of the shared run plans, the job verbs that advance
+runs, and the run verbs of the sync and async stores.
+
+The plans are :mod:`conveyor.store.run_plans` and :mod:`conveyor.store.run_reads`; this module
+gives them the ``run_*.sql`` statements and the job writes of :class:`Plans`. The job verbs
+that can make a stage job final (complete, cancel, rescue) run the advance in their own
+transaction through the wrappers below; a batch with no stage job completion runs exactly
+the plan it ran before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psycopg
+
+from conveyor._lifecycle import Action, Completion, sources, target, transition
+from conveyor.errors import ConfigurationError
+from conveyor.store import run_plans, run_reads
+from conveyor.store.connections import driver_connection, driver_connection_async
+from conveyor.store.contract.records import CompletionResult, JobFilter, NewJob, Retention
+from conveyor.store.contract.run_records import (
+    NewRun,
+    RunDetail,
+    RunFilter,
+    RunReset,
+    RunSummary,
+    StageInput,
+)
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.postgres.plans import Plans
+from conveyor.store.postgres.plans_base import at
+
+if TYPE_CHECKING:
+    from conveyor.store.postgres.store import PostgresStore
+
+T = TypeVar("T")
+
+
+def _cancel_params() -> dict[str, Any]:
+    from_states = sources(Action.CANCEL)
+    recorded = {st: transition(st, Action.CANCEL).outcome for st in from_states}
+    [outcome] = {o for o in recorded.values() if o is not None}
+    return {
+        "lc_from": [str(st) for st in from_states],
+        "lc_to": str(target(Action.CANCEL)),
+        "lc_recorded": [str(st) for st, o in recorded.items() if o is not None],
+        "lc_outcome": str(outcome),
+    }
+
+
+class PostgresRunDialect:
+    """The run plans' statements and job writes on PostgreSQL (see ``RunDialect``)."""
+
+    def __init__(self, plans: Plans) -> None:
+        self.plans = plans
+
+    def stmt(self, name: str, params: dict[str, Any], now: float | None) -> Statement:
+        """``queries/<name>.sql`` on the server's clock, or at ``now``."""
+        return at(self.plans.q(name), params, now)
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
+        """Insert with the NOTIFY that wakes workers; ids in input order."""
+        inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
+        return [i.id for i in inserted]
+
+    def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
+        """complete_jobs.sql for one attempt (it advances no run)."""
+        [result] = yield from self.plans.complete_jobs([completion], now)
+        return result.accepted
+
+    def cancel_jobs(self, ids: Sequence[int], now: float | None) -> Plan[list[int]]:
+        """Cancel those not final, skipping rows another transaction holds."""
+        if not ids:
+            return []
+        params = {"ids": json.dumps(list(ids)), **_cancel_params()}
+        result = yield self.stmt("run_cancel_jobs", params, now)
+        return sorted(int(r[0]) for r in result.rows)
+
+
+def dialect(plans: Plans) -> PostgresRunDialect:
+    """The run dialect over ``plans``."""
+    return PostgresRunDialect(plans)
+
+
+# -- the job verbs that advance runs -------------------------------------------------------------
+
+
+def completing(
+    plans: Plans, completions: Sequence[Completion], now: float | None
+) -> Plan[list[CompletionResult]]:
+    """The plan that applies ``completions``: complete_jobs as it is when none is a stage job's,
+    else it followed by the advance of the accepted final ones, in one transaction."""
+    if not any(c.in_run for c in completions):
+        return plans.complete_jobs(completions, now)
+    return _complete_and_advance(plans, completions, now)
+
+
+def _complete_and_advance(
+    plans: Plans, completions: Sequence[Completion], now: float | None
+) -> Plan[list[CompletionResult]]:
+    results = yield from plans.complete_jobs(completions, now)
+    ended = [
+        c.job_id
+        for c, r in zip(completions, results, strict=True)
+        if r.accepted and c.in_run and c.state.is_final
+    ]
+    yield from run_plans.advance(dialect(plans), ended, now)
+    return results
+
+
+def cancelling(plans: Plans, flt: JobFilter, now: float | None) -> Plan[list[int]]:
+    """cancel_jobs, then the advance of the runs of the stage jobs it cancelled."""
+    cancelled = yield from plans.cancel_jobs(flt, now)
+    yield from run_plans.advance(dialect(plans), cancelled, now)
+    return cancelled
+
+
+def rescuing(plans: Plans, limit: int, now: float | None) -> Plan[list[int]]:
+    """rescue_expired, then the advance of the runs of the stage jobs it sent to ``dead``."""
+    rescued = yield from plans.rescue_expired(limit, now)
+    yield from run_plans.advance(dialect(plans), rescued, now)
+    return rescued
+
+
+def pruning(plans: Plans, retention: Retention, limit: int, now: float | None) -> Plan[int]:
+    """prune, then finished runs past ``retention.runs`` and their jobs' old steps."""
+    total = yield from plans.prune(retention, limit, now)
+    return total + (yield from run_reads.prune_runs(dialect(plans), retention.runs, limit, now))
+
+
+def _caller_connection(
+    connection: object, check_same_database: Callable[[str], None]
+) -> psycopg.Connection[Any]:
+    raw = driver_connection(connection)
+    if not isinstance(raw, psycopg.Connection):
+        raise ConfigurationError(
+            "start(connection=...) on PostgreSQL takes a psycopg.Connection or a SQLAlchemy "
+            f"Connection/Session using psycopg (postgresql+psycopg://), got "
+            f"{type(raw).__name__}; from async code use the async start"
+        )
+    check_same_database(raw.info.dbname)
+    return raw
+
+
+# -- the run verbs -------------------------------------------------------------------------------
+
+
+class PostgresRunVerbs:
+    """:class:`~conveyor.store.contract.runs.RunVerbs` for :class:`PostgresStore`."""
+
+    if TYPE_CHECKING:  # provided by PostgresStore
+        plans: Plans
+
+        def run(self, plan: Plan[T], where: str) -> T: ...
+        def run_on(self, conn: Any, plan: Plan[T], where: str) -> T: ...
+        def check_same_database(self, dbname: str) -> None: ...
+
+    def start_run(
+        self, run: NewRun, *, connection: object | None = None, now: float | None = None
+    ) -> int:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.start_run`."""
+        plan = run_plans.start_run(dialect(self.plans), run, now)
+        if connection is None:
+            return self.run(plan, "starting a run")
+        raw = _caller_connection(connection, self.check_same_database)
+        return self.run_on(raw, plan, "starting a run")
+
+    def expand_stage(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return self.run(plan, "fanning out a stage")
+
+    def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
+        plan = run_reads.stage_input(dialect(self.plans), stage_run_id, item, None)
+        return self.run(plan, "reading a stage's input")
+
+    def get_run(self, run_id: int) -> RunDetail | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
+        return self.run(run_reads.get_run(dialect(self.plans), run_id, None), "reading a run")
+
+    def list_runs(self, flt: RunFilter) -> list[RunSummary]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""
+        return self.run(run_reads.list_runs(dialect(self.plans), flt, None), "listing runs")
+
+    def cancel_run(self, run_id: int, *, by: str | None = None, now: float | None = None) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
+        plan = run_plans.cancel_run(dialect(self.plans), run_id, by, now)
+        return self.run(plan, "cancelling a run")
+
+    def reset_run(self, reset: RunReset, *, now: float | None = None) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
+        return self.run(run_plans.reset_run(dialect(self.plans), reset, now), "resuming a run")
+
+    def save_step(self, job_id: int, token: int, name: str, value_json: str) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.save_step`."""
+        plan = run_reads.save_step(dialect(self.plans), job_id, token, name, value_json, None)
+        return self.run(plan, "saving a step")
+
+    def load_steps(self, job_id: int) -> dict[str, str]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
+        return self.run(run_reads.load_steps(dialect(self.plans), job_id, None), "reading steps")
+
+
+class AsyncPostgresRunVerbs:
+    """:class:`~conveyor.store.contract.runs.AsyncRunVerbs` for :class:`AsyncPostgresStore`."""
+
+    if TYPE_CHECKING:  # provided by AsyncPostgresStore
+        plans: Plans
+        _store: PostgresStore
+
+        async def run(self, plan: Plan[T], where: str) -> T: ...
+        async def run_on(self, conn: Any, plan: Plan[T], where: str) -> T: ...
+
+    async def start_run(
+        self, run: NewRun, *, connection: object | None = None, now: float | None = None
+    ) -> int:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.start_run`."""
+        if connection is None:
+            plan = run_plans.start_run(dialect(self.plans), run, now)
+            return await self.run(plan, "starting a run")
+        raw = await driver_connection_async(connection)
+        if isinstance(raw, psycopg.Connection):
+            return self._store.start_run(run, connection=raw, now=now)
+        if not isinstance(raw, psycopg.AsyncConnection):
+            raise ConfigurationError(
+                "start(connection=...) from async code on PostgreSQL takes a psycopg "
+                "AsyncConnection or a SQLAlchemy AsyncConnection/AsyncSession using psycopg, "
+                f"got {type(raw).__name__}"
+            )
+        self._store.check_same_database(raw.info.dbname)
+        plan = run_plans.start_run(dialect(self.plans), run, now)
+        return await self.run_on(raw, plan, "starting a run")
+
+    async def expand_stage(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return await self.run(plan, "fanning out a stage")
+
+    async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
+        plan = run_reads.stage_input(dialect(self.plans), stage_run_id, item, None)
+        return await self.run(plan, "reading a stage's input")
+
+    async def get_run(self, run_id: int) -> RunDetail | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
+        plan = run_reads.get_run(dialect(self.plans), run_id, None)
+        return await self.run(plan, "reading a run")
+
+    async def list_runs(self, flt: RunFilter) -> list[RunSummary]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""
+        plan = run_reads.list_runs(dialect(self.plans), flt, None)
+        return await self.run(plan, "listing runs")
+
+    async def cancel_run(
+        self, run_id: int, *, by: str | None = None, now: float | None = None
+    ) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
+        plan = run_plans.cancel_run(dialect(self.plans), run_id, by, now)
+        return await self.run(plan, "cancelling a run")
+
+    async def reset_run(self, reset: RunReset, *, now: float | None = None) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
+        plan = run_plans.reset_run(dialect(self.plans), reset, now)
+        return await self.run(plan, "resuming a run")
+
+    async def save_step(self, job_id: int, token: int, name: str, value_json: str) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.save_step`."""
+        plan = run_reads.save_step(dialect(self.plans), job_id, token, name, value_json, None)
+        return await self.run(plan, "saving a step")
+
+    async def load_steps(self, job_id: int) -> dict[str, str]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
+        plan = run_reads.load_steps(dialect(self.plans), job_id, None)
+        return await self.run(plan, "reading steps")

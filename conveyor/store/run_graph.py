@@ -1,0 +1,389 @@
+"""A run's stages as the advance sees them, and the rules that move them, written once.
+
+Every write a run makes (its start, the advance when a stage job ends, the fan-out, a cancel,
+a resume) loads the run's stage rows under the run's row lock, changes them here in plain
+Python, and writes back what changed (:mod:`conveyor.store.run_plans`). Because every writer
+of a run's stage rows holds that lock, reading and writing back absolute values loses no
+update, and no rule lives in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.models import RunState, StageState
+from conveyor.store.contract.records import NewJob
+from conveyor.store.contract.run_records import (
+    EXPANDER_ITEM,
+    ItemFailure,
+    ItemPolicy,
+    JobTemplate,
+    NewRun,
+    ParentOutput,
+)
+
+FINAL_STAGES = frozenset({StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELLED})
+
+ITEM_QUEUED = "queued"
+ITEM_SUCCEEDED = "succeeded"
+ITEM_FAILED = "failed"
+ITEM_CANCELLED = "cancelled"
+
+
+def template_json(template: JobTemplate) -> str:
+    """A job template as stored in its stage row."""
+    return json.dumps(asdict(template), sort_keys=True)
+
+
+def template_from_json(text: str) -> JobTemplate:
+    """The stored template back (unknown keys from a newer version are ignored)."""
+    raw = json.loads(text)
+    known = JobTemplate.__dataclass_fields__
+    return JobTemplate(**{k: v for k, v in raw.items() if k in known})
+
+
+def stage_job(template: JobTemplate, run_id: int, stage_run_id: int, item: int) -> NewJob:
+    """The job of one item of a stage: the template, due now, pointing at its item."""
+    args = json.dumps({"run_id": run_id, "stage_run_id": stage_run_id, "item": item})
+    return NewJob(
+        queue=template.queue,
+        name=template.name,
+        args_json=args,
+        max_attempts=template.max_attempts,
+        priority=template.priority,
+        timeout=template.timeout,
+        tenant=template.tenant,
+        meta_json=template.meta_json,
+        limit_key=template.limit_key,
+        limit_max=template.limit_max,
+        rate_key=template.rate_key,
+        rate_max=template.rate_max,
+        rate_per=template.rate_per,
+    )
+
+
+def check_graph(run: NewRun) -> None:
+    """Refuse a graph no run could finish, naming what is wrong (``ConfigurationError``)."""
+    if not run.stages:
+        raise ConfigurationError(f"pipeline {run.pipeline!r} has no stage; declare one")
+    names = [s.name for s in run.stages]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigurationError(f"pipeline {run.pipeline!r} has two stages named {name!r}")
+        seen.add(name)
+    for s in run.stages:
+        unknown = [p for p in s.parents if p not in seen]
+        if unknown:
+            raise ConfigurationError(
+                f"stage {s.name!r} of {run.pipeline!r} runs after unknown stage {unknown[0]!r}"
+            )
+        if s.fan_out and len(s.parents) != 1:
+            raise ConfigurationError(
+                f"fan-out stage {s.name!r} of {run.pipeline!r} must run after exactly one "
+                f"stage (it has {len(s.parents)}): its items come from that stage's output"
+            )
+    parents = {s.name: s.parents for s in run.stages}
+    done: set[str] = set()
+    while len(done) < len(names):
+        ready = [n for n in names if n not in done and all(p in done for p in parents[n])]
+        if not ready:
+            cycle = sorted(n for n in names if n not in done)
+            raise ConfigurationError(
+                f"the stages {cycle} of {run.pipeline!r} wait for each other (a cycle)"
+            )
+        done.update(ready)
+
+
+@dataclass(slots=True)
+class StageRow:
+    """One stage run, loaded under the run's lock; ``dirty`` when it must be written back."""
+
+    id: int
+    stage: str
+    state: StageState
+    parents: tuple[str, ...]
+    pending: int
+    fan_out: bool
+    policy: ItemPolicy
+    total: int
+    left: int
+    failed: int
+    template: JobTemplate
+    error: str | None
+    override: str | None
+    started: bool = False
+    """Set ``started_at`` to now when written."""
+    finished: bool = False
+    """Set ``finished_at`` to now when written."""
+    cleared: bool = False
+    """Clear ``started_at``, ``finished_at`` and ``error`` when written (a resume)."""
+    dirty: bool = False
+
+    def as_update(self) -> dict[str, Any]:
+        """The row's values as the stage update statement's batch takes them."""
+        return {
+            "id": self.id,
+            "state": str(self.state),
+            "pending": self.pending,
+            "total": self.total,
+            "left": self.left,
+            "failed": self.failed,
+            "template": template_json(self.template),
+            "error": self.error,
+            "override": self.override,
+            "started": self.started,
+            "finished": self.finished,
+            "cleared": self.cleared,
+        }
+
+
+def stage_from_row(row: Sequence[Any]) -> StageRow:
+    """A row of run_load_stages: id, run_id, stage, state, parents, pending, fan_out, policy,
+    total, left, failed, template, error, override."""
+    return StageRow(
+        id=int(row[0]),
+        stage=row[2],
+        state=StageState(row[3]),
+        parents=tuple(json.loads(row[4])),
+        pending=int(row[5]),
+        fan_out=bool(row[6]),
+        policy=ItemPolicy(row[7]),
+        total=int(row[8]),
+        left=int(row[9]),
+        failed=int(row[10]),
+        template=template_from_json(row[11]),
+        error=row[12],
+        override=row[13],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A job to insert for an item of a stage (with the item's input, for fan-out items)."""
+
+    stage_id: int
+    item: int
+    input_json: str | None = None
+
+
+@dataclass(slots=True)
+class RunProgress:
+    """A locked run and its stages, and what the rules decided to write."""
+
+    id: int
+    state: RunState
+    stages: list[StageRow]
+    error: str | None = None
+    to_insert: list[NewItem] = field(default_factory=list)
+    cancel_jobs: bool = False
+    """Cancel the run's unfinished jobs (the run failed or was cancelled)."""
+    progressed: bool = False
+    """A stage finished: ``last_progress_at`` moves to now."""
+    run_dirty: bool = False
+    resumed: bool = False
+    """A resume: ``resumes`` goes up by one, the result and finish time are cleared."""
+
+    def by_id(self, stage_id: int) -> StageRow:
+        """The stage with row id ``stage_id``."""
+        return next(s for s in self.stages if s.id == stage_id)
+
+    def by_name(self, name: str) -> StageRow:
+        """The stage named ``name``."""
+        return next(s for s in self.stages if s.stage == name)
+
+    def children(self, name: str) -> list[StageRow]:
+        """The stages that run after ``name``."""
+        return [s for s in self.stages if name in s.parents]
+
+    def sinks(self) -> list[StageRow]:
+        """Stages no other stage runs after: their outputs are the run's result."""
+        return [s for s in self.stages if not self.children(s.stage)]
+
+    @property
+    def running(self) -> bool:
+        """Whether the run still moves (a finished run's late completions change nothing)."""
+        return self.state is RunState.RUNNING
+
+    # -- the rules --------------------------------------------------------------------------
+
+    def activate(self, stage: StageRow) -> None:
+        """``stage`` has no pending parent: it becomes active with its job (or expander)."""
+        stage.state = StageState.ACTIVE
+        stage.started = True
+        stage.dirty = True
+        stage.total, stage.left, stage.failed = (0, 1, 0) if stage.fan_out else (1, 1, 0)
+        self.to_insert.append(NewItem(stage.id, EXPANDER_ITEM if stage.fan_out else 0))
+
+    def start(self) -> None:
+        """Activate every stage without parents (a new run)."""
+        for stage in self.stages:
+            if stage.state is StageState.WAITING and stage.pending == 0:
+                self.activate(stage)
+
+    def item_ended(self, stage: StageRow, item: int, state: str, error: str | None) -> None:
+        """An item's job became final (``state``: an item state) and its row took the result."""
+        stage.left -= 1
+        stage.dirty = True
+        if state == ITEM_SUCCEEDED:
+            if item == EXPANDER_ITEM and self.running and stage.state is StageState.ACTIVE:
+                # The expander finishes through expand_stage; finishing any other way would
+                # leave the stage without items, waiting forever.
+                self.fail(stage, f"stage {stage.stage!r}: its expander job finished without "
+                          "fanning out (expand_stage was not called)", cancelled=False)
+            elif stage.left == 0:
+                self.stage_done(stage)
+            return
+        if item != EXPANDER_ITEM:
+            stage.failed += 1
+        if not self.running or stage.state is not StageState.ACTIVE:
+            return
+        plain = not stage.fan_out or item == EXPANDER_ITEM
+        if plain or stage.policy is ItemPolicy.FAIL:
+            what = "its expander" if item == EXPANDER_ITEM else f"item {item}"
+            word = "was cancelled" if state == ITEM_CANCELLED else "failed"
+            where = f"stage {stage.stage!r}" if plain and item == 0 else (
+                f"stage {stage.stage!r}, {what}"
+            )
+            self.fail(stage, f"{where} {word}: {error or 'no error recorded'}",
+                      cancelled=state == ITEM_CANCELLED)
+        elif stage.left == 0:
+            self.stage_done(stage)
+
+    def stage_done(self, stage: StageRow) -> None:
+        """Every item of ``stage`` ended (and the policy tolerates the failures): it succeeds,
+        its children lose a pending parent, and those left with none become active."""
+        if not self.running or stage.state is not StageState.ACTIVE:
+            return
+        stage.state = StageState.SUCCEEDED
+        stage.finished = True
+        stage.dirty = True
+        self.progressed = True
+        self.run_dirty = True
+        for child in self.children(stage.stage):
+            child.pending -= 1
+            child.dirty = True
+            if child.pending == 0 and child.state is StageState.WAITING:
+                self.activate(child)
+        if all(s.state is StageState.SUCCEEDED for s in self.stages):
+            self.state = RunState.SUCCEEDED
+
+    def fail(self, stage: StageRow | None, error: str, *, cancelled: bool) -> None:
+        """The run stops: ``stage`` (if any) fails or is cancelled with ``error``, every other
+        unfinished stage is cancelled, and the run's unfinished jobs are to be cancelled."""
+        if not self.running:
+            return
+        self.state = RunState.CANCELLED if cancelled else RunState.FAILED
+        self.error = error
+        self.run_dirty = True
+        self.cancel_jobs = True
+        for other in self.stages:
+            if other.state in FINAL_STAGES:
+                continue
+            other.state = StageState.CANCELLED
+            if other is stage:
+                other.state = StageState.CANCELLED if cancelled else StageState.FAILED
+                other.error = error
+            other.finished = True
+            other.dirty = True
+
+    def expanded(self, stage: StageRow, items_json: Sequence[str]) -> None:
+        """The expander of ``stage`` fanned out into ``items_json`` (it has succeeded)."""
+        stage.total = stage.left = len(items_json)
+        stage.failed = 0
+        stage.dirty = True
+        self.to_insert.extend(NewItem(stage.id, i, text) for i, text in enumerate(items_json))
+        if not items_json:
+            self.stage_done(stage)
+
+    def reset(self, names: Iterable[str], override: tuple[str, str] | None) -> None:
+        """A resume: ``names`` go back to waiting, the run runs again, the ready ones start."""
+        chosen = set(names)
+        for s in self.stages:
+            if s.stage not in chosen:
+                continue
+            s.state = StageState.WAITING
+            s.total = s.left = s.failed = 0
+            s.error = None
+            s.override = override[1] if override and override[0] == s.stage else None
+            s.cleared = True
+            s.dirty = True
+        for s in self.stages:
+            if s.stage in chosen:
+                s.pending = sum(1 for p in s.parents if p in chosen)
+        self.state = RunState.RUNNING
+        self.error = None
+        self.run_dirty = True
+        self.resumed = True
+        self.progressed = True
+        self.start()
+
+
+def check_reset(progress: RunProgress, names: Sequence[str]) -> None:
+    """Refuse a resume set the run could not finish from, naming the stage at fault."""
+    known = {s.stage for s in progress.stages}
+    chosen = set(names)
+    if not chosen:
+        raise ConfigurationError(f"resuming run {progress.id}: name at least one stage to re-run")
+    for name in names:
+        if name not in known:
+            raise ConfigurationError(
+                f"run {progress.id} has no stage {name!r} (its stages: {sorted(known)})"
+            )
+    for s in progress.stages:
+        if s.stage in chosen:
+            continue
+        if s.state is not StageState.SUCCEEDED:
+            raise ConfigurationError(
+                f"resuming run {progress.id}: stage {s.stage!r} is {s.state} and is not "
+                "re-run; re-run it too (or resume from a stage before it)"
+            )
+        if any(p in chosen for p in s.parents):
+            parent = next(p for p in s.parents if p in chosen)
+            raise ConfigurationError(
+                f"resuming run {progress.id}: stage {s.stage!r} runs after {parent!r}, which "
+                "is re-run, so it must be re-run too"
+            )
+
+
+# -- outputs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An item as read back: its number, state, input, output and error."""
+
+    item: int
+    state: str
+    input_json: str | None
+    output_json: str | None
+    error: str | None
+
+
+def stage_output(stage: StageRow, items: Sequence[ItemRow]) -> ParentOutput:
+    """A finished stage's output as its children get it (items in item order)."""
+    if not stage.fan_out:
+        first = next((i for i in items if i.item == 0), None)
+        text = first.output_json if first is not None else None
+        return ParentOutput(stage.stage, text if text is not None else "null")
+    ordered = sorted((i for i in items if i.item >= 0), key=lambda i: i.item)
+    outputs = [i.output_json or "null" for i in ordered if i.state == ITEM_SUCCEEDED]
+    failures: tuple[ItemFailure, ...] = ()
+    if stage.policy is ItemPolicy.COLLECT:
+        failures = tuple(
+            ItemFailure(i.item, i.input_json, i.error)
+            for i in ordered
+            if i.state in (ITEM_FAILED, ITEM_CANCELLED)
+        )
+    return ParentOutput(stage.stage, "[" + ",".join(outputs) + "]", True, failures)
+
+
+def run_result(sinks: Sequence[ParentOutput]) -> str:
+    """The run's result: the one sink's output, or an object of the sinks' by stage name."""
+    if len(sinks) == 1:
+        return sinks[0].output_json
+    return "{" + ",".join(f"{json.dumps(s.stage)}:{s.output_json}" for s in sinks) + "}"

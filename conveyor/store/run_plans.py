@@ -1,0 +1,283 @@
+"""The run verbs that write, as plans written once for both stores (see :mod:`.plan`).
+
+Each store supplies a :class:`RunDialect`: its SQL for each named statement (one file per
+statement and dialect, ``run_*.sql``; list parameters travel as JSON text so both dialects
+take the same parameters), and the three job writes it already has (insert, complete one
+attempt, cancel). The rules are :mod:`conveyor.store.run_graph`'s.
+
+**The advance** (:func:`advance`) runs inside the transaction that made stage jobs final,
+so completing a stage's last item, enqueueing what became ready and finishing the run commit
+together or not at all. Its lock order is fixed: the finishing transaction holds its jobs'
+rows, then takes the run rows (in id order), then writes stage rows; a run-wide cancel skips
+job rows another transaction holds (that transaction finishes them itself), so no two
+writers of a run wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from conveyor._lifecycle import Completion, CompletionKind
+from conveyor.errors import ConfigurationError
+from conveyor.models import RunState
+from conveyor.store.contract.records import NewJob
+from conveyor.store.contract.run_records import NewRun, RunReset
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.run_graph import (
+    ItemRow,
+    RunProgress,
+    StageRow,
+    check_graph,
+    check_reset,
+    run_result,
+    stage_from_row,
+    stage_job,
+    stage_output,
+    template_json,
+)
+
+
+class RunDialect(Protocol):
+    """What a store gives the run plans: its statements and its job writes."""
+
+    def stmt(self, name: str, params: dict[str, Any], now: float | None) -> Statement:
+        """The statement ``run_<name>.sql`` (or another named query) at ``now``."""
+        ...
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
+        """Insert plain jobs (waking workers as an insert does); their ids in input order."""
+        ...
+
+    def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
+        """Apply one completion, fenced by state and token, without advancing any run."""
+        ...
+
+    def cancel_jobs(self, ids: Sequence[int], now: float | None) -> Plan[list[int]]:
+        """Cancel these jobs where unfinished (as ``cancel_jobs``); skip any whose row another
+        transaction holds (PostgreSQL); return the ids cancelled."""
+        ...
+
+
+# -- loading under the run lock ------------------------------------------------------------------
+
+
+def _load(
+    d: RunDialect, locked: list[tuple[Any, ...]], now: float | None
+) -> Plan[list[RunProgress]]:
+    """The locked runs (rows of id, state) with their stages."""
+    if not locked:
+        return []
+    ids = [int(r[0]) for r in locked]
+    found = yield d.stmt("run_load_stages", {"run_ids": json.dumps(ids)}, now)
+    stages: dict[int, list[StageRow]] = {i: [] for i in ids}
+    for row in found.rows:
+        stages[int(row[1])].append(stage_from_row(row))
+    return [RunProgress(int(r[0]), RunState(r[1]), stages[int(r[0])]) for r in locked]
+
+
+def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress | None]:
+    locked = yield d.stmt("run_lock_run", {"run_id": run_id}, now)
+    loaded = yield from _load(d, locked.rows, now)
+    return loaded[0] if loaded else None
+
+
+# -- writing back --------------------------------------------------------------------------------
+
+
+def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
+    """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
+    if progress.to_insert:
+        jobs = [
+            stage_job(progress.by_id(i.stage_id).template, progress.id, i.stage_id, i.item)
+            for i in progress.to_insert
+        ]
+        ids = yield from d.insert_jobs(jobs, now)
+        batch = [
+            {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
+            for i, job_id in zip(progress.to_insert, ids, strict=True)
+        ]
+        yield d.stmt("run_insert_items", {"batch": json.dumps(batch)}, now)
+        progress.to_insert = []
+    if progress.cancel_jobs:
+        found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
+        cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
+        if cancelled:
+            marked = yield d.stmt("run_cancel_items", {"ids": json.dumps(cancelled)}, now)
+            for (stage_id,) in marked.rows:
+                stage = progress.by_id(int(stage_id))
+                stage.left -= 1
+                stage.dirty = True
+    dirty = [s.as_update() for s in progress.stages if s.dirty]
+    if dirty:
+        yield d.stmt("run_update_stages", {"batch": json.dumps(dirty)}, now)
+    if progress.run_dirty or progress.progressed:
+        result = None
+        if progress.state is RunState.SUCCEEDED:
+            sinks = progress.sinks()
+            items = yield from _items(d, [s.id for s in sinks], now)
+            result = run_result([stage_output(s, items.get(s.id, [])) for s in sinks])
+        yield d.stmt(
+            "run_update",
+            {
+                "id": progress.id,
+                "state": str(progress.state),
+                "error": progress.error,
+                "result": result,
+                "finished": progress.state is not RunState.RUNNING,
+                "progressed": progress.progressed,
+                "resumed": progress.resumed,
+            },
+            now,
+        )
+
+
+def _items(
+    d: RunDialect, stage_ids: list[int], now: float | None
+) -> Plan[dict[int, list[ItemRow]]]:
+    """The items of these stages, in item order, by stage id."""
+    found = yield d.stmt("run_items_of", {"ids": json.dumps(stage_ids)}, now)
+    out: dict[int, list[ItemRow]] = {}
+    for stage_id, item, state, input_json, output_json, error, _job in found.rows:
+        out.setdefault(int(stage_id), []).append(
+            ItemRow(int(item), state, input_json, output_json, error)
+        )
+    return out
+
+
+def record(
+    d: RunDialect, by: str | None, action: str, run_id: int, details: dict[str, Any],
+    now: float | None,
+) -> Statement:
+    """The audit record of an operator's action on a run."""
+    return d.stmt(
+        "web_action_record",
+        {
+            "actor": by or "unknown",
+            "action": action,
+            "target": f"run:{run_id}",
+            "details_json": json.dumps(details, sort_keys=True),
+        },
+        now,
+    )
+
+
+# -- the verbs -----------------------------------------------------------------------------------
+
+
+def start_run(d: RunDialect, run: NewRun, now: float | None) -> Plan[int]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.start_run`."""
+    check_graph(run)
+    inserted = yield d.stmt(
+        "run_insert",
+        {
+            "pipeline": run.pipeline,
+            "input": run.input_json,
+            "graph": run.graph_json,
+            "deadline_at": run.deadline_at,
+            "stall_after": run.stall_after,
+            "tenant": run.tenant,
+        },
+        now,
+    )
+    run_id = int(inserted.rows[0][0])
+    batch = [
+        {
+            "position": i,
+            "stage": s.name,
+            "parents": json.dumps(list(s.parents)),
+            "pending": len(s.parents),
+            "fan_out": s.fan_out,
+            "policy": str(s.on_item_failure),
+            "template": template_json(s.template),
+        }
+        for i, s in enumerate(run.stages)
+    ]
+    yield d.stmt("run_insert_stages", {"run_id": run_id, "batch": json.dumps(batch)}, now)
+    progress = yield from _lock_run(d, run_id, now)
+    assert progress is not None  # inserted by this transaction
+    progress.start()
+    yield from flush(d, progress, now)
+    return run_id
+
+
+def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[None]:
+    """Advance the runs of those of ``job_ids`` that are stage jobs and became final (in the
+    transaction that made them final). Other ids cost one indexed statement."""
+    if not job_ids:
+        return
+    ended = yield d.stmt("run_finish_items", {"ids": json.dumps(sorted(set(job_ids)))}, now)
+    if not ended.rows:
+        return
+    stage_ids = sorted({int(r[0]) for r in ended.rows})
+    locked = yield d.stmt("run_lock_runs", {"stage_ids": json.dumps(stage_ids)}, now)
+    for progress in (yield from _load(d, locked.rows, now)):
+        mine = {s.id for s in progress.stages}
+        for stage_id, item, state, error in sorted(r for r in ended.rows if int(r[0]) in mine):
+            progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error)
+        yield from flush(d, progress, now)
+
+
+def expand_stage(
+    d: RunDialect, job_id: int, token: int, items_json: Sequence[str], now: float | None
+) -> Plan[bool]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
+    done = yield from d.complete(Completion(job_id, token, CompletionKind.SUCCEEDED), now)
+    if not done:
+        return False
+    found = yield d.stmt("run_expander", {"job_id": job_id}, now)
+    if not found.rows:
+        return False
+    stage_id, run_id = int(found.rows[0][0]), int(found.rows[0][1])
+    yield d.stmt("run_expander_done", {"stage_run_id": stage_id}, now)
+    progress = yield from _lock_run(d, run_id, now)
+    if progress is None:
+        return False
+    stage = progress.by_id(stage_id)
+    if not progress.running or str(stage.state) != "active":
+        return False
+    progress.expanded(stage, items_json)
+    yield from flush(d, progress, now)
+    return True
+
+
+def cancel_run(d: RunDialect, run_id: int, by: str | None, now: float | None) -> Plan[bool]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
+    progress = yield from _lock_run(d, run_id, now)
+    if progress is None or not progress.running:
+        return False
+    progress.fail(None, f"cancelled by {by or 'an operator'}", cancelled=True)
+    yield from flush(d, progress, now)
+    yield record(d, by, "run.cancel", run_id, {}, now)
+    return True
+
+
+def reset_run(d: RunDialect, reset: RunReset, now: float | None) -> Plan[bool]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
+    progress = yield from _lock_run(d, reset.run_id, now)
+    if progress is None or progress.running:
+        return False
+    check_reset(progress, reset.stages)
+    chosen = set(reset.stages)
+    for name, template in reset.templates:
+        if name not in chosen:
+            raise ConfigurationError(
+                f"resuming run {reset.run_id}: a new template for {name!r}, which is not re-run"
+            )
+        progress.by_name(name).template = template
+    if reset.input_override is not None and reset.input_override[0] not in chosen:
+        raise ConfigurationError(
+            f"resuming run {reset.run_id}: new input for {reset.input_override[0]!r}, which "
+            "is not re-run; resume from that stage"
+        )
+    ids = [s.id for s in progress.stages if s.stage in chosen]
+    yield d.stmt("run_delete_items", {"stage_ids": json.dumps(ids)}, now)
+    progress.reset(reset.stages, reset.input_override)
+    yield from flush(d, progress, now)
+    details = {
+        "stages": sorted(chosen),
+        "input_for": reset.input_override[0] if reset.input_override else None,
+    }
+    yield record(d, reset.by, "run.resume", reset.run_id, details, now)
+    return True

@@ -1,0 +1,168 @@
+"""The run verbs that read, ``ctx.step``'s checkpoints and the pruning of finished runs, as
+plans written once for both stores (see :mod:`conveyor.store.run_plans` for the dialect)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conveyor.models import RunState
+from conveyor.store.contract.run_records import (
+    RunDetail,
+    RunFilter,
+    RunSummary,
+    StageInput,
+    StageRunInfo,
+)
+from conveyor.store.plan import Plan
+from conveyor.store.run_graph import ItemRow, StageRow, stage_from_row, stage_output
+from conveyor.store.run_plans import RunDialect, _items
+
+
+def stage_input(
+    d: RunDialect, stage_run_id: int, item: int, now: float | None
+) -> Plan[StageInput | None]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
+    head = yield d.stmt("run_stage_head", {"stage_run_id": stage_run_id, "item": item}, now)
+    if not head.rows:
+        return None
+    run_id, stage, parents_json, override, run_input, run_state, item_input = head.rows[0]
+    parents: list[str] = json.loads(parents_json)
+    outputs = []
+    if parents:
+        found = yield d.stmt("run_load_stages", {"run_ids": json.dumps([run_id])}, now)
+        by_name = {s.stage: s for s in map(stage_from_row, found.rows)}
+        wanted = [by_name[p] for p in parents]
+        items = yield from _items(d, [s.id for s in wanted], now)
+        outputs = [stage_output(s, items.get(s.id, [])) for s in wanted]
+    return StageInput(
+        run_id=int(run_id),
+        stage=stage,
+        item=item,
+        run_state=RunState(run_state),
+        run_input_json=run_input,
+        parents=tuple(outputs),
+        item_input_json=item_input,
+        override_json=override,
+    )
+
+
+def get_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunDetail | None]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
+    found = yield d.stmt("run_get", {"run_id": run_id}, now)
+    if not found.rows:
+        return None
+    r = found.rows[0]
+    loaded = yield d.stmt("run_load_stages", {"run_ids": json.dumps([run_id])}, now)
+    stages = [(stage_from_row(row), row) for row in loaded.rows]
+    listed = yield d.stmt("run_items_of", {"ids": json.dumps([s.id for s, _ in stages])}, now)
+    items: dict[int, list[ItemRow]] = {}
+    jobs: dict[int, list[int]] = {}
+    for stage_id, item, state, input_json, output_json, error, job_id in listed.rows:
+        items.setdefault(int(stage_id), []).append(
+            ItemRow(int(item), state, input_json, output_json, error)
+        )
+        jobs.setdefault(int(stage_id), []).append(int(job_id))
+    return RunDetail(
+        id=int(r[0]),
+        pipeline=r[1],
+        state=RunState(r[2]),
+        input_json=r[3],
+        result_json=r[4],
+        error=r[5],
+        graph_json=r[6],
+        created_at=float(r[7]),
+        finished_at=_float(r[8]),
+        deadline_at=_float(r[9]),
+        stall_after=_float(r[10]),
+        last_progress_at=float(r[11]),
+        resumes=int(r[12]),
+        tenant=r[13],
+        stages=tuple(
+            _info(s, row, items.get(s.id, []), jobs.get(s.id, [])) for s, row in stages
+        ),
+    )
+
+
+def _info(s: StageRow, row: tuple[Any, ...], items: list[ItemRow], jobs: list[int]) -> StageRunInfo:
+    output = stage_output(s, items).output_json if str(s.state) == "succeeded" else None
+    return StageRunInfo(
+        id=s.id,
+        stage=s.stage,
+        state=s.state,
+        parents=s.parents,
+        fan_out=s.fan_out,
+        on_item_failure=s.policy,
+        pending_parents=s.pending,
+        items_total=s.total,
+        items_left=s.left,
+        items_failed=s.failed,
+        template=s.template,
+        job_ids=tuple(jobs),
+        output_json=output,
+        started_at=_float(row[14]),
+        finished_at=_float(row[15]),
+        error=s.error,
+        override_json=s.override,
+    )
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def list_runs(d: RunDialect, flt: RunFilter, now: float | None) -> Plan[list[RunSummary]]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""
+    found = yield d.stmt(
+        "run_list",
+        {
+            "pipeline": flt.pipeline,
+            "states": json.dumps([str(s) for s in flt.states]) if flt.states else None,
+            "tenant": flt.tenant,
+            "before_id": flt.before_id,
+            "limit": flt.limit,
+            "offset": flt.offset,
+        },
+        now,
+    )
+    return [
+        RunSummary(
+            id=int(r[0]),
+            pipeline=r[1],
+            state=RunState(r[2]),
+            created_at=float(r[3]),
+            finished_at=_float(r[4]),
+            error=r[5],
+            tenant=r[6],
+            resumes=int(r[7]),
+            stages_total=int(r[8]),
+            stages_done=int(r[9]),
+        )
+        for r in found.rows
+    ]
+
+
+def save_step(
+    d: RunDialect, job_id: int, token: int, name: str, value_json: str, now: float | None
+) -> Plan[bool]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.save_step`."""
+    saved = yield d.stmt(
+        "run_save_step", {"job_id": job_id, "token": token, "name": name, "value": value_json},
+        now,
+    )
+    return saved.rowcount == 1
+
+
+def load_steps(d: RunDialect, job_id: int, now: float | None) -> Plan[dict[str, str]]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
+    found = yield d.stmt("run_load_steps", {"job_id": job_id}, now)
+    return {str(r[0]): str(r[1]) for r in found.rows}
+
+
+def prune_runs(d: RunDialect, keep: float, limit: int, now: float | None) -> Plan[int]:
+    """Delete up to ``limit`` runs finished more than ``keep`` seconds before ``now`` (their
+    stages and items go with them), and steps as old whose job no longer waits or runs.
+    Returns how many runs and steps were deleted."""
+    runs = yield d.stmt("run_prune", {"keep": float(keep), "limit": limit}, now)
+    steps = yield d.stmt("run_prune_steps", {"keep": float(keep), "limit": limit}, now)
+    return runs.rowcount + steps.rowcount

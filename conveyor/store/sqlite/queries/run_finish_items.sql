@@ -1,0 +1,13 @@
+-- The items of stage jobs that became final take the job's outcome (once: only queued items).
+UPDATE conveyor_stage_items AS i
+SET state = CASE j.state WHEN 'succeeded' THEN 'succeeded' WHEN 'dead' THEN 'failed'
+        ELSE 'cancelled' END,
+    output = CASE WHEN j.state = 'succeeded' THEN j.result END,
+    error = CASE WHEN j.state = 'succeeded' THEN NULL
+        ELSE coalesce(j.error_type || ': ', '') || coalesce(j.error_message, j.state) END
+FROM conveyor_jobs AS j
+WHERE j.id = i.job_id
+    AND i.job_id IN (SELECT value FROM json_each(:ids))
+    AND i.state = 'queued'
+    AND j.state IN ('succeeded', 'dead', 'cancelled')
+RETURNING stage_run_id, item, state, error

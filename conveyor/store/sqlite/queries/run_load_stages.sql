@@ -1,0 +1,6 @@
+SELECT id, run_id, stage, state, parents, pending_parents, fan_out, on_item_failure,
+    items_total, items_left, items_failed, template, error, input_override, started_at,
+    finished_at
+FROM conveyor_stage_runs
+WHERE run_id IN (SELECT value FROM json_each(:run_ids))
+ORDER BY run_id, position

@@ -1,0 +1,242 @@
+"""Pipeline runs on SQLite: the dialect of the shared run plans, the job verbs that advance
+runs, and the run verbs of the store.
+
+The plans are :mod:`conveyor.store.run_plans` and :mod:`conveyor.store.run_reads`; this module
+gives them the ``run_*.sql`` statements and SQLite's job writes. Every write runs under the
+database's one write lock, which is also each run's lock. ``now`` is always a number here:
+the store reads its clock under the write lock before a plan starts.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from conveyor._lifecycle import Completion
+from conveyor.errors import ConfigurationError, StoreError
+from conveyor.store import run_plans, run_reads
+from conveyor.store.contract.records import JobFilter, NewJob, Retention
+from conveyor.store.contract.run_records import (
+    NewRun,
+    RunDetail,
+    RunFilter,
+    RunReset,
+    RunSummary,
+    StageInput,
+)
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.sqlite import plans
+from conveyor.store.sqlite.connection import query
+from conveyor.store.sqlite.driver import drive
+
+if TYPE_CHECKING:
+    from conveyor.store.sqlite.connection import Database
+
+T = TypeVar("T")
+
+
+def _job_row(job: NewJob, now: float) -> dict[str, Any]:
+    # The row insert_jobs.sql reads from its JSON array (as SQLiteStore._insert_rows packs it).
+    return {
+        "queue": job.queue,
+        "name": job.name,
+        "args": job.args_json,
+        "priority": job.priority,
+        "max_attempts": job.max_attempts,
+        "run_at": job.run_at if job.run_at is not None else now + job.delay,
+        "timeout": job.timeout,
+        "unique_key": job.unique_key,
+        "unique_for": job.unique_for,
+        "tenant": job.tenant,
+        "meta": job.meta_json,
+        "limit_key": job.limit_key,
+        "limit_max": job.limit_max,
+        "rate_key": job.rate_key,
+        "rate_max": job.rate_max,
+        "rate_per": job.rate_per,
+    }
+
+
+def _clock(now: float | None) -> float:
+    if now is None:  # the SQLite store resolves its clock before any run plan starts
+        raise RuntimeError("a SQLite run plan was started without a clock")
+    return now
+
+
+class SQLiteRunDialect:
+    """The run plans' statements and job writes on SQLite (see ``RunDialect``)."""
+
+    def stmt(self, name: str, params: dict[str, Any], now: float | None) -> Statement:
+        """``queries/<name>.sql`` with ``now`` as its ``:now`` parameter."""
+        return Statement(query(name), {**params, "now": _clock(now)})
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
+        """One INSERT ... SELECT over a JSON array; ids in input order."""
+        at = _clock(now)
+        packed = json.dumps([_job_row(job, at) for job in jobs])
+        found = yield Statement(query("insert_jobs"), {"jobs": packed, "now": at})
+        return sorted(int(r[0]) for r in found.rows)
+
+    def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
+        """Apply one completion as SQLiteStore._complete does (it advances no run)."""
+        at = _clock(now)
+        held = yield Statement(query("select_running"), {"ids": json.dumps([completion.job_id])})
+        if not held.rows or held.rows[0][1] != completion.token:
+            return False
+        _, _, attempt, worker_id, started_at = held.rows[0]
+        statement, params = plans.update_for(completion, at)
+        yield Statement(query(statement), params)
+        yield Statement(
+            query("insert_attempt"),
+            {
+                "job_id": completion.job_id,
+                "attempt": attempt,
+                "token": completion.token,
+                "worker_id": worker_id,
+                "started_at": started_at,
+                "now": at,
+                "outcome": str(completion.outcome),
+                "error_type": None,
+                "error_message": None,
+                "traceback": None,
+            },
+        )
+        return True
+
+    def cancel_jobs(self, ids: Sequence[int], now: float | None) -> Plan[list[int]]:
+        """cancel_jobs's plan for these ids (under the write lock nothing else holds them)."""
+        if not ids:
+            return []
+        return (yield from plans.cancel_jobs(_clock(now), JobFilter(ids=tuple(ids))))
+
+
+DIALECT = SQLiteRunDialect()
+
+
+def advance_completed(
+    conn: sqlite3.Connection, completions: Sequence[Completion], accepted: Sequence[bool],
+    now: float,
+) -> None:
+    """After ``SQLiteStore._complete``, in its transaction: advance the runs of the stage jobs
+    whose completion was accepted and final. Nothing at all when none was a stage job's."""
+    ended = [
+        c.job_id
+        for c, ok in zip(completions, accepted, strict=True)
+        if ok and c.in_run and c.state.is_final
+    ]
+    if ended:
+        drive(conn, run_plans.advance(DIALECT, ended, now))
+
+
+def cancelling(now: float, flt: JobFilter) -> Plan[list[int]]:
+    """cancel_jobs, then the advance of the runs of the stage jobs it cancelled."""
+    cancelled = yield from plans.cancel_jobs(now, flt)
+    yield from run_plans.advance(DIALECT, cancelled, now)
+    return cancelled
+
+
+def rescuing(now: float, limit: int) -> Plan[list[int]]:
+    """rescue_expired, then the advance of the runs of the stage jobs it sent to ``dead``."""
+    rescued = yield from plans.rescue_expired(now, limit)
+    yield from run_plans.advance(DIALECT, rescued, now)
+    return rescued
+
+
+def pruning(now: float, retention: Retention, limit: int) -> Plan[int]:
+    """prune, then finished runs past ``retention.runs`` and their jobs' old steps."""
+    total = yield from plans.prune(now, retention, limit)
+    return total + (yield from run_reads.prune_runs(DIALECT, retention.runs, limit, now))
+
+
+class SQLiteRunVerbs:
+    """:class:`~conveyor.store.contract.runs.RunVerbs` for :class:`SQLiteStore`."""
+
+    if TYPE_CHECKING:  # provided by SQLiteStore
+        db: Database
+        path: Path
+
+        def now(self) -> float: ...
+        def _write(
+            self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = ...
+        ) -> T: ...
+        def _read(
+            self, plan: Callable[..., Plan[T]], *args: Any, now: float | None = ...
+        ) -> T: ...
+
+    def start_run(
+        self, run: NewRun, *, connection: object | None = None, now: float | None = None
+    ) -> int:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.start_run`."""
+        if connection is None:
+            return self._write(lambda at: run_plans.start_run(DIALECT, run, at), now=now)
+        conn = self._caller_connection(connection)
+        plan = run_plans.start_run(DIALECT, run, self.now() if now is None else now)
+        try:
+            if conn.isolation_level is None and not conn.in_transaction:
+                # Autocommit: no caller's transaction to join, so the run gets its own.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    run_id = drive(conn, plan)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return run_id
+            return drive(conn, plan)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the SQLite database refused to start the run ({exc})") from exc
+
+    def _caller_connection(self, connection: object) -> sqlite3.Connection:
+        if not isinstance(connection, sqlite3.Connection):
+            raise ConfigurationError(
+                f"start(connection=...) on the SQLite store takes a sqlite3.Connection to "
+                f"{str(self.path)!r}, got {type(connection).__name__}"
+            )
+        row = connection.execute("PRAGMA database_list").fetchone()
+        if row is None or Path(row[2]).resolve() != self.path.resolve():
+            raise ConfigurationError(
+                f"start(connection=...): that connection is to {row[2] if row else '?'!r}, "
+                f"not to Conveyor's database {str(self.path)!r}"
+            )
+        return connection
+
+    def expand_stage(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
+        return self._write(
+            lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at), now=now
+        )
+
+    def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
+        return self._read(lambda at: run_reads.stage_input(DIALECT, stage_run_id, item, at))
+
+    def get_run(self, run_id: int) -> RunDetail | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
+        return self._read(lambda at: run_reads.get_run(DIALECT, run_id, at))
+
+    def list_runs(self, flt: RunFilter) -> list[RunSummary]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""
+        return self._read(lambda at: run_reads.list_runs(DIALECT, flt, at))
+
+    def cancel_run(self, run_id: int, *, by: str | None = None, now: float | None = None) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
+        return self._write(lambda at: run_plans.cancel_run(DIALECT, run_id, by, at), now=now)
+
+    def reset_run(self, reset: RunReset, *, now: float | None = None) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
+        return self._write(lambda at: run_plans.reset_run(DIALECT, reset, at), now=now)
+
+    def save_step(self, job_id: int, token: int, name: str, value_json: str) -> bool:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.save_step`."""
+        return self._write(
+            lambda at: run_reads.save_step(DIALECT, job_id, token, name, value_json, at)
+        )
+
+    def load_steps(self, job_id: int) -> dict[str, str]:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
+        return self._read(lambda at: run_reads.load_steps(DIALECT, job_id, at))

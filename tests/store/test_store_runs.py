@@ -1,0 +1,222 @@
+"""Conformance: pipeline runs start, hand off between stages, fan in, fail and finish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from run_helpers import (
+    BOOM,
+    args_of,
+    claim_stage,
+    detail,
+    done,
+    finish,
+    jobs_of,
+    run_one,
+    stage,
+    stage_of,
+    start,
+)
+
+from conveyor.errors import ConfigurationError
+from conveyor.models import JobState, RunState, StageState
+from conveyor.store import Store, open_async_store
+from conveyor.store.contract.run_records import NewRun, ParentOutput, RunFilter
+from conveyor.store.protocol import ClaimParams, CompletionKind, JobFilter, NewJob
+
+CHAIN = (stage("a"), stage("b", "a"), stage("c", "b"))
+
+
+def test_start_run_inserts_the_run_its_stages_and_the_first_job(store: Store) -> None:
+    run_id = start(store, *CHAIN, input={"doc": 7})
+    run = detail(store, run_id)
+    assert run.state is RunState.RUNNING
+    assert json.loads(run.input_json) == {"doc": 7}
+    assert [(s.stage, s.state, s.pending_parents) for s in run.stages] == [
+        ("a", StageState.ACTIVE, 0),
+        ("b", StageState.WAITING, 1),
+        ("c", StageState.WAITING, 1),
+    ]
+    assert jobs_of(store, "b") == jobs_of(store, "c") == []
+    [job_id] = jobs_of(store, "a")
+    a = stage_of(store, run_id, "a")
+    assert a.job_ids == (job_id,)
+    assert args_of(store, job_id) == {"run_id": run_id, "stage_run_id": a.id, "item": 0}
+    first = store.stage_input(a.id, 0)
+    assert first is not None
+    assert (first.run_id, first.stage, first.parents) == (run_id, "a", ())
+    assert json.loads(first.run_input_json) == {"doc": 7}
+
+
+def test_run_ids_are_never_reused_and_runs_list_newest_first(store: Store) -> None:
+    first = start(store, stage("a"))
+    second = start(store, stage("a"))
+    assert second > first
+    assert [r.id for r in store.list_runs(RunFilter())] == [second, first]
+    assert [r.id for r in store.list_runs(RunFilter(before_id=second))] == [first]
+    assert store.list_runs(RunFilter(pipeline="other")) == []
+    [summary] = store.list_runs(RunFilter(limit=1))
+    assert (summary.stages_total, summary.stages_done) == (1, 0)
+
+
+def test_a_bad_graph_is_refused_naming_the_problem(store: Store) -> None:
+    with pytest.raises(ConfigurationError, match="unknown stage 'x'"):
+        start(store, stage("a", "x"))
+    with pytest.raises(ConfigurationError, match="cycle"):
+        start(store, stage("a", "b"), stage("b", "a"))
+    with pytest.raises(ConfigurationError, match="exactly one"):
+        start(store, stage("a"), stage("b"), stage("e", "a", "b", fan_out=True))
+    with pytest.raises(ConfigurationError, match="two stages named 'a'"):
+        start(store, stage("a"), stage("a"))
+    with pytest.raises(ConfigurationError, match="no stage"):
+        store.start_run(NewRun(pipeline="p", input_json="{}", stages=()))
+    assert store.list_runs(RunFilter()) == []
+
+
+def test_completing_a_stage_enqueues_its_child_exactly_once(store: Store) -> None:
+    run_id = start(store, *CHAIN)
+    [job] = claim_stage(store, "a")
+    assert finish(store, job, {"rows": 3})
+    assert not finish(store, job, {"rows": 3})  # a repeat is refused and advances nothing
+    assert len(jobs_of(store, "b", JobState.QUEUED)) == 1
+    assert stage_of(store, run_id, "a").state is StageState.SUCCEEDED
+    assert stage_of(store, run_id, "a").output_json == json.dumps({"rows": 3})
+    b = stage_of(store, run_id, "b")
+    assert b.state is StageState.ACTIVE
+    got = store.stage_input(b.id, 0)
+    assert got is not None
+    assert got.parents == (ParentOutput("a", json.dumps({"rows": 3})),)
+    run_one(store, "b", [1, 2])
+    run_one(store, "c", {"done": True})
+    run = detail(store, run_id)
+    assert run.state is RunState.SUCCEEDED
+    assert json.loads(run.result_json or "") == {"done": True}
+    assert run.finished_at is not None
+    assert len(jobs_of(store, "b")) == len(jobs_of(store, "c")) == 1
+
+
+def test_fan_in_over_three_parents_fires_once(store: Store) -> None:
+    run_id = start(store, stage("x"), stage("y"), stage("z"), stage("j", "x", "y", "z"))
+    assert stage_of(store, run_id, "j").pending_parents == 3
+    run_one(store, "y", "Y")
+    run_one(store, "x", "X")
+    assert jobs_of(store, "j") == []
+    assert stage_of(store, run_id, "j").pending_parents == 1
+    run_one(store, "z", "Z")
+    assert len(jobs_of(store, "j")) == 1
+    got = store.stage_input(stage_of(store, run_id, "j").id, 0)
+    assert got is not None
+    assert [(p.stage, json.loads(p.output_json)) for p in got.parents] == [
+        ("x", "X"), ("y", "Y"), ("z", "Z"),
+    ]
+
+
+def test_several_sinks_make_an_object_result(store: Store) -> None:
+    run_id = start(store, stage("a"), stage("l", "a"), stage("r", "a"))
+    run_one(store, "a", 1)
+    run_one(store, "r", "right")
+    assert detail(store, run_id).state is RunState.RUNNING
+    run_one(store, "l", None)
+    run = detail(store, run_id)
+    assert run.state is RunState.SUCCEEDED
+    assert json.loads(run.result_json or "") == {"l": None, "r": "right"}
+
+
+def test_a_retry_scheduled_completion_advances_nothing(store: Store) -> None:
+    run_id = start(store, stage("a", attempts=3), stage("b", "a"))
+    [job] = claim_stage(store, "a")
+    assert finish(store, job, kind=CompletionKind.RETRY, error=BOOM)
+    assert stage_of(store, run_id, "a").state is StageState.ACTIVE
+    assert detail(store, run_id).state is RunState.RUNNING
+    assert jobs_of(store, "b") == []
+
+
+def test_a_dead_stage_fails_the_run_and_cancels_its_other_jobs(store: Store) -> None:
+    run_id = start(store, stage("a"), stage("side"), stage("b", "a"))
+    [job] = claim_stage(store, "a")
+    assert finish(store, job, kind=CompletionKind.DEAD, error=BOOM)
+    run = detail(store, run_id)
+    assert run.state is RunState.FAILED
+    assert run.error is not None and "'a'" in run.error and "boom" in run.error
+    states = {s.stage: s.state for s in run.stages}
+    assert states == {
+        "a": StageState.FAILED, "side": StageState.CANCELLED, "b": StageState.CANCELLED,
+    }
+    assert jobs_of(store, "side", JobState.CANCELLED) == jobs_of(store, "side")
+    assert jobs_of(store, "b") == []
+
+
+def test_complete_and_claim_advances_and_can_claim_the_child(store: Store) -> None:
+    run_id = start(store, *CHAIN)
+    [job] = claim_stage(store, "a")
+    params = ClaimParams("w1", ("runs",), ("p.b",), 5, 30.0)
+    round_ = store.complete_and_claim([done(job, {"n": 1})], params)
+    assert [r.accepted for r in round_.completed] == [True]
+    assert [c.id for c in round_.claimed] == jobs_of(store, "b")
+    assert stage_of(store, run_id, "a").state is StageState.SUCCEEDED
+
+
+def test_a_handler_transaction_completion_advances_on_commit(store: Store) -> None:
+    run_id = start(store, *CHAIN)
+    [job] = claim_stage(store, "a")
+    tx = store.begin()
+    assert tx.complete(done(job, 5))
+    tx.commit()
+    assert len(jobs_of(store, "b")) == 1
+    [job] = claim_stage(store, "b")
+    tx = store.begin()
+    assert tx.complete(done(job, 6))
+    tx.rollback()  # nothing happened: the job still runs and c is not there
+    assert jobs_of(store, "c") == []
+    assert stage_of(store, run_id, "b").state is StageState.ACTIVE
+
+
+def test_cancelling_a_stage_job_cancels_its_run(store: Store) -> None:
+    run_id = start(store, *CHAIN)
+    [job_id] = jobs_of(store, "a")
+    assert store.cancel_jobs(JobFilter(ids=(job_id,))) == [job_id]
+    run = detail(store, run_id)
+    assert run.state is RunState.CANCELLED
+    assert stage_of(store, run_id, "a").state is StageState.CANCELLED
+
+
+def test_a_lost_stage_job_without_attempts_left_fails_its_run(store: Store) -> None:
+    run_id = start(store, *CHAIN)
+    [job] = claim_stage(store, "a")
+    assert store.rescue_expired(now=job.lease_until + 1) == [job.id]
+    run = detail(store, run_id)
+    assert run.state is RunState.FAILED
+    assert run.error is not None and "WorkerLost" in run.error
+
+
+def test_plain_jobs_are_untouched_by_runs(store: Store) -> None:
+    # A job that belongs to no run.
+    plain = NewJob(queue="runs", name="send", args_json="{}", max_attempts=1)
+    [inserted] = store.insert_jobs([plain])
+    [job] = store.claim_jobs(ClaimParams("w1", ("runs",), ("send",), 1, 30.0))
+    [outcome] = store.complete_jobs([done(job)])  # in_run set by mistake: nothing to advance
+    assert outcome.accepted
+    assert store.list_runs(RunFilter()) == []
+    assert inserted.id == job.id
+
+
+def test_async_twins_start_read_and_cancel(store: Store) -> None:
+    async def scenario() -> tuple[int, RunState, bool]:
+        astore = open_async_store(store)
+        try:
+            run_id = await astore.start_run(
+                NewRun(pipeline="p", input_json="1", stages=CHAIN)
+            )
+            got = await astore.get_run(run_id)
+            assert got is not None
+            cancelled = await astore.cancel_run(run_id, by="tester")
+            listed = await astore.list_runs(RunFilter())
+            return run_id, listed[0].state, cancelled
+        finally:
+            await astore.release()
+
+    run_id, state, cancelled = asyncio.run(scenario())
+    assert cancelled and state is RunState.CANCELLED
+    assert detail(store, run_id).state is RunState.CANCELLED
