@@ -8,6 +8,7 @@ test counts how often each stage ran. Failures are switched on by flag rows in t
 import asyncio
 import os
 import sqlite3
+import uuid
 from typing import Any
 
 import pydantic
@@ -24,12 +25,12 @@ def _connect() -> sqlite3.Connection:
 
 
 def record(stage: str, key: object, ctx: Any) -> None:
-    """One row per stage attempt; the key is unique per job and attempt."""
+    """One row per run of a stage's code (a released attempt that runs again counts twice)."""
     conn = _connect()
     try:
         conn.execute(
             "INSERT INTO effects (key) VALUES (?)",
-            (f"{stage}:{key}:{ctx.job_id}:{ctx.attempt}",),
+            (f"{stage}:{key}:{ctx.job_id}:{ctx.attempt}:{uuid.uuid4().hex}",),
         )
     finally:
         conn.close()
