@@ -194,3 +194,40 @@ def after_wait(ctx: Any, seconds: float) -> float:
     record("slow.after", seconds, ctx)
     return seconds
 
+
+
+# -- wide fan-out: one job per number, one bad number ----------------------------------------
+
+
+def make_wide(name: str, policy: str) -> Any:
+    """seed -> square (each number; ``bad`` fails permanently) -> total."""
+    pipeline = app.pipeline(name)
+
+    @pipeline.stage(queue="pipe")
+    def seed(ctx: Any, n: int, bad: int) -> list[tuple[int, int]]:
+        return [(i, bad) for i in range(n)]
+
+    @pipeline.stage(after=seed, each=lambda pairs: pairs, on_item_failure=policy, queue="pipe",
+                    retries=0)
+    def square(ctx: Any, pair: tuple[int, int]) -> int:
+        number, bad = pair
+        if number == bad:
+            raise Permanent(f"{number} is the bad number")
+        return number * number
+
+    @pipeline.stage(after=square, queue="pipe")
+    def total(ctx: Any, squares: list[int | ItemFailure]) -> dict[str, int]:
+        record(f"{name}.total", len(squares), ctx)
+        failures = [s for s in squares if isinstance(s, ItemFailure)]
+        return {
+            "count": len(squares) - len(failures),
+            "failures": len(failures),
+            "sum": sum(s for s in squares if isinstance(s, int)),
+        }
+
+    return pipeline
+
+
+wide_fail = make_wide("wide_fail", "fail")
+wide_skip = make_wide("wide_skip", "skip")
+wide_collect = make_wide("wide_collect", "collect")

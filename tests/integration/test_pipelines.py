@@ -20,6 +20,7 @@ import pytest
 from conveyor import Conveyor, JobState
 from conveyor.errors import ResumeRefusedError, RunCancelledError, RunFailedError
 from conveyor.models import RunState, StageState
+from conveyor.store.protocol import JobFilter
 from conveyor.testing import eventually
 
 from .conftest import Workers, load_itapp
@@ -233,3 +234,33 @@ def test_kill_9_mid_run_still_ends_the_run(pipes: Pipes) -> None:
     with pytest.raises(RunFailedError, match="wait"):
         run.result(timeout=30)
     assert run.status().stage("after_wait").job_ids == ()
+
+
+@pytest.mark.parametrize("policy", ["fail", "skip", "collect"])
+def test_fan_out_of_10000_items_with_one_dead_item(pipes: Pipes, policy: str) -> None:
+    n, bad = 10_000, 5_000
+    pipeline = pipes.app.pipelines[f"wide_{policy}"]
+    run = pipeline.start(n=n, bad=bad if policy != "fail" else 0)
+    # Two worker processes, so on PostgreSQL items finish concurrently and the fan-in is
+    # decided by whichever completes the last one.
+    pipes.start(concurrency=16, processes=2)
+    if policy == "fail":
+        with pytest.raises(RunFailedError, match="item 0"):
+            run.result(timeout=120)
+        detail = run.refresh()
+        square = next(s for s in detail.stages if s.stage == "square")
+        bad_job = pipes.workers.job(square.job_ids[1])  # the expander first, then item 0
+        assert bad_job.state is JobState.DEAD and bad_job.finished_at is not None
+        assert detail.finished_at is not None
+        assert detail.finished_at - bad_job.finished_at < 1.0
+        cancelled = pipes.app.store.count_jobs(
+            JobFilter(states=(JobState.CANCELLED,), name=f"wide_{policy}.square")
+        )
+        assert cancelled > 0
+        assert pipes.counts()["wide_fail.total"] == 0
+        return
+    result = run.result(timeout=300)
+    assert result["count"] == n - 1
+    assert result["failures"] == (1 if policy == "collect" else 0)
+    assert result["sum"] == sum(i * i for i in range(n)) - bad * bad
+    assert pipes.counts()[f"wide_{policy}.total"] == 1  # the collector ran exactly once
