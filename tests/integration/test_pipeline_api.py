@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from conveyor import ArgumentError, Conveyor, Retry
-from conveyor.errors import RunCancelledError, RunNotFoundError
+from conveyor import ArgumentError, ConfigurationError, Conveyor, Permanent, Retry
+from conveyor.errors import RunCancelledError, RunFailedError, RunNotFoundError
 from conveyor.models import RunState, StageState
 from conveyor.store.contract.run_records import RunFilter
 from conveyor.testing import drain, drain_async
@@ -129,3 +129,46 @@ def test_steps_in_a_plain_job_survive_its_retries(app: Conveyor) -> None:
     drain(app)
     assert [h.result(timeout=5) for h in handles] == [{"id": 1}, {"id": 2}]
     assert sorted(calls) == ["afind", "find"]
+
+
+def test_a_workflow_built_at_run_time_runs_in_order_fails_and_resumes(app: Conveyor) -> None:
+    order: list[str] = []
+    broken = {"c"}
+
+    @app.job(name="wf.step", retries=0)
+    def step(ctx: Any, label: str) -> str:
+        if label in broken:
+            raise Permanent(f"{label} is broken")
+        order.append(label)
+        return label.upper()
+
+    @app.job(name="wf.join")
+    async def join(ctx: Any, label: str, times: int = 1) -> str:
+        order.append(label)
+        return label * times
+
+    wf = app.workflow("nightly")
+    a = wf.add(step, label="a")
+    b = wf.add(step, after=a, label="b")
+    c = wf.add(step, after=[a], label="c", priority=5)
+    wf.add(join, after=[b, c], label="d", times=2)
+    assert list(wf.nodes) == ["wf.step", "wf.step#2", "wf.step#3", "wf.join"]
+    with pytest.raises(ArgumentError):
+        wf.add(join, label=3.5j)
+    run = wf.start()
+    with pytest.raises(ConfigurationError, match="started"):
+        wf.add(step, label="e")
+    drain(app)
+    with pytest.raises(RunFailedError, match="c is broken"):
+        run.result(timeout=5)
+    assert order == ["a", "b"]
+    assert run.status().stage("wf.join").state is StageState.CANCELLED
+
+    broken.clear()
+    plan = run.resume()
+    assert (plan.rerun, plan.reuse) == (("wf.step#3", "wf.join"), ("wf.step", "wf.step#2"))
+    drain(app)
+    assert run.result(timeout=5) == "dd"
+    assert order == ["a", "b", "c", "d"]  # a and b did not run again
+    [listed] = app.store.list_runs(RunFilter(pipeline="nightly"))
+    assert listed.state is RunState.SUCCEEDED and listed.resumes == 1
