@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import pydantic_core
 
 from conveyor._once import OnceConflictError, once_key
 from conveyor.errors import ConveyorError
@@ -49,6 +53,12 @@ class JobContext:
     _logger: logging.LoggerAdapter[logging.Logger] | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
     _async_store: AsyncStore | None = field(default=None, repr=False)
+    _token: int = field(default=0, repr=False)
+    """The attempt's fencing token (writes made for this attempt, e.g. steps, carry it)."""
+    _settled: bool = field(default=False, repr=False)
+    """Set when the handler already completed its job in the store (a fan-out's expander):
+    the worker then writes no completion of its own."""
+    _steps: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def idempotency_key(self) -> str:
@@ -172,6 +182,55 @@ class JobContext:
         tx, self._transaction = self._transaction, None
         return tx
 
+    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(*args, **kwargs)`` once for this job and keep its result: a checkpoint.
+
+        The first attempt that reaches ``ctx.step("download", fetch, url)`` calls ``fetch``
+        and stores its result (JSON); a retry of the same job gets the stored value back
+        without calling ``fn`` again, so the work before a failure is not redone. The value
+        returned is always the stored JSON form (a pydantic model comes back as a dict, a
+        tuple as a list), on the first attempt as on a retry, so the code after the step
+        behaves the same. Names are per job and must be unique within it. A resumed pipeline
+        stage is a new job and runs its steps afresh. For sync handlers; async handlers use
+        :meth:`astep`. Raises :class:`ConveyorError` for a name that is not a non-empty
+        string or a result JSON cannot hold.
+        """
+        if self._store is None:
+            raise ConveyorError(
+                "ctx.step() is for sync handlers run by a worker; in an async handler use "
+                "`await ctx.astep(...)`"
+            )
+        steps = self._steps if self._steps is not None else self._store.load_steps(self.job_id)
+        self._steps = steps
+        key = step_name(name)
+        if key in steps:
+            return json.loads(steps[key])
+        text = step_json(key, fn(*args, **kwargs))
+        if self._store.save_step(self.job_id, self._token, key, text):
+            steps[key] = text
+        return json.loads(text)
+
+    async def astep(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """The async twin of :meth:`step`; ``fn`` may be ``async def`` (it is awaited) or
+        plain (it is called on the loop, so keep it quick)."""
+        if self._async_store is None:
+            raise ConveyorError(
+                "ctx.astep() is for async handlers run by a worker; in a sync handler use "
+                "`ctx.step(...)`"
+            )
+        if self._steps is None:
+            self._steps = await self._async_store.load_steps(self.job_id)
+        steps, key = self._steps, step_name(name)
+        if key in steps:
+            return json.loads(steps[key])
+        value = fn(*args, **kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        text = step_json(key, value)
+        if await self._async_store.save_step(self.job_id, self._token, key, text):
+            steps[key] = text
+        return json.loads(text)
+
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger whose records carry this job's id, name and attempt (made on first use)."""
@@ -205,6 +264,31 @@ class JobContext:
             return None
         self._progress_dirty = False
         return self._progress
+
+
+MAX_STEP_NAME = 200
+"""Longest ``ctx.step`` name, in characters."""
+
+
+def step_name(name: object) -> str:
+    """``name`` if it can name a step; :class:`ConveyorError` otherwise."""
+    if not isinstance(name, str) or not name or len(name) > MAX_STEP_NAME:
+        raise ConveyorError(
+            f"ctx.step() takes a name (a non-empty string of at most {MAX_STEP_NAME} "
+            f"characters) first, e.g. ctx.step('download', fetch, url); got {name!r:.60}"
+        )
+    return name
+
+
+def step_json(name: str, value: Any) -> str:
+    """A step's result as the JSON it is stored as; :class:`ConveyorError` if it cannot be."""
+    try:
+        return json.dumps(pydantic_core.to_jsonable_python(value), allow_nan=False)
+    except (TypeError, ValueError, pydantic_core.PydanticSerializationError) as exc:
+        raise ConveyorError(
+            f"ctx.step({name!r}) returned a {type(value).__name__}, which cannot be stored as "
+            f"JSON ({exc}); return plain data (numbers, strings, lists, dicts) or a model"
+        ) from exc
 
 
 def job_logger(name: str, job_id: int, attempt: int) -> logging.LoggerAdapter[logging.Logger]:

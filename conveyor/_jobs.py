@@ -222,6 +222,9 @@ class JobDefinition(Generic[P, R]):
         """The rate limit's key template (None: no rate limit)."""
         if options.rate is not None:
             self.rate_key = LimitKey(options.rate.key, "rate", name, named)
+        self.in_run = False
+        """True for a pipeline stage's job: its completions advance its run (set by the
+        pipeline that declares it)."""
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 

@@ -25,6 +25,9 @@ from conveyor._webhooks import webhook_allow as check_webhook_allow
 from conveyor._webhooks import webhook_settings
 from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.pipelines.declare import Pipeline
+from conveyor.pipelines.handle import RunHandle
+from conveyor.pipelines.workflow import Workflow
 from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
@@ -84,6 +87,8 @@ class Conveyor(Watching):
         self.webhook_timeout = check_webhook_timeout(webhook_timeout)
         """Seconds each ``notify_url`` POST may take in all."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
+        self.pipelines: dict[str, Pipeline] = {}
+        """The pipelines declared with :meth:`pipeline`, by name."""
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._store: Store | None = None
@@ -183,6 +188,28 @@ class Conveyor(Watching):
             return definition
 
         return register(fn) if fn is not None else register
+
+    def pipeline(
+        self, name: str, *, deadline: Duration | None = None, stall: Duration | None = None
+    ) -> Pipeline:
+        """Declare a pipeline: stages that run as jobs, each after its parents, with the
+        shape checked at every seam. Add stages with ``@pipeline.stage(...)``; start a run
+        with ``pipeline.start(**input)``. ``deadline`` is how long a run may take in all,
+        ``stall`` how long it may go without a stage finishing. Raises
+        :class:`ConfigurationError` for a bad or duplicate name. See docs/pipelines.md.
+        """
+        if name in self.pipelines:
+            raise ConfigurationError(f"pipeline {name!r} is declared twice on this app")
+        declared = Pipeline(self, name, deadline=deadline, stall=stall)
+        self.pipelines[name] = declared
+        return declared
+
+    def workflow(self, name: str = "workflow") -> Workflow:
+        """Build a graph of declared jobs at run time: ``a = wf.add(job, **args)``,
+        ``wf.add(other, after=[a])``, then ``wf.start()``. The run is stored, watched,
+        cancelled and resumed like a pipeline's; ``name`` is what lists show. See
+        docs/pipelines.md."""
+        return Workflow(self, name)
 
     def get(self, name: str) -> JobDefinition[Any, Any]:
         """The job type registered under ``name``; raises :class:`UnknownJobError`."""
@@ -359,6 +386,16 @@ class Conveyor(Watching):
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
         """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""
         return self.get(name).enqueue(**kwargs)
+
+    def run(self, run_id: int) -> RunHandle:
+        """A handle for an existing pipeline run (to wait for it, cancel or resume it);
+        raises :class:`~conveyor.errors.RunNotFoundError` if there is no such run."""
+        found = self.store.get_run(run_id)
+        if found is None:
+            from conveyor.errors import RunNotFoundError
+
+            raise RunNotFoundError(f"run {run_id} does not exist (it may have been pruned)")
+        return RunHandle(self, found.id, found.pipeline)
 
     def handle(self, job_id: int) -> JobHandle:
         """A handle for an existing job id (to wait for its result)."""

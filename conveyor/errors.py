@@ -105,3 +105,36 @@ class QueueFull(ConveyorError):
         self.queue = queue
         self.depth = depth
         self.limit = limit
+
+
+class RunNotFoundError(ConveyorError, LookupError):
+    """No pipeline run with the given id exists (it may have been pruned)."""
+
+
+class RunFailedError(ConveyorError):
+    """Raised by ``run.result()`` when the run ended ``failed``; ``error`` says which stage
+    failed and why."""
+
+    def __init__(self, run_id: int, error: str | None) -> None:
+        self.run_id = run_id
+        self.error = error
+        super().__init__(
+            f"run {run_id} failed: {error or 'no error recorded'} (see `conveyor runs show "
+            f"{run_id}`; fix the cause and `conveyor runs resume {run_id}`)"
+        )
+
+
+class RunCancelledError(ConveyorError):
+    """Raised by ``run.result()`` when the run was cancelled."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"run {run_id} was cancelled and has no result (`conveyor runs resume {run_id}` "
+            "runs its unfinished stages)"
+        )
+
+
+class ResumeRefusedError(ConveyorError):
+    """A resume would reuse a stored output that no longer fits the code, or the run cannot
+    be resumed as asked; nothing was written. The message names the stage to resume from."""

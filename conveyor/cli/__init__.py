@@ -1,5 +1,5 @@
-"""The ``conveyor`` command: workers, queues, jobs, the dead-letter queue, schedules, alerts,
-check-ins, the monitor, the dashboard and a demo.
+"""The ``conveyor`` command: workers, queues, jobs, pipeline runs, the dead-letter queue,
+schedules, alerts, check-ins, the monitor, the dashboard and a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -21,6 +21,7 @@ COMMANDS = {
     "migrate": "queues",
     "queues": "queues",
     "jobs": "jobs",
+    "runs": "runs",
     "dlq": "dlq",
     "enqueue": "enqueue",
     "worker": "worker",
