@@ -16,7 +16,7 @@ from conveyor import ArgumentError, ConfigurationError, Conveyor, Permanent, Ret
 from conveyor.errors import RunCancelledError, RunFailedError, RunNotFoundError
 from conveyor.models import RunState, StageState
 from conveyor.store.contract.run_records import RunFilter
-from conveyor.testing import drain, drain_async
+from conveyor.testing import drain, drain_async, eventually
 
 
 def build(url: str) -> Conveyor:
@@ -135,9 +135,15 @@ def test_a_workflow_built_at_run_time_runs_in_order_fails_and_resumes(app: Conve
     order: list[str] = []
     broken = {"c"}
 
+    def b_stored() -> bool:
+        return run.status().stage("wf.step#2").state is StageState.SUCCEEDED
+
     @app.job(name="wf.step", retries=0)
     def step(ctx: Any, label: str) -> str:
         if label in broken:
+            # b and c run side by side: c fails once b's success is stored, so the run-wide
+            # cancel its failure sends cannot catch b still running (a race under load).
+            eventually(b_stored, timeout=30)
             raise Permanent(f"{label} is broken")
         order.append(label)
         return label.upper()
