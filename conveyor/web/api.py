@@ -42,12 +42,12 @@ from conveyor.schedules.timing import parse_timing
 from conveyor.store.protocol import JobFilter
 from conveyor.web import params, serialize
 from conveyor.web.events import JobEvents, SlotResponse, StreamSlots
-from conveyor.web.openapi import (
+from conveyor.web.openapi import openapi_document
+from conveyor.web.openapi_parts import (
     DEFAULT_PAGE,
     MAX_DELAY_SECONDS,
     MAX_IDEMPOTENCY_KEY,
     MAX_PAGE,
-    openapi_document,
 )
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.params import BadParameter
@@ -253,7 +253,7 @@ class JsonApi:
     async def enqueue(self, request: Request) -> Response:
         """Enqueue a job by name; 201 with its id, or 200 for an ``Idempotency-Key`` repeat."""
         await self.context.principal(request, act=True)
-        body = await _read_json(request)
+        body = await read_json(request)
         name = _job_name(body)
         handle = await self._run(
             self._enqueue_now, name, body, request.headers.get("idempotency-key")
@@ -343,8 +343,10 @@ def _cannot(action: str) -> str:
 # -- request parsing -----------------------------------------------------------------------------
 
 
-async def _read_json(request: Request) -> Any:
-    """The JSON body, read at most :data:`MAX_BODY_BYTES` bytes far (a 413 beyond that)."""
+async def read_json(request: Request, *, optional: bool = False) -> Any:
+    """The JSON body, read at most :data:`MAX_BODY_BYTES` bytes far (a 413 beyond that).
+
+    An empty body is a 400, or None with ``optional``."""
     kind = request.headers.get("content-type", "")
     if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
@@ -360,6 +362,8 @@ async def _read_json(request: Request) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
+        if optional:
+            return None
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
     try:
         return json.loads(raw)
@@ -403,9 +407,9 @@ def _call_of(
     if options_named:
         raise ApiError(422, "invalid_args", f"{', '.join(map(repr, options_named))}: enqueue "
                        "options, not arguments; give them at the top level of the body")
-    _check_storable(args, "invalid_args", "args")
+    check_storable(args, "invalid_args", "args")
     options = {k: body[k] for k in ENQUEUE_OPTIONS if body.get(k) is not None}
-    _check_storable(options, "invalid_options", "options")
+    check_storable(options, "invalid_options", "options")
     if "delay" in options:
         options["delay"] = _seconds(options["delay"], "delay", MAX_DELAY_SECONDS,
                                     ApiError(422, "invalid_options", ""))
@@ -426,7 +430,7 @@ def _idempotency_key(key: str) -> str:
     return key
 
 
-def _check_storable(value: Any, code: str, where: str) -> None:
+def check_storable(value: Any, code: str, where: str) -> None:
     """Refuse strings no store can hold: NUL characters (PostgreSQL text and jsonb reject
     them) and unpaired surrogates (not encodable as UTF-8)."""
     pending = [value]
