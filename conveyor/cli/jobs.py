@@ -10,6 +10,7 @@ from conveyor import _durations as durations
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options
+from conveyor.errors import ConfigurationError
 from conveyor.models import Job, JobState
 from conveyor.store.protocol import JobFilter, Store
 from conveyor.why import explain, explain_run, explain_stage
@@ -106,9 +107,9 @@ def why(target: Target, job_id: int | None, run_id: int | None, stage: str | Non
     job, run or stage does not exist.
     """
     if (job_id is None) == (run_id is None):
-        raise click.UsageError("give a JOB_ID, or --run RUN (and optionally --stage STAGE)")
+        raise ConfigurationError("give a JOB_ID, or --run RUN (and optionally --stage STAGE)")
     if stage is not None and run_id is None:
-        raise click.UsageError("--stage needs --run RUN")
+        raise ConfigurationError("--stage needs --run RUN")
     store = target.store()
     if run_id is not None:
         reasons = (explain_run(store, run_id) if stage is None
