@@ -3,6 +3,8 @@ worker running the stages (burst mode) in between."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -250,3 +252,24 @@ def test_a_run_of_a_pipeline_the_app_does_not_declare(
     found = assert_error(other.admin.post(f"/api/runs/{run_id}/resume"), 409,
                          "pipeline_not_declared")
     assert "etl" in found["message"]
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard.md"
+
+
+def test_the_runs_example_of_the_docs(runs: Served) -> None:
+    """docs/dashboard.md's curl example of runs, sent as written: the answers it shows."""
+    text = DOCS.read_text()
+    block = text[text.index("$ curl -s -X POST http://127.0.0.1:8000/api/runs "):]
+    block = block[: block.index("```")]
+    bodies = [json.loads(b) for b in re.findall(r"-d '(.*?)'\n", block)]
+    answers = [json.loads(line) for line in block.splitlines() if line.startswith("{")]
+    assert len(bodies) == len(answers) == 2
+    started = runs.admin.post("/api/runs", json=bodies[0])
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+    assert started.json() == {**answers[0], "id": run_id}
+    finish_runs(runs.app)
+    plan = runs.admin.post(f"/api/runs/{run_id}/resume", json=bodies[1])
+    assert plan.status_code == 200, plan.text
+    assert plan.json() == {**answers[1], "run_id": run_id}
