@@ -62,7 +62,7 @@ class StageRef:
 def stage_of(store: Store, job: Job) -> StageRef | None:
     """The stage ``job`` runs for, or None for a job outside any run (or a pruned run)."""
     args = job.args
-    if not isinstance(args, dict) or set(args) != STAGE_ARGS or "." not in job.name:
+    if not isinstance(args, dict) or set(args) != STAGE_ARGS:
         return None
     run_id, stage_run_id, item = args["run_id"], args["stage_run_id"], args["item"]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (run_id, stage_run_id,

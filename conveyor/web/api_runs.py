@@ -113,16 +113,15 @@ def resume_in(context: WebContext, view: RunView, body: dict[str, Any], by: str)
     given = body.get("input", UNSET)
     if given is not UNSET:
         check_storable(given, "invalid_input", "input")
-    if run.pipeline not in context.app.pipelines:
-        raise ApiError(
-            409, "pipeline_not_declared",
-            f"run {run.id} is of pipeline {run.pipeline!r}, which the app this dashboard serves "
-            "does not declare: its code is needed to check the stored outputs; resume it from "
-            "the app that declares it",
-        )
     handle = RunHandle(context.app, run.id, run.pipeline)
     try:
         return handle.resume(from_=from_, input=given, dry_run=dry_run, by=by)
+    except ConfigurationError as exc:
+        # A declared pipeline's resume needs its code, to check the stored outputs.
+        raise ApiError(
+            409, "pipeline_not_declared",
+            f"{exc}; the dashboard must serve the app that declares pipeline {run.pipeline!r}",
+        ) from exc
     except ResumeRefusedError as exc:
         raise ApiError(409, "resume_refused", str(exc), state=run.state.value) from exc
     except PayloadTooLargeError as exc:

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from conveyor.app import Conveyor
 from conveyor.errors import ArgumentError, ConfigurationError, ResumeRefusedError
 from conveyor.models import RunState, StageState
+from conveyor.pipelines.graph import is_workflow
 from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.resume import UNSET
 from conveyor.store.contract.run_records import RunFilter
@@ -66,7 +67,8 @@ def read_run_page(app: Conveyor, run_id: int) -> dict[str, Any]:
         if run.state is RunState.RUNNING and s.info.state in (StageState.WAITING,
                                                                StageState.ACTIVE)
     }
-    declared = run.pipeline in app.pipelines
+    # A workflow's run carries its graph and arguments: it resumes without its code.
+    declared = run.pipeline in app.pipelines or is_workflow(run.graph_json)
     return {
         "view": view,
         "run": run,

@@ -166,3 +166,26 @@ def test_bad_run_addresses(runs: Served) -> None:
     assert client.get("/runs/abc").status_code == 400
     assert client.get("/runs", params={"before_id": "x"}).status_code == 400
     assert client.get("/runs", params={"pipeline": "a\x01"}).status_code == 400
+
+
+def test_a_workflow_run_is_shown_and_resumed_like_a_pipeline_run(runs: Served) -> None:
+    app = runs.app
+    wf = app.workflow("nightly")
+    first = wf.add(app.get("add"), x=1, y=2)
+    wf.add(app.get("echo"), after=[first], text="done")
+    run_id = wf.start().id
+    client = runs.browser()
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200, page.text
+    assert boxes(page) == {"add": "active", "echo": "waiting"}
+    job_id = app.store.get_run(run_id).stages[0].job_ids[0]  # type: ignore[union-attr]
+    assert f"/runs/{run_id}#stage-add" in client.get(f"/jobs/{job_id}").text
+    api = runs.reader.get(f"/api/runs/{run_id}").json()
+    assert api["pipeline"] == "nightly" and [s["job_name"] for s in api["stages"]] == [
+        "add", "echo"]
+    assert runs.admin.post(f"/api/runs/{run_id}/cancel").json()["state"] == "cancelled"
+    # A workflow resumes without a declaration: its graph and arguments are in the run.
+    page = client.get(f"/runs/{run_id}")
+    assert 'name="from"' in page.text
+    dry = post(client, f"/runs/{run_id}/resume", csrf(page), dry_run="1")
+    assert flash_of(dry).startswith("dry run: would re-run add, echo")
