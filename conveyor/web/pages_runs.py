@@ -11,6 +11,7 @@ carrying the CSRF token, refused to read-only principals, and recorded in the au
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from conveyor._why import explain_stage
 from conveyor.app import Conveyor
 from conveyor.errors import ArgumentError, ConfigurationError, ResumeRefusedError
 from conveyor.models import RunState, StageState
@@ -32,7 +34,7 @@ from conveyor.web.params import BadParameter, query_text, query_whole, whole
 from conveyor.web.run_graph import layout
 from conveyor.web.runs_view import RunView, read_run
 from conveyor.web.web_context import WebContext
-from conveyor.why import explain_stage
+from conveyor.why import explain
 
 REFRESH_SECONDS = 2
 OUTPUT_PREVIEW = 120
@@ -61,8 +63,10 @@ def read_run_page(app: Conveyor, run_id: int) -> dict[str, Any]:
     if view is None:
         raise HTTPException(404, f"run {run_id} does not exist (it may have been pruned)")
     run = view.run
+    # The run read once serves every stage's explanation (a run may have 30 stages).
+    explain_job = partial(explain, app.store)
     reasons = {
-        s.info.stage: explain_stage(app.store, run.id, s.info.stage)
+        s.info.stage: explain_stage(app.store, run, s.info, explain_job)
         for s in view.stages
         if run.state is RunState.RUNNING and s.info.state in (StageState.WAITING,
                                                                StageState.ACTIVE)

@@ -273,3 +273,36 @@ def test_the_runs_example_of_the_docs(runs: Served) -> None:
     plan = runs.admin.post(f"/api/runs/{run_id}/resume", json=bodies[1])
     assert plan.status_code == 200, plan.text
     assert plan.json() == {**answers[1], "run_id": run_id}
+
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_the_runs_api_never_answers_5xx_and_keeps_to_its_document(
+    runs: Served, mode: str
+) -> None:
+    """Schemathesis over the /api/runs operations, with a failed and a running run to hit."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+
+    failed_run(runs)
+    start(runs)
+    generation = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
+    auth = {"Authorization": f"Bearer {runs.admin_token}"}
+    schema = schemathesis.openapi.from_url(f"{runs.url}/api/openapi.json", headers=auth)
+    schema = schema.include(path_regex=r"^/api/runs")
+    failures: list[str] = []
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(case=schema.as_strategy(generation_mode=generation))
+    def exercise(case: Any) -> None:
+        response = case.call(base_url=runs.url, headers=auth, timeout=10)
+        if response.status_code >= 500:
+            failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                            f"{response.text[:300]}")
+        assert response.status_code < 500, failures[-1]
+        if generation is GenerationMode.POSITIVE:
+            case.validate_response(response, headers=auth)
+
+    exercise()
+    assert failures == []
