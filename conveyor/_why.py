@@ -23,7 +23,7 @@ from conveyor.store.protocol import JobFilter, Store
 STAGE_ARGS = frozenset({"run_id", "stage_run_id", "item"})
 """The arguments of every stage job (the store writes them; the real input is read at start)."""
 ITEM_CHUNK = 1000
-"""Item job ids looked at per query when searching a fan-out stage for a waiting item."""
+"""Waiting item jobs read at most when looking for the one a fan-out stage waits for."""
 OPEN_STAGES = frozenset({StageState.WAITING, StageState.ACTIVE})
 
 
@@ -133,11 +133,13 @@ def explain_stage(
         return reasons + _job_reasons(expander, explain_job)
     if stage.fan_out:
         reasons = [_items(stage)]
-        waiting = _waiting_item(store, stage.job_ids[1:])
+        items = stage.job_ids[1:]  # the expander comes first
+        waiting = _waiting_item(store, items)
         if waiting is None:
             return [*reasons, Reason("items", f"every item of `{stage.stage}` left is running "
                                               "now")]
-        return reasons + _job_reasons(waiting, explain_job)
+        label = f"job {waiting} (item {items.index(waiting)})"
+        return reasons + _job_reasons(waiting, explain_job, label)
     job_id = stage.job_ids[-1] if stage.job_ids else None
     reasons = [Reason("stage_job", f"stage `{stage.stage}` runs as job {job_id}")]
     return reasons + _job_reasons(job_id, explain_job)
@@ -195,20 +197,17 @@ def _waiting(run: RunDetail, stage: StageRunInfo) -> list[Reason]:
 
 
 def _waiting_item(store: Store, job_ids: Sequence[int]) -> int | None:
-    """The lowest id among a fan-out stage's item jobs that still waits (the next to start)."""
-    for start in range(0, len(job_ids), ITEM_CHUNK):
-        chunk = tuple(job_ids[start:start + ITEM_CHUNK])
-        found = store.list_jobs(JobFilter(ids=chunk, states=tuple(PENDING_STATES),
-                                          payloads=False))
-        if found:
-            return min(job.id for job in found)
-    return None
+    """A fan-out stage's item job that still waits: the lowest id among (at most
+    :data:`ITEM_CHUNK` of) the waiting ones, the next to start. One query, no payloads."""
+    found = store.list_jobs(JobFilter(ids=tuple(job_ids), states=tuple(PENDING_STATES),
+                                      limit=ITEM_CHUNK, payloads=False))
+    return min((job.id for job in found), default=None)
 
 
-def _job_reasons(job_id: int | None, explain_job: ExplainJob) -> list[Reason]:
+def _job_reasons(job_id: int | None, explain_job: ExplainJob, label: str = "") -> list[Reason]:
     """A stage's job's own reasons, each saying which job it is about."""
     if job_id is None:
         return []
-    own = f"job {job_id} "
-    return [r if r.message.startswith(own) else Reason(r.code, f"job {job_id}: {r.message}")
+    own, label = f"job {job_id} ", label or f"job {job_id}"
+    return [r if r.message.startswith(own) else Reason(r.code, f"{label}: {r.message}")
             for r in explain_job(job_id)]

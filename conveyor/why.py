@@ -63,13 +63,14 @@ class Facts:
 Rule = Callable[[Facts], Reason | None]
 
 
-def explain(source: Conveyor | Store, job_id: int) -> list[Reason]:
+def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> list[Reason]:
     """Every reason job ``job_id`` is not running, in order; never empty.
 
     ``source`` is an app or a store. A job that is missing, running or finished gets one
     reason saying so; a waiting job that nothing holds back gets ``ready``. A stage job of a
     pipeline run also gets ``stage`` (which run, stage and item it is) and, when its run is
-    over or its fan-out stage still waits for other items, what that means.
+    over or its fan-out stage still waits for other items, what that means (``in_run=False``
+    leaves that out: :func:`explain_run` already says it).
     """
     store = _store(source)
     job = store.get_job(job_id)
@@ -77,7 +78,7 @@ def explain(source: Conveyor | Store, job_id: int) -> list[Reason]:
         return [Reason("not_found", f"job {job_id} does not exist (it may have been pruned)")]
     now = store.now()
     # A stage job first says which run and stage it is: that is what the operator asks about.
-    context = job_context(store, job)
+    context = job_context(store, job) if in_run else []
     if job.state is JobState.RUNNING:
         since = "" if job.started_at is None else f" since {_when(job.started_at, now)}"
         return [Reason("running", f"job {job_id} is not waiting: it is running on worker "
@@ -102,7 +103,7 @@ def explain_run(source: Conveyor | Store, run_id: int) -> list[Reason]:
     run = store.get_run(run_id)
     if run is None:
         return [_no_run(run_id)]
-    return _explain_run(store, run, partial(explain, store))
+    return _explain_run(store, run, partial(explain, store, in_run=False))
 
 
 def explain_stage(source: Conveyor | Store, run_id: int, stage: str) -> list[Reason]:
@@ -117,7 +118,7 @@ def explain_stage(source: Conveyor | Store, run_id: int, stage: str) -> list[Rea
         names = ", ".join(s.stage for s in run.stages)
         return [Reason("not_found", f"run {run_id} has no stage {stage!r} (its stages: "
                                     f"{names})")]
-    return _explain_stage(store, run, found, partial(explain, store))
+    return _explain_stage(store, run, found, partial(explain, store, in_run=False))
 
 
 def _store(source: Conveyor | Store) -> Store:

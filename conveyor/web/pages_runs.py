@@ -64,7 +64,7 @@ def read_run_page(app: Conveyor, run_id: int) -> dict[str, Any]:
         raise HTTPException(404, f"run {run_id} does not exist (it may have been pruned)")
     run = view.run
     # The run read once serves every stage's explanation (a run may have 30 stages).
-    explain_job = partial(explain, app.store)
+    explain_job = partial(explain, app.store, in_run=False)
     reasons = {
         s.info.stage: explain_stage(app.store, run, s.info, explain_job)
         for s in view.stages
