@@ -2,7 +2,9 @@
 
 :func:`explain` looks at one job and returns every :class:`Reason` that keeps it waiting, in
 the order an operator should address them: its own schedule, the queue's pause, the workers,
-then the jobs ahead of it. ``conveyor jobs why ID`` prints them.
+then the jobs ahead of it. ``conveyor jobs why ID`` prints them. A stage job of a pipeline
+run also says which stage (and item) it is; :func:`explain_run` and :func:`explain_stage` say
+what a run's unfinished stages wait for (``conveyor jobs why --run RUN [--stage S]``).
 
 Each rule is a small function of the facts about the job; :data:`RULES` runs them in order.
 Every comparison of times uses the store's clock, never this machine's.
@@ -12,13 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from conveyor._durations import clock, duration, since, until
+from conveyor._why import Reason, job_context
+from conveyor._why import explain_run as _explain_run
+from conveyor._why import explain_stage as _explain_stage
 
 # LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
 # home) still resolves through this import.
 from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, WorkerInfo
+from conveyor.store.contract.run_records import RunDetail, StageRunInfo
 from conveyor.store.protocol import LimitStatus, Store
 
 if TYPE_CHECKING:
@@ -26,19 +33,6 @@ if TYPE_CHECKING:
 
 AHEAD_CAP = 10_000
 """Count at most this many jobs ahead: "10000+" says enough, and keeps the count cheap."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One thing that holds a job back (or says nothing does).
-
-    ``code`` is stable, for scripts: ``not_found``, ``running``, ``finished``, ``scheduled``,
-    ``retrying``, ``paused``, ``no_worker``, ``unknown_name``, ``limit_full``, ``rate_spent``,
-    ``behind`` or ``ready``.
-    """
-
-    code: str
-    message: str
 
 
 @dataclass
@@ -69,33 +63,76 @@ class Facts:
 Rule = Callable[[Facts], Reason | None]
 
 
-def explain(source: Conveyor | Store, job_id: int) -> list[Reason]:
+def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> list[Reason]:
     """Every reason job ``job_id`` is not running, in order; never empty.
 
     ``source`` is an app or a store. A job that is missing, running or finished gets one
-    reason saying so; a waiting job that nothing holds back gets ``ready``.
+    reason saying so; a waiting job that nothing holds back gets ``ready``. A stage job of a
+    pipeline run also gets ``stage`` (which run, stage and item it is) and, when its run is
+    over or its fan-out stage still waits for other items, what that means (``in_run=False``
+    leaves that out: :func:`explain_run` already says it).
     """
-    from conveyor.app import Conveyor  # here: the app module imports much of the package
-
-    store = source.store if isinstance(source, Conveyor) else source
+    store = _store(source)
     job = store.get_job(job_id)
     if job is None:
         return [Reason("not_found", f"job {job_id} does not exist (it may have been pruned)")]
     now = store.now()
+    # A stage job first says which run and stage it is: that is what the operator asks about.
+    context = job_context(store, job) if in_run else []
     if job.state is JobState.RUNNING:
         since = "" if job.started_at is None else f" since {_when(job.started_at, now)}"
         return [Reason("running", f"job {job_id} is not waiting: it is running on worker "
-                                  f"{job.worker_id}{since}")]
+                                  f"{job.worker_id}{since}"), *context]
     if job.state.is_final:
         ended = "" if job.finished_at is None else f" at {_when(job.finished_at, now)}"
+        again = ("" if context else f" (`conveyor jobs retry {job_id}` runs it again)")
         return [Reason("finished", f"job {job_id} is not waiting: it finished as {job.state}"
-                                   f"{ended} (`conveyor jobs retry {job_id}` runs it again)")]
+                                   f"{ended}{again}"), *context]
     facts = Facts(store, job, now)
     found = [reason for rule in RULES if (reason := rule(facts)) is not None]
-    return found or [
+    return context + (found or [
         Reason("ready", f"nothing holds job {job_id} back: it should start as soon as a worker "
                         f"of queue {job.queue} polls")
-    ]
+    ])
+
+
+def explain_run(source: Conveyor | Store, run_id: int) -> list[Reason]:
+    """Why run ``run_id`` has not finished: what each unfinished stage waits for, and the
+    reasons of the job that holds it back; never empty (``not_found`` for a missing run)."""
+    store = _store(source)
+    run = store.get_run(run_id)
+    if run is None:
+        return [_no_run(run_id)]
+    return _explain_run(store, run, partial(explain, store, in_run=False))
+
+
+def explain_stage(source: Conveyor | Store, run_id: int, stage: str) -> list[Reason]:
+    """Why stage ``stage`` of run ``run_id`` has not finished ("waiting for 3 of 10,000
+    items of `embed`; 2 failed, policy skip"); never empty."""
+    store = _store(source)
+    run = store.get_run(run_id)
+    if run is None:
+        return [_no_run(run_id)]
+    found = _find_stage(run, stage)
+    if found is None:
+        names = ", ".join(s.stage for s in run.stages)
+        return [Reason("not_found", f"run {run_id} has no stage {stage!r} (its stages: "
+                                    f"{names})")]
+    return _explain_stage(store, run, found, partial(explain, store, in_run=False))
+
+
+def _store(source: Conveyor | Store) -> Store:
+    from conveyor.app import Conveyor  # here: the app module imports much of the package
+
+    return source.store if isinstance(source, Conveyor) else source
+
+
+def _no_run(run_id: int) -> Reason:
+    return Reason("not_found", f"run {run_id} does not exist (it may have been pruned)")
+
+
+def _find_stage(run: RunDetail, name: str) -> StageRunInfo | None:
+    return next((s for s in run.stages if s.stage == name), None)
 
 
 # -- the rules, in the order they are checked ----------------------------------------------------

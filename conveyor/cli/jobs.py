@@ -10,9 +10,10 @@ from conveyor import _durations as durations
 from conveyor.cli import render
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options
+from conveyor.errors import ConfigurationError
 from conveyor.models import Job, JobState
 from conveyor.store.protocol import JobFilter, Store
-from conveyor.why import explain
+from conveyor.why import explain, explain_run, explain_stage
 
 STATE_CHOICE = click.Choice([s.value for s in JobState], case_sensitive=False)
 
@@ -90,18 +91,37 @@ def show(target: Target, job_id: int, as_json: bool) -> None:
 
 
 @jobs.command("why")
-@click.argument("job_id", type=int)
+@click.argument("job_id", type=int, required=False)
+@click.option("--run", "run_id", type=int, metavar="RUN",
+              help="Explain a pipeline run instead: what each unfinished stage waits for.")
+@click.option("--stage", metavar="STAGE", help="With --run: only this stage.")
 @json_option
 @target_options
-def why(target: Target, job_id: int, as_json: bool) -> None:
+def why(target: Target, job_id: int | None, run_id: int | None, stage: str | None,
+        as_json: bool) -> None:
     """Say why a job is not running: its schedule, a paused queue, workers, jobs ahead.
 
-    Exits 1 when the job does not exist.
+    A stage job of a pipeline run also says which run, stage and item it is. With
+    ``--run RUN`` (and ``--stage STAGE``), say what a run's unfinished stages wait for:
+    "waiting for 3 of 10,000 items of `embed`; 2 failed, policy skip". Exits 1 when the
+    job, run or stage does not exist.
     """
-    reasons = explain(target.store(), job_id)
+    if (job_id is None) == (run_id is None):
+        raise ConfigurationError("give a JOB_ID, or --run RUN (and optionally --stage STAGE)")
+    if stage is not None and run_id is None:
+        raise ConfigurationError("--stage needs --run RUN")
+    store = target.store()
+    if run_id is not None:
+        reasons = (explain_run(store, run_id) if stage is None
+                   else explain_stage(store, run_id, stage))
+        subject: dict[str, object] = {"run_id": run_id, "stage": stage}
+    else:
+        assert job_id is not None
+        reasons = explain(store, job_id)
+        subject = {"job_id": job_id}
     missing = reasons[0].code == "not_found"
     if as_json:
-        render.print_json({"job_id": job_id,
+        render.print_json({**subject,
                            "reasons": [{"code": r.code, "message": r.message} for r in reasons]})
     elif missing:
         click.echo(reasons[0].message, err=True)

@@ -16,7 +16,12 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter
 from conveyor.web import params
-from conveyor.web.openapi import DEFAULT_PAGE, MAX_DELAY_SECONDS, MAX_IDEMPOTENCY_KEY, MAX_PAGE
+from conveyor.web.openapi_parts import (
+    DEFAULT_PAGE,
+    MAX_DELAY_SECONDS,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_PAGE,
+)
 from conveyor.web.params import BadParameter
 from conveyor.web.web_context import MAX_BODY_BYTES, ApiError
 
@@ -36,8 +41,10 @@ TEXT_FILTERS = {"queue": "queue", "name": "name", "tenant": "tenant",
 """Query parameter -> JobFilter field, for the plain text filters."""
 
 
-async def read_json(request: Request) -> Any:
-    """The JSON body, read at most :data:`MAX_BODY_BYTES` bytes far (a 413 beyond that)."""
+async def read_json(request: Request, *, optional: bool = False) -> Any:
+    """The JSON body, read at most :data:`MAX_BODY_BYTES` bytes far (a 413 beyond that).
+
+    An empty body is a 400, or None with ``optional``."""
     kind = request.headers.get("content-type", "")
     if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
@@ -53,6 +60,8 @@ async def read_json(request: Request) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
+        if optional:
+            return None
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
     try:
         return json.loads(raw)
@@ -96,9 +105,9 @@ def call_of(
     if options_named:
         raise ApiError(422, "invalid_args", f"{', '.join(map(repr, options_named))}: enqueue "
                        "options, not arguments; give them at the top level of the body")
-    _check_storable(args, "invalid_args", "args")
+    check_storable(args, "invalid_args", "args")
     options = {k: body[k] for k in ENQUEUE_OPTIONS if body.get(k) is not None}
-    _check_storable(options, "invalid_options", "options")
+    check_storable(options, "invalid_options", "options")
     if "delay" in options:
         options["delay"] = _seconds(options["delay"], "delay", MAX_DELAY_SECONDS,
                                     ApiError(422, "invalid_options", ""))
@@ -119,7 +128,7 @@ def _idempotency_key(key: str) -> str:
     return key
 
 
-def _check_storable(value: Any, code: str, where: str) -> None:
+def check_storable(value: Any, code: str, where: str) -> None:
     """Refuse strings no store can hold: NUL characters (PostgreSQL text and jsonb reject
     them) and unpaired surrogates (not encodable as UTF-8)."""
     pending = [value]

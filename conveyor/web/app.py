@@ -62,6 +62,7 @@ def create_app(
     how long each lasts.
     """
     from conveyor.web.api import api_routes
+    from conveyor.web.api_runs import run_api_routes
     from conveyor.web.pages import page_routes
 
     auth = AuthConfig.build(
@@ -79,6 +80,7 @@ def create_app(
         Route("/logout", _logout, methods=["POST"], name="logout"),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         *api_routes(context),
+        *run_api_routes(context),
         *page_routes(context),
     ]
     web = Starlette(

@@ -1,4 +1,5 @@
-"""The dashboard pages: overview, jobs, one job, dead letters, queues, schedules, actions.
+"""The dashboard pages: overview, jobs, one job, runs, one run, dead letters, queues,
+schedules, actions.
 
 Every page needs a principal; every form that changes something is a POST carrying the
 session's CSRF token, is refused to read-only principals, is recorded in the audit log, and
@@ -16,6 +17,7 @@ from conveyor.web.pages_dlq import DeadLetterPages
 from conveyor.web.pages_job import JobPage
 from conveyor.web.pages_jobs import JobsPage
 from conveyor.web.pages_overview import OverviewPage
+from conveyor.web.pages_runs import RunPages
 from conveyor.web.web_context import WebContext
 
 
@@ -26,6 +28,7 @@ def page_routes(context: WebContext) -> list[BaseRoute]:
         *OverviewPage(context).routes(),
         *JobsPage(context).routes(),
         *JobPage(context).routes(),
+        *RunPages(context).routes(),
         *DeadLetterPages(context).routes(),
         *AdminPages(context).routes(),
     ]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from conveyor._args import RESERVED
+from conveyor._why import stage_of
 from conveyor.app import Conveyor
 from conveyor.errors import ConveyorError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
@@ -43,6 +44,7 @@ def read_job(app: Conveyor, job_id: int) -> dict[str, Any]:
         "job": job,
         "attempts": store.list_attempts(job_id),
         "reasons": explain(store, job_id) if job.state in PENDING_STATES else [],
+        "in_run": stage_of(store, job),
         "known": job.name in app.jobs,
         "can_rerun": job.state in RERUN_STATES,
         "can_cancel": job.state in CANCEL_STATES,

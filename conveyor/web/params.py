@@ -24,7 +24,7 @@ from starlette.requests import Request
 from conveyor._durations import to_seconds
 from conveyor._names import control_character
 from conveyor.errors import ConfigurationError
-from conveyor.web.openapi import DURATION_PATTERN, MAX_ID, MAX_TEXT
+from conveyor.web.openapi_parts import DURATION_PATTERN, MAX_ID, MAX_TEXT
 from conveyor.web.web_context import ApiError
 
 MAX_AGE_SECONDS = 100 * 366 * 86400.0

@@ -1,0 +1,141 @@
+"""Pipeline runs as the API and the dashboard show them: read once, then serialized or drawn.
+
+:func:`read_run` reads a run and, for each plain stage, its current job's attempt count (one
+``get_job`` per plain stage; a fan-out stage's items are counted, not read). :func:`run_detail`
+and :func:`run_summary` turn the store's records into JSON-ready dicts, times as epoch
+seconds. A fan-out stage lists at most :data:`JOB_IDS_SHOWN` of its job ids: its item count
+says how many there are, and a 10,000-item stage must not make every read of its run large.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.models import Job
+from conveyor.store.contract.run_records import RunDetail, RunSummary, StageRunInfo
+from conveyor.store.protocol import Store
+
+JsonDict = dict[str, Any]
+
+JOB_IDS_SHOWN = 100
+"""Job ids listed per stage (the expander first for a fan-out stage, then items in order)."""
+
+
+@dataclass(frozen=True)
+class StageView:
+    """A stage of a run with what the store's record lacks: its current job."""
+
+    info: StageRunInfo
+    job: Job | None
+    """A plain stage's current job (a fan-out stage's expander), None when none or pruned."""
+
+    @property
+    def attempts(self) -> int | None:
+        """Attempts of the current job so far; None for a fan-out stage or a pruned job."""
+        return None if self.job is None or self.info.fan_out else self.job.attempt
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the stage becoming active to its end; None until both are known."""
+        if self.info.started_at is None or self.info.finished_at is None:
+            return None
+        return max(0.0, self.info.finished_at - self.info.started_at)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run and its stages, read at ``now`` (the store's clock)."""
+
+    run: RunDetail
+    stages: tuple[StageView, ...]
+    now: float
+
+
+def read_run(store: Store, run_id: int) -> RunView | None:
+    """The run with its stages' current jobs, or None when it does not exist."""
+    run = store.get_run(run_id)
+    if run is None:
+        return None
+    stages = tuple(
+        StageView(s, store.get_job(s.job_ids[0] if s.fan_out else s.job_ids[-1])
+                  if s.job_ids else None)
+        for s in run.stages
+    )
+    return RunView(run, stages, store.now())
+
+
+def decoded(text: str | None) -> Any:
+    """Stored JSON as a value (None stays None; text that is not JSON is returned as is)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def run_summary(run: RunSummary) -> JsonDict:
+    """A run as a list shows it: identity, state, timing, stage counts and its error."""
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "state": run.state.value,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "tenant": run.tenant,
+        "resumes": run.resumes,
+        "stages_total": run.stages_total,
+        "stages_done": run.stages_done,
+    }
+
+
+def stage_detail(view: StageView) -> JsonDict:
+    """One stage: state, graph, items, attempts, timing, output, error."""
+    s = view.info
+    return {
+        "name": s.stage,
+        "state": s.state.value,
+        "parents": list(s.parents),
+        "fan_out": s.fan_out,
+        "on_item_failure": s.on_item_failure.value,
+        "pending_parents": s.pending_parents,
+        "items_total": s.items_total,
+        "items_left": s.items_left,
+        "items_failed": s.items_failed,
+        "job_name": s.template.name,
+        "queue": s.template.queue,
+        "attempts": view.attempts,
+        "max_attempts": s.template.max_attempts,
+        "job_id": view.job.id if view.job is not None else None,
+        "job_ids": list(s.job_ids[:JOB_IDS_SHOWN]),
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "duration": view.duration,
+        "output": decoded(s.output_json),
+        "error": s.error,
+        "override": decoded(s.override_json),
+    }
+
+
+def run_detail(view: RunView) -> JsonDict:
+    """A run in full: input, result or error, timing, watch settings and every stage."""
+    run = view.run
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline,
+        "state": run.state.value,
+        "input": decoded(run.input_json),
+        "result": decoded(run.result_json),
+        "error": run.error,
+        "tenant": run.tenant,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "deadline_at": run.deadline_at,
+        "stall_after": run.stall_after,
+        "last_progress_at": run.last_progress_at,
+        "resumes": run.resumes,
+        "stages": [stage_detail(s) for s in view.stages],
+    }
