@@ -1,0 +1,190 @@
+"""Conformance: fan-out stages (expand_stage), item failure policies, and fan-in under races."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from run_helpers import (
+    BOOM,
+    claim_stage,
+    detail,
+    done,
+    finish,
+    jobs_of,
+    run_one,
+    stage,
+    stage_of,
+    start,
+)
+
+from conveyor.models import JobState, RunState, StageState
+from conveyor.store import Store
+from conveyor.store.contract.run_records import EXPANDER_ITEM, ItemFailure, ItemPolicy, NewStage
+from conveyor.store.protocol import ClaimedJob, CompletionKind
+
+
+def fan(policy: ItemPolicy = ItemPolicy.FAIL) -> tuple[NewStage, ...]:
+    """Stages a -> e (one job per item) -> f."""
+    return (stage("a"), stage("e", "a", fan_out=True, policy=policy), stage("f", "e"))
+
+
+def expand(store: Store, items: list[object]) -> None:
+    """Run the expander of stage e with ``items``."""
+    [expander] = claim_stage(store, "e")
+    assert expander.args_json and json.loads(expander.args_json)["item"] == EXPANDER_ITEM
+    assert store.expand_stage(expander.id, expander.token, [json.dumps(i) for i in items])
+    assert not store.expand_stage(expander.id, expander.token, ["1"])  # fenced: done already
+    assert store.get_job(expander.id).state is JobState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_fan_out_of_ten_thousand_items_and_fan_in_once(store: Store) -> None:
+    run_id = start(store, *fan())
+    run_one(store, "a", {"chunks": 10_000})
+    began = time.perf_counter()
+    expand(store, list(range(10_000)))
+    took = time.perf_counter() - began
+    assert took < 10, f"writing 10,000 items took {took:.1f}s"
+    e = stage_of(store, run_id, "e")
+    assert (e.items_total, e.items_left) == (10_000, 10_000)
+    assert len(jobs_of(store, "e", JobState.QUEUED)) == 10_000
+    item = store.stage_input(e.id, 1234)
+    assert item is not None and item.item_input_json == "1234"
+    left = 10_000
+    while claimed := claim_stage(store, "e", limit=2_000):
+        # Completed in reverse order, to show the outputs still come back in item order.
+        pairs = [(j, json.loads(j.args_json)["item"]) for j in reversed(claimed)]
+        results = store.complete_jobs([done(j, i * 2) for j, i in pairs])
+        assert all(r.accepted for r in results)
+        left -= len(claimed)
+        assert len(jobs_of(store, "f")) == (1 if left == 0 else 0)
+    assert len(jobs_of(store, "f")) == 1
+    got = store.stage_input(stage_of(store, run_id, "f").id, 0)
+    assert got is not None
+    [parent] = got.parents
+    assert parent.fan_out and json.loads(parent.output_json) == [i * 2 for i in range(10_000)]
+
+
+def test_an_empty_fan_out_succeeds_at_once_with_an_empty_list(store: Store) -> None:
+    run_id = start(store, *fan())
+    run_one(store, "a", [])
+    expand(store, [])
+    assert stage_of(store, run_id, "e").state is StageState.SUCCEEDED
+    got = store.stage_input(stage_of(store, run_id, "f").id, 0)
+    assert got is not None and got.parents[0].output_json == "[]"
+    run_one(store, "f", "ok")
+    assert detail(store, run_id).state is RunState.SUCCEEDED
+
+
+def _fail_item_two(store: Store, policy: ItemPolicy) -> tuple[int, ClaimedJob]:
+    """Items 0..4; 0, 1 and 2 are claimed, 0 succeeds, 2 dies; returns item 1 (running)."""
+    run_id = start(store, *fan(policy))
+    run_one(store, "a", None)
+    expand(store, ["i0", "i1", "i2", "i3", "i4"])
+    claimed = claim_stage(store, "e", limit=3)  # items 0, 1, 2 run; 3 and 4 wait
+    by_item = {json.loads(j.args_json)["item"]: j for j in claimed}
+    assert finish(store, by_item[0], "o0")
+    assert finish(store, by_item[2], kind=CompletionKind.DEAD, error=BOOM)
+    return run_id, by_item[1]
+
+
+def test_policy_fail_fails_the_run_and_cancels_the_rest(store: Store) -> None:
+    run_id, running = _fail_item_two(store, ItemPolicy.FAIL)
+    run = detail(store, run_id)
+    assert run.state is RunState.FAILED
+    assert run.error is not None and "'e'" in run.error and "item 2" in run.error
+    assert "boom" in run.error
+    # Queued items and the running item 1 are cancelled; f never starts.
+    assert len(jobs_of(store, "e", JobState.CANCELLED)) == 3
+    assert jobs_of(store, "e", JobState.QUEUED, JobState.RUNNING) == []
+    assert jobs_of(store, "f") == []
+    assert not finish(store, running, "late")  # its attempt was cancelled with the run
+    e = stage_of(store, run_id, "e")
+    assert (e.state, e.items_left, e.items_failed) == (StageState.FAILED, 0, 1)
+
+
+@pytest.mark.parametrize("policy", [ItemPolicy.SKIP, ItemPolicy.COLLECT])
+def test_policies_skip_and_collect_finish_with_the_right_counts(
+    store: Store, policy: ItemPolicy
+) -> None:
+    run_id, running = _fail_item_two(store, policy)
+    assert detail(store, run_id).state is RunState.RUNNING
+    assert finish(store, running, "o1")
+    while claimed := claim_stage(store, "e"):
+        for job in claimed:
+            assert finish(store, job, "o" + str(json.loads(job.args_json)["item"]))
+    e = stage_of(store, run_id, "e")
+    assert (e.state, e.items_left, e.items_failed) == (StageState.SUCCEEDED, 0, 1)
+    got = store.stage_input(stage_of(store, run_id, "f").id, 0)
+    assert got is not None
+    [parent] = got.parents
+    assert json.loads(parent.output_json) == ["o0", "o1", "o3", "o4"]
+    expected = (ItemFailure(2, '"i2"', "ValueError: boom"),) if policy is ItemPolicy.COLLECT else ()
+    assert parent.failures == expected
+    run_one(store, "f", 4)
+    assert detail(store, run_id).state is RunState.SUCCEEDED
+
+
+def test_a_failed_expander_fails_the_run_whatever_the_policy(store: Store) -> None:
+    run_id = start(store, *fan(ItemPolicy.SKIP))
+    run_one(store, "a", None)
+    [expander] = claim_stage(store, "e")
+    assert finish(store, expander, kind=CompletionKind.DEAD, error=BOOM)
+    run = detail(store, run_id)
+    assert run.state is RunState.FAILED and "expander" in (run.error or "")
+
+
+def test_an_expander_finishing_without_fanning_out_fails_the_run(store: Store) -> None:
+    run_id = start(store, *fan())
+    run_one(store, "a", None)
+    run_one(store, "e", None)  # the wrapper returned without calling expand_stage
+    run = detail(store, run_id)
+    assert run.state is RunState.FAILED and "expand_stage" in (run.error or "")
+
+
+def _race(open_store_on: Callable[..., Store], store: Store, rounds: int) -> None:
+    """Two connections complete the last two items of a fan-out at the same moment."""
+    stores = [open_store_on(), open_store_on()]
+    for _ in range(rounds):
+        run_id = start(store, *fan())
+        run_one(store, "a", None)
+        expand(store, [1, 2])
+        jobs = claim_stage(store, "e")
+        assert len(jobs) == 2
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def complete(
+            own: Store,
+            job: ClaimedJob,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                barrier.wait(timeout=10)
+                [r] = own.complete_jobs([done(job, 1)])
+                assert r.accepted
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=complete, args=(own, job))
+            for own, job in zip(stores, jobs, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        f = stage_of(store, run_id, "f")
+        assert f.state is StageState.ACTIVE and len(f.job_ids) == 1, f
+    assert len(jobs_of(store, "f")) == rounds
+
+
+def test_the_last_two_items_finishing_at_once_fire_the_child_exactly_once(
+    store: Store, open_store_on: Callable[..., Store]
+) -> None:
+    _race(open_store_on, store, rounds=25)
