@@ -3,6 +3,6 @@ resume where they stopped. Declare one with :meth:`conveyor.Conveyor.pipeline`; 
 docs/pipelines.md."""
 
 from conveyor.pipelines.declare import ItemFailure, Pipeline, Stage
-from conveyor.pipelines.seams import SeamError
+from conveyor.pipelines.seams import ExpectationError, SeamError
 
-__all__ = ["ItemFailure", "Pipeline", "SeamError", "Stage"]
+__all__ = ["ExpectationError", "ItemFailure", "Pipeline", "SeamError", "Stage"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from conveyor.store.contract.records import Retention
-from conveyor.store.watch_types import CheckinRow, IncidentRow, WindowCounts
+from conveyor.store.watch_types import CheckinRow, IncidentRow, OverdueRun, WindowCounts
 
 
 class MonitorVerbs(Protocol):
@@ -125,6 +125,16 @@ class MonitorVerbs(Protocol):
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
+        ...
+
+    def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
+        """Running pipeline runs past their deadline, and running runs in which no stage has
+        finished for their ``stall_after`` seconds, at ``now`` (the caller's clock, defaulting
+        to the store's); by id, at most ``limit`` of each kind.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: both halves read
+        partial indexes of running runs, so finished runs cost nothing.
         """
         ...
 

@@ -101,6 +101,26 @@ class SchedulePlans:
             # A slot given twice in one call is written once: only its first fire wins.
             won.append(fire.slot in inserted)
             inserted.discard(fire.slot)
+        run_of: dict[float, int] = {}
+        starting = [f for f, mine in zip(fires, won, strict=True) if mine and f.run is not None]
+        if starting:
+            # A schedule of a pipeline: each won slot starts its run in this transaction.
+            from conveyor.store import run_plans
+            from conveyor.store.postgres.run_verbs import dialect
+
+            for fire in starting:
+                assert fire.run is not None
+                run_of[fire.slot] = yield from run_plans.start_run(
+                    dialect(self.plans), fire.run, None
+                )
+            yield Statement(
+                self.q("slot_link_runs"),
+                {
+                    "schedule": schedule,
+                    "slots": [float(slot) for slot in run_of],
+                    "run_ids": list(run_of.values()),
+                },
+            )
         to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
         job_of: dict[float, int] = {}
         jobs = [f.job for f in to_enqueue if f.job is not None]
@@ -122,7 +142,12 @@ class SchedulePlans:
                 {"name": schedule, "slot": float(max(scheduled))},
             )
         return [
-            SlotWritten(slot=f.slot, written=mine, job_id=job_of.get(f.slot) if mine else None)
+            SlotWritten(
+                slot=f.slot,
+                written=mine,
+                job_id=job_of.get(f.slot) if mine else None,
+                run_id=run_of.get(f.slot) if mine else None,
+            )
             for f, mine in zip(fires, won, strict=True)
         ]
 

@@ -11,10 +11,11 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from conveyor.store.sqlite.connection import query
-from conveyor.store.watch_rows import checkin_from_row, incident_from_row
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row, overdue_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
+    OverdueRun,
     WindowCounts,
 )
 
@@ -166,6 +167,13 @@ class SQLiteMonitorVerbs:
             WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
             for r in found
         ]
+
+    def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
+        """See :meth:`MonitorVerbs.overdue_runs`."""
+        at = self.now() if now is None else now
+        with self.db.read() as conn:
+            found = conn.execute(query("watch_runs"), {"limit": limit, "now": at}).fetchall()
+        return [overdue_from_row(r) for r in found]
 
     def prune_watch(
         self, retention: Retention, limit: int = 10_000, *, now: float | None = None
