@@ -20,11 +20,25 @@ from conveyor.errors import (
     PayloadTooLargeError,
     QueueFull,
     ResultTimeoutError,
+    ResumeRefusedError,
+    RunCancelledError,
+    RunFailedError,
+    RunNotFoundError,
     StoreError,
     StoreUnavailableError,
     UnknownJobError,
 )
-from conveyor.models import Attempt, AttemptOutcome, Job, JobState, QueueStats, WorkerInfo
+from conveyor.models import (
+    Attempt,
+    AttemptOutcome,
+    Job,
+    JobState,
+    QueueStats,
+    RunState,
+    StageState,
+    WorkerInfo,
+)
+from conveyor.pipelines import ItemFailure, Pipeline, RunHandle, SeamError, Stage, Workflow
 from conveyor.store.protocol import Retention
 
 __all__ = [
@@ -38,6 +52,7 @@ __all__ = [
     "Conveyor",
     "ConveyorError",
     "InvalidTransitionError",
+    "ItemFailure",
     "Job",
     "JobCancelledError",
     "JobContext",
@@ -52,15 +67,26 @@ __all__ = [
     "OnceConflictError",
     "PayloadTooLargeError",
     "Permanent",
+    "Pipeline",
     "QueueFull",
     "QueueStats",
     "Rate",
     "ResultTimeoutError",
+    "ResumeRefusedError",
     "Retention",
     "Retry",
+    "RunCancelledError",
+    "RunFailedError",
+    "RunHandle",
+    "RunNotFoundError",
+    "RunState",
+    "SeamError",
+    "Stage",
+    "StageState",
     "StoreError",
     "StoreUnavailableError",
     "UnknownJobError",
     "WorkerInfo",
+    "Workflow",
 ]
 __version__ = "0.1.0"

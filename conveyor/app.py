@@ -27,6 +27,7 @@ from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.pipelines.declare import Pipeline
 from conveyor.pipelines.handle import RunHandle
+from conveyor.pipelines.workflow import Workflow
 from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
 from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
@@ -202,6 +203,13 @@ class Conveyor(Watching):
         declared = Pipeline(self, name, deadline=deadline, stall=stall)
         self.pipelines[name] = declared
         return declared
+
+    def workflow(self, name: str = "workflow") -> Workflow:
+        """Build a graph of declared jobs at run time: ``a = wf.add(job, **args)``,
+        ``wf.add(other, after=[a])``, then ``wf.start()``. The run is stored, watched,
+        cancelled and resumed like a pipeline's; ``name`` is what lists show. See
+        docs/pipelines.md."""
+        return Workflow(self, name)
 
     def get(self, name: str) -> JobDefinition[Any, Any]:
         """The job type registered under ``name``; raises :class:`UnknownJobError`."""

@@ -3,6 +3,21 @@ resume where they stopped. Declare one with :meth:`conveyor.Conveyor.pipeline`; 
 docs/pipelines.md."""
 
 from conveyor.pipelines.declare import ItemFailure, Pipeline, Stage
+from conveyor.pipelines.handle import RunHandle, RunStatus, StageStatus
+from conveyor.pipelines.resume import ResumePlan
 from conveyor.pipelines.seams import ExpectationError, SeamError
+from conveyor.pipelines.workflow import Node, Workflow
 
-__all__ = ["ExpectationError", "ItemFailure", "Pipeline", "SeamError", "Stage"]
+__all__ = [
+    "ExpectationError",
+    "ItemFailure",
+    "Node",
+    "Pipeline",
+    "ResumePlan",
+    "RunHandle",
+    "RunStatus",
+    "SeamError",
+    "Stage",
+    "StageStatus",
+    "Workflow",
+]

@@ -276,7 +276,8 @@ class Pipeline:
 
         The input is validated against the first stage's parameters now
         (:class:`ArgumentError` otherwise). With ``connection=``, the run and its first job are
-        written in that connection's open transaction.
+        written in that connection's open transaction. ``tenant=`` makes every job of the run
+        that tenant's (claims take turns between tenants, see docs/queues.md).
         """
         from conveyor.pipelines.runs import start_run
 

@@ -18,6 +18,7 @@ import pydantic
 
 from conveyor.errors import ArgumentError, ConfigurationError, ResumeRefusedError
 from conveyor.models import RunState, StageState
+from conveyor.pipelines.graph import is_workflow
 from conveyor.pipelines.seams import adapter, describe
 from conveyor.store.contract.run_records import RunDetail, RunReset
 
@@ -47,6 +48,8 @@ class ResumePlan:
     """True once the store applied it (False for a dry run)."""
     tenant: str | None = None
     """The run's tenant: the re-run stages' jobs keep it."""
+    workflow: bool = False
+    """The run is a workflow's (built at run time), not a declared pipeline's."""
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data (``conveyor runs resume --json``)."""
@@ -73,15 +76,24 @@ def declared(app: Conveyor, run: RunDetail) -> Pipeline:
 
 
 def plan_resume(app: Conveyor, run: RunDetail, from_: str | None, given: Any) -> ResumePlan:
-    """Decide a resume of ``run``; raise :class:`ResumeRefusedError` when it cannot be done."""
-    pipeline = declared(app, run)
+    """Decide a resume of ``run``; raise :class:`ResumeRefusedError` when it cannot be done.
+
+    A workflow's run carries its own graph and its nodes their own arguments: it is resumed
+    without its code's declaration, and without replacement input."""
+    workflow = is_workflow(run.graph_json)
+    pipeline = None if workflow else declared(app, run)
+    if workflow and given is not UNSET:
+        raise ResumeRefusedError(
+            f"run {run.id} is a workflow's: its nodes take their own arguments, so there is "
+            "no stage input to replace; resume it without input="
+        )
     if run.state is RunState.RUNNING:
         raise ResumeRefusedError(
             f"run {run.id} is still running; wait for it to finish or cancel it "
             f"(`conveyor runs cancel {run.id}`) before resuming"
         )
     names = [s.stage for s in run.stages]
-    missing = [n for n in names if n not in pipeline.stages]
+    missing = [] if pipeline is None else [n for n in names if n not in pipeline.stages]
     if missing:
         raise ResumeRefusedError(
             f"run {run.id} has stage(s) {', '.join(missing)} that pipeline {run.pipeline!r} "
@@ -104,15 +116,18 @@ def plan_resume(app: Conveyor, run: RunDetail, from_: str | None, given: Any) ->
                 f"run {run.id} succeeded: nothing failed to resume; pass from_= (--from STAGE) "
                 "to run a stage and everything after it again"
             )
-    rerun = _descendants(pipeline, start)
+    rerun = _descendants(run, start)
     for stage in run.stages:
         if stage.stage not in rerun and stage.state is not StageState.SUCCEEDED:
             raise ResumeRefusedError(
                 f"run {run.id}: stage `{stage.stage}` is {stage.state} and would not be re-run "
                 f"from {from_!r}; resume from it (or from a stage before it)"
             )
-    input_json = None if given is UNSET else encode_input(pipeline.stages[from_ or ""], given)
-    _check_reused(pipeline, run, rerun, from_ if input_json is not None else None)
+    input_json = None
+    if pipeline is not None:
+        if given is not UNSET:
+            input_json = encode_input(pipeline.stages[from_ or ""], given)
+        _check_reused(pipeline, run, rerun, from_ if input_json is not None else None)
     return ResumePlan(
         run_id=run.id,
         pipeline=run.pipeline,
@@ -121,17 +136,20 @@ def plan_resume(app: Conveyor, run: RunDetail, from_: str | None, given: Any) ->
         from_stage=from_,
         input_json=input_json,
         tenant=run.tenant,
+        workflow=workflow,
     )
 
 
-def _descendants(pipeline: Pipeline, start: set[str]) -> set[str]:
+def _descendants(run: RunDetail, start: set[str]) -> set[str]:
+    """``start`` and every stage after them, from the graph the run stored."""
     closed = set(start)
     frontier = list(start)
     while frontier:
-        for child in pipeline.children(frontier.pop()):
-            if child.name not in closed:
-                closed.add(child.name)
-                frontier.append(child.name)
+        name = frontier.pop()
+        for child in run.stages:
+            if name in child.parents and child.stage not in closed:
+                closed.add(child.stage)
+                frontier.append(child.stage)
     return closed
 
 
@@ -214,13 +232,16 @@ def encode_input(stage: Stage, value: Any) -> str:
 
 
 def _reset(app: Conveyor, plan: ResumePlan, by: str | None) -> RunReset:
-    pipeline = app.pipelines[plan.pipeline]
+    pipeline = None if plan.workflow else app.pipelines[plan.pipeline]
     return RunReset(
         run_id=plan.run_id,
         stages=plan.rerun,
         input_override=None if plan.input_json is None or plan.from_stage is None
         else (plan.from_stage, plan.input_json),
-        templates=tuple((n, pipeline.stages[n].template(plan.tenant)) for n in plan.rerun),
+        # A pipeline's stages take the options the code declares now; a workflow's nodes
+        # keep the templates (and so the arguments) they were started with.
+        templates=() if pipeline is None
+        else tuple((n, pipeline.stages[n].template(plan.tenant)) for n in plan.rerun),
         by=by,
     )
 

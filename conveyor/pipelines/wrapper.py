@@ -171,21 +171,22 @@ def parent_value(parent: Stage, output: ParentOutput, *, overridden: bool = Fals
 
 def check_input(stage: Stage, raw: dict[str, Any]) -> dict[str, Any]:
     """Validate the stage's arguments; a mismatch is a :class:`SeamError` naming the field."""
-    for name, value in raw.items():
-        check = stage.inputs.adapters.get(name)
-        if check is None:
-            continue
-        try:
-            check.validate_python(value)
-        except pydantic.ValidationError as exc:
-            source = _source(stage, name)
-            raise SeamError(
-                f"stage `{stage.name}` cannot take its input: "
-                + describe(source, "gave", value, stage.param_types[name], exc)
-            ) from exc
     try:
         return stage.inputs.decode(json.dumps(raw))
     except ArgumentError as exc:
+        # Say which input broke the seam, field by field, where one value is at fault.
+        for name, value in raw.items():
+            check = stage.inputs.adapters.get(name)
+            if check is None:
+                continue
+            try:
+                check.validate_python(value)
+            except pydantic.ValidationError as error:
+                source = _source(stage, name)
+                raise SeamError(
+                    f"stage `{stage.name}` cannot take its input: "
+                    + describe(source, "gave", value, stage.param_types[name], error)
+                ) from exc
         raise SeamError(f"stage `{stage.name}` cannot take its input: {exc}") from exc
 
 

@@ -33,6 +33,7 @@ from conveyor._lifecycle import (
 )
 from conveyor.app import Conveyor
 from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
+from conveyor.pipelines.graph import node_args
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
 
@@ -55,6 +56,8 @@ class Running:
     task: asyncio.Task[None] | None = None
     in_thread: bool = False
     stop_reason: StopReason | None = None
+    in_run: bool = False
+    """The job belongs to a pipeline or workflow run: its completion advances the run."""
     started: float = field(default_factory=time.monotonic)
 
 
@@ -121,15 +124,19 @@ class Executor:
             options = definition.options if definition else JobOptions()
             # The backoff is drawn only for an attempt that may be retried.
             delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
-            self.completer.add(_in_run(decide(job, options, outcome, delay), definition))
+            self.completer.add(_in_run(decide(job, options, outcome, delay), run.in_run))
             self.completed += 1
         self._on_finished(run)
 
     async def _outcome(self, run: Running) -> Outcome | Settled | Lost:
         job = run.job
+        meta: dict[str, Any] = json.loads(job.meta_json) if job.meta_json != "{}" else {}
+        own = node_args(meta)  # a workflow node's arguments live in its meta
+        run.in_run = own is not None
         try:
             definition = self.app.get(job.name)
-            kwargs = definition.args.decode(job.args_json)
+            run.in_run = run.in_run or definition.in_run
+            kwargs = definition.args.decode(job.args_json if own is None else json.dumps(own))
         except (ArgumentError, UnknownJobError) as exc:
             log.error("job %s (%s) cannot be decoded: %s", job.id, job.name, exc)
             return Undecodable(exc)
@@ -145,14 +152,13 @@ class Executor:
             created_at=job.created_at,
             _token=job.token,
         )
-        if job.meta_json != "{}":
-            meta = json.loads(job.meta_json)
+        if meta:
             run.ctx.schedule, run.ctx.slot = meta.get("schedule"), meta.get("slot")
         if definition.is_async:
             run.ctx._open_transaction_async = self._store.begin
             run.ctx._async_store = self._store
             outcome = await self._run_async(definition, run.ctx, kwargs, timeout)
-            return await self._settle_async(job, definition, run.ctx, outcome)
+            return await self._settle_async(job, definition, run.ctx, outcome, run.in_run)
         run.ctx._open_transaction = self._store.sync.begin
         run.ctx._store = self._store.sync
         run.in_thread = True
@@ -194,7 +200,7 @@ class Executor:
         def call() -> Outcome | Settled | Lost:
             # The handler's transaction is finished on the thread that used it.
             outcome = _call_sync(definition.fn, ctx, kwargs)
-            return _settle_sync(run.job, definition, ctx, outcome)
+            return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
 
         future = loop.run_in_executor(self.pool, call)
         if timeout is None:
@@ -209,14 +215,14 @@ class Executor:
 
     async def _settle_async(
         self, job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext,
-        outcome: Outcome,
+        outcome: Outcome, in_run: bool,
     ) -> Outcome | Settled | Lost:
         tx = ctx.take_transaction()
         if ctx._settled:
             return Settled()
         if tx is None:
             return outcome
-        completion = _transactional_completion(job, definition, outcome)
+        completion = _transactional_completion(job, definition, outcome, in_run)
         if completion is None:
             await tx.rollback()
             return outcome
@@ -244,24 +250,26 @@ def _call_sync(fn: Callable[..., Any], ctx: JobContext, kwargs: dict[str, Any]) 
 
 
 def _transactional_completion(
-    job: ClaimedJob, definition: JobDefinition[Any, Any], outcome: Outcome
+    job: ClaimedJob, definition: JobDefinition[Any, Any], outcome: Outcome, in_run: bool
 ) -> Completion | None:
     """The success to commit with the handler's writes, or None to roll them back."""
     if not isinstance(outcome, Succeeded):
         return None
-    completion = _in_run(decide(job, definition.options, outcome, 0.0), definition)
+    completion = _in_run(decide(job, definition.options, outcome, 0.0), in_run)
     return completion if completion.kind is CompletionKind.SUCCEEDED else None
 
 
-def _in_run(completion: Completion, definition: JobDefinition[Any, Any] | None) -> Completion:
-    """Mark a pipeline stage job's completion, so the store advances its run with it."""
-    if definition is None or not definition.in_run:
+def _in_run(completion: Completion, in_run: bool) -> Completion:
+    """Mark the completion of a job that belongs to a run (a pipeline stage's, a workflow
+    node's), so the store advances the run in the transaction that applies it."""
+    if not in_run:
         return completion
     return dataclasses.replace(completion, in_run=True)
 
 
 def _settle_sync(
-    job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext, outcome: Outcome
+    job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext, outcome: Outcome,
+    in_run: bool,
 ) -> Outcome | Settled | Lost:
     """Finish a transaction the sync handler opened through ``ctx.transaction``."""
     tx = ctx.take_transaction()
@@ -269,7 +277,7 @@ def _settle_sync(
         return Settled()
     if tx is None:
         return outcome
-    completion = _transactional_completion(job, definition, outcome)
+    completion = _transactional_completion(job, definition, outcome, in_run)
     if completion is None:
         tx.rollback()
         return outcome

@@ -65,9 +65,24 @@ def test_the_etl_example(url: str) -> None:
         app.close()
 
 
+def test_the_workflow_example(url: str) -> None:
+    scope = run_example(example('wf = app.workflow("nightly-reports")'))
+    app, run = scope["app"], scope["run"]
+    try:
+        drain(app)
+        assert run.result(timeout=5) == "published nightly"
+        status = run.status()
+        assert [s.name for s in status.stages] == [
+            "reports.extract", "reports.extract#2", "reports.extract#3", "reports.publish"
+        ]
+        assert [s.output for s in status.stages[:3]] == [2, 2, 4]
+    finally:
+        app.close()
+
+
 def test_every_python_block_is_an_example_or_a_snippet_of_one() -> None:
     runnable = [b for b in blocks() if "app = Conveyor()" in b or "def refund(" in b]
     snippets = [b for b in blocks() if b not in runnable]
-    assert len(runnable) == 3
+    assert len(runnable) == 4
     for snippet in snippets:
         assert snippet.lstrip().startswith("run"), snippet
