@@ -48,7 +48,9 @@ def template_from_json(text: str) -> JobTemplate:
 
 def stage_job(template: JobTemplate, run_id: int, stage_run_id: int, item: int) -> NewJob:
     """The job of one item of a stage: the template, due now, pointing at its item."""
-    args = json.dumps({"run_id": run_id, "stage_run_id": stage_run_id, "item": item})
+    # Three integers: formatted directly, as json.dumps would (a fan-out writes 10,000).
+    args = f'{{"run_id": {int(run_id)}, "stage_run_id": {int(stage_run_id)}, "item": {int(item)}}}'
+
     return NewJob(
         queue=template.queue,
         name=template.name,

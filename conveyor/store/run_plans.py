@@ -8,9 +8,11 @@ attempt, cancel). The rules are :mod:`conveyor.store.run_graph`'s.
 **The advance** (:func:`advance`) runs inside the transaction that made stage jobs final,
 so completing a stage's last item, enqueueing what became ready and finishing the run commit
 together or not at all. Its lock order is fixed: the finishing transaction holds its jobs'
-rows, then takes the run rows (in id order), then writes stage rows; a run-wide cancel skips
-job rows another transaction holds (that transaction finishes them itself), so no two
-writers of a run wait on each other in a cycle.
+rows, then takes the run rows (in id order), and only then writes item and stage rows. Every
+other writer of a run (start, fan-out, cancel, resume) takes the run's row first too, and a
+run-wide cancel skips job rows another transaction holds (that transaction is finishing the
+job and advances the run itself once the cancel commits), so no two writers of a run wait on
+each other in a cycle.
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
     """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
     if progress.to_insert:
+        templates = {s.id: s.template for s in progress.stages}
         jobs = [
-            stage_job(progress.by_id(i.stage_id).template, progress.id, i.stage_id, i.item)
+            stage_job(templates[i.stage_id], progress.id, i.stage_id, i.item)
             for i in progress.to_insert
         ]
         ids = yield from d.insert_jobs(jobs, now)
@@ -207,11 +210,15 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     transaction that made them final). Other ids cost one indexed statement."""
     if not job_ids:
         return
-    ended = yield d.stmt("run_finish_items", {"ids": json.dumps(sorted(set(job_ids)))}, now)
+    ids = json.dumps(sorted(set(job_ids)))
+    # The runs first, then their items: every writer of a run's rows takes the run's lock
+    # before touching them (see the module docstring).
+    locked = yield d.stmt("run_lock_runs", {"job_ids": ids}, now)
+    if not locked.rows:
+        return
+    ended = yield d.stmt("run_finish_items", {"ids": ids}, now)
     if not ended.rows:
         return
-    stage_ids = sorted({int(r[0]) for r in ended.rows})
-    locked = yield d.stmt("run_lock_runs", {"stage_ids": json.dumps(stage_ids)}, now)
     for progress in (yield from _load(d, locked.rows, now)):
         mine = {s.id for s in progress.stages}
         for stage_id, item, state, error in sorted(r for r in ended.rows if int(r[0]) in mine):
@@ -230,10 +237,10 @@ def expand_stage(
     if not found.rows:
         return False
     stage_id, run_id = int(found.rows[0][0]), int(found.rows[0][1])
-    yield d.stmt("run_expander_done", {"stage_run_id": stage_id}, now)
     progress = yield from _lock_run(d, run_id, now)
     if progress is None:
         return False
+    yield d.stmt("run_expander_done", {"stage_run_id": stage_id}, now)
     stage = progress.by_id(stage_id)
     if not progress.running or str(stage.state) != "active":
         return False

@@ -26,10 +26,14 @@ def stage_input(
     head = yield d.stmt("run_stage_head", {"stage_run_id": stage_run_id, "item": item}, now)
     if not head.rows:
         return None
-    run_id, stage, parents_json, override, run_input, run_state, item_input = head.rows[0]
+    run_id, stage, parents_json, override, run_input, run_state, fan_out, item_input = (
+        head.rows[0]
+    )
     parents: list[str] = json.loads(parents_json)
     outputs = []
-    if parents:
+    # An item of a fan-out stage needs only its own input: reading its parent's output for
+    # each of 10,000 items would read it 10,000 times (the expander, item -1, does need it).
+    if parents and not (fan_out and item >= 0):
         found = yield d.stmt("run_load_stages", {"run_ids": json.dumps([run_id])}, now)
         by_name = {s.stage: s for s in map(stage_from_row, found.rows)}
         wanted = [by_name[p] for p in parents]

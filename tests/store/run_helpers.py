@@ -46,15 +46,17 @@ def stage(
     )
 
 
-def start(store: Store, *stages: NewStage, input: Any = None, **kwargs: Any) -> int:
-    """Start a run of ``stages`` with ``input`` (JSON-encoded here)."""
+def start(
+    store: Store, *stages: NewStage, input: Any = None, now: float | None = None, **kwargs: Any
+) -> int:
+    """Start a run of ``stages`` with ``input`` (JSON-encoded here), at ``now`` if given."""
     run = NewRun(
         pipeline=PIPELINE,
         input_json=json.dumps(input if input is not None else {"doc": 7}),
         stages=stages,
         **kwargs,
     )
-    return store.start_run(run)
+    return store.start_run(run, now=now)
 
 
 def claim_stage(store: Store, name: str, limit: int = 100, worker: str = "w1") -> list[ClaimedJob]:

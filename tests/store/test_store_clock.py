@@ -233,3 +233,27 @@ def test_check_in_pings_are_kept_and_pruned_by_the_callers_clock(store: Store) -
     assert store.prune_watch(Retention(watch=2 * HOUR), now=t + HOUR) == 0
     assert store.prune_watch(Retention(watch=60), now=t + HOUR) == 1
     assert store.checkin_pings("backup", 0.0) == [newest]
+
+
+def test_runs_are_stamped_and_pruned_at_the_callers_clock(store: Store) -> None:
+    from run_helpers import claim_stage, done, stage, start
+
+    t = store.now() - HOUR  # an hour ago: the run's first job is due by now
+    run_id = start(store, stage("a"), stage("b", "a"), now=t)
+    run = store.get_run(run_id)
+    assert run is not None and (run.created_at, run.last_progress_at) == (t, t)
+    [job] = claim_stage(store, "a")
+    [ok] = store.complete_jobs([done(job, 1)], now=t + 60)
+    assert ok.accepted
+    run = store.get_run(run_id)
+    assert run is not None and run.last_progress_at == t + 60
+    [a, b] = run.stages
+    assert (a.finished_at, b.started_at) == (t + 60, t + 60)
+    assert store.cancel_run(run_id, by="ops", now=t + 120)
+    run = store.get_run(run_id)
+    assert run is not None and run.finished_at == t + 120
+    retention = Retention(runs=HOUR)
+    store.prune(retention, now=t + 120 + HOUR - 60)
+    assert store.get_run(run_id) is not None
+    store.prune(retention, now=t + 120 + HOUR + 60)
+    assert store.get_run(run_id) is None

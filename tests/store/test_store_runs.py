@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from typing import Any
 
+import psycopg
 import pytest
 from run_helpers import (
     BOOM,
@@ -24,7 +27,9 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, RunState, StageState
 from conveyor.store import Store, open_async_store
 from conveyor.store.contract.run_records import NewRun, ParentOutput, RunFilter
+from conveyor.store.postgres import PostgresStore
 from conveyor.store.protocol import ClaimParams, CompletionKind, JobFilter, NewJob
+from conveyor.store.sqlite import SQLiteStore
 
 CHAIN = (stage("a"), stage("b", "a"), stage("c", "b"))
 
@@ -220,3 +225,29 @@ def test_async_twins_start_read_and_cancel(store: Store) -> None:
     run_id, state, cancelled = asyncio.run(scenario())
     assert cancelled and state is RunState.CANCELLED
     assert detail(store, run_id).state is RunState.CANCELLED
+
+
+def _caller_connection(store: Store) -> Any:
+    """A driver connection of the caller's own to the store's database."""
+    if isinstance(store, SQLiteStore):
+        return sqlite3.connect(store.path)
+    assert isinstance(store, PostgresStore)
+    return psycopg.connect(store.url)
+
+
+def test_start_run_inside_the_callers_transaction(store: Store) -> None:
+    conn = _caller_connection(store)
+    try:
+        run = NewRun(pipeline="p", input_json="1", stages=CHAIN)
+        rolled_back = store.start_run(run, connection=conn)
+        conn.rollback()
+        assert store.get_run(rolled_back) is None
+        assert jobs_of(store, "a") == []
+        kept = store.start_run(run, connection=conn)
+        conn.commit()
+    finally:
+        conn.close()
+    assert detail(store, kept).state is RunState.RUNNING
+    assert len(jobs_of(store, "a")) == 1
+    with pytest.raises(ConfigurationError, match=r"start\(connection=\.\.\.\)"):
+        store.start_run(run, connection=object())

@@ -23,7 +23,13 @@ from run_helpers import (
 
 from conveyor.models import JobState, RunState, StageState
 from conveyor.store import Store
-from conveyor.store.contract.run_records import EXPANDER_ITEM, ItemFailure, ItemPolicy, NewStage
+from conveyor.store.contract.run_records import (
+    EXPANDER_ITEM,
+    ItemFailure,
+    ItemPolicy,
+    NewStage,
+    ParentOutput,
+)
 from conveyor.store.protocol import ClaimedJob, CompletionKind
 
 
@@ -52,7 +58,7 @@ def test_fan_out_of_ten_thousand_items_and_fan_in_once(store: Store) -> None:
     assert (e.items_total, e.items_left) == (10_000, 10_000)
     assert len(jobs_of(store, "e", JobState.QUEUED)) == 10_000
     item = store.stage_input(e.id, 1234)
-    assert item is not None and item.item_input_json == "1234"
+    assert item is not None and item.item_input_json == "1234" and item.parents == ()
     left = 10_000
     while claimed := claim_stage(store, "e", limit=2_000):
         # Completed in reverse order, to show the outputs still come back in item order.
@@ -71,6 +77,8 @@ def test_fan_out_of_ten_thousand_items_and_fan_in_once(store: Store) -> None:
 def test_an_empty_fan_out_succeeds_at_once_with_an_empty_list(store: Store) -> None:
     run_id = start(store, *fan())
     run_one(store, "a", [])
+    expander = store.stage_input(stage_of(store, run_id, "e").id, EXPANDER_ITEM)
+    assert expander is not None and expander.parents == (ParentOutput("a", "[]"),)
     expand(store, [])
     assert stage_of(store, run_id, "e").state is StageState.SUCCEEDED
     got = store.stage_input(stage_of(store, run_id, "f").id, 0)

@@ -64,22 +64,26 @@ class RunVerbs(Protocol):
         """Fan out: insert one job and one item per element of ``items_json`` (in order,
         items 0..n-1) for the stage of expander job ``job_id``, and complete the expander as
         succeeded. With no items the stage succeeds at once with an empty list and its
-        children are advanced. False (nothing written) when the expander no longer runs under
-        ``token``, or the run is no longer running.
+        children are advanced. Each item's job is the stage's template with arguments
+        ``{"run_id": R, "stage_run_id": S, "item": i}``. False when the expander no longer
+        runs under ``token`` (nothing written), when ``job_id`` is no expander, or when its
+        run has stopped meanwhile (the expander is then completed, and no item is written).
 
-        The worker's own later completion of the expander is then refused (``accepted=False``),
+        The worker's own later completion of the expander is refused (``accepted=False``),
         which is harmless.
 
         Guarantees: one transaction; fenced by the expander's token. Idempotent: a repeat finds
         the expander finished and returns False. Bulk: 10,000 items are written in a few
-        statements.
+        statements. ``now`` is the expander's finish time and the items' due time.
         """
         ...
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """What a stage job needs to start: the run's input, its parents' outputs (a fan-out
         parent's as the array of its item outputs in item order, with its failures under
-        ``collect``), its item's input and any override. None when the stage run is gone.
+        ``collect``), its item's input and any override. An item (``item >= 0``) of a fan-out
+        stage gets its item's input and no ``parents`` (its expander, item -1, gets them).
+        None when the stage run is gone.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
