@@ -275,7 +275,9 @@ def test_retention_prunes_finished_runs_and_nothing_a_running_or_resumable_run_n
         app.close()
 
 
-def test_the_scheduled_pipeline_example_of_the_guide(backend_url: str) -> None:
+def test_the_scheduled_pipeline_example_of_the_guide(
+    backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import re
     from pathlib import Path
 
@@ -284,12 +286,13 @@ def test_the_scheduled_pipeline_example_of_the_guide(backend_url: str) -> None:
         b for b in re.findall(r"```python\n(.*?)```", guide.read_text(), flags=re.S)
         if 'app.pipeline("nightly_etl"' in b
     ]
-    app = Conveyor(backend_url)
+    monkeypatch.setenv("CONVEYOR_URL", backend_url)
+    scope: dict[str, Any] = {"__name__": "guide_example"}
+    exec(compile(source, str(guide), "exec"), scope)
+    app: Conveyor = scope["app"]
     try:
-        scope: dict[str, Any] = {"app": app, "__name__": "guide_example"}
-        exec(compile(source, str(guide), "exec"), scope)
         assert app.schedules["nightly_eu"].pipeline == "nightly_etl"
-        assert app.schedules["nightly_etl"].timing.spec == "0 3 * * *"
+        assert app.schedules["nightly_etl"].timing.spec == "cron:0 3 * * *"
         app.store.sync_schedules([d.to_row() for d in app.schedules.values()])
         written = app.trigger_schedule("nightly_eu", by="test")
         drain(app)
