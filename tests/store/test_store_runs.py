@@ -64,6 +64,13 @@ def test_run_ids_are_never_reused_and_runs_list_newest_first(store: Store) -> No
     assert store.list_runs(RunFilter(pipeline="other")) == []
     [summary] = store.list_runs(RunFilter(limit=1))
     assert (summary.stages_total, summary.stages_done) == (1, 0)
+    assert [r.id for r in store.list_runs(RunFilter(limit=1, offset=1))] == [first]
+    assert store.cancel_run(first)
+    assert [r.id for r in store.list_runs(RunFilter(states=(RunState.CANCELLED,)))] == [first]
+    assert [r.id for r in store.list_runs(RunFilter(states=(RunState.RUNNING,)))] == [second]
+    tenant = start(store, stage("a"), tenant="acme")
+    assert [r.id for r in store.list_runs(RunFilter(tenant="acme"))] == [tenant]
+    assert detail(store, tenant).tenant == "acme"
 
 
 def test_a_bad_graph_is_refused_naming_the_problem(store: Store) -> None:
