@@ -14,7 +14,9 @@ items at once exactly one sees zero; a failed item fails the stage and the run (
 unfinished jobs, or is counted (``skip``, ``collect``); a stage with no item left succeeds,
 its children's count of pending parents goes down, and a child reaching zero becomes
 ``active`` with its job (or its expander) inserted; when no stage is left unfinished the run
-succeeds with its result. "Becomes final" is every path: ``complete_jobs``,
+succeeds with its result. A job that died fails its run (``failed``); one that was cancelled
+(``cancel_jobs``) where a failure would fail the run ends it ``cancelled``. Late completions
+of a run that has stopped only record their item. "Becomes final" is every path: ``complete_jobs``,
 ``complete_and_claim`` and ``ctx.transaction`` for a :class:`~conveyor._lifecycle.Completion`
 with ``in_run=True`` that was accepted (a retry, a release or a lost lease advances nothing),
 ``cancel_jobs``, ``rescue_expired`` and ``expire_worker`` when they end a stage job.
