@@ -22,6 +22,7 @@ from conveyor.monitor.config import (
 )
 from conveyor.schedules.definition import (
     DEFAULT_CATCH_UP_CAP,
+    PIPELINE_PREFIX,
     Expectation,
     ScheduleDef,
     build_schedule,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from conveyor._jobs import JobDefinition
     from conveyor.app import Conveyor
     from conveyor.monitor.sinks import Sink
+    from conveyor.pipelines import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +42,7 @@ class Watching:
     """Schedules, check-ins and monitor settings of an app."""
 
     jobs: dict[str, JobDefinition[Any, Any]]
+    pipelines: dict[str, Pipeline]
 
     def _init_watching(self) -> None:
         self.schedules: dict[str, ScheduleDef] = {}
@@ -64,6 +67,10 @@ class Watching:
         **job_options: Any,
     ) -> Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job and run it at every slot of a cron ``expression`` in zone ``tz``.
+
+        Applied to a declared pipeline instead of a function (``app.cron("0 3 * * *",
+        args={...})(ingest)``), each slot starts a run of it, with ``args`` as the run's input;
+        the slot is then judged by how the whole run ended.
 
         ``grace``: a slot whose run has not succeeded this long after it raises an alert
         (default: one period, between a minute and an hour). ``catch_up`` after downtime:
@@ -125,6 +132,18 @@ class Watching:
         register = cast("Conveyor", self).job(**job_options)
 
         def decorate(fn: F) -> JobDefinition[Any, Any]:
+            from conveyor.pipelines import Pipeline
+
+            if isinstance(fn, Pipeline):
+                if job_options:
+                    raise ConfigurationError(
+                        f"pipeline {fn.name!r} is scheduled as declared: job options "
+                        f"({', '.join(sorted(job_options))}) go on its stages "
+                        "(@pipeline.stage(...)), not on its schedule"
+                    )
+                name = schedule_name or fn.name
+                self._add_schedule(build_schedule(name, PIPELINE_PREFIX + fn.name, timing, **opts))
+                return cast("JobDefinition[Any, Any]", fn)
             definition = register(fn)
             name = schedule_name or definition.name
             self._add_schedule(build_schedule(name, definition.name, timing, **opts))
@@ -135,7 +154,7 @@ class Watching:
     def schedule(
         self,
         name: str,
-        job: JobDefinition[Any, Any] | str,
+        job: JobDefinition[Any, Any] | Pipeline | str,
         *,
         cron: str | None = None,
         every: Duration | None = None,
@@ -151,13 +170,33 @@ class Watching:
         max_duration: Duration | None = None,
     ) -> ScheduleDef:
         """Schedule an already declared job under ``name`` (one job may have many schedules,
-        e.g. with different ``args``). Give exactly one of ``cron`` and ``every``."""
-        job_name = job if isinstance(job, str) else job.name
-        if job_name not in self.jobs:
-            raise ConfigurationError(
-                f"schedule {name!r}: no job named {job_name!r} is declared on this app; "
-                "declare it with @app.job first"
-            )
+        e.g. with different ``args``). Give exactly one of ``cron`` and ``every``.
+
+        ``job`` may be a declared pipeline (or its name): each slot then starts a run with
+        ``args`` as its input, and the slot is judged by the run's final state (the whole run
+        must have succeeded within ``grace``; ``expect`` sees the run's result). ``queue`` and
+        ``priority`` do not apply to a pipeline (its stages declare theirs), nor does
+        ``overlap="queue"``.
+        """
+        from conveyor.pipelines import Pipeline
+
+        if isinstance(job, Pipeline) or (
+            isinstance(job, str) and job not in self.jobs and job in self.pipelines
+        ):
+            pipeline = job.name if isinstance(job, Pipeline) else job
+            if queue is not None or priority is not None:
+                raise ConfigurationError(
+                    f"schedule {name!r} starts pipeline {pipeline!r}: queue= and priority= "
+                    "apply to a job; a pipeline's stages declare their own"
+                )
+            job_name = PIPELINE_PREFIX + pipeline
+        else:
+            job_name = job if isinstance(job, str) else job.name
+            if job_name not in self.jobs:
+                raise ConfigurationError(
+                    f"schedule {name!r}: no job (or pipeline) named {job_name!r} is declared "
+                    "on this app; declare it with @app.job or app.pipeline first"
+                )
         definition = build_schedule(
             name,
             job_name,
@@ -181,10 +220,30 @@ class Watching:
                 f"schedule {definition.name!r} is declared twice; give one of them "
                 "schedule_name=..."
             )
-        job = self.jobs[definition.job_name]
         # Arguments are checked now, so a typo fails at import, not at 03:00.
-        job.prepare(**definition.args)
+        if definition.pipeline is not None:
+            self._check_pipeline_args(definition)
+        else:
+            self.jobs[definition.job_name].prepare(**definition.args)
         self.schedules[definition.name] = definition
+
+    def _check_pipeline_args(self, definition: ScheduleDef) -> None:
+        from conveyor.pipelines.runs import new_run
+
+        name = definition.pipeline
+        pipeline = self.pipelines.get(name or "")
+        if pipeline is None:
+            raise ConfigurationError(
+                f"schedule {definition.name!r}: no pipeline named {name!r} is declared on "
+                "this app; declare it with app.pipeline first"
+            )
+        if not pipeline.stages:
+            raise ConfigurationError(
+                f"schedule {definition.name!r}: pipeline {name!r} has no stages yet; schedule "
+                "it after declaring its stages"
+            )
+        args = dict(definition.args)
+        new_run(pipeline, args, args.pop("tenant", None), 0.0)
 
     def checkin(
         self,

@@ -75,10 +75,13 @@ def judge(
     deadline = entry.slot + promise.grace
     state = entry.job_state
     if state is None:
-        return Verdict.FAILED, "job pruned before it was judged"
+        what = "job" if entry.run_id is None else f"run {entry.run_id}"
+        return Verdict.FAILED, f"{what} pruned before it was judged"
     if state is JobState.SUCCEEDED:
         return _judge_success(entry, definition, promise, deadline)
     if state is JobState.DEAD:
+        if entry.run_id is not None:  # a pipeline's run failed (the store reads it as dead)
+            return Verdict.FAILED, _truncate(f"run {entry.run_id} failed: {entry.error_message}")
         return Verdict.FAILED, f"dead: {_error(entry)}"
     if state is JobState.CANCELLED:
         return Verdict.FAILED, "cancelled" + (f": {_error(entry)}" if entry.error_type else "")
@@ -191,6 +194,8 @@ def summary(
     if verdict is Verdict.UNEXPECTED:
         return f"{run} succeeded but broke its expectation{why}"
     if verdict is Verdict.FAILED:
+        if entry.job_state is JobState.DEAD and entry.run_id is not None:
+            return f"{run} failed{why}"
         if entry.job_state is JobState.DEAD:
             return f"{run} failed into the dead-letter queue ({_error(entry)})"
         if entry.job_state is JobState.CANCELLED:

@@ -25,6 +25,7 @@ from conveyor.monitor.delivery import deliver_due
 from conveyor.monitor.incidents import Changes, Key, reconcile, remind
 from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge, summary
 from conveyor.monitor.rules import default_rules
+from conveyor.monitor.runs import RUN_RULES, watch_runs
 from conveyor.monitor.sinks import LogSink, Sink
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.schedules.misfire import on_time_window
@@ -149,10 +150,21 @@ class Monitor:
                 now=now,
             )
         )
+        # Runs past their deadline or stalled; an incident resolves once its run is not.
+        report.record(
+            reconcile(
+                store,
+                firing_incidents=firing,
+                evaluated=RUN_RULES,
+                findings=watch_runs(store, now, given),
+                sinks=sink_names,
+                now=now,
+            )
+        )
         rules = self._rules()
         evaluated, findings = self._run_rules(rules, now, report)
         # A rule taken out of the configuration never fires again: resolve what it left open.
-        configured = {rule.name for rule in rules} | {MISSED_RUN_RULE, CHECKIN_RULE}
+        configured = {rule.name for rule in rules} | {MISSED_RUN_RULE, CHECKIN_RULE} | RUN_RULES
         evaluated |= {i.rule for i in firing} - configured
         report.record(
             reconcile(
@@ -341,4 +353,4 @@ class Monitor:
             evaluated.add(rule.name)
             findings.extend(f for f in found if f.rule == rule.name)
         # Built-in rule names belong to the monitor: a rule claiming one is ignored.
-        return evaluated - broken - {MISSED_RUN_RULE, CHECKIN_RULE}, findings
+        return evaluated - broken - {MISSED_RUN_RULE, CHECKIN_RULE} - RUN_RULES, findings

@@ -5,10 +5,11 @@ docs/pipelines.md."""
 from conveyor.pipelines.declare import ItemFailure, Pipeline, Stage
 from conveyor.pipelines.handle import RunHandle, RunStatus, StageStatus
 from conveyor.pipelines.resume import ResumePlan
-from conveyor.pipelines.seams import SeamError
+from conveyor.pipelines.seams import ExpectationError, SeamError
 from conveyor.pipelines.workflow import Node, Workflow
 
 __all__ = [
+    "ExpectationError",
     "ItemFailure",
     "Node",
     "Pipeline",

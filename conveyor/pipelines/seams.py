@@ -188,6 +188,15 @@ class SeamError(Permanent, ConveyorError):
     """
 
 
+class ExpectationError(SeamError):
+    """A stage's output broke the stage's ``expect=`` (it returned a falsy value or raised).
+
+    Like a wrong shape, it ends the stage job as dead at once and the run fails at that stage,
+    so nothing downstream is fed an output its producer itself calls wrong; resume the run
+    once the cause is fixed.
+    """
+
+
 class OutputCheck:
     """Validates and encodes what one stage returns, against its return annotation."""
 

@@ -23,7 +23,13 @@ from conveyor._context import JobContext
 from conveyor._retries import Cancel
 from conveyor.errors import ArgumentError, PayloadTooLargeError
 from conveyor.models import RunState
-from conveyor.pipelines.seams import SeamError, adapter, describe, type_name
+from conveyor.pipelines.seams import (
+    ExpectationError,
+    SeamError,
+    adapter,
+    describe,
+    type_name,
+)
 from conveyor.store.contract.run_records import EXPANDER_ITEM, ParentOutput, StageInput
 
 if TYPE_CHECKING:
@@ -239,5 +245,36 @@ def check_output(stage: Stage, result: Any) -> Any:
         text = stage.output.encode(result, stage.pipeline.app.max_payload_bytes)
     except PayloadTooLargeError as exc:
         raise SeamError(str(exc)) from exc
+    if stage.expect is not None:
+        check_expectation(stage, text)
     return json.loads(text)
+
+
+_EXPECT_CHARS = 300  # an output can be large; the error needs its beginning
+
+
+def check_expectation(stage: Stage, output_json: str) -> None:
+    """Call the stage's ``expect=`` on its output (typed, as a child receives it; for a
+    fan-out stage, each item's output); raise :class:`ExpectationError` when it returns a
+    falsy value or raises. The wording follows a schedule's broken expectation."""
+    assert stage.expect is not None
+    check = stage.output.adapter
+    plain = json.loads(output_json)
+    value = plain if check is None else check.validate_python(plain)
+    try:
+        kept = stage.expect(value)
+    except Exception as exc:  # the user's check is arbitrary code; its failure is the finding
+        raise ExpectationError(
+            _clip(f"stage `{stage.name}` broke its expectation: expect raised "
+                  f"{type(exc).__name__}: {exc}")
+        ) from exc
+    if not kept:  # None from a check that forgot to return is a bug worth seeing
+        raise ExpectationError(
+            _clip(f"stage `{stage.name}` broke its expectation: expect returned {kept!r} "
+                  f"for output {output_json}")
+        )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _EXPECT_CHARS else text[: _EXPECT_CHARS - 3] + "..."
 

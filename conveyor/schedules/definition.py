@@ -19,6 +19,10 @@ DEFAULT_CATCH_UP_CAP = 100
 MIN_DEFAULT_GRACE = 60.0
 MAX_DEFAULT_GRACE = 3600.0
 
+PIPELINE_PREFIX = "pipeline:"
+"""A schedule of a pipeline stores ``pipeline:<name>`` where a schedule of a job stores the job's
+name (a pipeline's stage jobs are ``<pipeline>.<stage>``, so no stage job is named like this)."""
+
 Expectation = Callable[[Any], bool]
 """A check on a successful run's result: False (or an exception) makes the run unexpected."""
 
@@ -42,6 +46,11 @@ class ScheduleDef:
     max_duration: float | None = None
     """A successful run that took longer than this is judged unexpected."""
     source: ScheduleSource = ScheduleSource.CODE
+
+    @property
+    def pipeline(self) -> str | None:
+        """The name of the pipeline each slot starts a run of; None for a schedule of a job."""
+        return pipeline_of(self.job_name)
 
     @property
     def tz(self) -> str:
@@ -81,6 +90,13 @@ class ScheduleDef:
             overlap=row.overlap,
             source=row.source,
         )
+
+
+def pipeline_of(job_name: str) -> str | None:
+    """The pipeline a stored schedule's ``job_name`` names (``pipeline:<name>``), or None."""
+    if job_name.startswith(PIPELINE_PREFIX):
+        return job_name[len(PIPELINE_PREFIX) :]
+    return None
 
 
 def make_timing(cron: str | None, every: Duration | None, tz: str | None) -> Timing:
@@ -143,6 +159,12 @@ def build_schedule(
         raise ConfigurationError(
             f"schedule {name!r}: expect= takes a function of the run's result returning "
             f"True when the run did its work, got {expect!r}"
+        )
+    if pipeline_of(job_name) is not None and overlap == "queue":
+        raise ConfigurationError(
+            f"schedule {name!r} starts pipeline {pipeline_of(job_name)!r}: overlap='queue' "
+            "holds a slot's one job back until the previous one finished, and a run is many "
+            "jobs; use overlap='skip' (the default: no new run while one is running) or 'allow'"
         )
     return ScheduleDef(
         name=name,

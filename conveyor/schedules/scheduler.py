@@ -145,7 +145,7 @@ class Scheduler:
             elif busy:
                 fires.append(SlotFire(slot, SlotStatus.SKIPPED))
             else:
-                fires.append(SlotFire(slot, SlotStatus.ENQUEUED, self.job_for(definition, slot)))
+                fires.append(slot_writes.fire_for(self.app, definition, slot))
         self._record(definition.name, fires, self.store.fire_slots(definition.name, fires), report)
 
     def trigger(self, name: str, by: str | None = None) -> SlotWritten:

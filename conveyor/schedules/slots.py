@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.schedules.definition import ScheduleDef
+from conveyor.store.contract.run_records import NewRun
 from conveyor.store.protocol import NewJob
 from conveyor.store.watch_types import (
     ScheduleRow,
@@ -33,16 +34,47 @@ def definition_for(app: Conveyor, row: ScheduleRow) -> ScheduleDef | None:
     """This process's definition of a stored schedule, or None when it cannot run it.
 
     Code schedules use the code's definition (with its expectations); a code schedule this
-    process does not declare, or a run-time one whose job it does not know, is left to the
-    replicas that do.
+    process does not declare, or a run-time one whose job (or pipeline) it does not know, is
+    left to the replicas that do.
     """
     if row.source == ScheduleSource.CODE:
         found = app.schedules.get(row.name)
         if found is not None:
             return found
+    definition = ScheduleDef.from_row(row)
+    if definition.pipeline is not None:
+        return definition if definition.pipeline in app.pipelines else None
     if row.job_name not in app.jobs:
         return None
-    return ScheduleDef.from_row(row)
+    return definition
+
+
+def fire_for(
+    app: Conveyor,
+    definition: ScheduleDef,
+    slot: float,
+    *,
+    manual: bool = False,
+    by: str | None = None,
+) -> SlotFire:
+    """The enqueued fire of ``slot``: its job, or for a schedule of a pipeline its run."""
+    if definition.pipeline is not None:
+        run = run_for(app, definition, slot)
+        return SlotFire(slot, SlotStatus.ENQUEUED, manual=manual, by=by, run=run)
+    return SlotFire(slot, SlotStatus.ENQUEUED, job_for(app, definition, slot), manual, by)
+
+
+def run_for(app: Conveyor, definition: ScheduleDef, slot: float) -> NewRun:
+    """The pipeline run a slot starts: the schedule's ``args`` are the run's input, checked
+    against the first stage as :meth:`~conveyor.pipelines.Pipeline.start` checks them; its
+    deadline counts from now (the store's clock)."""
+    from conveyor.pipelines.runs import new_run
+
+    assert definition.pipeline is not None
+    pipeline = app.pipelines[definition.pipeline]
+    args = dict(definition.args)
+    tenant = args.pop("tenant", None)
+    return new_run(pipeline, args, tenant, app.store.now() if pipeline.deadline else 0.0)
 
 
 def job_for(app: Conveyor, definition: ScheduleDef, slot: float) -> NewJob:
@@ -76,8 +108,15 @@ def trigger(app: Conveyor, store: Store, name: str, *, by: str | None, at: float
     definition = definition_for(app, row)
     if definition is None:
         raise ConfigurationError(
-            f"schedule {name!r} runs job {row.job_name!r}, which this app does not declare; "
+            f"schedule {name!r} runs {_what(row.job_name)}, which this app does not declare; "
             "point --app at the app that does"
         )
-    fire = SlotFire(at, SlotStatus.ENQUEUED, job_for(app, definition, at), True, by)
-    return store.fire_slots(name, [fire])[0]
+    return store.fire_slots(name, [fire_for(app, definition, at, manual=True, by=by)])[0]
+
+
+def _what(job_name: str) -> str:
+    """``job 'x'`` or ``pipeline 'y'``: what a stored schedule runs, for messages."""
+    from conveyor.schedules.definition import pipeline_of
+
+    pipeline = pipeline_of(job_name)
+    return f"job {job_name!r}" if pipeline is None else f"pipeline {pipeline!r}"

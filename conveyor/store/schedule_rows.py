@@ -54,7 +54,8 @@ def ledger_from_row(row: Sequence[Any]) -> LedgerEntry:
 
     The columns: schedule, slot, status, fired_at, manual, fired_by, job_id, the job's state,
     started_at, finished_at, result (text), error_type, error_message, then the slot's verdict,
-    verdict_detail and judged_at. The job's columns are NULL once the job was pruned.
+    verdict_detail and judged_at, and the run a pipeline's slot started. The job's columns are
+    NULL once the job was pruned; for a pipeline's slot they describe its run.
     """
     return LedgerEntry(
         schedule=row[0],
@@ -73,6 +74,7 @@ def ledger_from_row(row: Sequence[Any]) -> LedgerEntry:
         verdict=None if row[13] is None else Verdict(row[13]),
         verdict_detail=row[14],
         judged_at=row[15],
+        run_id=row[16],
     )
 
 

@@ -13,6 +13,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentRow,
     IncidentState,
+    OverdueRun,
 )
 
 
@@ -49,3 +50,18 @@ def incident_from_row(row: Sequence[Any]) -> IncidentRow:
 
 def _time(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def overdue_from_row(row: Sequence[Any]) -> OverdueRun:
+    """(id, pipeline, created_at, deadline_at, stall_after, last_progress_at, resumes, tenant)
+    -> :class:`OverdueRun`."""
+    return OverdueRun(
+        id=int(row[0]),
+        pipeline=row[1],
+        created_at=float(row[2]),
+        deadline_at=None if row[3] is None else float(row[3]),
+        stall_after=None if row[4] is None else float(row[4]),
+        last_progress_at=float(row[5]),
+        resumes=int(row[6]),
+        tenant=row[7],
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from conveyor.models import JobState
 
 if TYPE_CHECKING:  # protocol.py imports this module's verbs
+    from conveyor.store.contract.run_records import NewRun
     from conveyor.store.protocol import NewJob
 
 
@@ -82,7 +83,8 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SlotFire:
-    """One slot for :meth:`ScheduleVerbs.fire_slots` to write: with a job when it is enqueued."""
+    """One slot for :meth:`ScheduleVerbs.fire_slots` to write: with a job (or a pipeline run)
+    when it is enqueued."""
 
     slot: float
     status: SlotStatus
@@ -90,6 +92,8 @@ class SlotFire:
     manual: bool = False
     """True for ``trigger now``: the slot is the trigger time, not one the timing produced."""
     by: str | None = None
+    run: NewRun | None = None
+    """For a schedule that starts a pipeline: the run to start (instead of ``job``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,8 @@ class SlotWritten:
     written: bool
     """False when another scheduler had already written this slot: nothing was enqueued."""
     job_id: int | None = None
+    run_id: int | None = None
+    """The pipeline run the slot started, for a schedule of a pipeline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +128,10 @@ class LedgerEntry:
     verdict: Verdict | None = None
     verdict_detail: str | None = None
     judged_at: float | None = None
+    run_id: int | None = None
+    """For a schedule of a pipeline: the run the slot started. The job fields then describe
+    the run: its state (``failed`` reads as ``dead``), creation and finish times, result and
+    error, so the slot is judged by how the whole run ended, not by its first stage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +201,26 @@ class WindowCounts:
     """Attempts that failed (retried or dead), by attempt finish time."""
     dead: int = 0
     """Jobs that went to the dead-letter queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueRun:
+    """A running pipeline run past its deadline or stalled (:meth:`MonitorVerbs.overdue_runs`)."""
+
+    id: int
+    pipeline: str
+    created_at: float
+    deadline_at: float | None
+    stall_after: float | None
+    last_progress_at: float
+    """When a stage last finished (or the run started or was resumed)."""
+    resumes: int = 0
+    tenant: str | None = None
+
+    def past_deadline(self, now: float) -> bool:
+        """True when the run has a deadline and ``now`` is at or past it."""
+        return self.deadline_at is not None and now >= self.deadline_at
+
+    def stalled(self, now: float) -> bool:
+        """True when no stage has finished for ``stall_after`` seconds at ``now``."""
+        return self.stall_after is not None and now >= self.last_progress_at + self.stall_after

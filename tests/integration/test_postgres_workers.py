@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -128,3 +128,38 @@ def test_restarted_server_loses_nothing(workers: Workers) -> None:
     assert_each_ran_once(workers, keys)
     handle = workers.app.enqueue("effect", key="after-restart")
     workers.wait_state(handle.id, JobState.SUCCEEDED, timeout=15)
+
+
+def test_restarted_server_mid_pipeline_run_loses_nothing(workers: Workers, tmp_path: Any) -> None:
+    """A pipeline run (fetch -> 1,500 embed items -> index) with the server restarted while
+    its items run: the run succeeds with every item's output, each stage's jobs exactly as
+    many as it should have (the fan-in fired once)."""
+    from .conftest import load_itapp
+
+    cluster = _local_cluster()
+    if cluster is None:
+        pytest.skip("needs the local cluster (pg_ctlcluster), not CONVEYOR_TEST_POSTGRES_URL")
+    app = load_itapp(f"{tmp_path.name}_restart", "pipeapp")
+    try:
+        chunks = [f"c{i}" for i in range(1500)]
+        run = app.pipelines["ingest_skip"].start(doc_id=3, chunks=chunks)
+        workers.start("pipeapp:app", queues=["pipe"], processes=2, concurrency=8,
+                      poll_interval=0.2)
+        item_jobs = JobFilter(name="ingest_skip.embed", states=(JobState.SUCCEEDED,))
+        deadline = time.monotonic() + 60
+        while retrying(lambda: app.store.count_jobs(item_jobs)) < 100:
+            assert time.monotonic() < deadline, "the items never started"
+            time.sleep(0.1)
+        assert retrying(lambda: app.store.count_jobs(item_jobs)) < len(chunks), \
+            "the restart must land mid-run"
+        subprocess.run([*cluster, "restart"], check=True, timeout=60)
+        result = retrying(lambda: run.result(timeout=180), timeout=200)
+        assert (result.rows, result.failed) == (len(chunks), [])
+        status = retrying(run.status)
+        assert status.stage("embed").items_failed == 0
+        assert retrying(lambda: app.store.count_jobs(JobFilter(name="ingest_skip.index"))) == 1
+        assert retrying(
+            lambda: app.store.count_jobs(JobFilter(name="ingest_skip.embed"))
+        ) == len(chunks) + 1  # the items and the expander, none twice
+    finally:
+        app.close()

@@ -57,7 +57,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services", (
         "conveyor.delivery", "conveyor.worker", "conveyor.schedules.scheduler",
         "conveyor.monitor.checkins", "conveyor.monitor.delivery", "conveyor.monitor.incidents",
-        "conveyor.monitor.judge", "conveyor.monitor.service", "conveyor.why", "conveyor._why",
+        "conveyor.monitor.judge", "conveyor.monitor.runs", "conveyor.monitor.service",
+        "conveyor.why", "conveyor._why",
     )),
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.
     ("faces", (

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from conveyor.store.watch_types import CheckinRow, IncidentChange, IncidentRow, WindowCounts
+from conveyor.store.watch_types import (
+    CheckinRow,
+    IncidentChange,
+    IncidentRow,
+    OverdueRun,
+    WindowCounts,
+)
 
 
 class MonitorVerbs(Protocol):
@@ -126,3 +132,14 @@ class MonitorVerbs(Protocol):
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
         ...
+
+    def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
+        """Running pipeline runs past their deadline, and running runs in which no stage has
+        finished for their ``stall_after`` seconds, at ``now`` (the caller's clock, defaulting
+        to the store's); by id, at most ``limit`` of each kind.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: both halves read
+        partial indexes of running runs, so finished runs cost nothing.
+        """
+        ...
+

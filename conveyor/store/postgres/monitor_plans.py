@@ -11,11 +11,12 @@ from conveyor.store.postgres.plans import Plan, Statement, register_single
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import Retention
-from conveyor.store.watch_rows import checkin_from_row, incident_from_row
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row, overdue_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OverdueRun,
     WindowCounts,
 )
 
@@ -28,6 +29,7 @@ MONITOR_SINGLE = frozenset(
         "list_incidents",
         "set_lease",
         "window_counts",
+        "overdue_runs",
     }
 )
 """The plans below that are one statement: autocommit (``put_checkin``, ``upsert_incident``
@@ -156,6 +158,11 @@ class MonitorPlans:
             WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
             for r in result.rows
         ]
+
+    def overdue_runs(self, limit: int, now: float | None = None) -> Plan[list[OverdueRun]]:
+        """Running runs past their deadline or stalled at ``now``, by id."""
+        result = yield at(self.q("watch_runs"), {"limit": limit}, now)
+        return [overdue_from_row(r) for r in result.rows]
 
     def prune_watch(
         self, retention: Retention, limit: int, now: float | None = None

@@ -10,8 +10,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor.store import run_plans
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
+from conveyor.store.postgres.run_verbs import dialect
 from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, schedule_from_row
 from conveyor.store.watch_types import (
     LedgerEntry,
@@ -105,6 +107,23 @@ class SchedulePlans:
             # A slot given twice in one call is written once: only its first fire wins.
             won.append(fire.slot in inserted)
             inserted.discard(fire.slot)
+        run_of: dict[float, int] = {}
+        starting = [f for f, mine in zip(fires, won, strict=True) if mine and f.run is not None]
+        if starting:
+            # A schedule of a pipeline: each won slot starts its run in this transaction.
+            for fire in starting:
+                assert fire.run is not None
+                run_of[fire.slot] = yield from run_plans.start_run(
+                    dialect(self.plans), fire.run, now
+                )
+            yield Statement(
+                self.q("slot_link_runs"),
+                {
+                    "schedule": schedule,
+                    "slots": [float(slot) for slot in run_of],
+                    "run_ids": list(run_of.values()),
+                },
+            )
         to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
         job_of: dict[float, int] = {}
         jobs = [f.job for f in to_enqueue if f.job is not None]
@@ -126,7 +145,12 @@ class SchedulePlans:
                 {"name": schedule, "slot": float(max(scheduled))},
             )
         return [
-            SlotWritten(slot=f.slot, written=mine, job_id=job_of.get(f.slot) if mine else None)
+            SlotWritten(
+                slot=f.slot,
+                written=mine,
+                job_id=job_of.get(f.slot) if mine else None,
+                run_id=run_of.get(f.slot) if mine else None,
+            )
             for f, mine in zip(fires, won, strict=True)
         ]
 

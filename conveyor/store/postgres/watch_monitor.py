@@ -13,6 +13,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OverdueRun,
     WindowCounts,
 )
 
@@ -97,3 +98,8 @@ class PostgresMonitorVerbs:
     def window_counts(self, since: float) -> list[WindowCounts]:
         """See :meth:`MonitorVerbs.window_counts`; queues by name, only those with a count."""
         return self.run(self._monitor.window_counts(since), "counting finished work")
+
+    def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
+        """See :meth:`MonitorVerbs.overdue_runs`."""
+        return self.run(self._monitor.overdue_runs(limit, now), "reading overdue runs")
+

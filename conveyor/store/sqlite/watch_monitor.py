@@ -11,11 +11,12 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from conveyor.store.sqlite.connection import query
-from conveyor.store.watch_rows import checkin_from_row, incident_from_row
+from conveyor.store.watch_rows import checkin_from_row, incident_from_row, overdue_from_row
 from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OverdueRun,
     WindowCounts,
 )
 
@@ -148,6 +149,13 @@ class SQLiteMonitorVerbs:
             WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
             for r in found
         ]
+
+    def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
+        """See :meth:`MonitorVerbs.overdue_runs`."""
+        at = self.now() if now is None else now
+        with self.db.read() as conn:
+            found = conn.execute(query("watch_runs"), {"limit": limit, "now": at}).fetchall()
+        return [overdue_from_row(r) for r in found]
 
     def prune_watch(self, retention: Retention, limit: int, now: float | None) -> int:
         """The monitor's part of :meth:`JobVerbs.prune`: at most ``limit`` rows per table, in

@@ -8,9 +8,11 @@ scheduler's: the (schedule, slot) primary key turns the loser's insert into a no
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from conveyor.store import run_plans
 from conveyor.store.schedule_rows import (
     latest_per_name,
     ledger_from_row,
@@ -19,6 +21,7 @@ from conveyor.store.schedule_rows import (
 from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
+from conveyor.store.sqlite.run_verbs import DIALECT
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
@@ -105,6 +108,7 @@ class SQLiteScheduleVerbs:
                 == 1
                 for fire in fires
             ]
+            run_of = self._start_runs(conn, schedule, fires, won, now)
             to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
             jobs = [f.job for f in to_enqueue if f.job is not None]
             inserted = drive(conn, job_plans.insert_jobs(now, jobs)) if jobs else []
@@ -123,9 +127,39 @@ class SQLiteScheduleVerbs:
                     {"name": schedule, "slot": max(scheduled)},
                 )
         return [
-            SlotWritten(slot=f.slot, written=mine, job_id=job_of.get(f.slot) if mine else None)
+            SlotWritten(
+                slot=f.slot,
+                written=mine,
+                job_id=job_of.get(f.slot) if mine else None,
+                run_id=run_of.get(f.slot) if mine else None,
+            )
             for f, mine in zip(fires, won, strict=True)
         ]
+
+    @staticmethod
+    def _start_runs(
+        conn: sqlite3.Connection,
+        schedule: str,
+        fires: Sequence[SlotFire],
+        won: Sequence[bool],
+        now: float,
+    ) -> dict[float, int]:
+        """A schedule of a pipeline: each won slot starts its run in this transaction."""
+        starting = [f for f, mine in zip(fires, won, strict=True) if mine and f.run is not None]
+        if not starting:
+            return {}
+        run_of: dict[float, int] = {}
+        for fire in starting:
+            assert fire.run is not None
+            run_of[fire.slot] = drive(conn, run_plans.start_run(DIALECT, fire.run, now))
+        conn.executemany(
+            query("slot_link_run"),
+            [
+                {"schedule": schedule, "slot": slot, "run_id": run_id}
+                for slot, run_id in run_of.items()
+            ],
+        )
+        return run_of
 
     def active_schedule_jobs(self, schedule: str) -> list[int]:
         """See :meth:`ScheduleVerbs.active_schedule_jobs`."""

@@ -1,18 +1,30 @@
 -- Unjudged slots the monitor can decide now, oldest first, read along the unjudged index:
 -- missed and skipped slots, slots whose job is final or gone (pruned), and slots whose grace
 -- ran out. Slots of removed schedules have no grace to judge by and are left out.
+-- A slot that started a pipeline run (run_id) is judged by the run, not by a job: the job
+-- columns then carry the run's state (failed reads as dead), times, result and error.
 SELECT s.schedule, s.slot, s.status, extract(epoch FROM s.fired_at)::float8, s.manual,
-       s.fired_by, s.job_id, j.state, extract(epoch FROM j.started_at)::float8,
-       extract(epoch FROM j.finished_at)::float8, j.result::text, j.error_type,
-       j.error_message, s.verdict, s.verdict_detail, extract(epoch FROM s.judged_at)::float8
+       s.fired_by, s.job_id,
+       CASE WHEN s.run_id IS NULL THEN j.state
+            WHEN r.state = 'failed' THEN 'dead' ELSE r.state END,
+       CASE WHEN s.run_id IS NULL THEN extract(epoch FROM j.started_at)::float8
+            ELSE r.created_at END,
+       CASE WHEN s.run_id IS NULL THEN extract(epoch FROM j.finished_at)::float8
+            ELSE r.finished_at END,
+       CASE WHEN s.run_id IS NULL THEN j.result::text ELSE r.result END,
+       CASE WHEN s.run_id IS NULL THEN j.error_type
+            WHEN r.state = 'failed' THEN 'RunFailed' END,
+       CASE WHEN s.run_id IS NULL THEN j.error_message ELSE r.error END,
+       s.verdict, s.verdict_detail, extract(epoch FROM s.judged_at)::float8, s.run_id
 FROM {schema}.conveyor_schedule_slots AS s
 JOIN {schema}.conveyor_schedules AS d ON d.name = s.schedule
 LEFT JOIN {schema}.conveyor_jobs AS j ON j.id = s.job_id
+LEFT JOIN {schema}.conveyor_runs AS r ON r.id = s.run_id
 WHERE s.verdict IS NULL
   AND (
       s.status <> 'enqueued'
-      OR j.id IS NULL
-      OR j.state IN ('succeeded', 'dead', 'cancelled')
+      OR (s.run_id IS NULL AND (j.id IS NULL OR j.state IN ('succeeded', 'dead', 'cancelled')))
+      OR (s.run_id IS NOT NULL AND (r.id IS NULL OR r.state <> 'running'))
       OR extract(epoch FROM now())::float8 >= s.slot + d.grace
   )
 ORDER BY s.slot, s.schedule COLLATE "C"

@@ -1,0 +1,3 @@
+UPDATE conveyor_schedule_slots
+SET run_id = :run_id
+WHERE schedule = :schedule AND slot = :slot
