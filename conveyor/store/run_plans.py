@@ -61,6 +61,21 @@ class RunDialect(Protocol):
         transaction holds (PostgreSQL); return the ids cancelled."""
         ...
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """``run_finish_items`` then ``run_load_stages`` of ``run_ids`` (whose rows this
+        transaction has locked): the ended items (stage id, item, state, error) and the stage
+        rows. A dialect may send both as one statement (a round trip less per advance)."""
+        ...
+
+    def write_back(
+        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+    ) -> Plan[None]:
+        """``run_update_stages`` with this batch and ``run_update`` with these parameters
+        (either may be None: not written); a dialect may send both as one statement."""
+        ...
+
 
 # -- loading under the run lock ------------------------------------------------------------------
 
@@ -73,8 +88,12 @@ def _load(
         return []
     ids = [int(r[0]) for r in locked]
     found = yield d.stmt("run_load_stages", {"run_ids": json.dumps(ids)}, now)
-    stages: dict[int, list[StageRow]] = {i: [] for i in ids}
-    for row in found.rows:
+    return _progress(locked, found.rows)
+
+
+def _progress(locked: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[RunProgress]:
+    stages: dict[int, list[StageRow]] = {int(r[0]): [] for r in locked}
+    for row in rows:
         stages[int(row[1])].append(stage_from_row(row))
     return [RunProgress(int(r[0]), RunState(r[1]), stages[int(r[0])]) for r in locked]
 
@@ -113,27 +132,24 @@ def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]
                 stage.left -= 1
                 stage.dirty = True
     dirty = [s.as_update() for s in progress.stages if s.dirty]
-    if dirty:
-        yield d.stmt("run_update_stages", {"batch": json.dumps(dirty)}, now)
+    run: dict[str, Any] | None = None
     if progress.run_dirty or progress.progressed:
         result = None
         if progress.state is RunState.SUCCEEDED:
             sinks = progress.sinks()
             items = yield from _items(d, [s.id for s in sinks], now)
             result = run_result([stage_output(s, items.get(s.id, [])) for s in sinks])
-        yield d.stmt(
-            "run_update",
-            {
-                "id": progress.id,
-                "state": str(progress.state),
-                "error": progress.error,
-                "result": result,
-                "finished": progress.state is not RunState.RUNNING,
-                "progressed": progress.progressed,
-                "resumed": progress.resumed,
-            },
-            now,
-        )
+        run = {
+            "id": progress.id,
+            "state": str(progress.state),
+            "error": progress.error,
+            "result": result,
+            "finished": progress.state is not RunState.RUNNING,
+            "progressed": progress.progressed,
+            "resumed": progress.resumed,
+        }
+    # The stage rows and the run row last and together (one statement on PostgreSQL).
+    yield from d.write_back(json.dumps(dirty) if dirty else None, run, now)
 
 
 def _items(
@@ -216,12 +232,13 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     locked = yield d.stmt("run_lock_runs", {"job_ids": ids}, now)
     if not locked.rows:
         return
-    ended = yield d.stmt("run_finish_items", {"ids": ids}, now)
-    if not ended.rows:
+    run_ids = [int(r[0]) for r in locked.rows]
+    ended, stages = yield from d.finish_and_load(ids, run_ids, now)
+    if not ended:
         return
-    for progress in (yield from _load(d, locked.rows, now)):
+    for progress in _progress(locked.rows, stages):
         mine = {s.id for s in progress.stages}
-        for stage_id, item, state, error in sorted(r for r in ended.rows if int(r[0]) in mine):
+        for stage_id, item, state, error in sorted(r for r in ended if int(r[0]) in mine):
             progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error)
         yield from flush(d, progress, now)
 

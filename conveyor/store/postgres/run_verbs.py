@@ -66,6 +66,45 @@ class PostgresRunDialect:
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
         return [i.id for i in inserted]
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """One statement: the item update as a CTE, the stage rows with each stage's ended
+        items (the statement starts after the run locks are held, so it reads the stage rows
+        as the last holder of each lock left them)."""
+        sql = (
+            "WITH ended AS (\n"
+            + self.plans.q("run_finish_items")
+            + "\n)\n"
+            + self.plans.q("run_finish_load")
+        )
+        found = yield at(sql, {"ids": job_ids_json, "run_ids": json.dumps(run_ids)}, now)
+        ended: list[tuple[Any, ...]] = []
+        stages: list[tuple[Any, ...]] = []
+        for row in found.rows:
+            stage_id = int(row[0])
+            for item, state, error in row[-1] or ():
+                ended.append((stage_id, item, state, error))
+            stages.append(tuple(row[:-1]))
+        return ended, stages
+
+    def write_back(
+        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+    ) -> Plan[None]:
+        """Both updates in one statement (the stage update as a CTE) when both are due."""
+        if stages_json is not None and run is not None:
+            sql = (
+                "WITH stages AS (\n"
+                + self.plans.q("run_update_stages")
+                + "\n)\n"
+                + self.plans.q("run_update")
+            )
+            yield at(sql, {"batch": stages_json, **run}, now)
+        elif stages_json is not None:
+            yield self.stmt("run_update_stages", {"batch": stages_json}, now)
+        elif run is not None:
+            yield self.stmt("run_update", run, now)
+
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """complete_jobs.sql for one attempt (it advances no run)."""
         [result] = yield from self.plans.complete_jobs([completion], now)

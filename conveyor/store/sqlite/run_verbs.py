@@ -80,6 +80,25 @@ class SQLiteRunDialect:
         found = yield Statement(query("insert_jobs"), {"jobs": packed, "now": at})
         return sorted(int(r[0]) for r in found.rows)
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Two statements: statements cost no round trip here."""
+        ended = yield self.stmt("run_finish_items", {"ids": job_ids_json}, now)
+        if not ended.rows:
+            return [], []
+        found = yield self.stmt("run_load_stages", {"run_ids": json.dumps(run_ids)}, now)
+        return ended.rows, found.rows
+
+    def write_back(
+        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+    ) -> Plan[None]:
+        """The stage rows, then the run row, one statement each."""
+        if stages_json is not None:
+            yield self.stmt("run_update_stages", {"batch": stages_json}, now)
+        if run is not None:
+            yield self.stmt("run_update", run, now)
+
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """Apply one completion as SQLiteStore._complete does (it advances no run)."""
         at = _clock(now)
