@@ -70,10 +70,15 @@ class RunDialect(Protocol):
         ...
 
     def write_back(
-        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        run: dict[str, Any] | None,
+        now: float | None,
     ) -> Plan[None]:
-        """``run_update_stages`` with this batch and ``run_update`` with these parameters
-        (either may be None: not written); a dialect may send both as one statement."""
+        """``run_insert_items``, ``run_update_stages`` with these batches and ``run_update``
+        with these parameters, in that order (each None: not written); a dialect may send
+        them as one statement."""
         ...
 
 
@@ -109,6 +114,7 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
     """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
+    items_json: str | None = None
     if progress.to_insert:
         templates = {s.id: s.template for s in progress.stages}
         jobs = [
@@ -120,8 +126,12 @@ def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
             for i, job_id in zip(progress.to_insert, ids, strict=True)
         ]
-        yield d.stmt("run_insert_items", {"batch": json.dumps(batch)}, now)
+        items_json = json.dumps(batch)
         progress.to_insert = []
+        if progress.cancel_jobs:
+            # The cancel below finds the run's jobs through their items: write them first.
+            yield from d.write_back(items_json, None, None, now)
+            items_json = None
     if progress.cancel_jobs:
         found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
         cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
@@ -148,8 +158,8 @@ def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]
             "progressed": progress.progressed,
             "resumed": progress.resumed,
         }
-    # The stage rows and the run row last and together (one statement on PostgreSQL).
-    yield from d.write_back(json.dumps(dirty) if dirty else None, run, now)
+    # The items, stage rows and run row last and together (one statement on PostgreSQL).
+    yield from d.write_back(items_json, json.dumps(dirty) if dirty else None, run, now)
 
 
 def _items(

@@ -89,21 +89,32 @@ class PostgresRunDialect:
         return ended, stages
 
     def write_back(
-        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        run: dict[str, Any] | None,
+        now: float | None,
     ) -> Plan[None]:
-        """Both updates in one statement (the stage update as a CTE) when both are due."""
-        if stages_json is not None and run is not None:
-            sql = (
-                "WITH stages AS (\n"
-                + self.plans.q("run_update_stages")
-                + "\n)\n"
-                + self.plans.q("run_update")
-            )
-            yield at(sql, {"batch": stages_json, **run}, now)
-        elif stages_json is not None:
-            yield self.stmt("run_update_stages", {"batch": stages_json}, now)
-        elif run is not None:
-            yield self.stmt("run_update", run, now)
+        """Every write that is due in one statement: the earlier ones as CTEs of the last.
+        (The writes touch different tables, so their order inside one statement does not
+        matter; ``run_insert_items``' batch parameter is renamed so it does not collide with
+        ``run_update_stages``'.)"""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if items_json is not None:
+            parts.append(self.plans.q("run_insert_items").replace("%(batch)s", "%(items)s"))
+            params["items"] = items_json
+        if stages_json is not None:
+            parts.append(self.plans.q("run_update_stages"))
+            params["batch"] = stages_json
+        if run is not None:
+            parts.append(self.plans.q("run_update"))
+            params.update(run)
+        if not parts:
+            return
+        *ctes, last = parts
+        head = ",\n".join(f"w{n} AS (\n{sql}\n)" for n, sql in enumerate(ctes))
+        yield at(f"WITH {head}\n{last}" if ctes else last, params, now)
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """complete_jobs.sql for one attempt (it advances no run)."""

@@ -91,9 +91,15 @@ class SQLiteRunDialect:
         return ended.rows, found.rows
 
     def write_back(
-        self, stages_json: str | None, run: dict[str, Any] | None, now: float | None
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        run: dict[str, Any] | None,
+        now: float | None,
     ) -> Plan[None]:
-        """The stage rows, then the run row, one statement each."""
+        """The items, the stage rows, then the run row, one statement each."""
+        if items_json is not None:
+            yield self.stmt("run_insert_items", {"batch": items_json}, now)
         if stages_json is not None:
             yield self.stmt("run_update_stages", {"batch": stages_json}, now)
         if run is not None:
