@@ -73,12 +73,12 @@ class RunDialect(Protocol):
         self,
         items_json: str | None,
         stages_json: str | None,
-        run: dict[str, Any] | None,
+        runs: list[dict[str, Any]],
         now: float | None,
     ) -> Plan[None]:
-        """``run_insert_items``, ``run_update_stages`` with these batches and ``run_update``
-        with these parameters, in that order (each None: not written); a dialect may send
-        them as one statement."""
+        """``run_insert_items`` and ``run_update_stages`` with these batches (None: not
+        written) and ``run_update`` with these runs (none: not written), in that order; a
+        dialect may send them as one statement."""
         ...
 
 
@@ -113,53 +113,67 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 
 
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
-    """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
+    """Write what the rules decided for one run (see :func:`flush_all`)."""
+    yield from flush_all(d, [progress], now)
+
+
+def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> Plan[None]:
+    """Write what the rules decided for these locked runs: new jobs and items, cancellations,
+    stages, the runs. Set-based: a completion batch that moved many runs inserts all their
+    next jobs in one statement and writes all their rows in one more (on PostgreSQL)."""
+    new = [(p, i) for p in runs for i in p.to_insert]
     items_json: str | None = None
-    if progress.to_insert:
-        templates = {s.id: s.template for s in progress.stages}
-        jobs = [
-            stage_job(templates[i.stage_id], progress.id, i.stage_id, i.item)
-            for i in progress.to_insert
-        ]
+    if new:
+        templates = {s.id: s.template for p, _ in new for s in p.stages}
+        jobs = [stage_job(templates[i.stage_id], p.id, i.stage_id, i.item) for p, i in new]
         ids = yield from d.insert_jobs(jobs, now)
         batch = [
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
-            for i, job_id in zip(progress.to_insert, ids, strict=True)
+            for (_, i), job_id in zip(new, ids, strict=True)
         ]
         items_json = json.dumps(batch)
-        progress.to_insert = []
-        if progress.cancel_jobs:
-            # The cancel below finds the run's jobs through their items: write them first.
-            yield from d.write_back(items_json, None, None, now)
+        for p in runs:
+            p.to_insert = []
+        if any(p.cancel_jobs for p in runs):
+            # The cancel below finds a run's jobs through their items: write them first.
+            yield from d.write_back(items_json, None, [], now)
             items_json = None
-    if progress.cancel_jobs:
-        found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
-        cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
-        if cancelled:
-            marked = yield d.stmt("run_cancel_items", {"ids": json.dumps(cancelled)}, now)
-            for (stage_id,) in marked.rows:
-                stage = progress.by_id(int(stage_id))
-                stage.left -= 1
-                stage.dirty = True
-    dirty = [s.as_update() for s in progress.stages if s.dirty]
-    run: dict[str, Any] | None = None
-    if progress.run_dirty or progress.progressed:
-        result = None
-        if progress.state is RunState.SUCCEEDED:
-            sinks = progress.sinks()
-            items = yield from _items(d, [s.id for s in sinks], now)
-            result = run_result([stage_output(s, items.get(s.id, [])) for s in sinks])
-        run = {
-            "id": progress.id,
-            "state": str(progress.state),
-            "error": progress.error,
-            "result": result,
-            "finished": progress.state is not RunState.RUNNING,
-            "progressed": progress.progressed,
-            "resumed": progress.resumed,
+    for progress in runs:
+        if progress.cancel_jobs:
+            yield from _cancel_open_jobs(d, progress, now)
+    dirty = [s.as_update() for p in runs for s in p.stages if s.dirty]
+    moved = [p for p in runs if p.run_dirty or p.progressed]
+    sinks = {p.id: p.sinks() for p in moved if p.state is RunState.SUCCEEDED}
+    items = {}
+    if sinks:
+        items = yield from _items(d, [s.id for found in sinks.values() for s in found], now)
+    updates = [
+        {
+            "id": p.id,
+            "state": str(p.state),
+            "error": p.error,
+            "result": run_result([stage_output(s, items.get(s.id, [])) for s in sinks[p.id]])
+            if p.id in sinks
+            else None,
+            "finished": p.state is not RunState.RUNNING,
+            "progressed": p.progressed,
+            "resumed": p.resumed,
         }
-    # The items, stage rows and run row last and together (one statement on PostgreSQL).
-    yield from d.write_back(items_json, json.dumps(dirty) if dirty else None, run, now)
+        for p in moved
+    ]
+    # The items, stage rows and run rows last and together (one statement on PostgreSQL).
+    yield from d.write_back(items_json, json.dumps(dirty) if dirty else None, updates, now)
+
+
+def _cancel_open_jobs(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
+    found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
+    cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
+    if cancelled:
+        marked = yield d.stmt("run_cancel_items", {"ids": json.dumps(cancelled)}, now)
+        for (stage_id,) in marked.rows:
+            stage = progress.by_id(int(stage_id))
+            stage.left -= 1
+            stage.dirty = True
 
 
 def _items(
@@ -246,11 +260,12 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     ended, stages = yield from d.finish_and_load(ids, run_ids, now)
     if not ended:
         return
-    for progress in _progress(locked.rows, stages):
+    runs = _progress(locked.rows, stages)
+    for progress in runs:
         mine = {s.id for s in progress.stages}
         for stage_id, item, state, error in sorted(r for r in ended if int(r[0]) in mine):
             progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error)
-        yield from flush(d, progress, now)
+    yield from flush_all(d, runs, now)
 
 
 def expand_stage(

@@ -92,7 +92,7 @@ class PostgresRunDialect:
         self,
         items_json: str | None,
         stages_json: str | None,
-        run: dict[str, Any] | None,
+        runs: list[dict[str, Any]],
         now: float | None,
     ) -> Plan[None]:
         """Every write that is due in one statement: the earlier ones as CTEs of the last.
@@ -107,9 +107,9 @@ class PostgresRunDialect:
         if stages_json is not None:
             parts.append(self.plans.q("run_update_stages"))
             params["batch"] = stages_json
-        if run is not None:
+        if runs:
             parts.append(self.plans.q("run_update"))
-            params.update(run)
+            params["runs"] = json.dumps(runs)
         if not parts:
             return
         *ctes, last = parts

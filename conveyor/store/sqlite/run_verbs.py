@@ -94,16 +94,16 @@ class SQLiteRunDialect:
         self,
         items_json: str | None,
         stages_json: str | None,
-        run: dict[str, Any] | None,
+        runs: list[dict[str, Any]],
         now: float | None,
     ) -> Plan[None]:
-        """The items, the stage rows, then the run row, one statement each."""
+        """The items, the stage rows, then the run rows, one statement each."""
         if items_json is not None:
             yield self.stmt("run_insert_items", {"batch": items_json}, now)
         if stages_json is not None:
             yield self.stmt("run_update_stages", {"batch": stages_json}, now)
-        if run is not None:
-            yield self.stmt("run_update", run, now)
+        if runs:
+            yield self.stmt("run_update", {"runs": json.dumps(runs)}, now)
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """Apply one completion as SQLiteStore._complete does (it advances no run)."""
