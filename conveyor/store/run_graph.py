@@ -368,20 +368,28 @@ class ItemRow:
 
 def stage_output(stage: StageRow, items: Sequence[ItemRow]) -> ParentOutput:
     """A finished stage's output as its children get it (items in item order)."""
-    if not stage.fan_out:
+    return parent_output(stage.stage, stage.fan_out, stage.policy, items)
+
+
+def parent_output(
+    name: str, fan_out: bool, policy: ItemPolicy, items: Sequence[ItemRow]
+) -> ParentOutput:
+    """The output of the finished stage ``name`` from its items (what :func:`stage_output`
+    gives, for a reader that has the stage's shape but not its whole row)."""
+    if not fan_out:
         first = next((i for i in items if i.item == 0), None)
         text = first.output_json if first is not None else None
-        return ParentOutput(stage.stage, text if text is not None else "null")
+        return ParentOutput(name, text if text is not None else "null")
     ordered = sorted((i for i in items if i.item >= 0), key=lambda i: i.item)
     outputs = [i.output_json or "null" for i in ordered if i.state == ITEM_SUCCEEDED]
     failures: tuple[ItemFailure, ...] = ()
-    if stage.policy is ItemPolicy.COLLECT:
+    if policy is ItemPolicy.COLLECT:
         failures = tuple(
             ItemFailure(i.item, i.input_json, i.error)
             for i in ordered
             if i.state in (ITEM_FAILED, ITEM_CANCELLED)
         )
-    return ParentOutput(stage.stage, "[" + ",".join(outputs) + "]", True, failures)
+    return ParentOutput(name, "[" + ",".join(outputs) + "]", True, failures)
 
 
 def run_result(sinks: Sequence[ParentOutput]) -> str:

@@ -61,6 +61,26 @@ class RunDialect(Protocol):
         transaction holds (PostgreSQL); return the ids cancelled."""
         ...
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """``run_finish_items`` then ``run_load_stages`` of ``run_ids`` (whose rows this
+        transaction has locked): the ended items (stage id, item, state, error) and the stage
+        rows. A dialect may send both as one statement (a round trip less per advance)."""
+        ...
+
+    def write_back(
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        runs: list[dict[str, Any]],
+        now: float | None,
+    ) -> Plan[None]:
+        """``run_insert_items`` and ``run_update_stages`` with these batches (None: not
+        written) and ``run_update`` with these runs (none: not written), in that order; a
+        dialect may send them as one statement."""
+        ...
+
 
 # -- loading under the run lock ------------------------------------------------------------------
 
@@ -73,8 +93,12 @@ def _load(
         return []
     ids = [int(r[0]) for r in locked]
     found = yield d.stmt("run_load_stages", {"run_ids": json.dumps(ids)}, now)
-    stages: dict[int, list[StageRow]] = {i: [] for i in ids}
-    for row in found.rows:
+    return _progress(locked, found.rows)
+
+
+def _progress(locked: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[RunProgress]:
+    stages: dict[int, list[StageRow]] = {int(r[0]): [] for r in locked}
+    for row in rows:
         stages[int(row[1])].append(stage_from_row(row))
     return [RunProgress(int(r[0]), RunState(r[1]), stages[int(r[0])]) for r in locked]
 
@@ -89,51 +113,67 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 
 
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
-    """Write what the rules decided: new jobs and items, cancellations, stages, the run."""
-    if progress.to_insert:
-        templates = {s.id: s.template for s in progress.stages}
-        jobs = [
-            stage_job(templates[i.stage_id], progress.id, i.stage_id, i.item)
-            for i in progress.to_insert
-        ]
+    """Write what the rules decided for one run (see :func:`flush_all`)."""
+    yield from flush_all(d, [progress], now)
+
+
+def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> Plan[None]:
+    """Write what the rules decided for these locked runs: new jobs and items, cancellations,
+    stages, the runs. Set-based: a completion batch that moved many runs inserts all their
+    next jobs in one statement and writes all their rows in one more (on PostgreSQL)."""
+    new = [(p, i) for p in runs for i in p.to_insert]
+    items_json: str | None = None
+    if new:
+        templates = {s.id: s.template for p, _ in new for s in p.stages}
+        jobs = [stage_job(templates[i.stage_id], p.id, i.stage_id, i.item) for p, i in new]
         ids = yield from d.insert_jobs(jobs, now)
         batch = [
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
-            for i, job_id in zip(progress.to_insert, ids, strict=True)
+            for (_, i), job_id in zip(new, ids, strict=True)
         ]
-        yield d.stmt("run_insert_items", {"batch": json.dumps(batch)}, now)
-        progress.to_insert = []
-    if progress.cancel_jobs:
-        found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
-        cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
-        if cancelled:
-            marked = yield d.stmt("run_cancel_items", {"ids": json.dumps(cancelled)}, now)
-            for (stage_id,) in marked.rows:
-                stage = progress.by_id(int(stage_id))
-                stage.left -= 1
-                stage.dirty = True
-    dirty = [s.as_update() for s in progress.stages if s.dirty]
-    if dirty:
-        yield d.stmt("run_update_stages", {"batch": json.dumps(dirty)}, now)
-    if progress.run_dirty or progress.progressed:
-        result = None
-        if progress.state is RunState.SUCCEEDED:
-            sinks = progress.sinks()
-            items = yield from _items(d, [s.id for s in sinks], now)
-            result = run_result([stage_output(s, items.get(s.id, [])) for s in sinks])
-        yield d.stmt(
-            "run_update",
-            {
-                "id": progress.id,
-                "state": str(progress.state),
-                "error": progress.error,
-                "result": result,
-                "finished": progress.state is not RunState.RUNNING,
-                "progressed": progress.progressed,
-                "resumed": progress.resumed,
-            },
-            now,
-        )
+        items_json = json.dumps(batch)
+        for p in runs:
+            p.to_insert = []
+        if any(p.cancel_jobs for p in runs):
+            # The cancel below finds a run's jobs through their items: write them first.
+            yield from d.write_back(items_json, None, [], now)
+            items_json = None
+    for progress in runs:
+        if progress.cancel_jobs:
+            yield from _cancel_open_jobs(d, progress, now)
+    dirty = [s.as_update() for p in runs for s in p.stages if s.dirty]
+    moved = [p for p in runs if p.run_dirty or p.progressed]
+    sinks = {p.id: p.sinks() for p in moved if p.state is RunState.SUCCEEDED}
+    items = {}
+    if sinks:
+        items = yield from _items(d, [s.id for found in sinks.values() for s in found], now)
+    updates = [
+        {
+            "id": p.id,
+            "state": str(p.state),
+            "error": p.error,
+            "result": run_result([stage_output(s, items.get(s.id, [])) for s in sinks[p.id]])
+            if p.id in sinks
+            else None,
+            "finished": p.state is not RunState.RUNNING,
+            "progressed": p.progressed,
+            "resumed": p.resumed,
+        }
+        for p in moved
+    ]
+    # The items, stage rows and run rows last and together (one statement on PostgreSQL).
+    yield from d.write_back(items_json, json.dumps(dirty) if dirty else None, updates, now)
+
+
+def _cancel_open_jobs(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
+    found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
+    cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
+    if cancelled:
+        marked = yield d.stmt("run_cancel_items", {"ids": json.dumps(cancelled)}, now)
+        for (stage_id,) in marked.rows:
+            stage = progress.by_id(int(stage_id))
+            stage.left -= 1
+            stage.dirty = True
 
 
 def _items(
@@ -216,14 +256,16 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     locked = yield d.stmt("run_lock_runs", {"job_ids": ids}, now)
     if not locked.rows:
         return
-    ended = yield d.stmt("run_finish_items", {"ids": ids}, now)
-    if not ended.rows:
+    run_ids = [int(r[0]) for r in locked.rows]
+    ended, stages = yield from d.finish_and_load(ids, run_ids, now)
+    if not ended:
         return
-    for progress in (yield from _load(d, locked.rows, now)):
+    runs = _progress(locked.rows, stages)
+    for progress in runs:
         mine = {s.id for s in progress.stages}
-        for stage_id, item, state, error in sorted(r for r in ended.rows if int(r[0]) in mine):
+        for stage_id, item, state, error in sorted(r for r in ended if int(r[0]) in mine):
             progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error)
-        yield from flush(d, progress, now)
+    yield from flush_all(d, runs, now)
 
 
 def expand_stage(

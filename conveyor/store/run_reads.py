@@ -8,6 +8,7 @@ from typing import Any
 
 from conveyor.models import RunState
 from conveyor.store.contract.run_records import (
+    ItemPolicy,
     RunDetail,
     RunFilter,
     RunSummary,
@@ -15,8 +16,14 @@ from conveyor.store.contract.run_records import (
     StageRunInfo,
 )
 from conveyor.store.plan import Plan
-from conveyor.store.run_graph import ItemRow, StageRow, stage_from_row, stage_output
-from conveyor.store.run_plans import RunDialect, _items
+from conveyor.store.run_graph import (
+    ItemRow,
+    StageRow,
+    parent_output,
+    stage_from_row,
+    stage_output,
+)
+from conveyor.store.run_plans import RunDialect
 
 
 def stage_input(
@@ -34,11 +41,19 @@ def stage_input(
     # An item of a fan-out stage needs only its own input: reading its parent's output for
     # each of 10,000 items would read it 10,000 times (the expander, item -1, does need it).
     if parents and not (fan_out and item >= 0):
-        found = yield d.stmt("run_load_stages", {"run_ids": json.dumps([run_id])}, now)
-        by_name = {s.stage: s for s in map(stage_from_row, found.rows)}
-        wanted = [by_name[p] for p in parents]
-        items = yield from _items(d, [s.id for s in wanted], now)
-        outputs = [stage_output(s, items.get(s.id, [])) for s in wanted]
+        # One read for the parents' shapes and their items (not every stage's whole row).
+        found = yield d.stmt(
+            "run_parent_items", {"run_id": run_id, "parents": json.dumps(parents)}, now
+        )
+        shapes: dict[str, tuple[bool, ItemPolicy]] = {}
+        items: dict[str, list[ItemRow]] = {}
+        for name, fan, policy, num, state, input_json, output_json, error in found.rows:
+            shapes[name] = (bool(fan), ItemPolicy(policy))
+            if num is not None:
+                items.setdefault(name, []).append(
+                    ItemRow(int(num), state, input_json, output_json, error)
+                )
+        outputs = [parent_output(p, *shapes[p], items.get(p, [])) for p in parents]
     return StageInput(
         run_id=int(run_id),
         stage=stage,

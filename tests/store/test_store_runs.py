@@ -258,3 +258,31 @@ def test_start_run_inside_the_callers_transaction(store: Store) -> None:
     assert len(jobs_of(store, "a")) == 1
     with pytest.raises(ConfigurationError, match=r"start\(connection=\.\.\.\)"):
         store.start_run(run, connection=object())
+
+
+def test_one_completion_batch_advances_each_of_its_runs(store: Store) -> None:
+    # The advance is set-based across runs: one batch hands off two runs, fails a third
+    # (cancelling only that run's other job), and later finishes two runs at once, each with
+    # its own result.
+    runs = [start(store, stage("a"), stage("side"), stage("b", "a"), input=n) for n in range(3)]
+    claimed = {args_of(store, j.id)["run_id"]: j for j in claim_stage(store, "a")}
+    batch = [done(claimed[runs[0]], "A0"), done(claimed[runs[1]], "A1")]
+    batch.append(done(claimed[runs[2]], kind=CompletionKind.DEAD, error=BOOM))
+    assert all(r.accepted for r in store.complete_jobs(batch))
+    failed = detail(store, runs[2])
+    assert failed.state is RunState.FAILED and "boom" in (failed.error or "")
+    assert [s.state for s in failed.stages if s.stage == "side"] == [StageState.CANCELLED]
+    b_jobs = {args_of(store, j.id)["run_id"]: j for j in claim_stage(store, "b")}
+    assert sorted(b_jobs) == runs[:2]
+    for n in (0, 1):
+        got = store.stage_input(stage_of(store, runs[n], "b").id, 0)
+        assert got is not None and got.parents == (ParentOutput("a", json.dumps(f"A{n}")),)
+    sides = {args_of(store, j.id)["run_id"]: j for j in claim_stage(store, "side")}
+    assert sorted(sides) == runs[:2]
+    batch = [done(b_jobs[r], f"B{n}") for n, r in enumerate(runs[:2])]
+    batch += [done(sides[r], f"S{n}") for n, r in enumerate(runs[:2])]
+    assert all(r.accepted for r in store.complete_jobs(batch))
+    for n in (0, 1):
+        run = detail(store, runs[n])
+        assert run.state is RunState.SUCCEEDED
+        assert json.loads(run.result_json or "") == {"side": f"S{n}", "b": f"B{n}"}

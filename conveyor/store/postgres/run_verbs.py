@@ -66,6 +66,56 @@ class PostgresRunDialect:
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
         return [i.id for i in inserted]
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """One statement: the item update as a CTE, the stage rows with each stage's ended
+        items (the statement starts after the run locks are held, so it reads the stage rows
+        as the last holder of each lock left them)."""
+        sql = (
+            "WITH ended AS (\n"
+            + self.plans.q("run_finish_items")
+            + "\n)\n"
+            + self.plans.q("run_finish_load")
+        )
+        found = yield at(sql, {"ids": job_ids_json, "run_ids": json.dumps(run_ids)}, now)
+        ended: list[tuple[Any, ...]] = []
+        stages: list[tuple[Any, ...]] = []
+        for row in found.rows:
+            stage_id = int(row[0])
+            for item, state, error in row[-1] or ():
+                ended.append((stage_id, item, state, error))
+            stages.append(tuple(row[:-1]))
+        return ended, stages
+
+    def write_back(
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        runs: list[dict[str, Any]],
+        now: float | None,
+    ) -> Plan[None]:
+        """Every write that is due in one statement: the earlier ones as CTEs of the last.
+        (The writes touch different tables, so their order inside one statement does not
+        matter; ``run_insert_items``' batch parameter is renamed so it does not collide with
+        ``run_update_stages``'.)"""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if items_json is not None:
+            parts.append(self.plans.q("run_insert_items").replace("%(batch)s", "%(items)s"))
+            params["items"] = items_json
+        if stages_json is not None:
+            parts.append(self.plans.q("run_update_stages"))
+            params["batch"] = stages_json
+        if runs:
+            parts.append(self.plans.q("run_update"))
+            params["runs"] = json.dumps(runs)
+        if not parts:
+            return
+        *ctes, last = parts
+        head = ",\n".join(f"w{n} AS (\n{sql}\n)" for n, sql in enumerate(ctes))
+        yield at(f"WITH {head}\n{last}" if ctes else last, params, now)
+
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """complete_jobs.sql for one attempt (it advances no run)."""
         [result] = yield from self.plans.complete_jobs([completion], now)

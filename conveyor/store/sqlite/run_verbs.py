@@ -63,6 +63,31 @@ class SQLiteRunDialect:
         inserted = yield from job_plans.insert_rows(_clock(now), jobs)
         return [i.id for i in inserted]
 
+    def finish_and_load(
+        self, job_ids_json: str, run_ids: list[int], now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Two statements: statements cost no round trip here."""
+        ended = yield self.stmt("run_finish_items", {"ids": job_ids_json}, now)
+        if not ended.rows:
+            return [], []
+        found = yield self.stmt("run_load_stages", {"run_ids": json.dumps(run_ids)}, now)
+        return ended.rows, found.rows
+
+    def write_back(
+        self,
+        items_json: str | None,
+        stages_json: str | None,
+        runs: list[dict[str, Any]],
+        now: float | None,
+    ) -> Plan[None]:
+        """The items, the stage rows, then the run rows, one statement each."""
+        if items_json is not None:
+            yield self.stmt("run_insert_items", {"batch": items_json}, now)
+        if stages_json is not None:
+            yield self.stmt("run_update_stages", {"batch": stages_json}, now)
+        if runs:
+            yield self.stmt("run_update", {"runs": json.dumps(runs)}, now)
+
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """Apply one completion as complete_jobs does (:func:`.job_plans.complete_jobs`),
         advancing no run."""

@@ -1,14 +1,19 @@
-UPDATE {schema}.conveyor_runs
-SET state = %(state)s,
-    error = %(error)s,
-    result = %(result)s,
-    finished_at = CASE WHEN %(finished)s THEN extract(epoch FROM now())::float8 END,
-    last_progress_at = CASE WHEN %(progressed)s THEN extract(epoch FROM now())::float8
-        ELSE last_progress_at END,
-    resumes = resumes + CASE WHEN %(resumed)s THEN 1 ELSE 0 END,
+-- Each run of the batch (the advance writes every run a completion batch moved at once).
+UPDATE {schema}.conveyor_runs AS r
+SET state = b.state,
+    error = b.error,
+    result = b.result,
+    finished_at = CASE WHEN b.finished THEN extract(epoch FROM now())::float8 END,
+    last_progress_at = CASE WHEN b.progressed THEN extract(epoch FROM now())::float8
+        ELSE r.last_progress_at END,
+    resumes = r.resumes + CASE WHEN b.resumed THEN 1 ELSE 0 END,
     -- A resume moves the deadline on by the time the run spent stopped, so the run gets back
     -- what it had left when it stopped (the right-hand side reads the row before the update).
-    deadline_at = CASE WHEN %(resumed)s AND finished_at IS NOT NULL
-        THEN deadline_at + (extract(epoch FROM now())::float8 - finished_at)
-        ELSE deadline_at END
-WHERE id = %(id)s
+    deadline_at = CASE WHEN b.resumed AND r.finished_at IS NOT NULL
+        THEN r.deadline_at + (extract(epoch FROM now())::float8 - r.finished_at)
+        ELSE r.deadline_at END
+FROM jsonb_to_recordset(%(runs)s::jsonb) AS b(
+    id bigint, state text, error text, result text, finished boolean, progressed boolean,
+    resumed boolean
+)
+WHERE r.id = b.id
