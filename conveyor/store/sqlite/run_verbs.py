@@ -9,6 +9,7 @@ the store reads its clock under the write lock before a plan starts.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
