@@ -51,10 +51,7 @@ def test_demo_stops_gracefully_on_ctrl_c(project: Project) -> None:
     lines = []
     for line in proc.stdout:
         lines.append(line)
-        # The first line of counts: the worker is started and every job is still unfinished.
-        # (Waiting for a "running" count lost the race on a loaded box: by the time this loop
-        # read it, the ten-second demo could already have finished.)
-        if "jobs:" in line:
+        if "jobs:" in line and "running" in line:
             break
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=60)
