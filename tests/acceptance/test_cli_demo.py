@@ -44,9 +44,16 @@ def test_demo_runs_to_completion(project: Project) -> None:
 
 
 def test_demo_stops_gracefully_on_ctrl_c(project: Project) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "conveyor", "demo"], cwd=project.path,
-                            env=_demo_env(project), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # A suite started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python keeps an ignored SIGINT ignored: give the demo the disposition a terminal's
+    # Ctrl-C would find (a handled signal is reset to the default by exec).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "conveyor", "demo"], cwd=project.path,
+                                env=_demo_env(project), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
