@@ -74,6 +74,12 @@ class Transition:
     """``attempt`` restarts at 0 (a finished job retried); the history is kept."""
 
 
+INSERTED_DUE = JobState.QUEUED
+"""The state a new job starts in when it is due at once (``run_at`` not after the insert)."""
+INSERTED_LATER = JobState.SCHEDULED
+"""The state a new job starts in when it is due later; it waits, claimable once due. Both are
+parameters of the stores' insert statements, which name no state themselves."""
+
 _RUNNING = JobState.RUNNING
 _WAITING = (JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING)
 

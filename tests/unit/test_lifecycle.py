@@ -10,6 +10,8 @@ import pytest
 
 from conveyor._jobs import JobOptions
 from conveyor._lifecycle import (
+    INSERTED_DUE,
+    INSERTED_LATER,
     TRANSITIONS,
     WORKER_LOST,
     Action,
@@ -132,6 +134,26 @@ def test_sources_and_targets_of_the_operator_actions() -> None:
     assert sources(Action.RETRY_LATER) == (JobState.DEAD,)
     assert target(Action.RETRY_LATER) is JobState.SCHEDULED
     assert sources(CompletionKind.SUCCEEDED) == (JobState.RUNNING,)
+
+
+def test_new_jobs_start_waiting_and_claimable() -> None:
+    # A delayed insert waits as a spread replay does; a due one is queued as a retry is.
+    assert INSERTED_DUE is target(Action.RETRY_NOW)
+    assert INSERTED_LATER is target(Action.RETRY_LATER)
+    assert {INSERTED_DUE, INSERTED_LATER} <= set(sources(Action.CLAIM))
+
+
+STORE = Path(__file__).resolve().parents[2] / "conveyor" / "store"
+
+
+def test_no_insert_statement_names_the_state_it_writes() -> None:
+    # The stores take a new job's state from the lifecycle as parameters (rows.INSERTED_STATES).
+    inserts = sorted(STORE.glob("*/queries/insert_job*.sql"))
+    assert len(inserts) >= 3
+    for path in inserts:
+        code = "\n".join(line.split("--")[0] for line in path.read_text().splitlines())
+        named = [str(s) for s in JobState if f"'{s}'" in code]
+        assert not named, f"{path.name} names {named}"
 
 
 def test_every_completion_carries_its_row() -> None:

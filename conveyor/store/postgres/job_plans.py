@@ -96,6 +96,7 @@ class JobPlans(PlansBase):
                 {
                     "channel": self.channel,
                     "notify": notify,
+                    **rows.INSERTED_STATES,
                     "queue": job.queue,
                     "name": job.name,
                     "args": job.args_json,
@@ -124,6 +125,7 @@ class JobPlans(PlansBase):
             {
                 "channel": self.channel,
                 "notify": notify,
+                **rows.INSERTED_STATES,
                 "queues": [j.queue for j in jobs],
                 "names": [j.name for j in jobs],
                 "args": [j.args_json for j in jobs],

@@ -10,11 +10,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor.store import run_plans
+from conveyor.store import slot_plans
+from conveyor.store.contract.records import InsertedJob, NewJob
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.run_verbs import dialect
+from conveyor.store.run_plans import RunDialect
 from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, schedule_from_row
+from conveyor.store.slot_plans import LinkKind
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
@@ -82,77 +85,14 @@ class SchedulePlans:
     def fire_slots(
         self, schedule: str, fires: Sequence[SlotFire], now: float | None = None
     ) -> Plan[list[SlotWritten]]:
-        """Ledger rows, then the jobs of the rows this transaction won, then the links.
+        """The shared plan :func:`.slot_plans.fire_slots`, on PostgreSQL.
 
         Must run in a transaction: the ledger insert is what decides which jobs to insert,
         and both commit together. Four statements at most however many slots (more only for
-        jobs with unique keys, whose insert locks and reads their holders first).
+        pipelines' runs and for jobs with unique keys, whose insert locks and reads their
+        holders first).
         """
-        if not fires:
-            return []
-        found = yield at(
-            self.q("slot_insert"),
-            {
-                "schedule": schedule,
-                "slots": [float(f.slot) for f in fires],
-                "statuses": [str(f.status) for f in fires],
-                "manuals": [f.manual for f in fires],
-                "bys": [f.by for f in fires],
-            },
-            now,
-        )
-        inserted = {float(r[0]) for r in found.rows}
-        won: list[bool] = []
-        for fire in fires:
-            # A slot given twice in one call is written once: only its first fire wins.
-            won.append(fire.slot in inserted)
-            inserted.discard(fire.slot)
-        run_of: dict[float, int] = {}
-        starting = [f for f, mine in zip(fires, won, strict=True) if mine and f.run is not None]
-        if starting:
-            # A schedule of a pipeline: each won slot starts its run in this transaction.
-            for fire in starting:
-                assert fire.run is not None
-                run_of[fire.slot] = yield from run_plans.start_run(
-                    dialect(self.plans), fire.run, now
-                )
-            yield Statement(
-                self.q("slot_link_runs"),
-                {
-                    "schedule": schedule,
-                    "slots": [float(slot) for slot in run_of],
-                    "run_ids": list(run_of.values()),
-                },
-            )
-        to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
-        job_of: dict[float, int] = {}
-        jobs = [f.job for f in to_enqueue if f.job is not None]
-        if jobs:
-            made = yield from self.plans.insert_jobs(jobs, now=now)
-            job_of = {f.slot: job.id for f, job in zip(to_enqueue, made, strict=True)}
-            yield Statement(
-                self.q("slot_link_jobs"),
-                {
-                    "schedule": schedule,
-                    "slots": [float(slot) for slot in job_of],
-                    "job_ids": list(job_of.values()),
-                },
-            )
-        scheduled = [f.slot for f in fires if not f.manual]
-        if scheduled:
-            yield Statement(
-                self.q("schedule_advance_last_slot"),
-                {"name": schedule, "slot": float(max(scheduled))},
-            )
-        return [
-            SlotWritten(
-                slot=f.slot,
-                written=mine,
-                job_id=job_of.get(f.slot) if mine else None,
-                run_id=run_of.get(f.slot) if mine else None,
-            )
-            for f, mine in zip(fires, won, strict=True)
-        ]
+        return slot_plans.fire_slots(PostgresSlotDialect(self.plans), schedule, fires, now)
 
     def active_schedule_jobs(self, schedule: str) -> Plan[list[int]]:
         """Ids of the schedule's unfinished jobs, oldest first."""
@@ -193,6 +133,63 @@ class SchedulePlans:
                 "details": [v[3] for v in verdicts],
             },
             now,
+        )
+
+
+class PostgresSlotDialect:
+    """:func:`.slot_plans.fire_slots`'s statements on PostgreSQL (see ``SlotDialect``): one
+    statement per step, the slots as arrays."""
+
+    def __init__(self, plans: Plans) -> None:
+        self.plans = plans
+
+    @property
+    def runs(self) -> RunDialect:
+        """PostgreSQL's run dialect over the store's plans."""
+        return dialect(self.plans)
+
+    def insert_slots(
+        self, schedule: str, fires: Sequence[SlotFire], now: float | None
+    ) -> Plan[list[bool]]:
+        """One insert for every slot; it returns the slots it wrote."""
+        found = yield at(
+            self.plans.q("slot_insert"),
+            {
+                "schedule": schedule,
+                "slots": [float(f.slot) for f in fires],
+                "statuses": [str(f.status) for f in fires],
+                "manuals": [f.manual for f in fires],
+                "bys": [f.by for f in fires],
+            },
+            now,
+        )
+        inserted = {float(r[0]) for r in found.rows}
+        won: list[bool] = []
+        for fire in fires:
+            # A slot given twice in one call is written once: only its first fire wins.
+            won.append(fire.slot in inserted)
+            inserted.discard(fire.slot)
+        return won
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[InsertedJob]]:
+        """The store's insert plan (plain or unique)."""
+        return (yield from self.plans.insert_jobs(jobs, now=now))
+
+    def link(self, kind: LinkKind, schedule: str, ids: dict[float, int]) -> Statement:
+        """``slot_link_runs``/``slot_link_jobs``: every slot in one statement."""
+        return Statement(
+            self.plans.q(f"slot_link_{kind}s"),
+            {
+                "schedule": schedule,
+                "slots": [float(slot) for slot in ids],
+                f"{kind}_ids": list(ids.values()),
+            },
+        )
+
+    def advance(self, schedule: str, slot: float) -> Statement:
+        """``schedule_advance_last_slot``."""
+        return Statement(
+            self.plans.q("schedule_advance_last_slot"), {"name": schedule, "slot": float(slot)}
         )
 
 

@@ -5,18 +5,14 @@ Every plan is one statement, so each runs in autocommit. Times cross as epoch se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from conveyor.store import replay_plans
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.protocol import JobFilter, Replay
-from conveyor.store.web_checks import (
-    NO_ID_ABOVE,
-    check_bucket,
-    check_limit,
-    replay_filter,
-    replay_moves,
-    replay_spacing,
-)
+from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 WEB_SINGLE = frozenset(
@@ -78,29 +74,9 @@ class WebPlans:
     def replay_jobs(
         self, flt: JobFilter, replay: Replay, now: float | None = None
     ) -> Plan[list[int]]:
-        """Replay matching dead jobs (oldest death first, spread by ``replay.per_second``, with
-        ``replay.args_json`` if given): pick and lock them, then move each to the state the
-        lifecycle decides for it. Runs in a transaction."""
-        replay_spacing(replay.per_second)  # a bad rate is refused before anything is read
-        clause, params = where(POSTGRES, replay_filter(flt))
-        picked = yield at(self.q("web_replay_pick").replace("{where}", clause), params, now)
-        ids = [r[0] for r in picked.rows]
-        if not ids:
-            return []
-        moves = replay_moves(ids, replay.per_second)
-        result = yield at(
-            self.q("web_replay_jobs"),
-            {
-                "ids": [m[0] for m in moves],
-                "states": [m[1] for m in moves],
-                "delays": [m[2] for m in moves],
-                "args": replay.args_json,
-                "channel": self.plans.channel,
-            },
-            now,
-        )
-        replayed = {r[0] for r in result.rows}
-        return [job_id for job_id in ids if job_id in replayed]
+        """The shared plan :func:`.replay_plans.replay_dead` on PostgreSQL. Runs in a
+        transaction."""
+        return replay_plans.replay_dead(PostgresReplayDialect(self.plans), flt, replay, now)
 
     def finished_series(self, since: float, bucket: float) -> Plan[list[SeriesPoint]]:
         """Succeeded and failed counts per queue and bucket, oldest first."""
@@ -140,3 +116,32 @@ class WebPlans:
             return None
         credential, role, expires_at = result.rows[0]
         return SessionRow(credential, role, float(expires_at))
+
+
+class PostgresReplayDialect:
+    """:func:`.replay_plans.replay_dead`'s statements on PostgreSQL (see ``ReplayDialect``):
+    the pick locks the jobs it takes; the move sends the same NOTIFY as inserts and retries."""
+
+    def __init__(self, plans: Plans) -> None:
+        self.plans = plans
+
+    def pick(self, flt: JobFilter, now: float | None) -> Statement:
+        """``web_replay_pick`` with the filter's clause, on the server's clock or ``now``."""
+        clause, params = where(POSTGRES, flt)
+        return at(self.plans.q("web_replay_pick").replace("{where}", clause), params, now)
+
+    def move(
+        self, moves: Sequence[tuple[int, str, float]], args_json: str | None, now: float | None
+    ) -> Statement:
+        """``web_replay_jobs``, the moves as three arrays."""
+        return at(
+            self.plans.q("web_replay_jobs"),
+            {
+                "ids": [m[0] for m in moves],
+                "states": [m[1] for m in moves],
+                "delays": [m[2] for m in moves],
+                "args": args_json,
+                "channel": self.plans.channel,
+            },
+            now,
+        )

@@ -107,7 +107,8 @@ def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
             for job in jobs
         ]
     )
-    found = yield Statement(query("insert_jobs"), {"jobs": packed, "now": now})
+    params = {"jobs": packed, "now": now, **rows.INSERTED_STATES}
+    found = yield Statement(query("insert_jobs"), params)
     # Ids are assigned in insertion order, which follows the input order.
     found.rows.sort(key=lambda r: r[0])
     return [InsertedJob(id=r[0], state=JobState(r[1]), created_at=r[2]) for r in found.rows]

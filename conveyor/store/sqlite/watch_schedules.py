@@ -8,16 +8,19 @@ scheduler's: the (schedule, slot) primary key turns the loser's insert into a no
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from conveyor.store import run_plans
+from conveyor.store import slot_plans
+from conveyor.store.contract.records import InsertedJob, NewJob
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.run_plans import RunDialect
 from conveyor.store.schedule_rows import (
     latest_per_name,
     ledger_from_row,
     schedule_from_row,
 )
+from conveyor.store.slot_plans import LinkKind
 from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
@@ -84,82 +87,12 @@ class SQLiteScheduleVerbs:
     def fire_slots(
         self, schedule: str, fires: Sequence[SlotFire], *, now: float | None = None
     ) -> list[SlotWritten]:
-        """See :meth:`ScheduleVerbs.fire_slots`.
-
-        Each slot is inserted on its own so its rowcount says whether it was this call's; a
-        slot is bound as a double, never passed through text, so it is stored exactly.
-        """
+        """See :meth:`ScheduleVerbs.fire_slots`; the plan is :func:`.slot_plans.fire_slots`."""
         if not fires:
             return []
         with self.db.write() as conn:
             now = self.now() if now is None else now  # the store's, under the write lock
-            won = [
-                conn.execute(
-                    query("slot_insert"),
-                    {
-                        "schedule": schedule,
-                        "slot": fire.slot,
-                        "status": str(fire.status),
-                        "manual": fire.manual,
-                        "by": fire.by,
-                        "now": now,
-                    },
-                ).rowcount
-                == 1
-                for fire in fires
-            ]
-            run_of = self._start_runs(conn, schedule, fires, won, now)
-            to_enqueue = [f for f, mine in zip(fires, won, strict=True) if mine and f.job]
-            jobs = [f.job for f in to_enqueue if f.job is not None]
-            inserted = drive(conn, job_plans.insert_jobs(now, jobs)) if jobs else []
-            job_of = {f.slot: job.id for f, job in zip(to_enqueue, inserted, strict=True)}
-            conn.executemany(
-                query("slot_link_job"),
-                [
-                    {"schedule": schedule, "slot": slot, "job_id": job_id}
-                    for slot, job_id in job_of.items()
-                ],
-            )
-            scheduled = [f.slot for f in fires if not f.manual]
-            if scheduled:
-                conn.execute(
-                    query("schedule_advance_last_slot"),
-                    {"name": schedule, "slot": max(scheduled)},
-                )
-        return [
-            SlotWritten(
-                slot=f.slot,
-                written=mine,
-                job_id=job_of.get(f.slot) if mine else None,
-                run_id=run_of.get(f.slot) if mine else None,
-            )
-            for f, mine in zip(fires, won, strict=True)
-        ]
-
-    @staticmethod
-    def _start_runs(
-        conn: sqlite3.Connection,
-        schedule: str,
-        fires: Sequence[SlotFire],
-        won: Sequence[bool],
-        now: float,
-    ) -> dict[float, int]:
-        """A schedule of a pipeline: each won slot starts its run in this transaction."""
-        starting = [f for f, mine in zip(fires, won, strict=True) if mine and f.run is not None]
-        if not starting:
-            return {}
-        run_of: dict[float, int] = {}
-        for fire in starting:
-            assert fire.run is not None
-            run_of[fire.slot] = drive(conn, run_plans.start_run(DIALECT, fire.run, now))
-        conn.executemany(
-            query("slot_link_run"),
-            [
-                {"schedule": schedule, "slot": slot, "run_id": run_id}
-                for slot, run_id in run_of.items()
-            ],
-        )
-        return run_of
+            return drive(conn, slot_plans.fire_slots(SLOTS, schedule, fires, now))
 
     def active_schedule_jobs(self, schedule: str) -> list[int]:
         """See :meth:`ScheduleVerbs.active_schedule_jobs`."""
@@ -177,9 +110,7 @@ class SQLiteScheduleVerbs:
             ).fetchall()
         return [ledger_from_row(r) for r in found]
 
-    def slots_to_judge(
-        self, limit: int = 500, *, now: float | None = None
-    ) -> list[LedgerEntry]:
+    def slots_to_judge(self, limit: int = 500, *, now: float | None = None) -> list[LedgerEntry]:
         """See :meth:`ScheduleVerbs.slots_to_judge`."""
         with self.db.read() as conn:
             found = conn.execute(
@@ -212,6 +143,61 @@ class SQLiteScheduleVerbs:
                     for schedule, slot, verdict, detail in verdicts
                 ],
             )
+
+
+class SQLiteSlotDialect:
+    """:func:`.slot_plans.fire_slots`'s statements on SQLite (see ``SlotDialect``)."""
+
+    @property
+    def runs(self) -> RunDialect:
+        """SQLite's run dialect."""
+        return DIALECT
+
+    def insert_slots(
+        self, schedule: str, fires: Sequence[SlotFire], now: float | None
+    ) -> Plan[list[bool]]:
+        """Each slot is inserted on its own so its rowcount says whether it was this call's; a
+        slot is bound as a double, never passed through text, so it is stored exactly."""
+        won: list[bool] = []
+        for fire in fires:
+            result = yield Statement(
+                query("slot_insert"),
+                {
+                    "schedule": schedule,
+                    "slot": fire.slot,
+                    "status": str(fire.status),
+                    "manual": fire.manual,
+                    "by": fire.by,
+                    "now": _clock(now),
+                },
+            )
+            won.append(result.rowcount == 1)
+        return won
+
+    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[InsertedJob]]:
+        """The store's insert plan (:func:`.job_plans.insert_jobs`)."""
+        return (yield from job_plans.insert_jobs(_clock(now), jobs))
+
+    def link(self, kind: LinkKind, schedule: str, ids: dict[float, int]) -> Statement:
+        """``slot_link_run``/``slot_link_job``, once per slot (one prepared statement)."""
+        column = "run_id" if kind == "run" else "job_id"
+        return Statement(
+            query(f"slot_link_{kind}"),
+            many=[{"schedule": schedule, "slot": slot, column: i} for slot, i in ids.items()],
+        )
+
+    def advance(self, schedule: str, slot: float) -> Statement:
+        """``schedule_advance_last_slot``."""
+        return Statement(query("schedule_advance_last_slot"), {"name": schedule, "slot": slot})
+
+
+def _clock(now: float | None) -> float:
+    if now is None:  # the SQLite store reads its clock under the write lock before the plan
+        raise RuntimeError("a SQLite slot plan was started without a clock")
+    return now
+
+
+SLOTS = SQLiteSlotDialect()
 
 
 def _definition(row: ScheduleRow, now: float) -> dict[str, Any]:

@@ -7,22 +7,19 @@ jobs it takes and updates them with nothing committing in between.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from conveyor.store import replay_plans
 from conveyor.store.filters import SQLITE, where
+from conveyor.store.plan import Statement
 from conveyor.store.sqlite.connection import query
-from conveyor.store.web_checks import (
-    NO_ID_ABOVE,
-    check_bucket,
-    check_limit,
-    replay_filter,
-    replay_moves,
-    replay_spacing,
-)
+from conveyor.store.sqlite.driver import drive
+from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit, replay_spacing
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 if TYPE_CHECKING:
-    from conveyor.store.protocol import JobFilter, Replay
+    from conveyor.store.contract.records import JobFilter, Replay
     from conveyor.store.sqlite.connection import Database
 
 
@@ -81,27 +78,12 @@ class SQLiteWebVerbs:
 
     def _replay_dead(self, flt: JobFilter, replay: Replay, now: float | None = None) -> list[int]:
         """``retry_jobs(flt, replay=...)``: see
-        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
-        replay_spacing(replay.per_second)  # a bad rate is refused before anything is read
+        :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`; the plan is
+        :func:`.replay_plans.replay_dead`."""
+        replay_spacing(replay.per_second)  # a bad rate is refused before the write lock
         with self.db.write() as conn:
             at = self.now() if now is None else now  # the store's, under the write lock
-            clause, params = where(SQLITE, replay_filter(flt), at)
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    query("web_replay_pick").replace("{where}", clause), params
-                ).fetchall()
-            ]
-            if ids:
-                conn.execute(
-                    query("web_replay_jobs"),
-                    {
-                        "moves": json.dumps(replay_moves(ids, replay.per_second)),
-                        "args": replay.args_json,
-                        "now": at,
-                    },
-                )
-        return ids
+            return drive(conn, replay_plans.replay_dead(REPLAY, flt, replay, at))
 
     def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
@@ -145,3 +127,31 @@ class SQLiteWebVerbs:
                 {"id": session_id, "now": self.now() if now is None else now},
             ).fetchone()
         return None if row is None else SessionRow(row[0], row[1], float(row[2]))
+
+
+class SQLiteReplayDialect:
+    """:func:`.replay_plans.replay_dead`'s statements on SQLite (see ``ReplayDialect``): the
+    write lock holds the picked jobs, so nothing else can take them before the move."""
+
+    def pick(self, flt: JobFilter, now: float | None) -> Statement:
+        """``web_replay_pick`` with the filter's clause (ages computed at ``now``)."""
+        clause, params = where(SQLITE, flt, _clock(now))
+        return Statement(query("web_replay_pick").replace("{where}", clause), params)
+
+    def move(
+        self, moves: Sequence[tuple[int, str, float]], args_json: str | None, now: float | None
+    ) -> Statement:
+        """``web_replay_jobs``, the moves as one JSON array."""
+        return Statement(
+            query("web_replay_jobs"),
+            {"moves": json.dumps(list(moves)), "args": args_json, "now": _clock(now)},
+        )
+
+
+def _clock(now: float | None) -> float:
+    if now is None:  # the SQLite store reads its clock under the write lock before the plan
+        raise RuntimeError("a SQLite replay plan was started without a clock")
+    return now
+
+
+REPLAY = SQLiteReplayDialect()

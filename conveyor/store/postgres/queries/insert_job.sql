@@ -5,7 +5,7 @@ WITH inserted AS (
         created_at  -- the column's default, written so a caller's clock (now=) applies too
     )
     SELECT %(queue)s, %(name)s, %(args)s::jsonb,
-           CASE WHEN due > now() THEN 'scheduled' ELSE 'queued' END,
+           CASE WHEN due > now() THEN %(later_state)s::text ELSE %(due_state)s::text END,
            %(priority)s, %(max_attempts)s, due, %(timeout)s, %(unique_key)s,
            %(unique_for)s::float8, %(tenant)s, %(meta)s::jsonb,
            %(limit_key)s, %(limit_max)s::int, %(rate_key)s, %(rate_max)s::int,

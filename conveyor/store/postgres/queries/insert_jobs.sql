@@ -5,7 +5,7 @@ WITH inserted AS (
         created_at  -- the column's default, written so a caller's clock (now=) applies too
     )
     SELECT j.queue, j.name, j.args::jsonb,
-           CASE WHEN j.due > now() THEN 'scheduled' ELSE 'queued' END,
+           CASE WHEN j.due > now() THEN %(later_state)s::text ELSE %(due_state)s::text END,
            j.priority, j.max_attempts, j.due, j.timeout, j.unique_key, j.unique_for,
            j.tenant, j.meta::jsonb, j.limit_key, j.limit_max, j.rate_key, j.rate_max,
            j.rate_per, now()

@@ -4,7 +4,7 @@ INSERT INTO conveyor_jobs (
     rate_per
 )
 SELECT value ->> '$.queue', value ->> '$.name', value ->> '$.args',
-       CASE WHEN value ->> '$.run_at' > :now THEN 'scheduled' ELSE 'queued' END,
+       CASE WHEN value ->> '$.run_at' > :now THEN :later_state ELSE :due_state END,
        value ->> '$.priority', value ->> '$.max_attempts', value ->> '$.run_at', :now,
        value ->> '$.timeout', value ->> '$.unique_key', value ->> '$.unique_for',
        value ->> '$.tenant', value ->> '$.meta', value ->> '$.limit_key',
