@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -166,19 +167,25 @@ def _seconds(value: Any, what: str, limit: float, error: ApiError) -> float:
     return seconds
 
 
-def list_filter(items: list[tuple[str, str]]) -> tuple[JobFilter, int]:
-    """The JobFilter (fetching one row more than the page) and page size of a list query."""
+def query_values(items: list[tuple[str, str]], known: Sequence[str]) -> dict[str, list[str]]:
+    """A list query's parameters by name: each must be ``known``, and only ``state`` repeats."""
     values: dict[str, list[str]] = {}
     for key, raw in items:
-        if key not in LIST_PARAMETERS:
+        if key not in known:
             raise BadParameter(key[:40], f"unknown parameter {key[:40]!r} (known: "
-                               f"{', '.join(LIST_PARAMETERS)})")
+                               f"{', '.join(known)})")
         value = params.text(raw, key)
         if value is not None:
             values.setdefault(key, []).append(value)
     for key, given in values.items():
         if key != "state" and len(given) > 1:
             raise BadParameter(key, f"{key} was given {len(given)} times; give it once")
+    return values
+
+
+def list_filter(items: list[tuple[str, str]]) -> tuple[JobFilter, int]:
+    """The JobFilter (fetching one row more than the page) and page size of a list query."""
+    values = query_values(items, LIST_PARAMETERS)
     single = {key: given[0] for key, given in values.items()}
     fields: dict[str, Any] = {TEXT_FILTERS[k]: v for k, v in single.items() if k in TEXT_FILTERS}
     fields["states"] = _states(values.get("state", []))

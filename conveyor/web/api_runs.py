@@ -32,7 +32,7 @@ from conveyor.pipelines.runs import start_run
 from conveyor.store.contract.run_records import RunFilter
 from conveyor.web import params
 from conveyor.web.api_base import ApiJson
-from conveyor.web.api_requests import check_storable, read_json
+from conveyor.web.api_requests import check_storable, query_values, read_json
 from conveyor.web.openapi_parts import DEFAULT_PAGE, MAX_PAGE
 from conveyor.web.params import BadParameter
 from conveyor.web.runs_view import RunView, read_run, run_detail, run_summary
@@ -228,17 +228,7 @@ def _object(body: Any, fields: frozenset[str], example: str) -> dict[str, Any]:
 
 def list_filter(items: list[tuple[str, str]]) -> tuple[RunFilter, int]:
     """The RunFilter (fetching one row more than the page) and page size of a list query."""
-    values: dict[str, list[str]] = {}
-    for key, raw in items:
-        if key not in LIST_PARAMETERS:
-            raise BadParameter(key[:40], f"unknown parameter {key[:40]!r} (known: "
-                               f"{', '.join(LIST_PARAMETERS)})")
-        value = params.text(raw, key)
-        if value is not None:
-            values.setdefault(key, []).append(value)
-    for key, given in values.items():
-        if key != "state" and len(given) > 1:
-            raise BadParameter(key, f"{key} was given {len(given)} times; give it once")
+    values = query_values(items, LIST_PARAMETERS)
     single = {key: given[0] for key, given in values.items()}
     states: list[RunState] = []
     for value in (p.strip() for text in values.get("state", []) for p in text.split(",")):
