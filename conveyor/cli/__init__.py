@@ -1,5 +1,5 @@
 """The ``conveyor`` command: workers, queues, jobs, pipeline runs, the dead-letter queue,
-schedules, alerts, check-ins, the monitor, the dashboard and a demo.
+schedules, the standalone scheduler, alerts, check-ins, the monitor, the dashboard and a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -29,6 +29,7 @@ COMMANDS = {
     "alerts": "alerts",
     "checkin": "checkin",
     "monitor": "monitor",
+    "scheduler": "scheduler",
     "dashboard": "dashboard",
     "demo": "demo",
 }
