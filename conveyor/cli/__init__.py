@@ -30,6 +30,7 @@ COMMANDS = {
     "checkin": "checkin",
     "monitor": "monitor",
     "scheduler": "scheduler",
+    "scale-hint": "scale_hint",
     "dashboard": "dashboard",
     "demo": "demo",
 }
@@ -50,7 +51,8 @@ class ConveyorGroup(click.Group):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command = getattr(importlib.import_module(f"conveyor.cli.{module}"), cmd_name)
+        command = getattr(importlib.import_module(f"conveyor.cli.{module}"),
+                          cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
         return command
 

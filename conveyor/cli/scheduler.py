@@ -12,15 +12,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from contextlib import suppress
 
 import click
 
+from conveyor._scaling import SCHEDULER_LEASE
 from conveyor.app import Conveyor
 from conveyor.cli.options import Target, target_options
+from conveyor.errors import StoreUnavailableError
 from conveyor.monitor.service import default_holder
 from conveyor.worker.child import setup_logging
 
 log = logging.getLogger("conveyor.scheduler")
+
+LEASE_EVERY = 10.0
+"""Seconds between renewals of the scheduler's lease; it lasts three of them."""
 
 
 @click.command(short_help="Run the scheduler and the monitor on their own, without workers.")
@@ -54,8 +60,23 @@ async def _serve(app: Conveyor, *, monitoring: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    services = [SchedulerService(app).run(stop)]
+    services = [SchedulerService(app).run(stop), _hold_lease(app, stop)]
     if monitoring:
         services.append(MonitorService(app, default_holder()).run(stop))
         services.append(DeliveryService(app, alerts=True).run(stop))
     await asyncio.gather(*services)
+
+
+async def _hold_lease(app: Conveyor, stop: asyncio.Event) -> None:
+    """Hold the scheduler's lease while running, so that ``conveyor scale-hint`` knows cron
+    does not need a worker; give it up on the way out."""
+    holder = default_holder()
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(app.store.set_lease, SCHEDULER_LEASE, holder, 3 * LEASE_EVERY)
+        except StoreUnavailableError as exc:
+            log.warning("scheduler: could not renew its lease, will retry: %s", exc)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), LEASE_EVERY)
+    with suppress(StoreUnavailableError):  # else it runs out by itself
+        await asyncio.to_thread(app.store.set_lease, SCHEDULER_LEASE, holder, None)
