@@ -38,6 +38,14 @@ async def effect_async(ctx, key: str) -> str:
     return key
 
 
+@app.job(name="paced_effect", queue="work")
+async def paced_effect(ctx, key: str, ms: float) -> str:
+    """An effect that takes ``ms`` first (the process-recycling test)."""
+    await asyncio.sleep(ms / 1000.0)
+    await asyncio.to_thread(record, key)
+    return key
+
+
 @app.job(name="slow_first", queue="work", retries=3, backoff=Backoff(base=0.1, cap=0.2))
 def slow_first(ctx, key: str, seconds: float) -> int:
     record(f"{key}:start:{ctx.attempt}")
