@@ -1,0 +1,1 @@
+"""Integrations with web frameworks (``conveyor.contrib.django``)."""

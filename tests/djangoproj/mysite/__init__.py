@@ -1,0 +1,1 @@
+"""A small Django project that uses Conveyor, for the suite."""

@@ -1,0 +1,1 @@
+"""An app with orders and a job that reads them."""
