@@ -75,10 +75,6 @@ class Conveyor(Watching):
         self.schema = schema
         self.pool_size: int | None = None
         """PostgreSQL connections per pool; workers raise it to fit their concurrency."""
-        self.default_connection: Callable[[], object | None] | None = None
-        """Called by a sync enqueue given no ``connection=``: the connection to write through
-        (a framework's, inside its open transaction), or None for Conveyor's own. The Django
-        integration sets it so that jobs enqueued in ``transaction.atomic()`` join it."""
         if isinstance(max_payload_bytes, bool) or not isinstance(max_payload_bytes, int) or (
             max_payload_bytes <= 0
         ):
@@ -341,8 +337,6 @@ class Conveyor(Watching):
         with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
         up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
-        if connection is None and wait_for_room is None and self.default_connection is not None:
-            connection = self.default_connection()
         wait = self._room_wait(wait_for_room, connection)
         if self.queue_limits:
             ensure_room(self.store, jobs, self.queue_limits, wait)

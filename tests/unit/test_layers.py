@@ -63,7 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.
     ("faces", (
         "conveyor.__main__", "conveyor.cli", "conveyor.demo", "conveyor.testing",
-        "conveyor.web", "conveyor.contrib",
+        "conveyor.web",
     )),
 )
 

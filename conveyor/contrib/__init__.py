@@ -1,1 +1,0 @@
-"""Integrations with web frameworks (``conveyor.contrib.django``)."""

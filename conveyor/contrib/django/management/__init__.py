@@ -1,1 +1,0 @@
-"""Django management commands of Conveyor."""

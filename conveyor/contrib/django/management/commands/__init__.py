@@ -1,1 +1,0 @@
-"""``conveyor_worker`` and ``conveyor_migrate``."""

@@ -1,1 +1,0 @@
-"""A small Django project that uses Conveyor, for the suite."""

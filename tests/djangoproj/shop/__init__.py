@@ -1,1 +1,0 @@
-"""An app with orders and a job that reads them."""
