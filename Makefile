@@ -30,9 +30,9 @@ demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary fo
 test-prereqs: ## Check (and where possible start or install) PostgreSQL and Chromium
 	@scripts/test-prereqs
 
-# Two steps, both always run (scripts/test-layers): the layers that start no worker processes of
-# their own, two at a time; then the worker-process tests alone (kills, restarts of PostgreSQL,
-# timing windows), so they keep the box to themselves. ARGS="-x -k claim" passes through.
+# Three steps, all always run (scripts/test-layers): the layers that start no worker processes
+# of their own, two at a time; the worker-process tests, two at a time; then those marked
+# `exclusive` (they restart PostgreSQL) alone. ARGS="-x -k claim" passes through.
 PARALLEL_LAYERS := tests/unit tests/store tests/web tests/acceptance
 PROCESS_LAYERS  := tests/integration
 test: venv test-prereqs ## Run the whole test suite (both steps, failures of both reported)

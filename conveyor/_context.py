@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -59,6 +61,8 @@ class JobContext:
     """Set when the handler already completed its job in the store (a fan-out's expander):
     the worker then writes no completion of its own."""
     _steps: dict[str, str] | None = field(default=None, repr=False)
+    _max_output_bytes: int = field(default=1024 * 1024, repr=False)
+    _output_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def idempotency_key(self) -> str:
@@ -230,6 +234,51 @@ class JobContext:
         if await self._async_store.save_step(self.job_id, self._token, key, text):
             steps[key] = text
         return json.loads(text)
+
+    def emit(self, chunk: Any) -> None:
+        """Append ``chunk`` to this job's output stream, readable while the job runs
+        (``handle.stream()``, the job's event stream and page, ``conveyor jobs output``) and
+        kept after it ends.
+
+        A ``str`` is a text chunk; anything else is stored as JSON (a pydantic model as its
+        dict). A job's chunks, across its attempts, may total the app's ``max_output_bytes``
+        (1 MiB by default): past it :class:`~conveyor.errors.OutputLimitError` is raised and
+        the chunk is not stored. Each call is one small write, so emit meaningful pieces (a
+        line, a paragraph, a batch of tokens), not single characters. For sync handlers;
+        async handlers use :meth:`aemit`.
+        """
+        if self._store is None:
+            raise ConveyorError(
+                "ctx.emit() is for sync handlers run by a worker; in an async handler use "
+                "`await ctx.aemit(...)`"
+            )
+        self._append_output(self._store, chunk)
+
+    async def aemit(self, chunk: Any) -> None:
+        """The async twin of :meth:`emit` (the write runs on a thread, off the event loop)."""
+        if self._async_store is None:
+            raise ConveyorError(
+                "ctx.aemit() is for async handlers run by a worker; in a sync handler use "
+                "`ctx.emit(...)`"
+            )
+        await asyncio.to_thread(self._append_output, self._async_store.sync, chunk)
+
+    def _append_output(self, store: Store, chunk: Any) -> None:
+        try:
+            text = pydantic_core.to_json(chunk).decode()
+        except pydantic_core.PydanticSerializationError as exc:
+            raise ConveyorError(
+                f"ctx.emit() takes text or a value JSON can hold; got {type(chunk).__name__} "
+                f"({exc})"
+            ) from exc
+        # One attempt writes its chunks one at a time, so their order is the order of calls.
+        with self._output_lock:
+            seq = store.append_output(
+                self.job_id, self._token, self.attempt, text, self._max_output_bytes
+            )
+        if seq is None:
+            log.debug("job %s no longer runs under this attempt; its output was dropped",
+                      self.job_id)
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -107,6 +109,47 @@ class JobHandle:
                 raise _timeout(job, timeout)
             await asyncio.sleep(pause if deadline is None else min(pause, deadline - loop.time()))
             pause = min(_MAX_POLL, pause * 1.5)
+
+
+    def stream(self, timeout: float | None = None, *, poll: float = 0.2) -> Iterator[Any]:
+        """Each chunk the job emits (``ctx.emit``), in order, as it is emitted: text chunks
+        as ``str``, others as their JSON value. Ends once the job is final and every chunk
+        was given (so it may end at once with what a finished job emitted), or raises
+        :class:`ResultTimeoutError` after ``timeout`` seconds. Chunks of every attempt are
+        given; a chunk's attempt is in ``conveyor jobs output``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        after = 0
+        while True:
+            job = self.refresh()  # read first: a final state means every chunk is stored
+            while chunks := self.app.store.read_output(self.id, after):
+                for chunk in chunks:
+                    yield json.loads(chunk.chunk_json)
+                after = chunks[-1].seq
+            if job.state.is_final:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timeout(job, timeout)
+            time.sleep(poll)
+
+    async def stream_async(
+        self, timeout: float | None = None, *, poll: float = 0.2
+    ) -> AsyncIterator[Any]:
+        """The async twin of :meth:`stream`; the reads run on a thread."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        after = 0
+        store = self.app.store
+        while True:
+            job = self._check(await asyncio.to_thread(store.get_job, self.id))
+            while chunks := await asyncio.to_thread(store.read_output, self.id, after):
+                for chunk in chunks:
+                    yield json.loads(chunk.chunk_json)
+                after = chunks[-1].seq
+            if job.state.is_final:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timeout(job, timeout)
+            await asyncio.sleep(poll)
 
 
 def _when(at: float) -> str:

@@ -36,6 +36,8 @@ from conveyor.store.watch_types import SlotWritten
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
+"""What one job may emit with ``ctx.emit`` in all, across its attempts (UTF-8 JSON bytes)."""
 
 
 class Conveyor(Watching):
@@ -52,6 +54,8 @@ class Conveyor(Watching):
     reach (networks like ``"10.0.0.0/8"`` or host names): any other non-public address is
     refused. ``webhook_timeout`` is each POST's deadline. ``webhook_backoff`` are the waits before
     each retry of a failed webhook (the last repeats). See docs/notifications.md.
+
+    ``max_output_bytes`` bounds what one job may stream with ``ctx.emit`` (1 MiB by default).
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class Conveyor(Watching):
         url: str | None = None,
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         retention: Retention | None = None,
         schema: str | None = None,
         webhook_secret: str | None = None,
@@ -77,6 +82,13 @@ class Conveyor(Watching):
                 f"max_payload_bytes must be a positive int, got {max_payload_bytes!r}"
             )
         self.max_payload_bytes = max_payload_bytes
+        if isinstance(max_output_bytes, bool) or not isinstance(max_output_bytes, int) or (
+            max_output_bytes <= 0
+        ):
+            raise ConfigurationError(
+                f"max_output_bytes must be a positive int, got {max_output_bytes!r}"
+            )
+        self.max_output_bytes = max_output_bytes
         self.retention = retention or Retention()
         self.webhook_secret, self.webhook_backoff = webhook_settings(
             webhook_secret, webhook_backoff

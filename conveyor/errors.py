@@ -32,6 +32,10 @@ class PayloadTooLargeError(ArgumentError):
     """The encoded arguments exceed the app's ``max_payload_bytes``."""
 
 
+class OutputLimitError(ConveyorError):
+    """``ctx.emit`` would take a job's output past the app's ``max_output_bytes``."""
+
+
 class JobNotFoundError(ConveyorError, LookupError):
     """No job with the given id exists (it may have been pruned)."""
 

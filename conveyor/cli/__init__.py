@@ -1,5 +1,5 @@
 """The ``conveyor`` command: workers, queues, jobs, pipeline runs, the dead-letter queue,
-schedules, alerts, check-ins, the monitor, the dashboard and a demo.
+schedules, the standalone scheduler, alerts, check-ins, the monitor, the dashboard and a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -29,6 +29,8 @@ COMMANDS = {
     "alerts": "alerts",
     "checkin": "checkin",
     "monitor": "monitor",
+    "scheduler": "scheduler",
+    "scale-hint": "scale_hint",
     "dashboard": "dashboard",
     "demo": "demo",
 }
@@ -49,7 +51,8 @@ class ConveyorGroup(click.Group):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command = getattr(importlib.import_module(f"conveyor.cli.{module}"), cmd_name)
+        command = getattr(importlib.import_module(f"conveyor.cli.{module}"),
+                          cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
         return command
 

@@ -1,7 +1,9 @@
-"""``conveyor jobs list | show | why | retry | cancel``."""
+"""``conveyor jobs list | show | output | why | retry | cancel``."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 
 import click
@@ -88,6 +90,36 @@ def show(target: Target, job_id: int, as_json: bool) -> None:
     """Show one job: every field, arguments, result, progress and each attempt's traceback."""
     store = target.store()
     show_job(store, load_job(store, job_id), as_json=as_json)
+
+
+@jobs.command("output")
+@click.argument("job_id", type=int)
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing as the job emits, until it is final.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per chunk (seq, attempt, at, chunk) instead of the text.")
+@target_options
+def output(target: Target, job_id: int, follow: bool, as_json: bool) -> None:
+    """Print what the job emitted with ctx.emit: text chunks as they are, other values as a
+    JSON line. With --follow, wait for more until the job is final."""
+    store = target.store()
+    load_job(store, job_id)  # a clear error for an unknown job
+    after = 0
+    while True:
+        job = load_job(store, job_id)  # before the chunks: final means every chunk is stored
+        while chunks := store.read_output(job_id, after):
+            for chunk in chunks:
+                value = json.loads(chunk.chunk_json)
+                if as_json:
+                    click.echo(json.dumps({"seq": chunk.seq, "attempt": chunk.attempt,
+                                           "at": chunk.at, "chunk": value}))
+                else:
+                    click.echo(value if isinstance(value, str) else json.dumps(value),
+                               nl=not isinstance(value, str))
+            after = chunks[-1].seq
+        if not follow or job.state.is_final:
+            return
+        time.sleep(0.3)
 
 
 @jobs.command("why")

@@ -36,6 +36,22 @@ def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
     return tuple(queues), slots
 
 
+def parse_processes(text: str) -> tuple[int, int | None]:
+    """``"2"`` as ``(2, None)`` (fixed) and ``"1..8"`` as ``(1, 8)`` (grow and shrink)."""
+    least, dots, most = text.strip().partition("..")
+    try:
+        low = int(least)
+        high = int(most) if dots else None
+    except ValueError:
+        low, high = 0, None
+    if low < 1 or (dots and (high is None or high < low)):
+        raise ConfigurationError(
+            f"--processes {text!r}: give a number of processes (e.g. 2), or the least and the "
+            "most to grow and shrink between with the backlog (e.g. 1..8)"
+        )
+    return low, high
+
+
 @click.command(short_help="Run workers for an app until SIGTERM (or until idle, with --burst).")
 @click.argument("app_arg", metavar="[APP]", required=False)
 @click.option("--app", "app_option", envvar=APP_ENV, metavar="MODULE:ATTR",
@@ -46,8 +62,16 @@ def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
               "queues the app's jobs use); B=N caps queue B at N jobs at once per process.")
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1),
               help="Jobs at once in each process.")
-@click.option("--processes", default=1, show_default=True, type=click.IntRange(1),
-              help="Worker processes to run.")
+@click.option("--processes", default="1", show_default=True, metavar="N|MIN..MAX",
+              help="Worker processes to run; MIN..MAX grows and shrinks them with the backlog.")
+@click.option("--scale-wait", default="30s", show_default=True, metavar="DURATION",
+              help="With MIN..MAX: grow to start every ready job within this long.")
+@click.option("--scale-cooldown", default="60s", show_default=True, metavar="DURATION",
+              help="With MIN..MAX: shrink one process per this long of lower load.")
+@click.option("--max-jobs-per-process", type=click.IntRange(1), metavar="N",
+              help="Replace a process with a fresh one (after a drain) once it ran N jobs.")
+@click.option("--max-memory", metavar="MIB", type=click.FloatRange(min=1),
+              help="Replace a process (after a drain) once its resident memory passes MIB.")
 @click.option("--lease", default="30", show_default=True, metavar="DURATION",
               help="How long a claim holds a job without a heartbeat.")
 @click.option("--drain-timeout", default="30", show_default=True, metavar="DURATION",
@@ -58,13 +82,15 @@ def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
 @click.option("--monitor/--no-monitor", default=True, show_default=True,
               help="Run the monitor (one process in the cluster is active at a time).")
 def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
-           concurrency: int, processes: int, lease: str, drain_timeout: str,
-           burst: bool, scheduler: bool, monitor: bool) -> None:
+           concurrency: int, processes: str, scale_wait: str, scale_cooldown: str,
+           max_jobs_per_process: int | None, max_memory: float | None, lease: str,
+           drain_timeout: str, burst: bool, scheduler: bool, monitor: bool) -> None:
     """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
 
     Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
     rest are handed back to the queue.
     """
+    least, most = parse_processes(processes)
     spec = app_arg or app_option
     if not spec:
         raise ConfigurationError(
@@ -84,7 +110,12 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
         queues=queue_names,
         queue_slots=queue_slots,
         concurrency=concurrency,
-        processes=processes,
+        processes=least,
+        max_processes=most,
+        scale_wait=to_seconds(scale_wait, what="--scale-wait"),
+        scale_cooldown=to_seconds(scale_cooldown, what="--scale-cooldown"),
+        max_jobs_per_process=max_jobs_per_process,
+        max_memory_mb=max_memory,
         lease=to_seconds(lease, what="--lease"),
         drain_timeout=to_seconds(drain_timeout, what="--drain-timeout"),
         burst=burst,

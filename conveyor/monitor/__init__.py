@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from conveyor.monitor.config import Firing, Rule
     from conveyor.monitor.notice import Notice, NoticeKind
     from conveyor.monitor.rules import (
+        BacklogGrowth,
         DeadLetterGrowth,
         FailureRate,
         NoWorker,
@@ -29,6 +30,7 @@ _HOMES = {
     "Rule": "config",
     "Notice": "notice",
     "NoticeKind": "notice",
+    "BacklogGrowth": "rules",
     "DeadLetterGrowth": "rules",
     "FailureRate": "rules",
     "NoWorker": "rules",
@@ -43,6 +45,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "BacklogGrowth",
     "DeadLetterGrowth",
     "EmailSink",
     "FailureRate",

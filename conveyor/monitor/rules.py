@@ -10,7 +10,8 @@ Missed schedule runs and silent check-ins are always watched; they are not rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from conveyor._durations import Duration, age, to_seconds
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from conveyor.store.protocol import Store
 
 __all__ = [
+    "BacklogGrowth",
     "DeadLetterGrowth",
     "FailureRate",
     "NoWorker",
@@ -268,6 +270,87 @@ class NoWorker:
                         f"`conveyor worker myapp:app --queues {stats.queue}`"
                     ),
                     details={"queued": stats.queued, "live_workers": len(live)},
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class BacklogGrowth:
+    """Fires for a queue whose ready backlog grew over the whole ``window``: jobs arrive
+    faster than the workers drain them. Only once at least ``min_ready`` jobs are ready.
+
+    Arrivals are what drained plus what the backlog grew by. The backlog's past size is the
+    rule's own memory of earlier rounds (the store keeps no history of counts), so after the
+    monitor starts or changes hands the rule needs one window of rounds before it can fire.
+    """
+
+    window: Duration = "10m"
+    min_ready: int = 100
+    queue: str | None = None
+    _seen: dict[str, deque[tuple[float, int]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Per queue: (time, ready jobs) of the rounds within the last window."""
+
+    name: ClassVar[str] = "backlog_growth"
+
+    def __post_init__(self) -> None:
+        minimum = self.min_ready
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+            raise ConfigurationError(
+                f"BacklogGrowth: min_ready must be a whole number, 1 or more, got {minimum!r}"
+            )
+        object.__setattr__(self, "window", _positive(self.window, "BacklogGrowth"))
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues whose backlog is larger than a window ago and at least ``min_ready``."""
+        window = to_seconds(self.window)
+        drained = {load.queue: load.attempts for load in store.queue_load(now - window)}
+        found = []
+        for stats in store.queue_stats():
+            if self.queue not in (None, stats.queue) or stats.paused:
+                self._seen.pop(stats.queue, None)
+                continue
+            seen = self._seen.setdefault(stats.queue, deque())
+            seen.append((now, stats.queued))
+            # Keep one round at or before the window's start: the backlog's size back then.
+            while len(seen) > 1 and seen[1][0] <= now - window:
+                seen.popleft()
+            then_at, then_ready = seen[0]
+            if then_at > now - window or stats.queued < self.min_ready:
+                continue
+            grew = stats.queued - then_ready
+            if grew <= 0:
+                continue
+            span = now - then_at
+            drain_rate = drained.get(stats.queue, 0) / window
+            arrival_rate = drain_rate + grew / span
+            to_drain = (
+                f"at {drain_rate:.3g} jobs/s they take {age(stats.queued / drain_rate)} to drain"
+                if drain_rate > 0 else "nothing drained them"
+            )
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=stats.queue,
+                    summary=(
+                        f"queue {stats.queue}: the backlog grew from {then_ready:,} to "
+                        f"{stats.queued:,} ready jobs in the last {age(span)}: arriving at "
+                        f"{arrival_rate:.3g} jobs/s, draining at {drain_rate:.3g}; {to_drain} "
+                        "(`conveyor scale-hint` says how many workers keep up)"
+                    ),
+                    details={
+                        "ready": stats.queued,
+                        "ready_before": then_ready,
+                        "arrival_per_second": round(arrival_rate, 4),
+                        "drain_per_second": round(drain_rate, 4),
+                        "drain_seconds": (
+                            None if drain_rate <= 0 else round(stats.queued / drain_rate, 1)
+                        ),
+                        "window_seconds": window,
+                    },
                 )
             )
         return found

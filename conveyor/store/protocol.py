@@ -24,6 +24,7 @@ from conveyor.store.contract.jobs import JobVerbs
 from conveyor.store.contract.jobs import StoreTransaction as StoreTransaction  # noqa: PLC0414
 from conveyor.store.contract.monitor import MonitorVerbs
 from conveyor.store.contract.outbox import OutboxVerbs
+from conveyor.store.contract.output import OutputVerbs
 from conveyor.store.contract.queues import QueueVerbs
 from conveyor.store.contract.records import ClaimedJob as ClaimedJob  # noqa: PLC0414
 from conveyor.store.contract.records import ClaimParams as ClaimParams  # noqa: PLC0414
@@ -52,6 +53,7 @@ class Store(
     AuditVerbs,
     DashboardVerbs,
     RunVerbs,
+    OutputVerbs,
     Protocol,
 ):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.

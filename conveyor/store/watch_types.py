@@ -204,6 +204,17 @@ class WindowCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueLoad:
+    """How busy a queue kept its workers since a point in time (for the scale hint)."""
+
+    queue: str
+    attempts: int = 0
+    """Attempts that finished (any outcome), by attempt finish time."""
+    busy_seconds: float = 0.0
+    """Their run time added up: slots those attempts kept busy."""
+
+
+@dataclass(frozen=True, slots=True)
 class OverdueRun:
     """A running pipeline run past its deadline or stalled (:meth:`MonitorVerbs.overdue_runs`)."""
 

@@ -41,6 +41,7 @@ def api_routes(context: WebContext) -> list[BaseRoute]:
         Route("/api/jobs/{job_id}", api.job, methods=["GET"], name="api_job"),
         Route("/api/jobs/{job_id}/attempts", api.attempts, methods=["GET"],
               name="api_job_attempts"),
+        Route("/api/jobs/{job_id}/output", api.output, methods=["GET"], name="api_job_output"),
         Route("/api/jobs/{job_id}/events", api.events, methods=["GET"], name="api_job_events"),
         Route("/api/jobs/{job_id}/cancel", api.cancel, methods=["POST"], name="api_job_cancel"),
         Route("/api/jobs/{job_id}/retry", api.retry, methods=["POST"], name="api_job_retry"),

@@ -18,12 +18,15 @@ from conveyor.errors import (
     UnknownJobError,
 )
 from conveyor.store.protocol import JobFilter
-from conveyor.web import serialize
+from conveyor.web import params, serialize
 from conveyor.web.api_base import ApiBase, ApiJson
-from conveyor.web.api_requests import call_of, job_name, list_filter, read_json
+from conveyor.web.api_requests import call_of, job_name, list_filter, query_values, read_json
 from conveyor.web.events import JobEvents, SlotResponse
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.web_context import ApiError
+
+OUTPUT_PAGE = 500
+"""Chunks of a job's output per page of ``GET /api/jobs/{id}/output``."""
 
 
 class JobsApi(ApiBase):
@@ -42,6 +45,22 @@ class JobsApi(ApiBase):
         found = await self._run(self.context.store.list_attempts, job.id)
         return ApiJson(
             {"job_id": job.id, "attempts": [serialize.attempt_detail(a) for a in found]}
+        )
+
+    async def output(self, request: Request) -> Response:
+        """What the job emitted (``ctx.emit``) after chunk ``after``, a page at a time."""
+        await self.context.principal(request)
+        job = await self._job(request)
+        values = query_values(request.query_params.multi_items(), ("after",))
+        after = params.whole(values["after"][0], "after", 0) if "after" in values else 0
+        found = await self._run(self.context.store.read_output, job.id, after, OUTPUT_PAGE + 1)
+        page = found[:OUTPUT_PAGE]
+        return ApiJson(
+            {
+                "job_id": job.id,
+                "chunks": [serialize.output_chunk(chunk) for chunk in page],
+                "next_after": page[-1].seq if len(found) > OUTPUT_PAGE else None,
+            }
         )
 
     async def list_jobs(self, request: Request) -> Response:
@@ -74,7 +93,8 @@ class JobsApi(ApiBase):
                 limit=limits.per_principal,
             )
         stream = JobEvents(request, job.id, self.context.store.get_job,
-                           max_age_seconds=limits.max_age_seconds)
+                           max_age_seconds=limits.max_age_seconds,
+                           read_output=self.context.store.read_output)
         return SlotResponse(
             self.slots,
             principal.name,

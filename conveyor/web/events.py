@@ -8,7 +8,9 @@ PostgreSQL and costs one primary-key read per poll. Each event is::
     id: <n>
     data: {"id": 7, "state": "running", "progress": 0.5, ...}
 
-(:func:`conveyor.web.serialize.job_status`). The stream ends after the event that shows the
+(:func:`conveyor.web.serialize.job_status`). What the job emits (``ctx.emit``) comes as
+``event: output`` with ``{"seq": 1, "attempt": 1, "chunk": ...}``, every chunk once, in order,
+before the ``job`` event that shows it final. The stream ends after the event that shows the
 job final (succeeded, dead or cancelled), or with ``event: gone`` when the job no longer
 exists (pruned or discarded), or with ``event: expired`` once it has been open
 :attr:`StreamLimits.max_age_seconds` (``EventSource`` then reconnects, authenticating
@@ -36,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 
 from conveyor.errors import ConfigurationError
 from conveyor.models import Job
+from conveyor.store.contract.output import OutputChunk
 from conveyor.web.serialize import job_status
 
 POLL_SECONDS = 0.3
@@ -130,6 +133,9 @@ class JobEvents:
     """The stream ends with ``event: expired`` once open this long."""
     clock: Callable[[], float] = time.monotonic
     """Where the stream's age and quiet time are read (a test may pass its own)."""
+    read_output: Callable[[int, int], list[OutputChunk]] | None = None
+    """A blocking read of the job's output after a seq (``store.read_output``); None: the
+    stream carries no output events."""
 
     async def stream(self) -> AsyncIterator[str]:
         """Encoded SSE chunks until the job is final, gone, or the client disconnects."""
@@ -138,12 +144,23 @@ class JobEvents:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         last: dict[str, Any] | None = None
         sent = 0
+        after = 0
         started = quiet_since = self.clock()
         while True:
             job = await run_in_threadpool(self.read_job, self.job_id)
             if job is None:
                 yield _event("gone", sent + 1, {"id": self.job_id})
                 return
+            # Read after the job: once it shows final, every chunk it emitted is stored.
+            while self.read_output is not None and (
+                chunks := await run_in_threadpool(self.read_output, self.job_id, after)
+            ):
+                for chunk in chunks:
+                    sent += 1
+                    yield _event("output", sent, {"seq": chunk.seq, "attempt": chunk.attempt,
+                                                  "chunk": json.loads(chunk.chunk_json)})
+                after = chunks[-1].seq
+                quiet_since = self.clock()
             status = job_status(job)
             if status != last:
                 sent += 1

@@ -142,6 +142,18 @@ SCHEMAS: JsonDict = {
          "error_type": nullable("string"), "error_message": nullable("string"),
          "traceback": nullable("string")},
     ),
+    "OutputChunk": obj(
+        ["seq", "attempt", "at", "chunk"],
+        {"seq": {"type": "integer"}, "attempt": {"type": "integer"}, "at": TIME,
+         "chunk": {"description": "Text (a string) or any JSON value the job emitted"}},
+    ),
+    "Output": obj(
+        ["job_id", "chunks", "next_after"],
+        {"job_id": {"type": "integer"},
+         "chunks": {"type": "array", "items": ref("OutputChunk")},
+         "next_after": {"type": ["integer", "null"],
+                        "description": "Pass as `after` for the next page; null: no more"}},
+    ),
     "Attempts": obj(
         ["job_id", "attempts"],
         {"job_id": {"type": "integer"}, "attempts": {"type": "array", "items": ref("Attempt")}},
@@ -359,6 +371,12 @@ def openapi_document(root_path: str = "") -> JsonDict:
             "/api/jobs/{job_id}/attempts": {"get": _read(
                 "A job's attempts with tracebacks, oldest first",
                 json_body(ref("Attempts"), "The attempts"), job=True)},
+            "/api/jobs/{job_id}/output": {"get": {
+                **_read("What the job emitted with ctx.emit, in order, a page at a time",
+                        json_body(ref("Output"), "A page of chunks"), job=True),
+                "parameters": [_JOB_ID, query("after", {"type": "integer", "minimum": 0},
+                                              "Only chunks after this seq (default 0)")],
+            }},
             "/api/jobs/{job_id}/events": {"get": _EVENTS},
             "/api/jobs/{job_id}/cancel": {"post": _action("Cancel a job not yet final",
                                                           "cancelled")},

@@ -20,6 +20,7 @@ from conveyor._why import stage_of
 from conveyor.app import Conveyor
 from conveyor.errors import ConveyorError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
+from conveyor.store.contract.output import OutputChunk
 from conveyor.store.protocol import JobFilter, Replay
 from conveyor.web.auth import Principal
 from conveyor.web.forms import read_form
@@ -33,15 +34,31 @@ CANCEL_STATES = PENDING_STATES | {JobState.RUNNING}
 REFRESH_SECONDS = 2
 
 
+OUTPUT_SHOWN = 500
+"""Chunks of a job's output its page shows; the API pages through the rest."""
+
+
+def output_text(chunks: list[OutputChunk]) -> str:
+    """A job's output as one text: text chunks as they are, other values as a JSON line."""
+    parts = []
+    for chunk in chunks:
+        value = json.loads(chunk.chunk_json)
+        parts.append(value if isinstance(value, str) else json.dumps(value) + "\n")
+    return "".join(parts)
+
+
 def read_job(app: Conveyor, job_id: int) -> dict[str, Any]:
     """The job, its attempts and (while it waits) the reasons; a 404 when it does not exist."""
     store = app.store
     job = store.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"job {job_id} does not exist (it may have been pruned)")
+    chunks = store.read_output(job_id, 0, OUTPUT_SHOWN + 1)
     return {
         "now": store.now(),
         "job": job,
+        "output": output_text(chunks[:OUTPUT_SHOWN]),
+        "output_more": len(chunks) > OUTPUT_SHOWN,
         "attempts": store.list_attempts(job_id),
         "reasons": explain(store, job_id) if job.state in PENDING_STATES else [],
         "in_run": stage_of(store, job),

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
+from conveyor.store.contract.output import OutputChunk
 from conveyor.store.watch_types import IncidentRow, LedgerEntry, ScheduleRow
 
 JsonDict = dict[str, Any]
@@ -81,6 +82,16 @@ def job_status(job: Job) -> JsonDict:
         "result": job.result if job.state is JobState.SUCCEEDED else None,
         "error": job_error(job),
         "finished_at": job.finished_at,
+    }
+
+
+def output_chunk(chunk: OutputChunk) -> JsonDict:
+    """One chunk a job emitted: its place, attempt, time and value."""
+    return {
+        "seq": chunk.seq,
+        "attempt": chunk.attempt,
+        "at": chunk.at,
+        "chunk": json.loads(chunk.chunk_json),
     }
 
 

@@ -27,6 +27,7 @@ from conveyor.worker.executor import Executor, Running, StopReason
 from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
 from conveyor.worker.periodic import sleep_or_stop
 from conveyor.worker.pruner import Pruner
+from conveyor.worker.recycle import Recycler
 from conveyor.worker.rescuer import Rescuer
 
 log = logging.getLogger("conveyor.worker")
@@ -78,6 +79,11 @@ class WorkerProcess:
         self._stop_services: asyncio.Event | None = None
         self._executor: Executor | None = None
         self._completer: Completer | None = None
+        self._recycler = (
+            Recycler(config.max_jobs_per_process, config.max_memory_mb)
+            if config.max_jobs_per_process is not None or config.max_memory_mb is not None
+            else None
+        )
 
     # -- control ------------------------------------------------------------------------------
 
@@ -370,6 +376,14 @@ class WorkerProcess:
     def _finished(self, run: Running) -> None:
         assert self._slot_freed is not None
         self._slot_freed.set()
+        if self._recycler is not None and not self._stopping and self._executor is not None:
+            reason = self._recycler.after_job(self._executor.completed)
+            if reason is not None:
+                # A clean hand-over: running jobs finish, then the supervisor starts a fresh
+                # process in this one's place.
+                log.info("replacing worker process %s: %s", self.worker_id, reason)
+                self.exit_code = EXIT_REPLACE
+                self.request_stop()
 
     def _stuck_thread(self, run: Running) -> None:
         log.error(

@@ -26,6 +26,17 @@ class WorkerConfig:
     otherwise ``concurrency`` is the total and uncapped queues share what the capped ones leave.
     """
     processes: int = 1
+    """Worker processes under the supervisor; with ``max_processes``, the least it runs."""
+    max_processes: int | None = None
+    """Grow up to this many processes with the backlog (``--processes 1..8``); None: fixed."""
+    scale_wait: float = 30.0
+    """Growing aims to start every ready job within this many seconds."""
+    scale_cooldown: float = 60.0
+    """Shrinking waits this long below the advice between steps; the load is averaged over it."""
+    max_jobs_per_process: int | None = None
+    """Replace a process (after a drain) once it has run this many jobs."""
+    max_memory_mb: float | None = None
+    """Replace a process (after a drain) once its resident memory passes this many MiB."""
     lease: float = 30.0
     """Seconds a claim holds a job without a heartbeat; heartbeats come every lease / 3."""
     drain_timeout: float = 30.0
@@ -59,6 +70,24 @@ class WorkerConfig:
             raise ConfigurationError(f"concurrency must be 1 or more, got {self.concurrency}")
         if self.processes < 1:
             raise ConfigurationError(f"processes must be 1 or more, got {self.processes}")
+        if self.max_processes is not None and self.max_processes < self.processes:
+            raise ConfigurationError(
+                f"--processes {self.processes}..{self.max_processes}: the most must be at least "
+                "the least"
+            )
+        if self.scale_wait <= 0 or self.scale_cooldown <= 0:
+            raise ConfigurationError(
+                "scale_wait and scale_cooldown must be more than zero, got "
+                f"{self.scale_wait} and {self.scale_cooldown}"
+            )
+        if self.max_jobs_per_process is not None and self.max_jobs_per_process < 1:
+            raise ConfigurationError(
+                f"max_jobs_per_process must be 1 or more, got {self.max_jobs_per_process}"
+            )
+        if self.max_memory_mb is not None and self.max_memory_mb <= 0:
+            raise ConfigurationError(
+                f"max_memory_mb must be more than zero, got {self.max_memory_mb}"
+            )
         if self.lease < 1:
             raise ConfigurationError(f"lease must be at least 1 second, got {self.lease}")
         if self.drain_timeout < 0:

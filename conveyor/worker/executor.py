@@ -151,6 +151,7 @@ class Executor:
             worker_id=self.worker_id,
             created_at=job.created_at,
             _token=job.token,
+            _max_output_bytes=self.app.max_output_bytes,
         )
         if meta:
             run.ctx.schedule, run.ctx.slot = meta.get("schedule"), meta.get("slot")

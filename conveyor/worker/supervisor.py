@@ -22,6 +22,7 @@ from types import FrameType
 from conveyor._loading import load_app
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError, StoreUnavailableError
+from conveyor.worker.autoscale import Autoscaler
 from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
 from conveyor.worker.claim_loop import EXIT_REPLACE, queues_for
 from conveyor.worker.config import WorkerConfig
@@ -31,6 +32,8 @@ log = logging.getLogger("conveyor.supervisor")
 POLL = 0.05
 MAX_RESTART_DELAY = 30.0
 STABLE_AFTER = 60.0
+SCALE_EVERY = 2.0
+"""Seconds between the autoscaler's looks at the queues."""
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Slot:
     failures: int = 0
     next_start: float = 0.0
     done: bool = False
+    retiring: bool = False
+    """Told to drain because the autoscaler shrank the pool: not restarted when it exits."""
 
 
 class Supervisor:
@@ -54,6 +59,18 @@ class Supervisor:
         self.app_spec = app_spec
         self.config = config
         self.slots = [Slot(i) for i in range(config.processes)]
+        self.autoscaler = (
+            None
+            if config.max_processes is None or config.burst
+            else Autoscaler(
+                least=config.processes,
+                most=config.max_processes,
+                slots_per_process=config.total_slots,
+                target_wait=config.scale_wait,
+                cooldown=config.scale_cooldown,
+            )
+        )
+        self.next_scale = 0.0
         self.signals = 0
         self.unexpired: list[str] = []
         self.config_error = False
@@ -115,6 +132,10 @@ class Supervisor:
             self.config_error = True
             slot.done = True
             return
+        if slot.retiring:
+            slot.done = True
+            log.info("worker process %s drained and left (the pool shrank)", slot.worker_id)
+            return
         if self.signals or (self.config.burst and code == 0):
             slot.done = True
             return
@@ -145,6 +166,10 @@ class Supervisor:
                         and now >= slot.next_start
                     ):
                         self._start(slot)
+                self.slots = [s for s in self.slots if not (s.retiring and s.done)]
+                if self.autoscaler is not None and not self.signals and now >= self.next_scale:
+                    self.next_scale = now + SCALE_EVERY
+                    self._scale(self.autoscaler, now)
                 if self.unexpired:
                     pending, self.unexpired = self.unexpired, []
                     for worker_id in pending:
@@ -160,6 +185,28 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 2 if self.config_error else 0
+
+
+    def _scale(self, autoscaler: Autoscaler, now: float) -> None:
+        """Add processes or retire one, as the autoscaler decides."""
+        needs = autoscaler.read(self.app.store, queues_for(self.app, self.config))
+        if needs is None:
+            return
+        active = [s for s in self.slots if not s.retiring and not s.done]
+        wanted = autoscaler.decide(len(active), needs, now)
+        if wanted > len(active):
+            log.info("autoscale: %d -> %d processes", len(active), wanted)
+            start = max((s.index for s in self.slots), default=-1) + 1
+            self.slots.extend(Slot(start + n) for n in range(wanted - len(active)))
+        elif wanted < len(active):
+            newest = max(active, key=lambda s: s.index)
+            log.info("autoscale: %d -> %d processes (draining %s)", len(active), wanted,
+                     newest.worker_id)
+            newest.retiring = True
+            if newest.proc is None:
+                newest.done = True
+            else:
+                self._tell(newest, "drain")
 
 
 def _describe(code: int | None) -> str:
@@ -184,8 +231,9 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
         )
     app.store.migrate()
     log.info(
-        "conveyor worker: %d process(es) x %d slots on queues %s (%d job types)",
-        config.processes,
+        "conveyor worker: %s process(es) x %d slots on queues %s (%d job types)",
+        config.processes if config.max_processes is None
+        else f"{config.processes}..{config.max_processes}",
         config.total_slots,
         ",".join(queues_for(app, config)),
         len(app.jobs),

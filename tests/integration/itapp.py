@@ -38,6 +38,32 @@ async def effect_async(ctx, key: str) -> str:
     return key
 
 
+@app.job(name="paced_effect", queue="work")
+async def paced_effect(ctx, key: str, ms: float) -> str:
+    """An effect that takes ``ms`` first (the process-recycling test)."""
+    await asyncio.sleep(ms / 1000.0)
+    await asyncio.to_thread(record, key)
+    return key
+
+
+@app.job(name="emitter", queue="work", retries=0)
+def emitter(ctx, n: int, pause: float, size: int = 0) -> int:
+    """Streams ``n`` lines (or ``size``-byte chunks) of output, ``pause`` seconds apart."""
+    for i in range(n):
+        ctx.emit("x" * size if size else f"line {i}\n")
+        time.sleep(pause)
+    return n
+
+
+@app.job(name="emitter_async", queue="work", retries=0)
+async def emitter_async(ctx, n: int, pause: float) -> int:
+    """The async twin: streams ``n`` JSON chunks."""
+    for i in range(n):
+        await ctx.aemit({"i": i})
+        await asyncio.sleep(pause)
+    return n
+
+
 @app.job(name="slow_first", queue="work", retries=3, backoff=Backoff(base=0.1, cap=0.2))
 def slow_first(ctx, key: str, seconds: float) -> int:
     record(f"{key}:start:{ctx.attempt}")

@@ -110,6 +110,7 @@ def _local_cluster() -> list[str] | None:
     return ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main"]
 
 
+@pytest.mark.exclusive
 def test_restarted_server_loses_nothing(workers: Workers) -> None:
     cluster = _local_cluster()
     if cluster is None:
@@ -130,6 +131,7 @@ def test_restarted_server_loses_nothing(workers: Workers) -> None:
     workers.wait_state(handle.id, JobState.SUCCEEDED, timeout=15)
 
 
+@pytest.mark.exclusive
 def test_restarted_server_mid_pipeline_run_loses_nothing(workers: Workers, tmp_path: Any) -> None:
     """A pipeline run (fetch -> 1,500 embed items -> index) with the server restarted while
     its items run: the run succeeds with every item's output, each stage's jobs exactly as

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import WorkerInfo
 from conveyor.monitor.config import Firing, Rule
 from conveyor.monitor.rules import (
+    BacklogGrowth,
     DeadLetterGrowth,
     FailureRate,
     NoWorker,
@@ -190,6 +192,43 @@ def test_a_rule_taken_out_of_the_configuration_resolves_its_incidents(
     assert monitor.tick().resolved == [("no_worker", QUEUE)]
 
 
+def test_backlog_growth_fires_once_the_backlog_grew_over_a_whole_window(
+    app: Conveyor, store: Store
+) -> None:
+    rule = BacklogGrowth(window=60, min_ready=5)
+    monitor = monitor_with(app, store, rule)
+    t0 = store.now()
+    insert(store, *[new_job() for _ in range(3)])
+    assert monitor.tick(now=t0).opened == []
+    insert(store, *[new_job() for _ in range(4)])
+    # The caller's clock, advanced instead of sleeping: half a window is not a window.
+    assert monitor.tick(now=t0 + 30).opened == []
+    insert(store, new_job())
+    assert complete(store, claim_one(store), now=t0 + 40)  # one drained
+    assert monitor.tick(now=t0 + 61).opened == [("backlog_growth", QUEUE)]
+    summary = only_incident(store).summary
+    assert "grew from 3 to 7 ready jobs" in summary and "to drain" in summary, summary
+    details = json.loads(only_incident(store).details_json)
+    assert details["ready"] == 7 and details["ready_before"] == 3
+    assert details["arrival_per_second"] > details["drain_per_second"] > 0
+
+    for _ in range(7):  # drained to nothing: resolved
+        assert complete(store, claim_one(store))
+    assert monitor.tick(now=t0 + 62).resolved == [("backlog_growth", QUEUE)]
+
+
+def test_a_steady_or_small_backlog_does_not_fire(app: Conveyor, store: Store) -> None:
+    monitor = monitor_with(app, store, BacklogGrowth(window=60, min_ready=5))
+    t0 = store.now()
+    insert(store, *[new_job() for _ in range(6)])
+    assert monitor.tick(now=t0).opened == []
+    assert monitor.tick(now=t0 + 61).opened == []  # large, but not growing
+    small = monitor_with(app, store, BacklogGrowth(window=60, min_ready=50))
+    assert small.tick(now=t0).opened == []
+    insert(store, new_job())
+    assert small.tick(now=t0 + 61).opened == []  # growing, but below min_ready
+
+
 def test_rules_validate_their_options() -> None:
     with pytest.raises(ConfigurationError, match="threshold"):
         DeadLetterGrowth(threshold=0)
@@ -201,6 +240,8 @@ def test_rules_validate_their_options() -> None:
         FailureRate(min_attempts=0)
     with pytest.raises(ConfigurationError, match="queue"):
         QueueAge(queue="bad queue name!")
+    with pytest.raises(ConfigurationError, match="min_ready"):
+        BacklogGrowth(min_ready=0)
     assert sorted(r.name for r in default_rules()) == [
         "dlq_growth",
         "failure_rate",

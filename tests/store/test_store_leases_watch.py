@@ -78,3 +78,17 @@ def test_racing_holders_with_their_own_stores_get_the_lease_once(
     # Only the winner holds it now.
     assert store.set_lease(LEASE, winners[0], 60) is True
     assert store.set_lease(LEASE, "someone-else", 60) is False
+
+
+def test_lease_holder_names_who_holds_a_running_lease(store: Store) -> None:
+    t = store.now()
+    assert store.lease_holder(LEASE) is None  # never taken
+    assert store.set_lease(LEASE, "a", 0.2, now=t) is True
+    assert store.lease_holder(LEASE, now=t) == "a"
+    assert store.lease_holder("other", now=t) is None
+    # Expired on the caller's clock (advanced instead of sleeping): nobody holds it.
+    assert store.lease_holder(LEASE, now=t + 0.3) is None
+    assert store.set_lease(LEASE, "b", 60, now=t + 0.3) is True
+    assert store.lease_holder(LEASE) == "b"
+    assert store.set_lease(LEASE, "b", None) is False
+    assert store.lease_holder(LEASE) is None

@@ -104,3 +104,31 @@ def test_pruning_slots_stops_at_the_limit(store: Store) -> None:
     assert len(store.schedule_ledger("nightly")) == 2
     assert store.prune(Retention(watch=0.0), limit=3, now=later) == 2
     assert store.schedule_ledger("nightly") == []
+
+
+# -- the load a queue put on its workers (the scale hint) ---------------------------------------
+
+
+def test_queue_load_counts_every_finished_attempt_and_its_run_time(store: Store) -> None:
+    since = store.now() - 1
+    assert store.queue_load(since) == []
+    insert_one(store, queue="mail", max_attempts=1, priority=1)
+    insert_one(store, queue="mail")
+    # The caller's clock, advanced instead of sleeping: a failed attempt that ran 2 s and a
+    # successful one that ran 3 s.
+    start = store.now() + 0.05
+    failing = claim_one(store, queues=("mail",), now=start)
+    assert complete(store, failing, CompletionKind.DEAD, error=BOOM, now=start + 2)
+    working = claim_one(store, queues=("mail",), now=start + 2)
+    assert complete(store, working, now=start + 5)
+    succeed(store, "reports")
+    insert_one(store, queue="idle")  # waiting jobs put no load
+    loads = {load.queue: load for load in store.queue_load(since)}
+    assert sorted(loads) == ["mail", "reports"]
+    assert loads["mail"].attempts == 2
+    assert abs(loads["mail"].busy_seconds - 5.0) < 0.01
+    assert loads["reports"].attempts == 1 and loads["reports"].busy_seconds >= 0.0
+    # Only what finished since the point counts.
+    [late] = store.queue_load(start + 4)
+    assert late.queue == "mail" and late.attempts == 1
+    assert abs(late.busy_seconds - 3.0) < 0.01

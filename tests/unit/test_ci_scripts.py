@@ -56,7 +56,32 @@ def test_passing_steps_pass(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "both steps passed" in done.stdout
+    assert "every step passed" in done.stdout  # no exclusive test at all is fine
+
+
+def test_exclusive_tests_run_alone_after_the_others_and_their_failures_count(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "test_a.py").write_text("def test_fine():\n    pass\n")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "test_p.py").write_text(
+        "import pytest\n\n"
+        "def test_shared():\n    pass\n\n"
+        "@pytest.mark.exclusive\n"
+        "def test_alone():\n    assert False\n"
+    )
+    done = run(
+        [str(ROOT / "scripts/test-layers"), sys.executable, "a", "p", "-q",
+         "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning"],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    # The shared step passed (it ran only the unmarked test: xdist counts no deselection)...
+    assert done.stdout.count("1 passed") == 2
+    # ...and the exclusive one then ran on its own, and its failure is named.
+    assert "1 failed, 1 deselected" in done.stdout
+    assert "test-layers: failed: p, exclusive (exit 1)" in done.stderr
 
 
 def test_a_missing_browser_is_named_in_one_line_with_how_to_get_it(tmp_path: Path) -> None:

@@ -493,6 +493,48 @@ def test_events_follow_a_job_to_its_end(served: Served) -> None:
         assert events.next() is None  # the stream ends after the final event
 
 
+def test_events_carry_the_output_as_the_job_emits_it(served: Served) -> None:
+    job_id = enqueue(served)
+    claimed = claim(served)
+    store = served.app.store
+    with served.admin.stream("GET", f"/api/jobs/{job_id}/events") as response:
+        events = EventReader(response)
+        assert (events.next() or ("", {}))[0] == "job"  # running
+        store.append_output(job_id, claimed.token, 1, '"hello "', 10_000)
+        kind, data = events.next() or ("", {})
+        assert (kind, data) == ("output", {"seq": 1, "attempt": 1, "chunk": "hello "})
+        store.append_output(job_id, claimed.token, 1, '{"rows": 3}', 10_000)
+        finish(served, claimed, CompletionKind.SUCCEEDED, result_json="3")
+        kind, data = events.next() or ("", {})
+        assert (kind, data["chunk"]) == ("output", {"rows": 3})  # before the final state
+        kind, data = events.next() or ("", {})
+        assert (kind, data["state"]) == ("job", "succeeded")
+        assert events.next() is None
+
+
+def test_output_pages_through_what_the_job_emitted(served: Served) -> None:
+    job_id = enqueue(served)
+    claimed = claim(served)
+    store = served.app.store
+    assert served.reader.get(f"/api/jobs/{job_id}/output").json() == {
+        "job_id": job_id, "chunks": [], "next_after": None}
+    for n in range(3):
+        store.append_output(job_id, claimed.token, 1, json.dumps(f"line {n}\n"), 10_000)
+    page = served.reader.get(f"/api/jobs/{job_id}/output", params={"after": 1}).json()
+    assert [(c["seq"], c["chunk"]) for c in page["chunks"]] == [(2, "line 1\n"),
+                                                                (3, "line 2\n")]
+    assert page["next_after"] is None and page["chunks"][0]["attempt"] == 1
+    for bad in ("-1", "x", "1.5"):
+        body = assert_error(served.admin.get(f"/api/jobs/{job_id}/output",
+                                             params={"after": bad}), 400, "invalid_parameter")
+        assert body["parameter"] == "after"
+    assert_error(served.admin.get(f"/api/jobs/{job_id}/output", params={"before": "1"}),
+                 400, "invalid_parameter")
+    assert_error(served.admin.get("/api/jobs/999/output"), 404, "job_not_found")
+    page_html = served.browser().get(f"/jobs/{job_id}").text
+    assert "line 0\nline 1\nline 2\n" in page_html and 'id="output-h"' in page_html
+
+
 def test_events_of_a_finished_job_end_at_once(served: Served) -> None:
     job_id = enqueue(served)
     served.admin.post(f"/api/jobs/{job_id}/cancel")

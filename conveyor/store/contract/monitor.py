@@ -12,6 +12,7 @@ from conveyor.store.watch_types import (
     IncidentChange,
     IncidentRow,
     OverdueRun,
+    QueueLoad,
     WindowCounts,
 )
 
@@ -128,6 +129,23 @@ class MonitorVerbs(Protocol):
 
     def window_counts(self, since: float) -> list[WindowCounts]:
         """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
+        ...
+
+    def queue_load(self, since: float) -> list[QueueLoad]:
+        """Per queue: attempts finished since ``since`` (any outcome) and their run time
+        added up, by queue name; queues with no finished attempt are left out.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: reads the
+        attempts along their finish-time index, so older history costs nothing.
+        """
+        ...
+
+    def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
+        """Who holds the named lease at ``now`` (the caller's clock, defaulting to the
+        store's), or None when nobody does (never taken, given up or expired).
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """

@@ -17,6 +17,7 @@ from conveyor.store.watch_types import (
     IncidentChange,
     IncidentRow,
     OverdueRun,
+    QueueLoad,
     WindowCounts,
 )
 
@@ -29,6 +30,8 @@ MONITOR_SINGLE = frozenset(
         "list_incidents",
         "set_lease",
         "window_counts",
+        "queue_load",
+        "lease_holder",
         "overdue_runs",
     }
 )
@@ -158,6 +161,18 @@ class MonitorPlans:
             WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
             for r in result.rows
         ]
+
+    def queue_load(self, since: float) -> Plan[list[QueueLoad]]:
+        """Per queue: attempts finished since ``since`` and their run time."""
+        result = yield Statement(self.q("queue_load"), {"since": float(since)})
+        return [
+            QueueLoad(queue=r[0], attempts=r[1], busy_seconds=r[2]) for r in result.rows
+        ]
+
+    def lease_holder(self, name: str, now: float | None = None) -> Plan[str | None]:
+        """Who holds lease ``name`` at ``now``, if anyone."""
+        result = yield at(self.q("lease_holder"), {"name": name}, now)
+        return str(result.rows[0][0]) if result.rows else None
 
     def overdue_runs(self, limit: int, now: float | None = None) -> Plan[list[OverdueRun]]:
         """Running runs past their deadline or stalled at ``now``, by id."""

@@ -18,8 +18,9 @@ import psycopg
 
 from conveyor._lifecycle import Action, Completion, sources, target, transition
 from conveyor.errors import ConfigurationError
-from conveyor.store import run_plans, run_reads
+from conveyor.store import output_plans, run_plans, run_reads
 from conveyor.store.connections import driver_connection, driver_connection_async
+from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import CompletionResult, JobFilter, NewJob, Retention
 from conveyor.store.contract.run_records import (
     NewRun,
@@ -256,6 +257,23 @@ class PostgresRunVerbs:
     def load_steps(self, job_id: int) -> dict[str, str]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
         return self.run(run_reads.load_steps(dialect(self.plans), job_id, None), "reading steps")
+
+    # -- a job's output (ctx.emit): same shape as the steps, so the same dialect ----------------
+
+    def append_output(
+        self, job_id: int, token: int, attempt: int, chunk_json: str, max_bytes: int,
+        *, now: float | None = None,
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.output.OutputVerbs.append_output`."""
+        plan = output_plans.append_output(
+            dialect(self.plans), job_id, token, attempt, chunk_json, max_bytes, now
+        )
+        return self.run(plan, "appending a job's output")
+
+    def read_output(self, job_id: int, after: int = 0, limit: int = 500) -> list[OutputChunk]:
+        """See :meth:`~conveyor.store.contract.output.OutputVerbs.read_output`."""
+        plan = output_plans.read_output(dialect(self.plans), job_id, after, limit, None)
+        return self.run(plan, "reading a job's output")
 
 
 class AsyncPostgresRunVerbs:

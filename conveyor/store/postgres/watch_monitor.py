@@ -14,6 +14,7 @@ from conveyor.store.watch_types import (
     IncidentChange,
     IncidentRow,
     OverdueRun,
+    QueueLoad,
     WindowCounts,
 )
 
@@ -98,6 +99,14 @@ class PostgresMonitorVerbs:
     def window_counts(self, since: float) -> list[WindowCounts]:
         """See :meth:`MonitorVerbs.window_counts`; queues by name, only those with a count."""
         return self.run(self._monitor.window_counts(since), "counting finished work")
+
+    def queue_load(self, since: float) -> list[QueueLoad]:
+        """See :meth:`MonitorVerbs.queue_load`."""
+        return self.run(self._monitor.queue_load(since), "reading the queues' load")
+
+    def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
+        """See :meth:`MonitorVerbs.lease_holder`."""
+        return self.run(self._monitor.lease_holder(name, now), "reading a lease")
 
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """See :meth:`MonitorVerbs.overdue_runs`."""

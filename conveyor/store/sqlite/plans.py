@@ -329,6 +329,10 @@ def _delete(ids: list[int]) -> Plan[None]:
         "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(:ids))", packed
     )
     yield Statement(
+        "DELETE FROM conveyor_job_output WHERE job_id IN (SELECT value FROM json_each(:ids))",
+        packed,
+    )
+    yield Statement(
         "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(:ids))", packed
     )
 

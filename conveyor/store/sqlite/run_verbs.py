@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor._lifecycle import Completion
 from conveyor.errors import ConfigurationError, StoreError
-from conveyor.store import run_plans, run_reads
+from conveyor.store import output_plans, run_plans, run_reads
+from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import (
     ClaimedJob,
     ClaimParams,
@@ -247,3 +248,21 @@ class SQLiteRunVerbs:
     def load_steps(self, job_id: int) -> dict[str, str]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""
         return self._read(lambda at: run_reads.load_steps(DIALECT, job_id, at))
+
+    # -- a job's output (ctx.emit): same shape as the steps, so the same dialect ----------------
+
+    def append_output(
+        self, job_id: int, token: int, attempt: int, chunk_json: str, max_bytes: int,
+        *, now: float | None = None,
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.output.OutputVerbs.append_output`."""
+        return self._write(
+            lambda at: output_plans.append_output(
+                DIALECT, job_id, token, attempt, chunk_json, max_bytes, at
+            ),
+            now=now,
+        )
+
+    def read_output(self, job_id: int, after: int = 0, limit: int = 500) -> list[OutputChunk]:
+        """See :meth:`~conveyor.store.contract.output.OutputVerbs.read_output`."""
+        return self._read(lambda at: output_plans.read_output(DIALECT, job_id, after, limit, at))

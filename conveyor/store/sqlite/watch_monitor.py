@@ -17,6 +17,7 @@ from conveyor.store.watch_types import (
     IncidentChange,
     IncidentRow,
     OverdueRun,
+    QueueLoad,
     WindowCounts,
 )
 
@@ -149,6 +150,19 @@ class SQLiteMonitorVerbs:
             WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
             for r in found
         ]
+
+    def queue_load(self, since: float) -> list[QueueLoad]:
+        """See :meth:`MonitorVerbs.queue_load`."""
+        with self.db.read() as conn:
+            found = conn.execute(query("queue_load"), {"since": since}).fetchall()
+        return [QueueLoad(queue=r[0], attempts=r[1], busy_seconds=float(r[2])) for r in found]
+
+    def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
+        """See :meth:`MonitorVerbs.lease_holder`."""
+        at = self.now() if now is None else now
+        with self.db.read() as conn:
+            row = conn.execute(query("lease_holder"), {"name": name, "now": at}).fetchone()
+        return None if row is None else str(row[0])
 
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """See :meth:`MonitorVerbs.overdue_runs`."""

@@ -1,0 +1,11 @@
+-- One statement writes or refuses: the job must run under the token, and what it stored plus
+-- this chunk must fit. Only the attempt holding the token writes, so the next seq is free.
+INSERT INTO {schema}.conveyor_job_output (job_id, seq, attempt, at, size, chunk)
+SELECT j.id, COALESCE(MAX(o.seq), 0) + 1, %(attempt)s, extract(epoch FROM now())::float8,
+       %(size)s, %(chunk)s
+FROM {schema}.conveyor_jobs AS j
+LEFT JOIN {schema}.conveyor_job_output AS o ON o.job_id = j.id
+WHERE j.id = %(job_id)s AND j.state = 'running' AND j.token = %(token)s
+GROUP BY j.id
+HAVING COALESCE(SUM(o.size), 0) + %(size)s <= %(max)s
+RETURNING seq
