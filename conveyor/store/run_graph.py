@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, StageJobRetryError
 from conveyor.models import RunState, StageState
 from conveyor.store.contract.records import NewJob
 from conveyor.store.contract.run_records import (
@@ -408,6 +408,16 @@ def check_reset(progress: RunProgress, names: Sequence[str]) -> None:
                 f"resuming run {progress.id}: stage {s.stage!r} runs after {parent!r}, which "
                 "is re-run, so it must be re-run too"
             )
+
+
+def refuse_stage_jobs(rows: Sequence[Sequence[Any]]) -> None:
+    """Refuse a retry or dead-letter replay that took finished stage jobs (rows of
+    ``run_stage_jobs``: job id, run id, stage), raising :class:`StageJobRetryError` inside
+    its transaction so nothing is written. Replaying one alone would run its stage outside
+    its stopped run, which would not move again; a safe revival needs the app's code (a
+    resume checks the stored outputs against the current models), which a store verb lacks."""
+    if rows:
+        raise StageJobRetryError([(int(r[0]), int(r[1]), str(r[2])) for r in rows])
 
 
 # -- outputs -------------------------------------------------------------------------------------

@@ -306,3 +306,18 @@ def test_the_runs_api_never_answers_5xx_and_keeps_to_its_document(
 
     exercise()
     assert failures == []
+
+
+def test_retrying_a_dead_stage_job_says_to_resume_its_run(runs: Served) -> None:
+    """A finished stage job runs again only with its run (decision 72): the retry is a 409
+    that names the run to resume, and writes nothing."""
+    run_id = failed_run(runs)
+    transform = runs.reader.get(f"/api/runs/{run_id}").json()["stages"][1]
+    dead = [j for j in transform["job_ids"]
+            if runs.reader.get(f"/api/jobs/{j}").json()["state"] == "dead"]
+    assert len(dead) == 1
+    found = assert_error(runs.admin.post(f"/api/jobs/{dead[0]}/retry"), 409, "stage_job")
+    assert f"conveyor runs resume {run_id}" in found["message"]
+    assert found["runs"] == [run_id]
+    assert runs.reader.get(f"/api/jobs/{dead[0]}").json()["state"] == "dead"
+    assert run_state(runs.app, run_id) is RunState.FAILED
