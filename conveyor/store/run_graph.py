@@ -123,9 +123,11 @@ class StageRow:
     total: int
     left: int
     failed: int
-    template: JobTemplate
+    template_text: str
+    """The stage's job template as stored; parsed only when a job is made from it."""
     error: str | None
     override: str | None
+    parsed: JobTemplate | None = None
     started: bool = False
     """Set ``started_at`` to now when written."""
     finished: bool = False
@@ -133,6 +135,18 @@ class StageRow:
     cleared: bool = False
     """Clear ``started_at``, ``finished_at`` and ``error`` when written (a resume)."""
     dirty: bool = False
+
+    @property
+    def template(self) -> JobTemplate:
+        """The stage's job template (parsed on first use: most advances make no job)."""
+        if self.parsed is None:
+            self.parsed = template_from_json(self.template_text)
+        return self.parsed
+
+    @template.setter
+    def template(self, value: JobTemplate) -> None:
+        self.parsed = value
+        self.template_text = template_json(value)
 
     def as_update(self) -> dict[str, Any]:
         """The row's values as the stage update statement's batch takes them."""
@@ -143,7 +157,7 @@ class StageRow:
             "total": self.total,
             "left": self.left,
             "failed": self.failed,
-            "template": template_json(self.template),
+            "template": self.template_text,
             "error": self.error,
             "override": self.override,
             "started": self.started,
@@ -166,7 +180,7 @@ def stage_from_row(row: Sequence[Any]) -> StageRow:
         total=int(row[8]),
         left=int(row[9]),
         failed=int(row[10]),
-        template=template_from_json(row[11]),
+        template_text=row[11],
         error=row[12],
         override=row[13],
     )

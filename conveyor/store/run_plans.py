@@ -124,7 +124,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     new = [(p, i) for p in runs for i in p.to_insert]
     items_json: str | None = None
     if new:
-        templates = {s.id: s.template for p, _ in new for s in p.stages}
+        templates = {i.stage_id: p.by_id(i.stage_id).template for p, i in new}
         jobs = [
             stage_job(templates[i.stage_id], p.id, i.stage_id, i.item, i.given) for p, i in new
         ]
@@ -264,12 +264,12 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     if not ended:
         return
     runs = _progress(locked.rows, stages)
-    for progress in runs:
-        mine = {s.id for s in progress.stages}
-        for stage_id, item, state, error, output in sorted(
-            (r for r in ended if int(r[0]) in mine), key=lambda r: (int(r[0]), int(r[1]))
-        ):
-            progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error, output)
+    stage_rows = {s.id: (p, s) for p in runs for s in p.stages}
+    for stage_id, item, state, error, output in sorted(
+        ended, key=lambda r: (int(r[0]), int(r[1]))
+    ):
+        progress, stage = stage_rows[int(stage_id)]
+        progress.item_ended(stage, int(item), state, error, output)
     yield from flush_all(d, runs, now)
 
 
