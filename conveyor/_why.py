@@ -21,7 +21,8 @@ from conveyor.store.contract.run_records import EXPANDER_ITEM, RunDetail, StageR
 from conveyor.store.protocol import JobFilter, Store
 
 STAGE_ARGS = frozenset({"run_id", "stage_run_id", "item"})
-"""The arguments of every stage job (the store writes them; the real input is read at start)."""
+"""The arguments of every stage job (the store writes them), besides the optional ``given``
+(its input, when the hand-off copied it in)."""
 ITEM_CHUNK = 1000
 """Waiting item jobs read at most when looking for the one a fan-out stage waits for."""
 OPEN_STAGES = frozenset({StageState.WAITING, StageState.ACTIVE})
@@ -62,7 +63,7 @@ class StageRef:
 def stage_of(store: Store, job: Job) -> StageRef | None:
     """The stage ``job`` runs for, or None for a job outside any run (or a pruned run)."""
     args = job.args
-    if not isinstance(args, dict) or set(args) != STAGE_ARGS:
+    if not isinstance(args, dict) or set(args) - {"given"} != STAGE_ARGS:
         return None
     run_id, stage_run_id, item = args["run_id"], args["stage_run_id"], args["item"]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (run_id, stage_run_id,

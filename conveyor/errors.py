@@ -139,6 +139,33 @@ class RunCancelledError(ConveyorError):
         )
 
 
+class StageJobRetryError(ConfigurationError):
+    """A retry or dead-letter replay matched finished stage jobs of pipeline runs; nothing was
+    retried. A stage job runs again only with its run: ``conveyor runs resume RUN`` re-runs the
+    stage and those after it, reusing the outputs before it (see docs/pipelines.md)."""
+
+    def __init__(self, found: list[tuple[int, int, str]]) -> None:
+        self.job_ids = [job_id for job_id, _, _ in found]
+        self.run_ids = sorted({run_id for _, run_id, _ in found})
+        if len(found) == 1:
+            [(job_id, run_id, stage)] = found
+            head = f"job {job_id} is stage `{stage}` of run {run_id}"
+            how = f"`conveyor runs resume {run_id}`"
+        else:
+            jobs = ", ".join(str(j) for j in self.job_ids[:10])
+            more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+            runs = ", ".join(str(r) for r in self.run_ids[:10])
+            more_runs = f" and {len(self.run_ids) - 10} more" if len(self.run_ids) > 10 else ""
+            head = f"jobs {jobs}{more} are stage jobs of runs {runs}{more_runs}"
+            how = "`conveyor runs resume RUN` for each run"
+        super().__init__(
+            f"{head}: a stage job runs again only with its run, and nothing was retried. "
+            f"{how} re-runs the stage and the stages after it, reusing the outputs before it "
+            "(or run.resume(), or Resume on the run's dashboard page); to retry other jobs, "
+            "narrow the selection so it leaves out stage jobs"
+        )
+
+
 class ResumeRefusedError(ConveyorError):
     """A resume would reuse a stored output that no longer fits the code, or the run cannot
     be resumed as asked; nothing was written. The message names the stage to resume from."""

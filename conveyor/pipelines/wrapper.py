@@ -1,10 +1,13 @@
 """The handler every stage job runs: load the stage's input, check it, call the stage, check
 what it returned.
 
-A stage job's arguments are only ``run_id``, ``stage_run_id`` and ``item``; its real input is
-read from the store when it starts (the run's input, its parents' outputs, its item, or a
-resume's override) and validated against the stage's parameters, so an output stored by older
-code is caught at the seam too. The value a stage returns is validated against its return
+A stage job's arguments are ``run_id``, ``stage_run_id`` and ``item``, and ``given``: its
+input, copied in by the transaction that enqueued it when that transaction had it at hand and
+it is small (the run's input for a first stage, a plain parent's output that finished in that
+transaction, a fan-out item's input). Without ``given`` the input is read from the store when
+the job starts (the run's input, its parents' outputs, its item, or a resume's override).
+Either way it is validated against the stage's parameters, so an output stored by older code
+is caught at the seam too. The value a stage returns is validated against its return
 annotation before the worker stores it: a violation is a :class:`SeamError` (permanent, so the
 job is dead at once and the run fails at that seam). A fan-out stage's expander job (item -1)
 calls ``each`` on the parent's output and writes the items with ``expand_stage``.
@@ -36,6 +39,33 @@ if TYPE_CHECKING:
     from conveyor.pipelines.declare import Stage
 
 
+Given = dict[str, Any] | None
+"""A stage job's ``given`` argument: its input, copied in by the hand-off that enqueued it
+(:func:`conveyor.store.run_graph.given_json`), or None when the job reads it at start."""
+
+
+def inline_input(stage: Stage, given: dict[str, Any], run_id: int, item: int) -> StageInput:
+    """The :class:`StageInput` a ``given`` argument carries. The hand-off that wrote it found
+    the run running; a run stopped since has cancelled the job (a running one cooperatively),
+    so no read of the run's state is needed either."""
+
+    def text(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    parents = tuple(
+        ParentOutput(str(name), text(value)) for name, value in given.get("parents", ())
+    )
+    return StageInput(
+        run_id=run_id,
+        stage=stage.name,
+        item=item,
+        run_state=RunState.RUNNING,
+        run_input_json=text(given.get("run_input")),
+        parents=parents,
+        item_input_json=text(given["item_input"]) if "item_input" in given else None,
+    )
+
+
 @dataclass(frozen=True)
 class Expansion:
     """What an expander job writes: one JSON value per item, in order."""
@@ -48,9 +78,16 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
     app = stage.pipeline.app
     if stage.is_async:
 
-        async def run_async(ctx: JobContext, run_id: int, stage_run_id: int, item: int) -> Any:
+        async def run_async(
+            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Given = None
+        ) -> Any:
             store = app.async_store
-            call = prepare(stage, await store.stage_input(stage_run_id, item), run_id, item)
+            found = (
+                inline_input(stage, given, run_id, item)
+                if given is not None
+                else await store.stage_input(stage_run_id, item)
+            )
+            call = prepare(stage, found, run_id, item)
             if isinstance(call, Expansion):
                 done = await store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
@@ -60,9 +97,16 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
         handler: Callable[..., Any] = run_async
     else:
 
-        def run_sync(ctx: JobContext, run_id: int, stage_run_id: int, item: int) -> Any:
+        def run_sync(
+            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Given = None
+        ) -> Any:
             store = app.store
-            call = prepare(stage, store.stage_input(stage_run_id, item), run_id, item)
+            found = (
+                inline_input(stage, given, run_id, item)
+                if given is not None
+                else store.stage_input(stage_run_id, item)
+            )
+            call = prepare(stage, found, run_id, item)
             if isinstance(call, Expansion):
                 done = store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)

@@ -2,10 +2,11 @@
 
 :func:`replay_dead` is what ``retry_jobs(flt, replay=Replay(...))`` runs inside one
 transaction: pick the dead jobs the filter matches, oldest death first (PostgreSQL locks them;
-SQLite holds its one write lock), then give each a fresh attempt in the state the lifecycle
-decides for it, due at its place in the spread that ``replay.per_second`` asks for
-(:func:`~conveyor.store.web_checks.replay_moves`). Each store gives only its two statements
-(a :class:`ReplayDialect`).
+SQLite holds its one write lock), refuse the whole replay if any of them is a stage job of a
+pipeline run (:func:`~conveyor.store.run_graph.refuse_stage_jobs`), then give each a fresh
+attempt in the state the lifecycle decides for it, due at its place in the spread that
+``replay.per_second`` asks for (:func:`~conveyor.store.web_checks.replay_moves`). Each store
+gives only its three statements (a :class:`ReplayDialect`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Protocol
 
 from conveyor.store.contract.records import JobFilter, Replay
 from conveyor.store.plan import Plan, Statement
+from conveyor.store.run_graph import refuse_stage_jobs
 from conveyor.store.web_checks import replay_filter, replay_moves, replay_spacing
 
 
 class ReplayDialect(Protocol):
-    """What a store gives :func:`replay_dead`: its two statements."""
+    """What a store gives :func:`replay_dead`: its three statements."""
 
     def pick(self, flt: JobFilter, now: float | None) -> Statement:
         """Ids of the dead jobs ``flt`` matches, oldest death first, held until the
@@ -32,6 +34,10 @@ class ReplayDialect(Protocol):
         """Fresh attempts for the jobs of ``moves`` (id, target state, delay in seconds) still
         dead, with ``args_json`` as their arguments if given (and workers woken where the
         store wakes them); returns the ids it moved."""
+        ...
+
+    def stage_jobs(self, ids: Sequence[int], now: float | None) -> Statement:
+        """``run_stage_jobs``: which of ``ids`` are stage jobs of a run (id, run, stage)."""
         ...
 
 
@@ -47,6 +53,9 @@ def replay_dead(
     ids = [int(r[0]) for r in picked.rows]
     if not ids:
         return []
+    # A dead stage job is revived by resuming its run, not alone (decision 72).
+    staged = yield d.stage_jobs(ids, now)
+    refuse_stage_jobs(staged.rows)
     result = yield d.move(replay_moves(ids, replay.per_second), replay.args_json, now)
     replayed = {int(r[0]) for r in result.rows}
     return [job_id for job_id in ids if job_id in replayed]

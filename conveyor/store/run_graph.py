@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, StageJobRetryError
 from conveyor.models import RunState, StageState
 from conveyor.store.contract.records import NewJob
 from conveyor.store.contract.run_records import (
@@ -33,6 +33,10 @@ ITEM_SUCCEEDED = "succeeded"
 ITEM_FAILED = "failed"
 ITEM_CANCELLED = "cancelled"
 
+INLINE_INPUT_MAX = 16_384
+"""Characters of input a hand-off copies into the next stage job's arguments (``given``),
+at most; a larger input (a big fan-in) is read by the job when it starts instead."""
+
 
 def template_json(template: JobTemplate) -> str:
     """A job template as stored in its stage row."""
@@ -46,10 +50,14 @@ def template_from_json(text: str) -> JobTemplate:
     return JobTemplate(**{k: v for k, v in raw.items() if k in known})
 
 
-def stage_job(template: JobTemplate, run_id: int, stage_run_id: int, item: int) -> NewJob:
-    """The job of one item of a stage: the template, due now, pointing at its item."""
+def stage_job(
+    template: JobTemplate, run_id: int, stage_run_id: int, item: int, given: str | None = None
+) -> NewJob:
+    """The job of one item of a stage: the template, due now, pointing at its item, with its
+    input copied in as ``given`` when the hand-off had it at hand (see :func:`given_json`)."""
     # Three integers: formatted directly, as json.dumps would (a fan-out writes 10,000).
-    args = f'{{"run_id": {int(run_id)}, "stage_run_id": {int(stage_run_id)}, "item": {int(item)}}}'
+    args = f'{{"run_id": {int(run_id)}, "stage_run_id": {int(stage_run_id)}, "item": {int(item)}'
+    args += f', "given": {given}}}' if given is not None else "}"
 
     return NewJob(
         queue=template.queue,
@@ -115,9 +123,11 @@ class StageRow:
     total: int
     left: int
     failed: int
-    template: JobTemplate
+    template_text: str
+    """The stage's job template as stored; parsed only when a job is made from it."""
     error: str | None
     override: str | None
+    parsed: JobTemplate | None = None
     started: bool = False
     """Set ``started_at`` to now when written."""
     finished: bool = False
@@ -125,6 +135,18 @@ class StageRow:
     cleared: bool = False
     """Clear ``started_at``, ``finished_at`` and ``error`` when written (a resume)."""
     dirty: bool = False
+
+    @property
+    def template(self) -> JobTemplate:
+        """The stage's job template (parsed on first use: most advances make no job)."""
+        if self.parsed is None:
+            self.parsed = template_from_json(self.template_text)
+        return self.parsed
+
+    @template.setter
+    def template(self, value: JobTemplate) -> None:
+        self.parsed = value
+        self.template_text = template_json(value)
 
     def as_update(self) -> dict[str, Any]:
         """The row's values as the stage update statement's batch takes them."""
@@ -135,7 +157,7 @@ class StageRow:
             "total": self.total,
             "left": self.left,
             "failed": self.failed,
-            "template": template_json(self.template),
+            "template": self.template_text,
             "error": self.error,
             "override": self.override,
             "started": self.started,
@@ -158,19 +180,43 @@ def stage_from_row(row: Sequence[Any]) -> StageRow:
         total=int(row[8]),
         left=int(row[9]),
         failed=int(row[10]),
-        template=template_from_json(row[11]),
+        template_text=row[11],
         error=row[12],
         override=row[13],
     )
 
 
+def given_json(
+    *,
+    run_input: str | None = None,
+    parents: Sequence[tuple[str, str]] | None = None,
+    item_input: str | None = None,
+) -> str | None:
+    """A stage job's input as its arguments carry it (``given``), from JSON texts the writer
+    already holds: the run's input (a first stage), its parents' outputs by name (plain
+    parents), or its item's input (an item of a fan-out stage). None (the job reads its input
+    when it starts) when it would be longer than :data:`INLINE_INPUT_MAX`."""
+    if item_input is not None:
+        text = '{"item_input": ' + item_input + "}"
+    elif parents is not None:
+        pairs = ", ".join(f"[{json.dumps(name)}, {output}]" for name, output in parents)
+        text = '{"parents": [' + pairs + "]}"
+    elif run_input is not None:
+        text = '{"run_input": ' + run_input + "}"
+    else:
+        return None
+    return text if len(text) <= INLINE_INPUT_MAX else None
+
+
 @dataclass(frozen=True, slots=True)
 class NewItem:
-    """A job to insert for an item of a stage (with the item's input, for fan-out items)."""
+    """A job to insert for an item of a stage (with the item's input, for fan-out items, and
+    the job's ``given`` input where the writer had it)."""
 
     stage_id: int
     item: int
     input_json: str | None = None
+    given: str | None = None
 
 
 @dataclass(slots=True)
@@ -189,6 +235,11 @@ class RunProgress:
     run_dirty: bool = False
     resumed: bool = False
     """A resume: ``resumes`` goes up by one, the result and finish time are cleared."""
+    run_input_json: str | None = None
+    """The run's input where the writer has it (a start): first stages get it as ``given``."""
+    outputs: dict[str, str] = field(default_factory=dict)
+    """Outputs of plain stages that succeeded in this transaction, by stage name: the
+    children they make ready get them as ``given``, with no read."""
 
     def by_id(self, stage_id: int) -> StageRow:
         """The stage with row id ``stage_id``."""
@@ -219,7 +270,19 @@ class RunProgress:
         stage.started = True
         stage.dirty = True
         stage.total, stage.left, stage.failed = (0, 1, 0) if stage.fan_out else (1, 1, 0)
-        self.to_insert.append(NewItem(stage.id, EXPANDER_ITEM if stage.fan_out else 0))
+        item = EXPANDER_ITEM if stage.fan_out else 0
+        self.to_insert.append(NewItem(stage.id, item, given=self._given(stage)))
+
+    def _given(self, stage: StageRow) -> str | None:
+        """The input ``stage``'s job can carry, if every part of it is at hand (a resume's
+        override, a fan-out parent's or an earlier transaction's output are read at start)."""
+        if stage.override is not None:
+            return None
+        if not stage.parents:
+            return given_json(run_input=self.run_input_json)
+        if not all(p in self.outputs for p in stage.parents):
+            return None
+        return given_json(parents=[(p, self.outputs[p]) for p in stage.parents])
 
     def start(self) -> None:
         """Activate every stage without parents (a new run)."""
@@ -227,11 +290,17 @@ class RunProgress:
             if stage.state is StageState.WAITING and stage.pending == 0:
                 self.activate(stage)
 
-    def item_ended(self, stage: StageRow, item: int, state: str, error: str | None) -> None:
-        """An item's job became final (``state``: an item state) and its row took the result."""
+    def item_ended(
+        self, stage: StageRow, item: int, state: str, error: str | None,
+        output: str | None = None,
+    ) -> None:
+        """An item's job became final (``state``: an item state) and its row took the result
+        (``output``, where the caller read it back)."""
         stage.left -= 1
         stage.dirty = True
         if state == ITEM_SUCCEEDED:
+            if output is not None and not stage.fan_out and item == 0:
+                self.outputs[stage.stage] = output
             if item == EXPANDER_ITEM and self.running and stage.state is StageState.ACTIVE:
                 # The expander finishes through expand_stage; finishing any other way would
                 # leave the stage without items, waiting forever.
@@ -298,7 +367,10 @@ class RunProgress:
         stage.total = stage.left = len(items_json)
         stage.failed = 0
         stage.dirty = True
-        self.to_insert.extend(NewItem(stage.id, i, text) for i, text in enumerate(items_json))
+        self.to_insert.extend(
+            NewItem(stage.id, i, text, given_json(item_input=text))
+            for i, text in enumerate(items_json)
+        )
         if not items_json:
             self.stage_done(stage)
 
@@ -350,6 +422,16 @@ def check_reset(progress: RunProgress, names: Sequence[str]) -> None:
                 f"resuming run {progress.id}: stage {s.stage!r} runs after {parent!r}, which "
                 "is re-run, so it must be re-run too"
             )
+
+
+def refuse_stage_jobs(rows: Sequence[Sequence[Any]]) -> None:
+    """Refuse a retry or dead-letter replay that took finished stage jobs (rows of
+    ``run_stage_jobs``: job id, run id, stage), raising :class:`StageJobRetryError` inside
+    its transaction so nothing is written. Replaying one alone would run its stage outside
+    its stopped run, which would not move again; a safe revival needs the app's code (a
+    resume checks the stored outputs against the current models), which a store verb lacks."""
+    if rows:
+        raise StageJobRetryError([(int(r[0]), int(r[1]), str(r[2])) for r in rows])
 
 
 # -- outputs -------------------------------------------------------------------------------------

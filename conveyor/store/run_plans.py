@@ -65,8 +65,8 @@ class RunDialect(Protocol):
         self, job_ids_json: str, run_ids: list[int], now: float | None
     ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """``run_finish_items`` then ``run_load_stages`` of ``run_ids`` (whose rows this
-        transaction has locked): the ended items (stage id, item, state, error) and the stage
-        rows. A dialect may send both as one statement (a round trip less per advance)."""
+        transaction has locked): the ended items (stage id, item, state, error, output) and
+        the stage rows. A dialect may send both as one statement (a round trip less per advance)."""
         ...
 
     def write_back(
@@ -124,8 +124,10 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     new = [(p, i) for p in runs for i in p.to_insert]
     items_json: str | None = None
     if new:
-        templates = {s.id: s.template for p, _ in new for s in p.stages}
-        jobs = [stage_job(templates[i.stage_id], p.id, i.stage_id, i.item) for p, i in new]
+        templates = {i.stage_id: p.by_id(i.stage_id).template for p, i in new}
+        jobs = [
+            stage_job(templates[i.stage_id], p.id, i.stage_id, i.item, i.given) for p, i in new
+        ]
         ids = yield from d.insert_jobs(jobs, now)
         batch = [
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
@@ -240,6 +242,7 @@ def start_run(d: RunDialect, run: NewRun, now: float | None) -> Plan[int]:
     yield d.stmt("run_insert_stages", {"run_id": run_id, "batch": json.dumps(batch)}, now)
     progress = yield from _lock_run(d, run_id, now)
     assert progress is not None  # inserted by this transaction
+    progress.run_input_json = run.input_json
     progress.start()
     yield from flush(d, progress, now)
     return run_id
@@ -261,10 +264,12 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     if not ended:
         return
     runs = _progress(locked.rows, stages)
-    for progress in runs:
-        mine = {s.id for s in progress.stages}
-        for stage_id, item, state, error in sorted(r for r in ended if int(r[0]) in mine):
-            progress.item_ended(progress.by_id(int(stage_id)), int(item), state, error)
+    stage_rows = {s.id: (p, s) for p in runs for s in p.stages}
+    for stage_id, item, state, error, output in sorted(
+        ended, key=lambda r: (int(r[0]), int(r[1]))
+    ):
+        progress, stage = stage_rows[int(stage_id)]
+        progress.item_ended(stage, int(item), state, error, output)
     yield from flush_all(d, runs, now)
 
 

@@ -15,6 +15,7 @@ from conveyor.errors import (
     ConfigurationError,
     PayloadTooLargeError,
     QueueFull,
+    StageJobRetryError,
     UnknownJobError,
 )
 from conveyor.store.protocol import JobFilter
@@ -153,7 +154,11 @@ class JobsApi(ApiBase):
         job = await self._job(request)
         store = self.context.store
         verb = store.cancel_jobs if action == "cancel" else store.retry_jobs
-        changed = await self._run(verb, JobFilter(ids=(job.id,)))
+        try:
+            changed = await self._run(verb, JobFilter(ids=(job.id,)))
+        except StageJobRetryError as exc:
+            # A finished stage job runs again by resuming its run (POST /api/runs/{id}/resume).
+            raise ApiError(409, "stage_job", str(exc), runs=exc.run_ids) from exc
         if not changed:
             raise ApiError(
                 409,

@@ -35,7 +35,15 @@ from conveyor.web.api_base import ApiJson
 from conveyor.web.api_requests import check_storable, query_values, read_json
 from conveyor.web.openapi_parts import DEFAULT_PAGE, MAX_PAGE
 from conveyor.web.params import BadParameter
-from conveyor.web.runs_view import RunView, read_run, run_detail, run_summary
+from conveyor.web.runs_view import (
+    MAX_OUTPUT_PAGE,
+    OUTPUT_PAGE,
+    RunView,
+    output_page,
+    read_run,
+    run_detail,
+    run_summary,
+)
 from conveyor.web.web_context import ApiError, WebContext
 
 T = TypeVar("T")
@@ -52,6 +60,8 @@ def run_api_routes(context: WebContext) -> list[BaseRoute]:
         Route("/api/runs", api.list_runs, methods=["GET"], name="api_runs"),
         Route("/api/runs", api.start, methods=["POST"], name="api_run_start"),
         Route("/api/runs/{run_id}", api.run, methods=["GET"], name="api_run"),
+        Route("/api/runs/{run_id}/stages/{stage}/output", api.output, methods=["GET"],
+              name="api_run_output"),
         Route("/api/runs/{run_id}/cancel", api.cancel, methods=["POST"], name="api_run_cancel"),
         Route("/api/runs/{run_id}/resume", api.resume, methods=["POST"], name="api_run_resume"),
     ]
@@ -161,9 +171,35 @@ class RunsApi:
                         "next_before_id": page[-1].id if len(found) > limit else None})
 
     async def run(self, request: Request) -> Response:
-        """One run with every stage: state, items, attempts, timing, output, error."""
+        """One run with every stage: state, items, attempts, timing, output, error. Outputs
+        over OUTPUT_SHOWN bytes are summarized unless ``?include=output``."""
         await self.context.principal(request)
-        return ApiJson(run_detail(await self._view(request)))
+        values = query_values(request.query_params.multi_items(), ("include",))
+        include = [p.strip() for text in values.get("include", []) for p in text.split(",")]
+        unknown = [p for p in include if p and p != "output"]
+        if unknown:
+            raise BadParameter("include", f"include {unknown[0][:40]!r} is not known; the one "
+                               "value is output (every output and the result in full)")
+        return ApiJson(run_detail(await self._view(request), full="output" in include))
+
+    async def output(self, request: Request) -> Response:
+        """A page of one stage's output values (``offset``, ``limit``), for outputs too large
+        to inline in the run."""
+        await self.context.principal(request)
+        values = query_values(request.query_params.multi_items(),
+                              ("offset", "limit"))
+        single = {key: given[0] for key, given in values.items()}
+        offset = params.whole(single["offset"], "offset", 0) if "offset" in single else 0
+        limit = (params.whole(single["limit"], "limit", 1, MAX_OUTPUT_PAGE)
+                 if "limit" in single else OUTPUT_PAGE)
+        view = await self._view(request)
+        name = str(request.path_params["stage"])
+        found = next((s.info for s in view.stages if s.info.stage == name), None)
+        if found is None:
+            raise ApiError(404, "stage_not_found",
+                           f"run {view.run.id} has no stage {name[:60]!r} (its stages: "
+                           f"{', '.join(s.info.stage for s in view.stages)})")
+        return ApiJson({"run_id": view.run.id, **output_page(found, offset, limit)})
 
     async def start(self, request: Request) -> Response:
         """Start a run of a declared pipeline with a JSON input; 201 with its id."""

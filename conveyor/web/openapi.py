@@ -87,6 +87,8 @@ SCHEMAS: JsonDict = {
             "state": {"type": "string", "description": (
                 "invalid_transition, resume_refused: the job's or run's state")},
             "queue": {"type": "string", "description": "queue_full: the full queue"},
+            "runs": {"type": "array", "items": {"type": "integer"}, "description": (
+                "stage_job: the runs to resume instead (POST /api/runs/{run_id}/resume)")},
         },
     ),
     "Health": obj(
@@ -254,7 +256,12 @@ def _action(summary: str, verb: str) -> JsonDict:
             "401": UNAUTHENTICATED,
             "403": READ_ONLY,
             "404": error("No such job"),
-            "409": error("The job's state does not allow it (invalid_transition)"),
+            "409": error(
+                "The job's state does not allow it (invalid_transition); or the job is a "
+                "finished stage job of a pipeline run, which runs again only by resuming its "
+                "run (stage_job, with runs)" if verb == "retried" else
+                "The job's state does not allow it (invalid_transition)"
+            ),
             "503": UNAVAILABLE,
         },
     }

@@ -25,6 +25,7 @@ from conveyor.web.openapi_parts import (
     query,
     ref,
 )
+from conveyor.web.runs_view import MAX_OUTPUT_PAGE, OUTPUT_PAGE, OUTPUT_SHOWN
 
 RUN_STATE = {"type": "string", "enum": [s.value for s in RunState]}
 RUN_STATE_PATTERN = (
@@ -66,7 +67,15 @@ _STAGE = {
     "started_at": TIME,
     "finished_at": TIME,
     "duration": nullable("number", description="Seconds from active to finished"),
-    "output": {"description": "Its output once it succeeded (a fan-out: the items' list)"},
+    "output": {"description": (
+        f"Its output once it succeeded (a fan-out: the items' list); null when over "
+        f"{OUTPUT_SHOWN} bytes (output_truncated) unless ?include=output: page it with "
+        "GET /api/runs/{run_id}/stages/{stage}/output")},
+    "output_bytes": nullable("integer", description="Size of its output's JSON, once stored"),
+    "output_items": nullable("integer", description=(
+        "Values in its output: a fan-out's item outputs (failed items left out), 1 for a "
+        "plain stage; null until it succeeded")),
+    "output_truncated": {"type": "boolean", "description": "The output was left out: too large"},
     "error": nullable("string"),
     "override": {"description": "A resume's replacement input, or null"},
 }
@@ -74,7 +83,11 @@ _STAGE = {
 _RUN = {
     **{k: v for k, v in _SUMMARY.items() if k not in ("stages_total", "stages_done")},
     "input": _ANY,
-    "result": {"description": "The last stage's output once the run succeeded, else null"},
+    "result": {"description": (
+        f"The last stage's output once the run succeeded, else null; null too when over "
+        f"{OUTPUT_SHOWN} bytes (result_truncated) unless ?include=output")},
+    "result_bytes": nullable("integer", description="Size of the result's JSON, once stored"),
+    "result_truncated": {"type": "boolean", "description": "The result was left out: too large"},
     "deadline_at": TIME,
     "stall_after": nullable("number", description="Seconds"),
     "last_progress_at": {"type": "number"},
@@ -117,6 +130,19 @@ RUN_SCHEMAS: JsonDict = {
          "reuse": {"type": "array", "items": {"type": "string"}},
          "from": nullable("string"), "input": {"description": "The replacement input, or null"},
          "applied": {"type": "boolean", "description": "False for a dry run: nothing written"}},
+    ),
+    "StageOutput": obj(
+        ["run_id", "stage", "state", "fan_out", "total", "offset", "limit", "outputs",
+         "next_offset"],
+        {"run_id": {"type": "integer"}, "stage": {"type": "string"},
+         "state": {"type": "string", "enum": [s.value for s in StageState]},
+         "fan_out": {"type": "boolean"},
+         "total": {"type": "integer", "description": "Output values in all (0 until it succeeded)"},
+         "offset": {"type": "integer"}, "limit": {"type": "integer"},
+         "outputs": {"type": "array", "items": _ANY, "description": (
+             "The values from offset on: a fan-out's item outputs in item order (failed items "
+             "left out), or a plain stage's one output")},
+         "next_offset": nullable("integer", description="Pass as offset for the next page")},
     ),
     "RunActionResult": obj(
         ["id", "action", "changed", "state"],
@@ -179,12 +205,38 @@ RUN_PATHS: JsonDict = {
     },
     "/api/runs/{run_id}": {"get": {
         "summary": "Read a run: every stage's state, items, attempts, timing, output, error",
-        "parameters": [_RUN_ID],
+        "description": f"Outputs and the result over {OUTPUT_SHOWN} bytes are left out "
+                       "(with their size and item count) unless include=output; page a large "
+                       "output with GET /api/runs/{run_id}/stages/{stage}/output.",
+        "parameters": [
+            _RUN_ID,
+            query("include", {"type": "string", "enum": ["output"]},
+                  "output: every output and the result in full, however large"),
+        ],
         "responses": {
             "200": json_body(ref("Run"), "The run"),
-            "400": _BAD_RUN_ID,
+            "400": error("run_id is not a positive whole number, or a bad parameter"),
             "401": UNAUTHENTICATED,
             "404": _NO_RUN,
+            "503": UNAVAILABLE,
+        },
+    }},
+    "/api/runs/{run_id}/stages/{stage}/output": {"get": {
+        "summary": "Page through a stage's output values (a fan-out's item outputs)",
+        "parameters": [
+            _RUN_ID,
+            {"name": "stage", "in": "path", "required": True, "schema": {"type": "string"}},
+            query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                  "The first value to return (default 0)"),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_OUTPUT_PAGE},
+                  f"Values per page (default {OUTPUT_PAGE})"),
+        ],
+        "responses": {
+            "200": json_body(ref("StageOutput"), "A page of the stage's output"),
+            "400": error("run_id, offset or limit is not a whole number in range, or an "
+                         "unknown parameter"),
+            "401": UNAUTHENTICATED,
+            "404": error("No such run (run_not_found) or stage (stage_not_found)"),
             "503": UNAVAILABLE,
         },
     }},

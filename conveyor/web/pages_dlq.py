@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from conveyor.errors import StageJobRetryError
 from conveyor.models import JobState
 from conveyor.store.protocol import JobFilter, Replay, Store
 from conveyor.web.auth import Principal
@@ -232,7 +233,13 @@ class DeadLetterPages:
                        selection=dataclasses.asdict(selection), **details)
             return count
 
-        count = await call(act)
+        try:
+            count = await call(act)
+        except StageJobRetryError as exc:
+            # Dead stage jobs come back by resuming their runs; the message names them.
+            return await self._confirmation(
+                request, principal, selection, error=str(exc), rate=rate_text
+            )
         done = "replayed" if selection.verb == "replay" else "discarded"
         spread = f", {rate:g} per second" if rate and count else ""
         return back(request, "dlq", flash=f"{done} {plural(count, 'dead job')}{spread}")

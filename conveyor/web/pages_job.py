@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from conveyor._args import RESERVED
 from conveyor._why import stage_of
 from conveyor.app import Conveyor
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, StageJobRetryError
 from conveyor.models import FINAL_STATES, PENDING_STATES, JobState
 from conveyor.store.contract.output import OutputChunk
 from conveyor.store.protocol import JobFilter, Replay
@@ -144,7 +144,10 @@ class JobPage:
                 record(self.context.store, principal, verb, f"job:{job_id}", was=str(job.state))
             return done
 
-        done = await call(run)
+        try:
+            done = await call(run)
+        except StageJobRetryError as exc:  # a stage job runs again by resuming its run
+            return back(request, "job", job_id=job_id, error=str(exc))
         if not done:
             return back(request, "job", job_id=job_id,
                         error=f"job {job_id} changed state meanwhile; nothing was done")
@@ -204,8 +207,11 @@ class JobPage:
             except ValueError as exc:
                 return data, str(exc)
             replay = Replay(args_json=args_json)
-            if not app.store.retry_jobs(JobFilter(ids=(job_id,)), replay=replay):
-                return data, f"job {job_id} changed state meanwhile; nothing was done"
+            try:
+                if not app.store.retry_jobs(JobFilter(ids=(job_id,)), replay=replay):
+                    return data, f"job {job_id} changed state meanwhile; nothing was done"
+            except StageJobRetryError as exc:  # a stage job runs again by resuming its run
+                return data, str(exc)
             record(app.store, principal, "replay_with_args", f"job:{job_id}",
                    old_args=job.args, new_args=json.loads(args_json))
             return data, None

@@ -40,7 +40,8 @@ REFRESH_SECONDS = 2
 OUTPUT_PREVIEW = 120
 """Characters of a stage's output shown in the table; the rest behind "show all"."""
 OUTPUT_SHOWN = 64 * 1024
-"""Characters of an output the page shows at most (the API has all of it)."""
+"""Characters of an output the page shows at most (the API pages through all of it:
+``GET /api/runs/{id}/stages/{stage}/output``)."""
 
 
 def read_runs(app: Conveyor, values: dict[str, str], before_id: int | None) -> dict[str, Any]:

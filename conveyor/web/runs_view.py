@@ -5,6 +5,9 @@
 and :func:`run_summary` turn the store's records into JSON-ready dicts, times as epoch
 seconds. A fan-out stage lists at most :data:`JOB_IDS_SHOWN` of its job ids: its item count
 says how many there are, and a 10,000-item stage must not make every read of its run large.
+For the same reason an output (or the run's result) longer than :data:`OUTPUT_SHOWN` bytes is
+left out of a run's detail unless asked for (``full``): its size and item count say what it
+is, and :func:`output_page` serves its item outputs a page at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ JsonDict = dict[str, Any]
 
 JOB_IDS_SHOWN = 100
 """Job ids listed per stage (the expander first for a fan-out stage, then items in order)."""
+
+OUTPUT_SHOWN = 64 * 1024
+"""Bytes of JSON a stage's output (or the run's result) may have and still be inlined in the
+run's detail; a larger one is summarized (``output_bytes``, ``output_items``) and paged."""
+
+OUTPUT_PAGE = 100
+"""Item outputs per page of a stage's output, unless asked otherwise."""
+MAX_OUTPUT_PAGE = 1000
+"""Item outputs per page at most."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,30 @@ def run_summary(run: RunSummary) -> JsonDict:
     }
 
 
-def stage_detail(view: StageView) -> JsonDict:
-    """One stage: state, graph, items, attempts, timing, output, error."""
+def _bounded(text: str | None, full: bool) -> tuple[Any, int | None, bool]:
+    """Stored JSON as a value if ``full`` or small enough, its size in bytes, and whether it
+    was left out."""
+    if text is None:
+        return None, None, False
+    size = len(text.encode())
+    if full or size <= OUTPUT_SHOWN:
+        return decoded(text), size, False
+    return None, size, True
+
+
+def output_items(info: StageRunInfo) -> int | None:
+    """How many values a stage's output holds: a fan-out stage's item outputs (failed items
+    are left out), 1 for a plain stage; None until the stage succeeded."""
+    if info.output_json is None:
+        return None
+    return info.items_total - info.items_failed if info.fan_out else 1
+
+
+def stage_detail(view: StageView, full: bool = False) -> JsonDict:
+    """One stage: state, graph, items, attempts, timing, output (bounded unless ``full``),
+    error."""
     s = view.info
+    output, size, left_out = _bounded(s.output_json, full)
     return {
         "name": s.stage,
         "state": s.state.value,
@@ -114,21 +147,28 @@ def stage_detail(view: StageView) -> JsonDict:
         "started_at": s.started_at,
         "finished_at": s.finished_at,
         "duration": view.duration,
-        "output": decoded(s.output_json),
+        "output": output,
+        "output_bytes": size,
+        "output_items": output_items(s),
+        "output_truncated": left_out,
         "error": s.error,
         "override": decoded(s.override_json),
     }
 
 
-def run_detail(view: RunView) -> JsonDict:
-    """A run in full: input, result or error, timing, watch settings and every stage."""
+def run_detail(view: RunView, full: bool = False) -> JsonDict:
+    """A run: input, result or error, timing, watch settings and every stage; outputs and the
+    result over :data:`OUTPUT_SHOWN` bytes are left out (summarized) unless ``full``."""
     run = view.run
+    result, result_size, result_left_out = _bounded(run.result_json, full)
     return {
         "id": run.id,
         "pipeline": run.pipeline,
         "state": run.state.value,
         "input": decoded(run.input_json),
-        "result": decoded(run.result_json),
+        "result": result,
+        "result_bytes": result_size,
+        "result_truncated": result_left_out,
         "error": run.error,
         "tenant": run.tenant,
         "created_at": run.created_at,
@@ -137,5 +177,26 @@ def run_detail(view: RunView) -> JsonDict:
         "stall_after": run.stall_after,
         "last_progress_at": run.last_progress_at,
         "resumes": run.resumes,
-        "stages": [stage_detail(s) for s in view.stages],
+        "stages": [stage_detail(s, full) for s in view.stages],
+    }
+
+
+def output_page(info: StageRunInfo, offset: int, limit: int) -> JsonDict:
+    """A page of a stage's output values: a fan-out stage's item outputs in item order
+    (failed items left out, as its children get them), or a plain stage's one output."""
+    value = decoded(info.output_json)
+    values: list[Any] = []
+    if info.output_json is not None:
+        values = value if info.fan_out and isinstance(value, list) else [value]
+    page = values[offset:offset + limit]
+    after = offset + len(page)
+    return {
+        "stage": info.stage,
+        "state": info.state.value,
+        "fan_out": info.fan_out,
+        "total": len(values),
+        "offset": offset,
+        "limit": limit,
+        "outputs": page,
+        "next_offset": after if after < len(values) else None,
     }

@@ -29,6 +29,7 @@ from conveyor.store import Store, open_async_store
 from conveyor.store.contract.run_records import NewRun, ParentOutput, RunFilter
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.protocol import ClaimParams, CompletionKind, JobFilter, NewJob
+from conveyor.store.run_graph import INLINE_INPUT_MAX
 from conveyor.store.sqlite import SQLiteStore
 
 CHAIN = (stage("a"), stage("b", "a"), stage("c", "b"))
@@ -48,7 +49,10 @@ def test_start_run_inserts_the_run_its_stages_and_the_first_job(store: Store) ->
     [job_id] = jobs_of(store, "a")
     a = stage_of(store, run_id, "a")
     assert a.job_ids == (job_id,)
-    assert args_of(store, job_id) == {"run_id": run_id, "stage_run_id": a.id, "item": 0}
+    # The first stage's job carries the run's input (``given``): no read when it starts.
+    assert args_of(store, job_id) == {
+        "run_id": run_id, "stage_run_id": a.id, "item": 0, "given": {"run_input": {"doc": 7}}
+    }
     first = store.stage_input(a.id, 0)
     assert first is not None
     assert (first.run_id, first.stage, first.parents) == (run_id, "a", ())
@@ -107,6 +111,32 @@ def test_completing_a_stage_enqueues_its_child_exactly_once(store: Store) -> Non
     assert json.loads(run.result_json or "") == {"done": True}
     assert run.finished_at is not None
     assert len(jobs_of(store, "b")) == len(jobs_of(store, "c")) == 1
+
+
+def test_a_hand_off_copies_small_inputs_into_the_next_job(store: Store) -> None:
+    """The transaction that finishes a plain stage gives its child's job the output as
+    ``given``; an output over INLINE_INPUT_MAX, or one from an earlier transaction (a parent
+    that finished before the other), is left for the job to read (no ``given``)."""
+    run_id = start(store, *CHAIN)
+    run_one(store, "a", {"rows": 3})
+    [b_job] = jobs_of(store, "b")
+    b = stage_of(store, run_id, "b")
+    assert args_of(store, b_job) == {
+        "run_id": run_id, "stage_run_id": b.id, "item": 0,
+        "given": {"parents": [["a", {"rows": 3}]]},
+    }
+    run_one(store, "b", "x" * INLINE_INPUT_MAX)
+    [c_job] = jobs_of(store, "c")
+    assert "given" not in args_of(store, c_job)
+    got = store.stage_input(stage_of(store, run_id, "c").id, 0)
+    assert got is not None and json.loads(got.parents[0].output_json) == "x" * INLINE_INPUT_MAX
+
+    joined = start(store, stage("x"), stage("y"), stage("j", "x", "y"))
+    run_one(store, "x", "X")
+    run_one(store, "y", "Y")
+    [j_job] = jobs_of(store, "j")
+    assert "given" not in args_of(store, j_job)  # x's output is from an earlier transaction
+    assert stage_of(store, joined, "j").state is StageState.ACTIVE
 
 
 def test_fan_in_over_three_parents_fires_once(store: Store) -> None:

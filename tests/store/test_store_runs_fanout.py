@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from run_helpers import (
     BOOM,
+    args_of,
     claim_stage,
     detail,
     done,
@@ -59,6 +60,9 @@ def test_fan_out_of_ten_thousand_items_and_fan_in_once(store: Store) -> None:
     assert len(jobs_of(store, "e", JobState.QUEUED)) == 10_000
     item = store.stage_input(e.id, 1234)
     assert item is not None and item.item_input_json == "1234" and item.parents == ()
+    # Each item's job carries its input too: an item reads nothing when it starts.
+    some = args_of(store, jobs_of(store, "e")[1234])
+    assert some["given"] == {"item_input": some["item"]}
     left = 10_000
     while claimed := claim_stage(store, "e", limit=2_000):
         # Completed in reverse order, to show the outputs still come back in item order.

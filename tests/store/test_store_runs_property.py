@@ -168,7 +168,7 @@ def _check_input(
             assert failed == []
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(nodes=graphs(), seed=st.integers(0, 2**32))
 def test_sqlite_random_runs_always_end(nodes: list[Node], seed: int) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -14,6 +14,7 @@ import pytest
 
 from conveyor.models import RunState
 from conveyor.store.contract.run_records import RunFilter
+from conveyor.web import runs_view
 
 from .conftest import Served, database_url
 from .run_app import BAD_FEED, GOOD_FEED, finish_runs, make_run_app, run_state
@@ -306,3 +307,58 @@ def test_the_runs_api_never_answers_5xx_and_keeps_to_its_document(
 
     exercise()
     assert failures == []
+
+
+def test_retrying_a_dead_stage_job_says_to_resume_its_run(runs: Served) -> None:
+    """A finished stage job runs again only with its run (decision 72): the retry is a 409
+    that names the run to resume, and writes nothing."""
+    run_id = failed_run(runs)
+    transform = runs.reader.get(f"/api/runs/{run_id}").json()["stages"][1]
+    dead = [j for j in transform["job_ids"]
+            if runs.reader.get(f"/api/jobs/{j}").json()["state"] == "dead"]
+    assert len(dead) == 1
+    found = assert_error(runs.admin.post(f"/api/jobs/{dead[0]}/retry"), 409, "stage_job")
+    assert f"conveyor runs resume {run_id}" in found["message"]
+    assert found["runs"] == [run_id]
+    assert runs.reader.get(f"/api/jobs/{dead[0]}").json()["state"] == "dead"
+    assert run_state(runs.app, run_id) is RunState.FAILED
+
+
+def test_large_outputs_are_summarized_and_paged(
+    runs: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output over OUTPUT_SHOWN bytes is left out of the run (its size and item count
+    stay), in full with ?include=output, and paged by the stage output route."""
+    run_id = start(runs)
+    finish_runs(runs.app)
+    monkeypatch.setattr(runs_view, "OUTPUT_SHOWN", 60)  # the etl items' list is ~100 bytes
+    run = runs.reader.get(f"/api/runs/{run_id}").json()
+    extract, transform, load = run["stages"]
+    assert transform["output"] is None and transform["output_truncated"] is True
+    assert transform["output_items"] == 3 and transform["output_bytes"] > 60
+    assert load["output"] == 3 and load["output_truncated"] is False
+    assert (load["output_items"], load["output_bytes"]) == (1, 1)
+    assert run["result"] == 3 and run["result_truncated"] is False
+    full = runs.reader.get(f"/api/runs/{run_id}", params={"include": "output"}).json()
+    assert full["stages"][1]["output"][0] == {"sku": "apple", "cents": 120}
+    assert full["stages"][1]["output_truncated"] is False
+
+    url = f"/api/runs/{run_id}/stages/transform/output"
+    first = runs.reader.get(url, params={"limit": "2"}).json()
+    assert first == {"run_id": run_id, "stage": "transform", "state": "succeeded",
+                     "fan_out": True, "total": 3, "offset": 0, "limit": 2,
+                     "outputs": full["stages"][1]["output"][:2], "next_offset": 2}
+    rest = runs.reader.get(url, params={"offset": "2"}).json()
+    assert rest["outputs"] == full["stages"][1]["output"][2:] and rest["next_offset"] is None
+    plain = runs.reader.get(f"/api/runs/{run_id}/stages/load/output").json()
+    assert (plain["total"], plain["outputs"], plain["fan_out"]) == (1, [3], False)
+    assert extract["output"] is None or len(extract["output"]) == 3
+
+    assert_error(runs.reader.get(f"/api/runs/{run_id}", params={"include": "all"}), 400,
+                 "invalid_parameter")
+    assert_error(runs.reader.get(url, params={"limit": "0"}), 400, "invalid_parameter")
+    assert_error(runs.reader.get(url, params={"page": "2"}), 400, "invalid_parameter")
+    found = assert_error(runs.reader.get(f"/api/runs/{run_id}/stages/nope/output"), 404,
+                         "stage_not_found")
+    assert "extract, transform, load" in found["message"]
+    assert_error(runs.reader.get("/api/runs/999999/stages/load/output"), 404, "run_not_found")

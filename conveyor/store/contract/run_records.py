@@ -32,7 +32,9 @@ EXPANDER_ITEM = -1
 class JobTemplate:
     """How the store makes a stage's jobs: a :class:`~conveyor.store.contract.records.NewJob`
     without its arguments and due time (a stage job is due when it becomes ready, and its
-    arguments are ``{"run_id": R, "stage_run_id": S, "item": I}``, written by the store)."""
+    arguments are ``{"run_id": R, "stage_run_id": S, "item": I}``, written by the store,
+    with ``"given"`` added when the writer had the job's input at hand: see
+    :func:`conveyor.store.run_graph.given_json`)."""
 
     queue: str
     name: str

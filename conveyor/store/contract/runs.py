@@ -67,7 +67,8 @@ class RunVerbs(Protocol):
         items 0..n-1) for the stage of expander job ``job_id``, and complete the expander as
         succeeded. With no items the stage succeeds at once with an empty list and its
         children are advanced. Each item's job is the stage's template with arguments
-        ``{"run_id": R, "stage_run_id": S, "item": i}``. False when the expander no longer
+        ``{"run_id": R, "stage_run_id": S, "item": i, "given": {"item_input": X}}`` (``given``
+        left out for an item over ``INLINE_INPUT_MAX``). False when the expander no longer
         runs under ``token`` (nothing written), when ``job_id`` is no expander, or when its
         run has stopped meanwhile (the expander is then completed, and no item is written).
 

@@ -14,6 +14,7 @@ from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
 from conveyor.store.queue_rows import stats_from_rows
+from conveyor.store.run_graph import refuse_stage_jobs
 
 
 class AdminPlans(PlansBase):
@@ -147,21 +148,34 @@ class AdminPlans(PlansBase):
             ],
         }
         fresh = "state = ANY(%(lc_fresh)s::text[])"
+        # Finished stage jobs of a run are refused (run_graph.refuse_stage_jobs): in the same
+        # statement, so the update writes nothing when ``staged`` found any.
+        ids = "ARRAY(SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb))"
+        staged = self.q("run_stage_jobs")
+        assert ids in staged
+        staged = staged.replace(
+            ids, f'ARRAY(SELECT id FROM "{self.schema}".conveyor_jobs WHERE {clause} AND {fresh})'
+        )
         result = yield self.at(
-            f'WITH retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
+            f"WITH staged AS (\n{staged}\n), "
+            f'retried AS (UPDATE "{self.schema}".conveyor_jobs SET '
             "state = %(lc_to)s, run_at = now(), "
             f"attempt = CASE WHEN {fresh} THEN 0 ELSE attempt END, "
             "finished_at = NULL, "
             f"result = CASE WHEN {fresh} THEN NULL ELSE result END, "
             "lease_until = NULL, "
             f"worker_id = CASE WHEN {fresh} THEN NULL ELSE worker_id END "
-            f"WHERE {clause} AND state = ANY(%(lc_from)s::text[]) RETURNING id, queue), "
+            f"WHERE {clause} AND state = ANY(%(lc_from)s::text[]) "
+            "AND NOT EXISTS (SELECT 1 FROM staged) RETURNING id, queue), "
             "woken AS (SELECT pg_notify(%(channel)s, q.queue) "
             "FROM (SELECT DISTINCT queue FROM retried) AS q) "
-            "SELECT retried.id FROM retried, (SELECT COUNT(*) FROM woken) AS notified",
+            "SELECT retried.id, NULL::bigint, NULL::text "
+            "FROM retried, (SELECT COUNT(*) FROM woken) AS notified "
+            "UNION ALL SELECT id, run_id, stage FROM staged",
             params,
             now,
         )
+        refuse_stage_jobs([r for r in result.rows if r[1] is not None])
         return sorted(r[0] for r in result.rows)
 
     def cancel_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[int]]:

@@ -84,8 +84,8 @@ class PostgresRunDialect:
         stages: list[tuple[Any, ...]] = []
         for row in found.rows:
             stage_id = int(row[0])
-            for item, state, error in row[-1] or ():
-                ended.append((stage_id, item, state, error))
+            for item, state, error, output in row[-1] or ():
+                ended.append((stage_id, item, state, error, output))
             stages.append(tuple(row[:-1]))
         return ended, stages
 

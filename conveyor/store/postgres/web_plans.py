@@ -5,6 +5,7 @@ Every plan is one statement, so each runs in autocommit. Times cross as epoch se
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from conveyor.store import replay_plans
@@ -145,3 +146,7 @@ class PostgresReplayDialect:
             },
             now,
         )
+
+    def stage_jobs(self, ids: Sequence[int], now: float | None) -> Statement:
+        """``run_stage_jobs`` of ``ids``."""
+        return at(self.plans.q("run_stage_jobs"), {"ids": json.dumps(list(ids))}, now)

@@ -18,6 +18,7 @@ from conveyor.store.filters import SQLITE, where
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.protocol import Completion, CompletionKind, JobFilter, LimitStatus, Retention
 from conveyor.store.queue_rows import stats_from_rows
+from conveyor.store.run_graph import refuse_stage_jobs
 from conveyor.store.sqlite.connection import query
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
@@ -238,6 +239,9 @@ def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
     )
     moves = [(r[0], transition(JobState(r[1]), Action.RETRY_NOW)) for r in found.rows]
     fresh = json.dumps([i for i, t in moves if t.fresh_attempts])
+    # Finished stage jobs of a run are refused, before anything is written.
+    staged = yield Statement(query("run_stage_jobs"), {"ids": fresh})
+    refuse_stage_jobs(staged.rows)
     waiting = json.dumps([i for i, t in moves if not t.fresh_attempts])
     state = str(target(Action.RETRY_NOW))
     # Fresh attempts for finished jobs; their attempt history stays.

@@ -147,6 +147,10 @@ class SQLiteReplayDialect:
             {"moves": json.dumps(list(moves)), "args": args_json, "now": _clock(now)},
         )
 
+    def stage_jobs(self, ids: Sequence[int], now: float | None) -> Statement:
+        """``run_stage_jobs`` of ``ids``."""
+        return Statement(query("run_stage_jobs"), {"ids": json.dumps(list(ids))})
+
 
 def _clock(now: float | None) -> float:
     if now is None:  # the SQLite store reads its clock under the write lock before the plan

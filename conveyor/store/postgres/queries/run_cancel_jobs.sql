@@ -3,7 +3,7 @@
 WITH old AS (
     SELECT id, state, token, attempt, worker_id, started_at
     FROM {schema}.conveyor_jobs
-    WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb))
+    WHERE id = ANY(ARRAY(SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb)))
         AND state = ANY(%(lc_from)s::text[])
     ORDER BY id
     FOR UPDATE SKIP LOCKED

@@ -7,7 +7,7 @@ SET state = CASE j.state WHEN 'succeeded' THEN 'succeeded' WHEN 'dead' THEN 'fai
         ELSE coalesce(j.error_type || ': ', '') || coalesce(j.error_message, j.state) END
 FROM {schema}.conveyor_jobs AS j
 WHERE j.id = i.job_id
-    AND i.job_id IN (SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb))
+    AND i.job_id = ANY(ARRAY(SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb)))
     AND i.state = 'queued'
     AND j.state IN ('succeeded', 'dead', 'cancelled')
-RETURNING i.stage_run_id, i.item, i.state, i.error
+RETURNING i.stage_run_id, i.item, i.state, i.error, i.output

@@ -10,4 +10,4 @@ WHERE j.id = i.job_id
     AND i.job_id IN (SELECT value FROM json_each(:ids))
     AND i.state = 'queued'
     AND j.state IN ('succeeded', 'dead', 'cancelled')
-RETURNING stage_run_id, item, state, error
+RETURNING stage_run_id, item, state, error, output
