@@ -41,8 +41,8 @@ test: venv test-prereqs ## Run the whole test suite (both steps, failures of bot
 # The import-layers contract (tests/unit/test_layers.py) is also part of tests/unit, so it runs
 # in `make test` too: neither target can be used to skip it.
 lint: venv ## ruff, mypy --strict and the import-layers contract
-	$(BIN)/ruff check conveyor tests
-	$(BIN)/mypy conveyor
+	$(BIN)/ruff check conveyor tests examples
+	$(BIN)/mypy conveyor examples
 	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_layers.py
 
 bench: venv ## Benchmark the stores (enqueue, processing, latency); ARGS="--quick" etc.
