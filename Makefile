@@ -40,10 +40,11 @@ test: venv test-prereqs ## Run the whole test suite (both steps, failures of bot
 
 # The import-layers contract (tests/unit/test_layers.py) is also part of tests/unit, so it runs
 # in `make test` too: neither target can be used to skip it.
-lint: venv ## ruff, mypy --strict and the import-layers contract
+lint: venv ## ruff, mypy --strict, the import-layers contract and the docs site (mkdocs --strict)
 	$(BIN)/ruff check conveyor tests examples
 	$(BIN)/mypy conveyor examples
 	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_layers.py
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 
 bench: venv ## Benchmark the stores (enqueue, processing, latency); ARGS="--quick" etc.
 	$(BIN)/python benchmarks/bench.py $(ARGS)
