@@ -98,6 +98,10 @@ class Conveyor(Watching):
         self._wakeups: list[Callable[[], None]] = []
         self.queue_limits: dict[str, int] = {}
         """``max_queued`` per queue, set with :meth:`configure_queue`."""
+        self.connection_provider: Callable[[], object | None] | None = None
+        """Asked by every sync enqueue given no ``connection=``: a driver connection whose open
+        transaction the jobs should join, or None for the app's own (the Django integration
+        sets it, so an enqueue inside ``transaction.atomic()`` commits with it)."""
         self.enqueue_observer: EnqueueObserver | None = None
         """Told of every enqueue after its jobs are written: the test session of
         :meth:`testing` while one is active, else None."""
@@ -352,6 +356,8 @@ class Conveyor(Watching):
         with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
         up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
+        if connection is None and self.connection_provider is not None:
+            connection = self.connection_provider()
         wait = self._room_wait(wait_for_room, connection)
         if self.queue_limits:
             ensure_room(self.store, jobs, self.queue_limits, wait)

@@ -63,8 +63,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.
     ("faces", (
-        "conveyor.__main__", "conveyor.cli", "conveyor.demo", "conveyor.testing",
-        "conveyor.web",
+        "conveyor.__main__", "conveyor.cli", "conveyor.contrib", "conveyor.demo",
+        "conveyor.testing", "conveyor.web",
     )),
 )
 
