@@ -45,3 +45,31 @@ def test_enqueue_commits_and_rolls_back_with_djangos_transaction(database: str) 
     assert report["rolled_back"] == "missing"
     assert report["outside"] == "receipt for order 3"
     assert report["orders"] == [1]
+
+
+@pytest.mark.parametrize(
+    ("conveyor", "database", "message"),
+    [
+        (None, "db.sqlite3", 'Conveyor needs your app in settings: CONVEYOR = {"APP": '),
+        ({"APP": "shop.tasks:app", "QUEUE": "x"}, "db.sqlite3",
+         "CONVEYOR has unknown keys ['QUEUE']; it takes APP, URL, SCHEMA, DATABASE"),
+        ({"APP": "shop.tasks:app"}, ":memory:",
+         "Conveyor cannot share the in-memory SQLite database of 'default'"),
+    ],
+)
+def test_a_bad_setting_fails_at_start_up_saying_what_to_write(
+    conveyor: dict[str, str] | None, database: str, message: str, tmp_path: Path
+) -> None:
+    script = (
+        "import django\n"
+        "from django.conf import settings\n"
+        f"settings.configure(INSTALLED_APPS=['conveyor.contrib.django'], CONVEYOR={conveyor!r},"
+        f" DATABASES={{'default': {{'ENGINE': 'django.db.backends.sqlite3', "
+        f"'NAME': {database!r}}}}})\n"
+        "django.setup()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT), str(SOURCE_ROOT)])}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "django.core.exceptions.ImproperlyConfigured: " + message in done.stderr, done.stderr
