@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import postgres_admin_url
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+"""The suite's server when CONVEYOR_TEST_POSTGRES_URL is unset, as in tests/conftest.py."""
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 BLOCK = re.compile(r"(?:<!-- file: (?P<file>\S+) -->\n)?```(?P<lang>\w+)\n(?P<body>.*?)```", re.S)
@@ -34,7 +35,8 @@ def _blocks() -> tuple[dict[str, str], list[str]]:
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONVEYOR_TEST_POSTGRES_URL": postgres_admin_url(), "PYTHONPATH": ""}
+    server = os.environ.get("CONVEYOR_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL
+    env = {**os.environ, "CONVEYOR_TEST_POSTGRES_URL": server, "PYTHONPATH": ""}
     env.pop("CONVEYOR_URL", None)
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
