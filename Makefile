@@ -12,14 +12,14 @@ STAMP  := $(VENV)/.installed
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-venv: $(STAMP) ## Create .venv and install Conveyor (editable) with its dev extras
+venv: $(STAMP) ## Create .venv and install Conveyor (editable) with its dev, browser, postgres and web extras
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Re-install whenever pyproject.toml changes (new dependency, new entry point).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,web]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser,postgres,binary,web]'
 	touch $(STAMP)
 
 demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary folder
@@ -40,10 +40,12 @@ test: venv test-prereqs ## Run the whole test suite (both steps, failures of bot
 
 # The import-layers contract (tests/unit/test_layers.py) is also part of tests/unit, so it runs
 # in `make test` too: neither target can be used to skip it.
-lint: venv ## ruff, mypy --strict and the import-layers contract
-	$(BIN)/ruff check conveyor tests
-	$(BIN)/mypy conveyor
+lint: venv ## ruff, mypy --strict, the import-layers contract, the docs site, the wheel and sdist
+	$(BIN)/ruff check conveyor tests examples
+	$(BIN)/mypy conveyor examples
 	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_layers.py
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+	scripts/check-dist $(BIN)/python
 
 bench: venv ## Benchmark the stores (enqueue, processing, latency); ARGS="--quick" etc.
 	$(BIN)/python benchmarks/bench.py $(ARGS)

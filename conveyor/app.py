@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from conveyor._handle import JobHandle
 from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
 from conveyor._limits import Concurrency, Rate
 from conveyor._names import check_job_name, check_queue
+from conveyor._observers import TEST_MODES, EnqueueObserver, TestMode, TestSession
 from conveyor._retries import Backoff
 from conveyor._unique import UniqueFor
 from conveyor._watching import Watching
@@ -108,6 +110,13 @@ class Conveyor(Watching):
         self._wakeups: list[Callable[[], None]] = []
         self.queue_limits: dict[str, int] = {}
         """``max_queued`` per queue, set with :meth:`configure_queue`."""
+        self.connection_provider: Callable[[], object | None] | None = None
+        """Asked by every sync enqueue given no ``connection=``: a driver connection whose open
+        transaction the jobs should join, or None for the app's own (the Django integration
+        sets it, so an enqueue inside ``transaction.atomic()`` commits with it)."""
+        self.enqueue_observer: EnqueueObserver | None = None
+        """Told of every enqueue after its jobs are written: the test session of
+        :meth:`testing` while one is active, else None."""
         self._init_watching()
 
     def __repr__(self) -> str:
@@ -233,6 +242,28 @@ class Conveyor(Watching):
                 f"no job named {name!r} is registered on this app (known: {known})"
             ) from None
 
+    def testing(self, mode: TestMode = "inline", *, url: str | None = None) -> TestSession:
+        """Put this app in a test mode for a ``with`` block (or a pytest fixture).
+
+        ``mode="inline"`` runs each job in the caller as it is enqueued, with its real argument
+        validation and encoding, unique keys, retries (without waiting out the backoff) and
+        dead-letter decision; ``mode="manual"`` leaves enqueued jobs waiting so the test can
+        check them (``assert_enqueued``) and run them (``drain``). ``url`` points the app at
+        another database for the block (a fresh one per test), migrated on first use.
+        Raises :class:`ConfigurationError` for an unknown mode. See docs/testing.md.
+        """
+        if mode not in TEST_MODES:
+            raise ConfigurationError(
+                f"app.testing(mode={mode!r}) is not a test mode; use one of: "
+                + ", ".join(repr(m) for m in TEST_MODES)
+            )
+        # conveyor.testing sits in the top layer (it runs a worker in the caller), so the app
+        # reaches it by name only when asked; the returned object is typed by the protocol.
+        session: TestSession = importlib.import_module("conveyor.testing").TestSession(
+            self, mode, url=url
+        )
+        return session
+
     # -- the store ----------------------------------------------------------------------------
 
     @property
@@ -337,6 +368,8 @@ class Conveyor(Watching):
         with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
         up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
+        if connection is None and self.connection_provider is not None:
+            connection = self.connection_provider()
         wait = self._room_wait(wait_for_room, connection)
         if self.queue_limits:
             ensure_room(self.store, jobs, self.queue_limits, wait)
@@ -346,7 +379,10 @@ class Conveyor(Watching):
             inserted = self.store.insert_jobs(jobs)
         if not all(i.duplicate for i in inserted):
             self._notify_local()  # duplicates wrote nothing, so there is nothing to claim
-        return self._handles(inserted, jobs)
+        handles = self._handles(inserted, jobs)
+        if self.enqueue_observer is not None:
+            self.enqueue_observer.after_enqueue(handles, in_transaction=connection is not None)
+        return handles
 
     @staticmethod
     def _room_wait(wait_for_room: Duration | None, connection: object | None) -> float | None:
@@ -393,7 +429,12 @@ class Conveyor(Watching):
             inserted = await self.async_store.insert_jobs(jobs)
         if not all(i.duplicate for i in inserted):
             self._notify_local()
-        return self._handles(inserted, jobs)
+        handles = self._handles(inserted, jobs)
+        if self.enqueue_observer is not None:
+            await self.enqueue_observer.after_enqueue_async(
+                handles, in_transaction=connection is not None
+            )
+        return handles
 
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
         """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""

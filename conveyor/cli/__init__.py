@@ -54,15 +54,22 @@ class ConveyorGroup(click.Group):
         command = getattr(importlib.import_module(f"conveyor.cli.{module}"),
                           cmd_name.replace("-", "_"))
         assert isinstance(command, click.Command)
+        from conveyor.cli.options import accept_positional_app
+
+        accept_positional_app(command)  # idempotent: a command gains [APP] once
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; report a :class:`ConveyorError` as ``error: ...``."""
+        from conveyor.cli.options import app_usage_hint
+
         try:
             return super().invoke(ctx)
         except ConveyorError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(ERROR_EXIT)
+        except click.UsageError as exc:
+            raise app_usage_hint(exc) from None
 
 
 @click.group(cls=ConveyorGroup, context_settings={"help_option_names": ["-h", "--help"],

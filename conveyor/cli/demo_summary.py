@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -80,17 +85,33 @@ def _unfinished(jobs: Sequence[Job]) -> None:
                    + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + ")")
 
 
+def conveyor_command() -> str:
+    """How to run this same ``conveyor`` from the user's shell: ``conveyor`` when that name
+    finds it on PATH, else the script beside this Python (``.venv/bin/conveyor``, relative
+    when shorter), else ``python -m conveyor``."""
+    script = Path(sys.executable).parent / "conveyor"
+    found = shutil.which("conveyor")
+    if found is not None and script.exists() and Path(found).resolve() == script.resolve():
+        return "conveyor"
+    if script.exists():
+        relative = os.path.relpath(script)
+        return shlex.quote(relative if len(relative) < len(str(script)) else str(script))
+    return f"{shlex.quote(sys.executable)} -m conveyor"
+
+
 def _commands(url: str, dead: Sequence[Job], kept: bool) -> None:
-    prefix = f"CONVEYOR_URL={url}"
+    command = conveyor_command()
     example = dead[0].id if dead else 1
     click.echo("")
-    click.echo("Inspect it yourself:")
-    for command in ("conveyor queues", "conveyor jobs list", "conveyor dlq list",
-                    f"conveyor dlq show {example}", f"conveyor dlq replay {example}"):
-        click.echo(f"  {prefix} {command}")
-    if kept:
-        click.echo(f"(kept; run a worker on it with `{prefix} conveyor worker "
-                   "conveyor.demo.app:app`)")
-    else:
-        click.echo("(the demo database was removed; run `conveyor demo --keep` to keep it and "
-                   "try these)")
+    if not kept:
+        # The folder is gone by the time anyone reads this: no command could find it.
+        click.echo("Inspect it yourself: this run's database was removed. Run "
+                   f"`{command} demo --keep` to keep it; it then prints commands such as "
+                   f"`{command} dlq list` that read it.")
+        return
+    prefix = f"CONVEYOR_URL={shlex.quote(url)} {command}"
+    click.echo("Inspect it yourself (the database is kept):")
+    for args in ("queues", "jobs list", "dlq list", f"dlq show {example}",
+                 f"dlq replay {example}"):
+        click.echo(f"  {prefix} {args}")
+    click.echo(f"Run a worker on it: {prefix} worker conveyor.demo.app:app")

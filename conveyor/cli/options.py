@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -100,10 +101,14 @@ def target_options(fn: Command) -> Command:
     """Add ``--app`` and ``--url`` to a command and pass it a :class:`Target` as ``target``."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, app_spec: str | None, url: str | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any, app_spec: str | None, url: str | None, app_arg: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         ctx = click.get_current_context()
         explicit = ctx.get_parameter_source("url") is ParameterSource.COMMANDLINE
-        return fn(*args, target=Target(app_spec, url, explicit), **kwargs)
+        spec = chosen_app(ctx, app_arg, app_spec)
+        return fn(*args, target=Target(spec, url, explicit), **kwargs)
 
     wrapper = click.option(
         "--url",
@@ -124,3 +129,65 @@ def target_options(fn: Command) -> Command:
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document instead of a table."
 )
+
+
+APP_ARGUMENT = "app_arg"
+"""The name of the optional positional APP a command takes besides ``--app``."""
+_LOOKS_LIKE_APP = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$")
+
+
+def chosen_app(ctx: click.Context, app_arg: str | None, app_option: str | None) -> str | None:
+    """The app a command was given: its positional APP or ``--app`` (or ``CONVEYOR_APP``).
+
+    Giving both on the command line with different values is refused, since neither can be
+    assumed to be the one meant; a positional APP wins over the environment variable.
+    """
+    if not app_arg:
+        return app_option
+    from_line = ctx.get_parameter_source("app_spec") is ParameterSource.COMMANDLINE
+    if app_option and from_line and app_option != app_arg:
+        raise click.UsageError(
+            f"the app is given twice, as APP ({app_arg}) and as --app ({app_option}); "
+            "give it once", ctx
+        )
+    return app_arg
+
+
+def accept_positional_app(command: click.Command) -> None:
+    """Let every command under ``command`` that takes ``--app`` and no argument of its own
+    take the app as its positional ``[APP]`` too, as ``conveyor worker APP`` does.
+
+    Commands with arguments of their own (job ids, names) keep ``--app`` alone: an optional
+    APP beside them would be ambiguous. :func:`app_usage_hint` explains that when it bites.
+    Groups are walked, not changed: a group's own argument would read as a subcommand.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_positional_app(sub)
+        return
+    names = {p.name for p in command.params}
+    if "app_spec" not in names or APP_ARGUMENT in names:
+        return
+    if any(isinstance(p, click.Argument) for p in command.params):
+        return
+    command.params.append(click.Argument([APP_ARGUMENT], required=False, metavar="[APP]"))
+
+
+def app_usage_hint(exc: click.UsageError) -> click.UsageError:
+    """``exc`` with a hint when a command that takes only ``--app`` was given the app as an
+    argument ("Got unexpected extra argument", or "No such command" of a group)."""
+    ctx = exc.ctx
+    if ctx is None or not any(p.name == "app_spec" for p in ctx.command.params):
+        return exc
+    found = re.search(r"extra arguments? \((.*?)\)|No such command '(.*?)'", exc.message)
+    if found is None:
+        return exc
+    tokens = (found.group(1) or found.group(2) or "").split()
+    spec = next((t for t in tokens if _LOOKS_LIKE_APP.match(t) and not t.isdigit()), None)
+    if spec is None:
+        return exc
+    return click.UsageError(
+        f"{exc.message.rstrip('.')}. `{ctx.command_path}` takes your app as an option, not as an "
+        f"argument: `{ctx.command_path} ... --app {spec}` (or set {APP_ENV}={spec})",
+        ctx,
+    )

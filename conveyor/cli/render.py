@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -49,9 +51,48 @@ def print_table(table_: Table) -> None:
     console().print(table_)
 
 
+TIME_SUFFIXES = ("_at", "_until")
+TIME_KEYS = frozenset(
+    {"at", "now", "slot", "last_slot", "next_slot", "last_seen", "next_deadline", "next_due"}
+)
+"""Keys whose numbers are moments (epoch seconds inside Conveyor); every other number in a
+JSON document (a duration, a count, an id) is printed as it is."""
+
+
 def print_json(document: Any) -> None:
-    """Print one JSON document (sorted keys are not forced; field order is kept)."""
-    click.echo(json.dumps(document, indent=2, default=_jsonable, ensure_ascii=False))
+    """Print one JSON document (sorted keys are not forced; field order is kept).
+
+    Moments (the keys of :data:`TIME_SUFFIXES` and :data:`TIME_KEYS`) are ISO 8601 strings in
+    UTC with their offset, e.g. ``"2026-05-04T10:00:00.250+00:00"``, for scripts to parse
+    with any library; docs/cli.md lists the rule.
+    """
+    text = json.dumps(document, indent=2, default=_jsonable, ensure_ascii=False)
+    click.echo(json.dumps(_with_iso_times(json.loads(text)), indent=2, ensure_ascii=False))
+
+
+def iso_time(moment: float) -> str:
+    """Epoch seconds as ISO 8601 in UTC, to the millisecond, with the ``+00:00`` offset."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+def _is_time_key(key: str) -> bool:
+    return key in TIME_KEYS or key.endswith(TIME_SUFFIXES)
+
+
+def _with_iso_times(value: Any, key: str = "") -> Any:
+    """``value`` (plain JSON data) with every moment as an ISO 8601 string."""
+    if isinstance(value, dict):
+        return {k: _with_iso_times(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_iso_times(v, key) for v in value]
+    if (
+        _is_time_key(key)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    ):
+        return iso_time(value)
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -54,7 +55,10 @@ def test_checkin_creates_pings_and_names_unknown_ones(project: Project) -> None:
     backup = listing["backup"]
     assert (backup["timing"], backup["grace"], backup["state"]) == ("every:86400", 1800.0,
                                                                     "waiting")
-    assert backup["last_ping_at"] is not None and backup["next_deadline"] > backup["last_ping_at"]
+    assert backup["last_ping_at"] is not None
+    assert datetime.fromisoformat(backup["next_deadline"]) > datetime.fromisoformat(
+        backup["last_ping_at"]
+    )
     assert listing["nightly-db"]["tz"] == "Europe/Berlin"
     table = project.ok("checkin", "--list").out
     for text in ("backup", "every 1d", "nightly-db", "Europe/Berlin", "waiting"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from conveyor.store.sqlite.connection import LATEST_VERSION
 
@@ -55,7 +56,8 @@ def test_enqueue_options_delay_priority_queue(project: Project) -> None:
     assert job["state"] == "scheduled"
     assert job["priority"] == 7
     assert job["queue"] == "urgent"
-    assert 290 < job["run_at"] - job["created_at"] <= 300
+    delay = datetime.fromisoformat(job["run_at"]) - datetime.fromisoformat(job["created_at"])
+    assert 290 < delay.total_seconds() <= 300
 
 
 def test_enqueue_errors_are_clear_and_write_nothing(project: Project) -> None:
@@ -200,7 +202,8 @@ def test_jobs_cancel_and_retry_say_what_changed(project: Project) -> None:
     assert f"queued again: job {job_id}" in out
     job = project.job(job_id)["job"]
     assert job["state"] == "queued"
-    assert job["run_at"] <= job["created_at"] + 3600  # made due now, not in an hour
+    due, created = datetime.fromisoformat(job["run_at"]), datetime.fromisoformat(job["created_at"])
+    assert (due - created).total_seconds() <= 3600  # made due now, not in an hour
 
     result = project.run("jobs", "cancel", str(job_id), "424242")
     assert result.code == 1, result.describe()

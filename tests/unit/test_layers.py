@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # config (declared on the app, validated at declaration), notify_url settings.
     ("core app", (
         "conveyor", "conveyor.app", "conveyor._backpressure", "conveyor._context",
+        "conveyor._observers",
         "conveyor._handle", "conveyor._jobs", "conveyor._loading", "conveyor._webhooks",
         "conveyor._watching", "conveyor.pipelines",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",
@@ -62,8 +63,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.
     ("faces", (
-        "conveyor.__main__", "conveyor.cli", "conveyor.demo", "conveyor.testing",
-        "conveyor.web",
+        "conveyor.__main__", "conveyor.cli", "conveyor.contrib", "conveyor.demo",
+        "conveyor.testing", "conveyor.web",
     )),
 )
 

@@ -102,15 +102,17 @@ class Served:
 
 
 class _Server:
-    """uvicorn in a daemon thread, on a socket bound before it starts (no port race)."""
+    """uvicorn in a daemon thread, on a socket bound before it starts (no port race).
 
-    def __init__(self, web: Starlette) -> None:
+    ``lifespan="on"`` runs the app's startup and shutdown (the example apps migrate there)."""
+
+    def __init__(self, web: Starlette, lifespan: str = "off") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            web, log_level="warning", access_log=False, lifespan="off", ws="none"
+            web, log_level="warning", access_log=False, lifespan=lifespan, ws="none"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

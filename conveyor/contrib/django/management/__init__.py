@@ -1,0 +1,1 @@
+"""Conveyor's management commands."""

@@ -1,0 +1,1 @@
+"""``conveyor_migrate`` and ``conveyor_worker``."""

@@ -1,0 +1,1 @@
+"""The test project's one app: an orders table and the job that sends a receipt."""
