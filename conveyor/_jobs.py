@@ -29,6 +29,8 @@ R = TypeVar("R")
 
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
+DEFAULT_MAX_SNOOZES = 100
+"""How often a job may ``Snooze`` unless its type says otherwise (docs/retries.md, "Snooze")."""
 MAX_PRIORITY = 1_000_000
 
 
@@ -130,6 +132,8 @@ class JobOptions:
     """Cluster-wide concurrency limit (conveyor._limits); the key is checked at registration."""
     rate: Rate | None = None
     """Cluster-wide start-rate limit (conveyor._limits)."""
+    max_snoozes: int | None = DEFAULT_MAX_SNOOZES
+    """How often one job may ``Snooze`` before it goes to dead; None for no cap."""
 
     @property
     def max_attempts(self) -> int:
@@ -151,6 +155,7 @@ class JobOptions:
         unique_for: object = None,
         limit: object = None,
         rate: object = None,
+        max_snoozes: object = DEFAULT_MAX_SNOOZES,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -172,6 +177,13 @@ class JobOptions:
             raise ConfigurationError(
                 f"backoff must be a conveyor.Backoff(base=..., cap=...), got {backoff!r}"
             )
+        if max_snoozes is not None and (
+            isinstance(max_snoozes, bool) or not isinstance(max_snoozes, int) or max_snoozes < 0
+        ):
+            raise ConfigurationError(
+                f"max_snoozes must be a whole number, 0 or more (or None for no cap), "
+                f"got {max_snoozes!r}"
+            )
         seconds = None if timeout is None else to_seconds(timeout, what="timeout")
         if seconds == 0:
             raise ConfigurationError("timeout must be positive; leave it unset for no timeout")
@@ -187,6 +199,7 @@ class JobOptions:
             unique_for=hold,
             limit=check_limit(limit),
             rate=check_rate(rate),
+            max_snoozes=max_snoozes,
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pydantic_core
 
 from conveyor._once import OnceConflictError
-from conveyor._retries import Cancel, Permanent, Retry
+from conveyor._retries import Cancel, Permanent, Retry, Snooze
 from conveyor.models import AttemptOutcome, JobState
 
 MAX_MESSAGE = 4000
@@ -42,6 +42,9 @@ class CompletionKind(enum.StrEnum):
     """Hand the job back without charging the attempt (shutdown, process replacement)."""
     LOST = "lost"
     """The attempt's lease lapsed with attempts left (the rescuer's retry; ``run_at`` kept)."""
+    SNOOZED = "snoozed"
+    """The handler raised ``Snooze``: wait until ``run_at``, the attempt not charged, one more
+    snooze counted in the job's meta (``snoozes``)."""
 
 
 class Action(enum.StrEnum):
@@ -93,6 +96,10 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
         JobState.QUEUED, AttemptOutcome.RELEASED, attempt_delta=-1
     ),
     (_RUNNING, CompletionKind.LOST): Transition(JobState.RETRYING, AttemptOutcome.LOST),
+    # A snooze is a wait the handler asked for, not a failure: it waits as a delayed insert.
+    (_RUNNING, CompletionKind.SNOOZED): Transition(
+        JobState.SCHEDULED, AttemptOutcome.SNOOZED, attempt_delta=-1
+    ),
     # Claims (claim_jobs and the limited pass).
     **{(s, Action.CLAIM): Transition(_RUNNING, None, attempt_delta=1) for s in _WAITING},
     # cancel_jobs: every unfinished job; a running attempt is recorded as cancelled.
@@ -232,6 +239,21 @@ class Lost:
 Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
 
 
+SNOOZES = "snoozes"
+"""The key of a job's meta that counts its snoozes (the stores add one with each snooze)."""
+
+SNOOZE_LIMIT = "SnoozeLimit"
+"""The error type recorded when a job snoozes past its ``max_snoozes``."""
+
+
+def snoozes_of(meta_json: str) -> int:
+    """How many times a job has snoozed, from its meta (0 when never)."""
+    if SNOOZES not in meta_json:  # the common case costs no JSON parse
+        return 0
+    count = json.loads(meta_json).get(SNOOZES, 0)
+    return count if isinstance(count, int) else 0
+
+
 class AttemptRef(Protocol):
     """The parts of a claimed job :func:`decide` reads (a ``ClaimedJob`` has them)."""
 
@@ -243,6 +265,8 @@ class AttemptRef(Protocol):
     def attempt(self) -> int: ...
     @property
     def max_attempts(self) -> int: ...
+    @property
+    def meta_json(self) -> str: ...
 
 
 class ErrorRules(Protocol):
@@ -252,6 +276,8 @@ class ErrorRules(Protocol):
     def retry_on(self) -> tuple[type[BaseException], ...]: ...
     @property
     def give_up_on(self) -> tuple[type[BaseException], ...]: ...
+    @property
+    def max_snoozes(self) -> int | None: ...
 
 
 def error_info(error: BaseException) -> ErrorInfo:
@@ -311,6 +337,8 @@ def decide(
             return Completion(job.id, job.token, CompletionKind.RETRY, error=error_info(conflict))
         case Raised(Retry() as retry):
             return fail(error_info(retry), retryable=True, delay=retry.after)
+        case Raised(Snooze() as snooze):
+            return _snooze(job, options.max_snoozes, snooze)
         case Raised(Permanent() as error):
             return fail(error_info(error), retryable=False)
         case Raised(Cancel() as error):
@@ -321,6 +349,23 @@ def decide(
             if options.retry_on and not isinstance(error, options.retry_on):
                 return fail(error_info(error), retryable=False)
             return fail(error_info(error), retryable=True)
+
+
+def _snooze(job: AttemptRef, max_snoozes: int | None, snooze: Snooze) -> Completion:
+    """Put the job back for ``snooze.after`` seconds, or send it to ``dead`` past its cap."""
+    done = snoozes_of(job.meta_json)
+    if max_snoozes is not None and done >= max_snoozes:
+        info = ErrorInfo(
+            SNOOZE_LIMIT,
+            f"the job snoozed {done} times, its max_snoozes, and asked again "
+            f"({snooze.reason}); raise max_snoozes= on the job type (or None for no cap) if it "
+            "must wait longer, or fail it with Retry/Permanent",
+        )
+        return Completion(job.id, job.token, CompletionKind.DEAD, error=info)
+    info = ErrorInfo("Snooze", snooze.reason[:MAX_MESSAGE].replace("\x00", "\\0"))
+    return Completion(
+        job.id, job.token, CompletionKind.SNOOZED, retry_delay=snooze.after, error=info
+    )
 
 
 def lost_attempt(

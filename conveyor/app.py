@@ -15,7 +15,13 @@ from conveyor._backpressure import (
 )
 from conveyor._durations import Duration
 from conveyor._handle import JobHandle
-from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
+from conveyor._jobs import (
+    DEFAULT_MAX_SNOOZES,
+    DEFAULT_QUEUE,
+    DEFAULT_RETRIES,
+    JobDefinition,
+    JobOptions,
+)
 from conveyor._limits import Concurrency, Rate
 from conveyor._names import check_job_name, check_queue
 from conveyor._retries import Backoff
@@ -124,6 +130,7 @@ class Conveyor(Watching):
         unique_for: UniqueFor = None,
         limit: Concurrency | None = None,
         rate: Rate | None = None,
+        max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -143,6 +150,7 @@ class Conveyor(Watching):
         unique_for: UniqueFor = None,
         limit: Concurrency | None = None,
         rate: Rate | None = None,
+        max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -158,6 +166,9 @@ class Conveyor(Watching):
         ``limit=Concurrency(5, key="vendor:{vendor}")`` lets at most 5 jobs per key run at once
         across the cluster; ``rate=Rate(100, per="1m", key="{tenant}")`` lets at most 100 start
         in any minute per key. Jobs over a limit wait, queued. See docs/limits.md.
+
+        ``max_snoozes`` caps how often one job may ``raise Snooze(...)`` (default 100; None for
+        no cap); past it the job goes to ``dead``. See docs/retries.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -171,6 +182,7 @@ class Conveyor(Watching):
             unique_for=unique_for,
             limit=limit,
             rate=rate,
+            max_snoozes=max_snoozes,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:

@@ -61,6 +61,7 @@ class AttemptOutcome(enum.StrEnum):
     CANCELLED = "cancelled"
     RELEASED = "released"  # handed back without charging an attempt (shutdown)
     LOST = "lost"  # the worker died or lost its lease; counted as a failed attempt
+    SNOOZED = "snoozed"  # the handler raised Snooze: back to wait, attempt not charged
 
 
 @dataclass(frozen=True, slots=True)

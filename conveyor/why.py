@@ -18,13 +18,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from conveyor._durations import clock, duration, since, until
+from conveyor._lifecycle import SNOOZES
 from conveyor._why import Reason, job_context
 from conveyor._why import explain_run as _explain_run
 from conveyor._why import explain_stage as _explain_stage
 
 # LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
 # home) still resolves through this import.
-from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, WorkerInfo
+from conveyor.models import LIVE_AFTER_SECONDS, AttemptOutcome, Job, JobState, WorkerInfo
 from conveyor.store.contract.run_records import RunDetail, StageRunInfo
 from conveyor.store.protocol import LimitStatus, Store
 
@@ -148,7 +149,21 @@ def not_due(facts: Facts) -> Reason | None:
         error = f" after {job.error_type}" if job.error_type else ""
         return Reason("retrying", f"retrying with backoff: attempt {job.attempt} of "
                                   f"{job.max_attempts} failed{error}; the next starts {at}")
+    if job.state is JobState.SCHEDULED and job.meta.get(SNOOZES):
+        return _snoozed(facts, at)
     return Reason("scheduled", f"scheduled for later: it starts {at}")
+
+
+def _snoozed(facts: Facts, at: str) -> Reason:
+    """The handler snoozed the job (its latest history row says why): no attempt was spent."""
+    job = facts.job
+    history = facts.store.list_attempts(job.id)
+    last = history[-1] if history else None
+    reason = last.error_message if last and last.outcome is AttemptOutcome.SNOOZED else None
+    count = job.meta.get(SNOOZES)
+    return Reason("snoozed", f"snoozed until {at}: {reason or 'no reason given'} (snooze "
+                             f"{count}; attempt {job.attempt + 1} of {job.max_attempts} is "
+                             "not spent)")
 
 
 def paused(facts: Facts) -> Reason | None:

@@ -138,7 +138,7 @@ SCHEMAS: JsonDict = {
         {"attempt": {"type": "integer"}, "worker_id": nullable("string"),
          "started_at": TIME, "finished_at": TIME, "duration": nullable("number"),
          "outcome": {"type": "string", "enum": ["succeeded", "failed", "dead", "cancelled",
-                                                "released", "lost"]},
+                                                "released", "lost", "snoozed"]},
          "error_type": nullable("string"), "error_message": nullable("string"),
          "traceback": nullable("string")},
     ),

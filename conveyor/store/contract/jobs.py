@@ -129,7 +129,9 @@ class JobVerbs(Protocol):
         """Apply attempt outcomes in one transaction, each guarded by state and token.
 
         ``now``: the caller's clock, defaulting to the store's; finish times are ``now`` and a
-        retry is due ``retry_delay`` seconds after it.
+        retry or a snooze is due ``retry_delay`` seconds after it. A ``snoozed`` completion
+        keeps the job's result and error columns and adds one to ``snoozes`` in its meta (the
+        count ``max_snoozes`` is checked against when the job is next claimed).
 
         Guarantees: one transaction for the batch. Fenced by state and token: a completion for a job
         no longer running under that token writes nothing and comes back ``accepted=False``, so

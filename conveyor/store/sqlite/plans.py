@@ -27,6 +27,7 @@ _STATEMENT_OF = {
     CompletionKind.RETRY: "retry_job",
     CompletionKind.LOST: "rescue_job",
     CompletionKind.RELEASED: "release_job",
+    CompletionKind.SNOOZED: "snooze_job",
 }
 
 
@@ -36,6 +37,8 @@ def update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"id": c.job_id, "token": c.token, "now": now, "state": str(c.state)}
     if statement == "release_job":
         return statement, params | {"attempt_delta": c.attempt_delta}
+    if statement == "snooze_job":
+        return statement, params | {"attempt_delta": c.attempt_delta, "delay": c.retry_delay}
     params |= {
         "error_type": c.error.type if c.error else None,
         "error_message": c.error.message if c.error else None,
@@ -240,10 +243,11 @@ def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
     fresh = json.dumps([i for i, t in moves if t.fresh_attempts])
     waiting = json.dumps([i for i, t in moves if not t.fresh_attempts])
     state = str(target(Action.RETRY_NOW))
-    # Fresh attempts for finished jobs; their attempt history stays.
+    # Fresh attempts (and no snoozes counted) for finished jobs; their attempt history stays.
     yield Statement(
         "UPDATE conveyor_jobs SET state = :state, attempt = 0, run_at = :now, "
-        "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
+        "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL, "
+        "meta = json_remove(meta, '$.snoozes') "
         "WHERE id IN (SELECT value FROM json_each(:ids))",
         {"now": now, "ids": fresh, "state": state},
     )
