@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -29,6 +31,16 @@ R = TypeVar("R")
 
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+"""``timeout=`` left out of a declaration: the app's ``default_timeout`` applies. Passing
+``timeout=None`` instead says, explicitly, that the job has no timeout."""
+
 DEFAULT_MAX_SNOOZES = 100
 """How often a job may ``Snooze`` unless its type says otherwise (docs/retries.md, "Snooze")."""
 MAX_PRIORITY = 1_000_000
@@ -120,6 +132,9 @@ class JobOptions:
     """Retries after the first attempt: ``retries=3`` allows 4 attempts in all."""
     backoff: Backoff = field(default_factory=Backoff)
     timeout: float | None = None
+    timeout_explicit: bool = False
+    """True when the declaration said ``timeout=`` (a duration, or None for no timeout); False
+    when it left it out, and the app's ``default_timeout`` applies."""
     retry_on: tuple[type[BaseException], ...] = ()
     """When set, only these exception types are retried; any other sends the job to dead."""
     give_up_on: tuple[type[BaseException], ...] = ()
@@ -148,7 +163,7 @@ class JobOptions:
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
@@ -184,15 +199,21 @@ class JobOptions:
                 f"max_snoozes must be a whole number, 0 or more (or None for no cap), "
                 f"got {max_snoozes!r}"
             )
-        seconds = None if timeout is None else to_seconds(timeout, what="timeout")
+        explicit = timeout is not UNSET
+        seconds = None if timeout is None or timeout is UNSET else to_seconds(
+            timeout, what="timeout"
+        )
         if seconds == 0:
-            raise ConfigurationError("timeout must be positive; leave it unset for no timeout")
+            raise ConfigurationError(
+                "timeout must be positive; pass timeout=None for a job with no timeout"
+            )
         return cls(
             queue=check_queue(queue),
             priority=check_priority(priority),
             retries=retries,
             backoff=backoff or Backoff(),
             timeout=seconds,
+            timeout_explicit=explicit,
             retry_on=_exception_types(retry_on, "retry_on"),
             give_up_on=_exception_types(give_up_on, "give_up_on"),
             unique=unique,
@@ -215,6 +236,8 @@ class JobDefinition(Generic[P, R]):
         self.app = app
         self.fn = fn
         self.name = name
+        if not options.timeout_explicit and app.default_timeout is not None:
+            options = dataclasses.replace(options, timeout=app.default_timeout)
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = ArgsSpec(fn, name)

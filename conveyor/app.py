@@ -13,14 +13,16 @@ from conveyor._backpressure import (
     ensure_room_async,
     wait_seconds,
 )
-from conveyor._durations import Duration
+from conveyor._durations import Duration, to_seconds
 from conveyor._handle import JobHandle
 from conveyor._jobs import (
     DEFAULT_MAX_SNOOZES,
     DEFAULT_QUEUE,
     DEFAULT_RETRIES,
+    UNSET,
     JobDefinition,
     JobOptions,
+    Unset,
 )
 from conveyor._limits import Concurrency, Rate
 from conveyor._names import check_job_name, check_queue
@@ -41,6 +43,27 @@ from conveyor.store.watch_types import SlotWritten
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+DEFAULT_TIMEOUT_ENV = "CONVEYOR_DEFAULT_TIMEOUT"
+
+
+def check_default_timeout(value: Duration | None) -> float | None:
+    """``default_timeout`` in seconds: ``value``, else ``$CONVEYOR_DEFAULT_TIMEOUT``, else None.
+
+    Raises :class:`ConfigurationError` naming where a bad value came from.
+    """
+    what = "Conveyor(default_timeout=...)"
+    if value is None:
+        text = os.environ.get(DEFAULT_TIMEOUT_ENV, "").strip()
+        if not text:
+            return None
+        value, what = text, DEFAULT_TIMEOUT_ENV
+    seconds = to_seconds(value, what=what)
+    if seconds == 0:
+        raise ConfigurationError(
+            f"{what} must be positive, such as '15m'; leave it unset for no default timeout"
+        )
+    return seconds
+
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 
 
@@ -58,6 +81,11 @@ class Conveyor(Watching):
     reach (networks like ``"10.0.0.0/8"`` or host names): any other non-public address is
     refused. ``webhook_timeout`` is each POST's deadline. ``webhook_backoff`` are the waits before
     each retry of a failed webhook (the last repeats). See docs/notifications.md.
+
+    ``default_timeout`` (default ``CONVEYOR_DEFAULT_TIMEOUT``, else none) is the timeout of
+    every job declared on this app without ``timeout=``; ``@app.job(timeout=None)`` still declares
+    a job with no timeout, explicitly. Workers warn at start-up about job types with none at
+    all. See docs/workers.md, "Timeouts".
     """
 
     def __init__(
@@ -71,6 +99,7 @@ class Conveyor(Watching):
         webhook_backoff: Sequence[Duration] | None = None,
         webhook_allow: Sequence[str] | None = None,
         webhook_timeout: Duration | None = None,
+        default_timeout: Duration | None = None,
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -92,6 +121,8 @@ class Conveyor(Watching):
         """Non-public destinations ``notify_url`` may reach anyway."""
         self.webhook_timeout = check_webhook_timeout(webhook_timeout)
         """Seconds each ``notify_url`` POST may take in all."""
+        self.default_timeout = check_default_timeout(default_timeout)
+        """Seconds every job declared without ``timeout=`` may run (None: no default)."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
         self.pipelines: dict[str, Pipeline] = {}
         """The pipelines declared with :meth:`pipeline`, by name."""
@@ -123,7 +154,7 @@ class Conveyor(Watching):
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
@@ -143,7 +174,7 @@ class Conveyor(Watching):
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
@@ -166,6 +197,9 @@ class Conveyor(Watching):
         ``limit=Concurrency(5, key="vendor:{vendor}")`` lets at most 5 jobs per key run at once
         across the cluster; ``rate=Rate(100, per="1m", key="{tenant}")`` lets at most 100 start
         in any minute per key. Jobs over a limit wait, queued. See docs/limits.md.
+
+        ``timeout`` (a duration) stops an attempt that runs longer, as a failed attempt; left
+        out, the app's ``default_timeout`` applies; ``timeout=None`` means no timeout at all.
 
         ``max_snoozes`` caps how often one job may ``raise Snooze(...)`` (default 100; None for
         no cap); past it the job goes to ``dead``. See docs/retries.md.
