@@ -21,7 +21,7 @@ from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLargeEr
 RESERVED = frozenset(
     {
         "delay", "run_at", "priority", "queue", "connection", "unique_key", "unique_for",
-        "tenant", "wait_for_room", "notify_url",
+        "tenant", "wait_for_room", "notify_url", "expires_in", "start_by",
     }
 )
 """Keyword names ``enqueue`` takes as options; a handler parameter may not use them."""

@@ -277,7 +277,10 @@ class JobDefinition(Generic[P, R]):
         ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
         ``unique_for`` (see docs/unique-jobs.md), ``tenant`` (whose work this is: claims take
         turns between tenants, see docs/queues.md), ``notify_url`` (POSTed a signed JSON
-        summary when the job finishes, see docs/notifications.md). Raises
+        summary when the job finishes, see docs/notifications.md), ``expires_in`` (a duration
+        after the job is due) or ``start_by`` (an aware datetime): the job must start by then,
+        or it ends ``cancelled`` as expired and never runs late (docs/queues.md, "Start
+        deadlines"). Raises
         :class:`ArgumentError` or :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
@@ -292,13 +295,15 @@ class JobDefinition(Generic[P, R]):
         tenant = check_tenant(options.get("tenant"))
         limit_key, rate_key = self._limit_keys(args, kwargs, tenant)
         notify_url = check_notify_url(options.get("notify_url"), self.app.webhook_allow)
+        run_at = _run_at(options.get("run_at"))
+        start_by, expires_in = _start_deadline(options, run_at)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,
             args_json=args_json,
             max_attempts=self.options.max_attempts,
             priority=check_priority(options.get("priority", self.options.priority)),
-            run_at=_run_at(options.get("run_at")),
+            run_at=run_at,
             delay=to_seconds(options.get("delay", 0.0), what="delay"),
             timeout=self.options.timeout,
             unique_key=unique_key,
@@ -310,6 +315,8 @@ class JobDefinition(Generic[P, R]):
             rate_max=self.options.rate.max if self.options.rate else None,
             rate_per=self.options.rate.seconds if self.options.rate else None,
             meta_json="{}" if notify_url is None else json.dumps({"notify_url": notify_url}),
+            start_by=start_by,
+            expires_in=expires_in,
         )
 
     @property
@@ -430,6 +437,38 @@ def _run_at(value: object) -> float | None:
             )
         return value.timestamp()
     raise ConfigurationError(f"run_at must be an aware datetime, got {value!r}")
+
+
+def _start_deadline(
+    options: dict[str, Any], run_at: float | None
+) -> tuple[float | None, float | None]:
+    """``(start_by, expires_in)`` in seconds from the enqueue options, checked."""
+    if "expires_in" in options and "start_by" in options:
+        raise ConfigurationError(
+            "pass expires_in= (a duration after the job is due) or start_by= (a time), not both"
+        )
+    if options.get("expires_in") is not None:
+        seconds = to_seconds(options["expires_in"], what="expires_in")
+        if seconds == 0:
+            raise ConfigurationError(
+                "expires_in must be positive, such as '10m': a job must have some time to start"
+            )
+        return None, seconds
+    start_by = options.get("start_by")
+    if start_by is None:
+        return None, None
+    if not isinstance(start_by, datetime) or start_by.tzinfo is None:
+        raise ConfigurationError(
+            f"start_by must be a timezone-aware datetime (e.g. datetime.now(timezone.utc) + "
+            f"timedelta(minutes=10)), got {start_by!r}"
+        )
+    deadline = start_by.timestamp()
+    if run_at is not None and deadline <= run_at:
+        raise ConfigurationError(
+            f"start_by ({start_by.isoformat()}) is not after run_at: the job could never start; "
+            "move start_by later or run_at earlier"
+        )
+    return deadline, None
 
 
 Handler = Callable[..., Any] | Callable[..., Awaitable[Any]]

@@ -56,6 +56,8 @@ class Action(enum.StrEnum):
     """``cancel_jobs``: stop an unfinished job for good."""
     RETRY_NOW = "retry_now"
     """``retry_jobs``: run a waiting job now, or a finished one again with fresh attempts."""
+    EXPIRE = "expire"
+    """``cancel_expired``: a waiting job past its start deadline ends for good, never run late."""
     RETRY_LATER = "retry_later"
     """``retry_jobs`` as a replay spread over time: a dead job due later waits, with fresh
     attempts, as a delayed insert would."""
@@ -105,6 +107,8 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
     # cancel_jobs: every unfinished job; a running attempt is recorded as cancelled.
     **{(s, Action.CANCEL): Transition(JobState.CANCELLED, None) for s in _WAITING},
     (_RUNNING, Action.CANCEL): Transition(JobState.CANCELLED, AttemptOutcome.CANCELLED),
+    # cancel_expired: a waiting job past its start deadline (a running one has started).
+    **{(s, Action.EXPIRE): Transition(JobState.CANCELLED, None) for s in _WAITING},
     # retry_jobs: waiting jobs are made due now; dead and cancelled ones get fresh attempts.
     **{(s, Action.RETRY_NOW): Transition(JobState.QUEUED, None) for s in _WAITING},
     **{
@@ -122,6 +126,16 @@ _ENDINGS: dict[CompletionKind, Transition] = {k: TRANSITIONS[_RUNNING, k] for k 
 """The rows out of ``running``, by kind: a :class:`Completion` is built for every attempt, so
 its row is one lookup (every one of them records the attempt)."""
 assert all(row.outcome is not None for row in _ENDINGS.values())
+
+
+EXPIRED = "Expired"
+"""The error type of a job that ended ``cancelled`` because it was not started by its start
+deadline (``expires_in=`` / ``start_by=``)."""
+
+EXPIRED_MESSAGE = ("not started by its start deadline, ", " UTC; it was cancelled rather than "
+                   "run late")
+"""The message of an expired job, around its deadline (``YYYY-MM-DD HH:MM:SS``), which each
+store's statement formats from the row."""
 
 
 def transition(state: JobState, event: Event) -> Transition:

@@ -92,6 +92,8 @@ class Job:
     unique_key: str | None = None
     tenant: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    expires_at: float | None = None
+    """The start deadline: not started by then, the job ends ``cancelled`` (expired)."""
 
 
 @dataclass(frozen=True, slots=True)

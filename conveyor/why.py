@@ -18,7 +18,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from conveyor._durations import clock, duration, since, until
-from conveyor._lifecycle import SNOOZES
+from conveyor._lifecycle import EXPIRED, SNOOZES
 from conveyor._why import Reason, job_context
 from conveyor._why import explain_run as _explain_run
 from conveyor._why import explain_stage as _explain_stage
@@ -87,6 +87,8 @@ def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> li
     if job.state.is_final:
         ended = "" if job.finished_at is None else f" at {_when(job.finished_at, now)}"
         again = ("" if context else f" (`conveyor jobs retry {job_id}` runs it again)")
+        if job.error_type == EXPIRED:
+            ended += f": {job.error_message}"
         return [Reason("finished", f"job {job_id} is not waiting: it finished as {job.state}"
                                    f"{ended}{again}"), *context]
     facts = Facts(store, job, now)
@@ -137,6 +139,16 @@ def _find_stage(run: RunDetail, name: str) -> StageRunInfo | None:
 
 
 # -- the rules, in the order they are checked ----------------------------------------------------
+
+
+def expired(facts: Facts) -> Reason | None:
+    """Past its start deadline: no claim takes it, and the rescuer is about to cancel it."""
+    deadline = facts.job.expires_at
+    if deadline is None or deadline > facts.now:
+        return None
+    return Reason("expired", f"its start deadline passed {_when(deadline, facts.now)}: no "
+                             "worker will start it, and a worker's rescuer cancels it as "
+                             "expired within its rescue interval")
 
 
 def not_due(facts: Facts) -> Reason | None:
@@ -249,7 +261,7 @@ def rate_limit(facts: Facts) -> Reason | None:
                                 f"{_when(status.spent_until, facts.now)} ({budget})")
 
 
-RULES: tuple[Rule, ...] = (not_due, paused, workers, concurrency_limit, rate_limit, behind)
+RULES: tuple[Rule, ...] = (expired, not_due, paused, workers, concurrency_limit, rate_limit, behind)
 """The rules :func:`explain` runs, in order."""
 
 

@@ -70,6 +70,8 @@ def _fields(job: Job, now: float) -> list[str]:
     ]
     if job.state in (JobState.SCHEDULED, JobState.RETRYING, JobState.QUEUED):
         rows.append(("run at", f"{clock(job.run_at)} ({until(job.run_at, now)})"))
+    if job.expires_at is not None:
+        rows.append(("start by", clock(job.expires_at)))
     if job.started_at is not None:
         rows.append(("started", clock(job.started_at)))
     if job.finished_at is not None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from conveyor.monitor.notice import Notice, NoticeKind
     from conveyor.monitor.rules import (
         DeadLetterGrowth,
+        Expirations,
         FailureRate,
         NoWorker,
         QueueAge,
@@ -30,6 +31,7 @@ _HOMES = {
     "Notice": "notice",
     "NoticeKind": "notice",
     "DeadLetterGrowth": "rules",
+    "Expirations": "rules",
     "FailureRate": "rules",
     "NoWorker": "rules",
     "QueueAge": "rules",
@@ -45,6 +47,7 @@ _HOMES = {
 __all__ = [
     "DeadLetterGrowth",
     "EmailSink",
+    "Expirations",
     "FailureRate",
     "Firing",
     "LogSink",

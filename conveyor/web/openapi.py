@@ -71,6 +71,8 @@ _JOB_DETAIL = {
     "worker_id": nullable("string"),
     "lease_until": TIME,
     "timeout": nullable("number"),
+    "expires_at": {**TIME, "description": "The start deadline: not started by then, the job "
+                   "ends cancelled (error type Expired)"},
     "unique_key": nullable("string"),
     "meta": {"type": "object"},
 }

@@ -187,6 +187,20 @@ class JobVerbs(Protocol):
         """
         ...
 
+    def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """End waiting jobs past their start deadline (``expires_at``) as ``cancelled``, with
+        error type ``Expired`` and a message naming the deadline; return their ids, sorted.
+
+        ``now``: the caller's clock, defaulting to the store's. A stage job's run advances in
+        the same transaction.
+
+        Guarantees: one transaction per call, at most ``limit`` jobs. Fenced by state: only
+        ``scheduled``, ``queued`` and ``retrying`` jobs (the lifecycle's ``EXPIRE`` row); a
+        running job has started, and keeps running. Idempotent: an expired job is final. The
+        claims never hand out a job past its deadline, whether or not this has run yet.
+        """
+        ...
+
     def get_job(self, job_id: int) -> Job | None:
         """One job, or None when it does not exist.
 

@@ -11,7 +11,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor._lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
+from conveyor._lifecycle import (
+    EXPIRED,
+    EXPIRED_MESSAGE,
+    WORKER_LOST,
+    Action,
+    lost_attempt,
+    sources,
+    target,
+    transition,
+)
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
@@ -68,6 +77,16 @@ def set_progress(
     """Progress for the attempt holding ``token``."""
     result = yield _q("set_progress", id=job_id, token=token, fraction=fraction, message=message)
     return result.rowcount == 1
+
+
+def cancel_expired(now: float, limit: int) -> Plan[list[int]]:
+    """End waiting jobs past their start deadline as ``cancelled`` (error type ``Expired``)."""
+    before, after = EXPIRED_MESSAGE
+    found = yield _q(
+        "cancel_expired", now=now, limit=limit, lc_from=json.dumps(sources(Action.EXPIRE)),
+        lc_to=str(target(Action.EXPIRE)), error_type=EXPIRED, before=before, after=after,
+    )
+    return sorted(r[0] for r in found.rows)
 
 
 def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
