@@ -94,6 +94,16 @@ class ArgsSpec:
                     f"validate ({exc}); use a JSON-friendly type"
                 ) from exc
 
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The parameters a call must give (no default)."""
+        return self._required
+
+    def accepts(self, name: str) -> bool:
+        """True when a call may pass ``name``: a named parameter, or any with ``**kwargs``."""
+        return self.var_keyword or name in self._names
+
     def _adapter(self, name: str) -> pydantic.TypeAdapter[Any]:
         return self.adapters.get(name, _ANY)
 

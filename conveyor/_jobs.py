@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from conveyor._args import RESERVED, ArgsSpec
 from conveyor._destinations import ALLOW_ENV, CREDENTIALS, AllowList, redacted, url_problem
 from conveyor._durations import Duration, to_seconds
+from conveyor._events import check_event_names
 from conveyor._handle import JobHandle
 from conveyor._limits import Concurrency, LimitKey, Rate, check_limit, check_rate
 from conveyor._names import check_no_control, check_queue
@@ -149,6 +150,8 @@ class JobOptions:
     """Cluster-wide start-rate limit (conveyor._limits)."""
     max_snoozes: int | None = DEFAULT_MAX_SNOOZES
     """How often one job may ``Snooze`` before it goes to dead; None for no cap."""
+    on: tuple[str, ...] = ()
+    """The events this job type subscribes to: ``app.publish(event, ...)`` enqueues it."""
 
     @property
     def max_attempts(self) -> int:
@@ -171,6 +174,7 @@ class JobOptions:
         limit: object = None,
         rate: object = None,
         max_snoozes: object = DEFAULT_MAX_SNOOZES,
+        on: object = None,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -221,6 +225,7 @@ class JobOptions:
             limit=check_limit(limit),
             rate=check_rate(rate),
             max_snoozes=max_snoozes,
+            on=check_event_names(on),
         )
 
 

@@ -14,6 +14,7 @@ from conveyor._backpressure import (
     wait_seconds,
 )
 from conveyor._durations import Duration, to_seconds
+from conveyor._events import check_subscriber, prepare_event
 from conveyor._handle import JobHandle
 from conveyor._jobs import (
     DEFAULT_MAX_SNOOZES,
@@ -124,6 +125,8 @@ class Conveyor(Watching):
         self.default_timeout = check_default_timeout(default_timeout)
         """Seconds every job declared without ``timeout=`` may run (None: no default)."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
+        self.subscribers: dict[str, list[JobDefinition[Any, Any]]] = {}
+        """The job types subscribed to each event (``@app.job(on=...)``), in declaration order."""
         self.pipelines: dict[str, Pipeline] = {}
         """The pipelines declared with :meth:`pipeline`, by name."""
         self._lock = threading.Lock()
@@ -162,6 +165,7 @@ class Conveyor(Watching):
         limit: Concurrency | None = None,
         rate: Rate | None = None,
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
+        on: str | Sequence[str] | None = None,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -182,6 +186,7 @@ class Conveyor(Watching):
         limit: Concurrency | None = None,
         rate: Rate | None = None,
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
+        on: str | Sequence[str] | None = None,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -203,6 +208,10 @@ class Conveyor(Watching):
 
         ``max_snoozes`` caps how often one job may ``raise Snooze(...)`` (default 100; None for
         no cap); past it the job goes to ``dead``. See docs/retries.md.
+
+        ``on="order.placed"`` (or a list of event names) subscribes the job to events:
+        :meth:`publish` enqueues it. Its parameters are checked against the event's other
+        subscribers now. See docs/events.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -217,6 +226,7 @@ class Conveyor(Watching):
             limit=limit,
             rate=rate,
             max_snoozes=max_snoozes,
+            on=on,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:
@@ -230,6 +240,10 @@ class Conveyor(Watching):
                     f"job name {job_name!r} is registered twice; give one of them name=..."
                 )
             definition: JobDefinition[Any, Any] = JobDefinition(self, handler, job_name, options)
+            for event in options.on:  # all checked before any is recorded
+                check_subscriber(event, definition, self.subscribers.get(event, []))
+            for event in options.on:
+                self.subscribers.setdefault(event, []).append(definition)
             self.jobs[job_name] = definition
             return definition
 
@@ -432,6 +446,41 @@ class Conveyor(Watching):
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
         """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""
         return self.get(name).enqueue(**kwargs)
+
+    def publish(
+        self,
+        event: str,
+        /,
+        *,
+        connection: object | None = None,
+        allow_none: bool = False,
+        **payload: Any,
+    ) -> list[JobHandle]:
+        """Enqueue one job for every job type subscribed to ``event`` (``@app.job(on=...)``),
+        all in one transaction (the caller's with ``connection=``); return their handles.
+
+        The payload is each subscriber's keyword arguments (enqueue options such as
+        ``delay=`` or ``tenant=`` apply to every job). It is validated against every
+        subscriber before anything is written. An event without subscribers raises
+        :class:`ConfigurationError` unless ``allow_none=True``. See docs/events.md.
+        """
+        jobs = prepare_event(event, self.subscribers, payload, allow_none=allow_none)
+        return self.enqueue_many(jobs, connection=connection) if jobs else []
+
+    async def publish_async(
+        self,
+        event: str,
+        /,
+        *,
+        connection: object | None = None,
+        allow_none: bool = False,
+        **payload: Any,
+    ) -> list[JobHandle]:
+        """The async twin of :meth:`publish`."""
+        jobs = prepare_event(event, self.subscribers, payload, allow_none=allow_none)
+        if not jobs:
+            return []
+        return await self.enqueue_many_async(jobs, connection=connection)
 
     def run(self, run_id: int) -> RunHandle:
         """A handle for an existing pipeline run (to wait for it, cancel or resume it);
