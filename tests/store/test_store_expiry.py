@@ -10,7 +10,7 @@ from test_store_limits import ALL_NAMES, claim_limited, limited_job
 
 from conveyor.models import JobState
 from conveyor.store import Store
-from conveyor.store.protocol import CompletionKind, ErrorInfo
+from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Replay
 
 BOOM = ErrorInfo("ValueError", "boom")
 
@@ -90,3 +90,20 @@ def test_a_deadline_message_names_the_deadline_in_utc(store: Store) -> None:
         "not started by its start deadline, 2030-03-17 17:46:40 UTC; it was cancelled rather "
         "than run late"
     )
+
+
+def test_running_an_expired_job_again_drops_its_deadline(store: Store) -> None:
+    t = store.now()
+    [expired] = insert(store, replace(new_job(), start_by=t - 1))
+    assert store.cancel_expired() == [expired]
+    assert store.retry_jobs(JobFilter(ids=(expired,))) == [expired]
+    job = store.get_job(expired)
+    assert job is not None and (job.state, job.expires_at) == (JobState.QUEUED, None)
+    assert store.cancel_expired() == []
+    assert [j.id for j in claim(store)] == [expired]
+    # A dead job replayed through the dead-letter queue (spread over time) drops it too.
+    [dead] = insert(store, replace(new_job(), expires_in=3600))
+    assert complete(store, claim_one(store), CompletionKind.DEAD, error=BOOM)
+    assert store.retry_jobs(JobFilter(ids=(dead,)), replay=Replay(per_second=1)) == [dead]
+    job = store.get_job(dead)
+    assert job is not None and job.expires_at is None

@@ -262,11 +262,12 @@ def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
     fresh = json.dumps([i for i, t in moves if t.fresh_attempts])
     waiting = json.dumps([i for i, t in moves if not t.fresh_attempts])
     state = str(target(Action.RETRY_NOW))
-    # Fresh attempts (and no snoozes counted) for finished jobs; their attempt history stays.
+    # Fresh attempts (no snoozes counted, no start deadline: an operator's "run it again"
+    # means now) for finished jobs; their attempt history stays.
     yield Statement(
         "UPDATE conveyor_jobs SET state = :state, attempt = 0, run_at = :now, "
         "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL, "
-        "meta = json_remove(meta, '$.snoozes') "
+        "meta = json_remove(meta, '$.snoozes'), expires_at = NULL "
         "WHERE id IN (SELECT value FROM json_each(:ids))",
         {"now": now, "ids": fresh, "state": state},
     )
