@@ -5,7 +5,7 @@ from conveyor._handle import JobHandle
 from conveyor._jobs import JobDefinition, JobOptions
 from conveyor._limits import Concurrency, Rate
 from conveyor._once import OnceConflictError
-from conveyor._retries import Backoff, Cancel, Permanent, Retry
+from conveyor._retries import Backoff, Cancel, Permanent, Retry, Snooze
 from conveyor.app import Conveyor
 from conveyor.errors import (
     ArgumentError,
@@ -81,6 +81,7 @@ __all__ = [
     "RunNotFoundError",
     "RunState",
     "SeamError",
+    "Snooze",
     "Stage",
     "StageState",
     "StoreError",

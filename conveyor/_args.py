@@ -21,7 +21,7 @@ from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLargeEr
 RESERVED = frozenset(
     {
         "delay", "run_at", "priority", "queue", "connection", "unique_key", "unique_for",
-        "tenant", "wait_for_room", "notify_url",
+        "tenant", "wait_for_room", "notify_url", "expires_in", "start_by",
     }
 )
 """Keyword names ``enqueue`` takes as options; a handler parameter may not use them."""
@@ -93,6 +93,16 @@ class ArgsSpec:
                     f"job {job_name!r}: parameter {param.name!r} has a type pydantic cannot "
                     f"validate ({exc}); use a JSON-friendly type"
                 ) from exc
+
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The parameters a call must give (no default)."""
+        return self._required
+
+    def accepts(self, name: str) -> bool:
+        """True when a call may pass ``name``: a named parameter, or any with ``**kwargs``."""
+        return self.var_keyword or name in self._names
 
     def _adapter(self, name: str) -> pydantic.TypeAdapter[Any]:
         return self.adapters.get(name, _ANY)

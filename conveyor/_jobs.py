@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -13,6 +15,7 @@ from urllib.parse import urlsplit
 from conveyor._args import RESERVED, ArgsSpec
 from conveyor._destinations import ALLOW_ENV, CREDENTIALS, AllowList, redacted, url_problem
 from conveyor._durations import Duration, to_seconds
+from conveyor._events import check_event_names
 from conveyor._handle import JobHandle
 from conveyor._limits import Concurrency, LimitKey, Rate, check_limit, check_rate
 from conveyor._names import check_no_control, check_queue
@@ -29,6 +32,18 @@ R = TypeVar("R")
 
 DEFAULT_QUEUE = "default"
 DEFAULT_RETRIES = 3
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+"""``timeout=`` left out of a declaration: the app's ``default_timeout`` applies. Passing
+``timeout=None`` instead says, explicitly, that the job has no timeout."""
+
+DEFAULT_MAX_SNOOZES = 100
+"""How often a job may ``Snooze`` unless its type says otherwise (docs/retries.md, "Snooze")."""
 MAX_PRIORITY = 1_000_000
 
 
@@ -118,6 +133,9 @@ class JobOptions:
     """Retries after the first attempt: ``retries=3`` allows 4 attempts in all."""
     backoff: Backoff = field(default_factory=Backoff)
     timeout: float | None = None
+    timeout_explicit: bool = False
+    """True when the declaration said ``timeout=`` (a duration, or None for no timeout); False
+    when it left it out, and the app's ``default_timeout`` applies."""
     retry_on: tuple[type[BaseException], ...] = ()
     """When set, only these exception types are retried; any other sends the job to dead."""
     give_up_on: tuple[type[BaseException], ...] = ()
@@ -130,6 +148,10 @@ class JobOptions:
     """Cluster-wide concurrency limit (conveyor._limits); the key is checked at registration."""
     rate: Rate | None = None
     """Cluster-wide start-rate limit (conveyor._limits)."""
+    max_snoozes: int | None = DEFAULT_MAX_SNOOZES
+    """How often one job may ``Snooze`` before it goes to dead; None for no cap."""
+    on: tuple[str, ...] = ()
+    """The events this job type subscribes to: ``app.publish(event, ...)`` enqueues it."""
 
     @property
     def max_attempts(self) -> int:
@@ -144,13 +166,15 @@ class JobOptions:
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: object = None,
         limit: object = None,
         rate: object = None,
+        max_snoozes: object = DEFAULT_MAX_SNOOZES,
+        on: object = None,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -172,21 +196,36 @@ class JobOptions:
             raise ConfigurationError(
                 f"backoff must be a conveyor.Backoff(base=..., cap=...), got {backoff!r}"
             )
-        seconds = None if timeout is None else to_seconds(timeout, what="timeout")
+        if max_snoozes is not None and (
+            isinstance(max_snoozes, bool) or not isinstance(max_snoozes, int) or max_snoozes < 0
+        ):
+            raise ConfigurationError(
+                f"max_snoozes must be a whole number, 0 or more (or None for no cap), "
+                f"got {max_snoozes!r}"
+            )
+        explicit = timeout is not UNSET
+        seconds = None if timeout is None or timeout is UNSET else to_seconds(
+            timeout, what="timeout"
+        )
         if seconds == 0:
-            raise ConfigurationError("timeout must be positive; leave it unset for no timeout")
+            raise ConfigurationError(
+                "timeout must be positive; pass timeout=None for a job with no timeout"
+            )
         return cls(
             queue=check_queue(queue),
             priority=check_priority(priority),
             retries=retries,
             backoff=backoff or Backoff(),
             timeout=seconds,
+            timeout_explicit=explicit,
             retry_on=_exception_types(retry_on, "retry_on"),
             give_up_on=_exception_types(give_up_on, "give_up_on"),
             unique=unique,
             unique_for=hold,
             limit=check_limit(limit),
             rate=check_rate(rate),
+            max_snoozes=max_snoozes,
+            on=check_event_names(on),
         )
 
 
@@ -202,6 +241,8 @@ class JobDefinition(Generic[P, R]):
         self.app = app
         self.fn = fn
         self.name = name
+        if not options.timeout_explicit and app.default_timeout is not None:
+            options = dataclasses.replace(options, timeout=app.default_timeout)
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.args = ArgsSpec(fn, name)
@@ -241,7 +282,10 @@ class JobDefinition(Generic[P, R]):
         ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
         ``unique_for`` (see docs/unique-jobs.md), ``tenant`` (whose work this is: claims take
         turns between tenants, see docs/queues.md), ``notify_url`` (POSTed a signed JSON
-        summary when the job finishes, see docs/notifications.md). Raises
+        summary when the job finishes, see docs/notifications.md), ``expires_in`` (a duration
+        after the job is due) or ``start_by`` (an aware datetime): the job must start by then,
+        or it ends ``cancelled`` as expired and never runs late (docs/queues.md, "Start
+        deadlines"). Raises
         :class:`ArgumentError` or :class:`ConfigurationError`.
         """
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
@@ -256,13 +300,15 @@ class JobDefinition(Generic[P, R]):
         tenant = check_tenant(options.get("tenant"))
         limit_key, rate_key = self._limit_keys(args, kwargs, tenant)
         notify_url = check_notify_url(options.get("notify_url"), self.app.webhook_allow)
+        run_at = _run_at(options.get("run_at"))
+        start_by, expires_in = _start_deadline(options, run_at)
         return NewJob(
             queue=check_queue(options.get("queue", self.options.queue)),
             name=self.name,
             args_json=args_json,
             max_attempts=self.options.max_attempts,
             priority=check_priority(options.get("priority", self.options.priority)),
-            run_at=_run_at(options.get("run_at")),
+            run_at=run_at,
             delay=to_seconds(options.get("delay", 0.0), what="delay"),
             timeout=self.options.timeout,
             unique_key=unique_key,
@@ -274,6 +320,8 @@ class JobDefinition(Generic[P, R]):
             rate_max=self.options.rate.max if self.options.rate else None,
             rate_per=self.options.rate.seconds if self.options.rate else None,
             meta_json="{}" if notify_url is None else json.dumps({"notify_url": notify_url}),
+            start_by=start_by,
+            expires_in=expires_in,
         )
 
     @property
@@ -394,6 +442,38 @@ def _run_at(value: object) -> float | None:
             )
         return value.timestamp()
     raise ConfigurationError(f"run_at must be an aware datetime, got {value!r}")
+
+
+def _start_deadline(
+    options: dict[str, Any], run_at: float | None
+) -> tuple[float | None, float | None]:
+    """``(start_by, expires_in)`` in seconds from the enqueue options, checked."""
+    if "expires_in" in options and "start_by" in options:
+        raise ConfigurationError(
+            "pass expires_in= (a duration after the job is due) or start_by= (a time), not both"
+        )
+    if options.get("expires_in") is not None:
+        seconds = to_seconds(options["expires_in"], what="expires_in")
+        if seconds == 0:
+            raise ConfigurationError(
+                "expires_in must be positive, such as '10m': a job must have some time to start"
+            )
+        return None, seconds
+    start_by = options.get("start_by")
+    if start_by is None:
+        return None, None
+    if not isinstance(start_by, datetime) or start_by.tzinfo is None:
+        raise ConfigurationError(
+            f"start_by must be a timezone-aware datetime (e.g. datetime.now(timezone.utc) + "
+            f"timedelta(minutes=10)), got {start_by!r}"
+        )
+    deadline = start_by.timestamp()
+    if run_at is not None and deadline <= run_at:
+        raise ConfigurationError(
+            f"start_by ({start_by.isoformat()}) is not after run_at: the job could never start; "
+            "move start_by later or run_at earlier"
+        )
+    return deadline, None
 
 
 Handler = Callable[..., Any] | Callable[..., Awaitable[Any]]

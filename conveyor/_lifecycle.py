@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import pydantic_core
 
 from conveyor._once import OnceConflictError
-from conveyor._retries import Cancel, Permanent, Retry
+from conveyor._retries import Cancel, Permanent, Retry, Snooze
 from conveyor.models import AttemptOutcome, JobState
 
 MAX_MESSAGE = 4000
@@ -42,6 +42,9 @@ class CompletionKind(enum.StrEnum):
     """Hand the job back without charging the attempt (shutdown, process replacement)."""
     LOST = "lost"
     """The attempt's lease lapsed with attempts left (the rescuer's retry; ``run_at`` kept)."""
+    SNOOZED = "snoozed"
+    """The handler raised ``Snooze``: wait until ``run_at``, the attempt not charged, one more
+    snooze counted in the job's meta (``snoozes``)."""
 
 
 class Action(enum.StrEnum):
@@ -53,6 +56,8 @@ class Action(enum.StrEnum):
     """``cancel_jobs``: stop an unfinished job for good."""
     RETRY_NOW = "retry_now"
     """``retry_jobs``: run a waiting job now, or a finished one again with fresh attempts."""
+    EXPIRE = "expire"
+    """``cancel_expired``: a waiting job past its start deadline ends for good, never run late."""
     RETRY_LATER = "retry_later"
     """``retry_jobs`` as a replay spread over time: a dead job due later waits, with fresh
     attempts, as a delayed insert would."""
@@ -93,11 +98,17 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
         JobState.QUEUED, AttemptOutcome.RELEASED, attempt_delta=-1
     ),
     (_RUNNING, CompletionKind.LOST): Transition(JobState.RETRYING, AttemptOutcome.LOST),
+    # A snooze is a wait the handler asked for, not a failure: it waits as a delayed insert.
+    (_RUNNING, CompletionKind.SNOOZED): Transition(
+        JobState.SCHEDULED, AttemptOutcome.SNOOZED, attempt_delta=-1
+    ),
     # Claims (claim_jobs and the limited pass).
     **{(s, Action.CLAIM): Transition(_RUNNING, None, attempt_delta=1) for s in _WAITING},
     # cancel_jobs: every unfinished job; a running attempt is recorded as cancelled.
     **{(s, Action.CANCEL): Transition(JobState.CANCELLED, None) for s in _WAITING},
     (_RUNNING, Action.CANCEL): Transition(JobState.CANCELLED, AttemptOutcome.CANCELLED),
+    # cancel_expired: a waiting job past its start deadline (a running one has started).
+    **{(s, Action.EXPIRE): Transition(JobState.CANCELLED, None) for s in _WAITING},
     # retry_jobs: waiting jobs are made due now; dead and cancelled ones get fresh attempts.
     **{(s, Action.RETRY_NOW): Transition(JobState.QUEUED, None) for s in _WAITING},
     **{
@@ -115,6 +126,16 @@ _ENDINGS: dict[CompletionKind, Transition] = {k: TRANSITIONS[_RUNNING, k] for k 
 """The rows out of ``running``, by kind: a :class:`Completion` is built for every attempt, so
 its row is one lookup (every one of them records the attempt)."""
 assert all(row.outcome is not None for row in _ENDINGS.values())
+
+
+EXPIRED = "Expired"
+"""The error type of a job that ended ``cancelled`` because it was not started by its start
+deadline (``expires_in=`` / ``start_by=``)."""
+
+EXPIRED_MESSAGE = ("not started by its start deadline, ", " UTC; it was cancelled rather than "
+                   "run late")
+"""The message of an expired job, around its deadline (``YYYY-MM-DD HH:MM:SS``), which each
+store's statement formats from the row."""
 
 
 def transition(state: JobState, event: Event) -> Transition:
@@ -232,6 +253,21 @@ class Lost:
 Outcome = Succeeded | Raised | TimedOut | Undecodable | Released
 
 
+SNOOZES = "snoozes"
+"""The key of a job's meta that counts its snoozes (the stores add one with each snooze)."""
+
+SNOOZE_LIMIT = "SnoozeLimit"
+"""The error type recorded when a job snoozes past its ``max_snoozes``."""
+
+
+def snoozes_of(meta_json: str) -> int:
+    """How many times a job has snoozed, from its meta (0 when never)."""
+    if SNOOZES not in meta_json:  # the common case costs no JSON parse
+        return 0
+    count = json.loads(meta_json).get(SNOOZES, 0)
+    return count if isinstance(count, int) else 0
+
+
 class AttemptRef(Protocol):
     """The parts of a claimed job :func:`decide` reads (a ``ClaimedJob`` has them)."""
 
@@ -243,6 +279,8 @@ class AttemptRef(Protocol):
     def attempt(self) -> int: ...
     @property
     def max_attempts(self) -> int: ...
+    @property
+    def meta_json(self) -> str: ...
 
 
 class ErrorRules(Protocol):
@@ -252,6 +290,8 @@ class ErrorRules(Protocol):
     def retry_on(self) -> tuple[type[BaseException], ...]: ...
     @property
     def give_up_on(self) -> tuple[type[BaseException], ...]: ...
+    @property
+    def max_snoozes(self) -> int | None: ...
 
 
 def error_info(error: BaseException) -> ErrorInfo:
@@ -311,6 +351,8 @@ def decide(
             return Completion(job.id, job.token, CompletionKind.RETRY, error=error_info(conflict))
         case Raised(Retry() as retry):
             return fail(error_info(retry), retryable=True, delay=retry.after)
+        case Raised(Snooze() as snooze):
+            return _snooze(job, options.max_snoozes, snooze)
         case Raised(Permanent() as error):
             return fail(error_info(error), retryable=False)
         case Raised(Cancel() as error):
@@ -321,6 +363,23 @@ def decide(
             if options.retry_on and not isinstance(error, options.retry_on):
                 return fail(error_info(error), retryable=False)
             return fail(error_info(error), retryable=True)
+
+
+def _snooze(job: AttemptRef, max_snoozes: int | None, snooze: Snooze) -> Completion:
+    """Put the job back for ``snooze.after`` seconds, or send it to ``dead`` past its cap."""
+    done = snoozes_of(job.meta_json)
+    if max_snoozes is not None and done >= max_snoozes:
+        info = ErrorInfo(
+            SNOOZE_LIMIT,
+            f"the job snoozed {done} times, its max_snoozes, and asked again "
+            f"({snooze.reason}); raise max_snoozes= on the job type (or None for no cap) if it "
+            "must wait longer, or fail it with Retry/Permanent",
+        )
+        return Completion(job.id, job.token, CompletionKind.DEAD, error=info)
+    info = ErrorInfo("Snooze", snooze.reason[:MAX_MESSAGE].replace("\x00", "\\0"))
+    return Completion(
+        job.id, job.token, CompletionKind.SNOOZED, retry_delay=snooze.after, error=info
+    )
 
 
 def lost_attempt(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from conveyor._durations import Duration, to_seconds
 from conveyor.errors import ConfigurationError
@@ -73,6 +75,44 @@ class Retry(Exception):
 
     def __init__(self, after: Duration = 0.0, reason: str = "retry requested") -> None:
         self.after = to_seconds(after, what="Retry(after=...)")
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Snooze(Exception):
+    """Raise from a handler to put the job back for a while without spending an attempt.
+
+    ``raise Snooze("30s", reason="the export is not ready yet")`` or
+    ``raise Snooze(until=datetime(...))`` (timezone-aware): the job waits as ``scheduled`` and
+    runs again then with the same attempt number; the attempt history records it as
+    ``snoozed`` with the reason. The job type's ``max_snoozes`` caps how often a job may snooze
+    (a handler that snoozes forever is a bug to be seen): past it the job goes to ``dead``.
+    Raises :class:`ConfigurationError` for a bad duration, a naive or missing time, or both.
+    """
+
+    def __init__(
+        self,
+        after: Duration | None = None,
+        *,
+        until: datetime | None = None,
+        reason: str = "snoozed",
+    ) -> None:
+        if after is not None and until is None:
+            self.after = to_seconds(after, what="Snooze(after)")
+        elif until is not None and after is None:
+            if not isinstance(until, datetime) or until.tzinfo is None:
+                raise ConfigurationError(
+                    f"Snooze(until=...) takes a timezone-aware datetime, got {until!r}"
+                )
+            # Measured now, on the worker's clock; a time already past means "soon".
+            self.after = max(0.0, until.timestamp() - time.time())
+        else:
+            raise ConfigurationError(
+                "Snooze takes either a duration (Snooze('30s')) or a time "
+                "(Snooze(until=datetime)), not both and not neither"
+            )
+        if not isinstance(reason, str):
+            raise ConfigurationError(f"Snooze(reason=...) takes a string, got {reason!r}")
         self.reason = reason
         super().__init__(reason)
 

@@ -33,12 +33,12 @@ class Reason:
     """One thing that holds a job (or a stage of a run) back, or says nothing does.
 
     ``code`` is stable, for scripts. For a job: ``not_found``, ``running``, ``finished``,
-    ``scheduled``, ``retrying``, ``paused``, ``no_worker``, ``unknown_name``, ``limit_full``,
-    ``rate_spent``, ``behind`` or ``ready``. For runs and stages: ``stage`` (which stage a job
-    is), ``run_over`` (the run finished: nothing more starts), ``stage_done``, ``waiting``
-    (a stage waits for its parents), ``items`` (a fan-out stage's items left), ``expanding``
-    (a fan-out stage writing its items) and ``stage_job`` (the job a stage runs as); a job's
-    own reasons keep their codes when they explain a stage.
+    ``expired``, ``scheduled``, ``snoozed``, ``retrying``, ``paused``, ``no_worker``,
+    ``unknown_name``, ``limit_full``, ``rate_spent``, ``behind`` or ``ready``. For runs and
+    stages: ``stage`` (which stage a job is), ``run_over`` (the run finished: nothing more
+    starts), ``stage_done``, ``waiting`` (a stage waits for its parents), ``items`` (a fan-out
+    stage's items left), ``expanding`` (a fan-out stage writing its items) and ``stage_job``
+    (the job a stage runs as); a job's own reasons keep their codes when they explain a stage.
     """
 
     code: str

@@ -14,9 +14,18 @@ from conveyor._backpressure import (
     ensure_room_async,
     wait_seconds,
 )
-from conveyor._durations import Duration
+from conveyor._durations import Duration, to_seconds
+from conveyor._events import check_subscriber, prepare_event
 from conveyor._handle import JobHandle
-from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, JobDefinition, JobOptions
+from conveyor._jobs import (
+    DEFAULT_MAX_SNOOZES,
+    DEFAULT_QUEUE,
+    DEFAULT_RETRIES,
+    UNSET,
+    JobDefinition,
+    JobOptions,
+    Unset,
+)
 from conveyor._limits import Concurrency, Rate
 from conveyor._names import check_job_name, check_queue
 from conveyor._observers import TEST_MODES, EnqueueObserver, TestMode, TestSession
@@ -36,6 +45,27 @@ from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, 
 from conveyor.store.watch_types import SlotWritten
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_TIMEOUT_ENV = "CONVEYOR_DEFAULT_TIMEOUT"
+
+
+def check_default_timeout(value: Duration | None) -> float | None:
+    """``default_timeout`` in seconds: ``value``, else ``$CONVEYOR_DEFAULT_TIMEOUT``, else None.
+
+    Raises :class:`ConfigurationError` naming where a bad value came from.
+    """
+    what = "Conveyor(default_timeout=...)"
+    if value is None:
+        text = os.environ.get(DEFAULT_TIMEOUT_ENV, "").strip()
+        if not text:
+            return None
+        value, what = text, DEFAULT_TIMEOUT_ENV
+    seconds = to_seconds(value, what=what)
+    if seconds == 0:
+        raise ConfigurationError(
+            f"{what} must be positive, such as '15m'; leave it unset for no default timeout"
+        )
+    return seconds
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
@@ -57,6 +87,11 @@ class Conveyor(Watching):
     refused. ``webhook_timeout`` is each POST's deadline. ``webhook_backoff`` are the waits before
     each retry of a failed webhook (the last repeats). See docs/notifications.md.
 
+    ``default_timeout`` (default ``CONVEYOR_DEFAULT_TIMEOUT``, else none) is the timeout of
+    every job declared on this app without ``timeout=``; ``@app.job(timeout=None)`` still declares
+    a job with no timeout, explicitly. Workers warn at start-up about job types with none at
+    all. See docs/workers.md, "Timeouts".
+
     ``max_output_bytes`` bounds what one job may stream with ``ctx.emit`` (1 MiB by default).
     """
 
@@ -72,6 +107,7 @@ class Conveyor(Watching):
         webhook_backoff: Sequence[Duration] | None = None,
         webhook_allow: Sequence[str] | None = None,
         webhook_timeout: Duration | None = None,
+        default_timeout: Duration | None = None,
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -100,7 +136,11 @@ class Conveyor(Watching):
         """Non-public destinations ``notify_url`` may reach anyway."""
         self.webhook_timeout = check_webhook_timeout(webhook_timeout)
         """Seconds each ``notify_url`` POST may take in all."""
+        self.default_timeout = check_default_timeout(default_timeout)
+        """Seconds every job declared without ``timeout=`` may run (None: no default)."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
+        self.subscribers: dict[str, list[JobDefinition[Any, Any]]] = {}
+        """The job types subscribed to each event (``@app.job(on=...)``), in declaration order."""
         self.pipelines: dict[str, Pipeline] = {}
         """The pipelines declared with :meth:`pipeline`, by name."""
         self._lock = threading.Lock()
@@ -138,13 +178,15 @@ class Conveyor(Watching):
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: UniqueFor = None,
         limit: Concurrency | None = None,
         rate: Rate | None = None,
+        max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
+        on: str | Sequence[str] | None = None,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -157,13 +199,15 @@ class Conveyor(Watching):
         priority: int = 0,
         retries: int = DEFAULT_RETRIES,
         backoff: Backoff | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration | Unset | None = UNSET,
         retry_on: object = (),
         give_up_on: object = (),
         unique: str | None = None,
         unique_for: UniqueFor = None,
         limit: Concurrency | None = None,
         rate: Rate | None = None,
+        max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
+        on: str | Sequence[str] | None = None,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -179,6 +223,16 @@ class Conveyor(Watching):
         ``limit=Concurrency(5, key="vendor:{vendor}")`` lets at most 5 jobs per key run at once
         across the cluster; ``rate=Rate(100, per="1m", key="{tenant}")`` lets at most 100 start
         in any minute per key. Jobs over a limit wait, queued. See docs/limits.md.
+
+        ``timeout`` (a duration) stops an attempt that runs longer, as a failed attempt; left
+        out, the app's ``default_timeout`` applies; ``timeout=None`` means no timeout at all.
+
+        ``max_snoozes`` caps how often one job may ``raise Snooze(...)`` (default 100; None for
+        no cap); past it the job goes to ``dead``. See docs/retries.md.
+
+        ``on="order.placed"`` (or a list of event names) subscribes the job to events:
+        :meth:`publish` enqueues it. Its parameters are checked against the event's other
+        subscribers now. See docs/events.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -192,6 +246,8 @@ class Conveyor(Watching):
             unique_for=unique_for,
             limit=limit,
             rate=rate,
+            max_snoozes=max_snoozes,
+            on=on,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:
@@ -205,6 +261,10 @@ class Conveyor(Watching):
                     f"job name {job_name!r} is registered twice; give one of them name=..."
                 )
             definition: JobDefinition[Any, Any] = JobDefinition(self, handler, job_name, options)
+            for event in options.on:  # all checked before any is recorded
+                check_subscriber(event, definition, self.subscribers.get(event, []))
+            for event in options.on:
+                self.subscribers.setdefault(event, []).append(definition)
             self.jobs[job_name] = definition
             return definition
 
@@ -439,6 +499,41 @@ class Conveyor(Watching):
     def enqueue(self, name: str, /, **kwargs: Any) -> JobHandle:
         """Enqueue a job by its registered name (as ``conveyor enqueue`` does)."""
         return self.get(name).enqueue(**kwargs)
+
+    def publish(
+        self,
+        event: str,
+        /,
+        *,
+        connection: object | None = None,
+        allow_none: bool = False,
+        **payload: Any,
+    ) -> list[JobHandle]:
+        """Enqueue one job for every job type subscribed to ``event`` (``@app.job(on=...)``),
+        all in one transaction (the caller's with ``connection=``); return their handles.
+
+        The payload is each subscriber's keyword arguments (enqueue options such as
+        ``delay=`` or ``tenant=`` apply to every job). It is validated against every
+        subscriber before anything is written. An event without subscribers raises
+        :class:`ConfigurationError` unless ``allow_none=True``. See docs/events.md.
+        """
+        jobs = prepare_event(event, self.subscribers, payload, allow_none=allow_none)
+        return self.enqueue_many(jobs, connection=connection) if jobs else []
+
+    async def publish_async(
+        self,
+        event: str,
+        /,
+        *,
+        connection: object | None = None,
+        allow_none: bool = False,
+        **payload: Any,
+    ) -> list[JobHandle]:
+        """The async twin of :meth:`publish`."""
+        jobs = prepare_event(event, self.subscribers, payload, allow_none=allow_none)
+        if not jobs:
+            return []
+        return await self.enqueue_many_async(jobs, connection=connection)
 
     def run(self, run_id: int) -> RunHandle:
         """A handle for an existing pipeline run (to wait for it, cancel or resume it);

@@ -61,6 +61,7 @@ class AttemptOutcome(enum.StrEnum):
     CANCELLED = "cancelled"
     RELEASED = "released"  # handed back without charging an attempt (shutdown)
     LOST = "lost"  # the worker died or lost its lease; counted as a failed attempt
+    SNOOZED = "snoozed"  # the handler raised Snooze: back to wait, attempt not charged
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ class Job:
     unique_key: str | None = None
     tenant: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    expires_at: float | None = None
+    """The start deadline: not started by then, the job ends ``cancelled`` (expired)."""
 
 
 @dataclass(frozen=True, slots=True)

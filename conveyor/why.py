@@ -18,13 +18,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from conveyor._durations import clock, duration, since, until
+from conveyor._lifecycle import EXPIRED, SNOOZES
 from conveyor._why import Reason, job_context
 from conveyor._why import explain_run as _explain_run
 from conveyor._why import explain_stage as _explain_stage
 
 # LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
 # home) still resolves through this import.
-from conveyor.models import LIVE_AFTER_SECONDS, Job, JobState, WorkerInfo
+from conveyor.models import LIVE_AFTER_SECONDS, AttemptOutcome, Job, JobState, WorkerInfo
 from conveyor.store.contract.run_records import RunDetail, StageRunInfo
 from conveyor.store.protocol import LimitStatus, Store
 
@@ -86,6 +87,8 @@ def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> li
     if job.state.is_final:
         ended = "" if job.finished_at is None else f" at {_when(job.finished_at, now)}"
         again = ("" if context else f" (`conveyor jobs retry {job_id}` runs it again)")
+        if job.error_type == EXPIRED:
+            ended += f": {job.error_message}"
         return [Reason("finished", f"job {job_id} is not waiting: it finished as {job.state}"
                                    f"{ended}{again}"), *context]
     facts = Facts(store, job, now)
@@ -138,6 +141,16 @@ def _find_stage(run: RunDetail, name: str) -> StageRunInfo | None:
 # -- the rules, in the order they are checked ----------------------------------------------------
 
 
+def expired(facts: Facts) -> Reason | None:
+    """Past its start deadline: no claim takes it, and the rescuer is about to cancel it."""
+    deadline = facts.job.expires_at
+    if deadline is None or deadline > facts.now:
+        return None
+    return Reason("expired", f"its start deadline passed {_when(deadline, facts.now)}: no "
+                             "worker will start it, and a worker's rescuer cancels it as "
+                             "expired within its rescue interval")
+
+
 def not_due(facts: Facts) -> Reason | None:
     """A scheduled job whose time has not come, or a retry waiting out its backoff."""
     job = facts.job
@@ -148,7 +161,21 @@ def not_due(facts: Facts) -> Reason | None:
         error = f" after {job.error_type}" if job.error_type else ""
         return Reason("retrying", f"retrying with backoff: attempt {job.attempt} of "
                                   f"{job.max_attempts} failed{error}; the next starts {at}")
+    if job.state is JobState.SCHEDULED and job.meta.get(SNOOZES):
+        return _snoozed(facts, at)
     return Reason("scheduled", f"scheduled for later: it starts {at}")
+
+
+def _snoozed(facts: Facts, at: str) -> Reason:
+    """The handler snoozed the job (its latest history row says why): no attempt was spent."""
+    job = facts.job
+    history = facts.store.list_attempts(job.id)
+    last = history[-1] if history else None
+    reason = last.error_message if last and last.outcome is AttemptOutcome.SNOOZED else None
+    count = job.meta.get(SNOOZES)
+    return Reason("snoozed", f"snoozed until {at}: {reason or 'no reason given'} (snooze "
+                             f"{count}; attempt {job.attempt + 1} of {job.max_attempts} is "
+                             "not spent)")
 
 
 def paused(facts: Facts) -> Reason | None:
@@ -234,7 +261,7 @@ def rate_limit(facts: Facts) -> Reason | None:
                                 f"{_when(status.spent_until, facts.now)} ({budget})")
 
 
-RULES: tuple[Rule, ...] = (not_due, paused, workers, concurrency_limit, rate_limit, behind)
+RULES: tuple[Rule, ...] = (expired, not_due, paused, workers, concurrency_limit, rate_limit, behind)
 """The rules :func:`explain` runs, in order."""
 
 

@@ -13,7 +13,7 @@ from conveyor.cli import render
 from conveyor.cli.deliveries import delivery_status, webhook_doc
 from conveyor.cli.health import job_warning
 from conveyor.errors import JobNotFoundError
-from conveyor.models import Attempt, Job, JobState
+from conveyor.models import Attempt, AttemptOutcome, Job, JobState
 from conveyor.store.protocol import Store
 
 
@@ -37,7 +37,10 @@ def show_job(store: Store, job: Job, *, as_json: bool) -> None:
         render.print_json(
             {
                 "job": render.to_dict(job),
-                "attempts": [render.to_dict(a) for a in attempts],
+                "attempts": [
+                    {**render.to_dict(a), "number": n, "replayed": again}
+                    for a, (n, again) in zip(attempts, attempt_numbers(attempts), strict=True)
+                ],
                 "warning": warning,
                 "webhook": None if webhook is None else webhook_doc(webhook),
             }
@@ -70,6 +73,8 @@ def _fields(job: Job, now: float) -> list[str]:
     ]
     if job.state in (JobState.SCHEDULED, JobState.RETRYING, JobState.QUEUED):
         rows.append(("run at", f"{clock(job.run_at)} ({until(job.run_at, now)})"))
+    if job.expires_at is not None:
+        rows.append(("start by", clock(job.expires_at)))
     if job.started_at is not None:
         rows.append(("started", clock(job.started_at)))
     if job.finished_at is not None:
@@ -112,6 +117,32 @@ def _notify_status(job: Job, webhook: DeliveryRow | None, now: float) -> str:
     return delivery_status(webhook, now)
 
 
+_UNCHARGED = (AttemptOutcome.RELEASED, AttemptOutcome.SNOOZED)
+"""Outcomes that hand the attempt back: the next attempt repeats their number."""
+
+
+def attempt_numbers(attempts: list[Attempt]) -> list[tuple[int, bool]]:
+    """Each attempt's number across the job's whole history, and whether a replay (or retry
+    with fresh attempts) started with it.
+
+    The store numbers attempts from 1 again after a replay; counted on here, a job that died
+    after 3 attempts and was replayed shows its next one as 4, not as 1 again.
+    """
+    numbers: list[tuple[int, bool]] = []
+    offset = 0
+    previous: Attempt | None = None
+    for a in attempts:
+        again = previous is not None and (
+            a.attempt < previous.attempt
+            or (a.attempt == previous.attempt and previous.outcome not in _UNCHARGED)
+        )
+        if again:  # the new life's first attempt follows the last one shown
+            offset = numbers[-1][0] + 1 - a.attempt
+        numbers.append((offset + a.attempt, again))
+        previous = a
+    return numbers
+
+
 def _print_attempts(attempts: list[Attempt]) -> None:
     if not attempts:
         click.echo("\nno attempts yet")
@@ -119,9 +150,9 @@ def _print_attempts(attempts: list[Attempt]) -> None:
     click.echo("")
     out = render.table("#", "worker", "started", "took", "outcome", "error",
                        title="attempts")
-    for a in attempts:
+    for a, (number, again) in zip(attempts, attempt_numbers(attempts), strict=True):
         out.add_row(
-            str(a.attempt),
+            f"{number} (replay)" if again else str(number),
             render.escape(render.first_line(a.worker_id, 18) or "-"),
             clock(a.started_at)[11:],
             duration(a.duration),
@@ -131,10 +162,10 @@ def _print_attempts(attempts: list[Attempt]) -> None:
             )),
         )
     render.print_table(out)
-    for a in attempts:
+    for a, (number, _) in zip(attempts, attempt_numbers(attempts), strict=True):
         if not (a.error_type or a.error_message or a.traceback):
             continue
-        click.echo(f"attempt {a.attempt} ({a.outcome}) on {a.worker_id or '?'}:")
+        click.echo(f"attempt {number} ({a.outcome}) on {a.worker_id or '?'}:")
         if a.traceback:
             click.echo(a.traceback.rstrip())
         else:

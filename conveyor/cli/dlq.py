@@ -7,21 +7,24 @@ in ``queued`` with fresh attempts and keeps its history; discard deletes it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from conveyor import _durations as durations
+from conveyor._args import RESERVED
 from conveyor._durations import to_seconds
 from conveyor.cli import render
+from conveyor.cli.audit import jobs_target, record
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.jobs import report
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ArgumentError, ConfigurationError, ConveyorError
 from conveyor.models import JobState
-from conveyor.store.protocol import JobFilter
+from conveyor.store.protocol import JobFilter, Replay, Store
 
 Command = Callable[..., Any]
 DEAD = (JobState.DEAD,)
@@ -115,6 +118,14 @@ def show_dead(target: Target, job_id: int, as_json: bool) -> None:
     show_job(store, job, as_json=as_json)
 
 
+def _target(asked: tuple[int, ...], changed: Sequence[int], filters: dict[str, Any]) -> str:
+    """What the audit log names: the jobs by id, else the filter (as the dashboard does)."""
+    if asked:
+        return jobs_target(list(changed))
+    chosen = [f"{k}={v}" for k, v in filters.items() if v is not None]
+    return "dlq:" + (",".join(chosen) or "all")
+
+
 def _selection(ids: tuple[int, ...], select_all: bool, filters: dict[str, Any],
                verb: str) -> JobFilter:
     if not ids and not select_all and not any(v is not None for v in filters.values()):
@@ -140,21 +151,110 @@ def _preview(target: Target, flt: JobFilter, verb: str) -> int:
     return count
 
 
+MAX_RATE = 10_000.0
+"""The fastest replay rate, in jobs per second (the dashboard's bound too)."""
+_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: str) -> float:
+    """``--rate`` as jobs per second: ``5``, ``5/s``, ``300/m`` or ``1000/h``."""
+    count, _, unit = text.strip().partition("/")
+    try:
+        rate = float(count) / _PER[unit.strip() or "s"]
+    except (ValueError, KeyError):
+        raise ConfigurationError(
+            f"--rate {text!r} is not a rate: give jobs per second, minute or hour, such as "
+            "5/s, 300/m or 1000/h"
+        ) from None
+    if not 0 < rate <= MAX_RATE:
+        raise ConfigurationError(
+            f"--rate {text!r} must be above 0 and at most {MAX_RATE:g} jobs per second"
+        )
+    return rate
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--set key=value`` pairs: each value as JSON when it reads as JSON (``42``, ``true``,
+    ``[1, 2]``, ``"007"``), else as the text itself."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                f"--set {pair!r} is not key=value; e.g. --set user_id=42 or --set note=retry"
+            )
+        try:
+            found[key.strip()] = json.loads(text)
+        except ValueError:
+            found[key.strip()] = text
+    return found
+
+
+def _new_args(target: Target, store: Store, job_id: int, sets: dict[str, Any]) -> tuple[
+    dict[str, Any] | None, str
+]:
+    """The dead job's arguments with ``sets`` applied, checked as an enqueue checks them:
+    (the old arguments, the new ones as stored JSON)."""
+    job = load_job(store, job_id)
+    if job.state is not JobState.DEAD:
+        raise ConfigurationError(f"job {job_id} is {job.state}: only dead jobs replay")
+    clashing = sorted(RESERVED.intersection(sets))
+    if clashing:
+        raise ArgumentError(
+            f"--set {', '.join(clashing)}: enqueue options, not arguments of the job; nothing "
+            "was replayed"
+        )
+    merged = {**(job.args or {}), **sets}
+    try:
+        args_json = target.app().get(job.name).prepare(**merged).args_json
+    except ConveyorError as exc:
+        raise ArgumentError(f"--set does not fit job {job_id} ({job.name}): {exc}; nothing "
+                            "was replayed") from None
+    return job.args, args_json
+
+
 @dlq.command("replay")
 @click.argument("job_ids", type=int, nargs=-1)
 @filter_options
 @click.option("--all", "select_all", is_flag=True, help="Replay every dead job.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Replay one job with this argument changed (repeatable; VALUE is JSON or "
+                   "text), checked against the handler like an enqueue. Needs --app.")
+@click.option("--rate", metavar="N/s",
+              help="Spread the replay: at most this many jobs per second (or /m, /h).")
 @click.option("--dry-run", is_flag=True, help="Only say which jobs would be replayed.")
 @target_options
-def replay(target: Target, job_ids: tuple[int, ...], select_all: bool, dry_run: bool,
-           **filters: Any) -> None:
+def replay(target: Target, job_ids: tuple[int, ...], select_all: bool, sets: tuple[str, ...],
+           rate: str | None, dry_run: bool, **filters: Any) -> None:
     """Put dead jobs back in queued with fresh attempts; their history is kept."""
     flt = _selection(job_ids, select_all, filters, "replay")
+    per_second = None if rate is None else parse_rate(rate)
+    changes = parse_sets(sets)
+    if changes and len(set(job_ids)) != 1:
+        raise ConfigurationError(
+            "--set changes one job's arguments: give exactly one JOB_ID (no filters or --all)"
+        )
+    if changes and any(v is not None for v in filters.values()):
+        raise ConfigurationError("--set replays the one JOB_ID given; drop the filters")
     if dry_run:
         _preview(target, flt, "replay")
         return
     store = target.store()
-    changed = store.retry_jobs(flt)
+    if changes:
+        old, args_json = _new_args(target, store, job_ids[0], changes)
+        changed = store.retry_jobs(flt, replay=Replay(args_json=args_json))
+        if changed:
+            record(store, "replay_with_args", jobs_target(changed), old_args=old,
+                   new_args=json.loads(args_json))
+    else:
+        plan = Replay(per_second=per_second)
+        changed = store.retry_jobs(flt, replay=plan) if per_second else store.retry_jobs(flt)
+        if changed:
+            record(store, "replay", _target(job_ids, changed, filters), count=len(changed),
+                   per_second=per_second)
+    if per_second and changed:
+        spread = durations.duration((len(changed) - 1) / per_second)
+        click.echo(f"spread over {spread} at {per_second:g} jobs per second")
     if job_ids:
         report(store, job_ids, changed, verb="replayed", nothing="not dead, nothing to replay")
         return
@@ -190,6 +290,8 @@ def discard(target: Target, job_ids: tuple[int, ...], select_all: bool, dry_run:
             click.echo("nothing discarded")
             return
     count = store.discard_jobs(flt)
+    if count:
+        record(store, "discard", _target(job_ids, job_ids, filters), count=count)
     click.echo(f"discarded {count} dead job{'s' if count != 1 else ''}")
     if job_ids and count < len(set(job_ids)):
         click.echo("(the other ids are not dead jobs; `conveyor jobs show ID` says why)")

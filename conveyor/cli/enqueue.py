@@ -31,7 +31,8 @@ def parse_args(text: str) -> dict[str, Any]:
     if clashing:
         raise ArgumentError(
             f"--args holds {', '.join(clashing)}, which are enqueue options, not job arguments; "
-            "use --delay, --priority or --queue instead; nothing was enqueued"
+            "use --delay, --priority, --queue, --notify-url or --expires-in instead; nothing "
+            "was enqueued"
         )
     return value
 
@@ -43,10 +44,17 @@ def parse_args(text: str) -> dict[str, Any]:
 @click.option("--delay", metavar="DURATION", help="Run after this long, e.g. 30s or 5m.")
 @click.option("--priority", type=int, help="Higher runs first (default: the job's own).")
 @click.option("--queue", help="Queue to use instead of the job's own.")
+@click.option("--notify-url", metavar="URL",
+              help="POST a signed JSON summary to this URL when the job finishes "
+                   "(docs/notifications.md).")
+@click.option("--expires-in", metavar="DURATION",
+              help="Start deadline after the job is due, e.g. 10m: not started by then, it "
+                   "ends cancelled (expired), never run late.")
 @json_option
 @target_options
 def enqueue(target: Target, name: str, args_text: str, delay: str | None,
-            priority: int | None, queue: str | None, as_json: bool) -> None:
+            priority: int | None, queue: str | None, notify_url: str | None,
+            expires_in: str | None, as_json: bool) -> None:
     """Enqueue one job of type NAME (as declared on your app) and print its id."""
     kwargs = parse_args(args_text)
     app = target.app()
@@ -57,6 +65,10 @@ def enqueue(target: Target, name: str, args_text: str, delay: str | None,
         options["priority"] = priority
     if queue is not None:
         options["queue"] = queue
+    if expires_in is not None:
+        options["expires_in"] = expires_in
+    if notify_url is not None:
+        options["notify_url"] = notify_url
     handle = app.enqueue(name, **kwargs, **options)
     if as_json:
         render.print_json({"id": handle.id, "name": handle.name, "state": handle.state})

@@ -10,6 +10,7 @@ import click
 
 from conveyor import _durations as durations
 from conveyor.cli import render
+from conveyor.cli.audit import jobs_target, record
 from conveyor.cli.detail import load_job, show_job
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.errors import ConfigurationError
@@ -171,6 +172,8 @@ def retry(target: Target, job_ids: tuple[int, ...]) -> None:
     """Run jobs again now: dead and cancelled ones with fresh attempts (history is kept)."""
     store = target.store()
     changed = store.retry_jobs(JobFilter(ids=job_ids))
+    if changed:
+        record(store, "retry", jobs_target(changed), count=len(changed))
     report(store, job_ids, changed, verb="queued again", nothing="nothing to retry")
 
 
@@ -181,6 +184,8 @@ def cancel(target: Target, job_ids: tuple[int, ...]) -> None:
     """Cancel jobs that have not finished; a running attempt's outcome is then ignored."""
     store = target.store()
     changed = store.cancel_jobs(JobFilter(ids=job_ids))
+    if changed:
+        record(store, "cancel", jobs_target(changed), count=len(changed))
     report(store, job_ids, changed, verb="cancelled", nothing="nothing to cancel")
 
 

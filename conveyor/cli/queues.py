@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
 from conveyor import _durations as durations
 from conveyor._names import check_queue
 from conveyor.cli import render
+from conveyor.cli.audit import operator_name, record
 from conveyor.cli.health import live_workers, unserved
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.store import open_store, sqlite_path
@@ -88,16 +87,6 @@ def queues(target: Target, as_json: bool) -> None:
         click.echo(item.message)
 
 
-def operator_name(by: str | None) -> str | None:
-    """``--by``, else the OS user name (None when the system cannot tell)."""
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in the environment or the password database
-        return None
-
-
 @queues.command("pause")
 @click.argument("name")
 @click.option("--by", metavar="WHO", help="Who is pausing, recorded with the pause "
@@ -109,7 +98,9 @@ def pause(target: Target, name: str, by: str | None) -> None:
     Jobs already running finish. Resume with `conveyor queues resume NAME`.
     """
     queue = check_queue(name)
-    if target.store().set_queue_paused(queue, True, operator_name(by)):
+    store = target.store()
+    if store.set_queue_paused(queue, True, operator_name(by)):
+        record(store, "pause_queue", f"queue:{queue}", by=by)
         click.echo(f"paused queue {queue}: workers claim none of its jobs until it is resumed")
     else:
         click.echo(f"queue {queue} was already paused")
@@ -122,7 +113,9 @@ def pause(target: Target, name: str, by: str | None) -> None:
 def resume(target: Target, name: str, by: str | None) -> None:
     """Let workers claim jobs of queue NAME again."""
     queue = check_queue(name)
-    if target.store().set_queue_paused(queue, False, operator_name(by)):
+    store = target.store()
+    if store.set_queue_paused(queue, False, operator_name(by)):
+        record(store, "resume_queue", f"queue:{queue}", by=by)
         click.echo(f"resumed queue {queue}")
     else:
         click.echo(f"queue {queue} was not paused")

@@ -10,6 +10,7 @@ import click
 
 from conveyor import _durations as durations
 from conveyor.cli import render
+from conveyor.cli.audit import operator_name
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.errors import ConfigurationError, RunNotFoundError
 from conveyor.models import RunState, StageState
@@ -117,7 +118,7 @@ def cancel(target: Target, run_id: int) -> None:
     """Cancel a running run: queued stage jobs are cancelled, running ones asked to stop."""
     store = target.store()
     run = load_run(store, run_id)
-    if store.cancel_run(run_id, by="cli"):
+    if store.cancel_run(run_id, by=operator_name() or "cli"):
         click.echo(f"cancelled: run {run_id}")
     else:
         click.echo(f"run {run_id} is {run.state}; nothing to cancel")
@@ -140,7 +141,7 @@ def resume(target: Target, run_id: int, from_: str | None, input_path: str | Non
     run = load_run(target.store(), run_id)
     given = UNSET if input_path is None else read_input(input_path)
     plan = RunHandle(app, run.id, run.pipeline).resume(
-        from_=from_, input=given, dry_run=dry_run, by="cli"
+        from_=from_, input=given, dry_run=dry_run, by=operator_name() or "cli"
     )
     if as_json:
         render.print_json(plan.to_dict())

@@ -17,8 +17,8 @@ import click
 from conveyor import _durations as durations
 from conveyor._args import RESERVED
 from conveyor.cli import render
+from conveyor.cli.audit import operator_name, record
 from conveyor.cli.options import Target, json_option, target_options
-from conveyor.cli.queues import operator_name
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.schedules.definition import build_schedule, make_timing
 from conveyor.schedules.timing import Timing, parse_timing
@@ -309,6 +309,7 @@ def pause(target: Target, name: str, by: str | None) -> None:
         click.echo(f"schedule {row.name} was already {_paused_note(row)}")
         return
     store.set_schedule_paused(row.name, True, operator_name(by))
+    record(store, "pause_schedule", f"schedule:{row.name}", by=by)
     click.echo(f"paused schedule {row.name}: no slot fires until it is resumed")
 
 
@@ -327,6 +328,7 @@ def resume(target: Target, name: str, by: str | None) -> None:
         click.echo(f"schedule {row.name} was not paused")
         return
     store.set_schedule_paused(row.name, False, operator_name(by))
+    record(store, "resume_schedule", f"schedule:{row.name}", by=by)
     click.echo(f"resumed schedule {row.name}: it fires again from its next slot")
 
 
@@ -345,6 +347,9 @@ def trigger(target: Target, name: str, by: str | None, as_json: bool) -> None:
     app = target.app()
     store = target.store()
     written = app.trigger_schedule(name, by=operator_name(by), store=store)
+    if written.written:
+        record(store, "trigger_schedule", f"schedule:{name}", by=by, slot=written.slot,
+               job_id=written.job_id)
     if as_json:
         render.print_json({"schedule": name, "slot": written.slot, "written": written.written,
                            "job_id": written.job_id})
@@ -405,6 +410,8 @@ def add(target: Target, name: str, job_name: str, cron: str | None, tz: str | No
             f"a schedule named {definition.name!r} exists already ({where}); pick another name "
             f"or remove it first with `conveyor schedules remove {definition.name}`"
         )
+    record(store, "add_schedule", f"schedule:{definition.name}", job=definition.job_name,
+           timing=definition.timing.describe(), args=args)
     upcoming = definition.timing.next_after(store.now())
     click.echo(f"added schedule {definition.name} ({definition.timing.describe()}, job "
                f"{definition.job_name}); next slot {slot_label(definition.timing, upcoming)} "
@@ -474,4 +481,5 @@ def remove(target: Target, name: str) -> None:
             f"`conveyor schedules pause {row.name}`"
         )
     store.remove_schedule(row.name)
+    record(store, "remove_schedule", f"schedule:{row.name}")
     click.echo(f"removed schedule {row.name}; its ledger of past slots is kept")

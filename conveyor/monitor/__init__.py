@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from conveyor.monitor.rules import (
         BacklogGrowth,
         DeadLetterGrowth,
+        Expirations,
         FailureRate,
         NoWorker,
         QueueAge,
@@ -32,6 +33,7 @@ _HOMES = {
     "NoticeKind": "notice",
     "BacklogGrowth": "rules",
     "DeadLetterGrowth": "rules",
+    "Expirations": "rules",
     "FailureRate": "rules",
     "NoWorker": "rules",
     "QueueAge": "rules",
@@ -48,6 +50,7 @@ __all__ = [
     "BacklogGrowth",
     "DeadLetterGrowth",
     "EmailSink",
+    "Expirations",
     "FailureRate",
     "Firing",
     "LogSink",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BacklogGrowth",
     "DeadLetterGrowth",
+    "Expirations",
     "FailureRate",
     "NoWorker",
     "QueueAge",
@@ -99,6 +100,53 @@ class DeadLetterGrowth:
                 )
             )
         return found
+
+
+@dataclass(frozen=True)
+class Expirations:
+    """Fires for a queue when at least ``threshold`` of its jobs expired within ``window``:
+    cancelled because no worker started them by their start deadline (``expires_in=`` /
+    ``start_by=``). Usually too few workers, or a queue paused too long."""
+
+    threshold: int = 1
+    window: Duration = "15m"
+    queue: str | None = None
+    """Watch only this queue; None watches every queue."""
+
+    name: ClassVar[str] = "expirations"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int) or (
+            self.threshold < 1
+        ):
+            raise ConfigurationError(
+                f"Expirations: threshold must be a whole number of jobs, 1 or more, got "
+                f"{self.threshold!r}"
+            )
+        object.__setattr__(self, "window", _positive(self.window, "Expirations"))
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Queues with ``threshold`` or more jobs expired since ``now - window``."""
+        window = to_seconds(self.window)
+        return [
+            Firing(
+                rule=self.name,
+                subject=counts.queue,
+                summary=(
+                    f"queue {counts.queue}: {_plural(counts.expired, 'job')} expired unstarted "
+                    f"in the last {age(window)} (their start deadline passed; "
+                    f"`conveyor jobs list --queue {counts.queue} --state cancelled`)"
+                ),
+                details={
+                    "expired": counts.expired,
+                    "window_seconds": window,
+                    "threshold": self.threshold,
+                },
+            )
+            for counts in store.window_counts(now - window)
+            if self.queue in (None, counts.queue) and counts.expired >= self.threshold
+        ]
 
 
 @dataclass(frozen=True)

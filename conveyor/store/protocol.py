@@ -132,6 +132,10 @@ class AsyncStore(AsyncRunVerbs, Protocol):
         """See :meth:`Store.rescue_expired`."""
         ...
 
+    async def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """See :meth:`Store.cancel_expired`."""
+        ...
+
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
     ) -> None:

@@ -86,6 +86,10 @@ class ThreadedAsyncStore(ThreadedRunVerbs):
         """See :meth:`Store.rescue_expired`."""
         return await self._run(lambda: self._store.rescue_expired(limit, now=now))
 
+    async def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """See :meth:`Store.cancel_expired`."""
+        return await self._run(lambda: self._store.cancel_expired(limit, now=now))
+
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
     ) -> None:

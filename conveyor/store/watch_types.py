@@ -201,6 +201,8 @@ class WindowCounts:
     """Attempts that failed (retried or dead), by attempt finish time."""
     dead: int = 0
     """Jobs that went to the dead-letter queue."""
+    expired: int = 0
+    """Jobs cancelled because they were not started by their start deadline."""
 
 
 @dataclass(frozen=True, slots=True)

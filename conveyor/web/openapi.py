@@ -71,6 +71,8 @@ _JOB_DETAIL = {
     "worker_id": nullable("string"),
     "lease_until": TIME,
     "timeout": nullable("number"),
+    "expires_at": {**TIME, "description": "The start deadline: not started by then, the job "
+                   "ends cancelled (error type Expired)"},
     "unique_key": nullable("string"),
     "meta": {"type": "object"},
 }
@@ -140,7 +142,7 @@ SCHEMAS: JsonDict = {
         {"attempt": {"type": "integer"}, "worker_id": nullable("string"),
          "started_at": TIME, "finished_at": TIME, "duration": nullable("number"),
          "outcome": {"type": "string", "enum": ["succeeded", "failed", "dead", "cancelled",
-                                                "released", "lost"]},
+                                                "released", "lost", "snoozed"]},
          "error_type": nullable("string"), "error_message": nullable("string"),
          "traceback": nullable("string")},
     ),

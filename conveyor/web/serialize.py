@@ -54,6 +54,7 @@ def job_detail(job: Job) -> JsonDict:
         worker_id=job.worker_id,
         lease_until=job.lease_until,
         timeout=job.timeout,
+        expires_at=job.expires_at,
         unique_key=job.unique_key,
         meta=job.meta,
     )

@@ -1,4 +1,5 @@
-"""The rescuer: attempts whose lease lapsed are counted as failed and retried (or dead)."""
+"""The rescuer: attempts whose lease lapsed are counted as failed and retried (or dead), and
+waiting jobs past their start deadline end as cancelled (expired)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,29 @@ class Rescuer(PeriodicService):
         super().__init__(interval)
         self.store = store
         self.rescued = 0
+        self.expired = 0
         self._before = before
 
     async def tick(self) -> None:
-        """Rescue every lapsed lease, in batches."""
+        """Rescue every lapsed lease, then cancel every expired job, in batches."""
         if self._before is not None:
             await self._before()
+        await self._rescue()
+        await self._expire()
+
+    async def _expire(self) -> None:
+        # The claims already skip these jobs: this gives them their final state, so they are
+        # counted and seen (and their run, if any, moves on) rather than left waiting.
+        while True:
+            ids = await self.store.cancel_expired(limit=500)
+            self.expired += len(ids)
+            if ids:
+                log.info("cancelled %d jobs not started by their start deadline: %s",
+                         len(ids), ids[:20])
+            if len(ids) < 500:
+                return
+
+    async def _rescue(self) -> None:
         while True:
             ids = await self.store.rescue_expired(limit=500)
             self.rescued += len(ids)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from conveyor._loading import load_app
-from conveyor.app import Conveyor
+from conveyor.app import DEFAULT_TIMEOUT_ENV, Conveyor
 from conveyor.errors import ConfigurationError, StoreUnavailableError
 from conveyor.worker.autoscale import Autoscaler
 from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
@@ -218,6 +218,29 @@ def _describe(code: int | None) -> str:
     return f"code {code}"
 
 
+def untimed_jobs(app: Conveyor) -> list[str]:
+    """Job types that may run for ever without having said so: declared without ``timeout=``
+    while the app has no ``default_timeout``. (``timeout=None`` is a choice, not listed.)"""
+    return sorted(
+        name
+        for name, definition in app.jobs.items()
+        if definition.options.timeout is None and not definition.options.timeout_explicit
+    )
+
+
+def warn_untimed(app: Conveyor) -> None:
+    """Warn once, at start-up, naming the job types that have no timeout at all: a hung call
+    in one of them holds its worker slot until someone notices."""
+    names = untimed_jobs(app)
+    if names:
+        log.warning(
+            "%d job type(s) have no timeout, so a hung call holds its slot for ever: %s; set "
+            "Conveyor(default_timeout='15m') or %s, or declare timeout= on each "
+            "(timeout=None to mean it)",
+            len(names), ", ".join(names), DEFAULT_TIMEOUT_ENV,
+        )
+
+
 def run_worker(app_spec: str, config: WorkerConfig) -> int:
     """Run a worker for the app at ``app_spec`` (``module:attribute``); return an exit code.
 
@@ -230,6 +253,7 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
             f"app {app_spec!r} declares no jobs; a worker would have nothing to run"
         )
     app.store.migrate()
+    warn_untimed(app)
     log.info(
         "conveyor worker: %s process(es) x %d slots on queues %s (%d job types)",
         config.processes if config.max_processes is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from store_helpers import claim_one, complete, insert, new_job, wait_until
@@ -17,6 +18,7 @@ from conveyor.monitor.config import Firing, Rule
 from conveyor.monitor.rules import (
     BacklogGrowth,
     DeadLetterGrowth,
+    Expirations,
     FailureRate,
     NoWorker,
     QueueAge,
@@ -279,3 +281,26 @@ def test_a_silent_check_in_fires_and_a_ping_in_its_window_resolves_it(
     report = monitor.tick()
     assert report.resolved == [("checkin", "backup")], (ping, owner, store.now())
     assert only_incident(store).state is IncidentState.RESOLVED
+
+
+def test_expirations_fire_per_queue_for_jobs_not_started_by_their_deadline(
+    app: Conveyor, store: Store
+) -> None:
+    monitor = monitor_with(app, store, Expirations(threshold=2, window="1h"))
+    t = store.now()
+    insert(
+        store,
+        replace(new_job(), start_by=t - 1),
+        replace(new_job(queue="other"), start_by=t - 1),
+    )
+    finish(store, CompletionKind.CANCELLED)  # a cancel is no expiry
+    assert len(store.cancel_expired()) == 2
+    assert monitor.tick().opened == []  # one per queue is below the threshold
+    insert(store, replace(new_job(), start_by=t - 1))
+    assert len(store.cancel_expired()) == 1
+    assert monitor.tick().opened == [("expirations", QUEUE)]
+    assert "2 jobs expired unstarted in the last 1h" in only_incident(store).summary
+    [counts] = [c for c in store.window_counts(t - 60) if c.queue == QUEUE]
+    assert (counts.expired, counts.dead) == (2, 0)
+    with pytest.raises(ConfigurationError, match="Expirations: threshold must be"):
+        Expirations(threshold=0)

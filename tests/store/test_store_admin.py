@@ -15,7 +15,7 @@ from store_helpers import (
 
 from conveyor.models import AttemptOutcome, JobState
 from conveyor.store import Store
-from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Retention
+from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Replay, Retention
 
 BOOM = ErrorInfo("ValueError", "boom", "Traceback ...")
 
@@ -266,3 +266,19 @@ def test_prune_with_default_retention_keeps_recent_jobs(store: Store) -> None:
     assert complete(store, claim_one(store))
     assert store.prune(Retention()) == 0
     assert store.count_jobs(JobFilter()) == 1
+
+
+def test_a_replay_gives_a_job_that_snoozed_a_fresh_snooze_count(store: Store) -> None:
+    snooze = ErrorInfo("Snooze", "not yet")
+    ids = []
+    for _ in range(2):
+        job_id = insert_one(store, max_attempts=1, meta={"schedule": "nightly"})
+        assert complete(store, claim_one(store), CompletionKind.SNOOZED, error=snooze)
+        assert complete(store, claim_one(store, now=store.now() + 1), CompletionKind.DEAD,
+                        error=BOOM)
+        ids.append(job_id)
+    plain, spread = ids
+    assert store.retry_jobs(JobFilter(ids=(plain,))) == [plain]
+    assert store.retry_jobs(JobFilter(ids=(spread,)), replay=Replay(per_second=1)) == [spread]
+    for job in store.get_jobs(ids):
+        assert (job.attempt, job.meta) == (0, {"schedule": "nightly"})

@@ -344,3 +344,36 @@ def test_result_json_is_stored_as_given(store: Store) -> None:
     job = store.get_job(job_id)
     assert job is not None
     assert job.result == {"nested": {"list": [1.5, None, "ü"]}}
+
+
+def test_snoozed_waits_without_charging_the_attempt_and_counts_the_snooze(store: Store) -> None:
+    job_id = insert_one(store, max_attempts=3, meta={"notify_url": "https://example.com/h"})
+    first = claim_one(store)
+    assert complete(store, first, CompletionKind.RETRY, retry_delay=0, error=BOOM)
+    retried = claim_one(store, now=store.now() + 1)
+    before = store.now()
+    reason = ErrorInfo("Snooze", "the export is not ready")
+    assert complete(store, retried, CompletionKind.SNOOZED, retry_delay=30, error=reason)
+    after = store.now()
+    job = store.get_job(job_id)
+    assert job is not None
+    assert job.state is JobState.SCHEDULED
+    assert job.attempt == 1  # the snoozed attempt is not charged
+    assert before + 30 <= job.run_at <= after + 30
+    assert (job.error_type, job.error_message) == ("ValueError", "boom")  # the last failure
+    assert job.meta == {"notify_url": "https://example.com/h", "snoozes": 1}
+    assert (job.lease_until, job.worker_id, job.finished_at) == (None, None, None)
+    assert claim(store) == []
+    history = store.list_attempts(job_id)
+    assert [a.outcome for a in history] == [AttemptOutcome.FAILED, AttemptOutcome.SNOOZED]
+    assert (history[1].attempt, history[1].error_type, history[1].error_message) == (
+        2, "Snooze", "the export is not ready",
+    )
+    # Due again after the snooze, with the same attempt number; the next snooze counts on.
+    again = claim_one(store, now=after + 31)
+    assert (again.id, again.attempt) == (job_id, 2)
+    assert json.loads(again.meta_json)["snoozes"] == 1
+    assert complete(store, again, CompletionKind.SNOOZED, retry_delay=0, error=reason)
+    job = store.get_job(job_id)
+    assert job is not None
+    assert job.meta["snoozes"] == 2

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conveyor import Backoff, ConfigurationError, Retry
+from conveyor import Backoff, ConfigurationError, Retry, Snooze
 
 bases = st.floats(min_value=0.001, max_value=1e6, allow_nan=False, allow_infinity=False)
 factors = st.floats(min_value=1.0, max_value=1e12, allow_nan=False, allow_infinity=False)
@@ -144,3 +145,22 @@ def test_retry_signal_reads_its_delay() -> None:
     assert (signal.after, signal.reason, str(signal)) == (5.0, "rate limited", "rate limited")
     with pytest.raises(ConfigurationError, match=r"Retry\(after=\.\.\.\) 'soon' is not a duration"):
         Retry(after="soon")
+
+
+def test_snooze_takes_a_duration_or_an_aware_time() -> None:
+    assert Snooze("30s").after == 30.0
+    signal = Snooze(timedelta(minutes=2), reason="waiting for the export")
+    assert (signal.after, signal.reason, str(signal)) == (
+        120.0, "waiting for the export", "waiting for the export",
+    )
+    soon = Snooze(until=datetime.now(UTC) + timedelta(hours=1)).after
+    assert 3590 < soon <= 3600
+    assert Snooze(until=datetime(2000, 1, 1, tzinfo=UTC)).after == 0.0  # past: run soon
+    with pytest.raises(ConfigurationError, match="either a duration"):
+        Snooze()
+    with pytest.raises(ConfigurationError, match="either a duration"):
+        Snooze(5, until=datetime.now(UTC))
+    with pytest.raises(ConfigurationError, match="timezone-aware"):
+        Snooze(until=datetime(2030, 1, 1))
+    with pytest.raises(ConfigurationError, match=r"Snooze\(after\) 'later' is not a duration"):
+        Snooze("later")

@@ -451,3 +451,29 @@ def test_whole_call_options_are_refused_per_job_not_dropped(
     with pytest.raises(ConfigurationError, match=f"{option}= applies to a whole enqueue call"):
         jobs["send_welcome"].enqueue_many([{"user_id": 1, option: "30s"}])
     assert count(app) == 0
+
+
+# -- start deadlines -----------------------------------------------------------------------------
+
+
+def test_start_deadline_options_are_checked_before_anything_is_written(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
+) -> None:
+    send = jobs["send_welcome"]
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    assert send.prepare(user_id=1, expires_in="10m").expires_in == 600.0
+    assert send.prepare(user_id=1, start_by=soon).start_by == soon.timestamp()
+    assert send.prepare(user_id=1).start_by is None
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"expires_in": "10m", "start_by": soon}, "expires_in= .* or start_by= .*, not both"),
+        ({"expires_in": 0}, "expires_in must be positive"),
+        ({"expires_in": "later"}, "expires_in 'later' is not a duration"),
+        ({"start_by": datetime(2030, 1, 1)}, "start_by must be a timezone-aware datetime"),
+        ({"start_by": "2030-01-01"}, "start_by must be a timezone-aware datetime"),
+        ({"start_by": soon, "run_at": soon + timedelta(seconds=1)}, "not after run_at"),
+    ]
+    for options, match in cases:
+        with pytest.raises(ConfigurationError, match=match):
+            send.enqueue(user_id=1, **options)
+    assert count(app) == 0
+    assert {"expires_in", "start_by"} <= RESERVED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from conveyor import Backoff, ConfigurationError, Conveyor, JobOptions
 from conveyor._jobs import DEFAULT_QUEUE, DEFAULT_RETRIES, MAX_PRIORITY
+from conveyor.worker.supervisor import untimed_jobs, warn_untimed
 
 
 def test_defaults() -> None:
@@ -52,6 +54,9 @@ def test_valid_options_are_normalised() -> None:
         ({"retries": 2.5}, "retries must be a whole number.*got 2.5"),
         ({"retries": "3"}, "retries must be a whole number.*got '3'"),
         ({"retries": None}, "retries must be a whole number.*got None"),
+        ({"max_snoozes": -1}, r"max_snoozes must be a whole number, 0 or more \(or None"),
+        ({"max_snoozes": 1.5}, "max_snoozes must be a whole number.*got 1.5"),
+        ({"max_snoozes": True}, "max_snoozes must be a whole number.*got True"),
         ({"backoff": "exponential"}, "backoff must be a conveyor.Backoff"),
         ({"backoff": {"base": 1}}, "backoff must be a conveyor.Backoff"),
         ({"backoff": 5}, "backoff must be a conveyor.Backoff"),
@@ -102,3 +107,60 @@ def test_app_job_validates_options_at_declaration(tmp_path: Path) -> None:
 def test_conveyor_rejects_a_bad_payload_limit(value: object) -> None:
     with pytest.raises(ConfigurationError, match="max_payload_bytes must be a positive int"):
         Conveyor("sqlite:///unused.db", max_payload_bytes=value)  # type: ignore[arg-type]
+
+
+# -- the default timeout ----------------------------------------------------------------------
+
+
+def _handler(ctx: object) -> None:
+    return None
+
+
+def test_default_timeout_applies_to_jobs_declared_without_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CONVEYOR_DEFAULT_TIMEOUT", raising=False)
+    app = Conveyor("sqlite:///unused.db", default_timeout="15m")
+    assert app.default_timeout == 900.0
+    plain = app.job(name="plain")(_handler)
+    own = app.job(name="own", timeout="30s")(_handler)
+    unbounded = app.job(name="unbounded", timeout=None)(_handler)
+    assert (plain.options.timeout, own.options.timeout, unbounded.options.timeout) == (
+        900.0, 30.0, None,
+    )
+    assert plain.prepare().timeout == 900.0  # the job row carries it
+    assert untimed_jobs(app) == []
+
+
+def test_default_timeout_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_DEFAULT_TIMEOUT", "2m")
+    assert Conveyor("sqlite:///unused.db").default_timeout == 120.0
+    assert Conveyor("sqlite:///unused.db", default_timeout=5).default_timeout == 5.0
+    monkeypatch.setenv("CONVEYOR_DEFAULT_TIMEOUT", "soon")
+    with pytest.raises(ConfigurationError, match="CONVEYOR_DEFAULT_TIMEOUT 'soon' is not"):
+        Conveyor("sqlite:///unused.db")
+    monkeypatch.delenv("CONVEYOR_DEFAULT_TIMEOUT")
+    assert Conveyor("sqlite:///unused.db").default_timeout is None
+    with pytest.raises(ConfigurationError, match=r"default_timeout=\.\.\.\) must be positive"):
+        Conveyor("sqlite:///unused.db", default_timeout=0)
+
+
+def test_the_worker_warns_once_naming_job_types_without_any_timeout(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("CONVEYOR_DEFAULT_TIMEOUT", raising=False)
+    app = Conveyor("sqlite:///unused.db")
+    app.job(name="b.untimed")(_handler)
+    app.job(name="a.untimed")(_handler)
+    app.job(name="chosen", timeout=None)(_handler)  # explicit: a choice, not a warning
+    app.job(name="timed", timeout=10)(_handler)
+    assert untimed_jobs(app) == ["a.untimed", "b.untimed"]
+    with caplog.at_level(logging.WARNING, logger="conveyor.supervisor"):
+        warn_untimed(app)
+    [record] = caplog.records
+    assert "2 job type(s) have no timeout" in record.getMessage()
+    assert "a.untimed, b.untimed;" in record.getMessage()
+    assert "CONVEYOR_DEFAULT_TIMEOUT" in record.getMessage()
+    caplog.clear()
+    warn_untimed(Conveyor("sqlite:///unused.db"))
+    assert caplog.records == []

@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core app", (
         "conveyor", "conveyor.app", "conveyor._backpressure", "conveyor._context",
         "conveyor._observers",
+        "conveyor._events",
         "conveyor._handle", "conveyor._jobs", "conveyor._loading", "conveyor._webhooks",
         "conveyor._watching", "conveyor.pipelines",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",

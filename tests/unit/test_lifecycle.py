@@ -31,18 +31,18 @@ from conveyor._lifecycle import (
     transition,
 )
 from conveyor._once import OnceConflictError
-from conveyor._retries import Cancel, Permanent, Retry
+from conveyor._retries import Cancel, Permanent, Retry, Snooze
 from conveyor.models import AttemptOutcome, JobState
 from conveyor.store.protocol import ClaimedJob
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
 
-def job(attempt: int = 1, max_attempts: int = 3) -> ClaimedJob:
+def job(attempt: int = 1, max_attempts: int = 3, meta_json: str = "{}") -> ClaimedJob:
     return ClaimedJob(
         id=7, queue="default", name="t", args_json="{}", attempt=attempt,
         max_attempts=max_attempts, token=42, priority=0, timeout=None, lease_until=0.0,
-        started_at=0.0, created_at=0.0, meta_json="{}",
+        started_at=0.0, created_at=0.0, meta_json=meta_json,
     )
 
 
@@ -50,6 +50,7 @@ def job(attempt: int = 1, max_attempts: int = 3) -> ClaimedJob:
 class Rules:
     retry_on: tuple[type[BaseException], ...] = ()
     give_up_on: tuple[type[BaseException], ...] = ()
+    max_snoozes: int | None = 100
 
 
 PLAIN = Rules()
@@ -66,6 +67,7 @@ ROWS = {
     (JobState.RUNNING, CompletionKind.CANCELLED): (JobState.CANCELLED, AttemptOutcome.CANCELLED, 0),
     (JobState.RUNNING, CompletionKind.RELEASED): (JobState.QUEUED, AttemptOutcome.RELEASED, -1),
     (JobState.RUNNING, CompletionKind.LOST): (JobState.RETRYING, AttemptOutcome.LOST, 0),
+    (JobState.RUNNING, CompletionKind.SNOOZED): (JobState.SCHEDULED, AttemptOutcome.SNOOZED, -1),
     (JobState.SCHEDULED, Action.CLAIM): (JobState.RUNNING, None, 1),
     (JobState.QUEUED, Action.CLAIM): (JobState.RUNNING, None, 1),
     (JobState.RETRYING, Action.CLAIM): (JobState.RUNNING, None, 1),
@@ -73,6 +75,9 @@ ROWS = {
     (JobState.QUEUED, Action.CANCEL): (JobState.CANCELLED, None, 0),
     (JobState.RETRYING, Action.CANCEL): (JobState.CANCELLED, None, 0),
     (JobState.RUNNING, Action.CANCEL): (JobState.CANCELLED, AttemptOutcome.CANCELLED, 0),
+    (JobState.SCHEDULED, Action.EXPIRE): (JobState.CANCELLED, None, 0),
+    (JobState.QUEUED, Action.EXPIRE): (JobState.CANCELLED, None, 0),
+    (JobState.RETRYING, Action.EXPIRE): (JobState.CANCELLED, None, 0),
     (JobState.SCHEDULED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.QUEUED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.RETRYING, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
@@ -290,3 +295,30 @@ def test_a_lost_last_attempt_is_dead() -> None:
 
 def test_transition_rows_are_values() -> None:
     assert Transition(JobState.QUEUED, None) == Transition(JobState.QUEUED, None, 0, False)
+
+
+# -- Snooze ---------------------------------------------------------------------------------------
+
+
+def test_a_snooze_on_the_last_attempt_waits_uncharged_with_its_reason() -> None:
+    c = decide(job(attempt=1, max_attempts=1), PLAIN, Raised(Snooze("30s", reason="not yet")), 5.0)
+    assert (c.kind, c.state, c.outcome, c.attempt_delta, c.retry_delay) == (
+        CompletionKind.SNOOZED, JobState.SCHEDULED, AttemptOutcome.SNOOZED, -1, 30.0,
+    )
+    assert c.error is not None
+    assert (c.error.type, c.error.message, c.error.traceback) == ("Snooze", "not yet", None)
+
+
+def test_a_snooze_past_max_snoozes_is_dead_with_a_clear_error() -> None:
+    rules = Rules(max_snoozes=3)
+    assert decide(job(meta_json='{"snoozes": 2}'), rules, Raised(Snooze(1)), 0).kind is (
+        CompletionKind.SNOOZED
+    )
+    c = decide(job(meta_json='{"snoozes": 3}'), rules, Raised(Snooze(1, reason="poll")), 0)
+    assert (c.kind, c.state) == (CompletionKind.DEAD, JobState.DEAD)
+    assert c.error is not None and c.error.type == "SnoozeLimit"
+    assert "snoozed 3 times, its max_snoozes" in c.error.message
+    assert "(poll)" in c.error.message and "max_snoozes=" in c.error.message
+    uncapped = Rules(max_snoozes=None)
+    c = decide(job(meta_json='{"snoozes": 5000}'), uncapped, Raised(Snooze(1)), 0)
+    assert c.kind is CompletionKind.SNOOZED

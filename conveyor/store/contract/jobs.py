@@ -129,7 +129,9 @@ class JobVerbs(Protocol):
         """Apply attempt outcomes in one transaction, each guarded by state and token.
 
         ``now``: the caller's clock, defaulting to the store's; finish times are ``now`` and a
-        retry is due ``retry_delay`` seconds after it.
+        retry or a snooze is due ``retry_delay`` seconds after it. A ``snoozed`` completion
+        keeps the job's result and error columns and adds one to ``snoozes`` in its meta (the
+        count ``max_snoozes`` is checked against when the job is next claimed).
 
         Guarantees: one transaction for the batch. Fenced by state and token: a completion for a job
         no longer running under that token writes nothing and comes back ``accepted=False``, so
@@ -182,6 +184,20 @@ class JobVerbs(Protocol):
         lease ended before ``now``; each gets a ``lost`` attempt and the state
         :func:`conveyor._lifecycle.lost_attempt` decides. Idempotent: a rescued job is no longer
         running, so a repeat or a concurrent rescuer does not rescue it again.
+        """
+        ...
+
+    def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """End waiting jobs past their start deadline (``expires_at``) as ``cancelled``, with
+        error type ``Expired`` and a message naming the deadline; return their ids, sorted.
+
+        ``now``: the caller's clock, defaulting to the store's. A stage job's run advances in
+        the same transaction.
+
+        Guarantees: one transaction per call, at most ``limit`` jobs. Fenced by state: only
+        ``scheduled``, ``queued`` and ``retrying`` jobs (the lifecycle's ``EXPIRE`` row); a
+        running job has started, and keeps running. Idempotent: an expired job is final. The
+        claims never hand out a job past its deadline, whether or not this has run yet.
         """
         ...
 

@@ -128,7 +128,8 @@ class MonitorVerbs(Protocol):
         ...
 
     def window_counts(self, since: float) -> list[WindowCounts]:
-        """Per queue: jobs succeeded, attempts failed and jobs dead since ``since``.
+        """Per queue: jobs succeeded, attempts failed, jobs dead and jobs expired (cancelled,
+        not started by their start deadline) since ``since``.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """

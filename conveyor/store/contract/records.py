@@ -32,6 +32,11 @@ class NewJob:
     """The rate-limit key each start of this job counts against."""
     rate_max: int | None = None
     rate_per: float | None = None
+    start_by: float | None = None
+    """Start deadline (epoch seconds): no claim hands the job out after it, and it ends
+    ``cancelled`` (expired) instead. ``None``: ``expires_in`` decides, if given."""
+    expires_in: float | None = None
+    """Start deadline as seconds after the job is due (its ``run_at``, by the store's clock)."""
 
 
 @dataclass(frozen=True, slots=True)

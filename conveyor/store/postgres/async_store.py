@@ -29,6 +29,7 @@ from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
     AsyncPostgresRunVerbs,
     completing,
+    expiring,
     rescuing,
 )
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
@@ -295,6 +296,10 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
     async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
         return await self.run(rescuing(self.plans, limit, now), "rescuing expired leases")
+
+    async def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """See :meth:`Store.cancel_expired`."""
+        return await self.run(expiring(self.plans, limit, now), "cancelling expired jobs")
 
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor._lifecycle import lost_attempt
+from conveyor._lifecycle import EXPIRED, EXPIRED_MESSAGE, Action, lost_attempt, sources, target
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
@@ -114,6 +114,8 @@ class JobPlans(PlansBase):
                     "rate_key": job.rate_key,
                     "rate_max": job.rate_max,
                     "rate_per": _float(job.rate_per),
+                    "start_by": _float(job.start_by),
+                    "expires_in": _float(job.expires_in),
                 },
                 now,
             )
@@ -143,6 +145,8 @@ class JobPlans(PlansBase):
                 "rate_keys": [j.rate_key for j in jobs],
                 "rate_maxes": [j.rate_max for j in jobs],
                 "rate_pers": [_float(j.rate_per) for j in jobs],
+                "start_bys": [_float(j.start_by) for j in jobs],
+                "expires_ins": [_float(j.expires_in) for j in jobs],
             },
             now,
         )
@@ -304,6 +308,18 @@ class JobPlans(PlansBase):
             {"id": job_id, "token": token, "fraction": fraction, "message": message},
         )
         return result.rowcount == 1
+
+    def cancel_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
+        """End waiting jobs past their start deadline as ``cancelled`` (error type
+        ``Expired``), in one statement."""
+        before, after = EXPIRED_MESSAGE
+        params = {
+            "limit": limit, "lc_from": [str(s) for s in sources(Action.EXPIRE)],
+            "lc_to": str(target(Action.EXPIRE)), "error_type": EXPIRED, "before": before,
+            "after": after,
+        }
+        found = yield self.at(self.q("cancel_expired"), params, now)
+        return sorted(r[0] for r in found.rows)
 
     def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when

@@ -158,7 +158,9 @@ class MonitorPlans:
         """Per queue: succeeded jobs, failed attempts and dead jobs since ``since``."""
         result = yield Statement(self.q("window_counts"), {"since": float(since)})
         return [
-            WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
+            WindowCounts(
+                queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3], expired=r[4]
+            )
             for r in result.rows
         ]
 

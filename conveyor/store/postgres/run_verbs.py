@@ -176,6 +176,13 @@ def rescuing(plans: Plans, limit: int, now: float | None) -> Plan[list[int]]:
     return rescued
 
 
+def expiring(plans: Plans, limit: int, now: float | None) -> Plan[list[int]]:
+    """cancel_expired, then the advance of the runs of the stage jobs it cancelled."""
+    expired = yield from plans.cancel_expired(limit, now)
+    yield from run_plans.advance(dialect(plans), expired, now)
+    return expired
+
+
 def prune_runs(plans: Plans, retention: Retention, limit: int, now: float | None) -> Plan[int]:
     """The runs' part of ``prune`` (a transaction of its own, see
     :func:`~conveyor.store.postgres.prune_plan.prune_plans`): finished runs past

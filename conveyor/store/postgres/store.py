@@ -26,6 +26,7 @@ from conveyor.store.postgres.run_verbs import (
     PostgresRunVerbs,
     cancelling,
     completing,
+    expiring,
     rescuing,
 )
 from conveyor.store.postgres.sql import check_schema
@@ -290,6 +291,10 @@ class PostgresStore(
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""
         return self.run(rescuing(self.plans, limit, now), "rescuing expired leases")
+
+    def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """See :meth:`Store.cancel_expired`."""
+        return self.run(expiring(self.plans, limit, now), "cancelling expired jobs")
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""

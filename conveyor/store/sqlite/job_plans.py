@@ -79,11 +79,19 @@ def _take_write_lock(keys: list[str]) -> Plan[None]:
     yield Statement(query("take_write_lock"))
 
 
+def _deadline(job: NewJob, run_at: float) -> float | None:
+    """The start deadline: an absolute ``start_by``, else ``expires_in`` after the job is due."""
+    if job.start_by is not None:
+        return job.start_by
+    return None if job.expires_in is None else run_at + job.expires_in
+
+
 def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
     """One INSERT ... SELECT over a JSON array: one statement however many jobs (none for
     an empty batch)."""
     if not jobs:
         return []
+    due = [job.run_at if job.run_at is not None else now + job.delay for job in jobs]
     packed = json.dumps(
         [
             {
@@ -92,7 +100,8 @@ def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
                 "args": job.args_json,
                 "priority": job.priority,
                 "max_attempts": job.max_attempts,
-                "run_at": job.run_at if job.run_at is not None else now + job.delay,
+                "run_at": run_at,
+                "expires_at": _deadline(job, run_at),
                 "timeout": job.timeout,
                 "unique_key": job.unique_key,
                 "unique_for": job.unique_for,
@@ -104,7 +113,7 @@ def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
                 "rate_max": job.rate_max,
                 "rate_per": job.rate_per,
             }
-            for job in jobs
+            for job, run_at in zip(jobs, due, strict=True)
         ]
     )
     params = {"jobs": packed, "now": now, **rows.INSERTED_STATES}

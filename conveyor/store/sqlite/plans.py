@@ -11,7 +11,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor._lifecycle import WORKER_LOST, Action, lost_attempt, sources, target, transition
+from conveyor._lifecycle import (
+    EXPIRED,
+    EXPIRED_MESSAGE,
+    WORKER_LOST,
+    Action,
+    lost_attempt,
+    sources,
+    target,
+    transition,
+)
 from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
@@ -28,6 +37,7 @@ _STATEMENT_OF = {
     CompletionKind.RETRY: "retry_job",
     CompletionKind.LOST: "rescue_job",
     CompletionKind.RELEASED: "release_job",
+    CompletionKind.SNOOZED: "snooze_job",
 }
 
 
@@ -37,6 +47,8 @@ def update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {"id": c.job_id, "token": c.token, "now": now, "state": str(c.state)}
     if statement == "release_job":
         return statement, params | {"attempt_delta": c.attempt_delta}
+    if statement == "snooze_job":
+        return statement, params | {"attempt_delta": c.attempt_delta, "delay": c.retry_delay}
     params |= {
         "error_type": c.error.type if c.error else None,
         "error_message": c.error.message if c.error else None,
@@ -66,6 +78,16 @@ def set_progress(
     """Progress for the attempt holding ``token``."""
     result = yield _q("set_progress", id=job_id, token=token, fraction=fraction, message=message)
     return result.rowcount == 1
+
+
+def cancel_expired(now: float, limit: int) -> Plan[list[int]]:
+    """End waiting jobs past their start deadline as ``cancelled`` (error type ``Expired``)."""
+    before, after = EXPIRED_MESSAGE
+    found = yield _q(
+        "cancel_expired", now=now, limit=limit, lc_from=json.dumps(sources(Action.EXPIRE)),
+        lc_to=str(target(Action.EXPIRE)), error_type=EXPIRED, before=before, after=after,
+    )
+    return sorted(r[0] for r in found.rows)
 
 
 def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
@@ -244,10 +266,12 @@ def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
     refuse_stage_jobs(staged.rows)
     waiting = json.dumps([i for i, t in moves if not t.fresh_attempts])
     state = str(target(Action.RETRY_NOW))
-    # Fresh attempts for finished jobs; their attempt history stays.
+    # Fresh attempts (no snoozes counted, no start deadline: an operator's "run it again"
+    # means now) for finished jobs; their attempt history stays.
     yield Statement(
         "UPDATE conveyor_jobs SET state = :state, attempt = 0, run_at = :now, "
-        "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL "
+        "finished_at = NULL, result = NULL, lease_until = NULL, worker_id = NULL, "
+        "meta = json_remove(meta, '$.snoozes'), expires_at = NULL "
         "WHERE id IN (SELECT value FROM json_each(:ids))",
         {"now": now, "ids": fresh, "state": state},
     )

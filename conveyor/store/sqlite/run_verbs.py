@@ -153,6 +153,13 @@ def rescuing(now: float, limit: int) -> Plan[list[int]]:
     return rescued
 
 
+def expiring(now: float, limit: int) -> Plan[list[int]]:
+    """cancel_expired, then the advance of the runs of the stage jobs it cancelled."""
+    expired = yield from plans.cancel_expired(now, limit)
+    yield from run_plans.advance(DIALECT, expired, now)
+    return expired
+
+
 def prune_runs(now: float, retention: Retention, limit: int) -> Plan[int]:
     """The runs' part of ``prune`` (a write transaction of its own): finished runs past
     ``retention.runs`` with their stages, items and outputs, and their jobs' old steps."""

@@ -219,6 +219,10 @@ class SQLiteStore(
         """See :meth:`Store.rescue_expired` (:func:`conveyor._lifecycle.lost_attempt` decides)."""
         return self._write(run_verbs.rescuing, limit, now=now)
 
+    def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
+        """See :meth:`Store.cancel_expired`."""
+        return self._write(run_verbs.expiring, limit, now=now)
+
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
         return self._write(plans.expire_worker, worker_id, now=now)

@@ -147,7 +147,9 @@ class SQLiteMonitorVerbs:
         with self.db.read() as conn:
             found = conn.execute(query("window_counts"), {"since": since}).fetchall()
         return [
-            WindowCounts(queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3])
+            WindowCounts(
+                queue=r[0], succeeded=r[1], failed_attempts=r[2], dead=r[3], expired=r[4]
+            )
             for r in found
         ]
 

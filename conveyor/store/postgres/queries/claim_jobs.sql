@@ -48,6 +48,8 @@ heads AS (
           AND j.state IN ('queued', 'scheduled', 'retrying')
           AND j.limit_key IS NULL AND j.rate_key IS NULL
           AND j.run_at <= now()
+          -- A job past its start deadline is never handed out (the rescuer cancels it).
+          AND (j.expires_at IS NULL OR j.expires_at > now())
           AND j.name = ANY(%(names)s::text[])
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
@@ -82,6 +84,7 @@ chosen AS (
     JOIN ranked ON ranked.id = j.id
     WHERE j.state IN ('queued', 'scheduled', 'retrying')
       AND j.limit_key IS NULL AND j.rate_key IS NULL
+      AND (j.expires_at IS NULL OR j.expires_at > now())
     ORDER BY ranked.pos
     LIMIT %(limit)s
     FOR UPDATE OF j SKIP LOCKED

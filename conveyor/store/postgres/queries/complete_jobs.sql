@@ -15,15 +15,23 @@ done AS (
     -- kind of completion writes.
     SET state = c.state,
         attempt = j.attempt + c.attempt_delta,
-        run_at = CASE WHEN c.kind = 'retry' THEN now() + make_interval(secs => c.delay)
+        run_at = CASE WHEN c.kind IN ('retry', 'snoozed')
+                      THEN now() + make_interval(secs => c.delay)
                       ELSE j.run_at END,
         finished_at = CASE WHEN c.final THEN now() END,
         lease_until = NULL,
         worker_id = CASE WHEN c.final THEN j.worker_id END,
-        result = CASE WHEN c.kind = 'released' THEN j.result ELSE c.result::jsonb END,
-        error_type = CASE WHEN c.kind = 'released' THEN j.error_type ELSE c.error_type END,
-        error_message = CASE WHEN c.kind = 'released' THEN j.error_message
-                             ELSE c.error_message END
+        result = CASE WHEN c.kind IN ('released', 'snoozed') THEN j.result
+                      ELSE c.result::jsonb END,
+        -- A snooze is no failure: the job keeps its last error; the history has the reason.
+        error_type = CASE WHEN c.kind IN ('released', 'snoozed') THEN j.error_type
+                          ELSE c.error_type END,
+        error_message = CASE WHEN c.kind IN ('released', 'snoozed') THEN j.error_message
+                             ELSE c.error_message END,
+        meta = CASE WHEN c.kind = 'snoozed'
+                    THEN j.meta || jsonb_build_object(
+                        'snoozes', coalesce((j.meta ->> 'snoozes')::integer, 0) + 1)
+                    ELSE j.meta END
     FROM c, {schema}.conveyor_jobs AS before
     WHERE j.id = c.id AND before.id = c.id AND j.state = 'running' AND j.token = c.token
     RETURNING j.id, before.attempt, before.worker_id, before.started_at, j.queue, j.limit_key

@@ -1,7 +1,7 @@
 WITH inserted AS (
     INSERT INTO {schema}.conveyor_jobs (
         queue, name, args, state, priority, max_attempts, run_at, timeout, unique_key, unique_for,
-        tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per,
+        tenant, meta, limit_key, limit_max, rate_key, rate_max, rate_per, expires_at,
         created_at  -- the column's default, written so a caller's clock (now=) applies too
     )
     SELECT %(queue)s, %(name)s, %(args)s::jsonb,
@@ -9,7 +9,10 @@ WITH inserted AS (
            %(priority)s, %(max_attempts)s, due, %(timeout)s, %(unique_key)s,
            %(unique_for)s::float8, %(tenant)s, %(meta)s::jsonb,
            %(limit_key)s, %(limit_max)s::int, %(rate_key)s, %(rate_max)s::int,
-           %(rate_per)s::float8, now()
+           %(rate_per)s::float8,
+           coalesce(to_timestamp(%(start_by)s::float8),
+                    due + make_interval(secs => %(expires_in)s::float8)),
+           now()
     FROM (
         SELECT COALESCE(to_timestamp(%(run_at)s::float8),
                         now() + make_interval(secs => %(delay)s::float8)) AS due

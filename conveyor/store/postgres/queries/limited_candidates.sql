@@ -32,6 +32,7 @@ WITH full_keys AS MATERIALIZED (
           AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL)
           AND j.queue = q.name
           AND j.run_at <= now()
+          AND (j.expires_at IS NULL OR j.expires_at > now())
           AND j.name = ANY(%(names)s::text[])
           AND (j.limit_key IS NULL OR j.limit_key <> ALL(ARRAY(SELECT key FROM full_keys)))
           AND (j.rate_key IS NULL OR j.rate_key <> ALL(ARRAY(SELECT key FROM spent_keys)))

@@ -15,6 +15,7 @@ WITH claimed AS (
         progress_message = NULL
     WHERE j.id = ANY(%(ids)s::bigint[])
       AND j.state IN ('queued', 'scheduled', 'retrying')
+      AND (j.expires_at IS NULL OR j.expires_at > to_timestamp(%(now)s::float8))
     RETURNING j.id, j.queue, j.name, j.args::text, j.attempt, j.max_attempts, j.token,
               j.priority, j.timeout, extract(epoch FROM j.lease_until)::float8,
               extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.created_at)::float8,

@@ -12,6 +12,7 @@ SELECT EXISTS (
           AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL)
           AND j.queue = q.name
           AND j.run_at <= now()
+          AND (j.expires_at IS NULL OR j.expires_at > now())
           AND j.name = ANY(%(names)s::text[])
           AND (j.limit_key IS NULL OR j.limit_key <> ALL(ARRAY(
                 SELECT r.limit_key

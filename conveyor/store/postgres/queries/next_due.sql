@@ -10,3 +10,5 @@ WHERE state IN ('queued', 'scheduled', 'retrying')
   AND queue = ANY(%(queues)s::text[])
   AND queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))
   AND name = ANY(%(names)s::text[])
+  -- Past its start deadline a job is never claimed again: nothing to wait for.
+  AND (expires_at IS NULL OR expires_at > now())

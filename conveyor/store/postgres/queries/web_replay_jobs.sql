@@ -1,5 +1,5 @@
 -- Fresh attempts for the picked (and locked) dead jobs, as retry_jobs gives them: attempt 0,
--- no result, no lease; the attempts table keeps their history. Per job, the target state is
+-- no result, no lease, no snoozes counted, no start deadline; the attempts table keeps their history. Per job, the target state is
 -- the lifecycle's, decided by the caller, and it is due delay seconds from now. %(args)s, when
 -- given, replaces the arguments (a replay with new ones).
 WITH replayed AS (
@@ -8,6 +8,8 @@ WITH replayed AS (
         run_at = now() + make_interval(secs => m.delay),
         args = coalesce(%(args)s::jsonb, j.args),
         attempt = 0,
+        meta = j.meta - 'snoozes',
+        expires_at = NULL,
         finished_at = NULL,
         result = NULL,
         lease_until = NULL,

@@ -7,7 +7,7 @@ SELECT j.id, j.queue, j.name, j.args::text, j.state, j.priority, j.attempt, j.ma
        extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.finished_at)::float8,
        extract(epoch FROM j.lease_until)::float8, j.worker_id, j.result::text, j.progress,
        j.progress_message, j.error_type, j.error_message, j.timeout, j.unique_key, j.tenant,
-       j.meta::text
+       j.meta::text, extract(epoch FROM j.expires_at)::float8
 FROM {schema}.conveyor_jobs AS j
 WHERE j.meta ? 'notify_url'
   AND j.finished_at >= to_timestamp(%(since)s::float8)

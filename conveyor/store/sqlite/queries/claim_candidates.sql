@@ -64,6 +64,7 @@ heads AS (
           AND k.state IN ('queued', 'scheduled', 'retrying')
           AND k.limit_key IS NULL AND k.rate_key IS NULL
           AND k.run_at <= :now
+          AND (k.expires_at IS NULL OR k.expires_at > :now)
           AND k.name IN (SELECT value FROM json_each(:names))
         ORDER BY k.priority DESC, k.run_at, k.id
         LIMIT (SELECT k FROM reads)

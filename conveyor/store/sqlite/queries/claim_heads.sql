@@ -9,6 +9,8 @@ WHERE state IN ('queued', 'scheduled', 'retrying')
   AND limit_key IS NULL AND rate_key IS NULL
   AND queue = :queue
   AND run_at <= :now
+  -- A job past its start deadline is never handed out (the rescuer cancels it).
+  AND (expires_at IS NULL OR expires_at > :now)
   AND name IN (SELECT value FROM json_each(:names))
 ORDER BY priority DESC, run_at, id
 LIMIT :limit

@@ -10,6 +10,7 @@ WHERE state IN ('queued', 'scheduled', 'retrying')
   AND queue = :queue
   AND :queue NOT IN (SELECT name FROM conveyor_queues WHERE paused = 1)
   AND run_at <= :now
+  AND (expires_at IS NULL OR expires_at > :now)
   AND name IN (SELECT value FROM json_each(:names))
   AND (limit_key IS NULL OR limit_key NOT IN (
         SELECT limit_key

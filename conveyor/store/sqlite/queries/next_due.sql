@@ -8,3 +8,5 @@ WHERE state IN ('queued', 'scheduled', 'retrying')
   AND queue IN (SELECT value FROM json_each(:queues))
   AND queue NOT IN (SELECT name FROM conveyor_queues WHERE paused = 1)
   AND name IN (SELECT value FROM json_each(:names))
+  -- Past its start deadline a job is never claimed again: nothing to wait for.
+  AND (expires_at IS NULL OR expires_at > :now)

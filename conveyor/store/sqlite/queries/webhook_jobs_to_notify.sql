@@ -6,7 +6,7 @@
 SELECT j.id, j.queue, j.name, j.args, j.state, j.priority, j.attempt, j.max_attempts,
        j.run_at, j.created_at, j.started_at, j.finished_at, j.lease_until, j.worker_id,
        j.result, j.progress, j.progress_message, j.error_type, j.error_message, j.timeout,
-       j.unique_key, j.tenant, j.meta
+       j.unique_key, j.tenant, j.meta, j.expires_at
 FROM conveyor_jobs AS j INDEXED BY conveyor_jobs_notify
 WHERE json_extract(meta, '$.notify_url') IS NOT NULL
   AND j.finished_at >= :since
