@@ -25,6 +25,7 @@ from conveyor._webhooks import webhook_allow as check_webhook_allow
 from conveyor._webhooks import webhook_settings
 from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.middleware import Middleware, MiddlewareChain
 from conveyor.pipelines.declare import Pipeline
 from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.workflow import Workflow
@@ -52,6 +53,9 @@ class Conveyor(Watching):
     reach (networks like ``"10.0.0.0/8"`` or host names): any other non-public address is
     refused. ``webhook_timeout`` is each POST's deadline. ``webhook_backoff`` are the waits before
     each retry of a failed webhook (the last repeats). See docs/notifications.md.
+
+    ``middleware`` (instances of :class:`~conveyor.middleware.Middleware` subclasses) run
+    around every enqueue and every attempt, first one outermost. See docs/observability.md.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class Conveyor(Watching):
         webhook_backoff: Sequence[Duration] | None = None,
         webhook_allow: Sequence[str] | None = None,
         webhook_timeout: Duration | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -86,6 +91,8 @@ class Conveyor(Watching):
         """Non-public destinations ``notify_url`` may reach anyway."""
         self.webhook_timeout = check_webhook_timeout(webhook_timeout)
         """Seconds each ``notify_url`` POST may take in all."""
+        self.middleware = MiddlewareChain(middleware)
+        """The app's middleware, in order, with their error counts."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
         self.pipelines: dict[str, Pipeline] = {}
         """The pipelines declared with :meth:`pipeline`, by name."""

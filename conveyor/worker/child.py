@@ -19,6 +19,7 @@ import threading
 from dataclasses import asdict
 
 from conveyor._loading import load_app
+from conveyor._logformat import setup_logging
 from conveyor.errors import ConveyorError
 from conveyor.worker.claim_loop import WorkerProcess
 from conveyor.worker.config import WorkerConfig
@@ -36,16 +37,6 @@ def decode_config(text: str) -> WorkerConfig:
     raw = json.loads(text)
     raw["queues"] = tuple(raw["queues"])
     return WorkerConfig(**raw)
-
-
-def setup_logging(worker_id: str) -> None:
-    """Log to stderr with the worker id, at CONVEYOR_LOG_LEVEL (default INFO)."""
-    level = os.environ.get("CONVEYOR_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{worker_id}] %(name)s: %(message)s",
-    )
 
 
 async def _serve(worker: WorkerProcess) -> int:

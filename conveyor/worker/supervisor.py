@@ -8,6 +8,7 @@ out the lease, and counts the attempt, so a job that kills its process every tim
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -15,16 +16,20 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from types import FrameType
 
 from conveyor._loading import load_app
+from conveyor._logformat import setup_logging
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError, StoreUnavailableError
-from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
+from conveyor.store import open_store
+from conveyor.worker.child import EXIT_CONFIG, encode_config
 from conveyor.worker.claim_loop import EXIT_REPLACE, queues_for
 from conveyor.worker.config import WorkerConfig
+from conveyor.worker.health import Child, HealthServer
 
 log = logging.getLogger("conveyor.supervisor")
 
@@ -57,6 +62,13 @@ class Supervisor:
         self.signals = 0
         self.unexpired: list[str] = []
         self.config_error = False
+
+    def children(self) -> list[Child]:
+        """The processes running now (read by the health server's thread)."""
+        return [
+            Child(slot.worker_id, slot.started) for slot in list(self.slots)
+            if slot.proc is not None and slot.proc.poll() is None
+        ]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals += 1
@@ -190,4 +202,23 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
         ",".join(queues_for(app, config)),
         len(app.jobs),
     )
-    return Supervisor(app, app_spec, config).run()
+    port = config.health_port
+    if port is None:
+        return Supervisor(app, app_spec, config).run()
+    with tempfile.TemporaryDirectory(prefix="conveyor-health-") as folder:
+        config = dataclasses.replace(config, health_dir=folder)
+        supervisor = Supervisor(app, app_spec, config)
+        health = HealthServer(
+            config.health_host,
+            port,
+            folder,
+            supervisor.children,
+            lambda: open_store(app.url, schema=app.schema),
+            stall=config.health_stall,
+            lease=config.lease,
+        )
+        health.start()
+        try:
+            return supervisor.run()
+        finally:
+            health.close()
