@@ -67,10 +67,15 @@ def parse_queues(text: str | None) -> tuple[tuple[str, ...], dict[str, int]]:
               help="The address the health probes listen on.")
 @click.option("--health-stall", default="10", show_default=True, metavar="DURATION",
               help="How long a process's event loop may not run before /livez fails.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on /metrics at this port (needs prometheus-client).")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True, metavar="ADDRESS",
+              help="The address the metrics listen on.")
 def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
            concurrency: int, processes: int, lease: str, drain_timeout: str,
            burst: bool, scheduler: bool, monitor: bool, log_format: str | None,
-           health_port: int | None, health_host: str, health_stall: str) -> None:
+           health_port: int | None, health_host: str, health_stall: str,
+           metrics_port: int | None, metrics_host: str) -> None:
     """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
 
     Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
@@ -92,6 +97,11 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
 
     from conveyor.worker import WorkerConfig, run_worker
 
+    if metrics_port is not None:
+        from conveyor.worker.metrics import prometheus
+
+        prometheus()  # missing the optional package: say so now, in one line
+
     queue_names, queue_slots = parse_queues(queues)
     config = WorkerConfig(
         queues=queue_names,
@@ -106,5 +116,7 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
         health_port=health_port,
         health_host=health_host,
         health_stall=to_seconds(health_stall, what="--health-stall"),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     click.get_current_context().exit(run_worker(spec, config))

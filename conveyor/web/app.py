@@ -27,6 +27,7 @@ from conveyor.web.auth import (
 )
 from conveyor.web.events import StreamLimits
 from conveyor.web.forms import read_form
+from conveyor.web.metrics import ClusterMetrics
 from conveyor.web.pages_common import NO_STORE_HEADERS, SECURITY_HEADERS
 from conveyor.web.throttle import AttemptLimiter, TooManyAttempts
 from conveyor.web.web_context import ApiError, WebContext, make_templates
@@ -82,6 +83,7 @@ def create_app(
         Route("/login", _login_page(context), methods=["GET", "POST"], name="login"),
         Route("/logout", _logout, methods=["POST"], name="logout"),
         Route("/healthz", _healthz, methods=["GET"], name="healthz"),
+        Route("/metrics", ClusterMetrics(context).endpoint, methods=["GET"], name="metrics"),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         *api_routes(context),
         *run_api_routes(context),
@@ -112,7 +114,9 @@ async def _healthz(request: Request) -> Response:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(f"{request.scope.get('root_path', '')}/api") or (
+    root = request.scope.get("root_path", "")
+    # A scraper of /metrics wants a status it can report, not a login page.
+    return request.url.path.startswith((f"{root}/api", f"{root}/metrics")) or (
         "application/json" in request.headers.get("accept", "")
         and "text/html" not in request.headers.get("accept", "")
     )

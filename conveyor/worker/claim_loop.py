@@ -27,6 +27,7 @@ from conveyor.worker.executor import Executor, Running, StopReason
 from conveyor.worker.health import Progress, StampWriter
 from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
 from conveyor.worker.joblog import JobLog
+from conveyor.worker.metrics import worker_metrics
 from conveyor.worker.periodic import sleep_or_stop
 from conveyor.worker.pruner import Pruner
 from conveyor.worker.rescuer import Rescuer
@@ -133,7 +134,7 @@ class WorkerProcess:
             self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
-            builtins=(JobLog(),),
+            builtins=(JobLog(), *filter(None, [worker_metrics()])),
         )
         info = WorkerInfo(
             id=self.worker_id,

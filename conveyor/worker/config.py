@@ -48,6 +48,10 @@ class WorkerConfig:
     health_stall: float = 10.0
     """Seconds a process's event loop may go without running before ``/livez`` fails."""
     health_dir: str | None = None
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on this port (from the supervisor), or None."""
+    metrics_host: str = "0.0.0.0"
+    """The address the metrics listen on."""
     """Where the processes write their health stamps (set by the supervisor)."""
     worker_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -76,6 +80,12 @@ class WorkerConfig:
         ):
             raise ConfigurationError(
                 f"--health-port must be a port number from 1 to 65535, got {self.health_port}"
+            )
+        if self.metrics_port is not None and (
+            isinstance(self.metrics_port, bool) or not 1 <= self.metrics_port <= 65535
+        ):
+            raise ConfigurationError(
+                f"--metrics-port must be a port number from 1 to 65535, got {self.metrics_port}"
             )
         if self.health_stall <= 0:
             raise ConfigurationError(f"health_stall must be positive, got {self.health_stall}")

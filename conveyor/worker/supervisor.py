@@ -8,6 +8,7 @@ out the lease, and counts the attempt, so a job that kills its process every tim
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -30,6 +31,7 @@ from conveyor.worker.child import EXIT_CONFIG, encode_config
 from conveyor.worker.claim_loop import EXIT_REPLACE, queues_for
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.health import Child, HealthServer
+from conveyor.worker.metrics import MetricsServer, share_with_children
 
 log = logging.getLogger("conveyor.supervisor")
 
@@ -202,23 +204,30 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
         ",".join(queues_for(app, config)),
         len(app.jobs),
     )
-    port = config.health_port
-    if port is None:
-        return Supervisor(app, app_spec, config).run()
-    with tempfile.TemporaryDirectory(prefix="conveyor-health-") as folder:
-        config = dataclasses.replace(config, health_dir=folder)
+    with contextlib.ExitStack() as stack:
+        if config.metrics_port is not None:
+            # Set before any child starts: each one's prometheus-client reads it at import.
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-metrics-"))
+            share_with_children(folder)
+            metrics = MetricsServer(config.metrics_host, config.metrics_port, folder)
+            stack.callback(metrics.close)
+            log.info(
+                "metrics on http://%s:%s/metrics", config.metrics_host, config.metrics_port
+            )
+        if config.health_port is not None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-health-"))
+            config = dataclasses.replace(config, health_dir=folder)
         supervisor = Supervisor(app, app_spec, config)
-        health = HealthServer(
-            config.health_host,
-            port,
-            folder,
-            supervisor.children,
-            lambda: open_store(app.url, schema=app.schema),
-            stall=config.health_stall,
-            lease=config.lease,
-        )
-        health.start()
-        try:
-            return supervisor.run()
-        finally:
-            health.close()
+        if config.health_port is not None and config.health_dir is not None:
+            health = HealthServer(
+                config.health_host,
+                config.health_port,
+                config.health_dir,
+                supervisor.children,
+                lambda: open_store(app.url, schema=app.schema),
+                stall=config.health_stall,
+                lease=config.lease,
+            )
+            health.start()
+            stack.callback(health.close)
+        return supervisor.run()

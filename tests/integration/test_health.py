@@ -42,7 +42,7 @@ def test_livez_fails_while_a_handler_blocks_the_loop_and_recovers(workers: Worke
     app = load_itapp(f"health_{port}", "healthapp")
     workers.start(
         "healthapp:app", queues=["health"], processes=2, health_port=port,
-        health_host="127.0.0.1", health_stall=1.0, lease=30,
+        health_host="127.0.0.1", health_stall=1.5, lease=30,
     )
 
     def both_live() -> bool:
@@ -53,7 +53,7 @@ def test_livez_fails_while_a_handler_blocks_the_loop_and_recovers(workers: Worke
     eventually(both_live, timeout=30, interval=0.2)
     code, body = probe(port, "/readyz")
     assert (code, body) == (200, {"status": "ok"})
-    handle = app.get("block_loop").enqueue(seconds=2.5)
+    handle = app.get("block_loop").enqueue(seconds=3.0)
 
     def unhealthy() -> list[str]:
         code, body = probe(port, "/livez")
@@ -61,8 +61,9 @@ def test_livez_fails_while_a_handler_blocks_the_loop_and_recovers(workers: Worke
         problems: list[str] = body["problems"]
         return problems
 
-    [problem] = eventually(unhealthy, timeout=10, interval=0.2)
-    assert "its event loop has not run for" in problem
+    problems = eventually(unhealthy, timeout=10, interval=0.2)
+    # The blocked process is named (on a loaded box another may be late too).
+    assert any("its event loop has not run for" in problem for problem in problems), problems
     eventually(both_live, timeout=15, interval=0.2)
     assert handle.result(timeout=10) is None
     assert probe(port, "/nothing")[0] == 404
