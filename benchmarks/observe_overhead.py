@@ -65,6 +65,7 @@ CONFIGS: dict[str, tuple[list[Middleware], logging.Formatter | None, int]] = {
     "log, INFO off": ([JobLog()], None, logging.WARNING),
     "log text": ([JobLog()], TextFormatter("bench"), logging.INFO),
     "log json": ([JobLog()], JsonFormatter("bench"), logging.INFO),
+    "metrics, log off": ([JobLog(), METRICS], None, logging.WARNING),
     "log json + metrics": ([JobLog(), METRICS], JsonFormatter("bench"), logging.INFO),
 }
 

@@ -38,9 +38,17 @@ def check_log_format(value: str | None) -> str:
     return chosen
 
 
+_second: list[tuple[int, str]] = [(-1, "")]
+"""The last second formatted (a busy worker logs many lines in the same second)."""
+
+
 def _utc(epoch: float) -> str:
-    millis = int(epoch * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
+    whole = int(epoch)
+    cached = _second[0]
+    if cached[0] != whole:
+        cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+        _second[0] = cached
+    return f"{cached[1]}.{int(epoch * 1000) % 1000:03d}Z"
 
 
 class JsonFormatter(logging.Formatter):

@@ -73,15 +73,27 @@ class AttemptMetrics(Middleware):
             ["queue", "job"], buckets=WAIT_BUCKETS, **where,
         )
 
+        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+
     async def around_attempt(self, attempt: AttemptStart, call_next: CallNext) -> AttemptEnd:
         """Run the attempt, then record it."""
         end = await call_next()
         ctx = attempt.ctx
-        self.attempts.labels(ctx.queue, ctx.name, str(end.status)).inc()
+        key = (ctx.queue, ctx.name, str(end.status))
+        series = self._series.get(key)
+        if series is None:
+            # Looking a labelled child up costs more than using it: keep them per key.
+            series = self._series[key] = (
+                self.attempts.labels(*key),
+                self.duration.labels(ctx.queue, ctx.name),
+                self.wait.labels(ctx.queue, ctx.name),
+            )
+        attempts, duration, wait = series
+        attempts.inc()
+        duration.observe(end.duration)
+        wait.observe(attempt.queue_wait)
         if end.timed_out:
             self.timed_out.labels(ctx.queue, ctx.name).inc()
-        self.duration.labels(ctx.queue, ctx.name).observe(end.duration)
-        self.wait.labels(ctx.queue, ctx.name).observe(attempt.queue_wait)
         return end
 
 

@@ -24,6 +24,8 @@ from conveyor.middleware import (
 )
 from conveyor.models import AttemptOutcome, JobState
 from conveyor.testing import drain
+from conveyor.worker.claim_loop import WorkerProcess
+from conveyor.worker.config import WorkerConfig
 
 QUICK = Backoff(base=0.01, cap=0.01)
 
@@ -278,4 +280,32 @@ def test_plain_and_limited_claims_bring_the_tenant_and_due_time(store_url: str) 
         assert job is not None
         assert start.run_at == pytest.approx(job.run_at, abs=0.01)
         assert start.started_at >= start.run_at - 0.01
+    app.close()
+
+
+def test_an_attempt_interrupted_by_shutdown_ends_released(store_url: str) -> None:
+    ends = Ends()
+    app = Conveyor(store_url, middleware=[ends])
+    started = asyncio.Event()
+
+    @app.job
+    async def long(ctx: Any) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    handle = long.enqueue()
+
+    async def run() -> None:
+        worker = WorkerProcess(app, WorkerConfig(poll_interval=0.05), "shutdown-test")
+        task = asyncio.create_task(worker.run())
+        await asyncio.wait_for(started.wait(), 10)
+        worker.request_stop(immediate=True)
+        await asyncio.wait_for(task, 10)
+        await app.aclose()
+
+    asyncio.run(run())
+    [(_, end)] = ends.ends
+    assert end.status is AttemptStatus.RELEASED
+    job = app.store.get_job(handle.id)
+    assert job is not None and job.state is JobState.QUEUED and job.attempt == 0
     app.close()
