@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import enum
 import json
@@ -274,7 +275,9 @@ class Executor:
             outcome = _call_sync(definition.fn, ctx, kwargs)
             return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
 
-        future = loop.run_in_executor(self.pool, call)
+        # The handler sees the attempt's context variables (a tracing middleware's current
+        # span), and what it sets stays with this attempt instead of leaking to the thread.
+        future = loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
         if timeout is None:
             return await future
         try:
