@@ -80,20 +80,16 @@ class OpenTelemetryMiddleware(Middleware):
 
     def on_enqueue(self, job: Enqueueing) -> None:
         """Start and end a producer span, and store its context in the job's headers."""
-        attributes: dict[str, AttributeValue] = {
-            "messaging.system": SYSTEM,
-            "messaging.destination.name": job.queue,
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "send",
-            "conveyor.job.name": job.name,
-        }
-        if job.tenant is not None:
-            attributes["conveyor.tenant"] = job.tenant
         # The hook runs before the write, so the job id is not known yet (the consumer spans
         # carry it); the span ends at once: it marks the moment and parents the attempts.
         span = self.tracer.start_span(
-            f"send {job.queue}", kind=SpanKind.PRODUCER, attributes=attributes
+            f"send {job.queue}", kind=SpanKind.PRODUCER, attributes=_creation(job.queue, "send")
         )
+        if span.is_recording():  # a no-op tracer pays for none of this
+            named: dict[str, AttributeValue] = {"conveyor.job.name": job.name}
+            if job.tenant is not None:
+                named["conveyor.tenant"] = job.tenant
+            span.set_attributes(named)
         try:
             sent = trace.set_span_in_context(span)
             carrier: dict[str, str] = {}
@@ -116,23 +112,22 @@ class OpenTelemetryMiddleware(Middleware):
         # The conventions ask a process span to link to the message's creation context even
         # when that context is also its parent: tools that follow links find every attempt.
         links = [Link(sent)] if sent.is_valid else None
-        attributes: dict[str, AttributeValue] = {
-            "messaging.system": SYSTEM,
-            "messaging.destination.name": ctx.queue,
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.message.id": str(ctx.job_id),
-            "conveyor.job.name": ctx.name,
-            "conveyor.attempt": ctx.attempt,
-            "conveyor.max_attempts": ctx.max_attempts,
-            "conveyor.queue_wait": attempt.queue_wait,
-        }
-        if ctx.tenant is not None:
-            attributes["conveyor.tenant"] = ctx.tenant
         span = self.tracer.start_span(
             f"process {ctx.queue}", context=parent, kind=SpanKind.CONSUMER,
-            attributes=attributes, links=links,
+            attributes=_creation(ctx.queue, "process"), links=links,
         )
+        recording = span.is_recording()
+        if recording:
+            attributes: dict[str, AttributeValue] = {
+                "messaging.message.id": str(ctx.job_id),
+                "conveyor.job.name": ctx.name,
+                "conveyor.attempt": ctx.attempt,
+                "conveyor.max_attempts": ctx.max_attempts,
+                "conveyor.queue_wait": attempt.queue_wait,
+            }
+            if ctx.tenant is not None:
+                attributes["conveyor.tenant"] = ctx.tenant
+            span.set_attributes(attributes)
         # Current while the rest of the chain and the handler run: a sync handler's thread
         # gets a copy of this context from the executor.
         token = otel_context.attach(trace.set_span_in_context(span, parent))
@@ -143,11 +138,22 @@ class OpenTelemetryMiddleware(Middleware):
             span.set_attribute("conveyor.outcome", "interrupted")
             raise
         else:
-            _record_end(span, end)
+            if recording:
+                _record_end(span, end)
         finally:
             otel_context.detach(token)
             span.end()
         return end
+
+
+def _creation(queue: str, operation: str) -> dict[str, AttributeValue]:
+    """The attributes a span starts with: those the conventions want samplers to see."""
+    return {
+        "messaging.system": SYSTEM,
+        "messaging.destination.name": queue,
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+    }
 
 
 def _record_end(span: trace.Span, end: AttemptEnd) -> None:
