@@ -21,6 +21,7 @@ go wherever your tracer provider exports them (``opentelemetry-sdk`` and an expo
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 try:
@@ -50,7 +51,11 @@ if TYPE_CHECKING:
 SYSTEM = "conveyor"
 """The ``messaging.system`` of every span."""
 
+FLUSH_TIMEOUT = 5.0
+"""Seconds :func:`flush_spans` waits for the exporters when a worker process exits."""
+
 _FAILED = frozenset({AttemptStatus.RETRYING, AttemptStatus.DEAD})
+_IN_USE: weakref.WeakSet[OpenTelemetryMiddleware] = weakref.WeakSet()
 
 
 class OpenTelemetryMiddleware(Middleware):
@@ -77,6 +82,9 @@ class OpenTelemetryMiddleware(Middleware):
         """The tracer every span of this middleware comes from."""
         self.propagator = propagator
         """The propagator of the trace context, or None for the global one."""
+        self.tracer_provider = tracer_provider
+        """The provider given, or None for the global one (flushed at a worker's exit)."""
+        _IN_USE.add(self)
 
     def on_enqueue(self, job: Enqueueing) -> None:
         """Start and end a producer span, and store its context in the job's headers."""
@@ -144,6 +152,24 @@ class OpenTelemetryMiddleware(Middleware):
             otel_context.detach(token)
             span.end()
         return end
+
+
+def flush_spans(timeout: float = FLUSH_TIMEOUT) -> None:
+    """Export the spans the providers of every ``OpenTelemetryMiddleware`` still buffer.
+
+    A worker process leaves with ``os._exit`` (a thread stuck in a sync job cannot be joined),
+    which skips the SDK's own flush at exit: without this, a batch processor would drop the
+    spans of the last seconds of every worker. Providers without ``force_flush`` (the API's
+    no-op one) are skipped; an exporter's error is the SDK's to report.
+    """
+    providers: dict[int, trace.TracerProvider] = {}
+    for middleware in list(_IN_USE):
+        provider = middleware.tracer_provider or trace.get_tracer_provider()
+        providers[id(provider)] = provider
+    for provider in providers.values():
+        force_flush = getattr(provider, "force_flush", None)
+        if callable(force_flush):
+            force_flush(int(timeout * 1000))
 
 
 def _creation(queue: str, operation: str) -> dict[str, AttributeValue]:

@@ -75,8 +75,13 @@ def exit_process(code: int) -> None:
     """Flush output and leave at once.
 
     Threads of sync jobs that ignored their deadline cannot be joined, so a normal interpreter
-    exit could hang on them; everything that matters was written before this point.
+    exit could hang on them; everything that matters was written before this point, but the
+    spans a tracing middleware still buffers (the SDK flushes them at exit, which this skips).
     """
+    if "conveyor.otel" in sys.modules:  # the app traces: export the spans still buffered
+        from conveyor.otel import flush_spans
+
+        flush_spans()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
