@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import enum
 import json
@@ -274,7 +275,9 @@ class Executor:
             outcome = _call_sync(definition.fn, ctx, kwargs)
             return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
 
-        future = loop.run_in_executor(self.pool, call)
+        # In a copy of this task's context: what middleware set around the attempt (a trace
+        # span, say) is current in the handler's thread too, as it is for async handlers.
+        future = loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
         if timeout is None:
             return await future
         try:
