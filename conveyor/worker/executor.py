@@ -275,8 +275,8 @@ class Executor:
             outcome = _call_sync(definition.fn, ctx, kwargs)
             return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
 
-        # The handler sees the attempt's context variables (a tracing middleware's current
-        # span), and what it sets stays with this attempt instead of leaking to the thread.
+        # In a copy of this task's context: what middleware set around the attempt (a trace
+        # span, say) is current in the handler's thread too, as it is for async handlers.
         future = loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
         if timeout is None:
             return await future

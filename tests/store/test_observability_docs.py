@@ -31,3 +31,21 @@ def test_the_middleware_example(store_url: str, monkeypatch: pytest.MonkeyPatch)
         assert slow.slow == [handle.id]
     finally:
         app.close()
+
+
+def test_the_tracing_example(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_URL", store_url)
+    scope: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(example("app = Conveyor(middleware=[OpenTelemetry()])"), str(DOC), "exec"),
+         scope)
+    app = scope["app"]
+
+    @app.job
+    def job(ctx: Any) -> str | None:
+        return ctx.trace_id
+
+    # Without an SDK the API's spans are not recorded, but the context still travels.
+    handle = job.enqueue()
+    drain(app)
+    handle.result(timeout=5)
+    app.close()
