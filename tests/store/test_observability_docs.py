@@ -36,8 +36,8 @@ def test_the_middleware_example(store_url: str, monkeypatch: pytest.MonkeyPatch)
 def test_the_tracing_example(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVEYOR_URL", store_url)
     scope: dict[str, Any] = {"__name__": "docs_example"}
-    exec(compile(example("app = Conveyor(middleware=[OpenTelemetry()])"), str(DOC), "exec"),
-         scope)
+    code = example("app = Conveyor(middleware=[OpenTelemetryMiddleware()])")
+    exec(compile(code, str(DOC), "exec"), scope)
     app = scope["app"]
 
     @app.job

@@ -12,8 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conveyor import Backoff, Conveyor
+from conveyor.otel import OpenTelemetryMiddleware
 from conveyor.testing import drain
-from conveyor.tracing import OpenTelemetry
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_request_enqueue_and_attempts_form_one_trace(
     store_url: str, spans: tuple[TracerProvider, InMemorySpanExporter], asynchronous: bool
 ) -> None:
     provider, exporter = spans
-    app = Conveyor(store_url, middleware=[OpenTelemetry(provider)])
+    app = Conveyor(store_url, middleware=[OpenTelemetryMiddleware(provider)])
     tracer = provider.get_tracer("test")
 
     def body(ctx: Any) -> str:

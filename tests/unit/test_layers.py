@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core app", (
         "conveyor", "conveyor.app", "conveyor._backpressure", "conveyor._context",
         "conveyor._handle", "conveyor._jobs", "conveyor._loading", "conveyor._webhooks",
-        "conveyor.middleware", "conveyor.otel", "conveyor.tracing",
+        "conveyor.middleware", "conveyor.otel",
         "conveyor._watching", "conveyor.pipelines",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",
         "conveyor.schedules.misfire", "conveyor.schedules.slots", "conveyor.schedules.timing",
