@@ -7,6 +7,7 @@ exporter sees the consumer spans of every attempt.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from conveyor import Backoff, Conveyor
+from conveyor import Backoff, Cancel, Conveyor
 from conveyor.models import JobState
 from conveyor.otel import OpenTelemetryMiddleware
 from conveyor.store.protocol import JobFilter, Replay
@@ -195,3 +196,33 @@ def test_a_job_enqueued_without_trace_context_gets_a_root_span(
     [span] = exporter.get_finished_spans()
     assert span.kind is SpanKind.CONSUMER and span.parent is None and not span.links
     assert traced.store.get_job(handle.id).result == f"{span.context.trace_id:032x}"  # type: ignore[union-attr]
+
+
+def test_a_timeout_is_an_error_and_a_cancel_is_not(
+    store_url: str, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    app = Conveyor(store_url, middleware=[OpenTelemetryMiddleware(provider)])
+
+    @app.job(retries=0, timeout=0.05)
+    async def stuck(ctx: Any) -> None:
+        await asyncio.sleep(5)
+
+    @app.job
+    def unwanted(ctx: Any) -> None:
+        raise Cancel("not wanted")
+
+    stuck.enqueue()
+    drain(app)
+    unwanted.enqueue()
+    drain(app)
+    timed_out, cancelled = by_kind(exporter.get_finished_spans(), SpanKind.CONSUMER)
+    assert timed_out.status.status_code is StatusCode.ERROR
+    assert timed_out.attributes is not None
+    assert timed_out.attributes["conveyor.outcome"] == "dead"
+    assert timed_out.attributes["conveyor.timed_out"] is True
+    assert timed_out.attributes["error.type"] == "TimeoutError"
+    assert [event.name for event in timed_out.events] == ["exception"]
+    assert cancelled.status.status_code is StatusCode.UNSET
+    assert cancelled.attributes is not None
+    assert cancelled.attributes["conveyor.outcome"] == "cancelled"
+    assert "error.type" not in cancelled.attributes and not cancelled.events
