@@ -17,6 +17,7 @@ import pydantic_core
 
 from conveyor._once import OnceConflictError, once_key
 from conveyor.errors import ConveyorError
+from conveyor.middleware import trace_id
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import AsyncStore, Store
@@ -47,6 +48,10 @@ class JobContext:
     slot: float | None = None
     """For a scheduled job: the slot it runs for (epoch seconds), e.g. the 03:00 it stands for
     even when it starts later; the same for every attempt."""
+    tenant: str | None = None
+    """Whose work this is (``enqueue(tenant=...)``), or None."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """What middleware stored with the job at enqueue (a request id, trace context)."""
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
     _progress_dirty: bool = field(default=False, repr=False)
     _open_transaction: Callable[[], Any] | None = field(default=None, repr=False)
@@ -282,10 +287,36 @@ class JobContext:
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
-        """A logger whose records carry this job's id, name and attempt (made on first use)."""
+        """A logger whose records carry this job's fields (made on first use).
+
+        Each record has ``job_id``, ``job_name``, ``queue``, ``attempt``, ``max_attempts``,
+        ``worker_id``, ``tenant`` and ``trace_id`` attributes, which the worker's JSON log
+        format writes as fields (see docs/observability.md).
+        """
         if self._logger is None:
-            self._logger = job_logger(self.name, self.job_id, self.attempt)
+            self._logger = _JobLogger(
+                logging.getLogger(f"conveyor.job.{self.name}"), self.log_fields()
+            )
         return self._logger
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace id stored with the job at enqueue (``traceparent`` or ``trace_id``
+        header), or None."""
+        return trace_id(self.headers)
+
+    def log_fields(self) -> dict[str, Any]:
+        """The job's fields as log record attributes (what ``ctx.logger`` attaches)."""
+        return {
+            "job_id": self.job_id,
+            "job_name": self.name,
+            "queue": self.queue,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "worker_id": self.worker_id,
+            "tenant": self.tenant,
+            "trace_id": self.trace_id,
+        }
 
     @property
     def is_last_attempt(self) -> bool:
@@ -340,7 +371,12 @@ def step_json(name: str, value: Any) -> str:
         ) from exc
 
 
-def job_logger(name: str, job_id: int, attempt: int) -> logging.LoggerAdapter[logging.Logger]:
-    """A logger whose records carry the job's id, name and attempt."""
-    extra: dict[str, Any] = {"job_id": job_id, "job_name": name, "attempt": attempt}
-    return logging.LoggerAdapter(logging.getLogger(f"conveyor.job.{name}"), extra)
+class _JobLogger(logging.LoggerAdapter[logging.Logger]):
+    """Attaches the job's fields to each record, keeping the call's own ``extra=`` too (the
+    stock adapter replaces a call's extra with its own before Python 3.13)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        """The message as it is; the job's fields merged under the call's ``extra``."""
+        own = kwargs.get("extra")
+        kwargs["extra"] = {**(self.extra or {}), **own} if own else self.extra
+        return msg, kwargs

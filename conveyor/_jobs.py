@@ -22,6 +22,7 @@ from conveyor._names import check_no_control, check_queue
 from conveyor._retries import Backoff
 from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
+from conveyor.middleware import Enqueueing
 from conveyor.store.protocol import NewJob
 
 if TYPE_CHECKING:
@@ -302,8 +303,15 @@ class JobDefinition(Generic[P, R]):
         notify_url = check_notify_url(options.get("notify_url"), self.app.webhook_allow)
         run_at = _run_at(options.get("run_at"))
         start_by, expires_in = _start_deadline(options, run_at)
+        queue = check_queue(options.get("queue", self.options.queue))
+        meta: dict[str, Any] = {} if notify_url is None else {"notify_url": notify_url}
+        if self.app.middleware:
+            seen = Enqueueing(self.name, queue, tenant)
+            self.app.middleware.enqueue(seen)
+            if seen.headers:
+                meta["headers"] = seen.headers
         return NewJob(
-            queue=check_queue(options.get("queue", self.options.queue)),
+            queue=queue,
             name=self.name,
             args_json=args_json,
             max_attempts=self.options.max_attempts,
@@ -319,7 +327,7 @@ class JobDefinition(Generic[P, R]):
             rate_key=rate_key,
             rate_max=self.options.rate.max if self.options.rate else None,
             rate_per=self.options.rate.seconds if self.options.rate else None,
-            meta_json="{}" if notify_url is None else json.dumps({"notify_url": notify_url}),
+            meta_json=json.dumps(meta) if meta else "{}",
             start_by=start_by,
             expires_in=expires_in,
         )

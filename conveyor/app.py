@@ -36,6 +36,7 @@ from conveyor._webhooks import webhook_allow as check_webhook_allow
 from conveyor._webhooks import webhook_settings
 from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.middleware import Middleware, MiddlewareChain
 from conveyor.pipelines.declare import Pipeline
 from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.workflow import Workflow
@@ -93,6 +94,9 @@ class Conveyor(Watching):
     all. See docs/workers.md, "Timeouts".
 
     ``max_output_bytes`` bounds what one job may stream with ``ctx.emit`` (1 MiB by default).
+
+    ``middleware`` (instances of :class:`~conveyor.middleware.Middleware` subclasses) run
+    around every enqueue and every attempt, first one outermost. See docs/observability.md.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class Conveyor(Watching):
         webhook_allow: Sequence[str] | None = None,
         webhook_timeout: Duration | None = None,
         default_timeout: Duration | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.schema = schema
@@ -138,6 +143,8 @@ class Conveyor(Watching):
         """Seconds each ``notify_url`` POST may take in all."""
         self.default_timeout = check_default_timeout(default_timeout)
         """Seconds every job declared without ``timeout=`` may run (None: no default)."""
+        self.middleware = MiddlewareChain(middleware)
+        """The app's middleware, in order, with their error counts."""
         self.jobs: dict[str, JobDefinition[Any, Any]] = {}
         self.subscribers: dict[str, list[JobDefinition[Any, Any]]] = {}
         """The job types subscribed to each event (``@app.job(on=...)``), in declaration order."""

@@ -169,3 +169,11 @@ class StageJobRetryError(ConfigurationError):
 class ResumeRefusedError(ConveyorError):
     """A resume would reuse a stored output that no longer fits the code, or the run cannot
     be resumed as asked; nothing was written. The message names the stage to resume from."""
+
+
+class MiddlewareError(ConveyorError):
+    """A middleware's ``around_attempt`` raised before the attempt ran (or never ran it).
+
+    Recorded as the attempt's error, which is then retried by the job's policy like any
+    failure; the message names the middleware and its exception.
+    """

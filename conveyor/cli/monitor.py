@@ -18,11 +18,11 @@ from types import FrameType
 import click
 
 from conveyor._durations import to_seconds
+from conveyor._logformat import setup_logging
 from conveyor.cli import render
 from conveyor.cli.options import Target, json_option, target_options
 from conveyor.errors import ConfigurationError, StoreUnavailableError
 from conveyor.monitor.service import Monitor, TickReport
-from conveyor.worker.child import setup_logging
 
 log = logging.getLogger("conveyor.monitor")
 

@@ -8,6 +8,7 @@ import click
 
 from conveyor._durations import to_seconds
 from conveyor._loading import load_app
+from conveyor._logformat import LOG_FORMAT_ENV, check_log_format
 from conveyor.cli.options import APP_ENV, URL_ENV
 from conveyor.errors import ConfigurationError
 
@@ -81,10 +82,25 @@ def parse_processes(text: str) -> tuple[int, int | None]:
               help="Fire the app's schedules from each process (each slot runs once overall).")
 @click.option("--monitor/--no-monitor", default=True, show_default=True,
               help="Run the monitor (one process in the cluster is active at a time).")
+@click.option("--log-format", envvar=LOG_FORMAT_ENV, metavar="text|json",
+              help="Log lines as text, or as JSON objects one per line, job fields included "
+              f"[env {LOG_FORMAT_ENV}; default: text].")
+@click.option("--health-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve /livez and /readyz on this port (unauthenticated).")
+@click.option("--health-host", default="0.0.0.0", show_default=True, metavar="ADDRESS",
+              help="The address the health probes listen on.")
+@click.option("--health-stall", default="10", show_default=True, metavar="DURATION",
+              help="How long a process's event loop may not run before /livez fails.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="Serve Prometheus metrics on /metrics at this port (needs prometheus-client).")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True, metavar="ADDRESS",
+              help="The address the metrics listen on.")
 def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
            concurrency: int, processes: str, scale_wait: str, scale_cooldown: str,
            max_jobs_per_process: int | None, max_memory: float | None, lease: str,
-           drain_timeout: str, burst: bool, scheduler: bool, monitor: bool) -> None:
+           drain_timeout: str, burst: bool, scheduler: bool, monitor: bool,
+           log_format: str | None, health_port: int | None, health_host: str,
+           health_stall: str, metrics_port: int | None, metrics_host: str) -> None:
     """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
 
     Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
@@ -97,6 +113,8 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
             "which app should the worker run? pass it as `conveyor worker myapp:app`, with "
             f"--app myapp:app, or set {APP_ENV}=myapp:app"
         )
+    # The child processes read the format from the environment, as they read the URL.
+    os.environ[LOG_FORMAT_ENV] = check_log_format(log_format)
     if url:
         # The worker's child processes import the app themselves and read CONVEYOR_URL.
         os.environ[URL_ENV] = url
@@ -104,6 +122,11 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
     load_app(spec)
 
     from conveyor.worker import WorkerConfig, run_worker
+
+    if metrics_port is not None:
+        from conveyor.worker.metrics import prometheus
+
+        prometheus()  # missing the optional package: say so now, in one line
 
     queue_names, queue_slots = parse_queues(queues)
     config = WorkerConfig(
@@ -121,5 +144,10 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
         burst=burst,
         scheduler=scheduler,
         monitor=monitor,
+        health_port=health_port,
+        health_host=health_host,
+        health_stall=to_seconds(health_stall, what="--health-stall"),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     click.get_current_context().exit(run_worker(spec, config))

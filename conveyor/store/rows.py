@@ -87,6 +87,8 @@ def claimed_from_row(row: tuple[Any, ...]) -> ClaimedJob:
         started_at=row[10],
         created_at=row[11],
         meta_json=row[12],
+        run_at=row[13],
+        tenant=row[14],
     )
 
 

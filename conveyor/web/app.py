@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from conveyor.errors import ConveyorError
 from conveyor.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -24,6 +27,7 @@ from conveyor.web.auth import (
 )
 from conveyor.web.events import StreamLimits
 from conveyor.web.forms import read_form
+from conveyor.web.metrics import ClusterMetrics
 from conveyor.web.pages_common import NO_STORE_HEADERS, SECURITY_HEADERS
 from conveyor.web.throttle import AttemptLimiter, TooManyAttempts
 from conveyor.web.web_context import ApiError, WebContext, make_templates
@@ -78,6 +82,8 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/login", _login_page(context), methods=["GET", "POST"], name="login"),
         Route("/logout", _logout, methods=["POST"], name="logout"),
+        Route("/healthz", _healthz, methods=["GET"], name="healthz"),
+        Route("/metrics", ClusterMetrics(context).endpoint, methods=["GET"], name="metrics"),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
         *api_routes(context),
         *run_api_routes(context),
@@ -91,8 +97,26 @@ def create_app(
     return web
 
 
+HEALTHZ_TIMEOUT = 2.0
+"""Seconds the store has to answer ``/healthz``."""
+
+
+async def _healthz(request: Request) -> Response:
+    """Unauthenticated up/down for load balancers: 200 when the store answers a read in
+    time, else 503. It says nothing else (no version, no counts, no error text)."""
+    context: WebContext = request.app.state.context
+    try:
+        # A primary-key read: the cheapest real round trip to the store.
+        await asyncio.wait_for(run_in_threadpool(context.store.get_job, 0), HEALTHZ_TIMEOUT)
+    except (TimeoutError, ConveyorError, OSError):
+        return JSONResponse({"status": "down"}, status_code=503, headers=NO_STORE_HEADERS)
+    return JSONResponse({"status": "up"}, headers=NO_STORE_HEADERS)
+
+
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(f"{request.scope.get('root_path', '')}/api") or (
+    root = request.scope.get("root_path", "")
+    # A scraper of /metrics wants a status it can report, not a login page.
+    return request.url.path.startswith((f"{root}/api", f"{root}/metrics")) or (
         "application/json" in request.headers.get("accept", "")
         and "text/html" not in request.headers.get("accept", "")
     )

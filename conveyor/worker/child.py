@@ -19,6 +19,7 @@ import threading
 from dataclasses import asdict
 
 from conveyor._loading import load_app
+from conveyor._logformat import setup_logging
 from conveyor.errors import ConveyorError
 from conveyor.worker.claim_loop import WorkerProcess
 from conveyor.worker.config import WorkerConfig
@@ -36,16 +37,6 @@ def decode_config(text: str) -> WorkerConfig:
     raw = json.loads(text)
     raw["queues"] = tuple(raw["queues"])
     return WorkerConfig(**raw)
-
-
-def setup_logging(worker_id: str) -> None:
-    """Log to stderr with the worker id, at CONVEYOR_LOG_LEVEL (default INFO)."""
-    level = os.environ.get("CONVEYOR_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{worker_id}] %(name)s: %(message)s",
-    )
 
 
 async def _serve(worker: WorkerProcess) -> int:
@@ -84,8 +75,13 @@ def exit_process(code: int) -> None:
     """Flush output and leave at once.
 
     Threads of sync jobs that ignored their deadline cannot be joined, so a normal interpreter
-    exit could hang on them; everything that matters was written before this point.
+    exit could hang on them; everything that matters was written before this point, but the
+    spans a tracing middleware still buffers (the SDK flushes them at exit, which this skips).
     """
+    if "conveyor.otel" in sys.modules:  # the app traces: export the spans still buffered
+        from conveyor.otel import flush_spans
+
+        flush_spans()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

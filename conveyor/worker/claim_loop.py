@@ -24,7 +24,10 @@ from conveyor.store.protocol import AsyncStore, ClaimParams, ClaimRound, Complet
 from conveyor.worker.completer import MAX_RETRY_PAUSE, Completer
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.executor import Executor, Running, StopReason
+from conveyor.worker.health import Progress, StampWriter
 from conveyor.worker.heartbeat import Heartbeat, ProgressReporter
+from conveyor.worker.joblog import JobLog
+from conveyor.worker.metrics import worker_metrics
 from conveyor.worker.periodic import sleep_or_stop
 from conveyor.worker.pruner import Pruner
 from conveyor.worker.recycle import Recycler
@@ -84,6 +87,8 @@ class WorkerProcess:
             if config.max_jobs_per_process is not None or config.max_memory_mb is not None
             else None
         )
+        self.progress = Progress(claim=time.monotonic())
+        """When the claim loop and the heartbeat last made progress (for ``/livez``)."""
 
     # -- control ------------------------------------------------------------------------------
 
@@ -135,6 +140,7 @@ class WorkerProcess:
             self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
+            builtins=(JobLog(), *filter(None, [worker_metrics()])),
         )
         info = WorkerInfo(
             id=self.worker_id,
@@ -168,6 +174,15 @@ class WorkerProcess:
             ),
         ]
         services += self._background_services(self._stop_services)
+        if self.config.health_dir is not None:
+            stamps = StampWriter(
+                self.config.health_dir, self.worker_id, self.progress,
+                lambda: heartbeat.last_renewed,
+            )
+            services.append(asyncio.create_task(
+                stamps.run(self._stop_services),
+                name="conveyor-health",
+            ))
         self.app.add_wakeup(self.wake)
         try:
             await self._claim_loop(store, executor)
@@ -261,9 +276,13 @@ class WorkerProcess:
         completer = self._completer
         failures = 0
         while not self._stopping:
+            self.progress.claim = time.monotonic()
             if not self._open_groups(executor):
                 self._slot_freed.clear()
+                # Every slot is busy: nothing to claim, so the loop's age says nothing.
+                self.progress.slots_full = True
                 await self._slot_freed.wait()
+                self.progress.slots_full = False
                 continue
             if (
                 self.total_slots - len(executor.running) < self.total_slots // 2

@@ -52,6 +52,18 @@ class WorkerConfig:
     monitor: bool = True
     """Run the monitor in each process (one is active at a time, through a lease), unless the
     app's monitor is disabled (``app.configure_monitor(enabled=False)``)."""
+    health_port: int | None = None
+    """Serve ``/livez`` and ``/readyz`` on this port (from the supervisor), or None."""
+    health_host: str = "0.0.0.0"
+    """The address the health probes listen on (all interfaces: a kubelet calls the pod's IP)."""
+    health_stall: float = 10.0
+    """Seconds a process's event loop may go without running before ``/livez`` fails."""
+    health_dir: str | None = None
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on this port (from the supervisor), or None."""
+    metrics_host: str = "0.0.0.0"
+    """The address the metrics listen on."""
+    """Where the processes write their health stamps (set by the supervisor)."""
     worker_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -92,6 +104,20 @@ class WorkerConfig:
             raise ConfigurationError(f"lease must be at least 1 second, got {self.lease}")
         if self.drain_timeout < 0:
             raise ConfigurationError(f"drain_timeout must be 0 or more, got {self.drain_timeout}")
+        if self.health_port is not None and (
+            isinstance(self.health_port, bool) or not 1 <= self.health_port <= 65535
+        ):
+            raise ConfigurationError(
+                f"--health-port must be a port number from 1 to 65535, got {self.health_port}"
+            )
+        if self.metrics_port is not None and (
+            isinstance(self.metrics_port, bool) or not 1 <= self.metrics_port <= 65535
+        ):
+            raise ConfigurationError(
+                f"--metrics-port must be a port number from 1 to 65535, got {self.metrics_port}"
+            )
+        if self.health_stall <= 0:
+            raise ConfigurationError(f"health_stall must be positive, got {self.health_stall}")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval must be positive, got {self.poll_interval}")
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import enum
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from conveyor._context import JobContext
@@ -32,12 +34,23 @@ from conveyor._lifecycle import (
     decide,
 )
 from conveyor.app import Conveyor
-from conveyor.errors import ArgumentError, ConveyorError, UnknownJobError
+from conveyor.errors import ArgumentError, ConveyorError, MiddlewareError, UnknownJobError
+from conveyor.middleware import AttemptEnd, AttemptStart, AttemptStatus, Middleware
 from conveyor.pipelines.graph import node_args
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
 
 log = logging.getLogger("conveyor.worker")
+
+_STATUS = {
+    CompletionKind.SUCCEEDED: AttemptStatus.SUCCEEDED,
+    CompletionKind.RETRY: AttemptStatus.RETRYING,
+    CompletionKind.DEAD: AttemptStatus.DEAD,
+    CompletionKind.CANCELLED: AttemptStatus.CANCELLED,
+    CompletionKind.RELEASED: AttemptStatus.RELEASED,
+    CompletionKind.LOST: AttemptStatus.RETRYING,
+    CompletionKind.SNOOZED: AttemptStatus.SNOOZED,
+}
 
 
 class StopReason(enum.Enum):
@@ -59,6 +72,9 @@ class Running:
     in_run: bool = False
     """The job belongs to a pipeline or workflow run: its completion advances the run."""
     started: float = field(default_factory=time.monotonic)
+    meta: dict[str, Any] = field(default_factory=dict)
+    ended: bool = False
+    """The attempt's end was decided (its completion queued, or nothing to write)."""
 
 
 class Executor:
@@ -72,6 +88,7 @@ class Executor:
         concurrency: int,
         on_finished: Callable[[Running], None],
         on_stuck_thread: Callable[[Running], None],
+        builtins: Sequence[Middleware] = (),
     ) -> None:
         self.app = app
         self._store = app.async_store
@@ -82,6 +99,8 @@ class Executor:
         self._on_finished = on_finished
         self._on_stuck_thread = on_stuck_thread
         self.completed = 0
+        self.middleware = app.middleware.with_first(*builtins)
+        """The app's middleware behind the worker's own (``builtins``, e.g. the job log)."""
 
     def start(self, job: ClaimedJob) -> Running:
         """Begin an attempt in a new task."""
@@ -106,6 +125,22 @@ class Executor:
 
     async def _attempt(self, run: Running) -> None:
         job = run.job
+        run.ctx = self._context(run)
+        start = AttemptStart(run.ctx, run_at=job.run_at, started_at=job.started_at)
+        try:
+            await self.middleware.attempt(start, partial(self._run, run), partial(self._fail, run))
+        except asyncio.CancelledError:
+            # Stopped inside a middleware, outside the handler: end the attempt as the
+            # handler's own stop would have (unless the handler already ended it).
+            if not run.ended:
+                self._end(run, None if run.stop_reason is StopReason.LOST else Released(), 0.0)
+        finally:
+            self.running.pop(job.id, None)
+        self._on_finished(run)
+
+    async def _run(self, run: Running) -> AttemptEnd:
+        """The attempt itself, innermost in the middleware chain."""
+        began = time.monotonic()
         outcome: Outcome | Settled | Lost | None
         try:
             outcome = await self._outcome(run)
@@ -113,25 +148,77 @@ class Executor:
             outcome = None if run.stop_reason is StopReason.LOST else Released()
             if run.ctx is not None and not run.in_thread:
                 await _rollback_async(run.ctx)
-        finally:
-            self.running.pop(job.id, None)
+        return self._end(run, outcome, time.monotonic() - began)
+
+    async def _fail(self, run: Running, error: MiddlewareError) -> AttemptEnd:
+        """A middleware stopped the attempt before it ran: a failure with its error."""
+        return self._end(run, Raised(error), 0.0)
+
+    def _end(
+        self, run: Running, outcome: Outcome | Settled | Lost | None, duration: float
+    ) -> AttemptEnd:
+        """Queue the attempt's completion (at once: middleware after it delays nothing)."""
+        job = run.job
+        run.ended = True
+        if outcome is None:
+            return AttemptEnd(AttemptStatus.LOST, duration)
         if isinstance(outcome, Lost):
             log.warning("job %s: %s; its lease decides what happens next", job.id, outcome.reason)
-        elif isinstance(outcome, Settled):
-            self.completed += 1
-        elif outcome is not None:
-            definition = self.app.jobs.get(job.name)
-            options = definition.options if definition else JobOptions()
-            # The backoff is drawn only for an attempt that may be retried.
-            delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
-            self.completer.add(_in_run(decide(job, options, outcome, delay), run.in_run))
-            self.completed += 1
-        self._on_finished(run)
+            return AttemptEnd(AttemptStatus.LOST, duration, error_message=outcome.reason)
+        self.completed += 1
+        if isinstance(outcome, Settled):
+            return AttemptEnd(AttemptStatus.SUCCEEDED, duration)
+        definition = self.app.jobs.get(job.name)
+        options = definition.options if definition else JobOptions()
+        # The backoff is drawn only for an attempt that may be retried.
+        delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
+        completion = _in_run(decide(job, options, outcome, delay), run.in_run)
+        self.completer.add(completion)
+        error = completion.error
+        return AttemptEnd(
+            _STATUS[completion.kind],
+            duration,
+            error_type=None if error is None else error.type,
+            error_message=None if error is None else error.message,
+            timed_out=isinstance(outcome, TimedOut),
+            retry_at=(
+                time.time() + completion.retry_delay
+                if completion.kind in (CompletionKind.RETRY, CompletionKind.SNOOZED) else None
+            ),
+        )
+
+    def _context(self, run: Running) -> JobContext:
+        """The handler's context, built before the middleware chain so middleware sees it."""
+        job = run.job
+        meta: dict[str, Any] = json.loads(job.meta_json) if job.meta_json != "{}" else {}
+        run.meta = meta
+        definition = self.app.jobs.get(job.name)
+        timeout = job.timeout
+        if timeout is None and definition is not None:
+            timeout = definition.options.timeout
+        ctx = JobContext(
+            job_id=job.id,
+            name=job.name,
+            queue=job.queue,
+            attempt=job.attempt,
+            max_attempts=job.max_attempts,
+            deadline=None if timeout is None else time.time() + timeout,
+            worker_id=self.worker_id,
+            created_at=job.created_at,
+            tenant=job.tenant,
+            _token=job.token,
+            _max_output_bytes=self.app.max_output_bytes,
+        )
+        if meta:
+            ctx.schedule, ctx.slot = meta.get("schedule"), meta.get("slot")
+            headers = meta.get("headers")
+            if isinstance(headers, dict):
+                ctx.headers = headers
+        return ctx
 
     async def _outcome(self, run: Running) -> Outcome | Settled | Lost:
         job = run.job
-        meta: dict[str, Any] = json.loads(job.meta_json) if job.meta_json != "{}" else {}
-        own = node_args(meta)  # a workflow node's arguments live in its meta
+        own = node_args(run.meta)  # a workflow node's arguments live in its meta
         run.in_run = own is not None
         try:
             definition = self.app.get(job.name)
@@ -141,20 +228,7 @@ class Executor:
             log.error("job %s (%s) cannot be decoded: %s", job.id, job.name, exc)
             return Undecodable(exc)
         timeout = job.timeout if job.timeout is not None else definition.options.timeout
-        run.ctx = JobContext(
-            job_id=job.id,
-            name=job.name,
-            queue=job.queue,
-            attempt=job.attempt,
-            max_attempts=job.max_attempts,
-            deadline=None if timeout is None else time.time() + timeout,
-            worker_id=self.worker_id,
-            created_at=job.created_at,
-            _token=job.token,
-            _max_output_bytes=self.app.max_output_bytes,
-        )
-        if meta:
-            run.ctx.schedule, run.ctx.slot = meta.get("schedule"), meta.get("slot")
+        assert run.ctx is not None
         if definition.is_async:
             run.ctx._open_transaction_async = self._store.begin
             run.ctx._async_store = self._store
@@ -203,7 +277,9 @@ class Executor:
             outcome = _call_sync(definition.fn, ctx, kwargs)
             return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
 
-        future = loop.run_in_executor(self.pool, call)
+        # In a copy of this task's context: what middleware set around the attempt (a trace
+        # span, say) is current in the handler's thread too, as it is for async handlers.
+        future = loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
         if timeout is None:
             return await future
         try:

@@ -7,6 +7,7 @@ past its lease and the job rescued). Progress has its own faster loop, :class:`P
 from __future__ import annotations
 
 import logging
+import time
 
 from conveyor.models import WorkerInfo
 from conveyor.store.protocol import AsyncStore, HeartbeatParams
@@ -31,6 +32,8 @@ class Heartbeat(PeriodicService):
         self.worker_id = info.id
         self.executor = executor
         self.lease = lease
+        self.last_renewed = time.monotonic()
+        """When the leases were last renewed (monotonic seconds; the health stamp reads it)."""
 
     async def tick(self) -> None:
         """Renew, and stop attempts that lost their job."""
@@ -45,6 +48,7 @@ class Heartbeat(PeriodicService):
         tokens.update((job_id, run.job.token) for job_id, run in running.items())
         held = tuple(tokens.items())
         still_held = await self.store.heartbeat(HeartbeatParams(self.worker_id, held, self.lease))
+        self.last_renewed = time.monotonic()
         for job_id in running:
             if job_id not in still_held and job_id in self.executor.running:
                 log.warning(

@@ -8,6 +8,8 @@ out the lease, and counts the attempt, so a job that kills its process every tim
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -15,17 +17,22 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from types import FrameType
 
 from conveyor._loading import load_app
+from conveyor._logformat import setup_logging
 from conveyor.app import DEFAULT_TIMEOUT_ENV, Conveyor
 from conveyor.errors import ConfigurationError, StoreUnavailableError
+from conveyor.store import open_store
 from conveyor.worker.autoscale import Autoscaler
-from conveyor.worker.child import EXIT_CONFIG, encode_config, setup_logging
+from conveyor.worker.child import EXIT_CONFIG, encode_config
 from conveyor.worker.claim_loop import EXIT_REPLACE, queues_for
 from conveyor.worker.config import WorkerConfig
+from conveyor.worker.health import Child, HealthServer
+from conveyor.worker.metrics import MetricsServer, share_with_children
 
 log = logging.getLogger("conveyor.supervisor")
 
@@ -74,6 +81,13 @@ class Supervisor:
         self.signals = 0
         self.unexpired: list[str] = []
         self.config_error = False
+
+    def children(self) -> list[Child]:
+        """The processes running now (read by the health server's thread)."""
+        return [
+            Child(slot.worker_id, slot.started) for slot in list(self.slots)
+            if slot.proc is not None and slot.proc.poll() is None
+        ]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals += 1
@@ -262,4 +276,30 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
         ",".join(queues_for(app, config)),
         len(app.jobs),
     )
-    return Supervisor(app, app_spec, config).run()
+    with contextlib.ExitStack() as stack:
+        if config.metrics_port is not None:
+            # Set before any child starts: each one's prometheus-client reads it at import.
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-metrics-"))
+            share_with_children(folder)
+            metrics = MetricsServer(config.metrics_host, config.metrics_port, folder)
+            stack.callback(metrics.close)
+            log.info(
+                "metrics on http://%s:%s/metrics", config.metrics_host, config.metrics_port
+            )
+        if config.health_port is not None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-health-"))
+            config = dataclasses.replace(config, health_dir=folder)
+        supervisor = Supervisor(app, app_spec, config)
+        if config.health_port is not None and config.health_dir is not None:
+            health = HealthServer(
+                config.health_host,
+                config.health_port,
+                config.health_dir,
+                supervisor.children,
+                lambda: open_store(app.url, schema=app.schema),
+                stall=config.health_stall,
+                lease=config.lease,
+            )
+            health.start()
+            stack.callback(health.close)
+        return supervisor.run()

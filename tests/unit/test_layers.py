@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "conveyor._signing", "conveyor._args", "conveyor._destinations", "conveyor._durations",
         "conveyor.errors", "conveyor._lifecycle", "conveyor._limits", "conveyor.models",
         "conveyor._names", "conveyor._once", "conveyor._outbound", "conveyor._outbox",
-        "conveyor._retries", "conveyor._unique",
+        "conveyor._retries", "conveyor._unique", "conveyor._logformat",
     )),
     # The store contract, its records and both stores.
     ("store", ("conveyor.store",)),
@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "conveyor._observers",
         "conveyor._events",
         "conveyor._handle", "conveyor._jobs", "conveyor._loading", "conveyor._webhooks",
+        "conveyor.middleware", "conveyor.otel",
         "conveyor._watching", "conveyor.pipelines",
         "conveyor.schedules", "conveyor.schedules.cron", "conveyor.schedules.definition",
         "conveyor.schedules.misfire", "conveyor.schedules.slots", "conveyor.schedules.timing",

@@ -106,6 +106,10 @@ class ClaimedJob:
     started_at: float
     created_at: float
     meta_json: str
+    run_at: float = 0.0
+    """When the job was due (epoch seconds): ``started_at - run_at`` is its wait in the queue."""
+    tenant: str | None = None
+    """Whose work this is (``enqueue(tenant=...)``), for logs and metrics."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from conveyor.store.postgres.run_verbs import completing
 from conveyor.store.postgres.sql import fill_hook, part
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionResult
 
-CLAIMED_COLUMNS = 15
+CLAIMED_COLUMNS = 16
 """Columns claim_jobs.sql returns (the row of ``rows.claimed_from_row`` plus its claim order)."""
 
 

@@ -104,4 +104,4 @@ WHERE j.id = chosen.id
 RETURNING j.id, j.queue, j.name, j.args::text, j.attempt, j.max_attempts, j.token, j.priority,
           j.timeout, extract(epoch FROM j.lease_until)::float8,
           extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.created_at)::float8,
-          j.meta::text, extract(epoch FROM j.run_at)::float8, chosen.pos
+          j.meta::text, extract(epoch FROM j.run_at)::float8, j.tenant, chosen.pos

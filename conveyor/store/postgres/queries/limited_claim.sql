@@ -19,7 +19,7 @@ WITH claimed AS (
     RETURNING j.id, j.queue, j.name, j.args::text, j.attempt, j.max_attempts, j.token,
               j.priority, j.timeout, extract(epoch FROM j.lease_until)::float8,
               extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.created_at)::float8,
-              j.meta::text, extract(epoch FROM j.run_at)::float8
+              j.meta::text, extract(epoch FROM j.run_at)::float8, j.tenant
 ), expired AS (
     DELETE FROM {schema}.conveyor_rate_starts
     WHERE key = ANY(%(keys)s::text[]) AND expires_at <= to_timestamp(%(now)s::float8)

@@ -12,4 +12,4 @@ SET state = 'running',
     progress_message = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, queue, name, args, attempt, max_attempts, token, priority, timeout,
-          lease_until, started_at, created_at, meta, run_at
+          lease_until, started_at, created_at, meta, run_at, tenant

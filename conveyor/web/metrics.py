@@ -1,0 +1,90 @@
+"""The dashboard's ``/metrics``: cluster gauges in the Prometheus text format, behind the
+dashboard's authentication (a read token is enough).
+
+The gauges are the store's own counts (jobs per queue and state, the oldest waiting job's age,
+paused queues, live workers), computed when scraped by this one process, so running more
+workers never multiplies the work. Per-attempt counters live in the workers
+(``conveyor worker --metrics-port``). While the store does not answer (PostgreSQL
+restarting), a scrape gets the last values it read with ``conveyor_store_up 0``, never a 500.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor.errors import ConveyorError
+from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
+from conveyor.web.pages_common import NO_STORE_HEADERS
+from conveyor.web.web_context import WebContext
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STATES = ("queued", "scheduled", "running", "retrying", "dead")
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(name: str, help_text: str, rows: Iterable[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    lines += [f"{name}{labels} {value:g}" for labels, value in rows]
+    return lines
+
+
+def render(stats: list[QueueStats], live_workers: int) -> list[str]:
+    """The gauges' lines (without ``conveyor_store_up``)."""
+    lines = _family(
+        "conveyor_queue_jobs", "Jobs per queue and state.",
+        ((f'{{queue="{_label(s.queue)}",state="{state}"}}', float(getattr(s, state)))
+         for s in stats for state in STATES),
+    )
+    lines += _family(
+        "conveyor_queue_oldest_waiting_seconds",
+        "Age of the oldest job waiting to run in each queue (0 when none waits).",
+        ((f'{{queue="{_label(s.queue)}"}}', s.oldest_queued_age or 0.0) for s in stats),
+    )
+    lines += _family(
+        "conveyor_queue_paused", "1 while the queue is paused.",
+        ((f'{{queue="{_label(s.queue)}"}}', 1.0 if s.paused else 0.0) for s in stats),
+    )
+    lines += _family(
+        "conveyor_workers_live", "Worker processes seen recently.", [("", float(live_workers))]
+    )
+    return lines
+
+
+class ClusterMetrics:
+    """Reads the gauges on each scrape, keeping the last good ones for when the store fails."""
+
+    def __init__(self, context: WebContext) -> None:
+        self.context = context
+        self._last: list[str] = []
+        self._lock = threading.Lock()
+
+    def _read(self) -> list[str]:
+        store = self.context.store
+        stats = store.queue_stats()
+        live = len(store.live_workers(stale_after=LIVE_AFTER_SECONDS))
+        return render(stats, live)
+
+    async def endpoint(self, request: Request) -> Response:
+        """``GET /metrics``: 401 without a principal, else the gauges."""
+        await self.context.principal(request)
+        try:
+            lines = await run_in_threadpool(self._read)
+            up = 1
+            with self._lock:
+                self._last = lines
+        except ConveyorError:
+            up = 0
+            with self._lock:
+                lines = self._last
+        lines = [*lines, *_family("conveyor_store_up", "1 when the store answered this scrape.",
+                                  [("", float(up))])]
+        return Response("\n".join(lines) + "\n", media_type=CONTENT_TYPE,
+                        headers=NO_STORE_HEADERS)

@@ -1,0 +1,70 @@
+"""The dashboard's unauthenticated ``/healthz``: up or down, and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from conveyor import Conveyor
+
+from .conftest import Served
+
+
+def test_healthz_needs_no_token_and_says_only_up(served: Served) -> None:
+    answer = served.anonymous.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "up"}
+    assert answer.headers["cache-control"].startswith("no-store")
+    # Still no way in anywhere else without a token.
+    assert served.anonymous.get("/api/health").status_code == 401
+
+
+def test_healthz_is_down_when_the_store_does_not_answer(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    served = serve(Conveyor(f"sqlite:///{tmp_path / 'conveyor.db'}"))
+    # Point the app at a PostgreSQL that is not there (port 1 on the loopback refuses).
+    served.app.close()
+    served.app.url = "postgresql://postgres@127.0.0.1:1/nothing"
+    answer = served.anonymous.get("/healthz")
+    assert (answer.status_code, answer.json()) == (503, {"status": "down"})
+
+
+def test_metrics_need_a_token_and_a_read_token_is_enough(served: Served) -> None:
+    served.app.enqueue("echo", text="x")
+    served.app.enqueue("add", x=1, y=2)
+    denied = served.anonymous.get("/metrics")
+    assert denied.status_code == 401 and denied.json()["error"] == "unauthenticated"
+    answer = served.reader.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in answer.text.splitlines() if line and not line.startswith("#")
+    }
+    assert values['conveyor_queue_jobs{queue="io",state="queued"}'] == 1
+    assert values['conveyor_queue_jobs{queue="default",state="queued"}'] == 1
+    assert values['conveyor_queue_jobs{queue="default",state="dead"}'] == 0
+    assert values["conveyor_workers_live"] == 0
+    assert values["conveyor_store_up"] == 1
+
+
+def test_metrics_keep_the_last_values_while_the_store_is_down(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    app = Conveyor(f"sqlite:///{tmp_path / 'conveyor.db'}")
+
+    @app.job(queue="q")
+    def job(ctx: object) -> None:
+        pass
+
+    served = serve(app)
+    job.enqueue()
+    first = served.reader.get("/metrics").text
+    assert 'conveyor_queue_jobs{queue="q",state="queued"} 1' in first
+    served.app.close()
+    served.app.url = "postgresql://postgres@127.0.0.1:1/nothing"
+    answer = served.reader.get("/metrics")
+    assert answer.status_code == 200
+    assert 'conveyor_queue_jobs{queue="q",state="queued"} 1' in answer.text
+    assert "conveyor_store_up 0" in answer.text
