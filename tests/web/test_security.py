@@ -22,8 +22,9 @@ from conveyor.web.auth import SESSION_COOKIE
 from .conftest import ADMIN_TOKEN, Served, make_app
 
 SECRET = "TOP-SECRET-ARGUMENT-7f3a"
-PUBLIC = {"/login"}
-"""Paths that answer without credentials (static files are a Mount, not listed)."""
+PUBLIC = {"/login", "/healthz"}
+"""Paths that answer without credentials (static files are a Mount, not listed). ``/healthz``
+says only up or down (tests/web/test_healthz.py checks that it reveals nothing else)."""
 
 
 def routes(served: Served) -> Iterator[tuple[str, str]]:
@@ -61,7 +62,7 @@ def with_secret(served: Served) -> Served:
 def refused_for_lack_of_credentials(method: str, path: str, response: httpx.Response) -> None:
     where = f"{method} {path}"
     assert SECRET not in response.text, where
-    if path.startswith("/api/"):
+    if path.startswith("/api/") or path == "/metrics":  # a scraper gets a status, not a page
         assert response.status_code == 401, (where, response.status_code, response.text)
         assert response.json()["error"] == "unauthenticated", where
     else:
