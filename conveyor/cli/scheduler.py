@@ -16,12 +16,12 @@ from contextlib import suppress
 
 import click
 
+from conveyor._logformat import setup_logging
 from conveyor._scaling import SCHEDULER_LEASE
 from conveyor.app import Conveyor
 from conveyor.cli.options import Target, target_options
 from conveyor.errors import StoreUnavailableError
 from conveyor.monitor.service import default_holder
-from conveyor.worker.child import setup_logging
 
 log = logging.getLogger("conveyor.scheduler")
 
