@@ -6,7 +6,7 @@ import asyncio
 
 from store_helpers import NAMES, claim, claim_one, insert, insert_one, new_job
 
-from conveyor.models import JobState
+from conveyor.models import COUNT_CAP, JobState
 from conveyor.store import Store, open_async_store
 
 # -- pause and resume --------------------------------------------------------------------------
@@ -172,3 +172,17 @@ def test_count_ahead_orders_equal_priority_by_run_at(store: Store) -> None:
     assert store.count_ahead(late, 100) == 1
     # Claims agree with the count.
     assert claim_one(store).id == early
+
+
+def test_queue_counts_stop_at_the_cap_and_say_so(store: Store) -> None:
+    # One queue deeper than the cap, one shallow: only the deep count is a lower bound.
+    insert(store, *[new_job(queue="deep") for _ in range(COUNT_CAP + 3)])
+    insert(store, new_job(queue="shallow"), new_job(queue="shallow"))
+    stats = {s.queue: s for s in store.queue_stats()}
+    deep, shallow = stats["deep"], stats["shallow"]
+    assert (deep.queued, deep.at_least, deep.approximate) == (COUNT_CAP, ("queued",), True)
+    assert deep.shown("queued") == "10,000+" and deep.shown("running") == "0"
+    assert (shallow.queued, shallow.at_least, shallow.approximate) == (2, (), False)
+    assert deep.waiting_names == (NAMES[0],) and deep.oldest_queued_age is not None
+    assert store.queue_depth("deep", 50) == 50
+    assert store.queue_depth("shallow", 50) == 2
