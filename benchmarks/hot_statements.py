@@ -11,7 +11,9 @@ It creates a database ``conveyor_hot_<pid>`` on ``HOT_PG_URL`` (default the loca
 ANALYZEs, then times each statement as this checkout writes it ("new": on a connection that
 starts with ``jit=off``, as Conveyor's do now) and as ``REV`` (default ``main``) wrote it
 ("old": the old SQL text, read with ``git show``, on a connection with the server's default JIT
-setting), alternating old and new in every run. The database is dropped at the end.
+setting), alternating old and new in every run. Then the dashboard overview as this checkout
+reads it: a first view, and a refresh with the charts' ended buckets cached. The database is
+dropped at the end.
 """
 
 from __future__ import annotations
@@ -80,6 +82,30 @@ def timed(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any], claim
     return (time.perf_counter() - start) * 1000.0
 
 
+def overview(url: str, runs: int) -> None:
+    """The dashboard overview with this checkout: a first view (nothing cached) and a
+    refresh (the charts' ended buckets cached), milliseconds, medians of ``runs``."""
+    from conveyor.web.pages_overview import read_overview
+    from conveyor.web.series_cache import SeriesCache
+
+    store = PostgresStore(url)
+    try:
+        warm = SeriesCache()
+        read_overview(store, warm)
+        first, refresh = [], []
+        for _ in range(runs):
+            start = time.perf_counter()
+            read_overview(store, SeriesCache())
+            first.append((time.perf_counter() - start) * 1000.0)
+            start = time.perf_counter()
+            read_overview(store, warm)
+            refresh.append((time.perf_counter() - start) * 1000.0)
+        print(f"overview: first view {statistics.median(first):.1f} ms, refresh "
+              f"{statistics.median(refresh):.1f} ms (this checkout, medians of {runs})")
+    finally:
+        store.close()
+
+
 def main() -> None:
     """Parse the arguments, build the table, time each statement and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -120,6 +146,7 @@ def main() -> None:
             print(f"{name:<14} {o:>9.2f} {n:>9.2f} {o / n:>6.1f}x")
         old_conn.close()
         new_conn.close()
+        overview(url, args.runs)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
