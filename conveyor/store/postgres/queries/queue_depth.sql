@@ -1,23 +1,26 @@
 -- Bounded: stops counting at %(cap)s, so a deep backlog costs no more than a shallow one. Each
--- half reads its ready index in order (the ORDER BY), never a table scan that stops early.
+-- waiting state is one range of conveyor_jobs_waiting (queue, state, run_at), read index-only
+-- and in its order (the ORDER BY), never a table scan that stops early: where waiting jobs are
+-- sparse (a backlog behind millions of kept finished rows) that scan would read the table.
 SELECT least(%(cap)s, (
     SELECT COUNT(*) FROM (
-        SELECT 1
-        FROM {schema}.conveyor_jobs
-        WHERE queue = %(queue)s
-          AND state IN ('queued', 'scheduled', 'retrying')
-          AND limit_key IS NULL AND rate_key IS NULL
-        ORDER BY priority DESC, run_at, id
+        SELECT 1 FROM {schema}.conveyor_jobs
+        WHERE queue = %(queue)s AND state = 'queued'
+        ORDER BY queue, state, run_at
         LIMIT %(cap)s
-    ) AS plain
+    ) AS queued
 ) + (
     SELECT COUNT(*) FROM (
-        SELECT 1
-        FROM {schema}.conveyor_jobs
-        WHERE queue = %(queue)s
-          AND state IN ('queued', 'scheduled', 'retrying')
-          AND (limit_key IS NOT NULL OR rate_key IS NOT NULL)
-        ORDER BY priority DESC, run_at, id
+        SELECT 1 FROM {schema}.conveyor_jobs
+        WHERE queue = %(queue)s AND state = 'scheduled'
+        ORDER BY queue, state, run_at
         LIMIT %(cap)s
-    ) AS limited
+    ) AS scheduled
+) + (
+    SELECT COUNT(*) FROM (
+        SELECT 1 FROM {schema}.conveyor_jobs
+        WHERE queue = %(queue)s AND state = 'retrying'
+        ORDER BY queue, state, run_at
+        LIMIT %(cap)s
+    ) AS retrying
 ))
