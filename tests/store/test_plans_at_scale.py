@@ -30,7 +30,7 @@ from conveyor.store.postgres.plans import is_single
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, HeartbeatParams
 from conveyor.web.pages_overview import read_overview
 
-ROWS = 300_000
+ROWS = 150_000
 """Jobs in the generated table: enough that a scan costs far more than an index probe."""
 
 QUEUES = ("emails", "reports", "images")
