@@ -6,7 +6,7 @@ dashboard overview's verbs run through a driver that first asks ``EXPLAIN (FORMA
 each statement they send. A sequential scan of ``conveyor_jobs`` fails the test, and so does
 JIT compilation (Conveyor's sessions start with ``jit=off``, whatever the server's setting).
 
-On SQLite, ``EXPLAIN QUERY PLAN`` of the worker's claim and ``next_due`` must not scan the
+On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
 table either.
 """
 
@@ -230,7 +230,7 @@ def _scheduler_rounds(store: PostgresStore) -> None:
 SQLITE_ROWS = 50_000
 
 
-def test_sqlite_claim_and_next_due_use_indexes(tmp_path: Path) -> None:
+def test_sqlite_claim_next_due_and_counts_use_indexes(tmp_path: Path) -> None:
     from conveyor.store.sqlite import SQLiteStore
     from conveyor.store.sqlite.connection import query
 
@@ -246,7 +246,7 @@ def test_sqlite_claim_and_next_due_use_indexes(tmp_path: Path) -> None:
         )
         conn.execute("ANALYZE")
         problems = []
-        for name in ("claim_jobs", "next_due"):
+        for name in ("claim_jobs", "next_due", "queue_counts", "waiting_names"):
             sql = query(name)
             rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", _sqlite_params(sql)).fetchall()
             problems += [

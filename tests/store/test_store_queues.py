@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from store_helpers import NAMES, claim, claim_one, insert, insert_one, new_job
+from store_helpers import NAMES, claim, claim_one, complete, insert, insert_one, new_job
 
 from conveyor.models import COUNT_CAP, JobState
 from conveyor.store import Store, open_async_store
+from conveyor.store.protocol import CompletionKind
 
 # -- pause and resume --------------------------------------------------------------------------
 
@@ -186,3 +187,23 @@ def test_queue_counts_stop_at_the_cap_and_say_so(store: Store) -> None:
     assert deep.waiting_names == (NAMES[0],) and deep.oldest_queued_age is not None
     assert store.queue_depth("deep", 50) == 50
     assert store.queue_depth("shallow", 50) == 2
+
+
+def test_waiting_names_lists_each_queues_due_names_once(store: Store) -> None:
+    # Several names per queue and several queues, in every waiting state; only due ones count.
+    insert(
+        store,
+        new_job(name=NAMES[0], queue="a"),
+        new_job(name=NAMES[0], queue="a"),
+        new_job(name=NAMES[1], queue="a"),
+        new_job(name=NAMES[1], queue="b", delay=3600),  # scheduled, not due
+        new_job(name=NAMES[0], queue="c"),
+    )
+    [job] = claim(store, queues=("c",))
+    complete(store, job, CompletionKind.RETRY, retry_delay=0.0)  # retrying, due now
+    insert(store, new_job(name=NAMES[2], queue="c", delay=3600))
+    stats = {s.queue: s for s in store.queue_stats()}
+    assert stats["a"].waiting_names == tuple(sorted(NAMES[:2]))
+    assert stats["b"].waiting_names == () and stats["b"].scheduled == 1
+    assert stats["c"].waiting_names == (NAMES[0],)
+    assert (stats["c"].queued, stats["c"].scheduled, stats["c"].retrying) == (1, 1, 0)
