@@ -185,6 +185,9 @@ def test_queue_counts_stop_at_the_cap_and_say_so(store: Store) -> None:
     assert deep.shown("queued") == "10,000+" and deep.shown("running") == "0"
     assert (shallow.queued, shallow.at_least, shallow.approximate) == (2, (), False)
     assert deep.waiting_names == (NAMES[0],) and deep.oldest_queued_age is not None
+    # Plain ints on both stores (a PostgreSQL SUM is numeric: it must not leak as a Decimal).
+    counts = ("queued", "scheduled", "running", "retrying", "dead", "succeeded_last_hour")
+    assert {type(getattr(s, c)) for s in (deep, shallow) for c in counts} == {int}
     assert store.queue_depth("deep", 50) == 50
     assert store.queue_depth("shallow", 50) == 2
 

@@ -44,9 +44,10 @@ per_state AS (
 ),
 per_queue AS (
     SELECT queue,
-           least(%(cap)s, SUM(due)) AS ready,
-           SUM(later) FILTER (WHERE state = 'scheduled') AS scheduled,
-           SUM(later) FILTER (WHERE state = 'retrying') AS retrying,
+           -- bigint: a SUM of counts is numeric, which the driver reads as a Decimal.
+           least(%(cap)s, SUM(due))::bigint AS ready,
+           (SUM(later) FILTER (WHERE state = 'scheduled'))::bigint AS scheduled,
+           (SUM(later) FILTER (WHERE state = 'retrying'))::bigint AS retrying,
            MIN(first_at) AS first_at
     FROM per_state
     GROUP BY queue
