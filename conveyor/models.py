@@ -118,6 +118,14 @@ class Attempt:
         return self.finished_at - self.started_at
 
 
+COUNT_CAP = 10_000
+"""Where the per-queue counts stop counting (``conveyor queues``, the dashboard, the monitor).
+
+Counting a million waiting jobs exactly reads a million index entries on every refresh; a
+count that stops at this cap costs the same however deep the backlog is, and a count that
+reached it is reported as "at least" (:attr:`QueueStats.at_least`, shown as ``10,000+``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class QueueStats:
     """Counts for one queue, as shown by ``conveyor queues``."""
@@ -136,6 +144,20 @@ class QueueStats:
     """Job names with ready jobs in this queue."""
     paused: bool = False
     """True while the queue is paused: it accepts jobs, but no worker claims them."""
+    at_least: tuple[str, ...] = ()
+    """The counts above (``queued``, ``scheduled``, ``running``, ``retrying``, ``dead``,
+    ``succeeded_last_hour``) that reached :data:`COUNT_CAP`: the store stopped counting there,
+    so the true number is that or more."""
+
+    @property
+    def approximate(self) -> bool:
+        """True when some count is a lower bound (see :attr:`at_least`)."""
+        return bool(self.at_least)
+
+    def shown(self, count: str) -> str:
+        """The count named ``count`` as people read it: ``10,000+`` when it is a lower bound."""
+        value: int = getattr(self, count)
+        return f"{value:,}+" if count in self.at_least else str(value)
 
 
 @dataclass(frozen=True, slots=True)

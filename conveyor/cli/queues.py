@@ -70,13 +70,13 @@ def queues(target: Target, as_json: bool) -> None:
         for s in stats:
             out.add_row(
                 render.escape(s.queue) + (" [yellow](paused)[/]" if s.paused else ""),
-                str(s.queued),
-                str(s.scheduled),
-                str(s.running),
-                str(s.retrying),
-                f"[red]{s.dead}[/]" if s.dead else "0",
+                s.shown("queued"),
+                s.shown("scheduled"),
+                s.shown("running"),
+                s.shown("retrying"),
+                f"[red]{s.shown('dead')}[/]" if s.dead else "0",
                 durations.age(s.oldest_queued_age),
-                str(s.succeeded_last_hour),
+                s.shown("succeeded_last_hour"),
                 str(s.failed_last_hour),
             )
         render.print_table(out)

@@ -1,9 +1,10 @@
 """The scheduler: turns due slots into jobs, exactly once per slot across every replica.
 
 Every worker process may run one. Each round reads the schedules from the store, works out
-which slots came due since the schedule's newest ledger row, and writes them with
-:meth:`~conveyor.store.contract.schedules.ScheduleVerbs.fire_slots`: a ledger row per slot, keyed
-by (schedule, slot), in the same transaction as the slot's job. Two schedulers that race for a
+which slots came due since each schedule's newest ledger row, and writes those of every
+schedule with one
+:meth:`~conveyor.store.contract.schedules.ScheduleVerbs.fire_schedules`: a ledger row per slot,
+keyed by (schedule, slot), in the same transaction as the slot's job. Two schedulers that race for a
 slot both try; the key lets one of them write it. No leader is needed, so a scheduler that dies
 mid-round costs nothing: the next round of any replica picks the slot up.
 """
@@ -75,17 +76,34 @@ class Scheduler:
         self._synced = True
 
     def run_round(self) -> RoundReport:
-        """Fire every due slot of every active schedule once; never raises for one schedule."""
+        """Fire every due slot of every active schedule once; never raises for one schedule.
+
+        The due slots of all schedules are written with one ``fire_schedules`` call (one
+        transaction, the same few statements however many schedules are due). Should that
+        call fail, each schedule is fired on its own, so one that cannot be written (a job
+        whose arguments no longer fit) does not hold the others back.
+        """
         if not self._synced:
             self.sync()
         report = RoundReport()
         now = self._now()
+        due: list[tuple[ScheduleDef, list[float], list[bool]]] = []
+        batches: list[tuple[str, list[SlotFire]]] = []
         for row in self.store.list_schedules():
             try:
                 definition = self.definition(row)
                 if definition is None:
                     continue
-                self._fire_due(definition, row, now, report)
+                if row.paused:
+                    # Recorded, not dropped: the ledger shows the slots a pause cost.
+                    slots = self._due_slots(definition, row, now)
+                    fires = [SlotFire(s, SlotStatus.PAUSED, by=row.paused_by) for s in slots]
+                    if fires:
+                        batches.append((definition.name, fires))
+                else:
+                    slots, runs = self._decide(definition, row, now)
+                    if slots:
+                        due.append((definition, slots, runs))
                 upcoming = definition.timing.next_after(now)
                 if report.next_due is None or upcoming < report.next_due:
                     report.next_due = upcoming
@@ -93,6 +111,32 @@ class Scheduler:
                 # One broken schedule (a job whose arguments changed) must not stop the rest.
                 report.errors[row.name] = str(exc)
                 log.error("schedule %s: %s", row.name, exc)
+        # Overlap is about runs from earlier rounds: one read for every schedule that asks.
+        ask = [d.name for d, _, runs in due if any(runs) and d.overlap == "skip"]
+        busy = self.store.busy_schedules(ask) if ask else frozenset()
+        for definition, slots, runs in due:
+            try:
+                batches.append(
+                    (definition.name, self._fires(definition, slots, runs, definition.name in busy))
+                )
+            except ConveyorError as exc:
+                report.errors[definition.name] = str(exc)
+                log.error("schedule %s: %s", definition.name, exc)
+        if not batches:
+            return report
+        try:
+            written = self.store.fire_schedules(batches)
+        except ConveyorError as exc:
+            log.warning("firing %d schedules together failed (%s); one by one", len(batches), exc)
+            for name, fires in batches:
+                try:
+                    self._record(name, fires, self.store.fire_slots(name, fires), report)
+                except ConveyorError as one:
+                    report.errors[name] = str(one)
+                    log.error("schedule %s: %s", name, one)
+            return report
+        for (name, fires), answer in zip(batches, written, strict=True):
+            self._record(name, fires, answer, report)
         return report
 
     def sleep_hint(self, report: RoundReport) -> float:
@@ -108,19 +152,22 @@ class Scheduler:
         """
         return slot_writes.definition_for(self.app, row)
 
-    def _fire_due(
-        self, definition: ScheduleDef, row: ScheduleRow, now: float, report: RoundReport
-    ) -> None:
+    @staticmethod
+    def _due_slots(definition: ScheduleDef, row: ScheduleRow, now: float) -> list[float]:
+        """The schedule's slots due since its newest ledger row (at most ``ROUND_SLOTS``)."""
         after = row.last_slot if row.last_slot is not None else row.created_at
-        timing = definition.timing
-        slots = timing.slots_between(after, now, ROUND_SLOTS)
+        return list(definition.timing.slots_between(after, now, ROUND_SLOTS))
+
+    def _decide(
+        self, definition: ScheduleDef, row: ScheduleRow, now: float
+    ) -> tuple[list[float], list[bool]]:
+        """The due slots of an active schedule and, per slot, whether its catch-up policy
+        runs it (or records it missed)."""
+        slots = self._due_slots(definition, row, now)
         if not slots:
-            return
-        if row.paused:
-            # Recorded, not dropped: the ledger shows the slots a pause cost.
-            fires = [SlotFire(slot, SlotStatus.PAUSED, by=row.paused_by) for slot in slots]
-            self._record(definition.name, fires, self.store.fire_slots(row.name, fires), report)
-            return
+            return [], []
+        timing = definition.timing
+        after = row.last_slot if row.last_slot is not None else row.created_at
         on_time = on_time_window(timing, now)
         late_total = sum(1 for slot in slots if now - slot > on_time)
         if late_total == ROUND_SLOTS:  # the round holds only late slots: there may be more
@@ -133,11 +180,13 @@ class Scheduler:
             catch_up=definition.catch_up,
             cap=definition.catch_up_cap,
         )
-        # Overlap is about runs from earlier rounds: the slots one round runs are what the
-        # catch-up policy chose to run, together.
-        busy = bool(any(runs) and definition.overlap == "skip" and (
-            self.store.active_schedule_jobs(definition.name)
-        ))
+        return slots, list(runs)
+
+    def _fires(
+        self, definition: ScheduleDef, slots: list[float], runs: list[bool], busy: bool
+    ) -> list[SlotFire]:
+        """A fire per due slot: enqueued, missed, or skipped while an earlier run goes on
+        (``busy``, for a schedule whose overlap policy is ``skip``)."""
         fires = []
         for slot, run in zip(slots, runs, strict=True):
             if not run:
@@ -146,7 +195,7 @@ class Scheduler:
                 fires.append(SlotFire(slot, SlotStatus.SKIPPED))
             else:
                 fires.append(slot_writes.fire_for(self.app, definition, slot))
-        self._record(definition.name, fires, self.store.fire_slots(definition.name, fires), report)
+        return fires
 
     def trigger(self, name: str, by: str | None = None) -> SlotWritten:
         """Run a schedule's job now, outside its timing (recorded as a manual slot).

@@ -178,7 +178,8 @@ SCHEMAS: JsonDict = {
     ),
     "Queue": obj(
         ["queue", "queued", "scheduled", "running", "retrying", "dead", "oldest_queued_age",
-         "succeeded_last_hour", "failed_last_hour", "failure_rate", "waiting_names", "paused"],
+         "succeeded_last_hour", "failed_last_hour", "failure_rate", "waiting_names", "paused",
+         "approximate", "at_least"],
         {"queue": {"type": "string"}, "queued": {"type": "integer"},
          "scheduled": {"type": "integer"}, "running": {"type": "integer"},
          "retrying": {"type": "integer"}, "dead": {"type": "integer"},
@@ -186,7 +187,12 @@ SCHEMAS: JsonDict = {
          "succeeded_last_hour": {"type": "integer"}, "failed_last_hour": {"type": "integer"},
          "failure_rate": nullable("number"),
          "waiting_names": {"type": "array", "items": {"type": "string"}},
-         "paused": {"type": "boolean"}},
+         "paused": {"type": "boolean"},
+         "approximate": {"type": "boolean",
+                         "description": "True when some count stopped at the cap (10,000)"},
+         "at_least": {"type": "array", "items": {"type": "string"},
+                      "description": "The counts that reached the cap: the true number is "
+                                     "that or more"}},
     ),
     "Worker": obj(
         ["id", "hostname", "pid", "queues", "names", "started_at", "last_seen", "running"],

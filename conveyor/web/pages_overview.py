@@ -19,6 +19,7 @@ from conveyor.store.protocol import JobFilter, Store
 from conveyor.store.watch_types import IncidentRow
 from conveyor.web.charts import LAST_DAY, LAST_HOUR, Chart, bar_chart
 from conveyor.web.pages_common import call, render
+from conveyor.web.series_cache import SeriesCache
 from conveyor.web.web_context import WebContext
 
 RUNNING_SHOWN = 500
@@ -52,12 +53,17 @@ def failure_rate(stats: QueueStats) -> float | None:
     return stats.failed_last_hour / finished if finished else None
 
 
-def read_overview(store: Store) -> dict[str, Any]:
-    """Everything the overview shows, read in one go on a worker thread."""
+def read_overview(store: Store, series: SeriesCache | None = None) -> dict[str, Any]:
+    """Everything the overview shows, read in one go on a worker thread.
+
+    With ``series`` (the dashboard's, kept between refreshes), the charts read from the store
+    only the buckets they have not read before: in practice the open minute and hour.
+    """
     now = store.now()
     stats = store.queue_stats()
-    hour = store.finished_series(LAST_HOUR.start(now), LAST_HOUR.bucket)
-    day = store.finished_series(LAST_DAY.start(now), LAST_DAY.bucket)
+    series = series or SeriesCache()
+    hour = series.series(store, LAST_HOUR.start(now), LAST_HOUR.bucket, now)
+    day = series.series(store, LAST_DAY.start(now), LAST_DAY.bucket, now)
     by_queue: dict[str, QueueStats] = {s.queue: s for s in stats}
     for point in (*hour, *day):
         # A queue that only finished jobs (nothing waiting now) still deserves its charts.
@@ -110,7 +116,7 @@ class OverviewPage:
     async def overview(self, request: Request) -> Response:
         """Render the overview (also what the auto-refresh fetches)."""
         principal = await self.context.principal(request)
-        data = await call(read_overview, self.context.store)
+        data = await call(read_overview, self.context.store, self.context.series)
         return await render(
             self.context, request, principal, "overview.html", {**data, "nav": "overview"}
         )

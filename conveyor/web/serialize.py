@@ -115,7 +115,8 @@ def queue_detail(stats: QueueStats) -> JsonDict:
     """A queue's counts, oldest queued age (seconds), last hour's throughput and failures.
 
     ``failure_rate`` is failed / (succeeded + failed) over the last hour, None when nothing
-    finished.
+    finished. The counts stop at :data:`conveyor.models.COUNT_CAP`: ``at_least`` names those
+    that reached it (``approximate`` is then true).
     """
     finished = stats.succeeded_last_hour + stats.failed_last_hour
     return {
@@ -131,6 +132,8 @@ def queue_detail(stats: QueueStats) -> JsonDict:
         "failure_rate": stats.failed_last_hour / finished if finished else None,
         "waiting_names": list(stats.waiting_names),
         "paused": stats.paused,
+        "approximate": stats.approximate,
+        "at_least": list(stats.at_least),
     }
 
 

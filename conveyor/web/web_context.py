@@ -13,6 +13,7 @@ from conveyor.web.auth import CSRF_FIELD, CSRF_HEADER, AuthConfig, Principal
 from conveyor.web.errors import MAX_BODY_BYTES, ApiError
 from conveyor.web.events import StreamLimits
 from conveyor.web.forms import read_form
+from conveyor.web.series_cache import SeriesCache
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -31,6 +32,8 @@ class WebContext:
     templates: Jinja2Templates
     stream_limits: StreamLimits = field(default_factory=StreamLimits)
     """Caps on the job event streams (per principal, and their age)."""
+    series: SeriesCache = field(default_factory=SeriesCache)
+    """The overview charts' ended buckets, read once (see :mod:`.series_cache`)."""
 
     @property
     def store(self) -> Store:

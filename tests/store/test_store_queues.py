@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from store_helpers import NAMES, claim, claim_one, insert, insert_one, new_job
+from store_helpers import NAMES, claim, claim_one, complete, insert, insert_one, new_job
 
-from conveyor.models import JobState
+from conveyor.models import COUNT_CAP, JobState
 from conveyor.store import Store, open_async_store
+from conveyor.store.protocol import CompletionKind
 
 # -- pause and resume --------------------------------------------------------------------------
 
@@ -172,3 +173,40 @@ def test_count_ahead_orders_equal_priority_by_run_at(store: Store) -> None:
     assert store.count_ahead(late, 100) == 1
     # Claims agree with the count.
     assert claim_one(store).id == early
+
+
+def test_queue_counts_stop_at_the_cap_and_say_so(store: Store) -> None:
+    # One queue deeper than the cap, one shallow: only the deep count is a lower bound.
+    insert(store, *[new_job(queue="deep") for _ in range(COUNT_CAP + 3)])
+    insert(store, new_job(queue="shallow"), new_job(queue="shallow"))
+    stats = {s.queue: s for s in store.queue_stats()}
+    deep, shallow = stats["deep"], stats["shallow"]
+    assert (deep.queued, deep.at_least, deep.approximate) == (COUNT_CAP, ("queued",), True)
+    assert deep.shown("queued") == "10,000+" and deep.shown("running") == "0"
+    assert (shallow.queued, shallow.at_least, shallow.approximate) == (2, (), False)
+    assert deep.waiting_names == (NAMES[0],) and deep.oldest_queued_age is not None
+    # Plain ints on both stores (a PostgreSQL SUM is numeric: it must not leak as a Decimal).
+    counts = ("queued", "scheduled", "running", "retrying", "dead", "succeeded_last_hour")
+    assert {type(getattr(s, c)) for s in (deep, shallow) for c in counts} == {int}
+    assert store.queue_depth("deep", 50) == 50
+    assert store.queue_depth("shallow", 50) == 2
+
+
+def test_waiting_names_lists_each_queues_due_names_once(store: Store) -> None:
+    # Several names per queue and several queues, in every waiting state; only due ones count.
+    insert(
+        store,
+        new_job(name=NAMES[0], queue="a"),
+        new_job(name=NAMES[0], queue="a"),
+        new_job(name=NAMES[1], queue="a"),
+        new_job(name=NAMES[1], queue="b", delay=3600),  # scheduled, not due
+        new_job(name=NAMES[0], queue="c"),
+    )
+    [job] = claim(store, queues=("c",))
+    complete(store, job, CompletionKind.RETRY, retry_delay=0.0)  # retrying, due now
+    insert(store, new_job(name=NAMES[2], queue="c", delay=3600))
+    stats = {s.queue: s for s in store.queue_stats()}
+    assert stats["a"].waiting_names == tuple(sorted(NAMES[:2]))
+    assert stats["b"].waiting_names == () and stats["b"].scheduled == 1
+    assert stats["c"].waiting_names == (NAMES[0],)
+    assert (stats["c"].queued, stats["c"].scheduled, stats["c"].retrying) == (1, 1, 0)

@@ -66,6 +66,38 @@ def test_fire_nothing_writes_nothing(store: Store) -> None:
     assert store.schedule_ledger(NAME) == []
 
 
+def test_one_call_fires_the_slots_of_many_schedules(store: Store) -> None:
+    names = [f"every-{i}" for i in range(5)]
+    for name in names:
+        define(store, name)
+    store.fire_slots(names[0], [enqueued(600.0, schedule=names[0])])  # already written
+    batches = [
+        (name, [enqueued(600.0, schedule=name), enqueued(660.0, schedule=name)])
+        for name in names
+    ]
+    batches.append(("every-quiet", []))
+    answers = store.fire_schedules(batches)
+    assert [len(a) for a in answers] == [2, 2, 2, 2, 2, 0]
+    assert answers[0][0] == SlotWritten(slot=600.0, written=False, job_id=None)
+    assert answers[0][1].written and answers[0][1].job_id is not None
+    assert all(w.written and w.job_id is not None for a in answers[1:5] for w in a)
+    assert jobs(store) == 2 * 5  # one before, one now for the first; two each for the rest
+    for name, answer in zip(names, answers, strict=False):
+        ledger = {e.slot: e.job_id for e in store.schedule_ledger(name)}
+        assert set(ledger) == {600.0, 660.0}
+        for w in answer:
+            if w.written:
+                assert ledger[w.slot] == w.job_id
+                job = store.get_job(w.job_id or 0)
+                assert job is not None and job.meta == {"schedule": name, "slot": w.slot}
+        row = store.get_schedule(name)
+        assert row is not None and row.last_slot == 660.0
+    # Again: nothing is written twice.
+    again = store.fire_schedules(batches)
+    assert not any(w.written for a in again for w in a) and jobs(store) == 10
+    assert store.fire_schedules([]) == [] and store.fire_schedules([(NAME, [])]) == [[]]
+
+
 def test_a_slot_fires_once(store: Store) -> None:
     define(store)
     [first] = store.fire_slots(NAME, [enqueued(600.0)])
@@ -273,6 +305,21 @@ def test_ledger_keeps_the_slot_after_its_job_is_gone(store: Store) -> None:
 
 
 # -- active jobs ------------------------------------------------------------------------------
+
+
+def test_busy_schedules_names_those_with_an_unfinished_job(store: Store) -> None:
+    for name in (NAME, "other", "idle", "finished"):
+        define(store, name)
+    store.fire_slots(NAME, [enqueued(60.0)])
+    store.fire_slots("other", [enqueued(60.0, schedule="other")])
+    store.fire_slots("idle", [SlotFire(slot=60.0, status=SlotStatus.MISSED)])
+    [done] = store.fire_slots("finished", [enqueued(60.0, schedule="finished")])
+    job = next(j for j in claim(store, limit=3) if j.id == done.job_id)
+    complete(store, job)
+    everything = [NAME, "other", "idle", "finished", "never"]
+    assert store.busy_schedules(everything) == frozenset({NAME, "other"})
+    assert store.busy_schedules(["idle", "never"]) == frozenset()
+    assert store.busy_schedules([]) == frozenset()
 
 
 def test_active_schedule_jobs_lists_unfinished_runs_oldest_first(store: Store) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ from conveyor.store import Store
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter, Replay
 from conveyor.store.web_types import SeriesPoint
+from conveyor.web.series_cache import SeriesCache
 
 BOOM = ErrorInfo("ValueError", "boom", "Traceback ...")
 
@@ -375,3 +377,37 @@ def test_replayed_job_counts_its_death_no_more(store: Store) -> None:
     assert _totals(store.finished_series(since, 60), "default") == (0, 1)
     store.retry_jobs(JobFilter(ids=(job_id,)), replay=Replay())
     assert _totals(store.finished_series(since, 60), "default") == (0, 0)
+
+
+def test_the_series_cache_reads_each_ended_bucket_once(store: Store) -> None:
+    # Jobs finish at times the test picks (the store's clock is passed in), in three buckets.
+    base = (store.now() // 60) * 60 - 600
+    asked: list[float] = []
+
+    class Watched:
+        """The store, noting where each finished_series read starts."""
+
+        def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+            asked.append(since)
+            return store.finished_series(since, bucket)
+
+    def finish_at(at: float) -> None:
+        insert_one(store, queue="emails")
+        [job] = claim(store, queues=("emails",))
+        assert complete(store, job, now=at)
+
+    cache = SeriesCache()
+    watched: Any = Watched()
+    finish_at(base + 10)
+    finish_at(base + 70)
+    first = cache.series(watched, base, 60, now=base + 80)
+    assert first == store.finished_series(base, 60)
+    assert [(p.bucket, p.succeeded) for p in first] == [(base, 1), (base + 60, 1)]
+    finish_at(base + 75)  # in the bucket still open at the first read
+    finish_at(base + 130)
+    second = cache.series(watched, base, 60, now=base + 140)
+    assert second == store.finished_series(base, 60)
+    assert asked == [base, base + 60]  # the ended bucket was not read again
+    # A later window drops the buckets before it.
+    third = cache.series(watched, base + 60, 60, now=base + 140)
+    assert [(p.bucket, p.succeeded) for p in third] == [(base + 60, 2), (base + 120, 1)]

@@ -40,6 +40,10 @@ class _Underlying(Protocol):
         """See :meth:`conveyor.store.contract.schedules.ScheduleVerbs.list_schedules`."""
         ...
 
+    def active_schedule_jobs(self, schedule: str) -> list[int]:
+        """See :meth:`conveyor.store.contract.schedules.ScheduleVerbs.active_schedule_jobs`."""
+        ...
+
 
 class DerivedVerbs:
     """The verbs of the contract that are exact compositions of others (a mixin)."""
@@ -76,3 +80,8 @@ class DerivedVerbs:
         row of ``list_schedules([name])``."""
         found = self.list_schedules([name])
         return found[0] if found else None
+
+    def busy_schedules(self: _Underlying, schedules: Sequence[str]) -> frozenset[str]:
+        """See :meth:`~conveyor.store.contract.schedules.ScheduleVerbs.busy_schedules`: those
+        of ``schedules`` whose ``active_schedule_jobs`` is not empty."""
+        return frozenset(name for name in set(schedules) if self.active_schedule_jobs(name))

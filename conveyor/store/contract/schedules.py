@@ -81,6 +81,28 @@ class ScheduleVerbs(Protocol):
         """
         ...
 
+    def fire_schedules(
+        self, batches: Sequence[tuple[str, Sequence[SlotFire]]], *, now: float | None = None
+    ) -> list[list[SlotWritten]]:
+        """:meth:`fire_slots` for several schedules at once: per batch (schedule, fires), in
+        input order, what :meth:`fire_slots` would answer for it.
+
+        A scheduler round fires every due schedule with one call, so its cost does not grow
+        with the number of schedules (one transaction, a fixed number of statements).
+
+        Guarantees: one transaction for all of them (one failure writes nothing). Fenced and
+        idempotent as :meth:`fire_slots`.
+        """
+        ...
+
+    def busy_schedules(self, schedules: Sequence[str]) -> frozenset[str]:
+        """Those of ``schedules`` that have a job :meth:`active_schedule_jobs` would list (the
+        overlap check of a whole scheduler round, in one read).
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
+        ...
+
     def active_schedule_jobs(self, schedule: str) -> list[int]:
         """Ids of the schedule's jobs that are not final (scheduled, queued, running,
         retrying), oldest first.

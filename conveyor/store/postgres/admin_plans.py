@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conveyor._lifecycle import Action, sources, target, transition
-from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats
+from conveyor.models import COUNT_CAP, Attempt, Job, JobState, QueueControl, QueueStats
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
@@ -54,7 +54,7 @@ class AdminPlans(PlansBase):
 
     def queue_stats(self, now: float | None = None) -> Plan[list[QueueStats]]:
         """Per-queue counts, ages and last-hour outcomes."""
-        counts = yield self.at(self.q("queue_counts"), {}, now)
+        counts = yield self.at(self.q("queue_counts"), {"cap": COUNT_CAP}, now)
         failures = yield self.at(self.q("queue_failures"), {}, now)
         names = yield self.at(self.q("waiting_names"), {}, now)
         paused = yield Statement(self.q("paused_queues"))

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
@@ -32,6 +32,7 @@ from conveyor.store.postgres.run_verbs import (
     expiring,
     rescuing,
 )
+from conveyor.store.postgres.session import AsyncSessionConnection, connect_kwargs
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
@@ -102,9 +103,12 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
             self._pool_loop = loop
             pool = psycopg_pool.AsyncConnectionPool(
                 self._store.url,
+                connection_class=cast(type[psycopg.AsyncConnection[Any]], AsyncSessionConnection),
                 min_size=1,
                 max_size=self._pool_size,
-                kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+                kwargs=connect_kwargs(
+                    self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                ),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
                 name="conveyor-async",
@@ -178,8 +182,11 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         failures = 0
         while True:
             try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                conn = await AsyncSessionConnection.connect(
+                    self._store.url,
+                    **connect_kwargs(
+                        self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                    ),
                 )
                 async with conn:
                     await conn.execute(f'LISTEN "{self.plans.channel}"')

@@ -17,7 +17,7 @@ from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.run_verbs import dialect
 from conveyor.store.run_plans import RunDialect
 from conveyor.store.schedule_rows import latest_per_name, ledger_from_row, schedule_from_row
-from conveyor.store.slot_plans import LinkKind
+from conveyor.store.slot_plans import LinkKind, SlotKey
 from conveyor.store.watch_types import (
     LedgerEntry,
     ScheduleRow,
@@ -30,6 +30,7 @@ from conveyor.store.watch_types import (
 SCHEDULE_SINGLE = frozenset(
     {
         "remove_schedule", "list_schedules", "set_schedule_paused", "active_schedule_jobs",
+        "busy_schedules",
         "schedule_ledger", "slots_to_judge", "set_verdicts",
     }
 )  # fmt: skip
@@ -94,6 +95,18 @@ class SchedulePlans:
         """
         return slot_plans.fire_slots(PostgresSlotDialect(self.plans), schedule, fires, now)
 
+    def fire_schedules(
+        self, batches: Sequence[tuple[str, Sequence[SlotFire]]], now: float | None = None
+    ) -> Plan[list[list[SlotWritten]]]:
+        """The shared plan :func:`.slot_plans.fire_many`, on PostgreSQL: the same four
+        statements for any number of schedules. Must run in a transaction."""
+        return slot_plans.fire_many(PostgresSlotDialect(self.plans), batches, now)
+
+    def busy_schedules(self, schedules: Sequence[str]) -> Plan[frozenset[str]]:
+        """Those of ``schedules`` with an unfinished job, in one statement."""
+        result = yield Statement(self.q("busy_schedules"), {"schedules": sorted(set(schedules))})
+        return frozenset(str(r[0]) for r in result.rows)
+
     def active_schedule_jobs(self, schedule: str) -> Plan[list[int]]:
         """Ids of the schedule's unfinished jobs, oldest first."""
         result = yield Statement(self.q("slot_active_jobs"), {"schedule": schedule})
@@ -149,47 +162,49 @@ class PostgresSlotDialect:
         return dialect(self.plans)
 
     def insert_slots(
-        self, schedule: str, fires: Sequence[SlotFire], now: float | None
+        self, fires: Sequence[tuple[str, SlotFire]], now: float | None
     ) -> Plan[list[bool]]:
-        """One insert for every slot; it returns the slots it wrote."""
+        """One insert for every slot of every schedule; it returns the slots it wrote."""
         found = yield at(
             self.plans.q("slot_insert"),
             {
-                "schedule": schedule,
-                "slots": [float(f.slot) for f in fires],
-                "statuses": [str(f.status) for f in fires],
-                "manuals": [f.manual for f in fires],
-                "bys": [f.by for f in fires],
+                "schedules": [schedule for schedule, _ in fires],
+                "slots": [float(f.slot) for _, f in fires],
+                "statuses": [str(f.status) for _, f in fires],
+                "manuals": [f.manual for _, f in fires],
+                "bys": [f.by for _, f in fires],
             },
             now,
         )
-        inserted = {float(r[0]) for r in found.rows}
+        inserted = {(str(r[0]), float(r[1])) for r in found.rows}
         won: list[bool] = []
-        for fire in fires:
+        for schedule, fire in fires:
             # A slot given twice in one call is written once: only its first fire wins.
-            won.append(fire.slot in inserted)
-            inserted.discard(fire.slot)
+            key = (schedule, float(fire.slot))
+            won.append(key in inserted)
+            inserted.discard(key)
         return won
 
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[InsertedJob]]:
         """The store's insert plan (plain or unique)."""
         return (yield from self.plans.insert_jobs(jobs, now=now))
 
-    def link(self, kind: LinkKind, schedule: str, ids: dict[float, int]) -> Statement:
+    def link(self, kind: LinkKind, ids: dict[SlotKey, int]) -> Statement:
         """``slot_link_runs``/``slot_link_jobs``: every slot in one statement."""
         return Statement(
             self.plans.q(f"slot_link_{kind}s"),
             {
-                "schedule": schedule,
-                "slots": [float(slot) for slot in ids],
+                "schedules": [schedule for schedule, _ in ids],
+                "slots": [float(slot) for _, slot in ids],
                 f"{kind}_ids": list(ids.values()),
             },
         )
 
-    def advance(self, schedule: str, slot: float) -> Statement:
-        """``schedule_advance_last_slot``."""
+    def advance(self, slots: dict[str, float]) -> Statement:
+        """``schedule_advance_last_slot``: every schedule in one statement."""
         return Statement(
-            self.plans.q("schedule_advance_last_slot"), {"name": schedule, "slot": float(slot)}
+            self.plans.q("schedule_advance_last_slot"),
+            {"names": list(slots), "slots": [float(s) for s in slots.values()]},
         )
 
 

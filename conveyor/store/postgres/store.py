@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
@@ -29,6 +29,7 @@ from conveyor.store.postgres.run_verbs import (
     expiring,
     rescuing,
 )
+from conveyor.store.postgres.session import SessionConnection, connect_kwargs
 from conveyor.store.postgres.sql import check_schema
 from conveyor.store.postgres.transaction import PostgresTransaction
 from conveyor.store.postgres.watch_monitor import PostgresMonitorVerbs
@@ -103,9 +104,11 @@ class PostgresStore(
         self.pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
             psycopg_pool.ConnectionPool(
                 url,
+                # A subclass only for how it connects; typed as its base, as every user sees it.
+                connection_class=cast(type[psycopg.Connection[Any]], SessionConnection),
                 min_size=1,
                 max_size=pool_size,
-                kwargs={"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)},
+                kwargs=connect_kwargs(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
                 name="conveyor",
@@ -146,7 +149,8 @@ class PostgresStore(
     def _why_unreachable(self) -> str:
         # The pool only says it timed out; one direct attempt says why (refused, bad password).
         try:
-            psycopg.connect(self.url, connect_timeout=2).close()
+            kwargs = connect_kwargs(self.url, connect_timeout=2)
+            SessionConnection.connect(self.url, **kwargs).close()
         except psycopg.Error as exc:
             return f"connecting directly failed: {str(exc).strip()}"
         return "a direct connection works, so the pool is exhausted"

@@ -65,6 +65,24 @@ class PostgresScheduleVerbs:
             self._schedule_plans.fire_slots(schedule, fires, now), f"firing schedule {schedule!r}"
         )
 
+    def fire_schedules(
+        self, batches: Sequence[tuple[str, Sequence[SlotFire]]], *, now: float | None = None
+    ) -> list[list[SlotWritten]]:
+        """See :meth:`ScheduleVerbs.fire_schedules`."""
+        if not any(fires for _, fires in batches):
+            return [[] for _ in batches]
+        return self.run(
+            self._schedule_plans.fire_schedules(batches, now), "firing a round of schedules"
+        )
+
+    def busy_schedules(self, schedules: Sequence[str]) -> frozenset[str]:
+        """See :meth:`ScheduleVerbs.busy_schedules` (one statement)."""
+        if not schedules:
+            return frozenset()
+        return self.run(
+            self._schedule_plans.busy_schedules(schedules), "reading the schedules' jobs"
+        )
+
     def active_schedule_jobs(self, schedule: str) -> list[int]:
         """See :meth:`ScheduleVerbs.active_schedule_jobs`."""
         return self.run(

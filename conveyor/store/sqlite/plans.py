@@ -21,7 +21,7 @@ from conveyor._lifecycle import (
     target,
     transition,
 )
-from conveyor.models import Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
+from conveyor.models import COUNT_CAP, Attempt, Job, JobState, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.filters import SQLITE, where
 from conveyor.store.plan import Plan, Statement
@@ -174,7 +174,7 @@ def list_attempts(now: float, job_id: int) -> Plan[list[Attempt]]:
 
 def queue_stats(now: float) -> Plan[list[QueueStats]]:
     """Per-queue counts, ages and last-hour outcomes."""
-    counts = yield _q("queue_counts", now=now)
+    counts = yield _q("queue_counts", now=now, cap=COUNT_CAP)
     failures = yield _q("queue_failures", now=now)
     names = yield _q("waiting_names", now=now)
     paused = yield _q("paused_queues")

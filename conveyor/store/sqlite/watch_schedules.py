@@ -20,7 +20,7 @@ from conveyor.store.schedule_rows import (
     ledger_from_row,
     schedule_from_row,
 )
-from conveyor.store.slot_plans import LinkKind
+from conveyor.store.slot_plans import LinkKind, SlotKey
 from conveyor.store.sqlite import job_plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
@@ -94,6 +94,16 @@ class SQLiteScheduleVerbs:
             now = self.now() if now is None else now  # the store's, under the write lock
             return drive(conn, slot_plans.fire_slots(SLOTS, schedule, fires, now))
 
+    def fire_schedules(
+        self, batches: Sequence[tuple[str, Sequence[SlotFire]]], *, now: float | None = None
+    ) -> list[list[SlotWritten]]:
+        """See :meth:`ScheduleVerbs.fire_schedules`; the plan is :func:`.slot_plans.fire_many`."""
+        if not any(fires for _, fires in batches):
+            return [[] for _ in batches]
+        with self.db.write() as conn:
+            now = self.now() if now is None else now  # the store's, under the write lock
+            return drive(conn, slot_plans.fire_many(SLOTS, batches, now))
+
     def active_schedule_jobs(self, schedule: str) -> list[int]:
         """See :meth:`ScheduleVerbs.active_schedule_jobs`."""
         with self.db.read() as conn:
@@ -154,12 +164,12 @@ class SQLiteSlotDialect:
         return DIALECT
 
     def insert_slots(
-        self, schedule: str, fires: Sequence[SlotFire], now: float | None
+        self, fires: Sequence[tuple[str, SlotFire]], now: float | None
     ) -> Plan[list[bool]]:
         """Each slot is inserted on its own so its rowcount says whether it was this call's; a
         slot is bound as a double, never passed through text, so it is stored exactly."""
         won: list[bool] = []
-        for fire in fires:
+        for schedule, fire in fires:
             result = yield Statement(
                 query("slot_insert"),
                 {
@@ -178,17 +188,23 @@ class SQLiteSlotDialect:
         """The store's insert plan (:func:`.job_plans.insert_jobs`)."""
         return (yield from job_plans.insert_jobs(_clock(now), jobs))
 
-    def link(self, kind: LinkKind, schedule: str, ids: dict[float, int]) -> Statement:
+    def link(self, kind: LinkKind, ids: dict[SlotKey, int]) -> Statement:
         """``slot_link_run``/``slot_link_job``, once per slot (one prepared statement)."""
         column = "run_id" if kind == "run" else "job_id"
         return Statement(
             query(f"slot_link_{kind}"),
-            many=[{"schedule": schedule, "slot": slot, column: i} for slot, i in ids.items()],
+            many=[
+                {"schedule": schedule, "slot": slot, column: i}
+                for (schedule, slot), i in ids.items()
+            ],
         )
 
-    def advance(self, schedule: str, slot: float) -> Statement:
-        """``schedule_advance_last_slot``."""
-        return Statement(query("schedule_advance_last_slot"), {"name": schedule, "slot": slot})
+    def advance(self, slots: dict[str, float]) -> Statement:
+        """``schedule_advance_last_slot``, once per schedule."""
+        return Statement(
+            query("schedule_advance_last_slot"),
+            many=[{"name": name, "slot": slot} for name, slot in slots.items()],
+        )
 
 
 def _clock(now: float | None) -> float:

@@ -1,0 +1,234 @@
+"""Processing on PostgreSQL with a million queued jobs vs a small table, and an urgent job's
+wait behind the backlog (issue 14, item 1): this checkout against a base revision, interleaved.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/deep_postgres.py [--rows 1000000] [--small 20000] \\
+        [--measure 15000] [--runs 3] [--base main]
+
+Per run and per side (``new`` = this checkout, ``old`` = ``--base`` exported with ``git
+archive``), for each table size: a fresh database ``conveyor_deep_<pid>_<k>`` on
+``DEEP_PG_URL`` (default the local server as ``postgres``), migrated by that side's code; the
+jobs (``benchapp``'s async no-op) generated server-side and analyzed; then a worker of that side
+(2 processes, concurrency 50, ``WorkerConfig`` defaults otherwise) runs until ``--measure``
+jobs have succeeded. Throughput = succeeded jobs / (last ``finished_at`` - first
+``started_at``), both written by the server. With the large table only, 20 jobs at priority 10
+are then inserted 100 ms apart while the backlog is still there; their wait is ``started_at -
+created_at``. Sides and sizes alternate in every run; medians are printed at the end, with the
+ratio large/small per side. Databases are dropped at the end, workers stopped by process group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import benchapp  # noqa: E402
+
+WORKER = (
+    "import sys; from conveyor.worker import WorkerConfig, run_worker; "
+    "sys.exit(run_worker('benchapp:app', WorkerConfig(processes=2, concurrency=50)))"
+)
+MIGRATE = "import sys; from conveyor.store import open_store; open_store(sys.argv[1]).close()"
+
+LOAD = """
+INSERT INTO conveyor_jobs (queue, name, args, state, priority, max_attempts, run_at, created_at)
+SELECT %(queue)s, %(name)s, jsonb_build_object('i', g), 'queued', 0, 4,
+       now() - make_interval(secs => 3600) + make_interval(secs => g / 1000.0), now()
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+PROBE = """
+INSERT INTO conveyor_jobs (queue, name, args, state, priority, max_attempts, run_at, created_at)
+VALUES (%(queue)s, %(name)s, '{"i": -1}', 'queued', 10, 4, clock_timestamp(), clock_timestamp())
+RETURNING id
+"""
+
+PROBES = 20
+PROBE_INTERVAL = 0.1
+
+
+def log(message: str) -> None:
+    """Progress on stderr; results go to stdout."""
+    print(f"[deep {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Databases:
+    """Fresh databases on the admin URL, each dropped WITH (FORCE) when done."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.count = 0
+
+    @contextlib.contextmanager
+    def fresh(self) -> Iterator[str]:
+        """CREATE DATABASE, yield its URL, DROP it."""
+        self.count += 1
+        name = f"conveyor_deep_{os.getpid()}_{self.count}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def side_env(side: Path | None, url: str) -> dict[str, str]:
+    """The environment of a subprocess running ``side``'s Conveyor (None: this checkout)."""
+    env = dict(os.environ)
+    env["CONVEYOR_URL"] = url
+    env["CONVEYOR_LOG_LEVEL"] = "WARNING"
+    paths = [str(HERE)] + ([str(side)] if side is not None else [str(ROOT)])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+@contextlib.contextmanager
+def worker(side: Path | None, url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker of ``side`` in its own process group; SIGTERM, then SIGKILL the group."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        env=side_env(side, url),
+        cwd=HERE,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def one(side: Path | None, url: str, rows: int, measure: int, probe: bool) -> dict[str, Any]:
+    """Load ``rows`` jobs, work ``measure`` of them; with ``probe``, time urgent jobs too."""
+    subprocess.run(
+        [sys.executable, "-c", MIGRATE, url], env=side_env(side, url), cwd=HERE, check=True
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(LOAD, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB, "rows": rows})
+        conn.execute("VACUUM ANALYZE conveyor_jobs")
+    result: dict[str, Any] = {}
+    with psycopg.connect(url, autocommit=True) as conn, worker(side, url) as proc:
+
+        def succeeded() -> int:
+            row = conn.execute(
+                "SELECT count(*) FROM conveyor_jobs WHERE state = 'succeeded'"
+                " AND finished_at IS NOT NULL"
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        deadline = time.monotonic() + 600
+        while succeeded() < measure:
+            if proc.poll() is not None:
+                raise SystemExit(f"the worker exited with {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit("timed out waiting for the jobs")
+            time.sleep(0.2)
+        row = conn.execute(
+            "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))"
+            " FROM conveyor_jobs WHERE state = 'succeeded' AND finished_at IS NOT NULL"
+        ).fetchone()
+        assert row is not None
+        result["jobs_per_s"] = float(row[0]) / float(row[1])
+        if probe:
+            ids = []
+            for _ in range(PROBES):
+                found = conn.execute(
+                    PROBE, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
+                ).fetchone()
+                assert found is not None
+                ids.append(int(found[0]))
+                time.sleep(PROBE_INTERVAL)
+            deadline = time.monotonic() + 60
+            while True:
+                waits = conn.execute(
+                    "SELECT extract(epoch FROM started_at - created_at) * 1000.0"
+                    " FROM conveyor_jobs WHERE id = ANY(%s) AND started_at IS NOT NULL",
+                    (ids,),
+                ).fetchall()
+                if len(waits) == len(ids) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            ordered = sorted(float(w[0]) for w in waits)
+            result["urgent_p50_ms"] = ordered[len(ordered) // 2]
+            result["urgent_p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            result["urgent_started"] = len(ordered)
+    return result
+
+
+def export(rev: str, into: Path) -> Path:
+    """``rev``'s tree in ``into`` (``git archive``), for the old side's subprocesses."""
+    archive = subprocess.run(
+        ["git", "archive", rev], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def main() -> None:
+    """Parse the arguments, run the interleaved measurements and print medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=20_000)
+    parser.add_argument("--measure", type=int, default=15_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--base", default="main", help="revision for the old side ('' for none)")
+    args = parser.parse_args()
+    admin = os.environ.get("DEEP_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    databases = Databases(admin)
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sides: list[tuple[str, Path | None]] = [("new", None)]
+        if args.base:
+            sides.append(("old", export(args.base, Path(tmp))))
+        for run in range(args.runs):
+            order = sides if run % 2 == 0 else sides[::-1]
+            for name, side in order:
+                for size, rows in (("small", args.small), ("large", args.rows)):
+                    with databases.fresh() as url:
+                        log(f"run {run + 1}: {name} side, {rows:,} rows")
+                        got = one(side, url, rows, args.measure, probe=size == "large")
+                        log(f"  {json.dumps({k: round(v, 2) for k, v in got.items()})}")
+                        results.setdefault((name, size), []).append(got)
+    print(f"# medians of {args.runs} interleaved runs; small = {args.small:,} jobs, large = "
+          f"{args.rows:,}; {args.measure:,} jobs timed per run; old = {args.base or '-'}")
+    for name, _ in sides:
+        small = statistics.median(r["jobs_per_s"] for r in results[(name, "small")])
+        large = statistics.median(r["jobs_per_s"] for r in results[(name, "large")])
+        p50 = statistics.median(r["urgent_p50_ms"] for r in results[(name, "large")])
+        p99 = statistics.median(r["urgent_p99_ms"] for r in results[(name, "large")])
+        print(json.dumps({
+            "side": name, "small_jobs_per_s": round(small), "large_jobs_per_s": round(large),
+            "large_over_small": round(large / small, 3), "urgent_p50_ms": round(p50, 2),
+            "urgent_p99_ms": round(p99, 2),
+            "runs": {f"{k[1]}": v for k, v in results.items() if k[0] == name},
+        }))
+
+
+if __name__ == "__main__":
+    main()

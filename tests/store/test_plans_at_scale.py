@@ -1,0 +1,274 @@
+"""Every hot statement reads the jobs table along an index, even with a large table (issue 14).
+
+PostgreSQL only: a table of :data:`ROWS` jobs is generated server-side (``INSERT … SELECT
+generate_series``, a few seconds), analyzed, and then the worker's, scheduler's, monitor's and
+dashboard overview's verbs run through a driver that first asks ``EXPLAIN (FORMAT JSON)`` for
+each statement they send. A sequential scan of ``conveyor_jobs`` fails the test, and so does
+JIT compilation (Conveyor's sessions start with ``jit=off``, whatever the server's setting).
+
+On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
+table either.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from conveyor import Conveyor
+from conveyor.models import COUNT_CAP
+from conveyor.schedules.scheduler import Scheduler
+from conveyor.store.plan import Plan, Result
+from conveyor.store.postgres import PostgresStore
+from conveyor.store.postgres.plans import is_single
+from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, HeartbeatParams
+from conveyor.web.pages_overview import read_overview
+
+ROWS = 150_000
+"""Jobs in the generated table: enough that a scan costs far more than an index probe."""
+
+QUEUES = ("emails", "reports", "images")
+NAMES = ("send", "build", "resize", "noop")
+
+# Spread by g % 100: 70 % ready (some high priority, some with a tenant), 8 % scheduled in the
+# future, 1 % retrying later, 1 % limited, 15 % succeeded and 4 % dead over the last day, and
+# one running job in a thousand (a tenth of them with a lapsed lease).
+LOAD = """
+INSERT INTO conveyor_jobs (
+    queue, name, args, state, priority, max_attempts, run_at, created_at, started_at,
+    finished_at, lease_until, worker_id, tenant, limit_key, limit_max, attempt, token
+)
+SELECT (%(queues)s::text[])[1 + g %% 3],
+       (%(names)s::text[])[1 + g %% 4],
+       '{}'::jsonb,
+       CASE WHEN g %% 1000 = 1 THEN 'running'
+            WHEN g %% 100 < 70 OR g %% 100 = 99 THEN 'queued'
+            WHEN g %% 100 < 78 THEN 'scheduled'
+            WHEN g %% 100 = 78 THEN 'retrying'
+            WHEN g %% 100 < 95 THEN 'succeeded'
+            ELSE 'dead' END,
+       CASE WHEN g %% 50 = 0 THEN 10 ELSE 0 END,
+       3,
+       CASE WHEN g %% 100 BETWEEN 70 AND 78 THEN now() + make_interval(secs => g)
+            ELSE now() - make_interval(secs => g %% 86400) END,
+       now() - interval '1 day',
+       CASE WHEN g %% 1000 = 1 OR g %% 100 >= 79 THEN now() - interval '1 minute' END,
+       CASE WHEN g %% 1000 <> 1 AND g %% 100 >= 79
+            THEN now() - make_interval(secs => g %% 86400) END,
+       CASE WHEN g %% 1000 = 1 THEN now() + make_interval(secs => (g %% 10000) - 1000) END,
+       CASE WHEN g %% 1000 = 1 THEN 'w' || (g %% 7) END,
+       CASE WHEN g %% 100 = 5 THEN 't' || (g %% 20) END,
+       CASE WHEN g %% 100 = 99 THEN 'k' || (g %% 5) END,
+       CASE WHEN g %% 100 = 99 THEN 2 END,
+       CASE WHEN g %% 1000 = 1 OR g %% 100 >= 78 THEN 1 ELSE 0 END,
+       CASE WHEN g %% 1000 = 1 THEN 1 ELSE 0 END
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+ATTEMPTS = """
+INSERT INTO conveyor_attempts (job_id, attempt, token, worker_id, started_at, finished_at, outcome)
+SELECT id, 1, 1, 'w1', finished_at - interval '1 second', finished_at,
+       CASE WHEN state = 'dead' THEN 'dead' ELSE 'succeeded' END
+FROM conveyor_jobs WHERE state IN ('succeeded', 'dead')
+"""
+
+
+def seq_scans(node: dict[str, Any]) -> list[str]:
+    """The jobs-table sequential scans in an EXPLAIN (FORMAT JSON) plan node and below."""
+    found = []
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == "conveyor_jobs":
+        found.append(f"Seq Scan on conveyor_jobs (filter {node.get('Filter', '-')})")
+    for child in node.get("Plans", ()):
+        found.extend(seq_scans(child))
+    return found
+
+
+class Explaining:
+    """Runs a store's plans like ``PostgresStore.run``, asking EXPLAIN for each statement first."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.problems: list[str] = []
+        self.explained: list[str] = []
+        self.verb = ""
+
+    def run(self, plan: Plan[Any], where: str) -> Any:
+        with self.store.pool.connection() as conn:
+            if is_single(plan):
+                return self._drive(conn, plan)
+            with conn.transaction():
+                return self._drive(conn, plan)
+
+    def _drive(self, conn: psycopg.Connection[Any], plan: Plan[Any]) -> Any:
+        try:
+            statement = next(plan)
+            with conn.cursor() as cur:
+                while True:
+                    params = statement.params
+                    many = None if statement.many is None else list(statement.many)
+                    if many is not None:
+                        params = many[0] if many else None
+                    self._explain(cur, statement.sql, params)
+                    if many is not None:
+                        cur.executemany(statement.sql, many)
+                        rows: list[Any] = []
+                    else:
+                        cur.execute(statement.sql, statement.params or None)
+                        rows = cur.fetchall() if cur.description is not None else []
+                    statement = plan.send(Result(rows, cur.rowcount))
+        except StopIteration as stop:
+            return stop.value
+
+    def _explain(self, cur: psycopg.Cursor[Any], sql: str, params: Any) -> None:
+        code = [line.strip() for line in sql.splitlines()]
+        code = [line for line in code if line and not line.startswith("--")]
+        if not code or not code[0].upper().startswith(
+            ("SELECT", "WITH", "UPDATE", "INSERT", "DELETE", "(")
+        ):
+            return
+        cur.execute(f"EXPLAIN (FORMAT JSON) {sql}", params or None)
+        (output,) = cur.fetchone()  # type: ignore[misc]
+        top = (output if isinstance(output, list) else json.loads(output))[0]
+        first = " ".join(code)[:90]
+        self.explained.append(f"{self.verb}: {first}")
+        for scan in seq_scans(top["Plan"]):
+            self.problems.append(f"{self.verb}: {scan} in: {first}")
+        if "JIT" in top:
+            self.problems.append(f"{self.verb}: JIT in: {first}")
+
+
+@pytest.fixture
+def big_store(fresh_postgres_url: Callable[[], str]) -> Iterator[PostgresStore]:
+    """A migrated store on a fresh database holding :data:`ROWS` generated jobs, analyzed."""
+    url = fresh_postgres_url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(LOAD, {"queues": list(QUEUES), "names": list(NAMES), "rows": ROWS})
+        conn.execute(ATTEMPTS)
+        conn.execute("ANALYZE conveyor_jobs")
+        conn.execute("ANALYZE conveyor_attempts")
+    store = PostgresStore(url)
+    yield store
+    store.close()
+
+
+def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None:
+    store = big_store
+    explaining = Explaining(store)
+    store.run = explaining.run  # type: ignore[method-assign]
+
+    def verb(name: str) -> None:
+        explaining.verb = name
+
+    params = ClaimParams("w-test", QUEUES, NAMES, limit=10, lease_seconds=30)
+    verb("claim_jobs")
+    claimed = store.claim_jobs(params)
+    assert len(claimed) == 10
+    verb("claim_jobs (limited pass)")
+    store.claim_jobs(ClaimParams("w-test", QUEUES, NAMES, 10, 30, limited_names=NAMES))
+    verb("heartbeat")
+    store.heartbeat(HeartbeatParams("w-test", tuple((c.id, c.token) for c in claimed), 30))
+    done = [Completion(c.id, c.token, CompletionKind.SUCCEEDED, result_json="1") for c in claimed]
+    verb("complete_jobs")
+    store.complete_jobs(done[:5])
+    verb("complete_and_claim")
+    store.complete_and_claim(done[5:], params)
+    verb("next_due_in")
+    assert store.next_due_in(QUEUES, NAMES) == 0.0
+    verb("next_due_in (nothing due)")
+    store.next_due_in(("nothing-here",), NAMES)
+    verb("rescue_expired")
+    assert store.rescue_expired()
+    verb("queue_depth")
+    store.queue_depth("emails", 1000)
+    verb("queue_stats")
+    stats = store.queue_stats()
+    assert [s.queue for s in stats] == sorted(QUEUES)
+    assert all("queued" in s.at_least for s in stats)  # ~70,000 each: past the cap
+    assert all(s.queued == COUNT_CAP and s.shown("queued") == "10,000+" for s in stats)
+    assert all(s.waiting_names == tuple(sorted(NAMES)) for s in stats)
+    verb("dashboard overview")
+    overview = read_overview(store)
+    assert len(overview["queues"]) == len(QUEUES)
+    verb("window_counts")
+    store.window_counts(store.now() - 3600)
+
+    verb("scheduler round")
+    _scheduler_rounds(store)
+
+    with store.pool.connection() as conn:
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+    assert len(explaining.explained) >= 30, explaining.explained
+    assert not explaining.problems, "\n".join(explaining.problems)
+
+
+def _scheduler_rounds(store: PostgresStore) -> None:
+    """A few rounds of a one-second schedule, on a clock moved by hand."""
+    app = Conveyor(store.url)
+    try:
+
+        @app.job(name="tick")
+        def tick(ctx: Any) -> None:
+            """A scheduled no-op."""
+
+        app.schedule("every_second", "tick", every="1s")
+        clock = [store.now()]
+        scheduler = Scheduler(app, store=store, now=lambda: clock[0])
+        scheduler.sync()
+        for _ in range(3):
+            scheduler.run_round()
+            clock[0] += 2.0
+    finally:
+        app.close()
+
+
+SQLITE_ROWS = 50_000
+
+
+def test_sqlite_claim_next_due_and_counts_use_indexes(tmp_path: Path) -> None:
+    from conveyor.store.sqlite import SQLiteStore
+    from conveyor.store.sqlite.connection import query
+
+    path = tmp_path / "conveyor.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(
+            "INSERT INTO conveyor_jobs (queue, name, args, state, priority, max_attempts, run_at,"
+            " created_at) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g"
+            f" WHERE n < {SQLITE_ROWS}) SELECT 'q' || (n % 3), 'send', '{{}}', 'queued', 0, 3,"
+            " n, 0 FROM g"
+        )
+        conn.execute("ANALYZE")
+        problems = []
+        for name in ("claim_jobs", "next_due", "queue_counts", "waiting_names"):
+            sql = query(name)
+            rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", _sqlite_params(sql)).fetchall()
+            problems += [
+                f"{name}: {r[3]}"
+                for r in rows
+                if r[3].startswith("SCAN conveyor_jobs") and "INDEX" not in r[3]
+            ]
+        assert not problems, "\n".join(problems)
+    finally:
+        conn.close()
+
+
+def _sqlite_params(sql: str) -> dict[str, Any]:
+    """Plausible values for every ``:name`` parameter of ``sql``."""
+    import re
+
+    values: dict[str, Any] = {}
+    for name in re.findall(r"(?<!:):([a-z_]+)", sql):
+        if name in ("queues", "names", "limited_names"):
+            values[name] = json.dumps(["q0", "q1", "q2"] if name == "queues" else ["send"])
+        elif name in ("worker_id",):
+            values[name] = "w"
+        else:
+            values[name] = 10
+    return values
