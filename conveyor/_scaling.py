@@ -43,6 +43,9 @@ class QueueNeed:
     """Mean run time of those attempts; None when none finished in the window."""
     keep_up_slots: float
     catch_up_slots: float
+    ready_at_least: bool = False
+    """True when ``ready`` is a lower bound: the store stops counting at ``COUNT_CAP``, so
+    the catch-up term (and the advice) is at least this much."""
 
     @property
     def slots(self) -> float:
@@ -107,6 +110,7 @@ def queue_needs(
                 mean_seconds=mean,
                 keep_up_slots=keep_up,
                 catch_up_slots=catch_up,
+                ready_at_least="queued" in count.at_least,
             )
         )
     return needs
@@ -159,6 +163,7 @@ def _reason(
                 "process starts them")
     top = max(needs, key=lambda n: n.slots)
     if top.catch_up_slots > top.keep_up_slots:
-        return (f"{top.queue} has {top.ready} ready jobs to start within {target_wait:g}s "
+        ready = f"at least {top.ready:,}" if top.ready_at_least else f"{top.ready:,}"
+        return (f"{top.queue} has {ready} ready jobs to start within {target_wait:g}s "
                 f"at {top.mean_seconds or 0:.3g}s each")
     return f"{top.queue} keeps {top.keep_up_slots:.3g} slots busy on average"

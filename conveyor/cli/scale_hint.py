@@ -67,7 +67,7 @@ def scale_hint(target: Target, target_wait: str, window: str, slots: int,
     for need in hint.queues:
         rows.add_row(
             need.queue,
-            str(need.ready),
+            f"{need.ready:,}+" if need.ready_at_least else str(need.ready),
             str(need.running),
             f"{need.attempts_per_second:.3g}",
             "-" if need.mean_seconds is None else f"{need.mean_seconds:.3g}s",
@@ -88,6 +88,7 @@ def hint_doc(hint: ScaleHint) -> dict[str, Any]:
             {
                 "queue": n.queue,
                 "ready": n.ready,
+                "ready_at_least": n.ready_at_least,
                 "running": n.running,
                 "attempts_per_second": n.attempts_per_second,
                 "mean_seconds": n.mean_seconds,

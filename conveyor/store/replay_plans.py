@@ -53,7 +53,7 @@ def replay_dead(
     ids = [int(r[0]) for r in picked.rows]
     if not ids:
         return []
-    # A dead stage job is revived by resuming its run, not alone (decision 72).
+    # A dead stage job is revived by resuming its run, not alone (decision 75).
     staged = yield d.stage_jobs(ids, now)
     refuse_stage_jobs(staged.rows)
     result = yield d.move(replay_moves(ids, replay.per_second), replay.args_json, now)

@@ -17,12 +17,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor._scaling import QueueNeed, queue_needs
 from conveyor.errors import ConveyorError
 from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.web_context import WebContext
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SCALE_WAIT = 30.0
+"""Target wait of the desired-slots gauge: every ready job started within this many seconds."""
+SCALE_WINDOW = 300.0
+"""Seconds of finished attempts the desired-slots gauge averages run times and rates over."""
 STATES = ("queued", "scheduled", "running", "retrying", "dead")
 
 
@@ -36,7 +41,9 @@ def _family(name: str, help_text: str, rows: Iterable[tuple[str, float]]) -> lis
     return lines
 
 
-def render(stats: list[QueueStats], live_workers: int) -> list[str]:
+def render(
+    stats: list[QueueStats], live_workers: int, needs: Iterable[QueueNeed] = ()
+) -> list[str]:
     """The gauges' lines (without ``conveyor_store_up``)."""
     lines = _family(
         "conveyor_queue_jobs", "Jobs per queue and state.",
@@ -55,6 +62,12 @@ def render(stats: list[QueueStats], live_workers: int) -> list[str]:
     lines += _family(
         "conveyor_workers_live", "Worker processes seen recently.", [("", float(live_workers))]
     )
+    lines += _family(
+        "conveyor_queue_desired_slots",
+        "Slots (jobs at once) each queue needs to keep up and to start its ready jobs within "
+        f"{SCALE_WAIT:g}s, as conveyor scale-hint computes; divide by a pod's slots to scale.",
+        ((f'{{queue="{_label(n.queue)}"}}', round(n.slots, 3)) for n in needs),
+    )
     return lines
 
 
@@ -68,9 +81,12 @@ class ClusterMetrics:
 
     def _read(self) -> list[str]:
         store = self.context.store
-        stats = store.queue_stats()
+        now = store.now()
+        stats = store.queue_stats(now=now)
         live = len(store.live_workers(stale_after=LIVE_AFTER_SECONDS))
-        return render(stats, live)
+        needs = queue_needs(stats, store.queue_load(now - SCALE_WINDOW), window=SCALE_WINDOW,
+                            target_wait=SCALE_WAIT)
+        return render(stats, live, needs)
 
     async def endpoint(self, request: Request) -> Response:
         """``GET /metrics``: 401 without a principal, else the gauges."""

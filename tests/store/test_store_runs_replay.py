@@ -1,4 +1,4 @@
-"""Conformance: a finished stage job is not retried or replayed alone (decision 72).
+"""Conformance: a finished stage job is not retried or replayed alone (decision 75).
 
 Replaying a dead stage job by itself would run its stage outside its stopped run, which would
 never move again; the store refuses the whole retry, names the run and says to resume it."""

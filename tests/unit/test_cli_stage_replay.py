@@ -1,5 +1,5 @@
 """`conveyor dlq replay` and `conveyor jobs retry` of a dead stage job: refused, naming the run
-to resume (decision 72), on a real SQLite file; the CLI prints the store's error, not a
+to resume (decision 75), on a real SQLite file; the CLI prints the store's error, not a
 traceback."""
 
 from __future__ import annotations

@@ -93,3 +93,12 @@ def test_a_step_and_a_spike_give_bounded_counts_that_follow_the_load() -> None:
 def test_slots_per_process_must_be_positive() -> None:
     with pytest.raises(ValueError, match="slots per process"):
         scale_hint([], slots_per_process=0, target_wait=30, window=WINDOW)
+
+
+def test_a_bounded_backlog_is_named_as_a_lower_bound() -> None:
+    needs = queue_needs([QueueStats(queue="q", queued=10_000, at_least=("queued",))],
+                        [QueueLoad(queue="q", attempts=300, busy_seconds=300.0)],
+                        window=WINDOW, target_wait=30)
+    assert needs[0].ready_at_least
+    hint = scale_hint(needs, slots_per_process=8, target_wait=30, window=WINDOW)
+    assert "at least 10,000 ready jobs" in hint.reason

@@ -310,7 +310,7 @@ def test_the_runs_api_never_answers_5xx_and_keeps_to_its_document(
 
 
 def test_retrying_a_dead_stage_job_says_to_resume_its_run(runs: Served) -> None:
-    """A finished stage job runs again only with its run (decision 72): the retry is a 409
+    """A finished stage job runs again only with its run (decision 75): the retry is a 409
     that names the run to resume, and writes nothing."""
     run_id = failed_run(runs)
     transform = runs.reader.get(f"/api/runs/{run_id}").json()["stages"][1]

@@ -47,6 +47,9 @@ def test_metrics_need_a_token_and_a_read_token_is_enough(served: Served) -> None
     assert values['conveyor_queue_jobs{queue="default",state="dead"}'] == 0
     assert values["conveyor_workers_live"] == 0
     assert values["conveyor_store_up"] == 1
+    # Ready jobs with no run time measured yet: one slot each, as scale-hint says.
+    assert values['conveyor_queue_desired_slots{queue="io"}'] == 1
+    assert values['conveyor_queue_desired_slots{queue="default"}'] == 1
 
 
 def test_metrics_keep_the_last_values_while_the_store_is_down(
