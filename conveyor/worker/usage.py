@@ -14,6 +14,7 @@ loses a job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -34,17 +35,21 @@ MAX_PENDING = 10_000
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-_statm: tuple[int, int] | None = None
-"""(pid, descriptor) of this process's open ``/proc/self/statm``: re-read, never reopened
-(an open per attempt was half the meter's cost); a forked child opens its own."""
+_statm: dict[int, int] = {}
+"""This process's open ``/proc/self/statm`` by pid: re-read, never reopened (an open per
+attempt was half the meter's cost); a forked child opens its own."""
 
 
 def _statm_fd() -> int:
-    global _statm
     pid = os.getpid()
-    if _statm is None or _statm[0] != pid:
-        _statm = (pid, os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC))
-    return _statm[1]
+    fd = _statm.get(pid)
+    if fd is None:
+        for inherited in _statm.values():  # a parent's descriptor reads the parent
+            with contextlib.suppress(OSError):
+                os.close(inherited)
+        _statm.clear()
+        fd = _statm[pid] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+    return fd
 
 
 def resident_mb() -> float:
