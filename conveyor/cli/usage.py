@@ -42,7 +42,7 @@ def usage(target: Target, by: str, since: str, as_json: bool) -> None:
     for t in totals:
         rows.add_row(
             render.escape(t.key) if t.key is not None else "-",
-            f"{t.attempts:,}", f"{t.jobs:,}", f"{t.wall:,.1f}s", f"{t.cpu:,.1f}s",
+            f"{t.attempts:,}", f"{t.jobs:,}", _seconds(t.wall), _seconds(t.cpu),
             f"{t.memory_mb:,.0f} MiB", *(_number(t.units.get(unit)) for unit in units),
         )
     render.print_table(rows)
@@ -59,3 +59,8 @@ def _number(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.4g}"
+
+
+def _seconds(value: float) -> str:
+    # Short jobs sum to fractions of a second: keep three significant digits there.
+    return f"{value:,.1f}s" if value >= 100 else f"{value:.3g}s"
