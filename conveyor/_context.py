@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic_core
 
 from conveyor._once import OnceConflictError, once_key
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, UsageError
 from conveyor.middleware import trace_id
 
 if TYPE_CHECKING:
@@ -68,6 +69,11 @@ class JobContext:
     _steps: dict[str, str] | None = field(default=None, repr=False)
     _max_output_bytes: int = field(default=1024 * 1024, repr=False)
     _output_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _units: dict[str, float] = field(default_factory=dict, repr=False)
+    """What ``ctx.usage`` reported in this attempt, summed per unit."""
+    _usage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cpu: float | None = field(default=None, repr=False)
+    """The handler thread's CPU seconds (sync handlers; set by the worker)."""
 
     @property
     def idempotency_key(self) -> str:
@@ -284,6 +290,41 @@ class JobContext:
         if seq is None:
             log.debug("job %s no longer runs under this attempt; its output was dropped",
                       self.job_id)
+
+    def usage(self, **units: float) -> None:
+        """Report what this attempt consumed, in units of your own: ``ctx.usage(tokens=812,
+        cost=0.0042)``. Calls add up: each unit is summed over the attempt and recorded with
+        its wall time, CPU and memory when it ends (``conveyor usage``, the dashboard's usage
+        page, :class:`~conveyor.monitor.rules.Budget` alerts).
+
+        Unit names are Python identifiers; values are finite numbers (negative ones correct an
+        earlier report). Anything else raises :class:`~conveyor.errors.UsageError` and
+        records nothing of the call. Works the same in sync and async handlers (it writes
+        nothing itself: the worker writes the attempt's usage in batches).
+        """
+        checked: dict[str, float] = {}
+        for unit, value in units.items():
+            if not unit.isidentifier():
+                raise UsageError(
+                    f"ctx.usage(): unit names are identifiers like tokens or cost, got {unit!r}"
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UsageError(
+                    f"ctx.usage(): {unit} must be a number, got {type(value).__name__} "
+                    f"{value!r}"
+                )
+            number = float(value)
+            if not math.isfinite(number):
+                raise UsageError(f"ctx.usage(): {unit} must be a finite number, got {value!r}")
+            checked[unit] = number
+        with self._usage_lock:
+            for unit, number in checked.items():
+                self._units[unit] = self._units.get(unit, 0.0) + number
+
+    def take_units(self) -> dict[str, float]:
+        """The units reported so far in this attempt (a copy)."""
+        with self._usage_lock:
+            return dict(self._units)
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:

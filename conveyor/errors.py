@@ -36,6 +36,11 @@ class OutputLimitError(ConveyorError):
     """``ctx.emit`` would take a job's output past the app's ``max_output_bytes``."""
 
 
+class UsageError(ConveyorError, ValueError):
+    """``ctx.usage`` was given a unit name that is not an identifier or a value that is not a
+    finite number."""
+
+
 class JobNotFoundError(ConveyorError, LookupError):
     """No job with the given id exists (it may have been pruned)."""
 

@@ -1,5 +1,6 @@
 """The ``conveyor`` command: workers, queues, jobs, pipeline runs, the dead-letter queue,
-schedules, the standalone scheduler, alerts, check-ins, the monitor, the dashboard and a demo.
+schedules, the standalone scheduler, usage, alerts, check-ins, the monitor, the dashboard and
+a demo.
 
 Every :class:`~conveyor.errors.ConveyorError` ends the command with ``error: <message>`` on
 stderr and exit status 2, never a traceback.
@@ -31,6 +32,7 @@ COMMANDS = {
     "monitor": "monitor",
     "scheduler": "scheduler",
     "scale-hint": "scale_hint",
+    "usage": "usage",
     "dashboard": "dashboard",
     "demo": "demo",
 }

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from conveyor.monitor.notice import Notice, NoticeKind
     from conveyor.monitor.rules import (
         BacklogGrowth,
+        Budget,
         DeadLetterGrowth,
         Expirations,
         FailureRate,
@@ -32,6 +33,7 @@ _HOMES = {
     "Notice": "notice",
     "NoticeKind": "notice",
     "BacklogGrowth": "rules",
+    "Budget": "rules",
     "DeadLetterGrowth": "rules",
     "Expirations": "rules",
     "FailureRate": "rules",
@@ -48,6 +50,7 @@ _HOMES = {
 
 __all__ = [
     "BacklogGrowth",
+    "Budget",
     "DeadLetterGrowth",
     "EmailSink",
     "Expirations",

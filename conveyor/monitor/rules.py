@@ -10,6 +10,7 @@ Missed schedule runs and silent check-ins are always watched; they are not rules
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -19,12 +20,14 @@ from conveyor._names import check_queue
 from conveyor.errors import ConfigurationError
 from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
 from conveyor.monitor.config import Firing, Rule
+from conveyor.store.contract.usage import USAGE_BY
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store
 
 __all__ = [
     "BacklogGrowth",
+    "Budget",
     "DeadLetterGrowth",
     "Expirations",
     "FailureRate",
@@ -398,6 +401,83 @@ class BacklogGrowth:
                             None if drain_rate <= 0 else round(stats.queued / drain_rate, 1)
                         ),
                         "window_seconds": window,
+                    },
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Fires when the ``unit`` that handlers report with ``ctx.usage(...)`` sums to more than
+    ``limit`` over the last ``per``: for each tenant, queue or job name (``by``) on its own,
+    or for all jobs together (``by=None``). E.g. ``Budget("cost", 50, per="1d",
+    by="tenant")`` pages when a tenant's jobs cost more than 50 in a day.
+
+    The window slides: the incident resolves once the sum over the last ``per`` falls back to
+    the limit or below.
+    """
+
+    unit: str
+    limit: float
+    per: Duration = "1d"
+    by: str | None = None
+    """``"tenant"``, ``"queue"`` or ``"name"``: a budget for each; None: one for everything."""
+
+    name: ClassVar[str] = "budget"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unit, str) or not self.unit.isidentifier():
+            raise ConfigurationError(
+                f"Budget: unit is the name a handler reports with ctx.usage(...), e.g. "
+                f"\"cost\" or \"tokens\"; got {self.unit!r}"
+            )
+        limit = self.limit
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or not (
+            math.isfinite(limit) and limit >= 0
+        ):
+            raise ConfigurationError(
+                f"Budget: limit must be a finite number, 0 or more, of {self.unit}; got "
+                f"{limit!r}"
+            )
+        if self.by is not None and self.by not in USAGE_BY:
+            raise ConfigurationError(
+                f"Budget: by must be one of {', '.join(map(repr, USAGE_BY))} or None (one "
+                f"budget for all jobs); got {self.by!r}"
+            )
+        object.__setattr__(self, "limit", float(limit))
+        object.__setattr__(self, "per", _positive(self.per, "Budget", "per"))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Each group whose ``unit`` summed over ``now - per`` .. ``now`` passes the limit."""
+        per = to_seconds(self.per)
+        found = []
+        for total in store.usage_totals(self.by, since=now - per, until=now):  # type: ignore[arg-type]
+            spent = total.units.get(self.unit, 0.0)
+            if spent <= self.limit:
+                continue
+            who = (
+                "all jobs" if self.by is None
+                else f"{self.by} {total.key}" if total.key is not None
+                else f"jobs without a {self.by}"
+            )
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=self.unit if self.by is None else f"{self.unit}:{total.key or '-'}",
+                    summary=(
+                        f"{who}: {self.unit} reached {spent:,.6g} in the last {age(per)}, over "
+                        f"the budget of {self.limit:,.6g} (`conveyor usage --by "
+                        f"{self.by or 'name'} --since {int(per)}s`)"
+                    ),
+                    details={
+                        "unit": self.unit,
+                        "spent": spent,
+                        "limit": self.limit,
+                        "by": self.by,
+                        "key": total.key,
+                        "attempts": total.attempts,
+                        "window_seconds": per,
                     },
                 )
             )

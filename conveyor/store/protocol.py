@@ -39,6 +39,7 @@ from conveyor.store.contract.records import Replay as Replay  # noqa: PLC0414
 from conveyor.store.contract.records import Retention as Retention  # noqa: PLC0414
 from conveyor.store.contract.runs import AsyncRunVerbs, RunVerbs
 from conveyor.store.contract.schedules import ScheduleVerbs
+from conveyor.store.contract.usage import UsageVerbs
 from conveyor.store.contract.workers import WorkerVerbs
 
 
@@ -54,6 +55,7 @@ class Store(
     DashboardVerbs,
     RunVerbs,
     OutputVerbs,
+    UsageVerbs,
     Protocol,
 ):
     """The synchronous store: used by producers, the CLI and (through a thread) workers.

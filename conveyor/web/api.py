@@ -49,5 +49,6 @@ def api_routes(context: WebContext) -> list[BaseRoute]:
         Route("/api/workers", api.workers, methods=["GET"], name="api_workers"),
         Route("/api/schedules", api.schedules, methods=["GET"], name="api_schedules"),
         Route("/api/alerts", api.alerts, methods=["GET"], name="api_alerts"),
+        Route("/api/usage", api.usage, methods=["GET"], name="api_usage"),
         Route("/api/checkins/{name}", api.checkin, methods=["POST"], name="api_checkin"),
     ]

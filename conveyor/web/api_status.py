@@ -16,7 +16,7 @@ from conveyor.store.protocol import JobFilter
 from conveyor.web import serialize
 from conveyor.web.api_base import ApiBase, ApiJson
 from conveyor.web.openapi import openapi_document
-from conveyor.web.params import BadParameter
+from conveyor.web.params import BadParameter, usage_query
 from conveyor.web.web_context import ApiError
 
 MAX_RUNNING_LISTED = 1000
@@ -93,6 +93,20 @@ class StatusApi(ApiBase):
         await self.context.principal(request)
         firing = await self._run(self.context.store.firing_incidents)
         return ApiJson({"alerts": [serialize.incident_detail(i) for i in firing]})
+
+    async def usage(self, request: Request) -> Response:
+        """What the attempts that ended in the window cost, per job name, queue or tenant."""
+        await self.context.principal(request)
+        by, since = usage_query(request.query_params)
+        store = self.context.store
+
+        def read() -> dict[str, Any]:
+            now = store.now()
+            totals = store.usage_totals(by, since=now - since)  # type: ignore[arg-type]
+            return {"by": by, "since": now - since, "until": now,
+                    "groups": [serialize.usage_total(t) for t in totals]}
+
+        return ApiJson(await self._run(read))
 
     async def checkin(self, request: Request) -> Response:
         """Record a ping of a check-in, as ``conveyor checkin NAME`` does, over HTTP."""

@@ -176,6 +176,15 @@ SCHEMAS: JsonDict = {
          "finished_at": TIME},
         description="The data of each `event: job` of GET /api/jobs/{job_id}/events",
     ),
+    "Usage": obj(["by", "since", "until", "groups"], {
+        "by": {"type": "string"}, "since": {"type": "number"}, "until": {"type": "number"},
+        "groups": {"type": "array", "items": obj(
+            ["key", "attempts", "jobs", "wall", "cpu", "memory_mb", "units"],
+            {"key": {"type": ["string", "null"]}, "attempts": {"type": "integer"},
+             "jobs": {"type": "integer"}, "wall": {"type": "number"},
+             "cpu": {"type": "number"}, "memory_mb": {"type": "number"},
+             "units": {"type": "object", "additionalProperties": {"type": "number"}}})},
+    }),
     "Queue": obj(
         ["queue", "queued", "scheduled", "running", "retrying", "dead", "oldest_queued_age",
          "succeeded_last_hour", "failed_last_hour", "failure_rate", "waiting_names", "paused",
@@ -428,6 +437,17 @@ def openapi_document(root_path: str = "") -> JsonDict:
             "/api/alerts": {"get": _read("Alerts firing now", json_body(
                 obj(["alerts"], {"alerts": {"type": "array", "items": ref("Alert")}}),
                 "Firing incidents, oldest first"))},
+            "/api/usage": {"get": {
+                **_read("What the jobs cost: attempts, time, memory and ctx.usage units",
+                        json_body(ref("Usage"), "One entry per group, ordered by key"),
+                        errors={"400": BAD_PARAMETER}),
+                "parameters": [
+                    query("by", {"type": "string", "enum": ["name", "queue", "tenant"]},
+                          "Group by job name (default), queue or tenant"),
+                    query("since", DURATION,
+                          "The window: attempts that ended this long ago or later (default 1d)"),
+                ],
+            }},
             **RUN_PATHS,
         },
         "components": {

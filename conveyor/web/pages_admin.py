@@ -1,4 +1,5 @@
-"""Queues (pause, resume), schedules (trigger now, pause, resume) and the audit log of actions."""
+"""Queues (pause, resume), schedules (trigger now, pause, resume), the audit log of actions,
+and usage (what the jobs cost)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from conveyor.web.pages_common import (
     record,
     render,
 )
-from conveyor.web.params import query_text, query_whole
+from conveyor.web.params import query_text, query_whole, usage_query
 from conveyor.web.web_context import WebContext
 
 
@@ -106,6 +107,14 @@ def read_actions(store: Store, before_id: int | None, target: str | None) -> dic
             "older": older, "target": target}
 
 
+def read_usage(store: Store, by: str, since: float) -> dict[str, Any]:
+    """Each group's usage over the last ``since`` seconds, with every unit any reported."""
+    now = store.now()
+    totals = store.usage_totals(by, since=now - since)  # type: ignore[arg-type]
+    units = sorted({unit for t in totals for unit in t.units})
+    return {"now": now, "by": by, "since": since, "totals": totals, "units": units}
+
+
 def _decode(details_json: str) -> Any:
     try:
         details = json.loads(details_json)
@@ -115,7 +124,7 @@ def _decode(details_json: str) -> Any:
 
 
 class AdminPages:
-    """``/queues``, ``/schedules`` and ``/actions`` with their forms."""
+    """``/queues``, ``/schedules``, ``/actions`` (with their forms) and ``/usage``."""
 
     def __init__(self, context: WebContext) -> None:
         self.context = context
@@ -133,6 +142,7 @@ class AdminPages:
             Route("/schedules/resume", self.resume_schedule, methods=["POST"],
                   name="schedule_resume"),
             Route("/actions", self.actions, name="actions"),
+            Route("/usage", self.usage, name="usage"),
         ]
 
     # -- queues ---------------------------------------------------------------------------------
@@ -244,3 +254,13 @@ class AdminPages:
                           query_text(request.query_params, "target"))
         return await render(self.context, request, principal, "actions.html",
                             {**data, "nav": "actions"})
+
+    # -- usage ----------------------------------------------------------------------------------
+
+    async def usage(self, request: Request) -> Response:
+        """Render what the jobs cost over a window, per job name, queue or tenant."""
+        principal = await self.context.principal(request)
+        by, since = usage_query(request.query_params)
+        data = await call(read_usage, self.context.store, by, since)
+        return await render(self.context, request, principal, "usage.html",
+                            {**data, "nav": "usage"})

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from conveyor._durations import to_seconds
 from conveyor._names import control_character
 from conveyor.errors import ConfigurationError
+from conveyor.store.contract.usage import USAGE_BY
 from conveyor.web.openapi_parts import DURATION_PATTERN, MAX_ID, MAX_TEXT
 from conveyor.web.web_context import ApiError
 
@@ -96,3 +97,21 @@ def job_id(request: Request) -> int:
     """The ``{job_id}`` of the request's path: a whole number from 1 to 2**63 - 1, or a 400."""
     raw = request.path_params["job_id"]
     return whole(str(raw), "job_id")
+
+
+USAGE_SINCE = "1d"
+"""The usage page's and ``GET /api/usage``'s window when none is given."""
+
+
+def usage_query(values: Mapping[str, Any] | FormData) -> tuple[str, float]:
+    """The checked ``by`` (name, queue or tenant; default name) and ``since`` (a duration
+    over zero; default a day, in seconds) of the usage page and API."""
+    by = query_text(values, "by") or "name"
+    if by not in USAGE_BY:
+        raise BadParameter("by", f"by must be one of {', '.join(USAGE_BY)}, got {by[:40]!r}")
+    since = query_age(values, "since")
+    if since is None:
+        since = to_seconds(USAGE_SINCE)
+    if since <= 0:
+        raise BadParameter("since", "since must be a duration over zero, e.g. '1h' or '7d'")
+    return by, since

@@ -13,6 +13,7 @@ from typing import Any
 
 from conveyor.models import Attempt, Job, JobState, QueueStats, WorkerInfo
 from conveyor.store.contract.output import OutputChunk
+from conveyor.store.contract.usage import UsageTotal
 from conveyor.store.watch_types import IncidentRow, LedgerEntry, ScheduleRow
 
 JsonDict = dict[str, Any]
@@ -209,3 +210,10 @@ def incident_detail(row: IncidentRow) -> JsonDict:
         "updated_at": row.updated_at,
         "resolved_at": row.resolved_at,
     }
+
+
+def usage_total(total: UsageTotal) -> JsonDict:
+    """One group's usage: attempts, jobs, seconds, largest memory and reported units."""
+    return {"key": total.key, "attempts": total.attempts, "jobs": total.jobs,
+            "wall": total.wall, "cpu": total.cpu, "memory_mb": total.memory_mb,
+            "units": total.units}

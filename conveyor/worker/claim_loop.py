@@ -32,6 +32,7 @@ from conveyor.worker.periodic import sleep_or_stop
 from conveyor.worker.pruner import Pruner
 from conveyor.worker.recycle import Recycler
 from conveyor.worker.rescuer import Rescuer
+from conveyor.worker.usage import UsageMeter, UsageWriter
 
 log = logging.getLogger("conveyor.worker")
 
@@ -133,6 +134,8 @@ class WorkerProcess:
         self._completer = completer = Completer(
             store, max_pause=min(MAX_RETRY_PAUSE, self.config.rescue_interval / 2)
         )
+        meter = UsageMeter()
+        usage = UsageWriter(store, meter)
         self._executor = executor = Executor(
             self.app,
             completer,
@@ -140,7 +143,7 @@ class WorkerProcess:
             self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
-            builtins=(JobLog(), *filter(None, [worker_metrics()])),
+            builtins=(JobLog(), *filter(None, [worker_metrics()]), meter),
         )
         info = WorkerInfo(
             id=self.worker_id,
@@ -160,6 +163,7 @@ class WorkerProcess:
                 ProgressReporter(store, executor).run(self._stop_services),
                 name="conveyor-progress",
             ),
+            asyncio.create_task(usage.run(self._stop_services), name="conveyor-usage"),
             asyncio.create_task(
                 Rescuer(store, self.config.rescue_interval, before=completer.flush).run(
                     self._stop_services
@@ -194,6 +198,7 @@ class WorkerProcess:
             completer.close()
             await asyncio.gather(*services, return_exceptions=True)
             await completer.drain()
+            await usage.final()
             try:
                 await store.put_worker(self.worker_id, None)
             except StoreUnavailableError as exc:

@@ -273,9 +273,14 @@ class Executor:
         loop = asyncio.get_running_loop()
 
         def call() -> Outcome | Settled | Lost:
-            # The handler's transaction is finished on the thread that used it.
-            outcome = _call_sync(definition.fn, ctx, kwargs)
-            return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
+            # The handler's transaction is finished on the thread that used it; this thread's
+            # CPU clock is the attempt's CPU, whatever else the process runs meanwhile.
+            began = time.thread_time()
+            try:
+                outcome = _call_sync(definition.fn, ctx, kwargs)
+                return _settle_sync(run.job, definition, ctx, outcome, run.in_run)
+            finally:
+                ctx._cpu = time.thread_time() - began
 
         # In a copy of this task's context: what middleware set around the attempt (a trace
         # span, say) is current in the handler's thread too, as it is for async handlers.

@@ -136,3 +136,23 @@ def vendor_call(ctx, vendor: str, n: int, seconds: float) -> None:
 async def rated_call(ctx, n: int) -> None:
     """At most 5 starts in any second across every worker."""
     await asyncio.to_thread(record, f"rated|{n}")
+
+
+def burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU time."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+@app.job(name="metered", queue="metered", retries=0)
+def metered(ctx, cpu: float) -> None:
+    burn(cpu)
+    ctx.usage(tokens=4, cost=0.25)
+    ctx.usage(tokens=6, cost=0.25)  # reports add up over the attempt
+
+
+@app.job(name="metered_async", queue="metered", retries=0)
+async def metered_async(ctx, cpu: float) -> None:
+    burn(cpu)  # on the event loop, on purpose: the process's CPU over the attempt
+    ctx.usage(tokens=10, cost=0.5)

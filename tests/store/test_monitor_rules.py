@@ -17,6 +17,7 @@ from conveyor.models import WorkerInfo
 from conveyor.monitor.config import Firing, Rule
 from conveyor.monitor.rules import (
     BacklogGrowth,
+    Budget,
     DeadLetterGrowth,
     Expirations,
     FailureRate,
@@ -27,6 +28,7 @@ from conveyor.monitor.rules import (
 )
 from conveyor.monitor.service import Monitor
 from conveyor.store import Store
+from conveyor.store.contract.usage import UsageRow
 from conveyor.store.protocol import CompletionKind, ErrorInfo
 from conveyor.store.watch_types import IncidentRow, IncidentState
 
@@ -304,3 +306,51 @@ def test_expirations_fire_per_queue_for_jobs_not_started_by_their_deadline(
     assert (counts.expired, counts.dead) == (2, 0)
     with pytest.raises(ConfigurationError, match="Expirations: threshold must be"):
         Expirations(threshold=0)
+
+
+def _spend(store: Store, at: float, tenant: str | None, cost: float) -> None:
+    job_id = insert(store, new_job(tenant=tenant))[0]
+    store.record_usage([UsageRow(job_id=job_id, attempt=1, name="a", queue=QUEUE, tenant=tenant,
+                                 finished_at=at, wall=1.0, cpu=0.5, memory_mb=50.0,
+                                 units={"cost": cost, "tokens": 1000})])
+
+
+def test_budget_fires_per_tenant_over_its_window_and_resolves_as_it_slides(
+    app: Conveyor, store: Store
+) -> None:
+    t = store.now()
+    monitor = monitor_with(app, store, Budget("cost", 10, per="1h", by="tenant"))
+    _spend(store, t - 7200, "acme", 50)  # outside the window
+    _spend(store, t - 1800, "acme", 6)
+    _spend(store, t - 60, "acme", 6)
+    _spend(store, t - 60, "globex", 10)  # at the limit is within it
+    _spend(store, t - 60, None, 3)
+    assert monitor.tick(now=t).opened == [("budget", "cost:acme")]
+    summary = only_incident(store).summary
+    assert summary.startswith("tenant acme: cost reached 12 in the last 1h, over the budget of 10")
+    assert "conveyor usage --by tenant --since 3600s" in summary
+    # Half an hour later the older 6 left the window: within budget, resolved.
+    assert monitor.tick(now=t + 1801).resolved == [("budget", "cost:acme")]
+    # One budget over everything, keyed by the unit.
+    overall = Budget("cost", 20, per="1h")
+    [fired] = overall.evaluate(store, t)
+    assert (fired.subject, fired.details["spent"]) == ("cost", 25.0)
+    assert fired.summary.startswith("all jobs: cost reached 25")
+    [queue] = Budget("tokens", 1000, per="1h", by="queue").evaluate(store, t)
+    assert (queue.subject, queue.details["spent"]) == (f"tokens:{QUEUE}", 4000.0)
+    assert Budget("tokens", 4000, per="1h", by="queue").evaluate(store, t) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"unit": "total cost", "limit": 1}, "Budget: unit is the name a handler reports"),
+        ({"unit": "cost", "limit": math.inf}, "Budget: limit must be a finite number"),
+        ({"unit": "cost", "limit": "5"}, "Budget: limit must be a finite number"),
+        ({"unit": "cost", "limit": 5, "by": "worker"}, "Budget: by must be one of 'name'"),
+        ({"unit": "cost", "limit": 5, "per": "0s"}, "Budget: per must be longer than zero"),
+    ],
+)
+def test_budget_refuses_bad_settings_by_name(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Budget(**kwargs)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@
 - :mod:`~conveyor.store.contract.records`: the records the job and queue verbs exchange.
 - :mod:`~conveyor.store.contract.runs`: pipeline runs, their stages and ``ctx.step``
   checkpoints (records in :mod:`~conveyor.store.contract.run_records`).
+- :mod:`~conveyor.store.contract.output`: a job's partial output (``ctx.emit``).
+- :mod:`~conveyor.store.contract.usage`: what attempts cost (time, CPU, memory, ``ctx.usage``).
 
 :class:`conveyor.store.protocol.Store` is the composition of these protocols.
 

@@ -18,7 +18,7 @@ import psycopg
 
 from conveyor._lifecycle import Action, Completion, sources, target, transition
 from conveyor.errors import ConfigurationError
-from conveyor.store import output_plans, run_plans, run_reads
+from conveyor.store import output_plans, run_plans, run_reads, usage_plans
 from conveyor.store.connections import driver_connection, driver_connection_async
 from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import CompletionResult, JobFilter, NewJob, Retention
@@ -30,6 +30,7 @@ from conveyor.store.contract.run_records import (
     RunSummary,
     StageInput,
 )
+from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
@@ -281,6 +282,22 @@ class PostgresRunVerbs:
         """See :meth:`~conveyor.store.contract.output.OutputVerbs.read_output`."""
         plan = output_plans.read_output(dialect(self.plans), job_id, after, limit, None)
         return self.run(plan, "reading a job's output")
+
+    # -- usage (conveyor.store.contract.usage): a table of its own, same dialect ---------------
+
+    def record_usage(self, rows: Sequence[UsageRow]) -> None:
+        """See :meth:`~conveyor.store.contract.usage.UsageVerbs.record_usage`."""
+        if rows:
+            self.run(usage_plans.record_usage(dialect(self.plans), rows, None), "recording usage")
+
+    def usage_totals(
+        self, by: UsageBy | None = None, *, since: float | None = None,
+        until: float | None = None,
+    ) -> list[UsageTotal]:
+        """See :meth:`~conveyor.store.contract.usage.UsageVerbs.usage_totals`."""
+        usage_plans.check_by(by)
+        plan = usage_plans.usage_totals(dialect(self.plans), by, since, until, None)
+        return self.run(plan, "summing usage")
 
 
 class AsyncPostgresRunVerbs:

@@ -361,6 +361,9 @@ def _delete(ids: list[int]) -> Plan[None]:
         packed,
     )
     yield Statement(
+        "DELETE FROM conveyor_usage WHERE job_id IN (SELECT value FROM json_each(:ids))", packed
+    )
+    yield Statement(
         "DELETE FROM conveyor_jobs WHERE id IN (SELECT value FROM json_each(:ids))", packed
     )
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor._lifecycle import Completion
 from conveyor.errors import ConfigurationError, StoreError
-from conveyor.store import output_plans, run_plans, run_reads
+from conveyor.store import output_plans, run_plans, run_reads, usage_plans
 from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import (
     ClaimedJob,
@@ -35,6 +35,7 @@ from conveyor.store.contract.run_records import (
     RunSummary,
     StageInput,
 )
+from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.limits import PassHint
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.sqlite import job_plans, plans
@@ -273,3 +274,18 @@ class SQLiteRunVerbs:
     def read_output(self, job_id: int, after: int = 0, limit: int = 500) -> list[OutputChunk]:
         """See :meth:`~conveyor.store.contract.output.OutputVerbs.read_output`."""
         return self._read(lambda at: output_plans.read_output(DIALECT, job_id, after, limit, at))
+
+    # -- usage (conveyor.store.contract.usage): a table of its own, same dialect ---------------
+
+    def record_usage(self, rows: Sequence[UsageRow]) -> None:
+        """See :meth:`~conveyor.store.contract.usage.UsageVerbs.record_usage`."""
+        if rows:
+            self._write(lambda at: usage_plans.record_usage(DIALECT, rows, at))
+
+    def usage_totals(
+        self, by: UsageBy | None = None, *, since: float | None = None,
+        until: float | None = None,
+    ) -> list[UsageTotal]:
+        """See :meth:`~conveyor.store.contract.usage.UsageVerbs.usage_totals`."""
+        usage_plans.check_by(by)
+        return self._read(lambda at: usage_plans.usage_totals(DIALECT, by, since, until, at))

@@ -1,0 +1,58 @@
+"""The usage verbs as one plan for both stores (:mod:`conveyor.store.contract.usage`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.store.contract.usage import USAGE_BY, UsageRow, UsageTotal
+from conveyor.store.output_plans import OutputDialect
+from conveyor.store.plan import Plan, Statement
+
+
+def record_usage(d: OutputDialect, rows: Sequence[UsageRow], now: float | None) -> Plan[None]:
+    """One batched insert (the dialect's statement skips rows of jobs that are gone)."""
+    if not rows:
+        return
+    many = [
+        {"job_id": r.job_id, "attempt": r.attempt, "name": r.name, "queue": r.queue,
+         "tenant": r.tenant, "finished_at": r.finished_at, "wall": r.wall, "cpu": r.cpu,
+         "memory_mb": r.memory_mb,
+         "units": json.dumps(dict(r.units), separators=(",", ":"))}
+        for r in rows
+    ]
+    template = d.stmt("usage_insert", {}, now)
+    yield Statement(template.sql, many=many)
+
+
+def check_by(by: str | None) -> None:
+    """Refuse a grouping the store cannot make, naming the ones it can."""
+    if by is not None and by not in USAGE_BY:
+        raise ConfigurationError(
+            f"usage can be grouped by {', '.join(USAGE_BY)} (or nothing), not {by!r}"
+        )
+
+
+def usage_totals(
+    d: OutputDialect, by: str | None, since: float | None, until: float | None,
+    now: float | None,
+) -> Plan[list[UsageTotal]]:
+    """Two reads: the per-group sums, then each group's units summed out of their JSON."""
+    check_by(by)
+    params: dict[str, Any] = {"by": by or "", "since": since, "until": until}
+    sums = yield d.stmt("usage_totals", params, now)
+    units = yield d.stmt("usage_units", params, now)
+    per_key: dict[str | None, dict[str, float]] = {}
+    for key, unit, total in units.rows:
+        per_key.setdefault(key, {})[str(unit)] = float(total)
+    found = [
+        UsageTotal(
+            key=key, attempts=int(attempts), jobs=int(jobs), wall=float(wall), cpu=float(cpu),
+            memory_mb=float(memory), units=dict(sorted(per_key.get(key, {}).items())),
+        )
+        for key, attempts, jobs, wall, cpu, memory in sums.rows
+        if int(attempts) > 0
+    ]
+    return sorted(found, key=lambda t: (t.key is None, t.key or ""))
