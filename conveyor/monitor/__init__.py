@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         FailureRate,
         NoWorker,
         QueueAge,
+        StalledJobs,
         UnknownJobs,
         default_rules,
     )
@@ -37,6 +38,7 @@ _HOMES = {
     "FailureRate": "rules",
     "NoWorker": "rules",
     "QueueAge": "rules",
+    "StalledJobs": "rules",
     "UnknownJobs": "rules",
     "default_rules": "rules",
     "EmailSink": "sinks",
@@ -61,6 +63,7 @@ __all__ = [
     "Rule",
     "Sink",
     "SinkError",
+    "StalledJobs",
     "UnknownJobs",
     "WebhookSink",
     "default_rules",

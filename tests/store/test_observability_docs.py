@@ -49,3 +49,18 @@ def test_the_tracing_example(store_url: str, monkeypatch: pytest.MonkeyPatch) ->
     drain(app)
     handle.result(timeout=5)
     app.close()
+
+
+def test_the_stall_after_example(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_URL", store_url)
+    scope: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(example('stall_after="5m"'), str(DOC), "exec"), scope)
+    app, build_export = scope["app"], scope["build_export"]
+    try:
+        handle = build_export.enqueue(pages=3)
+        job = app.store.get_job(handle.id)
+        assert job.stall_after == 300.0 and job.stalled_for(job.created_at + 3600) is None
+        drain(app)
+        assert handle.result(timeout=5) == 3
+    finally:
+        app.close()
