@@ -133,6 +133,9 @@ class WorkerProcess:
         self._completer = completer = Completer(
             store, max_pause=min(MAX_RETRY_PAUSE, self.config.rescue_interval / 2)
         )
+        metrics = worker_metrics()
+        if metrics is not None:  # jobs the handlers (and this process's scheduler) enqueue
+            self.app.middleware.observe_enqueues(metrics)
         self._executor = executor = Executor(
             self.app,
             completer,
@@ -140,7 +143,7 @@ class WorkerProcess:
             self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
-            builtins=(JobLog(), *filter(None, [worker_metrics()])),
+            builtins=(JobLog(), *filter(None, [metrics])),
         )
         info = WorkerInfo(
             id=self.worker_id,
