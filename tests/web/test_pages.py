@@ -385,3 +385,8 @@ def test_a_stalled_job_is_flagged_on_its_page_and_in_the_list(served: Served) ->
     assert 'data-code="stalled"' not in client.get(f"/jobs/{moving}").text
     listed = client.get("/jobs", params={"state": "running"}).text
     assert listed.count('class="tag warn stalled"') == 1
+    detail = served.reader.get(f"/api/jobs/{stuck}").json()
+    assert detail["stall_after"] == 60 and detail["stalled_for"] >= 300
+    assert detail["progress_at"] is None
+    moved = served.reader.get(f"/api/jobs/{moving}").json()
+    assert moved["stalled_for"] is None and moved["progress_at"] is not None
