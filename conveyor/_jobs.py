@@ -23,6 +23,7 @@ from conveyor._retries import Backoff
 from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.middleware import Enqueueing
+from conveyor.models import STALL_AFTER
 from conveyor.store.protocol import NewJob
 
 if TYPE_CHECKING:
@@ -153,6 +154,8 @@ class JobOptions:
     """How often one job may ``Snooze`` before it goes to dead; None for no cap."""
     on: tuple[str, ...] = ()
     """The events this job type subscribes to: ``app.publish(event, ...)`` enqueues it."""
+    stall_after: float | None = None
+    """Seconds a running job's progress may stand still before it is flagged stalled."""
 
     @property
     def max_attempts(self) -> int:
@@ -176,6 +179,7 @@ class JobOptions:
         rate: object = None,
         max_snoozes: object = DEFAULT_MAX_SNOOZES,
         on: object = None,
+        stall_after: Duration | None = None,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -212,6 +216,12 @@ class JobOptions:
             raise ConfigurationError(
                 "timeout must be positive; pass timeout=None for a job with no timeout"
             )
+        stall = None if stall_after is None else to_seconds(stall_after, what="stall_after")
+        if stall == 0:
+            raise ConfigurationError(
+                "stall_after must be longer than zero (e.g. stall_after='5m'); leave it out "
+                "to never flag the job as stalled"
+            )
         return cls(
             queue=check_queue(queue),
             priority=check_priority(priority),
@@ -227,6 +237,7 @@ class JobOptions:
             rate=check_rate(rate),
             max_snoozes=max_snoozes,
             on=check_event_names(on),
+            stall_after=stall,
         )
 
 
@@ -305,6 +316,9 @@ class JobDefinition(Generic[P, R]):
         start_by, expires_in = _start_deadline(options, run_at)
         queue = check_queue(options.get("queue", self.options.queue))
         meta: dict[str, Any] = {} if notify_url is None else {"notify_url": notify_url}
+        if self.options.stall_after is not None:
+            # Kept with the job, so the CLI, dashboard and monitor judge it without the app.
+            meta[STALL_AFTER] = self.options.stall_after
         if self.app.middleware:
             seen = Enqueueing(self.name, queue, tenant)
             self.app.middleware.enqueue(seen)

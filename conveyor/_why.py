@@ -33,6 +33,7 @@ class Reason:
     """One thing that holds a job (or a stage of a run) back, or says nothing does.
 
     ``code`` is stable, for scripts. For a job: ``not_found``, ``running``, ``finished``,
+    ``stalled`` (after ``running``: its progress stood still for ``stall_after``),
     ``expired``, ``scheduled``, ``snoozed``, ``retrying``, ``paused``, ``no_worker``,
     ``unknown_name``, ``limit_full``, ``rate_spent``, ``behind`` or ``ready``. For runs and
     stages: ``stage`` (which stage a job is), ``run_over`` (the run finished: nothing more

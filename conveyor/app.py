@@ -194,6 +194,7 @@ class Conveyor(Watching):
         rate: Rate | None = None,
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
         on: str | Sequence[str] | None = None,
+        stall_after: Duration | None = None,
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -215,6 +216,7 @@ class Conveyor(Watching):
         rate: Rate | None = None,
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
         on: str | Sequence[str] | None = None,
+        stall_after: Duration | None = None,
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -240,6 +242,11 @@ class Conveyor(Watching):
         ``on="order.placed"`` (or a list of event names) subscribes the job to events:
         :meth:`publish` enqueues it. Its parameters are checked against the event's other
         subscribers now. See docs/events.md.
+
+        ``stall_after`` (a duration) flags a running job whose ``ctx.progress(...)`` has not
+        changed for that long (or that reported none since it started) as stalled: in
+        ``conveyor jobs show``, the dashboard and the ``StalledJobs`` alert rule. The job keeps
+        running; see docs/observability.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -255,6 +262,7 @@ class Conveyor(Watching):
             rate=rate,
             max_snoozes=max_snoozes,
             on=on,
+            stall_after=stall_after,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:

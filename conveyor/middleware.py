@@ -146,12 +146,24 @@ class MiddlewareChain:
                     f"subclasses, got {item!r}; subclass Middleware and pass an instance"
                 )
         self.items: tuple[Middleware, ...] = tuple(items)
+        self.enqueue_first: tuple[Middleware, ...] = ()
+        """Middleware whose ``on_enqueue`` alone runs before the items' (the worker's metrics,
+        :meth:`observe_enqueues`); their ``around_attempt`` is not run by this chain."""
         self.errors: Counter[str] = Counter()
         """Errors raised by each middleware hook, keyed ``"ClassName.hook"``."""
         self._last_report: dict[str, float] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.items or self.enqueue_first)
+
+    def observe_enqueues(self, item: Middleware) -> None:
+        """Run ``item.on_enqueue`` first for every enqueue through this app from now on.
+
+        The worker uses it for its metrics, whose ``around_attempt`` its executor already
+        runs: adding the item to the chain itself would count every attempt twice.
+        """
+        if item not in self.enqueue_first:
+            self.enqueue_first = (item, *self.enqueue_first)
 
     def with_first(self, *first: Middleware) -> MiddlewareChain:
         """A chain with ``first`` outermost, then these items (the worker's built-ins)."""
@@ -178,7 +190,7 @@ class MiddlewareChain:
 
     def enqueue(self, job: Enqueueing) -> None:
         """Run every ``on_enqueue``; a failing one's header changes are undone."""
-        for item in self.items:
+        for item in (*self.enqueue_first, *self.items):
             before = copy.copy(job.headers)
             try:
                 item.on_enqueue(job)

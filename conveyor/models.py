@@ -27,6 +27,9 @@ class JobState(enum.StrEnum):
         return self in FINAL_STATES
 
 
+STALL_AFTER = "stall_after"
+"""The key of a job's ``meta`` that carries its type's ``stall_after=`` (seconds)."""
+
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED})
 PENDING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING})
 """States a job waits in before it is claimed; it is claimable once ``run_at`` has passed."""
@@ -94,6 +97,30 @@ class Job:
     meta: dict[str, Any] = field(default_factory=dict)
     expires_at: float | None = None
     """The start deadline: not started by then, the job ends ``cancelled`` (expired)."""
+    progress_at: float | None = None
+    """When ``ctx.progress(...)`` last changed the progress (of this or an earlier attempt)."""
+
+    @property
+    def stall_after(self) -> float | None:
+        """The job type's ``stall_after=`` in seconds, as stored with the job (None: not set)."""
+        value = self.meta.get(STALL_AFTER)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            return None
+        return float(value)
+
+    def stalled_for(self, now: float) -> float | None:
+        """Seconds this running job's progress has stood still, when that is ``stall_after``
+        or longer; None when it is not stalled (not running, no ``stall_after``, or moving).
+
+        Progress stands still since it last changed in this attempt, or since the attempt
+        started when it reported none yet: a job that never calls ``ctx.progress`` counts too.
+        """
+        limit = self.stall_after
+        if self.state is not JobState.RUNNING or limit is None or self.started_at is None:
+            return None
+        since = max(self.started_at, self.progress_at or self.started_at)
+        still = now - since
+        return still if still >= limit else None
 
 
 @dataclass(frozen=True, slots=True)

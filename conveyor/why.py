@@ -82,8 +82,10 @@ def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> li
     context = job_context(store, job) if in_run else []
     if job.state is JobState.RUNNING:
         since = "" if job.started_at is None else f" since {_when(job.started_at, now)}"
+        stalled = stall_text(job, now)
         return [Reason("running", f"job {job_id} is not waiting: it is running on worker "
-                                  f"{job.worker_id}{since}"), *context]
+                                  f"{job.worker_id}{since}"),
+                *([Reason("stalled", stalled)] if stalled else []), *context]
     if job.state.is_final:
         ended = "" if job.finished_at is None else f" at {_when(job.finished_at, now)}"
         again = ("" if context else f" (`conveyor jobs retry {job_id}` runs it again)")
@@ -263,6 +265,20 @@ def rate_limit(facts: Facts) -> Reason | None:
 
 RULES: tuple[Rule, ...] = (expired, not_due, paused, workers, concurrency_limit, rate_limit, behind)
 """The rules :func:`explain` runs, in order."""
+
+
+def stall_text(job: Job, now: float) -> str | None:
+    """A sentence when ``job`` is running but its progress stood still for its
+    ``stall_after=`` (:meth:`Job.stalled_for`); None when it is not stalled."""
+    still = job.stalled_for(now)
+    if still is None or job.stall_after is None:
+        return None
+    what = "reported no progress" if (job.progress_at or 0) < (job.started_at or 0) else (
+        "made no progress"
+    )
+    return (f"stalled: it {what} for {duration(still)} (stall_after {duration(job.stall_after)})"
+            f" while its worker's heartbeat goes on; the handler may be stuck "
+            f"(`conveyor jobs cancel {job.id}` stops it)")
 
 
 def _when(moment: float, now: float) -> str:

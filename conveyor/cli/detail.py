@@ -15,6 +15,7 @@ from conveyor.cli.health import job_warning
 from conveyor.errors import JobNotFoundError
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState
 from conveyor.store.protocol import Store
+from conveyor.why import stall_text
 
 
 def load_job(store: Store, job_id: int) -> Job:
@@ -37,6 +38,7 @@ def show_job(store: Store, job: Job, *, as_json: bool) -> None:
         render.print_json(
             {
                 "job": render.to_dict(job),
+                "stalled_for": job.stalled_for(store.now()),
                 "attempts": [
                     {**render.to_dict(a), "number": n, "replayed": again}
                     for a, (n, again) in zip(attempts, attempt_numbers(attempts), strict=True)
@@ -85,6 +87,9 @@ def _fields(job: Job, now: float) -> list[str]:
     if job.state is JobState.RUNNING:
         rows.append(("worker", job.worker_id or "-"))
         rows.append(("lease until", f"{clock(job.lease_until)}"))
+        stalled = stall_text(job, now)
+        if stalled:
+            rows.append(("stalled", stalled.removeprefix("stalled: ")))
     if job.timeout is not None:
         rows.append(("timeout", duration(job.timeout)))
     for label, value in (("unique key", job.unique_key), ("tenant", job.tenant)):

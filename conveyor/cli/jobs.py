@@ -74,6 +74,9 @@ def print_job_table(found: Sequence[Job], now: float) -> None:
 
 
 def _note(job: Job, now: float) -> str:
+    still = job.stalled_for(now)
+    if still is not None:
+        return f"stalled {durations.duration(still)}"
     if job.state is JobState.RUNNING and job.progress is not None:
         return render.first_line(f"{job.progress:.0%} {job.progress_message or ''}", 22)
     if job.state in (JobState.SCHEDULED, JobState.RETRYING):

@@ -95,12 +95,16 @@ def parse_processes(text: str) -> tuple[int, int | None]:
               help="Serve Prometheus metrics on /metrics at this port (needs prometheus-client).")
 @click.option("--metrics-host", default="0.0.0.0", show_default=True, metavar="ADDRESS",
               help="The address the metrics listen on.")
+@click.option("--metrics-tenant", is_flag=True,
+              help="Label the attempts and enqueued counters by tenant too (one series per "
+                   "tenant: use with a bounded number of tenants).")
 def worker(app_arg: str | None, app_option: str | None, url: str | None, queues: str | None,
            concurrency: int, processes: str, scale_wait: str, scale_cooldown: str,
            max_jobs_per_process: int | None, max_memory: float | None, lease: str,
            drain_timeout: str, burst: bool, scheduler: bool, monitor: bool,
            log_format: str | None, health_port: int | None, health_host: str,
-           health_stall: str, metrics_port: int | None, metrics_host: str) -> None:
+           health_stall: str, metrics_port: int | None, metrics_host: str,
+           metrics_tenant: bool) -> None:
     """Run workers for APP (e.g. `conveyor worker myapp:app --queues emails --processes 2`).
 
     Stops gracefully on SIGTERM or Ctrl-C: running jobs get --drain-timeout to finish, the
@@ -149,5 +153,6 @@ def worker(app_arg: str | None, app_option: str | None, url: str | None, queues:
         health_stall=to_seconds(health_stall, what="--health-stall"),
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        metrics_tenant=metrics_tenant,
     )
     click.get_current_context().exit(run_worker(spec, config))

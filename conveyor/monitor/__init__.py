@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         FailureRate,
         NoWorker,
         QueueAge,
+        StalledJobs,
         UnknownJobs,
         default_rules,
     )
@@ -39,6 +40,7 @@ _HOMES = {
     "FailureRate": "rules",
     "NoWorker": "rules",
     "QueueAge": "rules",
+    "StalledJobs": "rules",
     "UnknownJobs": "rules",
     "default_rules": "rules",
     "EmailSink": "sinks",
@@ -64,6 +66,7 @@ __all__ = [
     "Rule",
     "Sink",
     "SinkError",
+    "StalledJobs",
     "UnknownJobs",
     "WebhookSink",
     "default_rules",

@@ -15,12 +15,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from conveyor._durations import Duration, age, to_seconds
+from conveyor._durations import Duration, age, duration, to_seconds
 from conveyor._names import check_queue
 from conveyor.errors import ConfigurationError
-from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
+from conveyor.models import LIVE_AFTER_SECONDS, JobState, QueueStats
 from conveyor.monitor.config import Firing, Rule
 from conveyor.store.contract.usage import USAGE_BY
+from conveyor.store.contract.records import JobFilter
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store
@@ -33,6 +34,7 @@ __all__ = [
     "FailureRate",
     "NoWorker",
     "QueueAge",
+    "StalledJobs",
     "UnknownJobs",
     "default_rules",
 ]
@@ -484,11 +486,71 @@ class Budget:
         return found
 
 
+@dataclass(frozen=True)
+class StalledJobs:
+    """Fires for a job type with running jobs whose progress stood still for their
+    ``stall_after=``: the worker's heartbeat goes on (so the lease never lapses), but
+    ``ctx.progress(...)`` has not changed. Only job types declared with ``stall_after`` can
+    fire; the jobs keep running (cancel one with ``conveyor jobs cancel ID``)."""
+
+    queue: str | None = None
+    """Watch only this queue; None watches every queue."""
+    scan: int = 1000
+    """At most this many running jobs are read per round (running jobs are bounded by the
+    workers' slots, so this is a safety net, not a sample)."""
+
+    name: ClassVar[str] = "stalled_jobs"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scan, bool) or not isinstance(self.scan, int) or self.scan < 1:
+            raise ConfigurationError(
+                f"StalledJobs: scan must be a whole number of jobs, 1 or more, got {self.scan!r}"
+            )
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Job names with a running job stalled at ``now``; the subject is the job name."""
+        running = store.list_jobs(
+            JobFilter(states=(JobState.RUNNING,), queue=self.queue, limit=self.scan,
+                      payloads=False),
+            now=now,
+        )
+        stalled: dict[str, list[tuple[int, float, str]]] = {}
+        for job in running:
+            still = job.stalled_for(now)
+            if still is not None:
+                stalled.setdefault(job.name, []).append((job.id, still, job.queue))
+        found = []
+        for name, jobs in sorted(stalled.items()):
+            jobs.sort(key=lambda j: -j[1])
+            worst_id, worst, queue = jobs[0]
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=name,
+                    summary=(
+                        f"{name} (queue {queue}): {_plural(len(jobs), 'running job')} made no "
+                        f"progress for its stall_after; job {worst_id} has stood still for "
+                        f"{duration(worst)} (`conveyor jobs why {worst_id}`)"
+                    ),
+                    details={
+                        "jobs": [j[0] for j in jobs][:100],
+                        "stalled": len(jobs),
+                        "longest_seconds": round(worst, 1),
+                    },
+                )
+            )
+        return found
+
+
 def _ready_queues(store: Store) -> list[QueueStats]:
     """Queues with ready jobs that workers are supposed to take (a paused queue is not)."""
     return [s for s in store.queue_stats() if s.queued > 0 and not s.paused]
 
 
 def default_rules() -> list[Rule]:
-    """The rules the monitor runs when ``configure_monitor`` names none: all five, defaults."""
-    return [DeadLetterGrowth(), QueueAge(), FailureRate(), UnknownJobs(), NoWorker()]
+    """The rules the monitor runs when ``configure_monitor`` names none, with defaults:
+    every rule but :class:`BacklogGrowth` and :class:`Expirations` (opt-in)."""
+    return [
+        DeadLetterGrowth(), QueueAge(), FailureRate(), UnknownJobs(), NoWorker(), StalledJobs(),
+    ]

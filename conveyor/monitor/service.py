@@ -26,6 +26,7 @@ from conveyor.monitor.incidents import Changes, Key, reconcile, remind
 from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge, summary
 from conveyor.monitor.rules import default_rules
 from conveyor.monitor.runs import RUN_RULES, watch_runs
+from conveyor.monitor.scheduler_watch import NO_SCHEDULER_RULE, SchedulerWatch
 from conveyor.monitor.sinks import LogSink, Sink
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.schedules.misfire import on_time_window
@@ -86,6 +87,7 @@ class Monitor:
         self.holder = holder or default_holder()
         self.store = store if store is not None else app.store
         self._checkins_synced = False
+        self._scheduler_watch = SchedulerWatch()
 
     def __repr__(self) -> str:
         return f"<Monitor {self.holder}>"
@@ -138,6 +140,21 @@ class Monitor:
                 now=now,
             )
         )
+        definitions: dict[str, ScheduleDef | None] = {}
+        no_scheduler, scheduler_seen = self._scheduler_watch.check(
+            store, lambda name: self._definition(name, definitions), now, given
+        )
+        report.record(
+            reconcile(
+                store,
+                firing_incidents=firing,
+                evaluated={NO_SCHEDULER_RULE},
+                findings=no_scheduler,
+                cleared=scheduler_seen,
+                sinks=sink_names,
+                now=now,
+            )
+        )
         checkin_findings, checkin_cleared = self._check_checkins(now, firing, report)
         report.record(
             reconcile(
@@ -164,7 +181,9 @@ class Monitor:
         rules = self._rules()
         evaluated, findings = self._run_rules(rules, now, report)
         # A rule taken out of the configuration never fires again: resolve what it left open.
-        configured = {rule.name for rule in rules} | {MISSED_RUN_RULE, CHECKIN_RULE} | RUN_RULES
+        configured = {rule.name for rule in rules} | {
+            MISSED_RUN_RULE, CHECKIN_RULE, NO_SCHEDULER_RULE
+        } | RUN_RULES
         evaluated |= {i.rule for i in firing} - configured
         report.record(
             reconcile(
@@ -353,4 +372,5 @@ class Monitor:
             evaluated.add(rule.name)
             findings.extend(f for f in found if f.rule == rule.name)
         # Built-in rule names belong to the monitor: a rule claiming one is ignored.
-        return evaluated - broken - {MISSED_RUN_RULE, CHECKIN_RULE} - RUN_RULES, findings
+        builtin = {MISSED_RUN_RULE, CHECKIN_RULE, NO_SCHEDULER_RULE} | RUN_RULES
+        return evaluated - broken - builtin, findings

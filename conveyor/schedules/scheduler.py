@@ -12,6 +12,9 @@ mid-round costs nothing: the next round of any replica picks the slot up.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +41,16 @@ log = logging.getLogger("conveyor.scheduler")
 ROUND_SLOTS = 1000
 """Most ledger rows one round writes per schedule; a longer backlog continues next round."""
 MAX_SLEEP = 1.0
+
+ALIVE_LEASE = "scheduler:alive"
+"""The lease every running scheduler (in a worker or ``conveyor scheduler``) keeps taking:
+while someone holds it, some scheduler is running. The monitor alarms when nobody has for
+a while and schedules are active (``no_scheduler``), before their next slot is missed."""
+ALIVE_EVERY = 10.0
+"""Seconds between a scheduler's attempts to take or extend :data:`ALIVE_LEASE`."""
+ALIVE_FOR = 30.0
+"""How long one taking of :data:`ALIVE_LEASE` lasts: three attempts, so a holder that misses
+one keeps it, and a spare takes it over within ``ALIVE_EVERY`` of it running out."""
 
 
 @dataclass
@@ -69,6 +82,27 @@ class Scheduler:
         self.store = store or app.store
         self._now = now or self.store.now
         self._synced = False
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """This scheduler's name in :data:`ALIVE_LEASE`."""
+        self._alive_at: float | None = None
+
+    def announce(self, now: float) -> bool:
+        """Say "a scheduler is running" in the store (take or extend :data:`ALIVE_LEASE`), at
+        most every :data:`ALIVE_EVERY` seconds; True when this scheduler holds it.
+
+        Only one scheduler holds the lease at a time; the others' attempts fail harmlessly
+        and take it over once its holder stops. :meth:`run_round` calls this first.
+        """
+        if self._alive_at is not None and 0 <= now - self._alive_at < ALIVE_EVERY:
+            return False
+        self._alive_at = now
+        return self.store.set_lease(ALIVE_LEASE, self.holder, ALIVE_FOR, now=now)
+
+    def release(self) -> None:
+        """Give up :data:`ALIVE_LEASE` (at shutdown), so a spare scheduler takes it at once.
+        Someone else's lease is left alone."""
+        self.store.set_lease(ALIVE_LEASE, self.holder, None)
+        self._alive_at = None
 
     def sync(self) -> None:
         """Write the app's code-declared schedules to the store (definitions only)."""
@@ -87,6 +121,7 @@ class Scheduler:
             self.sync()
         report = RoundReport()
         now = self._now()
+        self.announce(now)
         due: list[tuple[ScheduleDef, list[float], list[bool]]] = []
         batches: list[tuple[str, list[SlotFire]]] = []
         for row in self.store.list_schedules():

@@ -125,7 +125,8 @@ class AsyncStore(AsyncRunVerbs, Protocol):
         ...
 
     async def set_progress(
-        self, job_id: int, token: int, fraction: float, message: str | None
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
     ) -> bool:
         """See :meth:`Store.set_progress`."""
         ...

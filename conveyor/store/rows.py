@@ -23,7 +23,7 @@ state a new job starts in, so no insert statement names one."""
 JOB_COLUMNS = (
     "id, queue, name, args, state, priority, attempt, max_attempts, run_at, created_at, "
     "started_at, finished_at, lease_until, worker_id, result, progress, progress_message, "
-    "error_type, error_message, timeout, unique_key, tenant, meta, expires_at"
+    "error_type, error_message, timeout, unique_key, tenant, meta, expires_at, progress_at"
 )
 
 LIST_COLUMNS = JOB_COLUMNS.replace("args,", "NULL,").replace("result,", "NULL,")
@@ -68,6 +68,8 @@ def job_from_row(row: tuple[Any, ...]) -> Job:
         tenant=row[21],
         meta=meta if isinstance(meta, dict) else {},
         expires_at=row[23],
+        # Selects that spell the columns out (a webhook's finished jobs) stop before it.
+        progress_at=row[24] if len(row) > 24 else None,
     )
 
 

@@ -77,10 +77,13 @@ class ThreadedAsyncStore(ThreadedRunVerbs):
         return await self._run(lambda: self._store.heartbeat(params))
 
     async def set_progress(
-        self, job_id: int, token: int, fraction: float, message: str | None
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
     ) -> bool:
         """See :meth:`Store.set_progress`."""
-        return await self._run(lambda: self._store.set_progress(job_id, token, fraction, message))
+        return await self._run(
+            lambda: self._store.set_progress(job_id, token, fraction, message, now=now)
+        )
 
     async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""

@@ -37,7 +37,9 @@ class JobsApi(ApiBase):
     async def job(self, request: Request) -> Response:
         """One job: state, progress, arguments, result, error, attempts count, times."""
         await self.context.principal(request)
-        return ApiJson(serialize.job_detail(await self._job(request)))
+        job = await self._job(request)
+        now = await self._run(self.context.store.now)
+        return ApiJson(serialize.job_detail(job, now))
 
     async def attempts(self, request: Request) -> Response:
         """A job's attempts, oldest first, with their tracebacks."""

@@ -2,16 +2,18 @@
 dashboard's authentication (a read token is enough).
 
 The gauges are the store's own counts (jobs per queue and state, the oldest waiting job's age,
-paused queues, live workers), computed when scraped by this one process, so running more
-workers never multiplies the work. Per-attempt counters live in the workers
-(``conveyor worker --metrics-port``). While the store does not answer (PostgreSQL
-restarting), a scrape gets the last values it read with ``conveyor_store_up 0``, never a 500.
+paused queues, live workers, firing incidents, how late each schedule is), computed when
+scraped by this one process, so running more workers never multiplies the work. Per-attempt
+counters live in the workers (``conveyor worker --metrics-port``). While the store does not
+answer (PostgreSQL restarting), a scrape gets the last values it read with
+``conveyor_store_up 0``, never a 500.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,6 +22,8 @@ from starlette.responses import Response
 from conveyor._scaling import QueueNeed, queue_needs
 from conveyor.errors import ConveyorError
 from conveyor.models import LIVE_AFTER_SECONDS, QueueStats
+from conveyor.schedules.definition import ScheduleDef
+from conveyor.store.watch_types import IncidentRow, ScheduleRow
 from conveyor.web.pages_common import NO_STORE_HEADERS
 from conveyor.web.web_context import WebContext
 
@@ -41,8 +45,37 @@ def _family(name: str, help_text: str, rows: Iterable[tuple[str, float]]) -> lis
     return lines
 
 
+def schedule_lateness(
+    rows: Sequence[ScheduleRow], definitions: dict[str, ScheduleDef], now: float
+) -> list[tuple[str, float]]:
+    """Per active schedule: seconds its newest due slot has gone unfired (0 once fired).
+
+    A scheduler fires a slot within a second of it, so this stays near 0 while one runs and
+    grows while none does; a paused schedule is left out (its slots are skipped on purpose).
+    """
+    found = []
+    for row in rows:
+        if row.paused:
+            continue
+        definition = definitions.get(row.name)
+        if definition is None:
+            try:
+                definition = ScheduleDef.from_row(row)
+            except (ConveyorError, ValueError):  # a row this version cannot read: no gauge
+                continue
+        due = definition.timing.previous_at_or_before(now)
+        fired = row.last_slot is not None and due is not None and row.last_slot >= due
+        late = 0.0 if due is None or due <= row.created_at or fired else now - due
+        found.append((row.name, round(late, 3)))
+    return found
+
+
 def render(
-    stats: list[QueueStats], live_workers: int, needs: Iterable[QueueNeed] = ()
+    stats: list[QueueStats],
+    live_workers: int,
+    needs: Iterable[QueueNeed] = (),
+    incidents: Sequence[IncidentRow] = (),
+    lateness: Iterable[tuple[str, float]] = (),
 ) -> list[str]:
     """The gauges' lines (without ``conveyor_store_up``)."""
     lines = _family(
@@ -68,6 +101,17 @@ def render(
         f"{SCALE_WAIT:g}s, as conveyor scale-hint computes; divide by a pod's slots to scale.",
         ((f'{{queue="{_label(n.queue)}"}}', round(n.slots, 3)) for n in needs),
     )
+    by_rule = Counter(i.rule for i in incidents)
+    lines += _family(
+        "conveyor_incidents_firing",
+        "Incidents firing now, by rule (missed_run, no_scheduler, queue_age, ...).",
+        ((f'{{rule="{_label(rule)}"}}', float(n)) for rule, n in sorted(by_rule.items())),
+    )
+    lines += _family(
+        "conveyor_schedule_lateness_seconds",
+        "Seconds each active schedule's newest due slot has gone unfired (0 once fired).",
+        ((f'{{schedule="{_label(name)}"}}', late) for name, late in lateness),
+    )
     return lines
 
 
@@ -86,7 +130,8 @@ class ClusterMetrics:
         live = len(store.live_workers(stale_after=LIVE_AFTER_SECONDS))
         needs = queue_needs(stats, store.queue_load(now - SCALE_WINDOW), window=SCALE_WINDOW,
                             target_wait=SCALE_WAIT)
-        return render(stats, live, needs)
+        lateness = schedule_lateness(store.list_schedules(), self.context.app.schedules, now)
+        return render(stats, live, needs, store.firing_incidents(), lateness)
 
     async def endpoint(self, request: Request) -> Response:
         """``GET /metrics``: 401 without a principal, else the gauges."""

@@ -75,6 +75,11 @@ _JOB_DETAIL = {
                    "ends cancelled (error type Expired)"},
     "unique_key": nullable("string"),
     "meta": {"type": "object"},
+    "progress_at": {**TIME, "description": "When ctx.progress last changed the progress"},
+    "stall_after": nullable("number", description="The job type's stall_after=, in seconds"),
+    "stalled_for": nullable("number", description=(
+        "Seconds a running job's progress has stood still, once that is stall_after or "
+        "longer; null when it is not stalled")),
 }
 
 SCHEMAS: JsonDict = {

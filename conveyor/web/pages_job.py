@@ -27,7 +27,7 @@ from conveyor.web.forms import read_form
 from conveyor.web.pages_common import back, call, pretty_json, record, render, text_field
 from conveyor.web.params import job_id as path_job_id
 from conveyor.web.web_context import WebContext
-from conveyor.why import explain
+from conveyor.why import explain, stall_text
 
 RERUN_STATES = frozenset({JobState.DEAD, JobState.CANCELLED})
 CANCEL_STATES = PENDING_STATES | {JobState.RUNNING}
@@ -54,13 +54,15 @@ def read_job(app: Conveyor, job_id: int) -> dict[str, Any]:
     if job is None:
         raise HTTPException(404, f"job {job_id} does not exist (it may have been pruned)")
     chunks = store.read_output(job_id, 0, OUTPUT_SHOWN + 1)
+    now = store.now()
     return {
-        "now": store.now(),
+        "now": now,
         "job": job,
         "output": output_text(chunks[:OUTPUT_SHOWN]),
         "output_more": len(chunks) > OUTPUT_SHOWN,
         "attempts": store.list_attempts(job_id),
         "reasons": explain(store, job_id) if job.state in PENDING_STATES else [],
+        "stalled": stall_text(job, now),
         "in_run": stage_of(store, job),
         "known": job.name in app.jobs,
         "can_rerun": job.state in RERUN_STATES,

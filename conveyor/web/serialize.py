@@ -41,11 +41,12 @@ def job_summary(job: Job) -> JsonDict:
     }
 
 
-def job_detail(job: Job) -> JsonDict:
+def job_detail(job: Job, now: float | None = None) -> JsonDict:
     """One job in full: the summary plus arguments, result, worker, lease and metadata.
 
     ``args`` is None when the stored payload cannot be decoded; ``error`` is None unless an
-    attempt failed (``{"type", "message"}`` of the latest failure).
+    attempt failed (``{"type", "message"}`` of the latest failure). ``stalled_for`` is judged
+    at ``now`` (None when not given, or when the job is not stalled).
     """
     detail = job_summary(job)
     detail.update(
@@ -58,6 +59,9 @@ def job_detail(job: Job) -> JsonDict:
         expires_at=job.expires_at,
         unique_key=job.unique_key,
         meta=job.meta,
+        progress_at=job.progress_at,
+        stall_after=job.stall_after,
+        stalled_for=None if now is None else job.stalled_for(now),
     )
     return detail
 

@@ -136,6 +136,9 @@ class WorkerProcess:
         )
         meter = UsageMeter()
         usage = UsageWriter(store, meter)
+        metrics = worker_metrics()
+        if metrics is not None:  # jobs the handlers (and this process's scheduler) enqueue
+            self.app.middleware.observe_enqueues(metrics)
         self._executor = executor = Executor(
             self.app,
             completer,
@@ -143,7 +146,7 @@ class WorkerProcess:
             self.config.total_slots,
             on_finished=self._finished,
             on_stuck_thread=self._stuck_thread,
-            builtins=(JobLog(), *filter(None, [worker_metrics()]), meter),
+            builtins=(JobLog(), *filter(None, [metrics]), meter),
         )
         info = WorkerInfo(
             id=self.worker_id,

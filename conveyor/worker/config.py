@@ -63,6 +63,8 @@ class WorkerConfig:
     """Serve Prometheus metrics on this port (from the supervisor), or None."""
     metrics_host: str = "0.0.0.0"
     """The address the metrics listen on."""
+    metrics_tenant: bool = False
+    """Label the attempts and enqueued counters by tenant too (``--metrics-tenant``)."""
     """Where the processes write their health stamps (set by the supervisor)."""
     worker_name: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -115,6 +117,11 @@ class WorkerConfig:
         ):
             raise ConfigurationError(
                 f"--metrics-port must be a port number from 1 to 65535, got {self.metrics_port}"
+            )
+        if self.metrics_tenant and self.metrics_port is None:
+            raise ConfigurationError(
+                "--metrics-tenant labels the worker's metrics by tenant: add --metrics-port N "
+                "to serve them"
             )
         if self.health_stall <= 0:
             raise ConfigurationError(f"health_stall must be positive, got {self.health_stall}")

@@ -19,11 +19,14 @@ import os
 from typing import Any
 
 from conveyor.errors import ConfigurationError
-from conveyor.middleware import AttemptEnd, AttemptStart, CallNext, Middleware
+from conveyor.middleware import AttemptEnd, AttemptStart, CallNext, Enqueueing, Middleware
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_ENV = "CONVEYOR_WORKER_METRICS"
-"""Set by a supervisor that serves metrics (a multi-process folder alone may be another app's)."""
+"""Set by a supervisor that serves metrics (a multi-process folder alone may be another app's);
+its value is ``tenant`` when the series carry a tenant label (``--metrics-tenant``)."""
+NO_TENANT = ""
+"""The ``tenant`` label of jobs enqueued without a tenant."""
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 """Seconds: from a no-op job to a long export."""
@@ -43,21 +46,34 @@ def prometheus() -> Any:
 
 
 class AttemptMetrics(Middleware):
-    """Counts each attempt by outcome and observes its duration and queue wait.
+    """Counts each attempt by outcome and observes its duration and queue wait; counts the
+    jobs this process enqueues.
 
     ``conveyor_attempts_total{queue, job, outcome}``: ``outcome`` is the attempt's end
     (``succeeded``, ``retrying``, ``dead``, ``cancelled``, ``released``, ``lost``).
     ``conveyor_attempts_timed_out_total{queue, job}``: attempts stopped at their timeout (also
     counted under their outcome). ``conveyor_attempt_duration_seconds{queue, job}`` and
     ``conveyor_queue_wait_seconds{queue, job}`` are histograms.
+    ``conveyor_jobs_enqueued_total{queue, job}``: jobs handed to the store by this process
+    (counted as the enqueue is prepared: one a unique key turns into a duplicate, or that
+    ``QueueFull`` refuses, counts too).
+
+    ``tenant=True`` adds a ``tenant`` label (empty for jobs without one) to the attempts and
+    enqueued counters: opt-in, since every tenant multiplies the series.
     """
 
-    def __init__(self, registry: Any = None) -> None:
+    def __init__(self, registry: Any = None, *, tenant: bool = False) -> None:
         client = prometheus()
         where: dict[str, Any] = {} if registry is None else {"registry": registry}
+        self.tenant = tenant
+        extra = ["tenant"] if tenant else []
         self.attempts = client.Counter(
             "conveyor_attempts", "Attempts run, by how they ended.",
-            ["queue", "job", "outcome"], **where,
+            ["queue", "job", "outcome", *extra], **where,
+        )
+        self.enqueued = client.Counter(
+            "conveyor_jobs_enqueued", "Jobs this process enqueued.",
+            ["queue", "job", *extra], **where,
         )
         self.timed_out = client.Counter(
             "conveyor_attempts_timed_out", "Attempts stopped at their timeout.",
@@ -73,13 +89,26 @@ class AttemptMetrics(Middleware):
             ["queue", "job"], buckets=WAIT_BUCKETS, **where,
         )
 
-        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._series: dict[tuple[str, ...], tuple[Any, Any, Any]] = {}
+        self._enqueued: dict[tuple[str, ...], Any] = {}
+
+    def on_enqueue(self, job: Enqueueing) -> None:
+        """Count the job (it runs in the enqueuing thread: one dict read and an increment)."""
+        key = (job.queue, job.name, job.tenant or NO_TENANT) if self.tenant else (
+            job.queue, job.name
+        )
+        counter = self._enqueued.get(key)
+        if counter is None:
+            counter = self._enqueued[key] = self.enqueued.labels(*key)
+        counter.inc()
 
     async def around_attempt(self, attempt: AttemptStart, call_next: CallNext) -> AttemptEnd:
         """Run the attempt, then record it."""
         end = await call_next()
         ctx = attempt.ctx
-        key = (ctx.queue, ctx.name, str(end.status))
+        key: tuple[str, ...] = (ctx.queue, ctx.name, str(end.status))
+        if self.tenant:
+            key = (*key, ctx.tenant or NO_TENANT)
         series = self._series.get(key)
         if series is None:
             # Looking a labelled child up costs more than using it: keep them per key.
@@ -106,14 +135,18 @@ def worker_metrics() -> AttemptMetrics | None:
     if not os.environ.get(METRICS_ENV) or not os.environ.get(MULTIPROC_ENV):
         return None
     if not _SHARED:
-        _SHARED.append(AttemptMetrics())
+        _SHARED.append(AttemptMetrics(tenant=os.environ[METRICS_ENV] == TENANT))
     return _SHARED[0]
 
 
-def share_with_children(folder: str) -> None:
-    """Make the worker processes started from now on record their metrics in ``folder``."""
+TENANT = "tenant"
+
+
+def share_with_children(folder: str, *, tenant: bool = False) -> None:
+    """Make the worker processes started from now on record their metrics in ``folder``
+    (with a ``tenant`` label when ``tenant``)."""
     os.environ[MULTIPROC_ENV] = folder
-    os.environ[METRICS_ENV] = "1"
+    os.environ[METRICS_ENV] = TENANT if tenant else "1"
 
 
 class MetricsServer:

@@ -46,7 +46,11 @@ class SchedulerService:
                 log.exception("scheduler: round failed; the scheduler keeps running")
                 pause = min(8.0, 0.5 * 2**self.failures)
             if await sleep_or_stop(stop, pause):
-                return
+                break
+        try:  # else the lease runs out by itself, and a spare takes it then
+            await asyncio.to_thread(self.scheduler.release)
+        except Exception as exc:
+            log.debug("scheduler: could not give up its lease: %s", exc)
 
 
 class MonitorService(PeriodicService):

@@ -280,7 +280,7 @@ def run_worker(app_spec: str, config: WorkerConfig) -> int:
         if config.metrics_port is not None:
             # Set before any child starts: each one's prometheus-client reads it at import.
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="conveyor-metrics-"))
-            share_with_children(folder)
+            share_with_children(folder, tenant=config.metrics_tenant)
             metrics = MetricsServer(config.metrics_host, config.metrics_port, folder)
             stack.callback(metrics.close)
             log.info(

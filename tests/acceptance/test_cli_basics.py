@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from conveyor.store import open_store
+from conveyor.store.protocol import ClaimParams, NewJob
 from conveyor.store.sqlite.connection import LATEST_VERSION
 
 from .conftest import Project
@@ -238,3 +240,23 @@ def test_json_listings_are_one_document(project: Project) -> None:
     for args in (("queues",), ("jobs", "list"), ("jobs", "show", "1"), ("dlq", "list")):
         out = project.ok(*args, "--json").out
         assert isinstance(json.loads(out), dict)
+
+
+def test_jobs_show_why_and_list_flag_a_stalled_job(project: Project) -> None:
+    store = open_store(project.env["CONVEYOR_URL"])
+    try:
+        t = store.now()
+        [new] = store.insert_jobs([
+            NewJob(queue="default", name="shop.add", args_json='{"a": 1, "b": 2}',
+                   max_attempts=1, run_at=t - 900, meta_json='{"stall_after": 300}')
+        ])
+        # Started ten minutes ago; its heartbeat goes on (a long lease) but no progress.
+        store.claim_jobs(ClaimParams("w", ("default",), ("shop.add",), 1, 3600.0, now=t - 600))
+    finally:
+        store.close()
+    shown = project.ok("jobs", "show", str(new.id)).out
+    assert "stalled" in shown and "stall_after 5m" in shown, shown
+    assert project.job(new.id)["stalled_for"] >= 600
+    why = project.ok("jobs", "why", str(new.id)).out
+    assert "stalled: it reported no progress for 10m" in why, why
+    assert "stalled 10m" in project.ok("jobs", "list").out

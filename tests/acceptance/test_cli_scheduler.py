@@ -7,6 +7,8 @@ import signal
 
 import pytest
 
+from conveyor.schedules.scheduler import ALIVE_LEASE
+from conveyor.store import open_store
 from conveyor.testing import eventually
 
 from .conftest import Project
@@ -54,12 +56,19 @@ def test_scheduler_fires_slots_with_no_worker_and_stops_on_sigterm(project: Proj
     assert {job["state"] for job in jobs} <= {"queued", "scheduled"}, jobs
     ledger = project.ok("schedules", "show", "every-second", "--app", "cronapp:app").out
     assert "every-second" in ledger
+    store = open_store(project.env["CONVEYOR_URL"])
+    try:
+        # It says it is alive (the monitor's no_scheduler watch reads this) ...
+        assert store.lease_holder(ALIVE_LEASE) is not None
 
-    os.killpg(proc.pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert "scheduler stopped" in out
-    assert "Traceback" not in err
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "scheduler stopped" in out
+        assert "Traceback" not in err
+        assert store.lease_holder(ALIVE_LEASE) is None  # ... and hands over as it stops
+    finally:
+        store.close()
 
 
 def test_scale_hint_sizes_the_backlog_and_keeps_cron_alive(project: Project) -> None:

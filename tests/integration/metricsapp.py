@@ -29,3 +29,8 @@ async def flaky(ctx) -> str:
     if ctx.attempt == 1:
         raise ValueError("first attempt fails")
     return "ok"
+
+
+@app.job(name="m_parent", queue="mfast")
+def parent(ctx) -> None:
+    ok.enqueue(n=-1)  # counted by the worker process that enqueued it

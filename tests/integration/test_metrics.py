@@ -49,10 +49,11 @@ def test_a_known_workload_gives_exact_counts(workers: Workers) -> None:
     for _ in range(2):
         app.get("m_slow").enqueue()
         app.get("m_flaky").enqueue()
+    app.get("m_parent").enqueue()  # which enqueues one more m_ok from a worker
 
     def all_final() -> bool:
         done = app.store.count_jobs(JobFilter(states=FINAL))
-        assert done == 47, done
+        assert done == 49, done
         return True
 
     eventually(all_final, timeout=40, interval=0.1)
@@ -60,7 +61,7 @@ def test_a_known_workload_gives_exact_counts(workers: Workers) -> None:
     def counted() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
         samples = scrape(port)
         total = sum(samples["conveyor_attempts_total"].values())
-        assert total == 49, samples["conveyor_attempts_total"]
+        assert total == 51, samples["conveyor_attempts_total"]
         return samples
 
     # The last completions' metrics are recorded right after their completions are queued.
@@ -70,7 +71,10 @@ def test_a_known_workload_gives_exact_counts(workers: Workers) -> None:
     def count(queue: str, job: str, outcome: str) -> float:
         return attempts.get((("job", job), ("outcome", outcome), ("queue", queue)), 0.0)
 
-    assert count("mfast", "m_ok", "succeeded") == 40
+    assert count("mfast", "m_ok", "succeeded") == 41
+    assert count("mfast", "m_parent", "succeeded") == 1
+    # Only what the worker processes enqueued: this test's enqueues are not theirs.
+    assert samples["conveyor_jobs_enqueued_total"] == {(("job", "m_ok"), ("queue", "mfast")): 1.0}
     assert count("mfast", "m_doomed", "dead") == 3
     assert count("mslow", "m_slow", "dead") == 2
     assert count("mslow", "m_flaky", "retrying") == 2
@@ -78,9 +82,9 @@ def test_a_known_workload_gives_exact_counts(workers: Workers) -> None:
     timed_out = samples["conveyor_attempts_timed_out_total"]
     assert timed_out == {(("job", "m_slow"), ("queue", "mslow")): 2.0}
     durations = samples["conveyor_attempt_duration_seconds_count"]
-    assert durations[(("job", "m_ok"), ("queue", "mfast"))] == 40
+    assert durations[(("job", "m_ok"), ("queue", "mfast"))] == 41
     assert durations[(("job", "m_flaky"), ("queue", "mslow"))] == 4
-    assert sum(samples["conveyor_queue_wait_seconds_count"].values()) == 49
+    assert sum(samples["conveyor_queue_wait_seconds_count"].values()) == 51
     slow = samples["conveyor_attempt_duration_seconds_bucket"]
     assert slow[(("job", "m_slow"), ("le", "0.1"), ("queue", "mslow"))] == 0
     assert slow[(("job", "m_slow"), ("le", "0.25"), ("queue", "mslow"))] == 2

@@ -49,3 +49,40 @@ def test_the_tracing_example(store_url: str, monkeypatch: pytest.MonkeyPatch) ->
     drain(app)
     handle.result(timeout=5)
     app.close()
+
+
+def test_the_stall_after_example(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_URL", store_url)
+    scope: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(example('stall_after="5m"'), str(DOC), "exec"), scope)
+    app, build_export = scope["app"], scope["build_export"]
+    try:
+        handle = build_export.enqueue(pages=3)
+        job = app.store.get_job(handle.id)
+        assert job.stall_after == 300.0 and job.stalled_for(job.created_at + 3600) is None
+        drain(app)
+        assert handle.result(timeout=5) == 3
+    finally:
+        app.close()
+
+
+def test_the_web_process_metrics_example(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_URL", store_url)
+    scope: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(example("AttemptMetrics(REGISTRY"), str(DOC), "exec"), scope)
+    app, registry = scope["app"], scope["REGISTRY"]
+    [metrics] = app.middleware.items
+    try:
+        @app.job(queue="emails")
+        def mail(ctx: Any, to: str) -> None: ...
+
+        mail.enqueue(to="a@example.com")
+        mail.enqueue(to="b@example.com")
+        labels = {"queue": "emails", "job": mail.name}
+        assert registry.get_sample_value("conveyor_jobs_enqueued_total", labels) == 2
+    finally:
+        app.close()
+        # The process-wide registry outlives this test: leave it as it was.
+        for collector in (metrics.attempts, metrics.enqueued, metrics.timed_out,
+                          metrics.duration, metrics.wait):
+            registry.unregister(collector)

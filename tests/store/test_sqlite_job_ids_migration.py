@@ -19,8 +19,9 @@ from conveyor.store.sqlite import SQLiteStore
 from conveyor.store.sqlite.connection import LATEST_VERSION, migrations
 
 REBUILT = 9
-COLUMNS_ADDED_LATER = {"expires_at": None}
-"""Job columns later migrations add (0014: start deadlines), with the value old rows get."""
+COLUMNS_ADDED_LATER = {"expires_at": None, "progress_at": None}
+"""Job columns later migrations add (0014: start deadlines, 0018: when progress last
+changed), with the value old rows get."""
 INDEXES_ADDED_LATER = {"conveyor_jobs_expiring"}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conveyor.cli.worker import parse_queues
@@ -41,3 +43,17 @@ def test_slots_for_a_queue_the_worker_does_not_read_are_refused() -> None:
 def test_zero_slots_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="1 or more slots"):
         WorkerConfig(queues=("a",), queue_slots={"a": 0})
+
+
+def test_metrics_tenant_needs_a_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conveyor.worker.metrics import METRICS_ENV, MULTIPROC_ENV, TENANT, share_with_children
+
+    with pytest.raises(ConfigurationError, match=r"--metrics-tenant .* add --metrics-port"):
+        WorkerConfig(metrics_tenant=True)
+    assert WorkerConfig(metrics_tenant=True, metrics_port=9191).metrics_tenant
+    monkeypatch.delenv(METRICS_ENV, raising=False)
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    share_with_children("/tmp/nowhere", tenant=True)
+    assert os.environ[METRICS_ENV] == TENANT
+    share_with_children("/tmp/nowhere")
+    assert os.environ[METRICS_ENV] == "1"

@@ -6,6 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conveyor import Conveyor
+from conveyor.monitor.scheduler_watch import NOT_SEEN_FOR
+from conveyor.monitor.service import Monitor
+from conveyor.schedules.definition import ScheduleDef
+from conveyor.schedules.scheduler import Scheduler
+from conveyor.store.watch_types import ScheduleRow
+from conveyor.web.metrics import schedule_lateness
 
 from .conftest import Served
 
@@ -71,3 +77,43 @@ def test_metrics_keep_the_last_values_while_the_store_is_down(
     assert answer.status_code == 200
     assert 'conveyor_queue_jobs{queue="q",state="queued"} 1' in answer.text
     assert "conveyor_store_up 0" in answer.text
+
+
+def test_metrics_give_firing_incidents_and_schedule_lateness(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    app = Conveyor(f"sqlite:///{tmp_path / 'conveyor.db'}")
+
+    @app.cron("0 3 * * *", tz="Europe/Berlin", name="nightly")
+    def nightly(ctx: object) -> None:
+        pass
+
+    app.configure_monitor(rules=[], reminder=None)
+    served = serve(app)
+    Scheduler(app).sync()
+    monitor = Monitor(app)
+    t = app.store.now()
+    monitor.tick(now=t)
+    monitor.tick(now=t + NOT_SEEN_FOR)  # schedules active, no scheduler: no_scheduler fires
+    text = served.reader.get("/metrics").text
+    assert 'conveyor_incidents_firing{rule="no_scheduler"} 1' in text
+    # Synced just now: no slot of it was due yet, so it is not late.
+    assert 'conveyor_schedule_lateness_seconds{schedule="nightly"} 0' in text
+
+
+def test_schedule_lateness_counts_from_the_newest_unfired_slot() -> None:
+    hourly = ScheduleDef.from_row(ScheduleRow("hourly", "job", "every:3600"))
+    rows = [
+        ScheduleRow("hourly", "job", "every:3600", created_at=0.0, last_slot=3600.0),
+        ScheduleRow("behind", "job", "every:3600", created_at=0.0, last_slot=7200.0),
+        ScheduleRow("never", "job", "every:3600", created_at=100.0),
+        ScheduleRow("young", "job", "every:3600", created_at=7300.0),
+        ScheduleRow("paused", "job", "every:3600", created_at=0.0, paused=True),
+    ]
+    now = 7200.0 + 90.0
+    assert schedule_lateness(rows, {"hourly": hourly}, now) == [
+        ("hourly", 90.0),  # 7200 is due and unfired
+        ("behind", 0.0),  # fired
+        ("never", 90.0),
+        ("young", 0.0),  # created after the due slot: nothing was expected yet
+    ]

@@ -23,6 +23,7 @@ from conveyor.store.protocol import (
     CompletionKind,
     ErrorInfo,
     JobFilter,
+    NewJob,
     Store,
 )
 
@@ -360,3 +361,32 @@ def test_a_chart_scales_buckets_to_the_busiest_and_skips_empty_ones() -> None:
     assert (first.ok_height, first.failed_height) == (15, 5)
     assert first.failed_y + first.failed_height == 40  # failures sit on the axis
     assert "1 failed" in chart.caption and first.label.endswith("3 succeeded, 1 failed")
+
+
+def test_a_stalled_job_is_flagged_on_its_page_and_in_the_list(served: Served) -> None:
+    store = served.app.store
+    t = store.now()
+    [stuck, moving] = [
+        i.id for i in store.insert_jobs([
+            NewJob(queue="default", name="add", args_json='{"x": 1, "y": 2}', max_attempts=1,
+                   run_at=t - 600, meta_json='{"stall_after": 60}')
+            for _ in range(2)
+        ])
+    ]
+    # Both started five minutes ago by the store's clock; only one reported progress since.
+    held = store.claim_jobs(ClaimParams("test-worker", ("default",), ("add",), 2, 3600.0,
+                                        now=t - 300))
+    token = {h.id: h.token for h in held}
+    assert store.set_progress(moving, token[moving], 0.5, "half way")
+    client = served.browser()
+    page = client.get(f"/jobs/{stuck}").text
+    assert 'data-code="stalled"' in page and "reported no progress" in page
+    assert "stall_after 1m" in page
+    assert 'data-code="stalled"' not in client.get(f"/jobs/{moving}").text
+    listed = client.get("/jobs", params={"state": "running"}).text
+    assert listed.count('class="tag warn stalled"') == 1
+    detail = served.reader.get(f"/api/jobs/{stuck}").json()
+    assert detail["stall_after"] == 60 and detail["stalled_for"] >= 300
+    assert detail["progress_at"] is None
+    moved = served.reader.get(f"/api/jobs/{moving}").json()
+    assert moved["stalled_for"] is None and moved["progress_at"] is not None

@@ -166,11 +166,16 @@ class JobVerbs(Protocol):
         """
         ...
 
-    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+    def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
+    ) -> bool:
         """Record progress of a running attempt; False if the attempt no longer holds the job.
 
         Guarantees: one transaction. Fenced by the running state and the token. Idempotent: the last
-        write wins.
+        write wins. ``Job.progress_at`` becomes ``now`` (the caller's clock, defaulting to the
+        store's) only when the fraction or the message changed: repeating a value is not progress
+        (``stall_after=``).
         """
         ...
 

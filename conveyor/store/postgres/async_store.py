@@ -293,11 +293,12 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         return await self.run(self.plans.heartbeat(params), "renewing leases")
 
     async def set_progress(
-        self, job_id: int, token: int, fraction: float, message: str | None
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
     ) -> bool:
         """See :meth:`Store.set_progress`."""
         return await self.run(
-            self.plans.set_progress(job_id, token, fraction, message), "recording progress"
+            self.plans.set_progress(job_id, token, fraction, message, now), "recording progress"
         )
 
     async def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:

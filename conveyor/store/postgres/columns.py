@@ -14,7 +14,7 @@ JOB_COLUMNS = ", ".join(
         epoch("run_at"), epoch("created_at"), epoch("started_at"), epoch("finished_at"),
         epoch("lease_until"), "worker_id", "result::text", "progress", "progress_message",
         "error_type", "error_message", "timeout", "unique_key", "tenant", "meta::text",
-        epoch("expires_at"),
+        epoch("expires_at"), epoch("progress_at"),
     ]
 )
 """The job columns in the order :func:`conveyor.store.rows.job_from_row` reads them."""

@@ -300,12 +300,14 @@ class JobPlans(PlansBase):
         return frozenset(r[0] for r in result.rows)
 
     def set_progress(
-        self, job_id: int, token: int, fraction: float, message: str | None
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        now: float | None = None,
     ) -> Plan[bool]:
-        """Progress for the attempt holding ``token``."""
-        result = yield Statement(
+        """Progress for the attempt holding ``token`` (its time moves only on a change)."""
+        result = yield self.at(
             self.q("set_progress"),
             {"id": job_id, "token": token, "fraction": fraction, "message": message},
+            now,
         )
         return result.rowcount == 1
 

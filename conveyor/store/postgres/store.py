@@ -288,9 +288,12 @@ class PostgresStore(
         """See :meth:`Store.heartbeat`."""
         return self.run(self.plans.heartbeat(params), "renewing leases")
 
-    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+    def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
+    ) -> bool:
         """See :meth:`Store.set_progress`."""
-        return self.run(self.plans.set_progress(job_id, token, fraction, message), "progress")
+        return self.run(self.plans.set_progress(job_id, token, fraction, message, now), "progress")
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired`."""

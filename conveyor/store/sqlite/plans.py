@@ -76,7 +76,9 @@ def set_progress(
     now: float, job_id: int, token: int, fraction: float, message: str | None
 ) -> Plan[bool]:
     """Progress for the attempt holding ``token``."""
-    result = yield _q("set_progress", id=job_id, token=token, fraction=fraction, message=message)
+    result = yield _q(
+        "set_progress", id=job_id, token=token, fraction=fraction, message=message, now=now
+    )
     return result.rowcount == 1
 
 

@@ -211,9 +211,12 @@ class SQLiteStore(
         """Renew leases held under the given tokens and mark the worker seen."""
         return self._write(job_plans.heartbeat, params, now=params.now)
 
-    def set_progress(self, job_id: int, token: int, fraction: float, message: str | None) -> bool:
+    def set_progress(
+        self, job_id: int, token: int, fraction: float, message: str | None,
+        *, now: float | None = None,
+    ) -> bool:
         """See :meth:`Store.set_progress`."""
-        return self._write(plans.set_progress, job_id, token, fraction, message)
+        return self._write(plans.set_progress, job_id, token, fraction, message, now=now)
 
     def rescue_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.rescue_expired` (:func:`conveyor._lifecycle.lost_attempt` decides)."""
