@@ -20,8 +20,8 @@ from conveyor._names import check_queue
 from conveyor.errors import ConfigurationError
 from conveyor.models import LIVE_AFTER_SECONDS, JobState, QueueStats
 from conveyor.monitor.config import Firing, Rule
-from conveyor.store.contract.usage import USAGE_BY
 from conveyor.store.contract.records import JobFilter
+from conveyor.store.contract.usage import USAGE_BY
 
 if TYPE_CHECKING:
     from conveyor.store.protocol import Store
