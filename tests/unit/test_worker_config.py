@@ -51,8 +51,11 @@ def test_metrics_tenant_needs_a_metrics_port(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ConfigurationError, match=r"--metrics-tenant .* add --metrics-port"):
         WorkerConfig(metrics_tenant=True)
     assert WorkerConfig(metrics_tenant=True, metrics_port=9191).metrics_tenant
-    monkeypatch.delenv(METRICS_ENV, raising=False)
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    # setenv (not delenv of an unset name, which records nothing to undo) so that teardown
+    # removes what share_with_children writes: a leaked PROMETHEUS_MULTIPROC_DIR would send
+    # every worker started later by the same test process to a folder that does not exist.
+    monkeypatch.setenv(METRICS_ENV, "")
+    monkeypatch.setenv(MULTIPROC_ENV, "")
     share_with_children("/tmp/nowhere", tenant=True)
     assert os.environ[METRICS_ENV] == TENANT
     share_with_children("/tmp/nowhere")
