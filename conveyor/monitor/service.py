@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("conveyor.monitor")
 
 LEASE_NAME = "monitor"
+BUILT_IN_RULES = frozenset({MISSED_RUN_RULE, CHECKIN_RULE, NO_SCHEDULER_RULE}) | RUN_RULES
+"""The incidents the monitor keeps itself, whatever rules are configured."""
 LEASE_INTERVALS = 3
 """The lease lasts this many intervals, so a holder that misses a tick or two keeps it."""
 LEDGER_LOOKBACK = 50
@@ -128,73 +130,33 @@ class Monitor:
         sink_names = [sink.name for sink in sinks]
         firing = store.firing_incidents()
 
-        schedule_findings, schedule_cleared, report.judged = self._judge_slots(now, firing, given)
-        report.record(
-            reconcile(
-                store,
-                firing_incidents=firing,
-                evaluated={MISSED_RUN_RULE},
-                findings=schedule_findings,
-                cleared=schedule_cleared,
-                sinks=sink_names,
-                now=now,
+        def settle(
+            evaluated: Collection[str], findings: Iterable[Firing],
+            cleared: Collection[Key] | None = None,
+        ) -> None:
+            """Reconcile the incidents of ``evaluated`` rules with this round's findings."""
+            report.record(
+                reconcile(store, firing_incidents=firing, evaluated=evaluated,
+                          findings=findings, cleared=cleared, sinks=sink_names, now=now)
             )
-        )
+
+        schedule_findings, schedule_cleared, report.judged = self._judge_slots(now, firing, given)
+        settle({MISSED_RUN_RULE}, schedule_findings, schedule_cleared)
         definitions: dict[str, ScheduleDef | None] = {}
         no_scheduler, scheduler_seen = self._scheduler_watch.check(
             store, lambda name: self._definition(name, definitions), now, given
         )
-        report.record(
-            reconcile(
-                store,
-                firing_incidents=firing,
-                evaluated={NO_SCHEDULER_RULE},
-                findings=no_scheduler,
-                cleared=scheduler_seen,
-                sinks=sink_names,
-                now=now,
-            )
-        )
+        settle({NO_SCHEDULER_RULE}, no_scheduler, scheduler_seen)
         checkin_findings, checkin_cleared = self._check_checkins(now, firing, report)
-        report.record(
-            reconcile(
-                store,
-                firing_incidents=firing,
-                evaluated={CHECKIN_RULE},
-                findings=checkin_findings,
-                cleared=checkin_cleared,
-                sinks=sink_names,
-                now=now,
-            )
-        )
+        settle({CHECKIN_RULE}, checkin_findings, checkin_cleared)
         # Runs past their deadline or stalled; an incident resolves once its run is not.
-        report.record(
-            reconcile(
-                store,
-                firing_incidents=firing,
-                evaluated=RUN_RULES,
-                findings=watch_runs(store, now, given),
-                sinks=sink_names,
-                now=now,
-            )
-        )
+        settle(RUN_RULES, watch_runs(store, now, given))
         rules = self._rules()
         evaluated, findings = self._run_rules(rules, now, report)
         # A rule taken out of the configuration never fires again: resolve what it left open.
-        configured = {rule.name for rule in rules} | {
-            MISSED_RUN_RULE, CHECKIN_RULE, NO_SCHEDULER_RULE
-        } | RUN_RULES
+        configured = {rule.name for rule in rules} | BUILT_IN_RULES
         evaluated |= {i.rule for i in firing} - configured
-        report.record(
-            reconcile(
-                store,
-                firing_incidents=firing,
-                evaluated=evaluated,
-                findings=findings,
-                sinks=sink_names,
-                now=now,
-            )
-        )
+        settle(evaluated, findings)
         report.record(
             remind(
                 store,
