@@ -24,24 +24,19 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 # prometheus-client reads its multi-process folder when first imported: set it before.
 METRICS_DIR = tempfile.mkdtemp(prefix="conveyor-bench-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR
 
+from chain_timing import bench_context, noop_drain_rate, seconds_per_attempt  # noqa: E402
+
 from conveyor import Conveyor  # noqa: E402
-from conveyor._context import JobContext  # noqa: E402
 from conveyor._logformat import JsonFormatter, TextFormatter  # noqa: E402
 from conveyor.middleware import (  # noqa: E402
-    AttemptEnd,
-    AttemptStart,
-    AttemptStatus,
     Middleware,
-    MiddlewareChain,
 )
-from conveyor.testing import drain  # noqa: E402
 from conveyor.worker.joblog import JobLog  # noqa: E402
 from conveyor.worker.metrics import AttemptMetrics  # noqa: E402
 
@@ -72,25 +67,7 @@ CONFIGS: dict[str, tuple[list[Middleware], logging.Formatter | None, int]] = {
 
 async def chain_seconds(items: list[Middleware], attempts: int) -> float:
     """Seconds per attempt of the chain around a body that does nothing."""
-    chain = MiddlewareChain(items)
-    ctx = JobContext(
-        job_id=1, name="bench.noop", queue="default", attempt=1, max_attempts=4,
-        deadline=None, worker_id="bench", tenant="acme",
-    )
-    now = time.time()
-    start = AttemptStart(ctx, run_at=now, started_at=now)
-    end = AttemptEnd(AttemptStatus.SUCCEEDED, 0.0001)
-
-    async def run() -> AttemptEnd:
-        return end
-
-    async def fail(error: Exception) -> AttemptEnd:
-        return end
-
-    began = time.perf_counter()
-    for _ in range(attempts):
-        await chain.attempt(start, run, fail)
-    return (time.perf_counter() - began) / attempts
+    return await seconds_per_attempt(items, bench_context(), attempts)
 
 
 def drain_rate(jobs: int, on: bool, folder: Path, index: int) -> float:
@@ -102,20 +79,7 @@ def drain_rate(jobs: int, on: bool, folder: Path, index: int) -> float:
     app = Conveyor(f"sqlite:///{folder / f'drain{index}.db'}")
     if on:
         app.middleware = app.middleware.with_first(METRICS)
-
-    @app.job(name="bench.noop")
-    async def noop(ctx: object, i: int) -> None:
-        return None
-
-    app.store.migrate()
-    for offset in range(0, jobs, 1000):
-        noop.enqueue_many([{"i": i} for i in range(offset, min(jobs, offset + 1000))])
-    began = time.perf_counter()
-    result = drain(app, concurrency=50, timeout=600)
-    took = time.perf_counter() - began
-    assert result.succeeded == jobs, result
-    app.close()
-    return jobs / took
+    return noop_drain_rate(app, jobs)
 
 
 def main() -> None:

@@ -29,22 +29,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from chain_timing import bench_context, noop_drain_rate, seconds_per_attempt
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from conveyor import Conveyor
-from conveyor._context import JobContext
 from conveyor.middleware import (
-    AttemptEnd,
-    AttemptStart,
-    AttemptStatus,
     Enqueueing,
     Middleware,
     MiddlewareChain,
 )
 from conveyor.otel import OpenTelemetryMiddleware
-from conveyor.testing import drain
 
 
 class Discard(SpanExporter):
@@ -89,50 +85,19 @@ def bare_span_seconds(calls: int) -> float:
 
 async def attempt_seconds(items: list[Middleware], calls: int) -> float:
     """Seconds per attempt of the chain around a body that does nothing."""
-    chain = MiddlewareChain(items)
     with WEB.start_as_current_span("POST /bench"):
         job = Enqueueing("bench.noop", "default", None)
         OpenTelemetryMiddleware(PROVIDER).on_enqueue(job)
-    ctx = JobContext(
-        job_id=1, name="bench.noop", queue="default", attempt=1, max_attempts=4,
-        deadline=None, worker_id="bench", tenant=None,
-    )
+    ctx = bench_context(tenant=None)
     ctx.headers = job.headers
-    now = time.time()
-    start = AttemptStart(ctx, run_at=now, started_at=now)
-    end = AttemptEnd(AttemptStatus.SUCCEEDED, 0.0001)
-
-    async def run() -> AttemptEnd:
-        return end
-
-    async def fail(error: Exception) -> AttemptEnd:
-        return end
-
-    began = time.perf_counter()
-    for _ in range(calls):
-        await chain.attempt(start, run, fail)
-    return (time.perf_counter() - began) / calls
+    return await seconds_per_attempt(items, ctx, calls)
 
 
 def drain_rate(jobs: int, on: bool, folder: Path, index: int) -> float:
     """Jobs per second of a burst drain of ``jobs`` no-op async jobs."""
     middleware: list[Middleware] = [OpenTelemetryMiddleware(PROVIDER)] if on else []
     app = Conveyor(f"sqlite:///{folder / f'drain{index}.db'}", middleware=middleware)
-
-    @app.job(name="bench.noop")
-    async def noop(ctx: object, i: int) -> None:
-        return None
-
-    app.store.migrate()
-    with WEB.start_as_current_span("POST /bench"):
-        for offset in range(0, jobs, 1000):
-            noop.enqueue_many([{"i": i} for i in range(offset, min(jobs, offset + 1000))])
-    began = time.perf_counter()
-    result = drain(app, concurrency=50, timeout=600)
-    took = time.perf_counter() - began
-    assert result.succeeded == jobs, result
-    app.close()
-    return jobs / took
+    return noop_drain_rate(app, jobs, WEB.start_as_current_span("POST /bench"))
 
 
 def report(title: str, per: dict[str, list[float]]) -> None:

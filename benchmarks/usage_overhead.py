@@ -25,8 +25,9 @@ import time
 import uuid
 from pathlib import Path
 
-from conveyor._context import JobContext
-from conveyor.middleware import AttemptEnd, AttemptStart, AttemptStatus, Middleware, MiddlewareChain
+from chain_timing import bench_context, seconds_per_attempt
+
+from conveyor.middleware import Middleware
 from conveyor.store import Store, open_store
 from conveyor.store.contract.records import NewJob
 from conveyor.store.contract.usage import UsageRow
@@ -35,25 +36,10 @@ from conveyor.worker.usage import UsageMeter
 
 async def chain_seconds(items: list[Middleware], attempts: int) -> float:
     """Seconds per attempt of the chain around a body that does nothing."""
-    chain = MiddlewareChain(items)
-    ctx = JobContext(job_id=1, name="bench.noop", queue="default", attempt=1, max_attempts=4,
-                     deadline=None, worker_id="bench", tenant="acme")
+    ctx = bench_context()
     ctx.usage(tokens=10, cost=0.5)
-    now = time.time()
-    start = AttemptStart(ctx, run_at=now, started_at=now)
-    end = AttemptEnd(AttemptStatus.SUCCEEDED, 0.0001)
-
-    async def run() -> AttemptEnd:
-        return end
-
-    async def fail(error: Exception) -> AttemptEnd:
-        return end
-
     meters = [item for item in items if isinstance(item, UsageMeter)]
-    began = time.perf_counter()
-    for _ in range(attempts):
-        await chain.attempt(start, run, fail)
-    took = (time.perf_counter() - began) / attempts
+    took = await seconds_per_attempt(items, ctx, attempts)
     for meter in meters:
         meter.take()
     return took
