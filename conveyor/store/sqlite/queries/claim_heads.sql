@@ -3,7 +3,10 @@
 -- from the ready index. The last columns stand for the turn (the same for every job here), the
 -- tenant and the jobs read per tenant (``limit``: nothing that could come first is left unread).
 SELECT id, priority, run_at, 0, '', :limit
-FROM conveyor_jobs
+-- Named: the ready index already holds the claim order, so the first :limit entries are the
+-- answer; conveyor_jobs_waiting (queue, state, run_at) also covers this WHERE, and SQLite took
+-- it and sorted every waiting job (162 jobs/s at a million queued instead of 18,000).
+FROM conveyor_jobs INDEXED BY conveyor_jobs_ready
 WHERE state IN ('queued', 'scheduled', 'retrying')
   -- Plain jobs only (the conveyor_jobs_ready index); limited ones take their own pass.
   AND limit_key IS NULL AND rate_key IS NULL
