@@ -58,6 +58,27 @@ def _apps(namespace: dict[str, Any], folder: Path) -> list[Conveyor]:
     return list(unique.values())
 
 
+def _prometheus_collectors() -> set[object]:
+    """The collectors of prometheus_client's process-wide registry (empty without the extra)."""
+    try:
+        from prometheus_client import REGISTRY
+    except ImportError:
+        return set()
+    return set(getattr(REGISTRY, "_collector_to_names", {}))
+
+
+def _unregister_prometheus_collectors_since(before: set[object]) -> None:
+    """Leave the process-wide registry as the page found it: a page's example registers
+    metrics there (docs/observability.md), and a later test in the same process registering
+    the same names would fail with ``DuplicateTimeseries``."""
+    if not before and "prometheus_client" not in sys.modules:
+        return
+    from prometheus_client import REGISTRY
+
+    for collector in _prometheus_collectors() - before:
+        REGISTRY.unregister(collector)  # type: ignore[arg-type]  # a Collector
+
+
 def _run(code: Any, namespace: dict[str, Any]) -> None:
     if code.co_flags & inspect.CO_COROUTINE:  # top-level await: run it on a loop of its own
         async def main() -> None:
@@ -80,6 +101,7 @@ def test_the_pages_python_blocks_run_as_written(
     monkeypatch.setenv("CONVEYOR_URL", f"sqlite:///{tmp_path / 'conveyor.db'}")
     monkeypatch.delenv("CONVEYOR_APP", raising=False)
     namespace: dict[str, Any] = {"__name__": "docs_example"}
+    registered = _prometheus_collectors()
     prelude = PRELUDE.search(text)
     if prelude:
         exec(compile(prelude["code"], f"{page.name} (prelude)", "exec"), namespace)
@@ -117,6 +139,7 @@ def test_the_pages_python_blocks_run_as_written(
     finally:
         for app in _apps(namespace, tmp_path):
             app.close()
+        _unregister_prometheus_collectors_since(registered)
         for name, module in list(sys.modules.items()):
             if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
                 del sys.modules[name]
@@ -137,7 +160,8 @@ def test_the_schema_version_and_table_count_the_docs_give_are_the_real_ones(
         ).fetchone()[0]
     finally:
         conn.close()
-    words = {20: "twenty", 21: "twenty-one", 22: "twenty-two"}
+    words = {20: "twenty", 21: "twenty-one", 22: "twenty-two", 23: "twenty-three",
+             24: "twenty-four", 25: "twenty-five", 26: "twenty-six", 27: "twenty-seven"}
     postgres = (ROOT / "docs" / "postgres.md").read_text()
     assert f"Conveyor creates {words.get(tables, tables)} tables" in postgres
     for page in PAGES:

@@ -1,5 +1,6 @@
 """Conformance: usage rows (``conveyor.store.contract.usage``): recorded in batches, summed per
-job name, queue or tenant over a time window, and deleted with their job."""
+job name, queue or tenant over a time window, and folded into an hourly roll-up when their job
+is deleted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from store_helpers import claim_one, complete, insert_one
 
 from conveyor.errors import ConfigurationError
 from conveyor.store import Store
+from conveyor.store.contract.records import Retention
 from conveyor.store.contract.usage import UsageRow
 from conveyor.store.protocol import CompletionKind, ErrorInfo, JobFilter
 
@@ -57,11 +59,57 @@ def test_a_bad_grouping_is_refused_by_name(store: Store) -> None:
         store.usage_totals("worker")  # type: ignore[arg-type]
 
 
-def test_usage_goes_with_its_job_and_is_never_written_for_a_missing_one(store: Store) -> None:
-    job_id = insert_one(store, max_attempts=1)
-    job = claim_one(store)
+def test_usage_is_never_written_for_a_missing_job(store: Store) -> None:
+    job_id = insert_one(store)
     store.record_usage([_row(job_id, cost=1), _row(job_id + 1000, cost=5)])
     assert store.usage_totals()[0].units == {"cost": 1.0}
+
+
+def _dead(store: Store, **fields: object) -> int:
+    job_id = insert_one(store, max_attempts=1, **fields)
+    job = claim_one(store)
     assert complete(store, job, CompletionKind.DEAD, error=ErrorInfo("E", "x"))
-    assert store.discard_jobs(JobFilter(ids=(job_id,))) == 1
+    return job_id
+
+
+def test_usage_outlives_a_discarded_job_in_the_hourly_roll_up(store: Store) -> None:
+    first, second = _dead(store), _dead(store)
+    hour = 3600.0 * 500
+    store.record_usage([
+        _row(first, at=hour + 10, tenant="t1", wall=1.0, memory=100.0, cost=1, tokens=3),
+        _row(first, at=hour + 3700, attempt=2, tenant="t1", wall=2.0, memory=50.0, cost=2),
+        _row(second, at=hour + 20, wall=4.0, memory=400.0, cost=4),
+    ])
+    before = {t.key: t for t in store.usage_totals("tenant")}
+    assert store.discard_jobs(JobFilter(ids=(first, second))) == 2
+    after = {t.key: t for t in store.usage_totals("tenant")}
+    assert set(after) == {"t1", None}  # no tenant stays None, not ''
+    for key in ("t1", None):
+        b, a = before[key], after[key]
+        assert (a.attempts, a.jobs, a.wall, a.cpu, a.memory_mb, a.units) == (
+            b.attempts, b.jobs, b.wall, b.cpu, b.memory_mb, b.units
+        )
+    # A job counts once, in the hour of its last attempt; each attempt in its own hour.
+    assert [(t.attempts, t.jobs) for t in store.usage_totals(since=hour + 3600)] == [(1, 1)]
+    (early,) = store.usage_totals(until=hour + 3600)
+    assert (early.attempts, early.jobs, early.units) == (2, 1, {"cost": 5.0, "tokens": 3.0})
+    # Folding again into the same hours adds up (the upsert path).
+    third = _dead(store, tenant="t1")
+    store.record_usage([_row(third, at=hour + 30, tenant="t1", cost=10, memory=700.0)])
+    assert store.discard_jobs(JobFilter(ids=(third,))) == 1
+    t1 = {t.key: t for t in store.usage_totals("tenant")}["t1"]
+    assert (t1.attempts, t1.jobs, t1.memory_mb, t1.units) == (
+        3, 2, 700.0, {"cost": 13.0, "tokens": 3.0}
+    )
+
+
+def test_retention_folds_usage_and_prunes_the_roll_up_by_its_own_age(store: Store) -> None:
+    job_id = _dead(store)
+    store.record_usage([_row(job_id, at=3600.0 * 2, cost=1)])
+    now = store.now()
+    pruned = store.prune(Retention(dead=0.0, usage=now), now=now + 1)
+    assert pruned >= 1
+    assert store.list_jobs(JobFilter(ids=(job_id,))) == []
+    assert store.usage_totals()[0].units == {"cost": 1.0}  # the roll-up is younger than usage=
+    store.prune(Retention(dead=0.0, usage=now - 3600.0 * 10), now=now + 1)
     assert store.usage_totals() == []

@@ -289,7 +289,10 @@ class JobVerbs(Protocol):
         store's); return how many rows went, in all:
 
         - finished jobs older than their state's retention, with their attempt history, up to
-          ``limit`` per state (a succeeded job whose unique key still holds is kept);
+          ``limit`` per state (a succeeded job whose unique key still holds is kept); their
+          usage rows are folded into the hourly roll-up first (see
+          :mod:`conveyor.store.contract.usage`), and roll-up hours older than
+          ``retention.usage`` go (not counted in the total: a few rows per hour);
         - ``ctx.once()`` records older than ``retention.once``, and rate-limit starts whose
           window has passed, up to ``limit`` each;
         - the monitor's records older than ``retention.watch``: judged schedule slots, resolved

@@ -192,6 +192,9 @@ class Retention:
     included."""
     watch: float = 30 * 86400.0
     """How long judged schedule slots, resolved incidents and check-in pings are kept."""
+    usage: float = 400 * 86400.0
+    """How long the hourly roll-up of deleted jobs' usage is kept (``conveyor usage``, the
+    ``Budget`` rule): over a year, so that last year's month can be compared."""
     runs: float = 30 * 86400.0
     """How long a finished pipeline run (with its stages, items, outputs and steps) is kept
     after it finished. A running run is never pruned, whatever its age."""

@@ -1,6 +1,8 @@
 """Usage accounting: what each attempt cost (wall time, CPU, memory, units the handler
 reported with ``ctx.usage``), written by workers in batches and summed per job name, queue or
-tenant. Usage rows go when their job is deleted (retention, discard).
+tenant. When a job is deleted (retention, discard), its usage rows are folded into an hourly
+roll-up (one row per hour, name, queue and tenant, and one per unit) in the same transaction,
+and totals add the roll-up in: usage outlives its jobs, kept ``Retention.usage``.
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
@@ -72,6 +74,8 @@ class UsageVerbs(Protocol):
         until: float | None = None,
     ) -> list[UsageTotal]:
         """Sums of the attempts that ended in ``[since, until)`` (either end open when None),
+        plus the roll-up of deleted jobs' usage for the hours that start in that window (a
+        rolled-up job counts once, in the hour of its last attempt),
         one :class:`UsageTotal` per job name, queue or tenant (``by``), or a single one over
         everything when ``by`` is None (with no attempts: an empty list). Ordered by key, the
         None key last. Raises :class:`~conveyor.errors.ConfigurationError` for another ``by``.

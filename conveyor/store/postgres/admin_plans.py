@@ -221,9 +221,15 @@ class AdminPlans(PlansBase):
             params,
         )
         ids = [r[0] for r in found.rows]
-        if ids:
-            yield Statement(self.q("delete_jobs"), {"ids": ids})
+        yield from self._delete_jobs(ids)
         return len(ids)
+
+    def _delete_jobs(self, ids: list[int]) -> Plan[None]:
+        """Delete the jobs ``ids`` with their attempts and output, their usage folded into
+        the hourly roll-up first so that usage reports outlive the jobs."""
+        if ids:
+            yield Statement(self.q("usage_fold"), {"ids": ids})
+            yield Statement(self.q("delete_jobs"), {"ids": ids})
 
     def prune_jobs(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:
         """The jobs' part of :meth:`Store.prune`: finished jobs past their retention, once
@@ -240,13 +246,13 @@ class AdminPlans(PlansBase):
                 now,
             )
             ids = [r[0] for r in found.rows]
-            if ids:
-                yield Statement(self.q("delete_jobs"), {"ids": ids})
+            yield from self._delete_jobs(ids)
             total += len(ids)
         once = yield self.at(
             self.q("prune_once"), {"keep": float(retention.once), "limit": limit}, now
         )
         starts = yield self.at(self.q("prune_rate_starts"), {"limit": limit}, now)
+        yield self.at(self.q("usage_prune"), {"keep": float(retention.usage)}, now)
         return total + once.rowcount + starts.rowcount
 
     # -- ctx.once() records -------------------------------------------------------------------

@@ -348,6 +348,8 @@ def prune(now: float, retention: Retention, limit: int) -> Plan[int]:
         total += len(ids)
     once = yield _q("prune_once", cutoff=now - retention.once, limit=limit)
     starts = yield _q("prune_rate_starts", now=now, limit=limit)
+    yield _q("usage_prune", cutoff=now - retention.usage)
+    yield _q("usage_prune_units", cutoff=now - retention.usage)
     return total + once.rowcount + starts.rowcount
 
 
@@ -355,6 +357,9 @@ def _delete(ids: list[int]) -> Plan[None]:
     if not ids:
         return
     packed = {"ids": json.dumps(ids)}
+    # Usage outlives its jobs: folded into the hourly roll-up before the rows go.
+    yield _q("usage_fold", **packed)
+    yield _q("usage_fold_units", **packed)
     yield Statement(
         "DELETE FROM conveyor_attempts WHERE job_id IN (SELECT value FROM json_each(:ids))", packed
     )

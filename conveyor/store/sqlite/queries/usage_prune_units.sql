@@ -1,0 +1,2 @@
+-- See usage_prune.sql.
+DELETE FROM conveyor_usage_hourly_units WHERE hour < :cutoff
