@@ -22,6 +22,7 @@ from conveyor.monitor import checkins as checkin_rules
 from conveyor.monitor.checkins import CHECKIN_RULE
 from conveyor.monitor.config import Firing, Rule
 from conveyor.monitor.delivery import deliver_due
+from conveyor.monitor.gauges import SNAPSHOT_NAME, cluster_gauges
 from conveyor.monitor.incidents import Changes, Key, reconcile, remind
 from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge, summary
 from conveyor.monitor.rules import default_rules
@@ -60,6 +61,8 @@ class TickReport:
     reminded: list[Key] = field(default_factory=list)
     delivered: int = 0
     failed_deliveries: int = 0
+    gauges: bool = False
+    """True when this round wrote the cluster gauges' snapshot."""
     rule_errors: list[str] = field(default_factory=list)
     """``"rule_name: ExceptionType: message"`` for each rule (or check-in) that raised."""
 
@@ -170,6 +173,11 @@ class Monitor:
         delivery = deliver_due(store, {sink.name: sink for sink in sinks}, now)
         report.delivered = delivery.delivered
         report.failed_deliveries = delivery.failed
+        # Last, so a slow count never delays an alert. One process (this lease's holder)
+        # counts for the whole cluster; /metrics scrapes read the row it writes.
+        body = "\n".join(cluster_gauges(store, self.app.schedules, now))
+        store.put_metrics_snapshot(SNAPSHOT_NAME, body, now=given)
+        report.gauges = True
         return report
 
     def release(self) -> None:
