@@ -135,7 +135,7 @@ def cluster_gauges(
     the store's clock). Costs a count of the jobs table (about 0.15 s at a million rows):
     the monitor calls it once a round; a scrape only when no monitor runs."""
     at = store.now() if now is None else now
-    stats = store.queue_stats(now=at)
+    stats = store.queue_stats(now=now)  # now=None: the same read the round's rules made
     workers = store.live_workers(stale_after=LIVE_AFTER_SECONDS, now=now)
     needs = queue_needs(stats, store.queue_load(at - SCALE_WINDOW), window=SCALE_WINDOW,
                         target_wait=SCALE_WAIT)

@@ -67,9 +67,10 @@ def test_the_monitor_round_writes_the_cluster_gauges(app: Conveyor, store: Store
     store.put_worker("w-2", worker("w-2", slots=2, busy=2))
     t = store.now()
 
-    report = Monitor(app, holder="m", store=store).tick()
+    monitor = Monitor(app, holder="m", store=store)
+    assert monitor.tick().acted
+    assert monitor.write_gauges()
 
-    assert report.acted and report.gauges
     found = store.metrics_snapshot(SNAPSHOT_NAME)
     assert found is not None
     taken, body = found
@@ -90,6 +91,7 @@ def test_the_monitor_round_writes_the_cluster_gauges(app: Conveyor, store: Store
 
 def test_a_monitor_without_the_lease_writes_no_snapshot(app: Conveyor, store: Store) -> None:
     assert store.set_lease("monitor", "someone-else", 60)
-    report = Monitor(app, holder="m", store=store).tick()
-    assert not report.acted and not report.gauges
+    monitor = Monitor(app, holder="m", store=store)
+    assert not monitor.tick().acted
+    assert not monitor.write_gauges()
     assert store.metrics_snapshot(SNAPSHOT_NAME) is None
