@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # prometheus-client reads its multi-process folder when first imported: set it before.
@@ -92,17 +93,22 @@ def main() -> None:
           f"load {os.getloadavg()[0]:.2f}")
 
     per: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
     for _ in range(args.rounds):
         for name, (items, formatter, level) in CONFIGS.items():
             log_to_devnull(formatter, level)
+            began = time.process_time()
             per[name].append(asyncio.run(chain_seconds(items, args.attempts)))
+            cpu[name].append((time.process_time() - began) / args.attempts)
     base = statistics.median(per["none"])
+    cpu_base = statistics.median(cpu["none"])
     print(f"\nchain, {args.attempts} attempts x {args.rounds} interleaved rounds (median µs "
           "per attempt; extra = over no middleware)")
     for name, values in per.items():
         median = statistics.median(values)
         print(f"  {name:20s} {median * 1e6:7.2f} µs   extra {(median - base) * 1e6:6.2f} µs   "
-              f"(min {min(values) * 1e6:.2f}, max {max(values) * 1e6:.2f})")
+              f"(min {min(values) * 1e6:.2f}, max {max(values) * 1e6:.2f}); CPU extra "
+              f"{(statistics.median(cpu[name]) - cpu_base) * 1e6:6.2f} µs")
 
     rates: dict[bool, list[float]] = {False: [], True: []}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as folder:

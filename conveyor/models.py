@@ -217,6 +217,10 @@ class WorkerInfo:
     names: tuple[str, ...]
     started_at: float = 0.0
     last_seen: float = 0.0
+    slots: int = 0
+    """Jobs the process runs at once (0: a row written before slots were recorded)."""
+    busy: int = 0
+    """Slots running an attempt at the process's last heartbeat."""
 
     def reads(self, queue: str) -> bool:
         """True when this worker claims from ``queue`` (no queue list means every queue)."""

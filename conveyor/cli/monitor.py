@@ -54,6 +54,8 @@ def monitor(target: Target, once: bool, interval: str | None, as_json: bool) -> 
     try:
         if once:
             report = runner.tick()
+            if report.acted:
+                runner.write_gauges()
             if as_json:
                 render.print_json(report_doc(report))
             elif not report.acted:
@@ -77,6 +79,8 @@ def _loop(runner: Monitor, pause: float) -> None:
             wait = pause
             try:
                 report = runner.tick()
+                if report.acted:  # the cluster gauges /metrics serves, apart from the round
+                    runner.write_gauges()
                 failures = 0
             except StoreUnavailableError as exc:
                 failures += 1

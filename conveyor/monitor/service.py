@@ -16,12 +16,14 @@ import socket
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
+from conveyor.models import QueueStats
 from conveyor.monitor import checkins as checkin_rules
 from conveyor.monitor.checkins import CHECKIN_RULE
 from conveyor.monitor.config import Firing, Rule
 from conveyor.monitor.delivery import deliver_due
+from conveyor.monitor.gauges import SNAPSHOT_NAME, cluster_gauges
 from conveyor.monitor.incidents import Changes, Key, reconcile, remind
 from conveyor.monitor.judge import BAD_VERDICTS, MISSED_RUN_RULE, decides, judge, summary
 from conveyor.monitor.rules import default_rules
@@ -73,6 +75,28 @@ class TickReport:
 def default_holder() -> str:
     """A name for this process in the lease: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class _RoundReads:
+    """The store for one round's rules and gauges, reading the per-queue counts once.
+
+    Three default rules and the gauges each want ``queue_stats``, a count of the whole jobs
+    table (seconds at millions of rows on a loaded box): one round reads it once. Every other
+    verb goes straight to the store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._stats: dict[float | None, list[QueueStats]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def queue_stats(self, *, now: float | None = None) -> list[QueueStats]:
+        """See :meth:`Store.queue_stats`; read once per round and clock."""
+        if now not in self._stats:
+            self._stats[now] = self._store.queue_stats(now=now)
+        return list(self._stats[now])
 
 
 class Monitor:
@@ -152,7 +176,8 @@ class Monitor:
         # Runs past their deadline or stalled; an incident resolves once its run is not.
         settle(RUN_RULES, watch_runs(store, now, given))
         rules = self._rules()
-        evaluated, findings = self._run_rules(rules, now, report)
+        reads = cast("Store", _RoundReads(store))
+        evaluated, findings = self._run_rules(rules, now, report, reads)
         # A rule taken out of the configuration never fires again: resolve what it left open.
         configured = {rule.name for rule in rules} | BUILT_IN_RULES
         evaluated |= {i.rule for i in firing} - configured
@@ -171,6 +196,22 @@ class Monitor:
         report.delivered = delivery.delivered
         report.failed_deliveries = delivery.failed
         return report
+
+    def write_gauges(self, *, now: float | None = None) -> bool:
+        """Compute the cluster gauges and store them as the snapshot ``/metrics`` serves, if
+        this monitor holds the lease; True when it wrote them.
+
+        The services call it after each :meth:`tick` that acted, apart from the round, so the
+        count of the jobs table (seconds at millions of rows on a loaded box) never delays a
+        judgement or an alert. One process (the lease's holder) counts for the whole cluster.
+        ``now``: the gauges' clock (default: the store's).
+        """
+        store = self.store
+        if store.lease_holder(LEASE_NAME, now=now) != self.holder:
+            return False
+        body = "\n".join(cluster_gauges(store, self.app.schedules, now))
+        store.put_metrics_snapshot(SNAPSHOT_NAME, body, now=now)
+        return True
 
     def release(self) -> None:
         """Give up the lease (at shutdown), so another monitor takes over at once."""
@@ -314,7 +355,7 @@ class Monitor:
     # -- configured rules ----------------------------------------------------------------
 
     def _run_rules(
-        self, rules: Sequence[Rule], now: float, report: TickReport
+        self, rules: Sequence[Rule], now: float, report: TickReport, store: Store
     ) -> tuple[set[str], list[Firing]]:
         """Evaluate every rule; a rule name any of whose rules raised is left out entirely,
         so its incidents stay as they are instead of resolving for lack of findings."""
@@ -323,7 +364,7 @@ class Monitor:
         findings: list[Firing] = []
         for rule in rules:
             try:
-                found = rule.evaluate(self.store, now)
+                found = rule.evaluate(store, now)
             except Exception as exc:  # rules may be user code; one failing must not stop us
                 logger.warning(
                     "alert rule %s failed and was skipped: %s", rule.name, exc, exc_info=True

@@ -119,4 +119,6 @@ def worker_from_row(row: tuple[Any, ...]) -> WorkerInfo:
         names=tuple(json.loads(row[4])),
         started_at=row[5],
         last_seen=row[6],
+        slots=row[7],
+        busy=row[8],
     )

@@ -154,6 +154,7 @@ class WorkerProcess:
             pid=os.getpid(),
             queues=self.queues,
             names=self.names,
+            slots=self.config.total_slots,
         )
         heartbeat = Heartbeat(
             store, info, executor, self.config.lease, self.config.heartbeat_interval

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from conveyor.models import WorkerInfo
 from conveyor.store.protocol import AsyncStore, HeartbeatParams
@@ -39,8 +40,9 @@ class Heartbeat(PeriodicService):
         """Renew, and stop attempts that lost their job."""
         # Re-register too: a worker row removed by mistake (or by a restored backup) comes
         # back, so `conveyor queues` never calls a live worker gone.
-        await self.store.put_worker(self.info.id, self.info)
         running = dict(self.executor.running)
+        # How many slots are busy rides along: the monitor adds them up for the slot gauges.
+        await self.store.put_worker(self.info.id, replace(self.info, busy=len(running)))
         # Attempts that finished but whose completion is not written yet still hold their
         # job: renew them too, or a store outage longer than the lease gets a finished job
         # re-run and charged while this process holds its result.

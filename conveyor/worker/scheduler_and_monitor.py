@@ -63,8 +63,9 @@ class MonitorService(PeriodicService):
         self.monitor = Monitor(app, holder=holder)
 
     async def tick(self) -> None:
-        """One monitor round on a thread."""
-        await asyncio.to_thread(self.monitor.tick)
+        """One monitor round on a thread, then (if it acted) the cluster gauges' snapshot."""
+        if (await asyncio.to_thread(self.monitor.tick)).acted:
+            await asyncio.to_thread(self.monitor.write_gauges)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until stopped, then hand the lease over at once."""

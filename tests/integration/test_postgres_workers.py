@@ -165,3 +165,63 @@ def test_restarted_server_mid_pipeline_run_loses_nothing(workers: Workers, tmp_p
         ) == len(chunks) + 1  # the items and the expander, none twice
     finally:
         app.close()
+
+
+@pytest.mark.exclusive
+def test_readyz_and_metrics_while_the_server_is_down(workers: Workers) -> None:
+    """``/readyz`` of ``--health-port`` turns 503 while PostgreSQL is stopped and 200 once it
+    is back; the dashboard's ``/metrics`` meanwhile answers the last values with
+    ``conveyor_store_up 0``, never a 500."""
+    import httpx
+    import uvicorn
+
+    from conveyor.testing import eventually
+    from conveyor.web import create_app
+
+    from .test_health import free_port, probe
+
+    cluster = _local_cluster()
+    if cluster is None:
+        pytest.skip("needs the local cluster (pg_ctlcluster), not CONVEYOR_TEST_POSTGRES_URL")
+    token = "restart-read-token-0123456789"
+    workers.app.get("effect").enqueue(key="before")
+    port = free_port()
+    workers.start(processes=1, health_port=port, health_host="127.0.0.1")
+
+    def readyz(expected: int) -> None:
+        code, body = probe(port, "/readyz")
+        assert code == expected, body
+
+    eventually(lambda: readyz(200) or True, timeout=30, interval=0.2)
+    dashboard_port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(workers.app, tokens={token: "read"}), host="127.0.0.1",
+        port=dashboard_port, log_level="warning",
+    ))
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    eventually(lambda: server.started, timeout=30)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{dashboard_port}", timeout=15)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def scrape(up: int) -> str:
+        answer = client.get("/metrics", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert f"conveyor_store_up {up}" in answer.text, answer.text
+        return answer.text
+
+    before = scrape(1)
+    assert "conveyor_queue_jobs{" in before
+    subprocess.run([*cluster, "stop"], check=True, timeout=60)
+    try:
+        eventually(lambda: readyz(503) or True, timeout=20, interval=0.2)
+        during = eventually(lambda: scrape(0), timeout=20, interval=0.2)
+        gauges = [line for line in before.splitlines() if line.startswith("conveyor_queue_jobs{")]
+        assert gauges and all(line in during.splitlines() for line in gauges)
+    finally:
+        subprocess.run([*cluster, "start"], check=True, timeout=60)
+    eventually(lambda: readyz(200) or True, timeout=60, interval=0.2)
+    eventually(lambda: scrape(1), timeout=60, interval=0.5)
+    client.close()
+    server.should_exit = True
+    serving.join(timeout=10)

@@ -61,7 +61,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "conveyor.delivery", "conveyor.worker", "conveyor.schedules.scheduler",
         "conveyor.monitor.checkins", "conveyor.monitor.delivery", "conveyor.monitor.incidents",
         "conveyor.monitor.judge", "conveyor.monitor.runs", "conveyor.monitor.service",
-        "conveyor.monitor.scheduler_watch",
+        "conveyor.monitor.scheduler_watch", "conveyor.monitor.gauges",
         "conveyor.why", "conveyor._why", "conveyor._scaling",
     )),
     # What a person drives: the dashboard, the CLI, the test helpers, the demo.

@@ -152,6 +152,24 @@ class MonitorVerbs(Protocol):
         """
         ...
 
+    def put_metrics_snapshot(self, name: str, body: str, *, now: float | None = None) -> None:
+        """Store ``body`` (the cluster gauges, rendered) as snapshot ``name``, taken at ``now``
+        (the caller's clock, defaulting to the store's), replacing the previous one.
+
+        The monitor's lease holder writes it each round, so ``/metrics`` scrapes read one row
+        instead of counting the jobs table (see docs/observability.md).
+
+        Guarantees: one transaction (an upsert by name). Idempotent.
+        """
+        ...
+
+    def metrics_snapshot(self, name: str) -> tuple[float, str] | None:
+        """The snapshot ``name`` as ``(taken_at, body)``, or None when none was written.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: one row by key.
+        """
+        ...
+
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """Running pipeline runs past their deadline, and running runs in which no stage has
         finished for their ``stall_after`` seconds, at ``now`` (the caller's clock, defaulting

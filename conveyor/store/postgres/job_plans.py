@@ -371,6 +371,8 @@ class JobPlans(PlansBase):
                 "pid": info.pid,
                 "queues": json.dumps(list(info.queues)),
                 "names": json.dumps(list(info.names)),
+                "slots": info.slots,
+                "busy": info.busy,
             },
             now,
         )

@@ -33,6 +33,8 @@ MONITOR_SINGLE = frozenset(
         "queue_load",
         "lease_holder",
         "overdue_runs",
+        "put_metrics_snapshot",
+        "metrics_snapshot",
     }
 )
 """The plans below that are one statement: autocommit (``put_checkin``, ``upsert_incident``
@@ -175,6 +177,18 @@ class MonitorPlans:
         """Who holds lease ``name`` at ``now``, if anyone."""
         result = yield at(self.q("lease_holder"), {"name": name}, now)
         return str(result.rows[0][0]) if result.rows else None
+
+    def put_metrics_snapshot(self, name: str, body: str, now: float | None = None) -> Plan[None]:
+        """Replace snapshot ``name`` with ``body``, taken at ``now`` (or the server's clock)."""
+        yield at(self.q("metrics_snapshot_put"), {"name": name, "body": body}, now)
+
+    def metrics_snapshot(self, name: str) -> Plan[tuple[float, str] | None]:
+        """Snapshot ``name`` as ``(taken_at, body)``, if written."""
+        result = yield Statement(self.q("metrics_snapshot_get"), {"name": name})
+        if not result.rows:
+            return None
+        taken_at, body = result.rows[0]
+        return float(taken_at), str(body)
 
     def overdue_runs(self, limit: int, now: float | None = None) -> Plan[list[OverdueRun]]:
         """Running runs past their deadline or stalled at ``now``, by id."""

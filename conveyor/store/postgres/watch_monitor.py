@@ -104,6 +104,14 @@ class PostgresMonitorVerbs:
         """See :meth:`MonitorVerbs.queue_load`."""
         return self.run(self._monitor.queue_load(since), "reading the queues' load")
 
+    def put_metrics_snapshot(self, name: str, body: str, *, now: float | None = None) -> None:
+        """See :meth:`MonitorVerbs.put_metrics_snapshot`."""
+        self.run(self._monitor.put_metrics_snapshot(name, body, now), "writing the metrics")
+
+    def metrics_snapshot(self, name: str) -> tuple[float, str] | None:
+        """See :meth:`MonitorVerbs.metrics_snapshot`."""
+        return self.run(self._monitor.metrics_snapshot(name), "reading the metrics")
+
     def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
         """See :meth:`MonitorVerbs.lease_holder`."""
         return self.run(self._monitor.lease_holder(name, now), "reading a lease")

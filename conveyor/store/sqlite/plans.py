@@ -137,6 +137,8 @@ def put_worker(now: float, worker_id: str, info: WorkerInfo | None) -> Plan[None
         queues=json.dumps(list(info.queues)),
         names=json.dumps(list(info.names)),
         now=now,
+        slots=info.slots,
+        busy=info.busy,
     )
 
 

@@ -166,6 +166,18 @@ class SQLiteMonitorVerbs:
             row = conn.execute(query("lease_holder"), {"name": name, "now": at}).fetchone()
         return None if row is None else str(row[0])
 
+    def put_metrics_snapshot(self, name: str, body: str, *, now: float | None = None) -> None:
+        """See :meth:`MonitorVerbs.put_metrics_snapshot`."""
+        with self.db.write() as conn:
+            at = self.now() if now is None else now
+            conn.execute(query("metrics_snapshot_put"), {"name": name, "body": body, "now": at})
+
+    def metrics_snapshot(self, name: str) -> tuple[float, str] | None:
+        """See :meth:`MonitorVerbs.metrics_snapshot`."""
+        with self.db.read() as conn:
+            row = conn.execute(query("metrics_snapshot_get"), {"name": name}).fetchone()
+        return None if row is None else (float(row[0]), str(row[1]))
+
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """See :meth:`MonitorVerbs.overdue_runs`."""
         at = self.now() if now is None else now

@@ -1,0 +1,1 @@
+SELECT taken_at, body FROM conveyor_metrics_snapshot WHERE name = :name
