@@ -65,6 +65,11 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
             while True:
                 if statement.many is not None:
                     cur.executemany(statement.sql, statement.many)
+                    rows: list[tuple[Any, ...]] = []
+                elif statement.copy is not None:
+                    with cur.copy(statement.sql) as copy:
+                        for row in statement.copy:
+                            copy.write_row(row)
                     rows = []
                 else:
                     cur.execute(statement.sql, statement.params or None)
