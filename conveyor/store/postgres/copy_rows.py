@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.store import rows
 from conveyor.store.contract.records import NewJob
 
-COPY_MIN_BATCH = 200
+COPY_MIN_BATCH = 500
 """Batches at least this long are COPYed; shorter ones take the one-statement INSERT.
 
 COPY costs two more round trips (BEGIN and COMMIT around the id reservation and the copy),
