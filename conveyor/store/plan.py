@@ -35,6 +35,9 @@ class Statement:
     params: dict[str, Any] = field(default_factory=dict)
     many: Sequence[Mapping[str, Any]] | None = None
     copy: Sequence[Sequence[Any]] | None = None
+    copy_types: Sequence[str] | None = None
+    """The COPY's column types by name, when known: the driver then skips looking up how to
+    format each value (about a sixth of psycopg's cost per row)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,14 @@ COPY_MIN_BATCH = 500
 COPY costs two more round trips (BEGIN and COMMIT around the id reservation and the copy),
 which a short batch does not earn back (see the measurement under decision 98)."""
 
+COPY_TYPES = (
+    "int8", "text", "text", "text", "text", "int4", "int4", "timestamptz", "float8", "text",
+    "float8", "text", "text", "text", "int4", "text", "int4", "float8", "timestamptz",
+    "timestamptz",
+)
+"""``copy_jobs.sql``'s columns' types, in order. The two jsonb columns are sent as ``text``:
+in COPY's text format a JSON document is its text, which the rows already hold."""
+
 _DUE = rows.INSERTED_STATES["due_state"]
 _LATER = rows.INSERTED_STATES["later_state"]
 

@@ -10,7 +10,7 @@ from conveyor._lifecycle import EXPIRED, EXPIRED_MESSAGE, Action, lost_attempt, 
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
-from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, copy_rows
+from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, COPY_TYPES, copy_rows
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -78,7 +78,7 @@ class JobPlans(PlansBase):
         clock, ids, _ = reserved.rows[0]
         ids = sorted(ids)  # drawn in order; sorted so input order maps to ascending ids
         batch = copy_rows(jobs, ids, clock)
-        yield Statement(self.q("copy_jobs"), copy=batch)
+        yield Statement(self.q("copy_jobs"), copy=batch, copy_types=COPY_TYPES)
         created = clock.timestamp()
         return [InsertedJob(id=r[0], state=JobState(r[4]), created_at=created) for r in batch]
 

@@ -68,6 +68,8 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                     rows: list[tuple[Any, ...]] = []
                 elif statement.copy is not None:
                     with cur.copy(statement.sql) as copy:
+                        if statement.copy_types is not None:
+                            copy.set_types(list(statement.copy_types))
                         for row in statement.copy:
                             copy.write_row(row)
                     rows = []
