@@ -73,7 +73,8 @@ async def enqueue_bulk(url: str, batch: int, batches: int, warm_up: int) -> floa
     try:
         queries = Queries(AsyncpgDriver(conn))
         await queries.enqueue([ENTRYPOINT] * warm_up, [PAYLOAD] * warm_up, [0] * warm_up)
-        names, payloads, priorities = [ENTRYPOINT] * batch, [PAYLOAD] * batch, [0] * batch
+        names, priorities = [ENTRYPOINT] * batch, [0] * batch
+        payloads: list[bytes | None] = [PAYLOAD] * batch
         start = time.perf_counter()
         for _ in range(batches):
             await queries.enqueue(names, payloads, priorities)
@@ -210,7 +211,8 @@ async def work(url: str, mode: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, manager.shutdown.set)
-    run_mode = types.QueueExecutionMode.drain if mode == "drain" else types.QueueExecutionMode.continuous
+    modes = types.QueueExecutionMode
+    run_mode = modes.drain if mode == "drain" else modes.continuous
     try:
         await manager.run(batch_size=BATCH_SIZE, mode=run_mode)
     finally:

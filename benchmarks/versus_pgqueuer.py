@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -32,7 +33,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import bench
 import pgqueuer_peer as peer
@@ -45,7 +45,9 @@ LOWER_IS_BETTER = frozenset({"latency_p50_ms", "latency_p99_ms"})
 
 
 @contextlib.contextmanager
-def peer_workers(url: str, processes: int, mode: str, logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def peer_workers(
+    url: str, processes: int, mode: str, logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``processes`` PgQueuer worker processes, each its own process group; stopped on exit."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -101,7 +103,7 @@ def peer_processed(url: str, settings: bench.Settings) -> dict[str, float]:
         raise bench.BenchError(f"a PgQueuer worker exited with {codes} (logs in {settings.logs})")
     seen = asyncio.run(peer.outcome(url))
     if (seen["succeeded"], seen["succeeded_distinct"], seen["left_in_queue"]) != (n, n, 0):
-        raise bench.BenchError(f"PgQueuer lost or repeated jobs: expected {n} once each, got {seen}")
+        raise bench.BenchError(f"PgQueuer lost or repeated jobs: {n} expected once each: {seen}")
     last, first = seen["last_success"], seen["first_pick"]
     return {"processed_wall_per_s": n / (last - t0), "processed_active_per_s": n / (last - first)}
 
@@ -120,7 +122,10 @@ def peer_latency(url: str, settings: bench.Settings) -> dict[str, float]:
     waits = asyncio.run(peer.pick_latencies_ms(url, warm))
     if len(waits) != n:
         raise bench.BenchError(f"PgQueuer: {len(waits)} timed jobs picked, expected {n}")
-    return {"latency_p50_ms": bench.percentile(waits, 0.5), "latency_p99_ms": bench.percentile(waits, 0.99)}
+    return {
+        "latency_p50_ms": bench.percentile(waits, 0.5),
+        "latency_p99_ms": bench.percentile(waits, 0.99),
+    }
 
 
 # -- Conveyor's side (bench.py's measurements) --------------------------------------------------
@@ -217,21 +222,30 @@ def main(argv: list[str]) -> int:
     from importlib.metadata import version
 
     bench.print_header(argv, [target], settings, args.runs)
-    print(f"# pgqueuer {version('pgqueuer')}, asyncpg {version('asyncpg')}, bulk batch {args.bulk_batch}")
+    print(
+        f"# pgqueuer {version('pgqueuer')}, asyncpg {version('asyncpg')}, "
+        f"bulk batch {args.bulk_batch}"
+    )
     values: dict[tuple[str, str], list[float]] = {}
     ratios: dict[str, list[float]] = {}
     loads: list[float] = []
+    errors = 0
     try:
         for round_ in range(args.runs):
             for figure in args.only:
                 pair = measures(figure, args.bulk_batch)
                 order = ["conveyor", "pgqueuer"] if round_ % 2 == 0 else ["pgqueuer", "conveyor"]
                 got: dict[str, dict[str, float]] = {}
-                for system in order:
-                    bench.wait_for_idle(settings.idle_wait)
-                    loads.append(os.getloadavg()[0])
-                    with target.fresh(f"{figure}-{system}") as url:
-                        got[system] = pair[system](url, settings)
+                try:
+                    for system in order:
+                        bench.wait_for_idle(settings.idle_wait)
+                        loads.append(os.getloadavg()[0])
+                        with target.fresh(f"{figure}-{system}") as url:
+                            got[system] = pair[system](url, settings)
+                except Exception as exc:  # one failed figure (a server restart) skips only itself
+                    errors += 1
+                    print(json.dumps({"round": round_ + 1, "figure": figure, "error": repr(exc)}))
+                    continue
                 for metric, mine in got["conveyor"].items():
                     theirs = got["pgqueuer"][metric]
                     values.setdefault(("conveyor", metric), []).append(mine)
@@ -243,7 +257,10 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         bench.progress("interrupted; cleaning up")
     finally:
-        target.cleanup()
+        try:
+            target.cleanup()
+        except Exception as exc:
+            bench.progress(f"dropping this run's databases failed: {exc}")
     print(f"\n# load average (1 min) at each measurement: min {min(loads, default=0):.2f}, "
           f"median {statistics.median(loads) if loads else 0:.2f}, max {max(loads, default=0):.2f}")
     print(f"{'metric':<26}{'conveyor':>12}{'pgqueuer':>12}{'ratio':>8}   ratios per round")
@@ -252,7 +269,14 @@ def main(argv: list[str]) -> int:
         theirs = statistics.median(values[("pgqueuer", metric)])
         per = ", ".join(f"{r:.2f}" for r in rs)
         print(f"{metric:<26}{mine:>12.1f}{theirs:>12.1f}{statistics.median(rs):>8.2f}   {per}")
-    print("(ratio: Conveyor / PgQueuer for rates, PgQueuer / Conveyor for latencies; > 1 = Conveyor ahead)")
+    print(
+        "(ratio: Conveyor / PgQueuer for rates, PgQueuer / Conveyor for latencies; "
+        "> 1 = Conveyor ahead)"
+    )
+    if errors:
+        print(f"# {errors} figure(s) failed in some round; worker logs are in {logs}")
+        return 1
+    shutil.rmtree(logs, ignore_errors=True)
     return 0
 
 
