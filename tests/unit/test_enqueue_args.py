@@ -288,10 +288,37 @@ def test_enqueue_many_writes_every_job(
     assert {j.priority for j in stored.values()} == {2}
 
 
+def test_enqueue_many_options_per_call_and_shared_arguments(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
+) -> None:
+    # A batch's shared options are checked once (the lean path); a call naming an option of
+    # its own, or an argument shared by every call, must still come out as before.
+    calls = [{"user_id": 0}, {"user_id": 1, "priority": 7, "queue": "vip"}, {"user_id": 2}]
+    handles = jobs["send_welcome"].enqueue_many(calls, delay=3600)
+    stored = {j.id: j for j in app.store.list_jobs(JobFilter())}
+    first, second, third = (stored[h.id] for h in handles)
+    assert [j.priority for j in (first, second, third)] == [0, 7, 0]
+    assert [j.queue for j in (first, second, third)] == ["emails", "vip", "emails"]
+    assert {j.state for j in (first, second, third)} == {JobState.SCHEDULED}
+    assert third.args == {"user_id": 2}
+    shared = jobs["send_welcome"].enqueue_many([{"user_id": 5}, {"user_id": 6}], greeting="yo")
+    assert [stored_args(app, h.id) for h in shared] == [
+        {"user_id": 5, "greeting": "yo"},
+        {"user_id": 6, "greeting": "yo"},
+    ]
+
+
+def stored_args(app: Conveyor, job_id: int) -> Any:
+    job = app.store.get_job(job_id)
+    assert job is not None
+    return job.args
+
+
 @pytest.mark.parametrize(
     ("calls", "error", "match"),
     [
         ([{"user_id": 1}, {"user_id": "abc"}, {"user_id": 3}], ArgumentError, "item 1"),
+        ([{"user_id": 1}, {"user_id": 2}, {"user_id": 3, "nope": 1}], ArgumentError, "item 2"),
         ([{"user_id": 1}, {"nope": 1}], ArgumentError, "item 1"),
         ([{"user_id": 1}, ["user_id", 2]], ArgumentError, "item 1 is list"),
         ([{"user_id": 1}, {"user_id": 2, "delay": "soon"}], ConfigurationError, "delay"),

@@ -60,6 +60,13 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
             while True:
                 if statement.many is not None:
                     await cur.executemany(statement.sql, statement.many)
+                    rows: list[tuple[Any, ...]] = []
+                elif statement.copy is not None:
+                    async with cur.copy(statement.sql) as copy:
+                        if statement.copy_types is not None:
+                            copy.set_types(list(statement.copy_types))
+                        for row in statement.copy:
+                            await copy.write_row(row)
                     rows = []
                 else:
                     await cur.execute(statement.sql, statement.params or None)

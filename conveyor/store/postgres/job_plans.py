@@ -10,6 +10,7 @@ from conveyor._lifecycle import EXPIRED, EXPIRED_MESSAGE, Action, lost_attempt, 
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
+from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, COPY_TYPES, copy_rows
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -54,10 +55,32 @@ class JobPlans(PlansBase):
     def insert_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
-        """The plan for a batch: one autocommit statement, unless some job has a unique key."""
+        """The plan for a batch: one autocommit statement, unless some job has a unique key
+        (the locking path) or the batch is long enough to COPY (decision 98)."""
         if has_unique(jobs):
             return self.insert_unique_jobs(jobs, notify=notify, now=now)
+        if len(jobs) >= COPY_MIN_BATCH:
+            return self.insert_copied_jobs(jobs, notify=notify, now=now)
         return self.insert_plain_jobs(jobs, notify=notify, now=now)
+
+    def insert_copied_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """Reserve ids and read the clock (sending the NOTIFY), then COPY the rows: two
+        statements in one transaction. Only for batches without unique keys, whose policy
+        needs the holders read first (see :func:`conveyor.store.unique.insert_unique`)."""
+        queues = sorted({j.queue for j in jobs})
+        reserved = yield self.at(
+            self.q("reserve_job_ids"),
+            {"n": len(jobs), "channel": self.channel, "notify": notify, "queues": queues},
+            now,
+        )
+        clock, ids, _ = reserved.rows[0]
+        ids = sorted(ids)  # drawn in order; sorted so input order maps to ascending ids
+        batch = copy_rows(jobs, ids, clock)
+        yield Statement(self.q("copy_jobs"), copy=batch, copy_types=COPY_TYPES)
+        created = clock.timestamp()
+        return [InsertedJob(id=r[0], state=JobState(r[4]), created_at=created) for r in batch]
 
     def insert_unique_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None

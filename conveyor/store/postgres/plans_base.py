@@ -21,8 +21,9 @@ SINGLE = frozenset(
 )
 """Verbs whose plan is one statement: run in autocommit, one round trip, no BEGIN/COMMIT.
 
-``insert_jobs`` only picks a plan (``insert_plain_jobs`` or the transactional
-``insert_unique_jobs``); claims are picked by the drivers (see ``claim_jobs`` there).
+``insert_jobs`` only picks a plan (``insert_plain_jobs``, or the transactional
+``insert_unique_jobs`` or ``insert_copied_jobs``); claims are picked by the drivers (see
+``claim_jobs`` there).
 """
 
 

@@ -32,8 +32,10 @@ from conveyor.store.contract.run_records import (
 )
 from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.plan import Plan, Statement
+from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
+from conveyor.store.unique import has_unique
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.store import PostgresStore
@@ -64,7 +66,11 @@ class PostgresRunDialect:
         return at(self.plans.q(name), params, now)
 
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
-        """Insert with the NOTIFY that wakes workers; ids in input order."""
+        """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
+        COPYed (decision 98), inside the run plan's transaction like the short INSERT."""
+        if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs):
+            inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
+            return [i.id for i in inserted]
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
         return [i.id for i in inserted]
 

@@ -65,6 +65,13 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
             while True:
                 if statement.many is not None:
                     cur.executemany(statement.sql, statement.many)
+                    rows: list[tuple[Any, ...]] = []
+                elif statement.copy is not None:
+                    with cur.copy(statement.sql) as copy:
+                        if statement.copy_types is not None:
+                            copy.set_types(list(statement.copy_types))
+                        for row in statement.copy:
+                            copy.write_row(row)
                     rows = []
                 else:
                     cur.execute(statement.sql, statement.params or None)

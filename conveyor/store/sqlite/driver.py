@@ -15,6 +15,8 @@ def drive(conn: sqlite3.Connection, plan: Plan[T]) -> T:
     try:
         statement = next(plan)
         while True:
+            if statement.copy is not None:
+                raise RuntimeError("COPY is PostgreSQL's; a SQLite plan yielded one")
             if statement.many is not None:
                 cur = conn.executemany(statement.sql, statement.many)
                 statement = plan.send(Result([], cur.rowcount))
