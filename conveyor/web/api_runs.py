@@ -194,8 +194,10 @@ class RunsApi:
                  if "limit" in single else OUTPUT_PAGE)
         wanted, name = run_id(request), str(request.path_params["stage"])
         # The store pages the item outputs in SQL: a 10,000-item stage is not read whole.
-        found = await self._call(self.context.store.stage_output_page, wanted, name, offset,
-                                 limit)
+        # A name with a NUL is no stage's, and PostgreSQL refuses it as a parameter.
+        found = None if "\x00" in name else await self._call(
+            self.context.store.stage_output_page, wanted, name, offset, limit
+        )
         if found is None:
             # Rare: read the run only to say which of run and stage is missing.
             view = await self._view(request)
