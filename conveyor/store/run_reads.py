@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conveyor.models import RunState
+from conveyor.models import RunState, StageState
 from conveyor.store.contract.run_records import (
     ItemPolicy,
     RunDetail,
     RunFilter,
     RunSummary,
     StageInput,
+    StageOutputPage,
     StageRunInfo,
 )
 from conveyor.store.plan import Plan
@@ -128,6 +129,36 @@ def _info(s: StageRow, row: tuple[Any, ...], items: list[ItemRow], jobs: list[in
 
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def stage_output_page(
+    d: RunDialect, run_id: int, stage: str, offset: int, limit: int, now: float | None
+) -> Plan[StageOutputPage | None]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_output_page`: the stage row
+    with its succeeded items counted, then one page of their outputs, both by the items'
+    primary key (stage run, item), so a page costs the same at item 0 and at item 9,900."""
+    if offset < 0 or limit < 0:
+        raise ValueError(f"offset and limit must be 0 or more, got {offset} and {limit}")
+    head = yield d.stmt("run_output_stage", {"run_id": run_id, "stage": stage}, now)
+    if not head.rows:
+        return None
+    stage_id, state, fan_out, succeeded = head.rows[0]
+    done = str(state) == "succeeded"
+    outputs: tuple[str, ...] = ()
+    if done and limit > 0:
+        found = yield d.stmt(
+            "run_output_page",
+            {"stage_run_id": int(stage_id), "offset": offset, "limit": limit},
+            now,
+        )
+        outputs = tuple(str(r[0]) for r in found.rows)
+    return StageOutputPage(
+        stage=stage,
+        state=StageState(state),
+        fan_out=bool(fan_out),
+        total=int(succeeded) if done else 0,
+        outputs_json=outputs,
+    )
 
 
 def list_runs(d: RunDialect, flt: RunFilter, now: float | None) -> Plan[list[RunSummary]]:

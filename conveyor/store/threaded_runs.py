@@ -13,6 +13,7 @@ from conveyor.store.contract.run_records import (
     RunReset,
     RunSummary,
     StageInput,
+    StageOutputPage,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +70,14 @@ class ThreadedRunVerbs:
     async def save_step(self, job_id: int, token: int, name: str, value_json: str) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.save_step`."""
         return await self._run(lambda: self._store.save_step(job_id, token, name, value_json))
+
+    async def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_output_page`."""
+        return await self._run(
+            lambda: self._store.stage_output_page(run_id, stage, offset, limit)
+        )
 
     async def load_steps(self, job_id: int) -> dict[str, str]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.load_steps`."""

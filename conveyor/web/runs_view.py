@@ -7,7 +7,8 @@ seconds. A fan-out stage lists at most :data:`JOB_IDS_SHOWN` of its job ids: its
 says how many there are, and a 10,000-item stage must not make every read of its run large.
 For the same reason an output (or the run's result) longer than :data:`OUTPUT_SHOWN` bytes is
 left out of a run's detail unless asked for (``full``): its size and item count say what it
-is, and :func:`output_page` serves its item outputs a page at a time.
+is, and :func:`output_page` serves its item outputs a page at a time, as the store pages
+them in SQL (``stage_output_page``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor.models import Job
-from conveyor.store.contract.run_records import RunDetail, RunSummary, StageRunInfo
+from conveyor.store.contract.run_records import (
+    RunDetail,
+    RunSummary,
+    StageOutputPage,
+    StageRunInfo,
+)
 from conveyor.store.protocol import Store
 
 JsonDict = dict[str, Any]
@@ -181,22 +187,18 @@ def run_detail(view: RunView, full: bool = False) -> JsonDict:
     }
 
 
-def output_page(info: StageRunInfo, offset: int, limit: int) -> JsonDict:
-    """A page of a stage's output values: a fan-out stage's item outputs in item order
-    (failed items left out, as its children get them), or a plain stage's one output."""
-    value = decoded(info.output_json)
-    values: list[Any] = []
-    if info.output_json is not None:
-        values = value if info.fan_out and isinstance(value, list) else [value]
-    page = values[offset:offset + limit]
-    after = offset + len(page)
+def output_page(page: StageOutputPage, offset: int, limit: int) -> JsonDict:
+    """A page of a stage's output values as the store paged them: a fan-out stage's item
+    outputs in item order (failed items left out, as its children get them), or a plain
+    stage's one output."""
+    after = offset + len(page.outputs_json)
     return {
-        "stage": info.stage,
-        "state": info.state.value,
-        "fan_out": info.fan_out,
-        "total": len(values),
+        "stage": page.stage,
+        "state": page.state.value,
+        "fan_out": page.fan_out,
+        "total": page.total,
         "offset": offset,
         "limit": limit,
-        "outputs": page,
-        "next_offset": after if after < len(values) else None,
+        "outputs": [decoded(text) for text in page.outputs_json],
+        "next_offset": after if after < page.total else None,
     }

@@ -68,3 +68,33 @@ def test_a_stage_jobs_completion_advances_in_the_round(sqlite_store: SQLiteStore
     assert [r.accepted for r in round_.completed] == [True]
     assert [c.name for c in round_.claimed] == ["p.b"]
     assert _run_statements(sent)
+
+
+def test_ending_items_probes_the_jobs_by_id_not_every_finished_job(
+    sqlite_store: SQLiteStore,
+) -> None:
+    """run_finish_items looks the batch's jobs up by id: driven by the (state, finished_at)
+    index instead, it walked every finished job in the table per completion batch."""
+    import sqlite3
+
+    from conveyor.store.sqlite.connection import query
+
+    # Finished plain jobs, then ANALYZE, so the planner sees a table of finished jobs too.
+    store = sqlite_store
+    store.complete_jobs(_plain(store, 200))
+    start(store, stage("a"), stage("b", "a"))
+    conn = sqlite3.connect(store.path)
+    try:
+        for analyzed in (False, True):
+            if analyzed:
+                conn.execute("ANALYZE")
+            plan = " / ".join(
+                row[3]
+                for row in conn.execute(
+                    "EXPLAIN QUERY PLAN " + query("run_finish_items"), {"ids": "[1, 2]"}
+                )
+            )
+            assert "conveyor_jobs_finished" not in plan, plan
+            assert "SEARCH j USING INTEGER PRIMARY KEY" in plan, plan
+    finally:
+        conn.close()

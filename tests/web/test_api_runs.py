@@ -362,3 +362,6 @@ def test_large_outputs_are_summarized_and_paged(
                          "stage_not_found")
     assert "extract, transform, load" in found["message"]
     assert_error(runs.reader.get("/api/runs/999999/stages/load/output"), 404, "run_not_found")
+    # The page is read by the store now: a name PostgreSQL cannot take is still a 404.
+    assert_error(runs.reader.get(f"/api/runs/{run_id}/stages/lo%00ad/output"), 404,
+                 "stage_not_found")

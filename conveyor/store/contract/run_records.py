@@ -152,6 +152,21 @@ class StageRunInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StageOutputPage:
+    """One page of a stage's output values (:meth:`RunVerbs.stage_output_page`), read in
+    SQL a page at a time, so a 10,000-item fan-out is never read whole to show 100 values."""
+
+    stage: str
+    state: StageState
+    fan_out: bool
+    total: int
+    """Values the whole output holds: a fan-out stage's succeeded items (failed items are
+    left out, as its children get them), 1 for a plain stage; 0 until the stage succeeded."""
+    outputs_json: tuple[str, ...]
+    """The page's values as stored JSON, in item order."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     """A run as :meth:`RunVerbs.list_runs` lists it."""
 

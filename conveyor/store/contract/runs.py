@@ -37,6 +37,7 @@ from conveyor.store.contract.run_records import (
     RunReset,
     RunSummary,
     StageInput,
+    StageOutputPage,
 )
 
 
@@ -94,6 +95,18 @@ class RunVerbs(Protocol):
 
     def get_run(self, run_id: int) -> RunDetail | None:
         """A run with its stages, or None when it does not exist (or was pruned).
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        """
+        ...
+
+    def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """Values ``offset`` to ``offset + limit`` of the output of stage ``stage`` of run
+        ``run_id`` (a fan-out stage's succeeded item outputs in item order, or a plain
+        stage's one output), paged by the store, not read whole. No values until the stage
+        succeeded. None when the run or the stage does not exist.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
@@ -173,6 +186,12 @@ class AsyncRunVerbs(Protocol):
 
     async def get_run(self, run_id: int) -> RunDetail | None:
         """See :meth:`RunVerbs.get_run`."""
+        ...
+
+    async def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """See :meth:`RunVerbs.stage_output_page`."""
         ...
 
     async def list_runs(self, flt: RunFilter) -> list[RunSummary]:

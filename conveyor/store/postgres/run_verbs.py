@@ -29,6 +29,7 @@ from conveyor.store.contract.run_records import (
     RunReset,
     RunSummary,
     StageInput,
+    StageOutputPage,
 )
 from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.plan import Plan, Statement
@@ -250,6 +251,13 @@ class PostgresRunVerbs:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
         return self.run(run_reads.get_run(dialect(self.plans), run_id, None), "reading a run")
 
+    def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_output_page`."""
+        plan = run_reads.stage_output_page(dialect(self.plans), run_id, stage, offset, limit, None)
+        return self.run(plan, "reading a stage's output")
+
     def list_runs(self, flt: RunFilter) -> list[RunSummary]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""
         return self.run(run_reads.list_runs(dialect(self.plans), flt, None), "listing runs")
@@ -352,6 +360,13 @@ class AsyncPostgresRunVerbs:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
         plan = run_reads.get_run(dialect(self.plans), run_id, None)
         return await self.run(plan, "reading a run")
+
+    async def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_output_page`."""
+        plan = run_reads.stage_output_page(dialect(self.plans), run_id, stage, offset, limit, None)
+        return await self.run(plan, "reading a stage's output")
 
     async def list_runs(self, flt: RunFilter) -> list[RunSummary]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""

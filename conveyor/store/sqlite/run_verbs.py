@@ -34,6 +34,7 @@ from conveyor.store.contract.run_records import (
     RunReset,
     RunSummary,
     StageInput,
+    StageOutputPage,
 )
 from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.limits import PassHint
@@ -234,6 +235,14 @@ class SQLiteRunVerbs:
     def get_run(self, run_id: int) -> RunDetail | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
         return self._read(lambda at: run_reads.get_run(DIALECT, run_id, at))
+
+    def stage_output_page(
+        self, run_id: int, stage: str, offset: int, limit: int
+    ) -> StageOutputPage | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_output_page`."""
+        return self._read(
+            lambda at: run_reads.stage_output_page(DIALECT, run_id, stage, offset, limit, at)
+        )
 
     def list_runs(self, flt: RunFilter) -> list[RunSummary]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""

@@ -9,5 +9,7 @@ FROM conveyor_jobs AS j
 WHERE j.id = i.job_id
     AND i.job_id IN (SELECT value FROM json_each(:ids))
     AND i.state = 'queued'
-    AND j.state IN ('succeeded', 'dead', 'cancelled')
+    -- The unary + keeps the planner off the (state, finished_at) index: driven by it, every
+    -- completion batch walked every finished job in the table (the ids' probes are the plan).
+    AND +j.state IN ('succeeded', 'dead', 'cancelled')
 RETURNING stage_run_id, item, state, error, output
