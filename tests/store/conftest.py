@@ -20,6 +20,7 @@ import pytest
 
 from conveyor.store import Store, open_store
 from conveyor.store.postgres import PostgresStore
+from conveyor.store.postgres.pooling import POOLER_ENV
 from conveyor.store.sqlite import SQLiteStore
 
 
@@ -34,9 +35,19 @@ def _fresh_postgres(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return make()
 
 
+def _fresh_postgres_via_pgbouncer(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh database reached through PgBouncer in transaction pooling mode; every store the
+    test opens (and every process it starts) is told so by the environment."""
+    through: Callable[[str], str] = request.getfixturevalue("pgbouncer")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv(POOLER_ENV, "transaction")
+    return through(_fresh_postgres(tmp_path, request))
+
+
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {
     "sqlite": _fresh_sqlite,
     "postgres": _fresh_postgres,
+    "postgres-via-pgbouncer": _fresh_postgres_via_pgbouncer,
 }
 """Backend name -> factory of a fresh, empty database's URL."""
 

@@ -106,8 +106,8 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
                 connection_class=cast(type[psycopg.AsyncConnection[Any]], AsyncSessionConnection),
                 min_size=1,
                 max_size=self._pool_size,
-                kwargs=connect_kwargs(
-                    self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                kwargs=self._store.connect_kwargs(
+                    autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
                 ),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
@@ -167,10 +167,18 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
     # -- wake-ups -----------------------------------------------------------------------------
 
     async def wait_for_change(self, timeout: float) -> bool:
-        """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds."""
+        """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds.
+
+        Behind a transaction pooler without a direct ``listen_url`` nothing can LISTEN (see
+        :mod:`.pooling`): this only waits, and the worker's poll interval finds new work.
+        """
         await self._get_pool()  # resets the listener when the event loop changed
+        target = self._store.pooling.listen_target(self._store.url)
+        if target is None:
+            await asyncio.sleep(timeout)
+            return False
         if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(), name="conveyor-listener")
+            self._listener = asyncio.create_task(self._listen(target), name="conveyor-listener")
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except TimeoutError:
@@ -178,15 +186,15 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         self._changed.clear()
         return True
 
-    async def _listen(self) -> None:
+    async def _listen(self, url: str) -> None:
         failures = 0
         while True:
             try:
+                # ``url`` is the store's own, or a direct connection past the pooler: never
+                # pooled, so it may send the startup option and prepare as it likes.
                 conn = await AsyncSessionConnection.connect(
-                    self._store.url,
-                    **connect_kwargs(
-                        self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
-                    ),
+                    url,
+                    **connect_kwargs(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
                 )
                 async with conn:
                     await conn.execute(f'LISTEN "{self.plans.channel}"')
