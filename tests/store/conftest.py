@@ -20,7 +20,7 @@ import pytest
 
 from conveyor.store import Store, open_store
 from conveyor.store.postgres import PostgresStore
-from conveyor.store.postgres.pooling import POOLER_ENV
+from conveyor.store.postgres.pooling import LISTEN_URL_ENV, POOLER_ENV
 from conveyor.store.sqlite import SQLiteStore
 
 
@@ -40,8 +40,10 @@ def _fresh_postgres_via_pgbouncer(tmp_path: Path, request: pytest.FixtureRequest
     test opens (and every process it starts) is told so by the environment."""
     through: Callable[[str], str] = request.getfixturevalue("pgbouncer")
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    direct = _fresh_postgres(tmp_path, request)
     monkeypatch.setenv(POOLER_ENV, "transaction")
-    return through(_fresh_postgres(tmp_path, request))
+    monkeypatch.setenv(LISTEN_URL_ENV, direct)  # LISTEN cannot go through the pooler
+    return through(direct)
 
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {

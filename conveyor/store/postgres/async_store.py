@@ -86,6 +86,12 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         self._listener: asyncio.Task[None] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._guard: asyncio.Task[None] | None = None
+        self._listening = False
+
+    @property
+    def listening(self) -> bool:
+        """Whether a LISTEN connection is live now (an idle worker may then poll less often)."""
+        return self._listening and self._listener is not None and not self._listener.done()
 
     @property
     def sync(self) -> Store:
@@ -201,13 +207,16 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
                     if failures:
                         log.info("listening for notifications again")
                     failures = 0
+                    self._listening = True
                     # Anything may have been enqueued while we were not listening.
                     self._changed.set()
                     async for _ in conn.notifies():
                         self._changed.set()
             except asyncio.CancelledError:
+                self._listening = False
                 raise
             except Exception as exc:
+                self._listening = False
                 failures += 1
                 delay = min(10.0, 0.1 * 2**failures) * random.uniform(0.8, 1.2)
                 log.warning("notification listener lost (%s); reconnecting in %.1fs", exc, delay)
