@@ -34,6 +34,7 @@ Usage (from the repository root, dev venv)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -159,7 +160,7 @@ def _connections(conn: psycopg.Connection[Any], dbname: str) -> int:
     return int(row[0]) if row else 0
 
 
-def one_run(args: argparse.Namespace, variant: str, run: int) -> dict[str, Any]:
+def one_run(args: argparse.Namespace, variant: str, run: int) -> dict[str, Any]:  # noqa: PLR0915
     """Start the fleet on a fresh database, measure idle then busy, stop it, drop the database."""
     dbname = f"conveyor_fleet_{os.getpid()}_{run}_{variant}"
     admin = args.pg_url
@@ -234,19 +235,15 @@ def one_run(args: argparse.Namespace, variant: str, run: int) -> dict[str, Any]:
         return result
     finally:
         for proc in procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         end = time.monotonic() + 30
         for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, end - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
         app.close()
         with psycopg.connect(admin, autocommit=True) as conn:
