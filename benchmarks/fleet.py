@@ -22,8 +22,8 @@ Then every supervisor's process group gets SIGTERM (SIGKILL after 30 s) and the 
 dropped: nothing is left running, even on Ctrl-C.
 
 Variants: ``before`` runs every service in every worker process (the old layout, switched
-back on with ``CONVEYOR_FLEET_SERVICES=every``); ``after`` runs the scheduler, monitor and
-rescuer in one process per supervisor and lets the others idle on LISTEN with a longer poll.
+back on with ``CONVEYOR_FLEET_SERVICES=every``); ``after`` runs the scheduler, monitor,
+deliverer and pruner in one process per supervisor and lets the others idle on LISTEN with a longer poll.
 
 Usage (from the repository root, dev venv)::
 

@@ -169,15 +169,17 @@ class WorkerProcess:
                 name="conveyor-progress",
             ),
             asyncio.create_task(usage.run(self._stop_services), name="conveyor-usage"),
+            # In every process, not only the one with the fleet duties: a frozen process must
+            # not take the only rescuer of its supervisor with it.
+            asyncio.create_task(
+                Rescuer(store, self.config.rescue_interval, before=completer.flush).run(
+                    self._stop_services
+                ),
+                name="conveyor-rescuer",
+            ),
         ]
         if self.config.duties:
             services += [
-                asyncio.create_task(
-                    Rescuer(store, self.config.rescue_interval, before=completer.flush).run(
-                        self._stop_services
-                    ),
-                    name="conveyor-rescuer",
-                ),
                 asyncio.create_task(
                     Pruner(store, self.app.retention, self.config.prune_interval).run(
                         self._stop_services
