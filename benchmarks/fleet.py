@@ -23,7 +23,8 @@ dropped: nothing is left running, even on Ctrl-C.
 
 Variants: ``before`` runs every service in every worker process (the old layout, switched
 back on with ``CONVEYOR_FLEET_SERVICES=every``); ``after`` runs the scheduler, monitor,
-deliverer and pruner in one process per supervisor and lets the others idle on LISTEN with a longer poll.
+deliverer and pruner in one process per supervisor and lets idle processes with a live LISTEN
+connection poll five times less often.
 
 Usage (from the repository root, dev venv)::
 

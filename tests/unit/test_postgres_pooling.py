@@ -52,7 +52,7 @@ def test_session_pooling_needs_nothing() -> None:
 
 
 def test_an_unknown_mode_is_refused_with_what_to_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigurationError, match="'statement'.*use 'transaction'"):
+    with pytest.raises(ConfigurationError, match=r"'statement'.*use 'transaction'"):
         pooling("statement")
     monkeypatch.setenv(POOLER_ENV, "bogus")
     with pytest.raises(ConfigurationError, match=f"{POOLER_ENV}='bogus'"):
