@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -127,3 +131,93 @@ def fresh_postgres_url(postgres_template: str) -> Iterator[Callable[[], str]]:
             _spare.append(name)
         else:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- PgBouncer in transaction pooling mode ---------------------------------------------------
+
+PGBOUNCER = os.environ.get("CONVEYOR_TEST_PGBOUNCER", "/usr/sbin/pgbouncer")
+"""Debian's pgbouncer (scripts/test-prereqs installs it)."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pgbouncer_ini(directory: Path, port: int) -> Path:
+    """A transaction-pooling PgBouncer on ``port`` in front of the test server, trusting all."""
+    server = urlsplit(postgres_admin_url())
+    users = directory / "userlist.txt"
+    users.write_text(f'"{server.username or "postgres"}" ""\n')
+    ini = directory / "pgbouncer.ini"
+    ini.write_text(
+        "[databases]\n"
+        # Every database of the test server; JIT off where the pooler's connections start,
+        # as docs/postgres.md tells users to configure it.
+        f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432} "
+        "connect_query='SET jit = off'\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        f"listen_port = {port}\n"
+        "unix_socket_dir =\n"
+        "auth_type = trust\n"
+        f"auth_file = {users}\n"
+        "pool_mode = transaction\n"
+        "max_client_conn = 500\n"
+        "default_pool_size = 8\n"
+        # Tests drop and empty databases under the pooler's feet: check a server connection
+        # before handing it out, and let idle ones go soon.
+        "server_check_delay = 0\n"
+        "server_idle_timeout = 5\n"
+        "server_lifetime = 60\n"
+    )
+    return ini
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """Start PgBouncer (transaction pooling) once per session; yields ``url -> the same
+    database's URL through the pooler``. Fails, never skips, when pgbouncer is missing."""
+    if not os.path.exists(PGBOUNCER):
+        pytest.fail(
+            f"no pgbouncer at {PGBOUNCER}: run scripts/test-prereqs (or apt-get install "
+            "pgbouncer), or set CONVEYOR_TEST_PGBOUNCER",
+            pytrace=False,
+        )
+    directory = tmp_path_factory.mktemp("pgbouncer")
+    port = _free_port()
+    ini = _pgbouncer_ini(directory, port)
+    log = (directory / "pgbouncer.log").open("wb")
+    # PgBouncer refuses to run as root; it reads its files before switching user.
+    user = ["-u", "postgres"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([PGBOUNCER, *user, str(ini)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(
+                        f"pgbouncer did not start: {(directory / 'pgbouncer.log').read_text()}",
+                        pytrace=False,
+                    )
+                time.sleep(0.05)
+
+        def through(url: str) -> str:
+            parts = urlsplit(url)
+            user_part = f"{parts.username}@" if parts.username else ""
+            return urlunsplit(parts._replace(netloc=f"{user_part}127.0.0.1:{port}"))
+
+        yield through
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

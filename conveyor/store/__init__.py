@@ -30,12 +30,20 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_store(
-    url: str, *, migrate: bool = True, schema: str | None = None, pool_size: int | None = None
+    url: str,
+    *,
+    migrate: bool = True,
+    schema: str | None = None,
+    pool_size: int | None = None,
+    pooler: str | None = None,
+    listen_url: str | None = None,
 ) -> Store:
     """Open the synchronous store for ``url``.
 
     ``schema`` (PostgreSQL only; default ``CONVEYOR_SCHEMA`` or ``public``) lets Conveyor's
-    tables live beside the application's in their own schema.
+    tables live beside the application's in their own schema. ``pooler`` and ``listen_url``
+    (PostgreSQL only; default ``CONVEYOR_PG_POOLER`` and ``CONVEYOR_PG_LISTEN_URL``) say that
+    ``url`` goes through a transaction-pooling PgBouncer and where to LISTEN directly.
     """
     path = sqlite_path(url)
     if path is not None:
@@ -55,6 +63,8 @@ def open_store(
             schema=schema or os.environ.get("CONVEYOR_SCHEMA") or "public",
             migrate=migrate,
             pool_size=pool_size or 12,
+            pooler=pooler,
+            listen_url=listen_url,
         )
     raise ConfigurationError(
         f"unsupported store URL scheme {scheme!r} in {url!r}; use sqlite:///path/to/file.db "

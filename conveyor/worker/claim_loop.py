@@ -44,6 +44,8 @@ BURST_HORIZON = 5.0
 """In burst mode, wait for jobs due within this many seconds (e.g. quick retries)."""
 REPLACE_DRAIN = 5.0
 GATHER_SLOTS = 0.002
+LISTENING_POLL_STRETCH = 5.0
+"""How many poll intervals an idle worker waits while its store's LISTEN connection is live."""
 
 
 async def _claim(
@@ -168,20 +170,25 @@ class WorkerProcess:
                 name="conveyor-progress",
             ),
             asyncio.create_task(usage.run(self._stop_services), name="conveyor-usage"),
+            # In every process, not only the one with the fleet duties: a frozen process must
+            # not take the only rescuer of its supervisor with it.
             asyncio.create_task(
                 Rescuer(store, self.config.rescue_interval, before=completer.flush).run(
                     self._stop_services
                 ),
                 name="conveyor-rescuer",
             ),
-            asyncio.create_task(
-                Pruner(store, self.app.retention, self.config.prune_interval).run(
-                    self._stop_services
-                ),
-                name="conveyor-pruner",
-            ),
         ]
-        services += self._background_services(self._stop_services)
+        if self.config.duties:
+            services += [
+                asyncio.create_task(
+                    Pruner(store, self.app.retention, self.config.prune_interval).run(
+                        self._stop_services
+                    ),
+                    name="conveyor-pruner",
+                ),
+            ]
+            services += self._background_services(self._stop_services)
         if self.config.health_dir is not None:
             stamps = StampWriter(
                 self.config.health_dir, self.worker_id, self.progress,
@@ -362,7 +369,11 @@ class WorkerProcess:
             self._stopping = True
             return
         # The poll is the fallback for lost wake-ups; jitter keeps processes from polling in step.
-        poll = self.config.poll_interval * random.uniform(0.8, 1.2)
+        # While a LISTEN connection is live every enqueue, completion, rescue and resume sends a
+        # NOTIFY and ``due`` covers delayed jobs, so the fallback can wait longer: a fleet's
+        # idle statements then hardly grow with its processes (benchmarks/fleet.py).
+        stretch = LISTENING_POLL_STRETCH if getattr(store, "listening", False) else 1.0
+        poll = self.config.poll_interval * stretch * random.uniform(0.8, 1.2)
         wait = poll if due is None else min(poll, due)
         if wait <= 0:
             await asyncio.sleep(0.001)  # a race with another claimer; try again at once

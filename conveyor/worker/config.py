@@ -52,6 +52,12 @@ class WorkerConfig:
     monitor: bool = True
     """Run the monitor in each process (one is active at a time, through a lease), unless the
     app's monitor is disabled (``app.configure_monitor(enabled=False)``)."""
+    duties: bool = True
+    """Run the fleet-wide services in this process: scheduler, monitor, webhook deliverer and
+    pruner (every process keeps its rescuer). A supervisor keeps them in its first process only
+    (the others claim, heartbeat and rescue), so a fleet's idle load grows with its
+    supervisors, not its processes; ``CONVEYOR_FLEET_SERVICES=every`` puts them back in every
+    process."""
     health_port: int | None = None
     """Serve ``/livez`` and ``/readyz`` on this port (from the supervisor), or None."""
     health_host: str = "0.0.0.0"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from conveyor._loading import load_app
@@ -40,6 +40,8 @@ POLL = 0.05
 MAX_RESTART_DELAY = 30.0
 STABLE_AFTER = 60.0
 SCALE_EVERY = 2.0
+FLEET_SERVICES_ENV = "CONVEYOR_FLEET_SERVICES"
+"""``every``: run the fleet-wide services in every worker process, not only the first."""
 """Seconds between the autoscaler's looks at the queues."""
 
 
@@ -116,12 +118,20 @@ class Supervisor:
                 "conveyor.worker",
                 self.app_spec,
                 slot.worker_id,
-                encode_config(self.config),
+                encode_config(self._config_for(slot)),
             ],
             stdin=subprocess.PIPE,
         )
         slot.started = time.monotonic()
         log.info("started worker process %s (pid %d)", slot.worker_id, slot.proc.pid)
+
+    def _config_for(self, slot: Slot) -> WorkerConfig:
+        """The first slot's process carries the fleet-wide services (see
+        :attr:`WorkerConfig.duties`); the others only claim, run and heartbeat. Slot 0 is
+        never retired by the autoscaler and is restarted when it dies, so there is always one."""
+        if slot.index == 0 or os.environ.get(FLEET_SERVICES_ENV, "").lower() == "every":
+            return self.config
+        return replace(self.config, duties=False)
 
     def _expire(self, worker_id: str) -> None:
         try:

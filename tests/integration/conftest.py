@@ -19,6 +19,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.models import Job
+from conveyor.store.postgres.pooling import LISTEN_URL_ENV, POOLER_ENV
 from conveyor.testing import eventually
 
 HERE = Path(__file__).parent
@@ -142,11 +143,22 @@ def load_itapp(tag: str, module_name: str = "itapp") -> Conveyor:
 def workers(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Workers]:
-    """A fresh database, effects table and environment for worker processes."""
+    """A fresh database, effects table and environment for worker processes.
+
+    Besides the default backends, a test may ask (``indirect=True``) for
+    ``postgres-via-pgbouncer`` (a transaction-pooling PgBouncer, wake-ups by polling) or
+    ``postgres-via-pgbouncer+listen`` (the same, LISTEN on a direct connection).
+    """
+    pooled: dict[str, str] = {}
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'conveyor.db'}"
     else:
         url = request.getfixturevalue("fresh_postgres_url")()
+        if request.param.startswith("postgres-via-pgbouncer"):
+            pooled[POOLER_ENV] = "transaction"
+            if request.param.endswith("+listen"):
+                pooled[LISTEN_URL_ENV] = url
+            url = request.getfixturevalue("pgbouncer")(url)
     effects_db = tmp_path / "effects.db"
     conn = sqlite3.connect(effects_db)
     conn.execute("CREATE TABLE effects (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)")
@@ -159,10 +171,14 @@ def workers(
         PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
         CONVEYOR_LOG_LEVEL=os.environ.get("IT_LOG_LEVEL", "WARNING"),
     )
+    env.update(pooled)
     monkeypatch.setenv("CONVEYOR_URL", env["CONVEYOR_URL"])
     monkeypatch.setenv("IT_EFFECTS_DB", str(effects_db))
+    for name, value in pooled.items():
+        monkeypatch.setenv(name, value)
     app = load_itapp(tmp_path.name)
-    group = Workers(backend=request.param, env=env, app=app, effects_db=effects_db)
+    backend = "sqlite" if request.param == "sqlite" else "postgres"
+    group = Workers(backend=backend, env=env, app=app, effects_db=effects_db)
     try:
         yield group
     finally:

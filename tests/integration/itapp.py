@@ -72,6 +72,14 @@ def slow_first(ctx, key: str, seconds: float) -> int:
     return ctx.attempt
 
 
+@app.job(name="flaky", queue="work", retries=3, backoff=Backoff(base=0.1, cap=0.2))
+async def flaky(ctx, key: str, fail_times: int) -> int:
+    record(f"{key}:{ctx.attempt}")
+    if ctx.attempt <= fail_times:
+        raise RuntimeError(f"{key} fails attempt {ctx.attempt}")
+    return ctx.attempt
+
+
 @app.job(name="sleeper", queue="work")
 def sleeper(ctx, seconds: float) -> str:
     time.sleep(seconds)

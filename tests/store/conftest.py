@@ -20,6 +20,7 @@ import pytest
 
 from conveyor.store import Store, open_store
 from conveyor.store.postgres import PostgresStore
+from conveyor.store.postgres.pooling import LISTEN_URL_ENV, POOLER_ENV
 from conveyor.store.sqlite import SQLiteStore
 
 
@@ -34,9 +35,21 @@ def _fresh_postgres(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     return make()
 
 
+def _fresh_postgres_via_pgbouncer(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh database reached through PgBouncer in transaction pooling mode; every store the
+    test opens (and every process it starts) is told so by the environment."""
+    through: Callable[[str], str] = request.getfixturevalue("pgbouncer")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    direct = _fresh_postgres(tmp_path, request)
+    monkeypatch.setenv(POOLER_ENV, "transaction")
+    monkeypatch.setenv(LISTEN_URL_ENV, direct)  # LISTEN cannot go through the pooler
+    return through(direct)
+
+
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], str]] = {
     "sqlite": _fresh_sqlite,
     "postgres": _fresh_postgres,
+    "postgres-via-pgbouncer": _fresh_postgres_via_pgbouncer,
 }
 """Backend name -> factory of a fresh, empty database's URL."""
 

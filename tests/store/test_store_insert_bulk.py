@@ -1,4 +1,4 @@
-"""Conformance: long batches (PostgreSQL COPYs them, decision 98) store exactly what short ones
+"""Conformance: long batches (PostgreSQL COPYs them, decision 100) store exactly what short ones
 store: fields, states, ids in input order, the NOTIFY, unique keys, the caller's transaction."""
 
 from __future__ import annotations

@@ -264,7 +264,10 @@ def test_replays_wake_listening_workers_on_postgres(store: Store) -> None:
     if not isinstance(store, PostgresStore):
         pytest.skip("SQLite workers notice commits through the file's data version")
     first, second = _dead(store, queue="emails"), _dead(store, queue="images")
-    with psycopg.connect(store.url, autocommit=True) as conn:
+    # Where the store's own workers LISTEN: a direct connection when behind a pooler.
+    listen = store.pooling.listen_target(store.url)
+    assert listen is not None
+    with psycopg.connect(listen, autocommit=True) as conn:
         conn.execute(f'LISTEN "conveyor_{store.schema}"')
         assert store.retry_jobs(JobFilter(ids=(first,)), replay=Replay(per_second=1)) == [first]
         assert replay_with_args(store, second, "{}") is True

@@ -27,6 +27,11 @@ class AdminPlans(PlansBase):
         result = yield Statement(self.q("now"))
         return float(result.rows[0][0])
 
+    def jit_setting(self) -> Plan[str]:
+        """The session's ``jit`` setting (checked once behind a transaction pooler)."""
+        result = yield Statement("SELECT current_setting('jit')")
+        return str(result.rows[0][0])
+
     def list_jobs(self, flt: JobFilter, now: float | None = None) -> Plan[list[Job]]:
         """Jobs matching ``flt``, newest first."""
         clause, params = where(POSTGRES, flt)

@@ -93,6 +93,12 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         self._listener: asyncio.Task[None] | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._guard: asyncio.Task[None] | None = None
+        self._listening = False
+
+    @property
+    def listening(self) -> bool:
+        """Whether a LISTEN connection is live now (an idle worker may then poll less often)."""
+        return self._listening and self._listener is not None and not self._listener.done()
 
     @property
     def sync(self) -> Store:
@@ -113,8 +119,8 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
                 connection_class=cast(type[psycopg.AsyncConnection[Any]], AsyncSessionConnection),
                 min_size=1,
                 max_size=self._pool_size,
-                kwargs=connect_kwargs(
-                    self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
+                kwargs=self._store.connect_kwargs(
+                    autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
                 ),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
@@ -174,10 +180,18 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
     # -- wake-ups -----------------------------------------------------------------------------
 
     async def wait_for_change(self, timeout: float) -> bool:
-        """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds."""
+        """Wait for a NOTIFY on this schema's channel, or ``timeout`` seconds.
+
+        Behind a transaction pooler without a direct ``listen_url`` nothing can LISTEN (see
+        :mod:`.pooling`): this only waits, and the worker's poll interval finds new work.
+        """
         await self._get_pool()  # resets the listener when the event loop changed
+        target = self._store.pooling.listen_target(self._store.url)
+        if target is None:
+            await asyncio.sleep(timeout)
+            return False
         if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen(), name="conveyor-listener")
+            self._listener = asyncio.create_task(self._listen(target), name="conveyor-listener")
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except TimeoutError:
@@ -185,28 +199,31 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         self._changed.clear()
         return True
 
-    async def _listen(self) -> None:
+    async def _listen(self, url: str) -> None:
         failures = 0
         while True:
             try:
+                # ``url`` is the store's own, or a direct connection past the pooler: never
+                # pooled, so it may send the startup option and prepare as it likes.
                 conn = await AsyncSessionConnection.connect(
-                    self._store.url,
-                    **connect_kwargs(
-                        self._store.url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
-                    ),
+                    url,
+                    **connect_kwargs(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
                 )
                 async with conn:
                     await conn.execute(f'LISTEN "{self.plans.channel}"')
                     if failures:
                         log.info("listening for notifications again")
                     failures = 0
+                    self._listening = True
                     # Anything may have been enqueued while we were not listening.
                     self._changed.set()
                     async for _ in conn.notifies():
                         self._changed.set()
             except asyncio.CancelledError:
+                self._listening = False
                 raise
             except Exception as exc:
+                self._listening = False
                 failures += 1
                 delay = min(10.0, 0.1 * 2**failures) * random.uniform(0.8, 1.2)
                 log.warning("notification listener lost (%s); reconnecting in %.1fs", exc, delay)

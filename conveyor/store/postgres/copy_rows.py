@@ -1,4 +1,4 @@
-"""The rows ``enqueue_many`` COPYs into ``conveyor_jobs`` on PostgreSQL (decision 98).
+"""The rows ``enqueue_many`` COPYs into ``conveyor_jobs`` on PostgreSQL (decision 100).
 
 ``insert_jobs.sql`` computes each job's due time, first state and start deadline in SQL from
 ``now()``; COPY only carries finished values, so the same rules are applied here, in Python,
@@ -19,7 +19,7 @@ COPY_MIN_BATCH = 500
 """Batches at least this long are COPYed; shorter ones take the one-statement INSERT.
 
 COPY costs two more round trips (BEGIN and COMMIT around the id reservation and the copy),
-which a short batch does not earn back (see the measurement under decision 98)."""
+which a short batch does not earn back (see the measurement under decision 100)."""
 
 COPY_TYPES = (
     "int8", "text", "text", "text", "text", "int4", "int4", "timestamptz", "float8", "text",

@@ -56,7 +56,7 @@ class JobPlans(PlansBase):
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
         """The plan for a batch: one autocommit statement, unless some job has a unique key
-        (the locking path) or the batch is long enough to COPY (decision 98)."""
+        (the locking path) or the batch is long enough to COPY (decision 100)."""
         if has_unique(jobs):
             return self.insert_unique_jobs(jobs, notify=notify, now=now)
         if len(jobs) >= COPY_MIN_BATCH:

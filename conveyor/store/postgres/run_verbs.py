@@ -68,7 +68,7 @@ class PostgresRunDialect:
 
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
-        COPYed (decision 98), inside the run plan's transaction like the short INSERT."""
+        COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
         if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs):
             inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
             return [i.id for i in inserted]

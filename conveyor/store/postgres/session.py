@@ -30,9 +30,15 @@ _refused: set[str] = set()
 """Connection strings whose server (a pooler) refused the startup option: not sent again."""
 
 
-def connect_kwargs(url: str, **extra: Any) -> dict[str, Any]:
+def connect_kwargs(url: str, *, pooled: bool = False, **extra: Any) -> dict[str, Any]:
     """The keyword arguments Conveyor connects with: ``extra`` plus ``options`` holding the URL's
-    own options (kept: a later keyword would replace them) and :data:`JIT_OFF`."""
+    own options (kept: a later keyword would replace them) and :data:`JIT_OFF`.
+
+    ``pooled`` (behind a transaction pooler, :mod:`.pooling`): no startup option, and no
+    server-side prepared statements (``prepare_threshold=None``).
+    """
+    if pooled:
+        return {**extra, "prepare_threshold": None}
     if url in _refused:
         return dict(extra)
     own = str(conninfo_to_dict(url).get("options") or "")

@@ -21,6 +21,7 @@ from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
+from conveyor.store.postgres.pooling import pooling
 from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
     PostgresRunVerbs,
@@ -102,9 +103,12 @@ class PostgresStore(
         schema: str = "public",
         migrate: bool = True,
         pool_size: int = 12,
+        pooler: str | None = None,
+        listen_url: str | None = None,
     ) -> None:
         self.url = url
         self.pool_size = pool_size
+        self.pooling = pooling(pooler, listen_url)
         self.schema = check_schema(schema)
         self.pass_hint = limits.PassHint()
         self.plans = Plans(self.schema)
@@ -115,7 +119,7 @@ class PostgresStore(
                 connection_class=cast(type[psycopg.Connection[Any]], SessionConnection),
                 min_size=1,
                 max_size=pool_size,
-                kwargs=connect_kwargs(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
+                kwargs=self.connect_kwargs(autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
                 name="conveyor",
@@ -124,6 +128,28 @@ class PostgresStore(
         self.pool.open(wait=False)
         if migrate:
             self.migrate()
+        if self.pooling.transaction:
+            self._warn_if_jit_on()
+
+    def connect_kwargs(self, **extra: Any) -> dict[str, Any]:
+        """The keyword arguments this store's pooled connections are opened with."""
+        return connect_kwargs(self.url, pooled=self.pooling.transaction, **extra)
+
+    def _warn_if_jit_on(self) -> None:
+        # Behind a transaction pooler the startup option that turns JIT off cannot be sent
+        # (see .pooling); say once, at start, when the pooler's server connections have it on.
+        try:
+            jit = self.run(self.plans.jit_setting(), "reading the jit setting")
+        except ConveyorError:
+            return  # the first real verb reports an unreachable server better
+        if jit != "off":
+            log.warning(
+                "JIT is %s on the server connections behind the pooler; Conveyor's claims can "
+                "spend most of their time compiling on a large table. Add connect_query='SET "
+                "jit = off' to PgBouncer's database entry, or run ALTER ROLE <role> SET jit = off "
+                "(docs/postgres.md, 'Running at scale')",
+                jit,
+            )
 
     def run(self, plan: Plan[T], where: str) -> T:
         """Run ``plan`` in one transaction on a pooled connection.
@@ -156,7 +182,7 @@ class PostgresStore(
     def _why_unreachable(self) -> str:
         # The pool only says it timed out; one direct attempt says why (refused, bad password).
         try:
-            kwargs = connect_kwargs(self.url, connect_timeout=2)
+            kwargs = self.connect_kwargs(connect_timeout=2)
             SessionConnection.connect(self.url, **kwargs).close()
         except psycopg.Error as exc:
             return f"connecting directly failed: {str(exc).strip()}"
