@@ -156,17 +156,25 @@ class JobPlans(PlansBase):
 
     # -- working ------------------------------------------------------------------------------
 
-    def limited_waiting(self, params: ClaimParams) -> Plan[bool]:
+    def limited_waiting(
+        self, params: ClaimParams, completing: Sequence[int] = ()
+    ) -> Plan[bool]:
         """Whether a limited pass for ``params`` would find a candidate (one statement).
 
         Read without locks, so a later pass may still find nothing; it only spares a worker
-        with limited types but no limited job waiting the pass's transaction.
+        with limited types but no limited job waiting the pass's transaction. The running
+        attempts in ``completing`` (those the caller completes before its pass) count as
+        finished, so room they free counts.
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return False
         found = yield self.at(
             self.q("limited_waiting"),
-            {"queues": list(params.queues), "names": list(params.names)},
+            {
+                "queues": list(params.queues),
+                "names": list(params.names),
+                "completing": list(completing),
+            },
             params.now,
         )
         return bool(found.rows[0][0])
