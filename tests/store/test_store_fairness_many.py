@@ -20,13 +20,23 @@ from conveyor.store import Store
 TENANTS = [f"t{k:02d}" for k in range(20)]
 
 
+def _warm(store: Store) -> None:
+    """A claim over several tenant groups (in a queue of its own), so the store's next claim
+    is one it makes while its claims span several groups (PostgreSQL then reads short heads
+    from the first claim of a test on)."""
+    insert(store, *[new_job(queue="warm", tenant=t) for t in ("x", "y")])
+    assert len(claim(store, queues=("warm",), limit=2)) == 2
+
+
 def test_twenty_deep_tenants_take_exact_turns(store: Store) -> None:
+    _warm(store)
     # Every tenant has a deep backlog: the short read is enough, claim after claim.
     jobs = [(t, 0, s % 4) for s in range(30) for t in TENANTS]
     check_claims(store, jobs, [50])
 
 
 def test_short_reads_that_miss_fall_back_to_full_heads(store: Store) -> None:
+    _warm(store)
     # 18 tenants with one job each and two with deep backlogs: a claim of 50 takes 16 jobs of
     # each deep tenant, far more than the short read's depth, so the claim must read again.
     jobs = [(t, 0, 1) for t in TENANTS[:18]]
@@ -36,6 +46,7 @@ def test_short_reads_that_miss_fall_back_to_full_heads(store: Store) -> None:
 
 
 def test_priorities_and_uneven_backlogs_over_twenty_tenants(store: Store) -> None:
+    _warm(store)
     jobs = [
         (t, 1 if k % 7 == 0 else 0, k % 4)
         for i, t in enumerate(TENANTS)
@@ -45,6 +56,7 @@ def test_priorities_and_uneven_backlogs_over_twenty_tenants(store: Store) -> Non
 
 
 def test_no_tenant_is_starved_and_shares_stay_within_one(store: Store) -> None:
+    _warm(store)
     past = time.time() - 60
     for tenant in TENANTS:
         insert(store, *[new_job(tenant=tenant, run_at=past) for _ in range(40)])
