@@ -170,6 +170,11 @@ class PassHint:
         """For a worker without limited types: whether to look for limited rows now."""
         return self.fruitful or time.monotonic() >= self.next_stray_look
 
+    def after_look(self, found: bool) -> None:
+        """Record what a look run on its own (before the pass's transaction) found: with a
+        candidate waiting, the pass that follows goes straight into its transaction."""
+        self.after_pass(1 if found else 0)
+
     def after_pass(self, took: int) -> None:
         """Record what a pass (or look) took."""
         self.fruitful = took > 0

@@ -169,6 +169,10 @@ def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None
     verb("claim_jobs")
     claimed = store.claim_jobs(params)
     assert len(claimed) == 10
+    # The short-heads claim a store runs while its claims span several tenant groups.
+    verb("claim_jobs_tenants")
+    store.plans.several_groups = True
+    assert len(store.claim_jobs(params)) == 10
     verb("claim_jobs (limited pass)")
     store.claim_jobs(ClaimParams("w-test", QUEUES, NAMES, 10, 30, limited_names=NAMES))
     verb("heartbeat")

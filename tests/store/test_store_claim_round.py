@@ -116,3 +116,61 @@ def test_async_round(store: Store) -> None:
     round_ = asyncio.run(scenario())
     assert round_.completed == [CompletionResult(first, accepted=True)]
     assert [j.id for j in round_.claimed] == [second]
+
+
+def _limited(key: str = "k", most: int = 1) -> NewJob:
+    return NewJob(
+        queue=QUEUE, name=NAME, args_json="{}", max_attempts=3, limit_key=key, limit_max=most
+    )
+
+
+def test_round_after_a_fruitless_pass_still_sees_the_room_its_completion_frees(
+    store: Store,
+) -> None:
+    # The last limited pass took nothing (the key was full), so the round looks before it
+    # opens a transaction; the attempt it completes must count as finished in that look.
+    first, second = insert(store, _limited(), _limited())
+    (job,) = store.claim_jobs(params(limited=True))
+    assert job.id == first
+    assert store.claim_jobs(params(limited=True)) == []  # full: a fruitless pass
+    round_ = store.complete_and_claim([done(job)], params(limited=True))
+    assert round_.completed == [CompletionResult(first, accepted=True)]
+    assert [j.id for j in round_.claimed] == [second]
+
+
+def test_round_of_a_worker_with_limited_types_and_none_waiting(store: Store) -> None:
+    # A worker that declares limited types while only plain jobs wait: its rounds complete
+    # and claim plain jobs (on PostgreSQL without a transaction once a look found nothing).
+    ids = insert(store, *[new_job() for _ in range(5)])
+    (job,) = store.claim_jobs(params(1, limited=True))
+    seen = [job.id]
+    for _ in range(4):
+        round_ = store.complete_and_claim([done(job)], params(1, limited=True))
+        assert round_.completed == [CompletionResult(job.id, accepted=True)]
+        (job,) = round_.claimed
+        seen.append(job.id)
+    assert seen == ids
+    # A limited job enqueued now is found by the next round's look.
+    (limited,) = insert(store, _limited())
+    round_ = store.complete_and_claim([done(job)], params(2, limited=True))
+    assert [j.id for j in round_.claimed] == [limited]
+    finished = store.get_job(job.id)
+    assert finished is not None and finished.state is JobState.SUCCEEDED
+
+
+def test_async_round_after_a_fruitless_pass(store: Store) -> None:
+    first, second = insert(store, _limited(), _limited())
+
+    async def scenario() -> ClaimRound:
+        astore = open_async_store(store)
+        try:
+            (job,) = await astore.claim_jobs(params(limited=True))
+            assert job.id == first
+            assert await astore.claim_jobs(params(limited=True)) == []
+            return await astore.complete_and_claim([done(job)], params(limited=True))
+        finally:
+            await astore.release()
+
+    round_ = asyncio.run(scenario())
+    assert round_.completed == [CompletionResult(first, accepted=True)]
+    assert [j.id for j in round_.claimed] == [second]

@@ -53,18 +53,20 @@ def test_a_missing_part_names_the_file_and_the_parts_it_has() -> None:
 def test_the_shipped_files_mark_the_parts_the_round_needs() -> None:
     assert set(parts("complete_jobs", "public")) == {"ctes", "answer"}
     assert set(parts("claim_jobs", "public")) == {"ctes", "update"}
+    assert set(parts("claim_jobs_tenants", "public")) == {"ctes", "update"}
 
 
 def _without_comments(sql: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"--[^\n]*", "", sql)).strip()
 
 
-def test_the_round_is_both_files_statements_joined() -> None:
-    composed = complete_and_claim_sql("public")
+@pytest.mark.parametrize("claim_file", ["claim_jobs", "claim_jobs_tenants"])
+def test_the_round_is_both_files_statements_joined(claim_file: str) -> None:
+    composed = complete_and_claim_sql("public", claim_file)
     assert "@part" not in composed and "@hook" not in composed
     flat = _without_comments(composed)
     complete = _without_comments(query("complete_jobs", "public"))
-    claim = _without_comments(query("claim_jobs", "public"))
+    claim = _without_comments(query(claim_file, "public"))
     # Every CTE of the completion, as written in its file, then the claim's.
     complete_ctes = complete.removeprefix("WITH ").split(" SELECT done.id FROM done")[0]
     assert flat.startswith("WITH RECURSIVE " + complete_ctes.rstrip(","))

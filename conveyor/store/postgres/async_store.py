@@ -292,11 +292,29 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
 
         Without limited types: one statement, completions then the plain claim (a stray
         look for limited rows may follow, as in :meth:`claim_jobs`). With them: one
-        transaction, completions first, then the limited pass and the plain claim.
+        transaction, completions first, then the limited pass and the plain claim; but when
+        the hint says to look first and the look (one autocommit read) finds no limited job
+        that could start, the round is the one plain statement too.
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        if params.limited_names or any(c.in_run for c in completions):
+        in_run = any(c.in_run for c in completions)
+        if params.limited_names and not in_run and self.pass_hint.look_first():
+            # The look a transaction would run after the completions, asked first and alone
+            # (the attempts being completed count as finished): with nothing that could
+            # start, the round is the one plain statement, with no transaction.
+            waiting = await self.run(
+                self.plans.limited_waiting(params, [c.job_id for c in completions]),
+                "claiming jobs",
+            )
+            self.pass_hint.after_look(waiting)
+            if not waiting:
+                completed, claimed = await self.run(
+                    complete_and_claim_plain(self.plans, completions, params),
+                    "completing and claiming jobs",
+                )
+                return ClaimRound(completed, claimed)
+        if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = await self.run(plan, "completing and claiming jobs")

@@ -31,8 +31,9 @@ CLAIMED_COLUMNS = 16
 
 
 @cache
-def complete_and_claim_sql(schema: str) -> str:
-    """The one statement of a plain round, composed of complete_jobs.sql and claim_jobs.sql.
+def complete_and_claim_sql(schema: str, claim: str = "claim_jobs") -> str:
+    """The one statement of a plain round, composed of complete_jobs.sql and ``claim``'s SQL
+    (claim_jobs.sql, or claim_jobs_tenants.sql for claims over several tenant groups).
 
     Each file marks its reusable parts (``-- @part ctes``, ``answer``, ``update``) and the
     claim's ``-- @hook running`` (see :func:`conveyor.store.postgres.sql.parts`): the
@@ -40,9 +41,9 @@ def complete_and_claim_sql(schema: str) -> str:
     answer is both halves' rows. A missing marker raises when the statement is first built.
     """
     complete_ctes = part("complete_jobs", schema, "ctes").removeprefix("WITH ")
-    claim_ctes = part("claim_jobs", schema, "ctes").removeprefix("WITH RECURSIVE ")
+    claim_ctes = part(claim, schema, "ctes").removeprefix("WITH RECURSIVE ")
     part("complete_jobs", schema, "answer")  # the file's own answer, replaced below
-    update = part("claim_jobs", schema, "update").removeprefix("UPDATE ")
+    update = part(claim, schema, "update").removeprefix("UPDATE ")
     # One snapshot serves the whole statement: the attempts completed here still read as
     # running, so the fair order must not count them as their tenants' held slots.
     claim_ctes = fill_hook(claim_ctes, "running", "      AND j.id NOT IN (SELECT id FROM done)")
@@ -77,7 +78,7 @@ def complete_and_claim_plain(
         unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
     batch = [completion_row(c) for c in unique.values()]
     result = yield plans.at(
-        complete_and_claim_sql(plans.schema),
+        complete_and_claim_sql(plans.schema, plans.plain_claim_query()),
         {
             "batch": json.dumps(batch),
             "channel": plans.channel,
@@ -92,7 +93,9 @@ def complete_and_claim_plain(
     accepted = {r[0] for r in result.rows if r[0] is not None}
     # The claimed rows come without a completed id; the last column is their claim order.
     found = sorted((r[1:] for r in result.rows if r[0] is None), key=lambda r: r[-1])
-    return _answer(completions, unique, accepted), [rows.claimed_from_row(r) for r in found]
+    claimed = [rows.claimed_from_row(r) for r in found]
+    plans.saw_claimed(claimed)
+    return _answer(completions, unique, accepted), claimed
 
 
 def complete_then_claim(

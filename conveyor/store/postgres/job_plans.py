@@ -50,6 +50,21 @@ def _float(value: float | None) -> float | None:
 class JobPlans(PlansBase):
     """Producing, working and the workers' rows."""
 
+    several_groups = False
+    """Whether this store's last plain claim took jobs of several (queue, tenant) groups. Its
+    next plain claim then runs claim_jobs_tenants.sql (short tenant heads), else
+    claim_jobs.sql: both give the same fair order, each is the cheaper one for its case."""
+
+    def plain_claim_query(self) -> str:
+        """The name of the plain claim's SQL for the next claim (see :attr:`several_groups`)."""
+        return "claim_jobs_tenants" if self.several_groups else "claim_jobs"
+
+    def saw_claimed(self, claimed: Sequence[ClaimedJob]) -> None:
+        """Remember whether a plain claim took jobs of several groups (an empty claim says
+        nothing, so the choice stays)."""
+        if claimed:
+            self.several_groups = len({(j.queue, j.tenant) for j in claimed}) > 1
+
     # -- producing ----------------------------------------------------------------------------
 
     def insert_jobs(
@@ -179,17 +194,25 @@ class JobPlans(PlansBase):
 
     # -- working ------------------------------------------------------------------------------
 
-    def limited_waiting(self, params: ClaimParams) -> Plan[bool]:
+    def limited_waiting(
+        self, params: ClaimParams, completing: Sequence[int] = ()
+    ) -> Plan[bool]:
         """Whether a limited pass for ``params`` would find a candidate (one statement).
 
         Read without locks, so a later pass may still find nothing; it only spares a worker
-        with limited types but no limited job waiting the pass's transaction.
+        with limited types but no limited job waiting the pass's transaction. The running
+        attempts in ``completing`` (those the caller completes before its pass) count as
+        finished, so room they free counts.
         """
         if params.limit <= 0 or not params.queues or not params.names:
             return False
         found = yield self.at(
             self.q("limited_waiting"),
-            {"queues": list(params.queues), "names": list(params.names)},
+            {
+                "queues": list(params.queues),
+                "names": list(params.names),
+                "completing": list(completing),
+            },
             params.now,
         )
         return bool(found.rows[0][0])
@@ -270,7 +293,7 @@ class JobPlans(PlansBase):
         if params.limit <= 0 or not params.queues or not params.names:
             return []
         result = yield self.at(
-            self.q("claim_jobs"),
+            self.q(self.plain_claim_query()),
             {
                 "queues": list(params.queues),
                 "names": list(params.names),
@@ -282,7 +305,9 @@ class JobPlans(PlansBase):
         )
         # RETURNING order is unspecified; the last column is the job's place in claim order.
         found = sorted(result.rows, key=lambda r: r[-1])
-        return [rows.claimed_from_row(r) for r in found]
+        claimed = [rows.claimed_from_row(r) for r in found]
+        self.saw_claimed(claimed)
+        return claimed
 
     def complete_jobs(
         self, completions: Sequence[Completion], now: float | None = None

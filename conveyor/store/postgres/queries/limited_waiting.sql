@@ -1,6 +1,7 @@
 -- Whether the limited pass would find a candidate (limited_candidates.sql without the locks,
 -- one row at most). A worker with limited job types but no limited job waiting asks this in
--- autocommit and skips the pass's transaction.
+-- autocommit and skips the pass's transaction; a worker about to complete some attempts asks it
+-- before its round, leaving those attempts out of the running counts.
 SELECT EXISTS (
     SELECT 1
     FROM unnest(%(queues)s::text[]) AS q(name)
@@ -18,6 +19,8 @@ SELECT EXISTS (
                 SELECT r.limit_key
                 FROM {schema}.conveyor_jobs AS r
                 WHERE r.state = 'running' AND r.limit_key IS NOT NULL
+                  -- Attempts the caller is completing in the same round hold no room.
+                  AND r.id <> ALL(%(completing)s::bigint[])
                 GROUP BY r.limit_key
                 HAVING COUNT(*) >= MIN(r.limit_max))))
           AND (j.rate_key IS NULL OR j.rate_key <> ALL(ARRAY(

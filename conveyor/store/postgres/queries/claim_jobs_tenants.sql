@@ -1,0 +1,173 @@
+-- The plain claim of claim_jobs.sql (the same fair order, the same answer), for claims that
+-- span several (queue, tenant) groups: each group's head is first read short, and the full
+-- heads only when the short read could have left out a better job (see ``redo``). A claim of
+-- one group reads what claim_jobs.sql reads, at a little more cost, so the store picks this
+-- statement only while its claims take jobs of several groups (job_plans.JobPlans).
+-- complete_and_claim (postgres/claim_round.py) reuses the parts marked below.
+-- @part ctes
+WITH RECURSIVE tenants AS (
+    -- A loose index scan on conveyor_jobs_ready_tenant: each claimed, unpaused queue's
+    -- smallest tenant key, then the next one above it, one index probe per tenant.
+    SELECT q.queue,
+           (SELECT coalesce(j.tenant, '')
+            FROM {schema}.conveyor_jobs AS j
+            WHERE j.queue = q.queue
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+            ORDER BY coalesce(j.tenant, '')
+            LIMIT 1) AS tenant
+    FROM (SELECT DISTINCT unnest(%(queues)s::text[]) AS queue) AS q
+    -- Paused queues are skipped; an initplan read once per claim, in the same statement.
+    WHERE q.queue <> ALL(ARRAY(SELECT name FROM {schema}.conveyor_queues WHERE paused))
+    UNION ALL
+    SELECT t.queue,
+           (SELECT coalesce(j.tenant, '')
+            FROM {schema}.conveyor_jobs AS j
+            WHERE j.queue = t.queue
+              AND coalesce(j.tenant, '') > t.tenant
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+            ORDER BY coalesce(j.tenant, '')
+            LIMIT 1)
+    FROM tenants AS t
+    WHERE t.tenant IS NOT NULL
+),
+running AS (
+    -- Slots each tenant already holds in these queues count as turns it has had.
+    SELECT j.queue, coalesce(j.tenant, '') AS tenant, count(*) AS held
+    FROM {schema}.conveyor_jobs AS j
+    WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])
+    -- @hook running: complete_and_claim leaves out the attempts it has just completed.
+    GROUP BY 1, 2
+),
+groups AS (
+    -- Each (queue, tenant) group with ready jobs, and the slots it holds.
+    SELECT t.queue, t.tenant, coalesce(r.held, 0) AS held
+    FROM tenants AS t
+    LEFT JOIN running AS r ON r.queue = t.queue AND r.tenant = t.tenant
+    WHERE t.tenant IS NOT NULL
+),
+depth AS (
+    -- How many of its first ready jobs each group reads. ``full``: ``limit`` is always enough
+    -- (a group's job comes after all of its own ahead of it), and with few groups some more,
+    -- so a claim racing another one (whose rows it skips below) still finds enough. ``short``,
+    -- with several groups: about what a group could contribute if every group had work at
+    -- the top priority (the cut of twice ``limit``, spares included, falls at a turn no later
+    -- than that plus the most slots any group holds), plus the gap between the most and the
+    -- fewest slots held. ``redo`` below checks that the short read was enough.
+    SELECT %(limit)s + %(limit)s / greatest(count(*), 1) AS full_reads,
+           CASE WHEN count(*) <= 1 THEN %(limit)s + %(limit)s / greatest(count(*), 1)
+                ELSE least(%(limit)s + %(limit)s / count(*),
+                           (2 * %(limit)s + count(*) - 1) / count(*) + 1 + max(held) - min(held))
+           END AS short_reads
+    FROM groups
+),
+short_heads AS (
+    -- Each group's first ``short`` ready jobs in claim order, ranked within their priority,
+    -- and numbered in the order they were read.
+    SELECT h.id, h.priority, h.run_at, g.held,
+           row_number() OVER (
+               PARTITION BY g.queue, g.tenant, h.priority ORDER BY h.run_at, h.id
+           ) AS rank,
+           row_number() OVER (
+               PARTITION BY g.queue, g.tenant ORDER BY h.priority DESC, h.run_at, h.id
+           ) AS read
+    FROM groups AS g
+    CROSS JOIN LATERAL (
+        SELECT j.id, j.priority, j.run_at
+        FROM {schema}.conveyor_jobs AS j
+        WHERE j.queue = g.queue
+          AND coalesce(j.tenant, '') = g.tenant
+          AND j.state IN ('queued', 'scheduled', 'retrying')
+          AND j.limit_key IS NULL AND j.rate_key IS NULL
+          AND j.run_at <= now()
+          -- A job past its start deadline is never handed out (the rescuer cancels it).
+          AND (j.expires_at IS NULL OR j.expires_at > now())
+          AND j.name = ANY(%(names)s::text[])
+        ORDER BY j.priority DESC, j.run_at, j.id
+        LIMIT (SELECT short_reads FROM depth)
+    ) AS h
+),
+short_ranked AS (
+    SELECT id, read,
+           row_number() OVER (ORDER BY priority DESC, rank + held, run_at, id) AS pos
+    FROM short_heads
+),
+redo AS (
+    -- A group's unread jobs all come after its last read one in the fair order, so the short
+    -- read is exact unless some group read ``short`` jobs (it may have more) and its last one
+    -- is among the first ``limit``: then every group's full head is read instead.
+    SELECT EXISTS (
+        SELECT 1
+        FROM short_ranked, depth
+        WHERE depth.short_reads < depth.full_reads
+          AND short_ranked.read = depth.short_reads
+          AND short_ranked.pos <= %(limit)s
+    ) AS needed
+),
+ranked AS (
+    (SELECT id, pos
+     FROM short_ranked
+     WHERE NOT (SELECT needed FROM redo)
+     ORDER BY pos
+     -- Only the best candidates go on (which also tells the planner they are few).
+     LIMIT 2 * %(limit)s)
+    UNION ALL
+    -- Read only when ``redo`` says so (a one-time filter: otherwise never started).
+    (SELECT h.id,
+            row_number() OVER (
+                ORDER BY h.priority DESC, h.rank + h.held, h.run_at, h.id
+            ) AS pos
+     FROM (
+        SELECT f.id, f.priority, f.run_at, g.held,
+               row_number() OVER (
+                   PARTITION BY g.queue, g.tenant, f.priority ORDER BY f.run_at, f.id
+               ) AS rank
+        FROM groups AS g
+        CROSS JOIN LATERAL (
+            SELECT j.id, j.priority, j.run_at
+            FROM {schema}.conveyor_jobs AS j
+            WHERE j.queue = g.queue
+              AND coalesce(j.tenant, '') = g.tenant
+              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND j.limit_key IS NULL AND j.rate_key IS NULL
+              AND j.run_at <= now()
+              AND (j.expires_at IS NULL OR j.expires_at > now())
+              AND j.name = ANY(%(names)s::text[])
+            ORDER BY j.priority DESC, j.run_at, j.id
+            LIMIT (SELECT full_reads FROM depth)
+        ) AS f
+     ) AS h
+     WHERE (SELECT needed FROM redo)
+     ORDER BY pos
+     LIMIT 2 * %(limit)s)
+),
+chosen AS (
+    -- Lock the best candidates still ready (rechecked on the locked row version), skipping
+    -- rows another claim holds.
+    SELECT j.id, ranked.pos
+    FROM {schema}.conveyor_jobs AS j
+    JOIN ranked ON ranked.id = j.id
+    WHERE j.state IN ('queued', 'scheduled', 'retrying')
+      AND j.limit_key IS NULL AND j.rate_key IS NULL
+      AND (j.expires_at IS NULL OR j.expires_at > now())
+    ORDER BY ranked.pos
+    LIMIT %(limit)s
+    FOR UPDATE OF j SKIP LOCKED
+)
+-- @part update
+UPDATE {schema}.conveyor_jobs AS j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    token = j.token + 1,
+    worker_id = %(worker_id)s,
+    started_at = now(),
+    lease_until = now() + make_interval(secs => %(lease_seconds)s),
+    progress = NULL,
+    progress_message = NULL
+FROM chosen
+WHERE j.id = chosen.id
+RETURNING j.id, j.queue, j.name, j.args::text, j.attempt, j.max_attempts, j.token, j.priority,
+          j.timeout, extract(epoch FROM j.lease_until)::float8,
+          extract(epoch FROM j.started_at)::float8, extract(epoch FROM j.created_at)::float8,
+          j.meta::text, extract(epoch FROM j.run_at)::float8, j.tenant, chosen.pos
