@@ -11,6 +11,7 @@ from conveyor.models import COUNT_CAP, Attempt, Job, JobState, QueueControl, Que
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
 from conveyor.store.queue_rows import stats_from_rows
@@ -222,7 +223,11 @@ class AdminPlans(PlansBase):
         )
         ids = [r[0] for r in found.rows]
         if ids:
+            # A discarded dead job that blocked its sequence lets the key go on.
+            seq = SequencePlans(self)
+            keys = (yield seq.keys_of(ids)).rows
             yield Statement(self.q("delete_jobs"), {"ids": ids})
+            yield from seq.advance_keys([str(r[0]) for r in keys], None)
         return len(ids)
 
     def prune_jobs(self, retention: Retention, limit: int, now: float | None = None) -> Plan[int]:

@@ -272,7 +272,7 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        if params.limited_names or any(c.in_run for c in completions):
+        if params.limited_names or any(c.in_run or c.in_sequence for c in completions):
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = await self.run(plan, "completing and claiming jobs")

@@ -20,6 +20,8 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
+from conveyor.store.postgres.sequence_plans import SequencePlans
+from conveyor.store.sequences import has_sequence
 from conveyor.store.unique import has_unique, insert_unique
 
 
@@ -54,10 +56,26 @@ class JobPlans(PlansBase):
     def insert_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
-        """The plan for a batch: one autocommit statement, unless some job has a unique key."""
+        """The plan for a batch: one autocommit statement, unless some job has a unique key
+        or a sequence (a transaction then)."""
+        if has_sequence(jobs):
+            return self.insert_sequenced_jobs(jobs, notify=notify, now=now)
         if has_unique(jobs):
             return self.insert_unique_jobs(jobs, notify=notify, now=now)
         return self.insert_plain_jobs(jobs, notify=notify, now=now)
+
+    def insert_sequenced_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """Lock the batch's sequence keys, insert (held), release each free key's first job
+        (one transaction; the policy is :mod:`conveyor.store.sequences`)."""
+
+        def insert(batch: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
+            if has_unique(batch):
+                return self.insert_unique_jobs(batch, notify=notify, now=now)
+            return self.insert_plain_jobs(batch, notify=notify, now=now)
+
+        return SequencePlans(self).insert(jobs, insert, now)
 
     def insert_unique_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
@@ -116,6 +134,8 @@ class JobPlans(PlansBase):
                     "rate_per": _float(job.rate_per),
                     "start_by": _float(job.start_by),
                     "expires_in": _float(job.expires_in),
+                    "sequence_key": job.sequence_key,
+                    "sequence_blocks": job.sequence_blocks if job.sequence_key else None,
                 },
                 now,
             )
@@ -147,6 +167,8 @@ class JobPlans(PlansBase):
                 "rate_pers": [_float(j.rate_per) for j in jobs],
                 "start_bys": [_float(j.start_by) for j in jobs],
                 "expires_ins": [_float(j.expires_in) for j in jobs],
+                "sequence_keys": [j.sequence_key for j in jobs],
+                "sequence_blocks": [j.sequence_blocks if j.sequence_key else None for j in jobs],
             },
             now,
         )
@@ -321,7 +343,9 @@ class JobPlans(PlansBase):
             "after": after,
         }
         found = yield self.at(self.q("cancel_expired"), params, now)
-        return sorted(r[0] for r in found.rows)
+        expired = sorted(r[0] for r in found.rows)
+        yield from SequencePlans(self).advance(expired, now)  # an expired job frees its key
+        return expired
 
     def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
@@ -346,7 +370,10 @@ class JobPlans(PlansBase):
         result = yield self.at(
             self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
         )
-        return sorted(r[0] for r in result.rows)
+        rescued = sorted(r[0] for r in result.rows)
+        # A rescued job that retries keeps its place; one sent to dead may free its key.
+        yield from SequencePlans(self).advance(rescued, now)
+        return rescued
 
     # -- workers ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from conveyor.store.postgres.run_verbs import (
     completing,
     expiring,
     rescuing,
+    retrying,
 )
 from conveyor.store.postgres.session import SessionConnection, connect_kwargs
 from conveyor.store.postgres.sql import check_schema
@@ -268,7 +269,7 @@ class PostgresStore(
         """
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
-        if params.limited_names or any(c.in_run for c in completions):
+        if params.limited_names or any(c.in_run or c.in_sequence for c in completions):
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
             completed, claimed = self.run(plan, "completing and claiming jobs")
@@ -340,7 +341,7 @@ class PostgresStore(
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
             return self._replay_dead(flt, replay, now)
-        return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
+        return self.run(retrying(self.plans, flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""
