@@ -20,10 +20,10 @@ from conveyor._handle import JobHandle
 from conveyor._limits import Concurrency, LimitKey, Rate, check_limit, check_rate
 from conveyor._names import check_no_control, check_queue
 from conveyor._retries import Backoff
+from conveyor._sequence import ON_DEAD_BLOCK, SequenceTemplate, check_sequence_options
 from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.middleware import Enqueueing
-from conveyor._sequence import ON_DEAD_BLOCK, SequenceTemplate, check_sequence_options
 from conveyor.models import ON_DEAD, SEQUENCE, STALL_AFTER
 from conveyor.store.protocol import NewJob
 

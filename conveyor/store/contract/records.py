@@ -166,6 +166,8 @@ class JobFilter:
     tenant: str | None = None
     search: str | None = None
     """A case-insensitive substring of the job's arguments (as JSON) or its last error."""
+    sequence: str | None = None
+    """Only jobs of this sequence key (``sequence=``)."""
     payloads: bool = True
     """False leaves ``args`` and ``result`` out of listed jobs (None): lists stay light."""
 

@@ -11,8 +11,8 @@ from conveyor.models import COUNT_CAP, Attempt, Job, JobState, QueueControl, Que
 from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
-from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
 from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.run_graph import refuse_stage_jobs

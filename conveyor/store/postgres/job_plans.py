@@ -11,6 +11,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -20,7 +21,6 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
-from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.sequences import has_sequence
 from conveyor.store.unique import has_unique, insert_unique
 

@@ -36,9 +36,9 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
+from conveyor.store.sequences import has_sequence, insert_in_sequence, no_lock
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.plans import update_for
-from conveyor.store.sequences import has_sequence, insert_in_sequence, no_lock
 from conveyor.store.sqlite.sequence_plans import advance_after, sequence_release
 from conveyor.store.unique import has_unique, insert_unique
 

@@ -29,7 +29,12 @@ from conveyor.store.protocol import Completion, CompletionKind, JobFilter, Limit
 from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.run_graph import refuse_stage_jobs
 from conveyor.store.sqlite.connection import query
-from conveyor.store.sqlite.sequence_plans import advance_after, advance_keys, requeue, sequence_keys_of
+from conveyor.store.sqlite.sequence_plans import (
+    advance_after,
+    advance_keys,
+    requeue,
+    sequence_keys_of,
+)
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
 # retry moves run_at, a rescue keeps it, a release un-charges the attempt); the state and the

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from conveyor.store import replay_plans
 from conveyor.store.filters import SQLITE, where
 from conveyor.store.plan import Plan, Statement
-from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite import sequence_plans
+from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
 from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit, replay_spacing
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
