@@ -14,7 +14,10 @@ from dataclasses import replace
 
 from store_helpers import claim, new_job
 
+from conveyor import Conveyor
 from conveyor.models import JobState
+from conveyor.monitor.rules import BlockedSequences
+from conveyor.monitor.service import Monitor
 from conveyor.store import Store
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -246,3 +249,31 @@ def test_one_batch_of_one_key_keeps_its_order(store: Store) -> None:
         got.append(json.loads(job.args_json)["n"])
         finish(store, job)
     assert got == list(range(5))
+
+
+def test_the_blocked_sequences_rule_opens_and_resolves_an_incident(store_url: str) -> None:
+    app = Conveyor(store_url)
+    try:
+        store = app.store
+        first, second = insert(store, seq_job("acct:7", 1), seq_job("acct:7", 2))
+        [job] = claim(store)
+        finish(store, job, CompletionKind.DEAD, error=BOOM)
+        # A dead job without a sequence, and one whose key has nothing behind it, never fire.
+        [lone] = insert(store, seq_job("acct:8", 1))
+        [lone_job] = claim(store)
+        finish(store, lone_job, CompletionKind.DEAD, error=BOOM)
+        app.configure_monitor(rules=[BlockedSequences()], reminder=None)
+        monitor = Monitor(app, store=store)
+        monitor.tick()
+        [incident] = store.firing_incidents()
+        assert (incident.rule, incident.subject) == ("sequence_blocked", "acct:7")
+        assert f"job {first} ({job.name}) is dead (ValueError: boom)" in incident.summary
+        assert "1 job wait" in incident.summary
+        assert json.loads(incident.details_json)["waiting"] == 1
+        # Replaying the dead job moves the key again: the incident resolves.
+        store.retry_jobs(JobFilter(ids=(first,)))
+        monitor.tick()
+        assert store.firing_incidents() == []
+        assert states(store, [second, lone]) == [JobState.HELD, JobState.DEAD]
+    finally:
+        app.close()
