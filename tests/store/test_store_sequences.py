@@ -8,10 +8,13 @@ one in the same transaction, and a replayed job goes back to the head of its key
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+import psycopg
 from store_helpers import claim, new_job
 
 from conveyor import Conveyor
@@ -29,6 +32,7 @@ from conveyor.store.protocol import (
     Replay,
     Retention,
 )
+from conveyor.store.sqlite import SQLiteStore
 
 BOOM = ErrorInfo("ValueError", "boom")
 
@@ -277,3 +281,28 @@ def test_the_blocked_sequences_rule_opens_and_resolves_an_incident(store_url: st
         assert states(store, [second, lone]) == [JobState.HELD, JobState.DEAD]
     finally:
         app.close()
+
+
+def _raw_connection(store: Store) -> Any:
+    """The application's own connection to the store's database, in a transaction."""
+    if isinstance(store, SQLiteStore):
+        return sqlite3.connect(store.path, isolation_level="")
+    return psycopg.connect(store.url)  # type: ignore[attr-defined]
+
+
+def test_an_enqueue_in_the_callers_transaction_takes_its_place_or_none(store: Store) -> None:
+    [head] = insert(store, seq_job("tx", 0))
+    conn = _raw_connection(store)
+    try:
+        [lost] = store.insert_jobs_in(conn, [seq_job("tx", 1)])
+        assert lost.state is JobState.HELD
+        conn.rollback()
+        [kept] = store.insert_jobs_in(conn, [seq_job("tx", 2)])
+        conn.commit()
+    finally:
+        conn.close()
+    assert states(store, [head, kept.id]) == [JobState.QUEUED, JobState.HELD]
+    [job] = claim(store)
+    finish(store, job)
+    # The rolled-back job never held a place: the committed one is next.
+    assert [j.id for j in claim(store)] == [kept.id]

@@ -109,3 +109,17 @@ def test_async_jobs_keep_order_and_a_dead_one_blocks_its_key(app: Conveyor) -> N
     )
     assert "replay or discard it to continue" in reason.message
     assert handles[2].refresh().meta[SEQUENCE] == "k:a"
+
+
+def test_published_events_enqueue_subscribers_in_their_sequence(app: Conveyor) -> None:
+    ran: list[int] = []
+
+    @app.job(on="order.placed", sequence="order:{order_id}")
+    def ship(ctx: object, order_id: int, step: int) -> None:
+        ran.append(step)
+
+    first = app.publish("order.placed", order_id=7, step=1)
+    second = app.publish("order.placed", order_id=7, step=2)
+    assert [h.refresh().state for h in (*first, *second)] == [JobState.QUEUED, JobState.HELD]
+    drain(app)
+    assert ran == [1, 2]
