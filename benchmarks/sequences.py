@@ -64,8 +64,15 @@ def fresh_url(store: str, folder: Path, pg: str | None) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for attempt in range(3):  # a shared server may cut a connection; try again
+            try:
+                with psycopg.connect(pg, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
 
 
 def timed(fn: Callable[[], None]) -> tuple[float, float]:
