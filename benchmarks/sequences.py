@@ -132,14 +132,14 @@ def main() -> None:
         for store in stores:
             per: dict[str, list[tuple[float, float]]] = {"plain": [], "sequenced": []}
             for _ in range(args.rounds):
-                for name in per:  # interleaved: plain, sequenced, plain, ...
+                for name, found in per.items():  # interleaved: plain, sequenced, plain, ...
                     with fresh_url(store, folder, args.postgres) as url:
-                        per[name].append(measure(url, name, args.jobs, args.keys))
+                        found.append(measure(url, name, args.jobs, args.keys))
             rate = {n: statistics.median(r for r, _ in v) for n, v in per.items()}
             cpu = {n: statistics.median(c for _, c in v) for n, v in per.items()}
             print(f"\n{what} on {store} (median of {args.rounds})")
-            for name in per:
-                runs = ", ".join(f"{r:.0f}" for r, _ in per[name])
+            for name, found in per.items():
+                runs = ", ".join(f"{r:.0f}" for r, _ in found)
                 print(f"  {name:10s} {rate[name]:8.0f} jobs/s  {cpu[name]:7.0f} µs CPU/job  "
                       f"(runs: {runs})")
             print(f"  ratio sequenced/plain: {rate['sequenced'] / rate['plain']:.2f} "

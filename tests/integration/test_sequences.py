@@ -4,6 +4,7 @@ a key's head keeps the order. Each job records (key, n, start, end) in the effec
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import defaultdict
 
@@ -54,11 +55,11 @@ def test_a_thousand_jobs_over_ten_keys_keep_per_key_order(workers: Workers) -> N
         assert ns == order[key], f"key {key} ran out of order"
         spans = sorted((s, e) for _, s, e in found[key])
         # One at a time: each run starts after the one before it ended.
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), key
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), key
     # Different keys ran in parallel: some runs of different keys overlapped in time.
     every = sorted((s, e, k) for k in KEYS for _, s, e in found[k])
     overlaps = sum(
-        1 for a, b in zip(every, every[1:], strict=False) if b[0] < a[1] and a[2] != b[2]
+        1 for a, b in itertools.pairwise(every) if b[0] < a[1] and a[2] != b[2]
     )
     assert overlaps > 0
     failed = app.store.list_jobs(JobFilter(states=(JobState.DEAD, JobState.HELD)))
