@@ -20,10 +20,11 @@ from conveyor._handle import JobHandle
 from conveyor._limits import Concurrency, LimitKey, Rate, check_limit, check_rate
 from conveyor._names import check_no_control, check_queue
 from conveyor._retries import Backoff
+from conveyor._sequence import ON_DEAD_BLOCK, SequenceTemplate, check_sequence_options
 from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
 from conveyor.middleware import Enqueueing
-from conveyor.models import STALL_AFTER
+from conveyor.models import ON_DEAD, SEQUENCE, STALL_AFTER
 from conveyor.store.protocol import NewJob
 
 if TYPE_CHECKING:
@@ -156,6 +157,11 @@ class JobOptions:
     """The events this job type subscribes to: ``app.publish(event, ...)`` enqueues it."""
     stall_after: float | None = None
     """Seconds a running job's progress may stand still before it is flagged stalled."""
+    sequence: str | None = None
+    """Sequence key template (``"acct:{account_id}"``): jobs of one key run one at a time, in
+    enqueue order (conveyor._sequence); checked against the handler when it registers."""
+    on_dead: str = ON_DEAD_BLOCK
+    """What a dead job of a sequence does to the jobs behind it: ``block`` or ``continue``."""
 
     @property
     def max_attempts(self) -> int:
@@ -180,6 +186,8 @@ class JobOptions:
         max_snoozes: object = DEFAULT_MAX_SNOOZES,
         on: object = None,
         stall_after: Duration | None = None,
+        sequence: str | None = None,
+        on_dead: object = ON_DEAD_BLOCK,
     ) -> JobOptions:
         """Validate raw decorator arguments; raise :class:`ConfigurationError` on any mistake."""
         if unique is not None and (not isinstance(unique, str) or not unique):
@@ -222,6 +230,7 @@ class JobOptions:
                 "stall_after must be longer than zero (e.g. stall_after='5m'); leave it out "
                 "to never flag the job as stalled"
             )
+        check_sequence_options(sequence, on_dead)
         return cls(
             queue=check_queue(queue),
             priority=check_priority(priority),
@@ -238,6 +247,8 @@ class JobOptions:
             max_snoozes=max_snoozes,
             on=check_event_names(on),
             stall_after=stall,
+            sequence=sequence,
+            on_dead=str(on_dead),
         )
 
 
@@ -267,6 +278,10 @@ class JobDefinition(Generic[P, R]):
         )
         if options.unique is not None:
             self.unique = UniqueTemplate(options.unique, name, named)
+        self.sequence: SequenceTemplate | None = None
+        """The sequence key template, checked against the handler's parameters now."""
+        if options.sequence is not None:
+            self.sequence = SequenceTemplate(options.sequence, name, named)
         self.limit_key: LimitKey | None = None
         """The concurrency limit's key template (None: no concurrency limit)."""
         if options.limit is not None:
@@ -319,6 +334,15 @@ class JobDefinition(Generic[P, R]):
         if self.options.stall_after is not None:
             # Kept with the job, so the CLI, dashboard and monitor judge it without the app.
             meta[STALL_AFTER] = self.options.stall_after
+        sequence_key = None
+        if self.sequence is not None:
+            bound = self.args.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            sequence_key = self.sequence.fill(bound.arguments)
+            # In meta too: the worker marks the completion (the store then releases the next
+            # job of the key), and the CLI and dashboard show the key without a column read.
+            meta[SEQUENCE] = sequence_key
+            meta[ON_DEAD] = self.options.on_dead
         if self.app.middleware:
             seen = Enqueueing(self.name, queue, tenant)
             self.app.middleware.enqueue(seen)
@@ -344,6 +368,8 @@ class JobDefinition(Generic[P, R]):
             meta_json=json.dumps(meta) if meta else "{}",
             start_by=start_by,
             expires_in=expires_in,
+            sequence_key=sequence_key,
+            sequence_blocks=self.options.on_dead == ON_DEAD_BLOCK,
         )
 
     @property

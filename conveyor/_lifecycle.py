@@ -58,6 +58,14 @@ class Action(enum.StrEnum):
     """``retry_jobs``: run a waiting job now, or a finished one again with fresh attempts."""
     EXPIRE = "expire"
     """``cancel_expired``: a waiting job past its start deadline ends for good, never run late."""
+    ADVANCE = "advance"
+    """A sequence moves on: the first ``held`` job of a key whose jobs ahead have all finished
+    is released, due now (see :mod:`conveyor.store.sequences`)."""
+    ADVANCE_LATER = "advance_later"
+    """As :attr:`ADVANCE`, for a released job whose ``run_at`` is still ahead: it waits."""
+    REQUEUE = "requeue"
+    """A job of a sequence made to run again (``retry_jobs``) goes back in line as ``held``:
+    lowest id first, so a replayed dead job is again the head of its key."""
     RETRY_LATER = "retry_later"
     """``retry_jobs`` as a replay spread over time: a dead job due later waits, with fresh
     attempts, as a delayed insert would."""
@@ -84,9 +92,13 @@ INSERTED_DUE = JobState.QUEUED
 INSERTED_LATER = JobState.SCHEDULED
 """The state a new job starts in when it is due later; it waits, claimable once due. Both are
 parameters of the stores' insert statements, which name no state themselves."""
+INSERTED_HELD = JobState.HELD
+"""The state a new job of a sequence starts in; the same transaction releases it at once when
+its key has nothing unfinished ahead of it (see :mod:`conveyor.store.sequences`)."""
 
 _RUNNING = JobState.RUNNING
 _WAITING = (JobState.SCHEDULED, JobState.QUEUED, JobState.RETRYING)
+_HELD = JobState.HELD
 
 TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
     # The end of an attempt (complete_jobs, ctx.transaction, rescue_expired).
@@ -105,7 +117,7 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
     # Claims (claim_jobs and the limited pass).
     **{(s, Action.CLAIM): Transition(_RUNNING, None, attempt_delta=1) for s in _WAITING},
     # cancel_jobs: every unfinished job; a running attempt is recorded as cancelled.
-    **{(s, Action.CANCEL): Transition(JobState.CANCELLED, None) for s in _WAITING},
+    **{(s, Action.CANCEL): Transition(JobState.CANCELLED, None) for s in (*_WAITING, _HELD)},
     (_RUNNING, Action.CANCEL): Transition(JobState.CANCELLED, AttemptOutcome.CANCELLED),
     # cancel_expired: a waiting job past its start deadline (a running one has started).
     **{(s, Action.EXPIRE): Transition(JobState.CANCELLED, None) for s in _WAITING},
@@ -115,6 +127,11 @@ TRANSITIONS: dict[tuple[JobState, Event], Transition] = {
         (s, Action.RETRY_NOW): Transition(JobState.QUEUED, None, fresh_attempts=True)
         for s in (JobState.DEAD, JobState.CANCELLED)
     },
+    # Sequences: a held job is released when its key is free; a sequenced job run again
+    # (replayed, retried by hand) goes back in line first.
+    (_HELD, Action.ADVANCE): Transition(JobState.QUEUED, None),
+    (_HELD, Action.ADVANCE_LATER): Transition(JobState.SCHEDULED, None),
+    **{(s, Action.REQUEUE): Transition(_HELD, None) for s in (JobState.SCHEDULED, JobState.QUEUED)},
     # retry_jobs(replay=Replay(per_second=...)): the dead jobs after the first are due later.
     (JobState.DEAD, Action.RETRY_LATER): Transition(
         JobState.SCHEDULED, None, fresh_attempts=True
@@ -184,6 +201,10 @@ class Completion:
     """True for a pipeline stage job (the worker knows it from the job's name): the store then
     advances the job's run in the transaction that applies this completion (see
     :mod:`conveyor.store.contract.runs`). Plain jobs leave it False and pay nothing for runs."""
+    in_sequence: bool = False
+    """True for a job of a sequence (``sequence=``; the worker knows it from the job's meta):
+    the store then releases the next job of its key in the same transaction when this one ends
+    (see :mod:`conveyor.store.sequences`). Plain jobs leave it False and pay nothing."""
     state: JobState = field(init=False)
     """The job's next state."""
     outcome: AttemptOutcome = field(init=False)

@@ -195,6 +195,8 @@ class Conveyor(Watching):
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
         on: str | Sequence[str] | None = None,
         stall_after: Duration | None = None,
+        sequence: str | None = None,
+        on_dead: str = "block",
     ) -> Callable[[F], JobDefinition[Any, Any]]: ...
 
     def job(
@@ -217,6 +219,8 @@ class Conveyor(Watching):
         max_snoozes: int | None = DEFAULT_MAX_SNOOZES,
         on: str | Sequence[str] | None = None,
         stall_after: Duration | None = None,
+        sequence: str | None = None,
+        on_dead: str = "block",
     ) -> JobDefinition[Any, Any] | Callable[[F], JobDefinition[Any, Any]]:
         """Declare a job type. Use as ``@app.job`` or ``@app.job(queue=..., retries=...)``.
 
@@ -247,6 +251,12 @@ class Conveyor(Watching):
         changed for that long (or that reported none since it started) as stalled: in
         ``conveyor jobs show``, the dashboard and the ``StalledJobs`` alert rule. The job keeps
         running; see docs/observability.md.
+
+        ``sequence="acct:{account_id}"`` runs the jobs whose key (filled from the call's
+        arguments, like ``unique=``) is the same one at a time, in enqueue order, across all
+        workers; a retrying or snoozed job keeps its place. ``on_dead="block"`` (the default)
+        keeps the key's later jobs waiting behind a dead one until it is replayed or discarded;
+        ``on_dead="continue"`` lets them go on. See docs/ordering.md.
         """
         options = JobOptions.build(
             queue=queue,
@@ -263,6 +273,8 @@ class Conveyor(Watching):
             max_snoozes=max_snoozes,
             on=on,
             stall_after=stall_after,
+            sequence=sequence,
+            on_dead=on_dead,
         )
 
         def register(handler: Callable[..., Any]) -> JobDefinition[Any, Any]:

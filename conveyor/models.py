@@ -13,6 +13,9 @@ from typing import Any
 class JobState(enum.StrEnum):
     """Where a job is in its life. See docs/architecture.md for the state machine."""
 
+    HELD = "held"
+    """Waiting its turn in a sequence (``sequence=``): not claimable until the job ahead of it
+    in the same key finishes and the store releases it to ``queued`` or ``scheduled``."""
     SCHEDULED = "scheduled"
     QUEUED = "queued"
     RUNNING = "running"
@@ -26,6 +29,13 @@ class JobState(enum.StrEnum):
         """True for ``succeeded``, ``dead`` and ``cancelled``: nothing happens after these."""
         return self in FINAL_STATES
 
+
+SEQUENCE = "sequence"
+"""The key of a job's ``meta`` that carries its sequence key (``sequence=``), so the worker knows
+its completion advances a sequence and the CLI and dashboard can show it."""
+
+ON_DEAD = "sequence_on_dead"
+"""The key of a job's ``meta`` that carries its type's ``on_dead=`` (``block`` or ``continue``)."""
 
 STALL_AFTER = "stall_after"
 """The key of a job's ``meta`` that carries its type's ``stall_after=`` (seconds)."""
@@ -99,6 +109,12 @@ class Job:
     """The start deadline: not started by then, the job ends ``cancelled`` (expired)."""
     progress_at: float | None = None
     """When ``ctx.progress(...)`` last changed the progress (of this or an earlier attempt)."""
+
+    @property
+    def sequence(self) -> str | None:
+        """The job's sequence key (``sequence=``), or None when its type declares none."""
+        value = self.meta.get(SEQUENCE)
+        return value if isinstance(value, str) else None
 
     @property
     def stall_after(self) -> float | None:

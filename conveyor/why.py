@@ -19,15 +19,23 @@ from typing import TYPE_CHECKING
 
 from conveyor._durations import clock, duration, since, until
 from conveyor._lifecycle import EXPIRED, SNOOZES
+from conveyor._sequence import ON_DEAD_BLOCK
 from conveyor._why import Reason, job_context
 from conveyor._why import explain_run as _explain_run
 from conveyor._why import explain_stage as _explain_stage
 
 # LIVE_AFTER_SECONDS lives with the worker model; ``conveyor.why.LIVE_AFTER_SECONDS`` (its old
 # home) still resolves through this import.
-from conveyor.models import LIVE_AFTER_SECONDS, AttemptOutcome, Job, JobState, WorkerInfo
+from conveyor.models import (
+    LIVE_AFTER_SECONDS,
+    ON_DEAD,
+    AttemptOutcome,
+    Job,
+    JobState,
+    WorkerInfo,
+)
 from conveyor.store.contract.run_records import RunDetail, StageRunInfo
-from conveyor.store.protocol import LimitStatus, Store
+from conveyor.store.protocol import JobFilter, LimitStatus, Store
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -94,6 +102,10 @@ def explain(source: Conveyor | Store, job_id: int, *, in_run: bool = True) -> li
         return [Reason("finished", f"job {job_id} is not waiting: it finished as {job.state}"
                                    f"{ended}{again}"), *context]
     facts = Facts(store, job, now)
+    held = in_sequence(facts)
+    if held is not None:
+        # A held job waits for its turn first: the queue's reasons apply once it is released.
+        return [*context, held]
     found = [reason for rule in RULES if (reason := rule(facts)) is not None]
     return context + (found or [
         Reason("ready", f"nothing holds job {job_id} back: it should start as soon as a worker "
@@ -261,6 +273,62 @@ def rate_limit(facts: Facts) -> Reason | None:
     budget = f"{status.rate_max} starts per {duration(per)}"
     return Reason("rate_spent", f"rate budget of key {status.rate_key} is spent until "
                                 f"{_when(status.spent_until, facts.now)} ({budget})")
+
+
+# -- sequences ------------------------------------------------------------------------------------
+# A held job waits for its turn whatever else is true: explain() asks this rule first, alone.
+
+AHEAD_STATES = (
+    JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING, JobState.RETRYING, JobState.DEAD,
+)
+
+
+def sequence_head(store: Store, job: Job) -> Job | None:
+    """The job that holds ``job``'s sequence key: its unfinished job, or the dead job that
+    blocks it (``on_dead="block"``). None when ``job`` is not held or nothing holds the key."""
+    key = job.sequence
+    if key is None or job.state is not JobState.HELD:
+        return None
+    found = store.list_jobs(
+        JobFilter(sequence=key, states=AHEAD_STATES, payloads=False, limit=50)
+    )
+    ahead = [
+        j for j in found
+        if j.state is not JobState.DEAD or j.meta.get(ON_DEAD, ON_DEAD_BLOCK) == ON_DEAD_BLOCK
+    ]
+    return min(ahead, key=lambda j: j.id) if ahead else None
+
+
+def sequence_text(store: Store, job: Job) -> str | None:
+    """What a held job waits behind, in one sentence (None for a job that is not held)."""
+    if job.state is not JobState.HELD or job.sequence is None:
+        return None
+    head = sequence_head(store, job)
+    # Held jobs of the key with lower ids go first (list_jobs reads newest first; few wait).
+    also = len(store.list_jobs(JobFilter(sequence=job.sequence, states=(JobState.HELD,),
+                                         before_id=job.id, payloads=False, limit=AHEAD_CAP)))
+    queued = f" and {count_jobs(also)} held ahead of it" if also else ""
+    if head is None:
+        return (f"waiting in sequence `{job.sequence}`{queued}; the job ahead of it has just "
+                f"finished, so it is released any moment")
+    if head.state is JobState.DEAD:
+        error = f": {head.error_type}: {head.error_message}" if head.error_type else ""
+        return (f"waiting in sequence `{job.sequence}` behind job {head.id}, which is dead"
+                f"{error}{queued}; replay or discard it to continue "
+                f"(`conveyor dlq replay {head.id}` or `conveyor dlq discard {head.id}`)")
+    return (f"waiting in sequence `{job.sequence}` behind job {head.id}, which is "
+            f"{head.state}{queued}; it starts when that job finishes")
+
+
+def count_jobs(n: int) -> str:
+    """``1 job`` / ``3 jobs``."""
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
+def in_sequence(facts: Facts) -> Reason | None:
+    """The job is held: another job of its sequence key is ahead of it."""
+    text = sequence_text(facts.store, facts.job)
+    return None if text is None else Reason("sequence", text)
 
 
 RULES: tuple[Rule, ...] = (expired, not_due, paused, workers, concurrency_limit, rate_limit, behind)

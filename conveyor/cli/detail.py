@@ -15,7 +15,7 @@ from conveyor.cli.health import job_warning
 from conveyor.errors import JobNotFoundError
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState
 from conveyor.store.protocol import Store
-from conveyor.why import stall_text
+from conveyor.why import sequence_text, stall_text
 
 
 def load_job(store: Store, job_id: int) -> Job:
@@ -39,6 +39,7 @@ def show_job(store: Store, job: Job, *, as_json: bool) -> None:
             {
                 "job": render.to_dict(job),
                 "stalled_for": job.stalled_for(store.now()),
+                "waits_for": sequence_text(store, job),
                 "attempts": [
                     {**render.to_dict(a), "number": n, "replayed": again}
                     for a, (n, again) in zip(attempts, attempt_numbers(attempts), strict=True)
@@ -49,7 +50,7 @@ def show_job(store: Store, job: Job, *, as_json: bool) -> None:
         )
         return
     now = store.now()
-    for line in _fields(job, now):
+    for line in _fields(job, now, sequence_text(store, job)):
         click.echo(line)
     if job.meta.get("notify_url"):
         click.echo(f"  {'notify':<12}{_notify_status(job, webhook, now)}")
@@ -65,7 +66,7 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _fields(job: Job, now: float) -> list[str]:
+def _fields(job: Job, now: float, waits_for: str | None = None) -> list[str]:
     rows: list[tuple[str, str]] = [
         ("queue", job.queue),
         ("state", str(job.state)),
@@ -92,9 +93,13 @@ def _fields(job: Job, now: float) -> list[str]:
             rows.append(("stalled", stalled.removeprefix("stalled: ")))
     if job.timeout is not None:
         rows.append(("timeout", duration(job.timeout)))
-    for label, value in (("unique key", job.unique_key), ("tenant", job.tenant)):
+    for label, value in (
+        ("unique key", job.unique_key), ("sequence", job.sequence), ("tenant", job.tenant),
+    ):
         if value:
             rows.append((label, value))
+    if waits_for:
+        rows.append(("waits", waits_for))
     rows.append(("args", "(undecodable)" if job.args is None else _compact(job.args)))
     if job.state is JobState.SUCCEEDED or job.result is not None:
         rows.append(("result", _compact(job.result)))

@@ -21,6 +21,7 @@ from rich.table import Table
 from conveyor.models import Attempt, Job, JobState, WorkerInfo
 
 STATE_STYLES = {
+    JobState.HELD: "dim cyan",
     JobState.SCHEDULED: "cyan",
     JobState.QUEUED: "blue",
     JobState.RUNNING: "yellow",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from conveyor.monitor.notice import Notice, NoticeKind
     from conveyor.monitor.rules import (
         BacklogGrowth,
+        BlockedSequences,
         Budget,
         DeadLetterGrowth,
         Expirations,
@@ -34,6 +35,7 @@ _HOMES = {
     "Notice": "notice",
     "NoticeKind": "notice",
     "BacklogGrowth": "rules",
+    "BlockedSequences": "rules",
     "Budget": "rules",
     "DeadLetterGrowth": "rules",
     "Expirations": "rules",
@@ -52,6 +54,7 @@ _HOMES = {
 
 __all__ = [
     "BacklogGrowth",
+    "BlockedSequences",
     "Budget",
     "DeadLetterGrowth",
     "EmailSink",

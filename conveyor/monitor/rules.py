@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from conveyor._durations import Duration, age, duration, to_seconds
 from conveyor._names import check_queue
+from conveyor._sequence import ON_DEAD_BLOCK
 from conveyor.errors import ConfigurationError
-from conveyor.models import LIVE_AFTER_SECONDS, JobState, QueueStats
+from conveyor.models import LIVE_AFTER_SECONDS, ON_DEAD, Job, JobState, QueueStats
 from conveyor.monitor.config import Firing, Rule
 from conveyor.store.contract.records import JobFilter
 from conveyor.store.contract.usage import USAGE_BY
@@ -543,6 +544,66 @@ class StalledJobs:
         return found
 
 
+@dataclass(frozen=True)
+class BlockedSequences:
+    """Fires for a sequence key (``sequence=``) whose later jobs wait behind a dead job
+    (``on_dead="block"``, the default); resolves when the key moves again: the dead job is
+    replayed, discarded, or the waiting jobs are cancelled."""
+
+    queue: str | None = None
+    """Watch only this queue's dead jobs; None watches every queue."""
+    scan: int = 1000
+    """At most this many of the newest dead jobs are read per round (a blocking dead job
+    older than that is found once newer ones are replayed or discarded)."""
+
+    name: ClassVar[str] = "sequence_blocked"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scan, bool) or not isinstance(self.scan, int) or self.scan < 1:
+            raise ConfigurationError(
+                f"BlockedSequences: scan must be a whole number of jobs, 1 or more, "
+                f"got {self.scan!r}"
+            )
+        object.__setattr__(self, "queue", _queue(self.queue))
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Sequence keys held up by a dead job at ``now``; the subject is the key."""
+        dead = store.list_jobs(
+            JobFilter(states=(JobState.DEAD,), queue=self.queue, limit=self.scan,
+                      payloads=False),
+            now=now,
+        )
+        blockers: dict[str, Job] = {}
+        for job in dead:
+            key = job.sequence
+            if key is None or job.meta.get(ON_DEAD, ON_DEAD_BLOCK) != ON_DEAD_BLOCK:
+                continue
+            if key not in blockers or job.id < blockers[key].id:
+                blockers[key] = job
+        found = []
+        for key, job in sorted(blockers.items()):
+            waiting = store.count_jobs(
+                JobFilter(sequence=key, states=(JobState.HELD,)), now=now
+            )
+            if not waiting:
+                continue
+            error = f" ({job.error_type}: {job.error_message})" if job.error_type else ""
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=key,
+                    summary=(
+                        f"sequence {key} is blocked: job {job.id} ({job.name}) is dead{error} "
+                        f"and {_plural(waiting, 'job')} wait behind it; replay or discard it "
+                        f"to continue (`conveyor dlq replay {job.id}`)"
+                    ),
+                    details={"job": job.id, "name": job.name, "queue": job.queue,
+                             "waiting": waiting},
+                )
+            )
+        return found
+
+
 def _ready_queues(store: Store) -> list[QueueStats]:
     """Queues with ready jobs that workers are supposed to take (a paused queue is not)."""
     return [s for s in store.queue_stats() if s.queued > 0 and not s.paused]
@@ -553,4 +614,5 @@ def default_rules() -> list[Rule]:
     every rule but :class:`BacklogGrowth` and :class:`Expirations` (opt-in)."""
     return [
         DeadLetterGrowth(), QueueAge(), FailureRate(), UnknownJobs(), NoWorker(), StalledJobs(),
+        BlockedSequences(),
     ]

@@ -79,6 +79,7 @@ def where(
         ("name", flt.name),
         ("error_type", flt.error_type),
         ("tenant", flt.tenant),
+        ("sequence_key", flt.sequence),
     ):
         if value is not None:
             terms.append(f"{column} = {p('f_' + column)}")

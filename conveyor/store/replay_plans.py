@@ -40,6 +40,11 @@ class ReplayDialect(Protocol):
         """``run_stage_jobs``: which of ``ids`` are stage jobs of a run (id, run, stage)."""
         ...
 
+    def requeue(self, ids: list[int], now: float | None) -> Plan[list[int]]:
+        """Put the sequenced jobs among ``ids`` back in line (see
+        :mod:`conveyor.store.sequences`)."""
+        ...
+
 
 def replay_dead(
     d: ReplayDialect, flt: JobFilter, replay: Replay, now: float | None
@@ -58,4 +63,6 @@ def replay_dead(
     refuse_stage_jobs(staged.rows)
     result = yield d.move(replay_moves(ids, replay.per_second), replay.args_json, now)
     replayed = {int(r[0]) for r in result.rows}
+    # A replayed job of a sequence goes back in line: first of its key again.
+    yield from d.requeue(sorted(replayed), now)
     return [job_id for job_id in ids if job_id in replayed]

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conveyor._lifecycle import INSERTED_DUE, INSERTED_LATER
+from conveyor._lifecycle import INSERTED_DUE, INSERTED_HELD, INSERTED_LATER
 from conveyor.models import Attempt, AttemptOutcome, Job, JobState, WorkerInfo
 from conveyor.store.protocol import ClaimedJob
 
 INSERTED_STATES: dict[str, str] = {
     "due_state": str(INSERTED_DUE),
     "later_state": str(INSERTED_LATER),
+    "held_state": str(INSERTED_HELD),
 }
 """The insert statements' state parameters (``insert_job*.sql``): the lifecycle decides the
 state a new job starts in, so no insert statement names one."""

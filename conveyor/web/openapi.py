@@ -74,6 +74,8 @@ _JOB_DETAIL = {
     "expires_at": {**TIME, "description": "The start deadline: not started by then, the job "
                    "ends cancelled (error type Expired)"},
     "unique_key": nullable("string"),
+    "sequence": nullable("string", description="The job's sequence key (sequence=): jobs of "
+                         "one key run one at a time, in enqueue order"),
     "meta": {"type": "object"},
     "progress_at": {**TIME, "description": "When ctx.progress last changed the progress"},
     "stall_after": nullable("number", description="The job type's stall_after=, in seconds"),

@@ -30,7 +30,9 @@ from conveyor.web.web_context import WebContext
 from conveyor.why import explain, stall_text
 
 RERUN_STATES = frozenset({JobState.DEAD, JobState.CANCELLED})
-CANCEL_STATES = PENDING_STATES | {JobState.RUNNING}
+WAITING_STATES = PENDING_STATES | {JobState.HELD}
+"""States whose page says why the job waits (a held one waits for its sequence)."""
+CANCEL_STATES = WAITING_STATES | {JobState.RUNNING}
 REFRESH_SECONDS = 2
 
 
@@ -61,7 +63,7 @@ def read_job(app: Conveyor, job_id: int) -> dict[str, Any]:
         "output": output_text(chunks[:OUTPUT_SHOWN]),
         "output_more": len(chunks) > OUTPUT_SHOWN,
         "attempts": store.list_attempts(job_id),
-        "reasons": explain(store, job_id) if job.state in PENDING_STATES else [],
+        "reasons": explain(store, job_id) if job.state in WAITING_STATES else [],
         "stalled": stall_text(job, now),
         "in_run": stage_of(store, job),
         "known": job.name in app.jobs,

@@ -58,6 +58,7 @@ def job_detail(job: Job, now: float | None = None) -> JsonDict:
         timeout=job.timeout,
         expires_at=job.expires_at,
         unique_key=job.unique_key,
+        sequence=job.sequence,
         meta=job.meta,
         progress_at=job.progress_at,
         stall_after=job.stall_after,

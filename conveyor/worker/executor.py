@@ -36,6 +36,7 @@ from conveyor._lifecycle import (
 from conveyor.app import Conveyor
 from conveyor.errors import ArgumentError, ConveyorError, MiddlewareError, UnknownJobError
 from conveyor.middleware import AttemptEnd, AttemptStart, AttemptStatus, Middleware
+from conveyor.models import SEQUENCE
 from conveyor.pipelines.graph import node_args
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
@@ -172,7 +173,7 @@ class Executor:
         options = definition.options if definition else JobOptions()
         # The backoff is drawn only for an attempt that may be retried.
         delay = 0.0 if isinstance(outcome, Succeeded) else options.backoff.delay(job.attempt)
-        completion = _in_run(decide(job, options, outcome, delay), run.in_run)
+        completion = _in_run(decide(job, options, outcome, delay), run.in_run, job)
         self.completer.add(completion)
         error = completion.error
         return AttemptEnd(
@@ -337,16 +338,26 @@ def _transactional_completion(
     """The success to commit with the handler's writes, or None to roll them back."""
     if not isinstance(outcome, Succeeded):
         return None
-    completion = _in_run(decide(job, definition.options, outcome, 0.0), in_run)
+    completion = _in_run(decide(job, definition.options, outcome, 0.0), in_run, job)
     return completion if completion.kind is CompletionKind.SUCCEEDED else None
 
 
-def _in_run(completion: Completion, in_run: bool) -> Completion:
+def _in_run(completion: Completion, in_run: bool, job: ClaimedJob) -> Completion:
     """Mark the completion of a job that belongs to a run (a pipeline stage's, a workflow
-    node's), so the store advances the run in the transaction that applies it."""
-    if not in_run:
+    node's) or to a sequence, so the store advances the run, or releases the next job of the
+    key, in the transaction that applies it."""
+    in_sequence = _in_sequence(job)
+    if not in_run and not in_sequence:
         return completion
-    return dataclasses.replace(completion, in_run=True)
+    return dataclasses.replace(completion, in_run=in_run, in_sequence=in_sequence)
+
+
+def _in_sequence(job: ClaimedJob) -> bool:
+    """True for a job of a sequence (its meta carries the key; plain jobs have ``{}``)."""
+    if job.meta_json == "{}" or SEQUENCE not in job.meta_json:
+        return False
+    meta = json.loads(job.meta_json)
+    return isinstance(meta, dict) and isinstance(meta.get(SEQUENCE), str)
 
 
 def _settle_sync(

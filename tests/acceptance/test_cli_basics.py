@@ -260,3 +260,26 @@ def test_jobs_show_why_and_list_flag_a_stalled_job(project: Project) -> None:
     why = project.ok("jobs", "why", str(new.id)).out
     assert "stalled: it reported no progress for 10m" in why, why
     assert "stalled 10m" in project.ok("jobs", "list").out
+
+
+def test_jobs_show_why_and_list_name_a_held_jobs_sequence(project: Project) -> None:
+    store = open_store(project.env["CONVEYOR_URL"])
+    try:
+        first, second = store.insert_jobs([
+            NewJob(queue="default", name="shop.add", args_json='{"a": 1, "b": n}',
+                   max_attempts=1, meta_json='{"sequence": "acct:3"}', sequence_key="acct:3")
+            for n in ("1", "2")
+        ])
+    finally:
+        store.close()
+    shown = project.ok("jobs", "show", str(second.id)).out
+    assert "sequence    acct:3" in shown and "state       held" in shown, shown
+    assert f"behind job {first.id}, which is queued" in shown, shown
+    assert project.ok("jobs", "show", str(second.id), "--json").json()["waits_for"].startswith(
+        "waiting in sequence `acct:3`"
+    )
+    why = project.ok("jobs", "why", str(second.id)).out
+    assert why.startswith(f"sequence: waiting in sequence `acct:3` behind job {first.id}"), why
+    listed = project.ok("jobs", "list", "--state", "held").out.splitlines()[2:]
+    assert [line.split()[:4] for line in listed] == [[str(second.id), "shop.add", "default",
+                                                      "held"]]

@@ -164,3 +164,61 @@ def metered(ctx, cpu: float) -> None:
 async def metered_async(ctx, cpu: float) -> None:
     burn(cpu)  # on the event loop, on purpose: the process's CPU over the attempt
     ctx.usage(tokens=10, cost=0.5)
+
+
+# -- sequences (sequence=): per-key order across processes ---------------------------------------
+
+
+def _seq_fails(n: int, attempt: int) -> bool:
+    """A fixed pattern of failures: some jobs fail once, some twice, then succeed."""
+    return (n % 7 == 3 and attempt == 1) or (n % 11 == 5 and attempt <= 2)
+
+
+@app.job(name="seq_step", queue="seq", sequence="acct:{key}", retries=3,
+         backoff=Backoff(base=0.05, cap=0.1))
+def seq_step(ctx, key: str, n: int) -> None:
+    """Records (key, n) with its start and end; fails by the pattern before recording."""
+    started = time.time()
+    if _seq_fails(n, ctx.attempt):
+        raise RuntimeError(f"planned failure of {key}/{n} on attempt {ctx.attempt}")
+    time.sleep(0.002)
+    record_interval(f"seq-{key}", n, started)
+
+
+@app.job(name="seq_step_async", queue="seq", sequence="acct:{key}", retries=3,
+         backoff=Backoff(base=0.05, cap=0.1))
+async def seq_step_async(ctx, key: str, n: int) -> None:
+    """The async twin of :func:`seq_step` (same key space: they share one line per key)."""
+    started = time.time()
+    if _seq_fails(n, ctx.attempt):
+        raise RuntimeError(f"planned failure of {key}/{n} on attempt {ctx.attempt}")
+    await asyncio.sleep(0.002)
+    await asyncio.to_thread(record_interval, f"seq-{key}", n, started)
+
+
+@app.job(name="seq_doomed", queue="seq", sequence="acct:{key}", retries=0)
+def seq_doomed(ctx, key: str, n: int) -> None:
+    """Always dies (the on_dead="block" test)."""
+    raise RuntimeError(f"doomed {key}/{n}")
+
+
+@app.job(name="seq_doomed_continue", queue="seq", sequence="cont:{key}", retries=0,
+         on_dead="continue")
+def seq_doomed_continue(ctx, key: str, n: int) -> None:
+    """Always dies, and lets its key go on."""
+    raise RuntimeError(f"doomed {key}/{n}")
+
+
+@app.job(name="seq_continue", queue="seq", sequence="cont:{key}", on_dead="continue")
+def seq_continue(ctx, key: str, n: int) -> None:
+    """Records (key, n) in the on_dead="continue" line."""
+    record_interval(f"cont-{key}", n, time.time())
+
+
+@app.job(name="seq_killer", queue="seq", sequence="acct:{key}", retries=2)
+def seq_killer(ctx, key: str, n: int) -> None:
+    """Kills its own process on the first attempt (kill -9 of the worker running the head)."""
+    started = time.time()
+    if ctx.attempt == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    record_interval(f"seq-{key}", n, started)

@@ -251,6 +251,7 @@ def test_rules_validate_their_options() -> None:
         "failure_rate",
         "no_worker",
         "queue_age",
+        "sequence_blocked",
         "stalled_jobs",
         "unknown_job",
     ]

@@ -19,9 +19,11 @@ from conveyor.store.sqlite import SQLiteStore
 from conveyor.store.sqlite.connection import LATEST_VERSION, migrations
 
 REBUILT = 9
-COLUMNS_ADDED_LATER = {"expires_at": None, "progress_at": None}
+COLUMNS_ADDED_LATER = {
+    "expires_at": None, "progress_at": None, "sequence_key": None, "sequence_blocks": None,
+}
 """Job columns later migrations add (0014: start deadlines, 0018: when progress last
-changed), with the value old rows get."""
+changed, 0021: sequences), with the value old rows get."""
 INDEXES_ADDED_LATER = {"conveyor_jobs_expiring"}
 
 
@@ -113,7 +115,7 @@ def dump(conn: sqlite3.Connection, table: str) -> list[tuple[object, ...]]:
         conn.row_factory = None
 
 
-LATER_INDEXES = INDEXES_ADDED_LATER | {"conveyor_jobs_waiting"}
+LATER_INDEXES = INDEXES_ADDED_LATER | {"conveyor_jobs_waiting", "conveyor_jobs_sequence"}
 """Indexes of the jobs table that migrations after the rebuild add."""
 
 
@@ -148,7 +150,7 @@ def test_the_rebuild_keeps_every_row_and_index_and_ids_are_never_reused(tmp_path
             after = indexes(check)
             assert {name: after.get(name) for name in indexes_before} == indexes_before
             # Only the indexes later migrations add are new (0014: conveyor_jobs_expiring,
-            # 0015: conveyor_jobs_waiting).
+            # 0015: conveyor_jobs_waiting, 0021: conveyor_jobs_sequence).
             assert set(after) - set(indexes_before) == LATER_INDEXES
             table_sql = check.execute(
                 "SELECT sql FROM sqlite_master WHERE name = 'conveyor_jobs'"

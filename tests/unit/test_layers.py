@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "conveyor._signing", "conveyor._args", "conveyor._destinations", "conveyor._durations",
         "conveyor.errors", "conveyor._lifecycle", "conveyor._limits", "conveyor.models",
         "conveyor._names", "conveyor._once", "conveyor._outbound", "conveyor._outbox",
-        "conveyor._retries", "conveyor._unique", "conveyor._logformat",
+        "conveyor._retries", "conveyor._unique", "conveyor._sequence", "conveyor._logformat",
     )),
     # The store contract, its records and both stores.
     ("store", ("conveyor.store",)),

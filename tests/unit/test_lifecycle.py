@@ -11,6 +11,7 @@ import pytest
 from conveyor._jobs import JobOptions
 from conveyor._lifecycle import (
     INSERTED_DUE,
+    INSERTED_HELD,
     INSERTED_LATER,
     TRANSITIONS,
     WORKER_LOST,
@@ -84,6 +85,11 @@ ROWS = {
     (JobState.DEAD, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.CANCELLED, Action.RETRY_NOW): (JobState.QUEUED, None, 0),
     (JobState.DEAD, Action.RETRY_LATER): (JobState.SCHEDULED, None, 0),
+    (JobState.HELD, Action.CANCEL): (JobState.CANCELLED, None, 0),
+    (JobState.HELD, Action.ADVANCE): (JobState.QUEUED, None, 0),
+    (JobState.HELD, Action.ADVANCE_LATER): (JobState.SCHEDULED, None, 0),
+    (JobState.SCHEDULED, Action.REQUEUE): (JobState.HELD, None, 0),
+    (JobState.QUEUED, Action.REQUEUE): (JobState.HELD, None, 0),
 }
 
 
@@ -129,7 +135,7 @@ def test_missing_pairs_are_refused(state: JobState, event: CompletionKind | Acti
 
 def test_sources_and_targets_of_the_operator_actions() -> None:
     assert sources(Action.CANCEL) == (
-        JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING, JobState.RETRYING,
+        JobState.HELD, JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING, JobState.RETRYING,
     )
     assert target(Action.CANCEL) is JobState.CANCELLED
     assert set(sources(Action.RETRY_NOW)) == {
@@ -146,6 +152,10 @@ def test_new_jobs_start_waiting_and_claimable() -> None:
     assert INSERTED_DUE is target(Action.RETRY_NOW)
     assert INSERTED_LATER is target(Action.RETRY_LATER)
     assert {INSERTED_DUE, INSERTED_LATER} <= set(sources(Action.CLAIM))
+    # A sequenced job starts held, and is released as a new job would have started.
+    assert INSERTED_HELD not in set(sources(Action.CLAIM))
+    assert target(Action.ADVANCE) is INSERTED_DUE
+    assert target(Action.ADVANCE_LATER) is INSERTED_LATER
 
 
 STORE = Path(__file__).resolve().parents[2] / "conveyor" / "store"

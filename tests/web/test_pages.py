@@ -390,3 +390,24 @@ def test_a_stalled_job_is_flagged_on_its_page_and_in_the_list(served: Served) ->
     assert detail["progress_at"] is None
     moved = served.reader.get(f"/api/jobs/{moving}").json()
     assert moved["stalled_for"] is None and moved["progress_at"] is not None
+
+
+def test_a_held_job_shows_its_sequence_and_what_it_waits_behind(served: Served) -> None:
+    store = served.app.store
+    first, second = [
+        i.id for i in store.insert_jobs([
+            NewJob(queue="default", name="add", args_json='{"x": 1, "y": 2}', max_attempts=1,
+                   meta_json='{"sequence": "acct:9"}', sequence_key="acct:9")
+            for _ in range(2)
+        ])
+    ]
+    client = served.browser()
+    page = client.get(f"/jobs/{second}").text
+    assert "<dt>Sequence</dt><dd><code>acct:9</code></dd>" in page
+    assert "waiting in sequence `acct:9` behind job" in page.replace("&#96;", "`")
+    assert f"behind job {first}, which is queued" in page
+    assert "<dt>Sequence</dt>" in client.get(f"/jobs/{first}").text
+    detail = served.reader.get(f"/api/jobs/{second}").json()
+    assert (detail["state"], detail["sequence"]) == ("held", "acct:9")
+    listed = served.reader.get("/api/jobs", params={"state": "held"}).json()
+    assert [j["id"] for j in listed["jobs"]] == [second]

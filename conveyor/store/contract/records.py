@@ -37,6 +37,11 @@ class NewJob:
     ``cancelled`` (expired) instead. ``None``: ``expires_in`` decides, if given."""
     expires_in: float | None = None
     """Start deadline as seconds after the job is due (its ``run_at``, by the store's clock)."""
+    sequence_key: str | None = None
+    """The sequence (``sequence=``) the job runs in: one job of a key at a time, in id order.
+    The job is written ``held`` and the store releases it when the key is free."""
+    sequence_blocks: bool = True
+    """Whether this job, once dead, keeps later jobs of its key waiting (``on_dead="block"``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,8 @@ class JobFilter:
     tenant: str | None = None
     search: str | None = None
     """A case-insensitive substring of the job's arguments (as JSON) or its last error."""
+    sequence: str | None = None
+    """Only jobs of this sequence key (``sequence=``)."""
     payloads: bool = True
     """False leaves ``args`` and ``result`` out of listed jobs (None): lists stay light."""
 

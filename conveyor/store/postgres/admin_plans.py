@@ -12,6 +12,7 @@ from conveyor.store import limits, rows
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.columns import JOB_COLUMNS, LIST_COLUMNS
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import JobFilter, LimitStatus, Retention
 from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.run_graph import refuse_stage_jobs
@@ -226,7 +227,12 @@ class AdminPlans(PlansBase):
             params,
         )
         ids = [r[0] for r in found.rows]
-        yield from self._delete_jobs(ids)
+        if ids:
+            # A discarded dead job that blocked its sequence lets the key go on.
+            seq = SequencePlans(self)
+            keys = (yield seq.keys_of(ids)).rows
+            yield from self._delete_jobs(ids)
+            yield from seq.advance_keys([str(r[0]) for r in keys], None)
         return len(ids)
 
     def _delete_jobs(self, ids: list[int]) -> Plan[None]:

@@ -298,7 +298,9 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
-        in_run = any(c.in_run for c in completions)
+        # A stage job's or a sequenced job's completion is a transaction (it advances
+        # a run or frees a key), never the one-statement round.
+        in_run = any(c.in_run or c.in_sequence for c in completions)
         if params.limited_names and not in_run and self.pass_hint.look_first():
             # The look a transaction would run after the completions, asked first and alone
             # (the attempts being completed count as finished): with nothing that could

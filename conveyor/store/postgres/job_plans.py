@@ -12,6 +12,7 @@ from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, COPY_TYPES, copy_rows
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import (
     ClaimedJob,
     ClaimParams,
@@ -21,6 +22,7 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
+from conveyor.store.sequences import has_sequence
 from conveyor.store.unique import has_unique, insert_unique
 
 
@@ -71,7 +73,10 @@ class JobPlans(PlansBase):
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
     ) -> Plan[list[InsertedJob]]:
         """The plan for a batch: one autocommit statement, unless some job has a unique key
-        (the locking path) or the batch is long enough to COPY (decision 100)."""
+        or a sequence (a transaction then), or the batch is long enough to COPY (decision
+        100)."""
+        if has_sequence(jobs):
+            return self.insert_sequenced_jobs(jobs, notify=notify, now=now)
         if has_unique(jobs):
             return self.insert_unique_jobs(jobs, notify=notify, now=now)
         if len(jobs) >= COPY_MIN_BATCH:
@@ -96,6 +101,19 @@ class JobPlans(PlansBase):
         yield Statement(self.q("copy_jobs"), copy=batch, copy_types=COPY_TYPES)
         created = clock.timestamp()
         return [InsertedJob(id=r[0], state=JobState(r[4]), created_at=created) for r in batch]
+
+    def insert_sequenced_jobs(
+        self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
+    ) -> Plan[list[InsertedJob]]:
+        """Lock the batch's sequence keys, insert (held), release each free key's first job
+        (one transaction; the policy is :mod:`conveyor.store.sequences`)."""
+
+        def insert(batch: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
+            if has_unique(batch):
+                return self.insert_unique_jobs(batch, notify=notify, now=now)
+            return self.insert_plain_jobs(batch, notify=notify, now=now)
+
+        return SequencePlans(self).insert(jobs, insert, now)
 
     def insert_unique_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
@@ -154,6 +172,8 @@ class JobPlans(PlansBase):
                     "rate_per": _float(job.rate_per),
                     "start_by": _float(job.start_by),
                     "expires_in": _float(job.expires_in),
+                    "sequence_key": job.sequence_key,
+                    "sequence_blocks": job.sequence_blocks if job.sequence_key else None,
                 },
                 now,
             )
@@ -185,6 +205,8 @@ class JobPlans(PlansBase):
                 "rate_pers": [_float(j.rate_per) for j in jobs],
                 "start_bys": [_float(j.start_by) for j in jobs],
                 "expires_ins": [_float(j.expires_in) for j in jobs],
+                "sequence_keys": [j.sequence_key for j in jobs],
+                "sequence_blocks": [j.sequence_blocks if j.sequence_key else None for j in jobs],
             },
             now,
         )
@@ -369,7 +391,9 @@ class JobPlans(PlansBase):
             "after": after,
         }
         found = yield self.at(self.q("cancel_expired"), params, now)
-        return sorted(r[0] for r in found.rows)
+        expired = sorted(r[0] for r in found.rows)
+        yield from SequencePlans(self).advance(expired, now)  # an expired job frees its key
+        return expired
 
     def rescue_expired(self, limit: int, now: float | None = None) -> Plan[list[int]]:
         """Lapsed leases count as failed attempts: retry in the job's old place, or dead when
@@ -394,7 +418,10 @@ class JobPlans(PlansBase):
         result = yield self.at(
             self.q("rescue_jobs"), {"batch": json.dumps(batch), "channel": self.channel}, now
         )
-        return sorted(r[0] for r in result.rows)
+        rescued = sorted(r[0] for r in result.rows)
+        # A rescued job that retries keeps its place; one sent to dead may free its key.
+        yield from SequencePlans(self).advance(rescued, now)
+        return rescued
 
     # -- workers ------------------------------------------------------------------------------
 

@@ -36,6 +36,8 @@ from conveyor.store.plan import Plan, Statement
 from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
+from conveyor.store.postgres.sequence_plans import SequencePlans
+from conveyor.store.sequences import has_sequence
 from conveyor.store.unique import has_unique
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class PostgresRunDialect:
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
         COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
-        if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs):
+        if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs) and not has_sequence(jobs):
             inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
             return [i.id for i in inserted]
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
@@ -152,7 +154,7 @@ def completing(
 ) -> Plan[list[CompletionResult]]:
     """The plan that applies ``completions``: complete_jobs as it is when none is a stage job's,
     else it followed by the advance of the accepted final ones, in one transaction."""
-    if not any(c.in_run for c in completions):
+    if not any(c.in_run or c.in_sequence for c in completions):
         return plans.complete_jobs(completions, now)
     return _complete_and_advance(plans, completions, now)
 
@@ -167,6 +169,13 @@ def _complete_and_advance(
         if r.accepted and c.in_run and c.state.is_final
     ]
     yield from run_plans.advance(dialect(plans), ended, now)
+    # A sequenced job that ended frees its key: the next one is released in this transaction.
+    finished = [
+        c.job_id
+        for c, r in zip(completions, results, strict=True)
+        if r.accepted and c.in_sequence and c.state.is_final
+    ]
+    yield from SequencePlans(plans).advance(finished, now)
     return results
 
 
@@ -174,7 +183,15 @@ def cancelling(plans: Plans, flt: JobFilter, now: float | None) -> Plan[list[int
     """cancel_jobs, then the advance of the runs of the stage jobs it cancelled."""
     cancelled = yield from plans.cancel_jobs(flt, now)
     yield from run_plans.advance(dialect(plans), cancelled, now)
+    yield from SequencePlans(plans).advance(cancelled, now)  # a cancelled head frees its key
     return cancelled
+
+
+def retrying(plans: Plans, flt: JobFilter, now: float | None) -> Plan[list[int]]:
+    """retry_jobs, then the finished jobs of a sequence it revived go back in line."""
+    retried = yield from plans.retry_jobs(flt, now)
+    yield from SequencePlans(plans).requeue(retried, now)
+    return retried
 
 
 def rescuing(plans: Plans, limit: int, now: float | None) -> Plan[list[int]]:

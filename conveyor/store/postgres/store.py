@@ -29,6 +29,7 @@ from conveyor.store.postgres.run_verbs import (
     completing,
     expiring,
     rescuing,
+    retrying,
 )
 from conveyor.store.postgres.session import SessionConnection, connect_kwargs
 from conveyor.store.postgres.sql import check_schema
@@ -303,7 +304,9 @@ class PostgresStore(
         """
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
-        in_run = any(c.in_run for c in completions)
+        # A stage job's or a sequenced job's completion is a transaction (it advances
+        # a run or frees a key), never the one-statement round.
+        in_run = any(c.in_run or c.in_sequence for c in completions)
         if params.limited_names and not in_run and self.pass_hint.look_first():
             # The look a transaction would run after the completions, asked first and alone
             # (the attempts being completed count as finished): with nothing that could
@@ -391,7 +394,7 @@ class PostgresStore(
         """See :meth:`Store.retry_jobs`."""
         if replay is not None:
             return self._replay_dead(flt, replay, now)
-        return self.run(self.plans.retry_jobs(flt, now), "retrying jobs")
+        return self.run(retrying(self.plans, flt, now), "retrying jobs")
 
     def cancel_jobs(self, flt: JobFilter, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_jobs`."""

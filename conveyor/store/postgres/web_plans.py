@@ -12,6 +12,7 @@ from conveyor.store import replay_plans
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
+from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import JobFilter, Replay
 from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
@@ -150,3 +151,7 @@ class PostgresReplayDialect:
     def stage_jobs(self, ids: Sequence[int], now: float | None) -> Statement:
         """``run_stage_jobs`` of ``ids``."""
         return at(self.plans.q("run_stage_jobs"), {"ids": json.dumps(list(ids))}, now)
+
+    def requeue(self, ids: list[int], now: float | None) -> Plan[list[int]]:
+        """:meth:`.SequencePlans.requeue` of ``ids``."""
+        return SequencePlans(self.plans).requeue(ids, now)

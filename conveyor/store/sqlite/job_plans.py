@@ -36,8 +36,10 @@ from conveyor.store.protocol import (
     InsertedJob,
     NewJob,
 )
+from conveyor.store.sequences import has_sequence, insert_in_sequence, no_lock
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.plans import update_for
+from conveyor.store.sqlite.sequence_plans import advance_after, sequence_release
 from conveyor.store.unique import has_unique, insert_unique
 
 Candidate = tuple[int, int, float, int, str, int]
@@ -56,6 +58,21 @@ def insert_jobs(
     can commit between the read and the insert. ``take_lock`` is for a caller's transaction,
     which may not hold the write lock yet.
     """
+    if has_sequence(jobs):
+        # Held jobs first, then the first of each free key released, under the write lock.
+        lock = _take_write_lock if take_lock else no_lock
+        return insert_in_sequence(
+            jobs,
+            lock,
+            partial(_insert_unique_or_rows, now, take_lock=False),
+            partial(sequence_release, now),
+        )
+    return _insert_unique_or_rows(now, jobs, take_lock=take_lock)
+
+
+def _insert_unique_or_rows(
+    now: float, jobs: Sequence[NewJob], *, take_lock: bool
+) -> Plan[list[InsertedJob]]:
     if not has_unique(jobs):
         return insert_rows(now, jobs)  # the plan itself: no generator around it
     return insert_unique(
@@ -112,6 +129,8 @@ def insert_rows(now: float, jobs: Sequence[NewJob]) -> Plan[list[InsertedJob]]:
                 "rate_key": job.rate_key,
                 "rate_max": job.rate_max,
                 "rate_per": job.rate_per,
+                "sequence_key": job.sequence_key,
+                "sequence_blocks": job.sequence_blocks if job.sequence_key else None,
             }
             for job, run_at in zip(jobs, due, strict=True)
         ]
@@ -166,6 +185,13 @@ def complete_jobs(now: float, completions: Sequence[Completion]) -> Plan[list[Co
         yield Statement(query(statement), many=batch)
     if attempts:
         yield Statement(query("insert_attempt"), many=attempts)
+    # A sequenced job that ended frees its key: the next one is released in this transaction.
+    ended = [
+        c.job_id for c, r in zip(completions, results, strict=True)
+        if r.accepted and c.in_sequence and c.state.is_final
+    ]
+    if ended:
+        yield from advance_after(now, ended)
     return results
 
 

@@ -29,6 +29,12 @@ from conveyor.store.protocol import Completion, CompletionKind, JobFilter, Limit
 from conveyor.store.queue_rows import stats_from_rows
 from conveyor.store.run_graph import refuse_stage_jobs
 from conveyor.store.sqlite.connection import query
+from conveyor.store.sqlite.sequence_plans import (
+    advance_after,
+    advance_keys,
+    requeue,
+    sequence_keys_of,
+)
 
 # Which statement applies a completion: they differ in the columns they write (a handler's
 # retry moves run_at, a rescue keeps it, a release un-charges the attempt); the state and the
@@ -89,7 +95,9 @@ def cancel_expired(now: float, limit: int) -> Plan[list[int]]:
         "cancel_expired", now=now, limit=limit, lc_from=json.dumps(sources(Action.EXPIRE)),
         lc_to=str(target(Action.EXPIRE)), error_type=EXPIRED, before=before, after=after,
     )
-    return sorted(r[0] for r in found.rows)
+    expired = sorted(r[0] for r in found.rows)
+    yield from advance_after(now, expired)  # an expired job frees its sequence's key
+    return expired
 
 
 def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
@@ -114,6 +122,8 @@ def rescue_expired(now: float, limit: int) -> Plan[list[int]]:
             traceback=None,
         )
         rescued.append(job_id)
+    # A rescued job that retries keeps its place; one sent to dead may free its key.
+    yield from advance_after(now, rescued)
     return rescued
 
 
@@ -284,6 +294,8 @@ def retry_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
         "WHERE id IN (SELECT value FROM json_each(:ids))",
         {"now": now, "ids": waiting, "state": state},
     )
+    # A finished job of a sequence run again goes back in line (its key may be busy).
+    yield from requeue(now, [i for i, t in moves if t.fresh_attempts])
     return [r[0] for r in found.rows]
 
 
@@ -317,6 +329,7 @@ def cancel_jobs(now: float, flt: JobFilter) -> Plan[list[int]]:
         "lease_until = NULL WHERE id IN (SELECT value FROM json_each(:ids))",
         {"now": now, "ids": json.dumps(ids), "state": str(target(Action.CANCEL))},
     )
+    yield from advance_after(now, ids)  # a cancelled head frees its key
     return ids
 
 
@@ -329,7 +342,10 @@ def discard_jobs(now: float, flt: JobFilter) -> Plan[int]:
         params,
     )
     ids = [r[0] for r in found.rows]
+    # A discarded dead job that blocked its sequence lets the key go on.
+    keys = (yield sequence_keys_of(ids)).rows if ids else []
     yield from _delete(ids)
+    yield from advance_keys(now, [str(r[0]) for r in keys])
     return len(ids)
 
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from conveyor.store import replay_plans
 from conveyor.store.filters import SQLITE, where
-from conveyor.store.plan import Statement
+from conveyor.store.plan import Plan, Statement
+from conveyor.store.sqlite import sequence_plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
 from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit, replay_spacing
@@ -150,6 +151,10 @@ class SQLiteReplayDialect:
     def stage_jobs(self, ids: Sequence[int], now: float | None) -> Statement:
         """``run_stage_jobs`` of ``ids``."""
         return Statement(query("run_stage_jobs"), {"ids": json.dumps(list(ids))})
+
+    def requeue(self, ids: list[int], now: float | None) -> Plan[list[int]]:
+        """:func:`.sequence_plans.requeue` of ``ids``."""
+        return sequence_plans.requeue(_clock(now), ids)
 
 
 def _clock(now: float | None) -> float:

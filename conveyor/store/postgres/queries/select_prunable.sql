@@ -6,5 +6,13 @@ WHERE state = %(state)s AND finished_at < now() - make_interval(secs => %(keep)s
       state = 'succeeded' AND unique_key IS NOT NULL AND COALESCE(unique_for, 0) <> 0
       AND (unique_for < 0 OR finished_at + make_interval(secs => unique_for) > now())
   )
+  -- A dead job blocking its sequence (on_dead="block") is kept while later jobs of its key
+  -- wait: pruning it would let them run without anyone replaying or discarding it.
+  AND NOT (
+      state = 'dead' AND sequence_blocks AND EXISTS (
+          SELECT 1 FROM {schema}.conveyor_jobs AS h
+          WHERE h.sequence_key = conveyor_jobs.sequence_key AND h.state = 'held'
+      )
+  )
 ORDER BY finished_at
 LIMIT %(limit)s
