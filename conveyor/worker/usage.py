@@ -130,8 +130,14 @@ class UsageWriter(PeriodicService):
         rows = self.meter.take()
         if not rows:
             return
+        # A store that runs its verbs on one thread of its own (SQLite's) takes the batch
+        # there, between claims; otherwise the sync store's call waits on a helper thread.
+        on_store_thread = getattr(self.store, "record_usage", None)
         try:
-            await asyncio.to_thread(self.store.sync.record_usage, rows)
+            if on_store_thread is not None:
+                await on_store_thread(rows)
+            else:
+                await asyncio.to_thread(self.store.sync.record_usage, rows)
         except BaseException:
             for row in reversed(rows):
                 self.meter.pending.appendleft(row)
