@@ -20,9 +20,9 @@ measurements, each in a fresh database file:
 Run it from the root of the tree to measure, with that tree on ``PYTHONPATH``; the script
 itself may come from another tree, so one copy measures old commits too::
 
-    git archive 98bbb89 | tar -x -C /tmp/sq-base
-    cd /tmp/sq-base && PYTHONPATH=$PWD /work/wt/sqlite/.venv/bin/python \\
-        /work/wt/sqlite/benchmarks/sqlite_cost.py store --rounds 3
+    REPO=$PWD; mkdir -p /tmp/sq-base; git archive 98bbb89 | tar -x -C /tmp/sq-base
+    cd /tmp/sq-base && PYTHONPATH=$PWD $REPO/.venv/bin/python \\
+        $REPO/benchmarks/sqlite_cost.py store --rounds 3
 
 Prints one JSON line per run and a last line with the medians. ``--variant`` changes the
 database before the store measurement, for attributing a cost: ``no-waiting-index`` and
