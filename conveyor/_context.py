@@ -323,6 +323,8 @@ class JobContext:
 
     def take_units(self) -> dict[str, float]:
         """The units reported so far in this attempt (a copy)."""
+        if not self._units:
+            return {}  # the common case, without the lock (an empty dict is never shared)
         with self._usage_lock:
             return dict(self._units)
 

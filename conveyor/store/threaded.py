@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from conveyor.models import Job, QueueControl, WorkerInfo
+from conveyor.store.contract.usage import UsageRow
 from conveyor.store.protocol import (
     AsyncStoreTransaction,
     ClaimedJob,
@@ -143,6 +144,12 @@ class ThreadedAsyncStore(ThreadedRunVerbs):
     async def once_seen(self, key: str) -> bool:
         """See :meth:`Store.once_seen`."""
         return await self._run(lambda: self._store.once_seen(key))
+
+    async def record_usage(self, rows: Sequence[UsageRow]) -> None:
+        """See :meth:`~conveyor.store.contract.usage.UsageVerbs.record_usage`, on the store's
+        thread: between two claims, rather than on a thread of its own contending with them
+        for the connection's lock and the interpreter's (docs/architecture.md, decision 107)."""
+        await self._run(lambda: self._store.record_usage(rows))
 
     async def record_once(self, key: str, job_id: int) -> bool:
         """See :meth:`Store.record_once`."""

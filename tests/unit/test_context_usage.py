@@ -39,3 +39,12 @@ def test_bad_reports_are_refused_and_record_nothing(units: dict[str, object], me
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
         ctx.usage(ok=1, **units)  # type: ignore[arg-type]
     assert ctx.take_units() == {}
+
+
+def test_no_report_takes_an_empty_dict_of_its_own() -> None:
+    ctx = _ctx()
+    taken = ctx.take_units()
+    assert taken == {}
+    taken["x"] = 1.0  # the caller's copy: the next attempt's report starts empty
+    ctx.usage(tokens=2)
+    assert ctx.take_units() == {"tokens": 2.0}
