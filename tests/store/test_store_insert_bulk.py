@@ -74,7 +74,10 @@ def test_a_long_batch_wakes_listeners_once_per_queue(store: Store) -> None:
     if not isinstance(store, PostgresStore):
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite workers are woken in process")
     now = store.now()
-    with psycopg.connect(store.url, autocommit=True) as listener:
+    # Where the store's own workers LISTEN: a direct connection when behind a pooler.
+    listen = store.pooling.listen_target(store.url)
+    assert listen is not None
+    with psycopg.connect(listen, autocommit=True) as listener:
         listener.execute(f'LISTEN "{store.plans.channel}"')
         store.insert_jobs([varied(i, now) for i in range(LONG)])
         got = [n.payload for n in listener.notifies(timeout=5, stop_after=4)]
