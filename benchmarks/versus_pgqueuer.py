@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bench
@@ -201,6 +202,66 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+@dataclass
+class Tally:
+    """What the rounds measured: each system's values and each round's ratio, per metric."""
+
+    values: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    loads: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def add(self, round_: int, got: dict[str, dict[str, float]]) -> None:
+        """Record one round of one figure and print its lines."""
+        for metric, mine in got["conveyor"].items():
+            theirs = got["pgqueuer"][metric]
+            self.values.setdefault(("conveyor", metric), []).append(mine)
+            self.values.setdefault(("pgqueuer", metric), []).append(theirs)
+            self.ratios.setdefault(metric, []).append(ratio(metric, mine, theirs))
+            line = {"round": round_ + 1, "metric": metric, "conveyor": round(mine, 2),
+                    "pgqueuer": round(theirs, 2), "ratio": round(self.ratios[metric][-1], 3)}
+            print(json.dumps(line), flush=True)
+
+    def summary(self) -> None:
+        """Print the load seen, then each metric's medians and per-round ratios."""
+        loads = self.loads
+        print(f"\n# load average (1 min) at each measurement: min {min(loads, default=0):.2f}, "
+              f"median {statistics.median(loads) if loads else 0:.2f}, "
+              f"max {max(loads, default=0):.2f}")
+        print(f"{'metric':<26}{'conveyor':>12}{'pgqueuer':>12}{'ratio':>8}   ratios per round")
+        for metric, rs in self.ratios.items():
+            mine = statistics.median(self.values[("conveyor", metric)])
+            theirs = statistics.median(self.values[("pgqueuer", metric)])
+            per = ", ".join(f"{r:.2f}" for r in rs)
+            print(f"{metric:<26}{mine:>12.1f}{theirs:>12.1f}{statistics.median(rs):>8.2f}   {per}")
+        print(
+            "(ratio: Conveyor / PgQueuer for rates, PgQueuer / Conveyor for latencies; "
+            "> 1 = Conveyor ahead)"
+        )
+
+
+def run_rounds(
+    args: argparse.Namespace, target: bench.PostgresTarget, settings: bench.Settings, tally: Tally
+) -> None:
+    """Each round runs every figure on both systems, which one goes first alternating."""
+    for round_ in range(args.runs):
+        for figure in args.only:
+            pair = measures(figure, args.bulk_batch)
+            order = ["conveyor", "pgqueuer"] if round_ % 2 == 0 else ["pgqueuer", "conveyor"]
+            got: dict[str, dict[str, float]] = {}
+            try:
+                for system in order:
+                    bench.wait_for_idle(settings.idle_wait)
+                    tally.loads.append(os.getloadavg()[0])
+                    with target.fresh(f"{figure}-{system}") as url:
+                        got[system] = pair[system](url, settings)
+            except Exception as exc:  # one failed figure (a server restart) skips only itself
+                tally.errors += 1
+                print(json.dumps({"round": round_ + 1, "figure": figure, "error": repr(exc)}))
+                continue
+            tally.add(round_, got)
+
+
 def main(argv: list[str]) -> int:
     """Run every figure ``--runs`` times per system, interleaved; print runs, medians, ratios."""
     args = parse_args(argv)
@@ -226,34 +287,9 @@ def main(argv: list[str]) -> int:
         f"# pgqueuer {version('pgqueuer')}, asyncpg {version('asyncpg')}, "
         f"bulk batch {args.bulk_batch}"
     )
-    values: dict[tuple[str, str], list[float]] = {}
-    ratios: dict[str, list[float]] = {}
-    loads: list[float] = []
-    errors = 0
+    tally = Tally()
     try:
-        for round_ in range(args.runs):
-            for figure in args.only:
-                pair = measures(figure, args.bulk_batch)
-                order = ["conveyor", "pgqueuer"] if round_ % 2 == 0 else ["pgqueuer", "conveyor"]
-                got: dict[str, dict[str, float]] = {}
-                try:
-                    for system in order:
-                        bench.wait_for_idle(settings.idle_wait)
-                        loads.append(os.getloadavg()[0])
-                        with target.fresh(f"{figure}-{system}") as url:
-                            got[system] = pair[system](url, settings)
-                except Exception as exc:  # one failed figure (a server restart) skips only itself
-                    errors += 1
-                    print(json.dumps({"round": round_ + 1, "figure": figure, "error": repr(exc)}))
-                    continue
-                for metric, mine in got["conveyor"].items():
-                    theirs = got["pgqueuer"][metric]
-                    values.setdefault(("conveyor", metric), []).append(mine)
-                    values.setdefault(("pgqueuer", metric), []).append(theirs)
-                    ratios.setdefault(metric, []).append(ratio(metric, mine, theirs))
-                    line = {"round": round_ + 1, "metric": metric, "conveyor": round(mine, 2),
-                            "pgqueuer": round(theirs, 2), "ratio": round(ratios[metric][-1], 3)}
-                    print(json.dumps(line), flush=True)
+        run_rounds(args, target, settings, tally)
     except KeyboardInterrupt:
         bench.progress("interrupted; cleaning up")
     finally:
@@ -261,20 +297,9 @@ def main(argv: list[str]) -> int:
             target.cleanup()
         except Exception as exc:
             bench.progress(f"dropping this run's databases failed: {exc}")
-    print(f"\n# load average (1 min) at each measurement: min {min(loads, default=0):.2f}, "
-          f"median {statistics.median(loads) if loads else 0:.2f}, max {max(loads, default=0):.2f}")
-    print(f"{'metric':<26}{'conveyor':>12}{'pgqueuer':>12}{'ratio':>8}   ratios per round")
-    for metric, rs in ratios.items():
-        mine = statistics.median(values[("conveyor", metric)])
-        theirs = statistics.median(values[("pgqueuer", metric)])
-        per = ", ".join(f"{r:.2f}" for r in rs)
-        print(f"{metric:<26}{mine:>12.1f}{theirs:>12.1f}{statistics.median(rs):>8.2f}   {per}")
-    print(
-        "(ratio: Conveyor / PgQueuer for rates, PgQueuer / Conveyor for latencies; "
-        "> 1 = Conveyor ahead)"
-    )
-    if errors:
-        print(f"# {errors} figure(s) failed in some round; worker logs are in {logs}")
+    tally.summary()
+    if tally.errors:
+        print(f"# {tally.errors} figure(s) failed in some round; worker logs are in {logs}")
         return 1
     shutil.rmtree(logs, ignore_errors=True)
     return 0
