@@ -478,6 +478,12 @@ class JobDefinition(Generic[P, R]):
                     # Positional: dataclasses.replace costs as much as encoding the arguments.
                     prepared.append(NewJob(template[0], template[1], args_json, *template[3:]))
                     continue
+                twice = options.keys() & call.keys()
+                if twice:
+                    raise ArgumentError(
+                        f"sets {', '.join(sorted(twice))} and so does the enqueue_many call (for "
+                        "every job): give each in one place, per item or for the whole batch"
+                    )
                 job = self.prepare(**call, **options)
                 if lean and _OPTION_NAMES.isdisjoint(call):
                     template = tuple(getattr(job, f) for f in _NEW_JOB_FIELDS)

@@ -336,6 +336,26 @@ def test_enqueue_many_is_all_or_nothing(
     assert count(app) == 0
 
 
+@pytest.mark.parametrize(
+    ("calls", "shared", "match"),
+    [
+        ([{"user_id": 1}, {"user_id": 2, "queue": "vip"}], {"queue": "bulk"}, "item 1: sets queue"),
+        ([{"user_id": 1, "greeting": "hi"}], {"greeting": "yo"}, r"item 0: sets greeting"),
+    ],
+)
+def test_enqueue_many_names_a_value_given_per_item_and_for_the_batch(
+    app: Conveyor,
+    jobs: dict[str, JobDefinition[Any, Any]],
+    calls: list[dict[str, Any]],
+    shared: dict[str, Any],
+    match: str,
+) -> None:
+    # Was a bare TypeError ("got multiple values for keyword argument").
+    with pytest.raises(ArgumentError, match=match):
+        jobs["send_welcome"].enqueue_many(calls, **shared)
+    assert count(app) == 0
+
+
 # -- round trips through JSON ------------------------------------------------------------------
 
 
