@@ -33,7 +33,7 @@ from conveyor.store.postgres.run_verbs import (
     rescuing,
 )
 from conveyor.store.postgres.session import AsyncSessionConnection, connect_kwargs
-from conveyor.store.postgres.store import CONNECT_TIMEOUT, PostgresStore
+from conveyor.store.postgres.store import CONNECT_TIMEOUT, POOL_MAX_IDLE, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -119,6 +119,7 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
                 connection_class=cast(type[psycopg.AsyncConnection[Any]], AsyncSessionConnection),
                 min_size=1,
                 max_size=self._pool_size,
+                max_idle=POOL_MAX_IDLE,
                 kwargs=self._store.connect_kwargs(
                     autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)
                 ),

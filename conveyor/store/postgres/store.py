@@ -57,6 +57,15 @@ log = logging.getLogger("conveyor.store.postgres")
 
 CONNECT_TIMEOUT = 5.0
 
+POOL_MAX_IDLE = 60.0
+"""Seconds a pooled connection may sit unused before the pool closes it (down to one).
+
+psycopg's default is ten minutes: after a burst, every worker process of a fleet kept its
+grown connections (about five each) that long, so the server's connection count hardly fell
+while the fleet was idle. The pool closes at most one connection per period, so a pool of
+five is back to one about four minutes after the burst.
+"""
+
 
 def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Run a plan's statements on ``conn`` (inside the caller's transaction, if any)."""
@@ -120,6 +129,7 @@ class PostgresStore(
                 connection_class=cast(type[psycopg.Connection[Any]], SessionConnection),
                 min_size=1,
                 max_size=pool_size,
+                max_idle=POOL_MAX_IDLE,
                 kwargs=self.connect_kwargs(autocommit=True, connect_timeout=int(CONNECT_TIMEOUT)),
                 open=False,
                 timeout=CONNECT_TIMEOUT,
