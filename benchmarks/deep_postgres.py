@@ -5,6 +5,19 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/deep_postgres.py [--rows 1000000] [--small 20000] \\
         [--measure 15000] [--runs 3] [--base main]
+    .venv/bin/python benchmarks/deep_postgres.py --base '' --cases small,finished \\
+        [--finished 5000000]
+    .venv/bin/python benchmarks/deep_postgres.py --base '' \\
+        --cases unheld,held,held-finished [--held-rows 100000]
+
+Cases (``--cases``, default ``small,large``): ``small`` = ``--small`` queued jobs; ``large`` =
+``--rows`` queued (and the urgent probe); ``finished`` = ``--small`` queued after
+``--finished`` succeeded rows that retention keeps (issue 14, item 1's second table); ``unheld``
+and ``held`` = ``--held-rows`` queued, all of them worked off, ``held`` while another session
+keeps a REPEATABLE READ snapshot open, so vacuum can remove nothing (item 2's held-transaction
+case); ``held-finished`` = ``held`` with the ``--finished`` rows in the table too, which shows
+whether finished rows kept in the claims' table make the held case worse. Finished rows are
+written first (lower ids) and only jobs above them are counted.
 
 Per run and per side (``new`` = this checkout, ``old`` = ``--base`` exported with ``git
 archive``), for each table size: a fresh database ``conveyor_deep_<pid>_<k>`` on
@@ -31,6 +44,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +66,17 @@ INSERT INTO conveyor_jobs (queue, name, args, state, priority, max_attempts, run
 SELECT %(queue)s, %(name)s, jsonb_build_object('i', g), 'queued', 0, 4,
        now() - make_interval(secs => 3600) + make_interval(secs => g / 1000.0), now()
 FROM generate_series(1, %(rows)s) AS g
+"""
+
+FINISHED = """
+INSERT INTO conveyor_jobs (
+    queue, name, args, state, priority, max_attempts, attempt, run_at, created_at, started_at,
+    finished_at
+)
+SELECT %(queue)s, %(name)s, jsonb_build_object('i', g), 'succeeded', 0, 4, 1, t, t, t,
+       t + interval '5 milliseconds'
+FROM (SELECT g, now() - make_interval(secs => 86400.0 * g / %(rows)s) AS t
+      FROM generate_series(1, %(rows)s) AS g) AS s
 """
 
 PROBE = """
@@ -124,21 +149,64 @@ def worker(side: Path | None, url: str) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait(timeout=10)
 
 
-def one(side: Path | None, url: str, rows: int, measure: int, probe: bool) -> dict[str, Any]:
-    """Load ``rows`` jobs, work ``measure`` of them; with ``probe``, time urgent jobs too."""
+@dataclass(frozen=True)
+class Case:
+    """One table to work on: queued jobs, finished rows before them, a held snapshot."""
+
+    rows: int
+    measure: int
+    probe: bool = False
+    finished: int = 0
+    hold: bool = False
+
+
+def load(url: str, case: Case) -> int:
+    """Write the case's finished rows, then its queued jobs; the last finished row's id."""
+    job = {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
+    with psycopg.connect(url, autocommit=True) as conn:
+        if case.finished:
+            conn.execute(FINISHED, job | {"rows": case.finished})
+        row = conn.execute("SELECT coalesce(max(id), 0) FROM conveyor_jobs").fetchone()
+        conn.execute(LOAD, job | {"rows": case.rows})
+        conn.execute("VACUUM ANALYZE conveyor_jobs")
+    return int(row[0]) if row else 0
+
+
+@contextlib.contextmanager
+def held_snapshot(url: str, hold: bool) -> Iterator[None]:
+    """With ``hold``, another session keeps a snapshot open (vacuum then removes nothing)."""
+    if not hold:
+        yield
+        return
+    with psycopg.connect(url) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        conn.execute("SELECT count(*) FROM conveyor_jobs WHERE id = 1")
+        yield
+        conn.rollback()
+
+
+def one(side: Path | None, url: str, case: Case) -> dict[str, Any]:
+    """Load the case's table and work ``case.measure`` jobs; with ``probe``, time urgent jobs.
+
+    Only jobs above the finished rows are counted, so those rows never count as work done.
+    """
     subprocess.run(
         [sys.executable, "-c", MIGRATE, url], env=side_env(side, url), cwd=HERE, check=True
     )
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(LOAD, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB, "rows": rows})
-        conn.execute("VACUUM ANALYZE conveyor_jobs")
+    boundary = load(url, case)
+    measure, probe = case.measure, case.probe
     result: dict[str, Any] = {}
-    with psycopg.connect(url, autocommit=True) as conn, worker(side, url) as proc:
+    with (
+        psycopg.connect(url, autocommit=True) as conn,
+        held_snapshot(url, case.hold),
+        worker(side, url) as proc,
+    ):
 
         def succeeded() -> int:
             row = conn.execute(
-                "SELECT count(*) FROM conveyor_jobs WHERE state = 'succeeded'"
-                " AND finished_at IS NOT NULL"
+                "SELECT count(*) FROM conveyor_jobs WHERE id > %s AND state = 'succeeded'"
+                " AND finished_at IS NOT NULL",
+                (boundary,),
             ).fetchone()
             return int(row[0]) if row else 0
 
@@ -151,10 +219,16 @@ def one(side: Path | None, url: str, rows: int, measure: int, probe: bool) -> di
             time.sleep(0.2)
         row = conn.execute(
             "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))"
-            " FROM conveyor_jobs WHERE state = 'succeeded' AND finished_at IS NOT NULL"
+            " FROM conveyor_jobs WHERE id > %s AND state = 'succeeded'"
+            " AND finished_at IS NOT NULL",
+            (boundary,),
         ).fetchone()
         assert row is not None
         result["jobs_per_s"] = float(row[0]) / float(row[1])
+        dead = conn.execute(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'conveyor_jobs'"
+        ).fetchone()
+        result["dead_tuples"] = int(dead[0]) if dead else -1
         if probe:
             ids = []
             for _ in range(PROBES):
@@ -198,7 +272,22 @@ def main() -> None:
     parser.add_argument("--measure", type=int, default=15_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--base", default="main", help="revision for the old side ('' for none)")
+    parser.add_argument("--cases", default="small,large", help=f"of {', '.join(CASES)}")
+    parser.add_argument("--finished", type=int, default=5_000_000)
+    parser.add_argument("--held-rows", type=int, default=100_000)
     args = parser.parse_args()
+    wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = sorted(set(wanted) - set(CASES))
+    if unknown or not wanted:
+        parser.error(f"--cases: unknown {unknown or 'nothing'}; choose from {', '.join(CASES)}")
+    cases = {
+        "small": Case(args.small, args.measure),
+        "large": Case(args.rows, args.measure, probe=True),
+        "finished": Case(args.small, args.measure, finished=args.finished),
+        "unheld": Case(args.held_rows, args.held_rows),
+        "held": Case(args.held_rows, args.held_rows, hold=True),
+        "held-finished": Case(args.held_rows, args.held_rows, finished=args.finished, hold=True),
+    }
     admin = os.environ.get("DEEP_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     databases = Databases(admin)
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -209,26 +298,37 @@ def main() -> None:
         for run in range(args.runs):
             order = sides if run % 2 == 0 else sides[::-1]
             for name, side in order:
-                for size, rows in (("small", args.small), ("large", args.rows)):
+                for size in wanted:
+                    case = cases[size]
                     with databases.fresh() as url:
-                        log(f"run {run + 1}: {name} side, {rows:,} rows")
-                        got = one(side, url, rows, args.measure, probe=size == "large")
+                        log(f"run {run + 1}: {name} side, {size}: {case}")
+                        got = one(side, url, case)
                         log(f"  {json.dumps({k: round(v, 2) for k, v in got.items()})}")
                         results.setdefault((name, size), []).append(got)
-    print(f"# medians of {args.runs} interleaved runs; small = {args.small:,} jobs, large = "
-          f"{args.rows:,}; {args.measure:,} jobs timed per run; old = {args.base or '-'}")
+    print(f"# medians of {args.runs} interleaved runs; cases {wanted}: "
+          f"{ {k: cases[k] for k in wanted} }; old = {args.base or '-'}")
     for name, _ in sides:
-        small = statistics.median(r["jobs_per_s"] for r in results[(name, "small")])
-        large = statistics.median(r["jobs_per_s"] for r in results[(name, "large")])
-        p50 = statistics.median(r["urgent_p50_ms"] for r in results[(name, "large")])
-        p99 = statistics.median(r["urgent_p99_ms"] for r in results[(name, "large")])
-        print(json.dumps({
-            "side": name, "small_jobs_per_s": round(small), "large_jobs_per_s": round(large),
-            "large_over_small": round(large / small, 3), "urgent_p50_ms": round(p50, 2),
-            "urgent_p99_ms": round(p99, 2),
-            "runs": {f"{k[1]}": v for k, v in results.items() if k[0] == name},
-        }))
+        summary: dict[str, Any] = {"side": name}
+        for size in wanted:
+            got = results[(name, size)]
+            summary[f"{size}_jobs_per_s"] = round(statistics.median(r["jobs_per_s"] for r in got))
+            summary[f"{size}_dead_tuples"] = statistics.median(r["dead_tuples"] for r in got)
+            if cases[size].probe:
+                summary["urgent_p50_ms"] = round(
+                    statistics.median(r["urgent_p50_ms"] for r in got), 2)
+                summary["urgent_p99_ms"] = round(
+                    statistics.median(r["urgent_p99_ms"] for r in got), 2)
+        for size, base in (("large", "small"), ("finished", "small"), ("held", "unheld"),
+                           ("held-finished", "held")):
+            if size in wanted and base in wanted:
+                per_run = [a["jobs_per_s"] / b["jobs_per_s"] for a, b in
+                           zip(results[(name, size)], results[(name, base)], strict=True)]
+                summary[f"{size}_over_{base}"] = round(statistics.median(per_run), 3)
+        summary["runs"] = {k[1]: v for k, v in results.items() if k[0] == name}
+        print(json.dumps(summary))
 
+
+CASES = ("small", "large", "finished", "unheld", "held", "held-finished")
 
 if __name__ == "__main__":
     main()
