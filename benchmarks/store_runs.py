@@ -13,9 +13,9 @@ and p99 of:
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 
@@ -44,7 +44,12 @@ def pct(xs: list[float]) -> str:
 
 
 def main() -> None:
-    url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{tempfile.mkdtemp()}/runs.db"
+    """Parse the arguments, measure, print the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "url", nargs="?", help="PostgreSQL URL of an empty database (default: a new SQLite file)"
+    )
+    url = parser.parse_args().url or f"sqlite:///{tempfile.mkdtemp()}/runs.db"
     store = open_store(url)
     rounds = 300
     plain, handoff = [], []
