@@ -4,7 +4,8 @@ Tracing "on" is the SDK's ``TracerProvider`` with a ``BatchSpanProcessor`` (as i
 whose exporter discards the spans, so the export's network cost is left out; "no-op" is the
 API alone (no SDK provider), what an app pays with the middleware installed but tracing off.
 
-* ``enqueue``: the middleware chain's ``on_enqueue`` for one job, inside a request span (µs).
+* ``enqueue``: the middleware chain's ``on_enqueue`` and ``after_enqueue`` for one job (the
+  producer span from start to end), inside a request span (µs).
 * ``attempt``: the middleware chain around one attempt whose body does nothing, for a job whose
   headers carry a ``traceparent`` (µs).
 * ``bare span``: the SDK alone starting and ending one span with four attributes, the floor
@@ -63,12 +64,14 @@ CONFIGS: dict[str, list[Middleware]] = {
 
 
 def enqueue_seconds(items: list[Middleware], calls: int) -> float:
-    """Seconds per ``on_enqueue`` of the chain, inside a request span."""
+    """Seconds per ``on_enqueue`` plus ``after_enqueue`` of the chain, inside a request span."""
     chain = MiddlewareChain(items)
     with WEB.start_as_current_span("POST /bench"):
         began = time.perf_counter()
-        for _ in range(calls):
-            chain.enqueue(Enqueueing("bench.noop", "default", None))
+        for job_id in range(calls):
+            job = Enqueueing("bench.noop", "default", None)
+            chain.enqueue(job)
+            chain.after_enqueue(job, job_id)
         return (time.perf_counter() - began) / calls
 
 
@@ -87,7 +90,9 @@ async def attempt_seconds(items: list[Middleware], calls: int) -> float:
     """Seconds per attempt of the chain around a body that does nothing."""
     with WEB.start_as_current_span("POST /bench"):
         job = Enqueueing("bench.noop", "default", None)
-        OpenTelemetryMiddleware(PROVIDER).on_enqueue(job)
+        producer = OpenTelemetryMiddleware(PROVIDER)
+        producer.on_enqueue(job)
+        producer.after_enqueue(job, 1)
     ctx = bench_context(tenant=None)
     ctx.headers = job.headers
     return await seconds_per_attempt(items, ctx, calls)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor._names import check_no_control
 from conveyor.errors import ArgumentError, ConfigurationError
+from conveyor.middleware import not_enqueued
 
 if TYPE_CHECKING:
     from conveyor._jobs import JobDefinition
@@ -91,12 +92,17 @@ def prepare_event(
             "declare one with @app.job(on=...), or publish with allow_none=True when having "
             "no subscriber is fine"
         )
-    prepared = []
-    for definition in found:
-        try:
-            prepared.append(definition.prepare(**payload))
-        except ArgumentError as exc:
-            raise ArgumentError(
-                f"event {event!r}, subscriber {definition.name!r}: {exc}; nothing was enqueued"
-            ) from exc
+    prepared: list[NewJob] = []
+    try:
+        for definition in found:
+            try:
+                prepared.append(definition.prepare(**payload))
+            except ArgumentError as exc:
+                raise ArgumentError(
+                    f"event {event!r}, subscriber {definition.name!r}: {exc}; nothing was "
+                    "enqueued"
+                ) from exc
+    except BaseException as exc:
+        not_enqueued(prepared, exc)  # the subscribers prepared so far: end what middleware began
+        raise
     return prepared

@@ -23,7 +23,7 @@ from conveyor._retries import Backoff
 from conveyor._sequence import ON_DEAD_BLOCK, SequenceTemplate, check_sequence_options
 from conveyor._unique import UniqueTemplate, check_unique_key, to_unique_for
 from conveyor.errors import ArgumentError, ConfigurationError
-from conveyor.middleware import Enqueueing
+from conveyor.middleware import Enqueueing, not_enqueued
 from conveyor.models import ON_DEAD, SEQUENCE, STALL_AFTER
 from conveyor.store.protocol import NewJob
 
@@ -303,7 +303,10 @@ class JobDefinition(Generic[P, R]):
         return self.fn(*args, **kwargs)
 
     def prepare(self, *args: Any, **kwargs: Any) -> NewJob:
-        """Validate arguments and options into a job ready to insert (nothing is written).
+        """Validate arguments and options into a job ready to insert (nothing is written),
+        and run the app's enqueue middleware on it (``on_enqueue``): hand the job to
+        ``app.enqueue_many`` next, which runs their ``after_enqueue`` once it is written. To
+        check a call without enqueuing it, use :meth:`validate`.
 
         Options: ``delay`` (seconds or duration), ``run_at`` (datetime), ``priority``,
         ``queue``, ``unique_key`` (a literal key, overriding the declared template) and
@@ -315,6 +318,31 @@ class JobDefinition(Generic[P, R]):
         deadlines"). Raises
         :class:`ArgumentError` or :class:`ConfigurationError`.
         """
+        return self._build(args, kwargs, observe=True)
+
+    def validate(self, *args: Any, **kwargs: Any) -> NewJob:
+        """Check a call as :meth:`prepare` does and return the job it would write, without
+        running enqueue middleware: for callers that only validate arguments or need their
+        encoded form (no producer span is started, no enqueue counted). Raises as
+        :meth:`prepare` does."""
+        return self._build(args, kwargs, observe=False)
+
+    def observe(self, job: NewJob) -> NewJob:
+        """Run the app's enqueue middleware on ``job`` (made by :meth:`validate`) now that it
+        is about to be written: the job with their headers and what they saw. Nothing to do,
+        and ``job`` itself, without middleware."""
+        if not self.app.middleware:
+            return job
+        seen = Enqueueing(job.name, job.queue, job.tenant)
+        self.app.middleware.enqueue(seen)
+        if not seen.headers:
+            return dataclasses.replace(job, enqueueing=seen)
+        meta = json.loads(job.meta_json)
+        meta["headers"] = seen.headers
+        return dataclasses.replace(job, meta_json=json.dumps(meta), enqueueing=seen)
+
+    def _build(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, observe: bool) -> NewJob:
+        """:meth:`prepare` (``observe``: with enqueue middleware) or :meth:`validate`."""
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in _OPTION_NAMES}
         for whole in _CALL_OPTIONS.intersection(options):
             # Silently dropping it would enqueue outside the caller's transaction, or not wait.
@@ -343,7 +371,12 @@ class JobDefinition(Generic[P, R]):
             # job of the key), and the CLI and dashboard show the key without a column read.
             meta[SEQUENCE] = sequence_key
             meta[ON_DEAD] = self.options.on_dead
-        if self.app.middleware:
+        priority = check_priority(options.get("priority", self.options.priority))
+        delay = to_seconds(options.get("delay", 0.0), what="delay")
+        # Middleware runs last, once nothing can fail: what on_enqueue starts (a span) is
+        # ended by after_enqueue, which only a job that reaches an enqueue call gets.
+        seen: Enqueueing | None = None
+        if observe and self.app.middleware:
             seen = Enqueueing(self.name, queue, tenant)
             self.app.middleware.enqueue(seen)
             if seen.headers:
@@ -353,9 +386,9 @@ class JobDefinition(Generic[P, R]):
             name=self.name,
             args_json=args_json,
             max_attempts=self.options.max_attempts,
-            priority=check_priority(options.get("priority", self.options.priority)),
+            priority=priority,
             run_at=run_at,
-            delay=to_seconds(options.get("delay", 0.0), what="delay"),
+            delay=delay,
             timeout=self.options.timeout,
             unique_key=unique_key,
             unique_for=unique_for,
@@ -370,6 +403,7 @@ class JobDefinition(Generic[P, R]):
             expires_in=expires_in,
             sequence_key=sequence_key,
             sequence_blocks=self.options.on_dead == ON_DEAD_BLOCK,
+            enqueueing=seen,
         )
 
     @property
@@ -459,7 +493,20 @@ class JobDefinition(Generic[P, R]):
     def _prepare_all(
         self, calls: Iterable[Mapping[str, Any]], options: dict[str, Any]
     ) -> list[NewJob]:
-        prepared = []
+        prepared: list[NewJob] = []
+        try:
+            self._prepare_into(prepared, calls, options)
+        except BaseException as exc:
+            # The items prepared so far will never be written: end what middleware began.
+            not_enqueued(prepared, exc)
+            raise
+        return prepared
+
+    def _prepare_into(
+        self, prepared: list[NewJob], calls: Iterable[Mapping[str, Any]], options: dict[str, Any]
+    ) -> None:
+        """Prepare each call into ``prepared`` (a list the caller owns, so it can settle the
+        jobs already prepared when a later item fails)."""
         # Lean path: when only the arguments can differ between jobs, the first job's options
         # are checked once and every later job only encodes its arguments (about half of the
         # per-job cost of a bulk enqueue was re-checking the same options).
@@ -490,7 +537,6 @@ class JobDefinition(Generic[P, R]):
                 prepared.append(job)
             except ArgumentError as exc:
                 raise ArgumentError(f"item {index}: {exc}") from exc
-        return prepared
 
     def _lean_batch(self, options: dict[str, Any]) -> bool:
         """True when every job of a batch with these ``options`` differs only in its arguments:

@@ -224,7 +224,7 @@ class Watching:
         if definition.pipeline is not None:
             self._check_pipeline_args(definition)
         else:
-            self.jobs[definition.job_name].prepare(**definition.args)
+            self.jobs[definition.job_name].validate(**definition.args)
         self.schedules[definition.name] = definition
 
     def _check_pipeline_args(self, definition: ScheduleDef) -> None:

@@ -36,7 +36,7 @@ from conveyor._webhooks import webhook_allow as check_webhook_allow
 from conveyor._webhooks import webhook_settings
 from conveyor._webhooks import webhook_timeout as check_webhook_timeout
 from conveyor.errors import ConfigurationError, UnknownJobError
-from conveyor.middleware import Middleware, MiddlewareChain
+from conveyor.middleware import Middleware, MiddlewareChain, enqueued, not_enqueued
 from conveyor.pipelines.declare import Pipeline
 from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.workflow import Workflow
@@ -455,17 +455,22 @@ class Conveyor(Watching):
         with ``max_queued`` that lacks room raises :class:`~conveyor.QueueFull`, after waiting
         up to ``wait_for_room`` for room when given (see :meth:`configure_queue`).
         """
-        if connection is None and self.connection_provider is not None:
-            connection = self.connection_provider()
-        wait = self._room_wait(wait_for_room, connection)
-        if self.queue_limits:
-            ensure_room(self.store, jobs, self.queue_limits, wait)
-        if connection is not None:
-            inserted = self.store.insert_jobs_in(connection, jobs)
-        else:
-            inserted = self.store.insert_jobs(jobs)
+        try:
+            if connection is None and self.connection_provider is not None:
+                connection = self.connection_provider()
+            wait = self._room_wait(wait_for_room, connection)
+            if self.queue_limits:
+                ensure_room(self.store, jobs, self.queue_limits, wait)
+            if connection is not None:
+                inserted = self.store.insert_jobs_in(connection, jobs)
+            else:
+                inserted = self.store.insert_jobs(jobs)
+        except BaseException as exc:
+            not_enqueued(jobs, exc)  # middleware's after hooks see the failure (spans end)
+            raise
         if not all(i.duplicate for i in inserted):
             self._notify_local()  # duplicates wrote nothing, so there is nothing to claim
+        _settle_inserted(jobs, inserted)
         handles = self._handles(inserted, jobs)
         if self.enqueue_observer is not None:
             self.enqueue_observer.after_enqueue(handles, in_transaction=connection is not None)
@@ -507,15 +512,20 @@ class Conveyor(Watching):
         wait_for_room: Duration | None = None,
     ) -> list[JobHandle]:
         """The async twin of :meth:`enqueue_many`."""
-        wait = self._room_wait(wait_for_room, connection)
-        if self.queue_limits:
-            await ensure_room_async(self.async_store, jobs, self.queue_limits, wait)
-        if connection is not None:
-            inserted = await self.async_store.insert_jobs_in(connection, jobs)
-        else:
-            inserted = await self.async_store.insert_jobs(jobs)
+        try:
+            wait = self._room_wait(wait_for_room, connection)
+            if self.queue_limits:
+                await ensure_room_async(self.async_store, jobs, self.queue_limits, wait)
+            if connection is not None:
+                inserted = await self.async_store.insert_jobs_in(connection, jobs)
+            else:
+                inserted = await self.async_store.insert_jobs(jobs)
+        except BaseException as exc:
+            not_enqueued(jobs, exc)
+            raise
         if not all(i.duplicate for i in inserted):
             self._notify_local()
+        _settle_inserted(jobs, inserted)
         handles = self._handles(inserted, jobs)
         if self.enqueue_observer is not None:
             await self.enqueue_observer.after_enqueue_async(
@@ -580,3 +590,10 @@ class Conveyor(Watching):
 
             raise JobNotFoundError(f"job {job_id} does not exist (it may have been pruned)")
         return JobHandle(self, job.id, job.name, job.state, created_at=job.created_at)
+
+
+def _settle_inserted(jobs: Sequence[NewJob], inserted: Sequence[InsertedJob]) -> None:
+    """Run the enqueue middleware's ``after_enqueue`` with each written job's id."""
+    for job, row in zip(jobs, inserted, strict=True):
+        if job.enqueueing is not None:  # the common case without middleware costs one test
+            enqueued(job, row.id, duplicate=row.duplicate)

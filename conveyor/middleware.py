@@ -7,11 +7,15 @@ stack). A middleware subclasses :class:`Middleware` and overrides what it needs:
 * :meth:`Middleware.on_enqueue` sees each job before it is written and may add string
   ``headers`` to it (a request id, trace context); they are stored with the job and every
   attempt reads them back as ``ctx.headers``.
+* :meth:`Middleware.after_enqueue` is told how that write went: the job's id (for a unique-key
+  duplicate, the id of the job holding the key), or None when nothing was written. Keep what
+  must live from one hook to the other (an open span) in ``job.state``.
 * :meth:`Middleware.around_attempt` wraps each attempt, sync and async handlers alike (it runs
   on the worker's event loop): work before ``await call_next()`` runs before the handler,
   and ``call_next()`` returns how the attempt ended (:class:`AttemptEnd`).
 
-A middleware can never lose or delay a job. An exception from ``on_enqueue``, or from
+A middleware can never lose or delay a job. An exception from ``on_enqueue`` or
+``after_enqueue``, or from
 ``around_attempt`` after ``call_next()`` returned, is logged (at most once a minute per
 middleware and hook), counted in :attr:`MiddlewareChain.errors`, and ignored: the job is written,
 the attempt's outcome stands. An ``around_attempt`` that raises *before* calling ``call_next()``
@@ -28,14 +32,15 @@ import enum
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, MiddlewareError
 
 if TYPE_CHECKING:
     from conveyor._context import JobContext
+    from conveyor.store.contract.records import NewJob
 
 log = logging.getLogger("conveyor.middleware")
 
@@ -87,6 +92,16 @@ class Enqueueing:
     tenant: str | None
     headers: dict[str, str] = field(default_factory=dict)
     """Add string entries here; they are stored with the job (``ctx.headers`` in attempts)."""
+    state: dict[object, Any] = field(default_factory=dict, repr=False)
+    """Per-job room for middleware, from ``on_enqueue`` to ``after_enqueue`` (an open span, a
+    start time). Key it by your middleware instance (``job.state[self] = ...``) so two never
+    collide. Lives in memory only: it is not stored with the job."""
+    duplicate: bool = False
+    """Set before ``after_enqueue``: True when the job's unique key was held, so nothing was
+    written and the id given is the holding job's."""
+    error: BaseException | None = None
+    """Set before ``after_enqueue`` when the write failed (the id given is then None)."""
+    _chain: MiddlewareChain | None = field(default=None, init=False, repr=False)
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -111,10 +126,12 @@ CallNext = Callable[[], Awaitable[AttemptEnd]]
 
 
 class Middleware:
-    """Base class of middleware: override :meth:`on_enqueue`, :meth:`around_attempt`, or both.
+    """Base class of middleware: override :meth:`on_enqueue`, :meth:`after_enqueue`,
+    :meth:`around_attempt`, or any of them.
 
     One instance serves every job of the process, from several tasks and threads at once:
-    keep per-attempt state in local variables, not on ``self``.
+    keep per-attempt state in local variables and per-enqueue state in ``job.state``, not on
+    ``self``.
     """
 
     def on_enqueue(self, job: Enqueueing) -> None:
@@ -123,6 +140,19 @@ class Middleware:
         Add entries to ``job.headers`` to store them with the job. Keep it quick: it runs on
         every enqueue. An exception is logged and counted and its header changes undone; the
         job is still written.
+        """
+
+    def after_enqueue(self, job: Enqueueing, job_id: int | None) -> None:
+        """Called once for each job :meth:`on_enqueue` saw, after the write was decided.
+
+        ``job_id`` is the written job's id; for a unique-key duplicate it is the id of the job
+        holding the key (``job.duplicate`` is True); with ``connection=`` the write is inside
+        your transaction, which may still roll back. ``job_id`` is None when nothing was
+        written: the write failed (``job.error`` holds the exception, which the caller gets
+        too), a later job of the same batch failed to validate, another scheduler had already
+        written the slot, or the job is a pipeline stage the store writes later (when its
+        parents succeed). A job prepared (``prepare(...)``) but never handed to an enqueue
+        call gets no call. Exceptions are logged and counted; the job stands.
         """
 
     async def around_attempt(self, attempt: AttemptStart, call_next: CallNext) -> AttemptEnd:
@@ -190,6 +220,7 @@ class MiddlewareChain:
 
     def enqueue(self, job: Enqueueing) -> None:
         """Run every ``on_enqueue``; a failing one's header changes are undone."""
+        job._chain = self  # whoever writes the job later calls our after_enqueue hooks
         for item in (*self.enqueue_first, *self.items):
             before = copy.copy(job.headers)
             try:
@@ -198,6 +229,14 @@ class MiddlewareChain:
             except Exception as exc:
                 job.headers = before
                 self.report(item, "on_enqueue", exc)
+
+    def after_enqueue(self, job: Enqueueing, job_id: int | None) -> None:
+        """Run every ``after_enqueue``, in the order ``on_enqueue`` ran; errors are reported."""
+        for item in (*self.enqueue_first, *self.items):
+            try:
+                item.after_enqueue(job, job_id)
+            except Exception as exc:
+                self.report(item, "after_enqueue", exc)
 
     async def attempt(
         self,
@@ -244,6 +283,33 @@ class MiddlewareChain:
             return below
 
         return await layer(0)
+
+
+def enqueued(job: NewJob, job_id: int, *, duplicate: bool = False) -> None:
+    """Tell the middleware that saw ``job`` that it was written as ``job_id`` (or, for a
+    ``duplicate``, that ``job_id`` holds its unique key). Each job is told once at most."""
+    if job.enqueueing is not None:
+        _settle(job.enqueueing, job_id, duplicate, None)
+
+
+def not_enqueued(jobs: Iterable[NewJob], error: BaseException | None = None) -> None:
+    """Tell the middleware that saw ``jobs`` that none was written (``error``: why it failed;
+    None when nothing was written on purpose). Each job is told once at most."""
+    for job in jobs:
+        if job.enqueueing is not None:
+            _settle(job.enqueueing, None, False, error)
+
+
+def _settle(
+    seen: object, job_id: int | None, duplicate: bool, error: BaseException | None
+) -> None:
+    if not isinstance(seen, Enqueueing) or seen._chain is None:
+        return
+    # Once: a prepared job written twice (or settled by a fallback path too) reports once.
+    chain, seen._chain = seen._chain, None
+    seen.duplicate = duplicate
+    seen.error = error
+    chain.after_enqueue(seen, job_id)
 
 
 def _check_headers(headers: object) -> None:

@@ -5,7 +5,9 @@ semantic conventions (the queue is the destination, the job id the message id):
 
 * at enqueue, a ``PRODUCER`` span ``send {queue}``, a child of whatever span is current (the
   web request's), whose context is written into the job's headers with the propagator
-  (``traceparent``, ``tracestate`` and ``baggage`` with the default W3C propagators);
+  (``traceparent``, ``tracestate`` and ``baggage`` with the default W3C propagators); it
+  starts as the job is prepared and ends once the write is decided, carrying the job id
+  (``messaging.message.id``), or an error status when the write failed;
 * around each attempt, a ``CONSUMER`` span ``process {queue}`` whose parent is that stored
   context and which also links to it, carrying the job id, name, attempt number and outcome;
   a failed attempt gets an error status and an ``exception`` event. The span is the current
@@ -87,18 +89,20 @@ class OpenTelemetryMiddleware(Middleware):
         _IN_USE.add(self)
 
     def on_enqueue(self, job: Enqueueing) -> None:
-        """Start and end a producer span, and store its context in the job's headers."""
-        # The hook runs before the write, so the job id is not known yet (the consumer spans
-        # carry it); the span ends at once: it marks the moment and parents the attempts.
+        """Start a producer span and store its context in the job's headers.
+
+        The span stays open until :meth:`after_enqueue` (the write), which gives it the job
+        id; it is kept in ``job.state``.
+        """
         span = self.tracer.start_span(
             f"send {job.queue}", kind=SpanKind.PRODUCER, attributes=_creation(job.queue, "send")
         )
-        if span.is_recording():  # a no-op tracer pays for none of this
-            named: dict[str, AttributeValue] = {"conveyor.job.name": job.name}
-            if job.tenant is not None:
-                named["conveyor.tenant"] = job.tenant
-            span.set_attributes(named)
         try:
+            if span.is_recording():  # a no-op tracer pays for none of this
+                named: dict[str, AttributeValue] = {"conveyor.job.name": job.name}
+                if job.tenant is not None:
+                    named["conveyor.tenant"] = job.tenant
+                span.set_attributes(named)
             sent = trace.set_span_in_context(span)
             carrier: dict[str, str] = {}
             if self.propagator is None:
@@ -106,6 +110,28 @@ class OpenTelemetryMiddleware(Middleware):
             else:
                 self.propagator.inject(carrier, context=sent)
             job.headers.update(carrier)
+        except BaseException:
+            span.end()  # after_enqueue will not find it: end it here
+            raise
+        job.state[self] = span
+
+    def after_enqueue(self, job: Enqueueing, job_id: int | None) -> None:
+        """End the producer span: with ``messaging.message.id`` once the job is written (for
+        a unique-key duplicate, the holding job's id and ``conveyor.duplicate``), with an
+        error status when the write failed, or with neither when nothing was written."""
+        span = job.state.pop(self, None)
+        if span is None:
+            return
+        try:
+            if job_id is not None:
+                span.set_attribute("messaging.message.id", str(job_id))
+            if job.duplicate:
+                span.set_attribute("conveyor.duplicate", True)
+            if job.error is not None:
+                error_type = type(job.error).__qualname__
+                span.set_attribute("error.type", error_type)
+                span.record_exception(job.error)
+                span.set_status(Status(StatusCode.ERROR, f"{error_type}: {job.error}"))
         finally:
             span.end()
 

@@ -206,7 +206,7 @@ def _new_args(target: Target, store: Store, job_id: int, sets: dict[str, Any]) -
         )
     merged = {**(job.args or {}), **sets}
     try:
-        args_json = target.app().get(job.name).prepare(**merged).args_json
+        args_json = target.app().get(job.name).validate(**merged).args_json
     except ConveyorError as exc:
         raise ArgumentError(f"--set does not fit job {job_id} ({job.name}): {exc}; nothing "
                             "was replayed") from None

@@ -459,7 +459,7 @@ def _check_against_app(target: Target, name: str, job_name: str, args: dict[str,
         options["queue"] = queue
     if priority is not None:
         options["priority"] = priority
-    app.get(job_name).prepare(**args, **options)
+    app.get(job_name).validate(**args, **options)
     return True
 
 

@@ -26,6 +26,7 @@ from conveyor.store.contract.run_records import JobTemplate
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.pipelines.handle import RunHandle
+    from conveyor.store.contract.records import NewJob
 
 ON_ITEM_FAILURE = ("fail", "skip", "collect")
 """What a failed item of a fan-out stage does: fail the run, be left out, or be handed on."""
@@ -83,11 +84,23 @@ class Stage:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
-    def template(self, tenant: str | None = None) -> JobTemplate:
-        """How the store makes this stage's jobs, from the job options the code declares now."""
+    def template(
+        self, tenant: str | None = None, seen: dict[str, NewJob] | None = None
+    ) -> JobTemplate:
+        """How the store makes this stage's jobs, from the job options the code declares now.
+
+        With ``seen`` (a run being started), the app's enqueue middleware sees the stage's
+        job (its headers, such as trace context, go into the template) and the prepared job
+        is kept in ``seen`` under the stage's name, for their ``after_enqueue`` once the run
+        is written; without it, nothing but validation runs.
+        """
         # prepare() validates and fills everything a job row needs; a stage job's arguments
         # are written by the store, so placeholders stand in for them here.
-        job = self.job.prepare(run_id=0, stage_run_id=0, item=0, tenant=tenant)
+        if seen is None:
+            job = self.job.validate(run_id=0, stage_run_id=0, item=0, tenant=tenant)
+        else:
+            job = self.job.prepare(run_id=0, stage_run_id=0, item=0, tenant=tenant)
+            seen[self.name] = job
         return JobTemplate(
             queue=job.queue,
             name=job.name,

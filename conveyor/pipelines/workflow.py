@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor._jobs import JobDefinition
 from conveyor._names import check_job_name
 from conveyor.errors import ConfigurationError
+from conveyor.middleware import not_enqueued
 from conveyor.pipelines.graph import NODE_ARGS, WORKFLOW_GRAPH
 from conveyor.pipelines.handle import RunHandle
+from conveyor.pipelines.runs import settle_stages
+from conveyor.store.contract.records import NewJob
 from conveyor.store.contract.run_records import JobTemplate, NewRun, NewStage
 
 if TYPE_CHECKING:
@@ -36,6 +39,9 @@ class Node:
     job: JobDefinition[Any, Any]
     template: JobTemplate
     parents: tuple[str, ...]
+    prepared: NewJob | None = field(default=None, repr=False, compare=False)
+    """The node's job as validated at :meth:`Workflow.add` (enqueue middleware sees it at
+    :meth:`Workflow.start`, not before: a workflow never started starts no span)."""
 
 
 class Workflow:
@@ -81,24 +87,8 @@ class Workflow:
         node_name = check_job_name(name) if name is not None else self._free_name(job.name)
         if node_name in self.nodes:
             raise ConfigurationError(f"workflow node {node_name!r} is added twice")
-        prepared = job.prepare(**args)
-        meta = json.loads(prepared.meta_json)
-        meta[NODE_ARGS] = json.loads(prepared.args_json)
-        template = JobTemplate(
-            queue=prepared.queue,
-            name=prepared.name,
-            max_attempts=prepared.max_attempts,
-            priority=prepared.priority,
-            timeout=prepared.timeout,
-            tenant=prepared.tenant,
-            meta_json=json.dumps(meta, separators=(",", ":")),
-            limit_key=prepared.limit_key,
-            limit_max=prepared.limit_max,
-            rate_key=prepared.rate_key,
-            rate_max=prepared.rate_max,
-            rate_per=prepared.rate_per,
-        )
-        node = Node(node_name, job, template, tuple(p.name for p in parents))
+        prepared = job.validate(**args)
+        node = Node(node_name, job, _template(prepared), tuple(p.name for p in parents), prepared)
         self.nodes[node_name] = node
         return node
 
@@ -110,33 +100,77 @@ class Workflow:
             index += 1
         return f"{base}#{index}"
 
-    def _new_run(self) -> NewRun:
+    def _new_run(self, seen: dict[str, NewJob]) -> NewRun:
+        """The run to write; the enqueue middleware sees each node's job now (kept in
+        ``seen`` by node name, for :func:`~conveyor.pipelines.runs.settle_stages`)."""
         if not self.nodes:
             raise ConfigurationError("this workflow has no nodes; add some with wf.add(job)")
         if self.started is not None:
             raise ConfigurationError(f"this workflow was started already (run {self.started.id})")
+        stages = []
+        for n in self.nodes.values():
+            template = n.template
+            if n.prepared is not None and self.app.middleware:
+                observed = n.job.observe(n.prepared)
+                seen[n.name] = observed
+                template = _template(observed)
+            stages.append(NewStage(name=n.name, template=template, parents=n.parents))
         graph = {WORKFLOW_GRAPH: True, "nodes": {n.name: n.job.name for n in self.nodes.values()}}
         return NewRun(
             pipeline=self.name,
             input_json="{}",
-            stages=tuple(
-                NewStage(name=n.name, template=n.template, parents=n.parents)
-                for n in self.nodes.values()
-            ),
+            stages=tuple(stages),
             graph_json=json.dumps(graph, separators=(",", ":")),
         )
 
     def start(self, *, connection: object | None = None) -> RunHandle:
         """Write the run and the jobs of the nodes without parents (one transaction, or
         inside ``connection``'s); returns the run's handle."""
-        run_id = self.app.store.start_run(self._new_run(), connection=connection)
+        seen: dict[str, NewJob] = {}
+        try:
+            run_id = self.app.store.start_run(self._new_run(seen), connection=connection)
+        except BaseException as exc:
+            not_enqueued(seen.values(), exc)
+            raise
         self.app._notify_local()
+        if seen:
+            settle_stages(seen, None if connection is not None else self.app.store.get_run(run_id))
         self.started = RunHandle(self.app, run_id, self.name)
         return self.started
 
     async def start_async(self, *, connection: object | None = None) -> RunHandle:
         """The async twin of :meth:`start`."""
-        run_id = await self.app.async_store.start_run(self._new_run(), connection=connection)
+        seen: dict[str, NewJob] = {}
+        try:
+            run_id = await self.app.async_store.start_run(
+                self._new_run(seen), connection=connection
+            )
+        except BaseException as exc:
+            not_enqueued(seen.values(), exc)
+            raise
         self.app._notify_local()
+        if seen:
+            detail = None if connection is not None else await self.app.async_store.get_run(run_id)
+            settle_stages(seen, detail)
         self.started = RunHandle(self.app, run_id, self.name)
         return self.started
+
+
+def _template(prepared: NewJob) -> JobTemplate:
+    """A node's job template: the prepared job's options, its arguments kept in meta."""
+    meta = json.loads(prepared.meta_json)
+    meta[NODE_ARGS] = json.loads(prepared.args_json)
+    return JobTemplate(
+        queue=prepared.queue,
+        name=prepared.name,
+        max_attempts=prepared.max_attempts,
+        priority=prepared.priority,
+        timeout=prepared.timeout,
+        tenant=prepared.tenant,
+        meta_json=json.dumps(meta, separators=(",", ":")),
+        limit_key=prepared.limit_key,
+        limit_max=prepared.limit_max,
+        rate_key=prepared.rate_key,
+        rate_max=prepared.rate_max,
+        rate_per=prepared.rate_per,
+    )

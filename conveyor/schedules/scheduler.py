@@ -164,15 +164,30 @@ class Scheduler:
         except ConveyorError as exc:
             log.warning("firing %d schedules together failed (%s); one by one", len(batches), exc)
             for name, fires in batches:
-                try:
-                    self._record(name, fires, self.store.fire_slots(name, fires), report)
-                except ConveyorError as one:
-                    report.errors[name] = str(one)
-                    log.error("schedule %s: %s", name, one)
+                self._fire_one(name, fires, report)
             return report
+        except BaseException as exc:
+            for _, fires in batches:
+                slot_writes.settle_fires(fires, None, exc)
+            raise
         for (name, fires), answer in zip(batches, written, strict=True):
+            slot_writes.settle_fires(fires, answer)
             self._record(name, fires, answer, report)
         return report
+
+    def _fire_one(self, name: str, fires: list[SlotFire], report: RoundReport) -> None:
+        """Write one schedule's fires on their own (after a failed write of the whole round)."""
+        try:
+            answer = self.store.fire_slots(name, fires)
+        except BaseException as one:
+            slot_writes.settle_fires(fires, None, one)
+            if not isinstance(one, ConveyorError):
+                raise
+            report.errors[name] = str(one)
+            log.error("schedule %s: %s", name, one)
+            return
+        slot_writes.settle_fires(fires, answer)
+        self._record(name, fires, answer, report)
 
     def sleep_hint(self, report: RoundReport) -> float:
         """Seconds until the next round: the next slot, at most a second away."""
@@ -222,14 +237,18 @@ class Scheduler:
     ) -> list[SlotFire]:
         """A fire per due slot: enqueued, missed, or skipped while an earlier run goes on
         (``busy``, for a schedule whose overlap policy is ``skip``)."""
-        fires = []
-        for slot, run in zip(slots, runs, strict=True):
-            if not run:
-                fires.append(SlotFire(slot, SlotStatus.MISSED))
-            elif busy:
-                fires.append(SlotFire(slot, SlotStatus.SKIPPED))
-            else:
-                fires.append(slot_writes.fire_for(self.app, definition, slot))
+        fires: list[SlotFire] = []
+        try:
+            for slot, run in zip(slots, runs, strict=True):
+                if not run:
+                    fires.append(SlotFire(slot, SlotStatus.MISSED))
+                elif busy:
+                    fires.append(SlotFire(slot, SlotStatus.SKIPPED))
+                else:
+                    fires.append(slot_writes.fire_for(self.app, definition, slot))
+        except BaseException as exc:
+            slot_writes.settle_fires(fires, None, exc)  # the slots prepared so far: never written
+            raise
         return fires
 
     def trigger(self, name: str, by: str | None = None) -> SlotWritten:

@@ -10,10 +10,12 @@ It sits in the core-app layer, below the services (see docs/architecture.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.middleware import enqueued, not_enqueued
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.store.contract.run_records import NewRun
 from conveyor.store.protocol import NewJob
@@ -111,7 +113,33 @@ def trigger(app: Conveyor, store: Store, name: str, *, by: str | None, at: float
             f"schedule {name!r} runs {_what(row.job_name)}, which this app does not declare; "
             "point --app at the app that does"
         )
-    return store.fire_slots(name, [fire_for(app, definition, at, manual=True, by=by)])[0]
+    fires = [fire_for(app, definition, at, manual=True, by=by)]
+    try:
+        written = store.fire_slots(name, fires)
+    except BaseException as exc:
+        settle_fires(fires, None, exc)
+        raise
+    settle_fires(fires, written)
+    return written[0]
+
+
+def settle_fires(
+    fires: Sequence[SlotFire],
+    written: Sequence[SlotWritten] | None,
+    error: BaseException | None = None,
+) -> None:
+    """Run the enqueue middleware's ``after_enqueue`` for the jobs of ``fires``: with the id
+    the store answered for a written slot; None for a slot another scheduler had written, or
+    with ``error`` when the write failed (``written`` None). A pipeline schedule's fire has
+    no prepared job: its stage jobs are the store's to write, unseen by middleware."""
+    for index, fire in enumerate(fires):
+        if fire.job is None:
+            continue
+        result = None if written is None else written[index]
+        if result is not None and result.written and result.job_id is not None:
+            enqueued(fire.job, result.job_id)
+        else:
+            not_enqueued([fire.job], error)
 
 
 def _what(job_name: str) -> str:

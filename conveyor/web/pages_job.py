@@ -95,7 +95,7 @@ def validated_args(app: Conveyor, name: str, text: str) -> str:
             f"{', '.join(options)} {what}, not an argument of the job; remove it from the args"
         )
     try:
-        return app.get(name).prepare(**args).args_json
+        return app.get(name).validate(**args).args_json
     except ConveyorError as exc:
         raise ValueError(str(exc)) from None
 

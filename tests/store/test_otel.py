@@ -131,6 +131,7 @@ def test_a_request_its_enqueue_and_every_attempt_form_one_trace(
         "messaging.operation.type": "send",
         "messaging.operation.name": "send",
         "conveyor.job.name": "flaky",
+        "messaging.message.id": str(handle.id),
     }
     check_attempt_spans(consumers, producer, handle.id)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conveyor.models import JobState
 
@@ -42,6 +42,10 @@ class NewJob:
     The job is written ``held`` and the store releases it when the key is free."""
     sequence_blocks: bool = True
     """Whether this job, once dead, keeps later jobs of its key waiting (``on_dead="block"``)."""
+    enqueueing: object | None = field(default=None, compare=False, repr=False)
+    """What the app's enqueue middleware saw of this job (a
+    :class:`conveyor.middleware.Enqueueing`), kept so their ``after_enqueue`` hooks can be
+    told its id once it is written; None without middleware. Never written to the store."""
 
 
 @dataclass(frozen=True, slots=True)
