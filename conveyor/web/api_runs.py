@@ -38,7 +38,6 @@ from conveyor.web.params import BadParameter
 from conveyor.web.runs_view import (
     MAX_OUTPUT_PAGE,
     OUTPUT_PAGE,
-    RUN_OUTPUTS,
     RunView,
     output_page,
     read_run,
@@ -158,8 +157,7 @@ class RunsApi:
     async def _view(self, request: Request, full: bool = False) -> RunView:
         wanted = run_id(request)
         # Bounded unless every output is asked for: a 10,000-item stage is not read whole.
-        view = await self._call(read_run, self.context.store, wanted,
-                                None if full else RUN_OUTPUTS)
+        view = await self._call(read_run, self.context.store, wanted, full)
         if view is None:
             raise ApiError(404, "run_not_found", f"no run {wanted} (it may have been pruned)")
         return view

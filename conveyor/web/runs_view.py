@@ -78,10 +78,10 @@ class RunView:
     now: float
 
 
-def read_run(store: Store, run_id: int, outputs: int | None = RUN_OUTPUTS) -> RunView | None:
-    """The run with its stages' current jobs, or None when it does not exist. ``outputs``:
-    item outputs read per fan-out stage (None: all of them, however many)."""
-    run = store.get_run(run_id, outputs=outputs)
+def read_run(store: Store, run_id: int, full: bool = False) -> RunView | None:
+    """The run with its stages' current jobs, or None when it does not exist. Reads the
+    outputs of at most :data:`RUN_OUTPUTS` items per fan-out stage unless ``full``."""
+    run = store.get_run(run_id, outputs=None if full else RUN_OUTPUTS)
     if run is None:
         return None
     stages = tuple(
