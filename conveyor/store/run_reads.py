@@ -90,10 +90,11 @@ def get_run(
     items: dict[int, list[ItemRow]] = {}
     jobs: dict[int, list[int]] = {}
     for stage_id, item, state, input_json, output_json, error, job_id in listed.rows:
-        items.setdefault(int(stage_id), []).append(
-            ItemRow(int(item), state, input_json, output_json, error)
-        )
         jobs.setdefault(int(stage_id), []).append(int(job_id))
+        if below is None or item < below:  # past the bound: its job id only, no row built
+            items.setdefault(int(stage_id), []).append(
+                ItemRow(int(item), state, input_json, output_json, error)
+            )
     return RunDetail(
         id=int(r[0]),
         pipeline=r[1],
