@@ -70,7 +70,7 @@ def stage_of(store: Store, job: Job) -> StageRef | None:
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (run_id, stage_run_id,
                                                                       item)):
         return None
-    run = store.get_run(run_id)
+    run = store.get_run(run_id, outputs=0)  # states, counts and job ids: no output
     if run is None:
         return None
     for stage in run.stages:

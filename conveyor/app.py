@@ -575,7 +575,7 @@ class Conveyor(Watching):
     def run(self, run_id: int) -> RunHandle:
         """A handle for an existing pipeline run (to wait for it, cancel or resume it);
         raises :class:`~conveyor.errors.RunNotFoundError` if there is no such run."""
-        found = self.store.get_run(run_id)
+        found = self.store.get_run(run_id, outputs=0)
         if found is None:
             from conveyor.errors import RunNotFoundError
 

@@ -117,7 +117,7 @@ def explain_run(source: Conveyor | Store, run_id: int) -> list[Reason]:
     """Why run ``run_id`` has not finished: what each unfinished stage waits for, and the
     reasons of the job that holds it back; never empty (``not_found`` for a missing run)."""
     store = _store(source)
-    run = store.get_run(run_id)
+    run = store.get_run(run_id, outputs=0)  # states, counts and job ids: no output
     if run is None:
         return [_no_run(run_id)]
     return _explain_run(store, run, partial(explain, store, in_run=False))
@@ -127,7 +127,7 @@ def explain_stage(source: Conveyor | Store, run_id: int, stage: str) -> list[Rea
     """Why stage ``stage`` of run ``run_id`` has not finished ("waiting for 3 of 10,000
     items of `embed`; 2 failed, policy skip"); never empty."""
     store = _store(source)
-    run = store.get_run(run_id)
+    run = store.get_run(run_id, outputs=0)  # states, counts and job ids: no output
     if run is None:
         return [_no_run(run_id)]
     found = _find_stage(run, stage)

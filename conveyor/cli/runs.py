@@ -35,6 +35,10 @@ STAGE_STYLES = {
 }
 
 
+SHOW_OUTPUTS = 100
+"""Item outputs ``runs show`` reads per fan-out stage unless ``--items`` says otherwise."""
+
+
 @click.group()
 def runs() -> None:
     """List, inspect, cancel and resume pipeline runs."""
@@ -83,11 +87,15 @@ def list_runs(target: Target, pipeline: str | None, states: tuple[str, ...], lim
 
 @runs.command("show")
 @click.argument("run_id", type=int)
+@click.option("--items", default=SHOW_OUTPUTS, show_default=True,
+              type=click.IntRange(0, None),
+              help="Read a fan-out stage's output only if it has at most this many items "
+                   "(a larger one is left out and the command says how to page it).")
 @json_option
 @target_options
-def show(target: Target, run_id: int, as_json: bool) -> None:
+def show(target: Target, run_id: int, items: int, as_json: bool) -> None:
     """Show one run: its input, result or error, and every stage with its items and output."""
-    run = load_run(target.store(), run_id)
+    run = load_run(target.store(), run_id, outputs=items)
     if as_json:
         render.print_json(run_dict(run))
         return
@@ -106,9 +114,16 @@ def show(target: Target, run_id: int, as_json: bool) -> None:
             f"[{STAGE_STYLES[stage.state]}]{stage.state}[/]",
             _items(stage),
             durations.duration(_took(stage)),
-            render.escape(render.first_line(stage.error or stage.output_json, 50)),
+            render.escape(render.first_line(stage.error or stage.output_json, 50)
+                          or _left_out(stage)),
         )
     render.print_table(out)
+    for stage in run.stages:
+        if stage.output_left_out:
+            click.echo(f"stage {stage.stage}: {stage.items_total - stage.items_failed:,} item "
+                       f"outputs, not read (over --items {items}): show them with --items "
+                       f"{stage.items_total}, or page them with GET /api/runs/{run.id}/stages/"
+                       f"{stage.stage}/output?offset=0&limit=100")
 
 
 @runs.command("cancel")
@@ -171,9 +186,10 @@ def read_input(path: str) -> Any:
         ) from exc
 
 
-def load_run(store: Store, run_id: int) -> RunDetail:
-    """The run, or :class:`RunNotFoundError` (exit 2 with its message)."""
-    run = store.get_run(run_id)
+def load_run(store: Store, run_id: int, outputs: int | None = 0) -> RunDetail:
+    """The run, or :class:`RunNotFoundError` (exit 2 with its message). ``outputs``: item
+    outputs read per fan-out stage (0, the default: none, for commands that need states)."""
+    run = store.get_run(run_id, outputs=outputs)
     if run is None:
         raise RunNotFoundError(f"run {run_id} does not exist (it may have been pruned)")
     return run
@@ -200,6 +216,10 @@ def run_dict(run: RunDetail) -> dict[str, Any]:
 
 def _styled(state: RunState) -> str:
     return f"[{RUN_STYLES[state]}]{state}[/]"
+
+
+def _left_out(stage: StageRunInfo) -> str:
+    return "(output not read: see below)" if stage.output_left_out else ""
 
 
 def _items(stage: StageRunInfo) -> str:

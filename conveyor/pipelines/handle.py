@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 _FIRST_POLL = 0.01
 _MAX_POLL = 0.25
 
+STATUS_OUTPUTS = 1000
+"""Item outputs of a fan-out stage :meth:`RunHandle.status` reads unless told otherwise: a
+stage with more reports ``output_left_out`` instead of reading 10,000 outputs (decision 109)."""
+
 
 @dataclass(frozen=True)
 class StageStatus:
@@ -48,11 +52,15 @@ class StageStatus:
     attempts: int | None
     """Attempts of a plain stage's job so far (None for a fan-out stage, or once pruned)."""
     output: Any
-    """The stage's output (JSON as stored) once it succeeded, else None."""
+    """The stage's output (JSON as stored) once it succeeded, else None; None too when
+    :attr:`output_left_out`."""
     error: str | None
     started_at: float | None
     finished_at: float | None
     job_ids: tuple[int, ...]
+    output_left_out: bool = False
+    """A succeeded fan-out stage with more items than ``status(outputs=...)`` reads: page its
+    output with ``app.store.stage_output_page(run_id, stage, offset, limit)``."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,14 @@ class RunHandle:
     id: int
     pipeline: str
 
-    def refresh(self) -> RunDetail:
-        """The run as the store holds it now; :class:`RunNotFoundError` if it is gone."""
-        return _found(self.id, self.app.store.get_run(self.id))
+    def refresh(self, *, outputs: int | None = None) -> RunDetail:
+        """The run as the store holds it now; :class:`RunNotFoundError` if it is gone.
+        ``outputs``: item outputs read per fan-out stage (None: all; see ``get_run``)."""
+        return _found(self.id, self.app.store.get_run(self.id, outputs=outputs))
 
-    async def refresh_async(self) -> RunDetail:
+    async def refresh_async(self, *, outputs: int | None = None) -> RunDetail:
         """The async twin of :meth:`refresh`."""
-        return _found(self.id, await self.app.async_store.get_run(self.id))
+        return _found(self.id, await self.app.async_store.get_run(self.id, outputs=outputs))
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to finish and return its result: the last stage's output, as
@@ -107,7 +116,8 @@ class RunHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = _FIRST_POLL
         while True:
-            run = self.refresh()
+            # The result is on the run's row: each poll reads no item output.
+            run = self.refresh(outputs=0)
             if run.state is not RunState.RUNNING:
                 return self._outcome(run)
             if deadline is not None and time.monotonic() >= deadline:
@@ -121,7 +131,7 @@ class RunHandle:
         deadline = None if timeout is None else loop.time() + timeout
         pause = _FIRST_POLL
         while True:
-            run = await self.refresh_async()
+            run = await self.refresh_async(outputs=0)
             if run.state is not RunState.RUNNING:
                 return self._outcome(run)
             if deadline is not None and loop.time() >= deadline:
@@ -129,14 +139,16 @@ class RunHandle:
             await asyncio.sleep(pause if deadline is None else min(pause, deadline - loop.time()))
             pause = min(_MAX_POLL, pause * 1.5)
 
-    def status(self) -> RunStatus:
-        """The run and every stage: state, items, attempts, output, error, timing."""
-        run = self.refresh()
+    def status(self, *, outputs: int | None = STATUS_OUTPUTS) -> RunStatus:
+        """The run and every stage: state, items, attempts, output, error, timing. A fan-out
+        stage's output is read only if it has at most ``outputs`` items (None: however many);
+        otherwise its status says ``output_left_out`` and the store pages it."""
+        run = self.refresh(outputs=outputs)
         return run_status(run, [self._attempts(s) for s in run.stages])
 
-    async def status_async(self) -> RunStatus:
+    async def status_async(self, *, outputs: int | None = STATUS_OUTPUTS) -> RunStatus:
         """The async twin of :meth:`status`."""
-        run = await self.refresh_async()
+        run = await self.refresh_async(outputs=outputs)
         attempts = []
         for stage in run.stages:
             job = None
@@ -257,6 +269,7 @@ def run_status(run: RunDetail, attempts: list[int | None]) -> RunStatus:
                 started_at=s.started_at,
                 finished_at=s.finished_at,
                 job_ids=s.job_ids,
+                output_left_out=s.output_left_out,
             )
             for s, n in zip(run.stages, attempts, strict=True)
         ),

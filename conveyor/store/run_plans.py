@@ -182,7 +182,7 @@ def _items(
     d: RunDialect, stage_ids: list[int], now: float | None
 ) -> Plan[dict[int, list[ItemRow]]]:
     """The items of these stages, in item order, by stage id."""
-    found = yield d.stmt("run_items_of", {"ids": json.dumps(stage_ids)}, now)
+    found = yield d.stmt("run_items_of", {"ids": json.dumps(stage_ids), "below": None}, now)
     out: dict[int, list[ItemRow]] = {}
     for stage_id, item, state, input_json, output_json, error, _job in found.rows:
         out.setdefault(int(stage_id), []).append(

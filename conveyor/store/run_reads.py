@@ -67,22 +67,34 @@ def stage_input(
     )
 
 
-def get_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunDetail | None]:
-    """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
+def get_run(
+    d: RunDialect, run_id: int, now: float | None, outputs: int | None = None
+) -> Plan[RunDetail | None]:
+    """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`: the run row, its stage
+    rows, then every item's state and job id in one statement; with ``outputs`` set, that
+    statement returns the input, output and error of items ``0 .. outputs - 1`` only (and
+    ``max(outputs, 1)``, so a plain stage's one item always), so a fan-out stage of 10,000
+    items costs its job ids, not its outputs."""
+    if outputs is not None and outputs < 0:
+        raise ValueError(f"outputs must be 0 or more (or None for all), got {outputs}")
     found = yield d.stmt("run_get", {"run_id": run_id}, now)
     if not found.rows:
         return None
     r = found.rows[0]
     loaded = yield d.stmt("run_load_stages", {"run_ids": json.dumps([run_id])}, now)
     stages = [(stage_from_row(row), row) for row in loaded.rows]
-    listed = yield d.stmt("run_items_of", {"ids": json.dumps([s.id for s, _ in stages])}, now)
+    below = None if outputs is None else max(outputs, 1)
+    listed = yield d.stmt(
+        "run_items_of", {"ids": json.dumps([s.id for s, _ in stages]), "below": below}, now
+    )
     items: dict[int, list[ItemRow]] = {}
     jobs: dict[int, list[int]] = {}
     for stage_id, item, state, input_json, output_json, error, job_id in listed.rows:
-        items.setdefault(int(stage_id), []).append(
-            ItemRow(int(item), state, input_json, output_json, error)
-        )
         jobs.setdefault(int(stage_id), []).append(int(job_id))
+        if below is None or item < below:  # past the bound: its job id only, no row built
+            items.setdefault(int(stage_id), []).append(
+                ItemRow(int(item), state, input_json, output_json, error)
+            )
     return RunDetail(
         id=int(r[0]),
         pipeline=r[1],
@@ -99,13 +111,21 @@ def get_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunDetail | N
         resumes=int(r[12]),
         tenant=r[13],
         stages=tuple(
-            _info(s, row, items.get(s.id, []), jobs.get(s.id, [])) for s, row in stages
+            _info(s, row, items.get(s.id, []), jobs.get(s.id, []), outputs)
+            for s, row in stages
         ),
     )
 
 
-def _info(s: StageRow, row: tuple[Any, ...], items: list[ItemRow], jobs: list[int]) -> StageRunInfo:
-    output = stage_output(s, items).output_json if str(s.state) == "succeeded" else None
+def _info(
+    s: StageRow, row: tuple[Any, ...], items: list[ItemRow], jobs: list[int],
+    outputs: int | None,
+) -> StageRunInfo:
+    succeeded = str(s.state) == "succeeded"
+    # Items past the bound came back without their outputs: a fan-out stage that has them
+    # gets no assembled output (a partial list would pass for the whole one).
+    left_out = succeeded and s.fan_out and outputs is not None and s.total > outputs
+    output = stage_output(s, items).output_json if succeeded and not left_out else None
     return StageRunInfo(
         id=s.id,
         stage=s.stage,
@@ -124,6 +144,7 @@ def _info(s: StageRow, row: tuple[Any, ...], items: list[ItemRow], jobs: list[in
         finished_at=_float(row[15]),
         error=s.error,
         override_json=s.override,
+        output_left_out=left_out,
     )
 
 

@@ -49,9 +49,9 @@ class ThreadedRunVerbs:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
         return await self._run(lambda: self._store.stage_input(stage_run_id, item))
 
-    async def get_run(self, run_id: int) -> RunDetail | None:
+    async def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
-        return await self._run(lambda: self._store.get_run(run_id))
+        return await self._run(lambda: self._store.get_run(run_id, outputs=outputs))
 
     async def list_runs(self, flt: RunFilter) -> list[RunSummary]:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.list_runs`."""

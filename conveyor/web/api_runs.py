@@ -154,9 +154,10 @@ class RunsApi:
         except StoreUnavailableError as exc:
             raise ApiError(503, "store_unavailable", str(exc)) from exc
 
-    async def _view(self, request: Request) -> RunView:
+    async def _view(self, request: Request, full: bool = False) -> RunView:
         wanted = run_id(request)
-        view = await self._call(read_run, self.context.store, wanted)
+        # Bounded unless every output is asked for: a 10,000-item stage is not read whole.
+        view = await self._call(read_run, self.context.store, wanted, full)
         if view is None:
             raise ApiError(404, "run_not_found", f"no run {wanted} (it may have been pruned)")
         return view
@@ -172,7 +173,8 @@ class RunsApi:
 
     async def run(self, request: Request) -> Response:
         """One run with every stage: state, items, attempts, timing, output, error. Outputs
-        over OUTPUT_SHOWN bytes are summarized unless ``?include=output``."""
+        over OUTPUT_SHOWN bytes, and fan-out outputs of more than RUN_OUTPUTS items (not even
+        read), are summarized with where to page them unless ``?include=output``."""
         await self.context.principal(request)
         values = query_values(request.query_params.multi_items(), ("include",))
         include = [p.strip() for text in values.get("include", []) for p in text.split(",")]
@@ -180,7 +182,13 @@ class RunsApi:
         if unknown:
             raise BadParameter("include", f"include {unknown[0][:40]!r} is not known; the one "
                                "value is output (every output and the result in full)")
-        return ApiJson(run_detail(await self._view(request), full="output" in include))
+        full = "output" in include
+        view = await self._view(request, full)
+
+        def output_url(stage: str) -> str:
+            return str(request.url_for("api_run_output", run_id=str(view.run.id), stage=stage))
+
+        return ApiJson(run_detail(view, full, output_url))
 
     async def output(self, request: Request) -> Response:
         """A page of one stage's output values (``offset``, ``limit``), for outputs too large
@@ -235,7 +243,7 @@ class RunsApi:
         if not done:
             raise ApiError(409, "invalid_transition", f"run {view.run.id} is {view.run.state}: "
                            "only a running run can be cancelled", state=view.run.state.value)
-        after = await self._call(store.get_run, view.run.id)
+        after = await self._call(lambda: store.get_run(view.run.id, outputs=0))
         state = after.state.value if after is not None else None
         return ApiJson({"id": view.run.id, "action": "cancel", "changed": True, "state": state})
 

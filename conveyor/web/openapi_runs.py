@@ -25,7 +25,7 @@ from conveyor.web.openapi_parts import (
     query,
     ref,
 )
-from conveyor.web.runs_view import MAX_OUTPUT_PAGE, OUTPUT_PAGE, OUTPUT_SHOWN
+from conveyor.web.runs_view import MAX_OUTPUT_PAGE, OUTPUT_PAGE, OUTPUT_SHOWN, RUN_OUTPUTS
 
 RUN_STATE = {"type": "string", "enum": [s.value for s in RunState]}
 RUN_STATE_PATTERN = (
@@ -69,13 +69,18 @@ _STAGE = {
     "duration": nullable("number", description="Seconds from active to finished"),
     "output": {"description": (
         f"Its output once it succeeded (a fan-out: the items' list); null when over "
-        f"{OUTPUT_SHOWN} bytes (output_truncated) unless ?include=output: page it with "
-        "GET /api/runs/{run_id}/stages/{stage}/output")},
-    "output_bytes": nullable("integer", description="Size of its output's JSON, once stored"),
+        f"{OUTPUT_SHOWN} bytes or, for a fan-out, over {RUN_OUTPUTS} items (output_truncated) "
+        "unless ?include=output: page it with output_url")},
+    "output_bytes": nullable("integer", description=(
+        f"Size of its output's JSON, once stored; null for a fan-out of over {RUN_OUTPUTS} "
+        "items, whose outputs are not read with the run")),
     "output_items": nullable("integer", description=(
         "Values in its output: a fan-out's item outputs (failed items left out), 1 for a "
         "plain stage; null until it succeeded")),
-    "output_truncated": {"type": "boolean", "description": "The output was left out: too large"},
+    "output_truncated": {"type": "boolean", "description": (
+        "The output was left out: too large, or too many items")},
+    "output_url": nullable("string", description=(
+        "When output_truncated: GET /api/runs/{run_id}/stages/{stage}/output, which pages it")),
     "error": nullable("string"),
     "override": {"description": "A resume's replacement input, or null"},
 }
@@ -206,8 +211,10 @@ RUN_PATHS: JsonDict = {
     "/api/runs/{run_id}": {"get": {
         "summary": "Read a run: every stage's state, items, attempts, timing, output, error",
         "description": f"Outputs and the result over {OUTPUT_SHOWN} bytes are left out "
-                       "(with their size and item count) unless include=output; page a large "
-                       "output with GET /api/runs/{run_id}/stages/{stage}/output.",
+                       "(with their size and item count) unless include=output, and so is the "
+                       f"output of a fan-out stage of more than {RUN_OUTPUTS} items (not read "
+                       "at all: its item count stays, its size is null); page a left-out "
+                       "output with its output_url, GET /api/runs/{run_id}/stages/{stage}/output.",
         "parameters": [
             _RUN_ID,
             query("include", {"type": "string", "enum": ["output"]},

@@ -26,7 +26,8 @@ from conveyor.models import RunState, StageState
 from conveyor.pipelines.graph import is_workflow
 from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.resume import UNSET
-from conveyor.store.contract.run_records import RunFilter
+from conveyor.store.contract.run_records import RunFilter, StageRunInfo
+from conveyor.store.protocol import Store
 from conveyor.web.auth import Principal
 from conveyor.web.forms import read_form
 from conveyor.web.pages_common import PAGE_SIZE, back, call, pretty_json, render, text_field
@@ -39,6 +40,8 @@ from conveyor.why import explain
 REFRESH_SECONDS = 2
 OUTPUT_PREVIEW = 120
 """Characters of a stage's output shown in the table; the rest behind "show all"."""
+PAGE_OUTPUTS = 20
+"""Item outputs the page shows of a fan-out stage too large to read with its run."""
 OUTPUT_SHOWN = 64 * 1024
 """Characters of an output the page shows at most (the API pages through all of it:
 ``GET /api/runs/{id}/stages/{stage}/output``)."""
@@ -79,7 +82,7 @@ def read_run_page(app: Conveyor, run_id: int) -> dict[str, Any]:
         "run": run,
         "now": view.now,
         "graph": layout(run.stages, [s.attempts for s in view.stages]),
-        "outputs": {s.info.stage: _output(s.info.output_json) for s in view.stages},
+        "outputs": {s.info.stage: _stage_output(app.store, run.id, s.info) for s in view.stages},
         "input_text": pretty_json(json.loads(run.input_json)),
         "result_text": None if run.result_json is None else _output(run.result_json)[1],
         "reasons": reasons,
@@ -92,6 +95,21 @@ def read_run_page(app: Conveyor, run_id: int) -> dict[str, Any]:
         "resume_input": "",
         "resume_error": None,
     }
+
+
+def _stage_output(store: Store, run_id: int, info: StageRunInfo) -> tuple[str, str]:
+    """A stage's output as :func:`_output` shows it; for a fan-out stage whose output the run
+    was read without (too many items), its first :data:`PAGE_OUTPUTS` item outputs, paged by
+    the store, and how many there are (the page links to the rest)."""
+    if not info.output_left_out:
+        return _output(info.output_json)
+    page = store.stage_output_page(run_id, info.stage, 0, PAGE_OUTPUTS)
+    if page is None:  # the stage went away between the two reads (a prune)
+        return "", ""
+    shown = len(page.outputs_json)
+    preview, full = _output("[" + ",".join(page.outputs_json) + "]")
+    said = f"first {shown:,} of {page.total:,} item outputs"
+    return f"{said}: {preview}", f"{full}\n… {said}; the link below pages through all of them"
 
 
 def _output(text: str | None) -> tuple[str, str]:

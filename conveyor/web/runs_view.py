@@ -8,12 +8,15 @@ says how many there are, and a 10,000-item stage must not make every read of its
 For the same reason an output (or the run's result) longer than :data:`OUTPUT_SHOWN` bytes is
 left out of a run's detail unless asked for (``full``): its size and item count say what it
 is, and :func:`output_page` serves its item outputs a page at a time, as the store pages
-them in SQL (``stage_output_page``).
+them in SQL (``stage_output_page``). And the run itself is read with the outputs of at most
+:data:`RUN_OUTPUTS` items per fan-out stage (decision 109): a stage with more is left out
+before it is read, not after, with its item count and where to page it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,10 @@ JOB_IDS_SHOWN = 100
 OUTPUT_SHOWN = 64 * 1024
 """Bytes of JSON a stage's output (or the run's result) may have and still be inlined in the
 run's detail; a larger one is summarized (``output_bytes``, ``output_items``) and paged."""
+
+RUN_OUTPUTS = 100
+"""Item outputs of a fan-out stage read with its run (``get_run(outputs=...)``): a stage with
+more items is summarized without reading them (a 10,000-item stage costs its counts)."""
 
 OUTPUT_PAGE = 100
 """Item outputs per page of a stage's output, unless asked otherwise."""
@@ -71,9 +78,10 @@ class RunView:
     now: float
 
 
-def read_run(store: Store, run_id: int) -> RunView | None:
-    """The run with its stages' current jobs, or None when it does not exist."""
-    run = store.get_run(run_id)
+def read_run(store: Store, run_id: int, full: bool = False) -> RunView | None:
+    """The run with its stages' current jobs, or None when it does not exist. Reads the
+    outputs of at most :data:`RUN_OUTPUTS` items per fan-out stage unless ``full``."""
+    run = store.get_run(run_id, outputs=None if full else RUN_OUTPUTS)
     if run is None:
         return None
     stages = tuple(
@@ -124,16 +132,20 @@ def _bounded(text: str | None, full: bool) -> tuple[Any, int | None, bool]:
 def output_items(info: StageRunInfo) -> int | None:
     """How many values a stage's output holds: a fan-out stage's item outputs (failed items
     are left out), 1 for a plain stage; None until the stage succeeded."""
-    if info.output_json is None:
+    if info.output_json is None and not info.output_left_out:
         return None
     return info.items_total - info.items_failed if info.fan_out else 1
 
 
-def stage_detail(view: StageView, full: bool = False) -> JsonDict:
+def stage_detail(
+    view: StageView, full: bool = False, output_url: Callable[[str], str] | None = None
+) -> JsonDict:
     """One stage: state, graph, items, attempts, timing, output (bounded unless ``full``),
-    error."""
+    error. ``output_url(stage)`` says where a left-out output is paged."""
     s = view.info
     output, size, left_out = _bounded(s.output_json, full)
+    # Left out by the store (too many items to read with the run): its size is unknown.
+    left_out = left_out or s.output_left_out
     return {
         "name": s.stage,
         "state": s.state.value,
@@ -157,14 +169,19 @@ def stage_detail(view: StageView, full: bool = False) -> JsonDict:
         "output_bytes": size,
         "output_items": output_items(s),
         "output_truncated": left_out,
+        "output_url": output_url(s.stage) if left_out and output_url is not None else None,
         "error": s.error,
         "override": decoded(s.override_json),
     }
 
 
-def run_detail(view: RunView, full: bool = False) -> JsonDict:
+def run_detail(
+    view: RunView, full: bool = False, output_url: Callable[[str], str] | None = None
+) -> JsonDict:
     """A run: input, result or error, timing, watch settings and every stage; outputs and the
-    result over :data:`OUTPUT_SHOWN` bytes are left out (summarized) unless ``full``."""
+    result over :data:`OUTPUT_SHOWN` bytes, and fan-out outputs of more than
+    :data:`RUN_OUTPUTS` items, are left out (summarized, with ``output_url(stage)`` where to
+    page them) unless ``full`` (and the view was read with every output)."""
     run = view.run
     result, result_size, result_left_out = _bounded(run.result_json, full)
     return {
@@ -183,7 +200,7 @@ def run_detail(view: RunView, full: bool = False) -> JsonDict:
         "stall_after": run.stall_after,
         "last_progress_at": run.last_progress_at,
         "resumes": run.resumes,
-        "stages": [stage_detail(s, full) for s in view.stages],
+        "stages": [stage_detail(s, full, output_url) for s in view.stages],
     }
 
 

@@ -11,7 +11,7 @@ import signal
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pydantic
@@ -84,6 +84,11 @@ def test_fetch_embed_index_runs_end_to_end(pipes: Pipes) -> None:
     assert (embed.items_total, embed.items_left, embed.items_failed) == (3, 0, 0)
     assert [v["index"] for v in embed.output] == [1, 2, 3]  # item order
     assert status.stage("fetch").attempts == 1
+    # Over the bound of item outputs read (decision 109): left out, the rest the same.
+    bounded = run.status(outputs=2)
+    assert bounded.stage("embed").output is None and bounded.stage("embed").output_left_out
+    assert not embed.output_left_out and bounded.result == status.result
+    assert replace(bounded.stage("embed"), output=embed.output, output_left_out=False) == embed
     assert pipes.counts() == Counter({"ingest.fetch": 1, "ingest.embed": 3, "ingest.index": 1})
 
 

@@ -253,3 +253,47 @@ def test_stage_output_page_of_ten_thousand_items_reads_one_page(store: Store) ->
             await astore.release()
 
     assert asyncio.run(twin()) == ("10", "12", "14")
+
+
+def test_get_run_reads_item_outputs_up_to_a_bound(store: Store) -> None:
+    """``get_run(outputs=N)`` reads the outputs of a fan-out stage's first N items only: a
+    stage with more leaves its output out (paged by stage_output_page), with its counts and
+    every job id still read; a stage with N or fewer, and every plain stage, are whole."""
+    run_id = start(store, *fan(ItemPolicy.SKIP))
+    run_one(store, "a", {"n": 5})
+    expand(store, list(range(5)))
+    running = store.get_run(run_id, outputs=2)
+    assert running is not None
+    e = running.stages[1]
+    assert (e.output_json, e.output_left_out) == (None, False)  # not succeeded: nothing to leave
+    while claimed := claim_stage(store, "e"):
+        store.complete_jobs([done(j, json.loads(j.args_json)["item"] * 2) for j in claimed])
+    whole = detail(store, run_id)
+    for bound in (0, 2, 4):
+        got = store.get_run(run_id, outputs=bound)
+        assert got is not None
+        a, e, f = got.stages
+        assert e.output_json is None and e.output_left_out, bound
+        assert (e.items_total, e.items_left, e.items_failed) == (5, 0, 0)
+        assert e.job_ids == whole.stages[1].job_ids and len(e.job_ids) == 6  # expander + 5
+        assert (a.output_json, a.output_left_out) == ('{"n": 5}', False)  # plain: whole
+        assert f.state is StageState.ACTIVE and f.job_ids == whole.stages[2].job_ids
+    for bound in (5, 6, None):
+        got = store.get_run(run_id, outputs=bound)
+        assert got == whole, bound
+        assert json.loads(got.stages[1].output_json or "") == [0, 2, 4, 6, 8]
+    assert store.get_run(run_id + 1000, outputs=2) is None
+    with pytest.raises(ValueError, match="outputs"):
+        store.get_run(run_id, outputs=-1)
+
+    async def twin() -> tuple[bool, bool]:
+        astore = open_async_store(store)
+        try:
+            bounded = await astore.get_run(run_id, outputs=3)
+            full = await astore.get_run(run_id)
+            assert bounded is not None and full is not None
+            return bounded.stages[1].output_left_out, full == whole
+        finally:
+            await astore.release()
+
+    assert asyncio.run(twin()) == (True, True)

@@ -365,3 +365,29 @@ def test_large_outputs_are_summarized_and_paged(
     # The page is read by the store now: a name PostgreSQL cannot take is still a 404.
     assert_error(runs.reader.get(f"/api/runs/{run_id}/stages/lo%00ad/output"), 404,
                  "stage_not_found")
+
+
+def test_a_fan_out_of_more_items_than_a_run_reads_is_left_out_with_where_to_page_it(
+    runs: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fan-out stage of more than RUN_OUTPUTS items is read without its outputs (decision
+    109): left out, with its item count, no size, and output_url, the paged route; in full
+    with ?include=output. Smaller stages and plain stages are inlined as before."""
+    run_id = start(runs)
+    finish_runs(runs.app)
+    small = runs.reader.get(f"/api/runs/{run_id}").json()
+    assert [s["output_url"] for s in small["stages"]] == [None, None, None]
+    monkeypatch.setattr(runs_view, "RUN_OUTPUTS", 2)  # the etl fan-out has 3 items
+    run = runs.reader.get(f"/api/runs/{run_id}").json()
+    extract, transform, load = run["stages"]
+    assert (transform["output"], transform["output_bytes"]) == (None, None)
+    assert transform["output_truncated"] is True and transform["output_items"] == 3
+    assert transform["output_url"].endswith(f"/api/runs/{run_id}/stages/transform/output")
+    assert transform["items_total"] == 3 and len(transform["job_ids"]) == 4
+    assert {k: v for k, v in transform.items() if not k.startswith("output")} == {
+        k: v for k, v in small["stages"][1].items() if not k.startswith("output")}
+    assert (extract, load, run["result"]) == (small["stages"][0], small["stages"][2], 3)
+    paged = runs.reader.get(transform["output_url"]).json()
+    assert paged["outputs"] == small["stages"][1]["output"] and paged["total"] == 3
+    full = runs.reader.get(f"/api/runs/{run_id}", params={"include": "output"}).json()
+    assert full["stages"][1] == small["stages"][1]

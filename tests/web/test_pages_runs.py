@@ -15,6 +15,7 @@ import pytest
 
 from conveyor.models import RunState
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionKind
+from conveyor.web import pages_runs, runs_view
 
 from .conftest import Served, database_url
 from .run_app import BAD_FEED, GOOD_FEED, finish_runs, make_run_app, run_state
@@ -70,6 +71,28 @@ def test_the_run_page_draws_the_graph_and_the_stages(runs: Served) -> None:
     job_id = runs.app.store.get_run(run_id).stages[0].job_ids[0]  # type: ignore[union-attr]
     job_page = client.get(f"/jobs/{job_id}")
     assert f'/runs/{run_id}#stage-extract' in job_page.text
+
+
+def test_a_fan_out_too_large_to_read_shows_its_first_items_and_links_to_the_rest(
+    runs: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fan-out stage of more than RUN_OUTPUTS items is read without its outputs (decision
+    109): the page shows its first PAGE_OUTPUTS item outputs, how many there are, and links
+    to the paged JSON of all of them."""
+    run_id = start(runs)
+    finish_runs(runs.app)
+    monkeypatch.setattr(runs_view, "RUN_OUTPUTS", 2)  # the etl fan-out has 3 items
+    monkeypatch.setattr(pages_runs, "PAGE_OUTPUTS", 2)
+    client = runs.browser()
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200, page.text
+    text = html.unescape(page.text)
+    assert "first 2 of 3 item outputs" in text
+    assert '"sku": "apple"' in text and '"sku": "pear"' in text and '"sku": "plum"' not in text
+    link = re.search(r'href="([^"]*/api/runs/\d+/stages/transform/output)"', page.text)
+    assert link is not None and "all 3 item outputs, paged" in text
+    paged = runs.reader.get(link.group(1))
+    assert [o["sku"] for o in paged.json()["outputs"]] == ["apple", "pear", "plum"]
 
 
 def test_markup_in_outputs_and_errors_is_text(runs: Served) -> None:

@@ -142,13 +142,18 @@ class StageRunInfo:
     template: JobTemplate
     job_ids: tuple[int, ...]
     """The stage's current jobs in item order (the expander first for a fan-out stage);
-    jobs may have been pruned since."""
+    jobs may have been pruned since. Always every one, however ``outputs`` bounds the read."""
     output_json: str | None
-    """The stage's output once it succeeded (as its children get it), else None."""
+    """The stage's output once it succeeded (as its children get it), else None; None too
+    when :attr:`output_left_out`."""
     started_at: float | None
     finished_at: float | None
     error: str | None
     override_json: str | None
+    output_left_out: bool = False
+    """The stage succeeded, but it is a fan-out stage with more items than ``get_run`` was
+    asked to read outputs of (``outputs=``): page its output with
+    :meth:`RunVerbs.stage_output_page`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,8 +93,15 @@ class RunVerbs(Protocol):
         """
         ...
 
-    def get_run(self, run_id: int) -> RunDetail | None:
+    def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """A run with its stages, or None when it does not exist (or was pruned).
+
+        ``outputs`` bounds what is read of a fan-out stage's items: None reads every item's
+        output (a 10,000-item stage: all 10,000); N reads the outputs of its first N items
+        only, and a succeeded fan-out stage with more than N items then has no
+        ``output_json`` but ``output_left_out`` (page it with :meth:`stage_output_page`).
+        Plain stages, states, counts and job ids are read whole either way. Raises
+        ``ValueError`` for a negative ``outputs``.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat.
         """
@@ -184,7 +191,7 @@ class AsyncRunVerbs(Protocol):
         """See :meth:`RunVerbs.stage_input`."""
         ...
 
-    async def get_run(self, run_id: int) -> RunDetail | None:
+    async def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """See :meth:`RunVerbs.get_run`."""
         ...
 

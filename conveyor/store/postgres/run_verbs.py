@@ -264,9 +264,10 @@ class PostgresRunVerbs:
         plan = run_reads.stage_input(dialect(self.plans), stage_run_id, item, None)
         return self.run(plan, "reading a stage's input")
 
-    def get_run(self, run_id: int) -> RunDetail | None:
+    def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
-        return self.run(run_reads.get_run(dialect(self.plans), run_id, None), "reading a run")
+        plan = run_reads.get_run(dialect(self.plans), run_id, None, outputs)
+        return self.run(plan, "reading a run")
 
     def stage_output_page(
         self, run_id: int, stage: str, offset: int, limit: int
@@ -373,9 +374,9 @@ class AsyncPostgresRunVerbs:
         plan = run_reads.stage_input(dialect(self.plans), stage_run_id, item, None)
         return await self.run(plan, "reading a stage's input")
 
-    async def get_run(self, run_id: int) -> RunDetail | None:
+    async def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
-        plan = run_reads.get_run(dialect(self.plans), run_id, None)
+        plan = run_reads.get_run(dialect(self.plans), run_id, None, outputs)
         return await self.run(plan, "reading a run")
 
     async def stage_output_page(

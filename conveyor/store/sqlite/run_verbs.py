@@ -232,9 +232,9 @@ class SQLiteRunVerbs:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
         return self._read(lambda at: run_reads.stage_input(DIALECT, stage_run_id, item, at))
 
-    def get_run(self, run_id: int) -> RunDetail | None:
+    def get_run(self, run_id: int, *, outputs: int | None = None) -> RunDetail | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.get_run`."""
-        return self._read(lambda at: run_reads.get_run(DIALECT, run_id, at))
+        return self._read(lambda at: run_reads.get_run(DIALECT, run_id, at, outputs))
 
     def stage_output_page(
         self, run_id: int, stage: str, offset: int, limit: int
