@@ -33,6 +33,7 @@ __all__ = [
     "DeadLetterGrowth",
     "Expirations",
     "FailureRate",
+    "LongTransactions",
     "NoWorker",
     "QueueAge",
     "StalledJobs",
@@ -604,6 +605,60 @@ class BlockedSequences:
         return found
 
 
+@dataclass(frozen=True)
+class LongTransactions:
+    """Fires for a transaction another session has kept open in the store's database for more
+    than ``older_than`` (PostgreSQL; never on SQLite). While it stays open, vacuum cannot
+    remove the row versions that claims and completions leave behind, so every claim steps
+    over more of them: ``benchmarks/deep_postgres.py --cases unheld,held`` measured a fifth
+    of the throughput. The subject is the session's pid; the incident resolves when the
+    transaction ends."""
+
+    older_than: Duration = "10m"
+    """How long a transaction may stay open before it fires."""
+    shown: int = 5
+    """At most this many transactions fire per round (the oldest)."""
+
+    name: ClassVar[str] = "long_transaction"
+
+    def __post_init__(self) -> None:
+        _positive(self.older_than, "LongTransactions", "older_than")
+        if isinstance(self.shown, bool) or not isinstance(self.shown, int) or self.shown < 1:
+            raise ConfigurationError(
+                f"LongTransactions: shown must be a whole number, 1 or more, got {self.shown!r}"
+            )
+
+    def evaluate(self, store: Store, now: float) -> list[Firing]:
+        """Transactions open longer than ``older_than``; the subject is ``pid N``."""
+        limit = to_seconds(self.older_than, what="LongTransactions older_than")
+        found = []
+        for tx in store.open_transactions(limit, self.shown):
+            who = ", ".join(
+                part for part in (
+                    f"user {tx.user}" if tx.user else "",
+                    f"application {tx.application!r}" if tx.application else "",
+                    tx.state or "",
+                ) if part
+            )
+            found.append(
+                Firing(
+                    rule=self.name,
+                    subject=f"pid {tx.pid}",
+                    summary=(
+                        f"a transaction has been open for {age(tx.age)} (pid {tx.pid}"
+                        f"{', ' + who if who else ''}): vacuum cannot remove finished or "
+                        "claimed rows while it stays open, so claims slow down as they pile "
+                        f"up; end it (`SELECT pg_terminate_backend({tx.pid})`) or set "
+                        "idle_in_transaction_session_timeout"
+                    ),
+                    details={"pid": tx.pid, "age_seconds": round(tx.age, 1), "state": tx.state,
+                             "user": tx.user, "application": tx.application,
+                             "query": tx.query},
+                )
+            )
+        return found
+
+
 def _ready_queues(store: Store) -> list[QueueStats]:
     """Queues with ready jobs that workers are supposed to take (a paused queue is not)."""
     return [s for s in store.queue_stats() if s.queued > 0 and not s.paused]
@@ -611,8 +666,8 @@ def _ready_queues(store: Store) -> list[QueueStats]:
 
 def default_rules() -> list[Rule]:
     """The rules the monitor runs when ``configure_monitor`` names none, with defaults:
-    every rule but :class:`BacklogGrowth` and :class:`Expirations` (opt-in)."""
+    every rule but :class:`BacklogGrowth`, :class:`Expirations` and :class:`Budget` (opt-in)."""
     return [
         DeadLetterGrowth(), QueueAge(), FailureRate(), UnknownJobs(), NoWorker(), StalledJobs(),
-        BlockedSequences(),
+        BlockedSequences(), LongTransactions(),
     ]

@@ -217,6 +217,24 @@ class QueueLoad:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenTransaction:
+    """A transaction another session keeps open in the store's database
+    (:meth:`MonitorVerbs.open_transactions`): while it is open, vacuum cannot remove the rows
+    that finished or were claimed after it began."""
+
+    pid: int
+    """The server process of the session (``pg_terminate_backend(pid)`` ends it)."""
+    age: float
+    """Seconds since the transaction began."""
+    state: str | None
+    """The session's state, e.g. ``idle in transaction``; None when the role may not see it."""
+    user: str | None
+    application: str | None
+    query: str | None
+    """The session's current or last statement, cut to 200 characters."""
+
+
+@dataclass(frozen=True, slots=True)
 class OverdueRun:
     """A running pipeline run past its deadline or stalled (:meth:`MonitorVerbs.overdue_runs`)."""
 

@@ -249,6 +249,7 @@ def test_rules_validate_their_options() -> None:
     assert sorted(r.name for r in default_rules()) == [
         "dlq_growth",
         "failure_rate",
+        "long_transaction",
         "no_worker",
         "queue_age",
         "sequence_blocked",

@@ -11,6 +11,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OpenTransaction,
     OverdueRun,
     QueueLoad,
     WindowCounts,
@@ -167,6 +168,21 @@ class MonitorVerbs(Protocol):
         """The snapshot ``name`` as ``(taken_at, body)``, or None when none was written.
 
         Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: one row by key.
+        """
+        ...
+
+    def open_transactions(self, older_than: float, limit: int = 5) -> list[OpenTransaction]:
+        """Transactions of other sessions in the store's database open for more than
+        ``older_than`` seconds, oldest first, at most ``limit``.
+
+        On PostgreSQL, such a transaction keeps vacuum from removing the rows that finished or
+        were claimed since it began, so claims slow down as they pile up (docs/postgres.md).
+        A role that is neither the session's nor a member of ``pg_read_all_stats`` sees only
+        the pid and age (the other fields are None). SQLite keeps no such horizon: always
+        empty.
+
+        Guarantees: reads only: writes nothing, so it is safe to repeat. Cheap: reads the
+        server's activity view, not Conveyor's tables.
         """
         ...
 

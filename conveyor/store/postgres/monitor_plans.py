@@ -16,6 +16,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OpenTransaction,
     OverdueRun,
     QueueLoad,
     WindowCounts,
@@ -35,6 +36,7 @@ MONITOR_SINGLE = frozenset(
         "overdue_runs",
         "put_metrics_snapshot",
         "metrics_snapshot",
+        "open_transactions",
     }
 )
 """The plans below that are one statement: autocommit (``put_checkin``, ``upsert_incident``
@@ -189,6 +191,19 @@ class MonitorPlans:
             return None
         taken_at, body = result.rows[0]
         return float(taken_at), str(body)
+
+    def open_transactions(self, older_than: float, limit: int) -> Plan[list[OpenTransaction]]:
+        """Other sessions' transactions in this database older than ``older_than`` seconds."""
+        result = yield Statement(
+            self.q("open_transactions"), {"older_than": older_than, "limit": limit}
+        )
+        return [
+            OpenTransaction(
+                pid=int(r[0]), age=float(r[1]), state=r[2], user=r[3], application=r[4],
+                query=r[5],
+            )
+            for r in result.rows
+        ]
 
     def overdue_runs(self, limit: int, now: float | None = None) -> Plan[list[OverdueRun]]:
         """Running runs past their deadline or stalled at ``now``, by id."""

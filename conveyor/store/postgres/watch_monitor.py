@@ -13,6 +13,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OpenTransaction,
     OverdueRun,
     QueueLoad,
     WindowCounts,
@@ -115,6 +116,12 @@ class PostgresMonitorVerbs:
     def lease_holder(self, name: str, *, now: float | None = None) -> str | None:
         """See :meth:`MonitorVerbs.lease_holder`."""
         return self.run(self._monitor.lease_holder(name, now), "reading a lease")
+
+    def open_transactions(self, older_than: float, limit: int = 5) -> list[OpenTransaction]:
+        """See :meth:`MonitorVerbs.open_transactions`."""
+        return self.run(
+            self._monitor.open_transactions(older_than, limit), "reading open transactions"
+        )
 
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """See :meth:`MonitorVerbs.overdue_runs`."""

@@ -16,6 +16,7 @@ from conveyor.store.watch_types import (
     CheckinRow,
     IncidentChange,
     IncidentRow,
+    OpenTransaction,
     OverdueRun,
     QueueLoad,
     WindowCounts,
@@ -177,6 +178,11 @@ class SQLiteMonitorVerbs:
         with self.db.read() as conn:
             row = conn.execute(query("metrics_snapshot_get"), {"name": name}).fetchone()
         return None if row is None else (float(row[0]), str(row[1]))
+
+    def open_transactions(self, older_than: float, limit: int = 5) -> list[OpenTransaction]:
+        """See :meth:`MonitorVerbs.open_transactions`: SQLite keeps no vacuum horizon that
+        another connection's transaction could hold back, so none."""
+        return []
 
     def overdue_runs(self, limit: int = 1000, *, now: float | None = None) -> list[OverdueRun]:
         """See :meth:`MonitorVerbs.overdue_runs`."""
