@@ -5,9 +5,9 @@ this measures the round itself, in one process and on one connection: complete t
 claimed last and claim 50 more (``Store.complete_and_claim``), ``--rounds`` times, for jobs of
 ``flowapp``'s type under a ``Concurrency`` that never binds (``limited``) and for plain jobs
 (``plain``), each on a fresh database. Printed per side and case: the median wall time and
-CPU time of a round, and its round trips, counted as the Sync messages the client sends
-(libpq's protocol trace: every round trip ends with one; a pipelined BEGIN shares its
-statement's). Run from the repository root::
+CPU time of a round, and its round trips, counted from libpq's protocol trace as the Sync
+and Query messages the client sends (every round trip ends with one; a pipelined BEGIN
+shares its statement's Sync). Run from the repository root::
 
     .venv/bin/python benchmarks/limited_round.py [--rounds 200] [--runs 3] [--base main]
         [--new REV]
@@ -71,7 +71,10 @@ with store.pool.connection() as conn:
     conn.pgconn.untrace()
 store.close()
 trace.seek(0)
-syncs = sum(1 for line in trace if line.split("\\t")[:1] == ["F"] and "\\tSync" in line)
+# A round trip ends with a Sync (extended protocol) or is one Query (simple protocol, which
+# psycopg uses for BEGIN and COMMIT outside pipeline mode).
+sent = [line.rstrip("\\n").split("\\t") for line in trace]
+syncs = sum(1 for f in sent if f[:1] == ["F"] and len(f) > 2 and f[2] in ("Sync", "Query"))
 print(json.dumps({
     "round_ms": statistics.median(walls) * 1e3,
     "cpu_us_per_round": statistics.median(cpus) * 1e6,
