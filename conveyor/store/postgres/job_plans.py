@@ -266,8 +266,6 @@ class JobPlans(PlansBase):
             self.q("limited_claim_concurrency"),
             {
                 "ids": [c.id for c in read],
-                "limit_keys": [c.limit_key for c in read],
-                "limit_maxes": [c.limit_max for c in read],
                 "keys": limits.limit_keys(read),
                 "slots": params.limit,
                 "worker_id": params.worker_id,

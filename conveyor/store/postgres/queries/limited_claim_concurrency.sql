@@ -9,9 +9,9 @@
 WITH clock AS MATERIALIZED (
     SELECT clock_timestamp() AS t
 ), ready AS MATERIALIZED (
-    SELECT c.id, c.key, c.max, c.ord
-    FROM unnest(%(ids)s::bigint[], %(limit_keys)s::text[], %(limit_maxes)s::int[])
-         WITH ORDINALITY AS c(id, key, max, ord)
+    -- A queued job's limit columns never change, so they are read here rather than sent.
+    SELECT c.id, j.limit_key AS key, j.limit_max AS max, c.ord
+    FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS c(id, ord)
     JOIN {schema}.conveyor_jobs AS j ON j.id = c.id
     WHERE j.state IN ('queued', 'scheduled', 'retrying')
 ), running AS MATERIALIZED (
