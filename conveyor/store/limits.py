@@ -115,6 +115,8 @@ def claim_limited(
     candidates: Callable[[ClaimParams, int], Plan[list[Candidate]]],
     spent: Callable[[ClaimParams, list[Candidate]], Plan[Spending]],
     claim: Callable[[ClaimParams, Decision, float], Plan[list[tuple[Any, ...]]]],
+    decide_concurrency: Callable[[ClaimParams, list[Candidate]], Plan[list[tuple[Any, ...]]]]
+    | None = None,
 ) -> Plan[list[ClaimedJob]]:
     """The limited pass for ``params``, in one transaction; the claimed jobs in claim order.
 
@@ -124,12 +126,33 @@ def claim_limited(
     starts and returns their rows (those of :func:`conveyor.store.rows.claimed_from_row`).
     Every job of ``params.names`` whose row carries a limit is a candidate: the row, not the
     worker's code, says whether a job is limited.
+
+    ``decide_concurrency(params, read)``, when a store gives it, replaces ``spent``, ``choose``
+    and ``claim`` for a window without rate keys: one statement that counts the keys' running
+    jobs, decides as :func:`choose` would (a key's candidate starts while its place among the
+    key's ready candidates is within the key's room) and claims (PostgreSQL, decision 111:
+    one round trip fewer on every limited round).
     """
     if params.limit <= 0 or not params.queues or not params.names:
         return []
     read = yield from candidates(params, window(params.limit))
     if not read:
         return []
+    if decide_concurrency is not None and not rate_keys(read):
+        found = yield from decide_concurrency(params, read)
+    else:
+        found = yield from _decide(params, read, spent, claim)
+    # Claim order across queues: priority, run_at, id.
+    found.sort(key=lambda r: (-r[7], r[13], r[0]))
+    return [rows.claimed_from_row(r) for r in found]
+
+
+def _decide(
+    params: ClaimParams,
+    read: list[Candidate],
+    spent: Callable[[ClaimParams, list[Candidate]], Plan[Spending]],
+    claim: Callable[[ClaimParams, Decision, float], Plan[list[tuple[Any, ...]]]],
+) -> Plan[list[tuple[Any, ...]]]:
     spending = yield from spent(params, read)
     if spending.ready is not None:
         # Candidates a concurrent pass claimed while this one waited for the locks would only
@@ -138,10 +161,7 @@ def claim_limited(
     decision = choose(read, spending.running, spending.starts, spending.now, params.limit)
     if not decision.chosen:
         return []
-    found = yield from claim(params, decision, spending.now)
-    # Claim order across queues: priority, run_at, id.
-    found.sort(key=lambda r: (-r[7], r[13], r[0]))
-    return [rows.claimed_from_row(r) for r in found]
+    return (yield from claim(params, decision, spending.now))
 
 
 STRAY_LOOK_INTERVAL = 1.0

@@ -98,7 +98,8 @@ class Explaining:
         self.explained: list[str] = []
         self.verb = ""
 
-    def run(self, plan: Plan[Any], where: str) -> Any:
+    def run(self, plan: Plan[Any], where: str, *, pipelined: bool = False) -> Any:
+        # ``pipelined`` only changes how BEGIN travels; the statements are the same.
         with self.store.pool.connection() as conn:
             if is_single(plan):
                 return self._drive(conn, plan)

@@ -133,6 +133,30 @@ def test_the_smallest_limit_of_a_key_wins(store: Store) -> None:
     assert len(claim_limited(store)) == 2
 
 
+def test_a_running_jobs_smaller_limit_counts_for_its_key(store: Store) -> None:
+    insert(store, limited_job("vendor:a", 2))
+    assert len(claim_limited(store, 1)) == 1
+    insert(store, *[limited_job("vendor:a", 5) for _ in range(3)])
+    assert len(claim_limited(store)) == 1  # the key's budget is 2, one of them running
+
+
+def test_interleaved_keys_fill_their_rooms_in_claim_order_up_to_the_slots(store: Store) -> None:
+    # One pass over several keys (PostgreSQL decides it inside its claim statement when no
+    # rate key is read, decision 111): each key takes the first of its ready jobs that fit
+    # its room, in claim order, and the pass stops at the slots.
+    a1, b1, a2, a3, b2, c1, a4, c2, c3, c4 = insert(
+        store,
+        limited_job("vendor:a", 2), limited_job("vendor:b", 1), limited_job("vendor:a", 2),
+        limited_job("vendor:a", 2), limited_job("vendor:b", 1), limited_job("vendor:c", 3),
+        limited_job("vendor:a", 2), limited_job("vendor:c", 3), limited_job("vendor:c", 3),
+        limited_job("vendor:c", 3),
+    )
+    assert [j.id for j in claim_limited(store, 1)] == [a1]
+    assert [j.id for j in claim_limited(store, 4)] == [b1, a2, c1, c2]
+    assert [j.id for j in claim_limited(store, 4)] == [c3]
+    assert {a3, a4, b2, c4}.isdisjoint(j.id for j in claim_limited(store, 10))
+
+
 def test_priority_orders_limited_jobs(store: Store) -> None:
     low = insert(store, limited_job("vendor:a", 5, priority=0))
     high = insert(store, limited_job("vendor:b", 5, priority=5))

@@ -24,6 +24,7 @@ from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.pipelined import drive_pipelined_async
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
@@ -147,13 +148,16 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
                 await pool.close(timeout=2.0)
             raise
 
-    async def run(self, plan: Plan[T], where: str) -> T:
-        """Run ``plan`` in one transaction on a pooled async connection."""
+    async def run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
+        """Run ``plan`` in one transaction on a pooled async connection (``pipelined``: as
+        :meth:`PostgresStore.run`)."""
         try:
             pool = await self._get_pool()
             async with pool.connection() as conn:
                 if is_single(plan):
                     return await drive_async(conn, plan)
+                if pipelined:
+                    return await drive_pipelined_async(conn, plan)
                 async with conn.transaction():
                     return await drive_async(conn, plan)
         except Exception as exc:
@@ -267,7 +271,9 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
             self.plans.limited_waiting(step.params), "claiming jobs"
         ):
             return []
-        return await self.run(self.plans.claim_limited_jobs(step.params), "claiming jobs")
+        return await self.run(
+            self.plans.claim_limited_jobs(step.params), "claiming jobs", pipelined=True
+        )
 
     async def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
         return await self.run(self.plans.claim_plain_jobs(step.params), "claiming jobs")
@@ -320,7 +326,10 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
-            completed, claimed = await self.run(plan, "completing and claiming jobs")
+            # BEGIN travels with the completion, unless a run's completion may COPY jobs in.
+            completed, claimed = await self.run(
+                plan, "completing and claiming jobs", pipelined=not in_run
+            )
             return ClaimRound(completed, claimed)
         completed, claimed = await self.run(
             complete_and_claim_plain(self.plans, completions, params),

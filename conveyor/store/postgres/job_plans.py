@@ -240,17 +240,40 @@ class JobPlans(PlansBase):
         return bool(found.rows[0][0])
 
     def claim_limited_jobs(self, params: ClaimParams) -> Plan[list[ClaimedJob]]:
-        """The limited pass (:func:`conveyor.store.limits.claim_limited`) in three statements.
+        """The limited pass (:func:`conveyor.store.limits.claim_limited`) in three statements,
+        or two when no candidate has a rate key.
 
         The first reads candidates without row locks and takes the keys' advisory locks; the
         second (a fresh READ COMMITTED snapshot) counts what each key has spent and which
         candidates are still ready, so every committed claim of those keys is seen and none
         can commit until this one does; the third claims the chosen jobs and records their
-        rate starts. Must run in a transaction (the locks are transaction-scoped).
+        rate starts. Without rate keys the second statement also decides and claims
+        (limited_claim_concurrency.sql, decision 111). Must run in a transaction (the locks
+        are transaction-scoped).
         """
         return limits.claim_limited(
-            params, self._limited_candidates, self._limited_spent, self._limited_claim
+            params,
+            self._limited_candidates,
+            self._limited_spent,
+            self._limited_claim,
+            self._limited_claim_concurrency,
         )
+
+    def _limited_claim_concurrency(
+        self, params: ClaimParams, read: list[limits.Candidate]
+    ) -> Plan[list[tuple[Any, ...]]]:
+        result = yield self.at(
+            self.q("limited_claim_concurrency"),
+            {
+                "ids": [c.id for c in read],
+                "keys": limits.limit_keys(read),
+                "slots": params.limit,
+                "worker_id": params.worker_id,
+                "lease_seconds": float(params.lease_seconds),
+            },
+            params.now,
+        )
+        return result.rows
 
     def _limited_candidates(self, params: ClaimParams, window: int) -> Plan[list[limits.Candidate]]:
         found = yield self.at(

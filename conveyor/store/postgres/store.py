@@ -20,6 +20,7 @@ from conveyor.store.postgres.claim_round import complete_and_claim_plain, comple
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
+from conveyor.store.postgres.pipelined import drive_pipelined
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.pooling import pooling
 from conveyor.store.postgres.prune_plan import prune_plans
@@ -162,16 +163,20 @@ class PostgresStore(
                 jit,
             )
 
-    def run(self, plan: Plan[T], where: str) -> T:
+    def run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
         """Run ``plan`` in one transaction on a pooled connection.
 
         A one-statement plan runs in autocommit: the statement is its own transaction, and
-        BEGIN and COMMIT would only add two round trips.
+        BEGIN and COMMIT would only add two round trips. ``pipelined`` (the worker's limited
+        round, decision 111) sends BEGIN with the plan's first statement
+        (:mod:`.pipelined`); the plan must have no COPY.
         """
         try:
             with self.pool.connection() as conn:
                 if is_single(plan):
                     return drive(conn, plan)
+                if pipelined:
+                    return drive_pipelined(conn, plan)
                 with conn.transaction():
                     return drive(conn, plan)
         except psycopg_pool.PoolTimeout as exc:
@@ -282,7 +287,9 @@ class PostgresStore(
             self.plans.limited_waiting(step.params), "claiming jobs"
         ):
             return []
-        return self.run(self.plans.claim_limited_jobs(step.params), "claiming jobs")
+        return self.run(
+            self.plans.claim_limited_jobs(step.params), "claiming jobs", pipelined=True
+        )
 
     def _plain_pass(self, step: claim_passes.PlainPass) -> list[ClaimedJob]:
         return self.run(self.plans.claim_plain_jobs(step.params), "claiming jobs")
@@ -335,7 +342,10 @@ class PostgresStore(
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
-            completed, claimed = self.run(plan, "completing and claiming jobs")
+            # BEGIN travels with the completion, unless a run's completion may COPY jobs in.
+            completed, claimed = self.run(
+                plan, "completing and claiming jobs", pipelined=not in_run
+            )
             return ClaimRound(completed, claimed)
         completed, claimed = self.run(
             complete_and_claim_plain(self.plans, completions, params),
