@@ -103,6 +103,43 @@ def test_every_query_prepares_against_the_indexes(tmp_path: Path) -> None:
         conn.close()
 
 
+MEETS = {
+    "next_due": {"conveyor_jobs_ready", "conveyor_jobs_ready_limited"},
+    "queue_counts": {"conveyor_jobs_waiting", "conveyor_jobs_finished"},
+    "count_ahead": {"conveyor_jobs_waiting"},
+    "queue_depth": {"conveyor_jobs_waiting"},
+    "claim_tenant_groups": {"conveyor_jobs_ready_tenant"},
+    "claim_candidates": {"conveyor_jobs_ready_tenant"},
+    "web_finished_series": {"conveyor_jobs_finished"},
+}
+"""Queries that reach the rewritten indexes without naming them (no INDEXED BY to fail), and
+the indexes their plans must use: a predicate the query no longer implies loses them silently."""
+
+
+def test_queries_without_indexed_by_still_use_the_indexes(tmp_path: Path) -> None:
+    conn = _migrated(tmp_path / "c.db")
+    try:
+        conn.execute(
+            "INSERT INTO conveyor_jobs (queue, name, args, state, max_attempts, run_at, "
+            "created_at, finished_at) WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+            "FROM g WHERE n < 2000) SELECT 'q' || (n % 3), 'send', '{}', CASE n % 4 WHEN 0 "
+            "THEN 'succeeded' WHEN 1 THEN 'dead' ELSE 'queued' END, 3, n, 0, "
+            "CASE WHEN n % 4 < 2 THEN n END FROM g"
+        )
+        conn.commit()
+        for analyzed in (False, True):  # by the indexes' shape alone, then with statistics
+            if analyzed:
+                conn.execute("ANALYZE")
+            for name, wanted in MEETS.items():
+                sql = query(name)
+                params = dict.fromkeys(re.findall(r"(?<!:):([a-z_0-9]+)", sql))
+                plan = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+                used = set(re.findall(r"INDEX (conveyor_jobs_\w+)", plan))
+                assert wanted <= used, (name, analyzed, plan)
+    finally:
+        conn.close()
+
+
 def _at_version(path: Path, version: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
