@@ -338,7 +338,7 @@ def discard_jobs(now: float, flt: JobFilter) -> Plan[int]:
     clause, params = where(SQLITE, flt, now)
     found = yield Statement(
         f"SELECT id FROM conveyor_jobs WHERE {clause} "
-        "AND state IN ('succeeded', 'dead', 'cancelled')",
+        "AND (state = 'succeeded' OR state = 'dead' OR state = 'cancelled')",
         params,
     )
     ids = [r[0] for r in found.rows]

@@ -11,7 +11,7 @@ WHERE id IN (
     SELECT id
     FROM conveyor_jobs INDEXED BY conveyor_jobs_expiring
     WHERE expires_at IS NOT NULL
-      AND state IN ('queued', 'scheduled', 'retrying')
+      AND (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
       AND expires_at <= :now
       AND state IN (SELECT value FROM json_each(:lc_from))
     ORDER BY expires_at

@@ -8,7 +8,7 @@ WITH RECURSIVE tenants(tenant) AS (
     SELECT (SELECT coalesce(tenant, '')
             FROM conveyor_jobs
             WHERE queue = :queue
-              AND state IN ('queued', 'scheduled', 'retrying')
+              AND (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
               AND limit_key IS NULL AND rate_key IS NULL
             ORDER BY coalesce(tenant, '')
             LIMIT 1)
@@ -17,7 +17,7 @@ WITH RECURSIVE tenants(tenant) AS (
             FROM conveyor_jobs AS j
             WHERE j.queue = :queue
               AND coalesce(j.tenant, '') > t.tenant
-              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND j.limit_key IS NULL AND j.rate_key IS NULL
             ORDER BY coalesce(j.tenant, '')
             LIMIT 1)
@@ -61,7 +61,7 @@ heads AS (
         FROM conveyor_jobs AS k
         WHERE k.queue = :queue
           AND coalesce(k.tenant, '') = t.tenant
-          AND k.state IN ('queued', 'scheduled', 'retrying')
+          AND (k.state = 'queued' OR k.state = 'scheduled' OR k.state = 'retrying')
           AND k.limit_key IS NULL AND k.rate_key IS NULL
           AND k.run_at <= :now
           AND (k.expires_at IS NULL OR k.expires_at > :now)

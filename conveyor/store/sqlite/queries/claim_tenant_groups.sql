@@ -4,14 +4,14 @@
 SELECT (SELECT coalesce(tenant, '')
         FROM conveyor_jobs
         WHERE queue = :queue
-          AND state IN ('queued', 'scheduled', 'retrying')
+          AND (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
           AND limit_key IS NULL AND rate_key IS NULL
         ORDER BY coalesce(tenant, '')
         LIMIT 1),
        (SELECT coalesce(tenant, '')
         FROM conveyor_jobs
         WHERE queue = :queue
-          AND state IN ('queued', 'scheduled', 'retrying')
+          AND (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
           AND limit_key IS NULL AND rate_key IS NULL
         ORDER BY coalesce(tenant, '') DESC
         LIMIT 1)

@@ -5,7 +5,7 @@ FROM (
     FROM conveyor_jobs AS j, (SELECT queue, priority, run_at, id
                               FROM conveyor_jobs WHERE id = :id) AS me
     WHERE j.queue = me.queue
-      AND j.state IN ('queued', 'scheduled', 'retrying')
+      AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
       AND j.run_at <= :now
       AND j.id <> me.id
       AND (j.priority > me.priority

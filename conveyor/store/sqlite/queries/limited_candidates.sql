@@ -5,7 +5,7 @@
 -- queue never fills the window and hides other keys' jobs.
 SELECT id, limit_key, limit_max, rate_key, rate_max, rate_per, priority, run_at
 FROM conveyor_jobs INDEXED BY conveyor_jobs_ready_limited
-WHERE state IN ('queued', 'scheduled', 'retrying')
+WHERE (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
   AND (limit_key IS NOT NULL OR rate_key IS NOT NULL)
   AND queue = :queue
   AND :queue NOT IN (SELECT name FROM conveyor_queues WHERE paused = 1)

@@ -11,14 +11,16 @@ WITH RECURSIVE open(queue) AS (
 plain(queue, priority) AS (
     SELECT o.queue,
            (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.queue = o.queue AND j.state IN ('queued', 'scheduled', 'retrying')
+            WHERE j.queue = o.queue
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND j.limit_key IS NULL AND j.rate_key IS NULL
             ORDER BY j.priority DESC LIMIT 1)
     FROM open AS o
     UNION ALL
     SELECT p.queue,
            (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.queue = p.queue AND j.state IN ('queued', 'scheduled', 'retrying')
+            WHERE j.queue = p.queue
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND j.limit_key IS NULL AND j.rate_key IS NULL AND j.priority < p.priority
             ORDER BY j.priority DESC LIMIT 1)
     FROM plain AS p
@@ -27,14 +29,16 @@ plain(queue, priority) AS (
 limited(queue, priority) AS (
     SELECT o.queue,
            (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.queue = o.queue AND j.state IN ('queued', 'scheduled', 'retrying')
+            WHERE j.queue = o.queue
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL)
             ORDER BY j.priority DESC LIMIT 1)
     FROM open AS o
     UNION ALL
     SELECT l.queue,
            (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.queue = l.queue AND j.state IN ('queued', 'scheduled', 'retrying')
+            WHERE j.queue = l.queue
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL) AND j.priority < l.priority
             ORDER BY j.priority DESC LIMIT 1)
     FROM limited AS l
@@ -43,7 +47,7 @@ limited(queue, priority) AS (
 due(at) AS (
     SELECT (SELECT j.run_at FROM conveyor_jobs AS j
             WHERE j.queue = p.queue AND j.priority = p.priority
-              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND j.limit_key IS NULL AND j.rate_key IS NULL
               AND j.name IN (SELECT value FROM json_each(:names))
               AND (j.expires_at IS NULL OR j.expires_at > :now)
@@ -54,7 +58,7 @@ due(at) AS (
     SELECT CASE WHEN EXISTS (
                SELECT 1 FROM conveyor_jobs AS j
                WHERE j.queue = l.queue AND j.priority = l.priority
-                 AND j.state IN ('queued', 'scheduled', 'retrying')
+                 AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
                  AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL)
                  AND j.run_at <= :now AND j.name IN (SELECT value FROM json_each(:names))
               AND (j.expires_at IS NULL OR j.expires_at > :now))
@@ -64,7 +68,7 @@ due(at) AS (
     UNION ALL
     SELECT (SELECT j.run_at FROM conveyor_jobs AS j
             WHERE j.queue = l.queue AND j.priority = l.priority
-              AND j.state IN ('queued', 'scheduled', 'retrying')
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
               AND (j.limit_key IS NOT NULL OR j.rate_key IS NOT NULL)
               AND j.run_at > :now AND j.name IN (SELECT value FROM json_each(:names))
               AND (j.expires_at IS NULL OR j.expires_at > :now)

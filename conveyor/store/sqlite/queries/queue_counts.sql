@@ -28,16 +28,16 @@ per_state(queue, state, due, later, first_at) AS (
            (SELECT COUNT(*) FROM (
                 SELECT 1 FROM conveyor_jobs AS j
                 WHERE j.queue = q.queue AND j.state = s.state AND j.run_at <= :now
-                  AND j.state IN ('queued', 'scheduled', 'retrying')
+                  AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
                 LIMIT :cap)),
            (SELECT COUNT(*) FROM (
                 SELECT 1 FROM conveyor_jobs AS j
                 WHERE j.queue = q.queue AND j.state = s.state AND j.run_at > :now
-                  AND j.state IN ('queued', 'scheduled', 'retrying')
+                  AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
                 LIMIT :cap)),
            (SELECT MIN(j.run_at) FROM conveyor_jobs AS j
             WHERE j.queue = q.queue AND j.state = s.state
-              AND j.state IN ('queued', 'scheduled', 'retrying'))
+              AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying'))
     FROM queues AS q
     CROSS JOIN (SELECT 'queued' AS state UNION ALL SELECT 'scheduled' UNION ALL SELECT 'retrying')
         AS s

@@ -4,6 +4,6 @@ FROM (
     SELECT 1
     FROM conveyor_jobs
     WHERE queue = :queue
-      AND state IN ('queued', 'scheduled', 'retrying')
+      AND (state = 'queued' OR state = 'scheduled' OR state = 'retrying')
     LIMIT :cap
 )

@@ -20,7 +20,9 @@ LEFT JOIN conveyor_runs AS r ON r.id = s.run_id
 WHERE s.verdict IS NULL
   AND (
       s.status <> 'enqueued'
-      OR (s.run_id IS NULL AND (j.id IS NULL OR j.state IN ('succeeded', 'dead', 'cancelled')))
+      OR (s.run_id IS NULL
+          AND (j.id IS NULL
+               OR (j.state = 'succeeded' OR j.state = 'dead' OR j.state = 'cancelled')))
       OR (s.run_id IS NOT NULL AND (r.id IS NULL OR r.state <> 'running'))
       OR :now >= s.slot + d.grace
   )

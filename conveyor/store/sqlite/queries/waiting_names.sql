@@ -38,6 +38,7 @@ WHERE t.queue IS NOT NULL
   AND EXISTS (
       SELECT 1 FROM conveyor_jobs AS j INDEXED BY conveyor_jobs_waiting
       WHERE j.queue = t.queue AND j.state = t.state AND j.run_at <= :now
-        AND j.state IN ('queued', 'scheduled', 'retrying') AND j.name = t.name
+        AND (j.state = 'queued' OR j.state = 'scheduled' OR j.state = 'retrying')
+        AND j.name = t.name
   )
 ORDER BY t.queue, t.name

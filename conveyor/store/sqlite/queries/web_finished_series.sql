@@ -7,7 +7,7 @@ SELECT CAST(f.finished_at / :bucket AS INTEGER) * :bucket AS bucket, f.queue,
 FROM (
     SELECT queue, finished_at, state = 'succeeded' AS succeeded, state = 'dead' AS failed
     FROM conveyor_jobs
-    WHERE state IN ('succeeded', 'dead', 'cancelled') AND state <> 'cancelled'
+    WHERE (state = 'succeeded' OR state = 'dead' OR state = 'cancelled') AND state <> 'cancelled'
       AND finished_at >= :since
     UNION ALL
     SELECT j.queue, a.finished_at, 0, 1

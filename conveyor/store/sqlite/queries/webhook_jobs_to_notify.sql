@@ -10,7 +10,7 @@ SELECT j.id, j.queue, j.name, j.args, j.state, j.priority, j.attempt, j.max_atte
 FROM conveyor_jobs AS j INDEXED BY conveyor_jobs_notify
 WHERE json_extract(meta, '$.notify_url') IS NOT NULL
   AND j.finished_at >= :since
-  AND j.state IN ('succeeded', 'dead', 'cancelled')
+  AND (j.state = 'succeeded' OR j.state = 'dead' OR j.state = 'cancelled')
   AND NOT EXISTS (
       SELECT 1 FROM conveyor_deliveries AS w
       WHERE w.kind = 'webhook' AND w.subject = j.id AND w.event_at >= j.finished_at

@@ -7,7 +7,7 @@ SELECT queue, SUM(succeeded), SUM(failed_attempts), SUM(dead), SUM(expired)
 FROM (
     SELECT queue, COUNT(*) AS succeeded, 0 AS failed_attempts, 0 AS dead, 0 AS expired
     FROM conveyor_jobs INDEXED BY conveyor_jobs_finished
-    WHERE state IN ('succeeded', 'dead', 'cancelled')
+    WHERE (state = 'succeeded' OR state = 'dead' OR state = 'cancelled')
       AND state = 'succeeded' AND finished_at >= :since
     GROUP BY queue
     UNION ALL
@@ -19,14 +19,14 @@ FROM (
     UNION ALL
     SELECT queue, 0, 0, COUNT(*), 0
     FROM conveyor_jobs INDEXED BY conveyor_jobs_finished
-    WHERE state IN ('succeeded', 'dead', 'cancelled')
+    WHERE (state = 'succeeded' OR state = 'dead' OR state = 'cancelled')
       AND state = 'dead' AND finished_at >= :since
     GROUP BY queue
     UNION ALL
     -- Jobs not started by their start deadline (the Expired error type, lifecycle.EXPIRED).
     SELECT queue, 0, 0, 0, COUNT(*)
     FROM conveyor_jobs INDEXED BY conveyor_jobs_finished
-    WHERE state IN ('succeeded', 'dead', 'cancelled')
+    WHERE (state = 'succeeded' OR state = 'dead' OR state = 'cancelled')
       AND state = 'cancelled' AND finished_at >= :since AND error_type = 'Expired'
     GROUP BY queue
 )
