@@ -7,8 +7,10 @@ spawn, can import them by name.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.store import Store, open_store
@@ -21,6 +23,8 @@ from conveyor.store.protocol import (
     HeartbeatParams,
     NewJob,
 )
+from conveyor.store.sql_script import statements
+from conveyor.store.sqlite.connection import migrations
 
 T = TypeVar("T")
 
@@ -187,3 +191,19 @@ def drain_in_process(url: str, worker: str, batch: int, start: Any, results: Any
         store.close()
     finally:
         results.put((worker, done))
+
+
+def at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A database with the migrations up to ``version`` applied, as that release made it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(
+        "CREATE TABLE conveyor_schema_version ("
+        "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL) STRICT"
+    )
+    for number, sql in migrations():
+        if number > version:
+            break
+        for statement in statements(sql):
+            conn.execute(statement)
+        conn.execute("INSERT INTO conveyor_schema_version VALUES (?, ?)", (number, time.time()))
+    return conn

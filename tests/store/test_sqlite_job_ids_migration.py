@@ -12,12 +12,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from store_helpers import new_job
+from store_helpers import at_version, new_job
 
 from conveyor.store.protocol import JobFilter
-from conveyor.store.sql_script import statements
 from conveyor.store.sqlite import SQLiteStore
-from conveyor.store.sqlite.connection import LATEST_VERSION, migrations
+from conveyor.store.sqlite.connection import LATEST_VERSION
 
 REBUILT = 9
 COLUMNS_ADDED_LATER = {
@@ -37,20 +36,6 @@ def as_rebuilt(rows: list[tuple[tuple[str, object], ...]]) -> list[tuple[tuple[s
     return [tuple(kv for kv in row if kv[0] not in COLUMNS_ADDED_LATER) for row in rows]
 
 
-def at_version(path: Path, version: int) -> sqlite3.Connection:
-    """A database with the migrations up to ``version`` applied, as that release made it."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(
-        "CREATE TABLE conveyor_schema_version ("
-        "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL) STRICT"
-    )
-    for number, sql in migrations():
-        if number > version:
-            break
-        for statement in statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO conveyor_schema_version VALUES (?, ?)", (number, time.time()))
-    return conn
 
 
 def fill(conn: sqlite3.Connection) -> None:

@@ -16,10 +16,11 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from store_helpers import at_version
+
 from conveyor.store.protocol import ClaimParams
-from conveyor.store.sql_script import statements
 from conveyor.store.sqlite import SQLiteStore
-from conveyor.store.sqlite.connection import LATEST_VERSION, migrations, query
+from conveyor.store.sqlite.connection import LATEST_VERSION, query
 
 OR_CHAINS = 22
 """The migration that rewrote the IN-list predicates as OR chains."""
@@ -141,18 +142,8 @@ def test_queries_without_indexed_by_still_use_the_indexes(tmp_path: Path) -> Non
 
 
 def _at_version(path: Path, version: int) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = at_version(path, version)
     try:
-        conn.execute(
-            "CREATE TABLE conveyor_schema_version ("
-            "version INTEGER PRIMARY KEY, applied_at REAL NOT NULL) STRICT"
-        )
-        for number, sql in migrations():
-            if number > version:
-                break
-            for statement in statements(sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO conveyor_schema_version VALUES (?, ?)", (number, 0.0))
         now = time.time()
         conn.executemany(
             "INSERT INTO conveyor_jobs (queue, name, args, state, max_attempts, run_at, "
