@@ -171,7 +171,7 @@ class Scheduler:
                 slot_writes.settle_fires(fires, None, exc)
             raise
         for (name, fires), answer in zip(batches, written, strict=True):
-            slot_writes.settle_fires(fires, answer)
+            slot_writes.settle_fires(fires, answer, read_run=self.store.get_run)
             self._record(name, fires, answer, report)
         return report
 
@@ -186,7 +186,7 @@ class Scheduler:
             report.errors[name] = str(one)
             log.error("schedule %s: %s", name, one)
             return
-        slot_writes.settle_fires(fires, answer)
+        slot_writes.settle_fires(fires, answer, read_run=self.store.get_run)
         self._record(name, fires, answer, report)
 
     def sleep_hint(self, report: RoundReport) -> float:

@@ -10,7 +10,7 @@ It sits in the core-app layer, below the services (see docs/architecture.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from conveyor.store.watch_types import (
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
+    from conveyor.store.contract.run_records import RunDetail
     from conveyor.store.protocol import Store
 
 
@@ -61,22 +62,35 @@ def fire_for(
 ) -> SlotFire:
     """The enqueued fire of ``slot``: its job, or for a schedule of a pipeline its run."""
     if definition.pipeline is not None:
-        run = run_for(app, definition, slot)
-        return SlotFire(slot, SlotStatus.ENQUEUED, manual=manual, by=by, run=run)
+        seen: dict[str, NewJob] = {}
+        try:
+            run = run_for(app, definition, slot, seen)
+        except BaseException as exc:
+            not_enqueued(seen.values(), exc)
+            raise
+        # Kept only when middleware saw a stage: only then is the run read back once written.
+        observed = any(job.enqueueing is not None for job in seen.values())
+        return SlotFire(
+            slot, SlotStatus.ENQUEUED, manual=manual, by=by, run=run,
+            stages=seen if observed else None,
+        )
     return SlotFire(slot, SlotStatus.ENQUEUED, job_for(app, definition, slot), manual, by)
 
 
-def run_for(app: Conveyor, definition: ScheduleDef, slot: float) -> NewRun:
+def run_for(
+    app: Conveyor, definition: ScheduleDef, slot: float, seen: dict[str, NewJob] | None = None
+) -> NewRun:
     """The pipeline run a slot starts: the schedule's ``args`` are the run's input, checked
     against the first stage as :meth:`~conveyor.pipelines.Pipeline.start` checks them; its
-    deadline counts from now (the store's clock)."""
+    deadline counts from now (the store's clock). With ``seen``, the app's enqueue middleware
+    sees each stage's job (trace context goes into the stage templates), kept in ``seen``."""
     from conveyor.pipelines.runs import new_run
 
     assert definition.pipeline is not None
     pipeline = app.pipelines[definition.pipeline]
     args = dict(definition.args)
     tenant = args.pop("tenant", None)
-    return new_run(pipeline, args, tenant, app.store.now() if pipeline.deadline else 0.0)
+    return new_run(pipeline, args, tenant, app.store.now() if pipeline.deadline else 0.0, seen)
 
 
 def job_for(app: Conveyor, definition: ScheduleDef, slot: float) -> NewJob:
@@ -119,7 +133,7 @@ def trigger(app: Conveyor, store: Store, name: str, *, by: str | None, at: float
     except BaseException as exc:
         settle_fires(fires, None, exc)
         raise
-    settle_fires(fires, written)
+    settle_fires(fires, written, read_run=store.get_run)
     return written[0]
 
 
@@ -127,15 +141,28 @@ def settle_fires(
     fires: Sequence[SlotFire],
     written: Sequence[SlotWritten] | None,
     error: BaseException | None = None,
+    *,
+    read_run: Callable[[int], RunDetail | None] | None = None,
 ) -> None:
     """Run the enqueue middleware's ``after_enqueue`` for the jobs of ``fires``: with the id
     the store answered for a written slot; None for a slot another scheduler had written, or
-    with ``error`` when the write failed (``written`` None). A pipeline schedule's fire has
-    no prepared job: its stage jobs are the store's to write, unseen by middleware."""
+    with ``error`` when the write failed (``written`` None). A pipeline schedule's fire
+    settles the stage jobs middleware saw as a start does: its run is read back with
+    ``read_run`` (only then) for the first stages' job ids; later stages' jobs are the store's
+    to write, so they get None."""
+    from conveyor.pipelines.runs import settle_stages
+
     for index, fire in enumerate(fires):
+        result = None if written is None else written[index]
+        if fire.stages:
+            run_id = None if result is None or not result.written else result.run_id
+            if run_id is None:
+                not_enqueued(fire.stages.values(), error)
+            else:
+                settle_stages(dict(fire.stages), None if read_run is None else read_run(run_id))
+            continue
         if fire.job is None:
             continue
-        result = None if written is None else written[index]
         if result is not None and result.written and result.job_id is not None:
             enqueued(fire.job, result.job_id)
         else:

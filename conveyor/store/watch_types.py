@@ -8,7 +8,8 @@ These are plain records; the rules that fill them live in :mod:`conveyor.schedul
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conveyor.models import JobState
@@ -94,6 +95,9 @@ class SlotFire:
     by: str | None = None
     run: NewRun | None = None
     """For a schedule that starts a pipeline: the run to start (instead of ``job``)."""
+    stages: Mapping[str, NewJob] | None = field(default=None, compare=False, repr=False)
+    """With ``run`` and enqueue middleware: the stage jobs the middleware saw, by stage name,
+    for their ``after_enqueue`` once the run is written (the store never reads it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,40 @@ def test_a_schedule_fire_and_a_trigger(app: Conveyor, exporter: InMemorySpanExpo
     assert ids(producers(exporter)) == [str(entry.job_id), str(written.job_id)]
 
 
+def test_a_pipeline_started_by_a_schedule_carries_trace_context_and_its_first_job_id(
+    app: Conveyor, exporter: InMemorySpanExporter
+) -> None:
+    pipeline = app.pipeline("nightly_etl")
+
+    @pipeline.stage()
+    def extract(ctx: Any, day: str) -> str:
+        return day
+
+    @pipeline.stage(after=extract)
+    def load(ctx: Any, rows: str) -> str:
+        return rows
+
+    app.schedule("etl", pipeline, every="1m", args={"day": "mon"})
+    store = app.store
+    start = (store.now() // 60 + 1) * 60
+    sched = Scheduler(app, store=store, now=lambda: start + 0.2)
+    assert sched.run_round().enqueued == {"etl": [start]}
+    written = app.trigger_schedule("etl")
+    assert written.written and written.run_id is not None
+
+    runs = [store.get_run(e.run_id) for e in store.schedule_ledger("etl", limit=10) if e.run_id]
+    assert len(runs) == 2
+    firsts = sorted(str(r.stages[0].job_ids[0]) for r in runs if r is not None)
+    spans = producers(exporter)
+    # Each start: the first stage's job (written) and the later stage's (written later).
+    assert sorted(i for i in ids(spans) if i is not None) == firsts
+    assert ids(spans).count(None) == 2
+    for run in runs:
+        assert run is not None
+        job = store.get_job(run.stages[0].job_ids[0])
+        assert job is not None and "traceparent" in job.meta.get("headers", {})
+
+
 def test_a_workflow_and_a_pipeline_start(app: Conveyor, exporter: InMemorySpanExporter) -> None:
     wf = app.workflow("wf")
     root = wf.add(app.get("mail"), to="x")
