@@ -101,20 +101,7 @@ class Stage:
         else:
             job = self.job.prepare(run_id=0, stage_run_id=0, item=0, tenant=tenant)
             seen[self.name] = job
-        return JobTemplate(
-            queue=job.queue,
-            name=job.name,
-            max_attempts=job.max_attempts,
-            priority=job.priority,
-            timeout=job.timeout,
-            tenant=job.tenant,
-            meta_json=job.meta_json,
-            limit_key=job.limit_key,
-            limit_max=job.limit_max,
-            rate_key=job.rate_key,
-            rate_max=job.rate_max,
-            rate_per=job.rate_per,
-        )
+        return JobTemplate.of(job)
 
     @property
     def fan_out(self) -> bool:

@@ -160,17 +160,4 @@ def _template(prepared: NewJob) -> JobTemplate:
     """A node's job template: the prepared job's options, its arguments kept in meta."""
     meta = json.loads(prepared.meta_json)
     meta[NODE_ARGS] = json.loads(prepared.args_json)
-    return JobTemplate(
-        queue=prepared.queue,
-        name=prepared.name,
-        max_attempts=prepared.max_attempts,
-        priority=prepared.priority,
-        timeout=prepared.timeout,
-        tenant=prepared.tenant,
-        meta_json=json.dumps(meta, separators=(",", ":")),
-        limit_key=prepared.limit_key,
-        limit_max=prepared.limit_max,
-        rate_key=prepared.rate_key,
-        rate_max=prepared.rate_max,
-        rate_per=prepared.rate_per,
-    )
+    return JobTemplate.of(prepared, json.dumps(meta, separators=(",", ":")))

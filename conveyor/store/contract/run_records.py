@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from conveyor.models import RunState, StageState
+
+if TYPE_CHECKING:
+    from conveyor.store.contract.records import NewJob
 
 
 class ItemPolicy(enum.StrEnum):
@@ -49,6 +53,25 @@ class JobTemplate:
     rate_key: str | None = None
     rate_max: int | None = None
     rate_per: float | None = None
+
+    @classmethod
+    def of(cls, job: NewJob, meta_json: str | None = None) -> JobTemplate:
+        """The template of a prepared job: its options, and its meta unless ``meta_json``
+        replaces it (its arguments and due time are the store's to write)."""
+        return cls(
+            queue=job.queue,
+            name=job.name,
+            max_attempts=job.max_attempts,
+            priority=job.priority,
+            timeout=job.timeout,
+            tenant=job.tenant,
+            meta_json=job.meta_json if meta_json is None else meta_json,
+            limit_key=job.limit_key,
+            limit_max=job.limit_max,
+            rate_key=job.rate_key,
+            rate_max=job.rate_max,
+            rate_per=job.rate_per,
+        )
 
 
 @dataclass(frozen=True, slots=True)
