@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+from store_helpers import at_version
 
 from conveyor._outbox import DeliveryKind, DeliveryRow, DeliveryState
 from conveyor.store import Store
@@ -20,24 +21,13 @@ from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.sql import migrations as pg_migrations
 from conveyor.store.sql_script import statements
 from conveyor.store.sqlite import SQLiteStore
-from conveyor.store.sqlite.connection import migrations as sqlite_migrations
 
 BEFORE = 10
 NOW = time.time()
 
 
 def sqlite_at_version_10(path: Path) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(
-        "CREATE TABLE conveyor_schema_version (version INTEGER PRIMARY KEY, "
-        "applied_at REAL NOT NULL) STRICT"
-    )
-    for number, sql in sqlite_migrations():
-        if number > BEFORE:
-            break
-        for statement in statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO conveyor_schema_version VALUES (?, ?)", (number, NOW))
+    conn = at_version(path, BEFORE)
     conn.executemany(
         "INSERT INTO conveyor_notifications (incident_id, kind, sink, payload_json, created_at,"
         " next_try_at, attempts, delivered_at, failed_at, last_error) "
