@@ -390,9 +390,11 @@ def test_the_series_cache_reads_each_ended_bucket_once(store: Store) -> None:
     class Watched:
         """The store, noting where each finished_series read starts."""
 
-        def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+        def finished_series(
+            self, since: float, bucket: float, *, now: float | None = None
+        ) -> list[SeriesPoint]:
             asked.append(since)
-            return store.finished_series(since, bucket)
+            return store.finished_series(since, bucket, now=now)
 
     def finish_at(at: float) -> None:
         insert_one(store, queue="emails")
@@ -404,13 +406,78 @@ def test_the_series_cache_reads_each_ended_bucket_once(store: Store) -> None:
     finish_at(base + 10)
     finish_at(base + 70)
     first = cache.series(watched, base, 60, now=base + 80)
-    assert first == store.finished_series(base, 60)
+    assert first == store.finished_series(base, 60, now=base + 80)
     assert [(p.bucket, p.succeeded) for p in first] == [(base, 1), (base + 60, 1)]
     finish_at(base + 75)  # in the bucket still open at the first read
     finish_at(base + 130)
     second = cache.series(watched, base, 60, now=base + 140)
-    assert second == store.finished_series(base, 60)
+    assert second == store.finished_series(base, 60, now=base + 140)
     assert asked == [base, base + 60]  # the ended bucket was not read again
     # A later window drops the buckets before it.
     third = cache.series(watched, base + 60, 60, now=base + 140)
     assert [(p.bucket, p.succeeded) for p in third] == [(base + 60, 2), (base + 120, 1)]
+
+
+def _finish_at(store: Store, at: float, queue: str = "emails", *, dead: bool = False) -> int:
+    job_id = insert_one(store, queue=queue)
+    [job] = claim(store, queues=(queue,))
+    kind = CompletionKind.DEAD if dead else CompletionKind.SUCCEEDED
+    assert complete(store, job, kind, error=BOOM if dead else None, now=at)
+    return job_id
+
+
+def test_settled_buckets_are_rolled_up_and_keep_their_counts(store: Store) -> None:
+    # Jobs finish at times the test picks; the reads pass a clock well after them, so the
+    # buckets have settled (series_plans.SETTLE_SECONDS) and the first read rolls them up.
+    base = (store.now() // 60) * 60 - 1200
+    _finish_at(store, base + 10)
+    _finish_at(store, base + 20, "images")
+    dead = _finish_at(store, base + 70, dead=True)
+    later = base + 1200
+    first = store.finished_series(base, 60, now=later)
+    assert [(p.bucket, p.queue, p.succeeded, p.failed) for p in first] == [
+        (base, "emails", 1, 0), (base, "images", 1, 0), (base + 60, "emails", 0, 1),
+    ]  # fmt: skip
+    # A settled bucket keeps its counts: a late finish stamped inside it and a replay of its
+    # dead job change the jobs, not the rolled bucket...
+    _finish_at(store, base + 30)
+    store.retry_jobs(JobFilter(ids=(dead,)), replay=Replay())
+    assert store.finished_series(base, 60, now=later) == first
+    # ...while a read off the bucket grid counts the jobs themselves.
+    assert _totals(store.finished_series(base + 1, 60, now=later), "emails") == (2, 0)
+    # Buckets still open, or ended too recently to be settled, are read from the jobs each time.
+    _finish_at(store, later - 30, "reports")
+    _finish_at(store, later - 30, "reports")
+    fresh = store.finished_series(base, 60, now=later)
+    assert fresh[:3] == first
+    assert [(p.bucket, p.queue, p.succeeded) for p in fresh[3:]] == [
+        ((later - 30) // 60 * 60, "reports", 2)
+    ]
+
+
+def test_rolled_buckets_join_fresh_ones_as_time_moves(store: Store) -> None:
+    base = (store.now() // 60) * 60 - 3000
+    for minute in range(0, 40, 3):  # a job every third minute, the rest of the minutes empty
+        _finish_at(store, base + minute * 60 + 5)
+    expected = [(base + m * 60, 1) for m in range(0, 40, 3)]
+    for step in (600, 900, 1500, 2700, 2990):  # each read settles a few more buckets
+        points = store.finished_series(base, 60, now=base + step)
+        assert [(p.bucket, p.succeeded) for p in points] == expected
+    # A window that starts later leaves the earlier buckets out, rolled or not.
+    later = store.finished_series(base + 600, 60, now=base + 2990)
+    assert [(p.bucket, p.succeeded) for p in later] == [e for e in expected if e[0] >= base + 600]
+
+
+def test_dashboards_rolling_up_the_same_buckets_at_once_agree(store: Store) -> None:
+    base = (store.now() // 3600) * 3600 - 4 * 3600
+    for hour in range(4):
+        _finish_at(store, base + hour * 3600 + 60)
+    now = base + 4 * 3600 + 10
+
+    def read(_: int) -> list[SeriesPoint]:
+        return store.finished_series(base, 3600, now=now)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(read, range(8)))
+    assert all(r == results[0] for r in results)
+    assert [(p.bucket, p.succeeded) for p in results[0]] == [(base + h * 3600, 1) for h in range(4)]

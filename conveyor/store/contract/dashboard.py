@@ -23,10 +23,18 @@ class DashboardVerbs(Protocol):
         """
         ...
 
-    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+    def finished_series(
+        self, since: float, bucket: float, *, now: float | None = None
+    ) -> list[SeriesPoint]:
         """Per queue and bucket since ``since``: jobs succeeded and failures, oldest first.
 
-        Guarantees: reads only: writes nothing, so it is safe to repeat.
+        A bucket that ended long enough before ``now`` (the caller's clock, defaulting to the
+        store's) is *settled*: its counts are kept in a rollup and read from there afterwards,
+        so they no longer change when its jobs are pruned or a dead one is replayed
+        (:mod:`conveyor.store.series_plans`).
+
+        Guarantees: reads the jobs; writes only the rollup of settled buckets (the same counts
+        whoever writes them first), so it is safe to repeat and to run from many processes.
         """
         ...
 

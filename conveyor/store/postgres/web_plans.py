@@ -1,6 +1,7 @@
 """The dashboard verbs as plans (see :mod:`conveyor.store.postgres.plans` for what a plan is).
 
-Every plan is one statement, so each runs in autocommit. Times cross as epoch seconds.
+Every plan but the chart series' (:mod:`conveyor.store.series_plans`) is one statement, so each
+runs in autocommit. Times cross as epoch seconds.
 """
 
 from __future__ import annotations
@@ -8,19 +9,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from conveyor.store import replay_plans
+from conveyor.store import replay_plans, series_plans
 from conveyor.store.filters import POSTGRES, where
 from conveyor.store.postgres.plans import Plan, Plans, Statement, register_single
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.protocol import JobFilter, Replay
+from conveyor.store.series_plans import RolledRow
 from conveyor.store.web_checks import NO_ID_ABOVE, check_bucket, check_limit
 from conveyor.store.web_types import ActionRow, DeadGroup, NewSession, SeriesPoint, SessionRow
 
 WEB_SINGLE = frozenset(
     {
         "record_action", "list_actions", "dead_groups",
-        "finished_series", "put_session", "get_session",
+        "put_session", "get_session",
     }
 )  # fmt: skip
 """Every plan below is one statement: autocommit, no BEGIN/COMMIT round trips."""
@@ -80,16 +82,34 @@ class WebPlans:
         transaction."""
         return replay_plans.replay_dead(PostgresReplayDialect(self.plans), flt, replay, now)
 
-    def finished_series(self, since: float, bucket: float) -> Plan[list[SeriesPoint]]:
-        """Succeeded and failed counts per queue and bucket, oldest first."""
-        result = yield Statement(
-            self.q("web_finished_series"),
-            {"since": float(since), "bucket": check_bucket(bucket)},
+    def finished_series(
+        self, since: float, bucket: float, now: float
+    ) -> Plan[tuple[list[SeriesPoint], list[RolledRow]]]:
+        """Succeeded and failed counts per queue and bucket, oldest first, and the buckets
+        that settled since the last read (:func:`.series_plans.read_series`)."""
+        return series_plans.read_series(self, float(since), check_bucket(bucket), now)
+
+    def save_series(self, bucket: float, rows: Sequence[RolledRow], now: float) -> Plan[None]:
+        """Store settled buckets (:func:`.series_plans.save_series`). Runs in a transaction."""
+        return series_plans.save_series(self, bucket, rows, now)
+
+    def rolled(self, since: float, bucket: float) -> Statement:
+        """See :meth:`.series_plans.SeriesDialect.rolled`."""
+        return Statement(self.q("web_series_rolled"), {"since": since, "bucket": bucket})
+
+    def finished(self, since: float, bucket: float) -> Statement:
+        """See :meth:`.series_plans.SeriesDialect.finished`."""
+        return Statement(self.q("web_finished_series"), {"since": since, "bucket": bucket})
+
+    def save(self, rows: Sequence[RolledRow]) -> Statement:
+        """See :meth:`.series_plans.SeriesDialect.save`."""
+        return Statement(
+            self.q("web_series_save"), many=[series_plans.rolled_params(r) for r in rows]
         )
-        return [
-            SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
-            for r in result.rows
-        ]
+
+    def prune(self, bucket: float, before: float) -> Statement:
+        """See :meth:`.series_plans.SeriesDialect.prune`."""
+        return Statement(self.q("web_series_prune"), {"bucket": bucket, "before": before})
 
     def put_session(
         self, session_id: str, session: NewSession | None, now: float | None = None

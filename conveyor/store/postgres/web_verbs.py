@@ -27,6 +27,8 @@ class PostgresWebVerbs:
 
         def run(self, plan: Plan[T], where: str) -> T: ...
 
+        def now(self) -> float: ...
+
     @cached_property
     def _web_plans(self) -> WebPlans:
         return WebPlans(self.plans)
@@ -53,12 +55,22 @@ class PostgresWebVerbs:
         :meth:`~conveyor.store.contract.jobs.JobVerbs.retry_jobs`."""
         return self.run(self._web_plans.replay_jobs(flt, replay, now), "replaying dead jobs")
 
-    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+    def finished_series(
+        self, since: float, bucket: float, *, now: float | None = None
+    ) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
-        out (a chart draws them as zero)."""
-        return self.run(
-            self._web_plans.finished_series(since, bucket), "reading the finished series"
+        out (a chart draws them as zero). Reads in one transaction; buckets that settled since
+        the last read are stored in a second (:mod:`conveyor.store.series_plans`)."""
+        at = self.now() if now is None else now
+        points, settled = self.run(
+            self._web_plans.finished_series(since, bucket, at), "reading the finished series"
         )
+        if settled:
+            self.run(
+                self._web_plans.save_series(float(bucket), settled, at),
+                "storing settled chart buckets",
+            )
+        return points
 
     def put_session(
         self, session_id: str, session: NewSession | None, *, now: float | None = None

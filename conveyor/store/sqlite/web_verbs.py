@@ -10,9 +10,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conveyor.store import replay_plans
+from conveyor.store import replay_plans, series_plans
 from conveyor.store.filters import SQLITE, where
 from conveyor.store.plan import Plan, Statement
+from conveyor.store.series_plans import RolledRow
 from conveyor.store.sqlite import sequence_plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
@@ -86,17 +87,21 @@ class SQLiteWebVerbs:
             at = self.now() if now is None else now  # the store's, under the write lock
             return drive(conn, replay_plans.replay_dead(REPLAY, flt, replay, at))
 
-    def finished_series(self, since: float, bucket: float) -> list[SeriesPoint]:
+    def finished_series(
+        self, since: float, bucket: float, *, now: float | None = None
+    ) -> list[SeriesPoint]:
         """See :meth:`DashboardVerbs.finished_series`; buckets in which nothing finished are left
-        out (a chart draws them as zero)."""
+        out (a chart draws them as zero). Buckets that settled since the last read are stored
+        under the write lock afterwards (:mod:`conveyor.store.series_plans`), so a read takes
+        the lock about once a bucket, not every time."""
+        size = check_bucket(bucket)
+        at = self.now() if now is None else now
         with self.db.read() as conn:
-            found = conn.execute(
-                query("web_finished_series"), {"since": since, "bucket": check_bucket(bucket)}
-            ).fetchall()
-        return [
-            SeriesPoint(bucket=float(r[0]), queue=r[1], succeeded=int(r[2]), failed=int(r[3]))
-            for r in found
-        ]
+            points, settled = drive(conn, series_plans.read_series(SERIES, since, size, at))
+        if settled:
+            with self.db.write() as conn:
+                drive(conn, series_plans.save_series(SERIES, size, settled, at))
+        return points
 
     def put_session(
         self, session_id: str, session: NewSession | None, *, now: float | None = None
@@ -164,3 +169,28 @@ def _clock(now: float | None) -> float:
 
 
 REPLAY = SQLiteReplayDialect()
+
+
+class SQLiteSeriesDialect:
+    """:mod:`.series_plans`' statements on SQLite (see ``SeriesDialect``)."""
+
+    def rolled(self, since: float, bucket: float) -> Statement:
+        """``web_series_rolled``."""
+        return Statement(query("web_series_rolled"), {"since": since, "bucket": bucket})
+
+    def finished(self, since: float, bucket: float) -> Statement:
+        """``web_finished_series``."""
+        return Statement(query("web_finished_series"), {"since": since, "bucket": bucket})
+
+    def save(self, rows: Sequence[RolledRow]) -> Statement:
+        """``web_series_save``, once per row."""
+        return Statement(
+            query("web_series_save"), many=[series_plans.rolled_params(r) for r in rows]
+        )
+
+    def prune(self, bucket: float, before: float) -> Statement:
+        """``web_series_prune``."""
+        return Statement(query("web_series_prune"), {"bucket": bucket, "before": before})
+
+
+SERIES = SQLiteSeriesDialect()
