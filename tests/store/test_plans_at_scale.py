@@ -5,6 +5,8 @@ generate_series``, a few seconds), analyzed, and then the worker's, scheduler's,
 dashboard overview's verbs run through a driver that first asks ``EXPLAIN (FORMAT JSON)`` for
 each statement they send. A sequential scan of ``conveyor_jobs`` fails the test, and so does
 JIT compilation (Conveyor's sessions start with ``jit=off``, whatever the server's setting).
+A second table has long retention's shape (few distinct states, finished rows first), where a
+plan can flip to a scan that the mixed table never shows.
 
 On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
 table either.
@@ -286,6 +288,8 @@ def test_hot_statements_use_indexes_behind_finished_rows(
         store.window_counts(store.now() - 900)
         explaining.verb = "queue_load"
         store.queue_load(store.now() - 900)
+        # Not the dashboard overview: its chart of the last 24 hours reads every job finished
+        # in them, and here that is the whole table, so a sequential scan is the right plan.
         assert not explaining.problems, "\n".join(explaining.problems)
     finally:
         store.close()
