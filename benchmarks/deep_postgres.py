@@ -29,14 +29,27 @@ jobs have succeeded. Throughput = succeeded jobs / (last ``finished_at`` - first
 are then inserted 100 ms apart while the backlog is still there; their wait is ``started_at -
 created_at``. Sides and sizes alternate in every run; medians are printed at the end, with the
 ratio large/small per side. Databases are dropped at the end, workers stopped by process group.
+
+Also per run: CPU per succeeded job, of the worker (its process tree, start-up and shutdown
+included, so compare sides rather than read it alone) and of the server (the backends
+connected to the run's database, read from ``/proc`` when the server runs on this machine; -1
+otherwise), both less sensitive to a loaded box than the throughput.
+
+``--reuse`` loads each (side, case) table once into a template database,
+``conveyor_deep_tpl_<digest>`` (the digest covers the side's PostgreSQL migrations and the
+case's rows), keeps it after the run, and gives every run a copy (``CREATE DATABASE ...
+TEMPLATE``, seconds instead of the minutes 5,000,000 rows take to generate). A later run with
+the same migrations and sizes reuses it; drop them with ``--drop-templates``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -101,18 +114,64 @@ class Databases:
         self.admin_url = admin_url
         self.count = 0
 
+    def url(self, name: str) -> str:
+        """The URL of database ``name`` on the admin URL's server."""
+        return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
     @contextlib.contextmanager
-    def fresh(self) -> Iterator[str]:
-        """CREATE DATABASE, yield its URL, DROP it."""
+    def fresh(self, template: str | None = None) -> Iterator[str]:
+        """CREATE DATABASE (a copy of ``template`` if given), yield its URL, DROP it."""
         self.count += 1
         name = f"conveyor_deep_{os.getpid()}_{self.count}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         try:
-            yield self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+            yield self.url(name)
         finally:
             with psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TEMPLATE_PREFIX = "conveyor_deep_tpl_"
+
+
+def template_for(databases: Databases, side: Path | None, case: Case) -> str:
+    """The loaded template database of ``side`` and ``case``, created on first use.
+
+    Its name digests the side's PostgreSQL migrations and the generating SQL and sizes, so a
+    schema change on either side gets a template of its own.
+    """
+    root = side if side is not None else ROOT
+    digest = hashlib.sha256()
+    for path in sorted((root / "conveyor/store/postgres/migrations").glob("*.sql")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update(f"{LOAD}{FINISHED}{case.rows}/{case.finished}".encode())
+    name = TEMPLATE_PREFIX + digest.hexdigest()[:16]
+    with psycopg.connect(databases.admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return name
+    log(f"  loading template {name} (kept for later runs)")
+    building = name + "_new"
+    with psycopg.connect(databases.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{building}"')
+    url = databases.url(building)
+    prepare(side, url, case)
+    with psycopg.connect(databases.admin_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+    return name
+
+
+def drop_templates(databases: Databases) -> None:
+    """Drop every template ``--reuse`` kept."""
+    with psycopg.connect(databases.admin_url, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (TEMPLATE_PREFIX + "%",)
+        ).fetchall()
+        for (name,) in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            log(f"dropped {name}")
 
 
 def side_env(side: Path | None, url: str) -> dict[str, str]:
@@ -160,16 +219,51 @@ class Case:
     hold: bool = False
 
 
-def load(url: str, case: Case) -> int:
-    """Write the case's finished rows, then its queued jobs; the last finished row's id."""
+def prepare(side: Path | None, url: str, case: Case) -> None:
+    """Migrate ``url`` with ``side``'s code, then write the case's finished rows and its
+    queued jobs, and VACUUM ANALYZE."""
+    subprocess.run(
+        [sys.executable, "-c", MIGRATE, url], env=side_env(side, url), cwd=HERE, check=True
+    )
     job = {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
     with psycopg.connect(url, autocommit=True) as conn:
         if case.finished:
             conn.execute(FINISHED, job | {"rows": case.finished})
-        row = conn.execute("SELECT coalesce(max(id), 0) FROM conveyor_jobs").fetchone()
         conn.execute(LOAD, job | {"rows": case.rows})
         conn.execute("VACUUM ANALYZE conveyor_jobs")
+
+
+def boundary(url: str) -> int:
+    """The last finished row's id: every job above it was loaded queued."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT coalesce(max(id), 0) FROM conveyor_jobs WHERE state = 'succeeded'"
+        ).fetchone()
     return int(row[0]) if row else 0
+
+
+def server_cpu(conn: psycopg.Connection[Any]) -> float:
+    """CPU seconds used so far by the other backends on ``conn``'s database (from /proc: a
+    local server only; -1.0 when it cannot be read)."""
+    pids = conn.execute(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchall()
+    total = 0
+    try:
+        for (pid,) in pids:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    except OSError:
+        return -1.0
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU seconds of every waited-for child process tree so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @contextlib.contextmanager
@@ -185,17 +279,18 @@ def held_snapshot(url: str, hold: bool) -> Iterator[None]:
         conn.rollback()
 
 
-def one(side: Path | None, url: str, case: Case) -> dict[str, Any]:
-    """Load the case's table and work ``case.measure`` jobs; with ``probe``, time urgent jobs.
+def one(side: Path | None, url: str, case: Case, *, loaded: bool = False) -> dict[str, Any]:
+    """Load the case's table (unless ``loaded``: a copy of its template) and work
+    ``case.measure`` jobs; with ``probe``, time urgent jobs.
 
     Only jobs above the finished rows are counted, so those rows never count as work done.
     """
-    subprocess.run(
-        [sys.executable, "-c", MIGRATE, url], env=side_env(side, url), cwd=HERE, check=True
-    )
-    boundary = load(url, case)
+    if not loaded:
+        prepare(side, url, case)
+    first = boundary(url)
     measure, probe = case.measure, case.probe
     result: dict[str, Any] = {}
+    cpu_before = children_cpu()
     with (
         psycopg.connect(url, autocommit=True) as conn,
         held_snapshot(url, case.hold),
@@ -206,7 +301,7 @@ def one(side: Path | None, url: str, case: Case) -> dict[str, Any]:
             row = conn.execute(
                 "SELECT count(*) FROM conveyor_jobs WHERE id > %s AND state = 'succeeded'"
                 " AND finished_at IS NOT NULL",
-                (boundary,),
+                (first,),
             ).fetchone()
             return int(row[0]) if row else 0
 
@@ -217,14 +312,17 @@ def one(side: Path | None, url: str, case: Case) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise SystemExit("timed out waiting for the jobs")
             time.sleep(0.2)
+        backends = server_cpu(conn)
         row = conn.execute(
             "SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at))"
             " FROM conveyor_jobs WHERE id > %s AND state = 'succeeded'"
             " AND finished_at IS NOT NULL",
-            (boundary,),
+            (first,),
         ).fetchone()
         assert row is not None
-        result["jobs_per_s"] = float(row[0]) / float(row[1])
+        done = int(row[0])
+        result["jobs_per_s"] = done / float(row[1])
+        result["server_cpu_us"] = backends / done * 1e6 if backends >= 0 else -1.0
         dead = conn.execute(
             "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'conveyor_jobs'"
         ).fetchone()
@@ -252,6 +350,7 @@ def one(side: Path | None, url: str, case: Case) -> dict[str, Any]:
             result["urgent_p50_ms"] = ordered[len(ordered) // 2]
             result["urgent_p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
             result["urgent_started"] = len(ordered)
+    result["worker_cpu_us"] = (children_cpu() - cpu_before) / done * 1e6
     return result
 
 
@@ -275,6 +374,10 @@ def main() -> None:
     parser.add_argument("--cases", default="small,large", help=f"of {', '.join(CASES)}")
     parser.add_argument("--finished", type=int, default=5_000_000)
     parser.add_argument("--held-rows", type=int, default=100_000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="load each (side, case) once into a kept template database")
+    parser.add_argument("--drop-templates", action="store_true",
+                        help="drop the templates --reuse kept, and exit")
     args = parser.parse_args()
     wanted = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(wanted) - set(CASES))
@@ -290,6 +393,9 @@ def main() -> None:
     }
     admin = os.environ.get("DEEP_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     databases = Databases(admin)
+    if args.drop_templates:
+        drop_templates(databases)
+        return
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         sides: list[tuple[str, Path | None]] = [("new", None)]
@@ -300,9 +406,10 @@ def main() -> None:
             for name, side in order:
                 for size in wanted:
                     case = cases[size]
-                    with databases.fresh() as url:
+                    template = template_for(databases, side, case) if args.reuse else None
+                    with databases.fresh(template) as url:
                         log(f"run {run + 1}: {name} side, {size}: {case}")
-                        got = one(side, url, case)
+                        got = one(side, url, case, loaded=template is not None)
                         log(f"  {json.dumps({k: round(v, 2) for k, v in got.items()})}")
                         results.setdefault((name, size), []).append(got)
     print(f"# medians of {args.runs} interleaved runs; cases {wanted}: "
@@ -310,14 +417,17 @@ def main() -> None:
     for name, _ in sides:
         summary: dict[str, Any] = {"side": name}
         for size in wanted:
-            got = results[(name, size)]
-            summary[f"{size}_jobs_per_s"] = round(statistics.median(r["jobs_per_s"] for r in got))
-            summary[f"{size}_dead_tuples"] = statistics.median(r["dead_tuples"] for r in got)
+            per_size = results[(name, size)]
+            summary[f"{size}_jobs_per_s"] = round(
+                statistics.median(r["jobs_per_s"] for r in per_size))
+            summary[f"{size}_dead_tuples"] = statistics.median(r["dead_tuples"] for r in per_size)
+            for cpu in ("server_cpu_us", "worker_cpu_us"):
+                summary[f"{size}_{cpu}"] = round(statistics.median(r[cpu] for r in per_size))
             if cases[size].probe:
                 summary["urgent_p50_ms"] = round(
-                    statistics.median(r["urgent_p50_ms"] for r in got), 2)
+                    statistics.median(r["urgent_p50_ms"] for r in per_size), 2)
                 summary["urgent_p99_ms"] = round(
-                    statistics.median(r["urgent_p99_ms"] for r in got), 2)
+                    statistics.median(r["urgent_p99_ms"] for r in per_size), 2)
         for size, base in (("large", "small"), ("finished", "small"), ("held", "unheld"),
                            ("held-finished", "held")):
             if size in wanted and base in wanted:

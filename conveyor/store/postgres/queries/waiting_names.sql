@@ -5,6 +5,10 @@
 -- ones, whose jobs mostly wait for a later time, among the pair's queue's due jobs of that
 -- state on conveyor_jobs_waiting (queue, state, run_at). Each probe is a scalar subquery whose
 -- ORDER BY names the index meant (an EXISTS would drop the ORDER BY and may scan the table).
+-- The queued probe bounds the name on both sides instead of equating it: with all three
+-- columns equal the ORDER BY is redundant, and on a table of few distinct states (millions of
+-- finished jobs, a few queued) the planner took a sequential scan that stops at the first
+-- match, read every finished row before it and cost seconds per monitor round (decision 117).
 WITH RECURSIVE triples AS (
     SELECT s.state, f.queue, f.name
     FROM (VALUES ('queued'), ('scheduled'), ('retrying')) AS s(state)
@@ -26,7 +30,8 @@ SELECT DISTINCT t.queue, t.name
 FROM triples AS t
 WHERE (t.state = 'queued' AND (
           SELECT true FROM {schema}.conveyor_jobs AS j
-          WHERE j.state = t.state AND j.queue = t.queue AND j.name = t.name
+          WHERE j.state = t.state AND j.queue = t.queue
+            AND j.name >= t.name AND j.name <= t.name
             AND j.run_at <= now()
           ORDER BY j.state, j.queue, j.name LIMIT 1))
    OR (t.state <> 'queued' AND (
