@@ -95,7 +95,11 @@ def test_every_query_prepares_against_the_indexes(tmp_path: Path) -> None:
     try:
         for name, text in _query_files().items():
             sql = re.sub(r"\{\w+\}", "1", text)  # templates' clauses: any true expression
-            params = dict.fromkeys(re.findall(r"(?<!:):([a-z_0-9]+)", sql))
+            numbered = [int(n) for n in re.findall(r"\?(\d+)", sql)]  # usage_insert's
+            params: dict[str, None] | tuple[None, ...] = (
+                (None,) * max(numbered) if numbered
+                else dict.fromkeys(re.findall(r"(?<!:):([a-z_0-9]+)", sql))
+            )
             try:
                 conn.execute(f"EXPLAIN {sql}", params).fetchall()
             except sqlite3.Error as exc:
