@@ -328,6 +328,8 @@ def error_info(error: BaseException) -> ErrorInfo:
 
 def encode_result(result: Any) -> str:
     """The handler's return value as JSON (datetimes and pydantic models are converted)."""
+    if result is None:  # most handlers return nothing: skip the converter and the encoder
+        return "null"
     return json.dumps(pydantic_core.to_jsonable_python(result), allow_nan=False)
 
 

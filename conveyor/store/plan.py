@@ -33,7 +33,9 @@ class Statement:
 
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
-    many: Sequence[Mapping[str, Any]] | None = None
+    many: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]] | None = None
+    """Parameter sets for ``executemany``: mappings for named placeholders, or sequences
+    for positional ones (cheaper to build and to bind, for a statement run per row)."""
     copy: Sequence[Sequence[Any]] | None = None
     copy_types: Sequence[str] | None = None
     """The COPY's column types by name, when known: the driver then skips looking up how to

@@ -166,6 +166,7 @@ def complete_jobs(now: float, completions: Sequence[Completion]) -> Plan[list[Co
             continue
         statement, params = update_for(c, now)
         by_statement.setdefault(statement, []).append(params)
+        error = c.error
         attempts.append(
             {
                 "job_id": c.job_id,
@@ -175,9 +176,9 @@ def complete_jobs(now: float, completions: Sequence[Completion]) -> Plan[list[Co
                 "started_at": row[4],
                 "now": now,
                 "outcome": str(c.outcome),
-                "error_type": c.error.type if c.error else None,
-                "error_message": c.error.message if c.error else None,
-                "traceback": c.error.traceback if c.error else None,
+                "error_type": error.type if error else None,
+                "error_message": error.message if error else None,
+                "traceback": error.traceback if error else None,
             }
         )
         results.append(CompletionResult(c.job_id, accepted=True))

@@ -50,6 +50,15 @@ _STATEMENT_OF = {
 def update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
     """The guarded statement (by query name) and parameters that apply one completion."""
     statement = _STATEMENT_OF.get(c.kind, "finish_job")
+    # Each statement's parameters as one literal: this runs once per finished job.
+    if statement == "finish_job":
+        error = c.error
+        return statement, {
+            "id": c.job_id, "token": c.token, "now": now, "state": str(c.state),
+            "error_type": error.type if error else None,
+            "error_message": error.message if error else None,
+            "result": c.result_json,
+        }
     params: dict[str, Any] = {"id": c.job_id, "token": c.token, "now": now, "state": str(c.state)}
     if statement == "release_job":
         return statement, params | {"attempt_delta": c.attempt_delta}
@@ -61,8 +70,6 @@ def update_for(c: Completion, now: float) -> tuple[str, dict[str, Any]]:
     }
     if statement == "retry_job":
         return statement, params | {"delay": c.retry_delay}
-    if statement == "finish_job":
-        return statement, params | {"result": c.result_json}
     return statement, params
 
 

@@ -108,6 +108,22 @@ class SQLiteRunDialect:
 DIALECT = SQLiteRunDialect()
 
 
+def record_usage(now: float, rows: Sequence[UsageRow]) -> Plan[None]:
+    """The usage rows in one ``executemany`` of positional parameters (usage_insert.sql).
+
+    SQLite's own plan rather than :func:`conveyor.store.usage_plans.record_usage`'s dicts:
+    the worker writes one row per attempt, and tuples are cheaper to build and to bind.
+    """
+    many = [
+        (r.job_id, r.attempt, r.name, r.queue, r.tenant, r.finished_at, r.wall, r.cpu,
+         r.memory_mb,
+         # Most attempts report no units: "{}" without the encoder.
+         json.dumps(dict(r.units), separators=(",", ":")) if r.units else "{}")
+        for r in rows
+    ]
+    yield Statement(query("usage_insert"), many=many)
+
+
 # -- the job verbs that advance runs -------------------------------------------------------------
 
 
@@ -289,7 +305,7 @@ class SQLiteRunVerbs:
     def record_usage(self, rows: Sequence[UsageRow]) -> None:
         """See :meth:`~conveyor.store.contract.usage.UsageVerbs.record_usage`."""
         if rows:
-            self._write(lambda at: usage_plans.record_usage(DIALECT, rows, at))
+            self._write(record_usage, rows)
 
     def usage_totals(
         self, by: UsageBy | None = None, *, since: float | None = None,
