@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -54,6 +55,26 @@ def _utc(epoch: float) -> str:
     return f"{cached[1]}.{int(epoch * 1000) % 1000:03d}Z"
 
 
+def _line_encoder() -> Callable[[dict[str, Any]], str]:
+    """What ``json.dumps(line, default=str, ensure_ascii=False)`` does, built once.
+
+    ``json.dumps`` with keywords builds an encoder, and the encoder its C scanner, for every
+    line (a third of a line's encoding). The C scanner is made once here, without the check
+    for circular references, which keeps no state between calls (so threads may share it): a
+    field that contains itself then fails with ``RecursionError`` instead of ``ValueError``,
+    and the logging handler reports either the same way. ``default=str``: a field that is not
+    JSON (a user's object) is written as its str().
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, default=str).encode
+    scan = make(None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda line: "".join(scan(line, 0))
+
+
+_encode = _line_encoder()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, the process's worker id,
     every field passed with ``extra=`` (the job's fields among them) and the exception."""
@@ -78,8 +99,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        # default=str: a field that is not JSON (a user's object) is written as its str().
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _encode(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -87,6 +107,21 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self, worker_id: str) -> None:
         super().__init__(f"%(asctime)s %(levelname)s [{worker_id}] %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+        """The last second formatted, local time (most lines share it with the one before)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """``logging.Formatter``'s default time (``2026-01-01 10:00:00,123``), formatting
+        each second once."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        whole = int(record.created)
+        cached = self._second
+        if cached[0] != whole:
+            cached = (whole, time.strftime(self.default_time_format, self.converter(whole)))
+            self._second = cached
+        msec = self.default_msec_format
+        return cached[1] if msec is None else msec % (cached[1], record.msecs)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         """The line, with the record's job id before its message."""

@@ -263,22 +263,22 @@ class MiddlewareChain:
                     below = await layer(index + 1)
                 return below
 
-            name = type(item).__qualname__
             try:
                 await item.around_attempt(start, call_next)
             except Exception as exc:
                 self.report(item, "around_attempt", exc)
                 if below is None:
                     return await fail(MiddlewareError(
-                        f"middleware {name} raised {type(exc).__name__} before the attempt "
+                        f"middleware {_name(item)} raised {type(exc).__name__} before the attempt "
                         f"ran ({exc}); the handler did not run. Fix the middleware, or catch "
                         "the error in it"
                     ))
                 return below
             if below is None:
                 return await fail(MiddlewareError(
-                    f"middleware {name}.around_attempt returned without awaiting call_next(); "
-                    "the handler did not run. A middleware must await call_next() once"
+                    f"middleware {_name(item)}.around_attempt returned without awaiting "
+                    "call_next(); the handler did not run. A middleware must await call_next() "
+                    "once"
                 ))
             return below
 
@@ -310,6 +310,11 @@ def _settle(
     seen.duplicate = duplicate
     seen.error = error
     chain.after_enqueue(seen, job_id)
+
+
+def _name(item: Middleware) -> str:
+    # Only for an error's message: an attempt that goes well never builds it.
+    return type(item).__qualname__
 
 
 def _check_headers(headers: object) -> None:

@@ -94,15 +94,14 @@ class OpenTelemetryMiddleware(Middleware):
         The span stays open until :meth:`after_enqueue` (the write), which gives it the job
         id; it is kept in ``job.state``.
         """
-        span = self.tracer.start_span(
-            f"send {job.queue}", kind=SpanKind.PRODUCER, attributes=_creation(job.queue, "send")
-        )
+        # Every attribute at start, in one dict: the SDK cleans and locks once per call, and a
+        # no-op tracer ignores them (building the dict costs less than asking it first).
+        name, creation = _shape("send", job.queue)
+        attributes: dict[str, AttributeValue] = {**creation, "conveyor.job.name": job.name}
+        if job.tenant is not None:
+            attributes["conveyor.tenant"] = job.tenant
+        span = self.tracer.start_span(name, kind=SpanKind.PRODUCER, attributes=attributes)
         try:
-            if span.is_recording():  # a no-op tracer pays for none of this
-                named: dict[str, AttributeValue] = {"conveyor.job.name": job.name}
-                if job.tenant is not None:
-                    named["conveyor.tenant"] = job.tenant
-                span.set_attributes(named)
             sent = trace.set_span_in_context(span)
             carrier: dict[str, str] = {}
             if self.propagator is None:
@@ -146,22 +145,21 @@ class OpenTelemetryMiddleware(Middleware):
         # The conventions ask a process span to link to the message's creation context even
         # when that context is also its parent: tools that follow links find every attempt.
         links = [Link(sent)] if sent.is_valid else None
+        name, creation = _shape("process", ctx.queue)
+        attributes: dict[str, AttributeValue] = {
+            **creation,
+            "messaging.message.id": str(ctx.job_id),
+            "conveyor.job.name": ctx.name,
+            "conveyor.attempt": ctx.attempt,
+            "conveyor.max_attempts": ctx.max_attempts,
+            "conveyor.queue_wait": attempt.queue_wait,
+        }
+        if ctx.tenant is not None:
+            attributes["conveyor.tenant"] = ctx.tenant
         span = self.tracer.start_span(
-            f"process {ctx.queue}", context=parent, kind=SpanKind.CONSUMER,
-            attributes=_creation(ctx.queue, "process"), links=links,
+            name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes, links=links
         )
         recording = span.is_recording()
-        if recording:
-            attributes: dict[str, AttributeValue] = {
-                "messaging.message.id": str(ctx.job_id),
-                "conveyor.job.name": ctx.name,
-                "conveyor.attempt": ctx.attempt,
-                "conveyor.max_attempts": ctx.max_attempts,
-                "conveyor.queue_wait": attempt.queue_wait,
-            }
-            if ctx.tenant is not None:
-                attributes["conveyor.tenant"] = ctx.tenant
-            span.set_attributes(attributes)
         # Current while the rest of the chain and the handler run: a sync handler's thread
         # gets a copy of this context from the executor.
         token = otel_context.attach(trace.set_span_in_context(span, parent))
@@ -198,14 +196,26 @@ def flush_spans(timeout: float = FLUSH_TIMEOUT) -> None:
             force_flush(int(timeout * 1000))
 
 
-def _creation(queue: str, operation: str) -> dict[str, AttributeValue]:
-    """The attributes a span starts with: those the conventions want samplers to see."""
-    return {
-        "messaging.system": SYSTEM,
-        "messaging.destination.name": queue,
-        "messaging.operation.type": operation,
-        "messaging.operation.name": operation,
-    }
+_SHAPES: dict[tuple[str, str], tuple[str, dict[str, AttributeValue]]] = {}
+"""Per (operation, queue): the span's name and the attributes it starts with."""
+MAX_SHAPES = 1024
+"""Queues whose shapes are kept (queue names are few; past this, the cache starts over)."""
+
+
+def _shape(operation: str, queue: str) -> tuple[str, dict[str, AttributeValue]]:
+    """The name of a span of ``operation`` on ``queue`` and the attributes the conventions
+    want samplers to see, built once per queue (every span copies them into its own)."""
+    shape = _SHAPES.get((operation, queue))
+    if shape is None:
+        if len(_SHAPES) >= MAX_SHAPES:
+            _SHAPES.clear()
+        shape = _SHAPES[(operation, queue)] = (f"{operation} {queue}", {
+            "messaging.system": SYSTEM,
+            "messaging.destination.name": queue,
+            "messaging.operation.type": operation,
+            "messaging.operation.name": operation,
+        })
+    return shape
 
 
 def _record_end(span: trace.Span, end: AttemptEnd) -> None:

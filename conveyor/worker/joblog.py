@@ -84,10 +84,13 @@ class JobLog(Middleware):
             end = await call_next()
             level = _LEVELS[end.status]
             if log.isEnabledFor(level):
-                self._log_end(attempt, end, level)
+                self._log_end(attempt, end, level, attempt.ctx.log_fields())
             return end
         ctx = attempt.ctx
-        fields = ctx.log_fields()
+        # The job's fields are the same on both lines: read them (and parse the trace id
+        # from the headers) once per attempt, not once per line.
+        job = ctx.log_fields()
+        fields = dict(job)
         fields["event"] = "started"
         fields["queue_wait"] = round(attempt.queue_wait, 6)
         _emit(
@@ -95,12 +98,13 @@ class JobLog(Middleware):
             (ctx.name, ctx.queue, ctx.attempt, ctx.max_attempts), fields,
         )
         end = await call_next()
-        self._log_end(attempt, end, _LEVELS[end.status])
+        self._log_end(attempt, end, _LEVELS[end.status], job)
         return end
 
     @staticmethod
-    def _log_end(attempt: AttemptStart, end: AttemptEnd, level: int) -> None:
-        fields: dict[str, Any] = attempt.ctx.log_fields()
+    def _log_end(attempt: AttemptStart, end: AttemptEnd, level: int, job: dict[str, Any]) -> None:
+        """Log the end line; ``job`` (the job's fields) becomes the record's fields."""
+        fields = job
         fields["event"] = str(end.status)
         fields["duration"] = round(end.duration, 6)
         if end.error_type is not None:
@@ -113,12 +117,15 @@ class JobLog(Middleware):
         _emit(level, "%s", (describe(attempt, end),), fields)
 
 
-_TEMPLATES: dict[tuple[int, int], dict[str, Any]] = {}
-"""Per (process, thread): the attributes every record of ours shares (see :func:`_record`)."""
+_TEMPLATES: dict[int, dict[str, Any]] = {}
+"""Per thread: the attributes every record of ours shares (see :func:`_record`)."""
+# A forked child starts over: its records carry its own process id. (Clearing at fork, rather
+# than keying by ``os.getpid()``, spares every record a system call.)
+os.register_at_fork(after_in_child=_TEMPLATES.clear)
 
 
 def _template() -> dict[str, Any]:
-    key = (os.getpid(), threading.get_ident())  # a forked child or another thread: new one
+    key = threading.get_ident()  # another thread: another name and id
     base = _TEMPLATES.get(key)
     if base is None:
         base = logging.LogRecord(log.name, logging.INFO, __file__, 0, "", (), None).__dict__
