@@ -23,6 +23,7 @@ from conveyor.store.contract.run_records import (
     ItemPolicy,
     JobTemplate,
     NewRun,
+    NewStage,
     ParentOutput,
 )
 
@@ -45,9 +46,35 @@ def template_json(template: JobTemplate) -> str:
 
 def template_from_json(text: str) -> JobTemplate:
     """The stored template back (unknown keys from a newer version are ignored)."""
-    raw = json.loads(text)
-    known = JobTemplate.__dataclass_fields__
-    return JobTemplate(**{k: v for k, v in raw.items() if k in known})
+    found = _TEMPLATES.get(text)
+    if found is None:
+        raw = json.loads(text)
+        known = JobTemplate.__dataclass_fields__
+        found = JobTemplate(**{k: v for k, v in raw.items() if k in known})
+        if len(_TEMPLATES) >= _CACHE_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[text] = found
+    return found
+
+
+_CACHE_MAX = 4096
+# Every run of a pipeline stores the same few templates and parent lists, and every advance
+# decodes them again (a hand-off parses the template of the stage it starts, and loads every
+# stage of the run): decoded once per process and shared (both are immutable).
+_TEMPLATES: dict[str, JobTemplate] = {}
+_PARENTS: dict[str, tuple[str, ...]] = {}
+_STAGE_STATES = {str(s): s for s in StageState}
+_POLICIES = {str(p): p for p in ItemPolicy}
+
+
+def _parents(text: str) -> tuple[str, ...]:
+    found = _PARENTS.get(text)
+    if found is None:
+        found = tuple(json.loads(text))
+        if len(_PARENTS) >= _CACHE_MAX:
+            _PARENTS.clear()
+        _PARENTS[text] = found
+    return found
 
 
 def stage_job(
@@ -135,6 +162,8 @@ class StageRow:
     cleared: bool = False
     """Clear ``started_at``, ``finished_at`` and ``error`` when written (a resume)."""
     dirty: bool = False
+    template_changed: bool = False
+    """Write the template back (a resume gave a new one); other writes leave it as stored."""
 
     @property
     def template(self) -> JobTemplate:
@@ -147,9 +176,12 @@ class StageRow:
     def template(self, value: JobTemplate) -> None:
         self.parsed = value
         self.template_text = template_json(value)
+        self.template_changed = True
 
     def as_update(self) -> dict[str, Any]:
-        """The row's values as the stage update statement's batch takes them."""
+        """The row's values as the stage update statement's batch takes them (the template
+        only when it changed: it is the row's longest value, and a hand-off never changes
+        it)."""
         return {
             "id": self.id,
             "state": str(self.state),
@@ -157,7 +189,7 @@ class StageRow:
             "total": self.total,
             "left": self.left,
             "failed": self.failed,
-            "template": self.template_text,
+            "template": self.template_text if self.template_changed else None,
             "error": self.error,
             "override": self.override,
             "started": self.started,
@@ -172,17 +204,38 @@ def stage_from_row(row: Sequence[Any]) -> StageRow:
     return StageRow(
         id=int(row[0]),
         stage=row[2],
-        state=StageState(row[3]),
-        parents=tuple(json.loads(row[4])),
+        state=_STAGE_STATES[row[3]],
+        parents=_parents(row[4]),
         pending=int(row[5]),
         fan_out=bool(row[6]),
-        policy=ItemPolicy(row[7]),
+        policy=_POLICIES[row[7]],
         total=int(row[8]),
         left=int(row[9]),
         failed=int(row[10]),
         template_text=row[11],
         error=row[12],
         override=row[13],
+    )
+
+
+def new_stage_row(stage_id: int, stage: NewStage, template_text: str) -> StageRow:
+    """The row ``run_insert_stages`` just wrote for ``stage`` (waiting for its parents), as
+    the start's advance sees it without reading it back."""
+    return StageRow(
+        id=stage_id,
+        stage=stage.name,
+        state=StageState.WAITING,
+        parents=tuple(stage.parents),
+        pending=len(stage.parents),
+        fan_out=stage.fan_out,
+        policy=stage.on_item_failure,
+        total=0,
+        left=0,
+        failed=0,
+        template_text=template_text,
+        error=None,
+        override=None,
+        parsed=stage.template,
     )
 
 

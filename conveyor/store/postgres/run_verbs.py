@@ -77,12 +77,17 @@ class PostgresRunDialect:
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
         return [i.id for i in inserted]
 
-    def finish_and_load(
-        self, job_ids_json: str, run_ids: list[int], now: float | None
-    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """One statement: the item update as a CTE, the stage rows with each stage's ended
-        items (the statement starts after the run locks are held, so it reads the stage rows
-        as the last holder of each lock left them)."""
+    def finish(
+        self, job_ids_json: str, now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """The runs' row locks (``run_lock_runs``), then one statement: the item update as a
+        CTE, the stage rows with each stage's ended items (the statement starts after the run
+        locks are held, so it reads the stage rows as the last holder of each lock left
+        them)."""
+        locked = yield self.stmt("run_lock_runs", {"job_ids": job_ids_json}, now)
+        if not locked.rows:
+            return [], [], []
+        run_ids = [int(r[0]) for r in locked.rows]
         sql = (
             "WITH ended AS (\n"
             + self.plans.q("run_finish_items")
@@ -97,13 +102,14 @@ class PostgresRunDialect:
             for item, state, error, output in row[-1] or ():
                 ended.append((stage_id, item, state, error, output))
             stages.append(tuple(row[:-1]))
-        return ended, stages
+        return locked.rows, ended, stages
 
     def write_back(
         self,
         items_json: str | None,
         stages_json: str | None,
         runs: list[dict[str, Any]],
+        progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
         """Every write that is due in one statement: the earlier ones as CTEs of the last.
@@ -121,6 +127,9 @@ class PostgresRunDialect:
         if runs:
             parts.append(self.plans.q("run_update"))
             params["runs"] = json.dumps(runs)
+        if progressed:
+            parts.append(self.plans.q("run_progressed"))
+            params["progressed"] = json.dumps(progressed)
         if not parts:
             return
         *ctes, last = parts

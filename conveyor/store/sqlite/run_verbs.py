@@ -67,21 +67,28 @@ class SQLiteRunDialect:
         inserted = yield from job_plans.insert_rows(_clock(now), jobs)
         return [i.id for i in inserted]
 
-    def finish_and_load(
-        self, job_ids_json: str, run_ids: list[int], now: float | None
-    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """Two statements: statements cost no round trip here."""
+    def finish(
+        self, job_ids_json: str, now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """The item update first (the write lock is every run's lock, so there is no run row
+        to lock before it), then the stage rows of the runs it touched, each with its run's
+        state: two statements, and none more when no item ended."""
         ended = yield self.stmt("run_finish_items", {"ids": job_ids_json}, now)
         if not ended.rows:
-            return [], []
-        found = yield self.stmt("run_load_stages", {"run_ids": json.dumps(run_ids)}, now)
-        return ended.rows, found.rows
+            return [], [], []
+        stage_ids = json.dumps(sorted({int(r[0]) for r in ended.rows}))
+        found = yield self.stmt("run_load_ended", {"stage_ids": stage_ids}, now)
+        locked: dict[int, Any] = {}
+        for row in found.rows:
+            locked.setdefault(int(row[1]), row[-1])
+        return list(locked.items()), ended.rows, [row[:-1] for row in found.rows]
 
     def write_back(
         self,
         items_json: str | None,
         stages_json: str | None,
         runs: list[dict[str, Any]],
+        progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
         """The items, the stage rows, then the run rows, one statement each."""
@@ -91,6 +98,8 @@ class SQLiteRunDialect:
             yield self.stmt("run_update_stages", {"batch": stages_json}, now)
         if runs:
             yield self.stmt("run_update", {"runs": json.dumps(runs)}, now)
+        if progressed:
+            yield self.stmt("run_progressed", {"ids": json.dumps(progressed)}, now)
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """Apply one completion as complete_jobs does (:func:`.job_plans.complete_jobs`),

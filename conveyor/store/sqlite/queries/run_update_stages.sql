@@ -4,7 +4,8 @@ SET state = b.value ->> 'state',
     items_total = b.value ->> 'total',
     items_left = b.value ->> 'left',
     items_failed = b.value ->> 'failed',
-    template = b.value ->> 'template',
+    -- Sent only when it changed (a resume's new template): the longest value of the row.
+    template = coalesce(b.value ->> 'template', s.template),
     error = b.value ->> 'error',
     input_override = b.value ->> 'override',
     started_at = CASE WHEN b.value ->> 'started' THEN :now
