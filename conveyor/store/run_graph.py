@@ -150,8 +150,10 @@ class StageRow:
     total: int
     left: int
     failed: int
-    template_text: str
-    """The stage's job template as stored; parsed only when a job is made from it."""
+    template_text: str | None
+    """The stage's job template as stored; parsed only when a job is made from it. None when
+    the reader left it out: the advance reads only waiting stages' templates, the only
+    ones it makes jobs from."""
     error: str | None
     override: str | None
     parsed: JobTemplate | None = None
@@ -169,6 +171,8 @@ class StageRow:
     def template(self) -> JobTemplate:
         """The stage's job template (parsed on first use: most advances make no job)."""
         if self.parsed is None:
+            if self.template_text is None:
+                raise RuntimeError(f"stage {self.stage!r}: its template was not read")
             self.parsed = template_from_json(self.template_text)
         return self.parsed
 

@@ -75,15 +75,16 @@ class RunDialect(Protocol):
 
     def write_back(
         self,
-        items_json: str | None,
-        stages_json: str | None,
+        items: list[dict[str, Any]],
+        stages: list[dict[str, Any]],
         runs: list[dict[str, Any]],
         progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
-        """``run_insert_items`` and ``run_update_stages`` with these batches (None: not
-        written), ``run_update`` with these runs and ``run_progressed`` with these run ids
-        (none: not written), in that order; a dialect may send them as one statement."""
+        """``run_insert_items``, ``run_update_stages`` and ``run_update`` with these batches
+        and ``run_progressed`` with these run ids (an empty one: not written), in that order;
+        a dialect encodes the batches as its statements take them, and may send them as one
+        statement."""
         ...
 
 
@@ -127,7 +128,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     stages, the runs. Set-based: a completion batch that moved many runs inserts all their
     next jobs in one statement and writes all their rows in one more (on PostgreSQL)."""
     new = [(p, i) for p in runs for i in p.to_insert]
-    items_json: str | None = None
+    batch: list[dict[str, Any]] = []
     if new:
         templates = {i.stage_id: p.by_id(i.stage_id).template for p, i in new}
         jobs = [
@@ -138,13 +139,12 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
             for (_, i), job_id in zip(new, ids, strict=True)
         ]
-        items_json = json.dumps(batch)
         for p in runs:
             p.to_insert = []
         if any(p.cancel_jobs for p in runs):
             # The cancel below finds a run's jobs through their items: write them first.
-            yield from d.write_back(items_json, None, [], [], now)
-            items_json = None
+            yield from d.write_back(batch, [], [], [], now)
+            batch = []
     for progress in runs:
         if progress.cancel_jobs:
             yield from _cancel_open_jobs(d, progress, now)
@@ -178,8 +178,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
         for p in moved
     ]
     # The items, stage rows and run rows last and together (one statement on PostgreSQL).
-    stages_json = json.dumps(dirty) if dirty else None
-    yield from d.write_back(items_json, stages_json, updates, progressed, now)
+    yield from d.write_back(batch, dirty, updates, progressed, now)
 
 
 def _cancel_open_jobs(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:

@@ -106,8 +106,8 @@ class PostgresRunDialect:
 
     def write_back(
         self,
-        items_json: str | None,
-        stages_json: str | None,
+        items: list[dict[str, Any]],
+        stages: list[dict[str, Any]],
         runs: list[dict[str, Any]],
         progressed: list[int],
         now: float | None,
@@ -118,12 +118,12 @@ class PostgresRunDialect:
         ``run_update_stages``'.)"""
         parts: list[str] = []
         params: dict[str, Any] = {}
-        if items_json is not None:
+        if items:
             parts.append(self.plans.q("run_insert_items").replace("%(batch)s", "%(items)s"))
-            params["items"] = items_json
-        if stages_json is not None:
+            params["items"] = json.dumps(items)
+        if stages:
             parts.append(self.plans.q("run_update_stages"))
-            params["batch"] = stages_json
+            params["batch"] = json.dumps(stages)
         if runs:
             parts.append(self.plans.q("run_update"))
             params["runs"] = json.dumps(runs)
