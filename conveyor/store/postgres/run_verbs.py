@@ -61,8 +61,11 @@ def _cancel_params() -> dict[str, Any]:
 class PostgresRunDialect:
     """The run plans' statements and job writes on PostgreSQL (see ``RunDialect``)."""
 
-    def __init__(self, plans: Plans) -> None:
+    def __init__(self, plans: Plans, *, copy: bool = True) -> None:
         self.plans = plans
+        self.copy = copy
+        """Whether a long insert may be COPYed; a worker's round may not (see
+        :func:`completing`)."""
 
     def stmt(self, name: str, params: dict[str, Any], now: float | None) -> Statement:
         """``queries/<name>.sql`` on the server's clock, or at ``now``."""
@@ -71,7 +74,8 @@ class PostgresRunDialect:
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
         COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
-        if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs) and not has_sequence(jobs):
+        long = len(jobs) >= COPY_MIN_BATCH
+        if self.copy and long and not has_unique(jobs) and not has_sequence(jobs):
             inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
             return [i.id for i in inserted]
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
@@ -150,9 +154,9 @@ class PostgresRunDialect:
         return sorted(int(r[0]) for r in result.rows)
 
 
-def dialect(plans: Plans) -> PostgresRunDialect:
-    """The run dialect over ``plans``."""
-    return PostgresRunDialect(plans)
+def dialect(plans: Plans, *, copy: bool = True) -> PostgresRunDialect:
+    """The run dialect over ``plans`` (``copy=False``: it never COPYs jobs in)."""
+    return PostgresRunDialect(plans, copy=copy)
 
 
 # -- the job verbs that advance runs -------------------------------------------------------------
@@ -162,7 +166,10 @@ def completing(
     plans: Plans, completions: Sequence[Completion], now: float | None
 ) -> Plan[list[CompletionResult]]:
     """The plan that applies ``completions``: complete_jobs as it is when none is a stage job's,
-    else it followed by the advance of the accepted final ones, in one transaction."""
+    else it followed by the advance of the accepted final ones, in one transaction. The
+    advance inserts the jobs of the stages it activates with INSERT, never COPY (one job per
+    stage made ready, a few per batch; a fan-out's items are written by ``expand_stage``), so
+    a worker's round that runs this plan can be pipelined (decision 116)."""
     if not any(c.in_run or c.in_sequence for c in completions):
         return plans.complete_jobs(completions, now)
     return _complete_and_advance(plans, completions, now)
@@ -177,7 +184,7 @@ def _complete_and_advance(
         for c, r in zip(completions, results, strict=True)
         if r.accepted and c.in_run and c.state.is_final
     ]
-    yield from run_plans.advance(dialect(plans), ended, now)
+    yield from run_plans.advance(dialect(plans, copy=False), ended, now)
     # A sequenced job that ended frees its key: the next one is released in this transaction.
     finished = [
         c.job_id
