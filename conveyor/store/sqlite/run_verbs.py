@@ -10,6 +10,7 @@ the store reads its clock under the write lock before a plan starts.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -115,7 +116,7 @@ class SQLiteRunDialect:
             packed = [[i["stage_run_id"], i["item"], i["job_id"], i["input"]] for i in items]
             yield self.stmt("run_insert_items", {"batch": json.dumps(packed)}, now)
         if stages:
-            packed = [[s[k] for k in _STAGE_FIELDS] for s in stages]
+            packed = [_stage_fields(s) for s in stages]
             yield self.stmt("run_update_stages", {"batch": json.dumps(packed)}, now)
         if runs:
             yield self.stmt("run_update", {"runs": json.dumps(runs)}, now)
@@ -135,7 +136,7 @@ class SQLiteRunDialect:
         return (yield from plans.cancel_jobs(_clock(now), JobFilter(ids=tuple(ids))))
 
 
-_STAGE_FIELDS = (
+_stage_fields = operator.itemgetter(
     "id", "state", "pending", "total", "left", "failed", "template", "error", "override",
     "started", "finished", "cleared",
 )
