@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.errors import ConfigurationError, StageJobRetryError
@@ -41,7 +41,14 @@ at most; a larger input (a big fan-in) is read by the job when it starts instead
 
 def template_json(template: JobTemplate) -> str:
     """A job template as stored in its stage row."""
-    return json.dumps(asdict(template), sort_keys=True)
+    found = _TEMPLATE_TEXTS.get(template)
+    if found is None:
+        # Every field is a plain value: no need for asdict's recursive deep copy.
+        found = json.dumps({f: getattr(template, f) for f in _TEMPLATE_FIELDS}, sort_keys=True)
+        if len(_TEMPLATE_TEXTS) >= _CACHE_MAX:
+            _TEMPLATE_TEXTS.clear()
+        _TEMPLATE_TEXTS[template] = found
+    return found
 
 
 def template_from_json(text: str) -> JobTemplate:
@@ -62,6 +69,8 @@ _CACHE_MAX = 4096
 # decodes them again (a hand-off parses the template of the stage it starts, and loads every
 # stage of the run): decoded once per process and shared (both are immutable).
 _TEMPLATES: dict[str, JobTemplate] = {}
+_TEMPLATE_TEXTS: dict[JobTemplate, str] = {}
+_TEMPLATE_FIELDS = tuple(JobTemplate.__dataclass_fields__)
 _PARENTS: dict[str, tuple[str, ...]] = {}
 _STAGE_STATES = {str(s): s for s in StageState}
 _POLICIES = {str(p): p for p in ItemPolicy}
