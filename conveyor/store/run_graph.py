@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.errors import ConfigurationError, StageJobRetryError
@@ -23,6 +23,7 @@ from conveyor.store.contract.run_records import (
     ItemPolicy,
     JobTemplate,
     NewRun,
+    NewStage,
     ParentOutput,
 )
 
@@ -40,14 +41,49 @@ at most; a larger input (a big fan-in) is read by the job when it starts instead
 
 def template_json(template: JobTemplate) -> str:
     """A job template as stored in its stage row."""
-    return json.dumps(asdict(template), sort_keys=True)
+    found = _TEMPLATE_TEXTS.get(template)
+    if found is None:
+        # Every field is a plain value: no need for asdict's recursive deep copy.
+        found = json.dumps({f: getattr(template, f) for f in _TEMPLATE_FIELDS}, sort_keys=True)
+        if len(_TEMPLATE_TEXTS) >= _CACHE_MAX:
+            _TEMPLATE_TEXTS.clear()
+        _TEMPLATE_TEXTS[template] = found
+    return found
 
 
 def template_from_json(text: str) -> JobTemplate:
     """The stored template back (unknown keys from a newer version are ignored)."""
-    raw = json.loads(text)
-    known = JobTemplate.__dataclass_fields__
-    return JobTemplate(**{k: v for k, v in raw.items() if k in known})
+    found = _TEMPLATES.get(text)
+    if found is None:
+        raw = json.loads(text)
+        known = JobTemplate.__dataclass_fields__
+        found = JobTemplate(**{k: v for k, v in raw.items() if k in known})
+        if len(_TEMPLATES) >= _CACHE_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[text] = found
+    return found
+
+
+_CACHE_MAX = 4096
+# Every run of a pipeline stores the same few templates and parent lists, and every advance
+# decodes them again (a hand-off parses the template of the stage it starts, and loads every
+# stage of the run): decoded once per process and shared (both are immutable).
+_TEMPLATES: dict[str, JobTemplate] = {}
+_TEMPLATE_TEXTS: dict[JobTemplate, str] = {}
+_TEMPLATE_FIELDS = tuple(JobTemplate.__dataclass_fields__)
+_PARENTS: dict[str, tuple[str, ...]] = {}
+_STAGE_STATES = {str(s): s for s in StageState}
+_POLICIES = {str(p): p for p in ItemPolicy}
+
+
+def _parents(text: str) -> tuple[str, ...]:
+    found = _PARENTS.get(text)
+    if found is None:
+        found = tuple(json.loads(text))
+        if len(_PARENTS) >= _CACHE_MAX:
+            _PARENTS.clear()
+        _PARENTS[text] = found
+    return found
 
 
 def stage_job(
@@ -123,8 +159,10 @@ class StageRow:
     total: int
     left: int
     failed: int
-    template_text: str
-    """The stage's job template as stored; parsed only when a job is made from it."""
+    template_text: str | None
+    """The stage's job template as stored; parsed only when a job is made from it. None when
+    the reader left it out: the advance reads only waiting stages' templates, the only
+    ones it makes jobs from."""
     error: str | None
     override: str | None
     parsed: JobTemplate | None = None
@@ -135,11 +173,15 @@ class StageRow:
     cleared: bool = False
     """Clear ``started_at``, ``finished_at`` and ``error`` when written (a resume)."""
     dirty: bool = False
+    template_changed: bool = False
+    """Write the template back (a resume gave a new one); other writes leave it as stored."""
 
     @property
     def template(self) -> JobTemplate:
         """The stage's job template (parsed on first use: most advances make no job)."""
         if self.parsed is None:
+            if self.template_text is None:
+                raise RuntimeError(f"stage {self.stage!r}: its template was not read")
             self.parsed = template_from_json(self.template_text)
         return self.parsed
 
@@ -147,9 +189,12 @@ class StageRow:
     def template(self, value: JobTemplate) -> None:
         self.parsed = value
         self.template_text = template_json(value)
+        self.template_changed = True
 
     def as_update(self) -> dict[str, Any]:
-        """The row's values as the stage update statement's batch takes them."""
+        """The row's values as the stage update statement's batch takes them (the template
+        only when it changed: it is the row's longest value, and a hand-off never changes
+        it)."""
         return {
             "id": self.id,
             "state": str(self.state),
@@ -157,7 +202,7 @@ class StageRow:
             "total": self.total,
             "left": self.left,
             "failed": self.failed,
-            "template": self.template_text,
+            "template": self.template_text if self.template_changed else None,
             "error": self.error,
             "override": self.override,
             "started": self.started,
@@ -172,17 +217,38 @@ def stage_from_row(row: Sequence[Any]) -> StageRow:
     return StageRow(
         id=int(row[0]),
         stage=row[2],
-        state=StageState(row[3]),
-        parents=tuple(json.loads(row[4])),
+        state=_STAGE_STATES[row[3]],
+        parents=_parents(row[4]),
         pending=int(row[5]),
         fan_out=bool(row[6]),
-        policy=ItemPolicy(row[7]),
+        policy=_POLICIES[row[7]],
         total=int(row[8]),
         left=int(row[9]),
         failed=int(row[10]),
         template_text=row[11],
         error=row[12],
         override=row[13],
+    )
+
+
+def new_stage_row(stage_id: int, stage: NewStage, template_text: str) -> StageRow:
+    """The row ``run_insert_stages`` just wrote for ``stage`` (waiting for its parents), as
+    the start's advance sees it without reading it back."""
+    return StageRow(
+        id=stage_id,
+        stage=stage.name,
+        state=StageState.WAITING,
+        parents=tuple(stage.parents),
+        pending=len(stage.parents),
+        fan_out=stage.fan_out,
+        policy=stage.on_item_failure,
+        total=0,
+        left=0,
+        failed=0,
+        template_text=template_text,
+        error=None,
+        override=None,
+        parsed=stage.template,
     )
 
 

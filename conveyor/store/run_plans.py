@@ -9,10 +9,10 @@ attempt, cancel). The rules are :mod:`conveyor.store.run_graph`'s.
 so completing a stage's last item, enqueueing what became ready and finishing the run commit
 together or not at all. Its lock order is fixed: the finishing transaction holds its jobs'
 rows, then takes the run rows (in id order), and only then writes item and stage rows. Every
-other writer of a run (start, fan-out, cancel, resume) takes the run's row first too, and a
-run-wide cancel skips job rows another transaction holds (that transaction is finishing the
-job and advances the run itself once the cancel commits), so no two writers of a run wait on
-each other in a cycle.
+other writer of a run (fan-out, cancel, resume) takes the run's row first too (a start writes
+a run no other transaction can see before it commits), and a run-wide cancel skips job rows
+another transaction holds (that transaction is finishing the job and advances the run itself
+once the cancel commits), so no two writers of a run wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from conveyor.store.run_graph import (
     StageRow,
     check_graph,
     check_reset,
+    new_stage_row,
     run_result,
     stage_from_row,
     stage_job,
@@ -61,24 +62,29 @@ class RunDialect(Protocol):
         transaction holds (PostgreSQL); return the ids cancelled."""
         ...
 
-    def finish_and_load(
-        self, job_ids_json: str, run_ids: list[int], now: float | None
-    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """``run_finish_items`` then ``run_load_stages`` of ``run_ids`` (whose rows this
-        transaction has locked): the ended items (stage id, item, state, error, output) and
-        the stage rows. A dialect may send both as one statement (a round trip less per advance)."""
+    def finish(
+        self, job_ids_json: str, now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Lock the runs of these jobs (in id order), then ``run_finish_items`` and the locked
+        runs' stage rows: the locked runs (id, state), the ended items (stage id, item, state,
+        error, output) and the stage rows (as ``run_load_stages``). Nothing to advance: three
+        empty lists. A dialect shapes it to its costs (one statement for the item update and
+        the stage rows on PostgreSQL; on SQLite, whose write lock is every run's lock, the
+        item update first and the stage rows of the runs it touched)."""
         ...
 
     def write_back(
         self,
-        items_json: str | None,
-        stages_json: str | None,
+        items: list[dict[str, Any]],
+        stages: list[dict[str, Any]],
         runs: list[dict[str, Any]],
+        progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
-        """``run_insert_items`` and ``run_update_stages`` with these batches (None: not
-        written) and ``run_update`` with these runs (none: not written), in that order; a
-        dialect may send them as one statement."""
+        """``run_insert_items``, ``run_update_stages`` and ``run_update`` with these batches
+        and ``run_progressed`` with these run ids (an empty one: not written), in that order;
+        a dialect encodes the batches as its statements take them, and may send them as one
+        statement."""
         ...
 
 
@@ -122,7 +128,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     stages, the runs. Set-based: a completion batch that moved many runs inserts all their
     next jobs in one statement and writes all their rows in one more (on PostgreSQL)."""
     new = [(p, i) for p in runs for i in p.to_insert]
-    items_json: str | None = None
+    batch: list[dict[str, Any]] = []
     if new:
         templates = {i.stage_id: p.by_id(i.stage_id).template for p, i in new}
         jobs = [
@@ -133,18 +139,26 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
             for (_, i), job_id in zip(new, ids, strict=True)
         ]
-        items_json = json.dumps(batch)
         for p in runs:
             p.to_insert = []
         if any(p.cancel_jobs for p in runs):
             # The cancel below finds a run's jobs through their items: write them first.
-            yield from d.write_back(items_json, None, [], now)
-            items_json = None
+            yield from d.write_back(batch, [], [], [], now)
+            batch = []
     for progress in runs:
         if progress.cancel_jobs:
             yield from _cancel_open_jobs(d, progress, now)
     dirty = [s.as_update() for p in runs for s in p.stages if s.dirty]
     moved = [p for p in runs if p.run_dirty or p.progressed]
+    # A running run that was not resumed changes only its progress time when a stage ends
+    # (nothing else writes a running run's error, result or finish time): the hand-off's
+    # usual case, written as that one column.
+    progressed = [
+        p.id for p in moved if p.state is RunState.RUNNING and p.progressed and not p.resumed
+    ]
+    if progressed:
+        only = set(progressed)
+        moved = [p for p in moved if p.id not in only]
     sinks = {p.id: p.sinks() for p in moved if p.state is RunState.SUCCEEDED}
     items = {}
     if sinks:
@@ -164,7 +178,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
         for p in moved
     ]
     # The items, stage rows and run rows last and together (one statement on PostgreSQL).
-    yield from d.write_back(items_json, json.dumps(dirty) if dirty else None, updates, now)
+    yield from d.write_back(batch, dirty, updates, progressed, now)
 
 
 def _cancel_open_jobs(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
@@ -227,6 +241,7 @@ def start_run(d: RunDialect, run: NewRun, now: float | None) -> Plan[int]:
         now,
     )
     run_id = int(inserted.rows[0][0])
+    templates = [template_json(s.template) for s in run.stages]
     batch = [
         {
             "position": i,
@@ -235,14 +250,18 @@ def start_run(d: RunDialect, run: NewRun, now: float | None) -> Plan[int]:
             "pending": len(s.parents),
             "fan_out": s.fan_out,
             "policy": str(s.on_item_failure),
-            "template": template_json(s.template),
+            "template": templates[i],
         }
         for i, s in enumerate(run.stages)
     ]
-    yield d.stmt("run_insert_stages", {"run_id": run_id, "batch": json.dumps(batch)}, now)
-    progress = yield from _lock_run(d, run_id, now)
-    assert progress is not None  # inserted by this transaction
-    progress.run_input_json = run.input_json
+    found = yield d.stmt("run_insert_stages", {"run_id": run_id, "batch": json.dumps(batch)}, now)
+    ids = {int(position): int(stage_id) for stage_id, position in found.rows}
+    # The run's row is this transaction's own (no other can see it before the commit), so its
+    # stages are known without locking or reading them back.
+    stages = [
+        new_stage_row(ids[i], s, templates[i]) for i, s in enumerate(run.stages)
+    ]
+    progress = RunProgress(run_id, RunState.RUNNING, stages, run_input_json=run.input_json)
     progress.start()
     yield from flush(d, progress, now)
     return run_id
@@ -255,15 +274,11 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
         return
     ids = json.dumps(sorted(set(job_ids)))
     # The runs first, then their items: every writer of a run's rows takes the run's lock
-    # before touching them (see the module docstring).
-    locked = yield d.stmt("run_lock_runs", {"job_ids": ids}, now)
-    if not locked.rows:
-        return
-    run_ids = [int(r[0]) for r in locked.rows]
-    ended, stages = yield from d.finish_and_load(ids, run_ids, now)
+    # before touching them (see the module docstring); the dialect does it in that order.
+    locked, ended, stages = yield from d.finish(ids, now)
     if not ended:
         return
-    runs = _progress(locked.rows, stages)
+    runs = _progress(locked, stages)
     stage_rows = {s.id: (p, s) for p in runs for s in p.stages}
     for stage_id, item, state, error, output in sorted(
         ended, key=lambda r: (int(r[0]), int(r[1]))

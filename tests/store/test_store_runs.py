@@ -28,6 +28,7 @@ from conveyor.models import JobState, RunState, StageState
 from conveyor.store import Store, open_async_store
 from conveyor.store.contract.run_records import NewRun, ParentOutput, RunFilter
 from conveyor.store.postgres import PostgresStore
+from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.protocol import ClaimParams, CompletionKind, JobFilter, NewJob
 from conveyor.store.run_graph import INLINE_INPUT_MAX
 from conveyor.store.sqlite import SQLiteStore
@@ -316,3 +317,40 @@ def test_one_completion_batch_advances_each_of_its_runs(store: Store) -> None:
         run = detail(store, runs[n])
         assert run.state is RunState.SUCCEEDED
         assert json.loads(run.result_json or "") == {"side": f"S{n}", "b": f"B{n}"}
+
+
+def test_a_hand_off_keeps_every_stage_template_and_moves_the_runs_progress(
+    store: Store,
+) -> None:
+    # The advance writes a stage row's template back only when a resume changed it, and a
+    # running run's row only gets its progress time: both must still read as they were.
+    run_id = start(store, *CHAIN, now=1_000.0)
+    [a] = claim_stage(store, "a")
+    assert all(r.accepted for r in store.complete_jobs([done(a, "A")], now=1_050.0))
+    run = detail(store, run_id)
+    assert run.state is RunState.RUNNING and run.error is None and run.result_json is None
+    assert run.finished_at is None and run.last_progress_at == 1_050.0
+    assert [s.template for s in run.stages] == [s.template for s in CHAIN]
+    assert [s.state for s in run.stages] == [
+        StageState.SUCCEEDED, StageState.ACTIVE, StageState.WAITING
+    ]
+    run_one(store, "b", "B")
+    run_one(store, "c", "C")
+    done_run = detail(store, run_id)
+    assert done_run.state is RunState.SUCCEEDED and json.loads(done_run.result_json or "") == "C"
+    assert [s.template for s in done_run.stages] == [s.template for s in CHAIN]
+
+
+def test_a_round_that_readies_more_stages_than_a_copy_batch_claims_them(store: Store) -> None:
+    # On PostgreSQL a worker's round that completes stage jobs is pipelined, which cannot
+    # COPY: its advance inserts the next jobs with INSERT however many there are.
+    n = COPY_MIN_BATCH + 5
+    for i in range(n):
+        start(store, stage("a"), stage("b", "a"), input=i)
+    first = claim_stage(store, "a", limit=n)
+    assert len(first) == n
+    params = ClaimParams("w1", ("runs",), ("p.b",), n, 30.0)
+    round_ = store.complete_and_claim([done(j, "A") for j in first], params)
+    assert all(r.accepted for r in round_.completed)
+    assert len(round_.claimed) == n
+    assert sorted(c.id for c in round_.claimed) == sorted(jobs_of(store, "b"))

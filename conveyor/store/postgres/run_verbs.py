@@ -61,8 +61,11 @@ def _cancel_params() -> dict[str, Any]:
 class PostgresRunDialect:
     """The run plans' statements and job writes on PostgreSQL (see ``RunDialect``)."""
 
-    def __init__(self, plans: Plans) -> None:
+    def __init__(self, plans: Plans, *, copy: bool = True) -> None:
         self.plans = plans
+        self.copy = copy
+        """Whether a long insert may be COPYed; a worker's round may not (see
+        :func:`completing`)."""
 
     def stmt(self, name: str, params: dict[str, Any], now: float | None) -> Statement:
         """``queries/<name>.sql`` on the server's clock, or at ``now``."""
@@ -71,18 +74,24 @@ class PostgresRunDialect:
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
         COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
-        if len(jobs) >= COPY_MIN_BATCH and not has_unique(jobs) and not has_sequence(jobs):
+        long = len(jobs) >= COPY_MIN_BATCH
+        if self.copy and long and not has_unique(jobs) and not has_sequence(jobs):
             inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
             return [i.id for i in inserted]
         inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
         return [i.id for i in inserted]
 
-    def finish_and_load(
-        self, job_ids_json: str, run_ids: list[int], now: float | None
-    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """One statement: the item update as a CTE, the stage rows with each stage's ended
-        items (the statement starts after the run locks are held, so it reads the stage rows
-        as the last holder of each lock left them)."""
+    def finish(
+        self, job_ids_json: str, now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """The runs' row locks (``run_lock_runs``), then one statement: the item update as a
+        CTE, the stage rows with each stage's ended items (the statement starts after the run
+        locks are held, so it reads the stage rows as the last holder of each lock left
+        them)."""
+        locked = yield self.stmt("run_lock_runs", {"job_ids": job_ids_json}, now)
+        if not locked.rows:
+            return [], [], []
+        run_ids = [int(r[0]) for r in locked.rows]
         sql = (
             "WITH ended AS (\n"
             + self.plans.q("run_finish_items")
@@ -97,13 +106,14 @@ class PostgresRunDialect:
             for item, state, error, output in row[-1] or ():
                 ended.append((stage_id, item, state, error, output))
             stages.append(tuple(row[:-1]))
-        return ended, stages
+        return locked.rows, ended, stages
 
     def write_back(
         self,
-        items_json: str | None,
-        stages_json: str | None,
+        items: list[dict[str, Any]],
+        stages: list[dict[str, Any]],
         runs: list[dict[str, Any]],
+        progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
         """Every write that is due in one statement: the earlier ones as CTEs of the last.
@@ -112,15 +122,18 @@ class PostgresRunDialect:
         ``run_update_stages``'.)"""
         parts: list[str] = []
         params: dict[str, Any] = {}
-        if items_json is not None:
+        if items:
             parts.append(self.plans.q("run_insert_items").replace("%(batch)s", "%(items)s"))
-            params["items"] = items_json
-        if stages_json is not None:
+            params["items"] = json.dumps(items)
+        if stages:
             parts.append(self.plans.q("run_update_stages"))
-            params["batch"] = stages_json
+            params["batch"] = json.dumps(stages)
         if runs:
             parts.append(self.plans.q("run_update"))
             params["runs"] = json.dumps(runs)
+        if progressed:
+            parts.append(self.plans.q("run_progressed"))
+            params["progressed"] = json.dumps(progressed)
         if not parts:
             return
         *ctes, last = parts
@@ -141,9 +154,9 @@ class PostgresRunDialect:
         return sorted(int(r[0]) for r in result.rows)
 
 
-def dialect(plans: Plans) -> PostgresRunDialect:
-    """The run dialect over ``plans``."""
-    return PostgresRunDialect(plans)
+def dialect(plans: Plans, *, copy: bool = True) -> PostgresRunDialect:
+    """The run dialect over ``plans`` (``copy=False``: it never COPYs jobs in)."""
+    return PostgresRunDialect(plans, copy=copy)
 
 
 # -- the job verbs that advance runs -------------------------------------------------------------
@@ -153,7 +166,10 @@ def completing(
     plans: Plans, completions: Sequence[Completion], now: float | None
 ) -> Plan[list[CompletionResult]]:
     """The plan that applies ``completions``: complete_jobs as it is when none is a stage job's,
-    else it followed by the advance of the accepted final ones, in one transaction."""
+    else it followed by the advance of the accepted final ones, in one transaction. The
+    advance inserts the jobs of the stages it activates with INSERT, never COPY (one job per
+    stage made ready, a few per batch; a fan-out's items are written by ``expand_stage``), so
+    a worker's round that runs this plan can be pipelined (decision 116)."""
     if not any(c.in_run or c.in_sequence for c in completions):
         return plans.complete_jobs(completions, now)
     return _complete_and_advance(plans, completions, now)
@@ -168,7 +184,7 @@ def _complete_and_advance(
         for c, r in zip(completions, results, strict=True)
         if r.accepted and c.in_run and c.state.is_final
     ]
-    yield from run_plans.advance(dialect(plans), ended, now)
+    yield from run_plans.advance(dialect(plans, copy=False), ended, now)
     # A sequenced job that ended frees its key: the next one is released in this transaction.
     finished = [
         c.job_id

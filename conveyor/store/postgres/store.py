@@ -342,9 +342,9 @@ class PostgresStore(
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
-            # BEGIN travels with the completion, unless a run's completion may COPY jobs in.
+            # BEGIN travels with the completion (a run's advance here never COPYs jobs in).
             completed, claimed = self.run(
-                plan, "completing and claiming jobs", pipelined=not in_run
+                plan, "completing and claiming jobs", pipelined=True
             )
             return ClaimRound(completed, claimed)
         completed, claimed = self.run(

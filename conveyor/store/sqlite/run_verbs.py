@@ -10,6 +10,7 @@ the store reads its clock under the write lock before a plan starts.
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor._lifecycle import Completion
 from conveyor.errors import ConfigurationError, StoreError
-from conveyor.store import output_plans, run_plans, run_reads, usage_plans
+from conveyor.store import output_plans, rows, run_plans, run_reads, usage_plans
 from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import (
     ClaimedJob,
@@ -63,34 +64,64 @@ class SQLiteRunDialect:
         return Statement(query(name), {**params, "now": _clock(now)})
 
     def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
-        """The insert's one statement (:func:`.job_plans.insert_rows`); ids in input order."""
-        inserted = yield from job_plans.insert_rows(_clock(now), jobs)
-        return [i.id for i in inserted]
+        """Ids in input order. Stage jobs as :func:`~conveyor.store.run_graph.stage_job` makes
+        them (due now, nothing but a template's options) go through ``run_insert_jobs``, which
+        takes each as an array of those options; anything else through the general insert
+        (:func:`.job_plans.insert_rows`)."""
+        if not all(_plain_stage_job(job) for job in jobs):
+            inserted = yield from job_plans.insert_rows(_clock(now), jobs)
+            return [i.id for i in inserted]
+        packed = json.dumps(
+            [
+                [
+                    job.queue, job.name, job.args_json, job.priority, job.max_attempts,
+                    job.timeout, job.tenant, job.meta_json, job.limit_key, job.limit_max,
+                    job.rate_key, job.rate_max, job.rate_per,
+                ]
+                for job in jobs
+            ]
+        )
+        params = {"jobs": packed, "due_state": rows.INSERTED_STATES["due_state"]}
+        found = yield self.stmt("run_insert_jobs", params, now)
+        return sorted(int(r[0]) for r in found.rows)  # ids are assigned in input order
 
-    def finish_and_load(
-        self, job_ids_json: str, run_ids: list[int], now: float | None
-    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """Two statements: statements cost no round trip here."""
+    def finish(
+        self, job_ids_json: str, now: float | None
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """The item update first (the write lock is every run's lock, so there is no run row
+        to lock before it), then the stage rows of the runs it touched, each with its run's
+        state: two statements, and none more when no item ended."""
         ended = yield self.stmt("run_finish_items", {"ids": job_ids_json}, now)
         if not ended.rows:
-            return [], []
-        found = yield self.stmt("run_load_stages", {"run_ids": json.dumps(run_ids)}, now)
-        return ended.rows, found.rows
+            return [], [], []
+        stage_ids = json.dumps(sorted({int(r[0]) for r in ended.rows}))
+        found = yield self.stmt("run_load_ended", {"stage_ids": stage_ids}, now)
+        locked: dict[int, Any] = {}
+        for row in found.rows:
+            locked.setdefault(int(row[1]), row[-1])
+        return list(locked.items()), ended.rows, [row[:-1] for row in found.rows]
 
     def write_back(
         self,
-        items_json: str | None,
-        stages_json: str | None,
+        items: list[dict[str, Any]],
+        stages: list[dict[str, Any]],
         runs: list[dict[str, Any]],
+        progressed: list[int],
         now: float | None,
     ) -> Plan[None]:
-        """The items, the stage rows, then the run rows, one statement each."""
-        if items_json is not None:
-            yield self.stmt("run_insert_items", {"batch": items_json}, now)
-        if stages_json is not None:
-            yield self.stmt("run_update_stages", {"batch": stages_json}, now)
+        """The items, the stage rows, then the run rows, one statement each. Items and stage
+        rows travel as arrays of their values, in the statements' order: SQLite parses a JSON
+        object anew for each field taken from it by name, and these are a hand-off's rows."""
+        if items:
+            packed = [[i["stage_run_id"], i["item"], i["job_id"], i["input"]] for i in items]
+            yield self.stmt("run_insert_items", {"batch": json.dumps(packed)}, now)
+        if stages:
+            packed = [_stage_fields(s) for s in stages]
+            yield self.stmt("run_update_stages", {"batch": json.dumps(packed)}, now)
         if runs:
             yield self.stmt("run_update", {"runs": json.dumps(runs)}, now)
+        if progressed:
+            yield self.stmt("run_progressed", {"ids": json.dumps(progressed)}, now)
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
         """Apply one completion as complete_jobs does (:func:`.job_plans.complete_jobs`),
@@ -103,6 +134,26 @@ class SQLiteRunDialect:
         if not ids:
             return []
         return (yield from plans.cancel_jobs(_clock(now), JobFilter(ids=tuple(ids))))
+
+
+_stage_fields = operator.itemgetter(
+    "id", "state", "pending", "total", "left", "failed", "template", "error", "override",
+    "started", "finished", "cleared",
+)
+"""The fields of a stage row's update (:meth:`~conveyor.store.run_graph.StageRow.as_update`)
+in ``run_update_stages``' array order."""
+
+
+def _plain_stage_job(job: NewJob) -> bool:
+    """Whether ``job`` has none of the options ``run_insert_jobs`` leaves out."""
+    return (
+        job.run_at is None
+        and job.delay == 0
+        and job.unique_key is None
+        and job.start_by is None
+        and job.expires_in is None
+        and job.sequence_key is None
+    )
 
 
 DIALECT = SQLiteRunDialect()

@@ -7,3 +7,4 @@ FROM jsonb_to_recordset(%(batch)s::jsonb) AS b(
     position int, stage text, parents text, pending int, fan_out boolean, policy text,
     template text
 )
+RETURNING id, position

@@ -4,7 +4,8 @@ SET state = b.state,
     items_total = b.total,
     items_left = b."left",
     items_failed = b.failed,
-    template = b.template,
+    -- Sent only when it changed (a resume's new template): the longest value of the row.
+    template = coalesce(b.template, s.template),
     error = b.error,
     input_override = b.override,
     started_at = CASE WHEN b.started THEN extract(epoch FROM now())::float8
