@@ -108,7 +108,8 @@ def test_random_pipelines_survive_kill_9_and_end_final(
             and d.state is not RunState.RUNNING and d,
             timeout=90,
         )
-        failing = any(n["fail"] for n in graph["nodes"])
+        # A fan-out stage of no items runs no handler, so its ``fail`` never happens.
+        failing = any(n["fail"] and n["width"] != 0 for n in graph["nodes"])
         assert detail.state is (RunState.FAILED if failing else RunState.SUCCEEDED), detail.error
 
         rows = run_sql(app.url, "SELECT stage, item FROM graph_effects WHERE graph = ?",
