@@ -107,6 +107,23 @@ def test_limited_and_plain_jobs_share_one_claim(store: Store) -> None:
     assert [j.name for j in found].count(LIMITED) == 2
 
 
+def test_after_a_fruitless_pass_the_claim_looks_and_still_puts_limited_jobs_first(
+    store: Store,
+) -> None:
+    # A pass that took nothing makes the next claims look for limited jobs first (PostgreSQL
+    # looks and claims plain jobs in one statement): they find plain jobs, and a limited job
+    # that arrived meanwhile still comes before a plain one.
+    assert claim_limited(store) == []
+    insert(store, new_job(), new_job())
+    assert [j.name for j in claim_limited(store)] == [NAMES[0], NAMES[0]]
+    insert(store, limited_job("vendor:a", 1), new_job())
+    assert [j.name for j in claim_limited(store, 1)] == [LIMITED]
+    assert [j.name for j in claim_limited(store)] == [NAMES[0]]
+    insert(store, limited_job("vendor:a", 1), new_job())
+    # vendor:a is full: the look finds nothing it could start, so the plain job is claimed.
+    assert [j.name for j in claim_limited(store)] == [NAMES[0]]
+
+
 def test_a_saturated_backlog_at_the_head_hides_no_other_key_nor_plain_jobs(store: Store) -> None:
     # 300 jobs of one key, ahead of everything else by priority; its limit is full after one
     # claim. Other keys' jobs and plain jobs behind that backlog must still be claimed.

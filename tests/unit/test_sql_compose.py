@@ -11,8 +11,15 @@ import re
 
 import pytest
 
-from conveyor.store.postgres.claim_round import complete_and_claim_sql
-from conveyor.store.postgres.sql import fill_hook, part, parts, query, split_parts
+from conveyor.store.postgres.claim_round import complete_and_claim_sql, look_and_claim_sql
+from conveyor.store.postgres.sql import (
+    fill_hook,
+    inline_nulls,
+    part,
+    parts,
+    query,
+    split_parts,
+)
 
 SQL = """-- a header the parts leave out
 -- @part head
@@ -77,3 +84,34 @@ def test_the_round_is_both_files_statements_joined(claim_file: str) -> None:
     assert claim_head.replace(running, running + " AND j.id NOT IN (SELECT id FROM done)") in flat
     assert 'claimed AS ( UPDATE "public".conveyor_jobs AS j SET ' + claim_update + " )" in flat
     assert flat.endswith("FROM done, (SELECT COUNT(*) FROM woken) AS notified")
+
+
+@pytest.mark.parametrize("claim_file", ["claim_jobs", "claim_jobs_tenants"])
+def test_the_look_and_claim_is_the_look_then_the_claim_guarded_by_it(claim_file: str) -> None:
+    composed = look_and_claim_sql("public", claim_file)
+    assert "@part" not in composed and "@hook" not in composed
+    flat = _without_comments(composed)
+    look = _without_comments(query("limited_waiting", "public"))
+    assert flat.startswith("WITH RECURSIVE look(waiting) AS ( " + look + " ),")
+    claim = _without_comments(query(claim_file, "public"))
+    claim_head, claim_update = claim.removeprefix("WITH RECURSIVE ").split(
+        ' UPDATE "public".conveyor_jobs AS j SET '
+    )
+    skip = "FOR UPDATE OF j SKIP LOCKED"
+    guarded = claim_head.replace(
+        "ORDER BY ranked.pos LIMIT %(limit)s " + skip,
+        "AND NOT (SELECT waiting FROM look) ORDER BY ranked.pos LIMIT %(limit)s " + skip,
+    )
+    assert guarded != claim_head and guarded in flat
+    assert 'claimed AS ( UPDATE "public".conveyor_jobs AS j SET ' + claim_update + " )" in flat
+    assert flat.endswith("SELECT NULL::boolean, claimed.* FROM claimed")
+
+
+def test_inline_nulls_writes_each_none_as_null_and_keeps_the_rest() -> None:
+    sql = "SELECT %(a)s::int, %(b)s, %(c)s::text, %(b)s"
+    assert inline_nulls(sql, {"a": 1, "b": None, "c": None}) == (
+        "SELECT %(a)s::int, NULL, NULL::text, NULL",
+        {"a": 1},
+    )
+    params = {"a": 1}
+    assert inline_nulls(sql, params) == (sql, params)

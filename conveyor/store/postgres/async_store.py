@@ -22,7 +22,11 @@ from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, QueueControl, WorkerInfo
 from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
-from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
+from conveyor.store.postgres.claim_round import (
+    complete_and_claim_plain,
+    complete_then_claim,
+    look_and_claim_plain,
+)
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.pipelined import drive_pipelined_async
 from conveyor.store.postgres.plans import Plan, Result, is_single
@@ -34,7 +38,12 @@ from conveyor.store.postgres.run_verbs import (
     rescuing,
 )
 from conveyor.store.postgres.session import AsyncSessionConnection, connect_kwargs
-from conveyor.store.postgres.store import CONNECT_TIMEOUT, POOL_MAX_IDLE, PostgresStore
+from conveyor.store.postgres.store import (
+    CONNECT_TIMEOUT,
+    POOL_MAX_IDLE,
+    PostgresStore,
+    has_rows,
+)
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -71,7 +80,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
                     rows = []
                 else:
                     await cur.execute(statement.sql, statement.params or None)
-                    rows = await cur.fetchall() if cur.description is not None else []
+                    rows = await cur.fetchall() if has_rows(cur) else []
                 statement = plan.send(Result(rows, cur.rowcount))
                 if is_single(plan):
                     raise RuntimeError(
@@ -153,9 +162,13 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         :meth:`PostgresStore.run`)."""
         try:
             pool = await self._get_pool()
-            async with pool.connection() as conn:
-                if is_single(plan):
+            if is_single(plan):  # no transaction to end: see PostgresStore.run
+                conn = await pool.getconn()
+                try:
                     return await drive_async(conn, plan)
+                finally:
+                    await pool.putconn(conn)
+            async with pool.connection() as conn:
                 if pipelined:
                     return await drive_pipelined_async(conn, plan)
                 async with conn.transaction():
@@ -262,6 +275,13 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
 
     async def claim_jobs(self, params: ClaimParams) -> list[ClaimedJob]:
         """See :meth:`PostgresStore.claim_jobs`."""
+        if params.limited_names and self.pass_hint.look_first():
+            waiting, claimed = await self.run(
+                look_and_claim_plain(self.plans, params), "claiming jobs"
+            )
+            self.pass_hint.after_look(waiting)
+            if not waiting:
+                return claimed
         return await claim_passes.run_async(
             claim_passes.claim(params, self.pass_hint), self._limited_pass, self._plain_pass
         )

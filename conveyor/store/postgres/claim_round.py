@@ -23,7 +23,7 @@ from conveyor.store.postgres.plans import (
     register_single,
 )
 from conveyor.store.postgres.run_verbs import completing
-from conveyor.store.postgres.sql import fill_hook, part
+from conveyor.store.postgres.sql import fill_hook, part, query
 from conveyor.store.protocol import ClaimedJob, ClaimParams, Completion, CompletionResult
 
 CLAIMED_COLUMNS = 16
@@ -47,6 +47,7 @@ def complete_and_claim_sql(schema: str, claim: str = "claim_jobs") -> str:
     # One snapshot serves the whole statement: the attempts completed here still read as
     # running, so the fair order must not count them as their tenants' held slots.
     claim_ctes = fill_hook(claim_ctes, "running", "      AND j.id NOT IN (SELECT id FROM done)")
+    claim_ctes = fill_hook(claim_ctes, "look", "")  # this round claims whatever is waiting
     padding = ", ".join(["NULL"] * CLAIMED_COLUMNS)
     return (
         f"WITH RECURSIVE {complete_ctes.rstrip().removesuffix(',')},\n"
@@ -114,4 +115,64 @@ def complete_then_claim(
     return completed, claimed
 
 
-register_single(frozenset({"complete_and_claim_plain"}))
+@cache
+def look_and_claim_sql(schema: str, claim: str = "claim_jobs") -> str:
+    """The one statement of a claim that would look for limited jobs before its plain claim:
+    limited_waiting.sql as a CTE, then ``claim``'s SQL claiming only when the look found none.
+
+    The first row says whether the look found a limited job (then nothing was claimed and the
+    limited pass follows); the others are the claimed rows. Composed of the two files' text
+    as :func:`complete_and_claim_sql` is: the claim's ``-- @hook look`` holds the guard, an
+    initplan the planner turns into a one-time filter, so a look that finds a limited job
+    costs the claim nothing beyond it.
+    """
+    look = query("limited_waiting", schema).strip()
+    claim_ctes = part(claim, schema, "ctes").removeprefix("WITH RECURSIVE ")
+    update = part(claim, schema, "update").removeprefix("UPDATE ")
+    claim_ctes = fill_hook(claim_ctes, "look", "      AND NOT (SELECT waiting FROM look)")
+    claim_ctes = fill_hook(claim_ctes, "running", "")  # nothing is completed here
+    padding = ", ".join(["NULL"] * CLAIMED_COLUMNS)
+    return (
+        f"WITH RECURSIVE look(waiting) AS (\n{look}\n),\n"
+        f"{claim_ctes.rstrip()},\n"
+        f"claimed AS (\nUPDATE {update}\n)\n"
+        "SELECT waiting, " + padding + " FROM look\n"
+        "UNION ALL\n"
+        "SELECT NULL::boolean, claimed.* FROM claimed"
+    )
+
+
+def look_and_claim_plain(
+    plans: Plans, params: ClaimParams
+) -> Plan[tuple[bool, list[ClaimedJob]]]:
+    """Look for limited jobs and, when there is none, claim plain jobs: one statement (see
+    :func:`look_and_claim_sql`). Returns whether the look found one, and the jobs claimed
+    (none when it did).
+
+    For a worker with limited types whose last limited pass took nothing: its claim would
+    be the look (one round trip), then, finding nothing, the plain claim (another). After a
+    wake-up that second round trip came before the claim, so before the job started.
+    """
+    if params.limit <= 0 or not params.queues or not params.names:
+        return False, []
+    result = yield plans.at(
+        look_and_claim_sql(plans.schema, plans.plain_claim_query()),
+        {
+            "queues": list(params.queues),
+            "names": list(params.names),
+            "completing": [],
+            "limit": params.limit,
+            "worker_id": params.worker_id,
+            "lease_seconds": params.lease_seconds,
+        },
+        params.now,
+    )
+    waiting = any(r[0] for r in result.rows if r[0] is not None)
+    # The claimed rows come after the look's; the last column is their claim order.
+    found = sorted((r[1:] for r in result.rows if r[0] is None), key=lambda r: r[-1])
+    claimed = [rows.claimed_from_row(r) for r in found]
+    plans.saw_claimed(claimed)
+    return waiting, claimed
+
+
+register_single(frozenset({"complete_and_claim_plain", "look_and_claim_plain"}))

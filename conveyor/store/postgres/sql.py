@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from conveyor.errors import ConfigurationError
 
@@ -99,6 +100,32 @@ def at_clock(sql: str) -> str:
     default path keeps its statement unchanged and a test can advance time without sleeping.
     """
     return _SERVER_CLOCK.sub(f"to_timestamp(%({CLOCK})s::float8)", sql)
+
+
+def inline_nulls(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``sql`` with each ``%(name)s`` whose value is ``None`` written as ``NULL``, and the
+    parameters left.
+
+    For a hot statement with many optional parameters (a one-job insert has 26, most of them
+    ``None`` for a plain job): psycopg spends per parameter on every call (reordering,
+    adapting, the prepared-statement key), and the server binds each one; a ``NULL`` in the
+    text costs neither. Each pattern of absent values is its own statement text, so its own
+    prepared statement (few patterns occur: which options a job type uses is mostly fixed).
+    A parameter cast in the text (``%(x)s::float8``) keeps its type; a bare one becomes an
+    untyped ``NULL``, which PostgreSQL gives the type its place needs, as it does an untyped
+    ``None`` parameter.
+    """
+    nulls = tuple(name for name, value in params.items() if value is None)
+    if not nulls:
+        return sql, params
+    return _without(sql, nulls), {k: v for k, v in params.items() if v is not None}
+
+
+@cache
+def _without(sql: str, nulls: tuple[str, ...]) -> str:
+    for name in nulls:
+        sql = sql.replace(f"%({name})s", "NULL")
+    return sql
 
 
 def migrations(schema: str) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 import psycopg
 import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ExecStatus
 from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError, MigrationError
@@ -16,7 +17,11 @@ from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
 from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection
 from conveyor.store.contract.defaults import DerivedVerbs
-from conveyor.store.postgres.claim_round import complete_and_claim_plain, complete_then_claim
+from conveyor.store.postgres.claim_round import (
+    complete_and_claim_plain,
+    complete_then_claim,
+    look_and_claim_plain,
+)
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
@@ -54,6 +59,7 @@ from conveyor.store.protocol import (
 )
 
 T = TypeVar("T")
+TUPLES_OK = ExecStatus.TUPLES_OK
 log = logging.getLogger("conveyor.store.postgres")
 
 CONNECT_TIMEOUT = 5.0
@@ -66,6 +72,16 @@ grown connections (about five each) that long, so the server's connection count 
 while the fleet was idle. The pool closes at most one connection per period, so a pool of
 five is back to one about four minutes after the burst.
 """
+
+
+def has_rows(cur: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
+    """Whether the statement just run returned rows to fetch (a result set, even empty).
+
+    What ``cur.description is not None`` says, without building a column description per
+    column on every statement.
+    """
+    result = cur.pgresult
+    return result is not None and (result.nfields > 0 or result.status == TUPLES_OK)
 
 
 def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
@@ -87,7 +103,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                     rows = []
                 else:
                     cur.execute(statement.sql, statement.params or None)
-                    rows = cur.fetchall() if cur.description is not None else []
+                    rows = cur.fetchall() if has_rows(cur) else []
                 statement = plan.send(Result(rows, cur.rowcount))
                 if is_single(plan):
                     raise RuntimeError(
@@ -172,9 +188,16 @@ class PostgresStore(
         (:mod:`.pipelined`); the plan must have no COPY.
         """
         try:
-            with self.pool.connection() as conn:
-                if is_single(plan):
+            if is_single(plan):
+                # Autocommit leaves no transaction to end: the pool's context manager (which
+                # commits or rolls back, and times the use) is only cost here. putconn still
+                # discards a broken connection.
+                conn = self.pool.getconn()
+                try:
                     return drive(conn, plan)
+                finally:
+                    self.pool.putconn(conn)
+            with self.pool.connection() as conn:
                 if pipelined:
                     return drive_pipelined(conn, plan)
                 with conn.transaction():
@@ -276,8 +299,17 @@ class PostgresStore(
         """See :meth:`Store.claim_jobs`: the passes of :func:`conveyor.store.claim_passes.claim`.
 
         The limited pass is a transaction (after a one-statement look when the hint says so);
-        the plain claim is one autocommit statement.
+        the plain claim is one autocommit statement. When the hint says to look first, the
+        look and the plain claim are one statement (:func:`.claim_round.look_and_claim_plain`):
+        the passes run only if the look finds a limited job.
         """
+        if params.limited_names and self.pass_hint.look_first():
+            waiting, claimed = self.run(
+                look_and_claim_plain(self.plans, params), "claiming jobs"
+            )
+            self.pass_hint.after_look(waiting)
+            if not waiting:
+                return claimed
         return claim_passes.run(
             claim_passes.claim(params, self.pass_hint), self._limited_pass, self._plain_pass
         )

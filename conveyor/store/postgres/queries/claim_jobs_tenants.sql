@@ -151,6 +151,7 @@ chosen AS (
     WHERE j.state IN ('queued', 'scheduled', 'retrying')
       AND j.limit_key IS NULL AND j.rate_key IS NULL
       AND (j.expires_at IS NULL OR j.expires_at > now())
+      -- @hook look: a claim that looks for limited jobs first claims nothing when it finds one.
     ORDER BY ranked.pos
     LIMIT %(limit)s
     FOR UPDATE OF j SKIP LOCKED
