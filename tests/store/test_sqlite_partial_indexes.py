@@ -72,8 +72,8 @@ def test_a_state_change_builds_no_table_per_index(tmp_path: Path) -> None:
             params = dict.fromkeys(re.findall(r"(?<!:):([a-z_]+)", sql), 1)
             program = conn.execute(f"EXPLAIN {sql}", params).fetchall()
             opened = sum(1 for op in program if op[1] == "OpenEphemeral")
-            # finish_job: none (13 before 0022; 1, the CHECK's list of states, before 0024).
-            # claim_jobs: its own IN (SELECT ...) subqueries (16 before 0022, 4 before 0024).
+            # finish_job: none (13 before 0022; 1, the CHECK's list of states, before 0023).
+            # claim_jobs: its own IN (SELECT ...) subqueries (16 before 0022, 4 before 0023).
             assert opened <= {"finish_job": 0, "claim_jobs": 3}[name], (name, opened)
     finally:
         conn.close()

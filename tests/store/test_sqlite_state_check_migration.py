@@ -1,4 +1,4 @@
-"""SQLite only: migration 0024 writes the jobs table's state CHECK as an OR chain.
+"""SQLite only: migration 0023 writes the jobs table's state CHECK as an OR chain.
 
 An IN list of constants is an ephemeral table SQLite builds for every row it checks, so the
 claim and the completion each built one per job (decision 113). The table is rebuilt to change
@@ -20,7 +20,7 @@ from conveyor.store.protocol import ClaimParams
 from conveyor.store.sqlite import SQLiteStore
 from conveyor.store.sqlite.connection import LATEST_VERSION
 
-OR_CHECK = 24
+OR_CHECK = 23
 """The migration that wrote the state CHECK as an OR chain."""
 
 
