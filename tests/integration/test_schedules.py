@@ -56,11 +56,18 @@ def test_three_schedulers_fire_each_slot_once_even_when_one_is_killed(workers: W
     os.killpg(victim.pid, signal.SIGKILL)  # mid-run: its scheduler and its jobs die at once
     victim.wait(timeout=10)
     time.sleep(4.5)
+    # A job the killed process held is rescued when its lease lapses; start one worker to
+    # finish such leftovers, with its own scheduler (it must not fire any slot again). It
+    # starts before the others stop, so some scheduler runs at every moment: a gap longer
+    # than the on-time window (a slow start on a busy box) would rightly record slots missed.
+    before = {w.id for w in workers.app.store.live_workers(stale_after=60)}
+    finisher = workers.start("schedapp:app", processes=1, concurrency=4, lease=2)
+    eventually(
+        lambda: {w.id for w in workers.app.store.live_workers(stale_after=60)} - before or None,
+        timeout=30,
+    )
     for proc in procs[1:]:
         stop(proc)
-    # A job the killed process held is rescued when its lease lapses; start one worker to
-    # finish such leftovers, with its own scheduler (it must not fire any slot again).
-    finisher = workers.start("schedapp:app", processes=1, concurrency=4, lease=2)
     entries = wait_all_finished(workers, "tick")
     stop(finisher)
 
