@@ -1,21 +1,20 @@
 """Running one claimed job: decode, build the context, invoke, decide, complete.
 
-``async def`` handlers run on the event loop; plain ``def`` handlers run in a bounded thread
-pool, never on the loop. The executor is a pipeline of small steps; each returns a value.
+``async def`` handlers run on the event loop; plain ``def`` handlers run on a bounded set of
+threads (:mod:`conveyor.worker.job_threads`), never on the loop. The executor is a pipeline of
+small steps; each returns a value.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
 import enum
 import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -40,6 +39,7 @@ from conveyor.models import SEQUENCE
 from conveyor.pipelines.graph import node_args
 from conveyor.store.protocol import ClaimedJob, Completion, CompletionKind
 from conveyor.worker.completer import Completer
+from conveyor.worker.job_threads import JobThreads
 
 log = logging.getLogger("conveyor.worker")
 
@@ -96,7 +96,7 @@ class Executor:
         self.completer = completer
         self.worker_id = worker_id
         self.running: dict[int, Running] = {}
-        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="conveyor-job")
+        self.threads = JobThreads(asyncio.get_running_loop(), concurrency, "conveyor-job")
         self._on_finished = on_finished
         self._on_stuck_thread = on_stuck_thread
         self.completed = 0
@@ -271,8 +271,6 @@ class Executor:
         kwargs: dict[str, Any],
         timeout: float | None,
     ) -> Outcome | Settled | Lost:
-        loop = asyncio.get_running_loop()
-
         def call() -> Outcome | Settled | Lost:
             # The handler's transaction is finished on the thread that used it; this thread's
             # CPU clock is the attempt's CPU, whatever else the process runs meanwhile.
@@ -285,16 +283,19 @@ class Executor:
 
         # In a copy of this task's context: what middleware set around the attempt (a trace
         # span, say) is current in the handler's thread too, as it is for async handlers.
-        future = loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
+        future = self.threads.submit(call)
         if timeout is None:
             return await future
+        scope = asyncio.timeout(timeout)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with scope:
+                return await future
         except TimeoutError:
+            if not scope.expired():
+                raise
             # A thread cannot be stopped from outside: the process must be replaced.
             self._on_stuck_thread(run)
-            return TimedOut(timeout or 0.0)
-        return outcome
+            return TimedOut(timeout)
 
     async def _settle_async(
         self, job: ClaimedJob, definition: JobDefinition[Any, Any], ctx: JobContext,
@@ -321,8 +322,8 @@ class Executor:
         return Settled()
 
     def shutdown(self) -> None:
-        """Stop accepting work in the pool (running threads are not waited for)."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        """Take no more sync calls (running threads are not waited for)."""
+        self.threads.shutdown()
 
 
 def _call_sync(fn: Callable[..., Any], ctx: JobContext, kwargs: dict[str, Any]) -> Outcome:
