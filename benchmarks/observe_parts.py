@@ -13,6 +13,10 @@ archive`` and put first on ``PYTHONPATH``), sides alternating:
 * ``floor``: the SDK alone (same provider): start and end one consumer span with the
   attributes and the link the middleware gives it (the parent context extracted beforehand),
   and one producer span with its attributes; µs per span, the same code on both sides.
+* ``--pairs``: also the chain with two parts on (``logs+otel``, ``logs+metrics``,
+  ``metrics+otel``), and with ``filler`` (a middleware that runs unrelated library code, about
+  10 µs of JSON, decimal and fraction arithmetic) alone and beside the logs: whether a part
+  costs more beside another is Conveyor's doing or the interpreter's (decision 121).
 * ``drain`` (``--drain N``, 0 to skip): no-op burst drains of N jobs on SQLite with each part
   alone and all of them (``everything_overhead.py``'s set-ups), CPU µs per job added over off.
 
@@ -38,10 +42,28 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONFIGS = ("none", "logs", "metrics", "otel", "all")
+PAIRS = ("logs+otel", "logs+metrics", "metrics+otel", "filler", "logs+filler")
 PARTS = ("off", "logs", "metrics", "otel", "all")
 
 
-def one_round(attempts: int, drain_jobs: int, index: int) -> dict[str, float]:
+def filler() -> Any:
+    """A middleware running unrelated library code around each attempt (see ``--pairs``)."""
+    import decimal
+    import fractions
+
+    from conveyor.middleware import Middleware
+
+    class Filler(Middleware):
+        async def around_attempt(self, attempt: Any, call_next: Any) -> Any:
+            json.loads(json.dumps({"a": [1, 2, 3], "b": {"c": "d"}}))
+            _ = decimal.Decimal("1.5") * decimal.Decimal("2.25")
+            _ = fractions.Fraction(3, 7) + fractions.Fraction(1, 9)
+            return await call_next()
+
+    return Filler()
+
+
+def one_round(attempts: int, drain_jobs: int, index: int, pairs: bool) -> dict[str, float]:
     """Measure every figure once in this process; µs, keyed ``chain:<config>``,
     ``floor:<span>`` and ``drain:<part>``."""
     import asyncio
@@ -71,9 +93,15 @@ def one_round(attempts: int, drain_jobs: int, index: int) -> dict[str, float]:
         "metrics": ([JobLog(), METRICS], False),
         "otel": ([JobLog(), otel], False),
         "all": ([JobLog(), METRICS, otel], True),
+        "logs+otel": ([JobLog(), otel], True),
+        "logs+metrics": ([JobLog(), METRICS], True),
+        "metrics+otel": ([JobLog(), METRICS, otel], False),
+        "filler": ([JobLog(), filler()], False),
+        "logs+filler": ([JobLog(), filler()], True),
     }
     found: dict[str, float] = {}
-    names = list(CONFIGS[index % len(CONFIGS):] + CONFIGS[:index % len(CONFIGS)])
+    configs = CONFIGS + PAIRS if pairs else CONFIGS
+    names = list(configs[index % len(configs):] + configs[:index % len(configs)])
     for name in names:
         items, logs = chains[name]
         log_to_devnull(JsonFormatter("bench") if logs else None,
@@ -154,7 +182,8 @@ def run_side(tree: Path, args: argparse.Namespace, index: int) -> dict[str, floa
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(HERE)]))
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--one", str(index),
-         "--attempts", str(args.attempts), "--drain", str(args.drain)],
+         "--attempts", str(args.attempts), "--drain", str(args.drain)]
+        + (["--pairs"] if args.pairs else []),
         cwd=tree, env=env, check=True, capture_output=True, text=True,
     ).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
@@ -164,12 +193,14 @@ def summary(name: str, runs: list[dict[str, float]], base: str) -> dict[str, lis
     """Print one side's medians; return the µs each part added per round, keyed by figure."""
     added: dict[str, list[float]] = {}
     print(f"\n{name}")
-    for kind, zero, parts in (("chain", "none", CONFIGS), ("drain", "off", PARTS)):
+    for kind, zero, parts in (("chain", "none", CONFIGS + PAIRS), ("drain", "off", PARTS)):
         if f"{kind}:{zero}" not in runs[0]:
             continue
         cells = []
         for part in parts:
             key = f"{kind}:{part}"
+            if key not in runs[0]:
+                continue
             median = statistics.median(r[key] for r in runs)
             if part == zero:
                 cells.append(f"{part} {median:.1f}")
@@ -191,10 +222,12 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=10_000)
     parser.add_argument("--drain", type=int, default=0, help="jobs per drain (0: no drains)")
     parser.add_argument("--base", default="main", help="revision of the base side ('' for none)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="also two parts at once, and a filler middleware (see the doc)")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(one_round(args.attempts, args.drain, args.one)))
+        print(json.dumps(one_round(args.attempts, args.drain, args.one, args.pairs)))
         return
     print(f"# python {sys.version.split()[0]}, cpus {os.cpu_count()}, "
           f"load at start {os.getloadavg()[0]:.2f}")

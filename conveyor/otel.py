@@ -23,13 +23,27 @@ go wherever your tracer provider exports them (``opentelemetry-sdk`` and an expo
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import TYPE_CHECKING
 
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import propagate, trace
-    from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.context import Context
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace import (
+        Link,
+        NonRecordingSpan,
+        SpanContext,
+        SpanKind,
+        Status,
+        StatusCode,
+        TraceFlags,
+        TraceState,
+    )
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "conveyor.otel needs the opentelemetry-api package: pip install 'conveyor[otel]' "
@@ -86,6 +100,9 @@ class OpenTelemetryMiddleware(Middleware):
         """The propagator of the trace context, or None for the global one."""
         self.tracer_provider = tracer_provider
         """The provider given, or None for the global one (flushed at a worker's exit)."""
+        self._w3c: tuple[object, bool] = (None, False)
+        """The propagator last used to read a job's context, and whether it is W3C's alone
+        (then :func:`_w3c_parent` reads the usual headers in its stead)."""
         _IN_USE.add(self)
 
     def on_enqueue(self, job: Enqueueing) -> None:
@@ -137,11 +154,7 @@ class OpenTelemetryMiddleware(Middleware):
     async def around_attempt(self, attempt: AttemptStart, call_next: CallNext) -> AttemptEnd:
         """Run the attempt inside a consumer span whose parent is the job's stored context."""
         ctx = attempt.ctx
-        if self.propagator is None:
-            parent = propagate.extract(ctx.headers)
-        else:
-            parent = self.propagator.extract(ctx.headers)
-        sent = trace.get_current_span(parent).get_span_context()
+        parent, sent = self._parent(ctx.headers)
         # The conventions ask a process span to link to the message's creation context even
         # when that context is also its parent: tools that follow links find every attempt.
         links = [Link(sent)] if sent.is_valid else None
@@ -176,6 +189,86 @@ class OpenTelemetryMiddleware(Middleware):
             otel_context.detach(token)
             span.end()
         return end
+
+    def _parent(self, headers: dict[str, str]) -> tuple[Context, SpanContext]:
+        """The context stored in ``headers`` as the propagator extracts it, and its span's
+        context (invalid when there is none)."""
+        propagator = self.propagator
+        if propagator is None:
+            propagator = propagate.get_global_textmap()
+        seen, w3c = self._w3c
+        if propagator is not seen:
+            w3c = _is_w3c(propagator)
+            self._w3c = (propagator, w3c)
+        if w3c:
+            found = _w3c_parent(headers)
+            if found is not None:
+                return found
+        parent = propagator.extract(headers)
+        return parent, trace.get_current_span(parent).get_span_context()
+
+
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+"""A version 00 ``traceparent`` as W3C propagators write it: nothing before, nothing after."""
+_NO_TRACE = "0" * 32
+_NO_SPAN = "0" * 16
+LONGEST_TRACESTATE = 512
+"""Longest ``tracestate`` read here (the W3C limit); a longer one is left to the propagator."""
+_ROOT = Context()
+
+
+def _is_w3c(propagator: object) -> bool:
+    """True for the W3C trace context propagator, alone or followed by W3C baggage (the
+    default global propagator), exactly those classes: their ``extract`` is what
+    :func:`_w3c_parent` does. Anything else (another order, more propagators, a subclass)
+    is always asked itself."""
+    if type(propagator) is TraceContextTextMapPropagator:
+        return True
+    if type(propagator) is not CompositePropagator:
+        return False
+    inner = getattr(propagator, "_propagators", None)
+    if not isinstance(inner, list | tuple):
+        return False
+    kinds = [type(item) for item in inner]
+    return kinds in (
+        [TraceContextTextMapPropagator],
+        [TraceContextTextMapPropagator, W3CBaggagePropagator],
+    )
+
+
+def _w3c_parent(headers: dict[str, str]) -> tuple[Context, SpanContext] | None:
+    """What W3C trace context's ``extract`` gives for ``headers``, for the headers it writes
+    itself; None for anything else (baggage, another version, spaces, upper case, an
+    invalid id, an oversized ``tracestate``): the propagator reads those.
+
+    The propagator's extract costs about 8 µs a job (a general regular expression, a getter
+    building lists, each propagator in turn); this is about 3, and builds the same context:
+    a fresh one holding a non-recording span of the remote span context, ``tracestate``
+    parsed by the same ``TraceState.from_header``.
+    """
+    if "baggage" in headers:
+        return None
+    value = headers.get("traceparent")
+    if value is None:  # the propagator's answer: an empty context, tracestate ignored
+        return _ROOT, trace.INVALID_SPAN_CONTEXT
+    if type(value) is not str:
+        return None
+    match = _TRACEPARENT.fullmatch(value)
+    if match is None:
+        return None
+    trace_id, span_id, flags = match.groups()
+    if trace_id == _NO_TRACE or span_id == _NO_SPAN:
+        return None
+    state: TraceState | None = None
+    written = headers.get("tracestate")
+    if written is not None:
+        if type(written) is not str or len(written) > LONGEST_TRACESTATE:
+            return None
+        state = TraceState.from_header([written])
+    sent = SpanContext(
+        int(trace_id, 16), int(span_id, 16), True, TraceFlags(int(flags, 16)), state
+    )
+    return trace.set_span_in_context(NonRecordingSpan(sent), _ROOT), sent
 
 
 def flush_spans(timeout: float = FLUSH_TIMEOUT) -> None:

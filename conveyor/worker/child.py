@@ -68,7 +68,9 @@ def main(argv: list[str]) -> int:
     except ConveyorError as exc:
         logging.getLogger("conveyor.worker").error("cannot start: %s", exc)
         return EXIT_CONFIG
-    return asyncio.run(_serve(WorkerProcess(app, config, worker_id)))
+    worker = WorkerProcess(app, config, worker_id)
+    worker.freeze_start_up = True  # a process of its own: its start-up is all it froze
+    return asyncio.run(_serve(worker))
 
 
 def exit_process(code: int) -> None:

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
+from typing import Any
 
-from conveyor._logformat import JsonFormatter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conveyor._logformat import _STANDARD, JsonFormatter, _utc
 from conveyor.worker import joblog
 
 VARIABLE = {"created", "msecs", "relativeCreated"}
@@ -53,3 +58,71 @@ def test_json_lines_carry_every_extra_field_and_skip_none() -> None:
     plain = logging.getLogger("t").makeRecord("t", logging.INFO, "f", 1, "m", (), None,
                                               extra={"rows": 10})
     assert json.loads(JsonFormatter("w").format(plain))["rows"] == 10
+
+
+def reference_line(worker_id: str, record: logging.LogRecord) -> str:
+    """The JSON line as the formatter wrote it before its head was cached: a dict of the
+    head, then every extra field that is not None, then the traceback."""
+    line: dict[str, Any] = {
+        "time": _utc(record.created),
+        "level": record.levelname,
+        "logger": record.name,
+        "message": record.getMessage(),
+        "worker_id": worker_id,
+    }
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD and value is not None:
+            line[key] = value
+    if record.exc_info:
+        line["exception"] = logging.Formatter().formatException(record.exc_info)
+    return json.dumps(line, default=str, ensure_ascii=False, check_circular=False)
+
+
+class Opaque:
+    """A field value that is not JSON: written as its str()."""
+
+    def __str__(self) -> str:
+        return 'opaque "thing"'
+
+
+values = st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.just(Opaque())
+values = values | st.lists(values, max_size=3) | st.dictionaries(st.text(max_size=4), values,
+                                                                    max_size=3)
+names = st.sampled_from(
+    ["job_id", "job_name", "queue", "worker_id", "tenant", "trace_id", "event", "duration",
+     "time", "level", "logger", "exception", "rows", "é", 'quo"te']
+) | st.text(min_size=1, max_size=8)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.dictionaries(names, values, max_size=8),
+    level=st.sampled_from([logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, 25]),
+    logger=st.sampled_from(["conveyor.jobs", "conveyor.job.app.send", 'we"ird\u2028name']),
+    message=st.text(max_size=20),
+    worker_id=st.sampled_from(["host:812:0:a1b2c3", "wörker \"1\""]),
+    failed=st.booleans(),
+    lifecycle=st.booleans(),
+)
+def test_json_lines_are_what_the_dict_of_their_fields_encodes(
+    fields: dict[str, Any], level: int, logger: str, message: str, worker_id: str,
+    failed: bool, lifecycle: bool,
+) -> None:
+    fields = {k: v for k, v in fields.items() if k not in _STANDARD}
+    exc_info = None
+    if failed:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            exc_info = sys.exc_info()
+    if lifecycle and not failed:
+        record = joblog._record(level, "%s", (message,), dict(fields))
+        record.name = logger
+    else:
+        record = logging.getLogger(logger).makeRecord(
+            logger, level, "f", 1, "%s", (message,), exc_info, extra=dict(fields)
+        )
+    formatter = JsonFormatter(worker_id)
+    for _ in range(2):  # the second line of a (level, logger) uses the cached head
+        assert formatter.format(record) == reference_line(worker_id, record)
+
