@@ -6,15 +6,18 @@ runs while its claims take jobs of several tenant groups; both are timed in both
 Run from the repository root::
 
     .venv/bin/python benchmarks/fair_claim.py [--base main] [--rounds 60] [--jobs 20000]
+        [--never-analyzed]
 
 For each tenant count it creates a database ``conveyor_fairclaim_<pid>_<t>`` on
 ``FAIR_PG_URL`` (default the local server as ``postgres``), migrates it, generates ``--jobs``
 jobs server-side (the first 100 running, the rest queued, tenants ``t0..`` round robin), and
-ANALYZEs. Then, ``--rounds`` times, each statement runs once under ``EXPLAIN (ANALYZE, TIMING
-OFF)`` (in alternating order), inside a transaction that is rolled back, so every run sees the
-same rows (each rollback leaves dead row versions, hence few rounds). Printed: the median and
-p90 of the server's execution time of each, and each new one / old. The box is shared; the
-ratio of medians taken in one run is the figure to read.
+ANALYZEs (with ``--never-analyzed`` it does not, and keeps autovacuum off the table: the
+planner then sees what a new database, or a server without autovacuum, shows it, as in
+``flow_control.py``'s databases; decision 119). Then, ``--rounds`` times, each statement runs
+once under ``EXPLAIN (ANALYZE, TIMING OFF)`` (in alternating order), inside a transaction that
+is rolled back, so every run sees the same rows (each rollback leaves dead row versions, hence
+few rounds). Printed: the median and p90 of the server's execution time of each, and each new
+one / old. The box is shared; the ratio of medians taken in one run is the figure to read.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def main() -> None:
     parser.add_argument("--base", default="main")
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--never-analyzed", action="store_true")
     args = parser.parse_args()
     admin = os.environ.get("FAIR_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     old_sql = subprocess.run(
@@ -85,8 +89,11 @@ def main() -> None:
         try:
             open_store(url).close()
             with psycopg.connect(url, autocommit=True) as conn:
+                if args.never_analyzed:
+                    conn.execute("ALTER TABLE conveyor_jobs SET (autovacuum_enabled = off)")
                 conn.execute(LOAD, {"tenants": tenants, "jobs": args.jobs})
-                conn.execute("VACUUM ANALYZE conveyor_jobs")
+                if not args.never_analyzed:
+                    conn.execute("VACUUM ANALYZE conveyor_jobs")
             times: dict[str, list[float]] = {side: [] for side in sides}
             with psycopg.connect(url, options="-c jit=off") as conn:
                 for i in range(args.rounds):
@@ -98,7 +105,12 @@ def main() -> None:
                         found = re.search(r"Execution Time: ([0-9.]+)", text)
                         assert found is not None and "rows=50 loops=1" in text, text[:300]
                         times[side].append(float(found.group(1)))
-            out = {"tenants": tenants, "jobs": args.jobs, "rounds": args.rounds}
+            out = {
+                "tenants": tenants,
+                "jobs": args.jobs,
+                "rounds": args.rounds,
+                "analyzed": not args.never_analyzed,
+            }
             for side, values in times.items():
                 values.sort()
                 out[f"{side}_median_ms"] = round(statistics.median(values), 3)

@@ -6,7 +6,9 @@ dashboard overview's verbs run through a driver that first asks ``EXPLAIN (FORMA
 each statement they send. A sequential scan of ``conveyor_jobs`` fails the test, and so does
 JIT compilation (Conveyor's sessions start with ``jit=off``, whatever the server's setting).
 A second table has long retention's shape (few distinct states, finished rows first), where a
-plan can flip to a scan that the mixed table never shows.
+plan can flip to a scan that the mixed table never shows. A third, twenty tenants' queued jobs
+never analyzed (a new database, or a server without autovacuum), holds the claim's lock step
+to the primary key, which statistics once talked the planner out of (decision 119).
 
 On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
 table either.
@@ -19,6 +21,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -28,7 +31,9 @@ from conveyor.models import COUNT_CAP
 from conveyor.schedules.scheduler import Scheduler
 from conveyor.store.plan import Plan, Result
 from conveyor.store.postgres import PostgresStore
+from conveyor.store.postgres.claim_round import complete_and_claim_sql, look_and_claim_sql
 from conveyor.store.postgres.plans import is_single
+from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, HeartbeatParams
 from conveyor.web.pages_overview import read_overview
 
@@ -354,3 +359,77 @@ def _sqlite_params(sql: str) -> dict[str, Any]:
         else:
             values[name] = 10
     return values
+
+
+# Twenty tenants' queued jobs in one queue, in the order they were enqueued (round robin).
+TENANTS_LOAD = """
+INSERT INTO conveyor_jobs (queue, name, args, state, priority, max_attempts, run_at, created_at,
+                           tenant)
+SELECT 'emails', 'send', '{}'::jsonb, 'queued', 0, 3,
+       now() - interval '1 hour' + make_interval(secs => g / 1000.0), now(), 't' || (g %% 20)
+FROM generate_series(1, %(rows)s) AS g
+"""
+
+
+@pytest.fixture
+def never_analyzed_url(
+    fresh_postgres_url: Callable[[], str], postgres_template: str
+) -> Iterator[str]:
+    """A database copied from the migrated template, whose tables were never analyzed (a
+    reused test database may keep an earlier test's statistics)."""
+    server = urlsplit(fresh_postgres_url())
+    name = f"{postgres_template}_never_analyzed"
+    admin = urlunsplit(server._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    try:
+        yield urlunsplit(server._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def lock_step_reads(node: dict[str, Any], inside: bool = False) -> set[str]:
+    """How the claim's lock step (its ``chosen`` CTE) reads the jobs table: the indexes it
+    scans, and ``Seq Scan`` for a sequential scan."""
+    inside = inside or node.get("Subplan Name") == "CTE chosen"
+    found = set()
+    if inside and "Index Name" in node:
+        found.add(node["Index Name"])
+    if inside and node.get("Node Type") == "Seq Scan":
+        found.add("Seq Scan")
+    for child in node.get("Plans", ()):
+        found |= lock_step_reads(child, inside)
+    return found
+
+
+def test_claims_lock_by_primary_key_on_a_table_never_analyzed(never_analyzed_url: str) -> None:
+    # Without statistics the planner took conveyor_jobs_ready_tenant to hold one row and, for
+    # the lock step's join, scanned it whole once per candidate (decision 119).
+    with psycopg.connect(never_analyzed_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE conveyor_jobs SET (autovacuum_enabled = off)")
+        conn.execute(TENANTS_LOAD, {"rows": 20_000})
+        assert conn.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'conveyor_jobs'"
+        ).fetchone() == (0,)
+        params = {
+            "queues": ["emails"],
+            "names": ["send"],
+            "limit": 50,
+            "worker_id": "w-test",
+            "lease_seconds": 30.0,
+            "batch": "[]",
+            "channel": "conveyor",
+            "completing": [],
+        }
+        statements = {
+            "claim_jobs": query("claim_jobs", "public"),
+            "claim_jobs_tenants": query("claim_jobs_tenants", "public"),
+            "complete_and_claim": complete_and_claim_sql("public", "claim_jobs_tenants"),
+            "look_and_claim": look_and_claim_sql("public", "claim_jobs"),
+        }
+        for name, sql in statements.items():
+            (output,) = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()  # type: ignore[misc]
+            top = (output if isinstance(output, list) else json.loads(output))[0]
+            assert lock_step_reads(top["Plan"]) == {"conveyor_jobs_pkey"}, name
