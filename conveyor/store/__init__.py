@@ -7,6 +7,7 @@ store; ``postgresql://user@host:5432/dbname`` opens the PostgreSQL store (psycop
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from conveyor.errors import ConfigurationError
@@ -25,8 +26,23 @@ def sqlite_path(url: str) -> Path | None:
             "sqlite:////absolute/path.db"
         )
     if "://" not in url:
+        if _LIBPQ_KEYWORD.search(url):
+            # Taken as a file name, it would quietly make a SQLite database called
+            # "host=... dbname=...": say what to write instead.
+            raise ConfigurationError(
+                "the store URL looks like a libpq key=value connection string (not repeated "
+                "here: it may hold a password); Conveyor takes URLs: "
+                "postgresql://user@host:5432/dbname for PostgreSQL (psql accepts the same), "
+                "sqlite:///path.db for SQLite"
+            )
         return Path(url)
     return None
+
+
+_LIBPQ_KEYWORD = re.compile(
+    r"(?:^|\s)(?:host|hostaddr|dbname|user|port|password|service|sslmode)\s*="
+)
+"""A libpq keyword followed by ``=``: a key=value connection string, not a file name."""
 
 
 def open_store(
