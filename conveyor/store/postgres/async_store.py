@@ -28,6 +28,7 @@ from conveyor.store.postgres.claim_round import (
     look_and_claim_plain,
 )
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.generic_plan import run_generic_async, wants_generic
 from conveyor.store.postgres.pipelined import drive_pipelined_async
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
@@ -68,6 +69,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         statement = next(plan)
         async with conn.cursor(row_factory=tuple_row) as cur:
             while True:
+                rowcount: int | None = None
                 if statement.many is not None:
                     await cur.executemany(statement.sql, statement.many)
                     rows: list[tuple[Any, ...]] = []
@@ -78,10 +80,16 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
                         for row in statement.copy:
                             await copy.write_row(row)
                     rows = []
+                elif wants_generic(conn, statement):
+                    # Its own transaction, planned once (decision 120): one round trip still.
+                    result = await run_generic_async(conn, statement)
+                    rows, rowcount = result.rows, result.rowcount
                 else:
                     await cur.execute(statement.sql, statement.params or None)
                     rows = await cur.fetchall() if has_rows(cur) else []
-                statement = plan.send(Result(rows, cur.rowcount))
+                if rowcount is None:
+                    rowcount = cur.rowcount
+                statement = plan.send(Result(rows, rowcount))
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"

@@ -90,6 +90,7 @@ def complete_and_claim_plain(
             "lease_seconds": params.lease_seconds,
         },
         params.now,
+        generic=True,
     )
     accepted = {r[0] for r in result.rows if r[0] is not None}
     # The claimed rows come without a completed id; the last column is their claim order.
@@ -166,6 +167,7 @@ def look_and_claim_plain(
             "lease_seconds": params.lease_seconds,
         },
         params.now,
+        generic=True,
     )
     waiting = any(r[0] for r in result.rows if r[0] is not None)
     # The claimed rows come after the look's; the last column is their claim order.

@@ -23,6 +23,7 @@ from conveyor.store.postgres.claim_round import (
     look_and_claim_plain,
 )
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.generic_plan import run_generic, wants_generic
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.pipelined import drive_pipelined
@@ -91,6 +92,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         # Tuples whatever row factory the caller's connection was made with.
         with conn.cursor(row_factory=tuple_row) as cur:
             while True:
+                rowcount: int | None = None
                 if statement.many is not None:
                     cur.executemany(statement.sql, statement.many)
                     rows: list[tuple[Any, ...]] = []
@@ -101,10 +103,16 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                         for row in statement.copy:
                             copy.write_row(row)
                     rows = []
+                elif wants_generic(conn, statement):
+                    # Its own transaction, planned once (decision 120): one round trip still.
+                    result = run_generic(conn, statement)
+                    rows, rowcount = result.rows, result.rowcount
                 else:
                     cur.execute(statement.sql, statement.params or None)
                     rows = cur.fetchall() if has_rows(cur) else []
-                statement = plan.send(Result(rows, cur.rowcount))
+                if rowcount is None:
+                    rowcount = cur.rowcount
+                statement = plan.send(Result(rows, rowcount))
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"
