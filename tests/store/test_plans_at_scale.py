@@ -224,7 +224,14 @@ def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None
     verb("complete_jobs")
     store.complete_jobs(done[:5])
     verb("complete_and_claim")
-    store.complete_and_claim(done[5:], params)
+    round_ = store.complete_and_claim(done[5:], params)
+    # After a limited pass that took nothing, a round looks for limited jobs in its statement.
+    store.pass_hint.after_pass(0)
+    verb("complete_and_claim (look first)")
+    store.complete_and_claim(
+        [Completion(c.id, c.token, CompletionKind.SUCCEEDED) for c in round_.claimed],
+        ClaimParams("w-test", QUEUES, NAMES, 10, 30, limited_names=NAMES),
+    )
     verb("next_due_in")
     assert store.next_due_in(QUEUES, NAMES) == 0.0
     verb("next_due_in (nothing due)")
@@ -252,7 +259,10 @@ def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None
         assert conn.execute("SHOW jit").fetchone() == ("off",)
     assert len(explaining.explained) >= 30, explaining.explained
     # The worker's claim statements run with generic plans: those are the plans checked.
-    assert {"claim_jobs", "claim_jobs (limited pass)", "complete_and_claim"} <= set(
+    assert {
+        "claim_jobs", "claim_jobs (limited pass)", "complete_and_claim",
+        "complete_and_claim (look first)",
+    } <= set(
         explaining.generic
     ), explaining.generic
     assert not explaining.problems, "\n".join(explaining.problems)

@@ -19,6 +19,7 @@ from conveyor.store.connections import driver_connection
 from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.postgres.claim_round import (
     complete_and_claim_plain,
+    complete_look_and_claim_plain,
     complete_then_claim,
     look_and_claim_plain,
 )
@@ -356,8 +357,9 @@ class PostgresStore(
         Without limited types: one statement, completions then the plain claim (a stray
         look for limited rows may follow, as in :meth:`claim_jobs`). With them: one
         transaction, completions first, then the limited pass and the plain claim; but when
-        the hint says to look first and the look (one autocommit read) finds no limited job
-        that could start, the round is the one plain statement too.
+        the hint says to look first, the round is one statement too: the completions, the
+        look, and the plain claim when the look finds no limited job that could start (when
+        it finds one, the claim's passes follow the committed completions).
         """
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
@@ -365,20 +367,22 @@ class PostgresStore(
         # a run or frees a key), never the one-statement round.
         in_run = any(c.in_run or c.in_sequence for c in completions)
         if params.limited_names and not in_run and self.pass_hint.look_first():
-            # The look a transaction would run after the completions, asked first and alone
-            # (the attempts being completed count as finished): with nothing that could
-            # start, the round is the one plain statement, with no transaction.
-            waiting = self.run(
-                self.plans.limited_waiting(params, [c.job_id for c in completions]),
-                "claiming jobs",
+            # The look a transaction would run after the completions, in the same statement
+            # as the completions and the plain claim, which claims only when the look finds
+            # no limited job that could start (the attempts being completed count as
+            # finished). When it finds one, the completions are in and the passes follow.
+            waiting, completed, claimed = self.run(
+                complete_look_and_claim_plain(self.plans, completions, params),
+                "completing and claiming jobs",
             )
             self.pass_hint.after_look(waiting)
-            if not waiting:
-                completed, claimed = self.run(
-                    complete_and_claim_plain(self.plans, completions, params),
-                    "completing and claiming jobs",
+            if waiting:
+                claimed = claim_passes.run(
+                    claim_passes.claim(params, self.pass_hint),
+                    self._limited_pass,
+                    self._plain_pass,
                 )
-                return ClaimRound(completed, claimed)
+            return ClaimRound(completed, claimed)
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
