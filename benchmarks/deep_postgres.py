@@ -291,6 +291,55 @@ def held_snapshot(url: str, hold: bool) -> Iterator[None]:
         conn.rollback()
 
 
+def time_probes(conn: psycopg.Connection[Any], case: Case) -> dict[str, Any]:
+    """Insert ``case.probes`` urgent jobs one at a time, wait until each has started, and
+    return the percentiles of their waits (from ``created_at``, and from their commit)."""
+    result: dict[str, Any] = {}
+    ids: list[int] = []
+    committed: dict[int, float] = {}
+    inserts: list[float] = []
+    for _ in range(case.probes):
+        sent = time.time()
+        found = conn.execute(
+            PROBE, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
+        ).fetchone()
+        # Autocommit: the job is visible now. The server is on this machine (the CPU
+        # figures assume it too), so its clock and this one are the same.
+        visible = time.time()
+        inserts.append((visible - sent) * 1000.0)
+        assert found is not None
+        ids.append(int(found[0]))
+        committed[int(found[0])] = visible
+        time.sleep(PROBE_INTERVAL * random.uniform(0.5, 1.5))
+    deadline = time.monotonic() + 60
+    while True:
+        waits = conn.execute(
+            "SELECT id, extract(epoch FROM started_at - created_at) * 1000.0,"
+            " extract(epoch FROM started_at)::float8"
+            " FROM conveyor_jobs WHERE id = ANY(%s) AND started_at IS NOT NULL",
+            (ids,),
+        ).fetchall()
+        if len(waits) == len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    ordered = sorted(float(w[1]) for w in waits)
+    result["urgent_p50_ms"] = percentile(ordered, 0.5)
+    result["urgent_p90_ms"] = percentile(ordered, 0.9)
+    result["urgent_p99_ms"] = percentile(ordered, 0.99)
+    result["urgent_max_ms"] = ordered[-1]
+    result["urgent_started"] = len(ordered)
+    result["urgent_waits_ms"] = ordered
+    # The part of the wait after the insert's commit returned (what a worker can
+    # shorten); the rest is the enqueue's own commit. Negative when a claim took
+    # the job before the commit's answer reached this process.
+    after = sorted((float(w[2]) - committed[int(w[0])]) * 1000.0 for w in waits)
+    result["after_commit_p50_ms"] = percentile(after, 0.5)
+    result["after_commit_p99_ms"] = percentile(after, 0.99)
+    result["after_commit_waits_ms"] = after
+    result["probe_insert_p99_ms"] = percentile(sorted(inserts), 0.99)
+    return result
+
+
 def one(side: Path | None, url: str, case: Case, *, loaded: bool = False) -> dict[str, Any]:
     """Load the case's table (unless ``loaded``: a copy of its template) and work
     ``case.measure`` jobs; with ``probe``, time urgent jobs.
@@ -340,31 +389,7 @@ def one(side: Path | None, url: str, case: Case, *, loaded: bool = False) -> dic
         ).fetchone()
         result["dead_tuples"] = int(dead[0]) if dead else -1
         if probe:
-            ids = []
-            for _ in range(case.probes):
-                found = conn.execute(
-                    PROBE, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
-                ).fetchone()
-                assert found is not None
-                ids.append(int(found[0]))
-                time.sleep(PROBE_INTERVAL * random.uniform(0.5, 1.5))
-            deadline = time.monotonic() + 60
-            while True:
-                waits = conn.execute(
-                    "SELECT extract(epoch FROM started_at - created_at) * 1000.0"
-                    " FROM conveyor_jobs WHERE id = ANY(%s) AND started_at IS NOT NULL",
-                    (ids,),
-                ).fetchall()
-                if len(waits) == len(ids) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-            ordered = sorted(float(w[0]) for w in waits)
-            result["urgent_p50_ms"] = percentile(ordered, 0.5)
-            result["urgent_p90_ms"] = percentile(ordered, 0.9)
-            result["urgent_p99_ms"] = percentile(ordered, 0.99)
-            result["urgent_max_ms"] = ordered[-1]
-            result["urgent_started"] = len(ordered)
-            result["urgent_waits_ms"] = ordered
+            result.update(time_probes(conn, case))
     result["worker_cpu_us"] = (children_cpu() - cpu_before) / done * 1e6
     return result
 
@@ -401,6 +426,9 @@ def summarize(
             for q, at in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
                 summary[f"urgent_pooled_{q}_ms"] = round(percentile(pooled, at), 2)
             summary["urgent_pooled_n"] = len(pooled)
+            after = sorted(w for r in per_size for w in r["after_commit_waits_ms"])
+            for q, at in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+                summary[f"after_commit_pooled_{q}_ms"] = round(percentile(after, at), 2)
     for size, base in (("large", "small"), ("finished", "small"), ("held", "unheld"),
                        ("held-finished", "held")):
         if size in wanted and base in wanted:
@@ -408,7 +436,7 @@ def summarize(
                        zip(results[(name, size)], results[(name, base)], strict=True)]
             summary[f"{size}_over_{base}"] = round(statistics.median(per_run), 3)
     summary["runs"] = {
-        k[1]: [{f: x for f, x in r.items() if f != "urgent_waits_ms"} for r in v]
+        k[1]: [{f: x for f, x in r.items() if not f.endswith("waits_ms")} for r in v]
         for k, v in results.items() if k[0] == name
     }
     return summary
@@ -463,7 +491,9 @@ def main() -> None:
                     with databases.fresh(template) as url:
                         log(f"run {run + 1}: {name} side, {size}: {case}")
                         got = one(side, url, case, loaded=template is not None)
-                        shown = {k: round(v, 2) for k, v in got.items() if k != "urgent_waits_ms"}
+                        shown = {
+                            k: round(v, 2) for k, v in got.items() if not k.endswith("waits_ms")
+                        }
                         log(f"  {json.dumps(shown)}")
                         results.setdefault((name, size), []).append(got)
     print(f"# medians of {args.runs} interleaved runs; cases {wanted}: "
