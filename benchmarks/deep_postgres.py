@@ -4,7 +4,7 @@ wait behind the backlog (issue 14, item 1): this checkout against a base revisio
 Run from the repository root::
 
     .venv/bin/python benchmarks/deep_postgres.py [--rows 1000000] [--small 20000] \\
-        [--measure 15000] [--runs 3] [--base main]
+        [--measure 15000] [--runs 3] [--base main] [--probes 100]
     .venv/bin/python benchmarks/deep_postgres.py --base '' --cases small,finished \\
         [--finished 5000000]
     .venv/bin/python benchmarks/deep_postgres.py --base '' \\
@@ -25,10 +25,14 @@ archive``), for each table size: a fresh database ``conveyor_deep_<pid>_<k>`` on
 jobs (``benchapp``'s async no-op) generated server-side and analyzed; then a worker of that side
 (2 processes, concurrency 50, ``WorkerConfig`` defaults otherwise) runs until ``--measure``
 jobs have succeeded. Throughput = succeeded jobs / (last ``finished_at`` - first
-``started_at``), both written by the server. With the large table only, 20 jobs at priority 10
-are then inserted 100 ms apart while the backlog is still there; their wait is ``started_at -
-created_at``. Sides and sizes alternate in every run; medians are printed at the end, with the
-ratio large/small per side. Databases are dropped at the end, workers stopped by process group.
+``started_at``), both written by the server. With the large table only, ``--probes`` jobs at
+priority 10 (20 by default) are then inserted one at a time while the backlog is still there,
+50 to 150 ms apart (uniformly random, so that they do not fall into step with the worker's
+claim rounds); their wait is ``started_at - created_at``. Per run the p50, p90 and p99 of those
+waits are kept; with 20 probes a run's p99 is nearly its maximum, so ``--probes 100`` or more
+makes it mean something, and the summary also gives the percentiles of every run's probes
+pooled. Sides and sizes alternate in every run; medians are printed at the end, with the ratio
+large/small per side. Databases are dropped at the end, workers stopped by process group.
 
 Also per run: CPU per succeeded job, of the worker (its process tree, start-up and shutdown
 included, so compare sides rather than read it alone) and of the server (the backends
@@ -49,6 +53,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import resource
 import signal
 import statistics
@@ -100,6 +105,12 @@ RETURNING id
 
 PROBES = 20
 PROBE_INTERVAL = 0.1
+"""The mean gap between two urgent probes; each gap is drawn from 0.5 to 1.5 times it."""
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of the sorted ``ordered``, nearest rank."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def log(message: str) -> None:
@@ -215,6 +226,7 @@ class Case:
     rows: int
     measure: int
     probe: bool = False
+    probes: int = PROBES
     finished: int = 0
     hold: bool = False
 
@@ -279,6 +291,55 @@ def held_snapshot(url: str, hold: bool) -> Iterator[None]:
         conn.rollback()
 
 
+def time_probes(conn: psycopg.Connection[Any], case: Case) -> dict[str, Any]:
+    """Insert ``case.probes`` urgent jobs one at a time, wait until each has started, and
+    return the percentiles of their waits (from ``created_at``, and from their commit)."""
+    result: dict[str, Any] = {}
+    ids: list[int] = []
+    committed: dict[int, float] = {}
+    inserts: list[float] = []
+    for _ in range(case.probes):
+        sent = time.time()
+        found = conn.execute(
+            PROBE, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
+        ).fetchone()
+        # Autocommit: the job is visible now. The server is on this machine (the CPU
+        # figures assume it too), so its clock and this one are the same.
+        visible = time.time()
+        inserts.append((visible - sent) * 1000.0)
+        assert found is not None
+        ids.append(int(found[0]))
+        committed[int(found[0])] = visible
+        time.sleep(PROBE_INTERVAL * random.uniform(0.5, 1.5))
+    deadline = time.monotonic() + 60
+    while True:
+        waits = conn.execute(
+            "SELECT id, extract(epoch FROM started_at - created_at) * 1000.0,"
+            " extract(epoch FROM started_at)::float8"
+            " FROM conveyor_jobs WHERE id = ANY(%s) AND started_at IS NOT NULL",
+            (ids,),
+        ).fetchall()
+        if len(waits) == len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    ordered = sorted(float(w[1]) for w in waits)
+    result["urgent_p50_ms"] = percentile(ordered, 0.5)
+    result["urgent_p90_ms"] = percentile(ordered, 0.9)
+    result["urgent_p99_ms"] = percentile(ordered, 0.99)
+    result["urgent_max_ms"] = ordered[-1]
+    result["urgent_started"] = len(ordered)
+    result["urgent_waits_ms"] = ordered
+    # The part of the wait after the insert's commit returned (what a worker can
+    # shorten); the rest is the enqueue's own commit. Negative when a claim took
+    # the job before the commit's answer reached this process.
+    after = sorted((float(w[2]) - committed[int(w[0])]) * 1000.0 for w in waits)
+    result["after_commit_p50_ms"] = percentile(after, 0.5)
+    result["after_commit_p99_ms"] = percentile(after, 0.99)
+    result["after_commit_waits_ms"] = after
+    result["probe_insert_p99_ms"] = percentile(sorted(inserts), 0.99)
+    return result
+
+
 def one(side: Path | None, url: str, case: Case, *, loaded: bool = False) -> dict[str, Any]:
     """Load the case's table (unless ``loaded``: a copy of its template) and work
     ``case.measure`` jobs; with ``probe``, time urgent jobs.
@@ -328,28 +389,7 @@ def one(side: Path | None, url: str, case: Case, *, loaded: bool = False) -> dic
         ).fetchone()
         result["dead_tuples"] = int(dead[0]) if dead else -1
         if probe:
-            ids = []
-            for _ in range(PROBES):
-                found = conn.execute(
-                    PROBE, {"queue": benchapp.QUEUE, "name": benchapp.ASYNC_JOB}
-                ).fetchone()
-                assert found is not None
-                ids.append(int(found[0]))
-                time.sleep(PROBE_INTERVAL)
-            deadline = time.monotonic() + 60
-            while True:
-                waits = conn.execute(
-                    "SELECT extract(epoch FROM started_at - created_at) * 1000.0"
-                    " FROM conveyor_jobs WHERE id = ANY(%s) AND started_at IS NOT NULL",
-                    (ids,),
-                ).fetchall()
-                if len(waits) == len(ids) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-            ordered = sorted(float(w[0]) for w in waits)
-            result["urgent_p50_ms"] = ordered[len(ordered) // 2]
-            result["urgent_p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-            result["urgent_started"] = len(ordered)
+            result.update(time_probes(conn, case))
     result["worker_cpu_us"] = (children_cpu() - cpu_before) / done * 1e6
     return result
 
@@ -363,12 +403,53 @@ def export(rev: str, into: Path) -> Path:
     return into
 
 
+def summarize(
+    name: str,
+    wanted: list[str],
+    cases: dict[str, Case],
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One side's medians over its runs, its ratios, and each run's figures."""
+    summary: dict[str, Any] = {"side": name}
+    for size in wanted:
+        per_size = results[(name, size)]
+        summary[f"{size}_jobs_per_s"] = round(
+            statistics.median(r["jobs_per_s"] for r in per_size))
+        summary[f"{size}_dead_tuples"] = statistics.median(r["dead_tuples"] for r in per_size)
+        for cpu in ("server_cpu_us", "worker_cpu_us"):
+            summary[f"{size}_{cpu}"] = round(statistics.median(r[cpu] for r in per_size))
+        if cases[size].probe:
+            for q in ("p50", "p90", "p99"):
+                summary[f"urgent_{q}_ms"] = round(
+                    statistics.median(r[f"urgent_{q}_ms"] for r in per_size), 2)
+            pooled = sorted(w for r in per_size for w in r["urgent_waits_ms"])
+            for q, at in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+                summary[f"urgent_pooled_{q}_ms"] = round(percentile(pooled, at), 2)
+            summary["urgent_pooled_n"] = len(pooled)
+            after = sorted(w for r in per_size for w in r["after_commit_waits_ms"])
+            for q, at in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+                summary[f"after_commit_pooled_{q}_ms"] = round(percentile(after, at), 2)
+    for size, base in (("large", "small"), ("finished", "small"), ("held", "unheld"),
+                       ("held-finished", "held")):
+        if size in wanted and base in wanted:
+            per_run = [a["jobs_per_s"] / b["jobs_per_s"] for a, b in
+                       zip(results[(name, size)], results[(name, base)], strict=True)]
+            summary[f"{size}_over_{base}"] = round(statistics.median(per_run), 3)
+    summary["runs"] = {
+        k[1]: [{f: x for f, x in r.items() if not f.endswith("waits_ms")} for r in v]
+        for k, v in results.items() if k[0] == name
+    }
+    return summary
+
+
 def main() -> None:
     """Parse the arguments, run the interleaved measurements and print medians."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--measure", type=int, default=15_000)
+    parser.add_argument("--probes", type=int, default=PROBES,
+                        help="urgent jobs timed per large-table run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--base", default="main", help="revision for the old side ('' for none)")
     parser.add_argument("--cases", default="small,large", help=f"of {', '.join(CASES)}")
@@ -385,7 +466,7 @@ def main() -> None:
         parser.error(f"--cases: unknown {unknown or 'nothing'}; choose from {', '.join(CASES)}")
     cases = {
         "small": Case(args.small, args.measure),
-        "large": Case(args.rows, args.measure, probe=True),
+        "large": Case(args.rows, args.measure, probe=True, probes=args.probes),
         "finished": Case(args.small, args.measure, finished=args.finished),
         "unheld": Case(args.held_rows, args.held_rows),
         "held": Case(args.held_rows, args.held_rows, hold=True),
@@ -410,32 +491,15 @@ def main() -> None:
                     with databases.fresh(template) as url:
                         log(f"run {run + 1}: {name} side, {size}: {case}")
                         got = one(side, url, case, loaded=template is not None)
-                        log(f"  {json.dumps({k: round(v, 2) for k, v in got.items()})}")
+                        shown = {
+                            k: round(v, 2) for k, v in got.items() if not k.endswith("waits_ms")
+                        }
+                        log(f"  {json.dumps(shown)}")
                         results.setdefault((name, size), []).append(got)
     print(f"# medians of {args.runs} interleaved runs; cases {wanted}: "
           f"{ {k: cases[k] for k in wanted} }; old = {args.base or '-'}")
     for name, _ in sides:
-        summary: dict[str, Any] = {"side": name}
-        for size in wanted:
-            per_size = results[(name, size)]
-            summary[f"{size}_jobs_per_s"] = round(
-                statistics.median(r["jobs_per_s"] for r in per_size))
-            summary[f"{size}_dead_tuples"] = statistics.median(r["dead_tuples"] for r in per_size)
-            for cpu in ("server_cpu_us", "worker_cpu_us"):
-                summary[f"{size}_{cpu}"] = round(statistics.median(r[cpu] for r in per_size))
-            if cases[size].probe:
-                summary["urgent_p50_ms"] = round(
-                    statistics.median(r["urgent_p50_ms"] for r in per_size), 2)
-                summary["urgent_p99_ms"] = round(
-                    statistics.median(r["urgent_p99_ms"] for r in per_size), 2)
-        for size, base in (("large", "small"), ("finished", "small"), ("held", "unheld"),
-                           ("held-finished", "held")):
-            if size in wanted and base in wanted:
-                per_run = [a["jobs_per_s"] / b["jobs_per_s"] for a, b in
-                           zip(results[(name, size)], results[(name, base)], strict=True)]
-                summary[f"{size}_over_{base}"] = round(statistics.median(per_run), 3)
-        summary["runs"] = {k[1]: v for k, v in results.items() if k[0] == name}
-        print(json.dumps(summary))
+        print(json.dumps(summarize(name, wanted, cases, results)))
 
 
 CASES = ("small", "large", "finished", "unheld", "held", "held-finished")

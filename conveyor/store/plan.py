@@ -40,6 +40,10 @@ class Statement:
     copy_types: Sequence[str] | None = None
     """The COPY's column types by name, when known: the driver then skips looking up how to
     format each value (about a sixth of psycopg's cost per row)."""
+    generic: bool = False
+    """Plan it once for any parameter values (PostgreSQL: a generic plan of a prepared
+    statement) instead of at each run: for a hot statement whose best plan does not depend on
+    its values, such as the worker's claim (decision 120). Other dialects ignore it."""
 
 
 @dataclass(frozen=True, slots=True)

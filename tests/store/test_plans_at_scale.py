@@ -17,6 +17,7 @@ table either.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,6 +104,8 @@ class Explaining:
         self.store = store
         self.problems: list[str] = []
         self.explained: list[str] = []
+        self.generic: list[str] = []
+        """The verbs whose statements were explained as generic plans."""
         self.verb = ""
 
     def run(self, plan: Plan[Any], where: str, *, pipelined: bool = False) -> Any:
@@ -122,7 +125,10 @@ class Explaining:
                     many = None if statement.many is None else list(statement.many)
                     if many is not None:
                         params = many[0] if many else None
-                    self._explain(cur, statement.sql, params)
+                    if statement.generic:
+                        self._explain_generic(conn, statement.sql, statement.params)
+                    else:
+                        self._explain(cur, statement.sql, params)
                     if many is not None:
                         cur.executemany(statement.sql, many)
                         rows: list[Any] = []
@@ -142,6 +148,40 @@ class Explaining:
             return
         cur.execute(f"EXPLAIN (FORMAT JSON) {sql}", params or None)
         (output,) = cur.fetchone()  # type: ignore[misc]
+        self._judge(sql, output)
+
+    def _explain_generic(
+        self, conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]
+    ) -> None:
+        """The plan a statement marked ``generic`` runs with (decision 120): PREPAREd, and its
+        generic plan explained (PostgreSQL 15 has no ``EXPLAIN (GENERIC_PLAN)``)."""
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        text = re.sub(r"%\((\w+)\)s", number, sql).replace("%%", "%")
+        conn.execute(f"PREPARE conveyor_explained AS {text}")
+        try:
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+            # The values are literals here: EXECUTE's arguments take the prepared types.
+            found = psycopg.ClientCursor(conn).execute(
+                "EXPLAIN (FORMAT JSON) EXECUTE conveyor_explained"
+                f"({', '.join(['%s'] * len(names))})",
+                [params[n] for n in names],
+            ).fetchone()
+        finally:
+            conn.execute("RESET plan_cache_mode")
+            conn.execute("DEALLOCATE conveyor_explained")
+        assert found is not None
+        self.generic.append(self.verb)
+        self._judge(sql, found[0])
+
+    def _judge(self, sql: str, output: Any) -> None:
+        code = [line.strip() for line in sql.splitlines()]
+        code = [line for line in code if line and not line.startswith("--")]
         top = (output if isinstance(output, list) else json.loads(output))[0]
         first = " ".join(code)[:90]
         self.explained.append(f"{self.verb}: {first}")
@@ -189,7 +229,14 @@ def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None
     verb("complete_jobs")
     store.complete_jobs(done[:5])
     verb("complete_and_claim")
-    store.complete_and_claim(done[5:], params)
+    round_ = store.complete_and_claim(done[5:], params)
+    # After a limited pass that took nothing, a round looks for limited jobs in its statement.
+    store.pass_hint.after_pass(0)
+    verb("complete_and_claim (look first)")
+    store.complete_and_claim(
+        [Completion(c.id, c.token, CompletionKind.SUCCEEDED) for c in round_.claimed],
+        ClaimParams("w-test", QUEUES, NAMES, 10, 30, limited_names=NAMES),
+    )
     verb("next_due_in")
     assert store.next_due_in(QUEUES, NAMES) == 0.0
     verb("next_due_in (nothing due)")
@@ -216,6 +263,13 @@ def test_hot_statements_use_indexes_and_no_jit(big_store: PostgresStore) -> None
     with store.pool.connection() as conn:
         assert conn.execute("SHOW jit").fetchone() == ("off",)
     assert len(explaining.explained) >= 30, explaining.explained
+    # The worker's claim statements run with generic plans: those are the plans checked.
+    assert {
+        "claim_jobs", "claim_jobs (limited pass)", "complete_and_claim",
+        "complete_and_claim (look first)",
+    } <= set(
+        explaining.generic
+    ), explaining.generic
     assert not explaining.problems, "\n".join(explaining.problems)
 
 

@@ -24,10 +24,12 @@ from conveyor.store import claim_passes, limits
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import (
     complete_and_claim_plain,
+    complete_look_and_claim_plain,
     complete_then_claim,
     look_and_claim_plain,
 )
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.generic_plan import run_generic_async, wants_generic
 from conveyor.store.postgres.pipelined import drive_pipelined_async
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
@@ -68,6 +70,7 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         statement = next(plan)
         async with conn.cursor(row_factory=tuple_row) as cur:
             while True:
+                rowcount: int | None = None
                 if statement.many is not None:
                     await cur.executemany(statement.sql, statement.many)
                     rows: list[tuple[Any, ...]] = []
@@ -78,10 +81,16 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
                         for row in statement.copy:
                             await copy.write_row(row)
                     rows = []
+                elif wants_generic(conn, statement):
+                    # Its own transaction, planned once (decision 120): one round trip still.
+                    result = await run_generic_async(conn, statement)
+                    rows, rowcount = result.rows, result.rowcount
                 else:
                     await cur.execute(statement.sql, statement.params or None)
                     rows = await cur.fetchall() if has_rows(cur) else []
-                statement = plan.send(Result(rows, cur.rowcount))
+                if rowcount is None:
+                    rowcount = cur.rowcount
+                statement = plan.send(Result(rows, rowcount))
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"
@@ -320,8 +329,9 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         Without limited types: one statement, completions then the plain claim (a stray
         look for limited rows may follow, as in :meth:`claim_jobs`). With them: one
         transaction, completions first, then the limited pass and the plain claim; but when
-        the hint says to look first and the look (one autocommit read) finds no limited job
-        that could start, the round is the one plain statement too.
+        the hint says to look first, the round is one statement too: the completions, the
+        look, and the plain claim when the look finds no limited job that could start (when
+        it finds one, the claim's passes follow the committed completions).
         """
         if not completions:
             return ClaimRound([], await self.claim_jobs(params))
@@ -329,20 +339,22 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         # a run or frees a key), never the one-statement round.
         in_run = any(c.in_run or c.in_sequence for c in completions)
         if params.limited_names and not in_run and self.pass_hint.look_first():
-            # The look a transaction would run after the completions, asked first and alone
-            # (the attempts being completed count as finished): with nothing that could
-            # start, the round is the one plain statement, with no transaction.
-            waiting = await self.run(
-                self.plans.limited_waiting(params, [c.job_id for c in completions]),
-                "claiming jobs",
+            # The look a transaction would run after the completions, in the same statement
+            # as the completions and the plain claim, which claims only when the look finds
+            # no limited job that could start (the attempts being completed count as
+            # finished). When it finds one, the completions are in and the passes follow.
+            waiting, completed, claimed = await self.run(
+                complete_look_and_claim_plain(self.plans, completions, params),
+                "completing and claiming jobs",
             )
             self.pass_hint.after_look(waiting)
-            if not waiting:
-                completed, claimed = await self.run(
-                    complete_and_claim_plain(self.plans, completions, params),
-                    "completing and claiming jobs",
+            if waiting:
+                claimed = await claim_passes.run_async(
+                    claim_passes.claim(params, self.pass_hint),
+                    self._limited_pass,
+                    self._plain_pass,
                 )
-                return ClaimRound(completed, claimed)
+            return ClaimRound(completed, claimed)
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)

@@ -90,6 +90,7 @@ def complete_and_claim_plain(
             "lease_seconds": params.lease_seconds,
         },
         params.now,
+        generic=True,
     )
     accepted = {r[0] for r in result.rows if r[0] is not None}
     # The claimed rows come without a completed id; the last column is their claim order.
@@ -166,6 +167,7 @@ def look_and_claim_plain(
             "lease_seconds": params.lease_seconds,
         },
         params.now,
+        generic=True,
     )
     waiting = any(r[0] for r in result.rows if r[0] is not None)
     # The claimed rows come after the look's; the last column is their claim order.
@@ -175,4 +177,78 @@ def look_and_claim_plain(
     return waiting, claimed
 
 
-register_single(frozenset({"complete_and_claim_plain", "look_and_claim_plain"}))
+@cache
+def complete_look_and_claim_sql(schema: str, claim: str = "claim_jobs") -> str:
+    """The one statement of a round that would look for limited jobs before its plain claim:
+    :func:`complete_and_claim_sql`'s completions, then :func:`look_and_claim_sql`'s look and
+    guarded claim. The look leaves out the attempts completed here (``%(completing)s``), which
+    its snapshot still sees running.
+
+    Rows: the completed ids (first column), the look's answer (second), the claimed rows.
+    """
+    complete_ctes = part("complete_jobs", schema, "ctes").removeprefix("WITH ")
+    look = query("limited_waiting", schema).strip()
+    claim_ctes = part(claim, schema, "ctes").removeprefix("WITH RECURSIVE ")
+    update = part(claim, schema, "update").removeprefix("UPDATE ")
+    claim_ctes = fill_hook(claim_ctes, "running", "      AND j.id NOT IN (SELECT id FROM done)")
+    claim_ctes = fill_hook(claim_ctes, "look", "      AND NOT (SELECT waiting FROM look)")
+    padding = ", ".join(["NULL"] * CLAIMED_COLUMNS)
+    return (
+        f"WITH RECURSIVE {complete_ctes.rstrip().removesuffix(',')},\n"
+        f"look(waiting) AS (\n{look}\n),\n"
+        f"{claim_ctes.rstrip()},\n"
+        f"claimed AS (\nUPDATE {update}\n)\n"
+        "SELECT NULL::bigint AS done_id, NULL::boolean AS waiting, claimed.* FROM claimed\n"
+        "UNION ALL\n"
+        f"SELECT NULL, waiting, {padding} FROM look\n"
+        "UNION ALL\n"
+        f"SELECT done.id, NULL, {padding} FROM done, (SELECT COUNT(*) FROM woken) AS notified"
+    )
+
+
+def complete_look_and_claim_plain(
+    plans: Plans, completions: Sequence[Completion], params: ClaimParams
+) -> Plan[tuple[bool, list[CompletionResult], list[ClaimedJob]]]:
+    """Complete, look for limited jobs and, when there is none, claim plain jobs: one
+    statement (see :func:`complete_look_and_claim_sql`). Returns whether the look found one
+    (then nothing was claimed, and the limited pass follows), the completion results and the
+    jobs claimed.
+
+    For a worker with limited types whose last limited pass took nothing: its round was a
+    look (one round trip), then the completions and the plain claim (another), and an urgent
+    job enqueued meanwhile waited for both.
+    """
+    if params.limit <= 0 or not params.queues or not params.names:
+        return False, (yield from plans.complete_jobs(completions, params.now)), []
+    unique: dict[int, Completion] = {}
+    for c in completions:
+        unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
+    batch = [completion_row(c) for c in unique.values()]
+    result = yield plans.at(
+        complete_look_and_claim_sql(plans.schema, plans.plain_claim_query()),
+        {
+            "batch": json.dumps(batch),
+            "channel": plans.channel,
+            "queues": list(params.queues),
+            "names": list(params.names),
+            "completing": list(unique),
+            "limit": params.limit,
+            "worker_id": params.worker_id,
+            "lease_seconds": params.lease_seconds,
+        },
+        params.now,
+        generic=True,
+    )
+    accepted = {r[0] for r in result.rows if r[0] is not None}
+    waiting = any(r[1] for r in result.rows if r[0] is None and r[1] is not None)
+    # The claimed rows have neither; their last column is their claim order.
+    found = sorted((r[2:] for r in result.rows if r[0] is None and r[1] is None),
+                   key=lambda r: r[-1])
+    claimed = [rows.claimed_from_row(r) for r in found]
+    plans.saw_claimed(claimed)
+    return waiting, _answer(completions, unique, accepted), claimed
+
+
+register_single(
+    frozenset({"complete_and_claim_plain", "look_and_claim_plain", "complete_look_and_claim_plain"})
+)

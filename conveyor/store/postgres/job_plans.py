@@ -240,6 +240,7 @@ class JobPlans(PlansBase):
                 "completing": list(completing),
             },
             params.now,
+            generic=True,
         )
         return bool(found.rows[0][0])
 
@@ -351,6 +352,7 @@ class JobPlans(PlansBase):
                 "lease_seconds": params.lease_seconds,
             },
             params.now,
+            generic=True,
         )
         # RETURNING order is unspecified; the last column is the job's place in claim order.
         found = sorted(result.rows, key=lambda r: r[-1])

@@ -51,14 +51,19 @@ class PlansBase:
         """A query of this dialect, qualified with the schema."""
         return query(name, self.schema)
 
-    def at(self, sql: str, params: dict[str, Any], now: float | None) -> Statement:
-        """``sql`` with ``params`` on the server's clock, or at the caller's ``now`` if given."""
-        return at(sql, params, now)
+    def at(
+        self, sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False
+    ) -> Statement:
+        """``sql`` with ``params`` on the server's clock, or at the caller's ``now`` if given
+        (``generic``: see :attr:`Statement.generic`)."""
+        return at(sql, params, now, generic=generic)
 
 
-def at(sql: str, params: dict[str, Any], now: float | None) -> Statement:
+def at(
+    sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False
+) -> Statement:
     """A statement on the server's clock, or at the caller's ``now`` when one is given (see
     :func:`conveyor.store.postgres.sql.at_clock`): the default path keeps its text as is."""
     if now is None:
-        return Statement(sql, params)
-    return Statement(at_clock(sql), {**params, CLOCK: float(now)})
+        return Statement(sql, params, generic=generic)
+    return Statement(at_clock(sql), {**params, CLOCK: float(now)}, generic=generic)

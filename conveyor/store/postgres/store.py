@@ -19,10 +19,12 @@ from conveyor.store.connections import driver_connection
 from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.postgres.claim_round import (
     complete_and_claim_plain,
+    complete_look_and_claim_plain,
     complete_then_claim,
     look_and_claim_plain,
 )
 from conveyor.store.postgres.errors import is_driver_error, translate
+from conveyor.store.postgres.generic_plan import run_generic, wants_generic
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.pipelined import drive_pipelined
@@ -91,6 +93,7 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         # Tuples whatever row factory the caller's connection was made with.
         with conn.cursor(row_factory=tuple_row) as cur:
             while True:
+                rowcount: int | None = None
                 if statement.many is not None:
                     cur.executemany(statement.sql, statement.many)
                     rows: list[tuple[Any, ...]] = []
@@ -101,10 +104,16 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                         for row in statement.copy:
                             copy.write_row(row)
                     rows = []
+                elif wants_generic(conn, statement):
+                    # Its own transaction, planned once (decision 120): one round trip still.
+                    result = run_generic(conn, statement)
+                    rows, rowcount = result.rows, result.rowcount
                 else:
                     cur.execute(statement.sql, statement.params or None)
                     rows = cur.fetchall() if has_rows(cur) else []
-                statement = plan.send(Result(rows, cur.rowcount))
+                if rowcount is None:
+                    rowcount = cur.rowcount
+                statement = plan.send(Result(rows, rowcount))
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"
@@ -348,8 +357,9 @@ class PostgresStore(
         Without limited types: one statement, completions then the plain claim (a stray
         look for limited rows may follow, as in :meth:`claim_jobs`). With them: one
         transaction, completions first, then the limited pass and the plain claim; but when
-        the hint says to look first and the look (one autocommit read) finds no limited job
-        that could start, the round is the one plain statement too.
+        the hint says to look first, the round is one statement too: the completions, the
+        look, and the plain claim when the look finds no limited job that could start (when
+        it finds one, the claim's passes follow the committed completions).
         """
         if not completions:
             return ClaimRound([], self.claim_jobs(params))
@@ -357,20 +367,22 @@ class PostgresStore(
         # a run or frees a key), never the one-statement round.
         in_run = any(c.in_run or c.in_sequence for c in completions)
         if params.limited_names and not in_run and self.pass_hint.look_first():
-            # The look a transaction would run after the completions, asked first and alone
-            # (the attempts being completed count as finished): with nothing that could
-            # start, the round is the one plain statement, with no transaction.
-            waiting = self.run(
-                self.plans.limited_waiting(params, [c.job_id for c in completions]),
-                "claiming jobs",
+            # The look a transaction would run after the completions, in the same statement
+            # as the completions and the plain claim, which claims only when the look finds
+            # no limited job that could start (the attempts being completed count as
+            # finished). When it finds one, the completions are in and the passes follow.
+            waiting, completed, claimed = self.run(
+                complete_look_and_claim_plain(self.plans, completions, params),
+                "completing and claiming jobs",
             )
             self.pass_hint.after_look(waiting)
-            if not waiting:
-                completed, claimed = self.run(
-                    complete_and_claim_plain(self.plans, completions, params),
-                    "completing and claiming jobs",
+            if waiting:
+                claimed = claim_passes.run(
+                    claim_passes.claim(params, self.pass_hint),
+                    self._limited_pass,
+                    self._plain_pass,
                 )
-                return ClaimRound(completed, claimed)
+            return ClaimRound(completed, claimed)
         if params.limited_names or in_run:
             # A stage job's completion advances its run: a transaction, not one statement.
             plan = complete_then_claim(self.plans, completions, params, self.pass_hint)
