@@ -1,9 +1,10 @@
 """The worker's claim statements run with generic plans on PostgreSQL (decision 120).
 
-A statement marked ``generic`` runs in a transaction of its own with ``SET LOCAL
-plan_cache_mode = force_generic_plan``, prepared from its first run: the server plans it once
-per connection, not at every claim. Shown on a real server through ``pg_prepared_statements``
-(per session, so each store here has a one-connection pool), for the sync and the async store.
+A statement marked ``generic`` runs in a transaction of its own with ``plan_cache_mode =
+force_generic_plan`` set for that transaction only, prepared from its first run: the server
+plans it once per connection, not at every claim. Shown on a real server through
+``pg_prepared_statements`` (per session, so each store here has a one-connection pool), for
+the sync and the async store.
 The setting must not outlive the statement on the pooled connection, a failing statement must
 leave the connection idle, and inside a caller's transaction the statement runs as any other.
 """
@@ -12,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import pq
 from store_helpers import new_job
 
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.async_store import AsyncPostgresStore, drive_async
+from conveyor.store.postgres.generic_plan import run_generic
 from conveyor.store.postgres.store import drive
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -82,7 +86,7 @@ def test_sync_claim_rounds_plan_once(fresh_postgres_url: Callable[[], str]) -> N
             assert len(claimed) == BATCH and not seen & {c.id for c in claimed}
         with store.pool.connection() as conn:
             _check(_plans(conn))
-            # SET LOCAL ended with its statement's transaction.
+            # The setting ended with its statement's transaction.
             assert conn.execute("SHOW plan_cache_mode").fetchone() == ("auto",)
     finally:
         store.close()
@@ -162,9 +166,33 @@ def test_a_failing_generic_statement_leaves_the_connection_idle(
 def test_inside_a_transaction_a_generic_statement_runs_as_any_other(
     fresh_postgres_url: Callable[[], str],
 ) -> None:
-    # A SET LOCAL there would last to the caller's COMMIT, over statements not marked generic.
+    # A transaction-local setting there would last to the caller's COMMIT, over statements
+    # not marked generic.
     with psycopg.connect(fresh_postgres_url()) as conn:
         assert drive(conn, _answering()) == [("auto",)]
     # Behind a transaction pooler nothing is prepared, so there is no plan to keep.
     with psycopg.connect(fresh_postgres_url(), autocommit=True, prepare_threshold=None) as conn:
         assert drive(conn, _answering()) == [("auto",)]
+
+
+def test_the_statement_commits_with_its_sync_and_no_explicit_transaction(
+    fresh_postgres_url: Callable[[], str], tmp_path: Path
+) -> None:
+    # An explicit BEGIN ... COMMIT in the pipeline let the server commit before the Sync came
+    # (psycopg sends each statement as it is queued): a restart in between left a committed
+    # claim the worker never heard of. The statements must share the implicit transaction
+    # that the Sync commits, and nothing may follow the Sync but the Flush.
+    trace = tmp_path / "trace"
+    with psycopg.connect(fresh_postgres_url(), autocommit=True) as conn:
+        with trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            result = run_generic(conn, Statement("SELECT %(a)s::int", {"a": 7}, generic=True))
+            conn.pgconn.untrace()
+        assert result.rows == [(7,)]
+        assert conn.execute("SHOW plan_cache_mode").fetchone() == ("auto",)
+    sent = [line.split("\t") for line in trace.read_text().splitlines() if line.startswith("F")]
+    kinds = [fields[2] for fields in sent]
+    assert not any("BEGIN" in "\t".join(f) or "COMMIT" in "\t".join(f) for f in sent), sent
+    assert kinds.count("Execute") == 2 and kinds.count("Sync") == 1, kinds
+    assert kinds.index("Sync") > max(i for i, k in enumerate(kinds) if k == "Execute"), kinds

@@ -10,12 +10,19 @@ depend on the values (index walks in claim order, a ``LIMIT`` of a few dozen), s
 statement marked :attr:`~conveyor.store.plan.Statement.generic` runs with
 ``plan_cache_mode = force_generic_plan``.
 
-The setting is ``SET LOCAL``, in a transaction of the statement's own: ``BEGIN``, the
-``SET LOCAL``, the statement and ``COMMIT`` travel in one pipeline with one Sync, so it is
-still one round trip, and nothing outlives the statement on the pooled connection (a session
-setting would reach every other statement on it, the dashboard's filters among them, whose
-plans do depend on their values). The statement is prepared from its first run, since a
-generic plan is worth having only once it is kept.
+The setting is transaction-local (``set_config(..., true)``) and lives in the statement's own
+transaction: the two travel in one pipeline with one Sync, so it is still one round trip, and
+nothing outlives the statement on the pooled connection (a session setting would reach every
+other statement on it, the dashboard's filters among them, whose plans do depend on their
+values). Statements that share a Sync share one implicit transaction, committed when the
+server reads the Sync, which comes in the same write as the last statement. An explicit
+``BEGIN`` ... ``COMMIT`` was tried first and refused: psycopg sends each queued statement as
+it is queued, so the server committed the ``COMMIT`` before the Sync arrived, and a server
+shutdown or a broken connection in between left a claim committed whose jobs the worker
+never heard of (a PostgreSQL restart test caught it: two attempts charged after the lease
+ran out). ``SET LOCAL`` without ``BEGIN`` works the same but writes a WARNING to the
+server's log at every round; ``set_config`` does not. The statement is prepared from its
+first run, since a generic plan is worth having only once it is kept.
 
 Only where the statement would be its own transaction (an autocommit connection outside any
 transaction): inside a caller's transaction a ``SET LOCAL`` would outlive it there. Behind a
@@ -34,7 +41,8 @@ from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Result, Statement
 
-SET_GENERIC = "SET LOCAL plan_cache_mode = force_generic_plan"
+SET_GENERIC = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+"""The setting for the rest of the statement's own (implicit) transaction, with no warning."""
 
 
 def wants_generic(
@@ -60,10 +68,8 @@ def run_generic(conn: psycopg.Connection[Any], statement: Statement) -> Result:
         with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
             # Leaving the pipeline sends the one Sync and reads every answer.
             with conn.pipeline():
-                tx.execute("BEGIN")
                 tx.execute(SET_GENERIC)
                 cur.execute(statement.sql, statement.params or None, prepare=True)
-                tx.execute("COMMIT")
             rows = cur.fetchall() if _rows(cur) else []
             return Result(rows, cur.rowcount)
     except BaseException:
@@ -78,10 +84,8 @@ async def run_generic_async(conn: psycopg.AsyncConnection[Any], statement: State
     try:
         async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
             async with conn.pipeline():
-                await tx.execute("BEGIN")
                 await tx.execute(SET_GENERIC)
                 await cur.execute(statement.sql, statement.params or None, prepare=True)
-                await tx.execute("COMMIT")
             rows = await cur.fetchall() if _rows(cur) else []
             return Result(rows, cur.rowcount)
     except BaseException:
