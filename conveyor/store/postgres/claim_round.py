@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 from conveyor.store import claim_passes, rows
 from conveyor.store.limits import PassHint
@@ -74,21 +75,10 @@ def complete_and_claim_plain(
     """Complete, then claim plain jobs: one statement (see :func:`complete_and_claim_sql`)."""
     if params.limit <= 0 or not params.queues or not params.names:
         return (yield from plans.complete_jobs(completions, params.now)), []
-    unique: dict[int, Completion] = {}
-    for c in completions:
-        unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-    batch = [completion_row(c) for c in unique.values()]
+    unique, args = _round_args(plans, completions, params)
     result = yield plans.at(
         complete_and_claim_sql(plans.schema, plans.plain_claim_query()),
-        {
-            "batch": json.dumps(batch),
-            "channel": plans.channel,
-            "queues": list(params.queues),
-            "names": list(params.names),
-            "limit": params.limit,
-            "worker_id": params.worker_id,
-            "lease_seconds": params.lease_seconds,
-        },
+        args,
         params.now,
         generic=True,
     )
@@ -220,22 +210,10 @@ def complete_look_and_claim_plain(
     """
     if params.limit <= 0 or not params.queues or not params.names:
         return False, (yield from plans.complete_jobs(completions, params.now)), []
-    unique: dict[int, Completion] = {}
-    for c in completions:
-        unique.setdefault(c.job_id, c)  # a second completion of one attempt is refused
-    batch = [completion_row(c) for c in unique.values()]
+    unique, args = _round_args(plans, completions, params)
     result = yield plans.at(
         complete_look_and_claim_sql(plans.schema, plans.plain_claim_query()),
-        {
-            "batch": json.dumps(batch),
-            "channel": plans.channel,
-            "queues": list(params.queues),
-            "names": list(params.names),
-            "completing": list(unique),
-            "limit": params.limit,
-            "worker_id": params.worker_id,
-            "lease_seconds": params.lease_seconds,
-        },
+        {**args, "completing": list(unique)},
         params.now,
         generic=True,
     )
@@ -247,6 +225,26 @@ def complete_look_and_claim_plain(
     claimed = [rows.claimed_from_row(r) for r in found]
     plans.saw_claimed(claimed)
     return waiting, _answer(completions, unique, accepted), claimed
+
+
+def _round_args(
+    plans: Plans, completions: Sequence[Completion], params: ClaimParams
+) -> tuple[dict[int, Completion], dict[str, Any]]:
+    """A round's completions, one per job (a second completion of one attempt is refused),
+    and the parameters its statement binds for them and the claim."""
+    unique: dict[int, Completion] = {}
+    for c in completions:
+        unique.setdefault(c.job_id, c)
+    batch = [completion_row(c) for c in unique.values()]
+    return unique, {
+        "batch": json.dumps(batch),
+        "channel": plans.channel,
+        "queues": list(params.queues),
+        "names": list(params.names),
+        "limit": params.limit,
+        "worker_id": params.worker_id,
+        "lease_seconds": params.lease_seconds,
+    }
 
 
 register_single(
