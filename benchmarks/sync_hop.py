@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conveyor.worker.job_threads import JobThreads  # noqa: E402
+from conveyor.worker.job_threads import JobThreads
 
 Hop = Callable[[], Awaitable[int]]
 
@@ -65,7 +65,9 @@ def threads_hop(threads: JobThreads, timeout: float | None) -> Hop:
     return hop
 
 
-async def measure(variant: str, timeout: float | None, calls: int, lanes: int) -> tuple[float, float]:
+async def measure(
+    variant: str, timeout: float | None, calls: int, lanes: int
+) -> tuple[float, float]:
     """CPU and wall microseconds per call of one variant."""
     pool = ThreadPoolExecutor(lanes)
     threads = JobThreads(asyncio.get_running_loop(), lanes, "bench")
@@ -106,7 +108,7 @@ def main() -> None:
         cpu = statistics.median(f[0] for f in figures)
         wall = statistics.median(f[1] for f in figures)
         medians[(variant, timeout)] = (cpu, wall)
-        print(f"{variant:<10} {str(timeout):>8} {cpu:8.1f} {wall:8.1f}")
+        print(f"{variant:<10} {timeout!s:>8} {cpu:8.1f} {wall:8.1f}")
     for timeout in (None, 60.0):
         new, old = medians[("threads", timeout)], medians[("executor", timeout)]
         print(f"threads / executor, timeout {timeout}: cpu {new[0] / old[0]:.2f}, "
