@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         logging.getLogger("conveyor.worker").error("cannot start: %s", exc)
         return EXIT_CONFIG
     worker = WorkerProcess(app, config, worker_id)
-    worker.freeze_start_up = True  # a process of its own: its start-up is all it froze
+    worker.freezes_start_up = True  # a process of its own: its start-up is all it froze
     return asyncio.run(_serve(worker))
 
 

@@ -109,7 +109,7 @@ class WorkerProcess:
         )
         self.progress = Progress(claim=time.monotonic())
         """When the claim loop and the heartbeat last made progress (for ``/livez``)."""
-        self.freeze_start_up = False
+        self.freezes_start_up = False
         """Set by a worker process's entry point (never by ``drain``, which runs in the
         caller's process): once started, collect the garbage once and ``gc.freeze()`` what
         is left (see :func:`freeze_start_up`)."""
@@ -220,7 +220,7 @@ class WorkerProcess:
                 name="conveyor-health",
             ))
         self.app.add_wakeup(self.wake)
-        if self.freeze_start_up:
+        if self.freezes_start_up:
             freeze_start_up()
         try:
             await self._claim_loop(store, executor)

@@ -28,6 +28,7 @@ from conveyor.store.postgres.claim_round import (
     complete_then_claim,
     look_and_claim_plain,
 )
+from conveyor.store.postgres.cursor_rows import has_rows
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.generic_plan import run_generic_async, wants_generic
 from conveyor.store.postgres.pipelined import drive_pipelined_async
@@ -40,12 +41,7 @@ from conveyor.store.postgres.run_verbs import (
     rescuing,
 )
 from conveyor.store.postgres.session import AsyncSessionConnection, connect_kwargs
-from conveyor.store.postgres.store import (
-    CONNECT_TIMEOUT,
-    POOL_MAX_IDLE,
-    PostgresStore,
-    has_rows,
-)
+from conveyor.store.postgres.store import CONNECT_TIMEOUT, POOL_MAX_IDLE, PostgresStore
 from conveyor.store.postgres.transaction import AsyncPostgresTransaction
 from conveyor.store.protocol import (
     ClaimedJob,
@@ -70,27 +66,24 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
         statement = next(plan)
         async with conn.cursor(row_factory=tuple_row) as cur:
             while True:
-                rowcount: int | None = None
                 if statement.many is not None:
                     await cur.executemany(statement.sql, statement.many)
-                    rows: list[tuple[Any, ...]] = []
+                    result = Result([], cur.rowcount)
                 elif statement.copy is not None:
                     async with cur.copy(statement.sql) as copy:
                         if statement.copy_types is not None:
                             copy.set_types(list(statement.copy_types))
                         for row in statement.copy:
                             await copy.write_row(row)
-                    rows = []
+                    result = Result([], cur.rowcount)
                 elif wants_generic(conn, statement):
                     # Its own transaction, planned once (decision 120): one round trip still.
                     result = await run_generic_async(conn, statement)
-                    rows, rowcount = result.rows, result.rowcount
                 else:
                     await cur.execute(statement.sql, statement.params or None)
                     rows = await cur.fetchall() if has_rows(cur) else []
-                if rowcount is None:
-                    rowcount = cur.rowcount
-                statement = plan.send(Result(rows, rowcount))
+                    result = Result(rows, cur.rowcount)
+                statement = plan.send(result)
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"

@@ -83,10 +83,8 @@ def complete_and_claim_plain(
         generic=True,
     )
     accepted = {r[0] for r in result.rows if r[0] is not None}
-    # The claimed rows come without a completed id; the last column is their claim order.
-    found = sorted((r[1:] for r in result.rows if r[0] is None), key=lambda r: r[-1])
-    claimed = [rows.claimed_from_row(r) for r in found]
-    plans.saw_claimed(claimed)
+    # The claimed rows come without a completed id.
+    claimed = _claimed(plans, [r[1:] for r in result.rows if r[0] is None])
     return _answer(completions, unique, accepted), claimed
 
 
@@ -148,23 +146,13 @@ def look_and_claim_plain(
         return False, []
     result = yield plans.at(
         look_and_claim_sql(plans.schema, plans.plain_claim_query()),
-        {
-            "queues": list(params.queues),
-            "names": list(params.names),
-            "completing": [],
-            "limit": params.limit,
-            "worker_id": params.worker_id,
-            "lease_seconds": params.lease_seconds,
-        },
+        {**_claim_args(params), "completing": []},
         params.now,
         generic=True,
     )
     waiting = any(r[0] for r in result.rows if r[0] is not None)
-    # The claimed rows come after the look's; the last column is their claim order.
-    found = sorted((r[1:] for r in result.rows if r[0] is None), key=lambda r: r[-1])
-    claimed = [rows.claimed_from_row(r) for r in found]
-    plans.saw_claimed(claimed)
-    return waiting, claimed
+    # The claimed rows come after the look's.
+    return waiting, _claimed(plans, [r[1:] for r in result.rows if r[0] is None])
 
 
 @cache
@@ -219,11 +207,8 @@ def complete_look_and_claim_plain(
     )
     accepted = {r[0] for r in result.rows if r[0] is not None}
     waiting = any(r[1] for r in result.rows if r[0] is None and r[1] is not None)
-    # The claimed rows have neither; their last column is their claim order.
-    found = sorted((r[2:] for r in result.rows if r[0] is None and r[1] is None),
-                   key=lambda r: r[-1])
-    claimed = [rows.claimed_from_row(r) for r in found]
-    plans.saw_claimed(claimed)
+    # The claimed rows have neither.
+    claimed = _claimed(plans, [r[2:] for r in result.rows if r[0] is None and r[1] is None])
     return waiting, _answer(completions, unique, accepted), claimed
 
 
@@ -236,15 +221,26 @@ def _round_args(
     for c in completions:
         unique.setdefault(c.job_id, c)
     batch = [completion_row(c) for c in unique.values()]
-    return unique, {
-        "batch": json.dumps(batch),
-        "channel": plans.channel,
+    return unique, {"batch": json.dumps(batch), "channel": plans.channel, **_claim_args(params)}
+
+
+def _claim_args(params: ClaimParams) -> dict[str, Any]:
+    """The parameters the plain claim's SQL binds."""
+    return {
         "queues": list(params.queues),
         "names": list(params.names),
         "limit": params.limit,
         "worker_id": params.worker_id,
         "lease_seconds": params.lease_seconds,
     }
+
+
+def _claimed(plans: Plans, found: list[tuple[Any, ...]]) -> list[ClaimedJob]:
+    """The claimed rows of a round's answer as jobs, in claim order (``RETURNING`` has none:
+    each row's last column is its place)."""
+    claimed = [rows.claimed_from_row(r) for r in sorted(found, key=lambda r: r[-1])]
+    plans.saw_claimed(claimed)
+    return claimed
 
 
 register_single(

@@ -32,7 +32,6 @@ and the statement runs as before.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import psycopg
@@ -40,6 +39,7 @@ from psycopg import pq
 from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Result, Statement
+from conveyor.store.postgres.cursor_rows import has_rows
 
 SET_GENERIC = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
 """The setting for the rest of the statement's own (implicit) transaction, with no warning."""
@@ -57,39 +57,24 @@ def wants_generic(
     )
 
 
-def _rows(cur: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
-    result = cur.pgresult
-    return result is not None and result.status == pq.ExecStatus.TUPLES_OK
-
-
 def run_generic(conn: psycopg.Connection[Any], statement: Statement) -> Result:
-    """Run ``statement`` on the autocommit ``conn`` with a generic plan, in one round trip."""
-    try:
-        with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
-            # Leaving the pipeline sends the one Sync and reads every answer.
-            with conn.pipeline():
-                tx.execute(SET_GENERIC)
-                cur.execute(statement.sql, statement.params or None, prepare=True)
-            rows = cur.fetchall() if _rows(cur) else []
-            return Result(rows, cur.rowcount)
-    except BaseException:
-        if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            with contextlib.suppress(psycopg.Error):  # a broken connection: the pool drops it
-                conn.rollback()
-        raise
+    """Run ``statement`` on the autocommit ``conn`` with a generic plan, in one round trip.
+
+    On an error the implicit transaction has ended with its Sync, so the connection is idle
+    again (a broken one the pool discards): there is nothing to roll back here.
+    """
+    with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
+        # Leaving the pipeline sends the one Sync and reads every answer.
+        with conn.pipeline():
+            tx.execute(SET_GENERIC)
+            cur.execute(statement.sql, statement.params or None, prepare=True)
+        return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
 
 
 async def run_generic_async(conn: psycopg.AsyncConnection[Any], statement: Statement) -> Result:
     """The async twin of :func:`run_generic`."""
-    try:
-        async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
-            async with conn.pipeline():
-                await tx.execute(SET_GENERIC)
-                await cur.execute(statement.sql, statement.params or None, prepare=True)
-            rows = await cur.fetchall() if _rows(cur) else []
-            return Result(rows, cur.rowcount)
-    except BaseException:
-        if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            with contextlib.suppress(psycopg.Error):
-                await conn.rollback()
-        raise
+    async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
+        async with conn.pipeline():
+            await tx.execute(SET_GENERIC)
+            await cur.execute(statement.sql, statement.params or None, prepare=True)
+        return Result(await cur.fetchall() if has_rows(cur) else [], cur.rowcount)

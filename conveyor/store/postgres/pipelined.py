@@ -27,6 +27,7 @@ from psycopg import pq
 from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Plan, Result, Statement
+from conveyor.store.postgres.cursor_rows import has_rows
 
 T = TypeVar("T")
 
@@ -53,7 +54,7 @@ def drive_pipelined(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                     else:
                         cur.execute(statement.sql, statement.params or None)
                     pipeline.sync()
-                    rows = cur.fetchall() if cur.description is not None else []
+                    rows = cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))
             except StopIteration as stop:
                 answer: T = stop.value
@@ -85,7 +86,7 @@ async def drive_pipelined_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T
                     else:
                         await cur.execute(statement.sql, statement.params or None)
                     await pipeline.sync()
-                    rows = await cur.fetchall() if cur.description is not None else []
+                    rows = await cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))
             except StopIteration as stop:
                 answer: T = stop.value

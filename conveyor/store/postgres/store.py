@@ -9,7 +9,6 @@ from typing import Any, TypeVar, cast
 import psycopg
 import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.pq import ExecStatus
 from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError, MigrationError
@@ -23,6 +22,7 @@ from conveyor.store.postgres.claim_round import (
     complete_then_claim,
     look_and_claim_plain,
 )
+from conveyor.store.postgres.cursor_rows import has_rows
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.generic_plan import run_generic, wants_generic
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
@@ -61,7 +61,6 @@ from conveyor.store.protocol import (
 )
 
 T = TypeVar("T")
-TUPLES_OK = ExecStatus.TUPLES_OK
 log = logging.getLogger("conveyor.store.postgres")
 
 CONNECT_TIMEOUT = 5.0
@@ -76,16 +75,6 @@ five is back to one about four minutes after the burst.
 """
 
 
-def has_rows(cur: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
-    """Whether the statement just run returned rows to fetch (a result set, even empty).
-
-    What ``cur.description is not None`` says, without building a column description per
-    column on every statement.
-    """
-    result = cur.pgresult
-    return result is not None and (result.nfields > 0 or result.status == TUPLES_OK)
-
-
 def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Run a plan's statements on ``conn`` (inside the caller's transaction, if any)."""
     try:
@@ -93,27 +82,23 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
         # Tuples whatever row factory the caller's connection was made with.
         with conn.cursor(row_factory=tuple_row) as cur:
             while True:
-                rowcount: int | None = None
                 if statement.many is not None:
                     cur.executemany(statement.sql, statement.many)
-                    rows: list[tuple[Any, ...]] = []
+                    result = Result([], cur.rowcount)
                 elif statement.copy is not None:
                     with cur.copy(statement.sql) as copy:
                         if statement.copy_types is not None:
                             copy.set_types(list(statement.copy_types))
                         for row in statement.copy:
                             copy.write_row(row)
-                    rows = []
+                    result = Result([], cur.rowcount)
                 elif wants_generic(conn, statement):
                     # Its own transaction, planned once (decision 120): one round trip still.
                     result = run_generic(conn, statement)
-                    rows, rowcount = result.rows, result.rowcount
                 else:
                     cur.execute(statement.sql, statement.params or None)
-                    rows = cur.fetchall() if has_rows(cur) else []
-                if rowcount is None:
-                    rowcount = cur.rowcount
-                statement = plan.send(Result(rows, rowcount))
+                    result = Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+                statement = plan.send(result)
                 if is_single(plan):
                     raise RuntimeError(
                         f"plan {getattr(plan, '__name__', plan)} is not one statement"
