@@ -187,12 +187,23 @@ class ArgsSpec:
             raise ArgumentError(
                 f"stored arguments must be a JSON object, got {type(raw).__name__}"
             )
+        return self.validate(raw)
+
+    def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Validate decoded JSON values (what :meth:`decode` makes of its text) into keyword
+        arguments; raise :class:`ArgumentError`. A caller that holds the values already (a
+        stage's input) skips the text."""
         # Fast path: every required name present and no unknown one (what bind() checks).
         keys = raw.keys()
         if not (self._required <= keys and (self.var_keyword or keys <= self._names)):
             self._bind_or_raise(raw)
         out: dict[str, Any] = {}
+        plain = self._plain
         for name, value in raw.items():
+            # A JSON int, str or bool for a parameter of exactly that type is already valid.
+            if type(value) is plain.get(name):
+                out[name] = value
+                continue
             adapter = self.adapters.get(name)
             if adapter is None:
                 out[name] = value

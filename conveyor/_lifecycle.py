@@ -212,6 +212,14 @@ class Completion:
     attempt_delta: int = field(init=False)
     """How the job's ``attempt`` changes."""
 
+    def marked(self, *, in_run: bool, in_sequence: bool) -> Completion:
+        """This completion with its run and sequence marks set (what ``dataclasses.replace``
+        makes, without its generic field walk: the worker marks every stage job's)."""
+        return Completion(
+            self.job_id, self.token, self.kind, self.result_json, self.retry_delay, self.error,
+            in_run, in_sequence,
+        )
+
     def __post_init__(self) -> None:
         row = _ENDINGS[self.kind]
         # A frozen dataclass sets derived fields through object.__setattr__.
@@ -326,10 +334,20 @@ def error_info(error: BaseException) -> ErrorInfo:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class JSONText:
+    """A return value already checked and encoded as JSON (a pipeline stage's output, which
+    its seam check encodes): stored as it is, not decoded and encoded again."""
+
+    text: str
+
+
 def encode_result(result: Any) -> str:
     """The handler's return value as JSON (datetimes and pydantic models are converted)."""
     if result is None:  # most handlers return nothing: skip the converter and the encoder
         return "null"
+    if type(result) is JSONText:
+        return result.text
     return json.dumps(pydantic_core.to_jsonable_python(result), allow_nan=False)
 
 

@@ -356,6 +356,9 @@ class Conveyor(Watching):
     @property
     def store(self) -> Store:
         """The synchronous store, opened once per process."""
+        store = self._store
+        if store is not None and self._pid == os.getpid():  # every job asks: no lock then
+            return store
         with self._lock:
             if self._store is None or self._pid != os.getpid():
                 self._store = open_store(self.url, schema=self.schema, pool_size=self.pool_size)
@@ -366,6 +369,9 @@ class Conveyor(Watching):
     @property
     def async_store(self) -> AsyncStore:
         """The asynchronous store beside :attr:`store`."""
+        found = self._async_store
+        if found is not None and self._pid == os.getpid():
+            return found
         store = self.store
         with self._lock:
             if self._async_store is None:

@@ -197,6 +197,11 @@ class ExpectationError(SeamError):
     """
 
 
+_JSON_SCALARS: frozenset[object] = frozenset({int, str, float, bool})
+"""Return annotations whose values of exactly that type need no check (a float's NaN is
+still refused by the encoder)."""
+
+
 class OutputCheck:
     """Validates and encodes what one stage returns, against its return annotation."""
 
@@ -210,6 +215,9 @@ class OutputCheck:
     def encode(self, value: Any, max_bytes: int) -> str:
         """``value`` as JSON once it validates; raise :class:`SeamError` naming the field, or
         :class:`PayloadTooLargeError` when it is over ``max_bytes``."""
+        if type(value) is self.annotation and self.annotation in _JSON_SCALARS:
+            # An int for `-> int` (a str for `-> str`...): valid as it is, and JSON already.
+            return self._text(value, max_bytes)
         try:
             plain = pydantic_core.to_jsonable_python(value)
         except pydantic_core.PydanticSerializationError as exc:
@@ -224,6 +232,9 @@ class OutputCheck:
                 raise SeamError(describe(self.label, "returned", plain, self.annotation, exc))\
                     from exc
             plain = self.adapter.dump_python(checked, mode="json")
+        return self._text(plain, max_bytes)
+
+    def _text(self, plain: Any, max_bytes: int) -> str:
         try:
             text = json.dumps(plain, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
         except ValueError as exc:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from conveyor._context import JobContext
+from conveyor._lifecycle import JSONText
 from conveyor._retries import Cancel
 from conveyor.errors import ArgumentError, PayloadTooLargeError
 from conveyor.models import RunState
@@ -39,9 +40,23 @@ if TYPE_CHECKING:
     from conveyor.pipelines.declare import Stage
 
 
-Given = dict[str, Any] | None
-"""A stage job's ``given`` argument: its input, copied in by the hand-off that enqueued it
-(:func:`conveyor.store.run_graph.given_json`), or None when the job reads it at start."""
+def given_input(stage: Stage, given: dict[str, Any]) -> dict[str, Any]:
+    """The stage's arguments as JSON values, before validation, from a ``given`` argument
+    (what :func:`_raw_input` makes of a :class:`StageInput`, without encoding the values to
+    text and decoding them again). Not for an expander, whose input goes through ``each``.
+    The hand-off that wrote ``given`` found the run running; a run stopped since has
+    cancelled the job (a running one cooperatively), so no read of the run's state is
+    needed either."""
+    if stage.fan_out:
+        return {stage.params[0]: given.get("item_input")}
+    if not stage.parents:
+        value = given.get("run_input")
+        return value if isinstance(value, dict) else {}
+    # ``given`` carries plain parents' outputs only (never a fan-out's, never failures).
+    outputs = {str(name): value for name, value in given.get("parents", ())}
+    if len(stage.parents) == 1:
+        return {stage.params[0]: outputs.get(stage.parents[0].name)}
+    return outputs
 
 
 def inline_input(stage: Stage, given: dict[str, Any], run_id: int, item: int) -> StageInput:
@@ -79,15 +94,19 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
     if stage.is_async:
 
         async def run_async(
-            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Given = None
+            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
             store = app.async_store
-            found = (
-                inline_input(stage, given, run_id, item)
-                if given is not None
-                else await store.stage_input(stage_run_id, item)
-            )
-            call = prepare(stage, found, run_id, item)
+            call: dict[str, Any] | Expansion
+            if isinstance(given, dict) and item != EXPANDER_ITEM:
+                call = check_input(stage, given_input(stage, given))
+            else:
+                found = (
+                    inline_input(stage, given, run_id, item)
+                    if isinstance(given, dict)
+                    else await store.stage_input(stage_run_id, item)
+                )
+                call = prepare(stage, found, run_id, item)
             if isinstance(call, Expansion):
                 done = await store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
@@ -98,15 +117,19 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
     else:
 
         def run_sync(
-            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Given = None
+            ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
             store = app.store
-            found = (
-                inline_input(stage, given, run_id, item)
-                if given is not None
-                else store.stage_input(stage_run_id, item)
-            )
-            call = prepare(stage, found, run_id, item)
+            call: dict[str, Any] | Expansion
+            if isinstance(given, dict) and item != EXPANDER_ITEM:
+                call = check_input(stage, given_input(stage, given))
+            else:
+                found = (
+                    inline_input(stage, given, run_id, item)
+                    if isinstance(given, dict)
+                    else store.stage_input(stage_run_id, item)
+                )
+                call = prepare(stage, found, run_id, item)
             if isinstance(call, Expansion):
                 done = store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
@@ -216,7 +239,7 @@ def parent_value(parent: Stage, output: ParentOutput, *, overridden: bool = Fals
 def check_input(stage: Stage, raw: dict[str, Any]) -> dict[str, Any]:
     """Validate the stage's arguments; a mismatch is a :class:`SeamError` naming the field."""
     try:
-        return stage.inputs.decode(json.dumps(raw))
+        return stage.inputs.validate(raw)
     except ArgumentError as exc:
         # Say which input broke the seam, field by field, where one value is at fault.
         for name, value in raw.items():
@@ -283,15 +306,15 @@ def expand(stage: Stage, parent_output: Any) -> Expansion:
     return Expansion(encoded)
 
 
-def check_output(stage: Stage, result: Any) -> Any:
-    """The stage's result as the JSON value to store; a violation ends the job as dead."""
+def check_output(stage: Stage, result: Any) -> JSONText:
+    """The stage's result as the JSON text to store; a violation ends the job as dead."""
     try:
         text = stage.output.encode(result, stage.pipeline.app.max_payload_bytes)
     except PayloadTooLargeError as exc:
         raise SeamError(str(exc)) from exc
     if stage.expect is not None:
         check_expectation(stage, text)
-    return json.loads(text)
+    return JSONText(text)
 
 
 _EXPECT_CHARS = 300  # an output can be large; the error needs its beginning

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import enum
 import json
 import logging
@@ -350,7 +349,7 @@ def _in_run(completion: Completion, in_run: bool, job: ClaimedJob) -> Completion
     in_sequence = _in_sequence(job)
     if not in_run and not in_sequence:
         return completion
-    return dataclasses.replace(completion, in_run=in_run, in_sequence=in_sequence)
+    return completion.marked(in_run=in_run, in_sequence=in_sequence)
 
 
 def _in_sequence(job: ClaimedJob) -> bool:

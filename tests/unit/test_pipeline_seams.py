@@ -13,6 +13,7 @@ import pydantic
 import pytest
 
 from conveyor import ConfigurationError, Conveyor
+from conveyor._lifecycle import JSONText
 from conveyor.models import RunState
 from conveyor.pipelines import ItemFailure, SeamError
 from conveyor.pipelines.seams import OutputCheck, seam_problem
@@ -230,7 +231,7 @@ def test_output_over_the_size_limit_is_a_permanent_seam_error() -> None:
     def big(ctx: Any, n: int) -> str:
         return "x" * n
 
-    assert check_output(big, "x" * 10) == "x" * 10
+    assert check_output(big, "x" * 10) == JSONText(json.dumps("x" * 10))
     with pytest.raises(SeamError, match=r"over the limit of 100 bytes.*return its key"):
         check_output(big, "x" * 200)
 
