@@ -332,6 +332,10 @@ class WorkerProcess:
                 await asyncio.sleep(GATHER_SLOTS)
             filled = True
             open_queues: list[str] = []
+            # A wake-up from here on (a local enqueue, a stage's completion) is for after this
+            # round: kept until the idle wait, which it then ends at once. Cleared in the idle
+            # wait instead, one that arrived during its due-time read was lost to the poll.
+            self._wake.clear()
             try:
                 for queues, _ in self._open_groups(executor):
                     # Recompute the limit: an earlier group in this round took slots.
@@ -401,7 +405,6 @@ class WorkerProcess:
         if wait <= 0:
             await asyncio.sleep(0.001)  # a race with another claimer; try again at once
             return
-        self._wake.clear()
         waits = {
             asyncio.ensure_future(store.wait_for_change(wait)),
             asyncio.ensure_future(self._wake.wait()),
@@ -436,8 +439,13 @@ class WorkerProcess:
     # -- callbacks ----------------------------------------------------------------------------
 
     def _finished(self, run: Running) -> None:
-        assert self._slot_freed is not None
+        assert self._slot_freed is not None and self._wake is not None
         self._slot_freed.set()
+        if run.in_run:
+            # A stage's completion makes the next stage's job in the transaction that writes
+            # it: let an idle claim loop carry it now (complete, advance, claim: one
+            # transaction) instead of the background flush, then a poll or a NOTIFY.
+            self._wake.set()
         if self._recycler is not None and not self._stopping and self._executor is not None:
             reason = self._recycler.after_job(self._executor.completed)
             if reason is not None:
