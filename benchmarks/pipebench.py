@@ -1,4 +1,5 @@
-"""The pipeline benchmark's app: a plain no-op job, a 3-stage chain and a fan-out/fan-in.
+"""The pipeline benchmark's app: a plain no-op job, the 3-step chain written by hand (each
+job enqueues the next), a 3-stage chain pipeline and a fan-out/fan-in.
 
 Worker processes load it as ``pipebench:app`` (``benchmarks/`` on ``PYTHONPATH``) and read the
 store URL from ``CONVEYOR_URL``; the driver (``pipelines.py``) builds its own copy with
@@ -12,6 +13,7 @@ from conveyor import Conveyor, JobContext
 
 QUEUE = "pbench"
 PLAIN_JOB = "pbench.noop"
+BY_HAND_JOB = "pbench.by_hand"
 
 
 def build(url: str | None = None) -> Conveyor:
@@ -21,6 +23,15 @@ def build(url: str | None = None) -> Conveyor:
     @conveyor.job(name=PLAIN_JOB, queue=QUEUE)
     async def noop(ctx: JobContext, i: int) -> None:
         """Do nothing: the plain job the stages are compared with."""
+
+    @conveyor.job(name=BY_HAND_JOB, queue=QUEUE)
+    async def by_hand(ctx: JobContext, i: int, step: int) -> int:
+        """One step of the 3-step chain written without a pipeline: it enqueues the next step
+        in the transaction that completes it, as a stage's hand-off does."""
+        if step < 3:
+            conn = await ctx.transaction_async()
+            await by_hand.enqueue_async(i=i, step=step + 1, connection=conn)
+        return i
 
     chain = conveyor.pipeline("chain")
 

@@ -22,7 +22,11 @@ time comes from the store's own timestamps (``created_at``, ``started_at``, ``fi
   writes the item jobs and rows).
 - ``throughput``: N runs of the 3-stage chain (3N stage jobs) started first, then a burst
   worker; stage jobs per second from the first ``started_at`` to the last ``finished_at``;
-  the same for 3N plain no-op jobs; share = pipeline / plain. Target >= 70 %.
+  the same for 3N plain no-op jobs; share = pipeline / plain. Target >= 70 %. The plain jobs
+  are all enqueued before the worker starts, while two stage jobs in three are inserted by
+  the hand-off inside the timed span; so beside it, ``share_of_by_hand``: the pipeline over N
+  3-step chains written by hand (each job enqueues the next in the transaction that
+  completes it, ``pbench.by_hand``), the same work without the run's bookkeeping.
 - ``bytes_per_run``: the run tables' size (rows and indexes) after the throughput run, over N.
 
 Output: ``#`` lines with the settings, one JSON line per metric (median, min, max, values),
@@ -272,10 +276,35 @@ def run_bytes(app: Conveyor, url: str) -> float:
     return float(row[0] or 0)
 
 
-def measure_throughput_two(url: str, plain_url: str, args: argparse.Namespace) -> Samples:
+def by_hand_throughput(url: str, args: argparse.Namespace) -> float:
+    """Jobs per second of ``--items`` 3-step chains written by hand (``pbench.by_hand``:
+    each step enqueues the next in the transaction that completes it), 3N jobs."""
+    app = pipebench.build(url)
+    try:
+        app.store.migrate()
+        first = app.get(pipebench.BY_HAND_JOB)
+        n = args.items
+        for start in range(0, n, 1000):
+            first.enqueue_many([{"i": i, "step": 1} for i in range(start, min(n, start + 1000))])
+        with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) \
+                as proc:
+            wait_until(lambda: proc.poll() is not None, args.timeout, "the burst worker", None)
+        jobs = app.store.list_jobs(JobFilter(states=(JobState.SUCCEEDED,), payloads=False))
+        if len(jobs) != 3 * n:
+            raise BenchError(f"expected {3 * n} succeeded by-hand jobs, found {len(jobs)}")
+        return 3 * n / span(jobs)
+    finally:
+        app.close()
+
+
+def measure_throughput_two(
+    url: str, plain_url: str, hand_url: str, args: argparse.Namespace
+) -> Samples:
     out = measure_pipeline_side(url, args)
     out["plain_jobs_per_s"] = plain_throughput(plain_url, args, 3 * args.items)
     out["pipeline_share"] = out["pipeline_jobs_per_s"] / out["plain_jobs_per_s"]
+    out["by_hand_jobs_per_s"] = by_hand_throughput(hand_url, args)
+    out["share_of_by_hand"] = out["pipeline_jobs_per_s"] / out["by_hand_jobs_per_s"]
     return out
 
 
@@ -378,12 +407,13 @@ def main(argv: list[str]) -> int:
 
 
 def measure_with_second_db(target: Any, name: str, url: str, args: argparse.Namespace) -> Samples:
-    """Run one measurement; the throughput one gets a second fresh database for its plain
-    jobs (so they do not share tables with the runs)."""
+    """Run one measurement; the throughput one gets fresh databases of their own for its
+    plain jobs and its by-hand chains (so they do not share tables with the runs)."""
     if name != "throughput":
         return MEASUREMENTS[name](url, args)
-    with target.fresh(f"pipe-b-{name}") as plain_url:
-        return measure_throughput_two(url, plain_url, args)
+    with target.fresh(f"pipe-b-{name}") as plain_url, \
+            target.fresh(f"pipe-c-{name}") as hand_url:
+        return measure_throughput_two(url, plain_url, hand_url, args)
 
 
 if __name__ == "__main__":
