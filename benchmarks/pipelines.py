@@ -277,13 +277,15 @@ def run_bytes(app: Conveyor, url: str) -> float:
 
 
 def by_hand_throughput(url: str, args: argparse.Namespace) -> float:
-    """Jobs per second of ``--items`` 3-step chains written by hand (``pbench.by_hand``:
-    each step enqueues the next in the transaction that completes it), 3N jobs."""
+    """Jobs per second of ``--by-hand-items`` 3-step chains written by hand
+    (``pbench.by_hand``: each step enqueues the next in the transaction that completes it),
+    3N jobs. Fewer than the pipeline's runs by default: each job is a transaction of its own,
+    so they run at a few hundred a second."""
     app = pipebench.build(url)
     try:
         app.store.migrate()
         first = app.get(pipebench.BY_HAND_JOB)
-        n = args.items
+        n = args.by_hand_items
         for start in range(0, n, 1000):
             first.enqueue_many([{"i": i, "step": 1} for i in range(start, min(n, start + 1000))])
         with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) \
@@ -303,8 +305,9 @@ def measure_throughput_two(
     out = measure_pipeline_side(url, args)
     out["plain_jobs_per_s"] = plain_throughput(plain_url, args, 3 * args.items)
     out["pipeline_share"] = out["pipeline_jobs_per_s"] / out["plain_jobs_per_s"]
-    out["by_hand_jobs_per_s"] = by_hand_throughput(hand_url, args)
-    out["share_of_by_hand"] = out["pipeline_jobs_per_s"] / out["by_hand_jobs_per_s"]
+    if args.by_hand_items > 0:
+        out["by_hand_jobs_per_s"] = by_hand_throughput(hand_url, args)
+        out["share_of_by_hand"] = out["pipeline_jobs_per_s"] / out["by_hand_jobs_per_s"]
     return out
 
 
@@ -350,6 +353,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(MEASUREMENTS))
     parser.add_argument("--items", type=int, default=10_000, help="3-stage runs (throughput)")
+    parser.add_argument("--by-hand-items", type=int, default=1000,
+                        help="chains written by hand beside the throughput runs (0: none)")
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--fan-in-runs", type=int, default=5)
     parser.add_argument("--fan-in-items", type=int, default=1000)
@@ -362,7 +367,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.items, args.latency_runs = 1, 500, 40
+        args.runs, args.items, args.latency_runs, args.by_hand_items = 1, 500, 40, 200
         args.fan_in_runs, args.fan_in_items, args.fan_out_items = 2, 200, 10_000
     return args
 
