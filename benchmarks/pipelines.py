@@ -231,15 +231,22 @@ def plain_throughput(url: str, args: argparse.Namespace, n: int) -> float:
         plain = app.get(pipebench.PLAIN_JOB)
         for first in range(0, n, 1000):
             plain.enqueue_many([{"i": i} for i in range(first, min(n, first + 1000))])
-        with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) \
-                as proc:
-            wait_until(lambda: proc.poll() is not None, args.timeout, "the burst worker", None)
-        jobs = app.store.list_jobs(JobFilter(states=(JobState.SUCCEEDED,), payloads=False))
-        if len(jobs) != n:
-            raise BenchError(f"expected {n} succeeded plain jobs, found {len(jobs)}")
-        return n / span(jobs)
+        return burst_rate(app, url, args, n, "plain")
     finally:
         app.close()
+
+
+def burst_rate(
+    app: Conveyor, url: str, args: argparse.Namespace, expected: int, what: str
+) -> float:
+    """Run a burst worker over what ``app``'s store holds; succeeded jobs per second from the
+    first start to the last finish, after checking that all ``expected`` succeeded."""
+    with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) as proc:
+        wait_until(lambda: proc.poll() is not None, args.timeout, "the burst worker", None)
+    jobs = app.store.list_jobs(JobFilter(states=(JobState.SUCCEEDED,), payloads=False))
+    if len(jobs) != expected:
+        raise BenchError(f"expected {expected} succeeded {what} jobs, found {len(jobs)}")
+    return expected / span(jobs)
 
 
 def span(jobs: list[Any]) -> float:
@@ -288,13 +295,7 @@ def by_hand_throughput(url: str, args: argparse.Namespace) -> float:
         n = args.by_hand_items
         for start in range(0, n, 1000):
             first.enqueue_many([{"i": i, "step": 1} for i in range(start, min(n, start + 1000))])
-        with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) \
-                as proc:
-            wait_until(lambda: proc.poll() is not None, args.timeout, "the burst worker", None)
-        jobs = app.store.list_jobs(JobFilter(states=(JobState.SUCCEEDED,), payloads=False))
-        if len(jobs) != 3 * n:
-            raise BenchError(f"expected {3 * n} succeeded by-hand jobs, found {len(jobs)}")
-        return 3 * n / span(jobs)
+        return burst_rate(app, url, args, 3 * n, "by-hand")
     finally:
         app.close()
 
@@ -322,13 +323,7 @@ def measure_pipeline_side(url: str, args: argparse.Namespace) -> Samples:
         for i in range(n):
             chain.start(i=i)
         out["run_starts_per_s"] = n / (time.perf_counter() - began)
-        with worker(url, burst=True, processes=args.processes, concurrency=args.concurrency) \
-                as proc:
-            wait_until(lambda: proc.poll() is not None, args.timeout, "the burst worker", None)
-        jobs = app.store.list_jobs(JobFilter(states=(JobState.SUCCEEDED,), payloads=False))
-        if len(jobs) != 3 * n:
-            raise BenchError(f"expected {3 * n} succeeded stage jobs, found {len(jobs)}")
-        out["pipeline_jobs_per_s"] = 3 * n / span(jobs)
+        out["pipeline_jobs_per_s"] = burst_rate(app, url, args, 3 * n, "stage")
         out["bytes_per_run"] = run_bytes(app, url) / n
     finally:
         app.close()

@@ -97,16 +97,9 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
             ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
             store = app.async_store
-            call: dict[str, Any] | Expansion
-            if isinstance(given, dict) and item != EXPANDER_ITEM:
-                call = check_input(stage, given_input(stage, given))
-            else:
-                found = (
-                    inline_input(stage, given, run_id, item)
-                    if isinstance(given, dict)
-                    else await store.stage_input(stage_run_id, item)
-                )
-                call = prepare(stage, found, run_id, item)
+            call = _call_from_given(stage, given, run_id, item)
+            if call is None:
+                call = prepare(stage, await store.stage_input(stage_run_id, item), run_id, item)
             if isinstance(call, Expansion):
                 done = await store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
@@ -120,16 +113,9 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
             ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
             store = app.store
-            call: dict[str, Any] | Expansion
-            if isinstance(given, dict) and item != EXPANDER_ITEM:
-                call = check_input(stage, given_input(stage, given))
-            else:
-                found = (
-                    inline_input(stage, given, run_id, item)
-                    if isinstance(given, dict)
-                    else store.stage_input(stage_run_id, item)
-                )
-                call = prepare(stage, found, run_id, item)
+            call = _call_from_given(stage, given, run_id, item)
+            if call is None:
+                call = prepare(stage, store.stage_input(stage_run_id, item), run_id, item)
             if isinstance(call, Expansion):
                 done = store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
@@ -140,6 +126,18 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
     handler.__module__ = getattr(stage.fn, "__module__", __name__)
     handler.__doc__ = stage.fn.__doc__
     return handler
+
+
+def _call_from_given(
+    stage: Stage, given: Any, run_id: int, item: int
+) -> dict[str, Any] | Expansion | None:
+    """The stage's call from its job's ``given`` argument, or None when the job carries no
+    input and must read it from the store."""
+    if not isinstance(given, dict):
+        return None
+    if item != EXPANDER_ITEM:
+        return check_input(stage, given_input(stage, given))
+    return prepare(stage, inline_input(stage, given, run_id, item), run_id, item)
 
 
 def _expanded(ctx: JobContext, done: bool) -> None:
