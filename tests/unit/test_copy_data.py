@@ -22,19 +22,21 @@ def test_rows_come_in_blocks_framed_by_the_signature_and_the_trailer() -> None:
     blocks = list(data.blocks)
     assert blocks[0].startswith(b"PGCOPY\n\xff\r\n\x00") and blocks[-1] == b"\xff\xff"
     assert len(blocks) == 2 + 3  # signature, three blocks of rows, trailer
+    assert [i.id for i in data.inserted] == list(range(1, n + 1))
+    assert {i.state for i in data.inserted} == {JobState.QUEUED}
+    assert {i.created_at for i in data.inserted} == {NOW.timestamp()}
     first = blocks[1]
     count, id_length, job_id, args_length, version = struct.unpack_from(">hiqiB", first)
     assert (count, id_length, job_id, version) == (COLUMNS, 8, 1, 1)
     assert first[19 : 19 + args_length - 1] == '{"é":"\\t"}'.encode()
-    assert data.states == [JobState.QUEUED] * n
 
 
 def test_shapes_are_packed_once_each_and_states_follow_the_due_time() -> None:
     later = dataclasses.replace(JOB, delay=60.0)
     jobs = [JOB, later, JOB, later]
     data = copy_data(jobs, [1, 2, 3, 4], NOW)
-    assert data.states == [JobState.QUEUED, JobState.SCHEDULED] * 2
     rows = b"".join(list(data.blocks)[1:-1])
+    assert [i.state for i in data.inserted] == [JobState.QUEUED, JobState.SCHEDULED] * 2
     assert rows.count(b"queued") == 2 and rows.count(b"scheduled") == 2
 
 

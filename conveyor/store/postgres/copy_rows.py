@@ -24,7 +24,7 @@ from operator import attrgetter
 
 from conveyor.models import JobState
 from conveyor.store import rows
-from conveyor.store.contract.records import JobBatch, NewJob
+from conveyor.store.contract.records import InsertedJob, JobBatch, NewJob
 
 COPY_MIN_BATCH = 500
 """Batches at least this long are COPYed; shorter ones take the one-statement INSERT.
@@ -32,7 +32,7 @@ COPY_MIN_BATCH = 500
 COPY costs two more round trips (BEGIN and COMMIT around the id reservation and the copy),
 which a short batch does not earn back (see the measurement under decision 100)."""
 
-BLOCK_ROWS = 250
+BLOCK_ROWS = 100
 """Rows per block handed to the driver: the server inserts one block while the next is
 packed (a whole batch packed first would leave the server idle meanwhile)."""
 
@@ -65,48 +65,63 @@ _SHAPE = attrgetter(
 
 @dataclass(frozen=True, slots=True)
 class CopyData:
-    """A batch ready to COPY: each job's first state, and the data in blocks (a generator:
-    blocks are packed as the driver sends them, so it is read once)."""
+    """A batch ready to COPY: the data in blocks, and what the insert returns for each job.
 
-    states: list[JobState]
+    ``blocks`` is a generator, read once by the driver as it sends them; ``inserted`` is
+    filled while it runs, between blocks, so building it costs no time of its own: the
+    server is inserting the block just sent meanwhile. It is complete once ``blocks`` is."""
+
     blocks: Iterator[bytes]
+    inserted: list[InsertedJob]
 
 
 def copy_data(jobs: Sequence[NewJob], ids: Sequence[int], now: datetime) -> CopyData:
     """The COPY data for ``jobs``, ids in input order, at the transaction's clock ``now``.
 
     A job without ``run_at`` is due ``delay`` after ``now``, and a job due later than it
-    starts ``scheduled`` (else ``queued``), as in SQL.
+    starts ``scheduled`` (else ``queued``), as in SQL. Raises :class:`ValueError` when the
+    counts differ or a value does not fit its column.
     """
     if len(ids) != len(jobs):
         raise ValueError(f"{len(jobs)} jobs but {len(ids)} ids")
+    inserted: list[InsertedJob] = []
+    created = now.timestamp()
     if isinstance(jobs, JobBatch):
         tail, state = _shared(jobs.template, now)
-        return CopyData([state] * len(jobs), _blocks(ids, jobs.args, [tail] * len(jobs)))
+        shared = [(tail, state)] * len(jobs)
+        return CopyData(_blocks(ids, jobs.args, shared, created, inserted), inserted)
     shapes: dict[tuple[object, ...], tuple[bytes, JobState]] = {}
-    tails: list[bytes] = []
-    states: list[JobState] = []
+    shared = []
     for job in jobs:
         shape = _SHAPE(job)
         found = shapes.get(shape)
         if found is None:
             found = shapes[shape] = _shared(job, now)
-        tails.append(found[0])
-        states.append(found[1])
-    return CopyData(states, _blocks(ids, [job.args_json for job in jobs], tails))
+        shared.append(found)
+    args = [job.args_json for job in jobs]
+    return CopyData(_blocks(ids, args, shared, created, inserted), inserted)
 
 
-def _blocks(ids: Sequence[int], args: Sequence[str], tails: Sequence[bytes]) -> Iterator[bytes]:
+def _blocks(
+    ids: Sequence[int],
+    args: Sequence[str],
+    shared: Sequence[tuple[bytes, JobState]],
+    created: float,
+    inserted: list[InsertedJob],
+) -> Iterator[bytes]:
     head = _HEAD.pack
     yield _SIGNATURE
     for start in range(0, len(ids), BLOCK_ROWS):
         end = start + BLOCK_ROWS
         parts: list[bytes] = []
-        block = zip(ids[start:end], args[start:end], tails[start:end], strict=True)
-        for job_id, text, tail in block:
+        block = list(zip(ids[start:end], args[start:end], shared[start:end], strict=True))
+        for job_id, text, (tail, _) in block:
             data = text.encode()
             parts += (head(COLUMNS, 8, job_id, len(data) + 1, 1), data, tail)
         yield b"".join(parts)
+        # The server inserts that block meanwhile (decision 124).
+        inserted += [InsertedJob(job_id, state, False, None, None, created)
+                     for job_id, _, (_, state) in block]
     yield _TRAILER
 
 

@@ -108,11 +108,7 @@ class JobPlans(PlansBase):
         ids = sorted(ids)  # drawn in order; sorted so input order maps to ascending ids
         data = copy_data(jobs, ids, clock)
         yield Statement(self.q("copy_jobs"), copy=data.blocks)
-        created = clock.timestamp()
-        return [
-            InsertedJob(job_id, state, created_at=created)
-            for job_id, state in zip(ids, data.states, strict=True)
-        ]
+        return data.inserted
 
     def insert_sequenced_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None
