@@ -583,11 +583,12 @@ class JobDefinition(Generic[P, R]):
     def _lean_batch(self, options: dict[str, Any]) -> bool:
         """True when every job of a batch with these ``options`` differs only in its arguments:
         ``options`` are all enqueue options (no shared handler argument), and no key (unique,
-        limit, rate) nor enqueue middleware derives anything per job."""
+        sequence, limit, rate) nor enqueue middleware derives anything per job."""
         return (
             _OPTION_NAMES.issuperset(options)
             and self.unique is None
             and "unique_key" not in options
+            and self.sequence is None
             and not self.limited
             and not self.app.middleware
         )

@@ -557,9 +557,22 @@ def test_enqueue_many_names_the_item_after_a_batch_changes_shape(
 def test_a_lone_surrogate_is_a_clear_error_naming_the_item(
     app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
 ) -> None:
-    # No database can store it; it was a UnicodeEncodeError from deep inside the driver.
+    # No database can store it; a bare UnicodeEncodeError escaped before.
     with pytest.raises(ArgumentError, match=r"item 1: .*not valid Unicode"):
         jobs["anything"].enqueue_many([{"payload": "ok"}, {"payload": "bad \udc80"}])
     with pytest.raises(ArgumentError, match="not valid Unicode"):
         jobs["anything"].enqueue(payload="\ud800")
     assert count(app) == 0
+
+
+def test_enqueue_many_fills_each_jobs_own_sequence_key(app: Conveyor) -> None:
+    # The key is filled from each item's arguments: a batch shared the first item's (so
+    # account 2's job waited behind account 1's) until sequences left the uniform path.
+    @app.job(name="ledger", sequence="acct:{account}")
+    def ledger(ctx: object, account: int) -> None:
+        return None
+
+    handles = ledger.enqueue_many([{"account": 1}, {"account": 2}, {"account": 1}])
+    jobs = [app.store.get_job(h.id) for h in handles]
+    assert [j.meta["sequence"] for j in jobs if j is not None] == ["acct:1", "acct:2", "acct:1"]
+    assert [h.state for h in handles] == [JobState.QUEUED, JobState.QUEUED, JobState.HELD]
