@@ -28,6 +28,10 @@ RESERVED = frozenset(
 
 _ANY: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(Any)
 
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+"""The arguments' JSON encoder, made once: ``json.dumps`` with these options builds a new
+encoder per call, a third of the cost of encoding small arguments (decision 124)."""
+
 
 class ArgsSpec:
     """The argument contract of one handler (everything after its ``ctx`` parameter)."""
@@ -109,16 +113,9 @@ class ArgsSpec:
 
     def encode(self, args: tuple[Any, ...], kwargs: dict[str, Any], max_bytes: int) -> str:
         """Validate arguments and return them as a JSON object; raise :class:`ArgumentError`."""
-        values: dict[str, Any] = {}
         if not args and self._fits(kwargs):
-            # The common case, keyword arguments that fit: skip Signature.bind, and pass
-            # values of exactly their annotated plain type through without pydantic.
-            for name, value in kwargs.items():
-                if type(value) is self._plain.get(name):
-                    values[name] = value
-                else:
-                    values[name] = self._to_json(name, self._adapter(name), value)
-            return self._dump(values, max_bytes)
+            return self._encode_fitting(kwargs, max_bytes)
+        values: dict[str, Any] = {}
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -134,19 +131,48 @@ class ArgsSpec:
             values[name] = self._to_json(name, self._adapter(name), value)
         return self._dump(values, max_bytes)
 
+    def encode_call(self, kwargs: dict[str, Any], max_bytes: int) -> str:
+        """:meth:`encode` for a call by keyword only (``enqueue_many``'s items): the same
+        checks and the same JSON, with less work per call when the keywords fit."""
+        if self._fits(kwargs):
+            return self._encode_fitting(kwargs, max_bytes)
+        return self.encode((), dict(kwargs), max_bytes)
+
+    def _encode_fitting(self, kwargs: dict[str, Any], max_bytes: int) -> str:
+        """The common case, keyword arguments that fit: skip Signature.bind, and pass values
+        of exactly their annotated plain type (or unannotated) through without pydantic. The
+        caller's dict itself is encoded unless some value needs converting (no copy)."""
+        values = kwargs
+        for name, value in kwargs.items():
+            adapter = self.adapters.get(name)
+            if adapter is None or type(value) is self._plain.get(name):
+                continue
+            if values is kwargs:
+                values = dict(kwargs)
+            values[name] = self._to_json(name, adapter, value)
+        return self._dump(values, max_bytes)
+
     def _fits(self, kwargs: dict[str, Any]) -> bool:
         keys = kwargs.keys()
         return not self.var_keyword and self._required <= keys and keys <= self._names
 
     def _dump(self, values: dict[str, Any], max_bytes: int) -> str:
         try:
-            text = json.dumps(values, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+            text = _ENCODER.encode(values)
         except (TypeError, ValueError) as exc:
             raise ArgumentError(
                 f"job {self.job_name!r}: arguments are not valid JSON ({exc}); pass plain "
                 "numbers (not NaN or infinity), strings, lists and dicts; nothing was enqueued"
             ) from exc
-        size = len(text.encode())
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError as exc:
+            # A lone surrogate (from a bad decode, say): no database can store the text.
+            raise ArgumentError(
+                f"job {self.job_name!r}: arguments hold text that is not valid Unicode "
+                f"({exc.reason} at character {exc.start} of their JSON); fix or drop the "
+                "offending string; nothing was enqueued"
+            ) from exc
         if size > max_bytes:
             raise PayloadTooLargeError(
                 f"job {self.job_name!r}: arguments encode to {size} bytes, over the limit of "

@@ -42,7 +42,14 @@ from conveyor.pipelines.handle import RunHandle
 from conveyor.pipelines.workflow import Workflow
 from conveyor.schedules.slots import trigger as trigger_slot
 from conveyor.store import DEFAULT_URL, open_async_store, open_store
-from conveyor.store.protocol import AsyncStore, InsertedJob, NewJob, Retention, Store
+from conveyor.store.protocol import (
+    AsyncStore,
+    InsertedJob,
+    JobBatch,
+    NewJob,
+    Retention,
+    Store,
+)
 from conveyor.store.watch_types import SlotWritten
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -497,6 +504,14 @@ class Conveyor(Watching):
 
     def _handles(self, inserted: Sequence[InsertedJob], jobs: Sequence[NewJob]) -> list[JobHandle]:
         """One handle per input job; a duplicate's handle is the holding job's."""
+        if isinstance(jobs, JobBatch):
+            # One name for all, and no job of the batch is built just to read it.
+            name = jobs.template.name
+            return [
+                JobHandle(self, i.id, i.name or name, i.state, i.duplicate, i.held_until,
+                          i.created_at)
+                for i in inserted
+            ]
         return [
             JobHandle(
                 self,
@@ -600,6 +615,8 @@ class Conveyor(Watching):
 
 def _settle_inserted(jobs: Sequence[NewJob], inserted: Sequence[InsertedJob]) -> None:
     """Run the enqueue middleware's ``after_enqueue`` with each written job's id."""
+    if isinstance(jobs, JobBatch):
+        return  # a batch is never made with enqueue middleware (JobBatch refuses it)
     for job, row in zip(jobs, inserted, strict=True):
         if job.enqueueing is not None:  # the common case without middleware costs one test
             enqueued(job, row.id, duplicate=row.duplicate)

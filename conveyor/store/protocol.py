@@ -32,6 +32,7 @@ from conveyor.store.contract.records import ClaimRound as ClaimRound  # noqa: PL
 from conveyor.store.contract.records import CompletionResult as CompletionResult  # noqa: PLC0414
 from conveyor.store.contract.records import HeartbeatParams as HeartbeatParams  # noqa: PLC0414
 from conveyor.store.contract.records import InsertedJob as InsertedJob  # noqa: PLC0414
+from conveyor.store.contract.records import JobBatch as JobBatch  # noqa: PLC0414
 from conveyor.store.contract.records import JobFilter as JobFilter  # noqa: PLC0414
 from conveyor.store.contract.records import LimitStatus as LimitStatus  # noqa: PLC0414
 from conveyor.store.contract.records import NewJob as NewJob  # noqa: PLC0414

@@ -21,7 +21,7 @@ from typing import Any
 from conveyor._lifecycle import Action, sources, target
 from conveyor.models import JobState
 from conveyor.store.plan import Plan, Statement
-from conveyor.store.protocol import InsertedJob, NewJob
+from conveyor.store.protocol import InsertedJob, JobBatch, NewJob
 
 UNFINISHED = ("scheduled", "queued", "running", "retrying")
 """The states of a job that is ahead of a held one: its key is busy while one exists."""
@@ -51,6 +51,8 @@ def requeue_state() -> str:
 
 def has_sequence(jobs: Sequence[NewJob]) -> bool:
     """True when some job of the batch belongs to a sequence (and so takes the locking path)."""
+    if isinstance(jobs, JobBatch):  # one template for all: no job to build
+        return jobs.template.sequence_key is not None
     return any(job.sequence_key is not None for job in jobs)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from conveyor.models import JobState
 from conveyor.store.plan import Plan, Statement
-from conveyor.store.protocol import InsertedJob, NewJob
+from conveyor.store.protocol import InsertedJob, JobBatch, NewJob
 
 
 def insert_unique(
@@ -40,6 +40,8 @@ def insert_unique(
 
 def has_unique(jobs: Sequence[NewJob]) -> bool:
     """True when some job of the batch has a unique key (and so takes the locking path)."""
+    if isinstance(jobs, JobBatch):  # one template for all: no job to build
+        return jobs.template.unique_key is not None
     return any(job.unique_key is not None for job in jobs)
 
 

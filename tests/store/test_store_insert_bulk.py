@@ -17,7 +17,7 @@ from conveyor.models import Job
 from conveyor.store import Store, open_async_store
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
-from conveyor.store.protocol import JobFilter, NewJob
+from conveyor.store.protocol import JobBatch, JobFilter, NewJob
 from conveyor.store.sqlite import SQLiteStore
 
 LONG = COPY_MIN_BATCH + 50
@@ -148,3 +148,138 @@ def test_the_async_store_inserts_a_long_batch(store: Store) -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == LONG
     assert [stored(store, i)["queue"] for i in ids[:3]] == ["bulk-a", "bulk-b", "bulk-c"]
+
+
+# -- JobBatch: one template, many arguments (decision 124) ---------------------------------------
+
+ODD_ARGS: list[dict[str, Any]] = [
+    {"i": 0, "text": "tab\there\tnewline\nreturn\r back\\slash \\N \\. quote\" end\\"},
+    {"i": 1, "text": "unicode é ü ß 漢字 \u2028 \U0001f680", "empty": ""},
+    {"i": 2, "big": 2**70, "neg": -(2**63), "float": -0.1, "tiny": 5e-324},
+    {"i": 3, "nested": {"a": [1, {"b": [None, True, False, {"c": "d\te"}]}], "e": {}}},
+    {"i": 4, "none": None, "list": [], "ctl": "\x01\x1f\x7f"},
+]
+"""Arguments whose text a COPY could mangle: every escape of the text format, multi-byte
+UTF-8, integers past 64 bits, deep nesting (NUL-free: PostgreSQL's text cannot hold NUL)."""
+
+
+def batch_templates(now: float) -> list[NewJob]:
+    """Templates covering the shared columns: defaults, a scheduled job with every optional
+    column set, a delayed one with a relative deadline, and an absolute deadline."""
+    plain = new_job(queue="batch", name="batch.plain")
+    full = dataclasses.replace(
+        new_job(
+            queue="batch-é",
+            name="batch.full\tname",
+            priority=-3,
+            max_attempts=9,
+            run_at=now + 3600.123456,
+            timeout=2.5,
+            tenant="tenant \\ é\n",
+            meta={"headers": {"k": "v\tw"}, "x": "漢字"},
+        ),
+        limit_key="lk é",
+        limit_max=3,
+        rate_key="rk",
+        rate_max=2**31 - 1,
+        rate_per=0.25,
+        expires_in=60.0,
+    )
+    delayed = dataclasses.replace(new_job(queue="batch", delay=90.5), expires_in=30.0)
+    deadline = dataclasses.replace(new_job(queue="batch"), start_by=now + 7200.5)
+    return [plain, full, delayed, deadline]
+
+
+def odd_batch(template: NewJob, n: int = LONG) -> JobBatch:
+    """``n`` jobs of ``template``, cycling through :data:`ODD_ARGS`."""
+    args = [json.dumps(ODD_ARGS[i % len(ODD_ARGS)] | {"i": i}, ensure_ascii=False)
+            for i in range(n)]
+    return JobBatch(template, args)
+
+
+@pytest.mark.parametrize("shape", range(4), ids=["plain", "full", "delayed", "deadline"])
+def test_a_job_batch_stores_what_the_list_of_its_jobs_stores(store: Store, shape: int) -> None:
+    now = store.now()
+    batch = odd_batch(batch_templates(now)[shape])
+    as_batch = store.insert_jobs(batch, now=now)
+    as_list = store.insert_jobs(list(batch), now=now)
+    assert [i.id for i in as_batch] == sorted(i.id for i in as_batch)
+    assert [i.state for i in as_batch] == [i.state for i in as_list]
+    assert [i.created_at for i in as_batch] == [i.created_at for i in as_list]
+    for b, s, job in zip(as_batch, as_list, batch, strict=True):
+        written = stored(store, b.id)
+        assert written == stored(store, s.id)
+        assert written["args"] == json.loads(job.args_json)
+
+
+def test_a_short_job_batch_and_a_long_one_store_alike(store: Store) -> None:
+    # Short batches take the INSERT (and SQLite reads every batch as its jobs).
+    now = store.now()
+    template = batch_templates(now)[1]
+    short = store.insert_jobs(odd_batch(template, 7), now=now)
+    long = store.insert_jobs(odd_batch(template), now=now)
+    for s, lg in zip(short, long[:7], strict=True):
+        assert stored(store, s.id) == stored(store, lg.id)
+
+
+def test_the_async_store_inserts_a_job_batch(store: Store) -> None:
+    now = store.now()
+    batch = odd_batch(batch_templates(now)[1])
+
+    async def scenario() -> list[int]:
+        astore = open_async_store(store)
+        try:
+            return [i.id for i in await astore.insert_jobs(batch, now=now)]
+        finally:
+            await astore.release()
+
+    ids = asyncio.run(scenario())
+    assert ids == sorted(ids) and len(set(ids)) == LONG
+    assert [stored(store, i)["args"] for i in ids[:5]] == [
+        json.loads(job.args_json) for job in batch[:5]
+    ]
+
+
+def test_a_job_batch_in_the_callers_transaction_is_all_or_nothing(store: Store) -> None:
+    conn = _connection(store)
+    try:
+        store.insert_jobs_in(conn, odd_batch(new_job()))
+        conn.rollback()
+        assert store.count_jobs(JobFilter()) == 0
+    finally:
+        conn.close()
+
+
+def test_a_job_batch_of_unique_jobs_takes_the_unique_path(store: Store) -> None:
+    # Every job of a batch shares its template's key: the first is written, the rest are
+    # duplicates of it, as for the same jobs in a list.
+    inserted = store.insert_jobs(odd_batch(new_job(unique_key="batch:one")))
+    assert [i.duplicate for i in inserted].count(False) == 1
+    assert {i.id for i in inserted} == {inserted[0].id}
+    assert store.count_jobs(JobFilter()) == 1
+
+
+def test_enqueue_many_through_the_app_writes_a_batch_sync_and_async(store_url: str) -> None:
+    from conveyor import Conveyor, JobState
+
+    app = Conveyor(store_url)
+    try:
+
+        @app.job(name="batch.app", queue="batch")
+        def handler(ctx: object, i: int, text: str = "") -> None:
+            """Nothing."""
+
+        calls = [{"i": i, "text": ODD_ARGS[i % len(ODD_ARGS)].get("text", "")}
+                 for i in range(LONG)]
+        handles = handler.enqueue_many(calls, delay=3600)
+        more = asyncio.run(handler.enqueue_many_async(calls))
+        assert {h.state for h in handles} == {JobState.SCHEDULED}
+        assert {h.state for h in more} == {JobState.QUEUED}
+        assert all(h.name == "batch.app" and h.created_at is not None for h in handles + more)
+        ids = [h.id for h in handles + more]
+        assert ids == sorted(ids) and len(set(ids)) == 2 * LONG
+        for index in (0, 1, LONG - 1):
+            assert handles[index].refresh().args == calls[index]
+            assert more[index].refresh().args == calls[index]
+    finally:
+        app.close()

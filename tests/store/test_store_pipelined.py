@@ -84,7 +84,7 @@ def test_a_failing_statement_rolls_back_the_earlier_ones(store: Store, runner: A
 
 def test_a_copy_is_refused_before_it_is_sent(store: Store, runner: Any) -> None:
     def copying() -> Plan[None]:
-        yield Statement("COPY nothing FROM STDIN", copy=[(1,)])
+        yield Statement("COPY nothing FROM STDIN", copy=[b""])
 
     with pytest.raises(RuntimeError, match="COPY"):
         runner(store, copying())

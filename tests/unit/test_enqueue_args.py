@@ -524,3 +524,55 @@ def test_start_deadline_options_are_checked_before_anything_is_written(
             send.enqueue(user_id=1, **options)
     assert count(app) == 0
     assert {"expires_in", "start_by"} <= RESERVED
+
+
+def test_enqueue_many_takes_any_iterable_of_mappings(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
+) -> None:
+    # A generator, and a mapping that is not a dict (the uniform path only reads dicts; the
+    # rest of the batch is prepared job by job, with the same result).
+    from types import MappingProxyType
+
+    calls = ({"user_id": n} for n in range(3))
+    handles = jobs["send_welcome"].enqueue_many(calls)
+    assert [stored_args(app, h.id) for h in handles] == [{"user_id": n} for n in range(3)]
+    mixed: list[Any] = [{"user_id": 7}, MappingProxyType({"user_id": 8}), {"user_id": 9}]
+    handles = jobs["send_welcome"].enqueue_many(mixed)
+    assert [stored_args(app, h.id) for h in handles] == [{"user_id": n} for n in (7, 8, 9)]
+
+
+def test_enqueue_many_names_the_item_after_a_batch_changes_shape(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
+) -> None:
+    # Items 0-1 take the uniform path, item 2 sets an option, item 3 is wrong: its index is
+    # the batch's, not the index within the part prepared job by job.
+    calls: list[dict[str, Any]] = [
+        {"user_id": 0}, {"user_id": 1}, {"user_id": 2, "priority": 5}, {"user_id": "x"},
+    ]
+    with pytest.raises(ArgumentError, match="item 3"):
+        jobs["send_welcome"].enqueue_many(calls)
+    assert count(app) == 0
+
+
+def test_a_lone_surrogate_is_a_clear_error_naming_the_item(
+    app: Conveyor, jobs: dict[str, JobDefinition[Any, Any]]
+) -> None:
+    # No database can store it; a bare UnicodeEncodeError escaped before.
+    with pytest.raises(ArgumentError, match=r"item 1: .*not valid Unicode"):
+        jobs["anything"].enqueue_many([{"payload": "ok"}, {"payload": "bad \udc80"}])
+    with pytest.raises(ArgumentError, match="not valid Unicode"):
+        jobs["anything"].enqueue(payload="\ud800")
+    assert count(app) == 0
+
+
+def test_enqueue_many_fills_each_jobs_own_sequence_key(app: Conveyor) -> None:
+    # The key is filled from each item's arguments: a batch shared the first item's (so
+    # account 2's job waited behind account 1's) until sequences left the uniform path.
+    @app.job(name="ledger", sequence="acct:{account}")
+    def ledger(ctx: object, account: int) -> None:
+        return None
+
+    handles = ledger.enqueue_many([{"account": 1}, {"account": 2}, {"account": 1}])
+    jobs = [app.store.get_job(h.id) for h in handles]
+    assert [j.meta["sequence"] for j in jobs if j is not None] == ["acct:1", "acct:2", "acct:1"]
+    assert [h.state for h in handles] == [JobState.QUEUED, JobState.QUEUED, JobState.HELD]

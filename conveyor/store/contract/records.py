@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, overload
 
 from conveyor.models import JobState
 
@@ -46,6 +48,63 @@ class NewJob:
     """What the app's enqueue middleware saw of this job (a
     :class:`conveyor.middleware.Enqueueing`), kept so their ``after_enqueue`` hooks can be
     told its id once it is written; None without middleware. Never written to the store."""
+
+
+class JobBatch(Sequence[NewJob]):
+    """Jobs of one type that differ only in their arguments: what ``enqueue_many`` prepares
+    when no item sets its own options and nothing is derived per job (decision 124).
+
+    It is a sequence of :class:`NewJob` (each built when read, from ``template`` with its
+    arguments), so every store can take it as any batch; a store that knows it writes the
+    shared columns once instead of once per job (PostgreSQL's COPY packs them once, and never
+    builds the jobs). ``template`` must carry no enqueue middleware state: one
+    ``Enqueueing`` cannot stand for many jobs. Raises :class:`ValueError` if it does.
+    """
+
+    __slots__ = ("_fields", "args", "template")
+
+    _fields: tuple[Any, ...]
+
+    def __init__(self, template: NewJob, args: Sequence[str]) -> None:
+        if template.enqueueing is not None:
+            raise ValueError("a JobBatch template cannot carry enqueue middleware state")
+        self.template = template
+        """Every job's fields but its arguments (its own ``args_json`` is not used)."""
+        self.args = args
+        """Each job's encoded arguments, in order."""
+        self._fields = tuple(getattr(template, name) for name in _NEW_JOB_FIELDS)
+
+    def __len__(self) -> int:
+        return len(self.args)
+
+    @overload
+    def __getitem__(self, index: int) -> NewJob: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> JobBatch: ...
+
+    def __getitem__(self, index: int | slice) -> NewJob | JobBatch:
+        if isinstance(index, slice):
+            return JobBatch(self.template, self.args[index])
+        return self._job(self.args[index])
+
+    def __iter__(self) -> Iterator[NewJob]:
+        for args_json in self.args:
+            yield self._job(args_json)
+
+    def _job(self, args_json: str) -> NewJob:
+        # Positional: dataclasses.replace costs several times more for 23 fields.
+        shared = self._fields
+        return NewJob(shared[0], shared[1], args_json, *shared[3:])
+
+    def __repr__(self) -> str:
+        return f"<JobBatch of {len(self.args)} {self.template.name} jobs>"
+
+
+_NEW_JOB_FIELDS = tuple(f.name for f in fields(NewJob))
+"""NewJob's fields in constructor order (JobBatch builds jobs positionally)."""
+if _NEW_JOB_FIELDS[2] != "args_json":  # pragma: no cover - a NewJob edit must update JobBatch
+    raise RuntimeError("JobBatch expects NewJob.args_json to be NewJob's third field")
 
 
 @dataclass(frozen=True, slots=True)

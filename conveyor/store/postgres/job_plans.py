@@ -10,7 +10,7 @@ from conveyor._lifecycle import EXPIRED, EXPIRED_MESSAGE, Action, lost_attempt, 
 from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
-from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, COPY_TYPES, copy_rows
+from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, copy_data
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.postgres.sql import inline_nulls
@@ -21,6 +21,7 @@ from conveyor.store.protocol import (
     CompletionResult,
     HeartbeatParams,
     InsertedJob,
+    JobBatch,
     NewJob,
 )
 from conveyor.store.sequences import has_sequence
@@ -43,6 +44,13 @@ def completion_row(c: Completion) -> dict[str, Any]:
         "traceback": c.error.traceback if c.error else None,
         "outcome": str(c.outcome),
     }
+
+
+def _queues(jobs: Sequence[NewJob]) -> set[str]:
+    """The batch's distinct queues (a JobBatch's without building its jobs)."""
+    if isinstance(jobs, JobBatch):
+        return {jobs.template.queue}
+    return {j.queue for j in jobs}
 
 
 def _float(value: float | None) -> float | None:
@@ -90,7 +98,7 @@ class JobPlans(PlansBase):
         """Reserve ids and read the clock (sending the NOTIFY), then COPY the rows: two
         statements in one transaction. Only for batches without unique keys, whose policy
         needs the holders read first (see :func:`conveyor.store.unique.insert_unique`)."""
-        queues = sorted({j.queue for j in jobs})
+        queues = sorted(_queues(jobs))
         reserved = yield self.at(
             self.q("reserve_job_ids"),
             {"n": len(jobs), "channel": self.channel, "notify": notify, "queues": queues},
@@ -98,10 +106,9 @@ class JobPlans(PlansBase):
         )
         clock, ids, _ = reserved.rows[0]
         ids = sorted(ids)  # drawn in order; sorted so input order maps to ascending ids
-        batch = copy_rows(jobs, ids, clock)
-        yield Statement(self.q("copy_jobs"), copy=batch, copy_types=COPY_TYPES)
-        created = clock.timestamp()
-        return [InsertedJob(id=r[0], state=JobState(r[4]), created_at=created) for r in batch]
+        data = copy_data(jobs, ids, clock)
+        yield Statement(self.q("copy_jobs"), copy=data.blocks)
+        return data.inserted
 
     def insert_sequenced_jobs(
         self, jobs: Sequence[NewJob], *, notify: bool = True, now: float | None = None

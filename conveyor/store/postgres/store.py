@@ -87,10 +87,8 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                     result = Result([], cur.rowcount)
                 elif statement.copy is not None:
                     with cur.copy(statement.sql) as copy:
-                        if statement.copy_types is not None:
-                            copy.set_types(list(statement.copy_types))
-                        for row in statement.copy:
-                            copy.write_row(row)
+                        for block in statement.copy:
+                            copy.write(block)
                     result = Result([], cur.rowcount)
                 elif wants_generic(conn, statement):
                     # Its own transaction, planned once (decision 120): one round trip still.
