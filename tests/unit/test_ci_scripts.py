@@ -10,13 +10,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The steps' pytest runs without xdist lanes (-n 0): these tests check which steps run and what
+# they report, and every lane is one more interpreter importing the suite's plugins (about 4 s of
+# CPU each), which on a loaded box ran the tests past their timeout.
+NO_LANES = {"CONVEYOR_TEST_PARALLEL_WORKERS": "0", "CONVEYOR_TEST_PROCESS_WORKERS": "0"}
+
 
 def run(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> (
     subprocess.CompletedProcess[str]
 ):
     return subprocess.run(
-        args, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-        timeout=110, check=False,
+        args, cwd=cwd, env={**os.environ, **NO_LANES, **(env or {})}, capture_output=True,
+        text=True, timeout=110, check=False,
     )
 
 
