@@ -24,6 +24,7 @@ from conveyor.store.protocol import (
     NewJob,
 )
 from conveyor.store.sequences import has_sequence
+from conveyor.store.unheld import release_unheld
 from conveyor.store.unique import has_unique, insert_unique
 
 
@@ -459,6 +460,16 @@ class JobPlans(PlansBase):
         result = yield self.at(self.q("expire_worker"), {"worker_id": worker_id}, now)
         yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
         return result.rowcount
+
+    def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], now: float | None = None
+    ) -> Plan[list[int]]:
+        """Release uncharged the running jobs of ``worker_id`` it does not hold (the shared
+        plan, :func:`conveyor.store.unheld.release_unheld`, with this store's statements)."""
+        ids, tokens = [h[0] for h in held], [h[1] for h in held]
+        params = {"worker_id": worker_id, "ids": ids, "tokens": tokens}
+        unheld = Statement(self.q("select_unheld"), params)
+        return release_unheld(worker_id, unheld, lambda done: self.complete_jobs(done, now))
 
     def put_worker(
         self, worker_id: str, info: WorkerInfo | None, now: float | None = None
