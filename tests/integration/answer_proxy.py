@@ -1,12 +1,15 @@
 """A loopback TCP proxy in front of PostgreSQL that can withhold the server's answers.
 
-Worker processes connect through it. After :meth:`AnswerProxy.hold` with a marker, the first
-answer from the server that carries the marker (say, in a claimed job's arguments), and every
-byte after it on that connection, never reaches the client: the statement ran and committed,
-the client waits. :meth:`AnswerProxy.cut` then closes those connections without handing over
-what was held, as a broken network or a terminated backend would: a claim committed, its
-answer lost. Every other connection is forwarded as it is, so the client's other statements
-(and its new connections) carry on.
+Worker processes connect through it. After :meth:`AnswerProxy.hold` with a marker, on the
+connection whose answers carry the marker (say, in a claimed job's arguments), the answer that
+ends that transaction (the first, from the marker's on, with PostgreSQL's "ready for query,
+idle": ``Z``, length 5, ``I``), and every byte after it, never reaches the client: the
+transaction committed, the client waits. That is the marker's own answer for a statement that
+is its own transaction, the COMMIT's for a transaction of several statements.
+:meth:`AnswerProxy.cut` then closes those connections without handing over what was held, as a
+broken network or a terminated backend would: a claim committed, its answer lost. Every other
+connection is forwarded as it is, so the client's other statements (and its new connections)
+carry on.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import contextlib
 import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
+
+IDLE = b"Z\x00\x00\x00\x05I"
+"""PostgreSQL's ReadyForQuery message with status idle: the answer that ends a transaction."""
 
 
 class AnswerProxy:
@@ -37,9 +43,9 @@ class AnswerProxy:
     def url(self) -> str:
         """``upstream_url`` pointing at the proxy."""
         parts = urlsplit(self._url)
-        netloc = parts.netloc.rsplit("@", 1)
+        user, _, _ = parts.netloc.rpartition("@")
         host = f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+        return urlunsplit(parts._replace(netloc=f"{user}@{host}" if user else host))
 
     def hold(self, marker: bytes) -> None:
         """From now on, withhold the answer that carries ``marker`` (and what follows it)."""
@@ -69,7 +75,8 @@ class AnswerProxy:
 
     def close(self) -> None:
         """Stop accepting and cut everything."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._listener.close()
         self.cut(everything=True)
 
@@ -85,6 +92,10 @@ class AnswerProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._closed:  # accepted as the proxy closed: nothing will close them
+                    client.close()
+                    server.close()
+                    return
                 self._pairs.append((client, server))
             pair = (client, server)
             threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
@@ -96,8 +107,8 @@ class AnswerProxy:
         sink: socket.socket,
         answers_of: tuple[socket.socket, socket.socket] | None,
     ) -> None:
-        held = False
-        tail = b""  # the marker may straddle two reads
+        held = seen = False
+        tail = b""  # the marker, or the end of an answer, may straddle two reads
         while True:
             try:
                 data = source.recv(65536)
@@ -109,11 +120,12 @@ class AnswerProxy:
                 return
             if answers_of is not None and not held:
                 with self._lock:
-                    marker = self._marker
-                    if marker and marker in tail + data:
-                        held = True  # held until cut: this answer, and all after it
+                    marker, window = self._marker, tail + data
+                    seen = seen or bool(marker and marker in window)
+                    if seen and IDLE in window:
+                        held = True  # until cut: this answer, and all after it
                         self._held.append(answers_of)
-                tail = data[-len(marker):] if marker else b""
+                tail = window[-max(len(marker), len(IDLE)):]
             if held:
                 continue
             try:
