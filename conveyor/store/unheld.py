@@ -7,10 +7,11 @@ knows, so without this they would wait a whole lease for the rescuer, which coun
 as failed (on the last attempt: ``dead``) although no handler ever ran.
 
 :func:`release_unheld` is the plan both stores run for ``release_unheld``: read the running
-jobs of the worker that are not among the (id, token) pairs it holds, then release each one
-with :func:`conveyor._lifecycle.unheld_attempt` through the store's own completion plan, so
-the write is the shutdown release's (fenced by state and token, the attempt un-charged, an
-attempt row recorded), in one transaction. Each store gives only its select statement.
+jobs of the worker, keep those that are not among the (id, token) pairs it holds, then release
+each one with :func:`conveyor._lifecycle.unheld_attempt` through the store's own completion
+plan, so the write is the shutdown release's (fenced by state and token, the attempt
+un-charged, an attempt row recorded), in one transaction. Each store gives only its select
+statement (``worker_running.sql``) and its completion plan.
 """
 
 from __future__ import annotations
@@ -25,21 +26,24 @@ from conveyor.store.protocol import CompletionResult
 
 def release_unheld(
     worker_id: str,
-    unheld: Statement,
+    held: Sequence[tuple[int, int]],
+    running: Statement,
     complete: Callable[[Sequence[Completion]], Plan[list[CompletionResult]]],
 ) -> Plan[list[int]]:
-    """Release the jobs ``unheld`` finds; return their ids, sorted.
+    """Release the running jobs of ``worker_id`` that are not ``held``; return their ids, sorted.
 
-    ``unheld`` reads ``(id, token)`` of every ``running`` job of ``worker_id`` whose pair the
-    worker did not name; ``complete(completions)`` applies completions as ``complete_jobs``
-    does. A job completed or rescued between the two is refused by the completion's fence
-    and left out of the answer.
+    ``running`` reads ``(id, token)`` of every ``running`` job of ``worker_id`` (no more than
+    its slots, plus what lost claims took, so they are filtered here rather than by a join
+    with ``held`` in SQL); ``complete(completions)`` applies completions as ``complete_jobs``
+    does. A job completed or rescued between the two is refused by the completion's fence and
+    left out of the answer.
     """
-    found = yield unheld
-    if not found.rows:
+    found = yield running
+    kept = set(held)
+    unheld = [(int(r[0]), int(r[1])) for r in found.rows if (r[0], r[1]) not in kept]
+    if not unheld:
         return []
-    completions = [unheld_attempt(int(r[0]), int(r[1]), worker_id) for r in found.rows]
-    results = yield from complete(completions)
+    results = yield from complete([unheld_attempt(i, t, worker_id) for i, t in unheld])
     return sorted(r.job_id for r in results if r.accepted)
 
 

@@ -466,10 +466,8 @@ class JobPlans(PlansBase):
     ) -> Plan[list[int]]:
         """Release uncharged the running jobs of ``worker_id`` it does not hold (the shared
         plan, :func:`conveyor.store.unheld.release_unheld`, with this store's statements)."""
-        ids, tokens = [h[0] for h in held], [h[1] for h in held]
-        params = {"worker_id": worker_id, "ids": ids, "tokens": tokens}
-        unheld = Statement(self.q("select_unheld"), params)
-        return release_unheld(worker_id, unheld, lambda done: self.complete_jobs(done, now))
+        running = Statement(self.q("worker_running"), {"worker_id": worker_id})
+        return release_unheld(worker_id, held, running, lambda c: self.complete_jobs(c, now))
 
     def put_worker(
         self, worker_id: str, info: WorkerInfo | None, now: float | None = None

@@ -244,11 +244,8 @@ def release_unheld_jobs(
 ) -> Plan[list[int]]:
     """Release uncharged the running jobs of ``worker_id`` it does not hold (the shared plan,
     :func:`conveyor.store.unheld.release_unheld`, with this store's statements)."""
-    unheld = Statement(
-        query("select_unheld"),
-        {"worker_id": worker_id, "held": json.dumps([list(h) for h in held])},
-    )
-    return release_unheld(worker_id, unheld, partial(complete_jobs, now))
+    running = Statement(query("worker_running"), {"worker_id": worker_id})
+    return release_unheld(worker_id, held, running, partial(complete_jobs, now))
 
 
 # -- the plain claim ------------------------------------------------------------------------------
