@@ -35,7 +35,6 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
-from psycopg._pipeline_base import BasePipeline
 from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Plan, Result, Statement
@@ -51,7 +50,9 @@ def _refuse_copy(statement: Statement) -> None:
         raise RuntimeError("a COPY statement cannot run in a pipelined transaction")
 
 
-def _queue_commit(pipeline: BasePipeline, pgconn: pq.abc.PGconn) -> None:
+def _queue_commit(
+    pipeline: psycopg.Pipeline | psycopg.AsyncPipeline, pgconn: pq.abc.PGconn
+) -> None:
     """Queue ``COMMIT`` and a Sync as one pipeline command, so that they are written together;
     the pipeline's exit flushes them (and its own Sync) and checks both answers."""
 
