@@ -7,7 +7,8 @@ plan's first statement, and sends them with one Sync; each later statement is on
 as before (the plan needs its rows before it can say what comes next), and ``COMMIT`` rides
 on the Sync that leaves pipeline mode.
 
-``COMMIT`` and that Sync leave in one write (decision 123). psycopg writes each statement as
+``COMMIT`` leaves in one write with a Sync of its own, just before the Sync that leaves
+pipeline mode, with no wait between the two (decision 123). psycopg writes each statement as
 it is queued, so a ``COMMIT`` run as a statement reached the server, which committed, before
 the Sync that asks for its answer was even sent: a connection broken in between left a claim
 committed and never answered (the window decision 120 closed for the one-statement claim).
