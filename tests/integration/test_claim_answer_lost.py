@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 
 import psycopg
 import pytest
@@ -83,10 +83,11 @@ def test_a_claim_whose_answer_is_lost_is_handed_back_uncharged(
     keys = [f"{MARKER}{i}" for i in range(3)]
     ids = sorted(h.id for h in app.get("effect").enqueue_many([{"key": k} for k in keys]))
 
-    def claimed() -> list[str] | None:
+    def claimed() -> list[str]:
+        """The workers of the jobs once all are running (none before)."""
         jobs = store.get_jobs(ids)
         running = [j for j in jobs if j.state is JobState.RUNNING]
-        return [j.worker_id or "" for j in running] if len(running) == len(ids) else None
+        return [j.worker_id or "" for j in running] if len(running) == len(ids) else []
 
     # The claim committed, and its answer sits in the proxy (the commit may show before the
     # answer reaches the proxy: wait for both).
@@ -120,10 +121,12 @@ def _params(limit: int = 10) -> ClaimParams:
     return ClaimParams(WORKER, ("q",), ("j",), limit, LEASE)
 
 
-def _lost(store: AsyncStore, error: Exception) -> object:
+def _lost(
+    store: AsyncStore, error: Exception
+) -> Callable[[list[Completion]], Awaitable[ClaimRound]]:
     """A claim that commits, then raises ``error`` as if its answer never arrived."""
 
-    async def claim(completions: Sequence[Completion]) -> ClaimRound:
+    async def claim(completions: list[Completion]) -> ClaimRound:
         await store.complete_and_claim(completions, _params())
         raise error
 
@@ -142,7 +145,7 @@ def test_the_completer_settles_a_claim_of_unknown_outcome(backend_url: str) -> N
             completer.add(Completion(first[0].id, first[0].token, CompletionKind.SUCCEEDED))
             lost = _lost(store, StoreUnavailableError("the connection broke at the commit"))
             with pytest.raises(StoreUnavailableError):
-                await completer.claim_with(lost)  # type: ignore[arg-type]
+                await completer.claim_with(lost)
             assert completer.unsure
             assert len(completer.pending) == 1  # kept: its outcome is as unknown
             # The next claim first hands back what the lost one took, then takes it again.
@@ -177,7 +180,7 @@ def test_a_refused_claim_is_not_settled(backend_url: str) -> None:
             completer = Completer(store, worker_id=WORKER, running=lambda: [])
             refused = _lost(store, StoreError("refused; nothing was changed"))
             with pytest.raises(StoreError):
-                await completer.claim_with(refused)  # type: ignore[arg-type]
+                await completer.claim_with(refused)
             return completer
         finally:
             await store.release()
