@@ -30,6 +30,10 @@ MAX_TRACEBACK = 64 * 1024
 WORKER_LOST = "WorkerLost"
 """The error type recorded for an attempt whose worker stopped renewing its lease."""
 
+CLAIM_UNANSWERED = "ClaimUnanswered"
+"""The error type recorded (in the attempt history only) for a claim its worker never heard of,
+handed back uncharged by ``release_unheld``."""
+
 
 class CompletionKind(enum.StrEnum):
     """How an attempt ended, as a store applies it (the events out of ``running``)."""
@@ -443,3 +447,20 @@ def lost_attempt(
     )
     kind = CompletionKind.DEAD if attempt >= max_attempts else CompletionKind.LOST
     return Completion(job_id, token, kind, error=ErrorInfo(WORKER_LOST, message))
+
+
+def unheld_attempt(job_id: int, token: int, worker_id: str) -> Completion:
+    """The completion of an attempt its worker never started: a claim that committed while
+    its answer was lost (the connection broke at the commit), found by ``release_unheld``.
+
+    A release, as on shutdown: the job goes back to ``queued``, the attempt is not charged
+    (no handler ran), and the history records why, so an operator does not take it for a
+    shutdown.
+    """
+    message = (
+        f"worker {worker_id} claimed the job but never received the claim's answer (the "
+        "connection broke as the claim committed); handed back without charging the attempt"
+    )
+    return Completion(
+        job_id, token, CompletionKind.RELEASED, error=ErrorInfo(CLAIM_UNANSWERED, message)
+    )

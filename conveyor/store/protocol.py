@@ -146,6 +146,12 @@ class AsyncStore(AsyncRunVerbs, Protocol):
         """See :meth:`Store.put_worker`."""
         ...
 
+    async def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """See :meth:`Store.release_unheld`."""
+        ...
+
     async def get_job(self, job_id: int) -> Job | None:
         """See :meth:`Store.get_job`."""
         ...

@@ -94,6 +94,12 @@ class ThreadedAsyncStore(ThreadedRunVerbs):
         """See :meth:`Store.cancel_expired`."""
         return await self._run(lambda: self._store.cancel_expired(limit, now=now))
 
+    async def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """See :meth:`Store.release_unheld`."""
+        return await self._run(lambda: self._store.release_unheld(worker_id, held, now=now))
+
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None
     ) -> None:

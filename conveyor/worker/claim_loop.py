@@ -7,6 +7,7 @@ is prefetched that it cannot start, and it claims only job names its app knows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -155,7 +156,10 @@ class WorkerProcess:
         self._stop_services = asyncio.Event()
         # Retries of unwritten completions come at least twice per rescue interval.
         self._completer = completer = Completer(
-            store, max_pause=min(MAX_RETRY_PAUSE, self.config.rescue_interval / 2)
+            store,
+            max_pause=min(MAX_RETRY_PAUSE, self.config.rescue_interval / 2),
+            worker_id=self.worker_id,
+            running=self._running_attempts,
         )
         meter = UsageMeter()
         usage = UsageWriter(store, meter)
@@ -232,6 +236,7 @@ class WorkerProcess:
             completer.close()
             await asyncio.gather(*services, return_exceptions=True)
             await completer.drain()
+            await self._settle(completer)
             await usage.final()
             try:
                 await store.put_worker(self.worker_id, None)
@@ -239,6 +244,26 @@ class WorkerProcess:
                 log.warning("could not deregister worker %s: %s", self.worker_id, exc)
             executor.shutdown()
         return self.exit_code
+
+    def _running_attempts(self) -> list[tuple[int, int]]:
+        """(job id, token) of every attempt this process runs (the completer's own pending
+        completions it adds itself)."""
+        executor = self._executor
+        if executor is None:
+            return []
+        return [(job_id, run.job.token) for job_id, run in executor.running.items()]
+
+    async def _settle(self, completer: Completer) -> None:
+        """On the way out: a last claim of unknown outcome must not leave its jobs to wait
+        out their lease and be charged (decision 123)."""
+        try:
+            await completer.settle()
+        except Exception as exc:
+            log.warning(
+                "could not hand back the jobs of a claim whose answer was lost (%s); their "
+                "leases will lapse and the rescuer will retry them",
+                exc,
+            )
 
     def _background_services(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """The outbox's deliverer, the scheduler and the monitor (not in burst mode; the last
@@ -366,6 +391,10 @@ class WorkerProcess:
                 else:
                     log.exception("claim failed unexpectedly; retrying")
                 await asyncio.sleep(min(5.0, 0.05 * 2**failures))
+                # A claim of unknown outcome is settled now, not at the next claim, which
+                # may wait for a slot longer than its jobs' lease (decision 123).
+                with contextlib.suppress(Exception):  # the next claim settles it first
+                    await completer.settle()
                 continue
             if filled:
                 continue  # more may be waiting: claim again as slots allow

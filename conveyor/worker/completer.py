@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from conveyor.errors import StoreUnavailableError
+from conveyor.errors import StoreError, StoreUnavailableError
 from conveyor.store.protocol import AsyncStore, ClaimRound, Completion, CompletionResult
 
 log = logging.getLogger("conveyor.worker")
@@ -14,6 +14,18 @@ log = logging.getLogger("conveyor.worker")
 FLUSH_INTERVAL = 0.005
 MAX_BATCH = 100
 MAX_RETRY_PAUSE = 5.0
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a claim that raised ``exc`` may have committed all the same.
+
+    Only a store's refusal (a :class:`StoreError` that is not :class:`StoreUnavailableError`:
+    the statement failed, the transaction rolled back) says it did not. A broken connection
+    or a restarted server can strike after the COMMIT was applied and before its answer
+    arrived; any other error (a cancellation, a bug in reading the answer) may come after the
+    commit too.
+    """
+    return isinstance(exc, StoreUnavailableError) or not isinstance(exc, StoreError)
 
 
 class Completer:
@@ -28,15 +40,34 @@ class Completer:
     rescue interval), while the heartbeat keeps renewing the leases of pending completions.
     (If the process dies first, the lease lapses and the rescuer re-runs the job:
     at-least-once.)
+
+    Claims are serialised here too, so it also owns what a claim of unknown outcome leaves
+    behind (decision 123): after one, the next claim first asks the store to hand back
+    (``release_unheld``, uncharged) every job running under ``worker_id`` that is neither
+    among ``running()`` (the attempts the process runs, as (id, token) pairs) nor pending
+    here. No claim is in flight meanwhile, so nothing it is about to hear of is released.
     """
 
     name = "completer"
 
-    def __init__(self, store: AsyncStore, *, max_pause: float = MAX_RETRY_PAUSE) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        *,
+        max_pause: float = MAX_RETRY_PAUSE,
+        worker_id: str | None = None,
+        running: Callable[[], Iterable[tuple[int, int]]] = tuple,
+    ) -> None:
         self.store = store
         self.pending: list[Completion] = []
         self.refused = 0
         self.max_pause = max_pause
+        self.worker_id = worker_id
+        self.running = running
+        self.unsure = False
+        """True from a claim whose outcome is unknown until its jobs are settled."""
+        self.released = 0
+        """Jobs handed back after claims of unknown outcome (for logs and tests)."""
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
 
@@ -67,16 +98,49 @@ class Completer:
         """Run ``claim`` (a ``complete_and_claim``) carrying everything pending.
 
         What the claim carries is written in its transaction, so no job it returns can start
-        before the completions before it are durable. A failed claim leaves them pending.
+        before the completions before it are durable. A failed claim leaves them pending;
+        one whose outcome is unknown is settled (:meth:`settle`) before the next claim runs.
         """
         async with self._flushing:
+            await self._settle()
             while len(self.pending) > MAX_BATCH:
                 await self._write_batch()
             batch = self.pending[:]
-            round_ = await claim(batch)
+            try:
+                round_ = await claim(batch)
+            except BaseException as exc:
+                # Its jobs, if it committed, are running under this worker and nobody here
+                # knows them: the heartbeat would not renew them, and the rescuer would
+                # charge them an attempt that never ran once their lease lapsed.
+                self.unsure = self.unsure or outcome_unknown(exc)
+                raise
             del self.pending[: len(batch)]
             self._report(round_.completed)
             return round_
+
+    async def settle(self) -> None:
+        """After a claim of unknown outcome, hand back what it may have claimed; a no-op
+        otherwise. Raises :class:`StoreUnavailableError` if the store cannot be reached (the
+        claim stays unsettled, and the next claim tries again first)."""
+        async with self._flushing:
+            await self._settle()
+
+    async def _settle(self) -> None:
+        # Called with the claims' lock held: no claim is in flight, so every job running
+        # under this worker is either one it knows (running, or finished with its completion
+        # pending) or one of a claim whose answer was lost.
+        if not self.unsure or self.worker_id is None:
+            return
+        held = {*self.running(), *((c.job_id, c.token) for c in self.pending)}
+        released = await self.store.release_unheld(self.worker_id, sorted(held))
+        self.unsure = False
+        self.released += len(released)
+        if released:
+            log.warning(
+                "handed back %d jobs a claim took while its answer was lost (not charged): %s",
+                len(released),
+                released[:20],
+            )
 
     def _report(self, results: list[CompletionResult]) -> None:
         for result in results:

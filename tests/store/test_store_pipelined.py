@@ -1,9 +1,9 @@
 """The pipelined transaction (PostgreSQL's limited round, decision 111) is still one transaction.
 
-Its BEGIN travels with the first statement and its COMMIT with the last Sync
+Its BEGIN travels with the first statement and its COMMIT in the write of the last Sync
 (``conveyor/store/postgres/pipelined.py``), so what must hold is what ``conn.transaction()``
-gave: every statement's effect is committed together, a failing statement rolls back the
-earlier ones, and the connection goes back to the pool usable. Sync and async drivers, on a
+gave: every statement's effect is committed together, a failing statement (or COMMIT) rolls
+back the earlier ones, and the connection goes back to the pool usable. Sync and async drivers, on a
 direct connection and through PgBouncer in transaction mode. SQLite has no such path.
 """
 
@@ -80,6 +80,26 @@ def test_a_failing_statement_rolls_back_the_earlier_ones(store: Store, runner: A
     for _ in range(3):
         runner(store, record(store, [f"n:{_}", f"m:{_}"]))
     assert store.once_seen("n:2")
+
+
+def test_a_commit_that_fails_is_raised_and_applies_nothing(store: Store, runner: Any) -> None:
+    """The COMMIT travels with the Sync (decision 123): its own answer is still read and
+    checked. A deferred constraint is judged at COMMIT, so this one fails there."""
+
+    def deferred() -> Plan[list[int]]:
+        yield Statement(
+            "CREATE TEMP TABLE pipelined_deferred (k integer UNIQUE DEFERRABLE INITIALLY "
+            "DEFERRED) ON COMMIT DROP"
+        )
+        yield Statement("INSERT INTO pipelined_deferred VALUES (1), (1)")
+        yield Statement(store.plans.q("record_once"), {"key": "d:a", "job_id": None})  # type: ignore[attr-defined]
+        return []
+
+    with pytest.raises(ConveyorError, match="recording"):
+        runner(store, deferred())
+    assert not store.once_seen("d:a")
+    runner(store, record(store, ["d:b", "d:c"]))  # the connection went back usable
+    assert store.once_seen("d:c")
 
 
 def test_a_copy_is_refused_before_it_is_sent(store: Store, runner: Any) -> None:

@@ -1,10 +1,12 @@
-"""Workers: the registry of live worker processes and the expiry of dead ones' leases.
+"""Workers: the registry of live worker processes, the expiry of dead ones' leases, and the
+release of jobs a live one holds without knowing it.
 
 See :mod:`conveyor.store.contract` for how to read the guarantees stated on each verb.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from conveyor.models import WorkerInfo
@@ -42,5 +44,29 @@ class WorkerVerbs(Protocol):
 
         Guarantees: one transaction. Fenced by owner: only running jobs claimed by ``worker_id``.
         Idempotent.
+        """
+        ...
+
+    def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """Hand back the jobs running under ``worker_id`` that are not among ``held``, the
+        (job id, token) pairs it knows it holds; return their ids, sorted.
+
+        For a worker whose claim failed with an unknown outcome: the claim may have committed
+        while its answer was lost, leaving jobs the worker never started. Each goes back as
+        the shutdown release sends it (``released``, :mod:`conveyor._lifecycle`): ``queued``,
+        the attempt not charged, lease and worker cleared, an attempt row recorded with error
+        type ``ClaimUnanswered``. Its token is the unanswered claim's, which nothing alive
+        holds; the next claim issues a new one. ``held`` names every attempt the worker runs
+        *and* every one whose completion it has not written yet, and no claim of the worker
+        may be in flight meanwhile, or a job it is about to hear of would be released under
+        it. The history row is written at ``now`` (the caller's clock, defaulting to the
+        store's). Raises ``ConfigurationError`` for an empty ``worker_id`` or a ``held``
+        entry that is not a pair of integers.
+
+        Guarantees: one transaction. Fenced by owner, state and token: only ``running`` jobs
+        of ``worker_id`` whose (id, token) is not in ``held``; a job completed, rescued or
+        cancelled meanwhile is left alone. Idempotent: a released job is no longer running.
         """
         ...

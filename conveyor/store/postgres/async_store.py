@@ -55,6 +55,7 @@ from conveyor.store.protocol import (
     Retention,
     Store,
 )
+from conveyor.store.unheld import validate_held
 
 T = TypeVar("T")
 log = logging.getLogger("conveyor.store.postgres")
@@ -385,6 +386,15 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
     async def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_expired`."""
         return await self.run(expiring(self.plans, limit, now), "cancelling expired jobs")
+
+    async def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """See :meth:`Store.release_unheld`."""
+        validate_held(worker_id, held)
+        return await self.run(
+            self.plans.release_unheld(worker_id, held, now), "releasing unheld jobs"
+        )
 
     async def put_worker(
         self, worker_id: str, info: WorkerInfo | None, *, now: float | None = None

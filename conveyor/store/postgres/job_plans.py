@@ -25,6 +25,7 @@ from conveyor.store.protocol import (
     NewJob,
 )
 from conveyor.store.sequences import has_sequence
+from conveyor.store.unheld import release_unheld
 from conveyor.store.unique import has_unique, insert_unique
 
 
@@ -466,6 +467,14 @@ class JobPlans(PlansBase):
         result = yield self.at(self.q("expire_worker"), {"worker_id": worker_id}, now)
         yield Statement(self.q("delete_worker"), {"worker_id": worker_id})
         return result.rowcount
+
+    def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], now: float | None = None
+    ) -> Plan[list[int]]:
+        """Release uncharged the running jobs of ``worker_id`` it does not hold (the shared
+        plan, :func:`conveyor.store.unheld.release_unheld`, with this store's statements)."""
+        running = Statement(self.q("worker_running"), {"worker_id": worker_id})
+        return release_unheld(worker_id, held, running, lambda c: self.complete_jobs(c, now))
 
     def put_worker(
         self, worker_id: str, info: WorkerInfo | None, now: float | None = None

@@ -7,6 +7,18 @@ plan's first statement, and sends them with one Sync; each later statement is on
 as before (the plan needs its rows before it can say what comes next), and ``COMMIT`` rides
 on the Sync that leaves pipeline mode.
 
+``COMMIT`` leaves in one write with a Sync of its own, just before the Sync that leaves
+pipeline mode, with no wait between the two (decision 123). psycopg writes each statement as
+it is queued, so a ``COMMIT`` run as a statement reached the server, which committed, before
+the Sync that asks for its answer was even sent: a connection broken in between left a claim
+committed and never answered (the window decision 120 closed for the one-statement claim).
+:func:`_queue_commit` hands the pipeline one command that puts both in libpq's buffer, which
+psycopg then flushes at once. It uses the pipeline's queues (``command_queue`` and
+``result_queue``, the ones psycopg's own ``sync()`` fills), not only documented API; the
+conformance suite (tests/store/test_store_pipelined.py) checks the transaction still commits
+and rolls back as one. A connection can still break between the commit and its answer; the
+worker settles such a claim with ``release_unheld``.
+
 ``conn.transaction()`` is not used: in pipeline mode it waits for BEGIN's answer on entry,
 which is the round trip this module exists to save. The connection is the pool's autocommit
 one, so the explicit ``BEGIN`` opens the transaction and nothing else does. On any error
@@ -39,9 +51,23 @@ def _refuse_copy(statement: Statement) -> None:
         raise RuntimeError("a COPY statement cannot run in a pipelined transaction")
 
 
+def _queue_commit(
+    pipeline: psycopg.Pipeline | psycopg.AsyncPipeline, pgconn: pq.abc.PGconn
+) -> None:
+    """Queue ``COMMIT`` and a Sync as one pipeline command, so that they are written together;
+    the pipeline's exit flushes them (and its own Sync) and checks both answers."""
+
+    def send() -> None:
+        pgconn.send_query_params(b"COMMIT", None)
+        pgconn.pipeline_sync()
+
+    pipeline.command_queue.append(send)
+    pipeline.result_queue.extend((None, None))  # answers checked for errors, as for a Sync
+
+
 def drive_pipelined(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Run ``plan`` in a transaction of its own on the autocommit ``conn``, BEGIN sent with
-    its first statement and COMMIT with the last Sync."""
+    its first statement and COMMIT in the write of the last Sync."""
     try:
         with conn.pipeline() as pipeline, conn.cursor(row_factory=tuple_row) as cur:
             cur.execute("BEGIN")
@@ -58,7 +84,7 @@ def drive_pipelined(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                     statement = plan.send(Result(rows, cur.rowcount))
             except StopIteration as stop:
                 answer: T = stop.value
-            cur.execute("COMMIT")
+            _queue_commit(pipeline, conn.pgconn)
         return answer
     except BaseException:
         _rollback(conn)
@@ -90,7 +116,7 @@ async def drive_pipelined_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T
                     statement = plan.send(Result(rows, cur.rowcount))
             except StopIteration as stop:
                 answer: T = stop.value
-            await cur.execute("COMMIT")
+            _queue_commit(pipeline, conn.pgconn)
         return answer
     except BaseException:
         await _rollback_async(conn)

@@ -59,6 +59,7 @@ from conveyor.store.protocol import (
     Replay,
     Retention,
 )
+from conveyor.store.unheld import validate_held
 
 T = TypeVar("T")
 log = logging.getLogger("conveyor.store.postgres")
@@ -403,6 +404,13 @@ class PostgresStore(
     def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_expired`."""
         return self.run(expiring(self.plans, limit, now), "cancelling expired jobs")
+
+    def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """See :meth:`Store.release_unheld`."""
+        validate_held(worker_id, held)
+        return self.run(self.plans.release_unheld(worker_id, held, now), "releasing unheld jobs")
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""

@@ -40,6 +40,7 @@ from conveyor.store.sequences import has_sequence, insert_in_sequence, no_lock
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.plans import update_for
 from conveyor.store.sqlite.sequence_plans import advance_after, sequence_release
+from conveyor.store.unheld import release_unheld
 from conveyor.store.unique import has_unique, insert_unique
 
 Candidate = tuple[int, int, float, int, str, int]
@@ -236,6 +237,15 @@ def heartbeat(now: float, params: HeartbeatParams) -> Plan[frozenset[int]]:
         },
     )
     return frozenset(job_id for job_id, token in renewed.rows if tokens.get(job_id) == token)
+
+
+def release_unheld_jobs(
+    now: float, worker_id: str, held: Sequence[tuple[int, int]]
+) -> Plan[list[int]]:
+    """Release uncharged the running jobs of ``worker_id`` it does not hold (the shared plan,
+    :func:`conveyor.store.unheld.release_unheld`, with this store's statements)."""
+    running = Statement(query("worker_running"), {"worker_id": worker_id})
+    return release_unheld(worker_id, held, running, partial(complete_jobs, now))
 
 
 # -- the plain claim ------------------------------------------------------------------------------

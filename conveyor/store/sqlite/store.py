@@ -49,6 +49,7 @@ from conveyor.store.sqlite.transaction import SQLiteTransaction
 from conveyor.store.sqlite.watch_monitor import SQLiteMonitorVerbs
 from conveyor.store.sqlite.watch_schedules import SQLiteScheduleVerbs
 from conveyor.store.sqlite.web_verbs import SQLiteWebVerbs
+from conveyor.store.unheld import validate_held
 from conveyor.store.unique import has_unique
 
 T = TypeVar("T")
@@ -225,6 +226,13 @@ class SQLiteStore(
     def cancel_expired(self, limit: int = 1000, *, now: float | None = None) -> list[int]:
         """See :meth:`Store.cancel_expired`."""
         return self._write(run_verbs.expiring, limit, now=now)
+
+    def release_unheld(
+        self, worker_id: str, held: Sequence[tuple[int, int]], *, now: float | None = None
+    ) -> list[int]:
+        """See :meth:`Store.release_unheld`."""
+        validate_held(worker_id, held)
+        return self._write(job_plans.release_unheld_jobs, worker_id, held, now=now)
 
     def expire_worker(self, worker_id: str, *, now: float | None = None) -> int:
         """See :meth:`Store.expire_worker`."""
