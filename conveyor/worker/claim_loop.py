@@ -79,6 +79,10 @@ def freeze_start_up() -> None:
     gc.freeze()
 
 
+class _Woken(Exception):
+    """The claim loop was woken while it read the next due time: claim again now."""
+
+
 class WorkerProcess:
     """The claim/execute loop of one process. ``run()`` returns the process's exit code."""
 
@@ -416,7 +420,9 @@ class WorkerProcess:
         try:
             if self.config.burst:
                 await self._completer.flush()
-            due = await store.next_due_in(open_queues, self.names)
+            due = await self._due_unless_woken(store, open_queues)
+        except _Woken:
+            return  # something to claim arrived while the due time was being read
         except Exception as exc:
             log.warning("could not read the next due time (%s)", exc)
             busy, due = True, None
@@ -446,6 +452,26 @@ class WorkerProcess:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _due_unless_woken(
+        self, store: AsyncStore, open_queues: tuple[str, ...]
+    ) -> float | None:
+        """The next due time, read while listening for a wake-up: one that arrives first (a
+        local enqueue, a stage's completion, a stop) raises :class:`_Woken` at once instead of
+        waiting a round trip for an answer the claim loop no longer needs; the read finishes
+        on its own and its answer is dropped."""
+        assert self._wake is not None
+        if self._wake.is_set():
+            raise _Woken
+        read = asyncio.ensure_future(store.next_due_in(open_queues, self.names))
+        woken = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({read, woken}, return_when=asyncio.FIRST_COMPLETED)
+        if read.done():
+            woken.cancel()
+            return read.result()
+        # Keep the abandoned read's error, if any, from being reported as never retrieved.
+        read.add_done_callback(lambda task: task.cancelled() or task.exception())
+        raise _Woken
 
     async def _drain(self, executor: Executor) -> None:
         """Let running jobs finish until the drain deadline, then hand the rest back."""
