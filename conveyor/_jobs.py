@@ -548,13 +548,8 @@ class JobDefinition(Generic[P, R]):
     ) -> None:
         """Prepare each call into ``prepared`` (a list the caller owns, so it can settle the
         jobs already prepared when a later item fails); ``first`` is the first call's index
-        in the whole batch (for error messages)."""
-        # Lean path: when only the arguments can differ between jobs, the first job's options
-        # are checked once and every later job only encodes its arguments (about half of the
-        # per-job cost of a bulk enqueue was re-checking the same options).
-        template: tuple[Any, ...] | None = None
-        lean = self._lean_batch(options)
-        max_bytes = self.app.max_payload_bytes
+        in the whole batch (for error messages). Each call is checked in full: batches whose
+        items differ only in their arguments take :meth:`_prepare_uniform` instead."""
         for index, call in enumerate(calls, first):
             if not isinstance(call, Mapping):
                 raise ArgumentError(
@@ -562,21 +557,13 @@ class JobDefinition(Generic[P, R]):
                     f"{type(call).__name__}"
                 )
             try:
-                if template is not None and _OPTION_NAMES.isdisjoint(call):
-                    args_json = self.args.encode((), dict(call), max_bytes)
-                    # Positional: dataclasses.replace costs as much as encoding the arguments.
-                    prepared.append(NewJob(template[0], template[1], args_json, *template[3:]))
-                    continue
                 twice = options.keys() & call.keys()
                 if twice:
                     raise ArgumentError(
                         f"sets {', '.join(sorted(twice))} and so does the enqueue_many call (for "
                         "every job): give each in one place, per item or for the whole batch"
                     )
-                job = self.prepare(**call, **options)
-                if lean and _OPTION_NAMES.isdisjoint(call):
-                    template = tuple(getattr(job, f) for f in _NEW_JOB_FIELDS)
-                prepared.append(job)
+                prepared.append(self.prepare(**call, **options))
             except ArgumentError as exc:
                 raise ArgumentError(f"item {index}: {exc}") from exc
 
@@ -598,11 +585,6 @@ def _uniform(template: NewJob | None, encoded: list[str]) -> Sequence[NewJob]:
     """The jobs ``_prepare_uniform`` prepared: a batch sharing ``template``'s options."""
     return [] if template is None else JobBatch(template, encoded)
 
-
-_NEW_JOB_FIELDS = tuple(f.name for f in dataclasses.fields(NewJob))
-"""NewJob's fields in constructor order; the lean batch path builds jobs positionally."""
-if _NEW_JOB_FIELDS[2] != "args_json":  # pragma: no cover - a NewJob edit must update _prepare_all
-    raise RuntimeError("the lean batch path of _prepare_all expects NewJob.args_json third")
 
 _OPTION_NAMES = RESERVED
 """Keyword names ``enqueue`` takes as options rather than as the handler's arguments."""
