@@ -203,7 +203,12 @@ def _resolve(host: str, port: int, deadline: float, timeout: float) -> list[Addr
     return found
 
 
-_TLS = ssl.create_default_context()
+@cache
+def _tls() -> ssl.SSLContext:
+    """The TLS context every HTTPS post uses, made on the first one: loading the system's
+    certificates costs more than the rest of this module's import, and most processes that
+    import it (every ``conveyor`` command) never post over TLS."""
+    return ssl.create_default_context()
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -228,7 +233,7 @@ class _PinnedConnection(http.client.HTTPConnection):
                 raw.settimeout(_left(self._deadline))
                 raw.connect((str(address), self.port))
                 raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock = _TLS.wrap_socket(raw, server_hostname=self.host) if self._tls else raw
+                sock = _tls().wrap_socket(raw, server_hostname=self.host) if self._tls else raw
             except OSError as exc:
                 raw.close()
                 error = exc

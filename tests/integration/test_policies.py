@@ -208,7 +208,11 @@ def test_context_carries_job_facts_and_progress(app: Conveyor) -> None:
         )
         ctx.logger.info("working")
         ctx.progress(0.5, "half way")
-        time.sleep(0.8)  # the progress reporter writes every 0.5 s
+        # The progress reporter writes every 0.5 s, while the job still runs: wait for its
+        # write (a loaded box delays the reporter's tick past any fixed sleep).
+        deadline = time.monotonic() + 20
+        while app.store.get_job(ctx.job_id).progress != 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     handle = report.enqueue()
     drain(app)
