@@ -31,7 +31,7 @@ test-prereqs: ## Check (and where possible start or install) PostgreSQL and Chro
 	@scripts/test-prereqs
 
 # Three steps, all always run (scripts/test-layers): the layers that start no worker processes
-# of their own, three at a time; the worker-process tests, four at a time; then those marked
+# of their own, three at a time, and beside them the worker-process tests, four at a time; then those marked
 # `exclusive` (they restart PostgreSQL) alone. ARGS="-x -k claim" passes through.
 PARALLEL_LAYERS := tests/unit tests/store tests/web tests/acceptance
 PROCESS_LAYERS  := tests/integration
