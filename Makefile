@@ -30,11 +30,13 @@ demo: venv ## Run the demo: an app, workers and jobs on SQLite in a temporary fo
 test-prereqs: ## Check (and where possible start or install) PostgreSQL and Chromium
 	@scripts/test-prereqs
 
-# Three steps, all always run (scripts/test-layers): the layers that start no worker processes
-# of their own, three at a time, and beside them the worker-process tests, four at a time; then those marked
-# `exclusive` (they restart PostgreSQL) alone. ARGS="-x -k claim" passes through.
-PARALLEL_LAYERS := tests/unit tests/store tests/web tests/acceptance
-PROCESS_LAYERS  := tests/integration
+# Three steps, all always run (scripts/test-layers): the layers that start no processes of
+# their own, three at a time, and beside them the tests that start worker processes or
+# `conveyor` commands, four at a time; then those marked `exclusive` (they restart PostgreSQL)
+# alone. The acceptance tests run with the second group so that both groups end together.
+# ARGS="-x -k claim" passes through.
+PARALLEL_LAYERS := tests/unit tests/store tests/web
+PROCESS_LAYERS  := tests/integration tests/acceptance
 test: venv test-prereqs ## Run the whole test suite (both steps, failures of both reported)
 	@scripts/test-layers $(BIN)/python "$(PARALLEL_LAYERS)" "$(PROCESS_LAYERS)" $(ARGS)
 
