@@ -18,7 +18,9 @@ BY_HAND_JOB = "pbench.by_hand"
 
 def build(url: str | None = None) -> Conveyor:
     """A fresh app on ``url`` (``None``: ``CONVEYOR_URL``)."""
-    conveyor = Conveyor(url)
+    # The fan run's split returns the list of its items: 100,000 of them are about 600 KB of
+    # JSON, over the default payload limit of 256 KiB.
+    conveyor = Conveyor(url, max_payload_bytes=8 * 1024 * 1024)
 
     @conveyor.job(name=PLAIN_JOB, queue=QUEUE)
     async def noop(ctx: JobContext, i: int) -> None:

@@ -27,6 +27,11 @@ time comes from the store's own timestamps (``created_at``, ``started_at``, ``fi
   the hand-off inside the timed span; so beside it, ``share_of_by_hand``: the pipeline over N
   3-step chains written by hand (each job enqueues the next in the transaction that
   completes it, ``pbench.by_hand``), the same work without the run's bookkeeping.
+- ``fan_throughput``: the issue's "3-stage pipeline over 100,000 items" read as its own
+  example reads (fetch -> embed each chunk -> index): one run of split -> one job per item
+  (``--fan-items``, 100,000) -> gather, a burst worker, stage jobs per second from the split's
+  start to the gather's finish (the item jobs are written inside that span); the same number
+  of plain no-op jobs beside it; share = fan / plain. Target >= 70 %.
 - ``bytes_per_run``: the run tables' size (rows and indexes) after the throughput run, over N.
 
 Output: ``#`` lines with the settings, one JSON line per metric (median, min, max, values),
@@ -330,6 +335,33 @@ def measure_pipeline_side(url: str, args: argparse.Namespace) -> Samples:
     return out
 
 
+def measure_fan_throughput_two(url: str, plain_url: str, args: argparse.Namespace) -> Samples:
+    """One ``fan`` run over ``--fan-items`` items (split -> one job per item -> gather), then
+    the same number of plain no-op jobs on a database of their own."""
+    out = measure_fan_side(url, args)
+    out["fan_plain_jobs_per_s"] = plain_throughput(plain_url, args, args.fan_items)
+    out["fan_share"] = out["fan_jobs_per_s"] / out["fan_plain_jobs_per_s"]
+    return out
+
+
+def measure_fan_side(url: str, args: argparse.Namespace) -> Samples:
+    """Stage jobs per second of one fan run, from the split's start to the gather's finish:
+    the split, the item stage's expander (it writes the items' jobs), every item, the gather.
+    Unlike the plain jobs, the item jobs are written inside the timed span."""
+    n = args.fan_items
+    app = pipebench.build(url)
+    try:
+        app.store.migrate()
+        handle = app.pipelines["fan"].start(n=n)
+        out = {"fan_jobs_per_s": burst_rate(app, url, args, n + 3, "fan stage")}
+        run = app.store.get_run(handle.id)
+        if run is None or run.state is not RunState.SUCCEEDED:
+            raise BenchError(f"the fan run ended {run.state if run else 'missing'}")
+    finally:
+        app.close()
+    return out
+
+
 # -- driver -------------------------------------------------------------------------------------
 
 MEASUREMENTS: dict[str, Callable[[str, argparse.Namespace], Samples]] = {
@@ -337,9 +369,10 @@ MEASUREMENTS: dict[str, Callable[[str, argparse.Namespace], Samples]] = {
     "fan_in": measure_fan_in,
     "fan_out_write": measure_fan_out_write,
     "throughput": measure_pipeline_side,  # with plain jobs beside it: measure_throughput_two
+    "fan_throughput": measure_fan_side,  # with plain jobs beside it: measure_fan_throughput_two
 }
 TARGETS = {"handoff_p50_ratio": ("<=", 2.0), "handoff_p99_ratio": ("<=", 2.0),
-           "pipeline_share": (">=", 0.70)}
+           "pipeline_share": (">=", 0.70), "fan_share": (">=", 0.70)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -354,6 +387,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fan-in-runs", type=int, default=5)
     parser.add_argument("--fan-in-items", type=int, default=1000)
     parser.add_argument("--fan-out-items", type=int, default=10_000)
+    parser.add_argument("--fan-items", type=int, default=100_000,
+                        help="items of the fan run (fan_throughput)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=600.0)
@@ -364,6 +399,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.runs, args.items, args.latency_runs, args.by_hand_items = 1, 500, 40, 200
         args.fan_in_runs, args.fan_in_items, args.fan_out_items = 2, 200, 10_000
+        args.fan_items = 5000
     return args
 
 
@@ -407,8 +443,11 @@ def main(argv: list[str]) -> int:
 
 
 def measure_with_second_db(target: Any, name: str, url: str, args: argparse.Namespace) -> Samples:
-    """Run one measurement; the throughput one gets fresh databases of their own for its
-    plain jobs and its by-hand chains (so they do not share tables with the runs)."""
+    """Run one measurement; the throughput ones get fresh databases of their own for their
+    plain jobs and by-hand chains (so they do not share tables with the runs)."""
+    if name == "fan_throughput":
+        with target.fresh(f"pipe-b-{name}") as plain_url:
+            return measure_fan_throughput_two(url, plain_url, args)
     if name != "throughput":
         return MEASUREMENTS[name](url, args)
     with target.fresh(f"pipe-b-{name}") as plain_url, \
