@@ -465,12 +465,16 @@ class WorkerProcess:
             raise _Woken
         read = asyncio.ensure_future(store.next_due_in(open_queues, self.names))
         woken = asyncio.ensure_future(self._wake.wait())
-        await asyncio.wait({read, woken}, return_when=asyncio.FIRST_COMPLETED)
-        if read.done():
+        try:
+            await asyncio.wait({read, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when this wait is cancelled (a stop): no waiter is left on the event, and
+            # an abandoned read's error, if any, is not reported as never retrieved.
             woken.cancel()
+            if not read.done():
+                read.add_done_callback(lambda task: task.cancelled() or task.exception())
+        if read.done():
             return read.result()
-        # Keep the abandoned read's error, if any, from being reported as never retrieved.
-        read.add_done_callback(lambda task: task.cancelled() or task.exception())
         raise _Woken
 
     async def _drain(self, executor: Executor) -> None:
