@@ -39,10 +39,12 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-def _admin(sql: str) -> None:
+def _admin(*statements: str) -> None:
+    """Run ``statements`` in order, each in its own transaction, on one admin connection."""
     try:
         with psycopg.connect(postgres_admin_url(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            for sql in statements:
+                conn.execute(sql)  # type: ignore[arg-type]
     except psycopg.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {postgres_admin_url()} ({exc}); start it or set "
@@ -56,8 +58,10 @@ def _create_database(name: str, template: str | None = None) -> None:
     (``synchronous_commit = off``): no test crashes the server itself (the restart tests stop
     it cleanly, which flushes everything), and several hundred tests commit tens of thousands
     of times between them, each commit an fsync the suite waited for."""
-    _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-    _admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    _admin(
+        f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""),
+        f'ALTER DATABASE "{name}" SET synchronous_commit = off',
+    )
 
 
 _spare: list[str] = []

@@ -24,6 +24,8 @@ from conveyor.store import open_store
 from conveyor.testing import eventually
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
+UNSET_VARIABLES = ("CONVEYOR_APP", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE")
+"""Variables of the test run's own environment that the project's commands do not see."""
 
 SHOP_APP = '''
 from conveyor import Backoff, Conveyor
@@ -139,7 +141,9 @@ class Project:
         """
         done = CliRunner().invoke(
             conveyor_main, list(args),
-            env={"CONVEYOR_URL": self.url, "COLUMNS": self.env["COLUMNS"]},
+            # The same environment the commands see: what the project's env drops is unset.
+            env={**dict.fromkeys(UNSET_VARIABLES), "CONVEYOR_URL": self.url,
+                 "COLUMNS": self.env["COLUMNS"]},
             catch_exceptions=False,
         )
         result = Result(args, done.exit_code, done.stdout, done.stderr)
@@ -200,8 +204,7 @@ def project(tmp_path: Path) -> Iterator[Project]:
     """A project folder with ``shopapp.py`` and ``billingapp.py``, CONVEYOR_URL set, migrated."""
     (tmp_path / "shopapp.py").write_text(SHOP_APP)
     (tmp_path / "billingapp.py").write_text(BILLING_APP)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CONVEYOR_APP", "FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE")}
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_VARIABLES}
     env["CONVEYOR_URL"] = f"sqlite:///{tmp_path / 'conveyor.db'}"
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(tmp_path), str(SOURCE_ROOT), os.environ.get("PYTHONPATH")) if p
@@ -209,11 +212,8 @@ def project(tmp_path: Path) -> Iterator[Project]:
     env["COLUMNS"] = "80"
     env["TMPDIR"] = str(tmp_path)
     proj = Project(tmp_path, env)
-    # Migrated in this process: `conveyor migrate` itself is tested in test_cli_basics.py.
-    store = open_store(env["CONVEYOR_URL"])
-    try:
-        store.migrate()
-    finally:
-        store.close()
+    # Migrated in this process (opening the store migrates it): `conveyor migrate` itself is
+    # tested in test_cli_basics.py.
+    open_store(env["CONVEYOR_URL"]).close()
     yield proj
     proj.cleanup()
