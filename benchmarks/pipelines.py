@@ -229,13 +229,18 @@ def measure_fan_out_write(url: str, args: argparse.Namespace) -> Samples:
     return {"fan_out_write_10k_s": seconds, "fan_out_items_per_s": args.fan_out_items / seconds}
 
 
+def enqueue_plain(app: Conveyor, n: int) -> None:
+    """Enqueue ``n`` plain no-op jobs, 1,000 a batch."""
+    plain = app.get(pipebench.PLAIN_JOB)
+    for first in range(0, n, 1000):
+        plain.enqueue_many([{"i": i} for i in range(first, min(n, first + 1000))])
+
+
 def plain_throughput(url: str, args: argparse.Namespace, n: int) -> float:
     app = pipebench.build(url)
     try:
         app.store.migrate()
-        plain = app.get(pipebench.PLAIN_JOB)
-        for first in range(0, n, 1000):
-            plain.enqueue_many([{"i": i} for i in range(first, min(n, first + 1000))])
+        enqueue_plain(app, n)
         return burst_rate(app, url, args, n, "plain")
     finally:
         app.close()

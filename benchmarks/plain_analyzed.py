@@ -1,6 +1,6 @@
 """Plain burst throughput on PostgreSQL with the jobs table never analyzed vs analyzed.
 
-A fresh database, ``--jobs`` plain no-op jobs enqueued in batches of 1,000 (as
+A fresh database, ``--jobs`` plain no-op jobs enqueued by ``pipelines.enqueue_plain`` (as
 ``pipelines.py``'s plain side does), then, every other round, ``ANALYZE``; then a burst worker
 (2 processes, concurrency 50). Rounds alternate, never analyzed first. On a server with
 autovacuum off (or in the minute before autovacuum gets to a freshly loaded backlog) the
@@ -28,11 +28,7 @@ def one_round(target: PostgresTarget, args: argparse.Namespace, analyze: bool) -
         app = pipebench.build(url)
         try:
             app.store.migrate()
-            plain = app.get(pipebench.PLAIN_JOB)
-            for first in range(0, args.jobs, 1000):
-                plain.enqueue_many(
-                    [{"i": i} for i in range(first, min(args.jobs, first + 1000))]
-                )
+            pipelines.enqueue_plain(app, args.jobs)
             if analyze:
                 with psycopg.connect(url, autocommit=True) as conn:
                     conn.execute("ANALYZE")
