@@ -77,7 +77,8 @@ def parse_processes(text: str) -> tuple[int, int | None]:
               help="How long a claim holds a job without a heartbeat.")
 @click.option("--drain-timeout", default="30", show_default=True, metavar="DURATION",
               help="On SIGTERM, how long running jobs may finish before being handed back.")
-@click.option("--burst", is_flag=True, help="Exit once no job is ready (for tests and cron).")
+@click.option("--burst", is_flag=True,
+              help="Exit once no job of the queues is due or running (for tests and cron).")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="Fire the app's schedules from each process (each slot runs once overall).")
 @click.option("--monitor/--no-monitor", default=True, show_default=True,

@@ -21,8 +21,8 @@ from typing import Any
 
 from conveyor.app import Conveyor
 from conveyor.errors import StoreUnavailableError
-from conveyor.models import WorkerInfo
-from conveyor.store.protocol import AsyncStore, ClaimParams, ClaimRound, Completion
+from conveyor.models import JobState, WorkerInfo
+from conveyor.store.protocol import AsyncStore, ClaimParams, ClaimRound, Completion, JobFilter
 from conveyor.worker.completer import MAX_RETRY_PAUSE, Completer
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.executor import Executor, Running, StopReason
@@ -426,7 +426,15 @@ class WorkerProcess:
         except Exception as exc:
             log.warning("could not read the next due time (%s)", exc)
             busy, due = True, None
-        if self.config.burst and not busy and (due is None or due > BURST_HORIZON):
+        # While another process runs a job of these queues, a burst process waits like any
+        # idle one: a finishing job may hand work on (a pipeline's next stage or fan-out, a
+        # quick retry, a job it enqueues), which one process would otherwise do alone.
+        if (
+            self.config.burst
+            and not busy
+            and (due is None or due > BURST_HORIZON)
+            and not await self._running_elsewhere(store)
+        ):
             log.info("burst: no work left for %s; exiting", ",".join(self.queues))
             self._stopping = True
             return
@@ -452,6 +460,20 @@ class WorkerProcess:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _running_elsewhere(self, store: AsyncStore) -> bool:
+        """Whether a job of this process's queues is running anywhere (a burst process
+        stays while one is). A failed read counts as yes: the next idle round asks again."""
+        flt = [JobFilter(states=(JobState.RUNNING,), queue=q, limit=1, payloads=False)
+               for q in self.queues]
+        try:
+            for one in flt:
+                if await asyncio.to_thread(store.sync.list_jobs, one):
+                    return True
+        except Exception as exc:
+            log.warning("could not read the running jobs of %s (%s)", ",".join(self.queues), exc)
+            return True
+        return False
 
     async def _due_unless_woken(
         self, store: AsyncStore, open_queues: tuple[str, ...]

@@ -196,6 +196,29 @@ def after_wait(ctx: Any, seconds: float) -> float:
 
 
 
+# -- a fan-out behind a slow first stage, for burst workers ------------------------------------
+
+relay = app.pipeline("relay")
+
+
+@relay.stage(queue="pipe")
+async def hold(ctx: Any, n: int, seconds: float) -> list[int]:
+    """Long enough that a second burst process finds nothing to claim at first."""
+    await asyncio.sleep(seconds)
+    return list(range(n))
+
+
+@relay.stage(after=hold, each=lambda xs: xs, queue="pipe")
+async def pass_on(ctx: Any, x: int) -> int:
+    await asyncio.sleep(0.01)
+    return x
+
+
+@relay.stage(after=pass_on, queue="pipe")
+def count(ctx: Any, xs: list[int]) -> int:
+    return len(xs)
+
+
 # -- wide fan-out: one job per number, one bad number ----------------------------------------
 
 

@@ -269,3 +269,17 @@ def test_fan_out_of_10000_items_with_one_dead_item(pipes: Pipes, policy: str) ->
     assert result["failures"] == (1 if policy == "collect" else 0)
     assert result["sum"] == sum(i * i for i in range(n)) - bad * bad
     assert pipes.counts()[f"wide_{policy}.total"] == 1  # the collector ran exactly once
+
+
+def test_a_burst_worker_keeps_every_process_while_a_stage_may_hand_work_on(
+    pipes: Pipes,
+) -> None:
+    # While the first stage runs, the second process finds nothing to claim. It used to exit
+    # then (nothing due, nothing of its own running) and leave the fan-out to one process.
+    run = pipes.app.pipelines["relay"].start(n=200, seconds=1.0)
+    proc = pipes.start(concurrency=4, processes=2, burst=True)
+    assert proc.wait(timeout=120) == 0
+    assert run.result(timeout=5) == 200
+    items = next(s for s in run.refresh().stages if s.stage == "pass_on")
+    workers = {pipes.workers.job(i).worker_id for i in items.job_ids[1:]}
+    assert len(workers) == 2, f"the items ran in {workers}; both processes should have helped"
