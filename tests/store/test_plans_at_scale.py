@@ -8,7 +8,9 @@ JIT compilation (Conveyor's sessions start with ``jit=off``, whatever the server
 A second table has long retention's shape (few distinct states, finished rows first), where a
 plan can flip to a scan that the mixed table never shows. A third, twenty tenants' queued jobs
 never analyzed (a new database, or a server without autovacuum), holds the claim's lock step
-to the primary key, which statistics once talked the planner out of (decision 119).
+to the primary key, which statistics once talked the planner out of (decision 119); on it, a
+completion finds its batch by primary key too, and a claim of one (queue, tenant) group never
+starts its count of running jobs (decision 126).
 
 On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
 table either.
@@ -487,3 +489,75 @@ def test_claims_lock_by_primary_key_on_a_table_never_analyzed(never_analyzed_url
             (output,) = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()  # type: ignore[misc]
             top = (output if isinstance(output, list) else json.loads(output))[0]
             assert lock_step_reads(top["Plan"]) == {"conveyor_jobs_pkey"}, name
+
+
+def cte_reads(node: dict[str, Any], cte: str, inside: bool = False) -> set[str]:
+    """The indexes (and ``Seq Scan``) the plan's ``CTE <cte>`` reads the jobs table with."""
+    inside = inside or node.get("Subplan Name") == f"CTE {cte}"
+    found = set()
+    if inside and "Index Name" in node:
+        found.add(node["Index Name"])
+    if inside and node.get("Node Type") == "Seq Scan":
+        found.add("Seq Scan")
+    for child in node.get("Plans", ()):
+        found |= cte_reads(child, cte, inside)
+    return found
+
+
+def running_scans(node: dict[str, Any]) -> list[int]:
+    """Actual loops of every scan whose index condition is ``state = 'running'``."""
+    conds = " ".join(str(node.get(key, "")) for key in ("Index Cond", "Recheck Cond"))
+    found = [node["Actual Loops"]] if "'running'" in conds else []
+    for child in node.get("Plans", ()):
+        found += running_scans(child)
+    return found
+
+
+def test_completions_and_one_group_claims_skip_running_entries_never_analyzed(
+    never_analyzed_url: str,
+) -> None:
+    # Every finished job leaves a dead entry among the running ones of
+    # conveyor_jobs_state_queue. Without statistics, the completion found its batch through a
+    # bitmap scan of all of them, and the claim counted each group's running jobs the same way
+    # even with one group, where the count cannot change the order (decision 126).
+    with psycopg.connect(never_analyzed_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE conveyor_jobs SET (autovacuum_enabled = off)")
+        conn.execute(TENANTS_LOAD, {"rows": 20_000})
+        conn.execute(TENANTS_LOAD.replace("'emails'", "'plain'").replace(
+            "'t' || (g %% 20)", "NULL"), {"rows": 20_000})
+        conn.execute(
+            "UPDATE conveyor_jobs SET state = 'running', token = 1, worker_id = 'w', "
+            "lease_until = now() + interval '1 minute' WHERE id % 400 = 0"
+        )
+        batch = [
+            {"id": row[0], "token": 1, "kind": "succeeded", "state": "succeeded", "final": True,
+             "attempt_delta": 0, "outcome": "succeeded"}
+            for row in conn.execute("SELECT id FROM conveyor_jobs WHERE state = 'running'")
+        ]
+        assert conn.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'conveyor_jobs'"
+        ).fetchone() == (0,)
+
+        def plan(sql: str, queues: list[str]) -> dict[str, Any]:
+            params = {
+                "queues": queues, "names": ["send"], "limit": 50, "worker_id": "w-test",
+                "lease_seconds": 30.0, "batch": json.dumps(batch), "channel": "conveyor",
+                "completing": [],
+            }
+            conn.execute("BEGIN")
+            try:
+                (output,) = conn.execute(  # type: ignore[misc]
+                    f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params
+                ).fetchone()
+            finally:
+                conn.execute("ROLLBACK")
+            return (output if isinstance(output, list) else json.loads(output))[0]["Plan"]  # type: ignore[no-any-return]
+
+        for sql in (query("complete_jobs", "public"), complete_and_claim_sql("public")):
+            assert cte_reads(plan(sql, ["plain"]), "done") == {"conveyor_jobs_pkey"}
+        for name in ("claim_jobs", "complete_and_claim"):
+            sql = query(name, "public") if name == "claim_jobs" else complete_and_claim_sql(
+                "public")
+            one_group = running_scans(plan(sql, ["plain"]))
+            assert one_group and set(one_group) == {0}, name  # planned, never started
+            assert max(running_scans(plan(sql, ["emails"]))) >= 1, name  # twenty tenants

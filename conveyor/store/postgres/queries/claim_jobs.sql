@@ -58,10 +58,15 @@ heads AS (
     WHERE t.tenant IS NOT NULL
 ),
 running AS (
-    -- Slots each tenant already holds in these queues count as turns it has had.
+    -- Slots each tenant already holds in these queues count as turns it has had. With one
+    -- (queue, tenant) group every candidate's count is the same and cannot change the order,
+    -- so the scan is skipped (a one-time filter): it is most of a claim's cost where finished
+    -- jobs' dead index entries pile up, a bitmap scan of conveyor_jobs_state_queue on a table
+    -- the planner has no statistics for reading each of them on every claim (decision 126).
     SELECT j.queue, coalesce(j.tenant, '') AS tenant, count(*) AS held
     FROM {schema}.conveyor_jobs AS j
     WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])
+      AND (SELECT count(*) FROM tenants WHERE tenant IS NOT NULL) > 1
     -- @hook running: complete_and_claim leaves out the attempts it has just completed.
     GROUP BY 1, 2
 ),
