@@ -86,19 +86,21 @@ def _parents(text: str) -> tuple[str, ...]:
     return found
 
 
-def stage_job(
-    template: JobTemplate, run_id: int, stage_run_id: int, item: int, given: str | None = None
-) -> NewJob:
-    """The job of one item of a stage: the template, due now, pointing at its item, with its
-    input copied in as ``given`` when the hand-off had it at hand (see :func:`given_json`)."""
+def stage_args(run_id: int, stage_run_id: int, item: int, given: str | None = None) -> str:
+    """The arguments of one item's job of a stage: pointing at its item, with its input
+    copied in as ``given`` when the hand-off had it at hand (see :func:`given_json`)."""
     # Three integers: formatted directly, as json.dumps would (a fan-out writes 10,000).
     args = f'{{"run_id": {int(run_id)}, "stage_run_id": {int(stage_run_id)}, "item": {int(item)}'
-    args += f', "given": {given}}}' if given is not None else "}"
+    return args + (f', "given": {given}}}' if given is not None else "}")
 
+
+def stage_job(template: JobTemplate, args_json: str) -> NewJob:
+    """The job of one item of a stage: the template, due now, with these arguments (see
+    :func:`stage_args`)."""
     return NewJob(
         queue=template.queue,
         name=template.name,
-        args_json=args,
+        args_json=args_json,
         max_attempts=template.max_attempts,
         priority=template.priority,
         timeout=template.timeout,

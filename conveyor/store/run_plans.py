@@ -24,19 +24,19 @@ from typing import Any, Protocol
 from conveyor._lifecycle import Completion, CompletionKind
 from conveyor.errors import ConfigurationError
 from conveyor.models import RunState
-from conveyor.store.contract.records import NewJob
-from conveyor.store.contract.run_records import NewRun, RunReset
+from conveyor.store.contract.run_records import JobTemplate, NewRun, RunReset
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.run_graph import (
     ItemRow,
+    NewItem,
     RunProgress,
     StageRow,
     check_graph,
     check_reset,
     new_stage_row,
     run_result,
+    stage_args,
     stage_from_row,
-    stage_job,
     stage_output,
     template_json,
 )
@@ -49,8 +49,13 @@ class RunDialect(Protocol):
         """The statement ``run_<name>.sql`` (or another named query) at ``now``."""
         ...
 
-    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
-        """Insert plain jobs (waking workers as an insert does); their ids in input order."""
+    def insert_stage_jobs(
+        self, templates: Sequence[JobTemplate], jobs: Sequence[tuple[int, str]], now: float | None
+    ) -> Plan[list[int]]:
+        """Insert stage jobs, each the template at its index in ``templates`` with these
+        arguments (:func:`~conveyor.store.run_graph.stage_job`), due now, waking workers as
+        an insert does; their ids in input order. A fan-out writes thousands of one template,
+        so a dialect may send each template once."""
         ...
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
@@ -118,6 +123,23 @@ def _lock_run(d: RunDialect, run_id: int, now: float | None) -> Plan[RunProgress
 # -- writing back --------------------------------------------------------------------------------
 
 
+def _insert_new(
+    d: RunDialect, new: Sequence[tuple[RunProgress, NewItem]], now: float | None
+) -> Plan[list[int]]:
+    """The jobs of these new items, each template sent once (a fan-out's are all one); their
+    ids in input order."""
+    templates: list[JobTemplate] = []
+    index: dict[int, int] = {}  # stage id -> its template's index in ``templates``
+    jobs = []
+    for p, i in new:
+        at = index.get(i.stage_id)
+        if at is None:
+            at = index[i.stage_id] = len(templates)
+            templates.append(p.by_id(i.stage_id).template)
+        jobs.append((at, stage_args(p.id, i.stage_id, i.item, i.given)))
+    return (yield from d.insert_stage_jobs(templates, jobs, now))
+
+
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
     """Write what the rules decided for one run (see :func:`flush_all`)."""
     yield from flush_all(d, [progress], now)
@@ -130,11 +152,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     new = [(p, i) for p in runs for i in p.to_insert]
     batch: list[dict[str, Any]] = []
     if new:
-        templates = {i.stage_id: p.by_id(i.stage_id).template for p, i in new}
-        jobs = [
-            stage_job(templates[i.stage_id], p.id, i.stage_id, i.item, i.given) for p, i in new
-        ]
-        ids = yield from d.insert_jobs(jobs, now)
+        ids = yield from _insert_new(d, new, now)
         batch = [
             {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
             for (_, i), job_id in zip(new, ids, strict=True)

@@ -23,6 +23,7 @@ from conveyor.store.connections import driver_connection, driver_connection_asyn
 from conveyor.store.contract.output import OutputChunk
 from conveyor.store.contract.records import CompletionResult, JobFilter, NewJob, Retention
 from conveyor.store.contract.run_records import (
+    JobTemplate,
     NewRun,
     RunDetail,
     RunFilter,
@@ -37,6 +38,7 @@ from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sequence_plans import SequencePlans
+from conveyor.store.run_graph import stage_job
 from conveyor.store.sequences import has_sequence
 from conveyor.store.unique import has_unique
 
@@ -71,9 +73,14 @@ class PostgresRunDialect:
         """``queries/<name>.sql`` on the server's clock, or at ``now``."""
         return at(self.plans.q(name), params, now)
 
-    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
+    def insert_stage_jobs(
+        self, templates: Sequence[JobTemplate], jobs: Sequence[tuple[int, str]], now: float | None
+    ) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
         COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
+        return (yield from self._insert([stage_job(templates[t], args) for t, args in jobs], now))
+
+    def _insert(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
         long = len(jobs) >= COPY_MIN_BATCH
         if self.copy and long and not has_unique(jobs) and not has_sequence(jobs):
             inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)

@@ -25,10 +25,10 @@ from conveyor.store.contract.records import (
     ClaimParams,
     CompletionResult,
     JobFilter,
-    NewJob,
     Retention,
 )
 from conveyor.store.contract.run_records import (
+    JobTemplate,
     NewRun,
     RunDetail,
     RunFilter,
@@ -63,25 +63,27 @@ class SQLiteRunDialect:
         """``queries/<name>.sql`` with ``now`` as its ``:now`` parameter."""
         return Statement(query(name), {**params, "now": _clock(now)})
 
-    def insert_jobs(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
-        """Ids in input order. Stage jobs as :func:`~conveyor.store.run_graph.stage_job` makes
-        them (due now, nothing but a template's options) go through ``run_insert_jobs``, which
-        takes each as an array of those options; anything else through the general insert
-        (:func:`.job_plans.insert_rows`)."""
-        if not all(_plain_stage_job(job) for job in jobs):
-            inserted = yield from job_plans.insert_rows(_clock(now), jobs)
-            return [i.id for i in inserted]
+    def insert_stage_jobs(
+        self, templates: Sequence[JobTemplate], jobs: Sequence[tuple[int, str]], now: float | None
+    ) -> Plan[list[int]]:
+        """Ids in input order, from one statement (``run_insert_jobs``) that takes each
+        template once, as an array of its options, and each job as ``[template index,
+        arguments]``: a fan-out's thousands of jobs share one template, and SQLite parses a
+        JSON array anew for each value taken from it."""
         packed = json.dumps(
             [
                 [
-                    job.queue, job.name, job.args_json, job.priority, job.max_attempts,
-                    job.timeout, job.tenant, job.meta_json, job.limit_key, job.limit_max,
-                    job.rate_key, job.rate_max, job.rate_per,
+                    t.queue, t.name, t.priority, t.max_attempts, t.timeout, t.tenant,
+                    t.meta_json, t.limit_key, t.limit_max, t.rate_key, t.rate_max, t.rate_per,
                 ]
-                for job in jobs
+                for t in templates
             ]
         )
-        params = {"jobs": packed, "due_state": rows.INSERTED_STATES["due_state"]}
+        params = {
+            "templates": packed,
+            "jobs": json.dumps(jobs),
+            "due_state": rows.INSERTED_STATES["due_state"],
+        }
         found = yield self.stmt("run_insert_jobs", params, now)
         return sorted(int(r[0]) for r in found.rows)  # ids are assigned in input order
 
@@ -142,18 +144,6 @@ _stage_fields = operator.itemgetter(
 )
 """The fields of a stage row's update (:meth:`~conveyor.store.run_graph.StageRow.as_update`)
 in ``run_update_stages``' array order."""
-
-
-def _plain_stage_job(job: NewJob) -> bool:
-    """Whether ``job`` has none of the options ``run_insert_jobs`` leaves out."""
-    return (
-        job.run_at is None
-        and job.delay == 0
-        and job.unique_key is None
-        and job.start_by is None
-        and job.expires_in is None
-        and job.sequence_key is None
-    )
 
 
 DIALECT = SQLiteRunDialect()
