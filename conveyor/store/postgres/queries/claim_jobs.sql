@@ -66,8 +66,8 @@ running AS (
     SELECT j.queue, coalesce(j.tenant, '') AS tenant, count(*) AS held
     FROM {schema}.conveyor_jobs AS j
     WHERE j.state = 'running' AND j.queue = ANY(%(queues)s::text[])
-      AND (SELECT count(*) FROM tenants WHERE tenant IS NOT NULL) > 1
     -- @hook running: complete_and_claim leaves out the attempts it has just completed.
+      AND (SELECT count(*) FROM tenants WHERE tenant IS NOT NULL) > 1
     GROUP BY 1, 2
 ),
 ranked AS (
