@@ -430,16 +430,22 @@ class RunProgress:
             other.finished = True
             other.dirty = True
 
-    def expanded(self, stage: StageRow, items_json: Sequence[str]) -> None:
-        """The expander of ``stage`` fanned out into ``items_json`` (it has succeeded)."""
-        stage.total = stage.left = len(items_json)
-        stage.failed = 0
-        stage.dirty = True
+    def expanded(
+        self, stage: StageRow, items_json: Sequence[str], first: int = 0, total: int | None = None
+    ) -> None:
+        """The expander of ``stage`` wrote items ``first``.. of its fan-out (``items_json``,
+        of ``total``, all of it by default): the first part sets the stage's count, and a
+        fan-out of no item succeeds the stage at once."""
+        total = len(items_json) if total is None else total
+        if first == 0:
+            stage.total = stage.left = total
+            stage.failed = 0
+            stage.dirty = True
         self.to_insert.extend(
-            NewItem(stage.id, i, text, given_json(item_input=text))
+            NewItem(stage.id, first + i, text, given_json(item_input=text))
             for i, text in enumerate(items_json)
         )
-        if not items_json:
+        if total == 0:
             self.stage_done(stage)
 
     def reset(self, names: Iterable[str], override: tuple[str, str] | None) -> None:

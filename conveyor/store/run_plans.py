@@ -306,27 +306,65 @@ def advance(d: RunDialect, job_ids: Sequence[int], now: float | None) -> Plan[No
     yield from flush_all(d, runs, now)
 
 
+EXPAND_PART = 2000
+"""Most items one transaction of a fan-out writes (:func:`expand_stage`): the first part's
+items can be claimed while the rest are written."""
+
+
 def expand_stage(
     d: RunDialect, job_id: int, token: int, items_json: Sequence[str], now: float | None
-) -> Plan[bool]:
-    """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
-    done = yield from d.complete(Completion(job_id, token, CompletionKind.SUCCEEDED), now)
-    if not done:
-        return False
+) -> Plan[int | None]:
+    """One part of a fan-out, in one transaction (see
+    :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`): the next
+    :data:`EXPAND_PART` items after those earlier parts wrote, and with the last part the
+    expander's completion. Returns how many items are written after it (``len(items_json)``:
+    the fan-out is complete), or None when it stopped: the expander no longer runs under
+    ``token``, ``job_id`` is no expander, or the run stopped (then the expander is completed
+    and nothing more is written).
+
+    A store calls it until the fan-out is complete or it stops. The parts of a retried
+    expander (an attempt that died between parts) continue after what is written, which
+    needs ``each=`` to return the same items; a different count fails the run."""
     found = yield d.stmt("run_expander", {"job_id": job_id}, now)
     if not found.rows:
-        return False
+        return None
     stage_id, run_id = int(found.rows[0][0]), int(found.rows[0][1])
+    # The job's row first, then the run's: the order every finishing transaction keeps.
+    held = yield d.stmt("run_expander_hold", {"job_id": job_id, "token": token}, now)
+    if not held.rows:
+        return None
     progress = yield from _lock_run(d, run_id, now)
     if progress is None:
-        return False
-    yield d.stmt("run_expander_done", {"stage_run_id": stage_id}, now)
+        return None
     stage = progress.by_id(stage_id)
+    total = len(items_json)
     if not progress.running or str(stage.state) != "active":
-        return False
-    progress.expanded(stage, items_json)
+        yield from _expander_done(d, job_id, token, stage_id, now)
+        return None
+    written = 0
+    if stage.total:
+        count = yield d.stmt("run_items_written", {"stage_run_id": stage_id}, now)
+        written = int(count.rows[0][0])
+        if stage.total != total:
+            progress.fail(stage, f"stage {stage.stage!r}: its each= gave {total} items where an "
+                          f"earlier attempt of its expander gave {stage.total}; each= must "
+                          "return the same items every time it is called", cancelled=False)
+            yield from flush(d, progress, now)
+            return None
+    end = min(total, written + EXPAND_PART)
+    if end == total:
+        yield from _expander_done(d, job_id, token, stage_id, now)
+    progress.expanded(stage, items_json[written:end], written, total)
     yield from flush(d, progress, now)
-    return True
+    return end
+
+
+def _expander_done(
+    d: RunDialect, job_id: int, token: int, stage_id: int, now: float | None
+) -> Plan[None]:
+    """Complete the expander job (its row is held) and mark its item succeeded."""
+    yield from d.complete(Completion(job_id, token, CompletionKind.SUCCEEDED), now)
+    yield d.stmt("run_expander_done", {"stage_run_id": stage_id}, now)
 
 
 def cancel_run(d: RunDialect, run_id: int, by: str | None, now: float | None) -> Plan[bool]:

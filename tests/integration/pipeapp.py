@@ -219,6 +219,26 @@ def count(ctx: Any, xs: list[int]) -> int:
     return len(xs)
 
 
+# -- a long fan-out made by each= from a count, to kill mid-write ------------------------------
+
+spread = app.pipeline("spread")
+
+
+@spread.stage(queue="pipe")
+def count_to(ctx: Any, n: int) -> int:
+    return n
+
+
+@spread.stage(after=count_to, each=lambda n: list(range(n)), queue="pipe", retries=3)
+async def piece(ctx: Any, x: int) -> int:
+    return x
+
+
+@spread.stage(after=piece, queue="pipe")
+def pieces(ctx: Any, xs: list[int]) -> int:
+    return len(xs) if xs == list(range(len(xs))) else -1
+
+
 # -- wide fan-out: one job per number, one bad number ----------------------------------------
 
 

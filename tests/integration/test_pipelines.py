@@ -19,7 +19,7 @@ import pytest
 
 from conveyor import Conveyor, JobState
 from conveyor.errors import ResumeRefusedError, RunCancelledError, RunFailedError
-from conveyor.models import RunState, StageState
+from conveyor.models import AttemptOutcome, RunState, StageState
 from conveyor.store.protocol import JobFilter
 from conveyor.testing import eventually
 
@@ -283,3 +283,23 @@ def test_a_burst_worker_keeps_every_process_while_a_stage_may_hand_work_on(
     items = next(s for s in run.refresh().stages if s.stage == "pass_on")
     workers = {pipes.workers.job(i).worker_id for i in items.job_ids[1:]}
     assert len(workers) == 2, f"the items ran in {workers}; both processes should have helped"
+
+
+def test_kill_9_while_a_fan_out_is_written_continues_it_once(pipes: Pipes) -> None:
+    # The expander writes its items in parts (run_plans.EXPAND_PART); killed between parts,
+    # its retry writes the rest, and every item has one job.
+    n = 60_000
+    run = pipes.app.pipelines["spread"].start(n=n)
+    proc = pipes.start(concurrency=8, lease=2.0)
+    store = pipes.app.store
+    part = JobFilter(name="spread.piece")
+    eventually(lambda: store.count_jobs(part) > 2_001 or None, timeout=60, interval=0.002)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    expander_id = run.refresh().stages[1].job_ids[0]
+    assert store.count_jobs(part) < n + 1, "the fan-out was written before the kill"
+    pipes.start(concurrency=16, processes=2, lease=2.0, rescue_interval=0.3)
+    assert run.result(timeout=240) == n
+    assert store.count_jobs(part) == n + 1
+    outcomes = [a.outcome for a in store.list_attempts(expander_id)]
+    assert outcomes[0] is AttemptOutcome.LOST and outcomes[-1] is AttemptOutcome.SUCCEEDED

@@ -70,15 +70,24 @@ class RunVerbs(Protocol):
         children are advanced. Each item's job is the stage's template with arguments
         ``{"run_id": R, "stage_run_id": S, "item": i, "given": {"item_input": X}}`` (``given``
         left out for an item over ``INLINE_INPUT_MAX``). False when the expander no longer
-        runs under ``token`` (nothing written), when ``job_id`` is no expander, or when its
-        run has stopped meanwhile (the expander is then completed, and no item is written).
+        runs under ``token``, when ``job_id`` is no expander, or when its run has stopped
+        meanwhile (the expander is then completed, and no more items are written).
+
+        The items are written in parts of at most ``run_plans.EXPAND_PART``, a transaction
+        each, in item order; the last part completes the expander. An earlier part's items
+        can be claimed and run while later parts are written (the stage's count is the whole
+        fan-out's from the first part, so it cannot finish early). A later attempt of an
+        expander whose earlier attempt wrote some parts before losing its job continues after
+        them; its ``items_json`` must have the same length (``each=`` must give the same
+        items every time), or the run fails naming both counts.
 
         The worker's own later completion of the expander is refused (``accepted=False``),
         which is harmless.
 
-        Guarantees: one transaction; fenced by the expander's token. Idempotent: a repeat finds
-        the expander finished and returns False. Bulk: 10,000 items are written in a few
-        statements. ``now`` is the expander's finish time and the items' due time.
+        Guarantees: a transaction per part, each fenced by the expander's token; the
+        expander's completion is in the last. Idempotent: a repeat finds the expander
+        finished and returns False. Bulk: a part's items are written in a few statements.
+        ``now`` is the expander's finish time and the items' due time.
         """
         ...
 

@@ -278,9 +278,13 @@ class PostgresRunVerbs:
     def expand_stage(
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> bool:
-        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
-        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-        return self.run(plan, "fanning out a stage")
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a transaction
+        per part."""
+        while True:
+            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+            written = self.run(plan, "fanning out a stage")
+            if written is None or written == len(items_json):
+                return written is not None
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
@@ -388,9 +392,13 @@ class AsyncPostgresRunVerbs:
     async def expand_stage(
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> bool:
-        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
-        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-        return await self.run(plan, "fanning out a stage")
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a transaction
+        per part."""
+        while True:
+            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+            written = await self.run(plan, "fanning out a stage")
+            if written is None or written == len(items_json):
+                return written is not None
 
     async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""

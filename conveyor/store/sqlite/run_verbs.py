@@ -280,10 +280,15 @@ class SQLiteRunVerbs:
     def expand_stage(
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> bool:
-        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
-        return self._write(
-            lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at), now=now
-        )
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a write
+        transaction per part."""
+        while True:
+            written = self._write(
+                lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at),
+                now=now,
+            )
+            if written is None or written == len(items_json):
+                return written is not None
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
