@@ -446,18 +446,22 @@ def never_analyzed_url(
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def lock_step_reads(node: dict[str, Any], inside: bool = False) -> set[str]:
-    """How the claim's lock step (its ``chosen`` CTE) reads the jobs table: the indexes it
-    scans, and ``Seq Scan`` for a sequential scan."""
-    inside = inside or node.get("Subplan Name") == "CTE chosen"
+def cte_reads(node: dict[str, Any], cte: str, inside: bool = False) -> set[str]:
+    """The indexes (and ``Seq Scan``) the plan's ``CTE <cte>`` reads the jobs table with."""
+    inside = inside or node.get("Subplan Name") == f"CTE {cte}"
     found = set()
     if inside and "Index Name" in node:
         found.add(node["Index Name"])
     if inside and node.get("Node Type") == "Seq Scan":
         found.add("Seq Scan")
     for child in node.get("Plans", ()):
-        found |= lock_step_reads(child, inside)
+        found |= cte_reads(child, cte, inside)
     return found
+
+
+def lock_step_reads(node: dict[str, Any]) -> set[str]:
+    """How the claim's lock step (its ``chosen`` CTE) reads the jobs table."""
+    return cte_reads(node, "chosen")
 
 
 def test_claims_lock_by_primary_key_on_a_table_never_analyzed(never_analyzed_url: str) -> None:
@@ -489,19 +493,6 @@ def test_claims_lock_by_primary_key_on_a_table_never_analyzed(never_analyzed_url
             (output,) = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()  # type: ignore[misc]
             top = (output if isinstance(output, list) else json.loads(output))[0]
             assert lock_step_reads(top["Plan"]) == {"conveyor_jobs_pkey"}, name
-
-
-def cte_reads(node: dict[str, Any], cte: str, inside: bool = False) -> set[str]:
-    """The indexes (and ``Seq Scan``) the plan's ``CTE <cte>`` reads the jobs table with."""
-    inside = inside or node.get("Subplan Name") == f"CTE {cte}"
-    found = set()
-    if inside and "Index Name" in node:
-        found.add(node["Index Name"])
-    if inside and node.get("Node Type") == "Seq Scan":
-        found.add("Seq Scan")
-    for child in node.get("Plans", ()):
-        found |= cte_reads(child, cte, inside)
-    return found
 
 
 def running_scans(node: dict[str, Any]) -> list[int]:
