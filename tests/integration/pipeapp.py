@@ -202,15 +202,21 @@ relay = app.pipeline("relay")
 
 
 @relay.stage(queue="pipe")
-async def hold(ctx: Any, n: int, seconds: float) -> list[int]:
-    """Long enough that a second burst process finds nothing to claim at first."""
+async def hold(ctx: Any, n: int, seconds: float, processes: int) -> list[int]:
+    """Long enough that a second burst process finds nothing to claim at first, and until
+    ``processes`` worker processes are up (a process slow to start on a busy box would
+    otherwise find the items done)."""
     await asyncio.sleep(seconds)
+    for _ in range(600):
+        if len(await asyncio.to_thread(app.store.live_workers, 60.0)) >= processes:
+            break
+        await asyncio.sleep(0.1)
     return list(range(n))
 
 
 @relay.stage(after=hold, each=lambda xs: xs, queue="pipe")
 async def pass_on(ctx: Any, x: int) -> int:
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.03)
     return x
 
 

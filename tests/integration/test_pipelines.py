@@ -276,7 +276,7 @@ def test_a_burst_worker_keeps_every_process_while_a_stage_may_hand_work_on(
 ) -> None:
     # While the first stage runs, the second process finds nothing to claim. It used to exit
     # then (nothing due, nothing of its own running) and leave the fan-out to one process.
-    run = pipes.app.pipelines["relay"].start(n=200, seconds=1.0)
+    run = pipes.app.pipelines["relay"].start(n=200, seconds=1.0, processes=2)
     proc = pipes.start(concurrency=4, processes=2, burst=True)
     assert proc.wait(timeout=120) == 0
     assert run.result(timeout=5) == 200
