@@ -430,13 +430,10 @@ class RunProgress:
             other.finished = True
             other.dirty = True
 
-    def expanded(
-        self, stage: StageRow, items_json: Sequence[str], first: int = 0, total: int | None = None
-    ) -> None:
-        """The expander of ``stage`` wrote items ``first``.. of its fan-out (``items_json``,
-        of ``total``, all of it by default): the first part sets the stage's count, and a
-        fan-out of no item succeeds the stage at once."""
-        total = len(items_json) if total is None else total
+    def expanded(self, stage: StageRow, items_json: Sequence[str], first: int, total: int) -> None:
+        """The expander of ``stage`` wrote items ``first``.. of its fan-out (``items_json``, a
+        part of ``total`` items): the first part sets the stage's count, and a fan-out of no
+        item succeeds the stage at once."""
         if first == 0:
             stage.total = stage.left = total
             stage.failed = 0

@@ -341,16 +341,16 @@ def expand_stage(
     if not progress.running or str(stage.state) != "active":
         yield from _expander_done(d, job_id, token, stage_id, now)
         return None
+    if stage.total and stage.total != total:
+        progress.fail(stage, f"stage {stage.stage!r}: its each= gave {total} items where an "
+                      f"earlier attempt of its expander gave {stage.total}; each= must "
+                      "return the same items every time it is called", cancelled=False)
+        yield from flush(d, progress, now)
+        return None
     written = 0
-    if stage.total:
+    if stage.total:  # an earlier part (of this attempt or an earlier one) set the count
         count = yield d.stmt("run_items_written", {"stage_run_id": stage_id}, now)
         written = int(count.rows[0][0])
-        if stage.total != total:
-            progress.fail(stage, f"stage {stage.stage!r}: its each= gave {total} items where an "
-                          f"earlier attempt of its expander gave {stage.total}; each= must "
-                          "return the same items every time it is called", cancelled=False)
-            yield from flush(d, progress, now)
-            return None
     end = min(total, written + EXPAND_PART)
     if end == total:
         yield from _expander_done(d, job_id, token, stage_id, now)

@@ -46,6 +46,15 @@ def stage(
     )
 
 
+def fan(policy: ItemPolicy = ItemPolicy.FAIL, attempts: int = 1) -> tuple[NewStage, ...]:
+    """Stages a -> e (one job per item; ``attempts`` for its expander and items) -> f."""
+    return (
+        stage("a"),
+        stage("e", "a", fan_out=True, policy=policy, attempts=attempts),
+        stage("f", "e"),
+    )
+
+
 def start(
     store: Store, *stages: NewStage, input: Any = None, now: float | None = None, **kwargs: Any
 ) -> int:

@@ -15,10 +15,10 @@ from run_helpers import (
     claim_stage,
     detail,
     done,
+    fan,
     finish,
     jobs_of,
     run_one,
-    stage,
     stage_of,
     start,
 )
@@ -29,15 +29,9 @@ from conveyor.store.contract.run_records import (
     EXPANDER_ITEM,
     ItemFailure,
     ItemPolicy,
-    NewStage,
     ParentOutput,
 )
 from conveyor.store.protocol import ClaimedJob, CompletionKind
-
-
-def fan(policy: ItemPolicy = ItemPolicy.FAIL) -> tuple[NewStage, ...]:
-    """Stages a -> e (one job per item) -> f."""
-    return (stage("a"), stage("e", "a", fan_out=True, policy=policy), stage("f", "e"))
 
 
 def expand(store: Store, items: list[object]) -> None:

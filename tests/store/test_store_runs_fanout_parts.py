@@ -14,18 +14,16 @@ from run_helpers import (
     claim_stage,
     detail,
     done,
+    fan,
     finish,
     jobs_of,
     run_one,
-    stage,
     stage_of,
     start,
 )
 
 from conveyor.models import JobState, RunState
 from conveyor.store import Store, run_plans
-from conveyor.store.contract.run_records import ItemPolicy, NewStage
-from conveyor.store.plan import Plan
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.run_verbs import dialect
 from conveyor.store.protocol import ClaimedJob
@@ -33,21 +31,13 @@ from conveyor.store.sqlite import SQLiteStore
 from conveyor.store.sqlite.run_verbs import DIALECT
 
 
-def fan() -> tuple[NewStage, ...]:
-    """Stages a -> e (one job per item) -> f."""
-    return (stage("a"), stage("e", "a", fan_out=True, policy=ItemPolicy.FAIL), stage("f", "e"))
-
-
 def one_part(store: Store, job_id: int, token: int, items: list[str]) -> int | None:
     """One transaction of ``expand_stage`` (what an attempt wrote before it died)."""
-
-    def plan(d: Any) -> Plan[int | None]:
-        return run_plans.expand_stage(d, job_id, token, items, None)
-
     if isinstance(store, SQLiteStore):
         return store._write(lambda at: run_plans.expand_stage(DIALECT, job_id, token, items, at))
     assert isinstance(store, PostgresStore)
-    return store.run(plan(dialect(store.plans)), "a test's part of a fan-out")
+    plan = run_plans.expand_stage(dialect(store.plans), job_id, token, items, None)
+    return store.run(plan, "a test's part of a fan-out")
 
 
 def item(job: ClaimedJob) -> int:
@@ -101,7 +91,7 @@ def test_the_first_items_can_run_before_the_fan_out_is_written(
 def _retried_expander(store: Store, n: int, written: int) -> tuple[int, Any]:
     """A run whose first expander attempt wrote ``written`` of ``n`` items and then lost its
     job (handed back, as a worker's lost claim is); the next attempt's claim."""
-    run_id = start(store, stage("a"), stage("e", "a", fan_out=True, attempts=3), stage("f", "e"))
+    run_id = start(store, *fan(attempts=3))
     run_one(store, "a", list(range(n)))
     [first] = claim_stage(store, "e", worker="dies")
     items = [str(i) for i in range(n)]

@@ -21,7 +21,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.store import output_plans, run_plans, run_reads, usage_plans
 from conveyor.store.connections import driver_connection, driver_connection_async
 from conveyor.store.contract.output import OutputChunk
-from conveyor.store.contract.records import CompletionResult, JobFilter, NewJob, Retention
+from conveyor.store.contract.records import CompletionResult, JobFilter, Retention
 from conveyor.store.contract.run_records import (
     JobTemplate,
     NewRun,
@@ -39,8 +39,6 @@ from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.run_graph import stage_job
-from conveyor.store.sequences import has_sequence
-from conveyor.store.unique import has_unique
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.store import PostgresStore
@@ -78,14 +76,12 @@ class PostgresRunDialect:
     ) -> Plan[list[int]]:
         """Insert with the NOTIFY that wakes workers; ids in input order. A long fan-out is
         COPYed (decision 100), inside the run plan's transaction like the short INSERT."""
-        return (yield from self._insert([stage_job(templates[t], args) for t, args in jobs], now))
-
-    def _insert(self, jobs: Sequence[NewJob], now: float | None) -> Plan[list[int]]:
-        long = len(jobs) >= COPY_MIN_BATCH
-        if self.copy and long and not has_unique(jobs) and not has_sequence(jobs):
-            inserted = yield from self.plans.insert_copied_jobs(jobs, notify=True, now=now)
+        # A stage job has no unique key or sequence (stage_job), which COPY could not check.
+        new = [stage_job(templates[t], args) for t, args in jobs]
+        if self.copy and len(new) >= COPY_MIN_BATCH:
+            inserted = yield from self.plans.insert_copied_jobs(new, notify=True, now=now)
             return [i.id for i in inserted]
-        inserted = yield from self.plans.insert_plain_jobs(jobs, notify=True, now=now)
+        inserted = yield from self.plans.insert_plain_jobs(new, notify=True, now=now)
         return [i.id for i in inserted]
 
     def finish(
