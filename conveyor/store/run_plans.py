@@ -18,7 +18,7 @@ once the cancel commits), so no two writers of a run wait on each other in a cyc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from conveyor._lifecycle import Completion, CompletionKind
@@ -357,6 +357,23 @@ def expand_stage(
     progress.expanded(stage, items_json[written:end], written, total)
     yield from flush(d, progress, now)
     return end
+
+
+def expand_all(part: Callable[[], int | None], total: int) -> bool:
+    """Write a fan-out of ``total`` items by calling ``part`` (one transaction of
+    :func:`expand_stage`) until it is complete (True) or stopped (False)."""
+    while True:
+        written = part()
+        if written is None or written == total:
+            return written is not None
+
+
+async def expand_all_async(part: Callable[[], Awaitable[int | None]], total: int) -> bool:
+    """:func:`expand_all` for an async store: the event loop runs between parts."""
+    while True:
+        written = await part()
+        if written is None or written == total:
+            return written is not None
 
 
 def _expander_done(

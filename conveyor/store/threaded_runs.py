@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from conveyor.store import run_plans
 from conveyor.store.contract.run_records import (
     NewRun,
     RunDetail,
@@ -42,8 +43,20 @@ class ThreadedRunVerbs:
     async def expand_stage(
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> bool:
-        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`."""
-        return await self._run(lambda: self._store.expand_stage(job_id, token, items_json, now=now))
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: one trip to the
+        store's thread per part, so the heartbeat's renewals run between parts instead of
+        waiting behind the whole fan-out (they would, on a slow box, outlast the lease)."""
+        return await run_plans.expand_all_async(
+            lambda: self.expand_stage_part(job_id, token, items_json, now=now), len(items_json)
+        )
+
+    async def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
+        return await self._run(
+            lambda: self._store.expand_stage_part(job_id, token, items_json, now=now)
+        )
 
     async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""

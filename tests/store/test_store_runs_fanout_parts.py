@@ -3,6 +3,7 @@ are written, and a retried expander continues after what an earlier attempt wrot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable
@@ -24,20 +25,13 @@ from run_helpers import (
 
 from conveyor.models import JobState, RunState
 from conveyor.store import Store, run_plans
-from conveyor.store.postgres import PostgresStore
-from conveyor.store.postgres.run_verbs import dialect
-from conveyor.store.protocol import ClaimedJob
-from conveyor.store.sqlite import SQLiteStore
-from conveyor.store.sqlite.run_verbs import DIALECT
+from conveyor.store.protocol import ClaimedJob, HeartbeatParams
+from conveyor.store.threaded import ThreadedAsyncStore
 
 
 def one_part(store: Store, job_id: int, token: int, items: list[str]) -> int | None:
     """One transaction of ``expand_stage`` (what an attempt wrote before it died)."""
-    if isinstance(store, SQLiteStore):
-        return store._write(lambda at: run_plans.expand_stage(DIALECT, job_id, token, items, at))
-    assert isinstance(store, PostgresStore)
-    plan = run_plans.expand_stage(dialect(store.plans), job_id, token, items, None)
-    return store.run(plan, "a test's part of a fan-out")
+    return store.expand_stage_part(job_id, token, items)
 
 
 def item(job: ClaimedJob) -> int:
@@ -127,3 +121,48 @@ def test_a_retried_expander_with_other_items_fails_the_run(
     assert run.state is RunState.FAILED
     assert run.error is not None and "gave 7 items where an earlier attempt" in run.error
     assert jobs_of(store, "e", JobState.QUEUED) == []  # the first attempt's items cancelled
+
+
+def test_a_fan_out_on_the_store_thread_lets_the_heartbeat_renew_between_parts(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One thread serves every store call of a process (ThreadedAsyncStore, SQLite's async
+    # store). A fan-out that held it for all its parts kept the heartbeat waiting, on a slow
+    # box past the lease, and the worker's own jobs were rescued from under it.
+    monkeypatch.setattr(run_plans, "EXPAND_PART", 4)
+    start(store, *fan())
+    run_one(store, "a", list(range(12)))
+    [expander] = claim_stage(store, "e")
+    calls: list[str] = []
+    in_first_part, renewal_queued = threading.Event(), threading.Event()
+    write_part, renew = store.expand_stage_part, store.heartbeat
+
+    def part(*args: Any, **kwargs: Any) -> int | None:
+        calls.append("part")
+        if len(calls) == 1:
+            in_first_part.set()
+            assert renewal_queued.wait(10)
+        return write_part(*args, **kwargs)
+
+    def beat(params: HeartbeatParams) -> frozenset[int]:
+        calls.append("beat")
+        return renew(params)
+
+    monkeypatch.setattr(store, "expand_stage_part", part)
+    monkeypatch.setattr(store, "heartbeat", beat)
+
+    async def scenario() -> tuple[bool, frozenset[int]]:
+        astore = ThreadedAsyncStore(store)
+        items = [str(i) for i in range(12)]
+        fan_out = asyncio.create_task(astore.expand_stage(expander.id, expander.token, items))
+        await asyncio.to_thread(in_first_part.wait, 10)
+        held = ((expander.id, expander.token),)
+        renewal = asyncio.create_task(astore.heartbeat(HeartbeatParams("w1", held, 30.0)))
+        await asyncio.sleep(0)  # the renewal is now queued on the store's thread
+        renewal_queued.set()
+        return await fan_out, await renewal
+
+    completed, still_held = asyncio.run(scenario())
+    assert completed
+    assert still_held == frozenset({expander.id})  # renewed while the expander still ran
+    assert calls == ["part", "beat", "part", "part"]

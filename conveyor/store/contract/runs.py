@@ -91,6 +91,20 @@ class RunVerbs(Protocol):
         """
         ...
 
+    def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """One transaction of :meth:`expand_stage`: the next part of the fan-out. Returns how
+        many items are written after it (``len(items_json)`` when the fan-out is complete and
+        the expander with it), or None when it stopped (for the reasons :meth:`expand_stage`
+        returns False).
+
+        A caller that must not hold its connection for a whole fan-out (a store with one
+        thread per process, whose heartbeats wait behind it) calls this until it returns
+        None or ``len(items_json)``; :meth:`expand_stage` is that loop.
+        """
+        ...
+
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """What a stage job needs to start: the run's input, its parents' outputs (a fan-out
         parent's as the array of its item outputs in item order, with its failures under
@@ -194,6 +208,12 @@ class AsyncRunVerbs(Protocol):
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> bool:
         """See :meth:`RunVerbs.expand_stage`."""
+        ...
+
+    async def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """See :meth:`RunVerbs.expand_stage_part`."""
         ...
 
     async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:

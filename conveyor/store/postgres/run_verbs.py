@@ -276,11 +276,16 @@ class PostgresRunVerbs:
     ) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a transaction
         per part."""
-        while True:
-            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-            written = self.run(plan, "fanning out a stage")
-            if written is None or written == len(items_json):
-                return written is not None
+        return run_plans.expand_all(
+            lambda: self.expand_stage_part(job_id, token, items_json, now=now), len(items_json)
+        )
+
+    def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return self.run(plan, "fanning out a stage")
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
@@ -390,11 +395,16 @@ class AsyncPostgresRunVerbs:
     ) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a transaction
         per part."""
-        while True:
-            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-            written = await self.run(plan, "fanning out a stage")
-            if written is None or written == len(items_json):
-                return written is not None
+        return await run_plans.expand_all_async(
+            lambda: self.expand_stage_part(job_id, token, items_json, now=now), len(items_json)
+        )
+
+    async def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return await self.run(plan, "fanning out a stage")
 
     async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""

@@ -282,13 +282,17 @@ class SQLiteRunVerbs:
     ) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`: a write
         transaction per part."""
-        while True:
-            written = self._write(
-                lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at),
-                now=now,
-            )
-            if written is None or written == len(items_json):
-                return written is not None
+        return run_plans.expand_all(
+            lambda: self.expand_stage_part(job_id, token, items_json, now=now), len(items_json)
+        )
+
+    def expand_stage_part(
+        self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
+    ) -> int | None:
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
+        return self._write(
+            lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at), now=now
+        )
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
