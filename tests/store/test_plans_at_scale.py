@@ -10,7 +10,8 @@ plan can flip to a scan that the mixed table never shows. A third, twenty tenant
 never analyzed (a new database, or a server without autovacuum), holds the claim's lock step
 to the primary key, which statistics once talked the planner out of (decision 119); on it, a
 completion finds its batch by primary key too, and a claim of one (queue, tenant) group never
-starts its count of running jobs (decision 126).
+starts its count of running jobs (decision 126). A fourth grows from empty under claims planned
+while it was empty, as a new worker's are (decision 128).
 
 On SQLite, ``EXPLAIN QUERY PLAN`` of the claim, ``next_due`` and the queue counts must not scan the
 table either.
@@ -35,6 +36,7 @@ from conveyor.schedules.scheduler import Scheduler
 from conveyor.store.plan import Plan, Result
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.claim_round import complete_and_claim_sql, look_and_claim_sql
+from conveyor.store.postgres.generic_plan import GENERIC_SETTINGS, SET_GENERIC
 from conveyor.store.postgres.plans import is_single
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, HeartbeatParams
@@ -87,6 +89,30 @@ SELECT id, 1, 1, 'w1', finished_at - interval '1 second', finished_at,
        CASE WHEN state = 'dead' THEN 'dead' ELSE 'succeeded' END
 FROM conveyor_jobs WHERE state IN ('succeeded', 'dead')
 """
+
+
+def as_prepared(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``sql`` with its ``%(name)s`` placeholders numbered for ``PREPARE``, and the values in
+    that order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    text = re.sub(r"%\((\w+)\)s", number, sql).replace("%%", "%")
+    return text, [params[n] for n in names]
+
+
+def explain_execute(
+    conn: psycopg.Connection[Any], name: str, values: list[Any], options: str = "FORMAT JSON"
+) -> Any:
+    """``EXPLAIN (options) EXECUTE name(values)``'s row. The values are literals here:
+    EXECUTE's arguments take the prepared statement's types."""
+    return psycopg.ClientCursor(conn).execute(
+        f"EXPLAIN ({options}) EXECUTE {name}({', '.join(['%s'] * len(values))})", values
+    ).fetchone()
 
 
 def seq_scans(node: dict[str, Any]) -> list[str]:
@@ -157,25 +183,15 @@ class Explaining:
     ) -> None:
         """The plan a statement marked ``generic`` runs with (decision 120): PREPAREd, and its
         generic plan explained (PostgreSQL 15 has no ``EXPLAIN (GENERIC_PLAN)``)."""
-        names: list[str] = []
-
-        def number(match: re.Match[str]) -> str:
-            if match.group(1) not in names:
-                names.append(match.group(1))
-            return f"${names.index(match.group(1)) + 1}"
-
-        text = re.sub(r"%\((\w+)\)s", number, sql).replace("%%", "%")
+        text, values = as_prepared(sql, params)
         conn.execute(f"PREPARE conveyor_explained AS {text}")
         try:
-            conn.execute("SET plan_cache_mode = force_generic_plan")
-            # The values are literals here: EXECUTE's arguments take the prepared types.
-            found = psycopg.ClientCursor(conn).execute(
-                "EXPLAIN (FORMAT JSON) EXECUTE conveyor_explained"
-                f"({', '.join(['%s'] * len(names))})",
-                [params[n] for n in names],
-            ).fetchone()
+            for name, value in GENERIC_SETTINGS:  # as the drivers run it
+                conn.execute(f"SET {name} = {value}")
+            found = explain_execute(conn, "conveyor_explained", values)
         finally:
-            conn.execute("RESET plan_cache_mode")
+            for name, _ in GENERIC_SETTINGS:
+                conn.execute(f"RESET {name}")
             conn.execute("DEALLOCATE conveyor_explained")
         assert found is not None
         self.generic.append(self.verb)
@@ -552,3 +568,63 @@ def test_completions_and_one_group_claims_skip_running_entries_never_analyzed(
             one_group = running_scans(plan(sql, ["plain"]))
             assert one_group and set(one_group) == {0}, name  # planned, never started
             assert max(running_scans(plan(sql, ["emails"]))) >= 1, name  # twenty tenants
+
+
+def test_claims_keep_to_indexes_on_a_table_grown_from_empty_and_never_analyzed(
+    never_analyzed_url: str,
+) -> None:
+    # A statement marked generic is planned once per connection, at its first run (decision
+    # 120), and nothing replans it until the table is analyzed: a worker started on an empty
+    # table kept a plan made for one, with a sequential scan in its lock step. And a claim
+    # planned at each run, without statistics, found each queue's first tenant by sorting all
+    # its waiting jobs. A fan-out of 60,000 items written while they ran, autovacuum off: 15
+    # to 20 ms a claim (decision 128).
+    params = {
+        "queues": ["emails", "plain"], "names": ["send"], "limit": 50, "worker_id": "w-test",
+        "lease_seconds": 30.0, "batch": "[]", "channel": "conveyor", "completing": [],
+    }
+    statements = {
+        "claim_jobs": query("claim_jobs", "public"),
+        "claim_jobs_tenants": query("claim_jobs_tenants", "public"),
+        "complete_and_claim": complete_and_claim_sql("public"),
+        "look_and_claim": look_and_claim_sql("public", "claim_jobs"),
+    }
+    with psycopg.connect(never_analyzed_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE conveyor_jobs SET (autovacuum_enabled = off)")
+        prepared = {}
+        for number, (name, sql) in enumerate(statements.items()):
+            text, values = as_prepared(sql, params)
+            conn.execute(f"PREPARE claim_{number} AS {text}")
+            prepared[name] = (f"claim_{number}", values)
+
+        def explain(name: str, options: str) -> dict[str, Any]:
+            # In a transaction of its own with the settings the worker's drivers send.
+            conn.execute("BEGIN")
+            try:
+                conn.execute(SET_GENERIC)
+                (output,) = explain_execute(conn, *prepared[name], options=options)
+            finally:
+                conn.execute("ROLLBACK")
+            return (output if isinstance(output, list) else json.loads(output))[0]["Plan"]  # type: ignore[no-any-return]
+
+        for name in statements:
+            explain(name, "FORMAT JSON")  # planned now, on the empty table, and kept
+        conn.execute(TENANTS_LOAD, {"rows": 20_000})
+        conn.execute(TENANTS_LOAD.replace("'emails'", "'plain'").replace(
+            "'t' || (g %% 20)", "NULL"), {"rows": 20_000})
+        for name, sql in statements.items():
+            plan = explain(name, "ANALYZE, FORMAT JSON")
+            assert seq_scans(plan) == [], name
+            # (Its other scan is of conveyor_queues, for the paused ones.)
+            assert cte_reads(plan, "tenants") - {"Seq Scan"} == {"conveyor_jobs_ready_tenant"}
+            # Planned for this table (a custom plan, as a round that advances a run gets): the
+            # tenants' probes found each queue's first tenant by sorting its waiting jobs.
+            conn.execute("BEGIN")
+            try:
+                (output,) = conn.execute(  # type: ignore[misc]
+                    f"EXPLAIN (FORMAT JSON) {sql}", params
+                ).fetchone()
+            finally:
+                conn.execute("ROLLBACK")
+            plan = (output if isinstance(output, list) else json.loads(output))[0]["Plan"]
+            assert cte_reads(plan, "tenants") - {"Seq Scan"} == {"conveyor_jobs_ready_tenant"}

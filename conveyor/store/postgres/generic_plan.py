@@ -8,7 +8,7 @@ claim round spent about 1.5 ms planning against 2 ms executing, and the look for
 before it 0.5 ms planning against 0.04 ms executing, at every round. Their best plans do not
 depend on the values (index walks in claim order, a ``LIMIT`` of a few dozen), so a
 statement marked :attr:`~conveyor.store.plan.Statement.generic` runs with
-``plan_cache_mode = force_generic_plan``.
+``plan_cache_mode = force_generic_plan`` (and :data:`GENERIC_SETTINGS`' others).
 
 The setting is transaction-local (``set_config(..., true)``) and lives in the statement's own
 transaction: the two travel in one pipeline with one Sync, so it is still one round trip, and
@@ -41,8 +41,25 @@ from psycopg.rows import tuple_row
 from conveyor.store.plan import Result, Statement
 from conveyor.store.postgres.cursor_rows import has_rows
 
-SET_GENERIC = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
-"""The setting for the rest of the statement's own (implicit) transaction, with no warning."""
+GENERIC_SETTINGS = (
+    ("plan_cache_mode", "force_generic_plan"),
+    # The plan is made at the statement's first run on the connection and kept until the
+    # table is analyzed: on a table that was small then (a worker started on an empty one), a
+    # sequential scan was the cheapest read and stayed the read as the table grew. With
+    # sequential scans priced out the plan is made of the index walks the statements are
+    # written for, at any size (decision 128).
+    ("enable_seqscan", "off"),
+    # Pricing a scan out adds a huge constant to a plan that still needs one (of the few
+    # rows of conveyor_queues): past jit_above_cost. Sessions start with jit off, but not
+    # where a pooler refused the startup option.
+    ("jit", "off"),
+)
+"""The planner settings a generic statement's transaction runs with."""
+
+SET_GENERIC = "SELECT " + ", ".join(
+    f"set_config('{name}', '{value}', true)" for name, value in GENERIC_SETTINGS
+)
+"""The settings for the rest of the statement's own (implicit) transaction, with no warning."""
 
 
 def wants_generic(
