@@ -511,6 +511,21 @@ def test_claims_lock_by_primary_key_on_a_table_never_analyzed(never_analyzed_url
             assert lock_step_reads(top["Plan"]) == {"conveyor_jobs_pkey"}, name
 
 
+def explained(
+    conn: psycopg.Connection[Any], sql: str, params: dict[str, Any], *, analyze: bool = False
+) -> dict[str, Any]:
+    """The top plan node of ``EXPLAIN (FORMAT JSON)`` of ``sql`` (``analyze``: run, and its
+    writes rolled back)."""
+    conn.execute("BEGIN")
+    try:
+        (output,) = conn.execute(  # type: ignore[misc]
+            f"EXPLAIN ({'ANALYZE, ' if analyze else ''}FORMAT JSON) {sql}", params
+        ).fetchone()
+    finally:
+        conn.execute("ROLLBACK")
+    return (output if isinstance(output, list) else json.loads(output))[0]["Plan"]  # type: ignore[no-any-return]
+
+
 def running_scans(node: dict[str, Any]) -> list[int]:
     """Actual loops of every scan whose index condition is ``state = 'running'``."""
     conds = " ".join(str(node.get(key, "")) for key in ("Index Cond", "Recheck Cond"))
@@ -551,14 +566,7 @@ def test_completions_and_one_group_claims_skip_running_entries_never_analyzed(
                 "lease_seconds": 30.0, "batch": json.dumps(batch), "channel": "conveyor",
                 "completing": [],
             }
-            conn.execute("BEGIN")
-            try:
-                (output,) = conn.execute(  # type: ignore[misc]
-                    f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params
-                ).fetchone()
-            finally:
-                conn.execute("ROLLBACK")
-            return (output if isinstance(output, list) else json.loads(output))[0]["Plan"]  # type: ignore[no-any-return]
+            return explained(conn, sql, params, analyze=True)
 
         for sql in (query("complete_jobs", "public"), complete_and_claim_sql("public")):
             assert cte_reads(plan(sql, ["plain"]), "done") == {"conveyor_jobs_pkey"}
@@ -619,12 +627,5 @@ def test_claims_keep_to_indexes_on_a_table_grown_from_empty_and_never_analyzed(
             assert cte_reads(plan, "tenants") - {"Seq Scan"} == {"conveyor_jobs_ready_tenant"}
             # Planned for this table (a custom plan, as a round that advances a run gets): the
             # tenants' probes found each queue's first tenant by sorting its waiting jobs.
-            conn.execute("BEGIN")
-            try:
-                (output,) = conn.execute(  # type: ignore[misc]
-                    f"EXPLAIN (FORMAT JSON) {sql}", params
-                ).fetchone()
-            finally:
-                conn.execute("ROLLBACK")
-            plan = (output if isinstance(output, list) else json.loads(output))[0]["Plan"]
+            plan = explained(conn, sql, params)
             assert cte_reads(plan, "tenants") - {"Seq Scan"} == {"conveyor_jobs_ready_tenant"}
