@@ -65,6 +65,8 @@ class DeliveryReport:
 
     added: int = 0
     """Webhook deliveries added for new finishes."""
+    claimed: int = 0
+    """Due deliveries this round claimed to send."""
     delivered: int = 0
     failed: int = 0
     """Attempts that failed (to be retried, or given up)."""
@@ -202,6 +204,7 @@ class Deliverer:
             if not fresh:
                 break
             seen.update(row.id for row in fresh)
+            report.claimed += len(fresh)
             for group in self._groups(fresh):
                 self._in_flight.add(self._threads().submit(self._send, group, report, now))
             started += len(fresh)

@@ -24,8 +24,20 @@ def monitor_sinks(app: Conveyor) -> Mapping[str, Sink]:
     return {sink.name: sink for sink in ([LogSink()] if sinks is None else sinks)}
 
 
+IDLE_INTERVAL = 5.0
+"""Seconds between a deliverer's rounds once rounds find nothing, reached by doubling."""
+
+
+def next_interval(current: float, base: float, busy: bool) -> float:
+    """The pause before the next round: ``base`` after a round that found work, else double
+    the last pause, up to :data:`IDLE_INTERVAL` (never below ``base``)."""
+    return base if busy else max(base, min(IDLE_INTERVAL, current * 2))
+
+
 class DeliveryService(PeriodicService):
-    """Runs :class:`Deliverer` rounds every ``interval`` seconds on a thread.
+    """Runs :class:`Deliverer` rounds every ``interval`` seconds on a thread, backing off to
+    :data:`IDLE_INTERVAL` while the rounds find nothing to enroll or send (every
+    supervisor runs one, and an idle fleet's rounds were a third of its statements).
 
     With ``alerts`` it sends the monitor's notices too (read from the app's monitor
     configuration every round, as the monitor does); webhooks always.
@@ -35,6 +47,7 @@ class DeliveryService(PeriodicService):
 
     def __init__(self, app: Conveyor, interval: float = 1.0, *, alerts: bool = False) -> None:
         super().__init__(interval)
+        self.base_interval = interval
         self.app = app
         self.alerts = alerts
         self.deliverer = Deliverer(
@@ -55,7 +68,12 @@ class DeliveryService(PeriodicService):
         if self.alerts:
             sender = AlertSender(monitor_sinks(self.app))
             self.deliverer.senders[DeliveryKind.ALERT] = sender
-        await asyncio.to_thread(self.deliverer.tick, self._stopping.is_set, wait_sends=False)
+        report = await asyncio.to_thread(
+            self.deliverer.tick, self._stopping.is_set, wait_sends=False
+        )
+        self.interval = next_interval(
+            self.interval, self.base_interval, bool(report.added or report.claimed)
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Loop until ``stop`` is set; then no attempt is started, and the ones in flight are
