@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,21 +82,29 @@ class Scheduler:
         self.app = app
         self.store = store or app.store
         self._now = now or self.store.now
+        self._store_clock = now is None
+        """The clock is the store's: a statement each read, so a round reads it only when a
+        schedule needs it (an idle fleet's rounds were most of its statements)."""
+        self._round_clock: tuple[float, float] | None = None
+        """The last round's store time and the monotonic time it was read at."""
         self._synced = False
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """This scheduler's name in :data:`ALIVE_LEASE`."""
         self._alive_at: float | None = None
 
-    def announce(self, now: float) -> bool:
+    def announce(self, now: float | None) -> bool:
         """Say "a scheduler is running" in the store (take or extend :data:`ALIVE_LEASE`), at
-        most every :data:`ALIVE_EVERY` seconds; True when this scheduler holds it.
+        most every :data:`ALIVE_EVERY` seconds; True when this scheduler holds it. ``now``
+        None: the lease is timed by the store's clock in its own statement (and paced by the
+        process's monotonic clock).
 
         Only one scheduler holds the lease at a time; the others' attempts fail harmlessly
-        and take it over once its holder stops. :meth:`run_round` calls this first.
+        and take it over once its holder stops. :meth:`run_round` calls this every round.
         """
-        if self._alive_at is not None and 0 <= now - self._alive_at < ALIVE_EVERY:
+        pace = time.monotonic() if self._store_clock or now is None else now
+        if self._alive_at is not None and 0 <= pace - self._alive_at < ALIVE_EVERY:
             return False
-        self._alive_at = now
+        self._alive_at = pace
         return self.store.set_lease(ALIVE_LEASE, self.holder, ALIVE_FOR, now=now)
 
     def release(self) -> None:
@@ -120,11 +129,16 @@ class Scheduler:
         if not self._synced:
             self.sync()
         report = RoundReport()
+        rows = self.store.list_schedules()
+        if not rows and self._store_clock:
+            self.announce(None)  # no schedule needs the time this round
+            return report
         now = self._now()
+        self._round_clock = (now, time.monotonic())
         self.announce(now)
         due: list[tuple[ScheduleDef, list[float], list[bool]]] = []
         batches: list[tuple[str, list[SlotFire]]] = []
-        for row in self.store.list_schedules():
+        for row in rows:
             try:
                 definition = self.definition(row)
                 if definition is None:
@@ -193,7 +207,14 @@ class Scheduler:
         """Seconds until the next round: the next slot, at most a second away."""
         if report.next_due is None:
             return MAX_SLEEP
-        return min(MAX_SLEEP, max(0.01, report.next_due - self._now()))
+        if self._store_clock and self._round_clock is not None:
+            # The round's reading of the store's clock, moved on by the time since: no second
+            # statement for a pause of at most a second.
+            read, at = self._round_clock
+            now = read + (time.monotonic() - at)
+        else:
+            now = self._now()
+        return min(MAX_SLEEP, max(0.01, report.next_due - now))
 
     def definition(self, row: ScheduleRow) -> ScheduleDef | None:
         """This process's definition of a stored schedule, or None when it cannot run it.

@@ -12,7 +12,7 @@ from store_helpers import complete
 
 from conveyor import ConfigurationError, Conveyor
 from conveyor.models import JobState
-from conveyor.schedules.scheduler import Scheduler, decide_fires
+from conveyor.schedules.scheduler import ALIVE_LEASE, Scheduler, decide_fires
 from conveyor.store import Store
 from conveyor.store.protocol import ClaimParams
 from conveyor.store.watch_types import SlotStatus
@@ -293,3 +293,28 @@ def test_the_app_triggers_a_schedule_without_a_scheduler(app: Conveyor, store: S
     known = r"no schedule named 'nope' \(known: every_minute\)"
     with pytest.raises(ConfigurationError, match=known):
         app.trigger_schedule("nope", store=store)
+
+
+def test_a_round_reads_the_store_clock_only_when_a_schedule_needs_it(
+    app: Conveyor, store: Store
+) -> None:
+    # The store's clock is a statement on PostgreSQL, and every supervisor runs a round a
+    # second: an idle fleet's rounds were most of its statements (decision 129).
+    reads: list[float] = []
+
+    def now() -> float:
+        reads.append(store.now())
+        return reads[-1]
+
+    sched = Scheduler(app, store=store)  # the store's clock, as a worker's scheduler has
+    sched._now = now  # counted
+    assert sched.run_round().enqueued == {}
+    assert sched.run_round().enqueued == {}
+    assert reads == []  # no schedule: no clock read ...
+    assert store.lease_holder(ALIVE_LEASE) == sched.holder  # ... and it still says it runs
+    app.schedule("every_minute", "report", every="1m")
+    sched.sync()
+    report = sched.run_round()
+    assert len(reads) == 1 and report.next_due is not None
+    assert 0.01 <= sched.sleep_hint(report) <= 1.0
+    assert len(reads) == 1  # the pause is the round's reading moved on, not a new one
