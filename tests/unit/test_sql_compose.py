@@ -115,3 +115,13 @@ def test_inline_nulls_writes_each_none_as_null_and_keeps_the_rest() -> None:
     )
     params = {"a": 1}
     assert inline_nulls(sql, params) == (sql, params)
+
+
+def test_an_include_line_stands_for_the_other_files_text() -> None:
+    # The claims' tenants CTE is written once, in claim_tenants.sql, and included by both.
+    shared = query("claim_tenants", "public").strip("\n")
+    for name in ("claim_jobs", "claim_jobs_tenants"):
+        sql = query(name, "public")
+        assert "-- @include" not in sql
+        assert shared in sql
+        assert part(name, "public", "ctes").startswith("WITH RECURSIVE tenants AS (")

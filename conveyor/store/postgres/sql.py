@@ -27,10 +27,18 @@ def _text(folder: str, name: str) -> str:
     return resources.files("conveyor.store.postgres").joinpath(f"{folder}/{name}").read_text()
 
 
+_INCLUDE = re.compile(r"^[ \t]*-- @include ([a-z_]+)[ \t]*$", re.MULTILINE)
+
+
 @cache
 def query(name: str, schema: str) -> str:
-    """The SQL of ``queries/<name>.sql`` with ``{schema}`` filled in (read once)."""
-    return _text("queries", f"{name}.sql").replace("{schema}", f'"{schema}"')
+    """The SQL of ``queries/<name>.sql`` with ``{schema}`` filled in (read once). A line
+    ``-- @include OTHER`` stands for ``queries/OTHER.sql``'s text: a piece several statements
+    share (the claims' tenants CTE) is written once."""
+    text = _INCLUDE.sub(
+        lambda m: _text("queries", f"{m.group(1)}.sql").strip("\n"), _text("queries", f"{name}.sql")
+    )
+    return text.replace("{schema}", f'"{schema}"')
 
 
 _MARKER = re.compile(r"^[ \t]*-- @(part|hook) ([a-z_]+)\b.*$", re.MULTILINE)
