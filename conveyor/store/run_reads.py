@@ -8,7 +8,9 @@ from typing import Any
 
 from conveyor.models import RunState, StageState
 from conveyor.store.contract.run_records import (
+    ItemFailure,
     ItemPolicy,
+    ParentOutput,
     RunDetail,
     RunFilter,
     RunSummary,
@@ -38,23 +40,29 @@ def stage_input(
         head.rows[0]
     )
     parents: list[str] = json.loads(parents_json)
-    outputs = []
+    outputs: list[ParentOutput] = []
     # An item of a fan-out stage needs only its own input: reading its parent's output for
     # each of 10,000 items would read it 10,000 times (the expander, item -1, does need it).
     if parents and not (fan_out and item >= 0):
-        # One read for the parents' shapes and their items (not every stage's whole row).
+        # One read for the parents' shapes and a plain parent's item; a fan-out parent's
+        # outputs have a read of their own (not every item's whole row).
         found = yield d.stmt(
             "run_parent_items", {"run_id": run_id, "parents": json.dumps(parents)}, now
         )
-        shapes: dict[str, tuple[bool, ItemPolicy]] = {}
+        shapes: dict[str, tuple[int, bool, ItemPolicy]] = {}
         items: dict[str, list[ItemRow]] = {}
-        for name, fan, policy, num, state, input_json, output_json, error in found.rows:
-            shapes[name] = (bool(fan), ItemPolicy(policy))
+        for sid, name, fan, policy, num, state, input_json, output_json, error in found.rows:
+            shapes[name] = (int(sid), bool(fan), ItemPolicy(policy))
             if num is not None:
                 items.setdefault(name, []).append(
                     ItemRow(int(num), state, input_json, output_json, error)
                 )
-        outputs = [parent_output(p, *shapes[p], items.get(p, [])) for p in parents]
+        for p in parents:
+            sid, fan, policy = shapes[p]
+            if fan:
+                outputs.append((yield from _fan_output(d, p, sid, policy, now)))
+            else:
+                outputs.append(parent_output(p, fan, policy, items.get(p, [])))
     return StageInput(
         run_id=int(run_id),
         stage=stage,
@@ -65,6 +73,22 @@ def stage_input(
         item_input_json=item_input,
         override_json=override,
     )
+
+
+def _fan_output(
+    d: RunDialect, name: str, stage_run_id: int, policy: ItemPolicy, now: float | None
+) -> Plan[ParentOutput]:
+    """A fan-out parent's output (as :func:`~conveyor.store.run_graph.parent_output` gives
+    it): its succeeded items' outputs in item order, and under ``collect`` its failures."""
+    found = yield d.stmt("run_fan_outputs", {"stage_run_id": stage_run_id}, now)
+    text = "[" + ",".join(r[0] or "null" for r in found.rows) + "]"
+    failures: tuple[ItemFailure, ...] = ()
+    if policy is ItemPolicy.COLLECT:
+        failed = yield d.stmt("run_fan_failures", {"stage_run_id": stage_run_id}, now)
+        failures = tuple(
+            ItemFailure(int(num), input_json, error) for num, input_json, error in failed.rows
+        )
+    return ParentOutput(name, text, True, failures)
 
 
 def get_run(
