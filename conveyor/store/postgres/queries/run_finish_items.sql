@@ -10,4 +10,7 @@ WHERE j.id = i.job_id
     AND i.job_id = ANY(ARRAY(SELECT value::bigint FROM jsonb_array_elements_text(%(ids)s::jsonb)))
     AND i.state = 'queued'
     AND j.state IN ('succeeded', 'dead', 'cancelled')
-RETURNING i.stage_run_id, i.item, i.state, i.error, i.output
+-- The output goes back only where the advance can use it (a plain stage's, item 0, handed
+-- to its children): a fan-out's items' outputs stay in the table, however large.
+RETURNING i.stage_run_id, i.item, i.state, i.error,
+    CASE WHEN i.item = 0 THEN i.output END AS output

@@ -12,4 +12,7 @@ WHERE j.id = i.job_id
     -- The unary + keeps the planner off the (state, finished_at) index: driven by it, every
     -- completion batch walked every finished job in the table (the ids' probes are the plan).
     AND +j.state IN ('succeeded', 'dead', 'cancelled')
-RETURNING stage_run_id, item, state, error, output
+-- The output goes back only where the advance can use it (a plain stage's, item 0, handed
+-- to its children): a fan-out's items' outputs stay in the table, however large.
+RETURNING stage_run_id, item, state, error,
+    CASE WHEN item = 0 THEN output END AS output
