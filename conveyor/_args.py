@@ -99,6 +99,11 @@ class ArgsSpec:
                 ) from exc
 
 
+    def plain_type(self, name: str) -> type | None:
+        """``str``, ``int``, ``float`` or ``bool`` when parameter ``name`` is annotated exactly
+        so (a value of exactly that type is valid as it is), else None."""
+        return self._plain.get(name)
+
     @property
     def required(self) -> frozenset[str]:
         """The parameters a call must give (no default)."""

@@ -19,7 +19,7 @@ import pydantic
 from conveyor.errors import ArgumentError, ConfigurationError, ResumeRefusedError
 from conveyor.models import RunState, StageState
 from conveyor.pipelines.graph import is_workflow
-from conveyor.pipelines.seams import adapter, describe
+from conveyor.pipelines.seams import adapter, compact_json, describe
 from conveyor.store.contract.run_records import RunDetail, RunReset
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ def encode_input(stage: Stage, value: Any) -> str:
             "the replacement input " + describe(f"for `{stage.name}`", "has", value,
                                                 annotation, exc)
         ) from exc
-    text = json.dumps(plain, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    text = compact_json(plain)
     if len(text.encode()) > limit:
         raise ArgumentError(
             f"the replacement input of `{stage.name}` is {len(text.encode())} bytes, over the "

@@ -27,6 +27,11 @@ from conveyor._retries import Permanent
 from conveyor.errors import ConveyorError, PayloadTooLargeError
 
 _UNIONS = (typing.Union, types.UnionType)
+
+compact_json = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
+"""``json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)``: the text a
+stage's output, item or input is stored as. One encoder made once: ``json.dumps`` with any
+option builds a new encoder per call, and a fan-out encodes every item and every output."""
 _SEQUENCES = (list, tuple, Sequence, set, frozenset)
 _MAPPINGS = (dict, Mapping)
 
@@ -236,7 +241,7 @@ class OutputCheck:
 
     def _text(self, plain: Any, max_bytes: int) -> str:
         try:
-            text = json.dumps(plain, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+            text = compact_json(plain)
         except ValueError as exc:
             raise SeamError(f"{self.label} returned a value JSON cannot hold ({exc})") from exc
         size = len(text.encode())

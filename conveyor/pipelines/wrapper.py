@@ -31,6 +31,7 @@ from conveyor.pipelines.seams import (
     ExpectationError,
     SeamError,
     adapter,
+    compact_json,
     describe,
     type_name,
 )
@@ -96,12 +97,16 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
         async def run_async(
             ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
-            store = app.async_store
+            # The store only where it is used: an item with its input in ``given`` (a
+            # fan-out's every item) goes from its arguments to its output without it.
             call = _call_from_given(stage, given, run_id, item)
             if call is None:
-                call = prepare(stage, await store.stage_input(stage_run_id, item), run_id, item)
+                found = await app.async_store.stage_input(stage_run_id, item)
+                call = prepare(stage, found, run_id, item)
             if isinstance(call, Expansion):
-                done = await store.expand_stage(ctx.job_id, ctx._token, call.items_json)
+                done = await app.async_store.expand_stage(
+                    ctx.job_id, ctx._token, call.items_json
+                )
                 return _expanded(ctx, done)
             fn: Callable[..., Awaitable[Any]] = stage.fn
             return check_output(stage, await fn(ctx, **call))
@@ -112,12 +117,11 @@ def stage_handler(stage: Stage) -> Callable[..., Any]:
         def run_sync(
             ctx: JobContext, run_id: int, stage_run_id: int, item: int, given: Any = None
         ) -> Any:
-            store = app.store
             call = _call_from_given(stage, given, run_id, item)
             if call is None:
-                call = prepare(stage, store.stage_input(stage_run_id, item), run_id, item)
+                call = prepare(stage, app.store.stage_input(stage_run_id, item), run_id, item)
             if isinstance(call, Expansion):
-                done = store.expand_stage(ctx.job_id, ctx._token, call.items_json)
+                done = app.store.expand_stage(ctx.job_id, ctx._token, call.items_json)
                 return _expanded(ctx, done)
             return check_output(stage, stage.fn(ctx, **call))
 
@@ -276,14 +280,17 @@ def expand(stage: Stage, parent_output: Any) -> Expansion:
         )
     param = stage.params[0]
     check = stage.inputs.adapters.get(param)
+    exact = stage.inputs.plain_type(param)
     limit = stage.pipeline.app.max_payload_bytes
     encoded: list[str] = []
     for index, value in enumerate(items):
         try:
-            plain = value if check is None else check.dump_python(
+            # An int for an `int` parameter (a str for `str`...) is valid as it is: a fan-out
+            # over ids or keys skips pydantic for each of its items.
+            plain = value if check is None or type(value) is exact else check.dump_python(
                 check.validate_python(value), mode="json"
             )
-            text = json.dumps(plain, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+            text = compact_json(plain)
         except pydantic.ValidationError as exc:
             raise SeamError(
                 f"each= of stage `{stage.name}` made item {index}, which it cannot take: "
