@@ -79,7 +79,10 @@ class RunVerbs(Protocol):
         fan-out's from the first part, so it cannot finish early). A later attempt of an
         expander whose earlier attempt wrote some parts before losing its job continues after
         them; its ``items_json`` must have the same length (``each=`` must give the same
-        items every time), or the run fails naming both counts.
+        items every time), or the run fails naming both counts. A part after the first does
+        not hold up the completions of the run's items while it writes (PostgreSQL: it takes
+        the run's lock after its rows, to check the run still runs; a run stopped meanwhile
+        rolls the part back and completes the expander).
 
         The worker's own later completion of the expander is refused (``accepted=False``),
         which is harmless.
