@@ -40,6 +40,7 @@ from conveyor.store.contract.run_records import (
 from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.limits import PassHint
 from conveyor.store.plan import Plan, Statement
+from conveyor.store.run_graph import ITEM_SUCCEEDED
 from conveyor.store.sqlite import job_plans, plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
@@ -96,6 +97,9 @@ class SQLiteRunDialect:
         ended = yield self.stmt("run_finish_items", {"ids": job_ids_json}, now)
         if not ended.rows:
             return [], [], []
+        counted = yield from _count_down(self, ended.rows, now)
+        if counted:  # applied: nothing left to advance
+            return [], [], []
         stage_ids = json.dumps(sorted({int(r[0]) for r in ended.rows}))
         found = yield self.stmt("run_load_ended", {"stage_ids": stage_ids}, now)
         locked: dict[int, Any] = {}
@@ -136,6 +140,23 @@ class SQLiteRunDialect:
         if not ids:
             return []
         return (yield from plans.cancel_jobs(_clock(now), JobFilter(ids=tuple(ids))))
+
+
+def _count_down(
+    d: SQLiteRunDialect, ended: list[tuple[Any, ...]], now: float | None
+) -> Plan[bool]:
+    """The advance of a batch of items that all succeeded, of one fan-out stage they leave
+    unfinished (a fan-out's usual batch), as one statement: its count goes down. False, having
+    changed nothing, for any other batch. Every write holds SQLite's one write lock, so the
+    count is every writer's; the lock is this store's bottleneck in a fan-out, and the full
+    advance's read of the run's stages and write of the row back held it for most of an
+    item's advance."""
+    stage_id = ended[0][0]
+    # An item above 0 is a fan-out's (a plain stage has item 0, an expander -1).
+    if any(r[0] != stage_id or r[1] < 1 or r[2] != ITEM_SUCCEEDED for r in ended):
+        return False
+    found = yield d.stmt("run_count_down", {"stage_run_id": stage_id, "n": len(ended)}, now)
+    return bool(found.rows)
 
 
 _stage_fields = operator.itemgetter(
