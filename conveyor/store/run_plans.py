@@ -75,7 +75,9 @@ class RunDialect(Protocol):
         error, output) and the stage rows (as ``run_load_stages``). Nothing to advance: three
         empty lists. A dialect shapes it to its costs (one statement for the item update and
         the stage rows on PostgreSQL; on SQLite, whose write lock is every run's lock, the
-        item update first and the stage rows of the runs it touched)."""
+        item update first and the stage rows of the runs it touched; and there a batch whose
+        only effect is a fan-out stage's smaller count is applied at once, leaving nothing to
+        advance)."""
         ...
 
     def write_back(
@@ -311,15 +313,8 @@ EXPAND_PART = 2000
 items can be claimed while the rest are written."""
 
 
-class PartStopped(Exception):
-    """A later part of a fan-out, written before its run's lock was taken, found the run (or
-    the stage, or the expander) stopped once it held the lock. The store rolls the part back
-    and writes it again with ``locked_first=True``, which completes the expander instead."""
-
-
 def expand_stage(
-    d: RunDialect, job_id: int, token: int, items_json: Sequence[str], now: float | None,
-    *, locked_first: bool = False,
+    d: RunDialect, job_id: int, token: int, items_json: Sequence[str], now: float | None
 ) -> Plan[int | None]:
     """One part of a fan-out, in one transaction (see
     :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage`): the next
@@ -334,10 +329,10 @@ def expand_stage(
     needs ``each=`` to return the same items; a different count fails the run.
 
     Every part after the first writes its items *before* it takes the run's lock, and takes
-    it only to check that the run still runs (raising :class:`PartStopped` if not): on
-    PostgreSQL the completions of the run's items, which take that lock, then wait for a
-    check rather than for 2,000 rows written (decision 130). ``locked_first`` takes the lock
-    first, as the first part always does (it sets the stage's counts)."""
+    it only to check that the run still runs (if not, the part rolls back to a savepoint and
+    goes the locked way, which completes the expander): on PostgreSQL the completions of the
+    run's items, which take that lock, then wait for a check rather than for 2,000 rows
+    written (decision 130). The first part takes the lock first: it sets the stage's counts."""
     found = yield d.stmt("run_expander", {"job_id": job_id}, now)
     if not found.rows:
         return None
@@ -346,12 +341,15 @@ def expand_stage(
     held = yield d.stmt("run_expander_hold", {"job_id": job_id, "token": token}, now)
     if not held.rows:
         return None
-    if not locked_first:
-        end = yield from _later_part(d, job_id, token, stage_id, run_id, items_json, now)
-        if end is not None:
-            return end
+    end = yield from _later_part(d, job_id, token, stage_id, run_id, items_json, now)
+    if end is not None:
+        return end
     progress = yield from _lock_run(d, run_id, now)
     if progress is None:
+        return None
+    if not (yield from _still_expander(d, job_id, stage_id, now)):
+        # A cancel and a resume committed since the lookup: the stage has another expander,
+        # whose item this job must not finish.
         return None
     stage = progress.by_id(stage_id)
     total = len(items_json)
@@ -381,8 +379,9 @@ def _later_part(
     items_json: Sequence[str], now: float | None,
 ) -> Plan[int | None]:
     """A part after the first, its items written before the run's lock is taken (see
-    :func:`expand_stage`); None, having written nothing, when the part must go the locked
-    way: the first part, or a run, stage or count that is not as the earlier parts left it."""
+    :func:`expand_stage`); None, having written nothing (or undone it), when the part must go
+    the locked way: the first part, a run, stage or count that is not as the earlier parts
+    left it, or a run that stopped while the part was written."""
     seen = yield d.stmt("run_peek_run", {"run_id": run_id}, now)
     loaded = yield from _load(d, seen.rows, now)
     if not loaded or not loaded[0].running:
@@ -399,23 +398,30 @@ def _later_part(
     end = min(total, written + EXPAND_PART)
     # Nothing of the stage's row changes after the first part: this writes the item jobs
     # and rows alone.
+    yield d.stmt("run_part_savepoint", {}, now)
     progress.expanded(stage, items_json[written:end], written, total)
     yield from flush(d, progress, now)
     locked = yield from _lock_run(d, run_id, now)
     # Under the lock: still running, the stage still fanning out, and this job still its
     # expander (a cancel and a resume in between would have replaced it).
-    still = yield d.stmt("run_expander", {"job_id": job_id}, now)
     if (
         locked is None
         or not locked.running
         or str(locked.by_id(stage_id).state) != "active"
-        or not still.rows
-        or int(still.rows[0][0]) != stage_id
+        or not (yield from _still_expander(d, job_id, stage_id, now))
     ):
-        raise PartStopped(f"run {run_id} stopped while a part of its fan-out was written")
+        yield d.stmt("run_part_undo", {}, now)
+        return None
     if end == total:
         yield from _expander_done(d, job_id, token, stage_id, now)
     return end
+
+
+def _still_expander(d: RunDialect, job_id: int, stage_id: int, now: float | None) -> Plan[bool]:
+    """Whether ``job_id`` is still the expander of stage ``stage_id`` (read under the run's
+    lock: a resume replaces a stage's expander)."""
+    found = yield d.stmt("run_expander", {"job_id": job_id}, now)
+    return bool(found.rows) and int(found.rows[0][0]) == stage_id
 
 
 def expand_all(part: Callable[[], int | None], total: int) -> bool:

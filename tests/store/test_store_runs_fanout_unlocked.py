@@ -16,6 +16,7 @@ from run_helpers import claim_stage, detail, fan, jobs_of, run_one, stage_of, st
 
 from conveyor.models import JobState, RunState
 from conveyor.store import Store, run_plans
+from conveyor.store.contract.run_records import RunReset
 from conveyor.store.sqlite import SQLiteStore
 
 N = 12
@@ -89,3 +90,26 @@ def test_a_run_cancelled_while_a_part_is_written_rolls_the_part_back(
     assert jobs_of(store, "e", JobState.QUEUED) == []
     assert len(jobs_of(store, "e")) == 1 + 4  # the expander and the first part's items only
     assert store.get_job(expander.id).state is JobState.SUCCEEDED  # type: ignore[union-attr]
+
+
+def test_a_run_cancelled_and_resumed_while_a_part_is_written_leaves_the_new_expander_alone(
+    store: Store, open_store_on: Callable[..., Store],
+    between: Callable[[Callable[[], None]], None],
+) -> None:
+    run_id, expander, items = _first_part(store)
+    other = open_store_on()
+
+    def cancel_and_resume() -> None:
+        assert other.cancel_run(run_id, by="tester")
+        assert other.reset_run(RunReset(run_id, ("e", "f"), by="tester"))
+
+    between(cancel_and_resume)
+    # The run runs again and its stage fans out again, but under another expander: the old
+    # one writes nothing and finishes nothing of the new one's.
+    assert store.expand_stage_part(expander.id, expander.token, items) is None
+    assert detail(store, run_id).state is RunState.RUNNING
+    [new] = jobs_of(store, "e", JobState.QUEUED)
+    assert new != expander.id
+    e = stage_of(store, run_id, "e")
+    assert (e.items_total, e.items_left) == (0, 1)  # nothing fanned out; its expander left
+    assert len(jobs_of(store, "e")) == 1 + 4 + 1  # old expander, its first part, the new one

@@ -284,14 +284,8 @@ class PostgresRunVerbs:
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> int | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
-        try:
-            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-            return self.run(plan, "fanning out a stage")
-        except run_plans.PartStopped:  # rolled back: the locked way completes the expander
-            plan = run_plans.expand_stage(
-                dialect(self.plans), job_id, token, items_json, now, locked_first=True
-            )
-            return self.run(plan, "fanning out a stage")
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return self.run(plan, "fanning out a stage")
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
@@ -409,14 +403,8 @@ class AsyncPostgresRunVerbs:
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> int | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
-        try:
-            plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
-            return await self.run(plan, "fanning out a stage")
-        except run_plans.PartStopped:  # rolled back: the locked way completes the expander
-            plan = run_plans.expand_stage(
-                dialect(self.plans), job_id, token, items_json, now, locked_first=True
-            )
-            return await self.run(plan, "fanning out a stage")
+        plan = run_plans.expand_stage(dialect(self.plans), job_id, token, items_json, now)
+        return await self.run(plan, "fanning out a stage")
 
     async def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""

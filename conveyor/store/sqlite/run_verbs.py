@@ -310,21 +310,10 @@ class SQLiteRunVerbs:
     def expand_stage_part(
         self, job_id: int, token: int, items_json: Sequence[str], *, now: float | None = None
     ) -> int | None:
-        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`. (The write
-        lock is every run's lock, so the part's check under the run's lock never fails here;
-        the retry is the shared plan's contract.)"""
-        try:
-            return self._write(
-                lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at),
-                now=now,
-            )
-        except run_plans.PartStopped:
-            return self._write(
-                lambda at: run_plans.expand_stage(
-                    DIALECT, job_id, token, items_json, at, locked_first=True
-                ),
-                now=now,
-            )
+        """See :meth:`~conveyor.store.contract.runs.RunVerbs.expand_stage_part`."""
+        return self._write(
+            lambda at: run_plans.expand_stage(DIALECT, job_id, token, items_json, at), now=now
+        )
 
     def stage_input(self, stage_run_id: int, item: int) -> StageInput | None:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.stage_input`."""
