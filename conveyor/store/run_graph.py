@@ -534,7 +534,6 @@ def parent_output(
         text = first.output_json if first is not None else None
         return ParentOutput(name, text if text is not None else "null")
     ordered = sorted((i for i in items if i.item >= 0), key=lambda i: i.item)
-    outputs = [i.output_json or "null" for i in ordered if i.state == ITEM_SUCCEEDED]
     failures: tuple[ItemFailure, ...] = ()
     if policy is ItemPolicy.COLLECT:
         failures = tuple(
@@ -542,7 +541,17 @@ def parent_output(
             for i in ordered
             if i.state in (ITEM_FAILED, ITEM_CANCELLED)
         )
-    return ParentOutput(name, "[" + ",".join(outputs) + "]", True, failures)
+    return fan_output(
+        name, (i.output_json for i in ordered if i.state == ITEM_SUCCEEDED), failures
+    )
+
+
+def fan_output(
+    name: str, outputs: Iterable[str | None], failures: tuple[ItemFailure, ...] = ()
+) -> ParentOutput:
+    """A fan-out stage's output from its succeeded items' outputs, in item order: a JSON
+    array (an item that stored none gives ``null``)."""
+    return ParentOutput(name, "[" + ",".join(o or "null" for o in outputs) + "]", True, failures)
 
 
 def run_result(sinks: Sequence[ParentOutput]) -> str:

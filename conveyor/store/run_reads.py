@@ -22,6 +22,7 @@ from conveyor.store.plan import Plan
 from conveyor.store.run_graph import (
     ItemRow,
     StageRow,
+    fan_output,
     parent_output,
     stage_from_row,
     stage_output,
@@ -79,16 +80,16 @@ def _fan_output(
     d: RunDialect, name: str, stage_run_id: int, policy: ItemPolicy, now: float | None
 ) -> Plan[ParentOutput]:
     """A fan-out parent's output (as :func:`~conveyor.store.run_graph.parent_output` gives
-    it): its succeeded items' outputs in item order, and under ``collect`` its failures."""
+    it, from two reads of its items rather than every whole row): its succeeded items'
+    outputs in item order, and under ``collect`` its failures."""
     found = yield d.stmt("run_fan_outputs", {"stage_run_id": stage_run_id}, now)
-    text = "[" + ",".join(r[0] or "null" for r in found.rows) + "]"
     failures: tuple[ItemFailure, ...] = ()
     if policy is ItemPolicy.COLLECT:
         failed = yield d.stmt("run_fan_failures", {"stage_run_id": stage_run_id}, now)
         failures = tuple(
             ItemFailure(int(num), input_json, error) for num, input_json, error in failed.rows
         )
-    return ParentOutput(name, text, True, failures)
+    return fan_output(name, (r[0] for r in found.rows), failures)
 
 
 def get_run(
