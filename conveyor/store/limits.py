@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from conveyor.store import rows
 from conveyor.store.plan import Plan
@@ -45,9 +45,12 @@ def window(slots: int) -> int:
     return max(slots * WINDOW_FACTOR, MIN_WINDOW)
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A ready limited job, in claim order, with the limits its row carries."""
+class Candidate(NamedTuple):
+    """A ready limited job, in claim order, with the limits its row carries.
+
+    A named tuple: a pass reads a window of four candidates per free slot on every round,
+    and a tuple is made from a row in one step (a frozen dataclass's fields are set one by
+    one)."""
 
     id: int
     limit_key: str | None
@@ -58,15 +61,10 @@ class Candidate:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Candidate:
-        """From ``(id, limit_key, limit_max, rate_key, rate_max, rate_per)``."""
-        return cls(
-            id=int(row[0]),
-            limit_key=row[1],
-            limit_max=None if row[2] is None else int(row[2]),
-            rate_key=row[3],
-            rate_max=None if row[4] is None else int(row[4]),
-            rate_per=None if row[5] is None else float(row[5]),
-        )
+        """From ``(id, limit_key, limit_max, rate_key, rate_max, rate_per, ...)``, whose
+        columns have these types in both stores' schemas (INTEGER, TEXT, DOUBLE PRECISION
+        or REAL); any further columns are left out."""
+        return cls._make(row[:6])
 
 
 @dataclass(frozen=True, slots=True)

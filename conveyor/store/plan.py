@@ -42,6 +42,12 @@ class Statement:
     """Plan it once for any parameter values (PostgreSQL: a generic plan of a prepared
     statement) instead of at each run: for a hot statement whose best plan does not depend on
     its values, such as the worker's claim (decision 120). Other dialects ignore it."""
+    settings: tuple[tuple[str, str], ...] = ()
+    """Planner settings this statement alone runs with, as (name, value) pairs (PostgreSQL:
+    set transaction-locally just before it and put back just after it, in its round trip; see
+    :mod:`conveyor.store.postgres.planner_settings`). For a statement whose plan must not
+    depend on statistics the table may not have yet (decision 132). Other dialects ignore
+    them."""
 
 
 @dataclass(frozen=True, slots=True)

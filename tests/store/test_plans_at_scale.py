@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import pq
 
 from conveyor import Conveyor
 from conveyor.models import COUNT_CAP
@@ -37,6 +38,7 @@ from conveyor.store.plan import Plan, Result
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.claim_round import complete_and_claim_sql, look_and_claim_sql
 from conveyor.store.postgres.generic_plan import GENERIC_SETTINGS, SET_GENERIC
+from conveyor.store.postgres.planner_settings import INDEX_WALKS, restore_sql, set_sql
 from conveyor.store.postgres.plans import is_single
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import ClaimParams, Completion, CompletionKind, HeartbeatParams
@@ -153,6 +155,9 @@ class Explaining:
                     many = None if statement.many is None else list(statement.many)
                     if many is not None:
                         params = many[0] if many else None
+                    if statement.settings:  # as the drivers run it (decision 132)
+                        assert conn.info.transaction_status != pq.TransactionStatus.IDLE
+                        cur.execute(set_sql(statement.settings))
                     if statement.generic:
                         self._explain_generic(conn, statement.sql, statement.params)
                     else:
@@ -163,6 +168,8 @@ class Explaining:
                     else:
                         cur.execute(statement.sql, statement.params or None)
                         rows = cur.fetchall() if cur.description is not None else []
+                    if statement.settings:
+                        cur.execute(restore_sql(statement.settings))
                     statement = plan.send(Result(rows, cur.rowcount))
         except StopIteration as stop:
             return stop.value
@@ -629,3 +636,60 @@ def test_claims_keep_to_indexes_on_a_table_grown_from_empty_and_never_analyzed(
             # tenants' probes found each queue's first tenant by sorting its waiting jobs.
             plan = explained(conn, sql, params)
             assert cte_reads(plan, "tenants") - {"Seq Scan"} == {"conveyor_jobs_ready_tenant"}
+
+
+def bitmap_scans(node: dict[str, Any]) -> list[str]:
+    """The jobs-table bitmap scans in a plan node and below."""
+    found = []
+    if node.get("Node Type") == "Bitmap Heap Scan" and node.get("Relation Name") == "conveyor_jobs":
+        found.append(f"Bitmap Heap Scan on conveyor_jobs ({node.get('Recheck Cond', '-')})")
+    for child in node.get("Plans", ()):
+        found.extend(bitmap_scans(child))
+    return found
+
+
+def test_the_limited_pass_walks_its_indexes_on_a_table_never_analyzed(
+    never_analyzed_url: str,
+) -> None:
+    # Without statistics, the limited pass's first statement counted the keys' running jobs
+    # with a bitmap scan of every running entry ever made (each finished job leaves a dead
+    # one, and a bitmap scan never marks them), and read its window of candidates by sorting
+    # every waiting job of the queue: 5 to 20 ms a pass at 20,000 jobs (decision 132).
+    store = PostgresStore(never_analyzed_url, migrate=False)
+    try:
+        with psycopg.connect(never_analyzed_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE conveyor_jobs SET (autovacuum_enabled = off)")
+            conn.execute(
+                TENANTS_LOAD.replace("'t' || (g %% 20)", "NULL"), {"rows": 40_000}
+            )
+            conn.execute("UPDATE conveyor_jobs SET limit_key = 'k', limit_max = 10000")
+            # Seven in eight ran and finished: dead entries among the running ones.
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'running', token = 1, worker_id = 'w', "
+                "lease_until = now() + interval '1 minute' WHERE id % 8 <> 0"
+            )
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'succeeded', finished_at = now() "
+                "WHERE state = 'running'"
+            )
+            assert conn.execute(
+                "SELECT count(*) FROM pg_stats WHERE tablename = 'conveyor_jobs'"
+            ).fetchone() == (0,)
+            # The statement as the store sends it.
+            params = ClaimParams("w-test", ("emails",), ("send",), 50, 30, limited_names=("send",))
+            statement = next(store.plans._limited_candidates(params, 200))
+            assert statement.settings == INDEX_WALKS
+            conn.execute("BEGIN")
+            try:
+                conn.execute(set_sql(statement.settings))
+                (output,) = conn.execute(  # type: ignore[misc]
+                    f"EXPLAIN (ANALYZE, FORMAT JSON) {statement.sql}", statement.params
+                ).fetchone()
+            finally:
+                conn.execute("ROLLBACK")
+        plan = (output if isinstance(output, list) else json.loads(output))[0]["Plan"]
+        assert cte_reads(plan, "candidates") - {"Seq Scan"} == {"conveyor_jobs_ready_limited"}
+        assert cte_reads(plan, "full_keys") == {"conveyor_jobs_limit_running"}
+        assert bitmap_scans(plan) == [] and seq_scans(plan) == []
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.models import JobState, WorkerInfo
 from conveyor.store import limits, rows
 from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH, copy_data
+from conveyor.store.postgres.planner_settings import INDEX_WALKS
 from conveyor.store.postgres.plans_base import Plan, PlansBase, Statement
 from conveyor.store.postgres.sequence_plans import SequencePlans
 from conveyor.store.postgres.sql import inline_nulls
@@ -278,7 +279,9 @@ class JobPlans(PlansBase):
         result = yield self.at(
             self.q("limited_claim_concurrency"),
             {
-                "ids": [c.id for c in read],
+                # An array literal: a list parameter is dumped element by element, each
+                # checked for quoting, and a window is four candidates per free slot.
+                "ids": "{" + ",".join([str(c.id) for c in read]) + "}",
                 "keys": limits.limit_keys(read),
                 "slots": params.limit,
                 "worker_id": params.worker_id,
@@ -298,6 +301,8 @@ class JobPlans(PlansBase):
                 "namespace": limits.LOCK_NAMESPACE,
             },
             params.now,
+            # Its index walks at any size and whatever the statistics (decision 132).
+            settings=INDEX_WALKS,
         )
         return [limits.Candidate.from_row(r) for r in found.rows]
 

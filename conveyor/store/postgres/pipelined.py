@@ -40,6 +40,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Plan, Result, Statement
 from conveyor.store.postgres.cursor_rows import has_rows
+from conveyor.store.postgres.planner_settings import restore_sql, set_sql
 
 T = TypeVar("T")
 
@@ -69,16 +70,21 @@ def drive_pipelined(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Run ``plan`` in a transaction of its own on the autocommit ``conn``, BEGIN sent with
     its first statement and COMMIT in the write of the last Sync."""
     try:
-        with conn.pipeline() as pipeline, conn.cursor(row_factory=tuple_row) as cur:
+        with conn.pipeline() as pipeline, conn.cursor(row_factory=tuple_row) as cur, \
+                conn.cursor() as tx:
             cur.execute("BEGIN")
             try:
                 statement = next(plan)
                 while True:
                     _refuse_copy(statement)
+                    if statement.settings:
+                        tx.execute(set_sql(statement.settings))
                     if statement.many is not None:
                         cur.executemany(statement.sql, statement.many)
                     else:
                         cur.execute(statement.sql, statement.params or None)
+                    if statement.settings:
+                        tx.execute(restore_sql(statement.settings))
                     pipeline.sync()
                     rows = cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))
@@ -101,16 +107,21 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
 async def drive_pipelined_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
     """The async twin of :func:`drive_pipelined`."""
     try:
-        async with conn.pipeline() as pipeline, conn.cursor(row_factory=tuple_row) as cur:
+        async with conn.pipeline() as pipeline, conn.cursor(row_factory=tuple_row) as cur, \
+                conn.cursor() as tx:
             await cur.execute("BEGIN")
             try:
                 statement = next(plan)
                 while True:
                     _refuse_copy(statement)
+                    if statement.settings:
+                        await tx.execute(set_sql(statement.settings))
                     if statement.many is not None:
                         await cur.executemany(statement.sql, statement.many)
                     else:
                         await cur.execute(statement.sql, statement.params or None)
+                    if statement.settings:
+                        await tx.execute(restore_sql(statement.settings))
                     await pipeline.sync()
                     rows = await cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))

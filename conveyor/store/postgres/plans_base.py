@@ -52,18 +52,22 @@ class PlansBase:
         return query(name, self.schema)
 
     def at(
-        self, sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False
+        self, sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False,
+        settings: tuple[tuple[str, str], ...] = (),
     ) -> Statement:
         """``sql`` with ``params`` on the server's clock, or at the caller's ``now`` if given
-        (``generic``: see :attr:`Statement.generic`)."""
-        return at(sql, params, now, generic=generic)
+        (``generic``, ``settings``: see :class:`Statement`)."""
+        return at(sql, params, now, generic=generic, settings=settings)
 
 
 def at(
-    sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False
+    sql: str, params: dict[str, Any], now: float | None, *, generic: bool = False,
+    settings: tuple[tuple[str, str], ...] = (),
 ) -> Statement:
     """A statement on the server's clock, or at the caller's ``now`` when one is given (see
     :func:`conveyor.store.postgres.sql.at_clock`): the default path keeps its text as is."""
     if now is None:
-        return Statement(sql, params, generic=generic)
-    return Statement(at_clock(sql), {**params, CLOCK: float(now)}, generic=generic)
+        return Statement(sql, params, generic=generic, settings=settings)
+    return Statement(
+        at_clock(sql), {**params, CLOCK: float(now)}, generic=generic, settings=settings
+    )

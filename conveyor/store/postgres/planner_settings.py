@@ -1,0 +1,97 @@
+"""Planner settings for one statement, set just before it and put back just after it.
+
+A statement marked with :attr:`~conveyor.store.plan.Statement.settings` runs between two small
+statements on the same connection: the first saves each setting's current value in a
+transaction-local custom variable (``conveyor.was_<name>``) and sets the new value
+(``set_config(..., true)``, transaction-local); the second sets each back from what was saved.
+All three travel in one pipeline with one Sync, so the statement keeps its single round trip,
+and nothing outlives it: on an autocommit connection the three share the Sync's implicit
+transaction, inside a transaction the values are put back before the next statement is
+planned (decision 132). Behind a transaction pooler this still holds: the three are one
+transaction's statements, or inside one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+
+from conveyor.store.plan import Result, Statement
+from conveyor.store.postgres.cursor_rows import has_rows
+
+Settings = tuple[tuple[str, str], ...]
+
+INDEX_WALKS: Settings = (
+    ("enable_bitmapscan", "off"),
+    ("enable_sort", "off"),
+    # Pricing plans out adds a huge constant to one that still needs a sort (of a few rows),
+    # past jit_above_cost: sessions start with JIT off, but not where a pooler refused the
+    # startup option.
+    ("jit", "off"),
+)
+"""For a statement written as ordered walks of indexes whose plan must not depend on the
+table's statistics (decision 132): no bitmap scan (which cannot mark the dead index entries
+it meets, so a table whose finished jobs have not been vacuumed yet is read whole again at
+every run) and no sort where an index gives the order (on a table never analyzed, the planner
+guesses one matching row and sorts every waiting job instead of reading a window in order)."""
+
+_NAME = re.compile(r"[a-z_]+")
+_VALUE = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def _checked(settings: Sequence[tuple[str, str]]) -> Settings:
+    # The names and values are the code's constants, spliced into SQL: refuse anything else.
+    for name, value in settings:
+        if not _NAME.fullmatch(name) or not _VALUE.fullmatch(value):
+            raise ValueError(f"not a planner setting Conveyor sets: {name}={value}")
+    return tuple(settings)
+
+
+@cache
+def set_sql(settings: Settings) -> str:
+    """The statement that saves each setting's value and sets the new one (transaction-local)."""
+    parts = [
+        f"set_config('conveyor.was_{name}', current_setting('{name}'), true), "
+        f"set_config('{name}', '{value}', true)"
+        for name, value in _checked(settings)
+    ]
+    return "SELECT " + ", ".join(parts)
+
+
+@cache
+def restore_sql(settings: Settings) -> str:
+    """The statement that puts each setting back to the value :func:`set_sql` saved."""
+    parts = [
+        f"set_config('{name}', current_setting('conveyor.was_{name}'), true)"
+        for name, _ in _checked(settings)
+    ]
+    return "SELECT " + ", ".join(parts)
+
+
+def run_with_settings(conn: psycopg.Connection[Any], statement: Statement) -> Result:
+    """Run ``statement`` on ``conn`` with its settings, the three statements in one pipeline
+    (one round trip). On an error the pipeline's Sync has ended an implicit transaction, or the
+    caller's transaction is aborted and rolled back by its owner."""
+    with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
+        with conn.pipeline():
+            tx.execute(set_sql(statement.settings))
+            cur.execute(statement.sql, statement.params or None)
+            tx.execute(restore_sql(statement.settings))
+        return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+
+
+async def run_with_settings_async(
+    conn: psycopg.AsyncConnection[Any], statement: Statement
+) -> Result:
+    """The async twin of :func:`run_with_settings`."""
+    async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
+        async with conn.pipeline():
+            await tx.execute(set_sql(statement.settings))
+            await cur.execute(statement.sql, statement.params or None)
+            await tx.execute(restore_sql(statement.settings))
+        return Result(await cur.fetchall() if has_rows(cur) else [], cur.rowcount)
