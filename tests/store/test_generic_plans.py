@@ -6,7 +6,8 @@ plans it once per connection, not at every claim. Shown on a real server through
 ``pg_prepared_statements`` (per session, so each store here has a one-connection pool), for
 the sync and the async store.
 The setting must not outlive the statement on the pooled connection, a failing statement must
-leave the connection idle, and inside a caller's transaction the statement runs as any other.
+leave the connection idle, and inside a caller's transaction the settings hold for the
+statement alone (decision 133).
 """
 
 from __future__ import annotations
@@ -163,16 +164,25 @@ def test_a_failing_generic_statement_leaves_the_connection_idle(
     asyncio.run(scenario())
 
 
-def test_inside_a_transaction_a_generic_statement_runs_as_any_other(
+def _answering_then_after() -> Plan[list[Any]]:
+    during = yield Statement("SELECT current_setting('plan_cache_mode')", generic=True)
+    after = yield Statement("SELECT current_setting('plan_cache_mode')")
+    return during.rows + after.rows
+
+
+def test_inside_a_transaction_the_generic_settings_last_for_the_statement_alone(
     fresh_postgres_url: Callable[[], str],
 ) -> None:
     # A transaction-local setting there would last to the caller's COMMIT, over statements
-    # not marked generic.
+    # not marked generic: they are put back right after it, in its round trip (decision 133).
     with psycopg.connect(fresh_postgres_url()) as conn:
-        assert drive(conn, _answering()) == [("auto",)]
+        assert drive(conn, _answering_then_after()) == [("force_generic_plan",), ("auto",)]
+        assert conn.execute("SHOW plan_cache_mode").fetchone() == ("auto",)
     # Behind a transaction pooler nothing is prepared, so there is no plan to keep.
     with psycopg.connect(fresh_postgres_url(), autocommit=True, prepare_threshold=None) as conn:
         assert drive(conn, _answering()) == [("auto",)]
+        with conn.transaction():
+            assert drive(conn, _answering()) == [("auto",)]
 
 
 def test_the_statement_commits_with_its_sync_and_no_explicit_transaction(

@@ -127,3 +127,27 @@ def test_sqlite_ignores_them(store: Store) -> None:
         return int(found.rows[0][0])
 
     assert store._write(lambda now: one()) == 42
+
+
+PLAN_CACHE = "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')"
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_generic_statement_in_a_transaction_is_planned_generically_for_itself_alone(
+    store: Store, pipelined: bool
+) -> None:
+    # A worker's round that completes stage jobs or claims limited ones is a transaction,
+    # and its plain claim was planned anew at every round there (decision 133).
+    pg = postgres(store)
+
+    def plan() -> Plan[Seen]:
+        during = yield Statement(PLAN_CACHE, generic=True)
+        after = yield Statement(PLAN_CACHE)
+        return [during.rows[0], after.rows[0]]
+
+    seen = pg.run(plan(), "probing", pipelined=pipelined)
+    if pg.pooling.transaction:
+        # Behind a transaction pooler nothing is prepared: no plan to keep, no settings.
+        assert seen == [("auto", "on"), ("auto", "on")]
+    else:
+        assert seen == [("force_generic_plan", "off"), ("auto", "on")]

@@ -32,7 +32,7 @@ from conveyor.store.postgres.cursor_rows import has_rows
 from conveyor.store.postgres.errors import is_driver_error, translate
 from conveyor.store.postgres.generic_plan import run_generic_async, wants_generic
 from conveyor.store.postgres.pipelined import drive_pipelined_async
-from conveyor.store.postgres.planner_settings import run_with_settings_async
+from conveyor.store.postgres.planner_settings import run_with_settings_async, settings_for
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
@@ -76,12 +76,12 @@ async def drive_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
                         for block in statement.copy:
                             await copy.write(block)
                     result = Result([], cur.rowcount)
-                elif statement.settings:
-                    # Its planner settings around it, in its round trip (decision 132).
-                    result = await run_with_settings_async(conn, statement)
                 elif wants_generic(conn, statement):
                     # Its own transaction, planned once (decision 120): one round trip still.
                     result = await run_generic_async(conn, statement)
+                elif settings := settings_for(conn, statement):
+                    # Planner settings for it alone, in its round trip (decisions 132, 133).
+                    result = await run_with_settings_async(conn, statement, settings)
                 else:
                     await cur.execute(statement.sql, statement.params or None)
                     rows = await cur.fetchall() if has_rows(cur) else []

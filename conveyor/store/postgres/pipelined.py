@@ -40,7 +40,12 @@ from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Plan, Result, Statement
 from conveyor.store.postgres.cursor_rows import has_rows
-from conveyor.store.postgres.planner_settings import restore_sql, set_sql
+from conveyor.store.postgres.planner_settings import (
+    prepare_now,
+    restore_sql,
+    set_sql,
+    settings_for,
+)
 
 T = TypeVar("T")
 
@@ -77,14 +82,19 @@ def drive_pipelined(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                 statement = next(plan)
                 while True:
                     _refuse_copy(statement)
-                    if statement.settings:
-                        tx.execute(set_sql(statement.settings))
+                    settings = settings_for(conn, statement)  # decisions 132, 133
+                    if settings:
+                        tx.execute(set_sql(settings))
                     if statement.many is not None:
                         cur.executemany(statement.sql, statement.many)
                     else:
-                        cur.execute(statement.sql, statement.params or None)
-                    if statement.settings:
-                        tx.execute(restore_sql(statement.settings))
+                        cur.execute(
+                            statement.sql,
+                            statement.params or None,
+                            prepare=prepare_now(statement, settings),
+                        )
+                    if settings:
+                        tx.execute(restore_sql(settings))
                     pipeline.sync()
                     rows = cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))
@@ -114,14 +124,19 @@ async def drive_pipelined_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T
                 statement = next(plan)
                 while True:
                     _refuse_copy(statement)
-                    if statement.settings:
-                        await tx.execute(set_sql(statement.settings))
+                    settings = settings_for(conn, statement)  # decisions 132, 133
+                    if settings:
+                        await tx.execute(set_sql(settings))
                     if statement.many is not None:
                         await cur.executemany(statement.sql, statement.many)
                     else:
-                        await cur.execute(statement.sql, statement.params or None)
-                    if statement.settings:
-                        await tx.execute(restore_sql(statement.settings))
+                        await cur.execute(
+                            statement.sql,
+                            statement.params or None,
+                            prepare=prepare_now(statement, settings),
+                        )
+                    if settings:
+                        await tx.execute(restore_sql(settings))
                     await pipeline.sync()
                     rows = await cur.fetchall() if has_rows(cur) else []
                     statement = plan.send(Result(rows, cur.rowcount))

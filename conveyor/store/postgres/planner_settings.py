@@ -23,6 +23,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Result, Statement
 from conveyor.store.postgres.cursor_rows import has_rows
+from conveyor.store.postgres.generic_plan import GENERIC_SETTINGS
 
 Settings = tuple[tuple[str, str], ...]
 
@@ -73,25 +74,54 @@ def restore_sql(settings: Settings) -> str:
     return "SELECT " + ", ".join(parts)
 
 
-def run_with_settings(conn: psycopg.Connection[Any], statement: Statement) -> Result:
-    """Run ``statement`` on ``conn`` with its settings, the three statements in one pipeline
+def settings_for(
+    conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], statement: Statement
+) -> Settings:
+    """The settings ``statement`` runs with on ``conn`` when it is not its own transaction
+    (decision 133): its own; for a statement marked generic on a connection that prepares
+    statements, :data:`~conveyor.store.postgres.generic_plan.GENERIC_SETTINGS`, so that it is
+    planned once there too (a worker's round that completes stage jobs or claims limited ones
+    is a transaction, and its plain claim was planned anew at every round). Behind a
+    transaction pooler nothing is prepared, so there is no plan to keep."""
+    if statement.settings:
+        return statement.settings
+    if statement.generic and conn.prepare_threshold is not None:
+        return GENERIC_SETTINGS
+    return ()
+
+
+def prepare_now(statement: Statement, settings: Settings) -> bool | None:
+    """psycopg's ``prepare`` for ``statement`` run with ``settings``: a generic statement from
+    its first run (its generic plan is worth having only once it is kept), else psycopg's
+    own rule."""
+    return True if statement.generic and settings else None
+
+
+def run_with_settings(
+    conn: psycopg.Connection[Any], statement: Statement, settings: Settings
+) -> Result:
+    """Run ``statement`` on ``conn`` with ``settings``, the three statements in one pipeline
     (one round trip). On an error the pipeline's Sync has ended an implicit transaction, or the
     caller's transaction is aborted and rolled back by its owner."""
     with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
         with conn.pipeline():
-            tx.execute(set_sql(statement.settings))
-            cur.execute(statement.sql, statement.params or None)
-            tx.execute(restore_sql(statement.settings))
+            tx.execute(set_sql(settings))
+            cur.execute(
+                statement.sql, statement.params or None, prepare=prepare_now(statement, settings)
+            )
+            tx.execute(restore_sql(settings))
         return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
 
 
 async def run_with_settings_async(
-    conn: psycopg.AsyncConnection[Any], statement: Statement
+    conn: psycopg.AsyncConnection[Any], statement: Statement, settings: Settings
 ) -> Result:
     """The async twin of :func:`run_with_settings`."""
     async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
         async with conn.pipeline():
-            await tx.execute(set_sql(statement.settings))
-            await cur.execute(statement.sql, statement.params or None)
-            await tx.execute(restore_sql(statement.settings))
+            await tx.execute(set_sql(settings))
+            await cur.execute(
+                statement.sql, statement.params or None, prepare=prepare_now(statement, settings)
+            )
+            await tx.execute(restore_sql(settings))
         return Result(await cur.fetchall() if has_rows(cur) else [], cur.rowcount)

@@ -28,7 +28,7 @@ from conveyor.store.postgres.generic_plan import run_generic, wants_generic
 from conveyor.store.postgres.migrate import LATEST_VERSION, migrate_plan, version_plan
 from conveyor.store.postgres.outbox_verbs import PostgresOutboxVerbs
 from conveyor.store.postgres.pipelined import drive_pipelined
-from conveyor.store.postgres.planner_settings import run_with_settings
+from conveyor.store.postgres.planner_settings import run_with_settings, settings_for
 from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.pooling import pooling
 from conveyor.store.postgres.prune_plan import prune_plans
@@ -92,12 +92,12 @@ def drive(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
                         for block in statement.copy:
                             copy.write(block)
                     result = Result([], cur.rowcount)
-                elif statement.settings:
-                    # Its planner settings around it, in its round trip (decision 132).
-                    result = run_with_settings(conn, statement)
                 elif wants_generic(conn, statement):
                     # Its own transaction, planned once (decision 120): one round trip still.
                     result = run_generic(conn, statement)
+                elif settings := settings_for(conn, statement):
+                    # Planner settings for it alone, in its round trip (decisions 132, 133).
+                    result = run_with_settings(conn, statement, settings)
                 else:
                     cur.execute(statement.sql, statement.params or None)
                     result = Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
