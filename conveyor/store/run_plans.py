@@ -73,11 +73,13 @@ class RunDialect(Protocol):
         """Lock the runs of these jobs (in id order), then ``run_finish_items`` and the locked
         runs' stage rows: the locked runs (id, state), the ended items (stage id, item, state,
         error, output) and the stage rows (as ``run_load_stages``). Nothing to advance: three
-        empty lists. A dialect shapes it to its costs (one statement for the item update and
-        the stage rows on PostgreSQL; on SQLite, whose write lock is every run's lock, the
-        item update first and the stage rows of the runs it touched; and there a batch whose
-        only effect is a fan-out stage's smaller count is applied at once, leaving nothing to
-        advance)."""
+        empty lists. A dialect shapes it to its costs (on PostgreSQL the run locks, then one
+        statement for the item update and the stage rows; on SQLite, whose write lock is every
+        run's lock, the item update first and the stage rows of the runs it touched). On both,
+        a batch whose only effect is a fan-out stage's smaller count (every item it ends
+        succeeded, is a fan-out's, of one stage it leaves unfinished) is applied at once,
+        leaving nothing to advance (decisions 131, 134): the advance's reading of the run's
+        stages and writing them back was most of a fan-out item's cost."""
         ...
 
     def write_back(

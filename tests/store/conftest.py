@@ -61,7 +61,7 @@ POOLED_MODULES = frozenset({
     "test_store_once", "test_store_runs", "test_store_runs_fanout", "test_store_schedules",
     "test_store_sequences", "test_store_slots", "test_store_unique", "test_store_web",
     "test_store_fairness", "test_plan_drivers", "test_store_pipelined", "test_store_unheld",
-    "test_planner_settings",
+    "test_planner_settings", "test_store_runs_count_down",
 })
 """The modules that also run through PgBouncer: those whose verbs open transactions, take
 locks, read the clock, COPY, or NOTIFY, which is where transaction pooling could differ from a

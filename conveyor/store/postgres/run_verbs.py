@@ -87,12 +87,13 @@ class PostgresRunDialect:
     def finish(
         self, job_ids_json: str, now: float | None
     ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """The runs' row locks (``run_lock_runs``), then one statement: the item update as a
-        CTE, the stage rows with each stage's ended items (the statement starts after the run
-        locks are held, so it reads the stage rows as the last holder of each lock left
-        them)."""
-        locked = yield self.stmt("run_lock_runs", {"job_ids": job_ids_json}, now)
-        if not locked.rows:
+        """The runs' row locks, with a fan-out's usual batch applied in the same statement
+        (``run_lock_count_down``, decision 134: then nothing is left to advance); else one
+        more statement: the item update as a CTE, the stage rows with each stage's ended
+        items (it starts after the run locks are held, so it reads the stage rows as the
+        last holder of each lock left them)."""
+        locked = yield self.stmt("run_lock_count_down", {"job_ids": job_ids_json}, now)
+        if not locked.rows or locked.rows[0][2]:
             return [], [], []
         run_ids = [int(r[0]) for r in locked.rows]
         sql = (
@@ -109,7 +110,7 @@ class PostgresRunDialect:
             for item, state, error, output in row[-1] or ():
                 ended.append((stage_id, item, state, error, output))
             stages.append(tuple(row[:-1]))
-        return locked.rows, ended, stages
+        return [r[:2] for r in locked.rows], ended, stages
 
     def write_back(
         self,

@@ -17,7 +17,7 @@ FROM jsonb_to_recordset(%(runs)s::jsonb) AS b(
     resumed boolean
 )
 WHERE r.id = b.id
-    -- The ids again as an array: an index probe, not a scan of every run (see run_lock_runs).
+    -- The ids again as an array: an index probe, not a scan of every run (see run_lock_count_down).
     AND r.id = ANY(ARRAY(
         SELECT (value->>'id')::bigint FROM jsonb_array_elements(%(runs)s::jsonb)
     ))
