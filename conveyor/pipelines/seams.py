@@ -28,10 +28,18 @@ from conveyor.errors import ConveyorError, PayloadTooLargeError
 
 _UNIONS = (typing.Union, types.UnionType)
 
-compact_json = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
-"""``json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)``: the text a
-stage's output, item or input is stored as. One encoder made once: ``json.dumps`` with any
-option builds a new encoder per call, and a fan-out encodes every item and every output."""
+_encode = json.JSONEncoder(allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def compact_json(value: Any) -> str:
+    """``json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)``: the
+    text a stage's output, item or input is stored as. One encoder made once (``json.dumps``
+    with any option builds a new encoder per call), and an int (a fan-out over ids, an item's
+    count) written as the encoder writes it without the encoder's machinery: a fan-out encodes
+    every item and every output."""
+    if type(value) is int:
+        return int.__repr__(value)
+    return _encode(value)
 _SEQUENCES = (list, tuple, Sequence, set, frozenset)
 _MAPPINGS = (dict, Mapping)
 
