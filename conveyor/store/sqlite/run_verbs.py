@@ -70,7 +70,20 @@ class SQLiteRunDialect:
         """Ids in input order, from one statement (``run_insert_jobs``) that takes each
         template once, as an array of its options, and each job as ``[template index,
         arguments]``: a fan-out's thousands of jobs share one template, and SQLite parses a
-        JSON array anew for each value taken from it."""
+        JSON array anew for each value taken from it. Jobs of one template (a fan-out's
+        part, most hand-offs) take it as parameters instead (``run_insert_jobs_one``)."""
+        if len(templates) == 1:
+            [t] = templates
+            one = {
+                "queue": t.queue, "name": t.name, "priority": t.priority,
+                "max_attempts": t.max_attempts, "timeout": t.timeout, "tenant": t.tenant,
+                "meta": t.meta_json, "limit_key": t.limit_key, "limit_max": t.limit_max,
+                "rate_key": t.rate_key, "rate_max": t.rate_max, "rate_per": t.rate_per,
+                "jobs": json.dumps([args for _, args in jobs]),
+                "due_state": rows.INSERTED_STATES["due_state"],
+            }
+            found = yield self.stmt("run_insert_jobs_one", one, now)
+            return sorted(int(r[0]) for r in found.rows)  # ids are assigned in input order
         packed = json.dumps(
             [
                 [
