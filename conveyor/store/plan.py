@@ -46,8 +46,8 @@ class Statement:
     """Planner settings this statement alone runs with, as (name, value) pairs (PostgreSQL:
     set transaction-locally just before it and put back just after it, in its round trip; see
     :mod:`conveyor.store.postgres.planner_settings`). For a statement whose plan must not
-    depend on statistics the table may not have yet (decision 132). Other dialects ignore
-    them."""
+    depend on statistics the table may not have yet (decision 132); not for a statement with
+    ``many`` or ``copy``. Other dialects ignore them."""
 
 
 @dataclass(frozen=True, slots=True)
