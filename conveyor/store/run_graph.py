@@ -287,6 +287,25 @@ class NewItem:
     given: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FanPart:
+    """A part of a fan-out to write: the items ``first``.. of stage ``stage_id``, as their
+    JSON texts. Kept whole rather than as a :class:`NewItem` each, so a store can write a
+    part's thousands of jobs and items from the texts alone (decision 136)."""
+
+    stage_id: int
+    first: int
+    items_json: Sequence[str]
+
+    def new_items(self) -> list[NewItem]:
+        """The part as one :class:`NewItem` per item, each job carrying its item's input
+        where it fits (:func:`given_json`)."""
+        return [
+            NewItem(self.stage_id, self.first + i, text, given_json(item_input=text))
+            for i, text in enumerate(self.items_json)
+        ]
+
+
 @dataclass(slots=True)
 class RunProgress:
     """A locked run and its stages, and what the rules decided to write."""
@@ -296,6 +315,8 @@ class RunProgress:
     stages: list[StageRow]
     error: str | None = None
     to_insert: list[NewItem] = field(default_factory=list)
+    fan_part: FanPart | None = None
+    """A fan-out's part to write (:meth:`expanded`), apart from :attr:`to_insert`."""
     cancel_jobs: bool = False
     """Cancel the run's unfinished jobs (the run failed or was cancelled)."""
     progressed: bool = False
@@ -438,10 +459,8 @@ class RunProgress:
             stage.total = stage.left = total
             stage.failed = 0
             stage.dirty = True
-        self.to_insert.extend(
-            NewItem(stage.id, first + i, text, given_json(item_input=text))
-            for i, text in enumerate(items_json)
-        )
+        if items_json:
+            self.fan_part = FanPart(stage.id, first, items_json)
         if total == 0:
             self.stage_done(stage)
 

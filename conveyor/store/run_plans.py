@@ -27,6 +27,7 @@ from conveyor.models import RunState
 from conveyor.store.contract.run_records import JobTemplate, NewRun, RunReset
 from conveyor.store.plan import Plan, Statement
 from conveyor.store.run_graph import (
+    FanPart,
     ItemRow,
     NewItem,
     RunProgress,
@@ -56,6 +57,15 @@ class RunDialect(Protocol):
         arguments (:func:`~conveyor.store.run_graph.stage_job`), due now, waking workers as
         an insert does; their ids in input order. A fan-out writes thousands of one template,
         so a dialect may send each template once."""
+        ...
+
+    def insert_fan_part(
+        self, template: JobTemplate, run_id: int, part: FanPart, now: float | None
+    ) -> Plan[None]:
+        """Insert a fan-out part's jobs (each the stage's ``template`` with the arguments of
+        :func:`~conveyor.store.run_graph.stage_args`, due now, waking workers) and its item
+        rows (queued, each with its input and its job's id): what :func:`fan_part_rows`
+        writes, which a dialect may call or write its own way (decision 136)."""
         ...
 
     def complete(self, completion: Completion, now: float | None) -> Plan[bool]:
@@ -144,6 +154,21 @@ def _insert_new(
     return (yield from d.insert_stage_jobs(templates, jobs, now))
 
 
+def fan_part_rows(
+    d: RunDialect, template: JobTemplate, run_id: int, part: FanPart, now: float | None
+) -> Plan[None]:
+    """A fan-out part's jobs and item rows as any new items are written (see
+    :meth:`RunDialect.insert_fan_part`)."""
+    items = part.new_items()
+    jobs = [(0, stage_args(run_id, i.stage_id, i.item, i.given)) for i in items]
+    ids = yield from d.insert_stage_jobs([template], jobs, now)
+    batch = [
+        {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
+        for i, job_id in zip(items, ids, strict=True)
+    ]
+    yield from d.write_back(batch, [], [], [], now)
+
+
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
     """Write what the rules decided for one run (see :func:`flush_all`)."""
     yield from flush_all(d, [progress], now)
@@ -153,6 +178,10 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     """Write what the rules decided for these locked runs: new jobs and items, cancellations,
     stages, the runs. Set-based: a completion batch that moved many runs inserts all their
     next jobs in one statement and writes all their rows in one more (on PostgreSQL)."""
+    for p in runs:
+        if p.fan_part is not None:
+            part, p.fan_part = p.fan_part, None
+            yield from d.insert_fan_part(p.by_id(part.stage_id).template, p.id, part, now)
     new = [(p, i) for p in runs for i in p.to_insert]
     batch: list[dict[str, Any]] = []
     if new:

@@ -32,6 +32,7 @@ from conveyor.store.contract.run_records import (
     ParentOutput,
 )
 from conveyor.store.protocol import ClaimedJob, CompletionKind
+from conveyor.store.run_graph import INLINE_INPUT_MAX, given_json, stage_args
 
 
 def expand(store: Store, items: list[object]) -> None:
@@ -291,3 +292,28 @@ def test_get_run_reads_item_outputs_up_to_a_bound(store: Store) -> None:
             await astore.release()
 
     assert asyncio.run(twin()) == (True, True)
+
+
+def test_a_fan_outs_jobs_carry_what_stage_args_makes_and_items_their_texts(store: Store) -> None:
+    # SQLite makes a part's arguments in SQL from the items' texts (decision 136); both stores
+    # must give each job exactly the arguments run_graph's builders make, inline input only
+    # where it fits, and each item row its text.
+    # The longest string whose JSON text (two quotes more) still fits beside its wrapping.
+    limit = INLINE_INPUT_MAX - len('{"item_input": }') - 2
+    items: list[object] = [
+        1, 'é "quoted" \\ \u2603', {"a": [1, 2.5, None]}, "x" * limit, "y" * (limit + 1), [],
+    ]
+    run_id = start(store, *fan())
+    run_one(store, "a", None)
+    expand(store, items)
+    stage_id = stage_of(store, run_id, "e").id
+    jobs = sorted(claim_stage(store, "e"), key=lambda j: json.loads(j.args_json)["item"])
+    assert len(jobs) == len(items)
+    for n, (job, value) in enumerate(zip(jobs, items, strict=True)):
+        text = json.dumps(value)  # as expand() wrote it
+        expected = stage_args(run_id, stage_id, n, given_json(item_input=text))
+        assert json.loads(job.args_json) == json.loads(expected), n
+        assert ("given" in json.loads(job.args_json)) == (n != 4), n  # the one over the limit
+        got = store.stage_input(stage_id, n)
+        assert got is not None and got.item_input_json is not None
+        assert json.loads(got.item_input_json) == value

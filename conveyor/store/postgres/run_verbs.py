@@ -38,7 +38,7 @@ from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sequence_plans import SequencePlans
-from conveyor.store.run_graph import stage_job
+from conveyor.store.run_graph import FanPart, stage_job
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.store import PostgresStore
@@ -83,6 +83,12 @@ class PostgresRunDialect:
             return [i.id for i in inserted]
         inserted = yield from self.plans.insert_plain_jobs(new, notify=True, now=now)
         return [i.id for i in inserted]
+
+    def insert_fan_part(
+        self, template: JobTemplate, run_id: int, part: FanPart, now: float | None
+    ) -> Plan[None]:
+        """As any new items: a long part's jobs COPYed (see :meth:`insert_stage_jobs`)."""
+        return run_plans.fan_part_rows(self, template, run_id, part, now)
 
     def finish(
         self, job_ids_json: str, now: float | None

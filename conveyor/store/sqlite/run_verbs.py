@@ -40,7 +40,7 @@ from conveyor.store.contract.run_records import (
 from conveyor.store.contract.usage import UsageBy, UsageRow, UsageTotal
 from conveyor.store.limits import PassHint
 from conveyor.store.plan import Plan, Statement
-from conveyor.store.run_graph import ITEM_SUCCEEDED
+from conveyor.store.run_graph import INLINE_INPUT_MAX, ITEM_SUCCEEDED, FanPart
 from conveyor.store.sqlite import job_plans, plans
 from conveyor.store.sqlite.connection import query
 from conveyor.store.sqlite.driver import drive
@@ -100,6 +100,46 @@ class SQLiteRunDialect:
         }
         found = yield self.stmt("run_insert_jobs", params, now)
         return sorted(int(r[0]) for r in found.rows)  # ids are assigned in input order
+
+    def insert_fan_part(
+        self, template: JobTemplate, run_id: int, part: FanPart, now: float | None
+    ) -> Plan[None]:
+        """The part's jobs with their arguments made in SQL from the items' texts
+        (``run_insert_part_jobs``), then its item rows from the same texts and the jobs'
+        ids (``run_insert_part_items``): two statements and one JSON array, where building
+        each job's arguments and each item's row in Python held the write lock as long as
+        the inserts (decision 136). Should the ids not follow each other (they do, under
+        the write lock), the items are written as any new items are."""
+        t = template
+        items = json.dumps(list(part.items_json))
+        found = yield self.stmt(
+            "run_insert_part_jobs",
+            {
+                "queue": t.queue, "name": t.name, "priority": t.priority,
+                "max_attempts": t.max_attempts, "timeout": t.timeout, "tenant": t.tenant,
+                "meta": t.meta_json, "limit_key": t.limit_key, "limit_max": t.limit_max,
+                "rate_key": t.rate_key, "rate_max": t.rate_max, "rate_per": t.rate_per,
+                "due_state": rows.INSERTED_STATES["due_state"], "run_id": run_id,
+                "stage_run_id": part.stage_id, "first": part.first, "items": items,
+                "inline_max": INLINE_INPUT_MAX,
+            },
+            now,
+        )
+        ids = sorted(int(r[0]) for r in found.rows)
+        if ids and ids[-1] - ids[0] == len(ids) - 1:
+            yield self.stmt(
+                "run_insert_part_items",
+                {"stage_run_id": part.stage_id, "first": part.first, "first_id": ids[0],
+                 "items": items},
+                now,
+            )
+            return
+        batch = [
+            {"stage_run_id": part.stage_id, "item": part.first + k, "job_id": job_id,
+             "input": text}
+            for k, (text, job_id) in enumerate(zip(part.items_json, ids, strict=True))
+        ]
+        yield from self.write_back(batch, [], [], [], now)
 
     def finish(
         self, job_ids_json: str, now: float | None
