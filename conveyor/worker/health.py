@@ -108,11 +108,13 @@ class Child:
 
 
 def judge(
-    folder: str, children: Iterable[Child], stall: float, lease: float
+    folder: str, children: Iterable[Child], stall: float, lease: float,
+    *, now: float | None = None,
 ) -> list[str]:
-    """The problems of the running processes' stamps (an empty list: all live)."""
+    """The problems of the running processes' stamps (an empty list: all live), judged at
+    ``now`` (wall clock; default: the current time)."""
     problems = []
-    now = time.time()
+    now = time.time() if now is None else now
     for child in children:
         path = stamp_path(folder, child.worker_id)
         try:

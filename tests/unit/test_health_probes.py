@@ -15,12 +15,17 @@ from conveyor.worker.config import WorkerConfig
 from conveyor.worker.health import STARTUP_GRACE, Child, HealthServer, judge, stamp_path
 
 
+NOW = 1_800_000_000.0
+"""The wall clock the stamps are written and judged at: ages are exact, however long the
+writing takes on a loaded box."""
+
+
 def write_stamp(
     folder: Path, worker_id: str, *, silent: float = 0.0, claim_age: float = 0.0,
     heartbeat_age: float = 0.0, slots_full: bool = False,
 ) -> None:
     stamp_path(str(folder), worker_id).write_text(json.dumps({
-        "worker_id": worker_id, "pid": 1, "written": time.time() - silent,
+        "worker_id": worker_id, "pid": 1, "written": NOW - silent,
         "claim_age": claim_age, "slots_full": slots_full, "heartbeat_age": heartbeat_age,
     }))
 
@@ -32,7 +37,9 @@ def child(worker_id: str, started_ago: float = 100.0) -> Child:
 def test_fresh_stamps_are_live(tmp_path: Path) -> None:
     write_stamp(tmp_path, "host:1:0:a", claim_age=0.5, heartbeat_age=3)
     write_stamp(tmp_path, "host:1:1:b", claim_age=60, slots_full=True)  # busy, not stuck
-    assert judge(str(tmp_path), [child("host:1:0:a"), child("host:1:1:b")], 10, 30) == []
+    assert judge(
+        str(tmp_path), [child("host:1:0:a"), child("host:1:1:b")], 10, 30, now=NOW
+    ) == []
 
 
 def test_a_silent_loop_a_stuck_claim_and_a_late_heartbeat_are_named(tmp_path: Path) -> None:
@@ -40,7 +47,7 @@ def test_a_silent_loop_a_stuck_claim_and_a_late_heartbeat_are_named(tmp_path: Pa
     write_stamp(tmp_path, "w-claim", claim_age=11)
     write_stamp(tmp_path, "w-beat", heartbeat_age=29, silent=2)
     problems = judge(
-        str(tmp_path), [child("w-loop"), child("w-claim"), child("w-beat")], 10, 30
+        str(tmp_path), [child("w-loop"), child("w-claim"), child("w-beat")], 10, 30, now=NOW
     )
     assert problems == [
         "worker w-loop: its event loop has not run for 12.0s (a handler blocking the loop, "
