@@ -14,7 +14,6 @@ from conveyor.store import open_store
 from conveyor.worker.config import WorkerConfig
 from conveyor.worker.health import STARTUP_GRACE, Child, HealthServer, judge, stamp_path
 
-
 NOW = 1_800_000_000.0
 """The wall clock the stamps are written and judged at: ages are exact, however long the
 writing takes on a loaded box."""
