@@ -162,11 +162,16 @@ def fan_part_rows(
     items = part.new_items()
     jobs = [(0, stage_args(run_id, i.stage_id, i.item, i.given)) for i in items]
     ids = yield from d.insert_stage_jobs([template], jobs, now)
-    batch = [
+    yield from d.write_back(item_rows(items, ids), [], [], [], now)
+
+
+def item_rows(items: Sequence[NewItem], job_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The item rows ``write_back`` writes for new items whose jobs got ``job_ids`` (in the
+    same order)."""
+    return [
         {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
-        for i, job_id in zip(items, ids, strict=True)
+        for i, job_id in zip(items, job_ids, strict=True)
     ]
-    yield from d.write_back(batch, [], [], [], now)
 
 
 def flush(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
@@ -186,10 +191,7 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
     batch: list[dict[str, Any]] = []
     if new:
         ids = yield from _insert_new(d, new, now)
-        batch = [
-            {"stage_run_id": i.stage_id, "item": i.item, "job_id": job_id, "input": i.input_json}
-            for (_, i), job_id in zip(new, ids, strict=True)
-        ]
+        batch = item_rows([i for _, i in new], ids)
         for p in runs:
             p.to_insert = []
         if any(p.cancel_jobs for p in runs):

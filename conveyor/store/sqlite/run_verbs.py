@@ -73,28 +73,11 @@ class SQLiteRunDialect:
         JSON array anew for each value taken from it. Jobs of one template (a fan-out's
         part, most hand-offs) take it as parameters instead (``run_insert_jobs_one``)."""
         if len(templates) == 1:
-            [t] = templates
-            one = {
-                "queue": t.queue, "name": t.name, "priority": t.priority,
-                "max_attempts": t.max_attempts, "timeout": t.timeout, "tenant": t.tenant,
-                "meta": t.meta_json, "limit_key": t.limit_key, "limit_max": t.limit_max,
-                "rate_key": t.rate_key, "rate_max": t.rate_max, "rate_per": t.rate_per,
-                "jobs": json.dumps([args for _, args in jobs]),
-                "due_state": rows.INSERTED_STATES["due_state"],
-            }
+            one = {**_template_params(templates[0]), "jobs": json.dumps([a for _, a in jobs])}
             found = yield self.stmt("run_insert_jobs_one", one, now)
             return sorted(int(r[0]) for r in found.rows)  # ids are assigned in input order
-        packed = json.dumps(
-            [
-                [
-                    t.queue, t.name, t.priority, t.max_attempts, t.timeout, t.tenant,
-                    t.meta_json, t.limit_key, t.limit_max, t.rate_key, t.rate_max, t.rate_per,
-                ]
-                for t in templates
-            ]
-        )
         params = {
-            "templates": packed,
+            "templates": json.dumps([_template_options(t) for t in templates]),
             "jobs": json.dumps(jobs),
             "due_state": rows.INSERTED_STATES["due_state"],
         }
@@ -110,18 +93,12 @@ class SQLiteRunDialect:
         each job's arguments and each item's row in Python held the write lock as long as
         the inserts (decision 136). Should the ids not follow each other (they do, under
         the write lock), the items are written as any new items are."""
-        t = template
         items = json.dumps(list(part.items_json))
         found = yield self.stmt(
             "run_insert_part_jobs",
             {
-                "queue": t.queue, "name": t.name, "priority": t.priority,
-                "max_attempts": t.max_attempts, "timeout": t.timeout, "tenant": t.tenant,
-                "meta": t.meta_json, "limit_key": t.limit_key, "limit_max": t.limit_max,
-                "rate_key": t.rate_key, "rate_max": t.rate_max, "rate_per": t.rate_per,
-                "due_state": rows.INSERTED_STATES["due_state"], "run_id": run_id,
-                "stage_run_id": part.stage_id, "first": part.first, "items": items,
-                "inline_max": INLINE_INPUT_MAX,
+                **_template_params(template), "run_id": run_id, "stage_run_id": part.stage_id,
+                "first": part.first, "items": items, "inline_max": INLINE_INPUT_MAX,
             },
             now,
         )
@@ -134,12 +111,9 @@ class SQLiteRunDialect:
                 now,
             )
             return
-        batch = [
-            {"stage_run_id": part.stage_id, "item": part.first + k, "job_id": job_id,
-             "input": text}
-            for k, (text, job_id) in enumerate(zip(part.items_json, ids, strict=True))
-        ]
-        yield from self.write_back(batch, [], [], [], now)
+        yield from self.write_back(
+            run_plans.item_rows(part.new_items(), ids), [], [], [], now
+        )
 
     def finish(
         self, job_ids_json: str, now: float | None
@@ -210,6 +184,26 @@ def _count_down(
         return False
     found = yield d.stmt("run_count_down", {"stage_run_id": stage_id, "n": len(ended)}, now)
     return bool(found.rows)
+
+
+_template_options = operator.attrgetter(
+    "queue", "name", "priority", "max_attempts", "timeout", "tenant", "meta_json", "limit_key",
+    "limit_max", "rate_key", "rate_max", "rate_per",
+)
+"""A stage job template's options, in the order ``run_insert_jobs`` reads them from its
+array and under the names (below) the one-template statements bind them as."""
+_TEMPLATE_PARAMS = (
+    "queue", "name", "priority", "max_attempts", "timeout", "tenant", "meta", "limit_key",
+    "limit_max", "rate_key", "rate_max", "rate_per",
+)
+
+
+def _template_params(template: JobTemplate) -> dict[str, Any]:
+    """A template's options as the one-template statements' parameters, with the state a
+    job due now is inserted in."""
+    params = dict(zip(_TEMPLATE_PARAMS, _template_options(template), strict=True))
+    params["due_state"] = rows.INSERTED_STATES["due_state"]
+    return params
 
 
 _stage_fields = operator.itemgetter(
