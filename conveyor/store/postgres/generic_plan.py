@@ -80,18 +80,48 @@ def run_generic(conn: psycopg.Connection[Any], statement: Statement) -> Result:
     On an error the implicit transaction has ended with its Sync, so the connection is idle
     again (a broken one the pool discards): there is nothing to roll back here.
     """
-    with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
-        # Leaving the pipeline sends the one Sync and reads every answer.
-        with conn.pipeline():
-            tx.execute(SET_GENERIC)
-            cur.execute(statement.sql, statement.params or None, prepare=True)
-        return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+    return run_between(conn, SET_GENERIC, statement, None, prepare=True)
 
 
 async def run_generic_async(conn: psycopg.AsyncConnection[Any], statement: Statement) -> Result:
     """The async twin of :func:`run_generic`."""
+    return await run_between_async(conn, SET_GENERIC, statement, None, prepare=True)
+
+
+def run_between(
+    conn: psycopg.Connection[Any],
+    before: str,
+    statement: Statement,
+    after: str | None,
+    *,
+    prepare: bool | None,
+) -> Result:
+    """``before`` (a settings statement), ``statement`` and ``after`` (None: nothing) in one
+    pipeline: one Sync, one round trip; on an autocommit connection the three share the
+    Sync's implicit transaction. ``statement``'s rows; ``prepare`` as psycopg's."""
+    with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
+        # Leaving the pipeline sends the one Sync and reads every answer.
+        with conn.pipeline():
+            tx.execute(before)
+            cur.execute(statement.sql, statement.params or None, prepare=prepare)
+            if after is not None:
+                tx.execute(after)
+        return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+
+
+async def run_between_async(
+    conn: psycopg.AsyncConnection[Any],
+    before: str,
+    statement: Statement,
+    after: str | None,
+    *,
+    prepare: bool | None,
+) -> Result:
+    """The async twin of :func:`run_between`."""
     async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
         async with conn.pipeline():
-            await tx.execute(SET_GENERIC)
-            await cur.execute(statement.sql, statement.params or None, prepare=True)
+            await tx.execute(before)
+            await cur.execute(statement.sql, statement.params or None, prepare=prepare)
+            if after is not None:
+                await tx.execute(after)
         return Result(await cur.fetchall() if has_rows(cur) else [], cur.rowcount)

@@ -19,11 +19,9 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
 
 from conveyor.store.plan import Result, Statement
-from conveyor.store.postgres.cursor_rows import has_rows
-from conveyor.store.postgres.generic_plan import GENERIC_SETTINGS
+from conveyor.store.postgres.generic_plan import GENERIC_SETTINGS, run_between, run_between_async
 
 Settings = tuple[tuple[str, str], ...]
 
@@ -100,28 +98,21 @@ def prepare_now(statement: Statement, settings: Settings) -> bool | None:
 def run_with_settings(
     conn: psycopg.Connection[Any], statement: Statement, settings: Settings
 ) -> Result:
-    """Run ``statement`` on ``conn`` with ``settings``, the three statements in one pipeline
-    (one round trip). On an error the pipeline's Sync has ended an implicit transaction, or the
-    caller's transaction is aborted and rolled back by its owner."""
-    with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
-        with conn.pipeline():
-            tx.execute(set_sql(settings))
-            cur.execute(
-                statement.sql, statement.params or None, prepare=prepare_now(statement, settings)
-            )
-            tx.execute(restore_sql(settings))
-        return Result(cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+    """Run ``statement`` on ``conn`` with ``settings``, set before it and put back after it in
+    one round trip (:func:`~conveyor.store.postgres.generic_plan.run_between`). On an error the
+    pipeline's Sync has ended an implicit transaction, or the caller's transaction is aborted
+    and rolled back by its owner."""
+    return run_between(
+        conn, set_sql(settings), statement, restore_sql(settings),
+        prepare=prepare_now(statement, settings),
+    )
 
 
 async def run_with_settings_async(
     conn: psycopg.AsyncConnection[Any], statement: Statement, settings: Settings
 ) -> Result:
     """The async twin of :func:`run_with_settings`."""
-    async with conn.cursor() as tx, conn.cursor(row_factory=tuple_row) as cur:
-        async with conn.pipeline():
-            await tx.execute(set_sql(settings))
-            await cur.execute(
-                statement.sql, statement.params or None, prepare=prepare_now(statement, settings)
-            )
-            await tx.execute(restore_sql(settings))
-        return Result(await cur.fetchall() if has_rows(cur) else [], cur.rowcount)
+    return await run_between_async(
+        conn, set_sql(settings), statement, restore_sql(settings),
+        prepare=prepare_now(statement, settings),
+    )
