@@ -352,13 +352,7 @@ class WorkerProcess:
                 await self._slot_freed.wait()
                 self.progress.slots_full = False
                 continue
-            if (
-                self.total_slots - len(executor.running) < self.total_slots // 2
-                and executor.has_threads()
-            ):
-                # Sync jobs' slots free up one by one (threads finish one at a time): gather
-                # them for a moment, since one claim of many costs far less than many of one.
-                await asyncio.sleep(GATHER_SLOTS)
+            await self._gather_slots(executor)
             filled = True
             open_queues: list[str] = []
             # A wake-up from here on (a local enqueue, a stage's completion) is for after this
@@ -403,6 +397,26 @@ class WorkerProcess:
             if filled:
                 continue  # more may be waiting: claim again as slots allow
             await self._idle(store, executor, tuple(open_queues))
+
+    async def _gather_slots(self, executor: Executor) -> None:
+        """With fewer than half the slots free, wait up to ``GATHER_SLOTS`` for half to be
+        free: one claim of many costs far less than many claims of one.
+
+        Sync jobs' slots free up one by one (threads finish one at a time). Async slots split
+        into cohorts: jobs started by one claim finish while the next claim is in flight, so a
+        process whose slots once freed at two moments (a long job among short ones: a
+        fan-out's expander among its items) went on claiming twice a round, 49 jobs and then
+        1, for the rest of its life. Waiting for the jobs just started lets them end first.
+        """
+        assert self._slot_freed is not None
+        half = self.total_slots // 2
+        deadline = time.monotonic() + GATHER_SLOTS
+        while self.total_slots - len(executor.running) < half and not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._slot_freed.clear()
+            await sleep_or_stop(self._slot_freed, left)
 
     async def _idle(
         self, store: AsyncStore, executor: Executor, open_queues: tuple[str, ...]

@@ -70,6 +70,9 @@ class Completer:
         """Jobs handed back after claims of unknown outcome (for logs and tests)."""
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
+        self._claims = 0
+        """Claims in flight or waiting for :attr:`_flushing` (the background flush defers to
+        them: the next claim carries what is pending in its own transaction)."""
 
     def held(self) -> dict[int, int]:
         """Job id -> token of every completion not yet written (its lease must be renewed)."""
@@ -101,6 +104,15 @@ class Completer:
         before the completions before it are durable. A failed claim leaves them pending;
         one whose outcome is unknown is settled (:meth:`settle`) before the next claim runs.
         """
+        self._claims += 1
+        try:
+            return await self._claim_with(claim)
+        finally:
+            self._claims -= 1
+
+    async def _claim_with(
+        self, claim: Callable[[list[Completion]], Awaitable[ClaimRound]]
+    ) -> ClaimRound:
         async with self._flushing:
             await self._settle()
             while len(self.pending) > MAX_BATCH:
@@ -163,6 +175,13 @@ class Completer:
                 return  # the owner drains what is left
             if len(self.pending) < MAX_BATCH:
                 await asyncio.sleep(FLUSH_INTERVAL)  # let a batch gather
+            while self._claims and len(self.pending) < MAX_BATCH and not stop.is_set():
+                # A claim is in flight: the claim loop claims again as soon as it is back
+                # (when a slot is free), carrying what is pending. A flush now would cost a
+                # transaction of its own and leave that claim with nothing to carry: on a
+                # busy SQLite file, where a claim waits for the write lock longer than
+                # FLUSH_INTERVAL, half the rounds were a flush and a bare claim.
+                await asyncio.sleep(FLUSH_INTERVAL)
             try:
                 await self.flush()
                 failures = 0
