@@ -352,7 +352,8 @@ class WorkerProcess:
                 await self._slot_freed.wait()
                 self.progress.slots_full = False
                 continue
-            await self._gather_slots(executor)
+            with completer.claiming():  # the completions wait for the claim, not a flush
+                await self._gather_slots(executor)
             filled = True
             open_queues: list[str] = []
             # A wake-up from here on (a local enqueue, a stage's completion) is for after this

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from conveyor.errors import StoreError, StoreUnavailableError
 from conveyor.store.protocol import AsyncStore, ClaimRound, Completion, CompletionResult
@@ -71,8 +72,7 @@ class Completer:
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
         self._claims = 0
-        """Claims in flight or waiting for :attr:`_flushing` (the background flush defers to
-        them: the next claim carries what is pending in its own transaction)."""
+        """Claims coming, in flight or waiting for :attr:`_flushing` (:meth:`claiming`)."""
 
     def held(self) -> dict[int, int]:
         """Job id -> token of every completion not yet written (its lease must be renewed)."""
@@ -104,9 +104,16 @@ class Completer:
         before the completions before it are durable. A failed claim leaves them pending;
         one whose outcome is unknown is settled (:meth:`settle`) before the next claim runs.
         """
+        with self.claiming():
+            return await self._claim_with(claim)
+
+    @contextlib.contextmanager
+    def claiming(self) -> Iterator[None]:
+        """Mark a claim as coming (the claim loop gathering slots for it) or in flight: the
+        background flush defers to it, since the claim will carry what is pending."""
         self._claims += 1
         try:
-            return await self._claim_with(claim)
+            yield
         finally:
             self._claims -= 1
 

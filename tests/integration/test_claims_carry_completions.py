@@ -39,7 +39,15 @@ def test_a_claim_in_flight_carries_what_finished_meanwhile(backend_url: str) -> 
                 await release.wait()  # a claim waiting for the write lock
                 return await store.complete_and_claim(done, _params(1))
 
-            claim = asyncio.create_task(completer.claim_with(slow_claim))
+            async def claim_loop() -> ClaimRound:
+                # As the worker's loop does: the next claim follows the first one's return
+                # (its slot freed meanwhile), with no pause between them.
+                await completer.claim_with(slow_claim)
+                return await completer.claim_with(
+                    lambda done: store.complete_and_claim(done, _params(1))
+                )
+
+            loop = asyncio.create_task(claim_loop())
             await in_flight.wait()
             completer.add(Completion(first.id, first.token, CompletionKind.SUCCEEDED))
             # Many flush intervals: the background flush would have written it by now.
@@ -48,11 +56,7 @@ def test_a_claim_in_flight_carries_what_finished_meanwhile(backend_url: str) -> 
             assert meanwhile is not None
             pending = len(completer.pending)
             release.set()
-            await claim
-            # The claim loop's next claim carries it.
-            carried = await completer.claim_with(
-                lambda done: store.complete_and_claim(done, _params(1))
-            )
+            carried = await loop  # the loop's next claim carried it
             return meanwhile.state, pending, carried
         finally:
             stop.set()

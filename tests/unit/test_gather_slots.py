@@ -47,13 +47,16 @@ def test_it_waits_for_the_jobs_just_started_to_free_half_the_slots(
     async def scenario() -> int:
         worker, executor = _worker(tmp_path), _executor(running=SLOTS - 1)
         loop = asyncio.get_running_loop()
-        # They end one at a time: three are not enough (6 busy of 10), five are.
-        for job_id in range(5):
+        # They end one at a time: four free half the slots (5 busy of 10); a fifth ends
+        # long after, and the gather must not have waited for it.
+        for job_id in range(4):
             loop.call_later(0.001 * (job_id + 1), _finish, worker, executor, [job_id])
+        late = loop.call_later(60.0, _finish, worker, executor, [4])
         await asyncio.wait_for(worker._gather_slots(executor), 30)
+        late.cancel()
         return len(executor.running)
 
-    assert asyncio.run(scenario()) == SLOTS // 2 - 1  # returned as half were free, not later
+    assert asyncio.run(scenario()) == SLOTS - SLOTS // 2  # returned as half were free
 
 
 def test_it_claims_what_is_free_when_nothing_ends_in_time(
