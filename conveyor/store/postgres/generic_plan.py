@@ -49,6 +49,13 @@ GENERIC_SETTINGS = (
     # sequential scans priced out the plan is made of the index walks the statements are
     # written for, at any size (decision 128).
     ("enable_seqscan", "off"),
+    # The same for sorts: each queue's first tenant is found by walking
+    # conveyor_jobs_ready_tenant in order (decision 128). On the connection that had created
+    # the tables (a process that migrates, enqueues and works), the generic plan read every
+    # ready job through conveyor_jobs_ready and sorted them instead, a claim growing with the
+    # backlog: 23 ms a round at 50,000 ready jobs where the other connections took 2
+    # (decision 139). A sort the statement cannot do without still runs.
+    ("enable_sort", "off"),
     # Pricing a scan out adds a huge constant to a plan that still needs one (of the few
     # rows of conveyor_queues): past jit_above_cost. Sessions start with jit off, but not
     # where a pooler refused the startup option.
