@@ -9,23 +9,23 @@ from typing import Any
 from conveyor.errors import ConfigurationError
 from conveyor.store.contract.usage import USAGE_BY, UsageRow, UsageTotal
 from conveyor.store.output_plans import OutputDialect
-from conveyor.store.plan import Plan, Statement
+from conveyor.store.plan import Plan
 
 
 def record_usage(d: OutputDialect, rows: Sequence[UsageRow], now: float | None) -> Plan[None]:
-    """One batched insert (the dialect's statement skips rows of jobs that are gone)."""
+    """One set-based insert of the batch, sent as one JSON array of rows (PostgreSQL's;
+    SQLite writes its rows with its own ``executemany``). The statement skips rows of jobs
+    that are gone."""
     if not rows:
         return
-    many = [
-        {"job_id": r.job_id, "attempt": r.attempt, "name": r.name, "queue": r.queue,
-         "tenant": r.tenant, "finished_at": r.finished_at, "wall": r.wall, "cpu": r.cpu,
-         "memory_mb": r.memory_mb,
+    packed = [
+        [r.job_id, r.attempt, r.name, r.queue, r.tenant, r.finished_at, r.wall, r.cpu,
+         r.memory_mb,
          # Most attempts report no units: "{}" without the encoder (2 us a row).
-         "units": json.dumps(dict(r.units), separators=(",", ":")) if r.units else "{}"}
+         json.dumps(dict(r.units), separators=(",", ":")) if r.units else "{}"]
         for r in rows
     ]
-    template = d.stmt("usage_insert", {}, now)
-    yield Statement(template.sql, many=many)
+    yield d.stmt("usage_insert", {"rows": json.dumps(packed, separators=(",", ":"))}, now)
 
 
 def check_by(by: str | None) -> None:

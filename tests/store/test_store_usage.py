@@ -54,6 +54,21 @@ def test_the_window_is_half_open(store: Store) -> None:
     assert store.usage_totals(since=301.0) == []
 
 
+def test_names_and_figures_are_kept_exactly(store: Store) -> None:
+    # PostgreSQL sends a batch as one JSON array of rows (decision 140): quotes, backslashes
+    # and non-ASCII text in names, and floats, must come back as they were.
+    job_id = insert_one(store)
+    name, queue, tenant = 'a "b" \\c', "q\tü", "t'1"
+    wall, cpu = 0.1 + 0.2, 1 / 3
+    store.record_usage([_row(job_id, name=name, queue=queue, tenant=tenant, wall=wall, cpu=cpu,
+                             memory=123.456789, **{"ünits \"x\"": 0.7})])
+    (total,) = store.usage_totals("name")
+    assert (total.key, total.wall, total.cpu, total.memory_mb) == (name, wall, cpu, 123.456789)
+    assert total.units == {"ünits \"x\"": 0.7}
+    assert [t.key for t in store.usage_totals("queue")] == [queue]
+    assert [t.key for t in store.usage_totals("tenant")] == [tenant]
+
+
 def test_a_bad_grouping_is_refused_by_name(store: Store) -> None:
     with pytest.raises(ConfigurationError, match=r"name, queue, tenant.*not 'worker'"):
         store.usage_totals("worker")  # type: ignore[arg-type]
