@@ -99,8 +99,8 @@ def test_the_look_and_claim_is_the_look_then_the_claim_guarded_by_it(claim_file:
     )
     skip = "FOR UPDATE OF j SKIP LOCKED"
     guarded = claim_head.replace(
-        "ORDER BY ranked.pos LIMIT %(limit)s " + skip,
-        "AND NOT (SELECT waiting FROM look) ORDER BY ranked.pos LIMIT %(limit)s " + skip,
+        "ORDER BY pos LIMIT %(limit)s " + skip,
+        "AND NOT (SELECT waiting FROM look) ORDER BY pos LIMIT %(limit)s " + skip,
     )
     assert guarded != claim_head and guarded in flat
     assert 'claimed AS ( UPDATE "public".conveyor_jobs AS j SET ' + claim_update + " )" in flat
