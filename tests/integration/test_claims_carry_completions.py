@@ -8,10 +8,19 @@ Without the deferral, on a busy SQLite file (a claim waits for the write lock lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from conveyor.models import JobState
-from conveyor.store import open_async_store, open_store
-from conveyor.store.protocol import ClaimParams, ClaimRound, Completion, CompletionKind, NewJob
+from conveyor.store import Store, open_async_store, open_store
+from conveyor.store.protocol import (
+    AsyncStore,
+    ClaimParams,
+    ClaimRound,
+    Completion,
+    CompletionKind,
+    NewJob,
+)
 from conveyor.worker.completer import FLUSH_INTERVAL, Completer
 
 WORKER = "w-carry"
@@ -21,16 +30,28 @@ def _params(limit: int) -> ClaimParams:
     return ClaimParams(WORKER, ("q",), ("j",), limit, 60.0)
 
 
+@contextlib.asynccontextmanager
+async def flushing(sync: Store) -> AsyncIterator[tuple[AsyncStore, Completer]]:
+    """The async store over ``sync`` and a completer whose background flush runs meanwhile."""
+    store = open_async_store(sync)
+    completer = Completer(store, worker_id=WORKER)
+    stop = asyncio.Event()
+    flusher = asyncio.create_task(completer.run(stop))
+    try:
+        yield store, completer
+    finally:
+        stop.set()
+        completer.close()
+        await flusher
+        await store.release()
+
+
 def test_a_claim_in_flight_carries_what_finished_meanwhile(backend_url: str) -> None:
     sync = open_store(backend_url)
     ids = [j.id for j in sync.insert_jobs([NewJob("q", "j", "{}", max_attempts=3)] * 3)]
 
     async def scenario() -> tuple[JobState, int, ClaimRound]:
-        store = open_async_store(sync)
-        completer = Completer(store, worker_id=WORKER)
-        stop = asyncio.Event()
-        flusher = asyncio.create_task(completer.run(stop))
-        try:
+        async with flushing(sync) as (store, completer):
             [first] = await store.claim_jobs(_params(1))
             in_flight, release = asyncio.Event(), asyncio.Event()
 
@@ -58,11 +79,6 @@ def test_a_claim_in_flight_carries_what_finished_meanwhile(backend_url: str) -> 
             release.set()
             carried = await loop  # the loop's next claim carried it
             return meanwhile.state, pending, carried
-        finally:
-            stop.set()
-            completer.close()
-            await flusher
-            await store.release()
 
     state, pending, carried = asyncio.run(scenario())
     assert state is JobState.RUNNING  # not written on its own while the claim was out
@@ -79,21 +95,12 @@ def test_without_a_claim_the_background_flush_writes_completions(backend_url: st
     sync.insert_jobs([NewJob("q", "j", "{}", max_attempts=3)])
 
     async def scenario() -> int:
-        store = open_async_store(sync)
-        completer = Completer(store, worker_id=WORKER)
-        stop = asyncio.Event()
-        flusher = asyncio.create_task(completer.run(stop))
-        try:
+        async with flushing(sync) as (store, completer):
             [job] = await store.claim_jobs(_params(1))
             completer.add(Completion(job.id, job.token, CompletionKind.SUCCEEDED))
             while completer.pending:  # every slot busy: no claim comes to carry it
                 await asyncio.sleep(FLUSH_INTERVAL)
             return job.id
-        finally:
-            stop.set()
-            completer.close()
-            await flusher
-            await store.release()
 
     job_id = asyncio.run(asyncio.wait_for(scenario(), 30))
     done = sync.get_job(job_id)

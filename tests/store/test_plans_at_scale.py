@@ -457,23 +457,31 @@ FROM generate_series(1, %(rows)s) AS g
 """
 
 
+def database_from(
+    fresh_postgres_url: Callable[[], str], name: str, template: str
+) -> Iterator[str]:
+    """A database ``name`` made from ``template`` on the tests' server, dropped afterwards."""
+    server = urlsplit(fresh_postgres_url())
+    admin = urlunsplit(server._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield urlunsplit(server._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def never_analyzed_url(
     fresh_postgres_url: Callable[[], str], postgres_template: str
 ) -> Iterator[str]:
     """A database copied from the migrated template, whose tables were never analyzed (a
     reused test database may keep an earlier test's statistics)."""
-    server = urlsplit(fresh_postgres_url())
-    name = f"{postgres_template}_never_analyzed"
-    admin = urlunsplit(server._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
-    try:
-        yield urlunsplit(server._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from database_from(
+        fresh_postgres_url, f"{postgres_template}_never_analyzed", postgres_template
+    )
 
 
 def cte_reads(node: dict[str, Any], cte: str, inside: bool = False) -> set[str]:
@@ -725,17 +733,7 @@ def test_the_limited_pass_walks_its_indexes_on_a_table_never_analyzed(
 @pytest.fixture
 def blank_url(fresh_postgres_url: Callable[[], str], postgres_template: str) -> Iterator[str]:
     """An empty database (no Conveyor tables yet), dropped afterwards."""
-    server = urlsplit(fresh_postgres_url())
-    name = f"{postgres_template}_blank"
-    admin = urlunsplit(server._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    try:
-        yield urlunsplit(server._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from database_from(fresh_postgres_url, f"{postgres_template}_blank", "template0")
 
 
 def test_every_connection_finds_the_first_tenant_in_index_order(blank_url: str) -> None:
