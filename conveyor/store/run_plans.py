@@ -493,6 +493,28 @@ def cancel_run(d: RunDialect, run_id: int, by: str | None, now: float | None) ->
     return True
 
 
+def cancel_stragglers(d: RunDialect, run_id: int, now: float | None) -> Plan[int]:
+    """After :func:`cancel_run` committed: cancel the run's jobs it skipped because a claim in
+    flight held them (``run_cancel_jobs`` skips rows another transaction holds, taking the
+    holder for one that finishes the job and advances the run; a claim finishes nothing, and
+    its jobs then ran in the cancelled run). In a transaction of its own, in the order every
+    writer keeps: the jobs' rows (waiting for those claims to commit), then the run's. Returns
+    how many jobs it cancelled (decision 141). Where one writer at a time holds the store
+    (SQLite), a claim cannot be in flight beside a cancel, and this finds nothing."""
+    found = yield d.stmt("run_open_jobs", {"run_id": run_id}, now)
+    if not found.rows:
+        return 0
+    ids = [int(r[0]) for r in found.rows]
+    yield d.stmt("run_wait_claims", {"ids": json.dumps(ids)}, now)
+    progress = yield from _lock_run(d, run_id, now)
+    if progress is None or progress.running:
+        return 0  # pruned, or resumed meanwhile: its jobs are its own again
+    left = sum(s.left for s in progress.stages)
+    progress.cancel_jobs = True
+    yield from flush(d, progress, now)
+    return left - sum(s.left for s in progress.stages)
+
+
 def reset_run(d: RunDialect, reset: RunReset, now: float | None) -> Plan[bool]:
     """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
     progress = yield from _lock_run(d, reset.run_id, now)
