@@ -25,6 +25,12 @@ from conveyor.store import Store, open_async_store
 from conveyor.store.contract.run_records import ItemPolicy
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.sql import query
+from conveyor.testing import eventually
+
+
+def _state(store: Store, run_id: int) -> RunState | None:
+    run = store.get_run(run_id)
+    return None if run is None else run.state
 
 
 def _cancel(store: Store, run_id: int, *, run_async: bool) -> bool:
@@ -64,9 +70,10 @@ def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
             target=lambda: cancelled.append(_cancel(store, run_id, run_async=run_async))
         )
         cancel.start()
-        # The cancel's first transaction commits without the claimed job; its second waits
-        # for the claim, which commits as this block ends.
-        cancel.join(timeout=0.5)
+        # The cancel's first transaction commits without the claimed job (the run reads as
+        # cancelled then); its second waits for the claim, which commits as this block ends.
+        eventually(lambda: _state(store, run_id) is RunState.CANCELLED, timeout=30)
+        assert cancel.is_alive()  # waiting for the claim
     cancel.join(timeout=30)
     assert not cancel.is_alive() and cancelled == [True]
     assert jobs_of(store, "e", JobState.RUNNING) == []
