@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from conveyor._lifecycle import Completion, CompletionKind
@@ -41,6 +42,11 @@ from conveyor.store.run_graph import (
     stage_output,
     template_json,
 )
+
+STOPPED_RUNS: ContextVar[list[int] | None] = ContextVar("conveyor_stopped_runs", default=None)
+"""Where a store that can follow a transaction with another collects the runs it stopped
+(failed or cancelled, their open jobs cancelled): after the commit it runs
+:func:`cancel_stragglers` for each (decision 141). Unset, nothing is collected."""
 
 
 class RunDialect(Protocol):
@@ -235,6 +241,9 @@ def flush_all(d: RunDialect, runs: Sequence[RunProgress], now: float | None) -> 
 
 
 def _cancel_open_jobs(d: RunDialect, progress: RunProgress, now: float | None) -> Plan[None]:
+    stopped = STOPPED_RUNS.get()
+    if stopped is not None:
+        stopped.append(progress.id)
     found = yield d.stmt("run_open_jobs", {"run_id": progress.id}, now)
     cancelled = yield from d.cancel_jobs([int(r[0]) for r in found.rows], now)
     if cancelled:
@@ -494,8 +503,9 @@ def cancel_run(d: RunDialect, run_id: int, by: str | None, now: float | None) ->
 
 
 def cancel_stragglers(d: RunDialect, run_id: int, now: float | None) -> Plan[int]:
-    """After :func:`cancel_run` committed: cancel the run's jobs it skipped because a claim in
-    flight held them (``run_cancel_jobs`` skips rows another transaction holds, taking the
+    """After a transaction that stopped the run committed (:func:`cancel_run`, or an advance
+    that failed it; see :data:`STOPPED_RUNS`): cancel the run's jobs it skipped because a
+    claim in flight held them (``run_cancel_jobs`` skips rows another transaction holds, taking the
     holder for one that finishes the job and advances the run; a claim finishes nothing, and
     its jobs then ran in the cancelled run). In a transaction of its own, in the order every
     writer keeps: the jobs' rows (waiting for those claims to commit), then the run's. Returns

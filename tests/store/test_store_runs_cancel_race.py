@@ -1,13 +1,13 @@
-"""A run-wide cancel and a claim in flight (decision 141).
+"""A run that stops and a claim in flight (decision 141).
 
 ``run_cancel_jobs`` skips the job rows another transaction holds (``FOR UPDATE SKIP LOCKED``),
 taking the holder for one that finishes the job and advances the run itself. A claim in flight
 holds the queued stage jobs it is taking too, and it finishes nothing: once it committed,
-those jobs ran in the cancelled run (their ``given`` input means the stage never reads the
-run's state) and nothing asked them to stop. ``cancel_run`` now ends with a second
-transaction that waits for such claims and cancels what they took.
+those jobs ran in the stopped run (their ``given`` input means the stage never reads the run's
+state) and nothing asked them to stop. The PostgreSQL stores now follow a transaction that
+stopped a run with one that waits for such claims and cancels what they took.
 
-PostgreSQL only: on SQLite the claim holds the one write lock, so no cancel runs beside it.
+PostgreSQL only: on SQLite the claim holds the one write lock, so nothing stops a run beside it.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import threading
 
 import psycopg
 import pytest
-from run_helpers import claim_stage, fan, jobs_of, run_one, stage_of, start
+from run_helpers import BOOM, claim_stage, done, fan, jobs_of, run_one, stage_of, start
 
 from conveyor.models import JobState, RunState
 from conveyor.store import Store, open_async_store
 from conveyor.store.contract.run_records import ItemPolicy
 from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.sql import query
+from conveyor.store.protocol import CompletionKind
 from conveyor.testing import eventually
 
 
@@ -92,3 +93,52 @@ def test_a_cancel_without_claims_in_flight_waits_for_nothing(store: Store) -> No
     assert len(jobs_of(store, "e", JobState.CANCELLED)) == 3
     assert stage_of(store, run_id, "e").items_left == 0
     assert not store.cancel_run(run_id, by="test")  # once
+
+
+@pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
+def test_a_claim_in_flight_does_not_outlive_a_run_that_fails(
+    store: Store, run_async: bool
+) -> None:
+    # The same window when the run stops by itself: an item fails under
+    # on_item_failure="fail" in a worker's completion, which cancels the queued siblings
+    # (decision 141: the store follows that commit with the same second pass).
+    if not isinstance(store, PostgresStore):
+        pytest.skip("SQLite's claim holds the one write lock: no completion runs beside it")
+    run_id = start(store, *fan(ItemPolicy.FAIL))
+    run_one(store, "a", None)
+    [expander] = claim_stage(store, "e")
+    assert store.expand_stage(expander.id, expander.token, [json.dumps(i) for i in range(5)])
+    [failing] = claim_stage(store, "e", limit=1)
+
+    def fail_item() -> None:
+        completion = done(failing, kind=CompletionKind.DEAD, error=BOOM)
+        if not run_async:
+            store.complete_jobs([completion])
+            return
+
+        async def complete() -> None:
+            astore = open_async_store(store)
+            try:
+                await astore.complete_jobs([completion])
+            finally:
+                await astore.release()
+
+        asyncio.run(complete())
+
+    with psycopg.connect(store.url) as claiming:  # another worker's claim, not yet committed
+        claimed = claiming.execute(
+            query("claim_jobs", store.schema),
+            {"queues": ["runs"], "names": ["p.e"], "limit": 1, "worker_id": "w-in-flight",
+             "lease_seconds": 30.0},
+        ).fetchall()
+        assert len(claimed) == 1
+        completing = threading.Thread(target=fail_item)
+        completing.start()
+        eventually(lambda: _state(store, run_id) is RunState.FAILED, timeout=30)
+        assert completing.is_alive()  # its second pass waits for the claim
+    completing.join(timeout=30)
+    assert not completing.is_alive()
+    assert jobs_of(store, "e", JobState.RUNNING) == []
+    # The three still queued and the one the claim took; the fifth item is the dead one.
+    assert len(jobs_of(store, "e", JobState.CANCELLED)) == 4
+    assert stage_of(store, run_id, "e").items_left == 0

@@ -20,7 +20,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.models import Job, QueueControl, WorkerInfo
-from conveyor.store import claim_passes, limits
+from conveyor.store import claim_passes, limits, run_plans
 from conveyor.store.connections import driver_connection_async
 from conveyor.store.postgres.claim_round import (
     complete_and_claim_plain,
@@ -38,6 +38,7 @@ from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
     AsyncPostgresRunVerbs,
     completing,
+    dialect,
     expiring,
     rescuing,
 )
@@ -164,7 +165,27 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
 
     async def run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
         """Run ``plan`` in one transaction on a pooled async connection (``pipelined``: as
-        :meth:`PostgresStore.run`)."""
+        :meth:`PostgresStore.run`), then the runs it stopped as :meth:`PostgresStore.run`
+        does (decision 141)."""
+        stopped: list[int] = []
+        token = run_plans.STOPPED_RUNS.set(stopped)
+        try:
+            result = await self._run(plan, where, pipelined=pipelined)
+        finally:
+            run_plans.STOPPED_RUNS.reset(token)
+        for run_id in sorted(set(stopped)):
+            try:
+                await self._run(
+                    run_plans.cancel_stragglers(dialect(self.plans), run_id, None),
+                    "cancelling the jobs claims held while a run stopped",
+                )
+            except ConveyorError as exc:  # what the plan was for is committed: say, go on
+                log.warning("run %s stopped; its jobs claimed meanwhile were not: %s",
+                            run_id, exc)
+        return result
+
+    async def _run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
+        """Run ``plan`` in one transaction on a pooled async connection."""
         try:
             pool = await self._get_pool()
             if is_single(plan):  # no transaction to end: see PostgresStore.run

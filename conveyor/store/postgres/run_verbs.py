@@ -318,12 +318,7 @@ class PostgresRunVerbs:
     def cancel_run(self, run_id: int, *, by: str | None = None, now: float | None = None) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
         plan = run_plans.cancel_run(dialect(self.plans), run_id, by, now)
-        if not self.run(plan, "cancelling a run"):
-            return False
-        # Jobs a claim in flight held were skipped: once it commits they run (decision 141).
-        stragglers = run_plans.cancel_stragglers(dialect(self.plans), run_id, now)
-        self.run(stragglers, "cancelling the jobs claims held while a run was cancelled")
-        return True
+        return self.run(plan, "cancelling a run")
 
     def reset_run(self, reset: RunReset, *, now: float | None = None) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""
@@ -445,12 +440,7 @@ class AsyncPostgresRunVerbs:
     ) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.cancel_run`."""
         plan = run_plans.cancel_run(dialect(self.plans), run_id, by, now)
-        if not await self.run(plan, "cancelling a run"):
-            return False
-        # Jobs a claim in flight held were skipped: once it commits they run (decision 141).
-        stragglers = run_plans.cancel_stragglers(dialect(self.plans), run_id, now)
-        await self.run(stragglers, "cancelling the jobs claims held while a run was cancelled")
-        return True
+        return await self.run(plan, "cancelling a run")
 
     async def reset_run(self, reset: RunReset, *, now: float | None = None) -> bool:
         """See :meth:`~conveyor.store.contract.runs.RunVerbs.reset_run`."""

@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 
 from conveyor.errors import ConfigurationError, ConveyorError, MigrationError
 from conveyor.models import Attempt, Job, QueueControl, QueueStats, WorkerInfo
-from conveyor.store import claim_passes, limits
+from conveyor.store import claim_passes, limits, run_plans
 from conveyor.store.connections import driver_connection
 from conveyor.store.contract.defaults import DerivedVerbs
 from conveyor.store.postgres.claim_round import (
@@ -36,6 +36,7 @@ from conveyor.store.postgres.run_verbs import (
     PostgresRunVerbs,
     cancelling,
     completing,
+    dialect,
     expiring,
     rescuing,
     retrying,
@@ -177,6 +178,27 @@ class PostgresStore(
             )
 
     def run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
+        """Run ``plan`` in one transaction on a pooled connection (:meth:`_run`); then, for
+        each run it stopped, a transaction of its own that cancels the run's jobs a claim in
+        flight held and the stop skipped (decision 141)."""
+        stopped: list[int] = []
+        token = run_plans.STOPPED_RUNS.set(stopped)
+        try:
+            result = self._run(plan, where, pipelined=pipelined)
+        finally:
+            run_plans.STOPPED_RUNS.reset(token)
+        for run_id in sorted(set(stopped)):
+            try:
+                self._run(
+                    run_plans.cancel_stragglers(dialect(self.plans), run_id, None),
+                    "cancelling the jobs claims held while a run stopped",
+                )
+            except ConveyorError as exc:  # what the plan was for is committed: say, go on
+                log.warning("run %s stopped; its jobs claimed meanwhile were not: %s",
+                            run_id, exc)
+        return result
+
+    def _run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
         """Run ``plan`` in one transaction on a pooled connection.
 
         A one-statement plan runs in autocommit: the statement is its own transaction, and
