@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -27,6 +28,27 @@ from conveyor.store.postgres import PostgresStore
 from conveyor.store.postgres.sql import query
 from conveyor.store.protocol import CompletionKind
 from conveyor.testing import eventually
+
+
+def _fan_out(store: Store, items: int) -> int:
+    """A run of a -> e (``items`` items, on_item_failure="fail") -> f, its items queued."""
+    run_id = start(store, *fan(ItemPolicy.FAIL))
+    run_one(store, "a", None)
+    [expander] = claim_stage(store, "e")
+    assert store.expand_stage(
+        expander.id, expander.token, [json.dumps(i) for i in range(items)]
+    )
+    return run_id
+
+
+def _claim_one(conn: psycopg.Connection[Any], store: PostgresStore) -> None:
+    """A worker's claim of one item on ``conn``, in its transaction, not yet committed."""
+    claimed = conn.execute(
+        query("claim_jobs", store.schema),
+        {"queues": ["runs"], "names": ["p.e"], "limit": 1, "worker_id": "w-in-flight",
+         "lease_seconds": 30.0},
+    ).fetchall()
+    assert len(claimed) == 1
 
 
 def _state(store: Store, run_id: int) -> RunState | None:
@@ -55,18 +77,10 @@ def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
 ) -> None:
     if not isinstance(store, PostgresStore):
         pytest.skip("SQLite's claim holds the one write lock: no cancel runs beside it")
-    run_id = start(store, *fan(ItemPolicy.FAIL))
-    run_one(store, "a", None)
-    [expander] = claim_stage(store, "e")
-    assert store.expand_stage(expander.id, expander.token, [json.dumps(i) for i in range(5)])
+    run_id = _fan_out(store, 5)
     cancelled: list[bool] = []
     with psycopg.connect(store.url) as claiming:  # a worker's claim, not yet committed
-        claimed = claiming.execute(
-            query("claim_jobs", store.schema),
-            {"queues": ["runs"], "names": ["p.e"], "limit": 1, "worker_id": "w-in-flight",
-             "lease_seconds": 30.0},
-        ).fetchall()
-        assert len(claimed) == 1
+        _claim_one(claiming, store)
         cancel = threading.Thread(
             target=lambda: cancelled.append(_cancel(store, run_id, run_async=run_async))
         )
@@ -85,10 +99,7 @@ def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
 
 
 def test_a_cancel_without_claims_in_flight_waits_for_nothing(store: Store) -> None:
-    run_id = start(store, *fan(ItemPolicy.FAIL))
-    run_one(store, "a", None)
-    [expander] = claim_stage(store, "e")
-    assert store.expand_stage(expander.id, expander.token, [json.dumps(i) for i in range(3)])
+    run_id = _fan_out(store, 3)
     assert store.cancel_run(run_id, by="test")
     assert len(jobs_of(store, "e", JobState.CANCELLED)) == 3
     assert stage_of(store, run_id, "e").items_left == 0
@@ -104,10 +115,7 @@ def test_a_claim_in_flight_does_not_outlive_a_run_that_fails(
     # (decision 141: the store follows that commit with the same second pass).
     if not isinstance(store, PostgresStore):
         pytest.skip("SQLite's claim holds the one write lock: no completion runs beside it")
-    run_id = start(store, *fan(ItemPolicy.FAIL))
-    run_one(store, "a", None)
-    [expander] = claim_stage(store, "e")
-    assert store.expand_stage(expander.id, expander.token, [json.dumps(i) for i in range(5)])
+    run_id = _fan_out(store, 5)
     [failing] = claim_stage(store, "e", limit=1)
 
     def fail_item() -> None:
@@ -126,12 +134,7 @@ def test_a_claim_in_flight_does_not_outlive_a_run_that_fails(
         asyncio.run(complete())
 
     with psycopg.connect(store.url) as claiming:  # another worker's claim, not yet committed
-        claimed = claiming.execute(
-            query("claim_jobs", store.schema),
-            {"queues": ["runs"], "names": ["p.e"], "limit": 1, "worker_id": "w-in-flight",
-             "lease_seconds": 30.0},
-        ).fetchall()
-        assert len(claimed) == 1
+        _claim_one(claiming, store)
         completing = threading.Thread(target=fail_item)
         completing.start()
         eventually(lambda: _state(store, run_id) is RunState.FAILED, timeout=30)
