@@ -18,7 +18,8 @@ once the cancel commits), so no two writers of a run wait on each other in a cyc
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -45,8 +46,22 @@ from conveyor.store.run_graph import (
 
 STOPPED_RUNS: ContextVar[list[int] | None] = ContextVar("conveyor_stopped_runs", default=None)
 """Where a store that can follow a transaction with another collects the runs it stopped
-(failed or cancelled, their open jobs cancelled): after the commit it runs
-:func:`cancel_stragglers` for each (decision 141). Unset, nothing is collected."""
+(failed or cancelled, their open jobs cancelled; see :func:`collecting_stopped`). Unset,
+nothing is collected."""
+
+
+@contextmanager
+def collecting_stopped() -> Iterator[list[int]]:
+    """The ids of the runs the plans run inside stop, each once, in id order once the block
+    has ended: a store that can follow a commit with another transaction runs
+    :func:`cancel_stragglers` for each (decision 141)."""
+    stopped: list[int] = []
+    token = STOPPED_RUNS.set(stopped)
+    try:
+        yield stopped
+    finally:
+        STOPPED_RUNS.reset(token)
+        stopped[:] = sorted(set(stopped))
 
 
 class RunDialect(Protocol):
@@ -502,27 +517,25 @@ def cancel_run(d: RunDialect, run_id: int, by: str | None, now: float | None) ->
     return True
 
 
-def cancel_stragglers(d: RunDialect, run_id: int, now: float | None) -> Plan[int]:
+def cancel_stragglers(d: RunDialect, run_id: int, now: float | None) -> Plan[None]:
     """After a transaction that stopped the run committed (:func:`cancel_run`, or an advance
-    that failed it; see :data:`STOPPED_RUNS`): cancel the run's jobs it skipped because a
-    claim in flight held them (``run_cancel_jobs`` skips rows another transaction holds, taking the
-    holder for one that finishes the job and advances the run; a claim finishes nothing, and
-    its jobs then ran in the cancelled run). In a transaction of its own, in the order every
-    writer keeps: the jobs' rows (waiting for those claims to commit), then the run's. Returns
-    how many jobs it cancelled (decision 141). Where one writer at a time holds the store
-    (SQLite), a claim cannot be in flight beside a cancel, and this finds nothing."""
+    that failed it; see :func:`collecting_stopped`): cancel the run's jobs it skipped because
+    a claim in flight held them (``run_cancel_jobs`` skips rows another transaction holds,
+    taking the holder for one that finishes the job and advances the run; a claim finishes
+    nothing, and its jobs then ran in the stopped run). In a transaction of its own, in the
+    order every writer keeps: the jobs' rows (waiting for those claims to commit), then the
+    run's (decision 141). Where one writer at a time holds the store (SQLite), a claim cannot
+    be in flight beside a stop, and this finds nothing."""
     found = yield d.stmt("run_open_jobs", {"run_id": run_id}, now)
     if not found.rows:
-        return 0
+        return
     ids = [int(r[0]) for r in found.rows]
     yield d.stmt("run_wait_claims", {"ids": json.dumps(ids)}, now)
     progress = yield from _lock_run(d, run_id, now)
     if progress is None or progress.running:
-        return 0  # pruned, or resumed meanwhile: its jobs are its own again
-    left = sum(s.left for s in progress.stages)
+        return  # pruned, or resumed meanwhile: its jobs are its own again
     progress.cancel_jobs = True
     yield from flush(d, progress, now)
-    return left - sum(s.left for s in progress.stages)
 
 
 def reset_run(d: RunDialect, reset: RunReset, now: float | None) -> Plan[bool]:

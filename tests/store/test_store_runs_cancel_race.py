@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -56,19 +57,19 @@ def _state(store: Store, run_id: int) -> RunState | None:
     return None if run is None else run.state
 
 
-def _cancel(store: Store, run_id: int, *, run_async: bool) -> bool:
-    """``cancel_run`` through the sync store, or through an async one over it."""
+def _through(store: Store, run_async: bool, call: Callable[[Any], Any]) -> Any:
+    """``call(store)``, or ``await call(async_store)`` on an async store over ``store``."""
     if not run_async:
-        return store.cancel_run(run_id, by="test")
+        return call(store)
 
-    async def cancel() -> bool:
+    async def through_async() -> Any:
         astore = open_async_store(store)
         try:
-            return await astore.cancel_run(run_id, by="test")
+            return await call(astore)
         finally:
             await astore.release()
 
-    return asyncio.run(cancel())
+    return asyncio.run(through_async())
 
 
 @pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
@@ -82,7 +83,9 @@ def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
     with psycopg.connect(store.url) as claiming:  # a worker's claim, not yet committed
         _claim_one(claiming, store)
         cancel = threading.Thread(
-            target=lambda: cancelled.append(_cancel(store, run_id, run_async=run_async))
+            target=lambda: cancelled.append(
+                _through(store, run_async, lambda s: s.cancel_run(run_id, by="test"))
+            )
         )
         cancel.start()
         # The cancel's first transaction commits without the claimed job (the run reads as
@@ -120,18 +123,7 @@ def test_a_claim_in_flight_does_not_outlive_a_run_that_fails(
 
     def fail_item() -> None:
         completion = done(failing, kind=CompletionKind.DEAD, error=BOOM)
-        if not run_async:
-            store.complete_jobs([completion])
-            return
-
-        async def complete() -> None:
-            astore = open_async_store(store)
-            try:
-                await astore.complete_jobs([completion])
-            finally:
-                await astore.release()
-
-        asyncio.run(complete())
+        _through(store, run_async, lambda s: s.complete_jobs([completion]))
 
     with psycopg.connect(store.url) as claiming:  # another worker's claim, not yet committed
         _claim_one(claiming, store)

@@ -36,11 +36,13 @@ from conveyor.store.postgres.planner_settings import run_with_settings_async, se
 from conveyor.store.postgres.plans import Plan, Result, is_single
 from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
+    STRAGGLERS,
     AsyncPostgresRunVerbs,
     completing,
-    dialect,
     expiring,
     rescuing,
+    straggler_failed,
+    stragglers,
 )
 from conveyor.store.postgres.session import AsyncSessionConnection, connect_kwargs
 from conveyor.store.postgres.store import CONNECT_TIMEOUT, POOL_MAX_IDLE, PostgresStore
@@ -167,21 +169,13 @@ class AsyncPostgresStore(AsyncPostgresRunVerbs):
         """Run ``plan`` in one transaction on a pooled async connection (``pipelined``: as
         :meth:`PostgresStore.run`), then the runs it stopped as :meth:`PostgresStore.run`
         does (decision 141)."""
-        stopped: list[int] = []
-        token = run_plans.STOPPED_RUNS.set(stopped)
-        try:
+        with run_plans.collecting_stopped() as stopped:
             result = await self._run(plan, where, pipelined=pipelined)
-        finally:
-            run_plans.STOPPED_RUNS.reset(token)
-        for run_id in sorted(set(stopped)):
+        for run_id, follow in stragglers(self.plans, stopped):
             try:
-                await self._run(
-                    run_plans.cancel_stragglers(dialect(self.plans), run_id, None),
-                    "cancelling the jobs claims held while a run stopped",
-                )
-            except ConveyorError as exc:  # what the plan was for is committed: say, go on
-                log.warning("run %s stopped; its jobs claimed meanwhile were not: %s",
-                            run_id, exc)
+                await self._run(follow, STRAGGLERS)
+            except ConveyorError as exc:
+                straggler_failed(run_id, exc)
         return result
 
     async def _run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:

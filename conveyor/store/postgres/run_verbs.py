@@ -11,7 +11,8 @@ the plan it ran before.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
@@ -42,6 +43,8 @@ from conveyor.store.run_graph import FanPart, stage_job
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.store import PostgresStore
+
+log = logging.getLogger("conveyor.store.postgres")
 
 T = TypeVar("T")
 
@@ -162,6 +165,23 @@ class PostgresRunDialect:
         params = {"ids": json.dumps(list(ids)), **_cancel_params()}
         result = yield self.stmt("run_cancel_jobs", params, now)
         return sorted(int(r[0]) for r in result.rows)
+
+
+STRAGGLERS = "cancelling the jobs claims held while a run stopped"
+"""What a store's follow-up of a stopped run is doing (for its errors)."""
+
+
+def stragglers(plans: Plans, stopped: Sequence[int]) -> Iterator[tuple[int, Plan[None]]]:
+    """Each run a committed plan stopped with the transaction that follows it
+    (:func:`~conveyor.store.run_plans.cancel_stragglers`, decision 141)."""
+    for run_id in stopped:
+        yield run_id, run_plans.cancel_stragglers(dialect(plans), run_id, None)
+
+
+def straggler_failed(run_id: int, exc: Exception) -> None:
+    """Log a follow-up that failed: the plan it follows is committed, so it is not raised."""
+    log.warning("run %s stopped; the jobs claimed as it stopped were not cancelled: %s",
+                run_id, exc)
 
 
 def dialect(plans: Plans, *, copy: bool = True) -> PostgresRunDialect:

@@ -33,13 +33,15 @@ from conveyor.store.postgres.plans import Plan, Plans, Result, is_single
 from conveyor.store.postgres.pooling import pooling
 from conveyor.store.postgres.prune_plan import prune_plans
 from conveyor.store.postgres.run_verbs import (
+    STRAGGLERS,
     PostgresRunVerbs,
     cancelling,
     completing,
-    dialect,
     expiring,
     rescuing,
     retrying,
+    straggler_failed,
+    stragglers,
 )
 from conveyor.store.postgres.session import SessionConnection, connect_kwargs
 from conveyor.store.postgres.sql import check_schema
@@ -181,21 +183,13 @@ class PostgresStore(
         """Run ``plan`` in one transaction on a pooled connection (:meth:`_run`); then, for
         each run it stopped, a transaction of its own that cancels the run's jobs a claim in
         flight held and the stop skipped (decision 141)."""
-        stopped: list[int] = []
-        token = run_plans.STOPPED_RUNS.set(stopped)
-        try:
+        with run_plans.collecting_stopped() as stopped:
             result = self._run(plan, where, pipelined=pipelined)
-        finally:
-            run_plans.STOPPED_RUNS.reset(token)
-        for run_id in sorted(set(stopped)):
+        for run_id, follow in stragglers(self.plans, stopped):
             try:
-                self._run(
-                    run_plans.cancel_stragglers(dialect(self.plans), run_id, None),
-                    "cancelling the jobs claims held while a run stopped",
-                )
-            except ConveyorError as exc:  # what the plan was for is committed: say, go on
-                log.warning("run %s stopped; its jobs claimed meanwhile were not: %s",
-                            run_id, exc)
+                self._run(follow, STRAGGLERS)
+            except ConveyorError as exc:
+                straggler_failed(run_id, exc)
         return result
 
     def _run(self, plan: Plan[T], where: str, *, pipelined: bool = False) -> T:
