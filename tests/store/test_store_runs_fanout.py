@@ -317,3 +317,27 @@ def test_a_fan_outs_jobs_carry_what_stage_args_makes_and_items_their_texts(store
         got = store.stage_input(stage_id, n)
         assert got is not None and got.item_input_json is not None
         assert json.loads(got.item_input_json) == value
+
+
+TRICKY = ["back\\slash", "tab\there", "line\nbreak", "cr\rhere", "\\N", "quote\"", "ünïcødé ✓",
+          "", None, {"nested": ["a\\b", 1.5]}, "\\.", "\x01control"]
+
+
+def test_item_inputs_come_back_exactly_from_a_long_part(store: Store) -> None:
+    # Long enough to be written the bulk way (COPY on PostgreSQL); every text COPY would give
+    # a meaning to is in some item's input.
+    items = [TRICKY[n % len(TRICKY)] for n in range(1_200)]
+    run_id = start(store, *fan())
+    run_one(store, "a", None)
+    expand(store, items)
+    e = stage_of(store, run_id, "e")
+    assert (e.items_total, e.items_left) == (len(items), len(items))
+    for n in range(len(TRICKY)):
+        got = store.stage_input(e.id, n)
+        assert got is not None and json.loads(got.item_input_json) == TRICKY[n], n
+    [job] = [j for j in claim_stage(store, "e", limit=2_000) if _item_of(j) == 7]
+    assert json.loads(job.args_json)["given"] == {"item_input": TRICKY[7]}
+
+
+def _item_of(job: ClaimedJob) -> int:
+    return int(json.loads(job.args_json)["item"])
