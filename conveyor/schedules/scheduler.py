@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from conveyor.errors import ConveyorError
 from conveyor.schedules import slots as slot_writes
 from conveyor.schedules.definition import ScheduleDef
 from conveyor.schedules.misfire import decide_fires, on_time_window
+from conveyor.schedules.timing import Timing
 from conveyor.store.protocol import NewJob
 from conveyor.store.watch_types import (
     ScheduleRow,
@@ -52,6 +53,11 @@ ALIVE_EVERY = 10.0
 ALIVE_FOR = 30.0
 """How long one taking of :data:`ALIVE_LEASE` lasts: three attempts, so a holder that misses
 one keeps it, and a spare takes it over within ``ALIVE_EVERY`` of it running out."""
+STANDBY_EVERY = ALIVE_EVERY
+"""The longest pause between the rounds of a scheduler that does not hold :data:`ALIVE_LEASE`
+(a standby, decision 143). Its rounds still fire what is due, so a slot its holder missed
+(the holder died or is handing over) runs late by at most this, or by half the shortest
+on-time window among the active schedules when that is shorter (:func:`standby_pause`)."""
 
 
 @dataclass
@@ -91,6 +97,11 @@ class Scheduler:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         """This scheduler's name in :data:`ALIVE_LEASE`."""
         self._alive_at: float | None = None
+        self.active = True
+        """Whether this scheduler held :data:`ALIVE_LEASE` at its last attempt: it then runs
+        its rounds at the slots' pace, else at the standby's (:meth:`sleep_hint`)."""
+        self._standby = STANDBY_EVERY
+        """The standby's pause for the schedules the last round saw (:func:`standby_pause`)."""
 
     def announce(self, now: float | None) -> bool:
         """Say "a scheduler is running" in the store (take or extend :data:`ALIVE_LEASE`), at
@@ -98,14 +109,16 @@ class Scheduler:
         None: the lease is timed by the store's clock in its own statement (and paced by the
         process's monotonic clock).
 
-        Only one scheduler holds the lease at a time; the others' attempts fail harmlessly
-        and take it over once its holder stops. :meth:`run_round` calls this every round.
+        Only one scheduler holds the lease at a time; the others' attempts fail harmlessly,
+        they run as standbys, and one takes it over once its holder stops. :meth:`run_round`
+        calls this every round; between attempts it answers from the last one.
         """
         pace = time.monotonic() if self._store_clock or now is None else now
         if self._alive_at is not None and 0 <= pace - self._alive_at < ALIVE_EVERY:
-            return False
+            return self.active
         self._alive_at = pace
-        return self.store.set_lease(ALIVE_LEASE, self.holder, ALIVE_FOR, now=now)
+        self.active = self.store.set_lease(ALIVE_LEASE, self.holder, ALIVE_FOR, now=now)
+        return self.active
 
     def release(self) -> None:
         """Give up :data:`ALIVE_LEASE` (at shutdown), so a spare scheduler takes it at once.
@@ -131,35 +144,14 @@ class Scheduler:
         report = RoundReport()
         rows = self.store.list_schedules()
         if not rows and self._store_clock:
+            self._standby = STANDBY_EVERY
             self.announce(None)  # no schedule needs the time this round
             return report
         now = self._now()
         self._round_clock = (now, time.monotonic())
         self.announce(now)
-        due: list[tuple[ScheduleDef, list[float], list[bool]]] = []
-        batches: list[tuple[str, list[SlotFire]]] = []
-        for row in rows:
-            try:
-                definition = self.definition(row)
-                if definition is None:
-                    continue
-                if row.paused:
-                    # Recorded, not dropped: the ledger shows the slots a pause cost.
-                    slots = self._due_slots(definition, row, now)
-                    fires = [SlotFire(s, SlotStatus.PAUSED, by=row.paused_by) for s in slots]
-                    if fires:
-                        batches.append((definition.name, fires))
-                else:
-                    slots, runs = self._decide(definition, row, now)
-                    if slots:
-                        due.append((definition, slots, runs))
-                upcoming = definition.timing.next_after(now)
-                if report.next_due is None or upcoming < report.next_due:
-                    report.next_due = upcoming
-            except ConveyorError as exc:
-                # One broken schedule (a job whose arguments changed) must not stop the rest.
-                report.errors[row.name] = str(exc)
-                log.error("schedule %s: %s", row.name, exc)
+        due, batches, timings = self._read_rows(rows, now, report)
+        self._standby = standby_pause(timings, now)
         # Overlap is about runs from earlier rounds: one read for every schedule that asks.
         ask = [d.name for d, _, runs in due if any(runs) and d.overlap == "skip"]
         busy = self.store.busy_schedules(ask) if ask else frozenset()
@@ -189,6 +181,43 @@ class Scheduler:
             self._record(name, fires, answer, report)
         return report
 
+    def _read_rows(
+        self, rows: Sequence[ScheduleRow], now: float, report: RoundReport
+    ) -> tuple[
+        list[tuple[ScheduleDef, list[float], list[bool]]], list[tuple[str, list[SlotFire]]],
+        list[Timing],
+    ]:
+        """A round's reading of the schedules at ``now``: the active ones' due slots (with
+        whether each would run), the paused ones' slots to record, and the active ones'
+        timings; a schedule this process cannot run is reported and left out."""
+        timings: list[Timing] = []
+        due: list[tuple[ScheduleDef, list[float], list[bool]]] = []
+        batches: list[tuple[str, list[SlotFire]]] = []
+        for row in rows:
+            try:
+                definition = self.definition(row)
+                if definition is None:
+                    continue
+                if row.paused:
+                    # Recorded, not dropped: the ledger shows the slots a pause cost.
+                    slots = self._due_slots(definition, row, now)
+                    fires = [SlotFire(s, SlotStatus.PAUSED, by=row.paused_by) for s in slots]
+                    if fires:
+                        batches.append((definition.name, fires))
+                else:
+                    timings.append(definition.timing)
+                    slots, runs = self._decide(definition, row, now)
+                    if slots:
+                        due.append((definition, slots, runs))
+                upcoming = definition.timing.next_after(now)
+                if report.next_due is None or upcoming < report.next_due:
+                    report.next_due = upcoming
+            except ConveyorError as exc:
+                # One broken schedule (a job whose arguments changed) must not stop the rest.
+                report.errors[row.name] = str(exc)
+                log.error("schedule %s: %s", row.name, exc)
+        return due, batches, timings
+
     def _fire_one(self, name: str, fires: list[SlotFire], report: RoundReport) -> None:
         """Write one schedule's fires on their own (after a failed write of the whole round)."""
         try:
@@ -204,7 +233,10 @@ class Scheduler:
         self._record(name, fires, answer, report)
 
     def sleep_hint(self, report: RoundReport) -> float:
-        """Seconds until the next round: the next slot, at most a second away."""
+        """Seconds until the next round: the next slot, at most a second away; for a standby
+        (:attr:`active` False), the standby's pause (:func:`standby_pause`)."""
+        if not self.active:
+            return self._standby
         if report.next_due is None:
             return MAX_SLEEP
         if self._store_clock and self._round_clock is not None:
@@ -311,6 +343,14 @@ class Scheduler:
             )
         if report.enqueued.get(name):
             self.app._notify_local()
+
+
+def standby_pause(timings: Sequence[Timing], now: float) -> float:
+    """A standby's pause between rounds: :data:`STANDBY_EVERY`, or half the shortest on-time
+    window of these schedules when that is shorter (at least :data:`MAX_SLEEP`), so that a
+    slot the lease's holder left unwritten is still fired on time by a standby."""
+    windows = [on_time_window(t, now) for t in timings]
+    return max(MAX_SLEEP, min([STANDBY_EVERY, *(w / 2 for w in windows)]))
 
 
 def _clock(slot: float) -> str:

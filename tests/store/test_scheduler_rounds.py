@@ -12,7 +12,14 @@ from store_helpers import complete
 
 from conveyor import ConfigurationError, Conveyor
 from conveyor.models import JobState
-from conveyor.schedules.scheduler import ALIVE_LEASE, Scheduler, decide_fires
+from conveyor.schedules.scheduler import (
+    ALIVE_EVERY,
+    ALIVE_LEASE,
+    STANDBY_EVERY,
+    Scheduler,
+    decide_fires,
+    standby_pause,
+)
 from conveyor.store import Store
 from conveyor.store.protocol import ClaimParams
 from conveyor.store.watch_types import SlotStatus
@@ -318,3 +325,47 @@ def test_a_round_reads_the_store_clock_only_when_a_schedule_needs_it(
     assert len(reads) == 1 and report.next_due is not None
     assert 0.01 <= sched.sleep_hint(report) <= 1.0
     assert len(reads) == 1  # the pause is the round's reading moved on, not a new one
+
+
+def test_one_scheduler_keeps_the_pace_and_the_others_stand_by(
+    app: Conveyor, store: Store
+) -> None:
+    # A fleet runs a scheduler per supervisor: only the one holding the alive lease runs a
+    # round a second; the others run one every STANDBY_EVERY seconds (decision 143), still
+    # firing what is due, and one of them takes over once the holder is gone.
+    app.schedule("every_minute", "report", every="1m")
+    start = minute_after(store)
+    clock = Clock(start - 5)
+    first, second = scheduler(app, store, clock), scheduler(app, store, clock)
+    report = first.run_round()
+    assert first.active and first.sleep_hint(report) <= 1.0
+    report = second.run_round()
+    assert not second.active and second.sleep_hint(report) == STANDBY_EVERY
+    assert store.lease_holder(ALIVE_LEASE) == first.holder
+    # A standby's round fires a slot the holder has not written.
+    clock.now = start + 0.5
+    assert second.run_round().enqueued == {"every_minute": [start]}
+    assert first.run_round().enqueued == {}  # written once
+    # The holder stops: at its next attempt a standby holds the lease and keeps the pace.
+    first.release()
+    clock.now = start + ALIVE_EVERY + 1
+    report = second.run_round()
+    assert second.active and second.sleep_hint(report) <= 1.0
+    assert store.lease_holder(ALIVE_LEASE) == second.holder
+    report = first.run_round()
+    assert not first.active and first.sleep_hint(report) == STANDBY_EVERY
+
+
+def test_a_standby_comes_round_within_half_the_shortest_on_time_window(
+    app: Conveyor, store: Store
+) -> None:
+    app.schedule("every_minute", "report", every="1m")
+    app.schedule("every_four_seconds", "report", every="4s")
+    clock = Clock(store.now())
+    holder, standby = scheduler(app, store, clock), scheduler(app, store, clock)
+    holder.run_round()
+    report = standby.run_round()
+    # A 4-second schedule's slot is on time for 4 seconds: a standby comes every 2, so a
+    # slot the holder leaves unwritten (the holder died) is still fired on time.
+    assert not standby.active and standby.sleep_hint(report) == 2.0
+    assert standby_pause([], clock.now) == STANDBY_EVERY
