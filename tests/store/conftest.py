@@ -146,3 +146,26 @@ def corrupt_job_args(store: Store) -> Callable[[int, str], None]:
         raise NotImplementedError(f"corrupt_job_args has no raw writer for {type(store)!r}")
 
     return corrupt
+
+
+@pytest.fixture
+def count_rows(store: Store) -> Callable[[str], int]:
+    """The number of rows in one of the store's tables, read past the store's verbs (for
+    tests of what a verb leaves behind where no verb reads it, such as orphaned rows)."""
+
+    def count(table: str) -> int:
+        if not table.replace("_", "").isalnum():
+            raise ValueError(f"not a table name: {table!r}")
+        if isinstance(store, SQLiteStore):
+            conn = sqlite3.connect(store.path)
+            try:
+                return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            finally:
+                conn.close()
+        if isinstance(store, PostgresStore):
+            with psycopg.connect(store.url, autocommit=True) as pg:
+                found = pg.execute(f'SELECT count(*) FROM "{store.schema}".{table}').fetchone()
+                return int(found[0]) if found else 0
+        raise NotImplementedError(f"count_rows has no raw reader for {type(store)!r}")
+
+    return count

@@ -31,7 +31,7 @@ from conveyor.store.contract.run_records import (
     ItemPolicy,
     ParentOutput,
 )
-from conveyor.store.protocol import ClaimedJob, CompletionKind
+from conveyor.store.protocol import ClaimedJob, CompletionKind, Retention
 from conveyor.store.run_graph import INLINE_INPUT_MAX, given_json, stage_args
 
 
@@ -341,3 +341,25 @@ def test_item_inputs_come_back_exactly_from_a_long_part(store: Store) -> None:
 
 def _item_of(job: ClaimedJob) -> int:
     return int(json.loads(job.args_json)["item"])
+
+
+def test_pruning_a_run_removes_its_items(
+    store: Store, count_rows: Callable[[str], int]
+) -> None:
+    # Long enough for the bulk write; the items go with their run when it is pruned, and a
+    # run that still runs keeps its own.
+    kept = start(store, *fan())
+    run_id = start(store, *fan())
+    for job in claim_stage(store, "a"):
+        assert finish(store, job, None)
+    [first, second] = sorted(claim_stage(store, "e"), key=lambda j: j.id)
+    assert store.expand_stage(first.id, first.token, [json.dumps(i) for i in range(600)])
+    assert store.expand_stage(second.id, second.token, [json.dumps(i) for i in range(700)])
+    # Each run's rows: its items, its expander's and its first stage's.
+    assert count_rows("conveyor_stage_items") == 602 + 702
+    e = stage_of(store, run_id, "e")
+    assert store.cancel_run(run_id)
+    assert store.stage_input(e.id, 3) is not None  # a finished run keeps them until pruned
+    store.prune(Retention(runs=600), now=store.now() + 3600)
+    assert store.get_run(run_id) is None and store.get_run(kept) is not None
+    assert count_rows("conveyor_stage_items") == 602
