@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conveyor.models import JobState
+from conveyor.schedules.scheduler import ALIVE_LEASE
 from conveyor.store.watch_types import LedgerEntry, SlotStatus
 from conveyor.testing import eventually
 
@@ -82,6 +83,37 @@ def test_three_schedulers_fire_each_slot_once_even_when_one_is_killed(workers: W
     effects = sorted(k for k in workers.effects() if k.startswith("tick:"))
     assert effects == sorted(f"tick:{s}" for s in slots)
     assert len({e.job_id for e in entries}) == len(entries)
+
+
+def test_a_standby_fires_every_slot_on_time_when_the_holder_is_killed(
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two supervisors: the one whose scheduler holds the alive lease keeps the pace, the
+    # other stands by with a round every 2 seconds (half the 4-second slots' on-time window,
+    # decision 143). Kill the holder: its lease runs on for up to 30 s, and meanwhile the
+    # standby's rounds must fire every slot on time (none recorded missed).
+    workers.env["IT_STANDBY"] = "1"
+    monkeypatch.setenv("IT_STANDBY", "1")
+    workers.app = load_itapp(f"standby{os.getpid()}", "schedapp")
+    procs = start_schedulers(workers, 2)
+    eventually(lambda: len(ledger(workers, "every4")) >= 2 or None, timeout=40)
+    holder = eventually(lambda: workers.app.store.lease_holder(ALIVE_LEASE), timeout=20)
+    pid = int(holder.split(":")[1])
+    [victim] = [p for p in procs if os.getpgid(pid) == p.pid]
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    killed_at = time.time()
+    eventually(
+        lambda: len([e for e in ledger(workers, "every4") if e.slot > killed_at]) >= 4 or None,
+        timeout=40,
+    )
+    for proc in procs:
+        if proc is not victim:
+            stop(proc)
+    slots = [e.slot for e in ledger(workers, "every4")]
+    assert slots == [slots[0] + 4 * i for i in range(len(slots))]  # one row per slot, no gap
+    missed = [e for e in ledger(workers, "every4") if e.status != SlotStatus.ENQUEUED]
+    assert missed == []
 
 
 def test_downtime_obeys_each_catch_up_policy(
