@@ -34,6 +34,14 @@ def start_schedulers(workers: Workers, count: int) -> list[subprocess.Popen[byte
     return [workers.start("schedapp:app", processes=1, concurrency=4) for _ in range(count)]
 
 
+def schedapp_with(workers: Workers, monkeypatch: pytest.MonkeyPatch, flag: str) -> None:
+    """Use schedapp with the schedules ``flag`` (an environment variable it reads) selects, in
+    the workers started from now on and in the test's own copy of the app."""
+    workers.env[flag] = "1"
+    monkeypatch.setenv(flag, "1")
+    workers.app = load_itapp(f"{flag.lower()}{os.getpid()}", "schedapp")
+
+
 def wait_all_finished(workers: Workers, name: str) -> list[LedgerEntry]:
     """Wait until every enqueued slot's job has finished; return the ledger."""
 
@@ -92,9 +100,7 @@ def test_a_standby_fires_every_slot_on_time_when_the_holder_is_killed(
     # other stands by with a round every 2 seconds (half the 4-second slots' on-time window,
     # decision 143). Kill the holder: its lease runs on for up to 30 s, and meanwhile the
     # standby's rounds must fire every slot on time (none recorded missed).
-    workers.env["IT_STANDBY"] = "1"
-    monkeypatch.setenv("IT_STANDBY", "1")
-    workers.app = load_itapp(f"standby{os.getpid()}", "schedapp")
+    schedapp_with(workers, monkeypatch, "IT_STANDBY")
     procs = start_schedulers(workers, 2)
     eventually(lambda: len(ledger(workers, "every4")) >= 2 or None, timeout=40)
     holder = eventually(lambda: workers.app.store.lease_holder(ALIVE_LEASE), timeout=20)
@@ -119,9 +125,7 @@ def test_a_standby_fires_every_slot_on_time_when_the_holder_is_killed(
 def test_downtime_obeys_each_catch_up_policy(
     workers: Workers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workers.env["IT_CATCH_UP"] = "1"
-    monkeypatch.setenv("IT_CATCH_UP", "1")
-    workers.app = load_itapp(f"catch{os.getpid()}", "schedapp")
+    schedapp_with(workers, monkeypatch, "IT_CATCH_UP")
     first = workers.start("schedapp:app", processes=1, concurrency=8)
     eventually(lambda: len(ledger(workers, "catch_none")) >= 2 or None, timeout=30)
     stop(first)
