@@ -73,6 +73,9 @@ class RoundReport:
     errors: dict[str, str] = field(default_factory=dict)
     next_due: float | None = None
     """The earliest slot after this round, among active schedules (store clock)."""
+    standby: float = STANDBY_EVERY
+    """The pause before a standby's next round, for the schedules this round saw
+    (:func:`standby_pause`)."""
 
 
 class Scheduler:
@@ -100,8 +103,6 @@ class Scheduler:
         self.active = True
         """Whether this scheduler held :data:`ALIVE_LEASE` at its last attempt: it then runs
         its rounds at the slots' pace, else at the standby's (:meth:`sleep_hint`)."""
-        self._standby = STANDBY_EVERY
-        """The standby's pause for the schedules the last round saw (:func:`standby_pause`)."""
 
     def announce(self, now: float | None) -> bool:
         """Say "a scheduler is running" in the store (take or extend :data:`ALIVE_LEASE`), at
@@ -144,14 +145,13 @@ class Scheduler:
         report = RoundReport()
         rows = self.store.list_schedules()
         if not rows and self._store_clock:
-            self._standby = STANDBY_EVERY
             self.announce(None)  # no schedule needs the time this round
             return report
         now = self._now()
         self._round_clock = (now, time.monotonic())
         self.announce(now)
         due, batches, timings = self._read_rows(rows, now, report)
-        self._standby = standby_pause(timings, now)
+        report.standby = standby_pause(timings, now)
         # Overlap is about runs from earlier rounds: one read for every schedule that asks.
         ask = [d.name for d, _, runs in due if any(runs) and d.overlap == "skip"]
         busy = self.store.busy_schedules(ask) if ask else frozenset()
@@ -236,7 +236,7 @@ class Scheduler:
         """Seconds until the next round: the next slot, at most a second away; for a standby
         (:attr:`active` False), the standby's pause (:func:`standby_pause`)."""
         if not self.active:
-            return self._standby
+            return report.standby
         if report.next_due is None:
             return MAX_SLEEP
         if self._store_clock and self._round_clock is not None:

@@ -180,10 +180,19 @@ def fan_part_rows(
 ) -> Plan[None]:
     """A fan-out part's jobs and item rows as any new items are written (see
     :meth:`RunDialect.insert_fan_part`)."""
+    items, ids = yield from fan_part_jobs(d, template, run_id, part, now)
+    yield from d.write_back(item_rows(items, ids), [], [], [], now)
+
+
+def fan_part_jobs(
+    d: RunDialect, template: JobTemplate, run_id: int, part: FanPart, now: float | None
+) -> Plan[tuple[list[NewItem], list[int]]]:
+    """Insert a fan-out part's jobs; the part's items and their jobs' ids, in item order, for
+    the item rows a dialect then writes its own way."""
     items = part.new_items()
     jobs = [(0, stage_args(run_id, i.stage_id, i.item, i.given)) for i in items]
     ids = yield from d.insert_stage_jobs([template], jobs, now)
-    yield from d.write_back(item_rows(items, ids), [], [], [], now)
+    return items, ids
 
 
 def item_rows(items: Sequence[NewItem], job_ids: Sequence[int]) -> list[dict[str, Any]]:

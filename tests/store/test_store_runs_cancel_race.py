@@ -72,6 +72,23 @@ def _through(store: Store, run_async: bool, call: Callable[[Any], Any]) -> Any:
     return asyncio.run(through_async())
 
 
+def _stop_beside_a_claim(
+    store: PostgresStore, stop: Callable[[], None], stopped: Callable[[], bool]
+) -> None:
+    """Run ``stop`` (it stops the run) on a thread while another connection holds a worker's
+    claim of one of the run's items, not yet committed: the stop's first transaction commits
+    without the claimed job (``stopped`` then holds); its second waits for the claim, which
+    commits as the claiming connection closes, and then ends."""
+    with psycopg.connect(store.url) as claiming:
+        _claim_one(claiming, store)
+        stopping = threading.Thread(target=stop)
+        stopping.start()
+        eventually(lambda: stopped() or None, timeout=30)
+        assert stopping.is_alive()  # its second pass waits for the claim
+    stopping.join(timeout=30)
+    assert not stopping.is_alive()
+
+
 @pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
 def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
     store: Store, run_async: bool
@@ -80,20 +97,14 @@ def test_a_claim_in_flight_does_not_outlive_a_run_wide_cancel(
         pytest.skip("SQLite's claim holds the one write lock: no cancel runs beside it")
     run_id = _fan_out(store, 5)
     cancelled: list[bool] = []
-    with psycopg.connect(store.url) as claiming:  # a worker's claim, not yet committed
-        _claim_one(claiming, store)
-        cancel = threading.Thread(
-            target=lambda: cancelled.append(
-                _through(store, run_async, lambda s: s.cancel_run(run_id, by="test"))
-            )
-        )
-        cancel.start()
-        # The cancel's first transaction commits without the claimed job (the run reads as
-        # cancelled then); its second waits for the claim, which commits as this block ends.
-        eventually(lambda: _state(store, run_id) is RunState.CANCELLED, timeout=30)
-        assert cancel.is_alive()  # waiting for the claim
-    cancel.join(timeout=30)
-    assert not cancel.is_alive() and cancelled == [True]
+    _stop_beside_a_claim(
+        store,
+        lambda: cancelled.append(
+            _through(store, run_async, lambda s: s.cancel_run(run_id, by="test"))
+        ),
+        lambda: _state(store, run_id) is RunState.CANCELLED,
+    )
+    assert cancelled == [True]
     assert jobs_of(store, "e", JobState.RUNNING) == []
     assert len(jobs_of(store, "e", JobState.CANCELLED)) == 5
     run = store.get_run(run_id)
@@ -125,14 +136,7 @@ def test_a_claim_in_flight_does_not_outlive_a_run_that_fails(
         completion = done(failing, kind=CompletionKind.DEAD, error=BOOM)
         _through(store, run_async, lambda s: s.complete_jobs([completion]))
 
-    with psycopg.connect(store.url) as claiming:  # another worker's claim, not yet committed
-        _claim_one(claiming, store)
-        completing = threading.Thread(target=fail_item)
-        completing.start()
-        eventually(lambda: _state(store, run_id) is RunState.FAILED, timeout=30)
-        assert completing.is_alive()  # its second pass waits for the claim
-    completing.join(timeout=30)
-    assert not completing.is_alive()
+    _stop_beside_a_claim(store, fail_item, lambda: _state(store, run_id) is RunState.FAILED)
     assert jobs_of(store, "e", JobState.RUNNING) == []
     # The three still queued and the one the claim took; the fifth item is the dead one.
     assert len(jobs_of(store, "e", JobState.CANCELLED)) == 4

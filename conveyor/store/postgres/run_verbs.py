@@ -46,7 +46,7 @@ from conveyor.store.postgres.copy_rows import COPY_MIN_BATCH
 from conveyor.store.postgres.plans import Plans
 from conveyor.store.postgres.plans_base import at
 from conveyor.store.postgres.sequence_plans import SequencePlans
-from conveyor.store.run_graph import FanPart, stage_args, stage_job
+from conveyor.store.run_graph import FanPart, stage_job
 
 if TYPE_CHECKING:
     from conveyor.store.postgres.store import PostgresStore
@@ -117,9 +117,7 @@ class PostgresRunDialect:
     def _copy_fan_part(
         self, template: JobTemplate, run_id: int, part: FanPart, now: float | None
     ) -> Plan[None]:
-        items = part.new_items()
-        jobs = [(0, stage_args(run_id, i.stage_id, i.item, i.given)) for i in items]
-        ids = yield from self.insert_stage_jobs([template], jobs, now)
+        items, ids = yield from run_plans.fan_part_jobs(self, template, run_id, part, now)
         yield Statement(self.plans.q("copy_stage_items"), copy=item_blocks(items, ids))
 
     def finish(
